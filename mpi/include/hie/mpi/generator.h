@@ -30,9 +30,57 @@ struct GeneratorOptions {
 enum class HardNonMatchKind { kTwin, kJuniorSenior, kSpouse, kNamesake };
 const char* HardNonMatchKindName(HardNonMatchKind kind);  // "twin", "jr_sr", "spouse", "namesake"
 
+// The data-entry errors a generated record may carry (LabelledRecord::errors is a bit set of
+// them). Each is applied to a further record (never to a person's original record) with its base
+// probability times GeneratorOptions::error_rate (capped at 1), and only where it applies (e.g. a
+// nickname needs a given name with one). Base probabilities per further record:
+//   kTypo 0.05 given, 0.05 family, 0.03 address, 0.02 city, 0.01 email, 0.01 phone, 0.01 SSN
+//         (keyboard-adjacent substitution, insertion, deletion, transposition; ASCII only)
+//   kNickname 0.12 (Robert -> Bob)      kNameSwap 0.02 (given <-> family)
+//   kMiddleInGiven 0.04 ("Mary Ann", middle empty)   kMiddleInitial 0.08 (middle "A")
+//   kDayMonthSwap 0.04 (when day <= 12 and day != month)   kDayOffByOne 0.02
+//   kYearDigit 0.02 (one digit of the year changed)
+//   kMove 0.12 (new address, often new city/state/ZIP, new phone)
+//   kFamilyNameChange 0.06 for women born before 2006 (marriage: new or hyphenated name)
+//   kMissingValue per field: middle 0.15, sex 0.02, birth date 0.01, address 0.04, city 0.02,
+//         ZIP 0.03, phone 0.08, email 0.20, SSN 0.25
+//   kPlaceholder per field 0.01: given/family "UNKNOWN", birth date 1900-01-01, SSN
+//         000-00-0000 / 999-99-9999 / 123-45-6789, phone 000-000-0000 / 999-999-9999
+//   kCaseVariation 0.15 (names/address in upper or lower case)
+//   kFormatVariation 0.30 (date as MM/DD/YYYY, YYYYMMDD, M/D/YYYY; phone as (206) 555-0100,
+//         2065550100, 206.555.0100, +1 206 555 0100; sex as Male/female/m; SSN without dashes)
+//   kAccentVariation 0.30 for accentable names (José <-> Jose, Müller <-> Muller)
+//   kNameFormatVariation 0.30 for compound, hyphenated or suffixed family names ("Garcia Lopez"
+//         -> "Garcia-Lopez" / "Garcia"; "Smith Jr" -> "Smith")
+enum class ErrorKind {
+  kTypo,
+  kNickname,
+  kNameSwap,
+  kMiddleInGiven,
+  kMiddleInitial,
+  kDayMonthSwap,
+  kDayOffByOne,
+  kYearDigit,
+  kMove,
+  kFamilyNameChange,
+  kMissingValue,
+  kPlaceholder,
+  kCaseVariation,
+  kFormatVariation,
+  kAccentVariation,
+  kNameFormatVariation,
+};
+inline constexpr int kNumErrorKinds = 16;
+const char* ErrorKindName(ErrorKind kind);  // "typo", "nickname", ..., "name_format_variation"
+
 struct LabelledRecord {
   Record record;      // record_id, org and local_id are always set
   int64_t person_id;  // ground truth: records of one person share it
+  // Additions for evaluation; not written by WritePopulation.
+  bool original = false;  // the person's first, error-free record (exactly one per person)
+  uint32_t errors = 0;    // bit (1u << int(ErrorKind)) set for each error applied to this record
+
+  bool HasError(ErrorKind kind) const { return (errors >> static_cast<int>(kind)) & 1u; }
 };
 
 // Two records of different persons that a careless matcher would merge.
@@ -47,10 +95,24 @@ struct GeneratedPopulation {
   std::vector<HardNonMatchPair> hard_pairs;
 };
 
+// Generates `options.persons` persons (person ids 0..persons-1), each with one original record
+// at a random org and a Poisson(mean_extra_records) number of further records, at other orgs while
+// there are any. Exactly llround(hard_non_match_fraction * persons) hard pairs (at most persons/2),
+// each made of two distinct persons and naming their original records; the kinds are mixed about
+// 30% twin, 20% jr_sr, 30% spouse, 20% namesake. About 65% of persons have an SSN, 55% an email,
+// 92% a phone, 75% a middle name. Deterministic: the same options give the same output on every
+// platform (own PRNG, integer-weighted tables). Options out of range are clamped (persons < 0 and
+// orgs < 1 act as 0 and 1; rates as [0, inf), fractions as [0, 1]). Thread-safe; record ids are
+// "r" followed by 8+ digits, org ids "clinic-a", "clinic-b", ....
 GeneratedPopulation GeneratePopulation(const GeneratorOptions& options);
 
-// Writes `records.csv` (the standard hie-mpi columns), `truth.csv` (record_id,person_id) and
-// `hard_pairs.csv` (record_id_a,record_id_b,kind) into `out_dir`, creating it if needed.
+// Writes `records.csv` (the standard hie-mpi columns, header `record_id,org,local_id,given_name,
+// middle_name,family_name,sex,birth_date,address_line,city,state,postal_code,phone,email,ssn`),
+// `truth.csv` (record_id,person_id) and `hard_pairs.csv` (record_id_a,record_id_b,kind) into
+// `out_dir`, creating it if needed. Rows in population order. UTF-8,
+// LF line ends, RFC-4180 quoting where a value holds a comma, quote or line break. Errors (with the
+// path in the message) follow errno: e.g. PERMISSION_DENIED, FAILED_PRECONDITION for a path
+// through a regular file; files already written are left in place.
 [[nodiscard]] absl::Status WritePopulation(const GeneratedPopulation& population,
                                            const std::string& out_dir);
 

@@ -1,0 +1,1026 @@
+#include "hie/mpi/generator.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "generator_tables.h"
+
+namespace hie::mpi {
+namespace {
+
+namespace t = gen_tables;
+
+__extension__ typedef unsigned __int128 Uint128;
+
+// xoshiro256** seeded through splitmix64: fixed, portable output for a given seed.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) {
+    for (uint64_t& s : s_) {
+      seed += 0x9e3779b97f4a7c15ULL;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      s = z ^ (z >> 31);
+    }
+  }
+
+  uint64_t Next() {
+    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = Rotl(s_[3], 45);
+    return result;
+  }
+
+  // Uniform in [0, n); n > 0. (Lemire's multiply-shift; the tiny bias is irrelevant here.)
+  uint64_t Below(uint64_t n) { return static_cast<uint64_t>((Uint128{Next()} * n) >> 64); }
+  // Uniform in [lo, hi].
+  int Between(int lo, int hi) { return lo + static_cast<int>(Below(hi - lo + 1)); }
+  double Unit() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  bool Chance(double p) { return Unit() < p; }
+  template <typename T>
+  const T& Of(std::span<const T> items) {
+    return items[Below(items.size())];
+  }
+
+ private:
+  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+// A list in rank order with integer Zipf-like weights 1e6 / (rank + offset).
+class Weighted {
+ public:
+  Weighted(std::span<const char* const> names, uint64_t offset) : names_(names) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+      total += 1'000'000 / (i + 1 + offset);
+      cum_.push_back(total);
+    }
+  }
+  // Drawn from the `top` most common entries only (all when top == 0).
+  const char* Pick(Rng& rng, size_t top = 0) const {
+    const size_t n = top == 0 ? cum_.size() : std::min(top, cum_.size());
+    const uint64_t x = rng.Below(cum_[n - 1]);
+    return names_[std::upper_bound(cum_.begin(), cum_.begin() + n, x) - cum_.begin()];
+  }
+  std::span<const char* const> names() const { return names_; }
+
+ private:
+  std::span<const char* const> names_;
+  std::vector<uint64_t> cum_;
+};
+
+struct Tables {
+  Weighted family{t::FamilyNames(), 8};
+  Weighted hispanic_family{t::HispanicFamilyNames(), 4};
+  Weighted male{t::MaleGivenNames(), 5};
+  Weighted female{t::FemaleGivenNames(), 5};
+  Weighted hispanic_male{t::HispanicMaleGivenNames(), 4};
+  Weighted hispanic_female{t::HispanicFemaleGivenNames(), 4};
+  std::unordered_map<std::string_view, std::vector<const char*>> nicknames;  // formal -> nicks
+  std::unordered_map<std::string_view, const char*> accented;              // plain -> accented
+  std::vector<uint64_t> year_cum;  // birth years 1930..2024
+
+  Tables() {
+    for (const t::NicknamePair& p : t::Nicknames()) nicknames[p.formal].push_back(p.nickname);
+    for (const t::AccentPair& p : t::Accents()) accented[p.plain] = p.accented;
+    uint64_t total = 0;
+    for (int y = 1930; y <= 2024; ++y) {
+      total += y < 1945 ? 2 : (y < 1990 ? 5 : 4);
+      year_cum.push_back(total);
+    }
+  }
+
+  bool NicknameRelated(std::string_view a, std::string_view b) const {
+    for (auto [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
+      auto it = nicknames.find(x);
+      if (it == nicknames.end()) continue;
+      for (const char* n : it->second) {
+        if (y == n) return true;
+      }
+    }
+    return false;
+  }
+};
+
+const Tables& GetTables() {
+  static const Tables* const tables = new Tables();
+  return *tables;
+}
+
+bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+int DaysIn(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+std::string Pad(uint64_t v, int width) {
+  std::string s = absl::StrCat(v);
+  if (static_cast<int>(s.size()) < width) s.insert(0, width - s.size(), '0');
+  return s;
+}
+
+// --- Text helpers (UTF-8 aware for the Latin-1 letters the tables use) ---------------------------
+
+bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+void ToUpper(std::string& s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = s[i];
+    if (c >= 'a' && c <= 'z') {
+      s[i] = static_cast<char>(c - 32);
+    } else if (c == 0xC3 && i + 1 < s.size()) {
+      unsigned char d = s[i + 1];
+      if (d >= 0xA0 && d <= 0xBE && d != 0xB7) s[i + 1] = static_cast<char>(d - 0x20);
+      ++i;
+    }
+  }
+}
+
+void ToLower(std::string& s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = s[i];
+    if (c >= 'A' && c <= 'Z') {
+      s[i] = static_cast<char>(c + 32);
+    } else if (c == 0xC3 && i + 1 < s.size()) {
+      unsigned char d = s[i + 1];
+      if (d >= 0x80 && d <= 0x9E && d != 0x97) s[i + 1] = static_cast<char>(d + 0x20);
+      ++i;
+    }
+  }
+}
+
+// Replaces each space- or hyphen-separated token that has an accented spelling.
+std::string Accent(const std::string& s) {
+  const Tables& tables = GetTables();
+  std::string out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find_first_of(" -", start);
+    if (end == std::string::npos) end = s.size();
+    std::string_view token(s.data() + start, end - start);
+    auto it = tables.accented.find(token);
+    out.append(it == tables.accented.end() ? token : std::string_view(it->second));
+    if (end < s.size()) out.push_back(s[end]);
+    start = end + 1;
+  }
+  return out;
+}
+
+bool HasAccentable(const std::string& s) { return Accent(s) != s; }
+
+std::string EmailPart(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (IsAsciiAlpha(c)) out.push_back(static_cast<char>(c | 0x20));
+  }
+  return out;
+}
+
+// Keys next to `c` on a QWERTY keyboard (letters lower case; digits on the number row).
+std::string_view Neighbours(char c) {
+  static constexpr std::string_view kLetters[26] = {
+      "qwsz", "vghn", "xdfv", "serfcx", "wrsd", "drtgvc", "ftyhbv", "gyujnb", "uojk",
+      "huikmn", "jiolm", "kop", "njk", "bhjm", "ipkl", "ol", "wa", "etdf", "awedxz",
+      "ryfg", "yihj", "cfgb", "qeas", "zsdc", "tugh", "asx"};
+  static constexpr std::string_view kDigits[10] = {"9", "2", "13", "24", "35",
+                                                   "46", "57", "68", "79", "80"};
+  if (IsDigit(c)) return kDigits[c - '0'];
+  if (IsAsciiAlpha(c)) return kLetters[(c | 0x20) - 'a'];
+  return {};
+}
+
+char NeighbourOf(char c, Rng& rng) {
+  std::string_view n = Neighbours(c);
+  if (n.empty()) return c;
+  char r = n[rng.Below(n.size())];
+  return (c >= 'A' && c <= 'Z' && r >= 'a' && r <= 'z') ? static_cast<char>(r - 32) : r;
+}
+
+// One keyboard typo at an ASCII letter (or digit, if `digits`) position. Returns false if the
+// string has no such position.
+bool Typo(std::string& s, Rng& rng, bool digits) {
+  auto ok = [&](size_t i) {
+    return i < s.size() && (digits ? IsDigit(s[i]) : IsAsciiAlpha(s[i]));
+  };
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (ok(i)) positions.push_back(i);
+  }
+  if (positions.empty()) return false;
+  const std::string before = s;
+  for (int attempt = 0; attempt < 4 && s == before; ++attempt) {
+    const size_t i = positions[rng.Below(positions.size())];
+    switch (digits ? rng.Between(0, 1) * 3 : rng.Between(0, 3)) {
+      case 0:  // substitution by a neighbouring key
+        s[i] = NeighbourOf(s[i], rng);
+        break;
+      case 1:  // insertion of a neighbouring key (fat finger)
+        s.insert(s.begin() + i + (rng.Below(2)), NeighbourOf(s[i], rng));
+        break;
+      case 2:  // deletion (never empties the string)
+        if (positions.size() > 1) s.erase(i, 1);
+        break;
+      default:  // transposition with the next character
+        if (ok(i + 1)) std::swap(s[i], s[i + 1]);
+        break;
+    }
+  }
+  if (s == before) {
+    const size_t i = positions[rng.Below(positions.size())];
+    s[i] = NeighbourOf(s[i], rng);
+  }
+  return s != before;
+}
+
+// --- Persons ------------------------------------------------------------------------------------
+
+struct Person {
+  std::string given;   // plain ASCII Title case
+  std::string middle;  // may be empty
+  std::string family;  // may be compound ("Garcia Lopez") or hyphenated ("Smith-Jones")
+  std::string suffix;  // "Jr", "Sr", "II", "III" or empty
+  bool suffix_recorded = false;   // the original record carries the suffix
+  bool suffix_in_family = true;   // ... in the family field (else in the given field)
+  bool accented = false;          // accentable names are spelled with accents
+  bool hispanic = false;
+  char sex = 'F';
+  int year = 1980, month = 1, day = 1;
+  std::string street;  // "123 Maple St"
+  std::string unit;    // "Apt 4B" or empty
+  int city = 0;        // index into Cities()
+  std::string zip;     // 5 digits
+  std::string phone;   // 10 digits or empty
+  std::string email;
+  std::string ssn;     // 9 digits or empty
+};
+
+struct Constraints {
+  char sex = 0;  // 0: any
+  int min_year = 1930;
+  int max_year = 2024;
+  bool common_name = false;
+};
+
+class PersonFactory {
+ public:
+  PersonFactory(Rng& rng, uint64_t seed) : rng_(rng), tables_(GetTables()) {
+    // SSNs are an affine bijection of a slot number over the valid space, so they never collide.
+    Rng ssn_rng(seed ^ 0x55aa55aa12345678ULL);
+    do {
+      ssn_mul_ = 1 + ssn_rng.Below(kSsnSpace - 1);
+    } while (Gcd(ssn_mul_, kSsnSpace) != 1);
+    ssn_add_ = ssn_rng.Below(kSsnSpace);
+  }
+
+  std::string Given(char sex, bool hispanic, size_t top = 0) {
+    if (hispanic && top == 0 && rng_.Chance(0.6)) {
+      return (sex == 'M' ? tables_.hispanic_male : tables_.hispanic_female).Pick(rng_);
+    }
+    return (sex == 'M' ? tables_.male : tables_.female).Pick(rng_, top);
+  }
+
+  std::string OtherGiven(char sex, bool hispanic, const std::string& avoid) {
+    for (;;) {
+      std::string g = Given(sex, hispanic);
+      if (g != avoid && !tables_.NicknameRelated(g, avoid)) return g;
+    }
+  }
+
+  std::string Middle(char sex, bool hispanic, const std::string& given) {
+    if (!rng_.Chance(0.75)) return "";
+    return OtherGiven(sex, hispanic, given);
+  }
+
+  std::string Family(bool hispanic) {
+    if (hispanic) {
+      std::string f = tables_.hispanic_family.Pick(rng_);
+      if (rng_.Chance(0.35)) {
+        std::string second = tables_.hispanic_family.Pick(rng_);
+        if (second != f) f = absl::StrCat(f, rng_.Chance(0.85) ? " " : "-", second);
+      }
+      return f;
+    }
+    std::string f = rng_.Chance(0.3) ? absl::StrCat(rng_.Of(t::RareSurnamePrefixes()),
+                                                    rng_.Of(t::RareSurnameSuffixes()))
+                                     : std::string(tables_.family.Pick(rng_));
+    if (rng_.Chance(0.025)) {
+      std::string second = tables_.family.Pick(rng_);
+      if (second != f) f = absl::StrCat(f, "-", second);
+    }
+    return f;
+  }
+
+  void BirthDate(Person& p, int min_year, int max_year) {
+    const std::vector<uint64_t>& cum = tables_.year_cum;
+    const uint64_t lo = min_year > 1930 ? cum[min_year - 1931] : 0;
+    const uint64_t x = lo + rng_.Below(cum[max_year - 1930] - lo);
+    p.year = 1930 + static_cast<int>(std::upper_bound(cum.begin(), cum.end(), x) - cum.begin());
+    p.month = rng_.Between(1, 12);
+    p.day = rng_.Between(1, DaysIn(p.year, p.month));
+  }
+
+  void Address(Person& p) {
+    const int r = rng_.Between(0, 99);
+    const int number = r < 20   ? rng_.Between(1, 99)
+                       : r < 60 ? rng_.Between(100, 999)
+                       : r < 95 ? rng_.Between(1000, 9999)
+                                : rng_.Between(10000, 29999);
+    p.street = absl::StrCat(number, " ", rng_.Of(t::StreetNames()), " ",
+                            rng_.Of(t::StreetTypes()));
+    p.unit.clear();
+    if (rng_.Chance(0.18)) {
+      const int u = rng_.Between(1, 40);
+      switch (rng_.Between(0, 3)) {
+        case 0: p.unit = absl::StrCat("Apt ", u); break;
+        case 1: p.unit = absl::StrCat("Apt ", u, std::string(1, 'A' + rng_.Between(0, 3))); break;
+        case 2: p.unit = absl::StrCat("Unit ", u * 10 + rng_.Between(0, 9)); break;
+        default: p.unit = absl::StrCat("#", u); break;
+      }
+    }
+  }
+
+  void Place(Person& p, bool new_city) {
+    if (new_city) p.city = static_cast<int>(rng_.Below(t::Cities().size()));
+    Address(p);
+    p.zip = absl::StrCat(t::Cities()[p.city].zip3, Pad(rng_.Between(1, 99), 2));
+  }
+
+  std::string Phone(int city) {
+    return absl::StrCat(t::Cities()[city].area_code, rng_.Between(2, 9), Pad(rng_.Below(100), 2),
+                        Pad(rng_.Below(10000), 4));
+  }
+
+  std::string Email(const Person& p) {
+    const std::string g = EmailPart(p.given);
+    const std::string f = EmailPart(p.family);
+    std::string local;
+    switch (rng_.Between(0, 5)) {
+      case 0: local = absl::StrCat(g, ".", f); break;
+      case 1: local = absl::StrCat(g.substr(0, 1), f); break;
+      case 2: local = absl::StrCat(g, f, rng_.Between(1, 99)); break;
+      case 3: local = absl::StrCat(f, ".", g); break;
+      case 4: local = absl::StrCat(g, "_", f, Pad(p.year % 100, 2)); break;
+      default: local = absl::StrCat(g, rng_.Between(100, 999)); break;
+    }
+    return absl::StrCat(local, "@", rng_.Of(t::EmailDomains()));
+  }
+
+  std::string Ssn(uint64_t slot) {
+    uint64_t v = static_cast<uint64_t>((Uint128{slot} * ssn_mul_ + ssn_add_) % kSsnSpace);
+    const uint64_t serial = v % 9999 + 1;
+    v /= 9999;
+    const uint64_t group = v % 99 + 1;
+    uint64_t area = v / 99 + 1;  // 1..898, skipping 666
+    if (area >= 666) ++area;
+    return absl::StrCat(Pad(area, 3), Pad(group, 2), Pad(serial, 4));
+  }
+
+  // `slot` is unique per person (the SSN slot).
+  Person Make(uint64_t slot, const Constraints& c = {}) {
+    Person p;
+    p.sex = c.sex != 0 ? c.sex : (rng_.Chance(0.51) ? 'F' : 'M');
+    p.hispanic = !c.common_name && rng_.Chance(0.18);
+    if (c.common_name) {
+      p.given = Given(p.sex, false, 15);
+      p.family = tables_.family.Pick(rng_, 20);
+    } else {
+      p.given = Given(p.sex, p.hispanic);
+      p.family = Family(p.hispanic);
+    }
+    p.middle = Middle(p.sex, p.hispanic, p.given);
+    p.accented = rng_.Chance(p.hispanic ? 0.35 : 0.2);
+    BirthDate(p, c.min_year, c.max_year);
+    if (p.sex == 'M' && rng_.Chance(0.02)) SetSuffix(p, rng_.Chance(0.7) ? "Jr" : "III");
+    Place(p, true);
+    if (rng_.Chance(0.92)) p.phone = Phone(p.city);
+    if (rng_.Chance(0.55)) p.email = Email(p);
+    if (rng_.Chance(0.65)) p.ssn = Ssn(slot);
+    return p;
+  }
+
+  void SetSuffix(Person& p, std::string suffix) {
+    p.suffix = std::move(suffix);
+    p.suffix_recorded = !p.suffix.empty() && rng_.Chance(0.5);
+    p.suffix_in_family = rng_.Chance(0.75);
+  }
+
+  Rng& rng() { return rng_; }
+  const Tables& tables() const { return tables_; }
+
+ private:
+  static constexpr uint64_t kSsnSpace = 898ULL * 99 * 9999;
+  static uint64_t Gcd(uint64_t a, uint64_t b) {
+    while (b != 0) a = std::exchange(b, a % b);
+    return a;
+  }
+
+  Rng& rng_;
+  const Tables& tables_;
+  uint64_t ssn_mul_ = 1;
+  uint64_t ssn_add_ = 0;
+};
+
+// --- Rendering ----------------------------------------------------------------------------------
+
+struct Style {
+  int date = 0;   // 0 YYYY-MM-DD, 1 MM/DD/YYYY, 2 YYYYMMDD, 3 M/D/YYYY
+  int phone = 0;  // 0 206-555-0100, 1 (206) 555-0100, 2 2065550100, 3 206.555.0100, 4 +1 ...
+  int sex = 0;    // 0 M/F, 1 Male/Female, 2 male/female, 3 m/f
+  bool ssn_plain = false;
+};
+
+std::string FormatDate(int y, int m, int d, int style) {
+  switch (style) {
+    case 1: return absl::StrCat(Pad(m, 2), "/", Pad(d, 2), "/", Pad(y, 4));
+    case 2: return absl::StrCat(Pad(y, 4), Pad(m, 2), Pad(d, 2));
+    case 3: return absl::StrCat(m, "/", d, "/", Pad(y, 4));
+    default: return absl::StrCat(Pad(y, 4), "-", Pad(m, 2), "-", Pad(d, 2));
+  }
+}
+
+std::string FormatPhone(const std::string& p, int style) {
+  if (p.size() != 10) return p;
+  const std::string a = p.substr(0, 3), b = p.substr(3, 3), c = p.substr(6);
+  switch (style) {
+    case 1: return absl::StrCat("(", a, ") ", b, "-", c);
+    case 2: return p;
+    case 3: return absl::StrCat(a, ".", b, ".", c);
+    case 4: return absl::StrCat("+1 ", a, " ", b, " ", c);
+    default: return absl::StrCat(a, "-", b, "-", c);
+  }
+}
+
+std::string FormatSsn(const std::string& s, bool plain) {
+  if (s.size() != 9 || plain) return s;
+  return absl::StrCat(s.substr(0, 3), "-", s.substr(3, 2), "-", s.substr(5));
+}
+
+std::string FormatSex(char sex, int style) {
+  const bool m = sex == 'M';
+  switch (style) {
+    case 1: return m ? "Male" : "Female";
+    case 2: return m ? "male" : "female";
+    case 3: return m ? "m" : "f";
+    default: return m ? "M" : "F";
+  }
+}
+
+Record Render(const Person& p, const Style& style) {
+  Record r;
+  r.given_name = p.accented ? Accent(p.given) : p.given;
+  r.middle_name = p.accented ? Accent(p.middle) : p.middle;
+  r.family_name = p.accented ? Accent(p.family) : p.family;
+  if (p.suffix_recorded && !p.suffix.empty()) {
+    std::string& field = p.suffix_in_family ? r.family_name : r.given_name;
+    absl::StrAppend(&field, " ", p.suffix);
+  }
+  r.sex = FormatSex(p.sex, style.sex);
+  r.birth_date = FormatDate(p.year, p.month, p.day, style.date);
+  r.address_line = p.unit.empty() ? p.street : absl::StrCat(p.street, " ", p.unit);
+  const t::City& city = t::Cities()[p.city];
+  r.city = city.name;
+  r.state = city.state;
+  r.postal_code = p.zip;
+  r.phone = FormatPhone(p.phone, style.phone);
+  r.email = p.email;
+  r.ssn = FormatSsn(p.ssn, style.ssn_plain);
+  return r;
+}
+
+// --- Errors -------------------------------------------------------------------------------------
+
+class ErrorMaker {
+ public:
+  ErrorMaker(PersonFactory& factory, double rate)
+      : f_(factory), rng_(factory.rng()), rate_(std::max(0.0, rate)) {}
+
+  // Applies errors to a copy of `p` and renders it. Sets `errors`.
+  Record Duplicate(const Person& p, uint32_t& errors) {
+    errors = 0;
+    auto mark = [&](ErrorKind k) { errors |= 1u << static_cast<int>(k); };
+    Person q = p;
+
+    if (Hit(0.12)) {  // move
+      f_.Place(q, rng_.Chance(0.6));
+      if (!q.phone.empty() || rng_.Chance(0.5)) q.phone = f_.Phone(q.city);
+      mark(ErrorKind::kMove);
+    }
+    if (q.sex == 'F' && q.year < 2006 && Hit(0.06)) {  // marriage
+      std::string other = f_.Family(false);
+      if (other != q.family) {
+        q.family = rng_.Chance(0.25) ? absl::StrCat(q.family, "-", other) : other;
+        q.suffix.clear();
+        mark(ErrorKind::kFamilyNameChange);
+      }
+    }
+    if (auto it = f_.tables().nicknames.find(q.given); it != f_.tables().nicknames.end() &&
+                                                       Hit(0.12)) {
+      q.given = it->second[rng_.Below(it->second.size())];
+      mark(ErrorKind::kNickname);
+    }
+    if (!q.middle.empty()) {
+      if (Hit(0.04)) {
+        q.given = absl::StrCat(q.given, " ", q.middle);
+        q.middle.clear();
+        mark(ErrorKind::kMiddleInGiven);
+      } else if (q.middle.size() > 1 && Hit(0.08)) {
+        q.middle.resize(1);
+        mark(ErrorKind::kMiddleInitial);
+      }
+    }
+    const size_t sep = q.family.find_first_of(" -");
+    if ((sep != std::string::npos || !q.suffix.empty()) && Hit(0.3)) {
+      if (!q.suffix.empty() && (sep == std::string::npos || rng_.Chance(0.5))) {
+        q.suffix_recorded = !q.suffix_recorded;
+      } else if (rng_.Chance(0.5)) {
+        q.family.resize(sep);  // second surname dropped
+      } else {
+        q.family[sep] = q.family[sep] == ' ' ? '-' : ' ';
+      }
+      mark(ErrorKind::kNameFormatVariation);
+    }
+    if ((HasAccentable(q.given) || HasAccentable(q.middle) || HasAccentable(q.family)) &&
+        Hit(0.3)) {
+      q.accented = !q.accented;
+      mark(ErrorKind::kAccentVariation);
+    }
+    if (q.day <= 12 && q.day != q.month && Hit(0.04)) {
+      std::swap(q.day, q.month);
+      mark(ErrorKind::kDayMonthSwap);
+    }
+    if (Hit(0.02)) {
+      const int dim = DaysIn(q.year, q.month);
+      q.day = q.day == 1 ? 2 : (q.day == dim ? dim - 1 : q.day + (rng_.Chance(0.5) ? 1 : -1));
+      mark(ErrorKind::kDayOffByOne);
+    }
+    if (Hit(0.02)) {
+      const int scale = rng_.Chance(0.3) ? 10 : 1;  // last digit, sometimes the tens digit
+      const int digit = q.year / scale % 10;
+      const int changed = rng_.Chance(0.6) ? (digit + (rng_.Chance(0.5) ? 1 : 9)) % 10
+                                           : (digit + rng_.Between(1, 9)) % 10;
+      q.year += (changed - digit) * scale;
+      q.day = std::min(q.day, DaysIn(q.year, q.month));
+      mark(ErrorKind::kYearDigit);
+    }
+
+    Style style;
+    if (Hit(0.3)) {
+      style.date = rng_.Between(1, 3);
+      style.phone = rng_.Between(1, 4);
+      style.sex = rng_.Between(1, 3);
+      style.ssn_plain = rng_.Chance(0.5);
+      mark(ErrorKind::kFormatVariation);
+    }
+    Record r = Render(q, style);
+
+    if (Hit(0.02)) {
+      std::swap(r.given_name, r.family_name);
+      mark(ErrorKind::kNameSwap);
+    }
+    if (Hit(0.15)) {
+      if (rng_.Chance(0.6)) {
+        for (std::string* s : {&r.given_name, &r.middle_name, &r.family_name, &r.address_line,
+                               &r.city}) {
+          ToUpper(*s);
+        }
+      } else {
+        for (std::string* s : {&r.given_name, &r.middle_name, &r.family_name}) ToLower(*s);
+      }
+      mark(ErrorKind::kCaseVariation);
+    }
+    bool typo = false;
+    typo |= Hit(0.05) && Typo(r.given_name, rng_, false);
+    typo |= Hit(0.05) && Typo(r.family_name, rng_, false);
+    typo |= Hit(0.03) && Typo(r.address_line, rng_, false);
+    typo |= Hit(0.02) && Typo(r.city, rng_, false);
+    typo |= Hit(0.01) && Typo(r.email, rng_, false);
+    typo |= Hit(0.01) && Typo(r.phone, rng_, true);
+    typo |= Hit(0.01) && Typo(r.ssn, rng_, true);
+    if (typo) mark(ErrorKind::kTypo);
+
+    bool placeholder = false;
+    if (Hit(0.01)) placeholder |= Replace(r.given_name, "UNKNOWN");
+    if (Hit(0.01)) placeholder |= Replace(r.family_name, "UNKNOWN");
+    if (Hit(0.01)) placeholder |= Replace(r.birth_date, FormatDate(1900, 1, 1, style.date));
+    if (!r.ssn.empty() && Hit(0.01)) {
+      static constexpr const char* kSsns[] = {"000-00-0000", "999-99-9999", "123-45-6789"};
+      placeholder |= Replace(r.ssn, kSsns[rng_.Below(3)]);
+    }
+    if (!r.phone.empty() && Hit(0.01)) {
+      placeholder |= Replace(r.phone, rng_.Chance(0.5) ? "000-000-0000" : "999-999-9999");
+    }
+    if (placeholder) mark(ErrorKind::kPlaceholder);
+
+    bool missing = false;
+    missing |= Hit(0.15) && Clear(r.middle_name);
+    missing |= Hit(0.02) && Clear(r.sex);
+    missing |= Hit(0.01) && Clear(r.birth_date);
+    missing |= Hit(0.04) && Clear(r.address_line);
+    missing |= Hit(0.02) && Clear(r.city);
+    missing |= Hit(0.03) && Clear(r.postal_code);
+    missing |= Hit(0.08) && Clear(r.phone);
+    missing |= Hit(0.20) && Clear(r.email);
+    missing |= Hit(0.25) && Clear(r.ssn);
+    if (missing) mark(ErrorKind::kMissingValue);
+    return r;
+  }
+
+ private:
+  bool Hit(double base) { return rng_.Chance(base * rate_); }
+  static bool Replace(std::string& field, std::string value) {
+    if (field == value) return false;
+    field = std::move(value);
+    return true;
+  }
+  static bool Clear(std::string& field) {
+    if (field.empty()) return false;
+    field.clear();
+    return true;
+  }
+
+  PersonFactory& f_;
+  Rng& rng_;
+  double rate_;
+};
+
+// --- Hard non-matches ---------------------------------------------------------------------------
+
+HardNonMatchKind PickKind(Rng& rng) {
+  const int r = rng.Between(0, 9);
+  if (r < 3) return HardNonMatchKind::kTwin;
+  if (r < 5) return HardNonMatchKind::kJuniorSenior;
+  if (r < 8) return HardNonMatchKind::kSpouse;
+  return HardNonMatchKind::kNamesake;
+}
+
+void ClearSuffix(Person& p) {
+  p.suffix.clear();
+  p.suffix_recorded = false;
+}
+
+bool SameDate(const Person& a, const Person& b) {
+  return a.year == b.year && a.month == b.month && a.day == b.day;
+}
+
+// Makes persons a (slot 2k) and b (slot 2k + 1) of the given kind.
+std::pair<Person, Person> MakePair(PersonFactory& f, HardNonMatchKind kind, uint64_t slot) {
+  Rng& rng = f.rng();
+  switch (kind) {
+    case HardNonMatchKind::kTwin: {
+      Person a = f.Make(slot);
+      ClearSuffix(a);
+      Person b = a;
+      if (rng.Chance(0.5)) b.sex = a.sex == 'M' ? 'F' : 'M';
+      b.given = f.OtherGiven(b.sex, b.hispanic, a.given);
+      b.middle = f.Middle(b.sex, b.hispanic, b.given);
+      b.email = a.email.empty() || rng.Chance(0.3) ? "" : f.Email(b);
+      b.ssn = a.ssn.empty() ? "" : f.Ssn(slot + 1);
+      return {a, b};
+    }
+    case HardNonMatchKind::kJuniorSenior: {
+      Person a = f.Make(slot, {.sex = 'M', .min_year = 1930, .max_year = 2004});
+      Person b = a;
+      const int gap = rng.Between(20, std::min(40, 2024 - a.year));
+      f.BirthDate(b, a.year + gap, a.year + gap);
+      const bool junior = rng.Chance(0.85);
+      f.SetSuffix(b, junior ? "Jr" : "II");
+      f.SetSuffix(a, junior ? "Sr" : "");
+      a.suffix_recorded = a.suffix_recorded && rng.Chance(0.6);
+      if (rng.Chance(0.3)) b.middle = f.Middle(b.sex, b.hispanic, b.given);
+      b.email = rng.Chance(0.5) ? f.Email(b) : "";
+      b.ssn = rng.Chance(0.65) ? f.Ssn(slot + 1) : "";
+      return {a, b};
+    }
+    case HardNonMatchKind::kSpouse: {
+      Person a = f.Make(slot, {.min_year = 1930, .max_year = 2000});
+      ClearSuffix(a);
+      Person b = a;
+      b.sex = rng.Chance(0.97) ? (a.sex == 'M' ? 'F' : 'M') : a.sex;
+      b.given = f.OtherGiven(b.sex, b.hispanic, a.given);
+      b.middle = f.Middle(b.sex, b.hispanic, b.given);
+      const int year = std::clamp(a.year + rng.Between(-8, 8), 1930, 2006);
+      f.BirthDate(b, year, year);
+      if (SameDate(a, b)) b.day = b.day == 1 ? 2 : b.day - 1;
+      b.email = rng.Chance(0.55) ? f.Email(b) : "";
+      b.ssn = rng.Chance(0.65) ? f.Ssn(slot + 1) : "";
+      return {a, b};
+    }
+    case HardNonMatchKind::kNamesake:
+    default: {
+      Person a = f.Make(slot, {.common_name = true});
+      ClearSuffix(a);
+      Person b = f.Make(slot + 1, {.sex = a.sex});
+      ClearSuffix(b);
+      b.hispanic = false;
+      b.given = a.given;
+      b.family = a.family;
+      b.accented = a.accented;
+      while (SameDate(a, b)) f.BirthDate(b, 1930, 2024);
+      while (b.street == a.street) f.Place(b, true);
+      b.email = b.email.empty() ? "" : f.Email(b);
+      return {a, b};
+    }
+  }
+}
+
+std::string OrgName(int index) {
+  std::string letters;
+  for (int i = index + 1; i > 0; i = (i - 1) / 26) {
+    letters.insert(letters.begin(), static_cast<char>('a' + (i - 1) % 26));
+  }
+  return absl::StrCat("clinic-", letters);
+}
+
+// Inverse of OrgName.
+int OrgIndex(std::string_view name) {
+  int index = 0;
+  for (char c : name.substr(7)) index = index * 26 + (c - 'a' + 1);
+  return index - 1;
+}
+
+std::string LocalId(int org, uint64_t n) {
+  switch (org % 4) {
+    case 0: return absl::StrCat("MRN", Pad(n, 8));
+    case 1: return absl::StrCat(n);
+    case 2: return absl::StrCat("E", Pad(n, 9));
+    default: return Pad(n, 10);
+  }
+}
+
+}  // namespace
+
+const char* HardNonMatchKindName(HardNonMatchKind kind) {
+  switch (kind) {
+    case HardNonMatchKind::kTwin: return "twin";
+    case HardNonMatchKind::kJuniorSenior: return "jr_sr";
+    case HardNonMatchKind::kSpouse: return "spouse";
+    case HardNonMatchKind::kNamesake: return "namesake";
+  }
+  return "unknown";
+}
+
+const char* ErrorKindName(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kTypo: return "typo";
+    case ErrorKind::kNickname: return "nickname";
+    case ErrorKind::kNameSwap: return "name_swap";
+    case ErrorKind::kMiddleInGiven: return "middle_in_given";
+    case ErrorKind::kMiddleInitial: return "middle_initial";
+    case ErrorKind::kDayMonthSwap: return "day_month_swap";
+    case ErrorKind::kDayOffByOne: return "day_off_by_one";
+    case ErrorKind::kYearDigit: return "year_digit";
+    case ErrorKind::kMove: return "move";
+    case ErrorKind::kFamilyNameChange: return "family_name_change";
+    case ErrorKind::kMissingValue: return "missing_value";
+    case ErrorKind::kPlaceholder: return "placeholder";
+    case ErrorKind::kCaseVariation: return "case_variation";
+    case ErrorKind::kFormatVariation: return "format_variation";
+    case ErrorKind::kAccentVariation: return "accent_variation";
+    case ErrorKind::kNameFormatVariation: return "name_format_variation";
+  }
+  return "unknown";
+}
+
+GeneratedPopulation GeneratePopulation(const GeneratorOptions& options) {
+  const int64_t persons = std::max<int64_t>(0, options.persons);
+  const int orgs = std::max(1, options.orgs);
+  const double mean_extra = std::max(0.0, options.mean_extra_records);
+  const double fraction = std::clamp(options.hard_non_match_fraction, 0.0, 1.0);
+  const int64_t pairs = std::min<int64_t>(std::llround(fraction * persons), persons / 2);
+
+  Rng rng(options.seed);
+  PersonFactory factory(rng, options.seed);
+  ErrorMaker errors(factory, options.error_rate);
+
+  // Poisson(mean_extra) CDF; the single exp() is the only libm call on the output path.
+  std::vector<double> extra_cdf;
+  {
+    double p = std::exp(-mean_extra), cum = p;
+    for (int k = 0; k < 64 && cum < 1.0 - 1e-12; ++k) {
+      extra_cdf.push_back(cum);
+      p *= mean_extra / (k + 1);
+      cum += p;
+    }
+    extra_cdf.push_back(1.0);
+  }
+
+  // Person ids are a random permutation of generation order, so ids reveal no pairing.
+  std::vector<int64_t> person_ids(persons);
+  for (int64_t i = 0; i < persons; ++i) person_ids[i] = i;
+  for (int64_t i = persons - 1; i > 0; --i) {
+    std::swap(person_ids[i], person_ids[rng.Below(i + 1)]);
+  }
+
+  GeneratedPopulation pop;
+  std::vector<LabelledRecord>& records = pop.records;
+  records.reserve(static_cast<size_t>(persons * (1.0 + mean_extra) * 1.02 + 16));
+  std::vector<int64_t> pair_originals(2 * pairs);
+  std::vector<HardNonMatchKind> pair_kinds(pairs);
+  std::vector<int> other_orgs;
+  std::vector<std::string> org_names(orgs);
+  for (int o = 0; o < orgs; ++o) org_names[o] = OrgName(o);
+
+  auto emit = [&](const Person& p, int64_t index) {
+    const int64_t pid = person_ids[index];
+    const int home = static_cast<int>(rng.Below(orgs));
+    if (index < 2 * pairs) pair_originals[index] = static_cast<int64_t>(records.size());
+    LabelledRecord original{Render(p, Style{}), pid};
+    original.original = true;
+    original.record.org = org_names[home];
+    records.push_back(std::move(original));
+
+    const double u = rng.Unit();
+    const int extras =
+        static_cast<int>(std::upper_bound(extra_cdf.begin(), extra_cdf.end(), u) -
+                         extra_cdf.begin());
+    other_orgs.clear();
+    for (int o = 0; o < orgs; ++o) {
+      if (o != home) other_orgs.push_back(o);
+    }
+    for (int k = 0; k < extras; ++k) {
+      int org;
+      if (k < static_cast<int>(other_orgs.size())) {  // partial Fisher-Yates: distinct orgs
+        std::swap(other_orgs[k], other_orgs[k + rng.Below(other_orgs.size() - k)]);
+        org = other_orgs[k];
+      } else {
+        org = static_cast<int>(rng.Below(orgs));
+      }
+      LabelledRecord dup{Record{}, pid};
+      dup.record = errors.Duplicate(p, dup.errors);
+      dup.record.org = org_names[org];
+      records.push_back(std::move(dup));
+    }
+  };
+
+  for (int64_t k = 0; k < pairs; ++k) {
+    pair_kinds[k] = PickKind(rng);
+    auto [a, b] = MakePair(factory, pair_kinds[k], static_cast<uint64_t>(2 * k));
+    emit(a, 2 * k);
+    emit(b, 2 * k + 1);
+  }
+  for (int64_t i = 2 * pairs; i < persons; ++i) emit(factory.Make(static_cast<uint64_t>(i)), i);
+
+  // Shuffle, then number records and MRNs in the shuffled order.
+  const size_t n = records.size();
+  std::vector<uint32_t> origin(n);
+  for (size_t i = 0; i < n; ++i) origin[i] = static_cast<uint32_t>(i);
+  for (size_t i = n; i > 1; --i) {
+    const size_t j = rng.Below(i);
+    std::swap(records[i - 1], records[j]);
+    std::swap(origin[i - 1], origin[j]);
+  }
+  std::vector<uint32_t> position(n);
+  for (size_t i = 0; i < n; ++i) position[origin[i]] = static_cast<uint32_t>(i);
+  origin = {};
+
+  const int id_width = std::max<int>(8, static_cast<int>(absl::StrCat(n).size()));
+  std::vector<uint64_t> next_mrn(orgs);
+  for (uint64_t& m : next_mrn) m = 100000 + rng.Below(900000);
+  for (size_t i = 0; i < n; ++i) {
+    Record& r = records[i].record;
+    r.record_id = absl::StrCat("r", Pad(i + 1, id_width));
+    const int org = OrgIndex(r.org);
+    next_mrn[org] += 1 + rng.Below(3);
+    r.local_id = LocalId(org, next_mrn[org]);
+  }
+
+  pop.hard_pairs.reserve(pairs);
+  for (int64_t k = 0; k < pairs; ++k) {
+    size_t a = position[pair_originals[2 * k]], b = position[pair_originals[2 * k + 1]];
+    if (rng.Chance(0.5)) std::swap(a, b);
+    pop.hard_pairs.push_back(
+        {records[a].record.record_id, records[b].record.record_id, pair_kinds[k]});
+  }
+  return pop;
+}
+
+// --- CSV output ---------------------------------------------------------------------------------
+
+namespace {
+
+void AppendCsv(std::string& out, std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(value);
+    return;
+  }
+  out.push_back('"');
+  for (char c : value) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+class CsvFile {
+ public:
+  static absl::Status Open(const std::filesystem::path& path, CsvFile& file) {
+    file.path_ = path.string();
+    file.f_ = std::fopen(file.path_.c_str(), "wb");
+    if (file.f_ == nullptr) return absl::ErrnoToStatus(errno, absl::StrCat("open ", file.path_));
+    return absl::OkStatus();
+  }
+  ~CsvFile() {
+    if (f_ != nullptr) std::fclose(f_);
+  }
+
+  void Row(std::initializer_list<std::string_view> values) {
+    bool first = true;
+    for (std::string_view v : values) {
+      if (!first) buf_.push_back(',');
+      first = false;
+      AppendCsv(buf_, v);
+    }
+    buf_.push_back('\n');
+    if (buf_.size() >= (1 << 20)) Flush();
+  }
+
+  absl::Status Close() {
+    Flush();
+    const int err = write_errno_;
+    const int rc = std::fclose(f_);
+    const int close_errno = errno;
+    f_ = nullptr;
+    if (err != 0) return absl::ErrnoToStatus(err, absl::StrCat("write ", path_));
+    if (rc != 0) return absl::ErrnoToStatus(close_errno, absl::StrCat("close ", path_));
+    return absl::OkStatus();
+  }
+
+ private:
+  void Flush() {
+    if (!buf_.empty() && write_errno_ == 0 &&
+        std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) {
+      write_errno_ = errno != 0 ? errno : EIO;
+    }
+    buf_.clear();
+  }
+
+  std::string path_;
+  std::FILE* f_ = nullptr;
+  std::string buf_;
+  int write_errno_ = 0;
+};
+
+}  // namespace
+
+absl::Status WritePopulation(const GeneratedPopulation& population, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  const fs::path dir(out_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::ErrnoToStatus(ec.value(), absl::StrCat("create directory ", out_dir));
+
+  {
+    CsvFile f;
+    if (absl::Status s = CsvFile::Open(dir / "records.csv", f); !s.ok()) return s;
+    f.Row({"record_id", "org", "local_id", "given_name", "middle_name", "family_name", "sex",
+           "birth_date", "address_line", "city", "state", "postal_code", "phone", "email",
+           "ssn"});
+    for (const LabelledRecord& lr : population.records) {
+      const Record& r = lr.record;
+      f.Row({r.record_id, r.org, r.local_id, r.given_name, r.middle_name, r.family_name, r.sex,
+             r.birth_date, r.address_line, r.city, r.state, r.postal_code, r.phone, r.email,
+             r.ssn});
+    }
+    if (absl::Status s = f.Close(); !s.ok()) return s;
+  }
+  {
+    CsvFile f;
+    if (absl::Status s = CsvFile::Open(dir / "truth.csv", f); !s.ok()) return s;
+    f.Row({"record_id", "person_id"});
+    for (const LabelledRecord& lr : population.records) {
+      f.Row({lr.record.record_id, absl::StrCat(lr.person_id)});
+    }
+    if (absl::Status s = f.Close(); !s.ok()) return s;
+  }
+  {
+    CsvFile f;
+    if (absl::Status s = CsvFile::Open(dir / "hard_pairs.csv", f); !s.ok()) return s;
+    f.Row({"record_id_a", "record_id_b", "kind"});
+    for (const HardNonMatchPair& p : population.hard_pairs) {
+      f.Row({p.record_id_a, p.record_id_b, HardNonMatchKindName(p.kind)});
+    }
+    if (absl::Status s = f.Close(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hie::mpi

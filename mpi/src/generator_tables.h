@@ -1,0 +1,50 @@
+#pragma once
+
+// Compiled-in reference tables for the synthetic population generator (generator.h). Internal to
+// hie_mpi; tests may read them. Every name list is in rough frequency rank order (most common
+// first); the generator turns the rank into an integer weight, so no file is read at run time.
+// The lists are common US names and real US cities/ZIP prefixes/area codes; no real person's data.
+
+#include <span>
+
+namespace hie::mpi::gen_tables {
+
+struct NicknamePair {
+  const char* formal;    // Title case, as in the given-name tables
+  const char* nickname;  // Title case
+};
+
+struct AccentPair {
+  const char* plain;     // ASCII Title case, as in the name tables
+  const char* accented;  // UTF-8
+};
+
+struct City {
+  const char* name;
+  const char* state;      // USPS code
+  const char* zip3;       // a real 3-digit ZIP prefix of the city
+  const char* area_code;  // a real area code of the city
+};
+
+// Surnames, Title case. General (non-Hispanic) and Hispanic lists, in rank order.
+std::span<const char* const> FamilyNames();
+std::span<const char* const> HispanicFamilyNames();
+// Syllables combined into a long tail of rare surnames ("Ash" + "ford").
+std::span<const char* const> RareSurnamePrefixes();
+std::span<const char* const> RareSurnameSuffixes();
+
+// Given names by sex, in rank order; the Hispanic lists are drawn for part of Hispanic persons.
+std::span<const char* const> MaleGivenNames();
+std::span<const char* const> FemaleGivenNames();
+std::span<const char* const> HispanicMaleGivenNames();
+std::span<const char* const> HispanicFemaleGivenNames();
+
+std::span<const NicknamePair> Nicknames();
+std::span<const AccentPair> Accents();
+
+std::span<const char* const> StreetNames();
+std::span<const char* const> StreetTypes();  // abbreviated: "St", "Ave", ...
+std::span<const City> Cities();
+std::span<const char* const> EmailDomains();  // reserved/fictional domains only
+
+}  // namespace hie::mpi::gen_tables
