@@ -95,12 +95,14 @@ struct Tables {
   Weighted hispanic_male{t::HispanicMaleGivenNames(), 4};
   Weighted hispanic_female{t::HispanicFemaleGivenNames(), 4};
   std::unordered_map<std::string_view, std::vector<const char*>> nicknames;  // formal -> nicks
-  std::unordered_map<std::string_view, const char*> accented;              // plain -> accented
+  // plain -> accented, for given/middle names and for family names
+  std::unordered_map<std::string_view, const char*> accented_given, accented_family;
   std::vector<uint64_t> year_cum;  // birth years 1930..2024
 
   Tables() {
     for (const t::NicknamePair& p : t::Nicknames()) nicknames[p.formal].push_back(p.nickname);
-    for (const t::AccentPair& p : t::Accents()) accented[p.plain] = p.accented;
+    for (const t::AccentPair& p : t::GivenNameAccents()) accented_given[p.plain] = p.accented;
+    for (const t::AccentPair& p : t::FamilyNameAccents()) accented_family[p.plain] = p.accented;
     uint64_t total = 0;
     for (int y = 1930; y <= 2024; ++y) {
       total += y < 1945 ? 2 : (y < 1990 ? 5 : 4);
@@ -169,23 +171,23 @@ void ToLower(std::string& s) {
 }
 
 // Replaces each space- or hyphen-separated token that has an accented spelling.
-std::string Accent(const std::string& s) {
-  const Tables& tables = GetTables();
+std::string Accent(const std::string& s, bool family) {
+  const auto& accented = family ? GetTables().accented_family : GetTables().accented_given;
   std::string out;
   size_t start = 0;
   while (start <= s.size()) {
     size_t end = s.find_first_of(" -", start);
     if (end == std::string::npos) end = s.size();
     std::string_view token(s.data() + start, end - start);
-    auto it = tables.accented.find(token);
-    out.append(it == tables.accented.end() ? token : std::string_view(it->second));
+    auto it = accented.find(token);
+    out.append(it == accented.end() ? token : std::string_view(it->second));
     if (end < s.size()) out.push_back(s[end]);
     start = end + 1;
   }
   return out;
 }
 
-bool HasAccentable(const std::string& s) { return Accent(s) != s; }
+bool HasAccentable(const std::string& s, bool family) { return Accent(s, family) != s; }
 
 std::string EmailPart(std::string_view name) {
   std::string out;
@@ -486,9 +488,9 @@ std::string FormatSex(char sex, int style) {
 
 Record Render(const Person& p, const Style& style) {
   Record r;
-  r.given_name = p.accented ? Accent(p.given) : p.given;
-  r.middle_name = p.accented ? Accent(p.middle) : p.middle;
-  r.family_name = p.accented ? Accent(p.family) : p.family;
+  r.given_name = p.accented ? Accent(p.given, false) : p.given;
+  r.middle_name = p.accented ? Accent(p.middle, false) : p.middle;
+  r.family_name = p.accented ? Accent(p.family, true) : p.family;
   if (p.suffix_recorded && !p.suffix.empty()) {
     std::string& field = p.suffix_in_family ? r.family_name : r.given_name;
     absl::StrAppend(&field, " ", p.suffix);
@@ -548,7 +550,9 @@ class ErrorMaker {
       }
     }
     const size_t sep = q.family.find_first_of(" -");
-    if ((sep != std::string::npos || !q.suffix.empty()) && Hit(0.3)) {
+    // (Not after a marriage: dropping the new second name would undo it.)
+    if ((sep != std::string::npos || !q.suffix.empty()) &&
+        !(errors & (1u << static_cast<int>(ErrorKind::kFamilyNameChange))) && Hit(0.3)) {
       if (!q.suffix.empty() && (sep == std::string::npos || rng_.Chance(0.5))) {
         q.suffix_recorded = !q.suffix_recorded;
       } else if (rng_.Chance(0.5)) {
@@ -558,7 +562,8 @@ class ErrorMaker {
       }
       mark(ErrorKind::kNameFormatVariation);
     }
-    if ((HasAccentable(q.given) || HasAccentable(q.middle) || HasAccentable(q.family)) &&
+    if ((HasAccentable(q.given, false) || HasAccentable(q.middle, false) ||
+         HasAccentable(q.family, true)) &&
         Hit(0.3)) {
       q.accented = !q.accented;
       mark(ErrorKind::kAccentVariation);
@@ -750,13 +755,6 @@ std::string OrgName(int index) {
   return absl::StrCat("clinic-", letters);
 }
 
-// Inverse of OrgName.
-int OrgIndex(std::string_view name) {
-  int index = 0;
-  for (char c : name.substr(7)) index = index * 26 + (c - 'a' + 1);
-  return index - 1;
-}
-
 std::string LocalId(int org, uint64_t n) {
   switch (org % 4) {
     case 0: return absl::StrCat("MRN", Pad(n, 8));
@@ -823,6 +821,20 @@ GeneratedPopulation GeneratePopulation(const GeneratorOptions& options) {
     extra_cdf.push_back(1.0);
   }
 
+  // Plan first (records per person), so that every record can be written straight to its
+  // shuffled position instead of shuffling two million records afterwards.
+  std::vector<uint8_t> extras(persons);
+  size_t n = 0;
+  for (int64_t i = 0; i < persons; ++i) {
+    const double u = rng.Unit();
+    extras[i] = static_cast<uint8_t>(
+        std::upper_bound(extra_cdf.begin(), extra_cdf.end(), u) - extra_cdf.begin());
+    n += 1 + extras[i];
+  }
+  std::vector<uint32_t> position(n);
+  for (size_t i = 0; i < n; ++i) position[i] = static_cast<uint32_t>(i);
+  for (size_t i = n; i > 1; --i) std::swap(position[i - 1], position[rng.Below(i)]);
+
   // Person ids are a random permutation of generation order, so ids reveal no pairing.
   std::vector<int64_t> person_ids(persons);
   for (int64_t i = 0; i < persons; ++i) person_ids[i] = i;
@@ -832,31 +844,31 @@ GeneratedPopulation GeneratePopulation(const GeneratorOptions& options) {
 
   GeneratedPopulation pop;
   std::vector<LabelledRecord>& records = pop.records;
-  records.reserve(static_cast<size_t>(persons * (1.0 + mean_extra) * 1.02 + 16));
-  std::vector<int64_t> pair_originals(2 * pairs);
+  records.resize(n);
+  std::vector<int> org_of(n);  // by final position
+  std::vector<uint32_t> pair_originals(2 * pairs);
   std::vector<HardNonMatchKind> pair_kinds(pairs);
   std::vector<int> other_orgs;
   std::vector<std::string> org_names(orgs);
   for (int o = 0; o < orgs; ++o) org_names[o] = OrgName(o);
 
+  size_t next = 0;  // records emitted so far
   auto emit = [&](const Person& p, int64_t index) {
     const int64_t pid = person_ids[index];
     const int home = static_cast<int>(rng.Below(orgs));
-    if (index < 2 * pairs) pair_originals[index] = static_cast<int64_t>(records.size());
-    LabelledRecord original{Render(p, Style{}), pid};
+    const uint32_t at = position[next++];
+    if (index < 2 * pairs) pair_originals[index] = at;
+    LabelledRecord& original = records[at];
+    original.record = Render(p, Style{});
+    original.person_id = pid;
     original.original = true;
-    original.record.org = org_names[home];
-    records.push_back(std::move(original));
+    org_of[at] = home;
 
-    const double u = rng.Unit();
-    const int extras =
-        static_cast<int>(std::upper_bound(extra_cdf.begin(), extra_cdf.end(), u) -
-                         extra_cdf.begin());
     other_orgs.clear();
     for (int o = 0; o < orgs; ++o) {
       if (o != home) other_orgs.push_back(o);
     }
-    for (int k = 0; k < extras; ++k) {
+    for (int k = 0; k < extras[index]; ++k) {
       int org;
       if (k < static_cast<int>(other_orgs.size())) {  // partial Fisher-Yates: distinct orgs
         std::swap(other_orgs[k], other_orgs[k + rng.Below(other_orgs.size() - k)]);
@@ -864,10 +876,11 @@ GeneratedPopulation GeneratePopulation(const GeneratorOptions& options) {
       } else {
         org = static_cast<int>(rng.Below(orgs));
       }
-      LabelledRecord dup{Record{}, pid};
+      const uint32_t dup_at = position[next++];
+      LabelledRecord& dup = records[dup_at];
       dup.record = errors.Duplicate(p, dup.errors);
-      dup.record.org = org_names[org];
-      records.push_back(std::move(dup));
+      dup.person_id = pid;
+      org_of[dup_at] = org;
     }
   };
 
@@ -879,33 +892,22 @@ GeneratedPopulation GeneratePopulation(const GeneratorOptions& options) {
   }
   for (int64_t i = 2 * pairs; i < persons; ++i) emit(factory.Make(static_cast<uint64_t>(i)), i);
 
-  // Shuffle, then number records and MRNs in the shuffled order.
-  const size_t n = records.size();
-  std::vector<uint32_t> origin(n);
-  for (size_t i = 0; i < n; ++i) origin[i] = static_cast<uint32_t>(i);
-  for (size_t i = n; i > 1; --i) {
-    const size_t j = rng.Below(i);
-    std::swap(records[i - 1], records[j]);
-    std::swap(origin[i - 1], origin[j]);
-  }
-  std::vector<uint32_t> position(n);
-  for (size_t i = 0; i < n; ++i) position[origin[i]] = static_cast<uint32_t>(i);
-  origin = {};
-
+  // Record ids and MRNs follow the shuffled order, so neither tells generation order.
   const int id_width = std::max<int>(8, static_cast<int>(absl::StrCat(n).size()));
   std::vector<uint64_t> next_mrn(orgs);
   for (uint64_t& m : next_mrn) m = 100000 + rng.Below(900000);
   for (size_t i = 0; i < n; ++i) {
     Record& r = records[i].record;
+    const int org = org_of[i];
     r.record_id = absl::StrCat("r", Pad(i + 1, id_width));
-    const int org = OrgIndex(r.org);
+    r.org = org_names[org];
     next_mrn[org] += 1 + rng.Below(3);
     r.local_id = LocalId(org, next_mrn[org]);
   }
 
   pop.hard_pairs.reserve(pairs);
   for (int64_t k = 0; k < pairs; ++k) {
-    size_t a = position[pair_originals[2 * k]], b = position[pair_originals[2 * k + 1]];
+    uint32_t a = pair_originals[2 * k], b = pair_originals[2 * k + 1];
     if (rng.Chance(0.5)) std::swap(a, b);
     pop.hard_pairs.push_back(
         {records[a].record.record_id, records[b].record.record_id, pair_kinds[k]});

@@ -199,24 +199,27 @@ constexpr NicknamePair kNicknames[] = {
     {"Josefina", "Josie"}, {"Rosa", "Rosie"}, {"Margarita", "Rita"}, {"Maria", "Mari"},
 };
 
-constexpr AccentPair kAccents[] = {
-    {"Jose", "José"}, {"Maria", "María"}, {"Jesus", "Jesús"}, {"Zoe", "Zoë"},
-    {"Chloe", "Chloë"}, {"Rene", "René"}, {"Renee", "Renée"}, {"Andre", "André"},
-    {"Noel", "Noël"}, {"Noelle", "Noëlle"}, {"Ramon", "Ramón"}, {"Joaquin", "Joaquín"},
-    {"Sofia", "Sofía"}, {"Ines", "Inés"}, {"Raul", "Raúl"}, {"Angel", "Ángel"},
-    {"Hector", "Héctor"}, {"Lucia", "Lucía"}, {"Monica", "Mónica"}, {"Veronica", "Verónica"},
-    {"Ruben", "Rubén"}, {"Adrian", "Adrián"}, {"Martin", "Martín"}, {"Cesar", "César"},
-    {"Andres", "Andrés"}, {"Ivan", "Iván"}, {"Angelica", "Angélica"}, {"Rocio", "Rocío"},
-    {"Genevieve", "Geneviève"}, {"Eloise", "Éloïse"}, {"Beatriz", "Beátriz"},
+constexpr AccentPair kGivenAccents[] = {
+    {"Jose", "José"}, {"Maria", "María"}, {"Jesus", "Jesús"}, {"Zoe", "Zoë"}, {"Chloe", "Chloë"},
+    {"Rene", "René"}, {"Renee", "Renée"}, {"Andre", "André"}, {"Noel", "Noël"},
+    {"Noelle", "Noëlle"}, {"Ramon", "Ramón"}, {"Joaquin", "Joaquín"}, {"Sofia", "Sofía"},
+    {"Ines", "Inés"}, {"Raul", "Raúl"}, {"Angel", "Ángel"}, {"Hector", "Héctor"},
+    {"Lucia", "Lucía"}, {"Monica", "Mónica"}, {"Veronica", "Verónica"}, {"Ruben", "Rubén"},
+    {"Adrian", "Adrián"}, {"Martin", "Martín"}, {"Cesar", "César"}, {"Andres", "Andrés"},
+    {"Ivan", "Iván"}, {"Angelica", "Angélica"}, {"Rocio", "Rocío"}, {"Genevieve", "Geneviève"},
+    {"Eloise", "Éloïse"}, {"Beatriz", "Beátriz"},
+};
+
+constexpr AccentPair kFamilyAccents[] = {
     {"Muller", "Müller"}, {"Schroder", "Schröder"}, {"Garcia", "García"},
     {"Rodriguez", "Rodríguez"}, {"Martinez", "Martínez"}, {"Hernandez", "Hernández"},
     {"Lopez", "López"}, {"Gonzalez", "González"}, {"Perez", "Pérez"}, {"Sanchez", "Sánchez"},
     {"Ramirez", "Ramírez"}, {"Gomez", "Gómez"}, {"Diaz", "Díaz"}, {"Gutierrez", "Gutiérrez"},
     {"Ruiz", "Ruíz"}, {"Alvarez", "Álvarez"}, {"Vasquez", "Vásquez"}, {"Jimenez", "Jiménez"},
     {"Munoz", "Muñoz"}, {"Mendez", "Méndez"}, {"Pena", "Peña"}, {"Rios", "Ríos"},
-    {"Nunez", "Núñez"}, {"Vazquez", "Vázquez"}, {"Dominguez", "Domínguez"},
-    {"Marquez", "Márquez"}, {"Avila", "Ávila"}, {"Mejia", "Mejía"}, {"Duran", "Durán"},
-    {"Velasquez", "Velásquez"}, {"Johansson", "Jóhansson"}, {"Lindstrom", "Lindström"},
+    {"Nunez", "Núñez"}, {"Vazquez", "Vázquez"}, {"Dominguez", "Domínguez"}, {"Marquez", "Márquez"},
+    {"Avila", "Ávila"}, {"Mejia", "Mejía"}, {"Duran", "Durán"}, {"Velasquez", "Velásquez"},
+    {"Johansson", "Jóhansson"}, {"Lindstrom", "Lindström"},
 };
 
 constexpr const char* kStreetNames[] = {
@@ -294,7 +297,8 @@ std::span<const char* const> FemaleGivenNames() { return kFemaleGivenNames; }
 std::span<const char* const> HispanicMaleGivenNames() { return kHispanicMaleGivenNames; }
 std::span<const char* const> HispanicFemaleGivenNames() { return kHispanicFemaleGivenNames; }
 std::span<const NicknamePair> Nicknames() { return kNicknames; }
-std::span<const AccentPair> Accents() { return kAccents; }
+std::span<const AccentPair> GivenNameAccents() { return kGivenAccents; }
+std::span<const AccentPair> FamilyNameAccents() { return kFamilyAccents; }
 std::span<const char* const> StreetNames() { return kStreetNames; }
 std::span<const char* const> StreetTypes() { return kStreetTypes; }
 std::span<const City> Cities() { return kCities; }

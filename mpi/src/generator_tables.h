@@ -40,7 +40,10 @@ std::span<const char* const> HispanicMaleGivenNames();
 std::span<const char* const> HispanicFemaleGivenNames();
 
 std::span<const NicknamePair> Nicknames();
-std::span<const AccentPair> Accents();
+// Accented spellings, applied token by token ("Garcia Lopez" -> "García López"); given-name
+// spellings apply to given and middle names only ("Martin" the surname keeps its spelling).
+std::span<const AccentPair> GivenNameAccents();
+std::span<const AccentPair> FamilyNameAccents();
 
 std::span<const char* const> StreetNames();
 std::span<const char* const> StreetTypes();  // abbreviated: "St", "Ave", ...
