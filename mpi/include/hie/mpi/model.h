@@ -1,0 +1,164 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "hie/mpi/normalize.h"
+
+namespace hie::mpi {
+
+// Comparison fields of the Fellegi-Sunter model.
+enum class Field : uint8_t {
+  kGiven = 0, kFamily, kMiddle, kBirthDate, kSex, kAddress, kCity, kPostalCode, kState, kPhone,
+  kSsn, kEmail,
+};
+inline constexpr int kNumFields = 12;
+inline constexpr int kMaxLevels = 6;
+
+// Level 0 of every field means "missing on either side" and always weighs 0. Level 1 is
+// disagreement; higher levels are increasingly close agreement; the last level is exact.
+const char* FieldName(Field field);
+int NumLevels(Field field);  // including level 0
+const char* LevelName(Field field, int level);
+
+// Hard guards: reasons a pair must never be linked automatically (at most sent to review).
+enum Guard : uint32_t {
+  kGuardSsnConflict = 1u << 0,      // two valid US SSNs more than one typo apart
+  kGuardTwin = 1u << 1,             // same birth date, different given names, and sexes
+                                    // differ or family names agree
+  kGuardJuniorSenior = 1u << 2,     // different suffixes, or same name with birth years >= 15
+                                    // apart and a different birthday
+  kGuardSameSourceConflict = 1u << 3,  // same org, different local ids (the source says: two
+                                       // patients)
+};
+std::string GuardNames(uint32_t guards);  // "ssn_conflict|twin", "" for none
+
+// The comparison vector of a pair (one level per field) plus the guards it triggers.
+struct Comparison {
+  std::array<uint8_t, kNumFields> level{};
+  uint32_t guards = 0;
+  bool names_swapped = false;  // given and family names agreed only when exchanged
+};
+
+// Compares two normalised records. Symmetric: Compare(a, b) == Compare(b, a).
+Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b);
+
+// One field's contribution to a score.
+struct FieldWeight {
+  Field field;
+  int level;
+  double weight;            // log2(m/u), term-frequency adjusted where applicable
+  bool tf_adjusted = false;
+};
+
+struct Explanation {
+  double prior = 0;  // log2 prior odds of a match among candidate pairs
+  std::vector<FieldWeight> fields;  // non-missing fields only
+  uint32_t guards = 0;
+  bool names_swapped = false;
+  double total = 0;  // prior + sum of field weights
+};
+
+// Fellegi-Sunter parameters: m[f][l] = P(level l | match), u[f][l] = P(level l | non-match) for
+// l >= 1 (each row sums to 1 over l >= 1), and lambda = share of matches among candidate pairs.
+struct ModelParams {
+  std::array<std::array<double, kMaxLevels>, kNumFields> m{};
+  std::array<std::array<double, kMaxLevels>, kNumFields> u{};
+  double lambda = 0.01;
+};
+
+// Scores pairs with a fixed set of parameters. Immutable after construction; thread-safe.
+class Model {
+ public:
+  // Default starting parameters (before estimation): plausible m and u for each level.
+  static ModelParams DefaultParams();
+
+  explicit Model(const ModelParams& params);
+  Model() : Model(DefaultParams()) {}
+
+  const ModelParams& params() const { return params_; }
+  double weight(Field f, int level) const { return weight_[static_cast<int>(f)][level]; }
+  double prior() const { return prior_; }
+
+  // Posterior log2 odds that a and b are one person: prior + sum of field weights, with term
+  // frequency adjustment of exact agreement on given/family name, city and postal code using
+  // the records' *_freq annotations (if set). Symmetric in a and b.
+  double Score(const NormalizedRecord& a, const NormalizedRecord& b, const Comparison& c) const;
+  Explanation Explain(const NormalizedRecord& a, const NormalizedRecord& b,
+                      const Comparison& c) const;
+
+ private:
+  double FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f, int level,
+                       bool* tf) const;
+
+  ModelParams params_;
+  std::array<std::array<double, kMaxLevels>, kNumFields> weight_{};
+  double prior_ = 0;
+};
+
+// Packs a comparison vector into an integer (3 bits per field) and back.
+uint64_t PatternKey(const Comparison& c);
+std::array<uint8_t, kNumFields> PatternLevels(uint64_t key);
+
+struct PatternCount {
+  uint64_t key;
+  double count;
+};
+
+struct EmOptions {
+  int max_iterations = 200;
+  double tolerance = 1e-6;  // stop when no parameter moves more than this
+  bool estimate_u = true;  // false: keep u (e.g. from random pairs) fixed
+};
+struct EmResult {
+  int iterations = 0;
+  bool converged = false;
+};
+
+// Expectation-maximisation of m (and lambda, and u if asked) from unlabelled comparison
+// patterns, starting from `params`. Assumes conditional independence of the fields.
+EmResult RunEm(const std::vector<PatternCount>& patterns, const EmOptions& options,
+               ModelParams* params);
+
+// Estimates u[f][l] from comparisons of random pairs (Laplace-smoothed).
+void EstimateU(const std::vector<Comparison>& random_pairs, ModelParams* params);
+
+// Value counts for term-frequency adjustment (given, family, city, postal code). Not
+// thread-safe for writers; const methods may be called concurrently.
+class FrequencyTable {
+ public:
+  void Add(const NormalizedRecord& r);
+  void Remove(const NormalizedRecord& r);
+  // Sets r->*_freq from the counts (a value seen 0 times counts as once).
+  void Annotate(NormalizedRecord* r) const;
+  int64_t total() const { return total_; }
+
+ private:
+  std::array<absl::flat_hash_map<std::string, int64_t>, 4> counts_;
+  int64_t total_ = 0;
+};
+
+}  // namespace hie::mpi
+
+namespace hie::mpi {
+
+// What to do with a candidate: link automatically, ask a person, or treat as a new identity.
+enum class Decision : uint8_t { kNew = 0, kReview, kAutoLink };
+const char* DecisionName(Decision d);  // "new", "review", "auto_link"
+
+// Thresholds on the posterior log2 odds (Model::Score). The defaults correspond to posterior
+// match probabilities of about 0.998 (auto-link) and 0.5 (review).
+struct Thresholds {
+  double auto_link = 9.0;
+  double review = 0.0;
+  // Two auto-link candidates closer than this (bits) are ambiguous: both go to review.
+  double margin = 3.0;
+};
+
+// The decision for one pair given its score and guards: a guarded pair is at most `review`.
+Decision Decide(double score, uint32_t guards, const Thresholds& t);
+
+}  // namespace hie::mpi

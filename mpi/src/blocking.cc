@@ -1,0 +1,60 @@
+#include "hie/mpi/blocking.h"
+
+#include <algorithm>
+
+#include "hie/mpi/text.h"
+
+namespace hie::mpi {
+namespace {
+
+// The kind sits in the top 4 bits so that statistics can recover it.
+uint64_t MakeKey(uint64_t kind, uint64_t h) { return (kind << 60) | (Mix64(h) >> 4); }
+
+uint64_t DateValue(const BirthDate& d) {
+  return static_cast<uint64_t>(d.year) * 10000 + static_cast<uint64_t>(d.month) * 100 +
+         static_cast<uint64_t>(d.day);
+}
+
+}  // namespace
+
+void AppendBlockKeys(const NormalizedRecord& r, std::vector<uint64_t>* keys) {
+  const size_t start = keys->size();
+  const bool has_year = r.birth_date.year != 0;
+  const bool has_date = has_year && r.birth_date.month != 0;
+  const uint64_t postal = r.postal_code.empty() ? 0 : HashString(r.postal_code, 3);
+  if (r.family_nysiis != 0 && has_year) {
+    keys->push_back(MakeKey(1, r.family_nysiis * 31 + static_cast<uint64_t>(r.birth_date.year)));
+  }
+  if (r.given_nysiis != 0 && has_date) {
+    keys->push_back(MakeKey(2, Mix64(r.given_nysiis) ^ DateValue(r.birth_date)));
+  }
+  if (has_date && postal != 0) keys->push_back(MakeKey(3, postal ^ DateValue(r.birth_date)));
+  if (!r.phone.empty()) keys->push_back(MakeKey(4, HashString(r.phone, 4)));
+  if (!r.ssn.empty()) keys->push_back(MakeKey(5, HashString(r.ssn, 5)));
+  if (!r.email.empty()) keys->push_back(MakeKey(6, HashString(r.email, 6)));
+  if (r.given_soundex != 0 && r.family_soundex != 0) {
+    const uint64_t lo = std::min(r.given_soundex, r.family_soundex);
+    const uint64_t hi = std::max(r.given_soundex, r.family_soundex);
+    keys->push_back(MakeKey(7, (hi << 32) | lo));
+  }
+  if (r.family_nysiis != 0 && postal != 0) keys->push_back(MakeKey(8, Mix64(r.family_nysiis) ^ postal));
+  if (!r.house_number.empty() && !r.address.empty() && postal != 0) {
+    keys->push_back(
+        MakeKey(9, HashString(r.house_number, 9) ^ Mix64(HashString(r.address, 10) ^ postal)));
+  }
+  if (has_date && (!r.family.empty() || !r.given.empty())) {
+    // Order-free initials, so that swapped given/family names still meet.
+    const uint8_t f = r.family.empty() ? 0 : static_cast<uint8_t>(r.family[0]);
+    const uint8_t g = r.given.empty() ? 0 : static_cast<uint8_t>(r.given[0]);
+    const uint64_t initials = (static_cast<uint64_t>(std::max(f, g)) << 8) | std::min(f, g);
+    keys->push_back(MakeKey(10, DateValue(r.birth_date) * 65536 + initials));
+  }
+  if (r.given_nysiis != 0 && postal != 0) keys->push_back(MakeKey(11, Mix64(r.given_nysiis) ^ postal * 7));
+  std::sort(keys->begin() + static_cast<std::ptrdiff_t>(start), keys->end());
+  keys->erase(std::unique(keys->begin() + static_cast<std::ptrdiff_t>(start), keys->end()),
+              keys->end());
+}
+
+int BlockKeyKind(uint64_t key) { return static_cast<int>(key >> 60); }
+
+}  // namespace hie::mpi

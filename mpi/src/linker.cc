@@ -1,0 +1,283 @@
+#include "hie/mpi/linker.h"
+
+#include <algorithm>
+#include <numeric>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "hie/mpi/blocking.h"
+#include "hie/mpi/text.h"
+
+namespace hie::mpi {
+namespace {
+
+inline uint32_t PairA(uint64_t p) { return static_cast<uint32_t>(p >> 32); }
+inline uint32_t PairB(uint64_t p) { return static_cast<uint32_t>(p); }
+inline uint64_t MakePair(uint32_t a, uint32_t b) {
+  return a < b ? (static_cast<uint64_t>(a) << 32) | b : (static_cast<uint64_t>(b) << 32) | a;
+}
+
+// Runs fn(begin, end, thread_index) over [0, n) split into `threads` contiguous parts.
+template <typename Fn>
+void ParallelFor(size_t n, int threads, Fn fn) {
+  threads = std::max(1, std::min<int>(threads, static_cast<int>(n / 1024) + 1));
+  if (threads == 1) {
+    fn(size_t{0}, n, 0);
+    return;
+  }
+  std::vector<std::thread> pool;
+  const size_t chunk = (n + threads - 1) / threads;
+  for (int t = 0; t < threads; ++t) {
+    const size_t begin = std::min(n, chunk * t);
+    const size_t end = std::min(n, begin + chunk);
+    pool.emplace_back([=, &fn] { fn(begin, end, t); });
+  }
+  for (auto& th : pool) th.join();
+}
+
+class DisjointSets {
+ public:
+  explicit DisjointSets(size_t n) : parent_(n), members_(n) {
+    std::iota(parent_.begin(), parent_.end(), 0u);
+    for (uint32_t i = 0; i < n; ++i) members_[i] = {i};
+  }
+  uint32_t Find(uint32_t x) {
+    while (parent_[x] != x) {
+      parent_[x] = parent_[parent_[x]];
+      x = parent_[x];
+    }
+    return x;
+  }
+  const std::vector<uint32_t>& Members(uint32_t root) const { return members_[root]; }
+  void Union(uint32_t ra, uint32_t rb) {
+    if (members_[ra].size() < members_[rb].size()) std::swap(ra, rb);
+    parent_[rb] = ra;
+    members_[ra].insert(members_[ra].end(), members_[rb].begin(), members_[rb].end());
+    members_[rb].clear();
+    members_[rb].shrink_to_fit();
+  }
+
+ private:
+  std::vector<uint32_t> parent_;
+  std::vector<std::vector<uint32_t>> members_;
+};
+
+}  // namespace
+
+std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& records,
+                                     const std::vector<uint8_t>* source, int max_block_size,
+                                     BlockingStats* stats) {
+  BlockingStats local;
+  std::vector<std::pair<uint64_t, uint32_t>> entries;
+  entries.reserve(records.size() * 8);
+  std::vector<uint64_t> keys;
+  for (uint32_t i = 0; i < records.size(); ++i) {
+    keys.clear();
+    AppendBlockKeys(records[i], &keys);
+    for (uint64_t k : keys) entries.emplace_back(k, i);
+  }
+  local.keys = static_cast<int64_t>(entries.size());
+  std::sort(entries.begin(), entries.end());
+  std::vector<uint64_t> pairs;
+  for (size_t b = 0; b < entries.size();) {
+    size_t e = b + 1;
+    while (e < entries.size() && entries[e].first == entries[b].first) ++e;
+    const size_t size = e - b;
+    ++local.blocks;
+    if (static_cast<int64_t>(size) > max_block_size) {
+      ++local.oversized_blocks;
+      local.oversized_records += static_cast<int64_t>(size);
+    } else {
+      for (size_t i = b; i < e; ++i) {
+        for (size_t j = i + 1; j < e; ++j) {
+          const uint32_t x = entries[i].second;
+          const uint32_t y = entries[j].second;
+          if (source != nullptr && (*source)[x] == (*source)[y]) continue;
+          pairs.push_back(MakePair(x, y));
+        }
+      }
+    }
+    b = e;
+  }
+  entries.clear();
+  entries.shrink_to_fit();
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  local.candidate_pairs = static_cast<int64_t>(pairs.size());
+  if (stats != nullptr) *stats = local;
+  return pairs;
+}
+
+void AnnotateFrequencies(std::vector<NormalizedRecord>* records) {
+  FrequencyTable table;
+  for (const auto& r : *records) table.Add(r);
+  for (auto& r : *records) table.Annotate(&r);
+}
+
+TrainResult Train(const std::vector<NormalizedRecord>& records,
+                  const std::vector<uint8_t>* source, const std::vector<uint64_t>& candidates,
+                  const TrainOptions& options) {
+  TrainResult result;
+  result.params = Model::DefaultParams();
+  const size_t n = records.size();
+  if (n < 2) return result;
+  // u from random pairs (deterministic: splitmix sequence from the seed).
+  std::vector<Comparison> random;
+  random.reserve(static_cast<size_t>(options.random_pairs));
+  uint64_t state = options.seed;
+  int64_t attempts = 0;
+  while (static_cast<int64_t>(random.size()) < options.random_pairs &&
+         attempts < options.random_pairs * 4) {
+    ++attempts;
+    const uint32_t a = static_cast<uint32_t>(Mix64(state++) % n);
+    const uint32_t b = static_cast<uint32_t>(Mix64(state++) % n);
+    if (a == b) continue;
+    if (source != nullptr && (*source)[a] == (*source)[b]) continue;
+    random.push_back(Compare(records[a], records[b]));
+  }
+  EstimateU(random, &result.params);
+  // m and lambda by EM over (a sample of) the candidate pairs, aggregated into patterns.
+  absl::flat_hash_map<uint64_t, double> counts;
+  const size_t step =
+      std::max<size_t>(1, candidates.size() / static_cast<size_t>(options.max_em_pairs));
+  for (size_t i = 0; i < candidates.size(); i += step) {
+    const uint64_t p = candidates[i];
+    counts[PatternKey(Compare(records[PairA(p)], records[PairB(p)]))] += 1;
+  }
+  std::vector<PatternCount> patterns;
+  patterns.reserve(counts.size());
+  for (const auto& [key, count] : counts) patterns.push_back({key, count});
+  std::sort(patterns.begin(), patterns.end(),
+            [](const PatternCount& x, const PatternCount& y) { return x.key < y.key; });
+  result.em = RunEm(patterns, options.em, &result.params);
+  return result;
+}
+
+LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<uint8_t>* source,
+                const LinkOptions& options) {
+  std::vector<NormalizedRecord>& records = *records_ptr;
+  LinkResult result;
+  const size_t n = records.size();
+  result.cluster.resize(n);
+  std::iota(result.cluster.begin(), result.cluster.end(), 0u);
+  if (n < 2) return result;
+  auto progress = [&options](std::string_view stage, double f) {
+    if (options.progress) options.progress(stage, f);
+  };
+  const std::vector<uint8_t>* cross = options.mode == LinkMode::kLink ? source : nullptr;
+
+  progress("frequencies", 0);
+  AnnotateFrequencies(&records);
+  progress("blocking", 0);
+  std::vector<uint64_t> pairs =
+      CandidatePairs(records, cross, options.max_block_size, &result.blocking);
+  progress("training", 0);
+  TrainResult trained = Train(records, cross, pairs, options.train);
+  result.params = trained.params;
+  result.em = trained.em;
+  const Model model(trained.params);
+  const Thresholds& t = options.thresholds;
+
+  progress("scoring", 0);
+  const double keep_floor = std::min(t.review, t.auto_link);
+  std::vector<std::vector<ScoredPair>> kept(static_cast<size_t>(std::max(1, options.threads)));
+  ParallelFor(pairs.size(), options.threads, [&](size_t begin, size_t end, int th) {
+    auto& out = kept[static_cast<size_t>(th)];
+    for (size_t i = begin; i < end; ++i) {
+      const uint32_t a = PairA(pairs[i]);
+      const uint32_t b = PairB(pairs[i]);
+      const Comparison c = Compare(records[a], records[b]);
+      const double s = model.Score(records[a], records[b], c);
+      if (s >= keep_floor) out.push_back({a, b, static_cast<float>(s), c.guards});
+      if (th == 0 && (i - begin) % 65536 == 0 && end > begin) {
+        progress("scoring", static_cast<double>(i - begin) / static_cast<double>(end - begin));
+      }
+    }
+  });
+  if (options.keep_candidates) {
+    result.candidates = std::move(pairs);
+  } else {
+    std::vector<uint64_t>().swap(pairs);
+  }
+  std::vector<ScoredPair> edges;
+  for (auto& part : kept) {
+    for (const ScoredPair& p : part) {
+      const Decision d = Decide(p.score, p.guards, t);
+      if (d == Decision::kAutoLink) {
+        edges.push_back(p);
+      } else {
+        if (p.guards != 0 && p.score >= t.auto_link) ++result.guarded_pairs;
+        result.review.push_back(p);
+      }
+    }
+    std::vector<ScoredPair>().swap(part);
+  }
+  result.auto_link_pairs = static_cast<int64_t>(edges.size());
+  std::sort(edges.begin(), edges.end(), [](const ScoredPair& x, const ScoredPair& y) {
+    return x.score != y.score ? x.score > y.score : MakePair(x.a, x.b) < MakePair(y.a, y.b);
+  });
+
+  progress("clustering", 0);
+  DisjointSets sets(n);
+  if (options.mode == LinkMode::kLink && options.one_to_one) {
+    std::vector<uint8_t> used(n, 0);
+    for (const ScoredPair& e : edges) {
+      if (used[e.a] || used[e.b]) continue;
+      used[e.a] = used[e.b] = 1;
+      sets.Union(sets.Find(e.a), sets.Find(e.b));
+    }
+  } else {
+    // Greedy agglomeration, strongest links first. A merge of two multi-record clusters must be
+    // supported by the cross pairs as a whole: no guard anywhere and a mean score above
+    // cluster_mean_threshold, so one strong A-B link and one strong B-C link cannot pull a
+    // dissimilar A and C together.
+    constexpr size_t kMaxCrossPairs = 4096;
+    for (const ScoredPair& e : edges) {
+      const uint32_t ra = sets.Find(e.a);
+      const uint32_t rb = sets.Find(e.b);
+      if (ra == rb) continue;
+      const auto& ma = sets.Members(ra);
+      const auto& mb = sets.Members(rb);
+      if (ma.size() > 1 || mb.size() > 1) {
+        if (ma.size() * mb.size() > kMaxCrossPairs) {
+          ++result.rejected_merges;
+          continue;
+        }
+        double sum = 0;
+        double min_score = 1e300;
+        int64_t compared = 0;
+        bool guarded = false;
+        for (uint32_t x : ma) {
+          for (uint32_t y : mb) {
+            if (cross != nullptr && (*cross)[x] == (*cross)[y]) continue;
+            const Comparison c = Compare(records[x], records[y]);
+            if (c.guards != 0) guarded = true;
+            const double s = model.Score(records[x], records[y], c);
+            sum += s;
+            min_score = std::min(min_score, s);
+            ++compared;
+          }
+        }
+        const double mean = compared == 0 ? 0.0 : sum / static_cast<double>(compared);
+        if (guarded || mean < options.cluster_mean_threshold ||
+            min_score < options.cluster_min_threshold) {
+          ++result.rejected_merges;
+          continue;
+        }
+      }
+      sets.Union(ra, rb);
+    }
+  }
+  // Dense cluster ids in record order.
+  std::vector<uint32_t> id_of_root(n, UINT32_MAX);
+  uint32_t next = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t r = sets.Find(i);
+    if (id_of_root[r] == UINT32_MAX) id_of_root[r] = next++;
+    result.cluster[i] = id_of_root[r];
+  }
+  progress("done", 1);
+  return result;
+}
+
+}  // namespace hie::mpi

@@ -1,0 +1,584 @@
+#include "hie/mpi/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
+
+#include "hie/mpi/text.h"
+
+namespace hie::mpi {
+namespace {
+
+// Term-frequency adjustment never moves an exact-agreement weight further than this (bits).
+constexpr double kMaxTfBoost = 6.0;
+constexpr double kMaxTfPenalty = 8.0;
+constexpr double kMinProbability = 1e-6;
+
+struct FieldInfo {
+  const char* name;
+  std::array<const char*, kMaxLevels> levels;
+};
+
+// Five-level name-like fields: missing, disagree, fuzzy, close, exact.
+constexpr FieldInfo kFields[kNumFields] = {
+    {"given_name", {"missing", "disagree", "fuzzy", "close_or_nickname", "exact", nullptr}},
+    {"family_name", {"missing", "disagree", "fuzzy", "close_or_part", "exact", nullptr}},
+    {"middle_name", {"missing", "disagree", "initial", "exact", nullptr, nullptr}},
+    {"birth_date", {"missing", "disagree", "year_only", "one_part_off", "day_month_swapped", "exact"}},
+    {"sex", {"missing", "disagree", "agree", nullptr, nullptr, nullptr}},
+    {"address", {"missing", "disagree", "fuzzy", "close", "exact", nullptr}},
+    {"city", {"missing", "disagree", "fuzzy", "exact", nullptr, nullptr}},
+    {"postal_code", {"missing", "disagree", "one_typo", "exact", nullptr, nullptr}},
+    {"state", {"missing", "disagree", "agree", nullptr, nullptr, nullptr}},
+    {"phone", {"missing", "disagree", "one_typo_or_local", "exact", nullptr, nullptr}},
+    {"ssn", {"missing", "disagree", "one_typo", "exact", nullptr, nullptr}},
+    {"email", {"missing", "disagree", "same_user_or_typo", "exact", nullptr, nullptr}},
+};
+
+int Levels(int f) {
+  int n = 0;
+  while (n < kMaxLevels && kFields[f].levels[n] != nullptr) ++n;
+  return n;
+}
+
+bool SharesGroup(const std::array<uint32_t, 4>& a, const std::array<uint32_t, 4>& b) {
+  for (uint32_t x : a) {
+    if (x == 0) break;
+    for (uint32_t y : b) {
+      if (y == 0) break;
+      if (x == y) return true;
+    }
+  }
+  return false;
+}
+
+std::string_view FirstToken(std::string_view s) { return s.substr(0, s.find(' ')); }
+
+// Given names: 1 disagree, 2 fuzzy (Jaro-Winkler >= 0.8, same NYSIIS, initial vs name,
+// or one is the other's middle name), 3 close (JW >= 0.92, one edit, nickname), 4 exact.
+int CompareGiven(const NormalizedRecord& a, const NormalizedRecord& b) {
+  if (a.given.empty() || b.given.empty()) return 0;
+  if (a.given == b.given) return 4;
+  if (SharesGroup(a.given_groups, b.given_groups)) return 3;
+  if (DamerauLevenshtein(a.given, b.given, 1) <= 1) return 3;
+  const double jw = JaroWinkler(a.given, b.given);
+  if (jw >= 0.92) return 3;
+  if (jw >= 0.8 || a.given_nysiis == b.given_nysiis) return 2;
+  if ((a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0]) return 2;
+  if ((!b.middle.empty() && FirstToken(b.middle) == a.given) ||
+      (!a.middle.empty() && FirstToken(a.middle) == b.given)) {
+    return 2;
+  }
+  return 1;
+}
+
+// Name strings compared for swaps (given against family): 1 disagree, 2 fuzzy, 3 close, 4 exact.
+int CompareNameStrings(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty()) return 0;
+  if (a == b) return 4;
+  if (DamerauLevenshtein(a, b, 1) <= 1) return 3;
+  const double jw = JaroWinkler(a, b);
+  if (jw >= 0.92) return 3;
+  if (jw >= 0.8) return 2;
+  return 1;
+}
+
+// True when every token of `small` occurs in `big` (compound / hyphenated names).
+bool TokensContained(std::string_view small, std::string_view big) {
+  size_t pos = 0;
+  while (pos <= small.size()) {
+    size_t end = small.find(' ', pos);
+    if (end == std::string_view::npos) end = small.size();
+    const std::string_view tok = small.substr(pos, end - pos);
+    bool found = false;
+    size_t p = 0;
+    while (p <= big.size()) {
+      size_t e = big.find(' ', p);
+      if (e == std::string_view::npos) e = big.size();
+      if (big.substr(p, e - p) == tok) {
+        found = true;
+        break;
+      }
+      p = e + 1;
+    }
+    if (!found) return false;
+    pos = end + 1;
+  }
+  return true;
+}
+
+bool SharesToken(std::string_view a, std::string_view b) {
+  size_t pos = 0;
+  while (pos <= a.size()) {
+    size_t end = a.find(' ', pos);
+    if (end == std::string_view::npos) end = a.size();
+    if (TokensContained(a.substr(pos, end - pos), b)) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+int CompareFamily(const NormalizedRecord& a, const NormalizedRecord& b) {
+  if (a.family.empty() || b.family.empty()) return 0;
+  if (a.family == b.family) return 4;
+  if (DamerauLevenshtein(a.family, b.family, 1) <= 1) return 3;
+  const bool compound = a.family.find(' ') != std::string::npos ||
+                        b.family.find(' ') != std::string::npos;
+  if (compound && (TokensContained(a.family, b.family) || TokensContained(b.family, a.family))) {
+    return 3;
+  }
+  const double jw = JaroWinkler(a.family, b.family);
+  if (jw >= 0.92) return 3;
+  if (jw >= 0.8 || a.family_nysiis == b.family_nysiis) return 2;
+  if (compound && SharesToken(a.family, b.family)) return 2;
+  return 1;
+}
+
+int CompareMiddle(const NormalizedRecord& a, const NormalizedRecord& b) {
+  if (a.middle.empty() || b.middle.empty()) return 0;
+  const std::string_view ma = FirstToken(a.middle);
+  const std::string_view mb = FirstToken(b.middle);
+  if (ma == mb || (ma.size() > 1 && mb.size() > 1 && JaroWinkler(ma, mb) >= 0.92)) return 3;
+  if (ma[0] == mb[0]) return 2;
+  return 1;
+}
+
+int CompareBirthDate(const BirthDate& a, const BirthDate& b) {
+  if (a.year == 0 || b.year == 0) return 0;
+  if (a.month == 0 || b.month == 0) return a.year == b.year ? 2 : 1;
+  const bool y = a.year == b.year;
+  const bool m = a.month == b.month;
+  const bool d = a.day == b.day;
+  if (y && m && d) return 5;
+  if (y && a.month == b.day && a.day == b.month) return 4;
+  if ((y && m) || (y && d) || (m && d)) return 3;
+  if (y) return 2;
+  return 1;
+}
+
+int CompareSex(Sex a, Sex b) {
+  if (a == Sex::kUnknown || b == Sex::kUnknown) return 0;
+  return a == b ? 2 : 1;
+}
+
+double TokenJaccard(std::string_view a, std::string_view b) {
+  int na = 0;
+  int common = 0;
+  size_t pos = 0;
+  while (pos <= a.size()) {
+    size_t end = a.find(' ', pos);
+    if (end == std::string_view::npos) end = a.size();
+    ++na;
+    if (TokensContained(a.substr(pos, end - pos), b)) ++common;
+    pos = end + 1;
+  }
+  const int nb = static_cast<int>(std::count(b.begin(), b.end(), ' ')) + 1;
+  const int uni = na + nb - common;
+  return uni == 0 ? 0.0 : static_cast<double>(common) / uni;
+}
+
+bool EqualIgnoringSpaces(std::string_view a, std::string_view b) {
+  size_t i = 0;
+  size_t j = 0;
+  while (true) {
+    while (i < a.size() && a[i] == ' ') ++i;
+    while (j < b.size() && b[j] == ' ') ++j;
+    if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
+    if (a[i] != b[j]) return false;
+    ++i;
+    ++j;
+  }
+}
+
+// Address: 1 disagree, 2 fuzzy (token overlap or similar street), 3 close (same street,
+// house number differs or missing on one side; or one typo in the street), 4 exact.
+int CompareAddress(const NormalizedRecord& a, const NormalizedRecord& b) {
+  if (a.address.empty() || b.address.empty()) {
+    // A house number alone is not an address.
+    return 0;
+  }
+  const bool numbers_known = !a.house_number.empty() && !b.house_number.empty();
+  const bool numbers_equal = a.house_number == b.house_number;
+  const bool street_equal = a.address == b.address || EqualIgnoringSpaces(a.address, b.address);
+  if (street_equal && numbers_equal) return 4;
+  if (street_equal) return numbers_known ? 2 : 3;
+  const bool close_street = DamerauLevenshtein(a.address, b.address, 2) <= 2 ||
+                            JaroWinkler(a.address, b.address) >= 0.92;
+  if (close_street && (numbers_equal || !numbers_known)) return 3;
+  if (close_street || TokenJaccard(a.address, b.address) >= 0.5) return 2;
+  return 1;
+}
+
+int CompareCity(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty()) return 0;
+  if (a == b) return 3;
+  if (EqualIgnoringSpaces(a, b) || JaroWinkler(a, b) >= 0.88) return 2;
+  return 1;
+}
+
+int CompareCode(std::string_view a, std::string_view b) {  // postal code, ssn
+  if (a.empty() || b.empty()) return 0;
+  if (a == b) return 3;
+  if (DamerauLevenshtein(a, b, 1) <= 1) return 2;
+  return 1;
+}
+
+int ComparePhone(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty()) return 0;
+  if (a == b) return 3;
+  if (a.size() >= 7 && b.size() >= 7 && a.substr(a.size() - 7) == b.substr(b.size() - 7)) {
+    return 2;
+  }
+  if (DamerauLevenshtein(a, b, 1) <= 1) return 2;
+  return 1;
+}
+
+int CompareEmail(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty()) return 0;
+  if (a == b) return 3;
+  const std::string_view ua = a.substr(0, a.find('@'));
+  const std::string_view ub = b.substr(0, b.find('@'));
+  if (ua == ub || DamerauLevenshtein(a, b, 1) <= 1) return 2;
+  return 1;
+}
+
+int CompareSimple(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty()) return 0;
+  return a == b ? 2 : 1;
+}
+
+}  // namespace
+
+const char* FieldName(Field field) { return kFields[static_cast<int>(field)].name; }
+int NumLevels(Field field) { return Levels(static_cast<int>(field)); }
+const char* LevelName(Field field, int level) {
+  if (level < 0 || level >= NumLevels(field)) return "?";
+  return kFields[static_cast<int>(field)].levels[level];
+}
+
+std::string GuardNames(uint32_t guards) {
+  std::string out;
+  auto add = [&out](const char* name) {
+    if (!out.empty()) out += '|';
+    out += name;
+  };
+  if (guards & kGuardSsnConflict) add("ssn_conflict");
+  if (guards & kGuardTwin) add("twin");
+  if (guards & kGuardJuniorSenior) add("jr_sr");
+  if (guards & kGuardSameSourceConflict) add("same_source_conflict");
+  return out;
+}
+
+Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
+  Comparison c;
+  auto& l = c.level;
+  int given = CompareGiven(a, b);
+  int family = CompareFamily(a, b);
+  if (given <= 1 && family <= 1 && given + family == 2) {
+    // Given against family and back; the weaker direction sets both levels (symmetric).
+    const int swapped = std::min(CompareNameStrings(a.given, FirstToken(b.family)),
+                                 CompareNameStrings(FirstToken(a.family), b.given));
+    if (swapped >= 3) {
+      given = swapped;
+      family = swapped;
+      c.names_swapped = true;
+    }
+  }
+  l[static_cast<int>(Field::kGiven)] = static_cast<uint8_t>(given);
+  l[static_cast<int>(Field::kFamily)] = static_cast<uint8_t>(family);
+  l[static_cast<int>(Field::kMiddle)] = static_cast<uint8_t>(CompareMiddle(a, b));
+  const int dob = CompareBirthDate(a.birth_date, b.birth_date);
+  l[static_cast<int>(Field::kBirthDate)] = static_cast<uint8_t>(dob);
+  l[static_cast<int>(Field::kSex)] = static_cast<uint8_t>(CompareSex(a.sex, b.sex));
+  l[static_cast<int>(Field::kAddress)] = static_cast<uint8_t>(CompareAddress(a, b));
+  l[static_cast<int>(Field::kCity)] = static_cast<uint8_t>(CompareCity(a.city, b.city));
+  l[static_cast<int>(Field::kPostalCode)] =
+      static_cast<uint8_t>(CompareCode(a.postal_code, b.postal_code));
+  l[static_cast<int>(Field::kState)] = static_cast<uint8_t>(CompareSimple(a.state, b.state));
+  l[static_cast<int>(Field::kPhone)] = static_cast<uint8_t>(ComparePhone(a.phone, b.phone));
+  const int ssn = CompareCode(a.ssn, b.ssn);
+  l[static_cast<int>(Field::kSsn)] = static_cast<uint8_t>(ssn);
+  l[static_cast<int>(Field::kEmail)] = static_cast<uint8_t>(CompareEmail(a.email, b.email));
+
+  // Guards.
+  if (ssn == 1 && a.ssn_is_us && b.ssn_is_us) c.guards |= kGuardSsnConflict;
+  // Twins and Jr/Sr share demographics but not identifiers: an agreeing identifier of at least
+  // 7 digits (SSN / national id; one typo allowed, except between two valid US SSNs because
+  // twins often get consecutive ones) lifts the demographic guards below (not the sex one).
+  const bool same_identifier =
+      a.ssn.size() >= 7 && (ssn == 3 || (ssn == 2 && !(a.ssn_is_us && b.ssn_is_us)));
+  const bool sex_conflict = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown && a.sex != b.sex;
+  if (dob >= 4 && given == 1 && (sex_conflict || (family >= 3 && !same_identifier))) {
+    c.guards |= kGuardTwin;
+  }
+  const bool suffix_conflict = a.suffix != NameSuffix::kNone && b.suffix != NameSuffix::kNone &&
+                               a.suffix != b.suffix;
+  if (suffix_conflict) c.guards |= kGuardJuniorSenior;
+  if (!same_identifier && given >= 3 && family >= 3 && a.birth_date.year != 0 && b.birth_date.year != 0 &&
+      std::abs(a.birth_date.year - b.birth_date.year) >= 15 &&
+      !(a.birth_date.month == b.birth_date.month && a.birth_date.day == b.birth_date.day &&
+        a.birth_date.month != 0)) {
+    c.guards |= kGuardJuniorSenior;
+  }
+  if (a.org != 0 && a.org == b.org && a.local_id != 0 && b.local_id != 0 &&
+      a.local_id != b.local_id) {
+    c.guards |= kGuardSameSourceConflict;
+  }
+  return c;
+}
+
+ModelParams Model::DefaultParams() {
+  ModelParams p;
+  for (int f = 0; f < kNumFields; ++f) {
+    const int n = Levels(f);  // levels 1..n-1 are used
+    const int k = n - 1;
+    // m: most mass on exact, some on the level below; u: most mass on disagreement.
+    for (int l = 1; l < n; ++l) {
+      p.m[f][l] = l == n - 1 ? 0.8 : (0.2 / (k - 1));
+      p.u[f][l] = l == 1 ? 0.9 : (0.1 / (k - 1));
+    }
+    if (k == 2) {  // agree/disagree fields
+      p.m[f][1] = 0.1;
+      p.m[f][2] = 0.9;
+      p.u[f][1] = 0.7;
+      p.u[f][2] = 0.3;
+    }
+  }
+  p.lambda = 0.05;
+  return p;
+}
+
+Model::Model(const ModelParams& params) : params_(params) {
+  const double lambda = std::clamp(params.lambda, 1e-9, 1 - 1e-9);
+  prior_ = std::log2(lambda / (1 - lambda));
+  for (int f = 0; f < kNumFields; ++f) {
+    weight_[f][0] = 0;
+    for (int l = 1; l < Levels(f); ++l) {
+      const double m = std::max(params.m[f][l], kMinProbability);
+      const double u = std::max(params.u[f][l], kMinProbability);
+      weight_[f][l] = std::log2(m / u);
+    }
+  }
+}
+
+double Model::FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f,
+                            int level, bool* tf) const {
+  const double base = weight_[f][level];
+  *tf = false;
+  if (level != Levels(f) - 1) return base;
+  float freq = 0;
+  switch (static_cast<Field>(f)) {
+    case Field::kGiven:
+      freq = std::max(a.given_freq, b.given_freq);
+      break;
+    case Field::kFamily:
+      freq = std::max(a.family_freq, b.family_freq);
+      break;
+    case Field::kCity:
+      freq = std::max(a.city_freq, b.city_freq);
+      break;
+    case Field::kPostalCode:
+      freq = std::max(a.postal_freq, b.postal_freq);
+      break;
+    default:
+      return base;
+  }
+  if (freq <= 0) return base;
+  *tf = true;
+  const double m = std::max(params_.m[f][level], kMinProbability);
+  const double w = std::log2(m / std::max(static_cast<double>(freq), kMinProbability));
+  return std::clamp(w, base - kMaxTfPenalty, base + kMaxTfBoost);
+}
+
+double Model::Score(const NormalizedRecord& a, const NormalizedRecord& b,
+                    const Comparison& c) const {
+  double total = prior_;
+  bool tf = false;
+  for (int f = 0; f < kNumFields; ++f) {
+    const int level = c.level[f];
+    if (level == 0) continue;
+    total += FieldWeightOf(a, b, f, level, &tf);
+  }
+  return total;
+}
+
+Explanation Model::Explain(const NormalizedRecord& a, const NormalizedRecord& b,
+                           const Comparison& c) const {
+  Explanation e;
+  e.prior = prior_;
+  e.total = prior_;
+  e.guards = c.guards;
+  e.names_swapped = c.names_swapped;
+  for (int f = 0; f < kNumFields; ++f) {
+    const int level = c.level[f];
+    if (level == 0) continue;
+    FieldWeight fw{static_cast<Field>(f), level, 0, false};
+    fw.weight = FieldWeightOf(a, b, f, level, &fw.tf_adjusted);
+    e.total += fw.weight;
+    e.fields.push_back(fw);
+  }
+  return e;
+}
+
+uint64_t PatternKey(const Comparison& c) {
+  uint64_t key = 0;
+  for (int f = 0; f < kNumFields; ++f) key |= static_cast<uint64_t>(c.level[f] & 7) << (3 * f);
+  return key;
+}
+
+std::array<uint8_t, kNumFields> PatternLevels(uint64_t key) {
+  std::array<uint8_t, kNumFields> l{};
+  for (int f = 0; f < kNumFields; ++f) l[f] = static_cast<uint8_t>((key >> (3 * f)) & 7);
+  return l;
+}
+
+EmResult RunEm(const std::vector<PatternCount>& patterns, const EmOptions& options,
+               ModelParams* params) {
+  EmResult result;
+  std::vector<std::array<uint8_t, kNumFields>> levels;
+  levels.reserve(patterns.size());
+  double total = 0;
+  for (const auto& p : patterns) {
+    levels.push_back(PatternLevels(p.key));
+    total += p.count;
+  }
+  if (total <= 0) return result;
+  ModelParams& P = *params;
+  const ModelParams defaults = Model::DefaultParams();
+  constexpr double kPriorPairs = 10.0;
+  for (int it = 0; it < options.max_iterations; ++it) {
+    std::array<std::array<double, kMaxLevels>, kNumFields> m_acc{};
+    std::array<std::array<double, kMaxLevels>, kNumFields> u_acc{};
+    double match_mass = 0;
+    for (size_t k = 0; k < patterns.size(); ++k) {
+      double pm = P.lambda;
+      double pu = 1 - P.lambda;
+      for (int f = 0; f < kNumFields; ++f) {
+        const int l = levels[k][f];
+        if (l == 0) continue;
+        pm *= std::max(P.m[f][l], kMinProbability);
+        pu *= std::max(P.u[f][l], kMinProbability);
+      }
+      const double w = pm / (pm + pu);
+      const double nm = patterns[k].count * w;
+      const double nu = patterns[k].count - nm;
+      match_mass += nm;
+      for (int f = 0; f < kNumFields; ++f) {
+        const int l = levels[k][f];
+        if (l == 0) continue;
+        m_acc[f][l] += nm;
+        u_acc[f][l] += nu;
+      }
+    }
+    double delta = 0;
+    const double lambda = std::clamp(match_mass / total, 1e-9, 1 - 1e-9);
+    delta = std::max(delta, std::abs(lambda - P.lambda));
+    P.lambda = lambda;
+    for (int f = 0; f < kNumFields; ++f) {
+      const int n = Levels(f);
+      double sm = 0;
+      double su = 0;
+      for (int l = 1; l < n; ++l) {
+        sm += m_acc[f][l];
+        su += u_acc[f][l];
+      }
+      if (sm <= 0) continue;  // field never observed: keep the starting values
+      // A weak Dirichlet prior (kPriorPairs pseudo-pairs spread like the default m) keeps levels
+      // that matches rarely show from getting m ~ 0, i.e. absurd negative weights.
+      for (int l = 1; l < n; ++l) {
+        const double m = (m_acc[f][l] + kPriorPairs * defaults.m[f][l]) / (sm + kPriorPairs);
+        delta = std::max(delta, std::abs(m - P.m[f][l]));
+        P.m[f][l] = m;
+        if (options.estimate_u && su > 0) {
+          const double u = u_acc[f][l] / su;
+          delta = std::max(delta, std::abs(u - P.u[f][l]));
+          P.u[f][l] = u;
+        }
+      }
+    }
+    result.iterations = it + 1;
+    if (delta < options.tolerance) {
+      result.converged = true;
+      break;
+    }
+  }
+  return result;
+}
+
+void EstimateU(const std::vector<Comparison>& random_pairs, ModelParams* params) {
+  for (int f = 0; f < kNumFields; ++f) {
+    const int n = Levels(f);
+    std::array<double, kMaxLevels> counts{};
+    double total = 0;
+    for (const auto& c : random_pairs) {
+      const int l = c.level[f];
+      if (l == 0) continue;
+      counts[l] += 1;
+      total += 1;
+    }
+    if (total == 0) continue;
+    // Laplace smoothing with a small pseudo-count keeps rare levels finite.
+    const double alpha = 0.5;
+    for (int l = 1; l < n; ++l) {
+      params->u[f][l] = (counts[l] + alpha) / (total + alpha * (n - 1));
+    }
+  }
+}
+
+void FrequencyTable::Add(const NormalizedRecord& r) {
+  ++total_;
+  const std::string* values[4] = {&r.given, &r.family, &r.city, &r.postal_code};
+  for (int i = 0; i < 4; ++i) {
+    if (!values[i]->empty()) ++counts_[i][*values[i]];
+  }
+}
+
+void FrequencyTable::Remove(const NormalizedRecord& r) {
+  --total_;
+  const std::string* values[4] = {&r.given, &r.family, &r.city, &r.postal_code};
+  for (int i = 0; i < 4; ++i) {
+    if (values[i]->empty()) continue;
+    auto it = counts_[i].find(*values[i]);
+    if (it != counts_[i].end() && --it->second <= 0) counts_[i].erase(it);
+  }
+}
+
+void FrequencyTable::Annotate(NormalizedRecord* r) const {
+  if (total_ <= 0) return;
+  const std::string* values[4] = {&r->given, &r->family, &r->city, &r->postal_code};
+  float* out[4] = {&r->given_freq, &r->family_freq, &r->city_freq, &r->postal_freq};
+  for (int i = 0; i < 4; ++i) {
+    if (values[i]->empty()) {
+      *out[i] = 0;
+      continue;
+    }
+    auto it = counts_[i].find(*values[i]);
+    const int64_t n = it == counts_[i].end() ? 1 : std::max<int64_t>(it->second, 1);
+    *out[i] = static_cast<float>(static_cast<double>(n) / static_cast<double>(total_));
+  }
+}
+
+}  // namespace hie::mpi
+
+namespace hie::mpi {
+
+const char* DecisionName(Decision d) {
+  switch (d) {
+    case Decision::kAutoLink:
+      return "auto_link";
+    case Decision::kReview:
+      return "review";
+    case Decision::kNew:
+      return "new";
+  }
+  return "?";
+}
+
+Decision Decide(double score, uint32_t guards, const Thresholds& t) {
+  if (score >= t.auto_link && guards == 0) return Decision::kAutoLink;
+  if (score >= t.review || (guards != 0 && score >= t.auto_link)) return Decision::kReview;
+  return Decision::kNew;
+}
+
+}  // namespace hie::mpi

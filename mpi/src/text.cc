@@ -1,0 +1,338 @@
+#include "hie/mpi/text.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace hie::mpi {
+namespace {
+
+// ASCII folding of U+00C0..U+00FF, one entry per code point (space-separated; "_" = separator).
+constexpr const char* kLatin1Fold =
+    "A A A A A A AE C E E E E I I I I D N O O O O O _ O U U U U Y TH SS "
+    "A A A A A A AE C E E E E I I I I D N O O O O O _ O U U U U Y TH Y";
+// ASCII folding of U+0100..U+017F.
+constexpr const char* kLatinExtAFold =
+    "A A A A A A C C C C C C C C D D D D E E E E E E E E E E G G G G G G G G H H H H "
+    "I I I I I I I I I I IJ IJ J J K K K L L L L L L L L L L N N N N N N N N N O O O O O O "
+    "OE OE R R R R R R S S S S S S S S T T T T T T U U U U U U U U U U U U W W Y Y Y Z Z Z Z Z Z "
+    "S";
+
+struct FoldTable {
+  std::array<std::array<char, 3>, 0x180 - 0xC0> entries{};  // NUL-terminated, "" = separator
+  FoldTable() {
+    auto fill = [this](const char* spec, int first) {
+      int cp = first;
+      const char* p = spec;
+      while (*p != '\0') {
+        const char* end = std::strchr(p, ' ');
+        if (end == nullptr) end = p + std::strlen(p);
+        auto& e = entries[cp - 0xC0];
+        if (!(end - p == 1 && *p == '_')) {
+          for (int i = 0; i < end - p && i < 2; ++i) e[i] = p[i];
+        }
+        ++cp;
+        p = (*end == ' ') ? end + 1 : end;
+      }
+    };
+    fill(kLatin1Fold, 0xC0);
+    fill(kLatinExtAFold, 0x100);
+  }
+};
+
+const FoldTable& Table() {
+  static const FoldTable* table = new FoldTable();
+  return *table;
+}
+
+// Decodes one UTF-8 code point at `s[i]`, advancing `i`; returns -1 for an invalid sequence.
+int32_t DecodeUtf8(std::string_view s, size_t& i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    ++i;
+    return c;
+  }
+  int len = 0;
+  int32_t cp = 0;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    ++i;
+    return -1;
+  }
+  if (i + len > s.size()) {
+    i = s.size();
+    return -1;
+  }
+  for (int k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) {
+      i += k;
+      return -1;
+    }
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  i += len;
+  return cp;
+}
+
+bool IsVowel(char c) { return c == 'A' || c == 'E' || c == 'I' || c == 'O' || c == 'U'; }
+
+}  // namespace
+
+std::string FoldToAscii(std::string_view text, bool keep_digits) {
+  std::string out;
+  out.reserve(text.size());
+  bool pending_space = false;
+  auto emit = [&](char c) {
+    if (pending_space && !out.empty()) out.push_back(' ');
+    pending_space = false;
+    out.push_back(c);
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    const int32_t cp = DecodeUtf8(text, i);
+    if (cp >= 'a' && cp <= 'z') {
+      emit(static_cast<char>(cp - 'a' + 'A'));
+    } else if (cp >= 'A' && cp <= 'Z') {
+      emit(static_cast<char>(cp));
+    } else if (cp >= '0' && cp <= '9') {
+      if (keep_digits) {
+        emit(static_cast<char>(cp));
+      } else {
+        pending_space = true;
+      }
+    } else if (cp == '\'' || cp == '`' || cp == 0x2018 || cp == 0x2019 || cp == 0xB4 ||
+               cp == 0x2BC) {
+      // Apostrophes join: O'Brien -> OBRIEN.
+    } else if (cp >= 0xC0 && cp < 0x180) {
+      const auto& e = Table().entries[cp - 0xC0];
+      if (e[0] == '\0') {
+        pending_space = true;
+      } else {
+        emit(e[0]);
+        if (e[1] != '\0') emit(e[1]);
+      }
+    } else {
+      pending_space = true;
+    }
+  }
+  return out;
+}
+
+std::string DigitsOnly(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') out.push_back(c);
+  }
+  return out;
+}
+
+std::string Soundex(std::string_view word) {
+  static constexpr char kCodes[] = "01230120022455012623010202";  // A..Z
+  std::string out;
+  char last = 0;
+  for (char c : word) {
+    if (c < 'A' || c > 'Z') continue;
+    const char code = kCodes[c - 'A'];
+    if (out.empty()) {
+      out.push_back(c);
+      last = code;
+      continue;
+    }
+    if (c == 'H' || c == 'W') continue;  // do not separate equal codes
+    if (code == '0') {
+      last = 0;  // vowels separate equal codes
+      continue;
+    }
+    if (code != last) out.push_back(code);
+    last = code;
+    if (out.size() == 4) break;
+  }
+  if (!out.empty()) out.resize(4, '0');
+  return out;
+}
+
+std::string Nysiis(std::string_view input) {
+  std::string w;
+  for (char c : input) {
+    if (c >= 'A' && c <= 'Z') w.push_back(c);
+  }
+  if (w.empty()) return w;
+  auto starts = [&w](std::string_view p) { return w.compare(0, p.size(), p) == 0; };
+  auto ends = [&w](std::string_view p) {
+    return w.size() >= p.size() && w.compare(w.size() - p.size(), p.size(), p) == 0;
+  };
+  if (starts("MAC")) {
+    w.replace(0, 3, "MCC");
+  } else if (starts("KN")) {
+    w.replace(0, 2, "NN");
+  } else if (starts("K")) {
+    w[0] = 'C';
+  } else if (starts("PH") || starts("PF")) {
+    w.replace(0, 2, "FF");
+  } else if (starts("SCH")) {
+    w.replace(0, 3, "SSS");
+  }
+  if (ends("EE") || ends("IE")) {
+    w.replace(w.size() - 2, 2, "Y");
+  } else if (ends("DT") || ends("RT") || ends("RD") || ends("NT") || ends("ND")) {
+    w.replace(w.size() - 2, 2, "D");
+  }
+  std::string key(1, w[0]);
+  for (size_t i = 1; i < w.size(); ++i) {
+    const char c = w[i];
+    const char prev = w[i - 1];
+    const char next = i + 1 < w.size() ? w[i + 1] : '\0';
+    std::string repl;
+    if (c == 'E' && next == 'V') {
+      repl = "AF";
+      w[i + 1] = 'F';
+      ++i;
+    } else if (IsVowel(c)) {
+      repl = "A";
+    } else if (c == 'Q') {
+      repl = "G";
+    } else if (c == 'Z') {
+      repl = "S";
+    } else if (c == 'M') {
+      repl = "N";
+    } else if (c == 'K') {
+      repl = next == 'N' ? "" : "C";
+      if (next == 'N') repl = "N", ++i;
+    } else if (c == 'S' && next == 'C' && i + 2 < w.size() && w[i + 2] == 'H') {
+      repl = "SSS";
+      i += 2;
+    } else if (c == 'P' && next == 'H') {
+      repl = "FF";
+      ++i;
+    } else if (c == 'H' && (!IsVowel(prev) || (next != '\0' && !IsVowel(next)))) {
+      repl = std::string(1, prev);
+    } else if (c == 'W' && IsVowel(prev)) {
+      repl = std::string(1, prev);
+    } else {
+      repl = std::string(1, c);
+    }
+    for (char r : repl) {
+      if (key.back() != r) key.push_back(r);
+    }
+  }
+  if (key.size() > 1 && key.back() == 'S') key.pop_back();
+  if (key.size() > 2 && key.compare(key.size() - 2, 2, "AY") == 0) key.replace(key.size() - 2, 2, "Y");
+  if (key.size() > 1 && key.back() == 'A') key.pop_back();
+  if (key.size() > 6) key.resize(6);
+  return key;
+}
+
+double JaroWinkler(std::string_view a, std::string_view b) {
+  if (a.size() > 64) a = a.substr(0, 64);
+  if (b.size() > 64) b = b.substr(0, 64);
+  if (a.empty() && b.empty()) return 1.0;
+  if (a.empty() || b.empty()) return 0.0;
+  if (a == b) return 1.0;
+  const int la = static_cast<int>(a.size());
+  const int lb = static_cast<int>(b.size());
+  const int window = std::max(0, std::max(la, lb) / 2 - 1);
+  uint64_t a_flags = 0;
+  uint64_t b_flags = 0;
+  int matches = 0;
+  for (int i = 0; i < la; ++i) {
+    const int lo = std::max(0, i - window);
+    const int hi = std::min(lb - 1, i + window);
+    for (int j = lo; j <= hi; ++j) {
+      if ((b_flags >> j & 1) == 0 && a[i] == b[j]) {
+        a_flags |= uint64_t{1} << i;
+        b_flags |= uint64_t{1} << j;
+        ++matches;
+        break;
+      }
+    }
+  }
+  if (matches == 0) return 0.0;
+  int transpositions = 0;
+  int j = 0;
+  for (int i = 0; i < la; ++i) {
+    if ((a_flags >> i & 1) == 0) continue;
+    while ((b_flags >> j & 1) == 0) ++j;
+    if (a[i] != b[j]) ++transpositions;
+    ++j;
+  }
+  const double m = matches;
+  const double jaro = (m / la + m / lb + (m - transpositions / 2.0) / m) / 3.0;
+  if (jaro <= 0.7) return jaro;
+  int prefix = 0;
+  while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix]) ++prefix;
+  return jaro + prefix * 0.1 * (1.0 - jaro);
+}
+
+int DamerauLevenshtein(std::string_view a, std::string_view b, int max_distance) {
+  const int la = static_cast<int>(a.size());
+  const int lb = static_cast<int>(b.size());
+  if (std::abs(la - lb) > max_distance) return max_distance + 1;
+  if (la == 0 || lb == 0) return std::min(std::max(la, lb), max_distance + 1);
+  if (lb > 63 || la > 63) {
+    a = a.substr(0, 63);
+    b = b.substr(0, 63);
+  }
+  const int n = static_cast<int>(b.size());
+  std::array<int, 64> prev2{};
+  std::array<int, 64> prev{};
+  std::array<int, 64> cur{};
+  for (int j = 0; j <= n; ++j) prev[j] = j;
+  for (int i = 1; i <= static_cast<int>(a.size()); ++i) {
+    cur[0] = i;
+    int row_min = cur[0];
+    for (int j = 1; j <= n; ++j) {
+      const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      int v = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        v = std::min(v, prev2[j - 2] + 1);
+      }
+      cur[j] = v;
+      row_min = std::min(row_min, v);
+    }
+    if (row_min > max_distance) return max_distance + 1;
+    prev2 = prev;
+    prev = cur;
+  }
+  return std::min(prev[n], max_distance + 1);
+}
+
+uint64_t PackCode(std::string_view code) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < code.size() && i < 8; ++i) {
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(code[i])) << (8 * i);
+  }
+  return v;
+}
+
+uint64_t Mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t HashString(std::string_view s, uint64_t seed) {
+  uint64_t h = Mix64(seed ^ s.size());
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = Mix64(h ^ w);
+  }
+  uint64_t tail = 0;
+  for (size_t k = 0; i + k < s.size(); ++k) {
+    tail |= static_cast<uint64_t>(static_cast<unsigned char>(s[i + k])) << (8 * k);
+  }
+  return Mix64(h ^ tail);
+}
+
+}  // namespace hie::mpi

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace hie::mpi::cli {
+
+// Parsed "--name value" / "--flag" arguments of one subcommand. Values of repeated options are
+// kept in order.
+struct Args {
+  std::map<std::string, std::vector<std::string>> values;
+  bool Has(const std::string& name) const { return values.count(name) > 0; }
+  std::string Get(const std::string& name, const std::string& fallback = "") const;
+  const std::vector<std::string>& All(const std::string& name) const;
+};
+
+// `flags` are the options that take no value; every other "--x" takes the next argument.
+[[nodiscard]] absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
+                                             const std::vector<std::string>& flags);
+[[nodiscard]] absl::StatusOr<std::string> ReadFile(const std::string& path);
+[[nodiscard]] absl::StatusOr<double> ParseDouble(const std::string& name, const std::string& v);
+[[nodiscard]] absl::StatusOr<int64_t> ParseInt(const std::string& name, const std::string& v);
+// Peak resident set size of this process in bytes (VmHWM), 0 if unknown.
+int64_t PeakRssBytes();
+double NowSeconds();
+
+int RunLink(const Args& args);
+int RunEval(const Args& args);
+int RunGenerate(const Args& args);
+int RunBench(const Args& args);
+
+}  // namespace hie::mpi::cli

@@ -1,0 +1,85 @@
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "mpi/tools/cli.h"
+
+namespace hie::mpi::cli {
+
+std::string Args::Get(const std::string& name, const std::string& fallback) const {
+  auto it = values.find(name);
+  return it == values.end() || it->second.empty() ? fallback : it->second.back();
+}
+
+const std::vector<std::string>& Args::All(const std::string& name) const {
+  static const std::vector<std::string> kEmpty;
+  auto it = values.find(name);
+  return it == values.end() ? kEmpty : it->second;
+}
+
+absl::StatusOr<Args> ParseArgs(int argc, char** argv, int first,
+                               const std::vector<std::string>& flags) {
+  Args args;
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'"));
+    }
+    a = a.substr(2);
+    if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
+      args.values[a].push_back("1");
+      continue;
+    }
+    if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("--", a, " needs a value"));
+    args.values[a].push_back(argv[++i]);
+  }
+  return args;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<double> ParseDouble(const std::string& name, const std::string& v) {
+  double d;
+  if (!absl::SimpleAtod(v, &d)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " expects a number"));
+  }
+  return d;
+}
+
+absl::StatusOr<int64_t> ParseInt(const std::string& name, const std::string& v) {
+  int64_t d;
+  if (!absl::SimpleAtoi(v, &d)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " expects an integer"));
+  }
+  return d;
+}
+
+int64_t PeakRssBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      int64_t kb = 0;
+      std::istringstream ss(line.substr(6));
+      ss >> kb;
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace hie::mpi::cli
