@@ -23,7 +23,9 @@ namespace t = gen_tables;
 
 __extension__ typedef unsigned __int128 Uint128;
 
-// xoshiro256** seeded through splitmix64: fixed, portable output for a given seed.
+// xoshiro256** seeded through splitmix64: fixed, portable output for a given seed. Every
+// statement below makes at most one call into it that could be reordered: the evaluation order of
+// function arguments is unspecified, and GCC and Clang differ.
 class Rng {
  public:
   explicit Rng(uint64_t seed) {
@@ -94,13 +96,17 @@ struct Tables {
   Weighted female{t::FemaleGivenNames(), 5};
   Weighted hispanic_male{t::HispanicMaleGivenNames(), 4};
   Weighted hispanic_female{t::HispanicFemaleGivenNames(), 4};
-  std::unordered_map<std::string_view, std::vector<const char*>> nicknames;  // formal -> nicks
+  // formal -> nicknames and nickname -> formal names ("Robert" <-> "Bob")
+  std::unordered_map<std::string_view, std::vector<const char*>> nicknames;
   // plain -> accented, for given/middle names and for family names
   std::unordered_map<std::string_view, const char*> accented_given, accented_family;
   std::vector<uint64_t> year_cum;  // birth years 1930..2024
 
   Tables() {
-    for (const t::NicknamePair& p : t::Nicknames()) nicknames[p.formal].push_back(p.nickname);
+    for (const t::NicknamePair& p : t::Nicknames()) {
+      nicknames[p.formal].push_back(p.nickname);
+      nicknames[p.nickname].push_back(p.formal);
+    }
     for (const t::AccentPair& p : t::GivenNameAccents()) accented_given[p.plain] = p.accented;
     for (const t::AccentPair& p : t::FamilyNameAccents()) accented_family[p.plain] = p.accented;
     uint64_t total = 0;
@@ -200,10 +206,10 @@ std::string EmailPart(std::string_view name) {
 // Keys next to `c` on a QWERTY keyboard (letters lower case; digits on the number row).
 std::string_view Neighbours(char c) {
   static constexpr std::string_view kLetters[26] = {
-      "qwsz", "vghn", "xdfv", "serfcx", "wrsd", "drtgvc", "ftyhbv", "gyujnb", "uojk",
-      "huikmn", "jiolm", "kop", "njk", "bhjm", "ipkl", "ol", "wa", "etdf", "awedxz",
-      "ryfg", "yihj", "cfgb", "qeas", "zsdc", "tugh", "asx"};
-  static constexpr std::string_view kDigits[10] = {"9", "2", "13", "24", "35",
+      "qwsz",   "vghn",  "xdfv", "serfcx", "wrsd", "drtgvc", "ftyhbv", "gyujnb", "uojk",
+      "huikmn", "jiolm", "kop",  "njk",    "bhjm", "ipkl",   "ol",     "wa",     "etdf",
+      "awedxz", "ryfg",  "yihj", "cfgb",   "qeas", "zsdc",   "tugh",   "asx"};
+  static constexpr std::string_view kDigits[10] = {"9",  "2",  "13", "24", "35",
                                                    "46", "57", "68", "79", "80"};
   if (IsDigit(c)) return kDigits[c - '0'];
   if (IsAsciiAlpha(c)) return kLetters[(c | 0x20) - 'a'];
@@ -220,9 +226,7 @@ char NeighbourOf(char c, Rng& rng) {
 // One keyboard typo at an ASCII letter (or digit, if `digits`) position. Returns false if the
 // string has no such position.
 bool Typo(std::string& s, Rng& rng, bool digits) {
-  auto ok = [&](size_t i) {
-    return i < s.size() && (digits ? IsDigit(s[i]) : IsAsciiAlpha(s[i]));
-  };
+  auto ok = [&](size_t i) { return i < s.size() && (digits ? IsDigit(s[i]) : IsAsciiAlpha(s[i])); };
   std::vector<size_t> positions;
   for (size_t i = 0; i < s.size(); ++i) {
     if (ok(i)) positions.push_back(i);
@@ -235,9 +239,11 @@ bool Typo(std::string& s, Rng& rng, bool digits) {
       case 0:  // substitution by a neighbouring key
         s[i] = NeighbourOf(s[i], rng);
         break;
-      case 1:  // insertion of a neighbouring key (fat finger)
-        s.insert(s.begin() + i + (rng.Below(2)), NeighbourOf(s[i], rng));
+      case 1: {  // insertion of a neighbouring key (fat finger), before or after
+        const char key = NeighbourOf(s[i], rng);
+        s.insert(s.begin() + i + rng.Below(2), key);
         break;
+      }
       case 2:  // deletion (never empties the string)
         if (positions.size() > 1) s.erase(i, 1);
         break;
@@ -256,13 +262,13 @@ bool Typo(std::string& s, Rng& rng, bool digits) {
 // --- Persons ------------------------------------------------------------------------------------
 
 struct Person {
-  std::string given;   // plain ASCII Title case
-  std::string middle;  // may be empty
-  std::string family;  // may be compound ("Garcia Lopez") or hyphenated ("Smith-Jones")
-  std::string suffix;  // "Jr", "Sr", "II", "III" or empty
-  bool suffix_recorded = false;   // the original record carries the suffix
-  bool suffix_in_family = true;   // ... in the family field (else in the given field)
-  bool accented = false;          // accentable names are spelled with accents
+  std::string given;             // plain ASCII Title case
+  std::string middle;            // may be empty
+  std::string family;            // may be compound ("Garcia Lopez") or hyphenated ("Smith-Jones")
+  std::string suffix;            // "Jr", "Sr", "II", "III" or empty
+  bool suffix_recorded = false;  // the original record carries the suffix
+  bool suffix_in_family = true;  // ... in the family field (else in the given field)
+  bool accented = false;         // accentable names are spelled with accents
   bool hispanic = false;
   char sex = 'F';
   int year = 1980, month = 1, day = 1;
@@ -272,7 +278,7 @@ struct Person {
   std::string zip;     // 5 digits
   std::string phone;   // 10 digits or empty
   std::string email;
-  std::string ssn;     // 9 digits or empty
+  std::string ssn;  // 9 digits or empty
 };
 
 struct Constraints {
@@ -321,9 +327,13 @@ class PersonFactory {
       }
       return f;
     }
-    std::string f = rng_.Chance(0.3) ? absl::StrCat(rng_.Of(t::RareSurnamePrefixes()),
-                                                    rng_.Of(t::RareSurnameSuffixes()))
-                                     : std::string(tables_.family.Pick(rng_));
+    std::string f;
+    if (rng_.Chance(0.3)) {  // the long tail: a synthetic rare surname
+      f = rng_.Of(t::RareSurnamePrefixes());
+      f += rng_.Of(t::RareSurnameSuffixes());
+    } else {
+      f = tables_.family.Pick(rng_);
+    }
     if (rng_.Chance(0.025)) {
       std::string second = tables_.family.Pick(rng_);
       if (second != f) f = absl::StrCat(f, "-", second);
@@ -346,16 +356,24 @@ class PersonFactory {
                        : r < 60 ? rng_.Between(100, 999)
                        : r < 95 ? rng_.Between(1000, 9999)
                                 : rng_.Between(10000, 29999);
-    p.street = absl::StrCat(number, " ", rng_.Of(t::StreetNames()), " ",
-                            rng_.Of(t::StreetTypes()));
+    const char* street_name = rng_.Of(t::StreetNames());
+    p.street = absl::StrCat(number, " ", street_name, " ", rng_.Of(t::StreetTypes()));
     p.unit.clear();
     if (rng_.Chance(0.18)) {
       const int u = rng_.Between(1, 40);
       switch (rng_.Between(0, 3)) {
-        case 0: p.unit = absl::StrCat("Apt ", u); break;
-        case 1: p.unit = absl::StrCat("Apt ", u, std::string(1, 'A' + rng_.Between(0, 3))); break;
-        case 2: p.unit = absl::StrCat("Unit ", u * 10 + rng_.Between(0, 9)); break;
-        default: p.unit = absl::StrCat("#", u); break;
+        case 0:
+          p.unit = absl::StrCat("Apt ", u);
+          break;
+        case 1:
+          p.unit = absl::StrCat("Apt ", u, std::string(1, 'A' + rng_.Between(0, 3)));
+          break;
+        case 2:
+          p.unit = absl::StrCat("Unit ", u * 10 + rng_.Between(0, 9));
+          break;
+        default:
+          p.unit = absl::StrCat("#", u);
+          break;
       }
     }
   }
@@ -367,8 +385,8 @@ class PersonFactory {
   }
 
   std::string Phone(int city) {
-    return absl::StrCat(t::Cities()[city].area_code, rng_.Between(2, 9), Pad(rng_.Below(100), 2),
-                        Pad(rng_.Below(10000), 4));
+    const int exchange = rng_.Between(200, 999);
+    return absl::StrCat(t::Cities()[city].area_code, exchange, Pad(rng_.Below(10000), 4));
   }
 
   std::string Email(const Person& p) {
@@ -376,12 +394,24 @@ class PersonFactory {
     const std::string f = EmailPart(p.family);
     std::string local;
     switch (rng_.Between(0, 5)) {
-      case 0: local = absl::StrCat(g, ".", f); break;
-      case 1: local = absl::StrCat(g.substr(0, 1), f); break;
-      case 2: local = absl::StrCat(g, f, rng_.Between(1, 99)); break;
-      case 3: local = absl::StrCat(f, ".", g); break;
-      case 4: local = absl::StrCat(g, "_", f, Pad(p.year % 100, 2)); break;
-      default: local = absl::StrCat(g, rng_.Between(100, 999)); break;
+      case 0:
+        local = absl::StrCat(g, ".", f);
+        break;
+      case 1:
+        local = absl::StrCat(g.substr(0, 1), f);
+        break;
+      case 2:
+        local = absl::StrCat(g, f, rng_.Between(1, 99));
+        break;
+      case 3:
+        local = absl::StrCat(f, ".", g);
+        break;
+      case 4:
+        local = absl::StrCat(g, "_", f, Pad(p.year % 100, 2));
+        break;
+      default:
+        local = absl::StrCat(g, rng_.Between(100, 999));
+        break;
     }
     return absl::StrCat(local, "@", rng_.Of(t::EmailDomains()));
   }
@@ -414,7 +444,7 @@ class PersonFactory {
     if (p.sex == 'M' && rng_.Chance(0.02)) SetSuffix(p, rng_.Chance(0.7) ? "Jr" : "III");
     Place(p, true);
     if (rng_.Chance(0.92)) p.phone = Phone(p.city);
-    if (rng_.Chance(0.55)) p.email = Email(p);
+    if (rng_.Chance(p.year > 2010 ? 0.2 : 0.6)) p.email = Email(p);
     if (rng_.Chance(0.65)) p.ssn = Ssn(slot);
     return p;
   }
@@ -452,10 +482,14 @@ struct Style {
 
 std::string FormatDate(int y, int m, int d, int style) {
   switch (style) {
-    case 1: return absl::StrCat(Pad(m, 2), "/", Pad(d, 2), "/", Pad(y, 4));
-    case 2: return absl::StrCat(Pad(y, 4), Pad(m, 2), Pad(d, 2));
-    case 3: return absl::StrCat(m, "/", d, "/", Pad(y, 4));
-    default: return absl::StrCat(Pad(y, 4), "-", Pad(m, 2), "-", Pad(d, 2));
+    case 1:
+      return absl::StrCat(Pad(m, 2), "/", Pad(d, 2), "/", Pad(y, 4));
+    case 2:
+      return absl::StrCat(Pad(y, 4), Pad(m, 2), Pad(d, 2));
+    case 3:
+      return absl::StrCat(m, "/", d, "/", Pad(y, 4));
+    default:
+      return absl::StrCat(Pad(y, 4), "-", Pad(m, 2), "-", Pad(d, 2));
   }
 }
 
@@ -463,11 +497,16 @@ std::string FormatPhone(const std::string& p, int style) {
   if (p.size() != 10) return p;
   const std::string a = p.substr(0, 3), b = p.substr(3, 3), c = p.substr(6);
   switch (style) {
-    case 1: return absl::StrCat("(", a, ") ", b, "-", c);
-    case 2: return p;
-    case 3: return absl::StrCat(a, ".", b, ".", c);
-    case 4: return absl::StrCat("+1 ", a, " ", b, " ", c);
-    default: return absl::StrCat(a, "-", b, "-", c);
+    case 1:
+      return absl::StrCat("(", a, ") ", b, "-", c);
+    case 2:
+      return p;
+    case 3:
+      return absl::StrCat(a, ".", b, ".", c);
+    case 4:
+      return absl::StrCat("+1 ", a, " ", b, " ", c);
+    default:
+      return absl::StrCat(a, "-", b, "-", c);
   }
 }
 
@@ -479,10 +518,14 @@ std::string FormatSsn(const std::string& s, bool plain) {
 std::string FormatSex(char sex, int style) {
   const bool m = sex == 'M';
   switch (style) {
-    case 1: return m ? "Male" : "Female";
-    case 2: return m ? "male" : "female";
-    case 3: return m ? "m" : "f";
-    default: return m ? "M" : "F";
+    case 1:
+      return m ? "Male" : "Female";
+    case 2:
+      return m ? "male" : "female";
+    case 3:
+      return m ? "m" : "f";
+    default:
+      return m ? "M" : "F";
   }
 }
 
@@ -534,8 +577,8 @@ class ErrorMaker {
         mark(ErrorKind::kFamilyNameChange);
       }
     }
-    if (auto it = f_.tables().nicknames.find(q.given); it != f_.tables().nicknames.end() &&
-                                                       Hit(0.12)) {
+    if (auto it = f_.tables().nicknames.find(q.given);
+        it != f_.tables().nicknames.end() && Hit(0.12)) {
       q.given = it->second[rng_.Below(it->second.size())];
       mark(ErrorKind::kNickname);
     }
@@ -603,8 +646,8 @@ class ErrorMaker {
     }
     if (Hit(0.15)) {
       if (rng_.Chance(0.6)) {
-        for (std::string* s : {&r.given_name, &r.middle_name, &r.family_name, &r.address_line,
-                               &r.city}) {
+        for (std::string* s :
+             {&r.given_name, &r.middle_name, &r.family_name, &r.address_line, &r.city}) {
           ToUpper(*s);
         }
       } else {
@@ -620,6 +663,7 @@ class ErrorMaker {
     typo |= Hit(0.01) && Typo(r.email, rng_, false);
     typo |= Hit(0.01) && Typo(r.phone, rng_, true);
     typo |= Hit(0.01) && Typo(r.ssn, rng_, true);
+    typo |= r.sex.size() > 1 && Hit(0.01) && Typo(r.sex, rng_, false);  // "Femalw"
     if (typo) mark(ErrorKind::kTypo);
 
     bool placeholder = false;
@@ -757,10 +801,14 @@ std::string OrgName(int index) {
 
 std::string LocalId(int org, uint64_t n) {
   switch (org % 4) {
-    case 0: return absl::StrCat("MRN", Pad(n, 8));
-    case 1: return absl::StrCat(n);
-    case 2: return absl::StrCat("E", Pad(n, 9));
-    default: return Pad(n, 10);
+    case 0:
+      return absl::StrCat("MRN", Pad(n, 8));
+    case 1:
+      return absl::StrCat(n);
+    case 2:
+      return absl::StrCat("E", Pad(n, 9));
+    default:
+      return Pad(n, 10);
   }
 }
 
@@ -768,32 +816,52 @@ std::string LocalId(int org, uint64_t n) {
 
 const char* HardNonMatchKindName(HardNonMatchKind kind) {
   switch (kind) {
-    case HardNonMatchKind::kTwin: return "twin";
-    case HardNonMatchKind::kJuniorSenior: return "jr_sr";
-    case HardNonMatchKind::kSpouse: return "spouse";
-    case HardNonMatchKind::kNamesake: return "namesake";
+    case HardNonMatchKind::kTwin:
+      return "twin";
+    case HardNonMatchKind::kJuniorSenior:
+      return "jr_sr";
+    case HardNonMatchKind::kSpouse:
+      return "spouse";
+    case HardNonMatchKind::kNamesake:
+      return "namesake";
   }
   return "unknown";
 }
 
 const char* ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kTypo: return "typo";
-    case ErrorKind::kNickname: return "nickname";
-    case ErrorKind::kNameSwap: return "name_swap";
-    case ErrorKind::kMiddleInGiven: return "middle_in_given";
-    case ErrorKind::kMiddleInitial: return "middle_initial";
-    case ErrorKind::kDayMonthSwap: return "day_month_swap";
-    case ErrorKind::kDayOffByOne: return "day_off_by_one";
-    case ErrorKind::kYearDigit: return "year_digit";
-    case ErrorKind::kMove: return "move";
-    case ErrorKind::kFamilyNameChange: return "family_name_change";
-    case ErrorKind::kMissingValue: return "missing_value";
-    case ErrorKind::kPlaceholder: return "placeholder";
-    case ErrorKind::kCaseVariation: return "case_variation";
-    case ErrorKind::kFormatVariation: return "format_variation";
-    case ErrorKind::kAccentVariation: return "accent_variation";
-    case ErrorKind::kNameFormatVariation: return "name_format_variation";
+    case ErrorKind::kTypo:
+      return "typo";
+    case ErrorKind::kNickname:
+      return "nickname";
+    case ErrorKind::kNameSwap:
+      return "name_swap";
+    case ErrorKind::kMiddleInGiven:
+      return "middle_in_given";
+    case ErrorKind::kMiddleInitial:
+      return "middle_initial";
+    case ErrorKind::kDayMonthSwap:
+      return "day_month_swap";
+    case ErrorKind::kDayOffByOne:
+      return "day_off_by_one";
+    case ErrorKind::kYearDigit:
+      return "year_digit";
+    case ErrorKind::kMove:
+      return "move";
+    case ErrorKind::kFamilyNameChange:
+      return "family_name_change";
+    case ErrorKind::kMissingValue:
+      return "missing_value";
+    case ErrorKind::kPlaceholder:
+      return "placeholder";
+    case ErrorKind::kCaseVariation:
+      return "case_variation";
+    case ErrorKind::kFormatVariation:
+      return "format_variation";
+    case ErrorKind::kAccentVariation:
+      return "accent_variation";
+    case ErrorKind::kNameFormatVariation:
+      return "name_format_variation";
   }
   return "unknown";
 }
@@ -827,8 +895,8 @@ GeneratedPopulation GeneratePopulation(const GeneratorOptions& options) {
   size_t n = 0;
   for (int64_t i = 0; i < persons; ++i) {
     const double u = rng.Unit();
-    extras[i] = static_cast<uint8_t>(
-        std::upper_bound(extra_cdf.begin(), extra_cdf.end(), u) - extra_cdf.begin());
+    extras[i] = static_cast<uint8_t>(std::upper_bound(extra_cdf.begin(), extra_cdf.end(), u) -
+                                     extra_cdf.begin());
     n += 1 + extras[i];
   }
   std::vector<uint32_t> position(n);
@@ -994,8 +1062,7 @@ absl::Status WritePopulation(const GeneratedPopulation& population, const std::s
     CsvFile f;
     if (absl::Status s = CsvFile::Open(dir / "records.csv", f); !s.ok()) return s;
     f.Row({"record_id", "org", "local_id", "given_name", "middle_name", "family_name", "sex",
-           "birth_date", "address_line", "city", "state", "postal_code", "phone", "email",
-           "ssn"});
+           "birth_date", "address_line", "city", "state", "postal_code", "phone", "email", "ssn"});
     for (const LabelledRecord& lr : population.records) {
       const Record& r = lr.record;
       f.Row({r.record_id, r.org, r.local_id, r.given_name, r.middle_name, r.family_name, r.sex,

@@ -34,9 +34,9 @@ const char* HardNonMatchKindName(HardNonMatchKind kind);  // "twin", "jr_sr", "s
 // them). Each is applied to a further record (never to a person's original record) with its base
 // probability times GeneratorOptions::error_rate (capped at 1), and only where it applies (e.g. a
 // nickname needs a given name with one). Base probabilities per further record:
-//   kTypo 0.05 given, 0.05 family, 0.03 address, 0.02 city, 0.01 email, 0.01 phone, 0.01 SSN
+//   kTypo 0.05 given, 0.05 family, 0.03 address, 0.02 city, 0.01 each email, phone, SSN, sex
 //         (keyboard-adjacent substitution, insertion, deletion, transposition; ASCII only)
-//   kNickname 0.12 (Robert -> Bob)      kNameSwap 0.02 (given <-> family)
+//   kNickname 0.12 (Robert -> Bob, and Billy -> William)      kNameSwap 0.02 (given <-> family)
 //   kMiddleInGiven 0.04 ("Mary Ann", middle empty)   kMiddleInitial 0.08 (middle "A")
 //   kDayMonthSwap 0.04 (when day <= 12 and day != month)   kDayOffByOne 0.02
 //   kYearDigit 0.02 (one digit of the year changed)
@@ -96,8 +96,8 @@ struct GeneratedPopulation {
 };
 
 // Generates `options.persons` persons (person ids 0..persons-1), each with one original record
-// at a random org and a Poisson(mean_extra_records) number of further records, at other orgs while
-// there are any. Exactly llround(hard_non_match_fraction * persons) hard pairs (at most persons/2),
+// at a random org and a Poisson(mean_extra_records) number (at most 64) of further records, at
+// other orgs while there are any. Exactly llround(hard_non_match_fraction * persons) hard pairs (at most persons/2),
 // each made of two distinct persons and naming their original records; the kinds are mixed about
 // 30% twin, 20% jr_sr, 30% spouse, 20% namesake. About 65% of persons have an SSN, 55% an email,
 // 92% a phone, 75% a middle name. Deterministic: the same options give the same output on every
