@@ -705,8 +705,17 @@ TEST(WritePopulationTest, UnwritableDirectoryIsAnError) {
   std::ofstream(file) << "x";
   const std::string out = file + "/sub";
   const absl::Status status = WritePopulation(GeneratePopulation(Options(10)), out);
-  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;  // ENOTDIR
   EXPECT_THAT(status.message(), HasSubstr(out));
+}
+
+TEST(WritePopulationTest, UnopenableFileIsAnError) {
+  const std::string dir = TempDir("unopenable");
+  std::filesystem::create_directories(dir + "/truth.csv");  // a directory where a file must go
+  const absl::Status status = WritePopulation(GeneratePopulation(Options(10)), dir);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr(dir + "/truth.csv"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir + "/records.csv"));  // written before
 }
 
 TEST(GeneratorTest, KindNames) {
