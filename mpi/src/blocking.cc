@@ -1,6 +1,7 @@
 #include "hie/mpi/blocking.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "hie/mpi/text.h"
 
@@ -50,11 +51,27 @@ void AppendBlockKeys(const NormalizedRecord& r, std::vector<uint64_t>* keys) {
     keys->push_back(MakeKey(10, DateValue(r.birth_date) * 65536 + initials));
   }
   if (r.given_nysiis != 0 && postal != 0) keys->push_back(MakeKey(11, Mix64(r.given_nysiis) ^ postal * 7));
+  if (has_date) keys->push_back(MakeKey(12, DateValue(r.birth_date)));
+  if (const size_t at = r.email.find('@'); at != std::string::npos && at >= 4) {
+    keys->push_back(MakeKey(13, HashString(std::string_view(r.email).substr(0, at), 13)));
+  }
   std::sort(keys->begin() + static_cast<std::ptrdiff_t>(start), keys->end());
   keys->erase(std::unique(keys->begin() + static_cast<std::ptrdiff_t>(start), keys->end()),
               keys->end());
 }
 
 int BlockKeyKind(uint64_t key) { return static_cast<int>(key >> 60); }
+
+uint32_t SharedKeyKinds(const NormalizedRecord& a, const NormalizedRecord& b) {
+  std::vector<uint64_t> ka;
+  std::vector<uint64_t> kb;
+  AppendBlockKeys(a, &ka);
+  AppendBlockKeys(b, &kb);
+  uint32_t kinds = 0;
+  for (uint64_t x : ka) {
+    if (std::binary_search(kb.begin(), kb.end(), x)) kinds |= 1u << BlockKeyKind(x);
+  }
+  return kinds;
+}
 
 }  // namespace hie::mpi

@@ -1,6 +1,7 @@
 #include "hie/mpi/linker.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <thread>
 
@@ -114,6 +115,48 @@ void AnnotateFrequencies(std::vector<NormalizedRecord>* records) {
   for (auto& r : *records) table.Annotate(&r);
 }
 
+namespace {
+
+// Fields each block key kind is built from (bit per Field); EM over the pairs of one kind
+// ignores these fields, whose agreement there is forced by the blocking, not evidence.
+uint32_t FieldsOfKeyKind(int kind) {
+  auto bit = [](Field f) { return 1u << static_cast<int>(f); };
+  switch (kind) {
+    case 1: return bit(Field::kFamily) | bit(Field::kBirthDate);
+    case 2: return bit(Field::kGiven) | bit(Field::kBirthDate);
+    case 3: return bit(Field::kBirthDate) | bit(Field::kPostalCode);
+    case 4: return bit(Field::kPhone);
+    case 5: return bit(Field::kSsn);
+    case 6: return bit(Field::kEmail);
+    case 7: return bit(Field::kGiven) | bit(Field::kFamily);
+    case 8: return bit(Field::kFamily) | bit(Field::kPostalCode);
+    case 9: return bit(Field::kAddress) | bit(Field::kPostalCode);
+    case 10: return bit(Field::kBirthDate) | bit(Field::kGiven) | bit(Field::kFamily);
+    case 11: return bit(Field::kGiven) | bit(Field::kPostalCode);
+    case 12: return bit(Field::kBirthDate);
+    case 13: return bit(Field::kEmail);
+    default: return 0;
+  }
+}
+
+uint64_t MaskPattern(uint64_t key, uint32_t excluded_fields) {
+  for (int f = 0; f < kNumFields; ++f) {
+    if (excluded_fields >> f & 1) key &= ~(uint64_t{7} << (3 * f));
+  }
+  return key;
+}
+
+std::vector<PatternCount> ToPatterns(const absl::flat_hash_map<uint64_t, double>& counts) {
+  std::vector<PatternCount> patterns;
+  patterns.reserve(counts.size());
+  for (const auto& [key, count] : counts) patterns.push_back({key, count});
+  std::sort(patterns.begin(), patterns.end(),
+            [](const PatternCount& x, const PatternCount& y) { return x.key < y.key; });
+  return patterns;
+}
+
+}  // namespace
+
 TrainResult Train(const std::vector<NormalizedRecord>& records,
                   const std::vector<uint8_t>* source, const std::vector<uint64_t>& candidates,
                   const TrainOptions& options) {
@@ -121,7 +164,7 @@ TrainResult Train(const std::vector<NormalizedRecord>& records,
   result.params = Model::DefaultParams();
   const size_t n = records.size();
   if (n < 2) return result;
-  // u from random pairs (deterministic: splitmix sequence from the seed).
+  // 1. u from random pairs (deterministic: splitmix sequence from the seed).
   std::vector<Comparison> random;
   random.reserve(static_cast<size_t>(options.random_pairs));
   uint64_t state = options.seed;
@@ -136,21 +179,104 @@ TrainResult Train(const std::vector<NormalizedRecord>& records,
     random.push_back(Compare(records[a], records[b]));
   }
   EstimateU(random, &result.params);
-  // m and lambda by EM over (a sample of) the candidate pairs, aggregated into patterns.
-  absl::flat_hash_map<uint64_t, double> counts;
+
+  // 2. m by EM, separately over the pairs each block key kind produced, ignoring the fields that
+  // kind is built from (their agreement is forced by blocking, so among candidates it says
+  // nothing about matches); u stays the random-pair u. The m of a field is the average of the
+  // estimates of the kinds that do not use it, weighted by their estimated number of matches.
+  absl::flat_hash_map<uint64_t, double> all_counts;
+  std::array<absl::flat_hash_map<uint64_t, double>, 16> kind_counts;
   const size_t step =
       std::max<size_t>(1, candidates.size() / static_cast<size_t>(options.max_em_pairs));
+  double sampled = 0;
   for (size_t i = 0; i < candidates.size(); i += step) {
     const uint64_t p = candidates[i];
-    counts[PatternKey(Compare(records[PairA(p)], records[PairB(p)]))] += 1;
+    const NormalizedRecord& a = records[PairA(p)];
+    const NormalizedRecord& b = records[PairB(p)];
+    const uint64_t key = PatternKey(Compare(a, b));
+    all_counts[key] += 1;
+    sampled += 1;
+    const uint32_t kinds = SharedKeyKinds(a, b);
+    for (int k = 1; k < 16; ++k) {
+      if (kinds >> k & 1) kind_counts[k][MaskPattern(key, FieldsOfKeyKind(k))] += 1;
+    }
   }
-  std::vector<PatternCount> patterns;
-  patterns.reserve(counts.size());
-  for (const auto& [key, count] : counts) patterns.push_back({key, count});
-  std::sort(patterns.begin(), patterns.end(),
-            [](const PatternCount& x, const PatternCount& y) { return x.key < y.key; });
-  result.em = RunEm(patterns, options.em, &result.params);
+  std::array<std::array<double, kMaxLevels>, kNumFields> m_sum{};
+  std::array<double, kNumFields> m_weight{};
+  EmOptions em = options.em;
+  em.estimate_u = false;
+  result.em.converged = true;
+  for (int k = 1; k < 16; ++k) {
+    double total = 0;
+    for (const auto& [key, count] : kind_counts[k]) total += count;
+    if (total < 50) continue;  // too few pairs to say anything
+    ModelParams p = result.params;
+    p.lambda = 0.1;
+    const EmResult r = RunEm(ToPatterns(kind_counts[k]), em, &p);
+    result.em.iterations += r.iterations;
+    result.em.converged = result.em.converged && r.converged;
+    const double matches = p.lambda * total;
+    const uint32_t excluded = FieldsOfKeyKind(k);
+    for (int f = 0; f < kNumFields; ++f) {
+      if (excluded >> f & 1) continue;
+      for (int l = 1; l < NumLevels(static_cast<Field>(f)); ++l) m_sum[f][l] += matches * p.m[f][l];
+      m_weight[f] += matches;
+    }
+  }
+  for (int f = 0; f < kNumFields; ++f) {
+    if (m_weight[f] <= 0) continue;
+    for (int l = 1; l < NumLevels(static_cast<Field>(f)); ++l) {
+      result.params.m[f][l] = m_sum[f][l] / m_weight[f];
+    }
+  }
+
+  // 3. lambda = the probability that two random records match: the expected number of matches
+  // among the candidates (non-candidates are taken as non-matches) over all comparable pairs.
+  double total_pairs = static_cast<double>(n) * static_cast<double>(n - 1) / 2;
+  if (source != nullptr) {
+    std::array<double, 256> per_source{};
+    for (uint8_t s : *source) per_source[s] += 1;
+    double same = 0;
+    for (double c : per_source) same += c * (c - 1) / 2;
+    total_pairs -= same;
+  }
+  const double scale = static_cast<double>(candidates.size()) / std::max(1.0, sampled);
+  const std::vector<PatternCount> patterns = ToPatterns(all_counts);
+  std::vector<double> bayes_factor(patterns.size());
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    const auto levels = PatternLevels(patterns[i].key);
+    double log_bf = 0;
+    for (int f = 0; f < kNumFields; ++f) {
+      if (levels[f] == 0) continue;
+      log_bf += std::log(std::max(result.params.m[f][levels[f]], 1e-6) /
+                         std::max(result.params.u[f][levels[f]], 1e-6));
+    }
+    bayes_factor[i] = std::exp(std::min(log_bf, 700.0));
+  }
+  double lambda = std::max(1.0, static_cast<double>(n) / 4) / std::max(1.0, total_pairs);
+  for (int it = 0; it < 100; ++it) {
+    const double prior_odds = lambda / (1 - lambda);
+    double expected = 0;
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      const double odds = prior_odds * bayes_factor[i];
+      expected += patterns[i].count * scale * odds / (1 + odds);
+    }
+    const double next = std::clamp(expected / std::max(1.0, total_pairs), 1e-12, 0.5);
+    if (std::abs(next - lambda) < 1e-3 * lambda) {
+      lambda = next;
+      break;
+    }
+    lambda = next;
+  }
+  result.params.lambda = lambda;
   return result;
+}
+
+TrainResult TrainOnRecords(std::vector<NormalizedRecord>* records, const TrainOptions& options,
+                           int max_block_size) {
+  AnnotateFrequencies(records);
+  const std::vector<uint64_t> pairs = CandidatePairs(*records, nullptr, max_block_size, nullptr);
+  return Train(*records, nullptr, pairs, options);
 }
 
 LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<uint8_t>* source,

@@ -248,6 +248,37 @@ int CompareSimple(std::string_view a, std::string_view b) {
   return a == b ? 2 : 1;
 }
 
+// Closer agreement must never be weaker evidence of a match: projects m so that the ratio
+// m[l] / u[l] is non-decreasing in l (pool-adjacent-violators; each pool keeps its m mass and
+// shares one ratio). Without this, EM over blocked pairs can settle on a "match" class that is
+// really "shares the blocking key" (e.g. birth-date disagreement weighing for a match).
+void MakeMonotone(int n, std::array<double, kMaxLevels>* m,
+                  const std::array<double, kMaxLevels>& u) {
+  struct Pool {
+    int first;
+    int last;
+    double m;
+    double u;
+  };
+  std::vector<Pool> pools;
+  for (int l = 1; l < n; ++l) {
+    pools.push_back({l, l, (*m)[l], std::max(u[l], kMinProbability)});
+    while (pools.size() >= 2) {
+      Pool& b = pools[pools.size() - 1];
+      Pool& a = pools[pools.size() - 2];
+      if (a.m / a.u <= b.m / b.u) break;
+      a.last = b.last;
+      a.m += b.m;
+      a.u += b.u;
+      pools.pop_back();
+    }
+  }
+  for (const Pool& p : pools) {
+    if (p.first == p.last) continue;
+    for (int l = p.first; l <= p.last; ++l) (*m)[l] = std::max(u[l], kMinProbability) * p.m / p.u;
+  }
+}
+
 }  // namespace
 
 const char* FieldName(Field field) { return kFields[static_cast<int>(field)].name; }
@@ -360,6 +391,10 @@ Model::Model(const ModelParams& params) : params_(params) {
       weight_[f][l] = std::log2(m / u);
     }
   }
+  location_cap_ = 0;
+  for (int f = 0; f < kNumFields; ++f) {
+    if (IsLocationField(f)) location_cap_ = std::max(location_cap_, weight_[f][Levels(f) - 1]);
+  }
 }
 
 double Model::FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f,
@@ -393,14 +428,16 @@ double Model::FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b
 
 double Model::Score(const NormalizedRecord& a, const NormalizedRecord& b,
                     const Comparison& c) const {
-  double total = prior_;
+  double person = prior_;
+  double location = 0;
   bool tf = false;
   for (int f = 0; f < kNumFields; ++f) {
     const int level = c.level[f];
     if (level == 0) continue;
-    total += FieldWeightOf(a, b, f, level, &tf);
+    const double w = FieldWeightOf(a, b, f, level, &tf);
+    (IsLocationField(f) ? location : person) += w;
   }
-  return total;
+  return person + std::min(location, location_cap_);
 }
 
 Explanation Model::Explain(const NormalizedRecord& a, const NormalizedRecord& b,
@@ -410,15 +447,32 @@ Explanation Model::Explain(const NormalizedRecord& a, const NormalizedRecord& b,
   e.total = prior_;
   e.guards = c.guards;
   e.names_swapped = c.names_swapped;
+  double location = 0;
   for (int f = 0; f < kNumFields; ++f) {
     const int level = c.level[f];
     if (level == 0) continue;
     FieldWeight fw{static_cast<Field>(f), level, 0, false};
     fw.weight = FieldWeightOf(a, b, f, level, &fw.tf_adjusted);
     e.total += fw.weight;
+    if (IsLocationField(f)) location += fw.weight;
     e.fields.push_back(fw);
   }
+  e.location_cap_adjustment = std::min(0.0, location_cap_ - location);
+  e.total += e.location_cap_adjustment;
   return e;
+}
+
+bool Model::IsLocationField(int f) {
+  switch (static_cast<Field>(f)) {
+    case Field::kAddress:
+    case Field::kCity:
+    case Field::kPostalCode:
+    case Field::kState:
+    case Field::kPhone:
+      return true;
+    default:
+      return false;
+  }
 }
 
 uint64_t PatternKey(const Comparison& c) {
@@ -497,6 +551,7 @@ EmResult RunEm(const std::vector<PatternCount>& patterns, const EmOptions& optio
         }
       }
     }
+    for (int f = 0; f < kNumFields; ++f) MakeMonotone(Levels(f), &P.m[f], P.u[f]);
     result.iterations = it + 1;
     if (delta < options.tolerance) {
       result.converged = true;

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -87,6 +89,14 @@ int RunLink(const Args& args) {
     auto v = ParseDouble("review", args.Get("review"));
     if (!v.ok()) return Fail("link", v.status());
     options.thresholds.review = *v;
+  }
+  for (const auto& [name, target] :
+       {std::pair<const char*, double*>{"cluster-mean", &options.cluster_mean_threshold},
+        std::pair<const char*, double*>{"cluster-min", &options.cluster_min_threshold}}) {
+    if (!args.Has(name)) continue;
+    auto v = ParseDouble(name, args.Get(name));
+    if (!v.ok()) return Fail("link", v.status());
+    *target = *v;
   }
   if (args.Has("threads")) {
     auto v = ParseInt("threads", args.Get("threads"));
@@ -285,6 +295,34 @@ int RunEval(const Args& args) {
       "%.6f\nf1 %.6f\n",
       static_cast<long long>(m.true_pairs), static_cast<long long>(m.predicted_pairs),
       static_cast<long long>(m.true_positives), m.precision, m.recall, m.f1);
+  if (args.Has("hard-pairs")) {
+    // hard_pairs.csv of `generate`: record_id_a,record_id_b,kind. Count those put in one cluster.
+    auto text = ReadFile(args.Get("hard-pairs"));
+    if (!text.ok()) return Fail("eval", text.status());
+    CsvReader reader(*text);
+    std::vector<std::string> row;
+    absl::Status st;
+    absl::flat_hash_map<std::string, std::string> cluster_of(predicted->begin(), predicted->end());
+    std::map<std::string, std::pair<int64_t, int64_t>> by_kind;  // kind -> (pairs, merged)
+    bool header = true;
+    while (reader.Next(&row, &st)) {
+      if (header) {
+        header = false;
+        continue;
+      }
+      if (row.size() < 3) continue;
+      auto& [pairs, merged] = by_kind[row[2]];
+      ++pairs;
+      auto a = cluster_of.find(row[0]);
+      auto b = cluster_of.find(row[1]);
+      if (a != cluster_of.end() && b != cluster_of.end() && a->second == b->second) ++merged;
+    }
+    if (!st.ok()) return Fail("eval", st);
+    for (const auto& [kind, counts] : by_kind) {
+      std::printf("hard_pairs_merged %s %lld of %lld\n", kind.c_str(),
+                  static_cast<long long>(counts.second), static_cast<long long>(counts.first));
+    }
+  }
   return 0;
 }
 

@@ -17,13 +17,17 @@ namespace hie::mpi {
 //   3 birth date + postal code            9 house number + street + postal code
 //   4 phone                              10 birth date + given and family initials (order-free)
 //   5 ssn                                11 given NYSIIS + postal code
-//   6 email
-inline constexpr int kMaxBlockKeys = 11;
+//   6 email                              12 birth date
+//                                        13 email user name (>= 4 characters)
+inline constexpr int kMaxBlockKeys = 13;
 
 // Appends the record's block keys to `keys` (at most kMaxBlockKeys, no duplicates).
 void AppendBlockKeys(const NormalizedRecord& r, std::vector<uint64_t>* keys);
 
-// The kind (1..11) a key was made for, for statistics.
+// The kind (1..13) a key was made for, for statistics.
 int BlockKeyKind(uint64_t key);
+
+// Bit k set when a and b share a key of kind k.
+uint32_t SharedKeyKinds(const NormalizedRecord& a, const NormalizedRecord& b);
 
 }  // namespace hie::mpi

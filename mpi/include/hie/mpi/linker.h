@@ -45,6 +45,11 @@ TrainResult Train(const std::vector<NormalizedRecord>& records,
                   const std::vector<uint8_t>* source, const std::vector<uint64_t>& candidates,
                   const TrainOptions& options);
 
+// Convenience for callers without their own candidate pairs (e.g. to build a MatchIndex):
+// annotates term frequencies, blocks and trains on `records`.
+TrainResult TrainOnRecords(std::vector<NormalizedRecord>* records, const TrainOptions& options,
+                           int max_block_size = 1000);
+
 // Sets every record's term frequencies from the records themselves.
 void AnnotateFrequencies(std::vector<NormalizedRecord>* records);
 
@@ -61,8 +66,8 @@ struct LinkOptions {
   // Two clusters merge only if no cross pair triggers a guard, the mean score over all their
   // cross pairs reaches cluster_mean_threshold and the weakest reaches cluster_min_threshold
   // (resists chaining through one weak link).
-  double cluster_mean_threshold = 4.5;
-  double cluster_min_threshold = 0.0;
+  double cluster_mean_threshold = 0.0;
+  double cluster_min_threshold = -10.0;
   int max_block_size = 1000;
   int threads = 2;
   TrainOptions train;

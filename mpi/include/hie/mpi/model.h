@@ -59,7 +59,11 @@ struct Explanation {
   std::vector<FieldWeight> fields;  // non-missing fields only
   uint32_t guards = 0;
   bool names_swapped = false;
-  double total = 0;  // prior + sum of field weights
+  // Household fields (address, city, postal code, state, phone) are one piece of evidence
+  // ("lives with"), not five: their summed weight is capped at the largest exact-agreement
+  // weight among them. This is the (non-positive) correction that cap applied.
+  double location_cap_adjustment = 0;
+  double total = 0;  // prior + sum of field weights + location_cap_adjustment
 };
 
 // Fellegi-Sunter parameters: m[f][l] = P(level l | match), u[f][l] = P(level l | non-match) for
@@ -85,7 +89,8 @@ class Model {
 
   // Posterior log2 odds that a and b are one person: prior + sum of field weights, with term
   // frequency adjustment of exact agreement on given/family name, city and postal code using
-  // the records' *_freq annotations (if set). Symmetric in a and b.
+  // the records' *_freq annotations (if set), and the household fields' sum capped (see
+  // Explanation::location_cap_adjustment). Symmetric in a and b.
   double Score(const NormalizedRecord& a, const NormalizedRecord& b, const Comparison& c) const;
   Explanation Explain(const NormalizedRecord& a, const NormalizedRecord& b,
                       const Comparison& c) const;
@@ -94,9 +99,12 @@ class Model {
   double FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f, int level,
                        bool* tf) const;
 
+  static bool IsLocationField(int f);
+
   ModelParams params_;
   std::array<std::array<double, kMaxLevels>, kNumFields> weight_{};
   double prior_ = 0;
+  double location_cap_ = 0;
 };
 
 // Packs a comparison vector into an integer (3 bits per field) and back.
@@ -149,10 +157,11 @@ namespace hie::mpi {
 enum class Decision : uint8_t { kNew = 0, kReview, kAutoLink };
 const char* DecisionName(Decision d);  // "new", "review", "auto_link"
 
-// Thresholds on the posterior log2 odds (Model::Score). The defaults correspond to posterior
-// match probabilities of about 0.998 (auto-link) and 0.5 (review).
+// Thresholds on the posterior log2 odds (Model::Score, whose prior is the probability that two
+// random records match). The defaults correspond to posterior match probabilities of about
+// 0.94 (auto-link) and 0.5 (review); guards and the cluster check add safety on top.
 struct Thresholds {
-  double auto_link = 9.0;
+  double auto_link = 4.0;
   double review = 0.0;
   // Two auto-link candidates closer than this (bits) are ambiguous: both go to review.
   double margin = 3.0;

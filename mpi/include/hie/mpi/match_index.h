@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "hie/mpi/model.h"
+#include "hie/mpi/normalize.h"
+#include "hie/mpi/record.h"
+
+namespace hie::mpi {
+
+struct MatchIndexOptions {
+  Thresholds thresholds;
+  // Blocks (records sharing one key) larger than this are not scanned by Match: such keys
+  // (a very common name and birth year) say little, and the other keys still apply.
+  int max_block_size = 256;
+};
+
+struct MatchCandidate {
+  std::string record_id;
+  double score = 0;  // posterior log2 odds
+  Decision decision = Decision::kNew;
+  Explanation explanation;
+};
+
+// The online index: records can be added, updated and removed, and a record matched against all
+// indexed records in about a millisecond at a million records.
+//
+// Thread safety: Match (and size) may run concurrently with each other; Add, Update and Remove
+// take an exclusive lock. Normalisation happens outside the lock.
+class MatchIndex {
+ public:
+  // `nicknames` (may be null) must outlive the index. `params` usually come from Train on a
+  // representative batch of records.
+  MatchIndex(const ModelParams& params, const NicknameTable* nicknames,
+             MatchIndexOptions options = {}, NormalizerOptions normalizer_options = {});
+
+  // INVALID_ARGUMENT for an empty record_id, ALREADY_EXISTS if the id is indexed.
+  [[nodiscard]] absl::Status Add(const Record& record);
+  // Replaces the record with the same record_id; NOT_FOUND if there is none.
+  [[nodiscard]] absl::Status Update(const Record& record);
+  // NOT_FOUND if there is no record with this id.
+  [[nodiscard]] absl::Status Remove(std::string_view record_id);
+
+  // The best `limit` indexed records for `query`, best first, each with its score, decision and
+  // explanation. A record with the query's own record_id is skipped. Margin rule: when the two
+  // best candidates would both be auto-linked, their scores are within thresholds.margin bits
+  // and they do not themselves score as one person, neither is auto-linked (both go to review).
+  std::vector<MatchCandidate> Match(const Record& query, int limit) const;
+
+  size_t size() const;
+
+ private:
+  struct Postings {
+    uint32_t head;
+    uint32_t count;
+  };
+  struct Node {
+    uint32_t slot;
+    uint32_t next;
+  };
+  static constexpr uint32_t kNil = UINT32_MAX;
+
+  void Insert(uint32_t slot);  // exclusive lock held
+  void Erase(uint32_t slot);   // exclusive lock held
+  uint32_t NewNode(uint32_t slot, uint32_t next);
+
+  const Model model_;
+  const Normalizer normalizer_;
+  const MatchIndexOptions options_;
+
+  mutable std::shared_mutex mu_;
+  std::vector<NormalizedRecord> records_;  // by slot
+  std::vector<std::string> ids_;           // by slot; "" = free slot
+  std::vector<uint32_t> free_slots_;
+  absl::flat_hash_map<std::string, uint32_t> slot_of_;
+  absl::flat_hash_map<uint64_t, Postings> postings_;
+  std::vector<Node> nodes_;
+  uint32_t free_node_ = kNil;
+  FrequencyTable frequencies_;
+};
+
+}  // namespace hie::mpi

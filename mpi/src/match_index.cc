@@ -1,0 +1,177 @@
+#include "hie/mpi/match_index.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "hie/mpi/blocking.h"
+#include "mpi/src/string_view_compat.h"
+
+namespace hie::mpi {
+
+MatchIndex::MatchIndex(const ModelParams& params, const NicknameTable* nicknames,
+                       MatchIndexOptions options, NormalizerOptions normalizer_options)
+    : model_(params), normalizer_(nicknames, normalizer_options), options_(options) {}
+
+uint32_t MatchIndex::NewNode(uint32_t slot, uint32_t next) {
+  if (free_node_ != kNil) {
+    const uint32_t n = free_node_;
+    free_node_ = nodes_[n].next;
+    nodes_[n] = {slot, next};
+    return n;
+  }
+  nodes_.push_back({slot, next});
+  return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+void MatchIndex::Insert(uint32_t slot) {
+  std::vector<uint64_t> keys;
+  AppendBlockKeys(records_[slot], &keys);
+  for (uint64_t k : keys) {
+    auto [it, inserted] = postings_.try_emplace(k, Postings{kNil, 0});
+    it->second.head = NewNode(slot, it->second.head);
+    ++it->second.count;
+  }
+  frequencies_.Add(records_[slot]);
+}
+
+void MatchIndex::Erase(uint32_t slot) {
+  std::vector<uint64_t> keys;
+  AppendBlockKeys(records_[slot], &keys);
+  for (uint64_t k : keys) {
+    auto it = postings_.find(k);
+    if (it == postings_.end()) continue;
+    uint32_t* link = &it->second.head;
+    while (*link != kNil) {
+      const uint32_t n = *link;
+      if (nodes_[n].slot == slot) {
+        *link = nodes_[n].next;
+        nodes_[n].next = free_node_;
+        free_node_ = n;
+        --it->second.count;
+        break;
+      }
+      link = &nodes_[n].next;
+    }
+    if (it->second.count == 0) postings_.erase(it);
+  }
+  frequencies_.Remove(records_[slot]);
+}
+
+absl::Status MatchIndex::Add(const Record& record) {
+  if (record.record_id.empty()) return absl::InvalidArgumentError("record_id is empty");
+  NormalizedRecord n = normalizer_.Normalize(record);
+  std::unique_lock lock(mu_);
+  if (slot_of_.contains(record.record_id)) {
+    return absl::AlreadyExistsError("record_id is already indexed");
+  }
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    records_[slot] = std::move(n);
+    ids_[slot] = record.record_id;
+  } else {
+    slot = static_cast<uint32_t>(records_.size());
+    records_.push_back(std::move(n));
+    ids_.push_back(record.record_id);
+  }
+  slot_of_.emplace(record.record_id, slot);
+  Insert(slot);
+  return absl::OkStatus();
+}
+
+absl::Status MatchIndex::Update(const Record& record) {
+  NormalizedRecord n = normalizer_.Normalize(record);
+  std::unique_lock lock(mu_);
+  auto it = slot_of_.find(record.record_id);
+  if (it == slot_of_.end()) return absl::NotFoundError("record_id is not indexed");
+  const uint32_t slot = it->second;
+  Erase(slot);
+  records_[slot] = std::move(n);
+  Insert(slot);
+  return absl::OkStatus();
+}
+
+absl::Status MatchIndex::Remove(std::string_view record_id) {
+  std::unique_lock lock(mu_);
+  auto it = slot_of_.find(Av(record_id));
+  if (it == slot_of_.end()) return absl::NotFoundError("record_id is not indexed");
+  const uint32_t slot = it->second;
+  Erase(slot);
+  slot_of_.erase(it);
+  records_[slot] = NormalizedRecord();
+  ids_[slot].clear();
+  free_slots_.push_back(slot);
+  return absl::OkStatus();
+}
+
+size_t MatchIndex::size() const {
+  std::shared_lock lock(mu_);
+  return slot_of_.size();
+}
+
+std::vector<MatchCandidate> MatchIndex::Match(const Record& query, int limit) const {
+  std::vector<MatchCandidate> out;
+  if (limit <= 0) return out;
+  NormalizedRecord q = normalizer_.Normalize(query);
+  std::vector<uint64_t> keys;
+  AppendBlockKeys(q, &keys);
+  struct Scored {
+    uint32_t slot;
+    double score;
+    Comparison comparison;
+  };
+  std::vector<Scored> scored;
+  std::shared_lock lock(mu_);
+  frequencies_.Annotate(&q);
+  std::vector<uint32_t> slots;
+  for (uint64_t k : keys) {
+    auto it = postings_.find(k);
+    if (it == postings_.end() || it->second.count > static_cast<uint32_t>(options_.max_block_size)) {
+      continue;
+    }
+    for (uint32_t n = it->second.head; n != kNil; n = nodes_[n].next) slots.push_back(nodes_[n].slot);
+  }
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  scored.reserve(slots.size());
+  for (uint32_t slot : slots) {
+    if (!query.record_id.empty() && ids_[slot] == query.record_id) continue;
+    const Comparison c = Compare(q, records_[slot]);
+    scored.push_back({slot, model_.Score(q, records_[slot], c), c});
+  }
+  const size_t keep = std::min(scored.size(), static_cast<size_t>(limit));
+  // Sort at least two, for the margin rule.
+  const size_t sorted = std::min(scored.size(), std::max<size_t>(keep, 2));
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(sorted),
+                    scored.end(), [](const Scored& a, const Scored& b) {
+                      return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+                    });
+  const Thresholds& t = options_.thresholds;
+  // Margin rule: two auto-link candidates too close to tell apart are ambiguous, unless they
+  // are themselves clearly one person (two records of the same patient already indexed).
+  bool ambiguous = false;
+  if (sorted >= 2 && scored[0].score - scored[1].score < t.margin &&
+      Decide(scored[0].score, scored[0].comparison.guards, t) == Decision::kAutoLink &&
+      Decide(scored[1].score, scored[1].comparison.guards, t) == Decision::kAutoLink) {
+    const NormalizedRecord& a = records_[scored[0].slot];
+    const NormalizedRecord& b = records_[scored[1].slot];
+    const Comparison c = Compare(a, b);
+    ambiguous = Decide(model_.Score(a, b, c), c.guards, t) != Decision::kAutoLink;
+  }
+  out.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) {
+    const Scored& s = scored[i];
+    MatchCandidate m;
+    m.record_id = ids_[s.slot];
+    m.score = s.score;
+    m.decision = Decide(s.score, s.comparison.guards, t);
+    if (ambiguous && i < 2 && m.decision == Decision::kAutoLink) m.decision = Decision::kReview;
+    m.explanation = model_.Explain(q, records_[s.slot], s.comparison);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace hie::mpi
