@@ -55,22 +55,37 @@ bool SharesGroup(const std::array<uint32_t, 4>& a, const std::array<uint32_t, 4>
 
 std::string_view FirstToken(std::string_view s) { return s.substr(0, s.find(' ')); }
 
-// Given names: 1 disagree, 2 fuzzy (Jaro-Winkler >= 0.8, same NYSIIS, initial vs name,
-// or one is the other's middle name), 3 close (JW >= 0.92, one edit, nickname), 4 exact.
-int CompareGiven(const NormalizedRecord& a, const NormalizedRecord& b) {
-  if (a.given.empty() || b.given.empty()) return 0;
-  if (a.given == b.given) return 4;
-  if (SharesGroup(a.given_groups, b.given_groups)) return 3;
-  if (DamerauLevenshtein(a.given, b.given, 1) <= 1) return 3;
+bool Contains(const std::array<uint32_t, 4>& groups, uint32_t id) {
+  return id != 0 && std::find(groups.begin(), groups.end(), id) != groups.end();
+}
+
+// One given name is a nickname of the other (not merely two nicknames of one formal name).
+bool DirectNickname(const NormalizedRecord& a, const NormalizedRecord& b) {
+  return Contains(b.given_groups, a.given_formal) || Contains(a.given_groups, b.given_formal);
+}
+
+// Given names: 1 disagree, 2 fuzzy (Jaro-Winkler >= 0.8, same NYSIIS, initial vs name, one is
+// the other's middle name, or both are nicknames of one formal name), 3 close (JW >= 0.92, one
+// edit, one a nickname of the other), 4 exact.
+struct GivenComparison {
+  int level = 0;
+  bool spelled_alike = false;  // one edit, Jaro-Winkler >= 0.8, same NYSIIS or initial
+};
+
+GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& b) {
+  if (a.given.empty() || b.given.empty()) return {0, false};
+  if (a.given == b.given) return {4, true};
+  const bool one_edit = DamerauLevenshtein(a.given, b.given, 1) <= 1;
   const double jw = JaroWinkler(a.given, b.given);
-  if (jw >= 0.92) return 3;
-  if (jw >= 0.8 || a.given_nysiis == b.given_nysiis) return 2;
-  if ((a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0]) return 2;
+  const bool initial = (a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0];
+  const bool alike = one_edit || jw >= 0.8 || a.given_nysiis == b.given_nysiis || initial;
+  if (DirectNickname(a, b) || one_edit || jw >= 0.92) return {3, alike};
+  if (alike || SharesGroup(a.given_groups, b.given_groups)) return {2, alike};
   if ((!b.middle.empty() && FirstToken(b.middle) == a.given) ||
       (!a.middle.empty() && FirstToken(a.middle) == b.given)) {
-    return 2;
+    return {2, false};
   }
-  return 1;
+  return {1, false};
 }
 
 // Name strings compared for swaps (given against family): 1 disagree, 2 fuzzy, 3 close, 4 exact.
@@ -304,7 +319,8 @@ std::string GuardNames(uint32_t guards) {
 Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   Comparison c;
   auto& l = c.level;
-  int given = CompareGiven(a, b);
+  const GivenComparison given_cmp = CompareGiven(a, b);
+  int given = given_cmp.level;
   int family = CompareFamily(a, b);
   if (given <= 1 && family <= 1 && given + family == 2) {
     // Given against family and back; the weaker direction sets both levels (symmetric).
@@ -340,7 +356,15 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   const bool same_identifier =
       a.ssn.size() >= 7 && (ssn == 3 || (ssn == 2 && !(a.ssn_is_us && b.ssn_is_us)));
   const bool sex_conflict = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown && a.sex != b.sex;
-  if (dob >= 4 && given == 1 && (sex_conflict || (family >= 3 && !same_identifier))) {
+  // Different given names: for a pair of different sexes, anything but exact or one a nickname
+  // of the other (a one-letter variation between a brother and a sister is still two people);
+  // when the family name agrees and sexes do not conflict, names not spelled alike (including
+  // two nicknames of one formal name, or one's given name being the other's middle name).
+  const bool twin_names_differ =
+      sex_conflict ? (given >= 1 && given <= 3 && !DirectNickname(a, b))
+                   : (given >= 1 && given <= 2 && !given_cmp.spelled_alike && family >= 3 &&
+                      !same_identifier);
+  if (dob >= 4 && twin_names_differ && !c.names_swapped) {
     c.guards |= kGuardTwin;
   }
   const bool suffix_conflict = a.suffix != NameSuffix::kNone && b.suffix != NameSuffix::kNone &&

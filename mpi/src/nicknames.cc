@@ -44,6 +44,7 @@ absl::StatusOr<NicknameTable> NicknameTable::FromCsv(std::string_view csv_text) 
     add(nick, id);
   }
   for (auto& [name, v] : table.groups_) std::sort(v.begin(), v.end());
+  for (auto& [name, id] : formal_ids) table.formal_ids_.emplace(name, id);
   return table;
 }
 
@@ -58,6 +59,11 @@ absl::StatusOr<NicknameTable> NicknameTable::LoadFile(const std::string& path) {
 const std::vector<uint32_t>* NicknameTable::Groups(std::string_view folded_name) const {
   auto it = groups_.find(Av(folded_name));
   return it == groups_.end() ? nullptr : &it->second;
+}
+
+uint32_t NicknameTable::FormalId(std::string_view folded_name) const {
+  auto it = formal_ids_.find(Av(folded_name));
+  return it == formal_ids_.end() ? 0 : it->second;
 }
 
 bool NicknameTable::Equivalent(std::string_view a, std::string_view b) const {

@@ -323,6 +323,7 @@ NormalizedRecord Normalizer::Normalize(const Record& r) const {
     n.given_nysiis = PackCode(Nysiis(n.given));
     n.given_soundex = static_cast<uint32_t>(PackCode(Soundex(n.given)));
     if (nicknames_ != nullptr) {
+      n.given_formal = nicknames_->FormalId(n.given);
       if (const auto* groups = nicknames_->Groups(n.given)) {
         for (size_t i = 0; i < groups->size() && i < n.given_groups.size(); ++i) {
           n.given_groups[i] = (*groups)[i];

@@ -32,6 +32,11 @@ class NicknameTable {
   // included when it is a formal name); empty when the name is unknown.
   const std::vector<uint32_t>* Groups(std::string_view folded_name) const;
 
+  // The group id of a formal name (one that has nicknames), 0 for other names. "Direct"
+  // equivalence: FormalId(a) is among Groups(b) or the reverse (Robert-Bob, not Hannah-Susan
+  // whose only link is Susannah).
+  uint32_t FormalId(std::string_view folded_name) const;
+
   // True when the two folded names are equivalent as described above (or equal).
   bool Equivalent(std::string_view a, std::string_view b) const;
 
@@ -39,6 +44,7 @@ class NicknameTable {
 
  private:
   absl::flat_hash_map<std::string, std::vector<uint32_t>> groups_;
+  absl::flat_hash_map<std::string, uint32_t> formal_ids_;
 };
 
 // Path of the nickname table shipped with the engine (mpi/data/nicknames.csv).

@@ -37,6 +37,7 @@ struct NormalizedRecord {
   uint32_t given_soundex = 0;
   uint32_t family_soundex = 0;
   std::array<uint32_t, 4> given_groups{};  // nickname group ids of `given`, 0 = unused
+  uint32_t given_formal = 0;               // NicknameTable::FormalId(given)
   NameSuffix suffix = NameSuffix::kNone;
   Sex sex = Sex::kUnknown;
   BirthDate birth_date;
