@@ -165,19 +165,25 @@ TrainResult Train(const std::vector<NormalizedRecord>& records,
   const size_t n = records.size();
   if (n < 2) return result;
   // 1. u from random pairs (deterministic: splitmix sequence from the seed).
-  std::vector<Comparison> random;
-  random.reserve(static_cast<size_t>(options.random_pairs));
+  std::vector<std::pair<uint32_t, uint32_t>> random_pairs;
+  random_pairs.reserve(static_cast<size_t>(options.random_pairs));
   uint64_t state = options.seed;
   int64_t attempts = 0;
-  while (static_cast<int64_t>(random.size()) < options.random_pairs &&
+  while (static_cast<int64_t>(random_pairs.size()) < options.random_pairs &&
          attempts < options.random_pairs * 4) {
     ++attempts;
     const uint32_t a = static_cast<uint32_t>(Mix64(state++) % n);
     const uint32_t b = static_cast<uint32_t>(Mix64(state++) % n);
     if (a == b) continue;
     if (source != nullptr && (*source)[a] == (*source)[b]) continue;
-    random.push_back(Compare(records[a], records[b]));
+    random_pairs.emplace_back(a, b);
   }
+  std::vector<Comparison> random(random_pairs.size());
+  ParallelFor(random.size(), options.threads, [&](size_t begin, size_t end, int) {
+    for (size_t i = begin; i < end; ++i) {
+      random[i] = Compare(records[random_pairs[i].first], records[random_pairs[i].second]);
+    }
+  });
   EstimateU(random, &result.params);
 
   // 2. m by EM, separately over the pairs each block key kind produced, ignoring the fields that
@@ -188,15 +194,19 @@ TrainResult Train(const std::vector<NormalizedRecord>& records,
   std::array<absl::flat_hash_map<uint64_t, double>, 16> kind_counts;
   const size_t step =
       std::max<size_t>(1, candidates.size() / static_cast<size_t>(options.max_em_pairs));
-  double sampled = 0;
-  for (size_t i = 0; i < candidates.size(); i += step) {
-    const uint64_t p = candidates[i];
-    const NormalizedRecord& a = records[PairA(p)];
-    const NormalizedRecord& b = records[PairB(p)];
-    const uint64_t key = PatternKey(Compare(a, b));
+  const size_t samples = (candidates.size() + step - 1) / step;
+  std::vector<std::pair<uint64_t, uint32_t>> sample(samples);  // (pattern, shared key kinds)
+  ParallelFor(samples, options.threads, [&](size_t begin, size_t end, int) {
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t p = candidates[i * step];
+      const NormalizedRecord& a = records[PairA(p)];
+      const NormalizedRecord& b = records[PairB(p)];
+      sample[i] = {PatternKey(Compare(a, b)), SharedKeyKinds(a, b)};
+    }
+  });
+  const double sampled = static_cast<double>(samples);
+  for (const auto& [key, kinds] : sample) {
     all_counts[key] += 1;
-    sampled += 1;
-    const uint32_t kinds = SharedKeyKinds(a, b);
     for (int k = 1; k < 16; ++k) {
       if (kinds >> k & 1) kind_counts[k][MaskPattern(key, FieldsOfKeyKind(k))] += 1;
     }
@@ -298,7 +308,9 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
   std::vector<uint64_t> pairs =
       CandidatePairs(records, cross, options.max_block_size, &result.blocking);
   progress("training", 0);
-  TrainResult trained = Train(records, cross, pairs, options.train);
+  TrainOptions train = options.train;
+  train.threads = options.threads;
+  TrainResult trained = Train(records, cross, pairs, train);
   result.params = trained.params;
   result.em = trained.em;
   const Model model(trained.params);

@@ -75,8 +75,10 @@ struct GivenComparison {
 GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.given.empty() || b.given.empty()) return {0, false};
   if (a.given == b.given) return {4, true};
-  const bool one_edit = DamerauLevenshtein(a.given, b.given, 1) <= 1;
   const double jw = JaroWinkler(a.given, b.given);
+  // One edit implies a Jaro-Winkler of at least 0.6 except for very short names.
+  const bool one_edit = (jw >= 0.6 || a.given.size() <= 3 || b.given.size() <= 3) &&
+                        DamerauLevenshtein(a.given, b.given, 1) <= 1;
   const bool initial = (a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0];
   const bool alike = one_edit || jw >= 0.8 || a.given_nysiis == b.given_nysiis || initial;
   if (DirectNickname(a, b) || one_edit || jw >= 0.92) return {3, alike};
@@ -92,9 +94,9 @@ GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& 
 int CompareNameStrings(std::string_view a, std::string_view b) {
   if (a.empty() || b.empty()) return 0;
   if (a == b) return 4;
-  if (DamerauLevenshtein(a, b, 1) <= 1) return 3;
   const double jw = JaroWinkler(a, b);
   if (jw >= 0.92) return 3;
+  if ((jw >= 0.6 || a.size() <= 3 || b.size() <= 3) && DamerauLevenshtein(a, b, 1) <= 1) return 3;
   if (jw >= 0.8) return 2;
   return 1;
 }
@@ -137,13 +139,16 @@ bool SharesToken(std::string_view a, std::string_view b) {
 int CompareFamily(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.family.empty() || b.family.empty()) return 0;
   if (a.family == b.family) return 4;
-  if (DamerauLevenshtein(a.family, b.family, 1) <= 1) return 3;
+  const double jw = JaroWinkler(a.family, b.family);
+  if ((jw >= 0.6 || a.family.size() <= 3 || b.family.size() <= 3) &&
+      DamerauLevenshtein(a.family, b.family, 1) <= 1) {
+    return 3;
+  }
   const bool compound = a.family.find(' ') != std::string::npos ||
                         b.family.find(' ') != std::string::npos;
   if (compound && (TokensContained(a.family, b.family) || TokensContained(b.family, a.family))) {
     return 3;
   }
-  const double jw = JaroWinkler(a.family, b.family);
   if (jw >= 0.92) return 3;
   if (jw >= 0.8 || a.family_nysiis == b.family_nysiis) return 2;
   if (compound && SharesToken(a.family, b.family)) return 2;
@@ -218,10 +223,11 @@ int CompareAddress(const NormalizedRecord& a, const NormalizedRecord& b) {
   const bool street_equal = a.address == b.address || EqualIgnoringSpaces(a.address, b.address);
   if (street_equal && numbers_equal) return 4;
   if (street_equal) return numbers_known ? 2 : 3;
-  const bool close_street = DamerauLevenshtein(a.address, b.address, 2) <= 2 ||
-                            JaroWinkler(a.address, b.address) >= 0.92;
+  const double jw = JaroWinkler(a.address, b.address);
+  const bool close_street =
+      jw >= 0.92 || (jw >= 0.7 && DamerauLevenshtein(a.address, b.address, 2) <= 2);
   if (close_street && (numbers_equal || !numbers_known)) return 3;
-  if (close_street || TokenJaccard(a.address, b.address) >= 0.5) return 2;
+  if (close_street || jw >= 0.85 || TokenJaccard(a.address, b.address) >= 0.5) return 2;
   return 1;
 }
 

@@ -231,6 +231,15 @@ std::string Nysiis(std::string_view input) {
   return key;
 }
 
+namespace {
+
+// Maps a byte to one of 64 buckets for the position masks of JaroWinkler. Distinct upper-case
+// letters, digits and space get distinct buckets; rarer bytes may share one, which is resolved
+// by comparing the bytes themselves.
+inline int Bucket(unsigned char c) { return c & 63; }
+
+}  // namespace
+
 double JaroWinkler(std::string_view a, std::string_view b) {
   if (a.size() > 64) a = a.substr(0, 64);
   if (b.size() > 64) b = b.substr(0, 64);
@@ -240,29 +249,41 @@ double JaroWinkler(std::string_view a, std::string_view b) {
   const int la = static_cast<int>(a.size());
   const int lb = static_cast<int>(b.size());
   const int window = std::max(0, std::max(la, lb) / 2 - 1);
+  // positions[k]: bit j set when b[j] falls in bucket k.
+  uint64_t positions[64] = {};
+  for (int j = 0; j < lb; ++j) {
+    positions[Bucket(static_cast<unsigned char>(b[j]))] |= uint64_t{1} << j;
+  }
   uint64_t a_flags = 0;
   uint64_t b_flags = 0;
   int matches = 0;
   for (int i = 0; i < la; ++i) {
     const int lo = std::max(0, i - window);
     const int hi = std::min(lb - 1, i + window);
-    for (int j = lo; j <= hi; ++j) {
-      if ((b_flags >> j & 1) == 0 && a[i] == b[j]) {
+    if (lo > hi) continue;
+    const uint64_t range = (hi - lo + 1 == 64 ? ~uint64_t{0}
+                                              : ((uint64_t{1} << (hi - lo + 1)) - 1) << lo);
+    uint64_t candidates =
+        positions[Bucket(static_cast<unsigned char>(a[i]))] & range & ~b_flags;
+    while (candidates != 0) {
+      const int j = __builtin_ctzll(candidates);
+      if (b[j] == a[i]) {
         a_flags |= uint64_t{1} << i;
         b_flags |= uint64_t{1} << j;
         ++matches;
         break;
       }
+      candidates &= candidates - 1;
     }
   }
   if (matches == 0) return 0.0;
   int transpositions = 0;
-  int j = 0;
+  uint64_t bf = b_flags;
   for (int i = 0; i < la; ++i) {
     if ((a_flags >> i & 1) == 0) continue;
-    while ((b_flags >> j & 1) == 0) ++j;
+    const int j = __builtin_ctzll(bf);
+    bf &= bf - 1;
     if (a[i] != b[j]) ++transpositions;
-    ++j;
   }
   const double m = matches;
   const double jaro = (m / la + m / lb + (m - transpositions / 2.0) / m) / 3.0;
@@ -273,36 +294,36 @@ double JaroWinkler(std::string_view a, std::string_view b) {
 }
 
 int DamerauLevenshtein(std::string_view a, std::string_view b, int max_distance) {
+  if (a.size() > 63) a = a.substr(0, 63);
+  if (b.size() > 63) b = b.substr(0, 63);
   const int la = static_cast<int>(a.size());
   const int lb = static_cast<int>(b.size());
   if (std::abs(la - lb) > max_distance) return max_distance + 1;
   if (la == 0 || lb == 0) return std::min(std::max(la, lb), max_distance + 1);
-  if (lb > 63 || la > 63) {
-    a = a.substr(0, 63);
-    b = b.substr(0, 63);
-  }
-  const int n = static_cast<int>(b.size());
-  std::array<int, 64> prev2{};
-  std::array<int, 64> prev{};
-  std::array<int, 64> cur{};
-  for (int j = 0; j <= n; ++j) prev[j] = j;
-  for (int i = 1; i <= static_cast<int>(a.size()); ++i) {
+  // Three rotating rows of the optimal-string-alignment table.
+  int rows[3][64];
+  int* prev2 = rows[0];
+  int* prev = rows[1];
+  int* cur = rows[2];
+  for (int j = 0; j <= lb; ++j) prev[j] = j;
+  for (int i = 1; i <= la; ++i) {
     cur[0] = i;
-    int row_min = cur[0];
-    for (int j = 1; j <= n; ++j) {
-      const int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      int v = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        v = std::min(v, prev2[j - 2] + 1);
-      }
+    int row_min = i;
+    const char ca = a[i - 1];
+    for (int j = 1; j <= lb; ++j) {
+      const int cost = ca == b[j - 1] ? 0 : 1;
+      int v = std::min(std::min(prev[j] + 1, cur[j - 1] + 1), prev[j - 1] + cost);
+      if (i > 1 && j > 1 && ca == b[j - 2] && a[i - 2] == b[j - 1]) v = std::min(v, prev2[j - 2] + 1);
       cur[j] = v;
       row_min = std::min(row_min, v);
     }
     if (row_min > max_distance) return max_distance + 1;
+    int* t = prev2;
     prev2 = prev;
     prev = cur;
+    cur = t;
   }
-  return std::min(prev[n], max_distance + 1);
+  return std::min(prev[lb], max_distance + 1);
 }
 
 uint64_t PackCode(std::string_view code) {

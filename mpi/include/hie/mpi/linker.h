@@ -30,8 +30,9 @@ std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& record
 
 struct TrainOptions {
   int64_t random_pairs = 100'000;  // pairs sampled for u
-  int64_t max_em_pairs = 1'000'000; // candidate pairs sampled for EM
+  int64_t max_em_pairs = 250'000;  // candidate pairs sampled for EM
   uint64_t seed = 42;
+  int threads = 2;
   EmOptions em;
 };
 struct TrainResult {
