@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Generates a development CA and the certificates of every hub service, demo member
+# organisation and client, into DIR (default var/certs). Idempotent: existing files are kept.
+#
+# Subject convention (read by services/common/tls.h): O = organisation id, OU = role
+# (service | member | operator | auditor), CN = holder name. Every certificate carries
+# SAN localhost and 127.0.0.1 and both serverAuth and clientAuth, because member nodes are
+# servers (MemberEndpoint) as well as clients of the gateway.
+#
+# For development and tests only: keys are unencrypted and the CA key sits beside them.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+dir="${1:-$HIE_VAR/certs}"
+mkdir -p "$dir"
+cd "$dir"
+
+if [ ! -f ca.pem ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/O=hie/OU=ca/CN=HIE Development CA" -keyout ca.key -out ca.pem 2>/dev/null
+fi
+
+issue() {  # name org role
+  local name="$1" org="$2" role="$3"
+  [ -f "$name.pem" ] && return 0
+  local ext
+  ext="$(mktemp)"
+  printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth,clientAuth" \
+    "subjectAltName=DNS:localhost,DNS:$name,IP:127.0.0.1" >"$ext"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/O=$org/OU=$role/CN=$name" -keyout "$name.key" -out "$name.csr" 2>/dev/null
+  openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+    -extfile "$ext" -out "$name.pem" 2>/dev/null
+  rm -f "$name.csr" "$ext"
+  chmod 600 "$name.key"
+}
+
+for service in identity locator registry consent audit gateway; do issue "$service" hie service; done
+for member in clinic-a clinic-b clinic-c; do issue "$member" "$member" member; done
+issue operator hie-operations operator
+issue auditor hie-privacy auditor
+echo "$dir"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the hub needs to build, test and run. Idempotent: when every
+# package is already installed it does nothing (no network access).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PACKAGES=(
+  build-essential cmake pkg-config ca-certificates openssl procps
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libssl-dev libpqxx-dev libpq-dev libhiredis-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql redis-server
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  log "dependencies: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+log "dependencies: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+as_root apt-get update -q
+as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The Debian postgresql package starts a cluster on 5432 where a service manager exists; the
+# hub runs its own private clusters under var/ and does not use it.

@@ -1,0 +1,78 @@
+#include "services/common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace hie {
+namespace {
+
+const std::vector<ConfigKey> kKeys = {
+    {"listen", "127.0.0.1:7001", "address to listen on"},
+    {"pg-dsn", "", "PostgreSQL DSN"},
+    {"pool-size", "4", "connections"},
+    {"timeout", "250ms", "deadline"},
+    {"verbose", "false", "more logs"},
+};
+
+absl::StatusOr<Config> LoadWith(std::vector<const char*> args, std::vector<const char*> env) {
+  args.insert(args.begin(), "prog");
+  env.push_back(nullptr);
+  return Config::Load(kKeys, static_cast<int>(args.size()), args.data(), env.data());
+}
+
+TEST(ConfigTest, DefaultsApplyWhenNothingIsSet) {
+  absl::StatusOr<Config> config = LoadWith({}, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->Get("listen"), "127.0.0.1:7001");
+  EXPECT_EQ(*config->GetInt("pool-size"), 4);
+  EXPECT_EQ(*config->GetDuration("timeout"), absl::Milliseconds(250));
+  EXPECT_FALSE(*config->GetBool("verbose"));
+}
+
+TEST(ConfigTest, FlagBeatsEnvironmentWhichBeatsDefault) {
+  absl::StatusOr<Config> config =
+      LoadWith({"--pool-size=9"}, {"HIE_POOL_SIZE=7", "HIE_PG_DSN=host=/tmp dbname=x"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(*config->GetInt("pool-size"), 9);
+  EXPECT_EQ(config->Get("pg-dsn"), "host=/tmp dbname=x");
+}
+
+TEST(ConfigTest, AcceptsSpaceSeparatedFlagValues) {
+  absl::StatusOr<Config> config = LoadWith({"--listen", "0.0.0.0:9"}, {});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->Get("listen"), "0.0.0.0:9");
+}
+
+TEST(ConfigTest, RejectsUnknownFlagNamingIt) {
+  absl::StatusOr<Config> config = LoadWith({"--pool-sise=3"}, {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(config.status().message().find("pool-sise"), std::string_view::npos);
+}
+
+TEST(ConfigTest, RejectsFlagWithoutValueAndPositionalArguments) {
+  EXPECT_FALSE(LoadWith({"--listen"}, {}).ok());
+  EXPECT_FALSE(LoadWith({"stray"}, {}).ok());
+}
+
+TEST(ConfigTest, MalformedValuesAreErrorsNamingTheKey) {
+  absl::StatusOr<Config> config =
+      LoadWith({"--pool-size=four", "--timeout=soon", "--verbose=maybe"}, {});
+  ASSERT_TRUE(config.ok());
+  EXPECT_NE(config->GetInt("pool-size").status().message().find("pool-size"), std::string::npos);
+  EXPECT_FALSE(config->GetDuration("timeout").ok());
+  EXPECT_FALSE(config->GetBool("verbose").ok());
+}
+
+TEST(ConfigTest, HelpIsReportedAndUsageListsEnvironmentNames) {
+  absl::StatusOr<Config> config = LoadWith({"--help"}, {});
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->help_requested());
+  std::string usage = Config::Usage("svc", kKeys);
+  EXPECT_NE(usage.find("HIE_PG_DSN"), std::string::npos);
+  EXPECT_NE(usage.find("--pool-size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hie

@@ -1,0 +1,41 @@
+#pragma once
+
+// Prometheus metrics of one service process, served in the text format on an admin port.
+// Families are declared here, next to the code that bumps them (RecordRpc is called by the
+// server's interceptor for every RPC). Services add their own families on registry().
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace hie {
+
+class Metrics {
+ public:
+  explicit Metrics(std::string service);
+
+  prometheus::Registry& registry() { return *registry_; }
+
+  // Serves GET /metrics on `address` ("127.0.0.1:9464"; port 0 picks a free port).
+  [[nodiscard]] absl::Status StartExposer(const std::string& address);
+  int exposer_port() const;  // 0 when not started
+
+  // Counts one finished RPC and observes its latency. Thread-safe.
+  void RecordRpc(std::string_view rpc, std::string_view code, double seconds);
+
+ private:
+  std::string service_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Family<prometheus::Counter>* rpc_total_;
+  prometheus::Family<prometheus::Histogram>* rpc_latency_;
+};
+
+}  // namespace hie

@@ -1,0 +1,151 @@
+#include "services/common/pg/pool.h"
+
+#include <pqxx/except>
+#include <pqxx/nontransaction>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+
+namespace hie::pg {
+
+absl::Status StatusFromCurrentException() {
+  try {
+    throw;
+  } catch (const pqxx::in_doubt_error&) {
+    return absl::UnknownError("database commit outcome unknown; reconcile by idempotency key");
+  } catch (const pqxx::broken_connection&) {
+    return absl::UnavailableError("database connection lost");
+  } catch (const pqxx::serialization_failure&) {
+    return absl::AbortedError("serialization failure; retry the transaction");
+  } catch (const pqxx::deadlock_detected&) {
+    return absl::AbortedError("deadlock detected; retry the transaction");
+  } catch (const pqxx::sql_error& e) {
+    const std::string& state = e.sqlstate();
+    if (state == "57014") return absl::DeadlineExceededError("database statement timed out");
+    if (state == "23505") return absl::AlreadyExistsError("unique constraint violated (23505)");
+    if (state.rfind("23", 0) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat("constraint violated (", state, ")"));
+    }
+    if (state.rfind("22", 0) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid data (", state, ")"));
+    }
+    if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
+      return absl::UnavailableError(absl::StrCat("database unavailable (", state, ")"));
+    }
+    return absl::InternalError(absl::StrCat("database error (", state, ")"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("database client error: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
+  if (options.size == 0) return absl::InvalidArgumentError("pool size must be at least 1");
+  std::unique_ptr<PgPool> pool(new PgPool(std::move(options)));
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> first = pool->Open();
+  if (!first.ok()) return first.status();
+  pool->open_ = 1;
+  pool->idle_.push_back(*std::move(first));
+  return pool;
+}
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Open() {
+  try {
+    auto conn = std::make_unique<pqxx::connection>(options_.dsn);
+    if (options_.on_connect) options_.on_connect(*conn);
+    return conn;
+  } catch (const pqxx::broken_connection&) {
+    // libpq's message can contain the host and user, not PHI, but keep it terse and uniform.
+    return absl::UnavailableError("cannot connect to PostgreSQL");
+  } catch (...) {
+    return StatusFromCurrentException();
+  }
+}
+
+absl::StatusOr<PgPool::Slot> PgPool::Acquire(absl::Time deadline) {
+  std::unique_lock lock(mu_);
+  auto available = [this] { return !idle_.empty() || open_ < options_.size; };
+  if (!available()) {
+    if (waiters_ >= options_.max_waiters) {
+      return absl::ResourceExhaustedError("database pool wait queue is full");
+    }
+    ++waiters_;
+    bool got = released_.wait_until(lock, absl::ToChronoTime(deadline), available);
+    --waiters_;
+    if (!got) return absl::ResourceExhaustedError("no database connection free before deadline");
+  }
+  ++in_use_;
+  if (!idle_.empty()) {
+    Slot slot{std::move(idle_.back())};
+    idle_.pop_back();
+    return slot;
+  }
+  ++open_;  // reserve the right to open one; Release(nullptr) gives it back on failure
+  return Slot{nullptr};
+}
+
+void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
+  {
+    std::lock_guard lock(mu_);
+    --in_use_;
+    if (conn != nullptr && conn->is_open()) {
+      idle_.push_back(std::move(conn));
+    } else {
+      --open_;
+    }
+  }
+  released_.notify_one();
+}
+
+absl::Status PgPool::Run(absl::Time deadline, const Work& work) {
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<Slot> slot = Acquire(deadline);
+    if (!slot.ok()) return slot.status();
+    std::unique_ptr<pqxx::connection> conn = std::move(slot->conn);
+    if (conn == nullptr) {
+      absl::StatusOr<std::unique_ptr<pqxx::connection>> opened = Open();
+      if (!opened.ok()) {
+        Release(nullptr);
+        return opened.status();
+      }
+      conn = *std::move(opened);
+    }
+    absl::Duration remaining = deadline - absl::Now();
+    if (remaining <= absl::ZeroDuration()) {
+      Release(std::move(conn));
+      return absl::DeadlineExceededError("deadline passed before the database call");
+    }
+    bool broken = false;
+    absl::Status status;
+    try {
+      int64_t timeout_ms = std::max<int64_t>(1, std::ceil(absl::ToDoubleMilliseconds(remaining)));
+      pqxx::nontransaction(*conn).exec(absl::StrCat("SET statement_timeout = ", timeout_ms));
+      status = work(*conn);
+    } catch (const pqxx::broken_connection&) {
+      broken = true;
+      status = absl::UnavailableError("database connection lost");
+    } catch (...) {
+      status = StatusFromCurrentException();
+    }
+    if (broken || !conn->is_open()) {
+      {
+        std::lock_guard lock(mu_);
+        ++replaced_;
+      }
+      Log(LogLevel::kWarning, "pg_connection_dropped", {{"attempt", attempt}});
+      Release(nullptr);
+      if (broken && attempt == 0) continue;  // nothing can have committed: safe to retry once
+      return status;
+    }
+    Release(std::move(conn));
+    return status;
+  }
+}
+
+PgPoolStats PgPool::Stats() const {
+  std::lock_guard lock(mu_);
+  return PgPoolStats{open_, in_use_, waiters_, replaced_};
+}
+
+}  // namespace hie::pg

@@ -1,0 +1,90 @@
+#pragma once
+
+// A bounded pool of PostgreSQL connections (libpqxx connections are single-threaded: each is
+// used by one caller at a time).
+//
+// Contract:
+//  - At most `size` connections exist; they are opened lazily and re-created after breaking.
+//  - Run() waits for a free connection until the caller's deadline. When none frees up in time,
+//    or more than `max_waiters` callers are already waiting, it answers RESOURCE_EXHAUSTED.
+//  - The remaining time until the deadline becomes the connection's statement_timeout, so a
+//    query never outlives its request (a cancelled query answers DEADLINE_EXCEEDED).
+//  - A connection found broken (backend killed, network reset) is dropped. If it broke before
+//    the work could have committed, the work is retried once on a fresh connection; `work` must
+//    therefore be safe to run twice (true for anything that only talks to the database).
+//  - libpqxx exceptions are mapped to codes: serialization failure / deadlock -> ABORTED,
+//    unknown commit outcome -> UNKNOWN, unique violation -> ALREADY_EXISTS, other constraint
+//    violations -> FAILED_PRECONDITION, data exceptions -> INVALID_ARGUMENT, unreachable
+//    server -> UNAVAILABLE. Messages carry the SQLSTATE, never the server's text (which can
+//    quote row values, i.e. PHI).
+// Thread-safe.
+
+#include <pqxx/connection>
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace hie::pg {
+
+struct PgPoolOptions {
+  std::string dsn;
+  size_t size = 4;
+  size_t max_waiters = 64;
+  // Runs on every newly opened connection, e.g. to prepare statements (prepared statements
+  // belong to one connection, so they are re-created with it).
+  std::function<void(pqxx::connection&)> on_connect;
+};
+
+struct PgPoolStats {
+  size_t open = 0;     // connections that exist
+  size_t in_use = 0;   // connections lent out
+  size_t waiters = 0;  // callers waiting for one
+  uint64_t replaced = 0;  // broken connections dropped since start
+};
+
+class PgPool {
+ public:
+  // Opens one connection to check the DSN; UNAVAILABLE when the server cannot be reached.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<PgPool>> Create(PgPoolOptions options);
+
+  using Work = std::function<absl::Status(pqxx::connection&)>;
+  // Runs `work` on a pooled connection (see the contract above). Returns work's status, or the
+  // pool's own error.
+  [[nodiscard]] absl::Status Run(absl::Time deadline, const Work& work);
+
+  PgPoolStats Stats() const;
+
+ private:
+  explicit PgPool(PgPoolOptions options) : options_(std::move(options)) {}
+
+  // A lent connection, or a permit to open one (conn == nullptr).
+  struct Slot {
+    std::unique_ptr<pqxx::connection> conn;
+  };
+  absl::StatusOr<Slot> Acquire(absl::Time deadline);
+  void Release(std::unique_ptr<pqxx::connection> conn);  // nullptr = the connection was dropped
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Open();
+
+  const PgPoolOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable released_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  size_t open_ = 0;
+  size_t in_use_ = 0;
+  size_t waiters_ = 0;
+  uint64_t replaced_ = 0;
+};
+
+// Maps a libpqxx/std exception (the one being handled) to a status, as described above.
+absl::Status StatusFromCurrentException();
+
+}  // namespace hie::pg

@@ -1,0 +1,174 @@
+// Integration tests of PgPool against a real PostgreSQL (HIE_TEST_PG_DSN).
+
+#include "services/common/pg/pool.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <pqxx/nontransaction>
+#include <pqxx/transaction>
+
+#include "tests/support/test_env.h"
+
+namespace hie::pg {
+namespace {
+
+class PgPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+    auto db = hie::testing::TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+  }
+
+  std::unique_ptr<PgPool> MakePool(size_t size, size_t max_waiters = 16) {
+    absl::StatusOr<std::unique_ptr<PgPool>> pool =
+        PgPool::Create({.dsn = db_->dsn(), .size = size, .max_waiters = max_waiters});
+    EXPECT_TRUE(pool.ok()) << pool.status();
+    return pool.ok() ? *std::move(pool) : nullptr;
+  }
+
+  static absl::Time In(absl::Duration d) { return absl::Now() + d; }
+
+  static absl::StatusOr<int> BackendPid(PgPool& pool) {
+    int pid = 0;
+    absl::Status s = pool.Run(In(absl::Seconds(5)), [&](pqxx::connection& c) {
+      pid = pqxx::nontransaction(c).exec1("SELECT pg_backend_pid()")[0].as<int>();
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return pid;
+  }
+
+  std::unique_ptr<hie::testing::TestDatabase> db_;
+};
+
+TEST_F(PgPoolTest, RunsWorkAndReturnsItsStatus) {
+  auto pool = MakePool(2);
+  int answer = 0;
+  ASSERT_TRUE(pool->Run(In(absl::Seconds(5)), [&](pqxx::connection& c) {
+                    answer = pqxx::nontransaction(c).exec1("SELECT 6 * 7")[0].as<int>();
+                    return absl::OkStatus();
+                  }).ok());
+  EXPECT_EQ(answer, 42);
+  absl::Status own = pool->Run(In(absl::Seconds(5)), [](pqxx::connection&) {
+    return absl::NotFoundError("no such record");
+  });
+  EXPECT_EQ(own.code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(PgPoolTest, ExhaustionAnswersResourceExhaustedAfterTheDeadline) {
+  auto pool = MakePool(1);
+  std::promise<void> holding;
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  auto holder = std::async(std::launch::async, [&] {
+    return pool->Run(In(absl::Seconds(30)), [&](pqxx::connection&) {
+      holding.set_value();
+      gate.wait();
+      return absl::OkStatus();
+    });
+  });
+  holding.get_future().wait();
+
+  absl::Time start = absl::Now();
+  absl::Status waited = pool->Run(In(absl::Milliseconds(300)), [](pqxx::connection&) {
+    return absl::OkStatus();
+  });
+  absl::Duration elapsed = absl::Now() - start;
+  EXPECT_EQ(waited.code(), absl::StatusCode::kResourceExhausted) << waited;
+  EXPECT_GE(elapsed, absl::Milliseconds(250)) << "gave up before its deadline";
+
+  release.set_value();
+  EXPECT_TRUE(holder.get().ok());
+  EXPECT_TRUE(pool->Run(In(absl::Seconds(5)), [](pqxx::connection&) {
+                    return absl::OkStatus();
+                  }).ok()) << "the connection must be usable again once released";
+}
+
+TEST_F(PgPoolTest, FullWaitQueueIsRefusedAtOnce) {
+  auto pool = MakePool(1, /*max_waiters=*/0);
+  std::promise<void> holding;
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  auto holder = std::async(std::launch::async, [&] {
+    return pool->Run(In(absl::Seconds(30)), [&](pqxx::connection&) {
+      holding.set_value();
+      gate.wait();
+      return absl::OkStatus();
+    });
+  });
+  holding.get_future().wait();
+  absl::Status refused = pool->Run(In(absl::Seconds(30)), [](pqxx::connection&) {
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("queue"), std::string_view::npos);
+  release.set_value();
+  EXPECT_TRUE(holder.get().ok());
+}
+
+TEST_F(PgPoolTest, KilledBackendConnectionIsReplaced) {
+  auto pool = MakePool(1);
+  absl::StatusOr<int> first_pid = BackendPid(*pool);
+  ASSERT_TRUE(first_pid.ok()) << first_pid.status();
+
+  pqxx::connection admin(hie::testing::EnvOrEmpty("HIE_TEST_PG_DSN"));
+  pqxx::nontransaction(admin).exec_params("SELECT pg_terminate_backend($1)", *first_pid);
+
+  absl::StatusOr<int> second_pid = BackendPid(*pool);
+  ASSERT_TRUE(second_pid.ok()) << "the pool must replace the killed connection transparently: "
+                               << second_pid.status();
+  EXPECT_NE(*second_pid, *first_pid);
+  EXPECT_EQ(pool->Stats().replaced, 1u);
+  EXPECT_EQ(pool->Stats().open, 1u);
+}
+
+TEST_F(PgPoolTest, DeadlineBecomesStatementTimeout) {
+  auto pool = MakePool(1);
+  absl::Time start = absl::Now();
+  absl::Status slow = pool->Run(In(absl::Milliseconds(300)), [](pqxx::connection& c) {
+    pqxx::nontransaction(c).exec("SELECT pg_sleep(10)");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(slow.code(), absl::StatusCode::kDeadlineExceeded) << slow;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(BackendPid(*pool).ok()) << "a timed-out statement leaves the connection usable";
+}
+
+TEST_F(PgPoolTest, ConstraintViolationsMapToCodesWithoutRowValues) {
+  auto pool = MakePool(1);
+  ASSERT_TRUE(pool->Run(In(absl::Seconds(5)), [](pqxx::connection& c) {
+                    pqxx::work tx(c);
+                    tx.exec("CREATE TABLE person (mrn text PRIMARY KEY)");
+                    tx.exec("INSERT INTO person VALUES ('MRN-SECRET-123')");
+                    tx.commit();
+                    return absl::OkStatus();
+                  }).ok());
+  absl::Status duplicate = pool->Run(In(absl::Seconds(5)), [](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec("INSERT INTO person VALUES ('MRN-SECRET-123')");
+    tx.commit();
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(duplicate.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(duplicate.message().find("MRN-SECRET"), std::string_view::npos) << duplicate;
+
+  absl::Status bad_data = pool->Run(In(absl::Seconds(5)), [](pqxx::connection& c) {
+    pqxx::nontransaction(c).exec("SELECT 'not-a-date'::date");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(bad_data.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PgPoolCreateTest, UnreachableServerIsUnavailable) {
+  int port = hie::testing::FreeTcpPort();
+  absl::StatusOr<std::unique_ptr<PgPool>> pool = PgPool::Create(
+      {.dsn = absl::StrCat("host=127.0.0.1 port=", port, " user=x dbname=x connect_timeout=2")});
+  ASSERT_FALSE(pool.ok());
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace hie::pg

@@ -1,0 +1,151 @@
+#include "services/common/redis/redis_client.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace hie::redis {
+namespace {
+
+
+RedisReply Convert(const redisReply* reply) {
+  RedisReply out;
+  switch (reply->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::kString;
+      out.str.assign(reply->str, reply->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::kInteger;
+      out.integer = reply->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::kArray;
+      for (size_t i = 0; i < reply->elements; ++i) out.elements.push_back(Convert(reply->element[i]));
+      break;
+    default:
+      out.type = RedisReply::Type::kNil;
+  }
+  return out;
+}
+
+}  // namespace
+
+void RedisClient::ContextDeleter::operator()(redisContext* c) const { redisFree(c); }
+
+RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {}
+RedisClient::~RedisClient() = default;
+
+absl::StatusOr<RedisClient::ContextPtr> RedisClient::Connect() {
+  {
+    std::lock_guard lock(mu_);
+    if (absl::Now() < next_connect_allowed_) {
+      return absl::UnavailableError("redis unavailable (backing off)");
+    }
+  }
+  ContextPtr context(redisConnectWithTimeout(options_.host.c_str(), options_.port,
+                                             absl::ToTimeval(options_.connect_timeout)));
+  if (context == nullptr || context->err != 0 ||
+      redisSetTimeout(context.get(), absl::ToTimeval(options_.command_timeout)) != REDIS_OK) {
+    std::lock_guard lock(mu_);
+    next_connect_allowed_ = absl::Now() + options_.reconnect_backoff;
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to redis at ", options_.host, ":", options_.port));
+  }
+  return context;
+}
+
+absl::StatusOr<RedisReply> RedisClient::RunOn(redisContext* context,
+                                              const std::vector<std::string>& args,
+                                              bool* io_error) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  argv.reserve(args.size());
+  lengths.reserve(args.size());
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(context, static_cast<int>(args.size()), argv.data(), lengths.data()));
+  if (reply == nullptr) {
+    *io_error = true;
+    return absl::UnavailableError("redis connection error or timeout");
+  }
+  std::unique_ptr<redisReply, void (*)(void*)> owned(reply, freeReplyObject);
+  if (reply->type == REDIS_REPLY_ERROR) {
+    // Error replies name the command's problem (WRONGTYPE, ...), never values.
+    return absl::FailedPreconditionError(
+        absl::StrCat("redis error: ", absl::string_view(reply->str, reply->len)));
+  }
+  return Convert(reply);
+}
+
+absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& args) {
+  if (args.empty()) return absl::InvalidArgumentError("empty redis command");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ContextPtr context;
+    bool reused = false;
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        context = std::move(idle_.back());
+        idle_.pop_back();
+        reused = true;
+      }
+    }
+    if (context == nullptr) {
+      absl::StatusOr<ContextPtr> fresh = Connect();
+      if (!fresh.ok()) return fresh.status();
+      context = *std::move(fresh);
+    }
+    bool io_error = false;
+    absl::StatusOr<RedisReply> reply = RunOn(context.get(), args, &io_error);
+    if (io_error) {
+      if (reused) continue;  // a stale connection from before a restart: one fresh try
+      return reply.status();
+    }
+    if (reply.ok()) {
+      std::lock_guard lock(mu_);
+      if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(context));
+    }
+    return reply;
+  }
+  return absl::UnavailableError("redis connection error");
+}
+
+absl::StatusOr<std::optional<std::string>> RedisClient::Get(const std::string& key) {
+  absl::StatusOr<RedisReply> reply = Command({"GET", key});
+  if (!reply.ok()) return reply.status();
+  if (reply->type == RedisReply::Type::kNil) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(reply->str));
+}
+
+absl::Status RedisClient::Set(const std::string& key, const std::string& value,
+                              absl::Duration ttl) {
+  std::vector<std::string> args{"SET", key, value};
+  if (ttl > absl::ZeroDuration()) {
+    args.push_back("PX");
+    args.push_back(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl))));
+  }
+  return Command(args).status();
+}
+
+absl::StatusOr<int64_t> RedisClient::Del(const std::vector<std::string>& keys) {
+  std::vector<std::string> args{"DEL"};
+  args.insert(args.end(), keys.begin(), keys.end());
+  absl::StatusOr<RedisReply> reply = Command(args);
+  if (!reply.ok()) return reply.status();
+  return reply->integer;
+}
+
+absl::StatusOr<int64_t> RedisClient::Publish(const std::string& channel,
+                                             const std::string& message) {
+  absl::StatusOr<RedisReply> reply = Command({"PUBLISH", channel, message});
+  if (!reply.ok()) return reply.status();
+  return reply->integer;
+}
+
+}  // namespace hie::redis

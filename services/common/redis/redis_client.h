@@ -1,0 +1,85 @@
+#pragma once
+
+// A synchronous Redis client for caches and coordination (never the only copy of anything).
+//
+// Contract:
+//  - Thread-safe. hiredis contexts are not, so each command borrows a context from a small idle
+//    list and returns it only when the command succeeded; a context that saw any error or
+//    timeout is discarded.
+//  - Survives Redis restarts: a command whose reused connection turns out dead (the server
+//    restarted since) is retried once on a fresh connection.
+//  - Fails fast while Redis is down: after a failed connect, commands answer UNAVAILABLE at once
+//    for `reconnect_backoff`, so callers (who treat Redis as optional) are not slowed by
+//    repeated connect timeouts.
+//  - Errors: UNAVAILABLE for connect/IO/timeout, FAILED_PRECONDITION for an error reply.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+struct redisContext;
+
+namespace hie::redis {
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  absl::Duration connect_timeout = absl::Milliseconds(200);
+  absl::Duration command_timeout = absl::Milliseconds(200);
+  absl::Duration reconnect_backoff = absl::Milliseconds(500);
+  size_t max_idle_connections = 8;
+};
+
+// A reply as plain data: nil, string (bulk or status), integer, or array of replies.
+struct RedisReply {
+  enum class Type { kNil, kString, kInteger, kArray };
+  Type type = Type::kNil;
+  std::string str;
+  int64_t integer = 0;
+  std::vector<RedisReply> elements;
+};
+
+class RedisClient {
+ public:
+  explicit RedisClient(RedisOptions options);
+  ~RedisClient();
+
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // Runs one command, e.g. {"SET", key, value, "PX", "5000"}.
+  [[nodiscard]] absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args);
+
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> Get(const std::string& key);
+  // `ttl` of zero means no expiry.
+  [[nodiscard]] absl::Status Set(const std::string& key, const std::string& value,
+                                 absl::Duration ttl);
+  [[nodiscard]] absl::StatusOr<int64_t> Del(const std::vector<std::string>& keys);
+  [[nodiscard]] absl::StatusOr<int64_t> Publish(const std::string& channel,
+                                                const std::string& message);
+
+ private:
+  struct ContextDeleter {
+    void operator()(redisContext* c) const;
+  };
+  using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+
+  absl::StatusOr<ContextPtr> Connect();
+  // Runs the command once on `context`; on failure the context must be discarded.
+  absl::StatusOr<RedisReply> RunOn(redisContext* context, const std::vector<std::string>& args,
+                                   bool* io_error);
+
+  const RedisOptions options_;
+  std::mutex mu_;
+  std::vector<ContextPtr> idle_;
+  absl::Time next_connect_allowed_ = absl::InfinitePast();
+};
+
+}  // namespace hie::redis

@@ -1,0 +1,137 @@
+// The server bootstrap over real gRPC with mutual TLS on loopback.
+
+#include "services/common/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/test_env.h"
+
+namespace hie {
+namespace {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+class GrpcServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+        GrpcServer::Start({.service_name = "test",
+                           .listen_address = "127.0.0.1:0",
+                           .tls = hie::testing::TestCertFiles("identity"),
+                           .metrics_address = "127.0.0.1:0"},
+                          {});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  // Health check through a channel with the given credentials; returns the RPC status.
+  grpc::Status Check(const TlsFiles& client_files, HealthCheckResponse* response) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+        MakeTlsChannelCredentials(client_files);
+    EXPECT_TRUE(creds.ok()) << creds.status();
+    auto channel = grpc::CreateChannel(absl::StrCat("localhost:", server_->port()), *creds);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    context.AddMetadata("x-request-id", "req-test-1");
+    return Health::NewStub(channel)->Check(&context, HealthCheckRequest(), response);
+  }
+
+  std::unique_ptr<GrpcServer> server_;
+};
+
+TEST_F(GrpcServerTest, ClientWithCertificateGetsHealthThatFollowsSetServing) {
+  HealthCheckResponse response;
+  grpc::Status status = Check(hie::testing::TestCertFiles("operator"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+
+  server_->SetServing(true);
+  status = Check(hie::testing::TestCertFiles("clinic-a"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+}
+
+TEST_F(GrpcServerTest, ClientWithoutCertificateIsRefused) {
+  TlsFiles no_cert = hie::testing::TestCertFiles("operator");
+  no_cert.cert_file.clear();
+  no_cert.key_file.clear();
+  HealthCheckResponse response;
+  grpc::Status status = Check(no_cert, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+}
+
+TEST_F(GrpcServerTest, ClientWithCertificateFromAnotherCaIsRefused) {
+  TlsFiles rogue = hie::testing::TestCertFiles("operator", /*rogue_ca=*/true);
+  rogue.ca_file = hie::testing::TestCertFiles("operator").ca_file;  // trusts our server
+  HealthCheckResponse response;
+  grpc::Status status = Check(rogue, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+}
+
+TEST_F(GrpcServerTest, ClientRefusesServerItDoesNotTrust) {
+  TlsFiles distrustful = hie::testing::TestCertFiles("operator");
+  distrustful.ca_file = hie::testing::TestCertFiles("operator", /*rogue_ca=*/true).ca_file;
+  HealthCheckResponse response;
+  EXPECT_FALSE(Check(distrustful, &response).ok());
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
+  close(fd);
+  return response;
+}
+
+TEST_F(GrpcServerTest, EveryRpcIsCountedInMetrics) {
+  HealthCheckResponse response;
+  ASSERT_TRUE(Check(hie::testing::TestCertFiles("operator"), &response).ok());
+  ASSERT_GT(server_->metrics().exposer_port(), 0);
+  std::string body = HttpGet(server_->metrics().exposer_port(), "/metrics");
+  EXPECT_NE(body.find("hie_rpc_total{code=\"OK\",rpc=\"/grpc.health.v1.Health/Check\""),
+            std::string::npos)
+      << body.substr(0, 2000);
+  EXPECT_NE(body.find("hie_rpc_latency_seconds_bucket"), std::string::npos);
+}
+
+TEST(PeerIdentityTest, ReadsOrgAndRoleFromCertificateSubject) {
+  absl::StatusOr<std::string> pem = ReadFileToString(hie::testing::TestCertFiles("clinic-b").cert_file);
+  ASSERT_TRUE(pem.ok());
+  absl::StatusOr<PeerIdentity> peer = PeerIdentityFromCertificatePem(*pem);
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  EXPECT_EQ(peer->org, "clinic-b");
+  EXPECT_EQ(peer->role, "member");
+  EXPECT_EQ(peer->common_name, "clinic-b");
+
+  EXPECT_EQ(PeerIdentityFromCertificatePem("not a certificate").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(GrpcServerStartTest, MissingCertificateFileIsAClearError) {
+  TlsFiles files = hie::testing::TestCertFiles("identity");
+  files.key_file = "/nonexistent/identity.key";
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+      GrpcServer::Start({.service_name = "x", .listen_address = "127.0.0.1:0", .tls = files}, {});
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("/nonexistent/identity.key"), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace hie
