@@ -187,6 +187,7 @@ std::string Nysiis(std::string_view input) {
     w.replace(w.size() - 2, 2, "D");
   }
   std::string key(1, w[0]);
+  char prev_translated = w[0];  // the previous letter after translation (vowels became A)
   for (size_t i = 1; i < w.size(); ++i) {
     const char c = w[i];
     const char prev = w[i - 1];
@@ -214,15 +215,16 @@ std::string Nysiis(std::string_view input) {
       repl = "FF";
       ++i;
     } else if (c == 'H' && (!IsVowel(prev) || (next != '\0' && !IsVowel(next)))) {
-      repl = std::string(1, prev);
+      repl = std::string(1, prev_translated);
     } else if (c == 'W' && IsVowel(prev)) {
-      repl = std::string(1, prev);
+      repl = std::string(1, prev_translated);
     } else {
       repl = std::string(1, c);
     }
     for (char r : repl) {
       if (key.back() != r) key.push_back(r);
     }
+    if (!repl.empty()) prev_translated = repl.back();
   }
   if (key.size() > 1 && key.back() == 'S') key.pop_back();
   if (key.size() > 2 && key.compare(key.size() - 2, 2, "AY") == 0) key.replace(key.size() - 2, 2, "Y");

@@ -1,0 +1,350 @@
+#include "hie/mpi/model.h"
+
+#include <cmath>
+#include <random>
+
+#include "gtest/gtest.h"
+#include "hie/mpi/nicknames.h"
+#include "hie/mpi/normalize.h"
+
+namespace hie::mpi {
+namespace {
+
+int Level(const Comparison& c, Field f) { return c.level[static_cast<int>(f)]; }
+
+class CompareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = NicknameTable::FromCsv(
+        "robert,has_nickname,bob\nsusannah,has_nickname,susan\nsusannah,has_nickname,hannah\n");
+    ASSERT_TRUE(t.ok());
+    table_ = *std::move(t);
+  }
+  NormalizedRecord N(const Record& r) const { return Normalizer(&table_).Normalize(r); }
+  static Record Person() {
+    Record r;
+    r.record_id = "1";
+    r.given_name = "Robert";
+    r.middle_name = "James";
+    r.family_name = "Smith";
+    r.sex = "M";
+    r.birth_date = "1970-03-15";
+    r.address_line = "12 Main Street";
+    r.city = "Springfield";
+    r.state = "IL";
+    r.postal_code = "62701";
+    r.phone = "217-555-0101";
+    r.email = "rsmith@example.org";
+    r.ssn = "219-09-9999";
+    return r;
+  }
+  NicknameTable table_;
+};
+
+TEST_F(CompareTest, IdenticalRecordsAgreeExactlyEverywhere) {
+  const NormalizedRecord a = N(Person());
+  const Comparison c = Compare(a, a);
+  for (int f = 0; f < kNumFields; ++f) {
+    EXPECT_EQ(c.level[f], NumLevels(static_cast<Field>(f)) - 1) << FieldName(Field(f));
+  }
+  EXPECT_EQ(c.guards, 0u);
+}
+
+TEST_F(CompareTest, MissingValuesAreLevelZero) {
+  const Comparison c = Compare(N(Person()), N(Record{}));
+  for (int f = 0; f < kNumFields; ++f) EXPECT_EQ(c.level[f], 0) << FieldName(Field(f));
+}
+
+TEST_F(CompareTest, Levels) {
+  Record b = Person();
+  b.given_name = "Bob";            // nickname
+  b.family_name = "Smiht";         // transposition
+  b.birth_date = "1970-15-03";     // impossible as written: read with day and month exchanged
+  b.address_line = "12 Main St";   // abbreviation
+  b.phone = "(217) 555-0101";
+  b.email = "rsmith@example.com";  // same user
+  b.ssn = "219-09-9998";           // one typo
+  b.middle_name = "J";
+  const Comparison c = Compare(N(Person()), N(b));
+  EXPECT_EQ(Level(c, Field::kGiven), 3);
+  EXPECT_EQ(Level(c, Field::kFamily), 3);
+  EXPECT_EQ(Level(c, Field::kBirthDate), 5);
+  EXPECT_EQ(Level(c, Field::kAddress), 4);
+  EXPECT_EQ(Level(c, Field::kPhone), 3);
+  EXPECT_EQ(Level(c, Field::kEmail), 2);
+  EXPECT_EQ(Level(c, Field::kSsn), 2);
+  EXPECT_EQ(Level(c, Field::kMiddle), 2);
+}
+
+TEST_F(CompareTest, DateLevels) {
+  auto level = [this](const char* x, const char* y) {
+    Record a;
+    a.birth_date = x;
+    Record b;
+    b.birth_date = y;
+    return Level(Compare(N(a), N(b)), Field::kBirthDate);
+  };
+  EXPECT_EQ(level("1970-03-15", "1970-03-15"), 5);
+  EXPECT_EQ(level("1970-03-04", "1970-04-03"), 4);
+  EXPECT_EQ(level("1970-03-15", "1971-03-15"), 3);
+  EXPECT_EQ(level("1970-03-15", "1970-08-20"), 2);
+  EXPECT_EQ(level("1970-03-15", "1985-08-20"), 1);
+  EXPECT_EQ(level("1970-02-31", "1970-03-15"), 2);  // impossible date keeps its year
+  EXPECT_EQ(level("", "1970-03-15"), 0);
+}
+
+TEST_F(CompareTest, NameSwapAndCompoundNames) {
+  Record b = Person();
+  b.given_name = "Smith";
+  b.family_name = "Robert";
+  const Comparison swapped = Compare(N(Person()), N(b));
+  EXPECT_TRUE(swapped.names_swapped);
+  EXPECT_EQ(Level(swapped, Field::kGiven), 4);
+  EXPECT_EQ(Level(swapped, Field::kFamily), 4);
+
+  Record x = Person();
+  x.family_name = "García-López";
+  Record y = Person();
+  y.family_name = "Garcia";
+  EXPECT_EQ(Level(Compare(N(x), N(y)), Field::kFamily), 3);
+}
+
+TEST_F(CompareTest, Symmetric) {
+  // Every pair from a small zoo of variants compares the same both ways.
+  std::vector<Record> zoo;
+  zoo.push_back(Person());
+  Record r = Person();
+  r.given_name = "Smith";
+  r.family_name = "Robert";
+  zoo.push_back(r);
+  r = Person();
+  r.given_name = "Hannah";
+  r.sex = "F";
+  zoo.push_back(r);
+  r.given_name = "Susan";
+  r.ssn = "";
+  zoo.push_back(r);
+  r = Person();
+  r.family_name = "Smith Jr";
+  r.birth_date = "1995-03-15";
+  zoo.push_back(r);
+  zoo.push_back(Record{});
+  r = Person();
+  r.org = "a";
+  r.local_id = "1";
+  zoo.push_back(r);
+  r.local_id = "2";
+  zoo.push_back(r);
+  const Model model;
+  for (const auto& x : zoo) {
+    for (const auto& y : zoo) {
+      const NormalizedRecord a = N(x);
+      const NormalizedRecord b = N(y);
+      const Comparison ab = Compare(a, b);
+      const Comparison ba = Compare(b, a);
+      EXPECT_EQ(ab.level, ba.level);
+      EXPECT_EQ(ab.guards, ba.guards);
+      EXPECT_DOUBLE_EQ(model.Score(a, b, ab), model.Score(b, a, ba));
+    }
+  }
+}
+
+TEST_F(CompareTest, TwinGuard) {
+  Record twin = Person();
+  twin.given_name = "Hannah";
+  twin.middle_name = "";
+  twin.sex = "F";
+  twin.ssn = "";
+  twin.email = "";
+  const Comparison c = Compare(N(Person()), N(twin));
+  EXPECT_TRUE(c.guards & kGuardTwin) << GuardNames(c.guards);
+  // Same sex, different given names, same family name and address: still twins.
+  twin.sex = "M";
+  twin.given_name = "William";
+  EXPECT_TRUE(Compare(N(Person()), N(twin)).guards & kGuardTwin);
+  // Two nicknames of one formal name are different given names for this purpose.
+  Record s1 = Person();
+  s1.given_name = "Susan";
+  s1.middle_name = "";
+  s1.ssn = "";
+  Record s2 = s1;
+  s2.given_name = "Hannah";
+  EXPECT_TRUE(Compare(N(s1), N(s2)).guards & kGuardTwin);
+  // A typo in the given name is not a twin.
+  Record typo = Person();
+  typo.given_name = "Robret";
+  EXPECT_EQ(Compare(N(Person()), N(typo)).guards, 0u);
+  // Nor is a nickname.
+  Record nick = Person();
+  nick.given_name = "Bob";
+  EXPECT_EQ(Compare(N(Person()), N(nick)).guards, 0u);
+}
+
+TEST_F(CompareTest, JuniorSeniorGuard) {
+  Record junior = Person();
+  junior.family_name = "Smith Jr";
+  junior.ssn = "";
+  Record senior = Person();
+  senior.family_name = "Smith Sr";
+  senior.ssn = "";
+  EXPECT_TRUE(Compare(N(junior), N(senior)).guards & kGuardJuniorSenior);
+  // Same name and address, born 25 years apart on a different day.
+  Record son = Person();
+  son.birth_date = "1995-07-01";
+  son.ssn = "";
+  Record father = Person();
+  father.ssn = "";
+  EXPECT_TRUE(Compare(N(father), N(son)).guards & kGuardJuniorSenior);
+  // A decade typo that keeps month and day is not Jr/Sr.
+  Record typo = Person();
+  typo.birth_date = "1990-03-15";
+  typo.ssn = "";
+  EXPECT_FALSE(Compare(N(father), N(typo)).guards & kGuardJuniorSenior);
+}
+
+TEST_F(CompareTest, SsnAndSameSourceGuards) {
+  Record other = Person();
+  other.ssn = "078-05-1120";
+  EXPECT_TRUE(Compare(N(Person()), N(other)).guards & kGuardSsnConflict);
+  Record typo = Person();
+  typo.ssn = "219-09-9998";
+  EXPECT_FALSE(Compare(N(Person()), N(typo)).guards & kGuardSsnConflict);
+  Record id7 = Person();
+  id7.ssn = "1234567";
+  Record id7b = Person();
+  id7b.ssn = "7654321";
+  EXPECT_FALSE(Compare(N(id7), N(id7b)).guards & kGuardSsnConflict);  // not US SSNs
+
+  Record a = Person();
+  a.org = "clinic-a";
+  a.local_id = "MRN1";
+  Record b = a;
+  b.local_id = "MRN2";
+  EXPECT_TRUE(Compare(N(a), N(b)).guards & kGuardSameSourceConflict);
+  b.org = "clinic-b";
+  EXPECT_FALSE(Compare(N(a), N(b)).guards & kGuardSameSourceConflict);
+}
+
+TEST_F(CompareTest, ExplanationAddsUpToScore) {
+  const Model model;
+  Record b = Person();
+  b.given_name = "Bob";
+  b.birth_date = "1970-03-16";
+  b.email = "";
+  NormalizedRecord x = N(Person());
+  NormalizedRecord y = N(b);
+  const Comparison c = Compare(x, y);
+  const Explanation e = model.Explain(x, y, c);
+  double sum = e.prior + e.location_cap_adjustment;
+  for (const FieldWeight& fw : e.fields) {
+    sum += fw.weight;
+    EXPECT_NE(fw.level, 0);
+    EXPECT_NE(fw.field, Field::kEmail);  // missing on one side: not listed
+  }
+  EXPECT_NEAR(sum, e.total, 1e-9);
+  EXPECT_NEAR(e.total, model.Score(x, y, c), 1e-9);
+}
+
+TEST_F(CompareTest, RareFamilyNameWeighsMoreThanCommon) {
+  const Model model;
+  NormalizedRecord a = N(Person());
+  NormalizedRecord b = a;
+  const Comparison c = Compare(a, b);
+  a.family_freq = b.family_freq = 0.01f;  // SMITH-like
+  const double common = model.Score(a, b, c);
+  a.family_freq = b.family_freq = 0.00001f;
+  const double rare = model.Score(a, b, c);
+  EXPECT_GT(rare, common + 3);
+  const Explanation e = model.Explain(a, b, c);
+  bool tf = false;
+  for (const auto& fw : e.fields) tf |= fw.field == Field::kFamily && fw.tf_adjusted;
+  EXPECT_TRUE(tf);
+}
+
+TEST(DecideTest, ThresholdsAndGuards) {
+  const Thresholds t;
+  EXPECT_EQ(Decide(t.auto_link + 1, 0, t), Decision::kAutoLink);
+  EXPECT_EQ(Decide(t.auto_link + 50, kGuardTwin, t), Decision::kReview);
+  EXPECT_EQ(Decide((t.auto_link + t.review) / 2, 0, t), Decision::kReview);
+  EXPECT_EQ(Decide(t.review - 1, 0, t), Decision::kNew);
+  EXPECT_STREQ(DecisionName(Decision::kAutoLink), "auto_link");
+}
+
+TEST(PatternKeyTest, RoundTrip) {
+  Comparison c;
+  for (int f = 0; f < kNumFields; ++f) c.level[f] = static_cast<uint8_t>(f % 6);
+  EXPECT_EQ(PatternLevels(PatternKey(c)), c.level);
+}
+
+// EM on a synthetic two-class mixture drawn from known parameters recovers them.
+TEST(EmTest, RecoversKnownMixture) {
+  std::mt19937_64 rng(1234);
+  // True parameters for three-level fields (e.g. postal code: disagree, typo, exact): level
+  // index 1..3.
+  const std::array<double, 4> m3 = {0, 0.05, 0.15, 0.80};
+  const std::array<double, 4> u3 = {0, 0.90, 0.07, 0.03};
+  const int fields[] = {static_cast<int>(Field::kCity), static_cast<int>(Field::kPostalCode),
+                        static_cast<int>(Field::kPhone), static_cast<int>(Field::kSsn),
+                        static_cast<int>(Field::kEmail)};
+  const double lambda = 0.2;
+  absl::flat_hash_map<uint64_t, double> counts;
+  std::uniform_real_distribution<double> uni(0, 1);
+  auto draw = [&](const std::array<double, 4>& p) {
+    double x = uni(rng);
+    for (int l = 1; l < 4; ++l) {
+      if ((x -= p[l]) < 0) return l;
+    }
+    return 3;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    const bool match = uni(rng) < lambda;
+    Comparison c;
+    for (int f : fields) c.level[f] = static_cast<uint8_t>(draw(match ? m3 : u3));
+    counts[PatternKey(c)] += 1;
+  }
+  std::vector<PatternCount> patterns;
+  for (const auto& [k, n] : counts) patterns.push_back({k, n});
+
+  for (bool estimate_u : {false, true}) {
+    ModelParams p = Model::DefaultParams();
+    for (int f : fields) {
+      if (!estimate_u) {
+        for (int l = 1; l < 4; ++l) p.u[f][l] = u3[l];  // u known (as from random pairs)
+      }
+    }
+    EmOptions options;
+    options.estimate_u = estimate_u;
+    const EmResult r = RunEm(patterns, options, &p);
+    EXPECT_TRUE(r.converged) << "estimate_u=" << estimate_u;
+    EXPECT_NEAR(p.lambda, lambda, 0.01) << "estimate_u=" << estimate_u;
+    for (int f : fields) {
+      for (int l = 1; l < 4; ++l) {
+        EXPECT_NEAR(p.m[f][l], m3[l], 0.015) << FieldName(Field(f)) << " level " << l;
+        EXPECT_NEAR(p.u[f][l], u3[l], 0.015) << FieldName(Field(f)) << " level " << l;
+      }
+    }
+  }
+}
+
+TEST(EmTest, EmptyInputLeavesParameters) {
+  ModelParams p = Model::DefaultParams();
+  const ModelParams before = p;
+  const EmResult r = RunEm({}, EmOptions{}, &p);
+  EXPECT_EQ(r.iterations, 0);
+  EXPECT_EQ(p.m, before.m);
+}
+
+TEST(EstimateUTest, CountsLevelsIgnoringMissing) {
+  std::vector<Comparison> pairs(100);
+  for (int i = 0; i < 100; ++i) {
+    pairs[i].level[static_cast<int>(Field::kSex)] = i < 50 ? 2 : (i < 90 ? 1 : 0);
+  }
+  ModelParams p = Model::DefaultParams();
+  EstimateU(pairs, &p);
+  const int sex = static_cast<int>(Field::kSex);
+  EXPECT_NEAR(p.u[sex][2], 50.5 / 91.0, 1e-9);
+  EXPECT_NEAR(p.u[sex][1], 40.5 / 91.0, 1e-9);
+}
+
+}  // namespace
+}  // namespace hie::mpi
