@@ -1,0 +1,166 @@
+#pragma once
+
+// A pure parser of ER7-encoded ("pipe and hat") HL7 v2 messages.
+//
+//   Hl7Result<Message> parsed = Message::Parse(bytes);
+//   if (!parsed.ok()) { ... parsed.error() is an Hl7Error ... }
+//   std::string family = parsed.value().Get("PID", 5, /*rep=*/0, /*comp=*/1);
+//
+// Input: one message. A UTF-8 byte order mark is stripped; segments may end with CR, LF or
+// CRLF; blank lines are skipped. The encoding characters come from MSH-1 (field separator)
+// and MSH-2 (component, repetition, escape, subcomponent; a fifth, v2.7 truncation character
+// is accepted and ignored). Field numbering follows the standard: MSH-1 is the field separator
+// itself and MSH-2 the encoding characters, so MSH-9 is the message type in every segment
+// numbering scheme the standard uses.
+//
+// Positions: field, component and subcomponent are 1-based HL7 positions; repetition is a
+// 0-based index. Accessors return the unescaped value, or "" when the position is absent
+// (absent and empty are the same to HL7 v2 readers).
+//
+// Escapes: \F\ \S\ \T\ \R\ \E\ become the delimiters, \Xhh..\ the bytes in hex. Any other
+// sequence (\H\, \N\, \.br\, \Z..\, malformed hex, an unterminated escape) is passed through
+// verbatim.
+//
+// Errors never carry a field's value (values are PHI), only its location and a description.
+// Limits (ParseLimits) bound the work and memory a hostile message can cause: memory is
+// linear in the input size (fields are split eagerly, components lazily on access).
+//
+// Thread-safety: a parsed Message is immutable and may be read from several threads.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace hie::hl7 {
+
+// HL7 table 0357 (message error condition codes) — the subset this library produces.
+enum class ErrorCode : int {
+  kSegmentSequenceError = 100,
+  kRequiredFieldMissing = 101,
+  kDataTypeError = 102,
+  kTableValueNotFound = 103,
+  kUnsupportedMessageType = 200,
+  kUnsupportedEventCode = 201,
+  kApplicationInternalError = 207,
+};
+
+// The table 0357 description of `code`, e.g. "Required field missing".
+std::string_view ErrorCodeText(ErrorCode code);
+
+// HL7 table 0516 (error severity), as written to ERR-4.
+enum class Severity { kError, kWarning, kInformation };
+std::string_view SeverityCode(Severity severity);  // "E", "W", "I"
+
+// A located, structured error. Location fields are 0 when not applicable.
+struct Hl7Error {
+  std::string segment_id;  // "PID"; empty when the error is not tied to a segment
+  int segment_index = 0;   // 1-based occurrence of segment_id in the message (ERR-2.2)
+  int field = 0;           // 1-based field position
+  int repetition = 0;      // 1-based repetition (ERR-2.4)
+  int component = 0;       // 1-based component
+  ErrorCode code = ErrorCode::kApplicationInternalError;
+  Severity severity = Severity::kError;
+  // Human-readable, names the location and never the value, e.g.
+  // "PID-7: birth date is not a valid TS".
+  std::string text;
+
+  // "PID-7", "PID-3.1", "MSH", or "" for message-level errors.
+  std::string Location() const;
+  // INVALID_ARGUMENT carrying `text` (UNIMPLEMENTED for 200/201, INTERNAL for 207).
+  absl::Status ToStatus() const;
+};
+
+// Either a value or an Hl7Error.
+template <typename T>
+class [[nodiscard]] Hl7Result {
+ public:
+  Hl7Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
+  Hl7Result(Hl7Error error) : v_(std::move(error)) {}    // NOLINT: implicit by design
+  bool ok() const { return v_.index() == 0; }
+  const T& value() const& { return std::get<0>(v_); }
+  T& value() & { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  const Hl7Error& error() const { return std::get<1>(v_); }
+  absl::Status status() const { return ok() ? absl::OkStatus() : error().ToStatus(); }
+
+ private:
+  std::variant<T, Hl7Error> v_;
+};
+
+struct Delimiters {
+  char field = '|';
+  char component = '^';
+  char repetition = '~';
+  char escape = '\\';
+  char subcomponent = '&';
+  bool has_escape = true;        // MSH-2 may omit the escape character
+  bool has_subcomponent = true;  // ... and the subcomponent separator
+};
+
+struct ParseLimits {
+  size_t max_message_bytes = 1 << 20;  // 1 MiB
+  size_t max_segments = 5000;
+  size_t max_fields_per_segment = 500;
+};
+
+// One segment: its id and its raw (still escaped) fields. Field n is fields[n] (fields[0] is the
+// id); for MSH, field 1 is the field separator and field 2 the encoding characters.
+class Segment {
+ public:
+  std::string_view id() const { return fields_[0]; }
+  // The highest field position present (trailing empty fields count if they were sent).
+  int field_count() const { return static_cast<int>(fields_.size()) - 1; }
+  // The unescaped value at a position, "" when absent. For MSH-1 and MSH-2 the raw characters.
+  std::string Get(int field, int rep = 0, int comp = 1, int sub = 1) const;
+  // Raw field text (escaped, with its delimiters), "" when absent.
+  std::string_view RawField(int field) const;
+  // Number of repetitions of a field (0 when absent or empty).
+  int RepetitionCount(int field) const;
+  // Number of components of a repetition (0 when absent or empty).
+  int ComponentCount(int field, int rep) const;
+  const Delimiters& delimiters() const { return delims_; }
+
+ private:
+  friend class Message;
+  Segment(Delimiters delims, std::vector<std::string_view> fields)
+      : delims_(delims), fields_(std::move(fields)) {}
+  Delimiters delims_;
+  std::vector<std::string_view> fields_;  // views into the owning Message's text
+};
+
+class Message {
+ public:
+  [[nodiscard]] static Hl7Result<Message> Parse(std::string_view bytes,
+                                                const ParseLimits& limits = {});
+
+  const std::vector<Segment>& segments() const { return segments_; }
+  const Delimiters& delimiters() const { return delims_; }
+
+  // The `occurrence`-th (0-based) segment with this id, nullptr when there is none.
+  const Segment* Find(std::string_view id, int occurrence = 0) const;
+  // All segments with this id, in message order.
+  std::vector<const Segment*> FindAll(std::string_view id) const;
+  // Get() on the first segment with this id; "" when the segment is absent.
+  std::string Get(std::string_view segment_id, int field, int rep = 0, int comp = 1,
+                  int sub = 1) const;
+
+ private:
+  Message() = default;
+  // Owns the bytes the segments' views point into; shared so Message is cheap to copy/move.
+  std::shared_ptr<const std::string> text_;
+  Delimiters delims_;
+  std::vector<Segment> segments_;
+};
+
+// Unescapes an ER7 value using `delims` (see the header comment for the rules).
+std::string Unescape(std::string_view raw, const Delimiters& delims);
+// Escapes the delimiters and the escape character so `value` can be written into a field.
+std::string Escape(std::string_view value, const Delimiters& delims);
+
+}  // namespace hie::hl7
