@@ -1,0 +1,159 @@
+#include "hie/mpi/match_index.h"
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "hie/mpi/nicknames.h"
+
+namespace hie::mpi {
+namespace {
+
+Record Person(const std::string& id, const std::string& given, const std::string& family,
+              const std::string& dob, const std::string& sex = "F") {
+  Record r;
+  r.record_id = id;
+  r.given_name = given;
+  r.family_name = family;
+  r.birth_date = dob;
+  r.sex = sex;
+  r.address_line = "10 Oak Street";
+  r.city = "Dayton";
+  r.postal_code = "45402";
+  return r;
+}
+
+class MatchIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = NicknameTable::FromCsv("elizabeth,has_nickname,liz\n");
+    ASSERT_TRUE(t.ok());
+    nicknames_ = *std::move(t);
+    index_ = std::make_unique<MatchIndex>(Model::DefaultParams(), &nicknames_);
+    // A small population of different people.
+    const char* given[] = {"Ann", "Beth", "Cara", "Dana", "Erin", "Fay", "Gail", "Hope"};
+    const char* family[] = {"Quinn", "Reyes", "Stone", "Tran", "Underwood", "Vance"};
+    int n = 0;
+    for (const char* g : given) {
+      for (const char* f : family) {
+        const std::string dob = absl::StrCat(1950 + n % 40, "-0", 1 + n % 9, "-1", n % 10);
+        Record r = Person(absl::StrCat("p", n), g, f, dob);
+        r.address_line = absl::StrCat(n + 1, " Pine Road");
+        r.postal_code = absl::StrCat(20000 + n);
+        ASSERT_TRUE(index_->Add(r).ok());
+        ++n;
+      }
+    }
+    ASSERT_TRUE(index_->Add(Person("liz", "Elizabeth", "Okafor", "1984-11-23")).ok());
+  }
+  NicknameTable nicknames_;
+  std::unique_ptr<MatchIndex> index_;
+};
+
+TEST_F(MatchIndexTest, FindsDuplicateWithExplanation) {
+  const auto result = index_->Match(Person("q", "Liz", "Okafor", "1984-11-23"), 3);
+  ASSERT_FALSE(result.empty());
+  EXPECT_EQ(result[0].record_id, "liz");
+  EXPECT_EQ(result[0].decision, Decision::kAutoLink);
+  EXPECT_NEAR(result[0].explanation.total, result[0].score, 1e-9);
+  bool given_listed = false;
+  for (const auto& fw : result[0].explanation.fields) {
+    if (fw.field == Field::kGiven) {
+      given_listed = true;
+      EXPECT_STREQ(LevelName(fw.field, fw.level), "close_or_nickname");
+    }
+  }
+  EXPECT_TRUE(given_listed);
+  for (size_t i = 1; i < result.size(); ++i) EXPECT_LE(result[i].score, result[i - 1].score);
+}
+
+TEST_F(MatchIndexTest, StrangerIsNew) {
+  Record q = Person("q", "Zebulon", "Xavier", "2001-02-03", "M");
+  q.address_line = "1 Nowhere Lane";
+  q.postal_code = "99999";
+  const auto result = index_->Match(q, 5);
+  for (const auto& c : result) EXPECT_NE(c.decision, Decision::kAutoLink);
+}
+
+TEST_F(MatchIndexTest, AddUpdateRemove) {
+  EXPECT_EQ(index_->Add(Person("liz", "X", "Y", "")).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(index_->Add(Person("", "X", "Y", "")).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index_->Update(Person("nope", "X", "Y", "")).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(index_->Remove("nope").code(), absl::StatusCode::kNotFound);
+  const size_t before = index_->size();
+
+  // Update moves the record to a different identity.
+  ASSERT_TRUE(index_->Update(Person("liz", "Grace", "Hopper", "1906-12-09")).ok());
+  EXPECT_EQ(index_->size(), before);
+  auto old_query = index_->Match(Person("q", "Liz", "Okafor", "1984-11-23"), 1);
+  EXPECT_TRUE(old_query.empty() || old_query[0].record_id != "liz" ||
+              old_query[0].decision != Decision::kAutoLink);
+  auto new_query = index_->Match(Person("q", "Grace", "Hopper", "1906-12-09"), 1);
+  ASSERT_FALSE(new_query.empty());
+  EXPECT_EQ(new_query[0].record_id, "liz");
+
+  ASSERT_TRUE(index_->Remove("liz").ok());
+  EXPECT_EQ(index_->size(), before - 1);
+  for (const auto& c : index_->Match(Person("q", "Grace", "Hopper", "1906-12-09"), 5)) {
+    EXPECT_NE(c.record_id, "liz");
+  }
+  // The freed slot is reused and the id can come back.
+  ASSERT_TRUE(index_->Add(Person("liz", "Elizabeth", "Okafor", "1984-11-23")).ok());
+  EXPECT_EQ(index_->Match(Person("q", "Liz", "Okafor", "1984-11-23"), 1)[0].record_id, "liz");
+}
+
+TEST_F(MatchIndexTest, QuerySkipsItsOwnRecordId) {
+  for (const auto& c : index_->Match(Person("liz", "Elizabeth", "Okafor", "1984-11-23"), 5)) {
+    EXPECT_NE(c.record_id, "liz");
+  }
+  EXPECT_TRUE(index_->Match(Person("q", "A", "B", ""), 0).empty());
+}
+
+TEST_F(MatchIndexTest, MarginRuleSendsAmbiguousPairToReview) {
+  // Two different people (distinct SSNs) that a query missing the SSN matches equally well.
+  Record x = Person("x", "Mary", "Lindqvist", "1970-06-01");
+  x.ssn = "219-09-9999";
+  x.address_line = "5 Birch Way";
+  x.postal_code = "30303";
+  Record y = x;
+  y.record_id = "y";
+  y.ssn = "078-05-1120";
+  ASSERT_TRUE(index_->Add(x).ok());
+  ASSERT_TRUE(index_->Add(y).ok());
+  Record q = x;
+  q.record_id = "q";
+  q.ssn = "";
+  const auto result = index_->Match(q, 2);
+  ASSERT_EQ(result.size(), 2u);
+  EXPECT_EQ(result[0].decision, Decision::kReview);
+  EXPECT_EQ(result[1].decision, Decision::kReview);
+}
+
+TEST_F(MatchIndexTest, ConcurrentReadersAndWriter) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> matches{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      for (int k = 0; k < 100 || !stop; ++k) {
+        const auto r = index_->Match(Person("q", "Liz", "Okafor", "1984-11-23"), 3);
+        if (!r.empty() && r[0].record_id == "liz") ++matches;
+      }
+    });
+  }
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = absl::StrCat("w", i);
+    ASSERT_TRUE(index_->Add(Person(id, "Temp", "Writer", "1999-01-01")).ok());
+    if (i % 2 == 0) {
+      ASSERT_TRUE(index_->Remove(id).ok());
+    }
+  }
+  stop = true;
+  for (auto& th : readers) th.join();
+  EXPECT_GT(matches.load(), 0);
+  EXPECT_EQ(index_->size(), 49u + 100u);
+}
+
+}  // namespace
+}  // namespace hie::mpi
