@@ -1,0 +1,310 @@
+#include "services/identity/store/identity_store_contract.h"
+
+#include <atomic>
+#include <thread>
+
+#include "google/protobuf/util/time_util.h"
+
+namespace hie::identity {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+SourceId Id(const std::string& org, const std::string& local) {
+  SourceId id;
+  id.set_org(org);
+  id.set_local_id(local);
+  return id;
+}
+
+v1::SourceRecord Version(const SourceId& id, int64_t version, const std::string& family,
+                         int64_t event_seconds = 1000) {
+  v1::SourceRecord r;
+  *r.mutable_source_id() = id;
+  r.set_version(version);
+  r.set_state(v1::RECORD_STATE_ACTIVE);
+  r.mutable_demographics()->mutable_name()->set_family(family);
+  *r.mutable_source_event_time() = TimeUtil::SecondsToTimestamp(event_seconds);
+  *r.mutable_record_time() = TimeUtil::SecondsToTimestamp(event_seconds);
+  return r;
+}
+
+v1::Person ActivePerson(const std::string& id) {
+  v1::Person p;
+  p.set_person_id(id);
+  p.set_state(v1::PERSON_STATE_ACTIVE);
+  p.set_etag("1");
+  return p;
+}
+
+v1::Link LinkOf(const SourceId& id, const std::string& person) {
+  v1::Link l;
+  *l.mutable_source_id() = id;
+  l.set_person_id(person);
+  l.set_method(v1::LINK_METHOD_AUTO);
+  l.set_score(12.5);
+  return l;
+}
+
+TEST_P(IdentityStoreContractTest, RecordVersionsAreKeptAndOneIsCurrent) {
+  SourceId a = Id("clinic-a", "MRN1");
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                if (auto s = t.PutRecordVersion(Version(a, 1, "Smith"), true); !s.ok()) return s;
+                return t.PutRecordVersion(Version(a, 2, "Smyth"), true);
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto current = t.GetRecord(a);
+                EXPECT_TRUE(current.ok() && current->has_value());
+                EXPECT_EQ((*current)->version(), 2);
+                EXPECT_EQ((*current)->demographics().name().family(), "Smyth");
+                EXPECT_EQ((*current)->state(), v1::RECORD_STATE_ACTIVE);
+                auto first = t.GetRecord(a, 1);
+                EXPECT_EQ((*first)->demographics().name().family(), "Smith");
+                EXPECT_FALSE(t.GetRecord(a, 3)->has_value());
+                EXPECT_FALSE(t.GetRecord(Id("clinic-a", "nope"))->has_value());
+                // A skipped version number is refused.
+                EXPECT_EQ(t.PutRecordVersion(Version(a, 4, "X"), true).code(),
+                          absl::StatusCode::kFailedPrecondition);
+                // A stale version goes into history only.
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 3, "Old"), false).ok());
+                EXPECT_EQ((*t.GetRecord(a))->version(), 2);
+                auto versions = t.RecordVersions(a);
+                EXPECT_EQ(versions->size(), 3u);
+                EXPECT_EQ((*versions)[2].demographics().name().family(), "Old");
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, RecordStateAndSupersededBy) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-a", "2");
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 1, "A"), true).ok());
+                EXPECT_EQ(t.SetRecordState(b, v1::RECORD_STATE_INACTIVE, SourceId()).code(),
+                          absl::StatusCode::kNotFound);
+                return t.SetRecordState(a, v1::RECORD_STATE_SUPERSEDED, b);
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto r = t.GetRecord(a);
+                EXPECT_EQ((*r)->state(), v1::RECORD_STATE_SUPERSEDED);
+                EXPECT_EQ((*r)->superseded_by().local_id(), "2");
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, PersonsAndLinks) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-b", "9");
+  std::string p1, p2;
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                p1 = *t.NewPersonId();
+                p2 = *t.NewPersonId();
+                EXPECT_NE(p1, p2);
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 1, "A"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(b, 1, "B"), true).ok());
+                EXPECT_TRUE(t.PutPerson(ActivePerson(p1)).ok());
+                EXPECT_TRUE(t.PutPerson(ActivePerson(p2)).ok());
+                EXPECT_TRUE(t.PutLink(LinkOf(a, p1)).ok());
+                return t.PutLink(LinkOf(b, p1));
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto person = t.GetPerson(p1);
+                EXPECT_EQ((*person)->links_size(), 2);
+                EXPECT_EQ((*t.GetRecord(b))->person_id(), p1);
+                EXPECT_DOUBLE_EQ((*t.GetLink(a))->score(), 12.5);
+                // Re-linking replaces: a record has exactly one link.
+                EXPECT_TRUE(t.PutLink(LinkOf(b, p2)).ok());
+                EXPECT_EQ(t.LinksOf(p1)->size(), 1u);
+                EXPECT_EQ(t.LinksOf(p2)->size(), 1u);
+                v1::Person merged = ActivePerson(p2);
+                merged.set_state(v1::PERSON_STATE_MERGED);
+                merged.set_merged_into_person_id(p1);
+                merged.set_etag("2");
+                EXPECT_TRUE(t.PutPerson(merged).ok());
+                EXPECT_FALSE(t.GetPerson("P-none")->has_value());
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto person = t.GetPerson(p2);
+                EXPECT_EQ((*person)->state(), v1::PERSON_STATE_MERGED);
+                EXPECT_EQ((*person)->merged_into_person_id(), p1);
+                EXPECT_EQ((*person)->etag(), "2");
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, EventsHaveIncreasingSequencesAndAreFoundBySubject) {
+  SourceId a = Id("clinic-a", "1");
+  std::vector<std::string> ids;
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                int64_t last = 0;
+                for (int i = 0; i < 4; ++i) {
+                  v1::IdentityEvent e;
+                  e.set_type(v1::IDENTITY_EVENT_TYPE_RECORD_LINKED);
+                  *e.mutable_event_time() = TimeUtil::SecondsToTimestamp(100 + i * 10);
+                  if (i % 2 == 0) *e.add_source_ids() = a;
+                  e.set_to_person_id(i < 2 ? "P1" : "P2");
+                  if (i == 3) e.add_affected_person_ids("P1");
+                  auto seq = t.AppendEvent(&e);
+                  EXPECT_TRUE(seq.ok());
+                  EXPECT_GT(*seq, last);
+                  last = *seq;
+                  EXPECT_FALSE(e.event_id().empty());
+                  ids.push_back(e.event_id());
+                }
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_EQ((*t.GetEvent(ids[2]))->to_person_id(), "P2");
+                EXPECT_FALSE(t.GetEvent("E-none")->has_value());
+                auto p1 = t.EventsAboutPerson("P1", absl::InfiniteFuture());
+                EXPECT_EQ(p1->size(), 3u);  // events 0, 1 and 3 (affected)
+                auto p1_early = t.EventsAboutPerson("P1", absl::FromUnixSeconds(110));
+                EXPECT_EQ(p1_early->size(), 2u);
+                auto rec = t.EventsAboutRecord(a, absl::InfiniteFuture());
+                EXPECT_EQ(rec->size(), 2u);
+                EXPECT_LT((*rec)[0].sequence(), (*rec)[1].sequence());
+                return absl::OkStatus();
+              }).ok());
+}
+
+v1::ReviewTask Task(const std::string& id, const SourceId& left, const SourceId& right,
+                    double score, int64_t created) {
+  v1::ReviewTask task;
+  task.set_task_id(id);
+  task.set_state(v1::REVIEW_TASK_STATE_OPEN);
+  *task.mutable_left()->mutable_source_id() = left;
+  *task.mutable_right()->mutable_source_id() = right;
+  task.set_left_person_id("PL" + id);
+  task.set_right_person_id("PR");
+  task.mutable_explanation()->set_total_score(score);
+  *task.mutable_create_time() = TimeUtil::SecondsToTimestamp(created);
+  return task;
+}
+
+TEST_P(IdentityStoreContractTest, ReviewTasksFilterOrderAndPage) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-b", "2"), c = Id("clinic-c", "3");
+  std::vector<std::string> ids;
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                for (int i = 0; i < 3; ++i) ids.push_back(*t.NewTaskId());
+                EXPECT_NE(ids[0], ids[1]);
+                EXPECT_TRUE(t.PutTask(Task(ids[0], a, b, 5.0, 300)).ok());
+                EXPECT_TRUE(t.PutTask(Task(ids[1], c, b, 9.0, 100)).ok());
+                v1::ReviewTask closed = Task(ids[2], a, c, 7.0, 200);
+                closed.set_state(v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT);
+                return t.PutTask(closed);
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto open = t.ListTasks(TaskFilter{});
+                EXPECT_EQ(open->size(), 2u);
+                EXPECT_EQ((*open)[0].task_id(), ids[1]) << "oldest first";
+                auto by_score = t.ListTasks(TaskFilter{.order_by_score_desc = true});
+                EXPECT_EQ((*by_score)[0].task_id(), ids[1]);
+                auto at_a = t.ListTasks(TaskFilter{.org = "clinic-a"});
+                EXPECT_EQ(at_a->size(), 1u);
+                auto page2 = t.ListTasks(TaskFilter{.limit = 1, .offset = 1});
+                EXPECT_EQ(page2->size(), 1u);
+                EXPECT_EQ((*page2)[0].task_id(), ids[0]);
+                EXPECT_EQ(*t.CountTasks(TaskFilter{}), 2);
+                EXPECT_EQ(*t.CountTasks(TaskFilter{.state = v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT}), 1);
+                auto by_person = t.ListTasks(TaskFilter{.person_id = "PL" + ids[0]});
+                EXPECT_EQ(by_person->size(), 1u);
+                EXPECT_EQ(t.OpenTasksWith(b)->size(), 2u);
+                EXPECT_EQ(t.OpenTasksWith(a)->size(), 1u);
+                EXPECT_EQ((*t.GetTask(ids[2]))->state(), v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT);
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, NotAMatchPairsAreUnordered) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-b", "2");
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                v1::NotAMatch d;
+                *d.mutable_a() = a;
+                *d.mutable_b() = b;
+                d.set_reason("different people");
+                EXPECT_TRUE(t.PutNotAMatch(d).ok());
+                EXPECT_EQ(t.NotAMatchesOf(a)->size(), 1u);
+                EXPECT_EQ(t.NotAMatchesOf(b)->size(), 1u);
+                EXPECT_TRUE(t.RemoveNotAMatch(b, a).ok());
+                EXPECT_TRUE(t.NotAMatchesOf(a)->empty());
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, IdempotentResultsAreStored) {
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_FALSE(t.GetIdempotent("k1")->has_value());
+                return t.PutIdempotent("k1", {"fingerprint", std::string("resp\0onse", 9)});
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto got = t.GetIdempotent("k1");
+                EXPECT_EQ((*got)->request_fingerprint, "fingerprint");
+                EXPECT_EQ((*got)->response, std::string("resp\0onse", 9));
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, FailedTransactionChangesNothing) {
+  SourceId a = Id("clinic-a", "1");
+  absl::Status status = Txn([&](IdentityTxn& t) -> absl::Status {
+    EXPECT_TRUE(t.PutRecordVersion(Version(a, 1, "A"), true).ok());
+    EXPECT_TRUE(t.PutPerson(ActivePerson("P-x")).ok());
+    return absl::InvalidArgumentError("changed my mind");
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_FALSE(t.GetRecord(a)->has_value());
+                EXPECT_FALSE(t.GetPerson("P-x")->has_value());
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, ScanActiveRecordsSkipsInactiveAndFillsPerson) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-a", "2");
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 1, "A"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 2, "A2"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(b, 1, "B"), true).ok());
+                EXPECT_TRUE(t.SetRecordState(b, v1::RECORD_STATE_SUPERSEDED, a).ok());
+                EXPECT_TRUE(t.PutPerson(ActivePerson("P1")).ok());
+                return t.PutLink(LinkOf(a, "P1"));
+              }).ok());
+  std::vector<v1::SourceRecord> seen;
+  ASSERT_TRUE(store_->ScanActiveRecords(absl::Now() + absl::Seconds(10),
+                                        [&](const v1::SourceRecord& r) { seen.push_back(r); })
+                  .ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].version(), 2);
+  EXPECT_EQ(seen[0].person_id(), "P1");
+}
+
+TEST_P(IdentityStoreContractTest, WritersOnTheSameLockKeyAreSerialised) {
+  // Read-modify-write of one value from several threads: lost updates would show as a count
+  // below the number of increments.
+  constexpr int kThreads = 4, kIncrements = 15;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < kIncrements; ++j) {
+        absl::Status s = store_->Transact(
+            absl::Now() + absl::Seconds(20), {"counter"}, [](IdentityTxn& t) -> absl::Status {
+              auto current = t.GetIdempotent("counter");
+              if (!current.ok()) return current.status();
+              int value = current->has_value() ? std::stoi((*current)->response) : 0;
+              return t.PutIdempotent("counter", {"", std::to_string(value + 1)});
+            });
+        if (!s.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_EQ((*t.GetIdempotent("counter"))->response,
+                          std::to_string(kThreads * kIncrements));
+                return absl::OkStatus();
+              }).ok());
+}
+
+}  // namespace
+}  // namespace hie::identity
