@@ -1,0 +1,178 @@
+#pragma once
+
+// hiectl's pure core: the command table, command-line splitting, flag -> request building,
+// CSV parsing for bulk registration and deterministic idempotency keys. No gRPC calls here;
+// every function is deterministic given its inputs (randomness is passed in by the caller).
+//
+// Validation errors are INVALID_ARGUMENT and name the flag ("--birth-date ...") or, for CSV
+// rows, the line and column ("line 7: birth_date ...") so the operator knows what to fix.
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hie/common/v1/common.pb.h"
+#include "hie/identity/v1/identity.pb.h"
+#include "services/common/config.h"
+
+namespace hie::hiectl {
+
+// One hiectl command ("resolve", "review show", ...).
+struct CommandSpec {
+  std::string name;         // as typed: "review list"
+  std::string synopsis;     // arguments after the name, for usage text
+  std::string summary;      // one line for `hiectl --help`
+  int positionals = 0;      // exact number of positional arguments (e.g. TASK_ID)
+  std::vector<ConfigKey> keys;
+};
+
+// Every command, in the order `hiectl --help` lists them. `default_user` is the default of
+// --user (the caller passes $USER).
+std::vector<CommandSpec> CommandSpecs(const std::string& default_user);
+
+// The spec whose name is `args[0]` or `args[0] args[1]` (for "review ..."), and how many of
+// `args` the name used. NOT_FOUND names the unknown command.
+struct FoundCommand {
+  CommandSpec spec;
+  int words = 0;
+};
+[[nodiscard]] absl::StatusOr<FoundCommand> FindCommand(const std::vector<CommandSpec>& specs,
+                                                       const std::vector<std::string>& args);
+
+// `hiectl --help` text: the command list.
+std::string GeneralUsage(const std::vector<CommandSpec>& specs);
+// `hiectl COMMAND --help` text: synopsis and every flag.
+std::string CommandUsage(const CommandSpec& spec);
+
+// Separates positional arguments from flags. A key whose default is "false" is boolean: a bare
+// `--explain` becomes `--explain=true` (Config would otherwise take the next argument as its
+// value). Any other `--key` without `=` consumes the next argument as its value. `--help`/`-h`
+// pass through.
+struct SplitArgs {
+  std::vector<std::string> positionals;
+  std::vector<std::string> flags;  // ready for Config::Load (without a program name)
+};
+SplitArgs SplitCommandLine(const std::vector<std::string>& args,
+                           const std::vector<ConfigKey>& keys);
+
+// Loads `flags` (as from SplitCommandLine) against `keys`, with environment `envp`
+// (null-terminated, may be null).
+[[nodiscard]] absl::StatusOr<Config> LoadFlags(const std::vector<ConfigKey>& keys,
+                                               const std::vector<std::string>& flags,
+                                               const char* const* envp);
+
+// --- Values -----------------------------------------------------------------------------------
+
+// "treatment", "payment", "operations", "emergency", "public-health", "research",
+// "patient-request" (also "care-coordination", "legal", "system-administration"; '_' may stand
+// for '-'). INVALID_ARGUMENT naming --purpose otherwise.
+[[nodiscard]] absl::StatusOr<hie::common::v1::PurposeOfUse> ParsePurpose(absl::string_view text);
+// "female", "male", "other", "unknown"; empty = unspecified. `what` names the flag or column.
+[[nodiscard]] absl::StatusOr<hie::common::v1::Sex> ParseSex(absl::string_view text,
+                                                            absl::string_view what);
+// "YYYY-MM-DD", "YYYY-MM" or "YYYY", a real calendar date. Empty is OK.
+[[nodiscard]] absl::Status ValidateBirthDate(absl::string_view text, absl::string_view what);
+// "NNN-NN-NNNN" or nine digits. Empty is OK.
+[[nodiscard]] absl::Status ValidateSsn(absl::string_view text, absl::string_view what);
+// RFC 3339 ("2026-11-22T02:00:00Z").
+[[nodiscard]] absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text,
+                                                                         absl::string_view what);
+
+inline constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
+
+// Demographic inputs by CSV column name ("given_name", "birth_date", ...). Missing = empty.
+using DemographicFields = std::map<std::string, std::string, std::less<>>;
+
+// The CSV columns understood by `register --file`, in canonical order.
+const std::vector<std::string>& CsvColumns();
+
+// Builds Demographics from fields. `flag_style` names errors as flags ("--birth-date") instead
+// of columns ("birth_date").
+[[nodiscard]] absl::StatusOr<hie::common::v1::Demographics> BuildDemographics(
+    const DemographicFields& fields, bool flag_style);
+
+// --- Ids --------------------------------------------------------------------------------------
+
+// A random 128-bit id as 32 lower-case hex digits in UUID layout (8-4-4-4-12), version 4.
+std::string RandomId(std::mt19937_64& rng);
+
+// The idempotency key of one bulk row: "hiectl-csv-" + 32 hex digits of SHA-256 over (org,
+// local_id, every column value in canonical order). Same row content = same key, whatever the
+// column order or quoting in the file; no patient data appears in the key.
+std::string BulkIdempotencyKey(const DemographicFields& row);
+
+// --- Requests ---------------------------------------------------------------------------------
+// Builders read the flags of their CommandSpec. They leave `context` unset; an empty
+// idempotency_key means "generate one" (the caller does, with RandomId).
+
+[[nodiscard]] absl::StatusOr<hie::common::v1::RequestContext> BuildContext(
+    const Config& flags, const std::string& request_id);
+
+namespace id = ::hie::identity::v1;
+
+[[nodiscard]] absl::StatusOr<id::RegisterSourceRecordRequest> BuildRegisterRequest(
+    const Config& flags);
+[[nodiscard]] absl::StatusOr<id::ResolveRequest> BuildResolveRequest(const Config& flags);
+[[nodiscard]] absl::StatusOr<id::SearchPersonsRequest> BuildSearchRequest(const Config& flags);
+[[nodiscard]] absl::StatusOr<id::ListReviewTasksRequest> BuildListReviewTasksRequest(
+    const Config& flags);
+[[nodiscard]] absl::StatusOr<id::GetReviewTaskRequest> BuildGetReviewTaskRequest(
+    const std::vector<std::string>& positionals);
+[[nodiscard]] absl::StatusOr<id::ResolveReviewTaskRequest> BuildResolveReviewTaskRequest(
+    const Config& flags, const std::vector<std::string>& positionals);
+[[nodiscard]] absl::StatusOr<id::LinkRecordRequest> BuildLinkRequest(const Config& flags);
+[[nodiscard]] absl::StatusOr<id::UnlinkRecordRequest> BuildUnlinkRequest(const Config& flags);
+[[nodiscard]] absl::StatusOr<id::MergePersonsRequest> BuildMergeRequest(const Config& flags);
+[[nodiscard]] absl::StatusOr<id::UnmergePersonsRequest> BuildUnmergeRequest(const Config& flags);
+[[nodiscard]] absl::StatusOr<id::GetPersonRequest> BuildGetPersonRequest(
+    const Config& flags, const std::vector<std::string>& positionals);
+[[nodiscard]] absl::StatusOr<id::GetSourceRecordRequest> BuildGetSourceRecordRequest(
+    const Config& flags);
+[[nodiscard]] absl::StatusOr<id::GetHistoryRequest> BuildGetHistoryRequest(const Config& flags);
+
+// --- CSV (register --file) --------------------------------------------------------------------
+
+// One CSV record and the line it starts on (1-based; a quoted field may span lines).
+struct CsvRecord {
+  int line = 0;
+  std::vector<std::string> fields;
+};
+
+// RFC 4180: comma-separated, fields optionally in double quotes ("" is a quote inside), quoted
+// fields may hold commas and newlines, CRLF or LF line ends, blank lines skipped. INVALID_ARGUMENT
+// with the line number for an unterminated quote or text after a closing quote.
+[[nodiscard]] absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text);
+
+// A parsed bulk file: the requests built from good rows and the errors of bad ones.
+struct BulkRow {
+  int line = 0;
+  id::RegisterSourceRecordRequest request;  // context unset; idempotency_key set
+};
+struct BulkRowError {
+  int line = 0;
+  std::string message;  // "line 7: birth_date must be ..."
+};
+struct BulkFile {
+  std::vector<BulkRow> rows;
+  std::vector<BulkRowError> errors;
+};
+
+// The first record is the header: every column must be one of CsvColumns() (unknown or
+// duplicate columns are an error for the whole file, so a typo never drops data); org and
+// local_id are required columns. Each later record becomes a BulkRow or a BulkRowError (wrong
+// number of fields, missing org/local_id, invalid value).
+[[nodiscard]] absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text);
+
+// --- Exit status ------------------------------------------------------------------------------
+
+// 2 when no answer came from the server (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED), 1 for any
+// other error the server returned, 0 for OK. `code` is a grpc::StatusCode value.
+int ExitCodeForGrpcCode(int code);
+
+}  // namespace hie::hiectl
