@@ -43,15 +43,15 @@ void AppendBlockKeys(const NormalizedRecord& r, std::vector<uint64_t>* keys) {
     keys->push_back(
         MakeKey(9, HashString(r.house_number, 9) ^ Mix64(HashString(r.address, 10) ^ postal)));
   }
-  if (has_date && (!r.family.empty() || !r.given.empty())) {
-    // Order-free initials, so that swapped given/family names still meet.
-    const uint8_t f = r.family.empty() ? 0 : static_cast<uint8_t>(r.family[0]);
-    const uint8_t g = r.given.empty() ? 0 : static_cast<uint8_t>(r.given[0]);
-    const uint64_t initials = (static_cast<uint64_t>(std::max(f, g)) << 8) | std::min(f, g);
-    keys->push_back(MakeKey(10, DateValue(r.birth_date) * 65536 + initials));
+  // Birth date with either initial: survives a typo anywhere in the other name, and swapped
+  // given/family names (the two keys of one record cover both orders).
+  if (has_date && !r.family.empty()) {
+    keys->push_back(MakeKey(10, DateValue(r.birth_date) * 256 + static_cast<uint8_t>(r.family[0])));
+  }
+  if (has_date && !r.given.empty()) {
+    keys->push_back(MakeKey(10, DateValue(r.birth_date) * 256 + static_cast<uint8_t>(r.given[0])));
   }
   if (r.given_nysiis != 0 && postal != 0) keys->push_back(MakeKey(11, Mix64(r.given_nysiis) ^ postal * 7));
-  if (has_date) keys->push_back(MakeKey(12, DateValue(r.birth_date)));
   if (const size_t at = r.email.find('@'); at != std::string::npos && at >= 4) {
     keys->push_back(MakeKey(13, HashString(std::string_view(r.email).substr(0, at), 13)));
   }

@@ -198,6 +198,13 @@ int RunLink(const Args& args) {
   }
   const double end = NowSeconds();
   if (args.Has("print-model")) {
+    std::fputs("pairs by block key kind:", stderr);
+    for (int k = 1; k < 16; ++k) {
+      if (result.blocking.pairs_by_kind[k] != 0) {
+        std::fprintf(stderr, " %d:%lld", k, static_cast<long long>(result.blocking.pairs_by_kind[k]));
+      }
+    }
+    std::fputc('\n', stderr);
     const Model model(result.params);
     std::fprintf(stderr, "lambda %.5f prior %.2f bits\n", result.params.lambda, model.prior());
     for (int f = 0; f < kNumFields; ++f) {

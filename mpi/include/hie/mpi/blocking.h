@@ -15,16 +15,16 @@ namespace hie::mpi {
 //   1 family NYSIIS + birth year          7 given Soundex + family Soundex (order-free: swaps)
 //   2 given NYSIIS + birth date           8 family NYSIIS + postal code
 //   3 birth date + postal code            9 house number + street + postal code
-//   4 phone                              10 birth date + given and family initials (order-free)
-//   5 ssn                                11 given NYSIIS + postal code
-//   6 email                              12 birth date
+//   4 phone                              10 birth date + family initial, and birth date +
+//   5 ssn                                   given initial (two keys; order-free for swaps)
+//   6 email                              11 given NYSIIS + postal code
 //                                        13 email user name (>= 4 characters)
 inline constexpr int kMaxBlockKeys = 13;
 
 // Appends the record's block keys to `keys` (at most kMaxBlockKeys, no duplicates).
 void AppendBlockKeys(const NormalizedRecord& r, std::vector<uint64_t>* keys);
 
-// The kind (1..13) a key was made for, for statistics.
+// The kind (1..13; 12 is unused) a key was made for, for statistics.
 int BlockKeyKind(uint64_t key);
 
 // Bit k set when a and b share a key of kind k.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string_view>
@@ -19,10 +20,12 @@ struct BlockingStats {
   int64_t oversized_blocks = 0;     // blocks skipped because larger than max_block_size
   int64_t oversized_records = 0;    // record-key entries in skipped blocks
   int64_t candidate_pairs = 0;      // distinct pairs after deduplication
+  std::array<int64_t, 16> pairs_by_kind{};  // pairs each key kind produced (before dedup)
 };
 
 // All distinct pairs (i < j, encoded (i << 32) | j, sorted) that share a block key, skipping
-// blocks larger than `max_block_size`. With `source` non-null only pairs whose sources differ
+// blocks larger than `max_block_size`. Blocks of more than 40 records are not compared all
+// against all: each record meets its 20 neighbours in given-name/birth-date order. With `source` non-null only pairs whose sources differ
 // are produced (linkage across files).
 std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& records,
                                      const std::vector<uint8_t>* source, int max_block_size,
@@ -69,7 +72,7 @@ struct LinkOptions {
   // (resists chaining through one weak link).
   double cluster_mean_threshold = 0.0;
   double cluster_min_threshold = -10.0;
-  int max_block_size = 1000;
+  int max_block_size = 5000;
   int threads = 2;
   TrainOptions train;
   bool keep_candidates = false;

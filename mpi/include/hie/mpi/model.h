@@ -117,8 +117,8 @@ struct PatternCount {
 };
 
 struct EmOptions {
-  int max_iterations = 200;
-  double tolerance = 1e-6;  // stop when no parameter moves more than this
+  int max_iterations = 500;
+  double tolerance = 1e-5;  // stop when no parameter moves more than this
   bool estimate_u = true;  // false: keep u (e.g. from random pairs) fixed
 };
 struct EmResult {
