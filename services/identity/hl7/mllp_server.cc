@@ -1,0 +1,565 @@
+#include "services/identity/hl7/mllp_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+#include "services/identity/hl7/ack.h"
+#include "services/identity/hl7/message.h"
+
+namespace hie::hl7 {
+namespace {
+
+std::string OpenSslError() {
+  unsigned long code = ERR_get_error();  // NOLINT(runtime/int): OpenSSL's type
+  if (code == 0) return "no OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  ERR_clear_error();
+  return buf;
+}
+
+int ToMillis(absl::Duration d) {
+  int64_t ms = absl::ToInt64Milliseconds(d);
+  if (ms < 0) return 0;
+  return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
+}
+
+void SetSocketTimeouts(int fd, absl::Duration recv, absl::Duration send) {
+  timeval rcv = absl::ToTimeval(recv);
+  timeval snd = absl::ToTimeval(send);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
+}
+
+// Blocks SIGPIPE in the current thread while alive, so a write to a closed peer fails with
+// EPIPE instead of killing the process; a SIGPIPE raised meanwhile is consumed.
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_);
+  }
+  ~ScopedSigpipeBlock() {
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    timespec zero{0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t old_;
+};
+
+struct SslDeleter {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using SslPtr = std::unique_ptr<SSL, SslDeleter>;
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslDeleter>;
+
+absl::Status WriteAll(SSL* ssl, std::string_view bytes) {
+  ScopedSigpipeBlock no_sigpipe;
+  while (!bytes.empty()) {
+    ERR_clear_error();
+    int n = SSL_write(ssl, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 20)));
+    if (n <= 0) return absl::UnavailableError(absl::StrCat("TLS write failed: ", OpenSslError()));
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+enum class ReadResult { kData, kTimeout, kClosed };
+
+// Waits up to `timeout` for data and reads what is there into *out.
+ReadResult ReadSome(SSL* ssl, int fd, absl::Duration timeout, std::string* out) {
+  if (SSL_pending(ssl) == 0) {
+    pollfd pfd{fd, POLLIN, 0};
+    int ready = poll(&pfd, 1, ToMillis(timeout));
+    if (ready == 0) return ReadResult::kTimeout;
+    if (ready < 0 && errno != EINTR) return ReadResult::kClosed;
+  }
+  char buf[16384];
+  ERR_clear_error();
+  int n = SSL_read(ssl, buf, sizeof(buf));
+  if (n > 0) {
+    out->assign(buf, static_cast<size_t>(n));
+    return ReadResult::kData;
+  }
+  int error = SSL_get_error(ssl, n);
+  ERR_clear_error();
+  // With blocking sockets, WANT_READ means SO_RCVTIMEO expired inside a partial TLS record.
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return ReadResult::kTimeout;
+  return ReadResult::kClosed;
+}
+
+std::string PeerAddress(const sockaddr_storage& addr) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    port = ntohs(in->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    port = ntohs(in6->sin6_port);
+  }
+  return absl::StrCat(host, ":", port);
+}
+
+absl::StatusOr<PeerIdentity> PeerOf(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return absl::UnauthenticatedError("no client certificate");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, cert);
+  X509_free(cert);
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio, &data);  // NOLINT(runtime/int): OpenSSL's type
+  std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  return PeerIdentityFromCertificatePem(pem);
+}
+
+absl::StatusOr<SslCtxPtr> MakeServerContext(const TlsFiles& files) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return absl::InternalError("SSL_CTX_new failed");
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx.get(), files.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("server certificate/key unusable: ", OpenSslError()));
+  }
+  if (SSL_CTX_load_verify_locations(ctx.get(), files.ca_file.c_str(), nullptr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("CA file unusable: ", OpenSslError()));
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files.ca_file.c_str());
+  if (names != nullptr) SSL_CTX_set_client_CA_list(ctx.get(), names);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx.get(), 0);
+  return ctx;
+}
+
+// What the per-message log line needs from a request and its ACK (ids and codes, no PHI).
+struct MessageSummary {
+  std::string control_id;
+  std::string trigger;
+};
+
+MessageSummary Summarise(std::string_view message) {
+  MessageSummary summary;
+  Hl7Result<Message> parsed = Message::Parse(message);
+  if (parsed.ok()) {
+    summary.control_id = parsed.value().Get("MSH", 10);
+    summary.trigger = parsed.value().Get("MSH", 9, 0, 2);
+  }
+  return summary;
+}
+
+}  // namespace
+
+struct MllpServer::Impl {
+  SslCtxPtr ctx;
+};
+
+struct MllpServer::Connection {
+  int fd = -1;
+  std::string address;
+  uint64_t id = 0;
+  std::thread thread;
+  std::atomic<bool> done{false};
+};
+
+MllpServer::MllpServer(MllpServerOptions options, MllpHandler handler)
+    : options_(std::move(options)), handler_(std::move(handler)), impl_(new Impl) {}
+
+absl::StatusOr<std::unique_ptr<MllpServer>> MllpServer::Start(MllpServerOptions options,
+                                                             MllpHandler handler) {
+  if (!handler) return absl::InvalidArgumentError("MLLP handler is empty");
+  if (options.max_connections < 1 || options.max_frame_bytes < 16 || options.port < 0 ||
+      options.port > 65535) {
+    return absl::InvalidArgumentError("MLLP server options out of range");
+  }
+  std::unique_ptr<MllpServer> server(new MllpServer(std::move(options), std::move(handler)));
+  absl::StatusOr<SslCtxPtr> ctx = MakeServerContext(server->options_.tls);
+  if (!ctx.ok()) return ctx.status();
+  server->impl_->ctx = *std::move(ctx);
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  std::string port = absl::StrCat(server->options_.port);
+  if (getaddrinfo(server->options_.host.c_str(), port.c_str(), &hints, &result) != 0 ||
+      result == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MLLP listen address is not numeric: ", server->options_.host));
+  }
+  int fd = socket(result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (fd < 0 || bind(fd, result->ai_addr, result->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+    std::string reason = std::strerror(errno);
+    freeaddrinfo(result);
+    if (fd >= 0) close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", server->options_.host, ":",
+                                               port, ": ", reason));
+  }
+  freeaddrinfo(result);
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  server->port_ = bound.ss_family == AF_INET6
+                      ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                      : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  server->listen_fd_ = fd;
+  if (pipe2(server->wake_pipe_, O_CLOEXEC) != 0) {
+    close(fd);
+    server->listen_fd_ = -1;
+    return absl::InternalError("pipe2 failed");
+  }
+  server->accept_thread_ = std::thread([s = server.get()] { s->AcceptLoop(); });
+  Log(LogLevel::kInfo, "mllp_listening",
+      {{"host", server->options_.host}, {"port", server->port_}});
+  return server;
+}
+
+MllpServer::~MllpServer() { Stop(); }
+
+void MllpServer::AcceptLoop() {
+  while (!stopping_.load()) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    int ready = poll(fds, 2, 1000);
+    ReapFinished(/*all=*/false);
+    if (ready <= 0 || (fds[1].revents & POLLIN) != 0) continue;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    if (active_.load() >= options_.max_connections) {
+      Log(LogLevel::kWarning, "mllp_connection_refused",
+          {{"reason", "max_connections"}, {"peer", PeerAddress(addr)}});
+      close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto connection = std::make_unique<Connection>();
+    connection->fd = fd;
+    connection->address = PeerAddress(addr);
+    connection->id = next_connection_id_.fetch_add(1);
+    Connection* raw = connection.get();
+    active_.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mu_);
+    connections_.push_back(std::move(connection));
+    raw->thread = std::thread([this, raw] {
+      Serve(raw);
+      active_.fetch_sub(1);
+      raw->done.store(true);
+    });
+  }
+}
+
+void MllpServer::ReapFinished(bool all) {
+  std::list<std::unique_ptr<Connection>> finished;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if (all || (*it)->done.load()) {
+        finished.push_back(std::move(*it));
+        it = connections_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (std::unique_ptr<Connection>& connection : finished) {
+    if (connection->thread.joinable()) connection->thread.join();
+    close(connection->fd);  // closed only after the thread is joined: Stop() may shutdown() it
+  }
+}
+
+void MllpServer::Serve(Connection* connection) {
+  ScopedSigpipeBlock no_sigpipe;
+  const int fd = connection->fd;
+  SetSocketTimeouts(fd, options_.handshake_timeout, options_.handshake_timeout);
+  SslPtr ssl(SSL_new(impl_->ctx.get()));
+  if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
+    shutdown(fd, SHUT_RDWR);
+    return;
+  }
+  ERR_clear_error();
+  if (SSL_accept(ssl.get()) != 1) {
+    Log(LogLevel::kWarning, "mllp_handshake_failed",
+        {{"peer", connection->address}, {"conn", connection->id}, {"reason", OpenSslError()}});
+    shutdown(fd, SHUT_RDWR);
+    return;
+  }
+  absl::StatusOr<PeerIdentity> identity = PeerOf(ssl.get());
+  if (!identity.ok()) {
+    Log(LogLevel::kWarning, "mllp_peer_rejected",
+        {{"peer", connection->address}, {"conn", connection->id},
+         {"reason", identity.status().message()}});
+    shutdown(fd, SHUT_RDWR);
+    return;
+  }
+  MllpPeer peer{identity->org, identity->role, identity->common_name, connection->address,
+                connection->id};
+  Log(LogLevel::kInfo, "mllp_connected",
+      {{"peer", peer.address}, {"peer_org", peer.org}, {"conn", peer.connection_id}});
+  SetSocketTimeouts(fd, options_.idle_timeout, options_.write_timeout);
+
+  MllpFrameDecoder decoder(options_.max_frame_bytes);
+  absl::Time deadline = absl::Now() + options_.idle_timeout;
+  std::string chunk;
+  std::string frame;
+  std::string close_reason = "peer_closed";
+  bool open = true;
+  while (open && !stopping_.load()) {
+    if (decoder.Next(&frame)) {
+      absl::Time start = absl::Now();
+      std::string ack;
+      try {
+        ack = handler_(peer, frame);
+      } catch (const std::exception&) {
+        Hl7Error error;
+        error.text = "the message could not be processed";
+        AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
+        ack = BuildAckForRaw(frame, AckCode::kReject, {error}, ctx);
+      }
+      MessageSummary summary = Summarise(frame);
+      std::string ack_code = AckCodeOf(ack);
+      absl::Status written = ack.empty() ? absl::CancelledError("handler returned no ACK")
+                                         : WriteAll(ssl.get(), MllpEncode(ack));
+      Log(LogLevel::kInfo, "hl7_message",
+          {{"control_id", summary.control_id},
+           {"trigger", summary.trigger},
+           {"ack_code", ack_code},
+           {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start)},
+           {"peer_org", peer.org},
+           {"conn", peer.connection_id},
+           {"bytes", static_cast<uint64_t>(frame.size())},
+           {"ack_sent", written.ok()}});
+      if (!written.ok()) {
+        close_reason = ack.empty() ? "no_ack" : "write_failed";
+        break;
+      }
+      deadline = absl::Now() + options_.idle_timeout;
+      continue;
+    }
+    if (decoder.oversized()) {
+      Hl7Error error;
+      error.text = absl::StrCat("message exceeds the frame limit of ", options_.max_frame_bytes,
+                                " bytes");
+      AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
+      std::string ack = BuildAckForRaw("", AckCode::kReject, {error}, ctx);
+      (void)WriteAll(ssl.get(), MllpEncode(ack));
+      Log(LogLevel::kWarning, "hl7_message",
+          {{"control_id", ""}, {"trigger", ""}, {"ack_code", "AR"}, {"peer_org", peer.org},
+           {"conn", peer.connection_id}, {"reason", "frame_too_large"}});
+      close_reason = "frame_too_large";
+      break;
+    }
+    absl::Duration remaining = deadline - absl::Now();
+    if (remaining <= absl::ZeroDuration()) {
+      close_reason = "idle_timeout";
+      break;
+    }
+    switch (ReadSome(ssl.get(), fd, remaining, &chunk)) {
+      case ReadResult::kData:
+        decoder.Feed(chunk);
+        if (size_t dropped = decoder.TakeDiscardedBytes(); dropped > 0 && !decoder.oversized()) {
+          Log(LogLevel::kWarning, "mllp_bytes_outside_frame",
+              {{"conn", peer.connection_id}, {"peer_org", peer.org},
+               {"bytes", static_cast<uint64_t>(dropped)}});
+        }
+        break;
+      case ReadResult::kTimeout:
+        break;  // the deadline check above decides
+      case ReadResult::kClosed:
+        open = false;
+        break;
+    }
+  }
+  if (stopping_.load()) close_reason = "server_stopping";
+  SSL_shutdown(ssl.get());
+  shutdown(fd, SHUT_RDWR);
+  Log(LogLevel::kInfo, "mllp_disconnected",
+      {{"conn", peer.connection_id}, {"peer_org", peer.org}, {"reason", close_reason}});
+}
+
+void MllpServer::Stop() {
+  std::call_once(stop_once_, [this] {
+    stopping_.store(true);
+    if (wake_pipe_[1] >= 0) {
+      char byte = 1;
+      (void)!write(wake_pipe_[1], &byte, 1);
+    }
+    if (accept_thread_.joinable()) accept_thread_.join();
+    if (listen_fd_ >= 0) close(listen_fd_);
+    listen_fd_ = -1;
+    {
+      // Wake connections blocked in a read; one running its handler finishes and writes its ACK.
+      std::lock_guard<std::mutex> lock(mu_);
+      for (std::unique_ptr<Connection>& connection : connections_) {
+        shutdown(connection->fd, SHUT_RD);
+      }
+    }
+    ReapFinished(/*all=*/true);
+    for (int& fd : wake_pipe_) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+    Log(LogLevel::kInfo, "mllp_stopped", {{"port", port_}});
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct MllpClient::Tls {
+  SslCtxPtr ctx;
+  SslPtr ssl;
+};
+
+MllpClient::MllpClient() : tls_(new Tls) {}
+
+MllpClient::~MllpClient() {
+  if (tls_->ssl) {
+    ScopedSigpipeBlock no_sigpipe;
+    SSL_shutdown(tls_->ssl.get());
+  }
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::StatusOr<std::unique_ptr<MllpClient>> MllpClient::Connect(const std::string& host,
+                                                               int port, const TlsFiles& tls,
+                                                               absl::Duration timeout) {
+  std::unique_ptr<MllpClient> client(new MllpClient());
+  client->tls_->ctx.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX* ctx = client->tls_->ctx.get();
+  if (ctx == nullptr) return absl::InternalError("SSL_CTX_new failed");
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (SSL_CTX_load_verify_locations(ctx, tls.ca_file.c_str(), nullptr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("CA file unusable: ", OpenSslError()));
+  }
+  if (!tls.cert_file.empty() && !tls.key_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("client certificate/key unusable: ", OpenSslError()));
+    }
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  if (getaddrinfo(host.c_str(), absl::StrCat(port).c_str(), &hints, &result) != 0 ||
+      result == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot resolve ", host));
+  }
+  int fd = socket(result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) SetSocketTimeouts(fd, timeout, timeout);
+  if (fd < 0 || connect(fd, result->ai_addr, result->ai_addrlen) != 0) {
+    std::string reason = std::strerror(errno);
+    freeaddrinfo(result);
+    if (fd >= 0) close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", host, ":", port, ": ",
+                                               reason));
+  }
+  freeaddrinfo(result);
+  client->fd_ = fd;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+  client->tls_->ssl.reset(SSL_new(ctx));
+  SSL* ssl = client->tls_->ssl.get();
+  SSL_set_fd(ssl, fd);
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  in6_addr ip;
+  if (inet_pton(AF_INET, host.c_str(), &ip) == 1 || inet_pton(AF_INET6, host.c_str(), &ip) == 1) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+    SSL_set_tlsext_host_name(ssl, host.c_str());
+  }
+  ScopedSigpipeBlock no_sigpipe;
+  ERR_clear_error();
+  if (SSL_connect(ssl) != 1) {
+    return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", OpenSslError()));
+  }
+  return client;
+}
+
+absl::Status MllpClient::SendRaw(std::string_view bytes) {
+  return WriteAll(tls_->ssl.get(), bytes);
+}
+
+absl::Status MllpClient::Send(std::string_view message) { return SendRaw(MllpEncode(message)); }
+
+absl::StatusOr<std::string> MllpClient::ReadAck(absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  std::string frame;
+  std::string chunk;
+  ScopedSigpipeBlock no_sigpipe;
+  while (!decoder_.Next(&frame)) {
+    absl::Duration remaining = deadline - absl::Now();
+    if (remaining <= absl::ZeroDuration()) return absl::DeadlineExceededError("no ACK in time");
+    switch (ReadSome(tls_->ssl.get(), fd_, remaining, &chunk)) {
+      case ReadResult::kData:
+        decoder_.Feed(chunk);
+        break;
+      case ReadResult::kTimeout:
+        break;
+      case ReadResult::kClosed:
+        return absl::UnavailableError("connection closed by the server");
+    }
+  }
+  return frame;
+}
+
+absl::StatusOr<std::string> MllpClient::Call(std::string_view message, absl::Duration timeout) {
+  if (absl::Status sent = Send(message); !sent.ok()) return sent;
+  return ReadAck(timeout);
+}
+
+bool MllpClient::WaitForClose(absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  std::string chunk;
+  ScopedSigpipeBlock no_sigpipe;
+  while (absl::Now() < deadline) {
+    ReadResult result = ReadSome(tls_->ssl.get(), fd_, deadline - absl::Now(), &chunk);
+    if (result == ReadResult::kClosed) return true;
+    if (result == ReadResult::kData) decoder_.Feed(chunk);
+  }
+  return false;
+}
+
+}  // namespace hie::hl7
