@@ -83,8 +83,11 @@ class Session {
     return RandomId(rng_);
   }
 
-  void SetDeadline(grpc::ClientContext* context) const {
+  // Deadline, and the request id also as `x-request-id` metadata, which the hub's RPC logs
+  // record (services/common/server.h RequestIdOf).
+  void Prepare(grpc::ClientContext* context, const std::string& request_id) const {
     context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    context->AddMetadata("x-request-id", request_id);
   }
 
   // Fills context (and a missing idempotency key), makes the call, prints the response or the
@@ -106,7 +109,7 @@ class Session {
     }
     if (!Connect()) return 2;
     grpc::ClientContext call;
-    SetDeadline(&call);
+    Prepare(&call, request_id);
     Resp response;
     grpc::Status status = fn(&call, request, &response);
     if (!status.ok()) {
@@ -234,7 +237,7 @@ int RegisterFile(Session& session) {
       }
       *request.mutable_context() = *context;
       grpc::ClientContext call;
-      session.SetDeadline(&call);
+      session.Prepare(&call, request_id);
       id::RegisterSourceRecordResponse response;
       grpc::Status status = session.stub().RegisterSourceRecord(&call, request, &response);
       ++sent;

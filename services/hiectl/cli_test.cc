@@ -30,10 +30,11 @@ namespace id = ::hie::identity::v1;
 // Records requests; answers Resolve for clinic-a/1 only, registers everything.
 class FakeIdentity final : public id::IdentityService::Service {
  public:
-  grpc::Status Resolve(grpc::ServerContext*, const id::ResolveRequest* request,
+  grpc::Status Resolve(grpc::ServerContext* context, const id::ResolveRequest* request,
                        id::ResolveResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     resolves_.push_back(*request);
+    metadata_request_ids_.push_back(RequestIdOf(*context));
     if (request->source_id().local_id() != "1") {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such record");
     }
@@ -68,6 +69,7 @@ class FakeIdentity final : public id::IdentityService::Service {
 
   std::mutex mu_;
   std::vector<id::ResolveRequest> resolves_;
+  std::vector<std::string> metadata_request_ids_;  // x-request-id of each Resolve
   std::vector<id::LinkRecordRequest> links_;
   std::vector<id::RegisterSourceRecordRequest> registers_;
 };
@@ -130,6 +132,7 @@ TEST_F(HiectlCliTest, ResolveSendsTheContextAndPrintsTheTable) {
   EXPECT_THAT(context.request_id(), MatchesRegex(kUuid));
   EXPECT_EQ(context.purpose_of_use(), hie::common::v1::PURPOSE_OF_USE_TREATMENT);
   EXPECT_EQ(context.actor().user_id(), "jdoe");
+  EXPECT_EQ(fake_.metadata_request_ids_, std::vector<std::string>({context.request_id()}));
 }
 
 TEST_F(HiectlCliTest, ServerErrorExitsOneAndQuotesTheRequestId) {
