@@ -160,8 +160,8 @@ int Health(const Config& config, absl::Duration timeout, bool json) {
   std::string target = config.Get("target");
   if (!status.ok()) {
     if (json) {
-      std::cout << "{\"target\":" << hie::JsonQuote(target) << ",\"error\":"
-                << hie::JsonQuote(status.error_message()) << "}\n";
+      std::cout << "{\"target\":" << hie::JsonQuote(target)
+                << ",\"error\":" << hie::JsonQuote(status.error_message()) << "}\n";
     } else {
       std::cerr << "hiectl: cannot check " << target << ": " << status.error_message() << "\n";
     }
@@ -169,8 +169,9 @@ int Health(const Config& config, absl::Duration timeout, bool json) {
   }
   std::string name = grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
   if (json) {
-    std::cout << "{\"target\":" << hie::JsonQuote(target) << ",\"service\":"
-              << hie::JsonQuote(request.service()) << ",\"status\":\"" << name << "\"}\n";
+    std::cout << "{\"target\":" << hie::JsonQuote(target)
+              << ",\"service\":" << hie::JsonQuote(request.service()) << ",\"status\":\"" << name
+              << "\"}\n";
   } else {
     std::cout << target << (request.service().empty() ? "" : " " + request.service()) << ": "
               << name << "\n";
@@ -181,9 +182,9 @@ int Health(const Config& config, absl::Duration timeout, bool json) {
 // register --file: one call per good row, up to --parallel in flight.
 int RegisterFile(Session& session) {
   const Config& config = session.config();
-  for (const char* key : {"org", "local-id", "given", "middle", "family", "sex", "birth-date",
-                          "address-line", "city", "state", "postal-code", "phone", "email", "ssn",
-                          "idempotency-key"}) {
+  for (const char* key :
+       {"org", "local-id", "given", "middle", "family", "sex", "birth-date", "address-line", "city",
+        "state", "postal-code", "phone", "email", "ssn", "idempotency-key"}) {
     if (!config.Get(key).empty()) {
       return Usage(absl::InvalidArgumentError(
           absl::StrCat("--file cannot be combined with --", key, " (the file gives every row)")));
@@ -253,11 +254,20 @@ int RegisterFile(Session& session) {
       if (response.created()) ++summary.created;
       if (response.stale()) ++summary.stale;
       switch (response.decision().outcome()) {
-        case id::MATCH_OUTCOME_NEW_PERSON: ++summary.new_person; break;
-        case id::MATCH_OUTCOME_LINKED: ++summary.linked; break;
-        case id::MATCH_OUTCOME_REVIEW: ++summary.review; break;
-        case id::MATCH_OUTCOME_UNCHANGED: ++summary.unchanged; break;
-        default: break;
+        case id::MATCH_OUTCOME_NEW_PERSON:
+          ++summary.new_person;
+          break;
+        case id::MATCH_OUTCOME_LINKED:
+          ++summary.linked;
+          break;
+        case id::MATCH_OUTCOME_REVIEW:
+          ++summary.review;
+          break;
+        case id::MATCH_OUTCOME_UNCHANGED:
+          ++summary.unchanged;
+          break;
+        default:
+          break;
       }
       if (session.json()) {
         std::cout << "{\"line\":" << row.line << ",\"response\":" << ToJson(response) << "}\n";
@@ -288,8 +298,8 @@ int BuildFailed(const absl::StatusOr<Req>& request) {
   return Usage(request.status());
 }
 
-int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positionals,
-                Config config, absl::Duration timeout, bool json) {
+int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positionals, Config config,
+                absl::Duration timeout, bool json) {
   Session s(std::move(config), timeout, json);
   const Config& flags = s.config();
   // The handlers below only dereference it inside Call, after Connect() succeeded.
@@ -304,14 +314,16 @@ int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positio
     return s.Call<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>(
         "RegisterSourceRecord", *request,
         [&](auto* c, const auto& q, auto* r) { return stub_of().RegisterSourceRecord(c, q, r); },
-        [&](const id::RegisterSourceRecordResponse& r) { return RenderRegister(r, validate_only); });
+        [&](const id::RegisterSourceRecordResponse& r) {
+          return RenderRegister(r, validate_only);
+        });
   }
   if (name == "resolve") {
     absl::StatusOr<id::ResolveRequest> request = BuildResolveRequest(flags);
     if (!request.ok()) return BuildFailed(request);
     return s.Call<id::ResolveRequest, id::ResolveResponse>(
-        "Resolve", *request, [&](auto* c, const auto& q, auto* r) { return stub_of().Resolve(c, q, r); },
-        RenderResolve);
+        "Resolve", *request,
+        [&](auto* c, const auto& q, auto* r) { return stub_of().Resolve(c, q, r); }, RenderResolve);
   }
   if (name == "search") {
     absl::StatusOr<id::SearchPersonsRequest> request = BuildSearchRequest(flags);
@@ -359,14 +371,16 @@ int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positio
     if (!request.ok()) return BuildFailed(request);
     return s.Call<id::UnlinkRecordRequest, id::UnlinkRecordResponse>(
         "UnlinkRecord", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().UnlinkRecord(c, q, r); }, RenderUnlink);
+        [&](auto* c, const auto& q, auto* r) { return stub_of().UnlinkRecord(c, q, r); },
+        RenderUnlink);
   }
   if (name == "merge") {
     absl::StatusOr<id::MergePersonsRequest> request = BuildMergeRequest(flags);
     if (!request.ok()) return BuildFailed(request);
     return s.Call<id::MergePersonsRequest, id::MergePersonsResponse>(
         "MergePersons", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().MergePersons(c, q, r); }, RenderMerge);
+        [&](auto* c, const auto& q, auto* r) { return stub_of().MergePersons(c, q, r); },
+        RenderMerge);
   }
   if (name == "unmerge") {
     absl::StatusOr<id::UnmergePersonsRequest> request = BuildUnmergeRequest(flags);
@@ -381,7 +395,8 @@ int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positio
     if (!request.ok()) return BuildFailed(request);
     return s.Call<id::GetPersonRequest, id::Person>(
         "GetPerson", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().GetPerson(c, q, r); }, RenderPerson);
+        [&](auto* c, const auto& q, auto* r) { return stub_of().GetPerson(c, q, r); },
+        RenderPerson);
   }
   if (name == "record") {
     absl::StatusOr<id::GetSourceRecordRequest> request = BuildGetSourceRecordRequest(flags);
@@ -396,7 +411,8 @@ int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positio
     if (!request.ok()) return BuildFailed(request);
     return s.Call<id::GetHistoryRequest, id::GetHistoryResponse>(
         "GetHistory", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().GetHistory(c, q, r); }, RenderHistory);
+        [&](auto* c, const auto& q, auto* r) { return stub_of().GetHistory(c, q, r); },
+        RenderHistory);
   }
   std::cerr << "hiectl: BUG: command '" << name << "' has no handler\n";
   return 2;
@@ -421,8 +437,8 @@ int Run(const std::vector<std::string>& args, const char* const* envp) {
   SplitArgs split = SplitCommandLine(rest, spec.keys);
   absl::StatusOr<Config> config = LoadFlags(spec.keys, split.flags, envp);
   if (!config.ok()) {
-    std::cerr << "hiectl " << spec.name << ": " << config.status().message()
-              << " (hiectl " << spec.name << " --help lists the flags)\n";
+    std::cerr << "hiectl " << spec.name << ": " << config.status().message() << " (hiectl "
+              << spec.name << " --help lists the flags)\n";
     return 2;
   }
   if (config->help_requested()) {
@@ -430,13 +446,12 @@ int Run(const std::vector<std::string>& args, const char* const* envp) {
     return 0;
   }
   if (static_cast<int>(split.positionals.size()) != spec.positionals) {
-    std::cerr << "hiectl " << spec.name << ": "
-              << (split.positionals.size() > static_cast<size_t>(spec.positionals)
-                      ? absl::StrCat("unexpected argument '",
-                                     split.positionals[spec.positionals], "'")
-                      : absl::StrCat("missing argument: usage: hiectl ", spec.name, " ",
-                                     spec.synopsis))
-              << "\n";
+    std::cerr
+        << "hiectl " << spec.name << ": "
+        << (split.positionals.size() > static_cast<size_t>(spec.positionals)
+                ? absl::StrCat("unexpected argument '", split.positionals[spec.positionals], "'")
+                : absl::StrCat("missing argument: usage: hiectl ", spec.name, " ", spec.synopsis))
+        << "\n";
     return 2;
   }
   absl::StatusOr<absl::Duration> timeout = config->GetDuration("timeout");

@@ -109,7 +109,8 @@ absl::StatusOr<int32_t> IntInRange(const Config& flags, const char* key, int64_t
 }
 
 bool AllDigits(absl::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c); });
 }
 
 std::string FieldName(const DemographicInput& input, bool flag_style) {
@@ -171,8 +172,8 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
                {"page-token", "", "page to fetch (printed under the previous page)"}});
     specs.push_back({"review list", "", "list review tasks (the operator queue)", 0, keys});
   }
-  specs.push_back({"review show", "TASK_ID", "both records of a review task and the explanation",
-                   1, IdentityKeys(default_user)});
+  specs.push_back({"review show", "TASK_ID", "both records of a review task and the explanation", 1,
+                   IdentityKeys(default_user)});
   {
     std::vector<ConfigKey> keys = IdentityKeys(default_user);
     Add(keys, {{"same", "false", "the two records are the same person"},
@@ -233,17 +234,18 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
     Add(keys, {{"org", "", "organisation of the record"},
                {"local-id", "", "the organisation's patient id (MRN)"},
                {"version", "0", "version to show (0: latest)"}});
-    specs.push_back({"record", "--org O --local-id ID [--version N]", "show a source record", 0,
-                     keys});
+    specs.push_back(
+        {"record", "--org O --local-id ID [--version N]", "show a source record", 0, keys});
   }
   {
     std::vector<ConfigKey> keys = IdentityKeys(default_user);
-    Add(keys, {{"person", "", "history of this person"},
-               {"org", "", "or of this record: organisation"},
-               {"local-id", "", "or of this record: patient id (MRN)"},
-               {"as-of", "", "state and events as of this time (RFC 3339, e.g. 2026-11-01T00:00:00Z)"},
-               {"page-size", "0", "events per page (1-1000; default 100)"},
-               {"page-token", "", "page to fetch (printed under the previous page)"}});
+    Add(keys,
+        {{"person", "", "history of this person"},
+         {"org", "", "or of this record: organisation"},
+         {"local-id", "", "or of this record: patient id (MRN)"},
+         {"as-of", "", "state and events as of this time (RFC 3339, e.g. 2026-11-01T00:00:00Z)"},
+         {"page-size", "0", "events per page (1-1000; default 100)"},
+         {"page-token", "", "page to fetch (printed under the previous page)"}});
     specs.push_back({"history", "(--person P | --org O --local-id ID) [--as-of RFC3339]",
                      "identity events of a person or record", 0, keys});
   }
@@ -261,16 +263,17 @@ absl::StatusOr<FoundCommand> FindCommand(const std::vector<CommandSpec>& specs,
     }
   }
   if (args[0] == "review") {
-    return absl::NotFoundError(
-        args.size() < 2 ? "review needs a subcommand: list, show or resolve"
-                        : absl::StrCat("unknown command 'review ", args[1], "'"));
+    return absl::NotFoundError(args.size() < 2
+                                   ? "review needs a subcommand: list, show or resolve"
+                                   : absl::StrCat("unknown command 'review ", args[1], "'"));
   }
   return absl::NotFoundError(absl::StrCat("unknown command '", args[0], "'"));
 }
 
 std::string GeneralUsage(const std::vector<CommandSpec>& specs) {
-  std::string out = "usage: hiectl COMMAND [flags]      (hiectl COMMAND --help lists the flags)\n\n"
-                    "commands:\n";
+  std::string out =
+      "usage: hiectl COMMAND [flags]      (hiectl COMMAND --help lists the flags)\n\n"
+      "commands:\n";
   size_t width = 0;
   for (const CommandSpec& spec : specs) width = std::max(width, spec.name.size());
   for (const CommandSpec& spec : specs) {
@@ -358,9 +361,10 @@ absl::StatusOr<PurposeOfUse> ParsePurpose(absl::string_view text) {
   };
   auto it = kPurposes.find(name);
   if (it == kPurposes.end()) {
-    return Invalid("--purpose must be one of treatment, payment, operations, emergency, "
-                   "public-health, research, patient-request (got '",
-                   text, "')");
+    return Invalid(
+        "--purpose must be one of treatment, payment, operations, emergency, "
+        "public-health, research, patient-request (got '",
+        text, "')");
   }
   return it->second;
 }
@@ -398,10 +402,10 @@ absl::Status ValidateBirthDate(absl::string_view text, absl::string_view what) {
 absl::Status ValidateSsn(absl::string_view text, absl::string_view what) {
   if (text.empty()) return absl::OkStatus();
   std::vector<absl::string_view> parts = absl::StrSplit(text, '-');
-  bool ok = (parts.size() == 1 && parts[0].size() == 9 && AllDigits(parts[0])) ||
-            (parts.size() == 3 && parts[0].size() == 3 && parts[1].size() == 2 &&
-             parts[2].size() == 4 && AllDigits(parts[0]) && AllDigits(parts[1]) &&
-             AllDigits(parts[2]));
+  bool ok =
+      (parts.size() == 1 && parts[0].size() == 9 && AllDigits(parts[0])) ||
+      (parts.size() == 3 && parts[0].size() == 3 && parts[1].size() == 2 && parts[2].size() == 4 &&
+       AllDigits(parts[0]) && AllDigits(parts[1]) && AllDigits(parts[2]));
   if (!ok) return Invalid(what, " must be an SSN NNN-NN-NNNN");  // no value: it is PHI
   return absl::OkStatus();
 }
@@ -417,7 +421,8 @@ absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view tex
   google::protobuf::Timestamp ts;
   int64_t seconds = absl::ToUnixSeconds(time);
   ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+  ts.set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
   return ts;
 }
 
@@ -476,8 +481,8 @@ absl::StatusOr<Demographics> BuildDemographics(const DemographicFields& fields, 
 
 std::string RandomId(std::mt19937_64& rng) {
   uint64_t hi = rng(), lo = rng();
-  hi = (hi & ~uint64_t{0xF000}) | uint64_t{0x4000};                 // version 4
-  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);        // RFC 4122 variant
+  hi = (hi & ~uint64_t{0xF000}) | uint64_t{0x4000};            // version 4
+  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // RFC 4122 variant
   std::string hex = absl::StrFormat("%016x%016x", hi, lo);
   return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
                       hex.substr(16, 4), "-", hex.substr(20));
@@ -543,7 +548,8 @@ absl::StatusOr<id::ResolveRequest> BuildResolveRequest(const Config& flags) {
   absl::StatusOr<hie::common::v1::SourceId> source = SourceIdFrom(flags);
   if (!source.ok()) return source.status();
   *request.mutable_source_id() = *source;
-  for (absl::string_view org : absl::StrSplit(flags.Get("target-org"), ',', absl::SkipWhitespace())) {
+  for (absl::string_view org :
+       absl::StrSplit(flags.Get("target-org"), ',', absl::SkipWhitespace())) {
     request.add_target_orgs(std::string(absl::StripAsciiWhitespace(org)));
   }
   absl::StatusOr<bool> inactive = Bool(flags, "include-inactive");
@@ -727,7 +733,8 @@ absl::StatusOr<id::GetHistoryRequest> BuildGetHistoryRequest(const Config& flags
     *request.mutable_source_id() = *source;
   }
   if (!flags.Get("as-of").empty()) {
-    absl::StatusOr<google::protobuf::Timestamp> as_of = ParseTimestamp(flags.Get("as-of"), "--as-of");
+    absl::StatusOr<google::protobuf::Timestamp> as_of =
+        ParseTimestamp(flags.Get("as-of"), "--as-of");
     if (!as_of.ok()) return as_of.status();
     *request.mutable_as_of() = *as_of;
   }
@@ -749,8 +756,8 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text) {
   int line = 1;
   int record_line = 1;
   bool in_quotes = false;
-  bool after_quote = false;   // just closed a quoted field
-  bool record_empty = true;   // nothing seen on this record yet
+  bool after_quote = false;  // just closed a quoted field
+  bool record_empty = true;  // nothing seen on this record yet
   auto end_field = [&] {
     record.fields.push_back(std::move(field));
     field.clear();
@@ -832,8 +839,8 @@ absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text) {
   }
   for (const char* required : {"org", "local_id"}) {
     if (!seen.contains(required)) {
-      return Invalid(absl::StrCat("line ", header.line, ": the header needs a column '", required,
-                                  "'"));
+      return Invalid(
+          absl::StrCat("line ", header.line, ": the header needs a column '", required, "'"));
     }
   }
   BulkFile file;

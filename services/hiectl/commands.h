@@ -25,10 +25,10 @@ namespace hie::hiectl {
 
 // One hiectl command ("resolve", "review show", ...).
 struct CommandSpec {
-  std::string name;         // as typed: "review list"
-  std::string synopsis;     // arguments after the name, for usage text
-  std::string summary;      // one line for `hiectl --help`
-  int positionals = 0;      // exact number of positional arguments (e.g. TASK_ID)
+  std::string name;      // as typed: "review list"
+  std::string synopsis;  // arguments after the name, for usage text
+  std::string summary;   // one line for `hiectl --help`
+  int positionals = 0;   // exact number of positional arguments (e.g. TASK_ID)
   std::vector<ConfigKey> keys;
 };
 

@@ -48,8 +48,10 @@ TEST(FindCommandTest, FindsOneAndTwoWordCommands) {
 
 TEST(FindCommandTest, UnknownCommandsAreNamed) {
   std::vector<CommandSpec> specs = CommandSpecs("u");
-  EXPECT_THAT(std::string(FindCommand(specs, {"frobnicate"}).status().message()), HasSubstr("'frobnicate'"));
-  EXPECT_THAT(std::string(FindCommand(specs, {"review"}).status().message()), HasSubstr("list, show"));
+  EXPECT_THAT(std::string(FindCommand(specs, {"frobnicate"}).status().message()),
+              HasSubstr("'frobnicate'"));
+  EXPECT_THAT(std::string(FindCommand(specs, {"review"}).status().message()),
+              HasSubstr("list, show"));
   EXPECT_THAT(std::string(FindCommand(specs, {"review", "delete"}).status().message()),
               HasSubstr("'review delete'"));
 }
@@ -57,9 +59,9 @@ TEST(FindCommandTest, UnknownCommandsAreNamed) {
 TEST(UsageTest, GeneralUsageListsEveryCommandAndCommandUsageItsFlags) {
   std::vector<CommandSpec> specs = CommandSpecs("u");
   std::string usage = GeneralUsage(specs);
-  for (const char* name : {"health", "register", "resolve", "search", "review list", "review show",
-                           "review resolve", "link", "unlink", "merge", "unmerge", "person",
-                           "record", "history"}) {
+  for (const char* name :
+       {"health", "register", "resolve", "search", "review list", "review show", "review resolve",
+        "link", "unlink", "merge", "unmerge", "person", "record", "history"}) {
     EXPECT_THAT(usage, HasSubstr(std::string("  ") + name + " ")) << name;
   }
   std::string search = CommandUsage(Spec("search"));
@@ -89,8 +91,9 @@ TEST(SplitCommandLineTest, ValueFlagConsumesItsValueEvenIfItLooksPositional) {
 }
 
 TEST(SplitCommandLineTest, UnknownFlagIsRejectedByConfig) {
-  EXPECT_THAT(std::string(Flags("resolve", {"--org=a", "--local-id=1", "--famly=X"}).status().message()),
-              HasSubstr("--famly"));
+  EXPECT_THAT(
+      std::string(Flags("resolve", {"--org=a", "--local-id=1", "--famly=X"}).status().message()),
+      HasSubstr("--famly"));
 }
 
 // --- Context ----------------------------------------------------------------------------------
@@ -126,8 +129,7 @@ TEST(BuildContextTest, DefaultsToOperationsAndTheDefaultUser) {
 }
 
 TEST(BuildContextTest, PurposeAndUserFromFlagsOrEnvironment) {
-  absl::StatusOr<Config> flags =
-      Flags("person", {"--purpose", "treatment"}, {"HIE_USER=alice"});
+  absl::StatusOr<Config> flags = Flags("person", {"--purpose", "treatment"}, {"HIE_USER=alice"});
   ASSERT_TRUE(flags.ok()) << flags.status();
   absl::StatusOr<cm::RequestContext> context = BuildContext(*flags, "r");
   ASSERT_TRUE(context.ok()) << context.status();
@@ -174,25 +176,31 @@ TEST(ParseSexTest, AcceptsNamesAndLetters) {
   EXPECT_EQ(*ParseSex("M", "--sex"), cm::SEX_MALE);
   EXPECT_EQ(*ParseSex("", "--sex"), cm::SEX_UNSPECIFIED);
   EXPECT_EQ(*ParseSex("unknown", "--sex"), cm::SEX_UNKNOWN);
-  EXPECT_THAT(std::string(ParseSex("yes", "--sex").status().message()), StartsWith("--sex must be"));
+  EXPECT_THAT(std::string(ParseSex("yes", "--sex").status().message()),
+              StartsWith("--sex must be"));
 }
 
 TEST(ParseTimestampTest, ParsesRfc3339AndNamesTheFlagOnError) {
-  absl::StatusOr<google::protobuf::Timestamp> ts = ParseTimestamp("2026-11-01T00:00:01.5Z", "--as-of");
+  absl::StatusOr<google::protobuf::Timestamp> ts =
+      ParseTimestamp("2026-11-01T00:00:01.5Z", "--as-of");
   ASSERT_TRUE(ts.ok()) << ts.status();
   EXPECT_EQ(ts->seconds(), 1793491201);
   EXPECT_EQ(ts->nanos(), 500000000);
-  EXPECT_THAT(std::string(ParseTimestamp("2026-11-01", "--as-of").status().message()), StartsWith("--as-of"));
+  EXPECT_THAT(std::string(ParseTimestamp("2026-11-01", "--as-of").status().message()),
+              StartsWith("--as-of"));
 }
 
 // --- Requests ---------------------------------------------------------------------------------
 
 TEST(BuildRegisterRequestTest, BuildsDemographicsFromFlags) {
-  absl::StatusOr<Config> flags = Flags(
-      "register", {"--org", "clinic-a", "--local-id", "MRN-1", "--given", "Ana", "--family",
-                   "Díaz", "--sex", "female", "--birth-date", "1980-03-04", "--address-line",
-                   "1 Main St", "--city", "Springfield", "--state", "IL", "--postal-code", "62701",
-                   "--phone", "555-0100", "--email", "ana@example.org", "--ssn", "123-45-6789"});
+  absl::StatusOr<Config> flags =
+      Flags("register", {"--org",          "clinic-a",   "--local-id",    "MRN-1",
+                         "--given",        "Ana",        "--family",      "Díaz",
+                         "--sex",          "female",     "--birth-date",  "1980-03-04",
+                         "--address-line", "1 Main St",  "--city",        "Springfield",
+                         "--state",        "IL",         "--postal-code", "62701",
+                         "--phone",        "555-0100",   "--email",       "ana@example.org",
+                         "--ssn",          "123-45-6789"});
   ASSERT_TRUE(flags.ok()) << flags.status();
   absl::StatusOr<id::RegisterSourceRecordRequest> request = BuildRegisterRequest(*flags);
   ASSERT_TRUE(request.ok()) << request.status();
@@ -239,7 +247,8 @@ TEST(BuildRegisterRequestTest, ErrorsNameTheFlag) {
 
   flags = Flags("register", {"--org=a", "--local-id=1", "--sex=x"});
   ASSERT_TRUE(flags.ok());
-  EXPECT_THAT(std::string(BuildRegisterRequest(*flags).status().message()), StartsWith("--sex must be"));
+  EXPECT_THAT(std::string(BuildRegisterRequest(*flags).status().message()),
+              StartsWith("--sex must be"));
 }
 
 TEST(BuildRegisterRequestTest, ExplicitIdempotencyKeyAndDryRun) {
@@ -270,7 +279,8 @@ TEST(BuildSearchRequestTest, NeedsFamilyBirthDateOrSsnAndBoundsMax) {
 
   flags = Flags("search", {"--family=Diaz", "--max=101"});
   ASSERT_TRUE(flags.ok());
-  EXPECT_THAT(std::string(BuildSearchRequest(*flags).status().message()), StartsWith("--max must be between"));
+  EXPECT_THAT(std::string(BuildSearchRequest(*flags).status().message()),
+              StartsWith("--max must be between"));
 
   flags = Flags("search", {"--family=Diaz", "--max", "5", "--only-certain", "--explain"});
   ASSERT_TRUE(flags.ok()) << flags.status();
@@ -301,7 +311,8 @@ TEST(BuildListReviewTasksRequestTest, MapsStateAndOrder) {
 
   flags = Flags("review list", {"--state=closed"});
   ASSERT_TRUE(flags.ok());
-  EXPECT_THAT(std::string(BuildListReviewTasksRequest(*flags).status().message()), StartsWith("--state"));
+  EXPECT_THAT(std::string(BuildListReviewTasksRequest(*flags).status().message()),
+              StartsWith("--state"));
 }
 
 TEST(BuildResolveReviewTaskRequestTest, NeedsExactlyOneVerdictAndAReason) {
@@ -370,7 +381,8 @@ TEST(BuildGetPersonRequestTest, FullViewOnRequest) {
 TEST(BuildGetHistoryRequestTest, PersonOrRecordNotBoth) {
   absl::StatusOr<Config> flags = Flags("history", {"--person=P1", "--org=a", "--local-id=1"});
   ASSERT_TRUE(flags.ok());
-  EXPECT_THAT(std::string(BuildGetHistoryRequest(*flags).status().message()), HasSubstr("either --person"));
+  EXPECT_THAT(std::string(BuildGetHistoryRequest(*flags).status().message()),
+              HasSubstr("either --person"));
 
   flags = Flags("history", {"--org=a"});
   ASSERT_TRUE(flags.ok());
@@ -385,13 +397,15 @@ TEST(BuildGetHistoryRequestTest, PersonOrRecordNotBoth) {
 
   flags = Flags("history", {"--person=P1", "--as-of=yesterday"});
   ASSERT_TRUE(flags.ok());
-  EXPECT_THAT(std::string(BuildGetHistoryRequest(*flags).status().message()), StartsWith("--as-of"));
+  EXPECT_THAT(std::string(BuildGetHistoryRequest(*flags).status().message()),
+              StartsWith("--as-of"));
 }
 
 TEST(BuildGetSourceRecordRequestTest, VersionMustBeAnInteger) {
   absl::StatusOr<Config> flags = Flags("record", {"--org=a", "--local-id=1", "--version=two"});
   ASSERT_TRUE(flags.ok());
-  EXPECT_THAT(std::string(BuildGetSourceRecordRequest(*flags).status().message()), HasSubstr("--version"));
+  EXPECT_THAT(std::string(BuildGetSourceRecordRequest(*flags).status().message()),
+              HasSubstr("--version"));
 }
 
 // --- Ids --------------------------------------------------------------------------------------
@@ -461,11 +475,11 @@ constexpr char kHeader[] = "org,local_id,given_name,family_name,birth_date,ssn\n
 
 TEST(ParseBulkFileTest, GoodRowsBecomeRequestsBadRowsAreReportedWithTheirLine) {
   std::string csv = std::string(kHeader) +
-                    "clinic-a,1,Ana,Díaz,1980-03-04,123-45-6789\n"   // line 2
-                    "clinic-a,2,Bo,\"Smith, Jr\",1980-13-01,\n"      // line 3: bad date
-                    "clinic-a,,Cy,Lee,,\n"                           // line 4: no local_id
-                    "clinic-a,4,Di\n"                                // line 5: too few fields
-                    "clinic-b,5,Ed,\"O'Neil\",1990,\n";              // line 6
+                    "clinic-a,1,Ana,Díaz,1980-03-04,123-45-6789\n"  // line 2
+                    "clinic-a,2,Bo,\"Smith, Jr\",1980-13-01,\n"     // line 3: bad date
+                    "clinic-a,,Cy,Lee,,\n"                          // line 4: no local_id
+                    "clinic-a,4,Di\n"                               // line 5: too few fields
+                    "clinic-b,5,Ed,\"O'Neil\",1990,\n";             // line 6
   absl::StatusOr<BulkFile> file = ParseBulkFile(csv);
   ASSERT_TRUE(file.ok()) << file.status();
   ASSERT_EQ(file->rows.size(), 2u);

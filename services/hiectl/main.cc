@@ -29,10 +29,10 @@
 // The work is done in cli.cc (gRPC calls), commands.cc (flags -> requests, CSV) and render.cc
 // (tables); see README.md.
 
+#include <unistd.h>  // environ
+
 #include <string>
 #include <vector>
-
-#include <unistd.h>  // environ
 
 #include "services/common/logging.h"
 #include "services/hiectl/cli.h"

@@ -58,22 +58,26 @@ std::string FormatIdentifier(const cm::Identifier& i) {
     for (char c : i.value()) {
       if (absl::ascii_isdigit(c)) digits.push_back(c);
     }
-    return absl::StrCat("ssn ***-**-", digits.size() >= 4 ? digits.substr(digits.size() - 4)
-                                                         : std::string("????"));
+    return absl::StrCat(
+        "ssn ***-**-", digits.size() >= 4 ? digits.substr(digits.size() - 4) : std::string("????"));
   }
   return absl::StrCat(i.value(), " (", Dash(i.system()), ")");
 }
 
 std::string SexLabel(cm::Sex sex) { return EnumLabel(cm::Sex_Name(sex), "SEX_"); }
 
-std::string OutcomeLabel(id::MatchOutcome o) { return EnumLabel(id::MatchOutcome_Name(o), "MATCH_OUTCOME_"); }
+std::string OutcomeLabel(id::MatchOutcome o) {
+  return EnumLabel(id::MatchOutcome_Name(o), "MATCH_OUTCOME_");
+}
 std::string RecordStateLabel(id::RecordState s) {
   return EnumLabel(id::RecordState_Name(s), "RECORD_STATE_");
 }
 std::string PersonStateLabel(id::PersonState s) {
   return EnumLabel(id::PersonState_Name(s), "PERSON_STATE_");
 }
-std::string MethodLabel(id::LinkMethod m) { return EnumLabel(id::LinkMethod_Name(m), "LINK_METHOD_"); }
+std::string MethodLabel(id::LinkMethod m) {
+  return EnumLabel(id::LinkMethod_Name(m), "LINK_METHOD_");
+}
 std::string TaskStateLabel(id::ReviewTaskState s) {
   return EnumLabel(id::ReviewTaskState_Name(s), "REVIEW_TASK_STATE_");
 }
@@ -256,8 +260,9 @@ std::string FormatSourceId(const cm::SourceId& id) {
 }
 
 std::string FormatActor(const cm::Actor& a) {
-  std::string who = a.user_id().empty() ? a.org() : a.org().empty() ? a.user_id()
-                                                    : absl::StrCat(a.user_id(), "@", a.org());
+  std::string who = a.user_id().empty() ? a.org()
+                    : a.org().empty()   ? a.user_id()
+                                        : absl::StrCat(a.user_id(), "@", a.org());
   if (a.role() != cm::ROLE_UNSPECIFIED) {
     std::string role = EnumLabel(cm::Role_Name(a.role()), "ROLE_");
     who = who.empty() ? role : absl::StrCat(who, " (", role, ")");
@@ -308,9 +313,9 @@ std::string RenderExplanation(const id::MatchExplanation& e, absl::string_view i
   table.AddSeparator();
   table.AddRow({"total", "", FormatWeight(e.total_score())});
   std::string out = table.Render(indent);
-  absl::StrAppend(&out, indent, "grade ", GradeLabel(e.grade()), "; thresholds: certain >= ",
-                  FormatScore(e.upper_threshold()), ", review >= ",
-                  FormatScore(e.lower_threshold()), ", below: no match");
+  absl::StrAppend(&out, indent, "grade ", GradeLabel(e.grade()),
+                  "; thresholds: certain >= ", FormatScore(e.upper_threshold()),
+                  ", review >= ", FormatScore(e.lower_threshold()), ", below: no match");
   if (!e.model_version().empty()) absl::StrAppend(&out, "; model ", e.model_version());
   absl::StrAppend(&out, "\n");
   if (e.guards_size() == 0) {
@@ -329,8 +334,8 @@ std::string RenderCandidates(const std::vector<const id::MatchCandidate*>& candi
   table.RightAlign(0).RightAlign(3);
   int n = 0;
   for (const id::MatchCandidate* c : candidates) {
-    table.AddRow({absl::StrCat(++n), c->person_id(), GradeLabel(c->grade()), FormatScore(c->score()),
-                  FormatSourceId(c->best_source_id())});
+    table.AddRow({absl::StrCat(++n), c->person_id(), GradeLabel(c->grade()),
+                  FormatScore(c->score()), FormatSourceId(c->best_source_id())});
   }
   return table.Render();
 }
@@ -360,8 +365,8 @@ std::string RenderRegister(const id::RegisterSourceRecordResponse& r, bool valid
 }
 
 std::string RenderResolve(const id::ResolveResponse& r) {
-  std::string out = KeyValues({{"person", r.person_id()},
-                               {"as of sequence", absl::StrCat(r.as_of_sequence())}});
+  std::string out =
+      KeyValues({{"person", r.person_id()}, {"as of sequence", absl::StrCat(r.as_of_sequence())}});
   Table table({"org", "local id", "state", "method", "score", "linked"});
   table.RightAlign(4);
   for (const id::CrossReference& x : r.cross_references()) {
@@ -421,13 +426,14 @@ std::string RenderReviewList(const id::ListReviewTasksResponse& r) {
 }
 
 std::string RenderReviewTask(const id::ReviewTask& t) {
-  std::string out = KeyValues({{"task", t.task_id()},
-                               {"state", TaskStateLabel(t.state())},
-                               {"created", TimeOrEmpty(t.create_time())},
-                               {"closed", TimeOrEmpty(t.close_time())},
-                               {"resolved by", t.has_resolved_by() ? FormatActor(t.resolved_by()) : ""},
-                               {"reason", t.resolution_reason()},
-                               {"etag", t.etag()}});
+  std::string out =
+      KeyValues({{"task", t.task_id()},
+                 {"state", TaskStateLabel(t.state())},
+                 {"created", TimeOrEmpty(t.create_time())},
+                 {"closed", TimeOrEmpty(t.close_time())},
+                 {"resolved by", t.has_resolved_by() ? FormatActor(t.resolved_by()) : ""},
+                 {"reason", t.resolution_reason()},
+                 {"etag", t.etag()}});
   Table table({"", "left", "right"});
   auto row = [&](const std::string& label, const std::string& l, const std::string& r) {
     auto set = [](const std::string& v) { return !v.empty() && v != "-"; };
@@ -517,15 +523,14 @@ std::string RenderPerson(const id::Person& p) {
 }
 
 std::string RenderSourceRecord(const id::SourceRecord& r) {
-  std::string out = KeyValues({{"record", FormatSourceId(r.source_id())},
-                               {"version", absl::StrCat(r.version())},
-                               {"state", RecordStateLabel(r.state())},
-                               {"superseded by", r.has_superseded_by()
-                                                     ? FormatSourceId(r.superseded_by())
-                                                     : ""},
-                               {"person", r.person_id()},
-                               {"event time", TimeOrEmpty(r.source_event_time())},
-                               {"recorded", TimeOrEmpty(r.record_time())}});
+  std::string out =
+      KeyValues({{"record", FormatSourceId(r.source_id())},
+                 {"version", absl::StrCat(r.version())},
+                 {"state", RecordStateLabel(r.state())},
+                 {"superseded by", r.has_superseded_by() ? FormatSourceId(r.superseded_by()) : ""},
+                 {"person", r.person_id()},
+                 {"event time", TimeOrEmpty(r.source_event_time())},
+                 {"recorded", TimeOrEmpty(r.record_time())}});
   absl::StrAppend(&out, "demographics:\n", KeyValues(DemographicRows(r.demographics()), "  "));
   return out;
 }
@@ -554,8 +559,7 @@ std::string RenderHistory(const id::GetHistoryResponse& r) {
     std::string recs = absl::StrJoin(records, ", ");
     if (e.record_version() > 0) absl::StrAppend(&recs, " v", e.record_version());
     table.AddRow({absl::StrCat(e.sequence()), FormatTime(e.event_time()), EventTypeLabel(e.type()),
-                  FormatActor(e.actor()), Dash(e.reason()), Dash(move), Dash(recs),
-                  e.event_id()});
+                  FormatActor(e.actor()), Dash(e.reason()), Dash(move), Dash(recs), e.event_id()});
   }
   absl::StrAppend(&out, "events (", r.events_size(), "):\n");
   if (r.events_size() > 0) out += table.Render();
@@ -569,18 +573,18 @@ std::string RenderBulkRow(int line, const id::RegisterSourceRecordRequest& reque
                           const id::RegisterSourceRecordResponse& response) {
   const id::MatchDecision& d = response.decision();
   std::string person = !response.person_id().empty() ? response.person_id() : d.person_id();
-  std::string out = absl::StrCat("line ", line, ": ", FormatSourceId(request.source_id()), " v",
-                                 response.record().version(), " ", OutcomeLabel(d.outcome()), " ",
-                                 Dash(person));
+  std::string out =
+      absl::StrCat("line ", line, ": ", FormatSourceId(request.source_id()), " v",
+                   response.record().version(), " ", OutcomeLabel(d.outcome()), " ", Dash(person));
   if (!d.review_task_id().empty()) absl::StrAppend(&out, " review task ", d.review_task_id());
   if (response.stale()) absl::StrAppend(&out, " (stale)");
   return out + "\n";
 }
 
 std::string RenderBulkSummary(const BulkSummary& s) {
-  std::string out = absl::StrCat("rows ", s.rows, ", created ", s.created, ", new person ",
-                                 s.new_person, ", linked ", s.linked, ", review ", s.review,
-                                 ", unchanged ", s.unchanged);
+  std::string out =
+      absl::StrCat("rows ", s.rows, ", created ", s.created, ", new person ", s.new_person,
+                   ", linked ", s.linked, ", review ", s.review, ", unchanged ", s.unchanged);
   if (s.stale > 0) absl::StrAppend(&out, ", stale ", s.stale);
   absl::StrAppend(&out, ", errors ", s.errors);
   if (s.not_sent > 0) absl::StrAppend(&out, ", not sent ", s.not_sent);

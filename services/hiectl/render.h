@@ -69,7 +69,8 @@ std::string RenderExplanation(const hie::identity::v1::MatchExplanation& explana
                               absl::string_view indent = "");
 
 // Candidate table (# person grade score best-record).
-std::string RenderCandidates(const std::vector<const hie::identity::v1::MatchCandidate*>& candidates);
+std::string RenderCandidates(
+    const std::vector<const hie::identity::v1::MatchCandidate*>& candidates);
 
 std::string RenderRegister(const hie::identity::v1::RegisterSourceRecordResponse& response,
                            bool validate_only);
@@ -90,15 +91,15 @@ std::string RenderHistory(const hie::identity::v1::GetHistoryResponse& response)
 std::string RenderBulkRow(int line, const hie::identity::v1::RegisterSourceRecordRequest& request,
                           const hie::identity::v1::RegisterSourceRecordResponse& response);
 struct BulkSummary {
-  int rows = 0;         // data rows in the file
-  int created = 0;      // first versions stored
-  int new_person = 0;   // outcome NEW_PERSON
-  int linked = 0;       // outcome LINKED
-  int review = 0;       // outcome REVIEW
-  int unchanged = 0;    // outcome UNCHANGED
-  int stale = 0;        // older versions that only went into history
-  int errors = 0;       // bad rows plus failed calls
-  int not_sent = 0;     // rows never sent (the run stopped early)
+  int rows = 0;        // data rows in the file
+  int created = 0;     // first versions stored
+  int new_person = 0;  // outcome NEW_PERSON
+  int linked = 0;      // outcome LINKED
+  int review = 0;      // outcome REVIEW
+  int unchanged = 0;   // outcome UNCHANGED
+  int stale = 0;       // older versions that only went into history
+  int errors = 0;      // bad rows plus failed calls
+  int not_sent = 0;    // rows never sent (the run stopped early)
 };
 std::string RenderBulkSummary(const BulkSummary& summary);
 

@@ -1,9 +1,8 @@
 #include "services/hiectl/render.h"
 
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
 
 namespace hie::hiectl {
 namespace {
@@ -27,9 +26,28 @@ constexpr char kExplanation[] = R"pb(
   upper_threshold: 18
   lower_threshold: 6
   model_version: "em-2026-11"
-  fields { field: "family_name" level: COMPARISON_LEVEL_EXACT weight: 8.123 comparator: "jaro_winkler" similarity: 1 note: "frequency_adjusted" }
-  fields { field: "birth_date" level: COMPARISON_LEVEL_PARTIAL weight: 4.5 comparator: "date" note: "day_month_transposed" }
-  fields { field: "given_name" level: COMPARISON_LEVEL_DIFFERENT weight: -3.1234 comparator: "jaro_winkler" similarity: 0.61 }
+  fields {
+    field: "family_name"
+    level: COMPARISON_LEVEL_EXACT
+    weight: 8.123
+    comparator: "jaro_winkler"
+    similarity: 1
+    note: "frequency_adjusted"
+  }
+  fields {
+    field: "birth_date"
+    level: COMPARISON_LEVEL_PARTIAL
+    weight: 4.5
+    comparator: "date"
+    note: "day_month_transposed"
+  }
+  fields {
+    field: "given_name"
+    level: COMPARISON_LEVEL_DIFFERENT
+    weight: -3.1234
+    comparator: "jaro_winkler"
+    similarity: 0.61
+  }
   fields { field: "phone" level: COMPARISON_LEVEL_MISSING weight: 0 }
 )pb";
 
@@ -96,7 +114,10 @@ TEST(RenderExplanationTest, GoldenText) {
 
 TEST(RenderExplanationTest, KeepsTheServerOrderAndShowsGuards) {
   id::MatchExplanation e = Parse<id::MatchExplanation>(R"pb(
-    total_score: 20 grade: MATCH_GRADE_CERTAINLY_NOT upper_threshold: 18 lower_threshold: 6
+    total_score: 20
+    grade: MATCH_GRADE_CERTAINLY_NOT
+    upper_threshold: 18
+    lower_threshold: 6
     fields { field: "sex" level: COMPARISON_LEVEL_EXACT weight: 1 }
     fields { field: "ssn" level: COMPARISON_LEVEL_DIFFERENT weight: -9 }
     guards { kind: KIND_CONFLICTING_IDENTIFIER field: "identifier:urn:oid:2.16.840.1.113883.4.1" }
@@ -113,15 +134,19 @@ TEST(RenderExplanationTest, KeepsTheServerOrderAndShowsGuards) {
 TEST(RenderSearchTest, TableAndExplanations) {
   id::SearchPersonsResponse response = Parse<id::SearchPersonsResponse>(
       std::string(R"pb(
-    matches {
-      candidate { person_id: "P-1" score: 24.1 grade: MATCH_GRADE_CERTAIN
-                  best_source_id { org: "clinic-a" local_id: "M1" } }
-      source_ids { org: "clinic-a" local_id: "M1" }
-      source_ids { org: "clinic-b" local_id: "77" }
-    }
-    matches {
-      candidate { person_id: "P-22" score: 9.5 grade: MATCH_GRADE_PROBABLE
-                  best_source_id { org: "clinic-b" local_id: "9" } explanation {)pb") +
+        matches {
+          candidate {
+            person_id: "P-1"
+            score: 24.1
+            grade: MATCH_GRADE_CERTAIN
+            best_source_id { org: "clinic-a" local_id: "M1" }
+          }
+          source_ids { org: "clinic-a" local_id: "M1" }
+          source_ids { org: "clinic-b" local_id: "77" }
+        }
+        matches { candidate { person_id: "P-22" score: 9.5 grade: MATCH_GRADE_PROBABLE
+                              best_source_id { org: "clinic-b" local_id: "9" }
+                              explanation {)pb") +
       kExplanation + "} } }");
   EXPECT_EQ(RenderSearch(response, false),
             "#  PERSON  GRADE     SCORE  BEST RECORD  RECORDS\n"
@@ -138,15 +163,28 @@ TEST(RenderSearchTest, TableAndExplanations) {
 
 TEST(RenderRegisterTest, GoldenText) {
   id::RegisterSourceRecordResponse response = Parse<id::RegisterSourceRecordResponse>(R"pb(
-    record { source_id { org: "clinic-a" local_id: "M1" } version: 1 }
+    record {
+      source_id { org: "clinic-a" local_id: "M1" }
+      version: 1
+    }
     person_id: "P-9"
     created: true
     decision {
-      outcome: MATCH_OUTCOME_REVIEW person_id: "P-9" review_task_id: "T-3"
-      candidates { person_id: "P-1" score: 12.25 grade: MATCH_GRADE_PROBABLE
-                   best_source_id { org: "clinic-b" local_id: "X" } }
-      candidates { person_id: "P-2" score: -1 grade: MATCH_GRADE_POSSIBLE
-                   best_source_id { org: "clinic-c" local_id: "Y" } }
+      outcome: MATCH_OUTCOME_REVIEW
+      person_id: "P-9"
+      review_task_id: "T-3"
+      candidates {
+        person_id: "P-1"
+        score: 12.25
+        grade: MATCH_GRADE_PROBABLE
+        best_source_id { org: "clinic-b" local_id: "X" }
+      }
+      candidates {
+        person_id: "P-2"
+        score: -1
+        grade: MATCH_GRADE_POSSIBLE
+        best_source_id { org: "clinic-c" local_id: "Y" }
+      }
     }
   )pb");
   EXPECT_EQ(RenderRegister(response, false),
@@ -163,14 +201,24 @@ TEST(RenderRegisterTest, GoldenText) {
 
 TEST(RenderResolveTest, GoldenText) {
   id::ResolveResponse response = Parse<id::ResolveResponse>(R"pb(
-    person_id: "P-1" as_of_sequence: 42
+    person_id: "P-1"
+    as_of_sequence: 42
     cross_references {
-      source_id { org: "clinic-a" local_id: "M1" } state: RECORD_STATE_ACTIVE
-      link { method: LINK_METHOD_NEW_PERSON create_time { seconds: 1793491200 } }
+      source_id { org: "clinic-a" local_id: "M1" }
+      state: RECORD_STATE_ACTIVE
+      link {
+        method: LINK_METHOD_NEW_PERSON
+        create_time { seconds: 1793491200 }
+      }
     }
     cross_references {
-      source_id { org: "clinic-b" local_id: "77" } state: RECORD_STATE_ACTIVE
-      link { method: LINK_METHOD_AUTO score: 21.5 create_time { seconds: 1793494800 } }
+      source_id { org: "clinic-b" local_id: "77" }
+      state: RECORD_STATE_ACTIVE
+      link {
+        method: LINK_METHOD_AUTO
+        score: 21.5
+        create_time { seconds: 1793494800 }
+      }
     }
   )pb");
   EXPECT_EQ(RenderResolve(response),
@@ -183,25 +231,35 @@ TEST(RenderResolveTest, GoldenText) {
 }
 
 TEST(RenderReviewTaskTest, RecordsSideBySideWithMaskedSsnAndExplanation) {
-  id::ReviewTask task = Parse<id::ReviewTask>(std::string(R"pb(
-    task_id: "T-3" state: REVIEW_TASK_STATE_OPEN etag: "e1"
-    create_time { seconds: 1793491200 }
-    left_person_id: "P-9" right_person_id: "P-1"
-    left {
-      source_id { org: "clinic-a" local_id: "M1" } version: 2
-      demographics {
-        name { given: "José" family: "Díaz" } sex: SEX_MALE birth_date: "1980-03-04"
-        identifiers { system: "urn:oid:2.16.840.1.113883.4.1" value: "123-45-6789" }
-      }
-    }
-    right {
-      source_id { org: "clinic-b" local_id: "X" } version: 1
-      demographics {
-        name { given: "Jose" family: "Diaz" } birth_date: "1980-04-03"
-        phones { value: "555-0100" }
-      }
-    }
-    explanation {)pb") + kExplanation + "}");
+  id::ReviewTask task = Parse<id::ReviewTask>(
+      std::string(R"pb(
+        task_id: "T-3"
+        state: REVIEW_TASK_STATE_OPEN
+        etag: "e1"
+        create_time { seconds: 1793491200 }
+        left_person_id: "P-9"
+        right_person_id: "P-1"
+        left {
+          source_id { org: "clinic-a" local_id: "M1" }
+          version: 2
+          demographics {
+            name { given: "José" family: "Díaz" }
+            sex: SEX_MALE
+            birth_date: "1980-03-04"
+            identifiers { system: "urn:oid:2.16.840.1.113883.4.1" value: "123-45-6789" }
+          }
+        }
+        right {
+          source_id { org: "clinic-b" local_id: "X" }
+          version: 1
+          demographics {
+            name { given: "Jose" family: "Diaz" }
+            birth_date: "1980-04-03"
+            phones { value: "555-0100" }
+          }
+        }
+        explanation {)pb") +
+      kExplanation + "}");
   std::string text = RenderReviewTask(task);
   EXPECT_EQ(text.substr(0, text.find("\nexplanation:")),
             "task     T-3\n"
@@ -226,13 +284,17 @@ TEST(RenderReviewTaskTest, RecordsSideBySideWithMaskedSsnAndExplanation) {
 TEST(RenderReviewListTest, TableAndNextPage) {
   id::ListReviewTasksResponse response = Parse<id::ListReviewTasksResponse>(R"pb(
     tasks {
-      task_id: "T-3" state: REVIEW_TASK_STATE_OPEN create_time { seconds: 1793491200 }
+      task_id: "T-3"
+      state: REVIEW_TASK_STATE_OPEN
+      create_time { seconds: 1793491200 }
       left { source_id { org: "clinic-a" local_id: "M1" } }
       right { source_id { org: "clinic-b" local_id: "X" } }
-      left_person_id: "P-9" right_person_id: "P-1"
+      left_person_id: "P-9"
+      right_person_id: "P-1"
       explanation { total_score: 9.5 grade: MATCH_GRADE_PROBABLE }
     }
-    next_page_token: "tok2" total_size: 7
+    next_page_token: "tok2"
+    total_size: 7
   )pb");
   EXPECT_EQ(RenderReviewList(response),
             "TASK  STATE  CREATED               GRADE     SCORE  LEFT         RIGHT       "
@@ -246,22 +308,40 @@ TEST(RenderReviewListTest, TableAndNextPage) {
 
 TEST(RenderPersonTest, LinksAndGoldenRecordWithProvenance) {
   id::Person person = Parse<id::Person>(R"pb(
-    person_id: "P-1" state: PERSON_STATE_ACTIVE etag: "e5"
+    person_id: "P-1"
+    state: PERSON_STATE_ACTIVE
+    etag: "e5"
     links {
-      source_id { org: "clinic-a" local_id: "M1" } method: LINK_METHOD_AUTO score: 21.5
-      grade: MATCH_GRADE_CERTAIN create_time { seconds: 1793491200 }
+      source_id { org: "clinic-a" local_id: "M1" }
+      method: LINK_METHOD_AUTO
+      score: 21.5
+      grade: MATCH_GRADE_CERTAIN
+      create_time { seconds: 1793491200 }
     }
     links {
-      source_id { org: "clinic-b" local_id: "X" } method: LINK_METHOD_MANUAL
-      actor { org: "hie" user_id: "jdoe" } reason: "same MRN on paper chart"
+      source_id { org: "clinic-b" local_id: "X" }
+      method: LINK_METHOD_MANUAL
+      actor { org: "hie" user_id: "jdoe" }
+      reason: "same MRN on paper chart"
       create_time { seconds: 1793494800 }
     }
     golden_record {
-      demographics { name { family: "Díaz" } birth_date: "1980-03-04" }
-      provenance { field: "name.family" source_id { org: "clinic-a" local_id: "M1" }
-                   record_version: 2 rule: "most_recent" }
-      provenance { field: "birth_date" source_id { org: "clinic-b" local_id: "X" }
-                   record_version: 1 rule: "most_frequent" }
+      demographics {
+        name { family: "Díaz" }
+        birth_date: "1980-03-04"
+      }
+      provenance {
+        field: "name.family"
+        source_id { org: "clinic-a" local_id: "M1" }
+        record_version: 2
+        rule: "most_recent"
+      }
+      provenance {
+        field: "birth_date"
+        source_id { org: "clinic-b" local_id: "X" }
+        record_version: 1
+        rule: "most_frequent"
+      }
     }
   )pb");
   EXPECT_EQ(RenderPerson(person),
@@ -285,17 +365,32 @@ TEST(RenderPersonTest, LinksAndGoldenRecordWithProvenance) {
 
 TEST(RenderHistoryTest, StateThenAndEvents) {
   id::GetHistoryResponse response = Parse<id::GetHistoryResponse>(R"pb(
-    state { record { source_id { org: "clinic-a" local_id: "M1" } version: 2
-                     state: RECORD_STATE_ACTIVE person_id: "P-1" } }
-    events {
-      event_id: "E-1" sequence: 10 type: IDENTITY_EVENT_TYPE_RECORD_CREATED
-      event_time { seconds: 1793491200 } reason: "source_update"
-      source_ids { org: "clinic-a" local_id: "M1" } record_version: 1
+    state {
+      record {
+        source_id { org: "clinic-a" local_id: "M1" }
+        version: 2
+        state: RECORD_STATE_ACTIVE
+        person_id: "P-1"
+      }
     }
     events {
-      event_id: "E-2" sequence: 11 type: IDENTITY_EVENT_TYPE_PERSONS_MERGED
-      event_time { seconds: 1793494800 } actor { org: "hie" user_id: "jdoe" } reason: "dup"
-      from_person_id: "P-2" to_person_id: "P-1"
+      event_id: "E-1"
+      sequence: 10
+      type: IDENTITY_EVENT_TYPE_RECORD_CREATED
+      event_time { seconds: 1793491200 }
+      reason: "source_update"
+      source_ids { org: "clinic-a" local_id: "M1" }
+      record_version: 1
+    }
+    events {
+      event_id: "E-2"
+      sequence: 11
+      type: IDENTITY_EVENT_TYPE_PERSONS_MERGED
+      event_time { seconds: 1793494800 }
+      actor { org: "hie" user_id: "jdoe" }
+      reason: "dup"
+      from_person_id: "P-2"
+      to_person_id: "P-1"
     }
   )pb");
   EXPECT_EQ(RenderHistory(response),
@@ -317,11 +412,18 @@ TEST(RenderBulkTest, RowAndSummary) {
   request.mutable_source_id()->set_org("clinic-a");
   request.mutable_source_id()->set_local_id("M1");
   id::RegisterSourceRecordResponse response = Parse<id::RegisterSourceRecordResponse>(R"pb(
-    record { version: 1 } person_id: "P-1" decision { outcome: MATCH_OUTCOME_LINKED }
+    record { version: 1 }
+    person_id: "P-1"
+    decision { outcome: MATCH_OUTCOME_LINKED }
   )pb");
   EXPECT_EQ(RenderBulkRow(7, request, response), "line 7: clinic-a/M1 v1 linked P-1\n");
-  BulkSummary summary{.rows = 5, .created = 3, .new_person = 1, .linked = 1, .review = 1,
-                      .unchanged = 1, .errors = 1};
+  BulkSummary summary{.rows = 5,
+                      .created = 3,
+                      .new_person = 1,
+                      .linked = 1,
+                      .review = 1,
+                      .unchanged = 1,
+                      .errors = 1};
   EXPECT_EQ(RenderBulkSummary(summary),
             "rows 5, created 3, new person 1, linked 1, review 1, unchanged 1, errors 1\n");
 }
