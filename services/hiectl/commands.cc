@@ -290,7 +290,7 @@ std::string GeneralUsage(const std::vector<CommandSpec>& specs) {
 std::string CommandUsage(const CommandSpec& spec) {
   std::string out = absl::StrCat("hiectl ", spec.name, spec.synopsis.empty() ? "" : " ",
                                  spec.synopsis, "\n  ", spec.summary, "\n\n");
-  absl::StrAppend(&out, "flags (each also settable by an environment variable, e.g. ",
+  absl::StrAppend(&out, "flags (those marked [env] may also be set in the environment, e.g. ",
                   Config::EnvName(spec.keys.front().name), "):\n");
   size_t width = 0;
   std::vector<std::string> lefts;
@@ -302,7 +302,7 @@ std::string CommandUsage(const CommandSpec& spec) {
   }
   for (size_t i = 0; i < spec.keys.size(); ++i) {
     absl::StrAppend(&out, "  ", lefts[i], std::string(width - lefts[i].size() + 2, ' '),
-                    spec.keys[i].help, "\n");
+                    spec.keys[i].help, IsEnvironmentKey(spec.keys[i].name) ? " [env]" : "", "\n");
   }
   return out;
 }
@@ -338,9 +338,24 @@ absl::StatusOr<Config> LoadFlags(const std::vector<ConfigKey>& keys,
                                  const std::vector<std::string>& flags, const char* const* envp) {
   std::vector<const char*> argv = {"hiectl"};
   for (const std::string& flag : flags) argv.push_back(flag.c_str());
-  const char* const empty_env[] = {nullptr};
-  return Config::Load(keys, static_cast<int>(argv.size()), argv.data(),
-                      envp != nullptr ? envp : empty_env);
+  std::vector<std::string> allowed;
+  for (const ConfigKey& key : keys) {
+    if (IsEnvironmentKey(key.name)) allowed.push_back(Config::EnvName(key.name) + "=");
+  }
+  std::vector<const char*> env;
+  for (const char* const* e = envp; e != nullptr && *e != nullptr; ++e) {
+    for (const std::string& prefix : allowed) {
+      if (absl::StartsWith(*e, prefix)) env.push_back(*e);
+    }
+  }
+  env.push_back(nullptr);
+  return Config::Load(keys, static_cast<int>(argv.size()), argv.data(), env.data());
+}
+
+bool IsEnvironmentKey(absl::string_view key) {
+  static const std::set<std::string, std::less<>> kKeys = {
+      "target", "tls-ca", "tls-cert", "tls-key", "timeout", "json", "purpose", "user"};
+  return kKeys.contains(key);
 }
 
 // --- Values -----------------------------------------------------------------------------------

@@ -62,7 +62,11 @@ SplitArgs SplitCommandLine(const std::vector<std::string>& args,
                            const std::vector<ConfigKey>& keys);
 
 // Loads `flags` (as from SplitCommandLine) against `keys`, with environment `envp`
-// (null-terminated, may be null).
+// (null-terminated, may be null). Only the session settings may come from the environment
+// (IsEnvironmentKey); per-operation flags never do, so that a stray HIE_STATE or HIE_ORG in the
+// shell cannot silently change a registration or a filter.
+// target, tls-ca, tls-cert, tls-key, timeout, json, purpose, user.
+bool IsEnvironmentKey(absl::string_view key);
 [[nodiscard]] absl::StatusOr<Config> LoadFlags(const std::vector<ConfigKey>& keys,
                                                const std::vector<std::string>& flags,
                                                const char* const* envp);

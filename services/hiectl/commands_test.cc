@@ -137,6 +137,22 @@ TEST(BuildContextTest, PurposeAndUserFromFlagsOrEnvironment) {
   EXPECT_EQ(context->actor().user_id(), "alice");
 }
 
+TEST(LoadFlagsTest, OnlySessionSettingsComeFromTheEnvironment) {
+  absl::StatusOr<Config> flags =
+      Flags("register", {"--org=a", "--local-id=1"},
+            {"HIE_TARGET=hub:7001", "HIE_STATE=IL", "HIE_FAMILY=Smith", "HIE_JSON=true"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->Get("target"), "hub:7001");
+  EXPECT_TRUE(*flags->GetBool("json"));
+  EXPECT_EQ(flags->Get("state"), "");
+  EXPECT_EQ(flags->Get("family"), "");
+  // A filter default survives a stray variable too.
+  flags = Flags("review list", {}, {"HIE_STATE=closed"});
+  ASSERT_TRUE(flags.ok());
+  EXPECT_EQ(flags->Get("state"), "open");
+  EXPECT_THAT(CommandUsage(Spec("review list")), HasSubstr("--target=localhost:7001"));
+}
+
 TEST(BuildContextTest, EmptyUserIsAnError) {
   absl::StatusOr<Config> flags = Flags("person", {"--user="});
   ASSERT_TRUE(flags.ok());
