@@ -192,13 +192,16 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
          " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
          " response = EXCLUDED.response, create_time = now()"},
     };
-    // Keyset scan of ACTIVE records in (org, local_id) order (the records primary key).
+    // Keyset scan of ACTIVE records in (org, local_id) order (the records primary key). The
+    // version and link are scalar subqueries, i.e. primary-key probes for the rows returned
+    // only: a join would let the planner merge-join whole tables from their start every batch.
     const std::string scan =
-        "SELECT r.org, r.local_id, v.record, l.person_id FROM identity.records r"
-        " JOIN identity.record_versions v ON v.org = r.org AND v.local_id = r.local_id"
-        "  AND v.version = r.current_version"
-        " LEFT JOIN identity.links l ON l.org = r.org AND l.local_id = r.local_id"
-        " WHERE r.state = 1";
+        "SELECT r.org, r.local_id,"
+        " (SELECT v.record FROM identity.record_versions v WHERE v.org = r.org"
+        "   AND v.local_id = r.local_id AND v.version = r.current_version),"
+        " (SELECT l.person_id FROM identity.links l WHERE l.org = r.org"
+        "   AND l.local_id = r.local_id)"
+        " FROM identity.records r WHERE r.state = 1";
     s->emplace_back(kScanFirst, absl::StrCat(scan, " ORDER BY r.org, r.local_id LIMIT $1"));
     s->emplace_back(kScanNext, absl::StrCat(scan, " AND (r.org, r.local_id) > ($1, $2)"
                                                   " ORDER BY r.org, r.local_id LIMIT $3"));
@@ -689,12 +692,16 @@ absl::Status PgIdentityStore::ScanActiveRecords(
     absl::Status status = pool_->Run(deadline, [&](pqxx::connection& conn) -> absl::Status {
       batch.clear();
       PrepareStatements(conn);
-      pqxx::nontransaction tx(conn);
+      // A batch's estimated cost (LIMIT over a large table) would trigger JIT compilation,
+      // which costs more than the batch itself; it is turned off for this transaction only.
+      pqxx::read_transaction tx(conn);
+      tx.exec("SET LOCAL jit = off");
       pqxx::result r = first ? tx.exec_prepared(kScanFirst, options_.scan_batch_size)
                              : tx.exec_prepared(kScanNext, last_org, last_local_id,
                                                 options_.scan_batch_size);
       batch.resize(r.size());
       for (size_t i = 0; i < r.size(); ++i) {
+        if (r[i][2].is_null()) return absl::InternalError("current record version missing");
         if (absl::Status s = Parse(r[i][2], &batch[i]); !s.ok()) return s;
         batch[i].set_state(v1::RECORD_STATE_ACTIVE);
         if (!r[i][3].is_null()) batch[i].set_person_id(Text(r[i][3]));
@@ -703,6 +710,7 @@ absl::Status PgIdentityStore::ScanActiveRecords(
         last_org = Text(r[r.size() - 1][0]);
         last_local_id = Text(r[r.size() - 1][1]);
       }
+      tx.commit();
       return absl::OkStatus();
     });
     if (!status.ok()) return status;

@@ -68,8 +68,8 @@ class PgIdentityStore : public IdentityStore {
                         const TxnFn& fn) override;
 
   // Reads the ACTIVE records in keyset batches of scan_batch_size ordered by (org, local_id),
-  // each batch one short statement of its own (READ COMMITTED), and calls fn between batches
-  // with no connection held. Not a snapshot: a record changed during the scan is seen in its
+  // each batch one short read-only transaction of its own (one query), and calls fn between
+  // batches with no connection held; memory holds one batch. Not a snapshot: a record changed during the scan is seen in its
   // state at the moment its batch was read (or, if it changed key order, not at all: keys never
   // change, so every record ACTIVE throughout the scan is seen exactly once).
   absl::Status ScanActiveRecords(absl::Time deadline,

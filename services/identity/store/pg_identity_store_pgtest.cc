@@ -375,6 +375,76 @@ TEST_F(PgIdentityStoreTest, DeadlockIsRetriedWithFnRunAgain) {
   EXPECT_EQ(CountRows("idempotency"), 2);
 }
 
+TEST_F(PgIdentityStoreTest, LockKeyInsideTheTransactionSerialisesAndIsReentrant) {
+  auto other_pool = OtherReplicaPool();
+  auto other = MakeStore(other_pool.get());
+  std::promise<void> first_wrote;
+  auto first = std::async(std::launch::async, [&] {
+    bool signalled = false;
+    return store_->Transact(In(absl::Seconds(20)), {"person:P1"}, [&](IdentityTxn& t) {
+      // Re-entrant: the key is already held through lock_keys, and is taken twice more.
+      if (auto s = t.LockKey("person:P1"); !s.ok()) return s;
+      if (auto s = t.LockKey("person:P1"); !s.ok()) return s;
+      absl::Status put = t.PutIdempotent("value", {"", "written-by-first"});
+      if (!signalled) {
+        signalled = true;
+        first_wrote.set_value();
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      }
+      return put;
+    });
+  });
+  first_wrote.get_future().wait();
+  std::optional<StoredIdempotentResult> before_lock, after_lock;
+  ASSERT_TRUE(other->Transact(In(absl::Seconds(20)), {}, [&](IdentityTxn& t) -> absl::Status {
+                     auto got = t.GetIdempotent("value");
+                     if (!got.ok()) return got.status();
+                     before_lock = *got;
+                     if (auto s = t.LockKey("person:P1"); !s.ok()) return s;
+                     got = t.GetIdempotent("value");  // read again after taking the lock
+                     if (!got.ok()) return got.status();
+                     after_lock = *got;
+                     return absl::OkStatus();
+                   }).ok());
+  EXPECT_FALSE(before_lock.has_value());
+  ASSERT_TRUE(after_lock.has_value());
+  EXPECT_EQ(after_lock->response, "written-by-first");
+  EXPECT_TRUE(first.get().ok());
+}
+
+TEST_F(PgIdentityStoreTest, ConcurrentFirstVersionsWithoutLocksAcceptExactlyOne) {
+  // Callers should lock the record's key; without it, the version rule still holds: the later
+  // writer waits for the earlier one and is refused (not a unique-violation error).
+  auto other_pool = OtherReplicaPool();
+  auto other = MakeStore(other_pool.get());
+  SourceId a = Id("clinic-a", "1");
+  std::promise<void> first_wrote;
+  auto first = std::async(std::launch::async, [&] {
+    bool signalled = false;
+    return store_->Transact(In(absl::Seconds(20)), {}, [&](IdentityTxn& t) {
+      absl::Status put = t.PutRecordVersion(Record(a, 1, "First"), true);
+      if (!signalled) {
+        signalled = true;
+        first_wrote.set_value();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
+      return put;
+    });
+  });
+  first_wrote.get_future().wait();
+  absl::Status second = other->Transact(In(absl::Seconds(20)), {}, [&](IdentityTxn& t) {
+    return t.PutRecordVersion(Record(a, 1, "Second"), true);
+  });
+  EXPECT_TRUE(first.get().ok());
+  EXPECT_EQ(second.code(), absl::StatusCode::kFailedPrecondition) << second;
+  ASSERT_TRUE(store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
+                      auto r = t.GetRecord(a);
+                      EXPECT_EQ((*r)->demographics().name().family(), "First");
+                      EXPECT_EQ(t.RecordVersions(a)->size(), 1u);
+                      return absl::OkStatus();
+                    }).ok());
+}
+
 TEST_F(PgIdentityStoreTest, AbortedReturnedByFnIsNotRetried) {
   int runs = 0;
   absl::Status s = store_->Transact(In(absl::Seconds(10)), {"k"}, [&](IdentityTxn& t) {
