@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "hie/mpi/text.h"
@@ -318,7 +319,7 @@ std::string GuardNames(uint32_t guards) {
   if (guards & kGuardSsnConflict) add("ssn_conflict");
   if (guards & kGuardTwin) add("twin");
   if (guards & kGuardJuniorSenior) add("jr_sr");
-  if (guards & kGuardSameSourceConflict) add("same_source_conflict");
+  if (guards & kGuardHousehold) add("household");
   return out;
 }
 
@@ -328,13 +329,18 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   const GivenComparison given_cmp = CompareGiven(a, b);
   int given = given_cmp.level;
   int family = CompareFamily(a, b);
-  if (given <= 1 && family <= 1 && given + family == 2) {
-    // Given against family and back; the weaker direction sets both levels (symmetric).
-    const int swapped = std::min(CompareNameStrings(a.given, FirstToken(b.family)),
-                                 CompareNameStrings(FirstToken(a.family), b.given));
-    if (swapped >= 3) {
-      given = swapped;
-      family = swapped;
+  if (given >= 1 && given <= 2 && family >= 1 && family <= 2) {
+    // Given against family and back. When at least one name agrees closely only across, the
+    // names were swapped (possibly with one of them also changed). The stronger cross level
+    // goes to the family field and the weaker to the given field, which keeps Compare
+    // symmetric.
+    const int s1 = CompareNameStrings(a.given, FirstToken(b.family));
+    const int s2 = CompareNameStrings(FirstToken(a.family), b.given);
+    const int hi = std::max(s1, s2);
+    const int lo = std::min(s1, s2);
+    if (hi >= 3 && hi + lo > given + family + 1) {
+      given = lo;
+      family = hi;
       c.names_swapped = true;
     }
   }
@@ -365,26 +371,42 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   // Different given names: for a pair of different sexes, anything but exact or one a nickname
   // of the other (a one-letter variation between a brother and a sister is still two people);
   // when the family name agrees and sexes do not conflict, names not spelled alike (including
-  // two nicknames of one formal name, or one's given name being the other's middle name).
+  // two nicknames of one formal name, or one's given name being the other's middle name), with
+  // no identifier or e-mail (personal) agreeing. Twins may share a middle name.
+  const bool email_agrees = l[static_cast<int>(Field::kEmail)] == 3;
+  const bool personal_id_agrees = same_identifier || email_agrees;
+  const bool names_unlike = given >= 1 && given <= 2 && !given_cmp.spelled_alike;
+  // A nickname pair (Elizabeth / Lisa) with disagreeing middle names is also two names.
+  const bool nickname_only = given == 3 && !given_cmp.spelled_alike &&
+                             l[static_cast<int>(Field::kMiddle)] == 1;
   const bool twin_names_differ =
       sex_conflict ? (given >= 1 && given <= 3 && !DirectNickname(a, b))
-                   : (given >= 1 && given <= 2 && !given_cmp.spelled_alike && family >= 3 &&
-                      !same_identifier);
-  if (dob >= 4 && twin_names_differ && !c.names_swapped) {
-    c.guards |= kGuardTwin;
+                   : ((names_unlike || nickname_only) && family >= 3 && !personal_id_agrees);
+  if (dob >= 4 && twin_names_differ) c.guards |= kGuardTwin;
+  // Household members (spouses, siblings, parent and child) share family name, address and
+  // phone. Two people: given names not alike with a different sex or a birth date agreeing at
+  // most on the year; or, at one address or phone, given names merely similar with birth dates
+  // that do not agree at all.
+  const bool same_household = l[static_cast<int>(Field::kAddress)] >= 3 ||
+                              l[static_cast<int>(Field::kPhone)] == 3;
+  if (family >= 3 && !personal_id_agrees &&
+      ((names_unlike && (sex_conflict || dob == 1 || dob == 2)) ||
+       (given >= 1 && given <= 2 && dob == 1 && same_household))) {
+    c.guards |= kGuardHousehold;
   }
   const bool suffix_conflict = a.suffix != NameSuffix::kNone && b.suffix != NameSuffix::kNone &&
                                a.suffix != b.suffix;
   if (suffix_conflict) c.guards |= kGuardJuniorSenior;
-  if (!same_identifier && given >= 3 && family >= 3 && a.birth_date.year != 0 && b.birth_date.year != 0 &&
-      std::abs(a.birth_date.year - b.birth_date.year) >= 15 &&
-      !(a.birth_date.month == b.birth_date.month && a.birth_date.day == b.birth_date.day &&
-        a.birth_date.month != 0)) {
-    c.guards |= kGuardJuniorSenior;
-  }
-  if (a.org != 0 && a.org == b.org && a.local_id != 0 && b.local_id != 0 &&
-      a.local_id != b.local_id) {
-    c.guards |= kGuardSameSourceConflict;
+  // Same name, birth years >= 15 apart: a generation apart, unless the dates differ only by a
+  // typo in the year (same month and day, one digit of the year changed).
+  const BirthDate& da = a.birth_date;
+  const BirthDate& db = b.birth_date;
+  if (!same_identifier && given >= 3 && family >= 3 && da.year != 0 && db.year != 0 &&
+      std::abs(da.year - db.year) >= 15) {
+    const bool year_typo =
+        da.month != 0 && da.month == db.month && da.day == db.day &&
+        DamerauLevenshtein(std::to_string(da.year), std::to_string(db.year), 1) <= 1;
+    if (!year_typo) c.guards |= kGuardJuniorSenior;
   }
   return c;
 }

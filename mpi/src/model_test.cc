@@ -167,6 +167,7 @@ TEST_F(CompareTest, TwinGuard) {
   s1.given_name = "Susan";
   s1.middle_name = "";
   s1.ssn = "";
+  s1.email = "";
   Record s2 = s1;
   s2.given_name = "Hannah";
   EXPECT_TRUE(Compare(N(s1), N(s2)).guards & kGuardTwin);
@@ -195,14 +196,17 @@ TEST_F(CompareTest, JuniorSeniorGuard) {
   Record father = Person();
   father.ssn = "";
   EXPECT_TRUE(Compare(N(father), N(son)).guards & kGuardJuniorSenior);
-  // A decade typo that keeps month and day is not Jr/Sr.
+  // A one-digit typo in the year that keeps month and day is not Jr/Sr...
   Record typo = Person();
   typo.birth_date = "1990-03-15";
   typo.ssn = "";
   EXPECT_FALSE(Compare(N(father), N(typo)).guards & kGuardJuniorSenior);
+  // ...but two digits are a generation even on the same birthday.
+  typo.birth_date = "1997-03-15";
+  EXPECT_TRUE(Compare(N(father), N(typo)).guards & kGuardJuniorSenior);
 }
 
-TEST_F(CompareTest, SsnAndSameSourceGuards) {
+TEST_F(CompareTest, SsnGuardOnlyForUsSsns) {
   Record other = Person();
   other.ssn = "078-05-1120";
   EXPECT_TRUE(Compare(N(Person()), N(other)).guards & kGuardSsnConflict);
@@ -214,15 +218,45 @@ TEST_F(CompareTest, SsnAndSameSourceGuards) {
   Record id7b = Person();
   id7b.ssn = "7654321";
   EXPECT_FALSE(Compare(N(id7), N(id7b)).guards & kGuardSsnConflict);  // not US SSNs
+}
 
+TEST_F(CompareTest, DuplicateMrnsInOneOrgAreNotGuarded) {
   Record a = Person();
   a.org = "clinic-a";
   a.local_id = "MRN1";
   Record b = a;
   b.local_id = "MRN2";
-  EXPECT_TRUE(Compare(N(a), N(b)).guards & kGuardSameSourceConflict);
-  b.org = "clinic-b";
-  EXPECT_FALSE(Compare(N(a), N(b)).guards & kGuardSameSourceConflict);
+  EXPECT_EQ(Compare(N(a), N(b)).guards, 0u);
+}
+
+TEST_F(CompareTest, SharedEmailIsNotATwin) {
+  Record a = Person();
+  a.ssn = "";
+  Record b = a;
+  b.given_name = "Bobby-Joe";  // not spelled like Robert, not a known nickname
+  EXPECT_FALSE(Compare(N(a), N(b)).guards & kGuardTwin);  // same e-mail
+  b.email = "";
+  EXPECT_TRUE(Compare(N(a), N(b)).guards & kGuardTwin);  // twins may share a middle name
+}
+
+TEST_F(CompareTest, HouseholdGuard) {
+  Record husband = Person();
+  husband.ssn = "";
+  husband.email = "";
+  Record wife = husband;
+  wife.given_name = "Margaret";
+  wife.middle_name = "";
+  wife.sex = "F";
+  wife.birth_date = "1972-08-01";
+  EXPECT_TRUE(Compare(N(husband), N(wife)).guards & kGuardHousehold);
+  Record brother = husband;  // same sex, born the same year
+  brother.given_name = "Derek";
+  brother.birth_date = "1970-11-30";
+  EXPECT_TRUE(Compare(N(husband), N(brother)).guards & kGuardHousehold);
+  Record typo = husband;  // a typo in the name and in the date: the same man
+  typo.given_name = "Robrt";
+  typo.birth_date = "1970-11-30";
+  EXPECT_FALSE(Compare(N(husband), N(typo)).guards & kGuardHousehold);
 }
 
 TEST_F(CompareTest, ExplanationAddsUpToScore) {

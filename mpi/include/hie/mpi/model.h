@@ -28,12 +28,15 @@ const char* LevelName(Field field, int level);
 enum Guard : uint32_t {
   kGuardSsnConflict = 1u << 0,      // two valid US SSNs more than one typo apart
   kGuardTwin = 1u << 1,             // same birth date, different given names, and sexes
-                                    // differ or family names agree
+                                    // differ or family names agree (no identifier agreeing)
   kGuardJuniorSenior = 1u << 2,     // different suffixes, or same name with birth years >= 15
-                                    // apart and a different birthday
-  kGuardSameSourceConflict = 1u << 3,  // same org, different local ids (the source says: two
-                                       // patients)
+                                    // apart (not a one-digit typo of the year)
+  kGuardHousehold = 1u << 3,        // same family name, given names not alike and a different
+                                    // sex or a birth date agreeing at most on the year (or
+                                    // similar given names and disagreeing birth dates)
 };
+// Deliberately not a guard: two records of one org with different local ids. Duplicate MRNs
+// within one organisation are exactly what an MPI has to find.
 std::string GuardNames(uint32_t guards);  // "ssn_conflict|twin", "" for none
 
 // The comparison vector of a pair (one level per field) plus the guards it triggers.
