@@ -311,11 +311,13 @@ int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positio
     absl::StatusOr<id::RegisterSourceRecordRequest> request = BuildRegisterRequest(flags);
     if (!request.ok()) return BuildFailed(request);
     bool validate_only = request->validate_only();
+    absl::StatusOr<bool> explain = flags.GetBool("explain");
+    if (!explain.ok()) return Usage(explain.status());
     return s.Call<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>(
         "RegisterSourceRecord", *request,
         [&](auto* c, const auto& q, auto* r) { return stub_of().RegisterSourceRecord(c, q, r); },
         [&](const id::RegisterSourceRecordResponse& r) {
-          return RenderRegister(r, validate_only);
+          return RenderRegister(r, validate_only, *explain);
         });
   }
   if (name == "resolve") {

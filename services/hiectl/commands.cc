@@ -140,6 +140,7 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
     AddDemographics(keys);
     Add(keys, {kIdempotencyKey,
                {"validate-only", "false", "match but store nothing (dry run)"},
+               {"explain", "false", "show each candidate's match explanation"},
                {"file", "", "bulk: CSV file with a header row (see README)"},
                {"parallel", "1", "bulk: calls in flight at once (1-16)"}});
     specs.push_back({"register", "(--org O --local-id ID [demographics] | --file F.csv)",

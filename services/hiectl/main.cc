@@ -4,7 +4,7 @@
 //   hiectl register        --org O --local-id ID [--given G --middle M --family F --sex S
 //                          --birth-date YYYY-MM-DD --address-line L --city C --state S
 //                          --postal-code P --phone N --email E --ssn NNN-NN-NNNN]
-//                          [--idempotency-key K] [--validate-only]
+//                          [--idempotency-key K] [--validate-only] [--explain]
 //   hiectl register        --file FILE.csv [--parallel N] [--validate-only]
 //   hiectl resolve         --org O --local-id ID [--target-org X[,Y]] [--include-inactive]
 //   hiectl search          [--given G --family F --birth-date D --sex S --postal-code P

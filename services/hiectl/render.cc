@@ -340,9 +340,26 @@ std::string RenderCandidates(const std::vector<const id::MatchCandidate*>& candi
   return table.Render();
 }
 
+std::string RenderCandidateExplanations(const std::vector<const id::MatchCandidate*>& candidates) {
+  std::string out;
+  int n = 0;
+  for (const id::MatchCandidate* c : candidates) {
+    absl::StrAppend(&out, "\ncandidate ", ++n, ": ", c->person_id(), " (", GradeLabel(c->grade()),
+                    ", score ", FormatScore(c->score()), "), compared with ",
+                    FormatSourceId(c->best_source_id()), "\n");
+    if (c->has_explanation()) {
+      absl::StrAppend(&out, RenderExplanation(c->explanation(), "  "));
+    } else {
+      absl::StrAppend(&out, "  (the server sent no explanation)\n");
+    }
+  }
+  return out;
+}
+
 // --- Responses --------------------------------------------------------------------------------
 
-std::string RenderRegister(const id::RegisterSourceRecordResponse& r, bool validate_only) {
+std::string RenderRegister(const id::RegisterSourceRecordResponse& r, bool validate_only,
+                           bool explain) {
   std::string out;
   if (validate_only) out += "dry run (--validate-only): nothing was stored\n";
   std::string record = RecordLabel(r.record());
@@ -360,6 +377,7 @@ std::string RenderRegister(const id::RegisterSourceRecordResponse& r, bool valid
     std::vector<const id::MatchCandidate*> candidates;
     for (const id::MatchCandidate& c : d.candidates()) candidates.push_back(&c);
     absl::StrAppend(&out, "candidates:\n", RenderCandidates(candidates));
+    if (explain) out += RenderCandidateExplanations(candidates);
   }
   return out;
 }
@@ -391,19 +409,9 @@ std::string RenderSearch(const id::SearchPersonsResponse& r, bool explain) {
   }
   std::string out = table.Render();
   if (!explain) return out;
-  n = 0;
-  for (const id::PersonMatch& m : r.matches()) {
-    const id::MatchCandidate& c = m.candidate();
-    absl::StrAppend(&out, "\ncandidate ", ++n, ": ", c.person_id(), " (", GradeLabel(c.grade()),
-                    ", score ", FormatScore(c.score()), "), compared with ",
-                    FormatSourceId(c.best_source_id()), "\n");
-    if (c.has_explanation()) {
-      absl::StrAppend(&out, RenderExplanation(c.explanation(), "  "));
-    } else {
-      absl::StrAppend(&out, "  (the server sent no explanation)\n");
-    }
-  }
-  return out;
+  std::vector<const id::MatchCandidate*> candidates;
+  for (const id::PersonMatch& m : r.matches()) candidates.push_back(&m.candidate());
+  return out + RenderCandidateExplanations(candidates);
 }
 
 std::string RenderReviewList(const id::ListReviewTasksResponse& r) {

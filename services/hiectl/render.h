@@ -71,9 +71,13 @@ std::string RenderExplanation(const hie::identity::v1::MatchExplanation& explana
 // Candidate table (# person grade score best-record).
 std::string RenderCandidates(
     const std::vector<const hie::identity::v1::MatchCandidate*>& candidates);
+// "candidate N: P (grade, score S), compared with org/id" and the explanation, per candidate.
+std::string RenderCandidateExplanations(
+    const std::vector<const hie::identity::v1::MatchCandidate*>& candidates);
 
+// With `explain`, each candidate's explanation follows the candidate table.
 std::string RenderRegister(const hie::identity::v1::RegisterSourceRecordResponse& response,
-                           bool validate_only);
+                           bool validate_only, bool explain);
 std::string RenderResolve(const hie::identity::v1::ResolveResponse& response);
 std::string RenderSearch(const hie::identity::v1::SearchPersonsResponse& response, bool explain);
 std::string RenderReviewList(const hie::identity::v1::ListReviewTasksResponse& response);

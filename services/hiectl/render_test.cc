@@ -187,7 +187,7 @@ TEST(RenderRegisterTest, GoldenText) {
       }
     }
   )pb");
-  EXPECT_EQ(RenderRegister(response, false),
+  EXPECT_EQ(RenderRegister(response, false, false),
             "record       clinic-a/M1 v1 (first version)\n"
             "outcome      review\n"
             "person       P-9\n"
@@ -196,7 +196,10 @@ TEST(RenderRegisterTest, GoldenText) {
             "#  PERSON  GRADE     SCORE  BEST RECORD\n"
             "1  P-1     probable  12.25  clinic-b/X\n"
             "2  P-2     possible  -1.00  clinic-c/Y\n");
-  EXPECT_THAT(RenderRegister(response, true), HasSubstr("dry run"));
+  EXPECT_THAT(RenderRegister(response, true, false), HasSubstr("dry run"));
+  EXPECT_THAT(RenderRegister(response, false, true),
+              HasSubstr("\ncandidate 2: P-2 (possible, score -1.00), compared with clinic-c/Y\n"
+                        "  (the server sent no explanation)\n"));
 }
 
 TEST(RenderResolveTest, GoldenText) {
