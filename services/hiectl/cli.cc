@@ -212,6 +212,7 @@ int RegisterFile(Session& session) {
     }
   }
 
+  if (absl::Status s = BuildContext(config, "check").status(); !s.ok()) return Usage(s);
   if (!session.Connect()) return 2;
   BulkSummary summary;
   summary.rows = static_cast<int>(file->rows.size() + file->errors.size());
@@ -221,12 +222,19 @@ int RegisterFile(Session& session) {
   }
 
   std::mutex mu;  // guards summary and output
-  std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::atomic<int> sent{0};
-  auto worker = [&] {
-    for (size_t i = next++; i < file->rows.size() && !stop; i = next++) {
-      const BulkRow& row = file->rows[i];
+  // Rows of one record always go to the same worker, in file order, so that successive versions
+  // of a record in one file are registered in the order the file gives them.
+  auto shard_of = [&](const BulkRow& row) {
+    return std::hash<std::string>{}(absl::StrCat(row.request.source_id().org(), "\n",
+                                                 row.request.source_id().local_id())) %
+           static_cast<size_t>(*parallel);
+  };
+  auto worker = [&](size_t shard) {
+    for (const BulkRow& row : file->rows) {
+      if (stop) return;
+      if (shard_of(row) != shard) continue;
       id::RegisterSourceRecordRequest request = row.request;
       std::string request_id = session.NewId();
       absl::StatusOr<hie::common::v1::RequestContext> context = BuildContext(config, request_id);
@@ -277,8 +285,8 @@ int RegisterFile(Session& session) {
     }
   };
   std::vector<std::thread> threads;
-  for (int64_t t = 1; t < *parallel; ++t) threads.emplace_back(worker);
-  worker();
+  for (int64_t t = 1; t < *parallel; ++t) threads.emplace_back(worker, static_cast<size_t>(t));
+  worker(0);
   for (std::thread& t : threads) t.join();
 
   summary.not_sent = static_cast<int>(file->rows.size()) - sent;
@@ -286,7 +294,8 @@ int RegisterFile(Session& session) {
   // The summary goes to stderr in JSON mode so that stdout stays one JSON object per line.
   (session.json() ? std::cerr : std::cout) << RenderBulkSummary(summary);
   if (stop) {
-    std::cerr << "hiectl: stopped: the server could not be reached; re-running the file is safe "
+    std::cerr << "hiectl: stopped: the server could not be reached or timed out; re-running the "
+                 "file is safe "
                  "(rows already registered are recognised by their idempotency keys)\n";
     return 2;
   }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -207,6 +208,30 @@ TEST_F(HiectlCliTest, BulkFileRegistersGoodRowsWithStableKeysAndReportsBadOnes) 
   EXPECT_THAT(keys, UnorderedElementsAre(fake_.registers_[2].idempotency_key(),
                                          fake_.registers_[3].idempotency_key()));
   EXPECT_NE(keys[0], keys[1]);
+  std::remove(path.c_str());
+}
+
+TEST_F(HiectlCliTest, ParallelBulkKeepsTheFileOrderOfEachRecordsVersions) {
+  std::string path = ::testing::TempDir() + "/hiectl_versions.csv";
+  {
+    std::ofstream csv(path);
+    csv << "org,local_id,family_name\n";
+    for (int version = 0; version < 6; ++version) {
+      for (int record = 0; record < 4; ++record)
+        csv << "clinic-a," << record << ",v" << version << "\n";
+    }
+  }
+  Result r = Hiectl({"register", "--file", path, "--parallel=4"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(fake_.registers_.size(), 24u);
+  std::map<std::string, std::vector<std::string>>
+      versions;  // local_id -> families in arrival order
+  for (const id::RegisterSourceRecordRequest& request : fake_.registers_) {
+    versions[request.source_id().local_id()].push_back(request.demographics().name().family());
+  }
+  for (const auto& [local_id, families] : versions) {
+    EXPECT_EQ(families, std::vector<std::string>({"v0", "v1", "v2", "v3", "v4", "v5"})) << local_id;
+  }
   std::remove(path.c_str());
 }
 
