@@ -444,8 +444,11 @@ Model::Model(const ModelParams& params) : params_(params) {
     }
   }
   location_cap_ = 0;
+  location_floor_ = 0;
   for (int f = 0; f < kNumFields; ++f) {
-    if (IsLocationField(f)) location_cap_ = std::max(location_cap_, weight_[f][Levels(f) - 1]);
+    if (!IsLocationField(f)) continue;
+    location_cap_ = std::max(location_cap_, weight_[f][Levels(f) - 1]);
+    location_floor_ = std::min(location_floor_, weight_[f][1]);
   }
 }
 
@@ -489,7 +492,7 @@ double Model::Score(const NormalizedRecord& a, const NormalizedRecord& b,
     const double w = FieldWeightOf(a, b, f, level, &tf);
     (IsLocationField(f) ? location : person) += w;
   }
-  return person + std::min(location, location_cap_);
+  return person + std::clamp(location, location_floor_, location_cap_);
 }
 
 Explanation Model::Explain(const NormalizedRecord& a, const NormalizedRecord& b,
@@ -509,7 +512,7 @@ Explanation Model::Explain(const NormalizedRecord& a, const NormalizedRecord& b,
     if (IsLocationField(f)) location += fw.weight;
     e.fields.push_back(fw);
   }
-  e.location_cap_adjustment = std::min(0.0, location_cap_ - location);
+  e.location_cap_adjustment = std::clamp(location, location_floor_, location_cap_) - location;
   e.total += e.location_cap_adjustment;
   return e;
 }

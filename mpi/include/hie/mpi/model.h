@@ -63,8 +63,9 @@ struct Explanation {
   uint32_t guards = 0;
   bool names_swapped = false;
   // Household fields (address, city, postal code, state, phone) are one piece of evidence
-  // ("lives with"), not five: their summed weight is capped at the largest exact-agreement
-  // weight among them. This is the (non-positive) correction that cap applied.
+  // ("lives with" / "moved"), not five: their summed weight is clamped between the most negative
+  // disagreement weight and the largest exact-agreement weight among them. This is the
+  // correction the clamp applied.
   double location_cap_adjustment = 0;
   double total = 0;  // prior + sum of field weights + location_cap_adjustment
 };
@@ -92,7 +93,7 @@ class Model {
 
   // Posterior log2 odds that a and b are one person: prior + sum of field weights, with term
   // frequency adjustment of exact agreement on given/family name, city and postal code using
-  // the records' *_freq annotations (if set), and the household fields' sum capped (see
+  // the records' *_freq annotations (if set), and the household fields' sum clamped (see
   // Explanation::location_cap_adjustment). Symmetric in a and b.
   double Score(const NormalizedRecord& a, const NormalizedRecord& b, const Comparison& c) const;
   Explanation Explain(const NormalizedRecord& a, const NormalizedRecord& b,
@@ -108,6 +109,7 @@ class Model {
   std::array<std::array<double, kMaxLevels>, kNumFields> weight_{};
   double prior_ = 0;
   double location_cap_ = 0;
+  double location_floor_ = 0;
 };
 
 // Packs a comparison vector into an integer (3 bits per field) and back.
