@@ -1,13 +1,12 @@
 #include "services/identity/store/pg_identity_store.h"
 
+#include <algorithm>
+#include <exception>
+#include <limits>
 #include <pqxx/binarystring>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 #include <pqxx/transaction>
-
-#include <algorithm>
-#include <exception>
-#include <limits>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -67,11 +66,12 @@ std::string CountTasksName(bool org, bool person) {
 }
 std::string TaskFilterSql(bool org, bool person) {
   return absl::StrCat(
-      " WHERE state = $1",
-      org ? " AND (left_org = $2 OR right_org = $2)" : " AND $2::text = ''",
+      " WHERE state = $1", org ? " AND (left_org = $2 OR right_org = $2)" : " AND $2::text = ''",
       person ? " AND (left_person_id = $3 OR right_person_id = $3)" : " AND $3::text = ''");
 }
 
+// The SQL reads better as written:
+// clang-format off
 const std::vector<std::pair<std::string, std::string>>& Statements() {
   static const auto* const kStatements = [] {
     auto* s = new std::vector<std::pair<std::string, std::string>>{
@@ -224,6 +224,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
   }();
   return *kStatements;
 }
+// clang-format on
 
 // ---------------------------------------------------------------------------------------------
 // Conversions
@@ -341,9 +342,8 @@ class PgTxn : public IdentityTxn {
     return Guard([&]() -> absl::Status {
       v1::SourceRecord stored = record;
       stored.clear_person_id();
-      v1::RecordState state = record.state() == v1::RECORD_STATE_UNSPECIFIED
-                                  ? v1::RECORD_STATE_ACTIVE
-                                  : record.state();
+      v1::RecordState state =
+          record.state() == v1::RECORD_STATE_UNSPECIFIED ? v1::RECORD_STATE_ACTIVE : record.state();
       pqxx::result r = tx_.exec_prepared(
           kPutRecordVersion, record.source_id().org(), record.source_id().local_id(),
           record.version(), Bytes(stored), Micros(record.source_event_time()),
@@ -359,9 +359,9 @@ class PgTxn : public IdentityTxn {
   absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
                               const SourceId& superseded_by) override {
     return Guard([&]() -> absl::Status {
-      pqxx::result r = tx_.exec_prepared(kSetRecordState, id.org(), id.local_id(),
-                                         static_cast<int>(state), superseded_by.org(),
-                                         superseded_by.local_id());
+      pqxx::result r =
+          tx_.exec_prepared(kSetRecordState, id.org(), id.local_id(), static_cast<int>(state),
+                            superseded_by.org(), superseded_by.local_id());
       if (r.affected_rows() == 0) return absl::NotFoundError("source record not found");
       return absl::OkStatus();
     });
@@ -369,8 +369,8 @@ class PgTxn : public IdentityTxn {
 
   absl::StatusOr<std::vector<v1::SourceRecord>> RecordVersions(const SourceId& id) override {
     return Guard([&]() -> absl::StatusOr<std::vector<v1::SourceRecord>> {
-      return ParseAll<v1::SourceRecord>(tx_.exec_prepared(kRecordVersions, id.org(),
-                                                          id.local_id()));
+      return ParseAll<v1::SourceRecord>(
+          tx_.exec_prepared(kRecordVersions, id.org(), id.local_id()));
     });
   }
 
@@ -402,9 +402,8 @@ class PgTxn : public IdentityTxn {
       stored.clear_links();
       stored.clear_golden_record();
       tx_.exec_prepared(kPutPerson, person.person_id(), static_cast<int>(person.state()),
-                        person.merged_into_person_id(), person.etag(),
-                        Micros(person.create_time()), Micros(person.update_time()),
-                        Bytes(stored));
+                        person.merged_into_person_id(), person.etag(), Micros(person.create_time()),
+                        Micros(person.update_time()), Bytes(stored));
       return absl::OkStatus();
     });
   }
@@ -419,8 +418,8 @@ class PgTxn : public IdentityTxn {
     return Guard([&]() -> absl::Status {
       tx_.exec_prepared(kPutLink, link.source_id().org(), link.source_id().local_id(),
                         link.person_id(), static_cast<int>(link.method()), link.score(),
-                        static_cast<int>(link.grade()), Micros(link.create_time()),
-                        link.event_id(), Bytes(link));
+                        static_cast<int>(link.grade()), Micros(link.create_time()), link.event_id(),
+                        Bytes(link));
       return absl::OkStatus();
     });
   }
@@ -494,8 +493,7 @@ class PgTxn : public IdentityTxn {
                         task.left().source_id().org(), task.left().source_id().local_id(),
                         task.right().source_id().org(), task.right().source_id().local_id(),
                         task.left_person_id(), task.right_person_id(),
-                        task.explanation().total_score(), Nanos(task.create_time()),
-                        Bytes(task));
+                        task.explanation().total_score(), Nanos(task.create_time()), Bytes(task));
       return absl::OkStatus();
     });
   }
@@ -510,8 +508,7 @@ class PgTxn : public IdentityTxn {
     if (filter.limit <= 0) return std::vector<v1::ReviewTask>();
     return Guard([&]() -> absl::StatusOr<std::vector<v1::ReviewTask>> {
       return ParseAll<v1::ReviewTask>(tx_.exec_prepared(
-          ListTasksName(filter.order_by_score_desc, !filter.org.empty(),
-                        !filter.person_id.empty()),
+          ListTasksName(filter.order_by_score_desc, !filter.org.empty(), !filter.person_id.empty()),
           static_cast<int>(filter.state), filter.org, filter.person_id, filter.limit,
           std::max(filter.offset, 0)));
     });
@@ -607,8 +604,7 @@ class PgTxn : public IdentityTxn {
     return std::optional<M>(std::move(message));
   }
 
-  static std::pair<const SourceId*, const SourceId*> Ordered(const SourceId& a,
-                                                             const SourceId& b) {
+  static std::pair<const SourceId*, const SourceId*> Ordered(const SourceId& a, const SourceId& b) {
     if (RecordKey(b) < RecordKey(a)) return {&b, &a};
     return {&a, &b};
   }
@@ -653,8 +649,7 @@ void PgIdentityStore::PrepareStatements(pqxx::connection& conn) {
 }
 
 absl::Status PgIdentityStore::Transact(absl::Time deadline,
-                                       const std::vector<std::string>& lock_keys,
-                                       const TxnFn& fn) {
+                                       const std::vector<std::string>& lock_keys, const TxnFn& fn) {
   const std::string keys = lock_keys.empty() ? "" : TextArray(lock_keys);
   for (int attempt = 0;; ++attempt) {
     bool database_error = false;  // as opposed to a status fn returned on its own
@@ -696,9 +691,9 @@ absl::Status PgIdentityStore::ScanActiveRecords(
       // which costs more than the batch itself; it is turned off for this transaction only.
       pqxx::read_transaction tx(conn);
       tx.exec("SET LOCAL jit = off");
-      pqxx::result r = first ? tx.exec_prepared(kScanFirst, options_.scan_batch_size)
-                             : tx.exec_prepared(kScanNext, last_org, last_local_id,
-                                                options_.scan_batch_size);
+      pqxx::result r =
+          first ? tx.exec_prepared(kScanFirst, options_.scan_batch_size)
+                : tx.exec_prepared(kScanNext, last_org, last_local_id, options_.scan_batch_size);
       batch.resize(r.size());
       for (size_t i = 0; i < r.size(); ++i) {
         if (r[i][2].is_null()) return absl::InternalError("current record version missing");

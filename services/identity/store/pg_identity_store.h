@@ -69,9 +69,10 @@ class PgIdentityStore : public IdentityStore {
 
   // Reads the ACTIVE records in keyset batches of scan_batch_size ordered by (org, local_id),
   // each batch one short read-only transaction of its own (one query), and calls fn between
-  // batches with no connection held; memory holds one batch. Not a snapshot: a record changed during the scan is seen in its
-  // state at the moment its batch was read (or, if it changed key order, not at all: keys never
-  // change, so every record ACTIVE throughout the scan is seen exactly once).
+  // batches with no connection held; memory holds one batch. Not a snapshot: a record changed
+  // during the scan is seen in its state at the moment its batch was read (or, if it changed key
+  // order, not at all: keys never change, so every record ACTIVE throughout the scan is seen
+  // exactly once).
   absl::Status ScanActiveRecords(absl::Time deadline,
                                  const std::function<void(const v1::SourceRecord&)>& fn) override;
 

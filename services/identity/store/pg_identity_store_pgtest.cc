@@ -1,8 +1,6 @@
 // PgIdentityStore against a real PostgreSQL (HIE_TEST_PG_DSN): the store contract suite, then
 // what only the PostgreSQL store has (migrations, cross-process locks, retries, batched scan).
 
-#include "services/identity/store/pg_identity_store.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,6 +14,7 @@
 #include "services/common/pg/migrations.h"
 #include "services/identity/store/identity_store_contract.h"
 #include "services/identity/store/migrations.h"
+#include "services/identity/store/pg_identity_store.h"
 #include "tests/support/test_env.h"
 
 namespace hie::identity {
@@ -177,11 +176,13 @@ class PgIdentityStoreTest : public ::testing::Test {
 
 TEST_F(PgIdentityStoreTest, MigrationsApplyOnceThenAreANoOp) {
   // SetUp applied them; a second run (a second replica starting) finds nothing to do.
-  absl::StatusOr<int> again = pg::ApplyMigrations(*pool_, kSchema, Migrations(), In(absl::Seconds(30)));
+  absl::StatusOr<int> again =
+      pg::ApplyMigrations(*pool_, kSchema, Migrations(), In(absl::Seconds(30)));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(*again, 0);
   auto other = OtherReplicaPool();
-  absl::StatusOr<int> third = pg::ApplyMigrations(*other, kSchema, Migrations(), In(absl::Seconds(30)));
+  absl::StatusOr<int> third =
+      pg::ApplyMigrations(*other, kSchema, Migrations(), In(absl::Seconds(30)));
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(*third, 0);
   EXPECT_EQ(CountRows("schema_migrations"), static_cast<int64_t>(Migrations().size()));
@@ -222,23 +223,25 @@ TEST_F(PgIdentityStoreTest, SameLockKeyOnTwoReplicasIsSerialised) {
 
   // Another key does not wait, and READ COMMITTED shows it nothing uncommitted.
   std::optional<StoredIdempotentResult> seen_unlocked;
-  ASSERT_TRUE(other->Transact(In(absl::Seconds(20)), {"person:P2"}, [&](IdentityTxn& t) {
-                     auto got = t.GetIdempotent("value");
-                     if (!got.ok()) return got.status();
-                     seen_unlocked = *got;
-                     return absl::OkStatus();
-                   }).ok());
+  absl::Status status1 = other->Transact(In(absl::Seconds(20)), {"person:P2"}, [&](IdentityTxn& t) {
+    auto got = t.GetIdempotent("value");
+    if (!got.ok()) return got.status();
+    seen_unlocked = *got;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(status1.ok()) << status1;
   EXPECT_FALSE(seen_unlocked.has_value());
   EXPECT_FALSE(first_committed.load()) << "the other key must not have waited for the first";
 
   // The same key waits for the first transaction to commit, then sees its write.
   std::optional<StoredIdempotentResult> seen_locked;
-  ASSERT_TRUE(other->Transact(In(absl::Seconds(20)), {"person:P1"}, [&](IdentityTxn& t) {
-                     auto got = t.GetIdempotent("value");
-                     if (!got.ok()) return got.status();
-                     seen_locked = *got;
-                     return absl::OkStatus();
-                   }).ok());
+  absl::Status status2 = other->Transact(In(absl::Seconds(20)), {"person:P1"}, [&](IdentityTxn& t) {
+    auto got = t.GetIdempotent("value");
+    if (!got.ok()) return got.status();
+    seen_locked = *got;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(status2.ok()) << status2;
   ASSERT_TRUE(seen_locked.has_value());
   EXPECT_EQ(seen_locked->response, "written-by-first");
   EXPECT_TRUE(first.get().ok());
@@ -272,10 +275,11 @@ TEST_F(PgIdentityStoreTest, CountersOnTwoReplicasLoseNoUpdate) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   std::string value;
-  ASSERT_TRUE(store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
-                      value = (*t.GetIdempotent("counter"))->response;
-                      return absl::OkStatus();
-                    }).ok());
+  absl::Status status3 = store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
+    value = (*t.GetIdempotent("counter"))->response;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(status3.ok()) << status3;
   EXPECT_EQ(value, std::to_string(2 * kThreadsPerReplica * kIncrements));
 }
 
@@ -396,16 +400,18 @@ TEST_F(PgIdentityStoreTest, LockKeyInsideTheTransactionSerialisesAndIsReentrant)
   });
   first_wrote.get_future().wait();
   std::optional<StoredIdempotentResult> before_lock, after_lock;
-  ASSERT_TRUE(other->Transact(In(absl::Seconds(20)), {}, [&](IdentityTxn& t) -> absl::Status {
-                     auto got = t.GetIdempotent("value");
-                     if (!got.ok()) return got.status();
-                     before_lock = *got;
-                     if (auto s = t.LockKey("person:P1"); !s.ok()) return s;
-                     got = t.GetIdempotent("value");  // read again after taking the lock
-                     if (!got.ok()) return got.status();
-                     after_lock = *got;
-                     return absl::OkStatus();
-                   }).ok());
+  absl::Status status4 =
+      other->Transact(In(absl::Seconds(20)), {}, [&](IdentityTxn& t) -> absl::Status {
+        auto got = t.GetIdempotent("value");
+        if (!got.ok()) return got.status();
+        before_lock = *got;
+        if (auto s = t.LockKey("person:P1"); !s.ok()) return s;
+        got = t.GetIdempotent("value");  // read again after taking the lock
+        if (!got.ok()) return got.status();
+        after_lock = *got;
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(status4.ok()) << status4;
   EXPECT_FALSE(before_lock.has_value());
   ASSERT_TRUE(after_lock.has_value());
   EXPECT_EQ(after_lock->response, "written-by-first");
@@ -437,12 +443,13 @@ TEST_F(PgIdentityStoreTest, ConcurrentFirstVersionsWithoutLocksAcceptExactlyOne)
   });
   EXPECT_TRUE(first.get().ok());
   EXPECT_EQ(second.code(), absl::StatusCode::kFailedPrecondition) << second;
-  ASSERT_TRUE(store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
-                      auto r = t.GetRecord(a);
-                      EXPECT_EQ((*r)->demographics().name().family(), "First");
-                      EXPECT_EQ(t.RecordVersions(a)->size(), 1u);
-                      return absl::OkStatus();
-                    }).ok());
+  absl::Status status5 = store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
+    auto r = t.GetRecord(a);
+    EXPECT_EQ((*r)->demographics().name().family(), "First");
+    EXPECT_EQ(t.RecordVersions(a)->size(), 1u);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(status5.ok()) << status5;
 }
 
 TEST_F(PgIdentityStoreTest, AbortedReturnedByFnIsNotRetried) {
@@ -461,29 +468,31 @@ TEST_F(PgIdentityStoreTest, ScanActiveRecordsReadsThousandsInBatches) {
   auto store = MakeStore(pool_.get(), {.scan_batch_size = 256});
   constexpr int kRecords = 3000, kPerTxn = 500;
   for (int start = 0; start < kRecords; start += kPerTxn) {
-    ASSERT_TRUE(store->Transact(In(absl::Seconds(60)), {}, [&](IdentityTxn& t) -> absl::Status {
-                       for (int i = start; i < start + kPerTxn; ++i) {
-                         SourceId id = Id(absl::StrCat("org-", i % 7), absl::StrCat("MRN", i));
-                         std::string person = absl::StrCat("P", i / 3);
-                         if (i % 3 == 0) {
-                           if (auto s = t.PutPerson(Person(person)); !s.ok()) return s;
-                         }
-                         if (auto s = t.PutRecordVersion(Record(id, 1, "v1"), true); !s.ok()) {
-                           return s;
-                         }
-                         if (i % 5 == 0) {  // a second, current version
-                           if (auto s = t.PutRecordVersion(Record(id, 2, "v2"), true); !s.ok()) {
-                             return s;
-                           }
-                         }
-                         if (auto s = t.PutLink(Link(id, person)); !s.ok()) return s;
-                         if (i % 10 == 1) {
-                           auto s = t.SetRecordState(id, v1::RECORD_STATE_INACTIVE, SourceId());
-                           if (!s.ok()) return s;
-                         }
-                       }
-                       return absl::OkStatus();
-                     }).ok());
+    absl::Status status6 =
+        store->Transact(In(absl::Seconds(60)), {}, [&](IdentityTxn& t) -> absl::Status {
+          for (int i = start; i < start + kPerTxn; ++i) {
+            SourceId id = Id(absl::StrCat("org-", i % 7), absl::StrCat("MRN", i));
+            std::string person = absl::StrCat("P", i / 3);
+            if (i % 3 == 0) {
+              if (auto s = t.PutPerson(Person(person)); !s.ok()) return s;
+            }
+            if (auto s = t.PutRecordVersion(Record(id, 1, "v1"), true); !s.ok()) {
+              return s;
+            }
+            if (i % 5 == 0) {  // a second, current version
+              if (auto s = t.PutRecordVersion(Record(id, 2, "v2"), true); !s.ok()) {
+                return s;
+              }
+            }
+            if (auto s = t.PutLink(Link(id, person)); !s.ok()) return s;
+            if (i % 10 == 1) {
+              auto s = t.SetRecordState(id, v1::RECORD_STATE_INACTIVE, SourceId());
+              if (!s.ok()) return s;
+            }
+          }
+          return absl::OkStatus();
+        });
+    ASSERT_TRUE(status6.ok()) << status6;
   }
   std::set<std::string> seen;
   int wrong = 0;
@@ -504,30 +513,32 @@ TEST_F(PgIdentityStoreTest, ScanActiveRecordsReadsThousandsInBatches) {
 
 TEST_F(PgIdentityStoreTest, EventIdsAreOpaqueButParsedStrictly) {
   std::string id;
-  ASSERT_TRUE(store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
-                      v1::IdentityEvent e;
-                      e.set_type(v1::IDENTITY_EVENT_TYPE_PERSON_CREATED);
-                      e.set_to_person_id("P1");
-                      e.set_from_person_id("P1");  // named twice: found once
-                      e.add_affected_person_ids("P1");
-                      auto seq = t.AppendEvent(&e);
-                      if (!seq.ok()) return seq.status();
-                      id = e.event_id();
-                      return absl::OkStatus();
-                    }).ok());
-  ASSERT_TRUE(store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
-                      auto got = t.GetEvent(id);
-                      EXPECT_TRUE(got.ok() && got->has_value());
-                      EXPECT_EQ((*got)->event_id(), id);
-                      EXPECT_EQ((*got)->to_person_id(), "P1");
-                      for (std::string bad : {"E1", "E00000000001", "X0000000001", "E000000000a",
-                                              "E-000000001", ""}) {
-                        auto none = t.GetEvent(bad);
-                        EXPECT_TRUE(none.ok() && !none->has_value()) << bad;
-                      }
-                      EXPECT_EQ(t.EventsAboutPerson("P1", absl::InfiniteFuture())->size(), 1u);
-                      return absl::OkStatus();
-                    }).ok());
+  absl::Status status7 = store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
+    v1::IdentityEvent e;
+    e.set_type(v1::IDENTITY_EVENT_TYPE_PERSON_CREATED);
+    e.set_to_person_id("P1");
+    e.set_from_person_id("P1");  // named twice: found once
+    e.add_affected_person_ids("P1");
+    auto seq = t.AppendEvent(&e);
+    if (!seq.ok()) return seq.status();
+    id = e.event_id();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(status7.ok()) << status7;
+  absl::Status status8 = store_->Transact(In(absl::Seconds(10)), {}, [&](IdentityTxn& t) {
+    auto got = t.GetEvent(id);
+    EXPECT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ((*got)->event_id(), id);
+    EXPECT_EQ((*got)->to_person_id(), "P1");
+    for (std::string bad :
+         {"E1", "E00000000001", "X0000000001", "E000000000a", "E-000000001", ""}) {
+      auto none = t.GetEvent(bad);
+      EXPECT_TRUE(none.ok() && !none->has_value()) << bad;
+    }
+    EXPECT_EQ(t.EventsAboutPerson("P1", absl::InfiniteFuture())->size(), 1u);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(status8.ok()) << status8;
 }
 
 TEST_F(PgIdentityStoreTest, WorksWithPrepareStatementsAsOnConnect) {
@@ -536,12 +547,13 @@ TEST_F(PgIdentityStoreTest, WorksWithPrepareStatementsAsOnConnect) {
   ASSERT_TRUE(pool.ok()) << pool.status();
   auto store = MakeStore(pool->get());
   std::string person_id;
-  ASSERT_TRUE(store->Transact(In(absl::Seconds(10)), {"k"}, [&](IdentityTxn& t) {
-                     auto id = t.NewPersonId();
-                     if (!id.ok()) return id.status();
-                     person_id = *id;
-                     return t.PutPerson(Person(*id));
-                   }).ok());
+  absl::Status status9 = store->Transact(In(absl::Seconds(10)), {"k"}, [&](IdentityTxn& t) {
+    auto id = t.NewPersonId();
+    if (!id.ok()) return id.status();
+    person_id = *id;
+    return t.PutPerson(Person(*id));
+  });
+  ASSERT_TRUE(status9.ok()) << status9;
   EXPECT_EQ(person_id.size(), 9u);
   EXPECT_EQ(person_id[0], 'P');
   EXPECT_EQ(CountRows("persons"), 1);
