@@ -63,26 +63,24 @@ std::string ErrSegment(const Hl7Error& e) {
   std::string code =
       absl::StrCat(static_cast<int>(e.code), "^", std::string(ErrorCodeText(e.code)), "^HL70357");
   // ERR-1 (deprecated) empty; ERR-2 location; ERR-3 code; ERR-4 severity; ERR-8 user message.
-  return absl::StrCat("ERR||", location, "|", code, "|", std::string(SeverityCode(e.severity)), "||||",
-                      Escape(e.text, kStandard), "\r");
+  return absl::StrCat("ERR||", location, "|", code, "|", std::string(SeverityCode(e.severity)),
+                      "||||", Escape(e.text, kStandard), "\r");
 }
 
 std::string Build(const std::optional<Header>& original, AckCode code,
                   const std::vector<Hl7Error>& errors, const AckContext& ctx) {
   Header h = original.value_or(Header{});
-  std::string sender_app = h.receiving_app.empty()
-                               ? Escape(ctx.default_application, kStandard)
-                               : h.receiving_app;
-  std::string sender_facility = h.receiving_facility.empty()
-                                    ? Escape(ctx.default_facility, kStandard)
-                                    : h.receiving_facility;
+  std::string sender_app =
+      h.receiving_app.empty() ? Escape(ctx.default_application, kStandard) : h.receiving_app;
+  std::string sender_facility =
+      h.receiving_facility.empty() ? Escape(ctx.default_facility, kStandard) : h.receiving_facility;
   std::string version = h.version.empty() ? "2.5.1" : h.version;
   std::string processing = h.processing_id.empty() ? "P" : h.processing_id;
   std::string type = h.trigger.empty() ? "ACK" : absl::StrCat("ACK^", h.trigger, "^ACK");
   std::string out = absl::StrCat(
-      "MSH|^~\\&|", sender_app, "|", sender_facility, "|", h.sending_app, "|",
-      h.sending_facility, "|", absl::FormatTime("%Y%m%d%H%M%S+0000", ctx.now, absl::UTCTimeZone()),
-      "||", type, "|", Escape(ctx.control_id, kStandard), "|", processing, "|", version, "\r");
+      "MSH|^~\\&|", sender_app, "|", sender_facility, "|", h.sending_app, "|", h.sending_facility,
+      "|", absl::FormatTime("%Y%m%d%H%M%S+0000", ctx.now, absl::UTCTimeZone()), "||", type, "|",
+      Escape(ctx.control_id, kStandard), "|", processing, "|", version, "\r");
   absl::StrAppend(&out, "MSA|", std::string(AckCodeString(code)), "|", h.control_id, "\r");
   for (const Hl7Error& error : errors) out += ErrSegment(error);
   return out;
@@ -121,6 +119,30 @@ std::string BuildAck(const Message& original, AckCode code, const std::vector<Hl
 std::string BuildAckForRaw(std::string_view raw, AckCode code, const std::vector<Hl7Error>& errors,
                            const AckContext& ctx) {
   return Build(RecoverHeader(raw), code, errors, ctx);
+}
+
+std::string BuildAckForStatus(const Message& original, const absl::Status& status,
+                              const AckContext& ctx) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return BuildAck(original, AckCode::kAccept, {}, ctx);
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kCancelled:
+      return "";
+    default:
+      break;
+  }
+  Hl7Error error;
+  error.code = ErrorCode::kApplicationInternalError;
+  error.text = absl::StrCat("the message was not applied: ",
+                            std::string(absl::StatusCodeToString(status.code())));
+  bool denied = status.code() == absl::StatusCode::kPermissionDenied ||
+                status.code() == absl::StatusCode::kUnauthenticated;
+  return BuildAck(original, denied ? AckCode::kReject : AckCode::kError, {error}, ctx);
 }
 
 std::string AckCodeOf(std::string_view ack) {

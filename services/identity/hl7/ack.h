@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "services/identity/hl7/message.h"
 
@@ -51,6 +52,18 @@ struct AckContext {
 [[nodiscard]] std::string BuildAckForRaw(std::string_view raw, AckCode code,
                                          const std::vector<Hl7Error>& errors,
                                          const AckContext& ctx);
+
+// The ACK for the outcome of applying a mapped message (e.g. the identity operation's status):
+//   OK                                   -> AA
+//   UNAVAILABLE, ABORTED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, UNKNOWN, CANCELLED
+//                                        -> "" (no ACK: MllpServer closes the connection and the
+//                                           sender resends; the store must be idempotent on
+//                                           (peer org, MSH-10))
+//   PERMISSION_DENIED, UNAUTHENTICATED   -> AR with error 207
+//   anything else                        -> AE with error 207
+// ERR-8 is a fixed text naming the status code; status messages are not copied into the ACK.
+[[nodiscard]] std::string BuildAckForStatus(const Message& original, const absl::Status& status,
+                                            const AckContext& ctx);
 
 // MSA-1 of an ACK ("AA", "AE", "AR", "CA"...), "" when the bytes are not a parseable ACK.
 std::string AckCodeOf(std::string_view ack);

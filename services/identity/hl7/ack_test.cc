@@ -63,8 +63,8 @@ TEST(AckTest, ApplicationErrorNamesTheField) {
 }
 
 TEST(AckTest, UnsupportedEventDefaultsToReject) {
-  Message original = ParseOrDie(
-      "MSH|^~\\&|EMR|CLINIC|HUB|HIE|20240101||ADT^A02|C2|P|2.5.1\rPID|1||M1||DOE\r");
+  Message original =
+      ParseOrDie("MSH|^~\\&|EMR|CLINIC|HUB|HIE|20240101||ADT^A02|C2|P|2.5.1\rPID|1||M1||DOE\r");
   Hl7Result<AdtEvent> event = MapAdt(original);
   ASSERT_FALSE(event.ok());
   EXPECT_EQ(DefaultAckCode(event.error()), AckCode::kReject);
@@ -77,7 +77,8 @@ TEST(AckTest, UnsupportedEventDefaultsToReject) {
 TEST(AckTest, UnparseableInputIsRejectedWithDefaults) {
   Hl7Result<Message> parsed = Message::Parse("this is not HL7");
   ASSERT_FALSE(parsed.ok());
-  std::string ack = BuildAckForRaw("this is not HL7", AckCode::kReject, {parsed.error()}, Context());
+  std::string ack =
+      BuildAckForRaw("this is not HL7", AckCode::kReject, {parsed.error()}, Context());
   Message reply = ParseOrDie(ack);
   EXPECT_EQ(reply.Get("MSH", 3), "HIE");
   EXPECT_EQ(reply.Get("MSH", 4), "HIE");
@@ -90,8 +91,7 @@ TEST(AckTest, UnparseableInputIsRejectedWithDefaults) {
 }
 
 TEST(AckTest, BrokenBodyStillRecoversTheHeader) {
-  std::string raw =
-      "MSH|^~\\&|EMR|CLINIC|HUB|HIE|20240101||ADT^A08|C3|P|2.3\r\x01garbage\rPID|1\r";
+  std::string raw = "MSH|^~\\&|EMR|CLINIC|HUB|HIE|20240101||ADT^A08|C3|P|2.3\r\x01garbage\rPID|1\r";
   Hl7Result<Message> parsed = Message::Parse(raw);
   ASSERT_FALSE(parsed.ok());
   std::string ack = BuildAckForRaw(raw, AckCode::kReject, {parsed.error()}, Context());
@@ -111,6 +111,24 @@ TEST(AckTest, CustomDelimitersAreReEncoded) {
   EXPECT_EQ(reply.Get("MSH", 5, 0, 1), "EMR");
   EXPECT_EQ(reply.Get("MSH", 5, 0, 2), "X|Y");
   EXPECT_EQ(reply.Get("MSA", 2), "C#4");
+}
+
+TEST(AckTest, StatusOutcomes) {
+  Message original = ParseOrDie(kA01);
+  EXPECT_EQ(AckCodeOf(BuildAckForStatus(original, absl::OkStatus(), Context())), "AA");
+  EXPECT_EQ(BuildAckForStatus(original, absl::UnavailableError("pg down"), Context()), "");
+  EXPECT_EQ(BuildAckForStatus(original, absl::AbortedError("serialization"), Context()), "");
+  EXPECT_EQ(BuildAckForStatus(original, absl::UnknownError("commit?"), Context()), "");
+  std::string denied =
+      BuildAckForStatus(original, absl::PermissionDeniedError("MRN-123 other org"), Context());
+  EXPECT_EQ(AckCodeOf(denied), "AR");
+  EXPECT_EQ(denied.find("MRN-123"), std::string::npos);  // status messages are not copied
+  Message invalid =
+      ParseOrDie(BuildAckForStatus(original, absl::InvalidArgumentError("x"), Context()));
+  EXPECT_EQ(invalid.Get("MSA", 1), "AE");
+  EXPECT_EQ(invalid.Get("MSA", 2), "CTRL-9");
+  EXPECT_EQ(invalid.Get("ERR", 3, 0, 1), "207");
+  EXPECT_EQ(invalid.Get("ERR", 8), "the message was not applied: INVALID_ARGUMENT");
 }
 
 TEST(AckTest, AckCodeOfRejectsNonAcks) {

@@ -92,8 +92,8 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid, int occurrence) {
     return FieldError(ErrorCode::kRequiredFieldMissing, "PID", occurrence, 3,
                       "PID-3: patient identifier list is missing");
   }
-  patient.local_id = patient.identifiers[static_cast<size_t>(first_mr >= 0 ? first_mr
-                                                                             : first_with_id)];
+  patient.local_id =
+      patient.identifiers[static_cast<size_t>(first_mr >= 0 ? first_mr : first_with_id)];
 
   patient.family = Field(pid, 5, 0, 1, 1);
   patient.given = Field(pid, 5, 0, 2);

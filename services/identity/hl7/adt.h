@@ -35,7 +35,7 @@ struct PatientIdentifier {
 
 enum class DatePrecision { kNone, kYear, kMonth, kDay };
 
-struct PostalAddress {  // PID-11, first repetition (XAD)
+struct PostalAddress {            // PID-11, first repetition (XAD)
   std::string street;             // XAD-1 (SAD: street or mailing address [+ street name])
   std::string other_designation;  // XAD-2
   std::string city;               // XAD-3
@@ -59,36 +59,36 @@ struct AdtPatient {
   PostalAddress address;
   // XTN: the old-style XTN-1 when set, else XTN-6 area code + XTN-7 local number
   // (+ "x" XTN-8 extension). First repetition that has a number.
-  std::string home_phone;      // PID-13
-  std::string business_phone;  // PID-14
-  std::string email;           // the first XTN-4 of PID-13/PID-14 that contains an '@'
-  std::string ssn;             // PID-19, else a PID-3 identifier typed "SS"
-  std::string death_date;      // PID-29 as "YYYY-MM-DD" (or less precise), "" when absent
+  std::string home_phone;        // PID-13
+  std::string business_phone;    // PID-14
+  std::string email;             // the first XTN-4 of PID-13/PID-14 that contains an '@'
+  std::string ssn;               // PID-19, else a PID-3 identifier typed "SS"
+  std::string death_date;        // PID-29 as "YYYY-MM-DD" (or less precise), "" when absent
   std::optional<bool> deceased;  // PID-30 "Y"/"N"; nullopt when absent or another value
 };
 
 // One A40 group: the surviving patient (PID) and the prior identifier merged into it (MRG-1).
 struct AdtMerge {
   AdtPatient surviving;
-  PatientIdentifier prior;         // MRG-1 (prior patient identifier list, first repetition)
-  std::string prior_account;       // MRG-3 (prior account number), if sent
+  PatientIdentifier prior;    // MRG-1 (prior patient identifier list, first repetition)
+  std::string prior_account;  // MRG-3 (prior account number), if sent
 };
 
 struct AdtEvent {
   std::string trigger;  // "A01", "A40", ...
   AdtAction action = AdtAction::kRegisterOrUpdate;
-  std::string message_control_id;    // MSH-10
-  std::string sending_application;   // MSH-3.1
-  std::string sending_facility;      // MSH-4.1
-  std::string receiving_application; // MSH-5.1
-  std::string receiving_facility;    // MSH-6.1
-  std::string message_time;          // MSH-7 as sent (TS)
-  std::string event_time;            // EVN-2 as sent, "" when absent
-  std::string version;               // MSH-12.1
+  std::string message_control_id;     // MSH-10
+  std::string sending_application;    // MSH-3.1
+  std::string sending_facility;       // MSH-4.1
+  std::string receiving_application;  // MSH-5.1
+  std::string receiving_facility;     // MSH-6.1
+  std::string message_time;           // MSH-7 as sent (TS)
+  std::string event_time;             // EVN-2 as sent, "" when absent
+  std::string version;                // MSH-12.1
   // The (first) patient. For A40, the surviving patient of the first group; for A37, the
   // first of the two patients to unlink.
   AdtPatient patient;
-  std::vector<AdtMerge> merges;          // A40 only: every PID/MRG group, in order
+  std::vector<AdtMerge> merges;            // A40 only: every PID/MRG group, in order
   std::optional<AdtPatient> unlink_other;  // A37 only: the second PID (required)
 };
 

@@ -147,9 +147,9 @@ std::string Synthetic(const std::string& trigger, const std::string& rest) {
 }
 
 TEST(AdtTest, A37UnlinkNeedsTwoPatients) {
-  Hl7Result<AdtEvent> event =
-      MapText(Synthetic("A37", "EVN|A37\rPID|1||A1^^^H^MR||ONE^PAT\rPV1|1\r"
-                               "PID|2||B2^^^H^MR||TWO^PAT\rPV1|1\r"));
+  Hl7Result<AdtEvent> event = MapText(Synthetic("A37",
+                                                "EVN|A37\rPID|1||A1^^^H^MR||ONE^PAT\rPV1|1\r"
+                                                "PID|2||B2^^^H^MR||TWO^PAT\rPV1|1\r"));
   ASSERT_TRUE(event.ok()) << event.error().text;
   EXPECT_EQ(event.value().action, AdtAction::kUnlink);
   EXPECT_EQ(event.value().patient.local_id.id, "A1");
@@ -162,9 +162,10 @@ TEST(AdtTest, A37UnlinkNeedsTwoPatients) {
 }
 
 TEST(AdtTest, PhoneFromAreaAndLocalNumberAndEmail) {
-  Hl7Result<AdtEvent> event = MapText(Synthetic(
-      "A28", "PID|1||X1||DOE^JO||1980|U|||||^PRN^PH^^1^555^1234567^89~^NET^Internet^jo@x.org|"
-             "^WPN^PH^^^555^7654321\r"));
+  Hl7Result<AdtEvent> event = MapText(
+      Synthetic("A28",
+                "PID|1||X1||DOE^JO||1980|U|||||^PRN^PH^^1^555^1234567^89~^NET^Internet^jo@x.org|"
+                "^WPN^PH^^^555^7654321\r"));
   ASSERT_TRUE(event.ok()) << event.error().text;
   const AdtPatient& p = event.value().patient;
   EXPECT_EQ(p.home_phone, "5551234567x89");
@@ -176,8 +177,8 @@ TEST(AdtTest, PhoneFromAreaAndLocalNumberAndEmail) {
 }
 
 TEST(AdtTest, SsnFromSsTypedIdentifierAndMrPreferred) {
-  Hl7Result<AdtEvent> event = MapText(Synthetic(
-      "A31", "PID|1||111^^^SSA^SS~222^^^H^AN~333^^^&1.2.3&ISO^MR||DOE^^^||198002\r"));
+  Hl7Result<AdtEvent> event = MapText(
+      Synthetic("A31", "PID|1||111^^^SSA^SS~222^^^H^AN~333^^^&1.2.3&ISO^MR||DOE^^^||198002\r"));
   ASSERT_TRUE(event.ok()) << event.error().text;
   const AdtPatient& p = event.value().patient;
   EXPECT_EQ(p.local_id.id, "333");
@@ -223,17 +224,18 @@ INSTANTIATE_TEST_SUITE_P(
                   ErrorCode::kUnsupportedEventCode, "MSH", 9, "MSH-9"},
         ErrorCase{"not_adt", "MSH|^~\\&|A|B|C|D|1||ORU^R01|C1|P|2.5\rPID|1||X||Y\r",
                   ErrorCode::kUnsupportedMessageType, "MSH", 9, "MSH-9"},
-        ErrorCase{"no_pid", Synthetic("A01", "EVN|A01\r"), ErrorCode::kSegmentSequenceError,
-                  "PID", 0, "PID"},
+        ErrorCase{"no_pid", Synthetic("A01", "EVN|A01\r"), ErrorCode::kSegmentSequenceError, "PID",
+                  0, "PID"},
         ErrorCase{"no_pid3", Synthetic("A01", "PID|1||^^^H^MR||SECRET\r"),
                   ErrorCode::kRequiredFieldMissing, "PID", 3, "PID-3"},
         ErrorCase{"no_name", Synthetic("A08", "PID|1||SECRET||^^M\r"),
                   ErrorCode::kRequiredFieldMissing, "PID", 5, "PID-5"},
         ErrorCase{"bad_birth_date", Synthetic("A04", "PID|1||X||Y||SECRET\r"),
                   ErrorCode::kDataTypeError, "PID", 7, "PID-7: birth date is not a valid TS"},
-        ErrorCase{"feb_30", Synthetic("A04", "PID|1||X||Y||19800230\r"),
-                  ErrorCode::kDataTypeError, "PID", 7, "PID-7"},
-        ErrorCase{"bad_death_date", Synthetic("A04", "PID|1||X||Y||1980" + std::string(22, '|') + "2x\r"),
+        ErrorCase{"feb_30", Synthetic("A04", "PID|1||X||Y||19800230\r"), ErrorCode::kDataTypeError,
+                  "PID", 7, "PID-7"},
+        ErrorCase{"bad_death_date",
+                  Synthetic("A04", "PID|1||X||Y||1980" + std::string(22, '|') + "2x\r"),
                   ErrorCode::kDataTypeError, "PID", 29, "PID-29"},
         ErrorCase{"merge_without_mrg", Synthetic("A40", "PID|1||X||Y\r"),
                   ErrorCode::kSegmentSequenceError, "MRG", 0, "MRG"},

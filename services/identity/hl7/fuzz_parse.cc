@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     errors.push_back(parsed.error());
   }
   AckContext ctx{"F1", absl::UnixEpoch()};
-  std::string ack = BuildAckForRaw(input, errors.empty() ? AckCode::kAccept : AckCode::kReject,
-                                   errors, ctx);
+  std::string ack =
+      BuildAckForRaw(input, errors.empty() ? AckCode::kAccept : AckCode::kReject, errors, ctx);
   if (AckCodeOf(ack).empty()) __builtin_trap();  // an ACK must always parse
   MllpFrameDecoder decoder(4096);
   decoder.Feed(input);

@@ -271,16 +271,15 @@ std::vector<const Segment*> Message::FindAll(std::string_view id) const {
   return found;
 }
 
-std::string Message::Get(std::string_view segment_id, int field, int rep, int comp,
-                         int sub) const {
+std::string Message::Get(std::string_view segment_id, int field, int rep, int comp, int sub) const {
   const Segment* segment = Find(segment_id);
   return segment == nullptr ? "" : segment->Get(field, rep, comp, sub);
 }
 
 Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& limits) {
   if (bytes.size() > limits.max_message_bytes) {
-    return LimitError(absl::StrCat("message exceeds the size limit of ", limits.max_message_bytes,
-                                   " bytes"));
+    return LimitError(
+        absl::StrCat("message exceeds the size limit of ", limits.max_message_bytes, " bytes"));
   }
   if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
 
@@ -316,8 +315,8 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
   Delimiters d;
   d.field = msh[3];
   size_t enc_end = msh.find(d.field, 4);
-  std::string_view enc = msh.substr(4, enc_end == std::string_view::npos ? std::string_view::npos
-                                                                         : enc_end - 4);
+  std::string_view enc =
+      msh.substr(4, enc_end == std::string_view::npos ? std::string_view::npos : enc_end - 4);
   if (enc.size() < 2 || enc.size() > 5) {
     return StructureError("MSH-2: encoding characters are missing or invalid", "MSH", 1, 2);
   }
@@ -361,8 +360,9 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
     }
     while (true) {
       if (fields.size() > limits.max_fields_per_segment) {
-        return LimitError(absl::StrCat("segment ", i + 1, " (", std::string(id), ") exceeds the limit of ",
-                                       limits.max_fields_per_segment, " fields"));
+        return LimitError(absl::StrCat("segment ", i + 1, " (", std::string(id),
+                                       ") exceeds the limit of ", limits.max_fields_per_segment,
+                                       " fields"));
       }
       size_t end = line.find(d.field);
       if (end == std::string_view::npos) {

@@ -80,8 +80,8 @@ struct Hl7Error {
 template <typename T>
 class [[nodiscard]] Hl7Result {
  public:
-  Hl7Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
-  Hl7Result(Hl7Error error) : v_(std::move(error)) {}    // NOLINT: implicit by design
+  Hl7Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Hl7Result(Hl7Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
   bool ok() const { return v_.index() == 0; }
   const T& value() const& { return std::get<0>(v_); }
   T& value() & { return std::get<0>(v_); }

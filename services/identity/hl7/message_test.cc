@@ -81,13 +81,13 @@ TEST(MessageTest, RepetitionsComponentsSubcomponents) {
   EXPECT_EQ(pid->Get(3, 0, 4, 4), "");
   EXPECT_EQ(pid->Get(3, 1, 1), "999");
   EXPECT_EQ(pid->Get(3, 1, 5), "SS");
-  EXPECT_EQ(pid->Get(3, 2, 1), "");  // absent repetition
+  EXPECT_EQ(pid->Get(3, 2, 1), "");      // absent repetition
   EXPECT_EQ(pid->Get(3, 0, 4), "HOSP");  // sub defaults to the first
 }
 
 TEST(MessageTest, AbsentAndEmptyFieldsReadAsEmpty) {
-  Hl7Result<Message> parsed = Message::Parse(
-      "MSH|^~\\&|A||||||ADT^A01|1|P|2.5||||\rEVN\rPID|||||||||||\r");
+  Hl7Result<Message> parsed =
+      Message::Parse("MSH|^~\\&|A||||||ADT^A01|1|P|2.5||||\rEVN\rPID|||||||||||\r");
   ASSERT_TRUE(parsed.ok()) << parsed.error().text;
   const Message& m = parsed.value();
   EXPECT_EQ(m.Get("MSH", 4), "");
@@ -143,11 +143,11 @@ INSTANTIATE_TEST_SUITE_P(
                       EscapeCase{"a\\S\\b", "a^b"}, EscapeCase{"a\\T\\b", "a&b"},
                       EscapeCase{"a\\R\\b", "a~b"}, EscapeCase{"a\\E\\b", "a\\b"},
                       EscapeCase{"\\X41424344\\", "ABCD"}, EscapeCase{"\\XC3A9\\t", "\xC3\xA9t"},
-                      EscapeCase{"line\\.br\\two", "line\\.br\\two"},   // unknown: verbatim
-                      EscapeCase{"\\H\\bold\\N\\", "\\H\\bold\\N\\"},   // formatting: verbatim
-                      EscapeCase{"\\X4\\", "\\X4\\"},                   // odd hex digits
-                      EscapeCase{"\\XZZ\\", "\\XZZ\\"},                 // not hex
-                      EscapeCase{"trailing\\", "trailing\\"},           // unterminated
+                      EscapeCase{"line\\.br\\two", "line\\.br\\two"},  // unknown: verbatim
+                      EscapeCase{"\\H\\bold\\N\\", "\\H\\bold\\N\\"},  // formatting: verbatim
+                      EscapeCase{"\\X4\\", "\\X4\\"},                  // odd hex digits
+                      EscapeCase{"\\XZZ\\", "\\XZZ\\"},                // not hex
+                      EscapeCase{"trailing\\", "trailing\\"},          // unterminated
                       EscapeCase{"\\F", "\\F"}, EscapeCase{"\\\\", "\\\\"}));
 
 TEST(MessageTest, EscapeRoundTrips) {
@@ -167,7 +167,8 @@ TEST(MessageTest, EscapesInsideFieldsAreDecodedOnAccess) {
 }
 
 TEST(MessageTest, MshWithoutEscapeOrSubcomponentCharacters) {
-  Hl7Result<Message> parsed = Message::Parse("MSH|^~|A|B|C|D|1||ADT^A01|1|P|2.5\rPID|1||X&Y\\F\\\r");
+  Hl7Result<Message> parsed =
+      Message::Parse("MSH|^~|A|B|C|D|1||ADT^A01|1|P|2.5\rPID|1||X&Y\\F\\\r");
   ASSERT_TRUE(parsed.ok()) << parsed.error().text;
   EXPECT_FALSE(parsed.value().delimiters().has_escape);
   EXPECT_EQ(parsed.value().Get("PID", 3), "X&Y\\F\\");
@@ -220,19 +221,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"blank", "\r\n \n", ErrorCode::kSegmentSequenceError, "", 0},
         BadCase{"bom_only", "\xEF\xBB\xBF", ErrorCode::kSegmentSequenceError, "", 0},
         BadCase{"msh_missing", "PID|1||X\r", ErrorCode::kSegmentSequenceError, "MSH", 0},
-        BadCase{"not_hl7", "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-                ErrorCode::kSegmentSequenceError, "MSH", 0},
+        BadCase{"not_hl7", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", ErrorCode::kSegmentSequenceError,
+                "MSH", 0},
         BadCase{"truncated_msh", "MSH|", ErrorCode::kSegmentSequenceError, "MSH", 1},
         BadCase{"truncated_enc", "MSH|^", ErrorCode::kSegmentSequenceError, "MSH", 2},
         BadCase{"alnum_separator", "MSHA^~\\&A", ErrorCode::kSegmentSequenceError, "MSH", 1},
-        BadCase{"duplicate_delimiters", "MSH|^^\\&|A", ErrorCode::kSegmentSequenceError, "MSH",
-                2},
+        BadCase{"duplicate_delimiters", "MSH|^^\\&|A", ErrorCode::kSegmentSequenceError, "MSH", 2},
         BadCase{"garbage_segment", "MSH|^~\\&|A\r\x01\x02garbage\r",
                 ErrorCode::kSegmentSequenceError, "", 0},
-        BadCase{"lowercase_segment", "MSH|^~\\&|A\rpid|1\r", ErrorCode::kSegmentSequenceError,
-                "", 0},
-        BadCase{"second_msh", "MSH|^~\\&|A\rMSH|^~\\&|B\r", ErrorCode::kSegmentSequenceError,
-                "MSH", 0},
+        BadCase{"lowercase_segment", "MSH|^~\\&|A\rpid|1\r", ErrorCode::kSegmentSequenceError, "",
+                0},
+        BadCase{"second_msh", "MSH|^~\\&|A\rMSH|^~\\&|B\r", ErrorCode::kSegmentSequenceError, "MSH",
+                0},
         BadCase{"binary", std::string("\x00\xff\x0b\x1c", 4), ErrorCode::kSegmentSequenceError,
                 "MSH", 0}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });

@@ -7,9 +7,9 @@
 // frames may come in one read) and yields complete frames in order. Bytes outside a frame are
 // counted and dropped. A VT inside a frame restarts the frame (the partial one is dropped and
 // counted). A frame is complete at its FS; the CR after it is expected but, when missing, the
-// following byte is treated as outside any frame. A frame that grows beyond max_frame_bytes puts the decoder in the
-// oversized state, after which it yields nothing more: the connection should answer AR and
-// close.
+// following byte is treated as outside any frame. A frame that grows beyond max_frame_bytes puts
+// the decoder in the oversized state, after which it yields nothing more: the connection should
+// answer AR and close.
 //
 // Not thread-safe; one decoder per connection.
 

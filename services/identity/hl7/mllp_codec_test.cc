@@ -95,7 +95,8 @@ TEST(MllpCodecTest, RandomChunkingPreservesFrames) {
   std::vector<std::string> messages;
   std::string stream;
   for (int i = 0; i < 200; ++i) {
-    messages.push_back(std::string(static_cast<size_t>(rng() % 300), 'a' + static_cast<char>(i % 26)));
+    messages.push_back(
+        std::string(static_cast<size_t>(rng() % 300), 'a' + static_cast<char>(i % 26)));
     stream += MllpEncode(messages.back());
   }
   MllpFrameDecoder decoder(1024);

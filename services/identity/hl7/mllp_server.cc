@@ -198,7 +198,7 @@ MllpServer::MllpServer(MllpServerOptions options, MllpHandler handler)
     : options_(std::move(options)), handler_(std::move(handler)), impl_(new Impl) {}
 
 absl::StatusOr<std::unique_ptr<MllpServer>> MllpServer::Start(MllpServerOptions options,
-                                                             MllpHandler handler) {
+                                                              MllpHandler handler) {
   if (!handler) return absl::InvalidArgumentError("MLLP handler is empty");
   if (options.max_connections < 1 || options.max_frame_bytes < 16 || options.port < 0 ||
       options.port > 65535) {
@@ -227,8 +227,8 @@ absl::StatusOr<std::unique_ptr<MllpServer>> MllpServer::Start(MllpServerOptions 
     std::string reason = std::strerror(errno);
     freeaddrinfo(result);
     if (fd >= 0) close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", server->options_.host, ":",
-                                               port, ": ", reason));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", server->options_.host, ":", port, ": ", reason));
   }
   freeaddrinfo(result);
   sockaddr_storage bound{};
@@ -324,7 +324,8 @@ void MllpServer::Serve(Connection* connection) {
   absl::StatusOr<PeerIdentity> identity = PeerOf(ssl.get());
   if (!identity.ok()) {
     Log(LogLevel::kWarning, "mllp_peer_rejected",
-        {{"peer", connection->address}, {"conn", connection->id},
+        {{"peer", connection->address},
+         {"conn", connection->id},
          {"reason", identity.status().message()}});
     shutdown(fd, SHUT_RDWR);
     return;
@@ -375,14 +376,18 @@ void MllpServer::Serve(Connection* connection) {
     }
     if (decoder.oversized()) {
       Hl7Error error;
-      error.text = absl::StrCat("message exceeds the frame limit of ", options_.max_frame_bytes,
-                                " bytes");
+      error.text =
+          absl::StrCat("message exceeds the frame limit of ", options_.max_frame_bytes, " bytes");
       AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
       std::string ack = BuildAckForRaw("", AckCode::kReject, {error}, ctx);
       (void)WriteAll(ssl.get(), MllpEncode(ack));
       Log(LogLevel::kWarning, "hl7_message",
-          {{"control_id", ""}, {"trigger", ""}, {"ack_code", "AR"}, {"peer_org", peer.org},
-           {"conn", peer.connection_id}, {"reason", "frame_too_large"}});
+          {{"control_id", ""},
+           {"trigger", ""},
+           {"ack_code", "AR"},
+           {"peer_org", peer.org},
+           {"conn", peer.connection_id},
+           {"reason", "frame_too_large"}});
       close_reason = "frame_too_large";
       break;
     }
@@ -396,7 +401,8 @@ void MllpServer::Serve(Connection* connection) {
         decoder.Feed(chunk);
         if (size_t dropped = decoder.TakeDiscardedBytes(); dropped > 0 && !decoder.oversized()) {
           Log(LogLevel::kWarning, "mllp_bytes_outside_frame",
-              {{"conn", peer.connection_id}, {"peer_org", peer.org},
+              {{"conn", peer.connection_id},
+               {"peer_org", peer.org},
                {"bytes", static_cast<uint64_t>(dropped)}});
         }
         break;
@@ -457,9 +463,9 @@ MllpClient::~MllpClient() {
   if (fd_ >= 0) close(fd_);
 }
 
-absl::StatusOr<std::unique_ptr<MllpClient>> MllpClient::Connect(const std::string& host,
-                                                               int port, const TlsFiles& tls,
-                                                               absl::Duration timeout) {
+absl::StatusOr<std::unique_ptr<MllpClient>> MllpClient::Connect(const std::string& host, int port,
+                                                                const TlsFiles& tls,
+                                                                absl::Duration timeout) {
   std::unique_ptr<MllpClient> client(new MllpClient());
   client->tls_->ctx.reset(SSL_CTX_new(TLS_client_method()));
   SSL_CTX* ctx = client->tls_->ctx.get();
@@ -491,8 +497,8 @@ absl::StatusOr<std::unique_ptr<MllpClient>> MllpClient::Connect(const std::strin
     std::string reason = std::strerror(errno);
     freeaddrinfo(result);
     if (fd >= 0) close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot connect to ", host, ":", port, ": ",
-                                               reason));
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to ", host, ":", port, ": ", reason));
   }
   freeaddrinfo(result);
   client->fd_ = fd;

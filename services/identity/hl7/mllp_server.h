@@ -76,8 +76,8 @@ class MllpServer {
  public:
   // Binds, listens and starts accepting. INVALID_ARGUMENT for unusable TLS files or options,
   // UNAVAILABLE when the address cannot be bound.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MllpServer>> Start(
-      MllpServerOptions options, MllpHandler handler);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MllpServer>> Start(MllpServerOptions options,
+                                                                         MllpHandler handler);
   ~MllpServer();
   MllpServer(const MllpServer&) = delete;
   MllpServer& operator=(const MllpServer&) = delete;

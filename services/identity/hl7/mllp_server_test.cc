@@ -32,8 +32,8 @@ std::string Sample(const std::string& name) {
 }
 
 std::string TestMessage(int n) {
-  return absl::StrCat("MSH|^~\\&|EMR|CLINIC|HUB|HIE|20240101||ADT^A08|C", n,
-                      "|P|2.5.1\rPID|1||M", n, "^^^H^MR||DOE^JO\r");
+  return absl::StrCat("MSH|^~\\&|EMR|CLINIC|HUB|HIE|20240101||ADT^A08|C", n, "|P|2.5.1\rPID|1||M",
+                      n, "^^^H^MR||DOE^JO\r");
 }
 
 // A handler that records what it saw and answers like the identity service will: AA for a
@@ -158,7 +158,7 @@ TEST_F(MllpServerTest, RoundTripWithClientCertificate) {
   EXPECT_NE(bad->find("PID-3"), std::string::npos);
 
   ASSERT_EQ(recorder_.messages().size(), 22u);
-  EXPECT_EQ(recorder_.messages()[0], a01);  // the payload exactly as sent (BOM, LF and all)
+  EXPECT_EQ(recorder_.messages()[0], a01);     // the payload exactly as sent (BOM, LF and all)
   EXPECT_EQ(recorder_.orgs()[0], "clinic-a");  // from the certificate, not MSH-4
   EXPECT_EQ(recorder_.roles()[0], "member");
 
@@ -166,7 +166,8 @@ TEST_F(MllpServerTest, RoundTripWithClientCertificate) {
   // last one may land just after the client has its ACK.
   auto count_message_lines = [this] {
     int n = 0;
-    for (const std::string& line : LogLines()) n += line.find("\"hl7_message\"") != std::string::npos;
+    for (const std::string& line : LogLines())
+      n += line.find("\"hl7_message\"") != std::string::npos;
     return n;
   };
   for (int i = 0; i < 200 && count_message_lines() < 22; ++i) {
@@ -238,8 +239,8 @@ TEST_F(MllpServerTest, SplitCoalescedFramesAndJunkBetweenThem) {
   EXPECT_NE(ack->find("MSA|AA|C1"), std::string::npos);
 
   // Three frames and junk in one write: three ACKs in order.
-  ASSERT_TRUE(c.SendRaw("junk\r\n" + MllpEncode(TestMessage(2)) + MllpEncode(TestMessage(3)) + "??" +
-                        MllpEncode(TestMessage(4)))
+  ASSERT_TRUE(c.SendRaw("junk\r\n" + MllpEncode(TestMessage(2)) + MllpEncode(TestMessage(3)) +
+                        "??" + MllpEncode(TestMessage(4)))
                   .ok());
   for (int i = 2; i <= 4; ++i) {
     absl::StatusOr<std::string> next = c.ReadAck();
@@ -379,7 +380,7 @@ TEST_F(MllpServerTest, StopFinishesTheInFlightMessageAndClosesIdleConnections) {
   EXPECT_TRUE(stopped.load());
   EXPECT_TRUE((*busy)->WaitForClose(absl::Seconds(5)));
   EXPECT_FALSE(ConnectAs(TestCertFiles("clinic-a")).ok());  // listener closed
-  server_->Stop();  // idempotent
+  server_->Stop();                                          // idempotent
 }
 
 TEST(MllpServerStartTest, BadOptionsAreErrors) {

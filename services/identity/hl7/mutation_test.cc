@@ -45,8 +45,9 @@ std::string Mutate(std::string s, std::mt19937& rng) {
         s[pos] = static_cast<char>(s[pos] ^ (1 << std::uniform_int_distribution<int>(0, 7)(rng)));
         break;
       case 2:  // insert a delimiter-ish character
-        s.insert(pos, 1, kInteresting[std::uniform_int_distribution<size_t>(
-                             0, sizeof(kInteresting) - 2)(rng)]);
+        s.insert(
+            pos, 1,
+            kInteresting[std::uniform_int_distribution<size_t>(0, sizeof(kInteresting) - 2)(rng)]);
         break;
       case 3:  // delete a range
         s.erase(pos, std::uniform_int_distribution<size_t>(1, 40)(rng));
@@ -100,9 +101,8 @@ TEST(MutationTest, NeverCrashesAndAlwaysDecides) {
                   code == 201 || code == 207)
           << code;
     }
-    std::string ack = BuildAckForRaw(input, found.empty() ? AckCode::kAccept
-                                                          : DefaultAckCode(found[0]),
-                                     found, ctx);
+    std::string ack = BuildAckForRaw(
+        input, found.empty() ? AckCode::kAccept : DefaultAckCode(found[0]), found, ctx);
     std::string code = AckCodeOf(ack);
     ASSERT_TRUE(code == "AA" || code == "AE" || code == "AR") << "case " << i << ": " << ack;
   }
