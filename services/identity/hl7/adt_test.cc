@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -261,6 +263,39 @@ TEST(AdtTest, NonAdtSamplesAreUnsupportedMessageTypes) {
   Hl7Result<AdtEvent> a02 = MapFile("ADT-A02-01.hl7");
   ASSERT_FALSE(a02.ok());
   EXPECT_EQ(a02.error().code, ErrorCode::kUnsupportedEventCode);
+}
+
+// Every shared sample maps to an event (supported ADT triggers) or to error 200/201.
+TEST(AdtTest, AllSharedSamplesMapOrAreUnsupported) {
+  std::filesystem::path dir = HIE_HL7_SHARED_SAMPLES_DIR;
+  if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << dir << " is not present";
+  const std::set<std::string> supported = {"A01", "A04", "A08", "A28", "A31", "A37", "A40"};
+  int mapped = 0;
+  int unsupported = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".hl7") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    Hl7Result<Message> parsed = Message::Parse(bytes.str());
+    ASSERT_TRUE(parsed.ok()) << entry.path();
+    std::string type = parsed.value().Get("MSH", 9, 0, 1);
+    std::string trigger = parsed.value().Get("MSH", 9, 0, 2);
+    Hl7Result<AdtEvent> event = MapAdt(parsed.value());
+    if (type == "ADT" && supported.count(trigger) > 0) {
+      ASSERT_TRUE(event.ok()) << entry.path() << ": " << event.error().text;
+      EXPECT_FALSE(event.value().patient.local_id.id.empty()) << entry.path();
+      ++mapped;
+    } else {
+      ASSERT_FALSE(event.ok()) << entry.path();
+      EXPECT_EQ(event.error().code, type == "ADT" ? ErrorCode::kUnsupportedEventCode
+                                                  : ErrorCode::kUnsupportedMessageType)
+          << entry.path();
+      ++unsupported;
+    }
+  }
+  EXPECT_EQ(mapped + unsupported, 139);
+  EXPECT_GE(mapped, 15);
 }
 
 struct TsCase {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <exception>
 
@@ -261,7 +262,13 @@ void MllpServer::AcceptLoop() {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
     int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        Log(LogLevel::kError, "mllp_accept_failed", {{"reason", std::strerror(errno)}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // do not spin
+      }
+      continue;
+    }
     if (active_.load() >= options_.max_connections) {
       Log(LogLevel::kWarning, "mllp_connection_refused",
           {{"reason", "max_connections"}, {"peer", PeerAddress(addr)}});
