@@ -53,6 +53,11 @@ class IdentityTxn {
  public:
   virtual ~IdentityTxn() = default;
 
+  // Takes an exclusive lock on `key` held until the transaction ends (re-entrant). Used to
+  // serialise changes to one person ("person:<id>") across transactions and processes; read
+  // the locked object again after taking the lock.
+  virtual absl::Status LockKey(const std::string& key) = 0;
+
   // --- source records
   // The current version (version == 0) or the given version; person_id is filled from the
   // record's link (empty if none). nullopt when unknown.

@@ -50,6 +50,10 @@ class InMemoryTxn : public IdentityTxn {
  public:
   explicit InMemoryTxn(InMemoryIdentityStore::State* s) : s_(*s) {}
 
+  absl::Status LockKey(const std::string&) override {
+    return absl::OkStatus();  // transactions are serial already
+  }
+
   absl::StatusOr<std::optional<v1::SourceRecord>> GetRecord(const SourceId& id,
                                                             int64_t version) override {
     auto it = s_.records.find(RecordKey(id));

@@ -37,6 +37,12 @@ class InMemoryIdentityStore : public IdentityStore {
     int64_t next_sequence = 1;
   };
 
+  // A copy of everything, for tests that check invariants across the whole store.
+  State Snapshot() {
+    std::lock_guard lock(mu_);
+    return state_;
+  }
+
  private:
   std::mutex mu_;
   State state_;

@@ -1,0 +1,1606 @@
+#include "services/identity/core/identity_manager.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace hie::identity {
+namespace {
+
+using ::google::protobuf::Timestamp;
+using ::google::protobuf::util::TimeUtil;
+using ::hie::common::v1::Demographics;
+
+constexpr int kMatchLimit = 10;
+constexpr int kMaxReviewTasksPerRegistration = 3;
+constexpr int kMaxMergeChain = 16;
+
+// ------------------------------------------------------------------------------------------
+// Small helpers
+
+Timestamp ToProto(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+absl::Time FromProto(const Timestamp& t) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
+}
+
+bool SameId(const SourceId& a, const SourceId& b) {
+  return a.org() == b.org() && a.local_id() == b.local_id();
+}
+
+std::string PersonLock(const std::string& person_id) { return "person:" + person_id; }
+
+// A stable digest of a request without its context (request ids differ between retries).
+template <typename Request>
+std::string Fingerprint(const Request& request) {
+  Request copy = request;
+  copy.clear_context();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    copy.SerializeToCodedStream(&coded);
+  }
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a 64
+  for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+  return absl::StrFormat("%016x:%d", hash, bytes.size());
+}
+
+// Runs `produce` unless `key` already holds a result: then returns that result when the
+// request is the same, ALREADY_EXISTS when it differs. Stores the produced result under `key`
+// in the same transaction.
+template <typename Response>
+absl::StatusOr<Response> Idempotent(IdentityTxn& txn, const std::string& key,
+                                    const std::string& fingerprint,
+                                    const std::function<absl::StatusOr<Response>()>& produce) {
+  absl::StatusOr<std::optional<StoredIdempotentResult>> stored = txn.GetIdempotent(key);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if ((*stored)->request_fingerprint != fingerprint) {
+      return absl::AlreadyExistsError(
+          "idempotency_key was already used for a different request");
+    }
+    Response response;
+    if (!response.ParseFromString((*stored)->response)) {
+      return absl::InternalError("stored idempotent response is corrupt");
+    }
+    return response;
+  }
+  absl::StatusOr<Response> response = produce();
+  if (!response.ok()) return response.status();
+  if (absl::Status s = txn.PutIdempotent(key, {fingerprint, response->SerializeAsString()});
+      !s.ok()) {
+    return s;
+  }
+  return response;
+}
+
+// ------------------------------------------------------------------------------------------
+// Validation: INVALID_ARGUMENT naming the field; messages never quote values.
+
+absl::Status RequireText(const std::string& value, const char* field, size_t max = 256) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  if (value.size() > max) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is longer than ", max, " bytes"));
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20) {
+      return absl::InvalidArgumentError(absl::StrCat(field, " contains control characters"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSourceId(const SourceId& id, const std::string& field) {
+  if (absl::Status s = RequireText(id.org(), (field + ".org").c_str(), 64); !s.ok()) return s;
+  return RequireText(id.local_id(), (field + ".local_id").c_str(), 128);
+}
+
+absl::Status ValidateContext(const hie::common::v1::RequestContext& context) {
+  if (context.purpose_of_use() == hie::common::v1::PURPOSE_OF_USE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("context.purpose_of_use is required");
+  }
+  return absl::OkStatus();
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "YYYY", "YYYY-MM" or "YYYY-MM-DD", a real calendar date.
+bool IsValidDate(const std::string& d) {
+  if (d.size() != 4 && d.size() != 7 && d.size() != 10) return false;
+  int year = 0, month = 1, day = 1;
+  if (!IsDigits(d.substr(0, 4)) || !absl::SimpleAtoi(d.substr(0, 4), &year)) return false;
+  if (d.size() >= 7) {
+    if (d[4] != '-' || !IsDigits(d.substr(5, 2))) return false;
+    month = std::stoi(d.substr(5, 2));
+  }
+  if (d.size() == 10) {
+    if (d[7] != '-' || !IsDigits(d.substr(8, 2))) return false;
+    day = std::stoi(d.substr(8, 2));
+  }
+  if (year < 1850 || year > 2200 || month < 1 || month > 12 || day < 1) return false;
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (day > kDays[month - 1]) return false;
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return !(month == 2 && day == 29 && !leap);
+}
+
+absl::Status ValidateDemographics(const Demographics& d, const std::string& field) {
+  if (!d.birth_date().empty() && !IsValidDate(d.birth_date())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".birth_date must be YYYY-MM-DD (or YYYY-MM, YYYY), a real date"));
+  }
+  if (!d.deceased_date().empty() && !IsValidDate(d.deceased_date())) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".deceased_date must be YYYY-MM-DD"));
+  }
+  const auto& n = d.name();
+  for (const auto& [value, name] : {std::pair{&n.given(), "name.given"},
+                                    std::pair{&n.middle(), "name.middle"},
+                                    std::pair{&n.family(), "name.family"}}) {
+    if (value->size() > 256) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".", name, " is too long"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateWrite(const hie::common::v1::RequestContext& context,
+                           const std::string& idempotency_key) {
+  if (absl::Status s = ValidateContext(context); !s.ok()) return s;
+  return RequireText(idempotency_key, "idempotency_key", 128);
+}
+
+// Page tokens are offsets; opaque to clients.
+absl::StatusOr<int> ParsePageToken(const std::string& token) {
+  if (token.empty()) return 0;
+  int offset = 0;
+  if (!absl::SimpleAtoi(token, &offset) || offset < 0) {
+    return absl::InvalidArgumentError("page_token is not valid");
+  }
+  return offset;
+}
+
+// ------------------------------------------------------------------------------------------
+// Operations on a transaction
+
+v1::IdentityEvent NewEvent(v1::IdentityEventType type, const CallContext& call, absl::Time now,
+                           const std::string& reason) {
+  v1::IdentityEvent e;
+  e.set_type(type);
+  *e.mutable_event_time() = ToProto(now);
+  *e.mutable_actor() = call.actor;
+  e.set_reason(reason);
+  e.set_request_id(call.request_id);
+  return e;
+}
+
+absl::StatusOr<v1::Person> LoadPerson(IdentityTxn& txn, const std::string& person_id) {
+  absl::StatusOr<std::optional<v1::Person>> person = txn.GetPerson(person_id);
+  if (!person.ok()) return person.status();
+  if (!person->has_value()) return absl::NotFoundError(absl::StrCat("person ", person_id, " not found"));
+  return **person;
+}
+
+// Locks and loads a person for a change; follows merges to the surviving person.
+absl::StatusOr<v1::Person> LockActivePerson(IdentityTxn& txn, std::string person_id) {
+  for (int hop = 0; hop < kMaxMergeChain; ++hop) {
+    if (absl::Status s = txn.LockKey(PersonLock(person_id)); !s.ok()) return s;
+    absl::StatusOr<v1::Person> person = LoadPerson(txn, person_id);
+    if (!person.ok() || person->state() != v1::PERSON_STATE_MERGED) return person;
+    person_id = person->merged_into_person_id();
+  }
+  return absl::InternalError("merge chain too long");
+}
+
+// Records a change of the person's links: new etag and update time.
+absl::Status TouchPerson(IdentityTxn& txn, v1::Person person, absl::Time now,
+                         v1::PersonState state = v1::PERSON_STATE_ACTIVE,
+                         const std::string& merged_into = "") {
+  int64_t revision = 0;
+  (void)absl::SimpleAtoi(person.etag(), &revision);
+  person.set_etag(absl::StrCat(revision + 1));
+  *person.mutable_update_time() = ToProto(now);
+  person.set_state(state);
+  person.set_merged_into_person_id(merged_into);
+  person.clear_links();
+  return txn.PutPerson(person);
+}
+
+absl::StatusOr<v1::Person> CreatePerson(IdentityTxn& txn, const CallContext& call,
+                                        absl::Time now, const std::string& reason) {
+  absl::StatusOr<std::string> id = txn.NewPersonId();
+  if (!id.ok()) return id.status();
+  v1::Person person;
+  person.set_person_id(*id);
+  person.set_state(v1::PERSON_STATE_ACTIVE);
+  person.set_etag("1");
+  *person.mutable_create_time() = ToProto(now);
+  *person.mutable_update_time() = ToProto(now);
+  if (absl::Status s = txn.PutPerson(person); !s.ok()) return s;
+  v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_PERSON_CREATED, call, now, reason);
+  event.set_to_person_id(*id);
+  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  return person;
+}
+
+// Moves (or first links) a record to `to_person`, appending the event. Returns the event.
+absl::StatusOr<v1::IdentityEvent> MoveRecord(IdentityTxn& txn, const CallContext& call,
+                                             absl::Time now, const SourceId& id,
+                                             const std::string& from_person,
+                                             const std::string& to_person,
+                                             v1::LinkMethod method, v1::IdentityEventType type,
+                                             const std::string& reason, double score = 0,
+                                             v1::MatchGrade grade = v1::MATCH_GRADE_UNSPECIFIED) {
+  v1::IdentityEvent event = NewEvent(type, call, now, reason);
+  *event.add_source_ids() = id;
+  event.set_from_person_id(from_person);
+  event.set_to_person_id(to_person);
+  event.set_score(score);
+  event.set_grade(grade);
+  if (!from_person.empty()) event.add_affected_person_ids(from_person);
+  event.add_affected_person_ids(to_person);
+  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  v1::Link link;
+  *link.mutable_source_id() = id;
+  link.set_person_id(to_person);
+  link.set_method(method);
+  link.set_score(score);
+  link.set_grade(grade);
+  *link.mutable_actor() = call.actor;
+  link.set_reason(reason);
+  *link.mutable_create_time() = ToProto(now);
+  link.set_event_id(event.event_id());
+  if (absl::Status s = txn.PutLink(link); !s.ok()) return s;
+  return event;
+}
+
+// After `person` lost records: retire it when it has none left, else bump its etag.
+absl::StatusOr<v1::Person> SettleAfterLoss(IdentityTxn& txn, const v1::Person& person,
+                                           absl::Time now) {
+  absl::StatusOr<std::vector<v1::Link>> left = txn.LinksOf(person.person_id());
+  if (!left.ok()) return left.status();
+  v1::PersonState state = left->empty() ? v1::PERSON_STATE_RETIRED : v1::PERSON_STATE_ACTIVE;
+  if (absl::Status s = TouchPerson(txn, person, now, state); !s.ok()) return s;
+  return LoadPerson(txn, person.person_id());
+}
+
+absl::StatusOr<v1::ReviewTask> OpenReviewTask(IdentityTxn& txn, const CallContext& call,
+                                              absl::Time now, const v1::SourceRecord& left,
+                                              const std::string& left_person,
+                                              const v1::SourceRecord& right,
+                                              const std::string& right_person,
+                                              const v1::MatchExplanation& explanation) {
+  absl::StatusOr<std::string> id = txn.NewTaskId();
+  if (!id.ok()) return id.status();
+  v1::ReviewTask task;
+  task.set_task_id(*id);
+  task.set_state(v1::REVIEW_TASK_STATE_OPEN);
+  *task.mutable_left() = left;
+  task.mutable_left()->set_person_id(left_person);
+  *task.mutable_right() = right;
+  task.mutable_right()->set_person_id(right_person);
+  task.set_left_person_id(left_person);
+  task.set_right_person_id(right_person);
+  *task.mutable_explanation() = explanation;
+  *task.mutable_create_time() = ToProto(now);
+  task.set_etag("1");
+  if (absl::Status s = txn.PutTask(task); !s.ok()) return s;
+  v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_REVIEW_TASK_CREATED, call, now,
+                                     "possible_match");
+  *event.add_source_ids() = left.source_id();
+  *event.add_source_ids() = right.source_id();
+  event.add_affected_person_ids(left_person);
+  event.add_affected_person_ids(right_person);
+  event.set_review_task_id(*id);
+  event.set_score(explanation.total_score());
+  event.set_grade(explanation.grade());
+  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  return task;
+}
+
+absl::Status CloseTask(IdentityTxn& txn, const CallContext& call, absl::Time now,
+                       v1::ReviewTask task, v1::ReviewTaskState state,
+                       const std::string& reason) {
+  task.set_state(state);
+  *task.mutable_close_time() = ToProto(now);
+  *task.mutable_resolved_by() = call.actor;
+  task.set_resolution_reason(reason);
+  int64_t revision = 0;
+  (void)absl::SimpleAtoi(task.etag(), &revision);
+  task.set_etag(absl::StrCat(revision + 1));
+  if (absl::Status s = txn.PutTask(task); !s.ok()) return s;
+  v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_REVIEW_TASK_CLOSED, call, now, reason);
+  *event.add_source_ids() = task.left().source_id();
+  *event.add_source_ids() = task.right().source_id();
+  event.set_review_task_id(task.task_id());
+  return txn.AppendEvent(&event).status();
+}
+
+// Open tasks of `id` whose two records now sit on one person are moot.
+absl::Status ObsoleteSettledTasks(IdentityTxn& txn, const CallContext& call, absl::Time now,
+                                  const SourceId& id) {
+  absl::StatusOr<std::vector<v1::ReviewTask>> open = txn.OpenTasksWith(id);
+  if (!open.ok()) return open.status();
+  for (const v1::ReviewTask& task : *open) {
+    auto left = txn.GetLink(task.left().source_id());
+    auto right = txn.GetLink(task.right().source_id());
+    if (!left.ok()) return left.status();
+    if (!right.ok()) return right.status();
+    if (left->has_value() && right->has_value() &&
+        (*left)->person_id() == (*right)->person_id()) {
+      if (absl::Status s = CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE,
+                                     "records already on one person");
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Records a not-a-match decision between two records (idempotent per pair).
+absl::Status RecordNotAMatch(IdentityTxn& txn, const CallContext& call, absl::Time now,
+                             const SourceId& a, const SourceId& b, const std::string& reason) {
+  v1::IdentityEvent event =
+      NewEvent(v1::IDENTITY_EVENT_TYPE_NOT_A_MATCH_RECORDED, call, now, reason);
+  *event.add_source_ids() = a;
+  *event.add_source_ids() = b;
+  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  v1::NotAMatch decision;
+  *decision.mutable_a() = a;
+  *decision.mutable_b() = b;
+  *decision.mutable_actor() = call.actor;
+  decision.set_reason(reason);
+  *decision.mutable_create_time() = ToProto(now);
+  decision.set_event_id(event.event_id());
+  return txn.PutNotAMatch(decision);
+}
+
+absl::Status CheckEtag(const std::string& expected, const v1::Person& person) {
+  if (!expected.empty() && expected != person.etag()) {
+    return absl::AbortedError(
+        absl::StrCat("person ", person.person_id(), " changed since it was read (etag)"));
+  }
+  return absl::OkStatus();
+}
+
+// Moves every link of `merged` onto `survivor` and marks `merged` MERGED.
+absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext& call,
+                                             absl::Time now, const v1::Person& survivor,
+                                             const v1::Person& merged,
+                                             const std::string& reason) {
+  absl::StatusOr<std::vector<v1::Link>> moving = txn.LinksOf(merged.person_id());
+  if (!moving.ok()) return moving.status();
+  v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED, call, now, reason);
+  event.set_from_person_id(merged.person_id());
+  event.set_to_person_id(survivor.person_id());
+  event.add_affected_person_ids(merged.person_id());
+  event.add_affected_person_ids(survivor.person_id());
+  for (const v1::Link& link : *moving) *event.add_source_ids() = link.source_id();
+  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  for (v1::Link link : *moving) {
+    link.set_person_id(survivor.person_id());
+    link.set_method(v1::LINK_METHOD_MANUAL);
+    *link.mutable_actor() = call.actor;
+    link.set_reason(reason);
+    *link.mutable_create_time() = ToProto(now);
+    link.set_event_id(event.event_id());
+    if (absl::Status s = txn.PutLink(link); !s.ok()) return s;
+  }
+  if (absl::Status s = TouchPerson(txn, merged, now, v1::PERSON_STATE_MERGED,
+                                   survivor.person_id());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = TouchPerson(txn, survivor, now); !s.ok()) return s;
+  for (const v1::Link& link : *moving) {
+    if (absl::Status s = ObsoleteSettledTasks(txn, call, now, link.source_id()); !s.ok()) {
+      return s;
+    }
+  }
+  return event;
+}
+
+// Current versions of the records linked to a person.
+absl::StatusOr<std::vector<v1::SourceRecord>> RecordsOf(IdentityTxn& txn,
+                                                        const std::string& person_id) {
+  absl::StatusOr<std::vector<v1::Link>> links = txn.LinksOf(person_id);
+  if (!links.ok()) return links.status();
+  std::vector<v1::SourceRecord> records;
+  for (const v1::Link& link : *links) {
+    absl::StatusOr<std::optional<v1::SourceRecord>> record = txn.GetRecord(link.source_id());
+    if (!record.ok()) return record.status();
+    if (record->has_value()) records.push_back(**record);
+  }
+  return records;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+// In-process key locks: striped mutexes taken in index order (no deadlock).
+
+class IdentityManager::KeyLocks {
+ public:
+  class Held {
+   public:
+    Held(KeyLocks* locks, std::vector<size_t> stripes) : locks_(locks), stripes_(std::move(stripes)) {
+      for (size_t s : stripes_) locks_->stripes_[s].lock();
+    }
+    ~Held() {
+      for (auto it = stripes_.rbegin(); it != stripes_.rend(); ++it) locks_->stripes_[*it].unlock();
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+
+   private:
+    KeyLocks* locks_;
+    std::vector<size_t> stripes_;
+  };
+
+  std::unique_ptr<Held> Lock(const std::vector<std::string>& keys) {
+    std::set<size_t> stripes;
+    for (const std::string& key : keys) stripes.insert(std::hash<std::string>{}(key) % kStripes);
+    return std::make_unique<Held>(this, std::vector<size_t>(stripes.begin(), stripes.end()));
+  }
+
+ private:
+  static constexpr size_t kStripes = 1024;
+  std::array<std::mutex, kStripes> stripes_;
+};
+
+IdentityManager::IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock)
+    : store_(store), matcher_(matcher), clock_(clock), key_locks_(std::make_unique<KeyLocks>()) {}
+
+IdentityManager::~IdentityManager() = default;
+
+absl::StatusOr<size_t> IdentityManager::RebuildIndex(absl::Time deadline) {
+  absl::Status upsert_status;
+  size_t count = 0;
+  absl::Status status =
+      store_->ScanActiveRecords(deadline, [&](const v1::SourceRecord& record) {
+        if (!upsert_status.ok()) return;
+        upsert_status = matcher_->Upsert(record.source_id(), record.demographics());
+        ++count;
+      });
+  if (!status.ok()) return status;
+  if (!upsert_status.ok()) return upsert_status;
+  return count;
+}
+
+// ------------------------------------------------------------------------------------------
+// Registration
+
+absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
+    const CallContext& call, const v1::RegisterSourceRecordRequest& request) {
+  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  if (absl::Status s = ValidateDemographics(request.demographics(), "demographics"); !s.ok()) {
+    return s;
+  }
+  const SourceId& id = request.source_id();
+  std::vector<std::string> lock_keys = matcher_->LockKeys(request.demographics());
+  lock_keys.push_back("record:" + RecordKey(id));
+  std::unique_ptr<KeyLocks::Held> held = key_locks_->Lock(lock_keys);
+
+  // Matching reads the in-memory index; the locks above guarantee that every registration
+  // that could match this one has either committed and been indexed, or not started.
+  std::vector<RecordMatch> matches = matcher_->Match(id, request.demographics(), kMatchLimit);
+  // An organisation has one record per patient unless it says otherwise (a source merge), so
+  // another record of the same org is at most a question for a human.
+  for (RecordMatch& m : matches) {
+    if (m.source_id.org() != id.org()) continue;
+    if (m.grade == v1::MATCH_GRADE_CERTAIN) m.grade = v1::MATCH_GRADE_PROBABLE;
+    m.explanation.set_grade(m.grade);
+    v1::GuardResult* guard = m.explanation.add_guards();
+    guard->set_kind(v1::GuardResult::KIND_SAME_SOURCE_ORG);
+    guard->set_field("org");
+  }
+  const absl::Time now = clock_->Now();
+  const std::string fingerprint = Fingerprint(request);
+  bool index_it = false;
+  v1::RegisterSourceRecordResponse response;
+
+  absl::Status status = store_->Transact(call.deadline, lock_keys, [&](IdentityTxn& txn) {
+    index_it = false;
+    std::function<absl::StatusOr<v1::RegisterSourceRecordResponse>()> produce =
+        [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
+      v1::RegisterSourceRecordResponse out;
+      absl::StatusOr<std::optional<v1::SourceRecord>> existing = txn.GetRecord(id);
+      if (!existing.ok()) return existing.status();
+      if (existing->has_value() && (*existing)->state() == v1::RECORD_STATE_SUPERSEDED) {
+        return absl::FailedPreconditionError(
+            "source record was superseded by a source merge; register the survivor");
+      }
+      absl::StatusOr<std::vector<v1::SourceRecord>> versions = txn.RecordVersions(id);
+      if (!versions.ok()) return versions.status();
+
+      v1::SourceRecord record;
+      *record.mutable_source_id() = id;
+      record.set_version(static_cast<int64_t>(versions->size()) + 1);
+      *record.mutable_demographics() = request.demographics();
+      record.set_state(v1::RECORD_STATE_ACTIVE);
+      *record.mutable_source_event_time() =
+          request.has_source_event_time() ? request.source_event_time() : ToProto(now);
+      *record.mutable_record_time() = ToProto(now);
+      const bool created = !existing->has_value();
+      const bool stale =
+          !created && FromProto(record.source_event_time()) <
+                          FromProto((*existing)->source_event_time());
+      out.set_created(created);
+      out.set_stale(stale);
+      if (absl::Status s = txn.PutRecordVersion(record, !stale); !s.ok()) return s;
+      v1::IdentityEvent recorded = NewEvent(created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED
+                                                    : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
+                                            call, now, "source_update");
+      *recorded.add_source_ids() = id;
+      recorded.set_record_version(record.version());
+      if (auto seq = txn.AppendEvent(&recorded); !seq.ok()) return seq.status();
+
+      // Candidates by person: the best record of each person, not-a-match decisions applied.
+      absl::StatusOr<std::vector<v1::NotAMatch>> refusals = txn.NotAMatchesOf(id);
+      if (!refusals.ok()) return refusals.status();
+      std::set<std::string> refused_persons;
+      for (const v1::NotAMatch& d : *refusals) {
+        const SourceId& other = SameId(d.a(), id) ? d.b() : d.a();
+        auto link = txn.GetLink(other);
+        if (!link.ok()) return link.status();
+        if (link->has_value()) refused_persons.insert((*link)->person_id());
+      }
+      std::vector<std::pair<std::string, const RecordMatch*>> by_person;  // best first
+      std::set<std::string> seen;
+      for (const RecordMatch& m : matches) {
+        auto link = txn.GetLink(m.source_id);
+        if (!link.ok()) return link.status();
+        if (!link->has_value()) continue;
+        const std::string& person = (*link)->person_id();
+        if (refused_persons.count(person) > 0 || !seen.insert(person).second) continue;
+        by_person.emplace_back(person, &m);
+      }
+      for (int i = 0; i < static_cast<int>(by_person.size()) && i < kMatchLimit; ++i) {
+        v1::MatchCandidate* c = out.mutable_decision()->add_candidates();
+        c->set_person_id(by_person[i].first);
+        *c->mutable_best_source_id() = by_person[i].second->source_id;
+        c->set_score(by_person[i].second->score);
+        c->set_grade(by_person[i].second->grade);
+        *c->mutable_explanation() = by_person[i].second->explanation;
+      }
+
+      std::optional<v1::Link> current_link;
+      if (!created) {
+        auto link = txn.GetLink(id);
+        if (!link.ok()) return link.status();
+        current_link = *link;
+      }
+      v1::MatchDecision* decision = out.mutable_decision();
+      if (stale) {
+        decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
+        decision->set_person_id(current_link ? current_link->person_id() : "");
+      } else if (current_link.has_value()) {
+        // An update never moves a record by itself. An automatically linked record that no
+        // longer matches its person, or now matches another person, goes to review.
+        decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
+        decision->set_person_id(current_link->person_id());
+        index_it = true;
+        bool automatic = current_link->method() == v1::LINK_METHOD_AUTO ||
+                         current_link->method() == v1::LINK_METHOD_NEW_PERSON;
+        if (automatic) {
+          const RecordMatch* best_elsewhere = nullptr;
+          bool still_certain_at_home = false;
+          for (const auto& [person, m] : by_person) {
+            if (person == current_link->person_id()) {
+              still_certain_at_home = m->grade == v1::MATCH_GRADE_CERTAIN;
+            } else if (best_elsewhere == nullptr && m->grade == v1::MATCH_GRADE_CERTAIN) {
+              best_elsewhere = m;
+            }
+          }
+          auto home = txn.LinksOf(current_link->person_id());
+          if (!home.ok()) return home.status();
+          const bool alone = home->size() <= 1;
+          const v1::Link* home_other = nullptr;
+          for (const v1::Link& l : *home) {
+            if (!SameId(l.source_id(), id)) home_other = &l;
+          }
+          std::optional<std::pair<SourceId, RecordMatch>> question;
+          if (!alone && !still_certain_at_home && home_other != nullptr) {
+            auto other = txn.GetRecord(home_other->source_id());
+            if (!other.ok()) return other.status();
+            if (other->has_value()) {
+              question.emplace(home_other->source_id(),
+                               matcher_->Compare(id, request.demographics(),
+                                                 home_other->source_id(),
+                                                 (*other)->demographics()));
+            }
+          } else if (best_elsewhere != nullptr) {
+            question.emplace(best_elsewhere->source_id, *best_elsewhere);
+          }
+          if (question.has_value()) {
+            auto right = txn.GetRecord(question->first);
+            if (!right.ok()) return right.status();
+            auto right_link = txn.GetLink(question->first);
+            if (!right_link.ok()) return right_link.status();
+            if (right->has_value() && right_link->has_value()) {
+              auto task = OpenReviewTask(txn, call, now, record, current_link->person_id(),
+                                         **right, (*right_link)->person_id(),
+                                         question->second.explanation);
+              if (!task.ok()) return task.status();
+              decision->set_review_task_id(task->task_id());
+            }
+          }
+        }
+      } else {
+        // First version: link to a CERTAIN person, else found a new person (and ask about
+        // PROBABLE / POSSIBLE ones).
+        index_it = true;
+        const RecordMatch* certain = nullptr;
+        std::string certain_person;
+        if (!by_person.empty() && by_person[0].second->grade == v1::MATCH_GRADE_CERTAIN) {
+          certain = by_person[0].second;
+          certain_person = by_person[0].first;
+        }
+        if (certain != nullptr) {
+          absl::StatusOr<v1::Person> person = LockActivePerson(txn, certain_person);
+          if (!person.ok()) return person.status();
+          auto moved = MoveRecord(txn, call, now, id, "", person->person_id(),
+                                  v1::LINK_METHOD_AUTO, v1::IDENTITY_EVENT_TYPE_RECORD_LINKED,
+                                  "auto_match", certain->score, certain->grade);
+          if (!moved.ok()) return moved.status();
+          if (absl::Status s = TouchPerson(txn, *person, now); !s.ok()) return s;
+          decision->set_outcome(v1::MATCH_OUTCOME_LINKED);
+          decision->set_person_id(person->person_id());
+        } else {
+          absl::StatusOr<v1::Person> person = CreatePerson(txn, call, now, "no_certain_match");
+          if (!person.ok()) return person.status();
+          auto moved = MoveRecord(txn, call, now, id, "", person->person_id(),
+                                  v1::LINK_METHOD_NEW_PERSON,
+                                  v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match");
+          if (!moved.ok()) return moved.status();
+          decision->set_outcome(v1::MATCH_OUTCOME_NEW_PERSON);
+          decision->set_person_id(person->person_id());
+          int opened = 0;
+          for (const auto& [candidate_person, m] : by_person) {
+            if (opened == kMaxReviewTasksPerRegistration) break;
+            auto right = txn.GetRecord(m->source_id);
+            if (!right.ok()) return right.status();
+            if (!right->has_value()) continue;
+            auto task = OpenReviewTask(txn, call, now, record, person->person_id(), **right,
+                                       candidate_person, m->explanation);
+            if (!task.ok()) return task.status();
+            if (opened++ == 0) decision->set_review_task_id(task->task_id());
+            decision->set_outcome(v1::MATCH_OUTCOME_REVIEW);
+          }
+        }
+      }
+      *out.mutable_record() = record;
+      out.mutable_record()->set_person_id(decision->person_id());
+      out.set_person_id(decision->person_id());
+      return out;
+    };
+    absl::StatusOr<v1::RegisterSourceRecordResponse> result =
+        request.validate_only()
+            ? produce()
+            : Idempotent<v1::RegisterSourceRecordResponse>(
+                  txn, "register:" + request.idempotency_key(), fingerprint, produce);
+    if (!result.ok()) return result.status();
+    response = *std::move(result);
+    // A dry run changes nothing: roll back on purpose.
+    return request.validate_only() ? absl::CancelledError("validate_only") : absl::OkStatus();
+  });
+  if (request.validate_only() && status.code() == absl::StatusCode::kCancelled) {
+    return response;
+  }
+  if (!status.ok()) return status;
+  if (index_it && !response.stale()) {
+    if (absl::Status s = matcher_->Upsert(id, request.demographics()); !s.ok()) return s;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecords(
+    const CallContext& call, const v1::MergeSourceRecordsRequest& request) {
+  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateSourceId(request.survivor(), "survivor"); !s.ok()) return s;
+  if (absl::Status s = ValidateSourceId(request.superseded(), "superseded"); !s.ok()) return s;
+  if (request.survivor().org() != request.superseded().org()) {
+    return absl::InvalidArgumentError("survivor.org and superseded.org must be the same org");
+  }
+  if (SameId(request.survivor(), request.superseded())) {
+    return absl::InvalidArgumentError("survivor and superseded must be different records");
+  }
+  const absl::Time now = clock_->Now();
+  v1::MergeSourceRecordsResponse response;
+  absl::Status status = store_->Transact(
+      call.deadline,
+      {"record:" + RecordKey(request.survivor()), "record:" + RecordKey(request.superseded())},
+      [&](IdentityTxn& txn) -> absl::Status {
+        auto result = Idempotent<v1::MergeSourceRecordsResponse>(
+            txn, "source_merge:" + request.idempotency_key(), Fingerprint(request),
+            [&]() -> absl::StatusOr<v1::MergeSourceRecordsResponse> {
+              auto survivor = txn.GetRecord(request.survivor());
+              auto superseded = txn.GetRecord(request.superseded());
+              if (!survivor.ok()) return survivor.status();
+              if (!superseded.ok()) return superseded.status();
+              if (!survivor->has_value() || !superseded->has_value()) {
+                return absl::NotFoundError("survivor or superseded record not found");
+              }
+              if ((*superseded)->state() == v1::RECORD_STATE_SUPERSEDED &&
+                  !SameId((*superseded)->superseded_by(), request.survivor())) {
+                return absl::FailedPreconditionError(
+                    "superseded record is already superseded by another record");
+              }
+              if ((*survivor)->state() != v1::RECORD_STATE_ACTIVE) {
+                return absl::FailedPreconditionError("survivor record is not active");
+              }
+              if (auto s = txn.SetRecordState(request.superseded(), v1::RECORD_STATE_SUPERSEDED,
+                                              request.survivor());
+                  !s.ok()) {
+                return s;
+              }
+              // The superseded record follows the survivor's person.
+              auto to = LockActivePerson(txn, (*survivor)->person_id());
+              if (!to.ok()) return to.status();
+              v1::MergeSourceRecordsResponse out;
+              const std::string from = (*superseded)->person_id();
+              if (from != to->person_id()) {
+                auto from_person = LockActivePerson(txn, from);
+                if (!from_person.ok()) return from_person.status();
+                auto moved = MoveRecord(txn, call, now, request.superseded(), from,
+                                        to->person_id(), v1::LINK_METHOD_MANUAL,
+                                        v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, "source_merge");
+                if (!moved.ok()) return moved.status();
+                out.set_event_id(moved->event_id());
+                if (auto p = SettleAfterLoss(txn, *from_person, now); !p.ok()) return p.status();
+                if (auto s = TouchPerson(txn, *to, now); !s.ok()) return s;
+              } else {
+                v1::IdentityEvent e =
+                    NewEvent(v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, call, now, "source_merge");
+                *e.add_source_ids() = request.superseded();
+                *e.add_source_ids() = request.survivor();
+                e.set_to_person_id(to->person_id());
+                if (auto seq = txn.AppendEvent(&e); !seq.ok()) return seq.status();
+                out.set_event_id(e.event_id());
+              }
+              // Its open review tasks no longer make sense.
+              auto open = txn.OpenTasksWith(request.superseded());
+              if (!open.ok()) return open.status();
+              for (const v1::ReviewTask& task : *open) {
+                if (auto s = CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE,
+                                       "record superseded");
+                    !s.ok()) {
+                  return s;
+                }
+              }
+              auto survivor_now = txn.GetRecord(request.survivor());
+              auto superseded_now = txn.GetRecord(request.superseded());
+              if (!survivor_now.ok()) return survivor_now.status();
+              if (!superseded_now.ok()) return superseded_now.status();
+              *out.mutable_survivor() = **survivor_now;
+              *out.mutable_superseded() = **superseded_now;
+              out.set_person_id(to->person_id());
+              return out;
+            });
+        if (!result.ok()) return result.status();
+        response = *std::move(result);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  if (absl::Status s = matcher_->Remove(request.superseded()); !s.ok()) return s;
+  return response;
+}
+
+// ------------------------------------------------------------------------------------------
+// Reads
+
+absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
+    const CallContext& call, const v1::GetSourceRecordRequest& request) {
+  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  if (request.version() < 0) return absl::InvalidArgumentError("version must not be negative");
+  v1::SourceRecord out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    auto record = txn.GetRecord(request.source_id(), request.version());
+    if (!record.ok()) return record.status();
+    if (!record->has_value()) return absl::NotFoundError("source record not found");
+    out = **record;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& call,
+                                                            const v1::ResolveRequest& request) {
+  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  v1::ResolveResponse out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    out.Clear();
+    auto record = txn.GetRecord(request.source_id());
+    if (!record.ok()) return record.status();
+    if (!record->has_value()) return absl::NotFoundError("source record not found");
+    const std::string person_id = (*record)->person_id();
+    if (person_id.empty()) return absl::InternalError("source record has no person");
+    out.set_person_id(person_id);
+    auto links = txn.LinksOf(person_id);
+    if (!links.ok()) return links.status();
+    std::set<std::string> orgs(request.target_orgs().begin(), request.target_orgs().end());
+    for (const v1::Link& link : *links) {
+      if (!orgs.empty() && orgs.count(link.source_id().org()) == 0) continue;
+      auto linked = txn.GetRecord(link.source_id());
+      if (!linked.ok()) return linked.status();
+      if (!linked->has_value()) continue;
+      if ((*linked)->state() != v1::RECORD_STATE_ACTIVE && !request.include_inactive()) continue;
+      v1::CrossReference* xref = out.add_cross_references();
+      *xref->mutable_source_id() = link.source_id();
+      xref->set_state((*linked)->state());
+      *xref->mutable_link() = link;
+      *xref->mutable_record_time() = (*linked)->record_time();
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
+    const CallContext& call, const v1::SearchPersonsRequest& request) {
+  const Demographics& q = request.query();
+  if (q.name().family().empty() && q.birth_date().empty() && q.identifiers_size() == 0) {
+    return absl::InvalidArgumentError(
+        "query needs at least one of name.family, birth_date or identifiers");
+  }
+  if (absl::Status s = ValidateDemographics(q, "query"); !s.ok()) return s;
+  if (request.max_results() < 0 || request.max_results() > 100) {
+    return absl::InvalidArgumentError("max_results must be between 0 and 100");
+  }
+  const int max_results = request.max_results() == 0 ? 10 : request.max_results();
+  v1::MatchGrade worst = request.only_certain_matches() ? v1::MATCH_GRADE_CERTAIN
+                         : request.min_grade() == v1::MATCH_GRADE_UNSPECIFIED
+                             ? v1::MATCH_GRADE_POSSIBLE
+                             : request.min_grade();
+  // Grades are ordered CERTAIN(1) < PROBABLE(2) < POSSIBLE(3): lower is better.
+  std::vector<RecordMatch> matches = matcher_->Match(SourceId(), q, 4 * max_results);
+  const absl::Time now = clock_->Now();
+  v1::SearchPersonsResponse out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    out.Clear();
+    std::set<std::string> seen;
+    for (const RecordMatch& m : matches) {
+      if (out.matches_size() == max_results) break;
+      if (m.grade > worst) continue;
+      auto link = txn.GetLink(m.source_id);
+      if (!link.ok()) return link.status();
+      if (!link->has_value() || !seen.insert((*link)->person_id()).second) continue;
+      v1::PersonMatch* pm = out.add_matches();
+      v1::MatchCandidate* c = pm->mutable_candidate();
+      c->set_person_id((*link)->person_id());
+      *c->mutable_best_source_id() = m.source_id;
+      c->set_score(m.score);
+      c->set_grade(m.grade);
+      *c->mutable_explanation() = m.explanation;
+      auto links = txn.LinksOf((*link)->person_id());
+      if (!links.ok()) return links.status();
+      for (const v1::Link& l : *links) *pm->add_source_ids() = l.source_id();
+      if (request.include_golden_record()) {
+        auto records = RecordsOf(txn, (*link)->person_id());
+        if (!records.ok()) return records.status();
+        *pm->mutable_golden_record() = ComputeGoldenRecord(*records, now);
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<v1::Person> IdentityManager::GetPerson(const CallContext& call,
+                                                      const v1::GetPersonRequest& request) {
+  if (absl::Status s = RequireText(request.person_id(), "person_id", 64); !s.ok()) return s;
+  const absl::Time now = clock_->Now();
+  v1::Person out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    auto person = LoadPerson(txn, request.person_id());
+    if (!person.ok()) return person.status();
+    out = *person;
+    if (request.view() == v1::PERSON_VIEW_FULL) {
+      auto records = RecordsOf(txn, request.person_id());
+      if (!records.ok()) return records.status();
+      *out.mutable_golden_record() = ComputeGoldenRecord(*records, now);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<v1::ListReviewTasksResponse> IdentityManager::ListReviewTasks(
+    const CallContext& call, const v1::ListReviewTasksRequest& request) {
+  if (request.page_size() < 0 || request.page_size() > 500) {
+    return absl::InvalidArgumentError("page_size must be between 0 and 500");
+  }
+  if (!request.order_by().empty() && request.order_by() != "create_time" &&
+      request.order_by() != "score desc") {
+    return absl::InvalidArgumentError("order_by must be 'create_time' or 'score desc'");
+  }
+  absl::StatusOr<int> offset = ParsePageToken(request.page_token());
+  if (!offset.ok()) return offset.status();
+  TaskFilter filter;
+  filter.state = request.state() == v1::REVIEW_TASK_STATE_UNSPECIFIED
+                     ? v1::REVIEW_TASK_STATE_OPEN
+                     : request.state();
+  filter.org = request.org();
+  filter.person_id = request.person_id();
+  filter.order_by_score_desc = request.order_by() == "score desc";
+  filter.limit = request.page_size() == 0 ? 50 : request.page_size();
+  filter.offset = *offset;
+  v1::ListReviewTasksResponse out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    out.Clear();
+    auto tasks = txn.ListTasks(filter);
+    if (!tasks.ok()) return tasks.status();
+    auto total = txn.CountTasks(filter);
+    if (!total.ok()) return total.status();
+    for (v1::ReviewTask& task : *tasks) *out.add_tasks() = std::move(task);
+    out.set_total_size(*total);
+    if (*offset + out.tasks_size() < *total) {
+      out.set_next_page_token(absl::StrCat(*offset + out.tasks_size()));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<v1::ReviewTask> IdentityManager::GetReviewTask(
+    const CallContext& call, const v1::GetReviewTaskRequest& request) {
+  if (absl::Status s = RequireText(request.task_id(), "task_id", 64); !s.ok()) return s;
+  v1::ReviewTask out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    auto task = txn.GetTask(request.task_id());
+    if (!task.ok()) return task.status();
+    if (!task->has_value()) return absl::NotFoundError("review task not found");
+    out = **task;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// Operator operations
+
+absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask(
+    const CallContext& call, const v1::ResolveReviewTaskRequest& request) {
+  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = RequireText(request.task_id(), "task_id", 64); !s.ok()) return s;
+  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  if (request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_UNSPECIFIED) {
+    return absl::InvalidArgumentError("resolution is required (SAME or DIFFERENT)");
+  }
+  const absl::Time now = clock_->Now();
+  v1::ResolveReviewTaskResponse response;
+  absl::Status status = store_->Transact(
+      call.deadline, {"task:" + request.task_id()}, [&](IdentityTxn& txn) -> absl::Status {
+        auto result = Idempotent<v1::ResolveReviewTaskResponse>(
+            txn, "resolve_task:" + request.idempotency_key(), Fingerprint(request),
+            [&]() -> absl::StatusOr<v1::ResolveReviewTaskResponse> {
+              auto task = txn.GetTask(request.task_id());
+              if (!task.ok()) return task.status();
+              if (!task->has_value()) return absl::NotFoundError("review task not found");
+              if ((*task)->state() != v1::REVIEW_TASK_STATE_OPEN) {
+                return absl::FailedPreconditionError("review task is not open");
+              }
+              if (!request.expected_etag().empty() && request.expected_etag() != (*task)->etag()) {
+                return absl::AbortedError("review task changed since it was read (etag)");
+              }
+              auto left_link = txn.GetLink((*task)->left().source_id());
+              auto right_link = txn.GetLink((*task)->right().source_id());
+              if (!left_link.ok()) return left_link.status();
+              if (!right_link.ok()) return right_link.status();
+              if (!left_link->has_value() || !right_link->has_value()) {
+                return absl::FailedPreconditionError("a record of the task has no person");
+              }
+              v1::ResolveReviewTaskResponse out;
+              if (request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME) {
+                auto a = LockActivePerson(txn, (*left_link)->person_id());
+                if (!a.ok()) return a.status();
+                auto b = LockActivePerson(txn, (*right_link)->person_id());
+                if (!b.ok()) return b.status();
+                if (a->person_id() != b->person_id()) {
+                  // The older person survives (its id is the one others have seen longest).
+                  bool a_older = FromProto(a->create_time()) < FromProto(b->create_time()) ||
+                                 (a->create_time().seconds() == b->create_time().seconds() &&
+                                  a->person_id() < b->person_id());
+                  const v1::Person& survivor = a_older ? *a : *b;
+                  const v1::Person& merged = a_older ? *b : *a;
+                  auto event = MergeInTxn(txn, call, now, survivor, merged, request.reason());
+                  if (!event.ok()) return event.status();
+                  out.add_event_ids(event->event_id());
+                }
+              } else if (auto s = RecordNotAMatch(txn, call, now, (*task)->left().source_id(),
+                                                  (*task)->right().source_id(), request.reason());
+                         !s.ok()) {
+                return s;
+              }
+              auto latest = txn.GetTask(request.task_id());  // a merge may have obsoleted it
+              if (!latest.ok()) return latest.status();
+              if ((*latest)->state() == v1::REVIEW_TASK_STATE_OPEN ||
+                  (*latest)->state() == v1::REVIEW_TASK_STATE_OBSOLETE) {
+                if (auto s = CloseTask(
+                        txn, call, now, **task,
+                        request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME
+                            ? v1::REVIEW_TASK_STATE_RESOLVED_SAME
+                            : v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT,
+                        request.reason());
+                    !s.ok()) {
+                  return s;
+                }
+              }
+              auto final_task = txn.GetTask(request.task_id());
+              if (!final_task.ok()) return final_task.status();
+              *out.mutable_task() = **final_task;
+              std::set<std::string> persons;
+              for (const auto* side : {&(*task)->left(), &(*task)->right()}) {
+                auto link = txn.GetLink(side->source_id());
+                if (!link.ok()) return link.status();
+                if (link->has_value()) persons.insert((*link)->person_id());
+              }
+              for (const std::string& p : persons) {
+                auto person = LoadPerson(txn, p);
+                if (!person.ok()) return person.status();
+                *out.add_persons() = *person;
+              }
+              return out;
+            });
+        if (!result.ok()) return result.status();
+        response = *std::move(result);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
+    const CallContext& call, const v1::LinkRecordRequest& request) {
+  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  if (absl::Status s = RequireText(request.person_id(), "person_id", 64); !s.ok()) return s;
+  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  const absl::Time now = clock_->Now();
+  v1::LinkRecordResponse response;
+  absl::Status status = store_->Transact(
+      call.deadline, {"record:" + RecordKey(request.source_id())},
+      [&](IdentityTxn& txn) -> absl::Status {
+        auto result = Idempotent<v1::LinkRecordResponse>(
+            txn, "link:" + request.idempotency_key(), Fingerprint(request),
+            [&]() -> absl::StatusOr<v1::LinkRecordResponse> {
+              auto record = txn.GetRecord(request.source_id());
+              if (!record.ok()) return record.status();
+              if (!record->has_value()) return absl::NotFoundError("source record not found");
+              if ((*record)->state() == v1::RECORD_STATE_SUPERSEDED) {
+                return absl::FailedPreconditionError("source record is superseded");
+              }
+              if (auto s = txn.LockKey(PersonLock(request.person_id())); !s.ok()) return s;
+              auto target = LoadPerson(txn, request.person_id());
+              if (!target.ok()) return target.status();
+              if (target->state() != v1::PERSON_STATE_ACTIVE) {
+                return absl::FailedPreconditionError("target person is not active");
+              }
+              if (auto s = CheckEtag(request.expected_etag(), *target); !s.ok()) return s;
+              v1::LinkRecordResponse out;
+              const std::string from = (*record)->person_id();
+              if (from == target->person_id()) {  // already there: nothing to do
+                *out.mutable_person() = *target;
+                return out;
+              }
+              auto previous = LockActivePerson(txn, from);
+              if (!previous.ok()) return previous.status();
+              // A manual link overrides not-a-match decisions with the target's records.
+              auto target_links = txn.LinksOf(target->person_id());
+              if (!target_links.ok()) return target_links.status();
+              auto refusals = txn.NotAMatchesOf(request.source_id());
+              if (!refusals.ok()) return refusals.status();
+              for (const v1::NotAMatch& d : *refusals) {
+                const SourceId& other = SameId(d.a(), request.source_id()) ? d.b() : d.a();
+                bool on_target = std::any_of(
+                    target_links->begin(), target_links->end(),
+                    [&](const v1::Link& l) { return SameId(l.source_id(), other); });
+                if (!on_target) continue;
+                if (auto s = txn.RemoveNotAMatch(d.a(), d.b()); !s.ok()) return s;
+                v1::IdentityEvent removed = NewEvent(v1::IDENTITY_EVENT_TYPE_NOT_A_MATCH_REMOVED,
+                                                     call, now, request.reason());
+                *removed.add_source_ids() = d.a();
+                *removed.add_source_ids() = d.b();
+                if (auto seq = txn.AppendEvent(&removed); !seq.ok()) return seq.status();
+              }
+              auto moved = MoveRecord(txn, call, now, request.source_id(), from,
+                                      target->person_id(), v1::LINK_METHOD_MANUAL,
+                                      v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, request.reason());
+              if (!moved.ok()) return moved.status();
+              out.set_event_id(moved->event_id());
+              if (auto s = TouchPerson(txn, *target, now); !s.ok()) return s;
+              auto settled = SettleAfterLoss(txn, *previous, now);
+              if (!settled.ok()) return settled.status();
+              if (auto s = ObsoleteSettledTasks(txn, call, now, request.source_id()); !s.ok()) {
+                return s;
+              }
+              auto person = LoadPerson(txn, target->person_id());
+              if (!person.ok()) return person.status();
+              *out.mutable_person() = *person;
+              *out.mutable_previous_person() = *settled;
+              return out;
+            });
+        if (!result.ok()) return result.status();
+        response = *std::move(result);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
+    const CallContext& call, const v1::UnlinkRecordRequest& request) {
+  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  const absl::Time now = clock_->Now();
+  v1::UnlinkRecordResponse response;
+  absl::Status status = store_->Transact(
+      call.deadline, {"record:" + RecordKey(request.source_id())},
+      [&](IdentityTxn& txn) -> absl::Status {
+        auto result = Idempotent<v1::UnlinkRecordResponse>(
+            txn, "unlink:" + request.idempotency_key(), Fingerprint(request),
+            [&]() -> absl::StatusOr<v1::UnlinkRecordResponse> {
+              auto record = txn.GetRecord(request.source_id());
+              if (!record.ok()) return record.status();
+              if (!record->has_value()) return absl::NotFoundError("source record not found");
+              auto previous = LockActivePerson(txn, (*record)->person_id());
+              if (!previous.ok()) return previous.status();
+              if (auto s = CheckEtag(request.expected_etag(), *previous); !s.ok()) return s;
+              auto links = txn.LinksOf(previous->person_id());
+              if (!links.ok()) return links.status();
+              if (links->size() < 2) {
+                return absl::FailedPreconditionError("record is its person's only record");
+              }
+              auto fresh = CreatePerson(txn, call, now, request.reason());
+              if (!fresh.ok()) return fresh.status();
+              auto moved = MoveRecord(txn, call, now, request.source_id(), previous->person_id(),
+                                      fresh->person_id(), v1::LINK_METHOD_SPLIT,
+                                      v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED, request.reason());
+              if (!moved.ok()) return moved.status();
+              // So that matching does not put it back.
+              for (const v1::Link& l : *links) {
+                if (SameId(l.source_id(), request.source_id())) continue;
+                if (auto s = RecordNotAMatch(txn, call, now, request.source_id(), l.source_id(),
+                                             request.reason());
+                    !s.ok()) {
+                  return s;
+                }
+              }
+              auto settled = SettleAfterLoss(txn, *previous, now);
+              if (!settled.ok()) return settled.status();
+              auto person = LoadPerson(txn, fresh->person_id());
+              if (!person.ok()) return person.status();
+              v1::UnlinkRecordResponse out;
+              *out.mutable_new_person() = *person;
+              *out.mutable_previous_person() = *settled;
+              out.set_event_id(moved->event_id());
+              return out;
+            });
+        if (!result.ok()) return result.status();
+        response = *std::move(result);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
+    const CallContext& call, const v1::MergePersonsRequest& request) {
+  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = RequireText(request.survivor_person_id(), "survivor_person_id", 64);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = RequireText(request.merged_person_id(), "merged_person_id", 64); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  if (request.survivor_person_id() == request.merged_person_id()) {
+    return absl::InvalidArgumentError("survivor_person_id and merged_person_id must differ");
+  }
+  const absl::Time now = clock_->Now();
+  v1::MergePersonsResponse response;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    auto result = Idempotent<v1::MergePersonsResponse>(
+        txn, "merge:" + request.idempotency_key(), Fingerprint(request),
+        [&]() -> absl::StatusOr<v1::MergePersonsResponse> {
+          // Lock both persons in id order (no deadlock between opposite merges).
+          std::vector<std::string> ids = {request.survivor_person_id(), request.merged_person_id()};
+          std::sort(ids.begin(), ids.end());
+          for (const std::string& id : ids) {
+            if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
+          }
+          auto survivor = LoadPerson(txn, request.survivor_person_id());
+          if (!survivor.ok()) return survivor.status();
+          auto merged = LoadPerson(txn, request.merged_person_id());
+          if (!merged.ok()) return merged.status();
+          if (survivor->state() != v1::PERSON_STATE_ACTIVE ||
+              merged->state() != v1::PERSON_STATE_ACTIVE) {
+            return absl::FailedPreconditionError("both persons must be active");
+          }
+          if (auto s = CheckEtag(request.survivor_expected_etag(), *survivor); !s.ok()) return s;
+          if (auto s = CheckEtag(request.merged_expected_etag(), *merged); !s.ok()) return s;
+          if (!request.force()) {
+            // Hard guards between any pair of their records forbid the merge.
+            auto a = RecordsOf(txn, survivor->person_id());
+            auto b = RecordsOf(txn, merged->person_id());
+            if (!a.ok()) return a.status();
+            if (!b.ok()) return b.status();
+            for (const auto& ra : *a) {
+              for (const auto& rb : *b) {
+                RecordMatch m = matcher_->Compare(ra.source_id(), ra.demographics(),
+                                                  rb.source_id(), rb.demographics());
+                for (const auto& guard : m.explanation.guards()) {
+                  if (guard.kind() == v1::GuardResult::KIND_CONFLICTING_IDENTIFIER) {
+                    return absl::FailedPreconditionError(
+                        "the persons have conflicting identifiers; pass force to merge anyway");
+                  }
+                }
+              }
+            }
+          }
+          auto event = MergeInTxn(txn, call, now, *survivor, *merged, request.reason());
+          if (!event.ok()) return event.status();
+          v1::MergePersonsResponse out;
+          auto s_now = LoadPerson(txn, survivor->person_id());
+          auto m_now = LoadPerson(txn, merged->person_id());
+          if (!s_now.ok()) return s_now.status();
+          if (!m_now.ok()) return m_now.status();
+          *out.mutable_survivor() = *s_now;
+          *out.mutable_merged() = *m_now;
+          out.set_merge_event_id(event->event_id());
+          return out;
+        });
+    if (!result.ok()) return result.status();
+    response = *std::move(result);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
+    const CallContext& call, const v1::UnmergePersonsRequest& request) {
+  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = RequireText(request.merge_event_id(), "merge_event_id", 64); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  const absl::Time now = clock_->Now();
+  v1::UnmergePersonsResponse response;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    auto result = Idempotent<v1::UnmergePersonsResponse>(
+        txn, "unmerge:" + request.idempotency_key(), Fingerprint(request),
+        [&]() -> absl::StatusOr<v1::UnmergePersonsResponse> {
+          auto merge = txn.GetEvent(request.merge_event_id());
+          if (!merge.ok()) return merge.status();
+          if (!merge->has_value() ||
+              (*merge)->type() != v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED) {
+            return absl::NotFoundError("no such merge event");
+          }
+          const std::string survivor_id = (*merge)->to_person_id();
+          const std::string restored_id = (*merge)->from_person_id();
+          std::vector<std::string> ids = {survivor_id, restored_id};
+          std::sort(ids.begin(), ids.end());
+          for (const std::string& id : ids) {
+            if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
+          }
+          auto survivor = LoadPerson(txn, survivor_id);
+          auto restored = LoadPerson(txn, restored_id);
+          if (!survivor.ok()) return survivor.status();
+          if (!restored.ok()) return restored.status();
+          if (restored->state() != v1::PERSON_STATE_MERGED ||
+              restored->merged_into_person_id() != survivor_id ||
+              survivor->state() != v1::PERSON_STATE_ACTIVE) {
+            return absl::FailedPreconditionError(
+                "merge was already undone, or the persons changed state since");
+          }
+          // Exactly what the merge moved must still be where the merge put it.
+          for (const SourceId& moved : (*merge)->source_ids()) {
+            auto link = txn.GetLink(moved);
+            if (!link.ok()) return link.status();
+            if (!link->has_value() || (*link)->person_id() != survivor_id ||
+                (*link)->event_id() != request.merge_event_id()) {
+              return absl::FailedPreconditionError(
+                  "a record moved by the merge was changed by a later event; undo that first");
+            }
+          }
+          v1::IdentityEvent event =
+              NewEvent(v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED, call, now, request.reason());
+          event.set_from_person_id(survivor_id);
+          event.set_to_person_id(restored_id);
+          event.add_affected_person_ids(survivor_id);
+          event.add_affected_person_ids(restored_id);
+          event.set_undoes_event_id(request.merge_event_id());
+          *event.mutable_source_ids() = (*merge)->source_ids();
+          if (auto seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+          for (const SourceId& moved : (*merge)->source_ids()) {
+            auto link = txn.GetLink(moved);
+            if (!link.ok()) return link.status();
+            v1::Link back = **link;
+            back.set_person_id(restored_id);
+            back.set_method(v1::LINK_METHOD_SPLIT);
+            *back.mutable_actor() = call.actor;
+            back.set_reason(request.reason());
+            *back.mutable_create_time() = ToProto(now);
+            back.set_event_id(event.event_id());
+            if (auto s = txn.PutLink(back); !s.ok()) return s;
+          }
+          if (auto s = TouchPerson(txn, *restored, now); !s.ok()) return s;
+          auto settled = SettleAfterLoss(txn, *survivor, now);
+          if (!settled.ok()) return settled.status();
+          auto restored_now = LoadPerson(txn, restored_id);
+          if (!restored_now.ok()) return restored_now.status();
+          v1::UnmergePersonsResponse out;
+          *out.mutable_restored() = *restored_now;
+          *out.mutable_survivor() = *settled;
+          out.set_event_id(event.event_id());
+          return out;
+        });
+    if (!result.ok()) return result.status();
+    response = *std::move(result);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return response;
+}
+
+// ------------------------------------------------------------------------------------------
+// History
+
+absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
+    const CallContext& call, const v1::GetHistoryRequest& request) {
+  const bool by_person = request.subject_case() == v1::GetHistoryRequest::kPersonId;
+  if (request.subject_case() == v1::GetHistoryRequest::SUBJECT_NOT_SET) {
+    return absl::InvalidArgumentError("person_id or source_id is required");
+  }
+  if (!by_person) {
+    if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  }
+  if (request.page_size() < 0 || request.page_size() > 1000) {
+    return absl::InvalidArgumentError("page_size must be between 0 and 1000");
+  }
+  absl::StatusOr<int> offset = ParsePageToken(request.page_token());
+  if (!offset.ok()) return offset.status();
+  const int page_size = request.page_size() == 0 ? 100 : request.page_size();
+  const absl::Time as_of = request.has_as_of() ? FromProto(request.as_of()) : absl::InfiniteFuture();
+  std::set<int> types(request.types().begin(), request.types().end());
+  v1::GetHistoryResponse out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    out.Clear();
+    absl::StatusOr<std::vector<v1::IdentityEvent>> events =
+        by_person ? txn.EventsAboutPerson(request.person_id(), as_of)
+                  : txn.EventsAboutRecord(request.source_id(), as_of);
+    if (!events.ok()) return events.status();
+    if (by_person) {
+      auto person = LoadPerson(txn, request.person_id());
+      if (!person.ok()) return person.status();
+      // Replay link-changing events to find the person's records as of the requested time.
+      std::map<std::string, v1::Link> links;
+      bool merged_away = false;
+      for (const v1::IdentityEvent& e : *events) {
+        bool moves = e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_LINKED ||
+                     e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED ||
+                     e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED ||
+                     e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED ||
+                     (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED &&
+                      !e.from_person_id().empty());
+        if (!moves) continue;
+        for (const SourceId& id : e.source_ids()) {
+          if (e.from_person_id() == request.person_id()) links.erase(RecordKey(id));
+          if (e.to_person_id() == request.person_id()) {
+            v1::Link l;
+            *l.mutable_source_id() = id;
+            l.set_person_id(request.person_id());
+            *l.mutable_create_time() = e.event_time();
+            l.set_event_id(e.event_id());
+            links[RecordKey(id)] = l;
+          }
+        }
+        if (e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED) {
+          merged_away = e.from_person_id() == request.person_id();
+        } else if (e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED &&
+                   e.to_person_id() == request.person_id()) {
+          merged_away = false;
+        }
+      }
+      v1::Person* then = out.mutable_state()->mutable_person();
+      then->set_person_id(person->person_id());
+      *then->mutable_create_time() = person->create_time();
+      then->set_state(!links.empty() ? v1::PERSON_STATE_ACTIVE
+                      : merged_away  ? v1::PERSON_STATE_MERGED
+                                     : v1::PERSON_STATE_RETIRED);
+      for (auto& [key, link] : links) *then->add_links() = link;
+    } else {
+      auto versions = txn.RecordVersions(request.source_id());
+      if (!versions.ok()) return versions.status();
+      if (versions->empty()) return absl::NotFoundError("source record not found");
+      const v1::SourceRecord* current = nullptr;
+      for (const v1::SourceRecord& v : *versions) {
+        if (FromProto(v.record_time()) <= as_of &&
+            (current == nullptr ||
+             FromProto(v.source_event_time()) >= FromProto(current->source_event_time()))) {
+          current = &v;
+        }
+      }
+      if (current != nullptr) {
+        v1::SourceRecord* then = out.mutable_state()->mutable_record();
+        *then = *current;
+        for (const v1::IdentityEvent& e : *events) {
+          if (!e.to_person_id().empty() &&
+              (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_LINKED ||
+               e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED ||
+               e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED ||
+               e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED ||
+               e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED)) {
+            then->set_person_id(e.to_person_id());
+          }
+        }
+      }
+    }
+    int index = 0;
+    for (const v1::IdentityEvent& e : *events) {
+      if (!types.empty() && types.count(e.type()) == 0) continue;
+      if (index++ < *offset) continue;
+      if (out.events_size() == page_size) {
+        out.set_next_page_token(absl::StrCat(*offset + page_size));
+        break;
+      }
+      *out.add_events() = e;
+    }
+    if (*offset > 0) out.clear_state();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+absl::StatusOr<v1::ListNotAMatchesResponse> IdentityManager::ListNotAMatches(
+    const CallContext& call, const v1::ListNotAMatchesRequest& request) {
+  if (request.subject_case() == v1::ListNotAMatchesRequest::SUBJECT_NOT_SET) {
+    return absl::InvalidArgumentError("person_id or source_id is required");
+  }
+  v1::ListNotAMatchesResponse out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    out.Clear();
+    std::vector<SourceId> subjects;
+    if (request.subject_case() == v1::ListNotAMatchesRequest::kSourceId) {
+      subjects.push_back(request.source_id());
+    } else {
+      auto links = txn.LinksOf(request.person_id());
+      if (!links.ok()) return links.status();
+      for (const v1::Link& l : *links) subjects.push_back(l.source_id());
+    }
+    std::set<std::string> seen;
+    for (const SourceId& id : subjects) {
+      auto decisions = txn.NotAMatchesOf(id);
+      if (!decisions.ok()) return decisions.status();
+      for (const v1::NotAMatch& d : *decisions) {
+        if (seen.insert(d.event_id()).second) *out.add_decisions() = d;
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// Golden record: most frequent birth date and sex (ties: most recent), most recent non-empty
+// value for everything else. Provenance names the record version each field came from.
+
+v1::GoldenRecord IdentityManager::ComputeGoldenRecord(const std::vector<v1::SourceRecord>& records,
+                                                      absl::Time now) {
+  v1::GoldenRecord golden;
+  *golden.mutable_compute_time() = ToProto(now);
+  std::vector<const v1::SourceRecord*> newest_first;
+  for (const auto& r : records) {
+    if (r.state() == v1::RECORD_STATE_ACTIVE) newest_first.push_back(&r);
+  }
+  std::stable_sort(newest_first.begin(), newest_first.end(), [](const auto* a, const auto* b) {
+    return FromProto(a->record_time()) > FromProto(b->record_time());
+  });
+  Demographics* d = golden.mutable_demographics();
+  auto provenance = [&](const char* field, const v1::SourceRecord* from, const char* rule) {
+    v1::FieldProvenance* p = golden.add_provenance();
+    p->set_field(field);
+    *p->mutable_source_id() = from->source_id();
+    p->set_record_version(from->version());
+    p->set_rule(rule);
+  };
+  auto most_recent = [&](const char* field, auto has, auto copy) {
+    for (const v1::SourceRecord* r : newest_first) {
+      if (has(r->demographics())) {
+        copy(r->demographics());
+        provenance(field, r, "most_recent");
+        return;
+      }
+    }
+  };
+  auto most_frequent = [&](const char* field, auto value_of, auto copy) {
+    std::map<std::string, int> counts;
+    for (const v1::SourceRecord* r : newest_first) {
+      std::string v = value_of(r->demographics());
+      if (!v.empty()) ++counts[v];
+    }
+    int best = 0;
+    for (const auto& [v, n] : counts) best = std::max(best, n);
+    for (const v1::SourceRecord* r : newest_first) {  // newest among the most frequent
+      std::string v = value_of(r->demographics());
+      if (!v.empty() && counts[v] == best) {
+        copy(r->demographics());
+        provenance(field, r, "most_frequent");
+        return;
+      }
+    }
+  };
+  most_recent(
+      "name", [](const Demographics& x) { return !x.name().family().empty() || !x.name().given().empty(); },
+      [&](const Demographics& x) { *d->mutable_name() = x.name(); });
+  most_frequent(
+      "birth_date", [](const Demographics& x) { return x.birth_date(); },
+      [&](const Demographics& x) { d->set_birth_date(x.birth_date()); });
+  most_frequent(
+      "sex",
+      [](const Demographics& x) {
+        return x.sex() == hie::common::v1::SEX_UNSPECIFIED ? std::string() : absl::StrCat(x.sex());
+      },
+      [&](const Demographics& x) { d->set_sex(x.sex()); });
+  most_recent(
+      "addresses", [](const Demographics& x) { return x.addresses_size() > 0; },
+      [&](const Demographics& x) { *d->mutable_addresses() = x.addresses(); });
+  most_recent(
+      "phones", [](const Demographics& x) { return x.phones_size() > 0; },
+      [&](const Demographics& x) { *d->mutable_phones() = x.phones(); });
+  most_recent(
+      "emails", [](const Demographics& x) { return x.emails_size() > 0; },
+      [&](const Demographics& x) { *d->mutable_emails() = x.emails(); });
+  // Identifiers: the union over records, one per (system, value).
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const v1::SourceRecord* r : newest_first) {
+    for (const auto& identifier : r->demographics().identifiers()) {
+      if (seen.insert({identifier.system(), identifier.value()}).second) {
+        *d->add_identifiers() = identifier;
+      }
+    }
+  }
+  return golden;
+}
+
+}  // namespace hie::identity

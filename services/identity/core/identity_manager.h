@@ -1,0 +1,105 @@
+#pragma once
+
+// The identity service's rules and their orchestration, free of RPC and database code: it
+// talks to storage through IdentityStore and to the matching engine through Matcher. The gRPC
+// adapter (api/) only converts transport concerns; every request/response is the
+// hie.identity.v1 message.
+//
+// Invariants kept by every operation (and checked by tests after random operation sequences):
+//  - every registered source record has exactly one link, to an ACTIVE person;
+//  - every ACTIVE person has at least one link; MERGED and RETIRED persons have none;
+//  - every change of a link is an event in the append-only history, with actor and reason.
+//
+// Concurrency: registrations that could match each other share a lock key (the engine's
+// blocking keys), so they are decided one after the other, in this process (striped mutexes,
+// which also keep the in-memory index in step with the commit order) and across processes (the
+// store's transaction locks). Operations that change a person's links lock "person:<id>" in
+// the transaction before re-reading the person.
+//
+// Thread-safe.
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/identity/core/matcher.h"
+#include "services/identity/store/identity_store.h"
+
+namespace hie::identity {
+
+// Who is asking, and until when. The API fills actor from the caller's certificate (or, for
+// hub services, from the request context).
+struct CallContext {
+  hie::common::v1::Actor actor;
+  std::string request_id;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// Time source, injected so tests control it.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+};
+class SystemClock : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+};
+
+class IdentityManager {
+ public:
+  // `store`, `matcher` and `clock` must outlive the manager.
+  IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock);
+  ~IdentityManager();
+
+  // Loads the current version of every ACTIVE record into the matcher. Call once at start.
+  [[nodiscard]] absl::StatusOr<size_t> RebuildIndex(absl::Time deadline);
+
+  absl::StatusOr<v1::RegisterSourceRecordResponse> Register(
+      const CallContext& call, const v1::RegisterSourceRecordRequest& request);
+  absl::StatusOr<v1::MergeSourceRecordsResponse> MergeSourceRecords(
+      const CallContext& call, const v1::MergeSourceRecordsRequest& request);
+  absl::StatusOr<v1::SourceRecord> GetSourceRecord(const CallContext& call,
+                                                   const v1::GetSourceRecordRequest& request);
+  absl::StatusOr<v1::ResolveResponse> Resolve(const CallContext& call,
+                                              const v1::ResolveRequest& request);
+  absl::StatusOr<v1::SearchPersonsResponse> SearchPersons(
+      const CallContext& call, const v1::SearchPersonsRequest& request);
+  absl::StatusOr<v1::Person> GetPerson(const CallContext& call,
+                                       const v1::GetPersonRequest& request);
+  absl::StatusOr<v1::ListReviewTasksResponse> ListReviewTasks(
+      const CallContext& call, const v1::ListReviewTasksRequest& request);
+  absl::StatusOr<v1::ReviewTask> GetReviewTask(const CallContext& call,
+                                               const v1::GetReviewTaskRequest& request);
+  absl::StatusOr<v1::ResolveReviewTaskResponse> ResolveReviewTask(
+      const CallContext& call, const v1::ResolveReviewTaskRequest& request);
+  absl::StatusOr<v1::LinkRecordResponse> LinkRecord(const CallContext& call,
+                                                     const v1::LinkRecordRequest& request);
+  absl::StatusOr<v1::UnlinkRecordResponse> UnlinkRecord(const CallContext& call,
+                                                         const v1::UnlinkRecordRequest& request);
+  absl::StatusOr<v1::MergePersonsResponse> MergePersons(const CallContext& call,
+                                                        const v1::MergePersonsRequest& request);
+  absl::StatusOr<v1::UnmergePersonsResponse> UnmergePersons(
+      const CallContext& call, const v1::UnmergePersonsRequest& request);
+  absl::StatusOr<v1::GetHistoryResponse> GetHistory(const CallContext& call,
+                                                    const v1::GetHistoryRequest& request);
+  absl::StatusOr<v1::ListNotAMatchesResponse> ListNotAMatches(
+      const CallContext& call, const v1::ListNotAMatchesRequest& request);
+
+  // Survivorship view of a set of records (pure; exposed for tests).
+  static v1::GoldenRecord ComputeGoldenRecord(const std::vector<v1::SourceRecord>& records,
+                                              absl::Time now);
+
+ private:
+  class KeyLocks;
+
+  IdentityStore* store_;
+  Matcher* matcher_;
+  const Clock* clock_;
+  std::unique_ptr<KeyLocks> key_locks_;
+};
+
+}  // namespace hie::identity

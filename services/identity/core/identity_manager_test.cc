@@ -1,0 +1,655 @@
+// The identity rules over the in-memory store and the real matching engine.
+
+#include "services/identity/core/identity_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <latch>
+#include <random>
+#include <thread>
+
+#include "google/protobuf/util/time_util.h"
+#include "hie/mpi/nicknames.h"
+#include "services/identity/core/mpi_matcher.h"
+#include "services/identity/store/in_memory_identity_store.h"
+
+namespace hie::identity {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+using ::hie::common::v1::Demographics;
+
+class FakeClock : public Clock {
+ public:
+  absl::Time Now() const override { return now_; }
+  void Advance(absl::Duration d) { now_ += d; }
+
+ private:
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+};
+
+const hie::mpi::NicknameTable& Nicknames() {
+  static const auto* table = [] {
+    auto loaded = hie::mpi::NicknameTable::LoadFile(hie::mpi::DefaultNicknamePath());
+    return new hie::mpi::NicknameTable(loaded.ok() ? *std::move(loaded)
+                                                   : hie::mpi::NicknameTable());
+  }();
+  return *table;
+}
+
+SourceId Id(const std::string& org, const std::string& local) {
+  SourceId id;
+  id.set_org(org);
+  id.set_local_id(local);
+  return id;
+}
+
+struct Person {
+  std::string given, family, birth_date, sex, street, city, postal, phone, ssn;
+};
+
+Demographics Demo(const Person& p) {
+  Demographics d;
+  d.mutable_name()->set_given(p.given);
+  d.mutable_name()->set_family(p.family);
+  d.set_birth_date(p.birth_date);
+  d.set_sex(p.sex == "F"   ? hie::common::v1::SEX_FEMALE
+            : p.sex == "M" ? hie::common::v1::SEX_MALE
+                           : hie::common::v1::SEX_UNSPECIFIED);
+  if (!p.street.empty() || !p.city.empty() || !p.postal.empty()) {
+    auto* a = d.add_addresses();
+    if (!p.street.empty()) a->add_lines(p.street);
+    a->set_city(p.city);
+    a->set_postal_code(p.postal);
+  }
+  if (!p.phone.empty()) d.add_phones()->set_value(p.phone);
+  if (!p.ssn.empty()) {
+    auto* i = d.add_identifiers();
+    i->set_system("urn:oid:2.16.840.1.113883.4.1");
+    i->set_value(p.ssn);
+  }
+  return d;
+}
+
+const Person kAlice{"Alice", "Vandermeer", "1984-03-12", "F", "12 Birch Lane", "Springfield",
+                    "62704", "217-555-0143", "512-44-9087"};
+const Person kBob{"Robert", "Okonkwo", "1951-11-02", "M", "400 Elm St", "Dayton", "45402",
+                  "937-555-0198", ""};
+
+class IdentityManagerTest : public ::testing::Test {
+ protected:
+  IdentityManagerTest()
+      : matcher_(hie::mpi::Model::DefaultParams(), &Nicknames()),
+        manager_(&store_, &matcher_, &clock_) {
+    call_.actor.set_org("hie-operations");
+    call_.actor.set_user_id("op1");
+    call_.request_id = "req-1";
+  }
+
+  v1::RegisterSourceRecordResponse Register(const SourceId& id, const Demographics& d,
+                                            const std::string& key = "") {
+    v1::RegisterSourceRecordRequest request = RegisterRequest(id, d, key);
+    auto response = manager_.Register(call_, request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    clock_.Advance(absl::Seconds(1));
+    return response.ok() ? *response : v1::RegisterSourceRecordResponse();
+  }
+
+  v1::RegisterSourceRecordRequest RegisterRequest(const SourceId& id, const Demographics& d,
+                                                  const std::string& key = "") {
+    v1::RegisterSourceRecordRequest request;
+    request.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+    *request.mutable_source_id() = id;
+    *request.mutable_demographics() = d;
+    request.set_idempotency_key(key.empty() ? "k-" + std::to_string(++keys_) : key);
+    return request;
+  }
+
+  template <typename Request>
+  Request Write(Request request) {
+    request.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+    request.set_idempotency_key("op-" + std::to_string(++keys_));
+    return request;
+  }
+
+  std::string PersonOf(const SourceId& id) {
+    v1::ResolveRequest request;
+    *request.mutable_source_id() = id;
+    auto resolved = manager_.Resolve(call_, request);
+    EXPECT_TRUE(resolved.ok()) << resolved.status();
+    return resolved.ok() ? resolved->person_id() : "";
+  }
+
+  // Every registered record has exactly one link, to an ACTIVE person; every ACTIVE person has
+  // a link; MERGED / RETIRED persons have none.
+  void ExpectInvariants() {
+    InMemoryIdentityStore::State s = store_.Snapshot();
+    std::map<std::string, int> links_per_person;
+    for (const auto& [key, entry] : s.records) {
+      auto link = s.links.find(key);
+      ASSERT_NE(link, s.links.end()) << "record without a link";
+      auto person = s.persons.find(link->second.person_id());
+      ASSERT_NE(person, s.persons.end());
+      EXPECT_EQ(person->second.state(), v1::PERSON_STATE_ACTIVE)
+          << "record linked to a non-active person " << person->first;
+      ++links_per_person[link->second.person_id()];
+    }
+    for (const auto& [id, person] : s.persons) {
+      if (person.state() == v1::PERSON_STATE_ACTIVE) {
+        EXPECT_GT(links_per_person[id], 0) << "active person without records " << id;
+      } else {
+        EXPECT_EQ(links_per_person[id], 0) << "inactive person with records " << id;
+      }
+    }
+  }
+
+  size_t EventCount() { return store_.Snapshot().events.size(); }
+
+  FakeClock clock_;
+  InMemoryIdentityStore store_;
+  MpiMatcher matcher_;
+  IdentityManager manager_;
+  CallContext call_;
+  int keys_ = 0;
+};
+
+TEST_F(IdentityManagerTest, FirstRecordFoundsAPersonAndAnExactCopyElsewhereLinksToIt) {
+  auto first = Register(Id("clinic-a", "A1"), Demo(kAlice));
+  EXPECT_TRUE(first.created());
+  EXPECT_EQ(first.decision().outcome(), v1::MATCH_OUTCOME_NEW_PERSON);
+  ASSERT_FALSE(first.person_id().empty());
+  EXPECT_EQ(first.record().version(), 1);
+
+  auto second = Register(Id("clinic-b", "B7"), Demo(kAlice));
+  EXPECT_EQ(second.decision().outcome(), v1::MATCH_OUTCOME_LINKED);
+  EXPECT_EQ(second.person_id(), first.person_id());
+  ASSERT_GE(second.decision().candidates_size(), 1);
+  const auto& explanation = second.decision().candidates(0).explanation();
+  EXPECT_EQ(explanation.grade(), v1::MATCH_GRADE_CERTAIN);
+  EXPECT_GE(explanation.total_score(), explanation.upper_threshold());
+  EXPECT_GT(explanation.fields_size(), 4) << "each compared field explains its weight";
+  double sum = 0;
+  for (const auto& f : explanation.fields()) sum += f.weight();
+  EXPECT_NEAR(sum, explanation.total_score(), 1e-6) << "the rows add up to the total";
+
+  v1::ResolveRequest resolve;
+  *resolve.mutable_source_id() = Id("clinic-a", "A1");
+  auto resolved = manager_.Resolve(call_, resolve);
+  ASSERT_TRUE(resolved.ok());
+  EXPECT_EQ(resolved->cross_references_size(), 2);
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, DifferentPeopleGetDifferentPersons) {
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-a", "2"), Demo(kBob));
+  EXPECT_NE(a.person_id(), b.person_id());
+  EXPECT_EQ(b.decision().outcome(), v1::MATCH_OUTCOME_NEW_PERSON);
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, TwinsAreNeverLinkedAutomatically) {
+  Person twin = kAlice;
+  twin.given = "Amelia";
+  twin.ssn = "";
+  Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto second = Register(Id("clinic-b", "2"), Demo(twin));
+  EXPECT_NE(second.decision().outcome(), v1::MATCH_OUTCOME_LINKED);
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, UpdatesKeepVersionsAndNeverMoveTheRecord) {
+  auto first = Register(Id("clinic-a", "1"), Demo(kAlice));
+  Person moved = kAlice;
+  moved.street = "9 Harbor Rd";
+  moved.city = "Peoria";
+  moved.postal = "61602";
+  auto update = Register(Id("clinic-a", "1"), Demo(moved));
+  EXPECT_FALSE(update.created());
+  EXPECT_EQ(update.record().version(), 2);
+  EXPECT_EQ(update.decision().outcome(), v1::MATCH_OUTCOME_UNCHANGED);
+  EXPECT_EQ(update.person_id(), first.person_id());
+
+  v1::GetSourceRecordRequest get;
+  *get.mutable_source_id() = Id("clinic-a", "1");
+  get.set_version(1);
+  auto v1_record = manager_.GetSourceRecord(call_, get);
+  ASSERT_TRUE(v1_record.ok());
+  EXPECT_EQ(v1_record->demographics().addresses(0).city(), "Springfield");
+}
+
+TEST_F(IdentityManagerTest, OlderSourceEventOnlyGoesIntoHistory) {
+  Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto request = RegisterRequest(Id("clinic-a", "1"), Demo(kBob));
+  *request.mutable_source_event_time() = TimeUtil::SecondsToTimestamp(1'000);  // long ago
+  auto stale = manager_.Register(call_, request);
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_TRUE(stale->stale());
+  v1::GetSourceRecordRequest get;
+  *get.mutable_source_id() = Id("clinic-a", "1");
+  EXPECT_EQ(manager_.GetSourceRecord(call_, get)->demographics().name().given(), "Alice");
+}
+
+TEST_F(IdentityManagerTest, IdempotencyKeyReplaysAndRefusesADifferentRequest) {
+  auto first = Register(Id("clinic-a", "1"), Demo(kAlice), "same-key");
+  size_t events = EventCount();
+  auto replay = manager_.Register(call_, RegisterRequest(Id("clinic-a", "1"), Demo(kAlice), "same-key"));
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->record().version(), 1) << "a retry must not store a second version";
+  EXPECT_EQ(replay->person_id(), first.person_id());
+  EXPECT_EQ(EventCount(), events);
+  auto other = manager_.Register(call_, RegisterRequest(Id("clinic-a", "1"), Demo(kBob), "same-key"));
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(IdentityManagerTest, BadInputNamesTheFieldAndChangesNothing) {
+  struct Case {
+    std::function<void(v1::RegisterSourceRecordRequest&)> mutate;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {[](auto& r) { r.mutable_source_id()->clear_org(); }, "source_id.org"},
+      {[](auto& r) { r.mutable_source_id()->clear_local_id(); }, "source_id.local_id"},
+      {[](auto& r) { r.clear_idempotency_key(); }, "idempotency_key"},
+      {[](auto& r) { r.mutable_context()->clear_purpose_of_use(); }, "purpose_of_use"},
+      {[](auto& r) { r.mutable_demographics()->set_birth_date("1984-02-30"); }, "birth_date"},
+      {[](auto& r) { r.mutable_demographics()->set_birth_date("12/03/1984"); }, "birth_date"},
+      {[](auto& r) { r.mutable_source_id()->set_local_id(std::string(300, 'x')); }, "local_id"},
+      {[](auto& r) { r.mutable_source_id()->set_org("bad\norg"); }, "source_id.org"},
+  };
+  for (const Case& c : cases) {
+    auto request = RegisterRequest(Id("clinic-a", "1"), Demo(kAlice));
+    c.mutate(request);
+    auto response = manager_.Register(call_, request);
+    ASSERT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_NE(std::string(response.status().message()).find(c.field), std::string::npos)
+        << response.status();
+    EXPECT_EQ(std::string(response.status().message()).find("Vandermeer"), std::string::npos);
+  }
+  EXPECT_EQ(EventCount(), 0u);
+  EXPECT_EQ(matcher_.size(), 0u);
+}
+
+TEST_F(IdentityManagerTest, ValidateOnlyStoresNothing) {
+  auto request = RegisterRequest(Id("clinic-a", "1"), Demo(kAlice));
+  request.set_validate_only(true);
+  auto response = manager_.Register(call_, request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->decision().outcome(), v1::MATCH_OUTCOME_NEW_PERSON);
+  EXPECT_EQ(EventCount(), 0u);
+  EXPECT_EQ(matcher_.size(), 0u);
+}
+
+TEST_F(IdentityManagerTest, MergeThenUnmergeRestoresExactlyEvenAfterLaterActivity) {
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-b", "2"), Demo(kBob));
+  auto merge = manager_.MergePersons(call_, [&] {
+    v1::MergePersonsRequest r;
+    r.set_survivor_person_id(a.person_id());
+    r.set_merged_person_id(b.person_id());
+    r.set_reason("operator judged same");
+    return Write(r);
+  }());
+  ASSERT_TRUE(merge.ok()) << merge.status();
+  EXPECT_EQ(merge->merged().state(), v1::PERSON_STATE_MERGED);
+  EXPECT_EQ(PersonOf(Id("clinic-b", "2")), a.person_id());
+  ExpectInvariants();
+
+  // Unrelated later activity: a new record joins the survivor.
+  auto c = Register(Id("clinic-c", "3"), Demo(kAlice));
+  ASSERT_EQ(c.person_id(), a.person_id());
+
+  auto unmerge = manager_.UnmergePersons(call_, [&] {
+    v1::UnmergePersonsRequest r;
+    r.set_merge_event_id(merge->merge_event_id());
+    r.set_reason("merge was wrong");
+    return Write(r);
+  }());
+  ASSERT_TRUE(unmerge.ok()) << unmerge.status();
+  EXPECT_EQ(unmerge->restored().person_id(), b.person_id());
+  EXPECT_EQ(unmerge->restored().state(), v1::PERSON_STATE_ACTIVE);
+  EXPECT_EQ(PersonOf(Id("clinic-b", "2")), b.person_id());
+  EXPECT_EQ(PersonOf(Id("clinic-a", "1")), a.person_id());
+  EXPECT_EQ(PersonOf(Id("clinic-c", "3")), a.person_id()) << "later links are not undone";
+  ExpectInvariants();
+
+  auto again = manager_.UnmergePersons(call_, [&] {
+    v1::UnmergePersonsRequest r;
+    r.set_merge_event_id(merge->merge_event_id());
+    r.set_reason("twice");
+    return Write(r);
+  }());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(IdentityManagerTest, UnmergeRefusesWhenAMovedRecordWasChangedLater) {
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-b", "2"), Demo(kBob));
+  Register(Id("clinic-b", "3"), Demo(kBob));
+  v1::MergePersonsRequest m;
+  m.set_survivor_person_id(a.person_id());
+  m.set_merged_person_id(b.person_id());
+  m.set_reason("same");
+  auto merge = manager_.MergePersons(call_, Write(m));
+  ASSERT_TRUE(merge.ok()) << merge.status();
+  v1::UnlinkRecordRequest u;
+  *u.mutable_source_id() = Id("clinic-b", "2");
+  u.set_reason("split off");
+  ASSERT_TRUE(manager_.UnlinkRecord(call_, Write(u)).ok());
+  v1::UnmergePersonsRequest un;
+  un.set_merge_event_id(merge->merge_event_id());
+  un.set_reason("undo");
+  EXPECT_EQ(manager_.UnmergePersons(call_, Write(un)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, UnlinkSplitsAndRecordsNotAMatchSoMatchingDoesNotUndoIt) {
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-b", "2"), Demo(kAlice));
+  ASSERT_EQ(a.person_id(), b.person_id());
+  v1::UnlinkRecordRequest u;
+  *u.mutable_source_id() = Id("clinic-b", "2");
+  u.set_reason("different patient per clinic");
+  auto unlinked = manager_.UnlinkRecord(call_, Write(u));
+  ASSERT_TRUE(unlinked.ok()) << unlinked.status();
+  EXPECT_NE(unlinked->new_person().person_id(), a.person_id());
+
+  v1::ListNotAMatchesRequest list;
+  *list.mutable_source_id() = Id("clinic-b", "2");
+  EXPECT_EQ(manager_.ListNotAMatches(call_, list)->decisions_size(), 1);
+
+  // The next update of the split record does not go back to the first person.
+  auto update = Register(Id("clinic-b", "2"), Demo(kAlice));
+  EXPECT_EQ(update.person_id(), unlinked->new_person().person_id());
+  // Unlinking a person's only record is refused.
+  v1::UnlinkRecordRequest only;
+  *only.mutable_source_id() = Id("clinic-a", "1");
+  only.set_reason("x");
+  EXPECT_EQ(manager_.UnlinkRecord(call_, Write(only)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, ManualLinkMovesTheRecordAndRetiresAnEmptyPerson) {
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-b", "2"), Demo(kBob));
+  v1::LinkRecordRequest l;
+  *l.mutable_source_id() = Id("clinic-b", "2");
+  l.set_person_id(a.person_id());
+  l.set_reason("same per phone call");
+  auto linked = manager_.LinkRecord(call_, Write(l));
+  ASSERT_TRUE(linked.ok()) << linked.status();
+  EXPECT_EQ(linked->previous_person().state(), v1::PERSON_STATE_RETIRED);
+  EXPECT_EQ(linked->person().links_size(), 2);
+  // A stale etag is refused.
+  v1::LinkRecordRequest stale = l;
+  stale.set_expected_etag("1");
+  *stale.mutable_source_id() = Id("clinic-a", "1");
+  stale.set_person_id(b.person_id());
+  EXPECT_FALSE(manager_.LinkRecord(call_, Write(stale)).ok());
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, ReviewTaskResolvedSameMergesAndDifferentIsRespectedLater) {
+  // The same name and birth date with nothing else in common: worth asking, not linking.
+  Person sparse{"Alice", "Vandermeer", "1984-03-12", "", "", "", "", "", ""};
+  Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto second = Register(Id("clinic-b", "2"), Demo(sparse));
+  ASSERT_EQ(second.decision().outcome(), v1::MATCH_OUTCOME_REVIEW)
+      << "score " << (second.decision().candidates_size() ? second.decision().candidates(0).score() : 0);
+  ASSERT_FALSE(second.decision().review_task_id().empty());
+
+  v1::ListReviewTasksRequest list;
+  auto queue = manager_.ListReviewTasks(call_, list);
+  ASSERT_TRUE(queue.ok());
+  ASSERT_EQ(queue->tasks_size(), 1);
+  const v1::ReviewTask& task = queue->tasks(0);
+  EXPECT_EQ(task.left().demographics().name().family(), "Vandermeer") << "records side by side";
+  EXPECT_GT(task.explanation().fields_size(), 0);
+
+  v1::ResolveReviewTaskRequest resolve;
+  resolve.set_task_id(task.task_id());
+  resolve.set_resolution(v1::ResolveReviewTaskRequest::RESOLUTION_DIFFERENT);
+  resolve.set_reason("different mothers' names on file");
+  auto resolved = manager_.ResolveReviewTask(call_, Write(resolve));
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->task().state(), v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT);
+  EXPECT_EQ(resolved->persons_size(), 2);
+
+  // Resolving again is refused; the same record at a third clinic still may link to clinic-a's.
+  EXPECT_EQ(manager_.ResolveReviewTask(call_, Write(resolve)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, ReviewTaskResolvedSameMergesThePersons) {
+  Person sparse{"Alice", "Vandermeer", "1984-03-12", "", "", "", "", "", ""};
+  auto first = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto second = Register(Id("clinic-b", "2"), Demo(sparse));
+  ASSERT_EQ(second.decision().outcome(), v1::MATCH_OUTCOME_REVIEW);
+  v1::ResolveReviewTaskRequest resolve;
+  resolve.set_task_id(second.decision().review_task_id());
+  resolve.set_resolution(v1::ResolveReviewTaskRequest::RESOLUTION_SAME);
+  resolve.set_reason("confirmed by phone");
+  auto resolved = manager_.ResolveReviewTask(call_, Write(resolve));
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->task().state(), v1::REVIEW_TASK_STATE_RESOLVED_SAME);
+  EXPECT_EQ(PersonOf(Id("clinic-b", "2")), first.person_id()) << "the older person survives";
+  ASSERT_EQ(resolved->event_ids_size(), 1);
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, HistoryAnswersAsOfAPastTime) {
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-b", "2"), Demo(kBob));
+  absl::Time before_merge = clock_.Now();
+  clock_.Advance(absl::Minutes(5));
+  v1::MergePersonsRequest m;
+  m.set_survivor_person_id(a.person_id());
+  m.set_merged_person_id(b.person_id());
+  m.set_reason("same");
+  ASSERT_TRUE(manager_.MergePersons(call_, Write(m)).ok());
+
+  v1::GetHistoryRequest now;
+  now.set_person_id(b.person_id());
+  auto current = manager_.GetHistory(call_, now);
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_EQ(current->state().person().state(), v1::PERSON_STATE_MERGED);
+  EXPECT_EQ(current->events().rbegin()->type(), v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED);
+  EXPECT_EQ(current->events().rbegin()->actor().user_id(), "op1");
+  EXPECT_EQ(current->events().rbegin()->reason(), "same");
+
+  v1::GetHistoryRequest then = now;
+  *then.mutable_as_of() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(before_merge));
+  auto past = manager_.GetHistory(call_, then);
+  ASSERT_TRUE(past.ok());
+  EXPECT_EQ(past->state().person().state(), v1::PERSON_STATE_ACTIVE);
+  ASSERT_EQ(past->state().person().links_size(), 1);
+  EXPECT_EQ(past->state().person().links(0).source_id().local_id(), "2");
+  for (const auto& e : past->events()) {
+    EXPECT_NE(e.type(), v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED);
+  }
+
+  v1::GetHistoryRequest record;
+  *record.mutable_source_id() = Id("clinic-b", "2");
+  *record.mutable_as_of() = then.as_of();
+  EXPECT_EQ(manager_.GetHistory(call_, record)->state().record().person_id(), b.person_id());
+}
+
+TEST_F(IdentityManagerTest, SourceMergeSupersedesAndResolutionFollowsTheSurvivor) {
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  Person dup = kAlice;
+  dup.ssn = "";
+  dup.phone = "";
+  auto b = Register(Id("clinic-a", "2"), Demo(dup));  // same org: never auto-linked
+  v1::MergeSourceRecordsRequest r;
+  *r.mutable_survivor() = Id("clinic-a", "1");
+  *r.mutable_superseded() = Id("clinic-a", "2");
+  auto merged = manager_.MergeSourceRecords(call_, Write(r));
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->superseded().state(), v1::RECORD_STATE_SUPERSEDED);
+  EXPECT_EQ(PersonOf(Id("clinic-a", "2")), a.person_id());
+  auto again = manager_.Register(call_, RegisterRequest(Id("clinic-a", "2"), Demo(dup)));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, SearchExplainsAndFiltersByGrade) {
+  Register(Id("clinic-a", "1"), Demo(kAlice));
+  Register(Id("clinic-a", "2"), Demo(kBob));
+  v1::SearchPersonsRequest search;
+  *search.mutable_query() = Demo(kAlice);
+  search.set_include_golden_record(true);
+  auto found = manager_.SearchPersons(call_, search);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_GE(found->matches_size(), 1);
+  EXPECT_EQ(found->matches(0).candidate().grade(), v1::MATCH_GRADE_CERTAIN);
+  EXPECT_GT(found->matches(0).candidate().explanation().fields_size(), 0);
+  EXPECT_EQ(found->matches(0).golden_record().demographics().name().family(), "Vandermeer");
+
+  v1::SearchPersonsRequest empty;
+  EXPECT_EQ(manager_.SearchPersons(call_, empty).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::SearchPersonsRequest certain_only;
+  certain_only.mutable_query()->mutable_name()->set_family("Vandermeer");
+  certain_only.set_only_certain_matches(true);
+  auto none = manager_.SearchPersons(call_, certain_only);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->matches_size(), 0) << "a family name alone is never a certain match";
+}
+
+TEST_F(IdentityManagerTest, ConcurrentRegistrationsOfOneNewPatientCreateOnePerson) {
+  constexpr int kRounds = 20;
+  constexpr int kClinics = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    // A different person every round: other birth year, street, phone and given name.
+    static const char* kGiven[] = {"Robert", "Chidi", "Emeka", "Ngozi", "Ifeoma"};
+    Person patient = kBob;
+    patient.given = kGiven[round % 5];
+    patient.birth_date = std::to_string(1930 + 3 * round) + "-11-02";
+    patient.street = std::to_string(100 + round) + " Elm St";
+    patient.phone = "937-555-" + std::to_string(1000 + round);
+    std::latch start(kClinics);
+    std::vector<std::thread> threads;
+    std::vector<std::string> persons(kClinics);
+    for (int i = 0; i < kClinics; ++i) {
+      threads.emplace_back([&, i] {
+        v1::RegisterSourceRecordRequest request = RegisterRequest(
+            Id("clinic-" + std::to_string(i), "R" + std::to_string(round)), Demo(patient),
+            "concurrent-" + std::to_string(round) + "-" + std::to_string(i));
+        start.arrive_and_wait();  // all registrations race
+        auto response = manager_.Register(call_, request);
+        if (response.ok()) persons[i] = response->person_id();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kClinics; ++i) {
+      ASSERT_EQ(persons[i], persons[0]) << "round " << round << ", clinic " << i;
+    }
+  }
+  ExpectInvariants();
+}
+
+TEST_F(IdentityManagerTest, InvariantsHoldAfterRandomOperationSequences) {
+  std::mt19937 rng(20261122);
+  const std::vector<Person> people = {
+      kAlice, kBob,
+      {"Maria", "Garcia Lopez", "1990-07-21", "F", "3 Oak Ave", "Austin", "73301", "512-555-0101", ""},
+      {"John", "Smith", "1975-01-30", "M", "77 Pine St", "Boston", "02108", "617-555-0110", ""}};
+  std::vector<SourceId> ids;
+  std::vector<std::string> merges;
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  for (int step = 0; step < 200; ++step) {
+    int op = static_cast<int>(pick(6));
+    if (ids.size() < 3 || op == 0) {
+      SourceId id = Id("clinic-" + std::to_string(pick(4)), std::to_string(pick(30)));
+      Person p = people[pick(people.size())];
+      if (pick(3) == 0) p.phone.clear();
+      v1::RegisterSourceRecordRequest r = RegisterRequest(id, Demo(p));
+      if (manager_.Register(call_, r).ok()) ids.push_back(id);
+    } else if (op == 1) {
+      v1::LinkRecordRequest r;
+      *r.mutable_source_id() = ids[pick(ids.size())];
+      r.set_person_id(PersonOf(ids[pick(ids.size())]));
+      r.set_reason("random link");
+      (void)manager_.LinkRecord(call_, Write(r));
+    } else if (op == 2) {
+      v1::UnlinkRecordRequest r;
+      *r.mutable_source_id() = ids[pick(ids.size())];
+      r.set_reason("random unlink");
+      (void)manager_.UnlinkRecord(call_, Write(r));
+    } else if (op == 3) {
+      v1::MergePersonsRequest r;
+      r.set_survivor_person_id(PersonOf(ids[pick(ids.size())]));
+      r.set_merged_person_id(PersonOf(ids[pick(ids.size())]));
+      r.set_reason("random merge");
+      r.set_force(true);
+      auto merged = manager_.MergePersons(call_, Write(r));
+      if (merged.ok()) merges.push_back(merged->merge_event_id());
+    } else if (op == 4 && !merges.empty()) {
+      v1::UnmergePersonsRequest r;
+      r.set_merge_event_id(merges[pick(merges.size())]);
+      r.set_reason("random unmerge");
+      (void)manager_.UnmergePersons(call_, Write(r));
+    } else if (op == 5) {
+      v1::ListReviewTasksRequest list;
+      auto queue = manager_.ListReviewTasks(call_, list);
+      if (queue.ok() && queue->tasks_size() > 0) {
+        v1::ResolveReviewTaskRequest r;
+        r.set_task_id(queue->tasks(0).task_id());
+        r.set_resolution(pick(2) ? v1::ResolveReviewTaskRequest::RESOLUTION_SAME
+                                 : v1::ResolveReviewTaskRequest::RESOLUTION_DIFFERENT);
+        r.set_reason("random resolution");
+        (void)manager_.ResolveReviewTask(call_, Write(r));
+      }
+    }
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_NO_FATAL_FAILURE(ExpectInvariants()) << "after step " << step;
+  }
+  EXPECT_GT(merges.size(), 0u);
+}
+
+TEST_F(IdentityManagerTest, RebuiltIndexGivesTheSameAnswers) {
+  Register(Id("clinic-a", "1"), Demo(kAlice));
+  Register(Id("clinic-b", "2"), Demo(kBob));
+  MpiMatcher fresh(hie::mpi::Model::DefaultParams(), &Nicknames());
+  IdentityManager restarted(&store_, &fresh, &clock_);
+  auto rebuilt = restarted.RebuildIndex(absl::InfiniteFuture());
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(*rebuilt, 2u);
+  auto again = restarted.Register(call_, RegisterRequest(Id("clinic-c", "3"), Demo(kAlice)));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->decision().outcome(), v1::MATCH_OUTCOME_LINKED);
+  EXPECT_EQ(again->person_id(), PersonOf(Id("clinic-a", "1")));
+}
+
+TEST(GoldenRecordTest, MostFrequentBirthDateAndMostRecentName) {
+  auto record = [](int64_t seconds, const std::string& family, const std::string& birth) {
+    v1::SourceRecord r;
+    r.mutable_source_id()->set_org("o" + std::to_string(seconds));
+    r.set_version(1);
+    r.set_state(v1::RECORD_STATE_ACTIVE);
+    r.mutable_demographics()->mutable_name()->set_family(family);
+    r.mutable_demographics()->set_birth_date(birth);
+    *r.mutable_record_time() = TimeUtil::SecondsToTimestamp(seconds);
+    return r;
+  };
+  auto golden = IdentityManager::ComputeGoldenRecord(
+      {record(1, "Smith", "1980-01-02"), record(2, "Smith", "1980-01-02"),
+       record(3, "Smith-Jones", "1980-02-01")},
+      absl::FromUnixSeconds(10));
+  EXPECT_EQ(golden.demographics().name().family(), "Smith-Jones");
+  EXPECT_EQ(golden.demographics().birth_date(), "1980-01-02");
+  bool found = false;
+  for (const auto& p : golden.provenance()) {
+    if (p.field() == "birth_date") {
+      found = true;
+      EXPECT_EQ(p.rule(), "most_frequent");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace hie::identity

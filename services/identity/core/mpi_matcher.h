@@ -1,0 +1,49 @@
+#pragma once
+
+// Matcher backed by the mpi/ engine (hie::mpi::MatchIndex), in process.
+
+#include <memory>
+
+#include "hie/mpi/match_index.h"
+#include "hie/mpi/nicknames.h"
+#include "services/identity/core/matcher.h"
+
+namespace hie::identity {
+
+// The engine's view of a record: the demographics mapped onto hie::mpi::Record. The first
+// address, phone and e-mail are used; the SSN comes from an identifier of type NATIONAL_ID or
+// system urn:oid:2.16.840.1.113883.4.1.
+hie::mpi::Record ToEngineRecord(const hie::common::v1::SourceId& id,
+                                const hie::common::v1::Demographics& d);
+
+class MpiMatcher : public Matcher {
+ public:
+  // `nicknames` must outlive the matcher.
+  MpiMatcher(const hie::mpi::ModelParams& params, const hie::mpi::NicknameTable* nicknames,
+             hie::mpi::MatchIndexOptions options = {});
+
+  std::vector<RecordMatch> Match(const hie::common::v1::SourceId& self,
+                                 const hie::common::v1::Demographics& query,
+                                 int limit) const override;
+  RecordMatch Compare(const hie::common::v1::SourceId& a_id,
+                      const hie::common::v1::Demographics& a,
+                      const hie::common::v1::SourceId& b_id,
+                      const hie::common::v1::Demographics& b) const override;
+  absl::Status Upsert(const hie::common::v1::SourceId& id,
+                      const hie::common::v1::Demographics& demographics) override;
+  absl::Status Remove(const hie::common::v1::SourceId& id) override;
+  size_t size() const override { return index_.size(); }
+  std::vector<std::string> LockKeys(const hie::common::v1::Demographics& d) const override;
+
+ private:
+  hie::identity::v1::MatchExplanation ToProto(const hie::mpi::Explanation& e, double score,
+                                              hie::identity::v1::MatchGrade grade) const;
+  hie::identity::v1::MatchGrade GradeOf(double score, hie::mpi::Decision decision) const;
+
+  hie::mpi::MatchIndexOptions options_;
+  hie::mpi::Normalizer normalizer_;
+  hie::mpi::Model model_;
+  hie::mpi::MatchIndex index_;
+};
+
+}  // namespace hie::identity
