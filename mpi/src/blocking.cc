@@ -52,6 +52,12 @@ void AppendBlockKeys(const NormalizedRecord& r, std::vector<uint64_t>* keys) {
     keys->push_back(MakeKey(10, DateValue(r.birth_date) * 256 + static_cast<uint8_t>(r.given[0])));
   }
   if (r.given_nysiis != 0 && postal != 0) keys->push_back(MakeKey(11, Mix64(r.given_nysiis) ^ postal * 7));
+  if (r.given_nysiis != 0 && has_year) {
+    keys->push_back(MakeKey(12, Mix64(r.given_nysiis * 31) ^ static_cast<uint64_t>(r.birth_date.year)));
+  }
+  if (r.family_nysiis != 0 && !r.given.empty()) {
+    keys->push_back(MakeKey(14, Mix64(r.family_nysiis * 37) ^ static_cast<uint8_t>(r.given[0])));
+  }
   if (const size_t at = r.email.find('@'); at != std::string::npos && at >= 4) {
     keys->push_back(MakeKey(13, HashString(std::string_view(r.email).substr(0, at), 13)));
   }

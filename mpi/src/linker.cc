@@ -1,8 +1,10 @@
 #include "hie/mpi/linker.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <tuple>
@@ -84,7 +86,8 @@ std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& record
   // Inside a large block, records are compared only with their kWindow neighbours in an order
   // by given name and birth date (sorted neighbourhood): linear instead of quadratic work, and
   // similar records still meet.
-  constexpr size_t kWindow = 20;
+  constexpr size_t kWindow = 12;
+  constexpr size_t kNarrowWindow = 5;
   auto order_key = [&records](uint32_t i) {
     const NormalizedRecord& r = records[i];
     return std::tuple(std::string_view(r.given), r.birth_date.year, r.birth_date.month,
@@ -105,11 +108,14 @@ std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& record
     }
     block.clear();
     for (size_t i = b; i < e; ++i) block.push_back(entries[i].second);
+    // The broad keys (given name + year, family name + initial) get a narrow window.
+    const int kind = BlockKeyKind(entries[b].first);
+    const size_t max_window = (kind == 12 || kind == 14) ? kNarrowWindow : kWindow;
     size_t window = size;
-    if (size > 2 * kWindow) {
+    if (size > 2 * max_window) {
       std::sort(block.begin(), block.end(),
                 [&](uint32_t x, uint32_t y) { return order_key(x) < order_key(y); });
-      window = kWindow;
+      window = max_window;
     }
     const size_t before = pairs.size();
     for (size_t i = 0; i < size; ++i) {
@@ -121,7 +127,7 @@ std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& record
         pairs.push_back(MakePair(x, y));
       }
     }
-    local.pairs_by_kind[BlockKeyKind(entries[b].first)] +=
+    local.pairs_by_kind[kind] +=
         static_cast<int64_t>(pairs.size() - before);
     b = e;
   }
@@ -157,7 +163,9 @@ uint32_t FieldsOfKeyKind(int kind) {
     case 9: return bit(Field::kAddress) | bit(Field::kPostalCode);
     case 10: return bit(Field::kBirthDate) | bit(Field::kGiven) | bit(Field::kFamily);
     case 11: return bit(Field::kGiven) | bit(Field::kPostalCode);
+    case 12: return bit(Field::kGiven) | bit(Field::kBirthDate);
     case 13: return bit(Field::kEmail);
+    case 14: return bit(Field::kFamily) | bit(Field::kGiven);
     default: return 0;
   }
 }
@@ -218,13 +226,50 @@ TrainResult Train(const std::vector<NormalizedRecord>& records,
   const size_t step =
       std::max<size_t>(1, candidates.size() / static_cast<size_t>(options.max_em_pairs));
   const size_t samples = (candidates.size() + step - 1) / step;
+  // Block keys of every record, computed once (CSR layout), to find the key kinds a pair shares.
+  std::vector<uint32_t> key_offsets(n + 1, 0);
+  std::vector<uint64_t> all_keys;
+  if (samples > 0) {
+    std::vector<std::vector<uint64_t>> per_thread(static_cast<size_t>(std::max(1, options.threads)));
+    std::vector<uint32_t> counts(n, 0);
+    ParallelFor(n, options.threads, [&](size_t begin, size_t end, int t) {
+      auto& out = per_thread[static_cast<size_t>(t)];
+      for (size_t i = begin; i < end; ++i) {
+        const size_t before = out.size();
+        AppendBlockKeys(records[i], &out);
+        counts[i] = static_cast<uint32_t>(out.size() - before);
+      }
+    });
+    for (size_t i = 0; i < n; ++i) key_offsets[i + 1] = key_offsets[i] + counts[i];
+    all_keys.reserve(key_offsets[n]);
+    for (auto& part : per_thread) all_keys.insert(all_keys.end(), part.begin(), part.end());
+  }
+  auto shared_kinds = [&](uint32_t x, uint32_t y) {
+    uint32_t kinds = 0;
+    const uint64_t* a = all_keys.data() + key_offsets[x];
+    const uint64_t* a_end = all_keys.data() + key_offsets[x + 1];
+    const uint64_t* b = all_keys.data() + key_offsets[y];
+    const uint64_t* b_end = all_keys.data() + key_offsets[y + 1];
+    while (a != a_end && b != b_end) {  // both sorted
+      if (*a == *b) {
+        kinds |= 1u << BlockKeyKind(*a);
+        ++a;
+        ++b;
+      } else if (*a < *b) {
+        ++a;
+      } else {
+        ++b;
+      }
+    }
+    return kinds;
+  };
   std::vector<std::pair<uint64_t, uint32_t>> sample(samples);  // (pattern, shared key kinds)
   ParallelFor(samples, options.threads, [&](size_t begin, size_t end, int) {
     for (size_t i = begin; i < end; ++i) {
       const uint64_t p = candidates[i * step];
       const NormalizedRecord& a = records[PairA(p)];
       const NormalizedRecord& b = records[PairB(p)];
-      sample[i] = {PatternKey(Compare(a, b)), SharedKeyKinds(a, b)};
+      sample[i] = {PatternKey(Compare(a, b)), shared_kinds(PairA(p), PairB(p))};
     }
   });
   const double sampled = static_cast<double>(samples);
@@ -320,7 +365,15 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
   result.cluster.resize(n);
   std::iota(result.cluster.begin(), result.cluster.end(), 0u);
   if (n < 2) return result;
-  auto progress = [&options](std::string_view stage, double f) {
+  auto last = std::chrono::steady_clock::now();
+  std::string current = "frequencies";
+  auto progress = [&](std::string_view stage, double f) {
+    if (f == 0 && stage != current) {  // a new stage starts: close the previous one
+      const auto now = std::chrono::steady_clock::now();
+      result.stage_seconds.emplace_back(current, std::chrono::duration<double>(now - last).count());
+      last = now;
+      current = std::string(stage);
+    }
     if (options.progress) options.progress(stage, f);
   };
   const std::vector<uint8_t>* cross = options.mode == LinkMode::kLink ? source : nullptr;
@@ -437,7 +490,8 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
     if (id_of_root[r] == UINT32_MAX) id_of_root[r] = next++;
     result.cluster[i] = id_of_root[r];
   }
-  progress("done", 1);
+  progress("done", 0);
+  if (options.progress) options.progress("done", 1);
   return result;
 }
 

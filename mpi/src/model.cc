@@ -73,6 +73,24 @@ struct GivenComparison {
   bool spelled_alike = false;  // one edit, Jaro-Winkler >= 0.8, same NYSIIS or initial
 };
 
+// Dice similarity of the two names' letter multisets: high for scrambled letters ("OEIVLR" /
+// "OLIVER"), which Jaro-Winkler scores low.
+double LetterDice(std::string_view a, std::string_view b) {
+  if (a.size() < 4 || b.size() < 4) return 0;
+  int counts[26] = {};
+  for (char c : a) {
+    if (c >= 'A' && c <= 'Z') ++counts[c - 'A'];
+  }
+  int common = 0;
+  for (char c : b) {
+    if (c >= 'A' && c <= 'Z' && counts[c - 'A'] > 0) {
+      --counts[c - 'A'];
+      ++common;
+    }
+  }
+  return 2.0 * common / static_cast<double>(a.size() + b.size());
+}
+
 GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.given.empty() || b.given.empty()) return {0, false};
   if (a.given == b.given) return {4, true};
@@ -81,7 +99,8 @@ GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& 
   const bool one_edit = (jw >= 0.6 || a.given.size() <= 3 || b.given.size() <= 3) &&
                         DamerauLevenshtein(a.given, b.given, 1) <= 1;
   const bool initial = (a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0];
-  const bool alike = one_edit || jw >= 0.8 || a.given_nysiis == b.given_nysiis || initial;
+  const bool alike = one_edit || jw >= 0.8 || a.given_nysiis == b.given_nysiis || initial ||
+                     LetterDice(a.given, b.given) >= 0.85;
   if (DirectNickname(a, b) || one_edit || jw >= 0.92) return {3, alike};
   if (alike || SharesGroup(a.given_groups, b.given_groups)) return {2, alike};
   if ((!b.middle.empty() && FirstToken(b.middle) == a.given) ||
@@ -153,6 +172,7 @@ int CompareFamily(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (jw >= 0.92) return 3;
   if (jw >= 0.8 || a.family_nysiis == b.family_nysiis) return 2;
   if (compound && SharesToken(a.family, b.family)) return 2;
+  if (LetterDice(a.family, b.family) >= 0.85) return 2;
   return 1;
 }
 
@@ -329,9 +349,13 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   const GivenComparison given_cmp = CompareGiven(a, b);
   int given = given_cmp.level;
   int family = CompareFamily(a, b);
-  if (given >= 1 && given <= 2 && family >= 1 && family <= 2) {
+  // Cheap gate first: a swap needs a first letter shared across.
+  const bool cross_initial =
+      (!a.given.empty() && !b.family.empty() && a.given[0] == b.family[0]) ||
+      (!a.family.empty() && !b.given.empty() && a.family[0] == b.given[0]);
+  if (cross_initial && given <= 2 && family <= 2 && given + family >= 1) {
     // Given against family and back. When at least one name agrees closely only across, the
-    // names were swapped (possibly with one of them also changed). The stronger cross level
+    // names were swapped (possibly with one of them also changed or missing). The stronger cross level
     // goes to the family field and the weaker to the given field, which keeps Compare
     // symmetric.
     const int s1 = CompareNameStrings(a.given, FirstToken(b.family));

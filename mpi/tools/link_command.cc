@@ -237,6 +237,11 @@ int RunLink(const Args& args) {
                  read_done - start, end - read_done,
                  static_cast<double>(records.size()) / (end - start),
                  static_cast<double>(PeakRssBytes()) / 1e6);
+    std::fputs("stages:", stderr);
+    for (const auto& [stage, seconds] : result.stage_seconds) {
+      std::fprintf(stderr, " %s %.3f s;", stage.c_str(), seconds);
+    }
+    std::fputc('\n', stderr);
   }
   return 0;
 }

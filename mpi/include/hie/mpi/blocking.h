@@ -18,13 +18,14 @@ namespace hie::mpi {
 //   4 phone                              10 birth date + family initial, and birth date +
 //   5 ssn                                   given initial (two keys; order-free for swaps)
 //   6 email                              11 given NYSIIS + postal code
-//                                        13 email user name (>= 4 characters)
-inline constexpr int kMaxBlockKeys = 13;
+//  12 given NYSIIS + birth year          13 email user name (>= 4 characters)
+//  14 family NYSIIS + given initial
+inline constexpr int kMaxBlockKeys = 15;
 
 // Appends the record's block keys to `keys` (at most kMaxBlockKeys, no duplicates).
 void AppendBlockKeys(const NormalizedRecord& r, std::vector<uint64_t>* keys);
 
-// The kind (1..13; 12 is unused) a key was made for, for statistics.
+// The kind (1..14) a key was made for, for statistics.
 int BlockKeyKind(uint64_t key);
 
 // Bit k set when a and b share a key of kind k.

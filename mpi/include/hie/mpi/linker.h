@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -24,8 +26,9 @@ struct BlockingStats {
 };
 
 // All distinct pairs (i < j, encoded (i << 32) | j, sorted) that share a block key, skipping
-// blocks larger than `max_block_size`. Blocks of more than 40 records are not compared all
-// against all: each record meets its 20 neighbours in given-name/birth-date order. With `source` non-null only pairs whose sources differ
+// blocks larger than `max_block_size`. Blocks of more than 24 records are not compared all
+// against all: each record meets its 12 neighbours in given-name/birth-date order (5 for the
+// broad key kinds 12 and 14). With `source` non-null only pairs whose sources differ
 // are produced (linkage across files).
 std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& records,
                                      const std::vector<uint8_t>* source, int max_block_size,
@@ -97,6 +100,7 @@ struct LinkResult {
   int64_t rejected_merges = 0;     // cluster merges refused by the cluster-level check
   std::vector<ScoredPair> review;  // pairs for clerical review (review band or guarded)
   std::vector<uint64_t> candidates;  // only with keep_candidates
+  std::vector<std::pair<std::string, double>> stage_seconds;  // wall time per stage
 };
 
 // Links `records` (normalised; annotated with term frequencies here). `source` (may be null in
