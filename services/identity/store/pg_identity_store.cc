@@ -675,6 +675,9 @@ absl::Status PgIdentityStore::Transact(absl::Time deadline,
       return status;
     }
     Log(LogLevel::kInfo, "identity_txn_retry", {{"attempt", attempt + 1}});
+    // A short pause lets the transaction that won the conflict finish before the retry
+    // competes with it again.
+    absl::SleepFor(std::min(absl::Milliseconds(2 << attempt), deadline - absl::Now()));
   }
 }
 

@@ -10,6 +10,9 @@
 //      The locks are held until COMMIT/ROLLBACK, and they work across processes: two replicas
 //      (two pools) writing under the same key are serialised.
 //   2. fn runs against the transaction; COMMIT when fn returns OK, ROLLBACK otherwise.
+//      IdentityTxn::LockKey takes the same kind of lock (re-entrant) in the middle of fn; taken
+//      out of the global order, two such transactions can deadlock: PostgreSQL detects it
+//      (after deadlock_timeout, 1 s by default) and one of them is retried (below).
 // What this guarantees: atomicity (all of fn's writes or none); every statement sees the data
 // committed before it started (READ COMMITTED); and a transaction holding key K sees every write
 // committed by earlier holders of K, and no other holder of K commits until it ends, so a
@@ -21,10 +24,10 @@
 //
 // Retries. If a statement or the COMMIT fails with a serialization failure or a deadlock
 // (ABORTED from PostgreSQL, not an ABORTED that fn returns on its own, e.g. a stale etag), the
-// whole transaction, fn included, is retried up to 3 times while the deadline allows. A
-// connection lost before COMMIT is retried once by the pool; an unknown commit outcome answers
-// UNKNOWN. After any database error inside fn, later calls on the txn return that same error and
-// the transaction is rolled back even if fn returns OK (Transact then returns the error).
+// whole transaction, fn included, is retried up to 3 times (after 2, 4, 8 ms) while the deadline
+// allows. A connection lost before COMMIT is retried once by the pool; an unknown commit outcome
+// answers UNKNOWN. After any database error inside fn, later calls on the txn return that same
+// error and the transaction is rolled back even if fn returns OK (Transact then returns it).
 //
 // Prepared statements. Every statement is a named prepared statement; PrepareStatements()
 // declares them on a connection. libpqxx 6 declares them client-side only and sends PREPARE on
@@ -36,6 +39,9 @@
 // Ids. Person ids "P%08d", review task ids "T%08d" and event ids "E%010d" (the event's sequence)
 // come from PostgreSQL sequences: unique across replicas, never reused, gaps possible (rolled-back
 // transactions). Event ids are not stored: GetEvent parses the id back into the sequence.
+// Event sequences are drawn when the event is appended, but transactions commit in any order: a
+// reader polling `sequence > n` can see n + 2 committed before n + 1 (WatchEvents must allow for
+// in-flight gaps, e.g. by re-reading below the oldest running transaction's sequences).
 //
 // Thread-safety: thread-safe (each call borrows its own pooled connection).
 
@@ -69,10 +75,9 @@ class PgIdentityStore : public IdentityStore {
 
   // Reads the ACTIVE records in keyset batches of scan_batch_size ordered by (org, local_id),
   // each batch one short read-only transaction of its own (one query), and calls fn between
-  // batches with no connection held; memory holds one batch. Not a snapshot: a record changed
-  // during the scan is seen in its state at the moment its batch was read (or, if it changed key
-  // order, not at all: keys never change, so every record ACTIVE throughout the scan is seen
-  // exactly once).
+  // batches with no connection held; memory holds one batch. Not a snapshot: each record is
+  // seen as it was when its batch was read; keys never change, so every record that stays ACTIVE
+  // during the scan is seen exactly once.
   absl::Status ScanActiveRecords(absl::Time deadline,
                                  const std::function<void(const v1::SourceRecord&)>& fn) override;
 
