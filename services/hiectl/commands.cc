@@ -524,7 +524,7 @@ absl::StatusOr<hie::common::v1::RequestContext> BuildContext(const Config& flags
                                                              const std::string& request_id) {
   absl::StatusOr<PurposeOfUse> purpose = ParsePurpose(flags.Get("purpose"));
   if (!purpose.ok()) return purpose.status();
-  if (flags.Get("user").empty()) return Invalid("--user is required (or set $USER)");
+  // An empty user is allowed: the server then names the certificate's holder (its CN).
   hie::common::v1::RequestContext context;
   context.set_request_id(request_id);
   context.set_purpose_of_use(*purpose);

@@ -153,10 +153,13 @@ TEST(LoadFlagsTest, OnlySessionSettingsComeFromTheEnvironment) {
   EXPECT_THAT(CommandUsage(Spec("review list")), HasSubstr("--target=localhost:7001"));
 }
 
-TEST(BuildContextTest, EmptyUserIsAnError) {
+TEST(BuildContextTest, EmptyUserLeavesTheActorToTheCertificate) {
   absl::StatusOr<Config> flags = Flags("person", {"--user="});
   ASSERT_TRUE(flags.ok());
-  EXPECT_THAT(std::string(BuildContext(*flags, "r").status().message()), HasSubstr("--user"));
+  absl::StatusOr<hie::common::v1::RequestContext> context = BuildContext(*flags, "r");
+  ASSERT_TRUE(context.ok()) << context.status();
+  EXPECT_TRUE(context->actor().user_id().empty());
+  EXPECT_EQ(context->request_id(), "r");
 }
 
 // --- Values -----------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
 // hie-identity: the master patient index service. Wiring only.
 //
-// Today this process stands up the service's foundation: configuration, its PostgreSQL schema
-// (migrations applied at start), the mTLS gRPC server with health checking and reflection, and
-// metrics. Health turns SERVING once the database is reachable and the schema is current. The
-// identity API itself (registration, matching, operator workflows) is issue 4's work.
+// Start-up: configuration; PostgreSQL (retried until the startup timeout) and the identity
+// schema's migrations; the in-memory match index rebuilt from the current ACTIVE records; then
+// the mTLS gRPC server turns health SERVING. SIGTERM drains in-flight calls for 5 s.
 
 #include <unistd.h>
 
@@ -17,7 +16,12 @@
 #include "services/common/pg/migrations.h"
 #include "services/common/pg/pool.h"
 #include "services/common/server.h"
+#include "services/common/worker_pool.h"
+#include "services/identity/api/identity_service.h"
+#include "services/identity/core/identity_manager.h"
+#include "services/identity/core/mpi_matcher.h"
 #include "services/identity/store/migrations.h"
+#include "services/identity/store/pg_identity_store.h"
 
 namespace {
 
@@ -30,6 +34,9 @@ const std::vector<hie::ConfigKey> kConfigKeys = {
     {"pg-dsn", "host=127.0.0.1 port=55433 user=postgres dbname=postgres", "PostgreSQL DSN"},
     {"pg-pool-size", "8", "PostgreSQL connections"},
     {"startup-timeout", "30s", "how long to wait for PostgreSQL at start"},
+    {"workers", "16", "threads running database work for RPCs"},
+    {"max-queued", "2000", "RPCs waiting for a worker before RESOURCE_EXHAUSTED"},
+    {"nicknames", "", "nickname table CSV (default: the one shipped with mpi/)"},
 };
 
 int Fail(const absl::Status& status) {
@@ -57,16 +64,21 @@ int main(int argc, char** argv) {
   absl::StatusOr<absl::Duration> startup_timeout = config->GetDuration("startup-timeout");
   if (!startup_timeout.ok()) return Fail(startup_timeout.status());
 
-  absl::StatusOr<std::unique_ptr<hie::GrpcServer>> server = hie::GrpcServer::Start(
-      {.service_name = "identity",
-       .listen_address = config->Get("listen"),
-       .tls = {config->Get("tls-ca"), config->Get("tls-cert"), config->Get("tls-key")},
-       .metrics_address = config->Get("metrics-listen")},
-      {});
-  if (!server.ok()) return Fail(server.status());
+  absl::StatusOr<int64_t> workers = config->GetInt("workers");
+  if (!workers.ok()) return Fail(workers.status());
+  absl::StatusOr<int64_t> max_queued = config->GetInt("max-queued");
+  if (!max_queued.ok()) return Fail(max_queued.status());
+  std::string nickname_path = config->Get("nicknames");
+  if (nickname_path.empty()) nickname_path = hie::mpi::DefaultNicknamePath();
+  absl::StatusOr<hie::mpi::NicknameTable> nicknames =
+      hie::mpi::NicknameTable::LoadFile(nickname_path);
+  if (!nicknames.ok()) return Fail(nicknames.status());
+
+  hie::identity::SystemClock clock;
+  hie::identity::MpiMatcher matcher(hie::mpi::Model::DefaultParams(), &*nicknames);
 
   // PostgreSQL may still be starting (a deploy brings everything up at once): retry until the
-  // startup deadline; health stays NOT_SERVING meanwhile.
+  // startup deadline. The gRPC port opens only once the index is rebuilt.
   absl::Time deadline = absl::Now() + *startup_timeout;
   absl::StatusOr<std::unique_ptr<hie::pg::PgPool>> pool;
   while (true) {
@@ -79,7 +91,27 @@ int main(int argc, char** argv) {
   absl::StatusOr<int> applied = hie::pg::ApplyMigrations(
       **pool, hie::identity::kSchema, hie::identity::Migrations(), deadline);
   if (!applied.ok()) return Fail(applied.status());
+  absl::StatusOr<std::unique_ptr<hie::identity::PgIdentityStore>> store =
+      hie::identity::PgIdentityStore::Create(pool->get());
+  if (!store.ok()) return Fail(store.status());
+  hie::identity::IdentityManager manager(store->get(), &matcher, &clock);
+  absl::Time rebuild_start = absl::Now();
+  absl::StatusOr<size_t> indexed = manager.RebuildIndex(absl::InfiniteFuture());
+  if (!indexed.ok()) return Fail(indexed.status());
+  hie::Log(hie::LogLevel::kInfo, "index_rebuilt",
+           {{"records", static_cast<uint64_t>(*indexed)},
+            {"seconds", absl::ToDoubleSeconds(absl::Now() - rebuild_start)}});
+  // Declared after the manager so that it drains (and is destroyed) before the manager goes.
+  hie::WorkerPool worker_pool(static_cast<size_t>(*workers), static_cast<size_t>(*max_queued));
+  hie::identity::IdentityServiceImpl service(&manager, &worker_pool);
 
+  absl::StatusOr<std::unique_ptr<hie::GrpcServer>> server = hie::GrpcServer::Start(
+      {.service_name = "identity",
+       .listen_address = config->Get("listen"),
+       .tls = {config->Get("tls-ca"), config->Get("tls-cert"), config->Get("tls-key")},
+       .metrics_address = config->Get("metrics-listen")},
+      {&service});
+  if (!server.ok()) return Fail(server.status());
   (*server)->SetServing(true);
   hie::Log(hie::LogLevel::kInfo, "ready", {{"port", (*server)->port()}});
   int signal_number = hie::WaitForTerminationSignal();
