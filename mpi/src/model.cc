@@ -94,7 +94,7 @@ double LetterDice(std::string_view a, std::string_view b) {
 GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.given.empty() || b.given.empty()) return {0, false};
   if (a.given == b.given) return {4, true};
-  const double jw = JaroWinkler(a.given, b.given);
+  const double jw = JaroWinklerAtLeast(a.given, b.given, 0.6);
   // One edit implies a Jaro-Winkler of at least 0.6 except for very short names.
   const bool one_edit = (jw >= 0.6 || a.given.size() <= 3 || b.given.size() <= 3) &&
                         DamerauLevenshtein(a.given, b.given, 1) <= 1;
@@ -114,7 +114,7 @@ GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& 
 int CompareNameStrings(std::string_view a, std::string_view b) {
   if (a.empty() || b.empty()) return 0;
   if (a == b) return 4;
-  const double jw = JaroWinkler(a, b);
+  const double jw = JaroWinklerAtLeast(a, b, 0.6);
   if (jw >= 0.92) return 3;
   if ((jw >= 0.6 || a.size() <= 3 || b.size() <= 3) && DamerauLevenshtein(a, b, 1) <= 1) return 3;
   if (jw >= 0.8) return 2;
@@ -159,7 +159,7 @@ bool SharesToken(std::string_view a, std::string_view b) {
 int CompareFamily(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.family.empty() || b.family.empty()) return 0;
   if (a.family == b.family) return 4;
-  const double jw = JaroWinkler(a.family, b.family);
+  const double jw = JaroWinklerAtLeast(a.family, b.family, 0.6);
   if ((jw >= 0.6 || a.family.size() <= 3 || b.family.size() <= 3) &&
       DamerauLevenshtein(a.family, b.family, 1) <= 1) {
     return 3;
@@ -244,7 +244,7 @@ int CompareAddress(const NormalizedRecord& a, const NormalizedRecord& b) {
   const bool street_equal = a.address == b.address || EqualIgnoringSpaces(a.address, b.address);
   if (street_equal && numbers_equal) return 4;
   if (street_equal) return numbers_known ? 2 : 3;
-  const double jw = JaroWinkler(a.address, b.address);
+  const double jw = JaroWinklerAtLeast(a.address, b.address, 0.7);
   const bool close_street =
       jw >= 0.92 || (jw >= 0.7 && DamerauLevenshtein(a.address, b.address, 2) <= 2);
   if (close_street && (numbers_equal || !numbers_known)) return 3;
@@ -255,7 +255,7 @@ int CompareAddress(const NormalizedRecord& a, const NormalizedRecord& b) {
 int CompareCity(std::string_view a, std::string_view b) {
   if (a.empty() || b.empty()) return 0;
   if (a == b) return 3;
-  if (EqualIgnoringSpaces(a, b) || JaroWinkler(a, b) >= 0.88) return 2;
+  if (EqualIgnoringSpaces(a, b) || JaroWinklerAtLeast(a, b, 0.88) >= 0.88) return 2;
   return 1;
 }
 

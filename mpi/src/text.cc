@@ -238,7 +238,7 @@ namespace {
 // Maps a byte to one of 64 buckets for the position masks of JaroWinkler. Distinct upper-case
 // letters, digits and space get distinct buckets; rarer bytes may share one, which is resolved
 // by comparing the bytes themselves.
-inline int Bucket(unsigned char c) { return c & 63; }
+inline int Bucket(unsigned char c) { return c & 31; }
 
 }  // namespace
 
@@ -252,7 +252,7 @@ double JaroWinkler(std::string_view a, std::string_view b) {
   const int lb = static_cast<int>(b.size());
   const int window = std::max(0, std::max(la, lb) / 2 - 1);
   // positions[k]: bit j set when b[j] falls in bucket k.
-  uint64_t positions[64] = {};
+  uint64_t positions[32] = {};
   for (int j = 0; j < lb; ++j) {
     positions[Bucket(static_cast<unsigned char>(b[j]))] |= uint64_t{1} << j;
   }
@@ -293,6 +293,37 @@ double JaroWinkler(std::string_view a, std::string_view b) {
   int prefix = 0;
   while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix]) ++prefix;
   return jaro + prefix * 0.1 * (1.0 - jaro);
+}
+
+double JaroWinklerAtLeast(std::string_view a, std::string_view b, double floor) {
+  if (a.size() > 64) a = a.substr(0, 64);
+  if (b.size() > 64) b = b.substr(0, 64);
+  if (a.empty() || b.empty() || a == b) return JaroWinkler(a, b);
+  // Upper bound from the number of letters the two strings have in common (the Jaro matches
+  // can be no more) and the common prefix.
+  uint8_t counts[32] = {};
+  for (char c : a) ++counts[Bucket(static_cast<unsigned char>(c))];
+  int common = 0;
+  for (char c : b) {
+    uint8_t& n = counts[Bucket(static_cast<unsigned char>(c))];
+    if (n > 0) {
+      --n;
+      ++common;
+    }
+  }
+  const double m = common;
+  const double la = static_cast<double>(a.size());
+  const double lb = static_cast<double>(b.size());
+  const double jaro_bound = common == 0 ? 0.0 : (m / la + m / lb + 1.0) / 3.0;
+  int prefix = 0;
+  while (prefix < 4 && prefix < static_cast<int>(std::min(a.size(), b.size())) &&
+         a[prefix] == b[prefix]) {
+    ++prefix;
+  }
+  const double bound = jaro_bound <= 0.7 ? jaro_bound
+                                         : jaro_bound + prefix * 0.1 * (1.0 - jaro_bound);
+  if (bound < floor) return 0.0;
+  return JaroWinkler(a, b);
 }
 
 int DamerauLevenshtein(std::string_view a, std::string_view b, int max_distance) {

@@ -87,6 +87,25 @@ TEST(JaroWinklerTest, Symmetric) {
   }
 }
 
+TEST(JaroWinklerAtLeastTest, AgreesWithJaroWinklerAboveTheFloor) {
+  const char* words[] = {"SMITH", "SMYTHE", "JOHNSON", "JONSON", "A", "", "MARTHA", "MARHTA",
+                         "DWAYNE", "DUANE", "OLIVER", "OEIVLR", "123 MAIN ST", "MAIN ST 123",
+                         "XAVIER", "BOB"};
+  for (const char* a : words) {
+    for (const char* b : words) {
+      for (double floor : {0.0, 0.6, 0.8, 0.95}) {
+        const double full = JaroWinkler(a, b);
+        const double bounded = JaroWinklerAtLeast(a, b, floor);
+        if (full >= floor) {
+          EXPECT_DOUBLE_EQ(bounded, full) << a << " " << b << " " << floor;
+        } else {
+          EXPECT_TRUE(bounded == 0.0 || bounded == full) << a << " " << b << " " << floor;
+        }
+      }
+    }
+  }
+}
+
 TEST(DamerauLevenshteinTest, Table) {
   struct Case {
     const char* a;

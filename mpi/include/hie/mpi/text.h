@@ -31,6 +31,10 @@ std::string Nysiis(std::string_view word);
 // each string are compared.
 double JaroWinkler(std::string_view a, std::string_view b);
 
+// JaroWinkler(a, b) when it may reach `floor`; 0 when a cheap upper bound (letters in common,
+// common prefix) shows it cannot. Faster for the many pairs that are nowhere near.
+double JaroWinklerAtLeast(std::string_view a, std::string_view b, double floor);
+
 // Damerau-Levenshtein distance (optimal string alignment: insertions, deletions, substitutions
 // and transpositions of adjacent characters), computed only up to `max_distance`: the result is
 // min(distance, max_distance + 1).
