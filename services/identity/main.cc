@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/config.h"
 #include "services/common/logging.h"
@@ -17,6 +18,7 @@
 #include "services/common/pg/pool.h"
 #include "services/common/server.h"
 #include "services/common/worker_pool.h"
+#include "services/identity/api/hl7_feed.h"
 #include "services/identity/api/identity_service.h"
 #include "services/identity/core/identity_manager.h"
 #include "services/identity/core/mpi_matcher.h"
@@ -37,6 +39,7 @@ const std::vector<hie::ConfigKey> kConfigKeys = {
     {"workers", "16", "threads running database work for RPCs"},
     {"max-queued", "2000", "RPCs waiting for a worker before RESOURCE_EXHAUSTED"},
     {"nicknames", "", "nickname table CSV (default: the one shipped with mpi/)"},
+    {"hl7-listen", "127.0.0.1:2575", "HL7 v2 MLLP address (mutual TLS); empty disables"},
 };
 
 int Fail(const absl::Status& status) {
@@ -112,10 +115,30 @@ int main(int argc, char** argv) {
        .metrics_address = config->Get("metrics-listen")},
       {&service});
   if (!server.ok()) return Fail(server.status());
+  hie::identity::Hl7Feed hl7_feed(&manager, &clock);
+  std::unique_ptr<hie::hl7::MllpServer> mllp;
+  if (const std::string& hl7_listen = config->Get("hl7-listen"); !hl7_listen.empty()) {
+    size_t colon = hl7_listen.rfind(':');
+    int hl7_port = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(hl7_listen.substr(colon + 1), &hl7_port)) {
+      return Fail(absl::InvalidArgumentError("--hl7-listen must be HOST:PORT"));
+    }
+    absl::StatusOr<std::unique_ptr<hie::hl7::MllpServer>> started = hie::hl7::MllpServer::Start(
+        {.host = hl7_listen.substr(0, colon),
+         .port = hl7_port,
+         .tls = {config->Get("tls-ca"), config->Get("tls-cert"), config->Get("tls-key")}},
+        [&hl7_feed](const hie::hl7::MllpPeer& peer, std::string_view message) {
+          return hl7_feed.Handle(peer, message);
+        });
+    if (!started.ok()) return Fail(started.status());
+    mllp = *std::move(started);
+  }
   (*server)->SetServing(true);
-  hie::Log(hie::LogLevel::kInfo, "ready", {{"port", (*server)->port()}});
+  hie::Log(hie::LogLevel::kInfo, "ready",
+           {{"port", (*server)->port()}, {"hl7_port", mllp != nullptr ? mllp->port() : 0}});
   int signal_number = hie::WaitForTerminationSignal();
   hie::Log(hie::LogLevel::kInfo, "shutting_down", {{"signal", signal_number}});
+  if (mllp != nullptr) mllp->Stop();
   (*server)->Shutdown(absl::Seconds(5));
   return 0;
 }

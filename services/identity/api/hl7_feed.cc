@@ -1,0 +1,177 @@
+#include "services/identity/api/hl7_feed.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/common/logging.h"
+#include "services/identity/hl7/ack.h"
+
+namespace hie::identity {
+namespace {
+
+using ::hie::common::v1::Demographics;
+
+constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
+
+hie::common::v1::Sex SexOf(const std::string& code) {
+  if (code == "F") return hie::common::v1::SEX_FEMALE;
+  if (code == "M") return hie::common::v1::SEX_MALE;
+  if (code == "O" || code == "A" || code == "N") return hie::common::v1::SEX_OTHER;
+  if (code == "U") return hie::common::v1::SEX_UNKNOWN;
+  return hie::common::v1::SEX_UNSPECIFIED;
+}
+
+SourceId SourceOf(const hl7::MllpPeer& peer, const hl7::PatientIdentifier& id) {
+  SourceId source;
+  source.set_org(peer.org);
+  source.set_local_id(id.id);
+  return source;
+}
+
+}  // namespace
+
+Demographics DemographicsOf(const hl7::AdtPatient& p) {
+  Demographics d;
+  d.mutable_name()->set_given(p.given);
+  d.mutable_name()->set_middle(p.middle);
+  d.mutable_name()->set_family(p.family);
+  d.set_sex(SexOf(p.sex));
+  d.set_birth_date(p.birth_date);
+  const hl7::PostalAddress& a = p.address;
+  if (!a.street.empty() || !a.city.empty() || !a.zip.empty()) {
+    auto* address = d.add_addresses();
+    if (!a.street.empty()) address->add_lines(a.street);
+    if (!a.other_designation.empty()) address->add_lines(a.other_designation);
+    address->set_city(a.city);
+    address->set_state(a.state);
+    address->set_postal_code(a.zip);
+    address->set_country(a.country);
+    address->set_use(hie::common::v1::Address::USE_HOME);
+  }
+  if (!p.home_phone.empty()) {
+    auto* phone = d.add_phones();
+    phone->set_value(p.home_phone);
+    phone->set_use(hie::common::v1::ContactPoint::USE_HOME);
+  }
+  if (!p.business_phone.empty()) {
+    auto* phone = d.add_phones();
+    phone->set_value(p.business_phone);
+    phone->set_use(hie::common::v1::ContactPoint::USE_WORK);
+  }
+  if (!p.email.empty()) d.add_emails()->set_value(p.email);
+  for (const hl7::PatientIdentifier& id : p.identifiers) {
+    if (id.type_code == "SS") continue;  // added once below
+    auto* identifier = d.add_identifiers();
+    identifier->set_value(id.id);
+    identifier->set_assigning_authority(id.assigning_authority);
+    identifier->set_system(absl::StrCat("urn:hl7v2:cx4:", id.assigning_authority));
+    identifier->set_type(id.type_code == "MR"
+                             ? hie::common::v1::Identifier::TYPE_MEDICAL_RECORD_NUMBER
+                             : hie::common::v1::Identifier::TYPE_OTHER);
+  }
+  if (!p.ssn.empty()) {
+    auto* ssn = d.add_identifiers();
+    ssn->set_system(kSsnSystem);
+    ssn->set_value(p.ssn);
+    ssn->set_type(hie::common::v1::Identifier::TYPE_NATIONAL_ID);
+  }
+  d.set_deceased_date(p.death_date.size() == 10 ? p.death_date : "");
+  d.set_deceased(p.deceased.value_or(false) && p.death_date.empty());
+  return d;
+}
+
+Hl7Feed::Hl7Feed(IdentityManager* manager, const Clock* clock, absl::Duration timeout)
+    : manager_(manager), clock_(clock), timeout_(timeout) {}
+
+absl::Status Hl7Feed::Apply(const hl7::MllpPeer& peer, const hl7::AdtEvent& event) {
+  CallContext call;
+  call.actor.set_org(peer.org);
+  call.actor.set_role(hie::common::v1::ROLE_MEMBER_SYSTEM);
+  call.request_id = absl::StrCat("hl7-", peer.connection_id, "-", event.message_control_id);
+  call.deadline = absl::Now() + timeout_;
+  const std::string key = absl::StrCat("hl7:", peer.org, ":", event.message_control_id);
+  auto register_patient = [&](const hl7::AdtPatient& patient, const std::string& suffix) {
+    v1::RegisterSourceRecordRequest request;
+    request.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+    request.mutable_context()->set_request_id(call.request_id);
+    *request.mutable_source_id() = SourceOf(peer, patient.local_id);
+    *request.mutable_demographics() = DemographicsOf(patient);
+    request.set_idempotency_key(key + suffix);
+    return manager_->Register(call, request).status();
+  };
+  switch (event.action) {
+    case hl7::AdtAction::kRegisterOrUpdate:
+      return register_patient(event.patient, "");
+    case hl7::AdtAction::kMerge:
+      for (size_t i = 0; i < event.merges.size(); ++i) {
+        const hl7::AdtMerge& group = event.merges[i];
+        if (absl::Status s = register_patient(group.surviving, absl::StrCat(":survivor:", i));
+            !s.ok()) {
+          return s;
+        }
+        if (group.prior.id.empty() || group.prior.id == group.surviving.local_id.id) continue;
+        v1::MergeSourceRecordsRequest merge;
+        merge.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+        merge.mutable_context()->set_request_id(call.request_id);
+        *merge.mutable_survivor() = SourceOf(peer, group.surviving.local_id);
+        *merge.mutable_superseded() = SourceOf(peer, group.prior);
+        merge.set_idempotency_key(absl::StrCat(key, ":merge:", i));
+        absl::Status s = manager_->MergeSourceRecords(call, merge).status();
+        if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
+      }
+      return absl::OkStatus();
+    case hl7::AdtAction::kUnlink: {
+      if (!event.unlink_other.has_value()) {
+        return absl::InvalidArgumentError("A37 needs a second PID");
+      }
+      v1::ResolveRequest first;
+      *first.mutable_source_id() = SourceOf(peer, event.patient.local_id);
+      v1::ResolveRequest second;
+      *second.mutable_source_id() = SourceOf(peer, event.unlink_other->local_id);
+      auto a = manager_->Resolve(call, first);
+      auto b = manager_->Resolve(call, second);
+      if (!a.ok()) return a.status();
+      if (!b.ok()) return b.status();
+      if (a->person_id() != b->person_id()) return absl::OkStatus();  // not linked: nothing to do
+      v1::UnlinkRecordRequest unlink;
+      unlink.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+      unlink.mutable_context()->set_request_id(call.request_id);
+      *unlink.mutable_source_id() = second.source_id();
+      unlink.set_reason("ADT A37 unlink from the source");
+      unlink.set_idempotency_key(key + ":unlink");
+      return manager_->UnlinkRecord(call, unlink).status();
+    }
+  }
+  return absl::InternalError("unhandled ADT action");
+}
+
+std::string Hl7Feed::Handle(const hl7::MllpPeer& peer, std::string_view message) {
+  hl7::AckContext ack_context;
+  ack_context.control_id = absl::StrFormat("HIE%d%06d", absl::ToUnixSeconds(clock_->Now()),
+                                           ack_counter_.fetch_add(1) % 1000000);
+  ack_context.now = clock_->Now();
+  hl7::Hl7Result<hl7::Message> parsed = hl7::Message::Parse(message);
+  if (!parsed.ok()) {
+    return hl7::BuildAckForRaw(message, hl7::AckCode::kReject, {parsed.error()}, ack_context);
+  }
+  const hl7::Message& original = parsed.value();
+  if (peer.role != "member") {
+    return hl7::BuildAckForStatus(
+        original, absl::PermissionDeniedError("only member organisations may send ADT feeds"),
+        ack_context);
+  }
+  hl7::Hl7Result<hl7::AdtEvent> event = hl7::MapAdt(original);
+  if (!event.ok()) {
+    return hl7::BuildAck(original, hl7::DefaultAckCode(event.error()), {event.error()},
+                         ack_context);
+  }
+  absl::Status status = Apply(peer, event.value());
+  if (!status.ok()) {
+    Log(LogLevel::kWarning, "hl7_apply_failed",
+        {{"control_id", event.value().message_control_id},
+         {"trigger", event.value().trigger},
+         {"code", absl::StatusCodeToString(status.code())}});
+  }
+  return hl7::BuildAckForStatus(original, status, ack_context);
+}
+
+}  // namespace hie::identity

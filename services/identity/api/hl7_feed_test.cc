@@ -1,0 +1,139 @@
+// The HL7 ADT feed applied to the identity rules (in-memory store, real matching engine).
+
+#include "services/identity/api/hl7_feed.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "hie/mpi/nicknames.h"
+#include "services/identity/core/mpi_matcher.h"
+#include "services/identity/hl7/ack.h"
+#include "services/identity/store/in_memory_identity_store.h"
+
+namespace hie::identity {
+namespace {
+
+class FixedClock : public Clock {
+ public:
+  absl::Time Now() const override { return absl::FromUnixSeconds(1'800'000'000); }
+};
+
+std::string Adt(const std::string& event, const std::string& control_id,
+                const std::string& pid, const std::string& extra = "") {
+  return "MSH|^~\\&|EMR|CLINIC|HIE|HIE|20261122101500||ADT^" + event + "|" + control_id +
+         "|P|2.5.1\rEVN|" + event + "|20261122101500\r" + pid + "\r" + extra;
+}
+
+const char kAlicePid[] =
+    "PID|1||MRN1^^^CLINIC^MR~512449087^^^SSA^SS||Vandermeer^Alice^J||19840312|F|||"
+    "12 Birch Lane^^Springfield^IL^62704||217-555-0143";
+
+class Hl7FeedTest : public ::testing::Test {
+ protected:
+  Hl7FeedTest()
+      : matcher_(hie::mpi::Model::DefaultParams(), nullptr),
+        manager_(&store_, &matcher_, &clock_),
+        feed_(&manager_, &clock_) {
+    member_.org = "clinic-a";
+    member_.role = "member";
+    member_.common_name = "clinic-a";
+  }
+
+  std::string Send(const std::string& message) {
+    std::string ack = feed_.Handle(member_, message);
+    return hl7::AckCodeOf(ack);
+  }
+
+  std::optional<v1::SourceRecord> Record(const std::string& local_id) {
+    CallContext call;
+    v1::GetSourceRecordRequest request;
+    request.mutable_source_id()->set_org("clinic-a");
+    request.mutable_source_id()->set_local_id(local_id);
+    auto record = manager_.GetSourceRecord(call, request);
+    if (!record.ok()) return std::nullopt;
+    return *record;
+  }
+
+  FixedClock clock_;
+  InMemoryIdentityStore store_;
+  MpiMatcher matcher_;
+  IdentityManager manager_;
+  Hl7Feed feed_;
+  hl7::MllpPeer member_;
+};
+
+TEST_F(Hl7FeedTest, RegistersUnderTheCertificatesOrgAndMapsTheDemographics) {
+  ASSERT_EQ(Send(Adt("A04", "C1", kAlicePid)), "AA");
+  std::optional<v1::SourceRecord> record = Record("MRN1");
+  ASSERT_TRUE(record.has_value()) << "org comes from the certificate, not MSH-4 (CLINIC)";
+  const auto& d = record->demographics();
+  EXPECT_EQ(d.name().family(), "Vandermeer");
+  EXPECT_EQ(d.name().given(), "Alice");
+  EXPECT_EQ(d.name().middle(), "J");
+  EXPECT_EQ(d.birth_date(), "1984-03-12");
+  EXPECT_EQ(d.sex(), hie::common::v1::SEX_FEMALE);
+  ASSERT_EQ(d.addresses_size(), 1);
+  EXPECT_EQ(d.addresses(0).postal_code(), "62704");
+  bool has_ssn = false;
+  for (const auto& id : d.identifiers()) {
+    has_ssn |= id.system() == "urn:oid:2.16.840.1.113883.4.1" && id.value() == "512449087";
+  }
+  EXPECT_TRUE(has_ssn);
+}
+
+TEST_F(Hl7FeedTest, AResentMessageIsAppliedOnce) {
+  ASSERT_EQ(Send(Adt("A04", "C1", kAlicePid)), "AA");
+  ASSERT_EQ(Send(Adt("A04", "C1", kAlicePid)), "AA");
+  EXPECT_EQ(Record("MRN1")->version(), 1);
+  ASSERT_EQ(Send(Adt("A08", "C2", kAlicePid)), "AA");
+  EXPECT_EQ(Record("MRN1")->version(), 2) << "a new control id is a new update";
+}
+
+TEST_F(Hl7FeedTest, A40SupersedesThePriorRecord) {
+  ASSERT_EQ(Send(Adt("A04", "C1", kAlicePid)), "AA");
+  ASSERT_EQ(Send(Adt("A04", "C2", "PID|1||MRN2^^^CLINIC^MR||Vandermeer^Alice||19840312|F")),
+            "AA");
+  ASSERT_EQ(Send(Adt("A40", "C3", kAlicePid, "MRG|MRN2^^^CLINIC^MR\r")), "AA");
+  EXPECT_EQ(Record("MRN2")->state(), v1::RECORD_STATE_SUPERSEDED);
+  EXPECT_EQ(Record("MRN2")->superseded_by().local_id(), "MRN1");
+  // A prior id never seen before has nothing to supersede: still accepted.
+  EXPECT_EQ(Send(Adt("A40", "C4", kAlicePid, "MRG|MRN9^^^CLINIC^MR\r")), "AA");
+}
+
+TEST_F(Hl7FeedTest, BadMessagesAreRejectedWithAnErrorNamingTheField) {
+  std::string no_name = Adt("A04", "C1", "PID|1||MRN1^^^CLINIC^MR||||19840312|F");
+  std::string ack = feed_.Handle(member_, no_name);
+  EXPECT_EQ(hl7::AckCodeOf(ack), "AE");
+  EXPECT_NE(ack.find("ERR|"), std::string::npos);
+  EXPECT_NE(ack.find("PID"), std::string::npos);
+  EXPECT_FALSE(Record("MRN1").has_value());
+
+  std::string bad_date = Adt("A04", "C2", "PID|1||MRN1^^^CLINIC^MR||Doe^Jane||19841332|F");
+  EXPECT_EQ(Send(bad_date), "AE");
+  EXPECT_EQ(Send("this is not HL7"), "AR");
+  EXPECT_EQ(Send("MSH|^~\\&|LAB|X|HIE|HIE|20261122||ORU^R01|C3|P|2.5.1\rOBX|1|ST|x||y\r"), "AR");
+  EXPECT_FALSE(Record("MRN1").has_value());
+}
+
+TEST_F(Hl7FeedTest, OnlyMembersMayFeed) {
+  hl7::MllpPeer operator_peer = member_;
+  operator_peer.role = "operator";
+  EXPECT_EQ(hl7::AckCodeOf(feed_.Handle(operator_peer, Adt("A04", "C1", kAlicePid))), "AR");
+  EXPECT_FALSE(Record("MRN1").has_value());
+}
+
+TEST_F(Hl7FeedTest, RealSampleMessagesAreAccepted) {
+  for (const char* name : {"ADT-A01-01.hl7", "ADT-A04-01.hl7", "ADT-A08-01.hl7",
+                           "ADT-A28-01.hl7", "ADT-A31-01.hl7", "ADT-A40-01.hl7"}) {
+    std::ifstream in(std::string(HIE_HL7_TESTDATA_DIR) + "/" + name, std::ios::binary);
+    ASSERT_TRUE(in) << name;
+    std::stringstream contents;
+    contents << in.rdbuf();
+    EXPECT_EQ(Send(contents.str()), "AA") << name;
+  }
+}
+
+}  // namespace
+}  // namespace hie::identity
