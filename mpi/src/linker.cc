@@ -86,7 +86,7 @@ std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& record
   // Inside a large block, records are compared only with their kWindow neighbours in an order
   // by given name and birth date (sorted neighbourhood): linear instead of quadratic work, and
   // similar records still meet.
-  constexpr size_t kWindow = 12;
+  constexpr size_t kWindow = 8;
   constexpr size_t kNarrowWindow = 5;
   auto order_key = [&records](uint32_t i) {
     const NormalizedRecord& r = records[i];

@@ -128,9 +128,10 @@ std::vector<MatchCandidate> MatchIndex::Match(const Record& query, int limit) co
   std::vector<uint32_t> slots;
   for (uint64_t k : keys) {
     auto it = postings_.find(k);
-    if (it == postings_.end() || it->second.count > static_cast<uint32_t>(options_.max_block_size)) {
-      continue;
-    }
+    const int kind = BlockKeyKind(k);
+    const int cap = (kind == 12 || kind == 14) ? options_.max_broad_block_size
+                                               : options_.max_block_size;
+    if (it == postings_.end() || it->second.count > static_cast<uint32_t>(cap)) continue;
     for (uint32_t n = it->second.head; n != kNil; n = nodes_[n].next) slots.push_back(nodes_[n].slot);
   }
   std::sort(slots.begin(), slots.end());

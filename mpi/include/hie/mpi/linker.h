@@ -26,8 +26,8 @@ struct BlockingStats {
 };
 
 // All distinct pairs (i < j, encoded (i << 32) | j, sorted) that share a block key, skipping
-// blocks larger than `max_block_size`. Blocks of more than 24 records are not compared all
-// against all: each record meets its 12 neighbours in given-name/birth-date order (5 for the
+// blocks larger than `max_block_size`. Blocks of more than 16 records are not compared all
+// against all: each record meets its 8 neighbours in given-name/birth-date order (5 for the
 // broad key kinds 12 and 14). With `source` non-null only pairs whose sources differ
 // are produced (linkage across files).
 std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& records,

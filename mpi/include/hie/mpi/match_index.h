@@ -19,6 +19,8 @@ struct MatchIndexOptions {
   // Blocks (records sharing one key) larger than this are not scanned by Match: such keys
   // (a very common name and birth year) say little, and the other keys still apply.
   int max_block_size = 256;
+  // The same for the broad key kinds (given name + birth year, family name + initial).
+  int max_broad_block_size = 32;
 };
 
 struct MatchCandidate {
