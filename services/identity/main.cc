@@ -24,6 +24,7 @@
 #include "services/identity/core/mpi_matcher.h"
 #include "services/identity/store/migrations.h"
 #include "services/identity/store/pg_identity_store.h"
+#include "services/identity/store/redis_resolve_cache.h"
 
 namespace {
 
@@ -39,6 +40,8 @@ const std::vector<hie::ConfigKey> kConfigKeys = {
     {"workers", "16", "threads running database work for RPCs"},
     {"max-queued", "2000", "RPCs waiting for a worker before RESOURCE_EXHAUSTED"},
     {"nicknames", "", "nickname table CSV (default: the one shipped with mpi/)"},
+    {"redis", "", "Redis HOST:PORT for the resolve cache; empty disables (the service works, "
+                  "slower, without it)"},
     {"hl7-listen", "127.0.0.1:2575", "HL7 v2 MLLP address (mutual TLS); empty disables"},
 };
 
@@ -97,7 +100,20 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<hie::identity::PgIdentityStore>> store =
       hie::identity::PgIdentityStore::Create(pool->get());
   if (!store.ok()) return Fail(store.status());
-  hie::identity::IdentityManager manager(store->get(), &matcher, &clock);
+  std::unique_ptr<hie::redis::RedisClient> redis;
+  std::unique_ptr<hie::identity::RedisResolveCache> cache;
+  if (const std::string& redis_address = config->Get("redis"); !redis_address.empty()) {
+    size_t colon = redis_address.rfind(':');
+    int redis_port = 0;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(redis_address.substr(colon + 1), &redis_port)) {
+      return Fail(absl::InvalidArgumentError("--redis must be HOST:PORT"));
+    }
+    redis = std::make_unique<hie::redis::RedisClient>(
+        hie::redis::RedisOptions{.host = redis_address.substr(0, colon), .port = redis_port});
+    cache = std::make_unique<hie::identity::RedisResolveCache>(redis.get());
+  }
+  hie::identity::IdentityManager manager(store->get(), &matcher, &clock, cache.get());
   absl::Time rebuild_start = absl::Now();
   absl::StatusOr<size_t> indexed = manager.RebuildIndex(absl::InfiniteFuture());
   if (!indexed.ok()) return Fail(indexed.status());

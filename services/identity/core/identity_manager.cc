@@ -428,6 +428,95 @@ absl::StatusOr<std::vector<v1::SourceRecord>> RecordsOf(IdentityTxn& txn,
   return records;
 }
 
+// Forwards every call to a transaction and notes what its events say changed.
+struct ChangeSet {
+  std::vector<SourceId> records;
+  std::set<std::string> persons;
+};
+
+class ObservingTxn : public IdentityTxn {
+ public:
+  ObservingTxn(IdentityTxn& inner, ChangeSet* changes) : t_(inner), changes_(changes) {}
+
+  absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
+    for (const SourceId& id : event->source_ids()) changes_->records.push_back(id);
+    for (const std::string& p : {event->from_person_id(), event->to_person_id()}) {
+      if (!p.empty()) changes_->persons.insert(p);
+    }
+    for (const std::string& p : event->affected_person_ids()) changes_->persons.insert(p);
+    return t_.AppendEvent(event);
+  }
+
+  absl::Status LockKey(const std::string& key) override { return t_.LockKey(key); }
+  absl::StatusOr<std::optional<v1::SourceRecord>> GetRecord(const SourceId& id,
+                                                            int64_t version) override {
+    return t_.GetRecord(id, version);
+  }
+  absl::Status PutRecordVersion(const v1::SourceRecord& r, bool make_current) override {
+    return t_.PutRecordVersion(r, make_current);
+  }
+  absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
+                              const SourceId& superseded_by) override {
+    return t_.SetRecordState(id, state, superseded_by);
+  }
+  absl::StatusOr<std::vector<v1::SourceRecord>> RecordVersions(const SourceId& id) override {
+    return t_.RecordVersions(id);
+  }
+  absl::StatusOr<std::string> NewPersonId() override { return t_.NewPersonId(); }
+  absl::StatusOr<std::optional<v1::Person>> GetPerson(const std::string& id) override {
+    return t_.GetPerson(id);
+  }
+  absl::Status PutPerson(const v1::Person& person) override { return t_.PutPerson(person); }
+  absl::StatusOr<std::optional<v1::Link>> GetLink(const SourceId& id) override {
+    return t_.GetLink(id);
+  }
+  absl::Status PutLink(const v1::Link& link) override { return t_.PutLink(link); }
+  absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
+    return t_.LinksOf(person_id);
+  }
+  absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
+    return t_.GetEvent(id);
+  }
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p,
+                                                                   absl::Time as_of) override {
+    return t_.EventsAboutPerson(p, as_of);
+  }
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
+                                                                   absl::Time as_of) override {
+    return t_.EventsAboutRecord(id, as_of);
+  }
+  absl::StatusOr<std::string> NewTaskId() override { return t_.NewTaskId(); }
+  absl::Status PutTask(const v1::ReviewTask& task) override { return t_.PutTask(task); }
+  absl::StatusOr<std::optional<v1::ReviewTask>> GetTask(const std::string& id) override {
+    return t_.GetTask(id);
+  }
+  absl::StatusOr<std::vector<v1::ReviewTask>> ListTasks(const TaskFilter& f) override {
+    return t_.ListTasks(f);
+  }
+  absl::StatusOr<int64_t> CountTasks(const TaskFilter& f) override { return t_.CountTasks(f); }
+  absl::StatusOr<std::vector<v1::ReviewTask>> OpenTasksWith(const SourceId& id) override {
+    return t_.OpenTasksWith(id);
+  }
+  absl::Status PutNotAMatch(const v1::NotAMatch& d) override { return t_.PutNotAMatch(d); }
+  absl::Status RemoveNotAMatch(const SourceId& a, const SourceId& b) override {
+    return t_.RemoveNotAMatch(a, b);
+  }
+  absl::StatusOr<std::vector<v1::NotAMatch>> NotAMatchesOf(const SourceId& id) override {
+    return t_.NotAMatchesOf(id);
+  }
+  absl::StatusOr<std::optional<StoredIdempotentResult>> GetIdempotent(
+      const std::string& key) override {
+    return t_.GetIdempotent(key);
+  }
+  absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& r) override {
+    return t_.PutIdempotent(key, r);
+  }
+
+ private:
+  IdentityTxn& t_;
+  ChangeSet* changes_;
+};
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------
@@ -462,10 +551,42 @@ class IdentityManager::KeyLocks {
   std::array<std::mutex, kStripes> stripes_;
 };
 
-IdentityManager::IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock)
-    : store_(store), matcher_(matcher), clock_(clock), key_locks_(std::make_unique<KeyLocks>()) {}
+IdentityManager::IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock,
+                                 ResolveCache* cache)
+    : store_(store),
+      matcher_(matcher),
+      clock_(clock),
+      cache_(cache),
+      key_locks_(std::make_unique<KeyLocks>()) {}
 
 IdentityManager::~IdentityManager() = default;
+
+absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::string>& lock_keys,
+                                    const IdentityStore::TxnFn& fn) {
+  ChangeSet changes;
+  absl::Status status = store_->Transact(deadline, lock_keys, [&](IdentityTxn& txn) {
+    changes = ChangeSet();  // the store may run fn again
+    ObservingTxn observed(txn, &changes);
+    return fn(observed);
+  });
+  if (!status.ok() || cache_ == nullptr || (changes.records.empty() && changes.persons.empty())) {
+    return status;
+  }
+  invalidations_.fetch_add(1);
+  std::vector<SourceId> stale = changes.records;
+  absl::Status read = store_->Transact(deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    for (const std::string& person : changes.persons) {
+      auto links = txn.LinksOf(person);
+      if (!links.ok()) return links.status();
+      for (const v1::Link& link : *links) stale.push_back(link.source_id());
+    }
+    return absl::OkStatus();
+  });
+  // The write committed; if listing the affected records failed, the TTL bounds staleness.
+  if (read.ok()) cache_->Invalidate(stale);
+  invalidations_.fetch_add(1);
+  return status;
+}
 
 absl::StatusOr<size_t> IdentityManager::RebuildIndex(absl::Time deadline) {
   absl::Status upsert_status;
@@ -516,7 +637,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
   bool index_it = false;
   v1::RegisterSourceRecordResponse response;
 
-  absl::Status status = store_->Transact(call.deadline, lock_keys, [&](IdentityTxn& txn) {
+  absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) {
     index_it = false;
     std::function<absl::StatusOr<v1::RegisterSourceRecordResponse>()> produce =
         [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
@@ -726,7 +847,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
   }
   const absl::Time now = clock_->Now();
   v1::MergeSourceRecordsResponse response;
-  absl::Status status = store_->Transact(
+  absl::Status status = Write(
       call.deadline,
       {"record:" + RecordKey(request.survivor()), "record:" + RecordKey(request.superseded())},
       [&](IdentityTxn& txn) -> absl::Status {
@@ -827,6 +948,12 @@ absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
 absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& call,
                                                             const v1::ResolveRequest& request) {
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  const bool cacheable =
+      cache_ != nullptr && request.target_orgs_size() == 0 && !request.include_inactive();
+  if (cacheable) {
+    if (std::optional<v1::ResolveResponse> hit = cache_->Get(request.source_id())) return *hit;
+  }
+  const uint64_t epoch = invalidations_.load();
   v1::ResolveResponse out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     out.Clear();
@@ -854,6 +981,7 @@ absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& 
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  if (cacheable && invalidations_.load() == epoch) cache_->Put(request.source_id(), out);
   return out;
 }
 
@@ -996,7 +1124,7 @@ absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask
   }
   const absl::Time now = clock_->Now();
   v1::ResolveReviewTaskResponse response;
-  absl::Status status = store_->Transact(
+  absl::Status status = Write(
       call.deadline, {"task:" + request.task_id()}, [&](IdentityTxn& txn) -> absl::Status {
         auto result = Idempotent<v1::ResolveReviewTaskResponse>(
             txn, "resolve_task:" + request.idempotency_key(), Fingerprint(request),
@@ -1087,7 +1215,7 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
   if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
   const absl::Time now = clock_->Now();
   v1::LinkRecordResponse response;
-  absl::Status status = store_->Transact(
+  absl::Status status = Write(
       call.deadline, {"record:" + RecordKey(request.source_id())},
       [&](IdentityTxn& txn) -> absl::Status {
         auto result = Idempotent<v1::LinkRecordResponse>(
@@ -1166,7 +1294,7 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
   if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
   const absl::Time now = clock_->Now();
   v1::UnlinkRecordResponse response;
-  absl::Status status = store_->Transact(
+  absl::Status status = Write(
       call.deadline, {"record:" + RecordKey(request.source_id())},
       [&](IdentityTxn& txn) -> absl::Status {
         auto result = Idempotent<v1::UnlinkRecordResponse>(
@@ -1234,7 +1362,7 @@ absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
   }
   const absl::Time now = clock_->Now();
   v1::MergePersonsResponse response;
-  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+  absl::Status status = Write(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     auto result = Idempotent<v1::MergePersonsResponse>(
         txn, "merge:" + request.idempotency_key(), Fingerprint(request),
         [&]() -> absl::StatusOr<v1::MergePersonsResponse> {
@@ -1304,7 +1432,7 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
   if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
   const absl::Time now = clock_->Now();
   v1::UnmergePersonsResponse response;
-  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+  absl::Status status = Write(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     auto result = Idempotent<v1::UnmergePersonsResponse>(
         txn, "unmerge:" + request.idempotency_key(), Fingerprint(request),
         [&]() -> absl::StatusOr<v1::UnmergePersonsResponse> {

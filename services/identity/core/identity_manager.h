@@ -19,6 +19,7 @@
 // Thread-safe.
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -26,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/identity/core/matcher.h"
+#include "services/identity/core/resolve_cache.h"
 #include "services/identity/store/identity_store.h"
 
 namespace hie::identity {
@@ -51,8 +53,10 @@ class SystemClock : public Clock {
 
 class IdentityManager {
  public:
-  // `store`, `matcher` and `clock` must outlive the manager.
-  IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock);
+  // `store`, `matcher`, `clock` and `cache` (optional: nullptr = no cache) must outlive the
+  // manager.
+  IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock,
+                  ResolveCache* cache = nullptr);
   ~IdentityManager();
 
   // Loads the current version of every ACTIVE record into the matcher. Call once at start.
@@ -96,9 +100,18 @@ class IdentityManager {
  private:
   class KeyLocks;
 
+  // store_->Transact for operations that change identities: afterwards, drops the cached
+  // Resolve answers of every record and person the transaction's events name.
+  absl::Status Write(absl::Time deadline, const std::vector<std::string>& lock_keys,
+                     const IdentityStore::TxnFn& fn);
+
   IdentityStore* store_;
   Matcher* matcher_;
   const Clock* clock_;
+  ResolveCache* cache_;
+  // Bumped by every invalidation; a Resolve fills the cache only if none happened while it
+  // read the database (so it never re-inserts an answer that a concurrent write made stale).
+  std::atomic<uint64_t> invalidations_{0};
   std::unique_ptr<KeyLocks> key_locks_;
 };
 

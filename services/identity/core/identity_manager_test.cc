@@ -624,6 +624,53 @@ TEST_F(IdentityManagerTest, RebuiltIndexGivesTheSameAnswers) {
   EXPECT_EQ(again->person_id(), PersonOf(Id("clinic-a", "1")));
 }
 
+// A ResolveCache in memory that counts what it is asked.
+class CountingCache : public ResolveCache {
+ public:
+  std::optional<v1::ResolveResponse> Get(const SourceId& id) override {
+    ++gets;
+    auto it = entries.find(RecordKey(id));
+    if (it == entries.end()) return std::nullopt;
+    ++hits;
+    return it->second;
+  }
+  void Put(const SourceId& id, const v1::ResolveResponse& r) override { entries[RecordKey(id)] = r; }
+  void Invalidate(const std::vector<SourceId>& ids) override {
+    for (const SourceId& id : ids) entries.erase(RecordKey(id));
+  }
+  std::map<std::string, v1::ResolveResponse> entries;
+  int gets = 0, hits = 0;
+};
+
+TEST_F(IdentityManagerTest, ResolveIsCachedAndEveryLinkChangeInvalidatesIt) {
+  CountingCache cache;
+  IdentityManager cached(&store_, &matcher_, &clock_, &cache);
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-b", "2"), Demo(kBob));
+  v1::ResolveRequest resolve;
+  *resolve.mutable_source_id() = Id("clinic-b", "2");
+  ASSERT_EQ(cached.Resolve(call_, resolve)->person_id(), b.person_id());
+  ASSERT_EQ(cached.Resolve(call_, resolve)->person_id(), b.person_id());
+  EXPECT_EQ(cache.hits, 1);
+
+  v1::MergePersonsRequest m;
+  m.set_survivor_person_id(a.person_id());
+  m.set_merged_person_id(b.person_id());
+  m.set_reason("same");
+  ASSERT_TRUE(cached.MergePersons(call_, Write(m)).ok());
+  auto after = cached.Resolve(call_, resolve);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->person_id(), a.person_id()) << "a merge must not leave a stale answer";
+  EXPECT_EQ(after->cross_references_size(), 2);
+
+  // Registering a third record on the person invalidates its records' answers too.
+  v1::ResolveRequest first;
+  *first.mutable_source_id() = Id("clinic-a", "1");
+  ASSERT_EQ(cached.Resolve(call_, first)->cross_references_size(), 2);
+  ASSERT_TRUE(cached.Register(call_, RegisterRequest(Id("clinic-c", "3"), Demo(kAlice))).ok());
+  EXPECT_EQ(cached.Resolve(call_, first)->cross_references_size(), 3);
+}
+
 TEST(GoldenRecordTest, MostFrequentBirthDateAndMostRecentName) {
   auto record = [](int64_t seconds, const std::string& family, const std::string& birth) {
     v1::SourceRecord r;

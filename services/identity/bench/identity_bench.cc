@@ -1,0 +1,678 @@
+// hie-identity-bench: load and latency benchmark of the identity service (hie-identity) over
+// gRPC with mutual TLS. Not a test: it prints figures. run_bench.sh drives it end to end.
+//
+//   hie-identity-bench load     --records N [--concurrency C] [--offset K] [--max-seconds S]
+//   hie-identity-bench query    --records N [--samples S] [--callers 4]
+//   hie-identity-bench snapshot --records N [--samples S] --out FILE
+//
+// Common flags: --target HOST:PORT (127.0.0.1:7101), --tls-ca/--tls-cert/--tls-key (an
+// `operator` certificate), --seed (42), --population P (records generated, default N + offset).
+//
+// The data set is hie::mpi::GeneratePopulation with a fixed seed: persons with duplicate records
+// across clinics carrying data-entry errors (so registrations exercise linking, review and new
+// persons). The first N records of the (shuffled) population are the data set; every mode
+// regenerates it from (seed, population), so `query` and `snapshot` know which source ids `load`
+// registered. Records are mapped to hie.common.v1.Demographics as IdentityService expects
+// (the reverse of ToEngineRecord in services/identity/core/mpi_matcher.cc); birth dates in other
+// formats than YYYY-MM-DD are normalised with hie::mpi::ParseBirthDate (the service accepts only
+// ISO dates), placeholders and unparseable dates are sent without a date.
+//
+// load: C threads, each with its own channel and stub, take the next record and call
+// RegisterSourceRecord synchronously (one call in flight per thread), with an idempotency key
+// derived from (seed, record index), so a rerun against the same database replays stored
+// results. Retryable codes (ABORTED, UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED,
+// UNKNOWN) are retried with the same key up to 5 times; every failed attempt is counted by code.
+// Prints overall registrations/s, the rate in each 10% window of completions (sustained rate,
+// not a burst), latency percentiles and the outcome mix.
+//
+// query: Resolve latency over S random registered source ids (single caller), SearchPersons
+// latency with a realistic query (family, given, birth date, postal code of a registered
+// record, as that clinic typed them), then both again with --callers concurrent callers
+// (throughput). 200 warm-up calls precede each measurement.
+//
+// snapshot: a canonical text dump of Resolve (person and cross-references) and SearchPersons
+// (person ids and scores of the top matches) for S sampled records; run_bench.sh diffs it
+// before and after a restart of the service (index rebuilt from PostgreSQL).
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hie/identity/v1/identity.grpc.pb.h"
+#include "hie/mpi/generator.h"
+#include "hie/mpi/normalize.h"
+#include "services/common/tls.h"
+
+namespace {
+
+namespace v1 = ::hie::identity::v1;
+namespace common = ::hie::common::v1;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+struct Flags {
+  std::string mode;
+  std::string target = "127.0.0.1:7101";
+  std::string tls_ca = "var/certs/ca.pem";
+  std::string tls_cert = "var/certs/operator.pem";
+  std::string tls_key = "var/certs/operator.key";
+  uint64_t seed = 42;
+  int64_t records = 10000;
+  int64_t offset = 0;
+  int64_t population = 0;  // 0 = records + offset
+  int concurrency = 8;
+  int64_t samples = 10000;
+  int callers = 4;
+  double max_seconds = 0;  // 0 = no limit
+  std::string out;
+};
+
+[[noreturn]] void Usage(const std::string& error) {
+  if (!error.empty()) std::cerr << "hie-identity-bench: " << error << "\n";
+  std::cerr << "usage: hie-identity-bench load|query|snapshot [--target HOST:PORT]\n"
+               "         [--tls-ca F --tls-cert F --tls-key F] [--seed S] [--records N]\n"
+               "         [--offset K] [--population P] [--concurrency C] [--max-seconds S]\n"
+               "         [--samples S] [--callers C] [--out FILE]\n";
+  std::exit(2);
+}
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  if (argc < 2) Usage("");
+  f.mode = argv[1];
+  if (f.mode == "--help" || f.mode == "-h") Usage("");
+  if (f.mode != "load" && f.mode != "query" && f.mode != "snapshot") Usage("unknown mode " + f.mode);
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else {
+      if (i + 1 >= argc) Usage("flag " + arg + " needs a value");
+      value = argv[++i];
+    }
+    auto num = [&]() -> double {
+      char* end = nullptr;
+      double v = std::strtod(value.c_str(), &end);
+      if (end == value.c_str() || *end != '\0') Usage("bad number for " + arg);
+      return v;
+    };
+    if (arg == "--target") f.target = value;
+    else if (arg == "--tls-ca") f.tls_ca = value;
+    else if (arg == "--tls-cert") f.tls_cert = value;
+    else if (arg == "--tls-key") f.tls_key = value;
+    else if (arg == "--seed") f.seed = static_cast<uint64_t>(num());
+    else if (arg == "--records") f.records = static_cast<int64_t>(num());
+    else if (arg == "--offset") f.offset = static_cast<int64_t>(num());
+    else if (arg == "--population") f.population = static_cast<int64_t>(num());
+    else if (arg == "--concurrency") f.concurrency = static_cast<int>(num());
+    else if (arg == "--samples") f.samples = static_cast<int64_t>(num());
+    else if (arg == "--callers") f.callers = static_cast<int>(num());
+    else if (arg == "--max-seconds") f.max_seconds = num();
+    else if (arg == "--out") f.out = value;
+    else Usage("unknown flag " + arg);
+  }
+  if (f.records <= 0 || f.offset < 0 || f.concurrency <= 0 || f.samples <= 0 || f.callers <= 0) {
+    Usage("--records, --concurrency, --samples, --callers must be > 0");
+  }
+  if (f.population == 0) f.population = f.records + f.offset;
+  if (f.population < f.records + f.offset) Usage("--population must be >= records + offset");
+  if (f.mode == "snapshot" && f.out.empty()) Usage("snapshot needs --out");
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data set
+
+// The first `count` records of a generated population, deterministic in (seed, count).
+std::vector<hie::mpi::Record> Dataset(uint64_t seed, int64_t count) {
+  auto start = Clock::now();
+  hie::mpi::GeneratorOptions options;
+  options.seed = seed;
+  options.orgs = 5;
+  // About 1.95 records per person with the defaults; generate a little more and cut.
+  options.persons = std::max<int64_t>(16, static_cast<int64_t>(count * 0.55));
+  hie::mpi::GeneratedPopulation population = hie::mpi::GeneratePopulation(options);
+  while (static_cast<int64_t>(population.records.size()) < count) {
+    options.persons = options.persons * 5 / 4 + 16;
+    population = hie::mpi::GeneratePopulation(options);
+  }
+  std::vector<hie::mpi::Record> out;
+  out.reserve(count);
+  for (int64_t i = 0; i < count; ++i) out.push_back(std::move(population.records[i].record));
+  std::fprintf(stderr, "dataset: %" PRId64 " records of %" PRId64 " generated persons (seed %" PRIu64
+               "), generated in %.1f s\n",
+               count, options.persons, seed,
+               std::chrono::duration<double>(Clock::now() - start).count());
+  return out;
+}
+
+bool IsIsoDate(const std::string& d) {
+  if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
+  for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (d[i] < '0' || d[i] > '9') return false;
+  }
+  int year = std::stoi(d.substr(0, 4)), month = std::stoi(d.substr(5, 2)),
+      day = std::stoi(d.substr(8, 2));
+  if (year < 1850 || year > 2200 || month < 1 || month > 12 || day < 1) return false;
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (day > kDays[month - 1]) return false;
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return !(month == 2 && day == 29 && !leap);
+}
+
+// The date as the service accepts it: ISO dates as sent, others normalised, else empty.
+std::string ServiceBirthDate(const std::string& raw) {
+  if (raw.empty()) return "";
+  if (IsIsoDate(raw)) return raw;
+  hie::mpi::BirthDate d = hie::mpi::ParseBirthDate(raw);
+  if (d.year == 0) return "";
+  char buf[16];
+  if (d.month == 0) {
+    std::snprintf(buf, sizeof buf, "%04d", d.year);
+  } else if (d.day == 0) {
+    std::snprintf(buf, sizeof buf, "%04d-%02d", d.year, d.month);
+  } else {
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.year, d.month, d.day);
+  }
+  std::string out = buf;
+  return (out.size() == 10 && !IsIsoDate(out)) ? "" : out;
+}
+
+common::Demographics ToDemographics(const hie::mpi::Record& r) {
+  common::Demographics d;
+  d.mutable_name()->set_given(r.given_name);
+  d.mutable_name()->set_middle(r.middle_name);
+  d.mutable_name()->set_family(r.family_name);
+  switch (hie::mpi::ParseSex(r.sex)) {
+    case hie::mpi::Sex::kFemale: d.set_sex(common::SEX_FEMALE); break;
+    case hie::mpi::Sex::kMale: d.set_sex(common::SEX_MALE); break;
+    default: break;
+  }
+  d.set_birth_date(ServiceBirthDate(r.birth_date));
+  if (!r.address_line.empty() || !r.city.empty() || !r.state.empty() || !r.postal_code.empty()) {
+    common::Address* a = d.add_addresses();
+    if (!r.address_line.empty()) a->add_lines(r.address_line);
+    a->set_city(r.city);
+    a->set_state(r.state);
+    a->set_postal_code(r.postal_code);
+    a->set_use(common::Address::USE_HOME);
+  }
+  if (!r.phone.empty()) d.add_phones()->set_value(r.phone);
+  if (!r.email.empty()) d.add_emails()->set_value(r.email);
+  if (!r.ssn.empty()) {
+    common::Identifier* id = d.add_identifiers();
+    id->set_system(kSsnSystem);
+    id->set_value(r.ssn);
+    id->set_type(common::Identifier::TYPE_NATIONAL_ID);
+  }
+  return d;
+}
+
+common::SourceId SourceIdOf(const hie::mpi::Record& r) {
+  common::SourceId id;
+  id.set_org(r.org);
+  id.set_local_id(r.local_id);
+  return id;
+}
+
+// The query a registration clerk would type: family, given, birth date, postal code.
+common::Demographics SearchQueryOf(const hie::mpi::Record& r) {
+  common::Demographics full = ToDemographics(r);
+  common::Demographics q;
+  q.mutable_name()->set_family(full.name().family());
+  q.mutable_name()->set_given(full.name().given());
+  q.set_birth_date(full.birth_date());
+  if (full.addresses_size() > 0 && !full.addresses(0).postal_code().empty()) {
+    q.add_addresses()->set_postal_code(full.addresses(0).postal_code());
+  }
+  if (q.name().family().empty() && q.birth_date().empty()) q.mutable_name()->set_family("SMITH");
+  return q;
+}
+
+// ---------------------------------------------------------------------------------------------
+// gRPC
+
+std::unique_ptr<v1::IdentityService::Stub> NewStub(const Flags& f, int channel_index) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+      hie::MakeTlsChannelCredentials({f.tls_ca, f.tls_cert, f.tls_key});
+  if (!creds.ok()) {
+    std::cerr << "hie-identity-bench: " << creds.status().message() << "\n";
+    std::exit(2);
+  }
+  grpc::ChannelArguments args;
+  // One connection per caller, as separate clients would have.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("hie.bench.channel", channel_index);
+  return v1::IdentityService::NewStub(grpc::CreateCustomChannel(f.target, *creds, args));
+}
+
+void FillContext(common::RequestContext* context, const std::string& request_id) {
+  context->set_request_id(request_id);
+  context->set_purpose_of_use(common::PURPOSE_OF_USE_OPERATIONS);
+  context->mutable_actor()->set_user_id("identity-bench");
+}
+
+void PrepareCall(grpc::ClientContext* call, double seconds) {
+  call->set_deadline(Clock::now() + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::OK: return "OK";
+    case grpc::CANCELLED: return "CANCELLED";
+    case grpc::UNKNOWN: return "UNKNOWN";
+    case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::NOT_FOUND: return "NOT_FOUND";
+    case grpc::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::ABORTED: return "ABORTED";
+    case grpc::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::INTERNAL: return "INTERNAL";
+    case grpc::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::DATA_LOSS: return "DATA_LOSS";
+    case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "OTHER";
+  }
+}
+
+bool Retryable(grpc::StatusCode code) {
+  return code == grpc::ABORTED || code == grpc::UNAVAILABLE || code == grpc::RESOURCE_EXHAUSTED ||
+         code == grpc::DEADLINE_EXCEEDED || code == grpc::UNKNOWN;
+}
+
+// Latencies in microseconds.
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
+  size_t n = 0;
+};
+
+Percentiles Summarise(std::vector<double> v) {
+  Percentiles p;
+  p.n = v.size();
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    size_t i = static_cast<size_t>(std::ceil(q * v.size())) - 1;
+    return v[std::min(i, v.size() - 1)];
+  };
+  p.p50 = at(0.50);
+  p.p90 = at(0.90);
+  p.p99 = at(0.99);
+  p.max = v.back();
+  double sum = 0;
+  for (double x : v) sum += x;
+  p.mean = sum / v.size();
+  return p;
+}
+
+void PrintLatency(const char* what, const Percentiles& p) {
+  std::printf("%-34s n=%zu  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  mean %.3f ms\n",
+              what, p.n, p.p50 / 1e3, p.p90 / 1e3, p.p99 / 1e3, p.max / 1e3, p.mean / 1e3);
+}
+
+double Micros(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+// ---------------------------------------------------------------------------------------------
+// load
+
+int RunLoad(const Flags& f) {
+  std::vector<hie::mpi::Record> all = Dataset(f.seed, f.population);
+  const int64_t n = f.records;
+  std::vector<v1::RegisterSourceRecordRequest> requests(n);
+  int64_t dates_dropped = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const hie::mpi::Record& r = all[f.offset + i];
+    v1::RegisterSourceRecordRequest& q = requests[i];
+    *q.mutable_source_id() = SourceIdOf(r);
+    *q.mutable_demographics() = ToDemographics(r);
+    if (!r.birth_date.empty() && q.demographics().birth_date().empty()) ++dates_dropped;
+    q.set_idempotency_key("bench-" + std::to_string(f.seed) + "-" + std::to_string(f.offset + i));
+  }
+  all.clear();
+  all.shrink_to_fit();
+  std::fprintf(stderr, "load: %" PRId64 " requests built (%" PRId64
+               " unusable birth dates sent empty); %d callers\n",
+               n, dates_dropped, f.concurrency);
+
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> completed{0};
+  std::vector<double> completion_time(n, 0.0);  // seconds since start, by completion order
+  std::vector<double> latency(n, -1.0);         // microseconds incl. retries, by record
+  std::mutex mu;
+  std::map<std::string, int64_t> attempt_errors;  // failed attempts by code
+  std::map<std::string, int64_t> final_errors;    // records that never succeeded, by last code
+  std::map<std::string, int64_t> outcomes;
+  int64_t created = 0, replayed = 0, review_tasks = 0;
+  std::atomic<bool> stop{false};
+  const Clock::time_point start = Clock::now();
+
+  auto worker = [&](int index) {
+    std::unique_ptr<v1::IdentityService::Stub> stub = NewStub(f, index);
+    std::map<std::string, int64_t> my_attempt_errors, my_final_errors, my_outcomes;
+    int64_t my_created = 0, my_replayed = 0, my_tasks = 0;
+    int64_t request_seq = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      int64_t i = next.fetch_add(1);
+      if (i >= n) break;
+      if (f.max_seconds > 0 &&
+          std::chrono::duration<double>(Clock::now() - start).count() > f.max_seconds) {
+        stop = true;
+        break;
+      }
+      v1::RegisterSourceRecordRequest& req = requests[i];
+      Clock::time_point t0 = Clock::now();
+      grpc::Status status;
+      v1::RegisterSourceRecordResponse resp;
+      for (int attempt = 0; attempt < 6; ++attempt) {
+        FillContext(req.mutable_context(),
+                    "bench-" + std::to_string(index) + "-" + std::to_string(request_seq++));
+        grpc::ClientContext call;
+        PrepareCall(&call, 60);
+        resp.Clear();
+        status = stub->RegisterSourceRecord(&call, req, &resp);
+        if (status.ok()) break;
+        ++my_attempt_errors[CodeName(status.error_code())];
+        if (!Retryable(status.error_code())) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
+      }
+      Clock::time_point t1 = Clock::now();
+      if (status.ok()) {
+        latency[i] = Micros(t0, t1);
+        ++my_outcomes[v1::MatchOutcome_Name(resp.decision().outcome())];
+        if (resp.created()) ++my_created; else ++my_replayed;
+        if (!resp.decision().review_task_id().empty()) ++my_tasks;
+      } else {
+        ++my_final_errors[CodeName(status.error_code())];
+        if (my_final_errors[CodeName(status.error_code())] <= 3) {
+          std::lock_guard<std::mutex> lock(mu);
+          std::fprintf(stderr, "load: record %" PRId64 " failed: %s: %s\n", i,
+                       CodeName(status.error_code()), status.error_message().c_str());
+        }
+      }
+      int64_t done = completed.fetch_add(1);
+      completion_time[done] = std::chrono::duration<double>(t1 - start).count();
+      if ((done + 1) % std::max<int64_t>(1, n / 20) == 0) {
+        std::fprintf(stderr, "load: %" PRId64 "/%" PRId64 " after %.1f s\n", done + 1, n,
+                     completion_time[done]);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [k, v] : my_attempt_errors) attempt_errors[k] += v;
+    for (auto& [k, v] : my_final_errors) final_errors[k] += v;
+    for (auto& [k, v] : my_outcomes) outcomes[k] += v;
+    created += my_created;
+    replayed += my_replayed;
+    review_tasks += my_tasks;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < f.concurrency; ++t) threads.emplace_back(worker, t);
+  for (std::thread& t : threads) t.join();
+  const int64_t done = completed.load();
+  const double elapsed = done > 0 ? completion_time[done - 1] : 0;
+
+  int64_t ok = 0;
+  for (auto& [k, v] : outcomes) ok += v;
+  std::printf("== load: %" PRId64 " of %" PRId64 " records attempted (offset %" PRId64
+              ", seed %" PRIu64 "), %d callers%s\n",
+              done, n, f.offset, f.seed, f.concurrency, stop ? ", STOPPED at --max-seconds" : "");
+  std::printf("registered ok: %" PRId64 " in %.1f s = %.0f registrations/s overall\n", ok,
+              elapsed, elapsed > 0 ? ok / elapsed : 0.0);
+  std::printf("per 10%% window of completions (registrations/s):");
+  for (int w = 0; w < 10; ++w) {
+    int64_t a = done * w / 10, b = done * (w + 1) / 10;
+    if (b <= a) continue;
+    double t_a = a == 0 ? 0.0 : completion_time[a - 1], t_b = completion_time[b - 1];
+    std::printf(" %.0f", t_b > t_a ? (b - a) / (t_b - t_a) : 0.0);
+  }
+  std::printf("\n");
+  std::vector<double> ok_latency;
+  ok_latency.reserve(ok);
+  for (double l : latency) {
+    if (l >= 0) ok_latency.push_back(l);
+  }
+  PrintLatency("register latency (incl. retries)", Summarise(ok_latency));
+  std::printf("outcomes:");
+  for (auto& [k, v] : outcomes) {
+    std::printf(" %s=%" PRId64 " (%.1f%%)", k.c_str(), v, ok > 0 ? 100.0 * v / ok : 0.0);
+  }
+  std::printf("\ncreated=%" PRId64 " replayed(idempotent or existing)=%" PRId64
+              " responses with a review task=%" PRId64 "\n",
+              created, replayed, review_tasks);
+  std::printf("failed attempts by code:");
+  if (attempt_errors.empty()) std::printf(" none");
+  for (auto& [k, v] : attempt_errors) std::printf(" %s=%" PRId64, k.c_str(), v);
+  std::printf("\nrecords that failed for good by code:");
+  if (final_errors.empty()) std::printf(" none");
+  for (auto& [k, v] : final_errors) std::printf(" %s=%" PRId64, k.c_str(), v);
+  std::printf("\n");
+  std::fflush(stdout);
+  return final_errors.empty() ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// query and snapshot
+
+std::vector<int64_t> SampleIndexes(int64_t population, int64_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed * 7919 + 17);
+  std::uniform_int_distribution<int64_t> pick(0, population - 1);
+  std::vector<int64_t> out(count);
+  for (int64_t& i : out) i = pick(rng);
+  return out;
+}
+
+struct QueryWork {
+  std::vector<v1::ResolveRequest> resolves;
+  std::vector<v1::SearchPersonsRequest> searches;
+};
+
+QueryWork BuildQueries(const Flags& f, const std::vector<hie::mpi::Record>& all,
+                       const std::vector<int64_t>& picks) {
+  QueryWork w;
+  for (int64_t i : picks) {
+    const hie::mpi::Record& r = all[i];
+    v1::ResolveRequest q;
+    *q.mutable_source_id() = SourceIdOf(r);
+    w.resolves.push_back(std::move(q));
+    v1::SearchPersonsRequest s;
+    *s.mutable_query() = SearchQueryOf(r);
+    s.set_max_results(10);
+    w.searches.push_back(std::move(s));
+  }
+  return w;
+}
+
+// Runs `calls` requests of one kind over `callers` threads (each its own channel); returns
+// latencies (us) and wall time.
+template <typename Req, typename Resp, typename Method>
+std::pair<std::vector<double>, double> Drive(const Flags& f, std::vector<Req>& requests,
+                                             int callers, Method method,
+                                             std::map<std::string, int64_t>* errors,
+                                             int64_t* matches_total) {
+  std::vector<std::unique_ptr<v1::IdentityService::Stub>> stubs;
+  for (int c = 0; c < callers; ++c) stubs.push_back(NewStub(f, 1000 + c));
+  // Warm-up: connect and touch the code paths.
+  for (int c = 0; c < callers; ++c) {
+    for (int k = 0; k < 200 / callers + 1; ++k) {
+      Req req = requests[k % requests.size()];
+      FillContext(req.mutable_context(), "warmup");
+      grpc::ClientContext call;
+      PrepareCall(&call, 10);
+      Resp resp;
+      (void)((*stubs[c]).*method)(&call, req, &resp);
+    }
+  }
+  std::vector<double> lat(requests.size(), 0.0);
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Clock::time_point start = Clock::now();
+  auto run = [&](int c) {
+    std::map<std::string, int64_t> my_errors;
+    int64_t my_matches = 0;
+    for (size_t i; (i = next.fetch_add(1)) < requests.size();) {
+      Req& req = requests[i];
+      FillContext(req.mutable_context(), "bench-q-" + std::to_string(i));
+      grpc::ClientContext call;
+      PrepareCall(&call, 10);
+      Resp resp;
+      Clock::time_point t0 = Clock::now();
+      grpc::Status s = ((*stubs[c]).*method)(&call, req, &resp);
+      lat[i] = Micros(t0, Clock::now());
+      if (!s.ok()) {
+        ++my_errors[CodeName(s.error_code())];
+      } else if constexpr (std::is_same_v<Resp, v1::SearchPersonsResponse>) {
+        my_matches += resp.matches_size();
+      } else {
+        my_matches += resp.cross_references_size();
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [k, v] : my_errors) (*errors)[k] += v;
+    *matches_total += my_matches;
+  };
+  std::vector<std::thread> threads;
+  for (int c = 0; c < callers; ++c) threads.emplace_back(run, c);
+  for (std::thread& t : threads) t.join();
+  return {lat, std::chrono::duration<double>(Clock::now() - start).count()};
+}
+
+void PrintErrors(const std::map<std::string, int64_t>& errors) {
+  std::printf("  errors:");
+  if (errors.empty()) std::printf(" none");
+  for (auto& [k, v] : errors) std::printf(" %s=%" PRId64, k.c_str(), v);
+  std::printf("\n");
+}
+
+int RunQuery(const Flags& f) {
+  std::vector<hie::mpi::Record> all = Dataset(f.seed, f.population);
+  std::vector<int64_t> picks = SampleIndexes(f.records + f.offset, f.samples, f.seed);
+  QueryWork w = BuildQueries(f, all, picks);
+  std::printf("== query: %" PRId64 " samples over the %" PRId64 " registered records (seed %" PRIu64
+              ")\n",
+              f.samples, f.records + f.offset, f.seed);
+  int rc = 0;
+  for (int callers : {1, f.callers}) {
+    {
+      std::map<std::string, int64_t> errors;
+      int64_t xrefs = 0;
+      auto [lat, wall] = Drive<v1::ResolveRequest, v1::ResolveResponse>(
+          f, w.resolves, callers, &v1::IdentityService::Stub::Resolve, &errors, &xrefs);
+      std::string what = "Resolve, " + std::to_string(callers) + " caller(s)";
+      PrintLatency(what.c_str(), Summarise(lat));
+      std::printf("  throughput %.0f calls/s; mean cross-references %.2f\n", lat.size() / wall,
+                  static_cast<double>(xrefs) / lat.size());
+      PrintErrors(errors);
+      if (!errors.empty()) rc = 1;
+    }
+    {
+      std::map<std::string, int64_t> errors;
+      int64_t matches = 0;
+      auto [lat, wall] = Drive<v1::SearchPersonsRequest, v1::SearchPersonsResponse>(
+          f, w.searches, callers, &v1::IdentityService::Stub::SearchPersons, &errors, &matches);
+      std::string what = "SearchPersons, " + std::to_string(callers) + " caller(s)";
+      PrintLatency(what.c_str(), Summarise(lat));
+      std::printf("  throughput %.0f calls/s; mean matches returned %.2f\n", lat.size() / wall,
+                  static_cast<double>(matches) / lat.size());
+      PrintErrors(errors);
+      if (!errors.empty()) rc = 1;
+    }
+    std::fflush(stdout);
+    if (f.callers == 1) break;
+  }
+  return rc;
+}
+
+int RunSnapshot(const Flags& f) {
+  std::vector<hie::mpi::Record> all = Dataset(f.seed, f.population);
+  std::vector<int64_t> picks = SampleIndexes(f.records + f.offset, f.samples, f.seed + 1);
+  QueryWork w = BuildQueries(f, all, picks);
+  std::unique_ptr<v1::IdentityService::Stub> stub = NewStub(f, 0);
+  std::ofstream out(f.out);
+  int64_t failures = 0;
+  for (size_t i = 0; i < w.resolves.size(); ++i) {
+    {
+      v1::ResolveRequest& req = w.resolves[i];
+      FillContext(req.mutable_context(), "snapshot-r-" + std::to_string(i));
+      grpc::ClientContext call;
+      PrepareCall(&call, 10);
+      v1::ResolveResponse resp;
+      grpc::Status s = stub->Resolve(&call, req, &resp);
+      out << "resolve " << req.source_id().org() << "/" << req.source_id().local_id() << " -> ";
+      if (!s.ok()) {
+        ++failures;
+        out << "ERROR " << CodeName(s.error_code()) << "\n";
+      } else {
+        std::vector<std::string> xrefs;
+        for (const auto& x : resp.cross_references()) {
+          xrefs.push_back(x.source_id().org() + "/" + x.source_id().local_id() + ":" +
+                          v1::LinkMethod_Name(x.link().method()));
+        }
+        std::sort(xrefs.begin(), xrefs.end());
+        out << resp.person_id();
+        for (const std::string& x : xrefs) out << " " << x;
+        out << "\n";
+      }
+    }
+    {
+      v1::SearchPersonsRequest& req = w.searches[i];
+      FillContext(req.mutable_context(), "snapshot-s-" + std::to_string(i));
+      grpc::ClientContext call;
+      PrepareCall(&call, 10);
+      v1::SearchPersonsResponse resp;
+      grpc::Status s = stub->SearchPersons(&call, req, &resp);
+      out << "search " << i << " -> ";
+      if (!s.ok()) {
+        ++failures;
+        out << "ERROR " << CodeName(s.error_code()) << "\n";
+      } else {
+        for (const auto& m : resp.matches()) {
+          char score[32];
+          std::snprintf(score, sizeof score, "%.4f", m.candidate().score());
+          out << m.candidate().person_id() << "=" << score << ":"
+              << v1::MatchGrade_Name(m.candidate().grade()) << " ";
+        }
+        out << "\n";
+      }
+    }
+  }
+  std::printf("snapshot: %zu resolves and searches written to %s, %" PRId64 " errors\n",
+              w.resolves.size(), f.out.c_str(), failures);
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f = ParseFlags(argc, argv);
+  if (f.mode == "load") return RunLoad(f);
+  if (f.mode == "query") return RunQuery(f);
+  return RunSnapshot(f);
+}
