@@ -97,7 +97,7 @@ GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& 
   const double jw = JaroWinklerAtLeast(a.given, b.given, 0.6);
   // One edit implies a Jaro-Winkler of at least 0.6 except for very short names.
   const bool one_edit = (jw >= 0.6 || a.given.size() <= 3 || b.given.size() <= 3) &&
-                        DamerauLevenshtein(a.given, b.given, 1) <= 1;
+                        WithinOneEdit(a.given, b.given);
   const bool initial = (a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0];
   const bool alike = one_edit || jw >= 0.8 || a.given_nysiis == b.given_nysiis || initial ||
                      LetterDice(a.given, b.given) >= 0.85;
@@ -116,7 +116,7 @@ int CompareNameStrings(std::string_view a, std::string_view b) {
   if (a == b) return 4;
   const double jw = JaroWinklerAtLeast(a, b, 0.6);
   if (jw >= 0.92) return 3;
-  if ((jw >= 0.6 || a.size() <= 3 || b.size() <= 3) && DamerauLevenshtein(a, b, 1) <= 1) return 3;
+  if ((jw >= 0.6 || a.size() <= 3 || b.size() <= 3) && WithinOneEdit(a, b)) return 3;
   if (jw >= 0.8) return 2;
   return 1;
 }
@@ -161,7 +161,7 @@ int CompareFamily(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.family == b.family) return 4;
   const double jw = JaroWinklerAtLeast(a.family, b.family, 0.6);
   if ((jw >= 0.6 || a.family.size() <= 3 || b.family.size() <= 3) &&
-      DamerauLevenshtein(a.family, b.family, 1) <= 1) {
+      WithinOneEdit(a.family, b.family)) {
     return 3;
   }
   const bool compound = a.family.find(' ') != std::string::npos ||
@@ -262,7 +262,7 @@ int CompareCity(std::string_view a, std::string_view b) {
 int CompareCode(std::string_view a, std::string_view b) {  // postal code, ssn
   if (a.empty() || b.empty()) return 0;
   if (a == b) return 3;
-  if (DamerauLevenshtein(a, b, 1) <= 1) return 2;
+  if (WithinOneEdit(a, b)) return 2;
   return 1;
 }
 
@@ -272,7 +272,7 @@ int ComparePhone(std::string_view a, std::string_view b) {
   if (a.size() >= 7 && b.size() >= 7 && a.substr(a.size() - 7) == b.substr(b.size() - 7)) {
     return 2;
   }
-  if (DamerauLevenshtein(a, b, 1) <= 1) return 2;
+  if (WithinOneEdit(a, b)) return 2;
   return 1;
 }
 
@@ -281,7 +281,7 @@ int CompareEmail(std::string_view a, std::string_view b) {
   if (a == b) return 3;
   const std::string_view ua = a.substr(0, a.find('@'));
   const std::string_view ub = b.substr(0, b.find('@'));
-  if (ua == ub || DamerauLevenshtein(a, b, 1) <= 1) return 2;
+  if (ua == ub || WithinOneEdit(a, b)) return 2;
   return 1;
 }
 
@@ -429,7 +429,7 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
       std::abs(da.year - db.year) >= 15) {
     const bool year_typo =
         da.month != 0 && da.month == db.month && da.day == db.day &&
-        DamerauLevenshtein(std::to_string(da.year), std::to_string(db.year), 1) <= 1;
+        WithinOneEdit(std::to_string(da.year), std::to_string(db.year));
     if (!year_typo) c.guards |= kGuardJuniorSenior;
   }
   return c;

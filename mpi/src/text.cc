@@ -359,6 +359,22 @@ int DamerauLevenshtein(std::string_view a, std::string_view b, int max_distance)
   return std::min(prev[lb], max_distance + 1);
 }
 
+bool WithinOneEdit(std::string_view a, std::string_view b) {
+  if (a.size() < b.size()) std::swap(a, b);
+  const size_t la = a.size();
+  const size_t lb = b.size();
+  if (la - lb > 1) return false;
+  size_t i = 0;
+  while (i < lb && a[i] == b[i]) ++i;
+  if (i == lb) return true;  // equal, or one character appended
+  if (la == lb) {
+    // One substitution, or one transposition of adjacent characters.
+    if (a.substr(i + 1) == b.substr(i + 1)) return true;
+    return i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] && a.substr(i + 2) == b.substr(i + 2);
+  }
+  return a.substr(i + 1) == b.substr(i);  // one deletion from the longer string
+}
+
 uint64_t PackCode(std::string_view code) {
   uint64_t v = 0;
   for (size_t i = 0; i < code.size() && i < 8; ++i) {

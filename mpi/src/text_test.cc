@@ -125,6 +125,17 @@ TEST(DamerauLevenshteinTest, Table) {
   }
 }
 
+TEST(WithinOneEditTest, AgreesWithDamerauLevenshtein) {
+  const char* words[] = {"", "A", "AB", "BA", "ABC", "ACB", "ABCD", "ABD", "XBC", "SMITH",
+                         "SMTIH", "SMITHE", "SMYTH", "MITH", "SMITHS", "1234567", "1234576",
+                         "12345678", "ABCBA", "ABCAB"};
+  for (const char* a : words) {
+    for (const char* b : words) {
+      EXPECT_EQ(WithinOneEdit(a, b), DamerauLevenshtein(a, b, 1) <= 1) << a << " " << b;
+    }
+  }
+}
+
 TEST(PackCodeTest, DistinctAndEmpty) {
   EXPECT_EQ(PackCode(""), 0u);
   EXPECT_NE(PackCode("R163"), PackCode("R162"));

@@ -40,6 +40,9 @@ double JaroWinklerAtLeast(std::string_view a, std::string_view b, double floor);
 // min(distance, max_distance + 1).
 int DamerauLevenshtein(std::string_view a, std::string_view b, int max_distance);
 
+// DamerauLevenshtein(a, b, 1) <= 1, in linear time.
+bool WithinOneEdit(std::string_view a, std::string_view b);
+
 // Packs up to 8 bytes of `code` into an integer (for hashing phonetic codes); "" -> 0.
 uint64_t PackCode(std::string_view code);
 
