@@ -40,6 +40,20 @@ void ParallelFor(size_t n, int threads, Fn fn) {
   for (auto& th : pool) th.join();
 }
 
+// Sorts on two threads (halves sorted in parallel, then merged) when the input is large.
+template <typename T>
+void ParallelSort(std::vector<T>* v, int threads) {
+  if (threads < 2 || v->size() < (1u << 16)) {
+    std::sort(v->begin(), v->end());
+    return;
+  }
+  const auto mid = v->begin() + static_cast<std::ptrdiff_t>(v->size() / 2);
+  std::thread left([&] { std::sort(v->begin(), mid); });
+  std::sort(mid, v->end());
+  left.join();
+  std::inplace_merge(v->begin(), mid, v->end());
+}
+
 class DisjointSets {
  public:
   explicit DisjointSets(size_t n) : parent_(n), members_(n) {
@@ -71,18 +85,30 @@ class DisjointSets {
 
 std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& records,
                                      const std::vector<uint8_t>* source, int max_block_size,
-                                     BlockingStats* stats) {
+                                     BlockingStats* stats, int threads) {
   BlockingStats local;
+  std::vector<std::vector<std::pair<uint64_t, uint32_t>>> parts(
+      static_cast<size_t>(std::max(1, threads)));
+  ParallelFor(records.size(), threads, [&](size_t begin, size_t end, int t) {
+    auto& out = parts[static_cast<size_t>(t)];
+    out.reserve((end - begin) * 12);
+    std::vector<uint64_t> keys;
+    for (size_t i = begin; i < end; ++i) {
+      keys.clear();
+      AppendBlockKeys(records[i], &keys);
+      for (uint64_t k : keys) out.emplace_back(k, static_cast<uint32_t>(i));
+    }
+  });
   std::vector<std::pair<uint64_t, uint32_t>> entries;
-  entries.reserve(records.size() * 10);
-  std::vector<uint64_t> keys;
-  for (uint32_t i = 0; i < records.size(); ++i) {
-    keys.clear();
-    AppendBlockKeys(records[i], &keys);
-    for (uint64_t k : keys) entries.emplace_back(k, i);
+  size_t total = 0;
+  for (const auto& part : parts) total += part.size();
+  entries.reserve(total);
+  for (auto& part : parts) {
+    entries.insert(entries.end(), part.begin(), part.end());
+    std::vector<std::pair<uint64_t, uint32_t>>().swap(part);
   }
   local.keys = static_cast<int64_t>(entries.size());
-  std::sort(entries.begin(), entries.end());
+  ParallelSort(&entries, threads);
   // Inside a large block, records are compared only with their kWindow neighbours in an order
   // by given name and birth date (sorted neighbourhood): linear instead of quadratic work, and
   // similar records still meet.
@@ -132,7 +158,7 @@ std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& record
     b = e;
   }
   std::vector<std::pair<uint64_t, uint32_t>>().swap(entries);
-  std::sort(pairs.begin(), pairs.end());
+  ParallelSort(&pairs, threads);
   pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
   local.candidate_pairs = static_cast<int64_t>(pairs.size());
   if (stats != nullptr) *stats = local;
@@ -353,7 +379,8 @@ TrainResult Train(const std::vector<NormalizedRecord>& records,
 TrainResult TrainOnRecords(std::vector<NormalizedRecord>* records, const TrainOptions& options,
                            int max_block_size) {
   AnnotateFrequencies(records);
-  const std::vector<uint64_t> pairs = CandidatePairs(*records, nullptr, max_block_size, nullptr);
+  const std::vector<uint64_t> pairs =
+      CandidatePairs(*records, nullptr, max_block_size, nullptr, options.threads);
   return Train(*records, nullptr, pairs, options);
 }
 
@@ -382,7 +409,7 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
   AnnotateFrequencies(&records);
   progress("blocking", 0);
   std::vector<uint64_t> pairs =
-      CandidatePairs(records, cross, options.max_block_size, &result.blocking);
+      CandidatePairs(records, cross, options.max_block_size, &result.blocking, options.threads);
   progress("training", 0);
   TrainOptions train = options.train;
   train.threads = options.threads;

@@ -32,7 +32,7 @@ struct BlockingStats {
 // are produced (linkage across files).
 std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& records,
                                      const std::vector<uint8_t>* source, int max_block_size,
-                                     BlockingStats* stats);
+                                     BlockingStats* stats, int threads = 1);
 
 struct TrainOptions {
   int64_t random_pairs = 100'000;  // pairs sampled for u
