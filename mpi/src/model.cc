@@ -73,34 +73,52 @@ struct GivenComparison {
   bool spelled_alike = false;  // one edit, Jaro-Winkler >= 0.8, same NYSIIS or initial
 };
 
-// Dice similarity of the two names' letter multisets: high for scrambled letters ("OEIVLR" /
-// "OLIVER"), which Jaro-Winkler scores low.
-double LetterDice(std::string_view a, std::string_view b) {
-  if (a.size() < 4 || b.size() < 4) return 0;
-  int counts[26] = {};
-  for (char c : a) {
-    if (c >= 'A' && c <= 'Z') ++counts[c - 'A'];
-  }
-  int common = 0;
+// Letter-based similarities of two names, sharing one pass over their letters.
+struct NameSimilarity {
+  double jw;    // Jaro-Winkler, or 0 when an upper bound shows it is below 0.8
+  double dice;  // Dice similarity of the letter multisets (0 for names under 4 letters): high
+                // for scrambled letters ("OEIVLR" / "OLIVER"), which Jaro-Winkler scores low
+};
+
+NameSimilarity Similarity(std::string_view a, std::string_view b) {
+  if (a.size() > 64) a = a.substr(0, 64);
+  if (b.size() > 64) b = b.substr(0, 64);
+  uint8_t counts[32] = {};
+  for (char c : a) ++counts[c & 31];
+  int common = 0;  // characters in common (an upper bound on the Jaro matches)
   for (char c : b) {
-    if (c >= 'A' && c <= 'Z' && counts[c - 'A'] > 0) {
-      --counts[c - 'A'];
+    uint8_t& n = counts[c & 31];
+    if (n > 0) {
+      --n;
       ++common;
     }
   }
-  return 2.0 * common / static_cast<double>(a.size() + b.size());
+  const double la = static_cast<double>(a.size());
+  const double lb = static_cast<double>(b.size());
+  NameSimilarity out{0.0, 0.0};
+  if (a.size() >= 4 && b.size() >= 4) out.dice = 2.0 * common / (la + lb);
+  if (common == 0) return out;
+  const double jaro_bound = (common / la + common / lb + 1.0) / 3.0;
+  int prefix = 0;
+  while (prefix < 4 && prefix < static_cast<int>(std::min(a.size(), b.size())) &&
+         a[prefix] == b[prefix]) {
+    ++prefix;
+  }
+  const double bound = jaro_bound <= 0.7 ? jaro_bound
+                                         : jaro_bound + prefix * 0.1 * (1.0 - jaro_bound);
+  if (bound >= 0.8) out.jw = JaroWinkler(a, b);
+  return out;
 }
 
 GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.given.empty() || b.given.empty()) return {0, false};
   if (a.given == b.given) return {4, true};
-  const double jw = JaroWinklerAtLeast(a.given, b.given, 0.6);
-  // One edit implies a Jaro-Winkler of at least 0.6 except for very short names.
-  const bool one_edit = (jw >= 0.6 || a.given.size() <= 3 || b.given.size() <= 3) &&
-                        WithinOneEdit(a.given, b.given);
+  const NameSimilarity sim = Similarity(a.given, b.given);
+  const double jw = sim.jw;
+  const bool one_edit = WithinOneEdit(a.given, b.given);
   const bool initial = (a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0];
   const bool alike = one_edit || jw >= 0.8 || a.given_nysiis == b.given_nysiis || initial ||
-                     LetterDice(a.given, b.given) >= 0.85;
+                     sim.dice >= 0.85;
   if (DirectNickname(a, b) || one_edit || jw >= 0.92) return {3, alike};
   if (alike || SharesGroup(a.given_groups, b.given_groups)) return {2, alike};
   if ((!b.middle.empty() && FirstToken(b.middle) == a.given) ||
@@ -114,9 +132,8 @@ GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& 
 int CompareNameStrings(std::string_view a, std::string_view b) {
   if (a.empty() || b.empty()) return 0;
   if (a == b) return 4;
-  const double jw = JaroWinklerAtLeast(a, b, 0.6);
-  if (jw >= 0.92) return 3;
-  if ((jw >= 0.6 || a.size() <= 3 || b.size() <= 3) && WithinOneEdit(a, b)) return 3;
+  const double jw = Similarity(a, b).jw;
+  if (jw >= 0.92 || WithinOneEdit(a, b)) return 3;
   if (jw >= 0.8) return 2;
   return 1;
 }
@@ -159,11 +176,9 @@ bool SharesToken(std::string_view a, std::string_view b) {
 int CompareFamily(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.family.empty() || b.family.empty()) return 0;
   if (a.family == b.family) return 4;
-  const double jw = JaroWinklerAtLeast(a.family, b.family, 0.6);
-  if ((jw >= 0.6 || a.family.size() <= 3 || b.family.size() <= 3) &&
-      WithinOneEdit(a.family, b.family)) {
-    return 3;
-  }
+  if (WithinOneEdit(a.family, b.family)) return 3;
+  const NameSimilarity sim = Similarity(a.family, b.family);
+  const double jw = sim.jw;
   const bool compound = a.family.find(' ') != std::string::npos ||
                         b.family.find(' ') != std::string::npos;
   if (compound && (TokensContained(a.family, b.family) || TokensContained(b.family, a.family))) {
@@ -172,7 +187,7 @@ int CompareFamily(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (jw >= 0.92) return 3;
   if (jw >= 0.8 || a.family_nysiis == b.family_nysiis) return 2;
   if (compound && SharesToken(a.family, b.family)) return 2;
-  if (LetterDice(a.family, b.family) >= 0.85) return 2;
+  if (sim.dice >= 0.85) return 2;
   return 1;
 }
 
