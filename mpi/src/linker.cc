@@ -111,51 +111,93 @@ std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& record
   ParallelSort(&entries, threads);
   // Inside a large block, records are compared only with their kWindow neighbours in an order
   // by given name and birth date (sorted neighbourhood): linear instead of quadratic work, and
-  // similar records still meet.
+  // similar records still meet. The order is a 64-bit key per record: the first five letters of
+  // the given name, then the birth date.
   constexpr size_t kWindow = 8;
   constexpr size_t kNarrowWindow = 5;
-  auto order_key = [&records](uint32_t i) {
-    const NormalizedRecord& r = records[i];
-    return std::tuple(std::string_view(r.given), r.birth_date.year, r.birth_date.month,
-                      r.birth_date.day, i);
-  };
-  std::vector<uint64_t> pairs;
-  std::vector<uint32_t> block;
-  for (size_t b = 0; b < entries.size();) {
-    size_t e = b + 1;
-    while (e < entries.size() && entries[e].first == entries[b].first) ++e;
-    const size_t size = e - b;
-    ++local.blocks;
-    if (static_cast<int64_t>(size) > max_block_size) {
-      ++local.oversized_blocks;
-      local.oversized_records += static_cast<int64_t>(size);
-      b = e;
-      continue;
-    }
-    block.clear();
-    for (size_t i = b; i < e; ++i) block.push_back(entries[i].second);
-    // The broad keys (given name + year, family name + initial) get a narrow window.
-    const int kind = BlockKeyKind(entries[b].first);
-    const size_t max_window = (kind == 12 || kind == 14) ? kNarrowWindow : kWindow;
-    size_t window = size;
-    if (size > 2 * max_window) {
-      std::sort(block.begin(), block.end(),
-                [&](uint32_t x, uint32_t y) { return order_key(x) < order_key(y); });
-      window = max_window;
-    }
-    const size_t before = pairs.size();
-    for (size_t i = 0; i < size; ++i) {
-      const size_t last = std::min(size, i + 1 + window);
-      for (size_t j = i + 1; j < last; ++j) {
-        const uint32_t x = block[i];
-        const uint32_t y = block[j];
-        if (source != nullptr && (*source)[x] == (*source)[y]) continue;
-        pairs.push_back(MakePair(x, y));
+  std::vector<uint64_t> order(records.size());
+  ParallelFor(records.size(), threads, [&](size_t begin, size_t end, int) {
+    for (size_t i = begin; i < end; ++i) {
+      const NormalizedRecord& r = records[i];
+      uint64_t v = 0;
+      for (size_t k = 0; k < 5; ++k) {
+        v = (v << 8) | (k < r.given.size() ? static_cast<unsigned char>(r.given[k]) : 0u);
       }
+      const uint64_t date = static_cast<uint64_t>(r.birth_date.year) * 512 +
+                            static_cast<uint64_t>(r.birth_date.month) * 32 +
+                            static_cast<uint64_t>(r.birth_date.day);
+      order[i] = (v << 21) | (date & 0x1FFFFF);
     }
-    local.pairs_by_kind[kind] +=
-        static_cast<int64_t>(pairs.size() - before);
-    b = e;
+  });
+  // Blocks are independent: split the sorted entries at block boundaries, one part per thread.
+  const int parts_count = std::max(1, threads);
+  std::vector<size_t> cut(static_cast<size_t>(parts_count) + 1, entries.size());
+  cut[0] = 0;
+  for (int t = 1; t < parts_count; ++t) {
+    size_t c = std::max(cut[t - 1], entries.size() * static_cast<size_t>(t) / parts_count);
+    while (c > cut[t - 1] && c < entries.size() && entries[c].first == entries[c - 1].first) ++c;
+    cut[t] = c;
+  }
+  std::vector<std::vector<uint64_t>> part_pairs(static_cast<size_t>(parts_count));
+  std::vector<BlockingStats> part_stats(static_cast<size_t>(parts_count));
+  std::vector<std::thread> workers;
+  auto emit = [&](int t) {
+    auto& pairs = part_pairs[static_cast<size_t>(t)];
+    BlockingStats& st = part_stats[static_cast<size_t>(t)];
+    std::vector<uint32_t> block;
+    for (size_t b = cut[t]; b < cut[t + 1];) {
+      size_t e = b + 1;
+      while (e < cut[t + 1] && entries[e].first == entries[b].first) ++e;
+      const size_t size = e - b;
+      ++st.blocks;
+      if (static_cast<int64_t>(size) > max_block_size) {
+        ++st.oversized_blocks;
+        st.oversized_records += static_cast<int64_t>(size);
+        b = e;
+        continue;
+      }
+      block.clear();
+      for (size_t i = b; i < e; ++i) block.push_back(entries[i].second);
+      // The broad keys (given name + year, family name + initial) get a narrow window.
+      const int kind = BlockKeyKind(entries[b].first);
+      const size_t max_window = (kind == 12 || kind == 14) ? kNarrowWindow : kWindow;
+      size_t window = size;
+      if (size > 2 * max_window) {
+        std::sort(block.begin(), block.end(), [&order](uint32_t x, uint32_t y) {
+          return order[x] != order[y] ? order[x] < order[y] : x < y;
+        });
+        window = max_window;
+      }
+      const size_t before = pairs.size();
+      for (size_t i = 0; i < size; ++i) {
+        const size_t last = std::min(size, i + 1 + window);
+        for (size_t j = i + 1; j < last; ++j) {
+          const uint32_t x = block[i];
+          const uint32_t y = block[j];
+          if (source != nullptr && (*source)[x] == (*source)[y]) continue;
+          pairs.push_back(MakePair(x, y));
+        }
+      }
+      st.pairs_by_kind[kind] += static_cast<int64_t>(pairs.size() - before);
+      b = e;
+    }
+  };
+  for (int t = 1; t < parts_count; ++t) workers.emplace_back(emit, t);
+  emit(0);
+  for (auto& w : workers) w.join();
+  std::vector<uint64_t> pairs;
+  size_t total_pairs = 0;
+  for (const auto& part : part_pairs) total_pairs += part.size();
+  pairs.reserve(total_pairs);
+  for (int t = 0; t < parts_count; ++t) {
+    auto& part = part_pairs[static_cast<size_t>(t)];
+    pairs.insert(pairs.end(), part.begin(), part.end());
+    std::vector<uint64_t>().swap(part);
+    const BlockingStats& st = part_stats[static_cast<size_t>(t)];
+    local.blocks += st.blocks;
+    local.oversized_blocks += st.oversized_blocks;
+    local.oversized_records += st.oversized_records;
+    for (size_t k = 0; k < st.pairs_by_kind.size(); ++k) local.pairs_by_kind[k] += st.pairs_by_kind[k];
   }
   std::vector<std::pair<uint64_t, uint32_t>>().swap(entries);
   ParallelSort(&pairs, threads);
