@@ -61,6 +61,7 @@ class Replica {
         grpc::CreateChannel(absl::StrCat("localhost:", server_->port()), *creds));
   }
   size_t indexed() const { return indexed_; }
+  IdentityManager& manager() { return *manager_; }
 
  private:
   SystemClock clock_;
@@ -297,6 +298,46 @@ TEST_F(IdentityServiceTest, ConcurrentRegistrationsOfOneNewPatientCreateOnePerso
   }
   for (auto& t : threads) t.join();
   for (int i = 1; i < kClinics; ++i) EXPECT_EQ(persons[i], persons[0]) << "clinic " << i;
+}
+
+TEST_F(IdentityServiceTest, TwoReplicasRegisteringOneNewPatientCreateOnePerson) {
+  Replica second(db_->dsn(), redis_->port());
+  constexpr int kRounds = 5;
+  constexpr int kCallers = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    Demographics patient = Bob();
+    patient.set_birth_date(std::to_string(1940 + 7 * round) + "-05-17");
+    patient.mutable_phones(0)->set_value("937-555-" + std::to_string(2000 + round));
+    std::vector<std::unique_ptr<v1::IdentityService::Stub>> stubs;
+    for (int i = 0; i < kCallers; ++i) {
+      stubs.push_back(i % 2 == 0 ? replica_->Stub("operator") : second.Stub("operator"));
+    }
+    std::vector<std::string> persons(kCallers);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kCallers; ++i) {
+      threads.emplace_back([&, i] {
+        persons[i] = Register("clinic-" + std::to_string(i), "R" + std::to_string(round), patient,
+                              stubs[i].get())
+                         .person_id();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 1; i < kCallers; ++i) {
+      EXPECT_EQ(persons[i], persons[0]) << "round " << round << ", caller " << i;
+    }
+  }
+}
+
+TEST_F(IdentityServiceTest, SearchOnAnotherReplicaSeesRecordsAfterSync) {
+  Replica second(db_->dsn(), redis_->port());
+  auto a = Register("clinic-a", "1", Alice());  // through the first replica
+  ASSERT_TRUE(second.manager().SyncIndex(absl::Now() + absl::Seconds(10)).ok());
+  v1::SearchPersonsRequest search;
+  *search.mutable_query() = Alice();
+  v1::SearchPersonsResponse found;
+  ASSERT_TRUE(second.Stub("operator")->SearchPersons(Ctx().get(), WithContext(search), &found).ok());
+  ASSERT_EQ(found.matches_size(), 1);
+  EXPECT_EQ(found.matches(0).candidate().person_id(), a.person_id());
 }
 
 TEST_F(IdentityServiceTest, RestartRebuildsTheIndexAndGivesTheSameAnswers) {

@@ -432,6 +432,7 @@ absl::StatusOr<std::vector<v1::SourceRecord>> RecordsOf(IdentityTxn& txn,
 struct ChangeSet {
   std::vector<SourceId> records;
   std::set<std::string> persons;
+  std::vector<int64_t> sequences;
 };
 
 class ObservingTxn : public IdentityTxn {
@@ -444,7 +445,9 @@ class ObservingTxn : public IdentityTxn {
       if (!p.empty()) changes_->persons.insert(p);
     }
     for (const std::string& p : event->affected_person_ids()) changes_->persons.insert(p);
-    return t_.AppendEvent(event);
+    absl::StatusOr<int64_t> sequence = t_.AppendEvent(event);
+    if (sequence.ok()) changes_->sequences.push_back(*sequence);
+    return sequence;
   }
 
   absl::Status LockKey(const std::string& key) override { return t_.LockKey(key); }
@@ -485,6 +488,10 @@ class ObservingTxn : public IdentityTxn {
                                                                    absl::Time as_of) override {
     return t_.EventsAboutRecord(id, as_of);
   }
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after, int limit) override {
+    return t_.EventsSince(after, limit);
+  }
+  absl::StatusOr<int64_t> LastEventSequence() override { return t_.LastEventSequence(); }
   absl::StatusOr<std::string> NewTaskId() override { return t_.NewTaskId(); }
   absl::Status PutTask(const v1::ReviewTask& task) override { return t_.PutTask(task); }
   absl::StatusOr<std::optional<v1::ReviewTask>> GetTask(const std::string& id) override {
@@ -569,6 +576,7 @@ absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::
     ObservingTxn observed(txn, &changes);
     return fn(observed);
   });
+  if (status.ok()) MarkApplied(changes.sequences);
   if (!status.ok() || cache_ == nullptr || (changes.records.empty() && changes.persons.empty())) {
     return status;
   }
@@ -588,7 +596,85 @@ absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::
   return status;
 }
 
+constexpr absl::Duration kGapPatience = absl::Seconds(30);
+constexpr int kCatchUpBatch = 5000;
+// Events re-read after a restart, in case some committed out of order around the scan.
+constexpr int64_t kRebuildLookback = 10000;
+
+void IdentityManager::MarkApplied(const std::vector<int64_t>& sequences) {
+  std::lock_guard lock(sync_mu_);
+  for (int64_t seq : sequences) {
+    if (seq > applied_through_) applied_above_.insert(seq);
+  }
+  AdvanceAppliedLocked();
+}
+
+void IdentityManager::AdvanceAppliedLocked() {
+  const absl::Time now = clock_->Now();
+  if (!applied_above_.empty()) {
+    for (int64_t seq = applied_through_ + 1; seq < *applied_above_.rbegin(); ++seq) {
+      if (applied_above_.count(seq) == 0) gaps_.try_emplace(seq, now);
+    }
+  }
+  for (;;) {
+    int64_t next = applied_through_ + 1;
+    if (applied_above_.erase(next) > 0) {
+      gaps_.erase(next);
+      applied_through_ = next;
+      continue;
+    }
+    auto gap = gaps_.find(next);
+    if (gap != gaps_.end() && now - gap->second > kGapPatience) {
+      gaps_.erase(gap);
+      applied_through_ = next;
+      continue;
+    }
+    break;
+  }
+}
+
+absl::Status IdentityManager::CatchUpIndex(IdentityTxn& txn) {
+  std::lock_guard lock(sync_mu_);
+  for (;;) {
+    absl::StatusOr<std::vector<v1::IdentityEvent>> events =
+        txn.EventsSince(applied_through_, kCatchUpBatch);
+    if (!events.ok()) return events.status();
+    for (const v1::IdentityEvent& e : *events) {
+      if (applied_above_.count(e.sequence()) > 0) continue;
+      bool changes_records = e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_CREATED ||
+                             e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED ||
+                             e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED;
+      for (const SourceId& id : e.source_ids()) {
+        if (!changes_records) break;
+        absl::StatusOr<std::optional<v1::SourceRecord>> record = txn.GetRecord(id);
+        if (!record.ok()) return record.status();
+        absl::Status s = record->has_value() && (*record)->state() == v1::RECORD_STATE_ACTIVE
+                             ? matcher_->Upsert(id, (*record)->demographics())
+                             : matcher_->Remove(id);
+        if (!s.ok()) return s;
+      }
+      applied_above_.insert(e.sequence());
+    }
+    AdvanceAppliedLocked();
+    if (static_cast<int>(events->size()) < kCatchUpBatch) return absl::OkStatus();
+  }
+}
+
+absl::Status IdentityManager::SyncIndex(absl::Time deadline) {
+  return store_->Transact(deadline, {}, [&](IdentityTxn& txn) { return CatchUpIndex(txn); });
+}
+
 absl::StatusOr<size_t> IdentityManager::RebuildIndex(absl::Time deadline) {
+  absl::Status position = store_->Transact(deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    absl::StatusOr<int64_t> last = txn.LastEventSequence();
+    if (!last.ok()) return last.status();
+    std::lock_guard lock(sync_mu_);
+    applied_through_ = std::max<int64_t>(0, *last - kRebuildLookback);
+    applied_above_.clear();
+    gaps_.clear();
+    return absl::OkStatus();
+  });
+  if (!position.ok()) return position;
   absl::Status upsert_status;
   size_t count = 0;
   absl::Status status =
@@ -619,19 +705,6 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
   lock_keys.push_back("record:" + RecordKey(id));
   std::unique_ptr<KeyLocks::Held> held = key_locks_->Lock(lock_keys);
 
-  // Matching reads the in-memory index; the locks above guarantee that every registration
-  // that could match this one has either committed and been indexed, or not started.
-  std::vector<RecordMatch> matches = matcher_->Match(id, request.demographics(), kMatchLimit);
-  // An organisation has one record per patient unless it says otherwise (a source merge), so
-  // another record of the same org is at most a question for a human.
-  for (RecordMatch& m : matches) {
-    if (m.source_id.org() != id.org()) continue;
-    if (m.grade == v1::MATCH_GRADE_CERTAIN) m.grade = v1::MATCH_GRADE_PROBABLE;
-    m.explanation.set_grade(m.grade);
-    v1::GuardResult* guard = m.explanation.add_guards();
-    guard->set_kind(v1::GuardResult::KIND_SAME_SOURCE_ORG);
-    guard->set_field("org");
-  }
   const absl::Time now = clock_->Now();
   const std::string fingerprint = Fingerprint(request);
   bool index_it = false;
@@ -639,6 +712,21 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
 
   absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) {
     index_it = false;
+    // Under the locks (in this process and, through the store, across replicas): first bring
+    // the index up to date with what other replicas committed, then match. Every registration
+    // that could match this one has either committed and is now indexed, or waits for us.
+    if (absl::Status s = CatchUpIndex(txn); !s.ok()) return s;
+    std::vector<RecordMatch> matches = matcher_->Match(id, request.demographics(), kMatchLimit);
+    // An organisation has one record per patient unless it says otherwise (a source merge), so
+    // another record of the same org is at most a question for a human.
+    for (RecordMatch& m : matches) {
+      if (m.source_id.org() != id.org()) continue;
+      if (m.grade == v1::MATCH_GRADE_CERTAIN) m.grade = v1::MATCH_GRADE_PROBABLE;
+      m.explanation.set_grade(m.grade);
+      v1::GuardResult* guard = m.explanation.add_guards();
+      guard->set_kind(v1::GuardResult::KIND_SAME_SOURCE_ORG);
+      guard->set_field("org");
+    }
     std::function<absl::StatusOr<v1::RegisterSourceRecordResponse>()> produce =
         [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
       v1::RegisterSourceRecordResponse out;

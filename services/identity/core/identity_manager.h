@@ -19,6 +19,8 @@
 // Thread-safe.
 
 #include <array>
+#include <map>
+#include <set>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -61,6 +63,11 @@ class IdentityManager {
 
   // Loads the current version of every ACTIVE record into the matcher. Call once at start.
   [[nodiscard]] absl::StatusOr<size_t> RebuildIndex(absl::Time deadline);
+
+  // Brings the match index up to date with records other replicas changed (from the history).
+  // Registrations do this themselves under their locks; call it periodically so that searches
+  // on this replica see other replicas' records within the period.
+  [[nodiscard]] absl::Status SyncIndex(absl::Time deadline);
 
   absl::StatusOr<v1::RegisterSourceRecordResponse> Register(
       const CallContext& call, const v1::RegisterSourceRecordRequest& request);
@@ -105,6 +112,12 @@ class IdentityManager {
   absl::Status Write(absl::Time deadline, const std::vector<std::string>& lock_keys,
                      const IdentityStore::TxnFn& fn);
 
+  // Applies to the index the record events of the history it has not seen yet.
+  absl::Status CatchUpIndex(IdentityTxn& txn);
+  // Notes events this replica wrote (and applied itself) so catching up skips them.
+  void MarkApplied(const std::vector<int64_t>& sequences);
+  void AdvanceAppliedLocked();  // sync_mu_ held
+
   IdentityStore* store_;
   Matcher* matcher_;
   const Clock* clock_;
@@ -113,6 +126,14 @@ class IdentityManager {
   // read the database (so it never re-inserts an answer that a concurrent write made stale).
   std::atomic<uint64_t> invalidations_{0};
   std::unique_ptr<KeyLocks> key_locks_;
+
+  // Position in the history the index reflects. Sequences can commit out of order, so a missing
+  // sequence below the highest applied one is a gap that is re-read until it appears or is old
+  // enough (kGapPatience) to be a rolled-back transaction.
+  std::mutex sync_mu_;
+  int64_t applied_through_ = 0;        // every sequence <= this is applied or given up
+  std::set<int64_t> applied_above_;    // applied sequences > applied_through_
+  std::map<int64_t, absl::Time> gaps_;  // missing sequences, when first noticed
 };
 
 }  // namespace hie::identity

@@ -96,6 +96,14 @@ class IdentityTxn {
   virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
                                                                            absl::Time as_of) = 0;
 
+  // Events with sequence > after_sequence, ascending, at most `limit`. Sequences are assigned
+  // when an event is appended, not when it commits: a lower sequence can become visible after
+  // a higher one, and rolled-back transactions leave gaps. Followers must allow for both.
+  virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after_sequence,
+                                                                     int limit) = 0;
+  // The highest committed sequence (0 when there is none).
+  virtual absl::StatusOr<int64_t> LastEventSequence() = 0;
+
   // --- review tasks
   virtual absl::StatusOr<std::string> NewTaskId() = 0;
   virtual absl::Status PutTask(const v1::ReviewTask& task) = 0;  // insert or replace

@@ -166,6 +166,32 @@ TEST_P(IdentityStoreContractTest, EventsHaveIncreasingSequencesAndAreFoundBySubj
               }).ok());
 }
 
+TEST_P(IdentityStoreContractTest, EventsSinceFollowsTheHistoryInOrder) {
+  std::vector<int64_t> sequences;
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_EQ(*t.LastEventSequence(), 0);
+                for (int i = 0; i < 5; ++i) {
+                  v1::IdentityEvent e;
+                  e.set_type(v1::IDENTITY_EVENT_TYPE_RECORD_CREATED);
+                  *e.add_source_ids() = Id("clinic-a", std::to_string(i));
+                  sequences.push_back(*t.AppendEvent(&e));
+                }
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_EQ(*t.LastEventSequence(), sequences.back());
+                auto all = t.EventsSince(0, 100);
+                EXPECT_EQ(all->size(), 5u);
+                auto tail = t.EventsSince(sequences[1], 2);
+                EXPECT_EQ(tail->size(), 2u);
+                EXPECT_EQ((*tail)[0].sequence(), sequences[2]);
+                EXPECT_EQ((*tail)[0].source_ids(0).local_id(), "2");
+                EXPECT_FALSE((*tail)[0].event_id().empty());
+                EXPECT_TRUE(t.EventsSince(sequences.back(), 10)->empty());
+                return absl::OkStatus();
+              }).ok());
+}
+
 v1::ReviewTask Task(const std::string& id, const SourceId& left, const SourceId& right,
                     double score, int64_t created) {
   v1::ReviewTask task;

@@ -178,6 +178,19 @@ class InMemoryTxn : public IdentityTxn {
     return out;
   }
 
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after_sequence,
+                                                             int limit) override {
+    std::vector<v1::IdentityEvent> out;
+    for (const auto& e : s_.events) {
+      if (e.sequence() > after_sequence && static_cast<int>(out.size()) < limit) out.push_back(e);
+    }
+    return out;
+  }
+
+  absl::StatusOr<int64_t> LastEventSequence() override {
+    return s_.events.empty() ? 0 : s_.events.back().sequence();
+  }
+
   absl::StatusOr<std::string> NewTaskId() override {
     return absl::StrFormat("T%08d", s_.next_task++);
   }

@@ -41,6 +41,8 @@ constexpr char kPutLink[] = "id_put_link";
 constexpr char kLinksOf[] = "id_links_of";
 constexpr char kAppendEvent[] = "id_append_event";
 constexpr char kGetEvent[] = "id_get_event";
+constexpr char kEventsSince[] = "id_events_since";
+constexpr char kLastEvent[] = "id_last_event";
 constexpr char kEventsAbout[] = "id_events_about";
 constexpr char kNextTask[] = "id_next_task";
 constexpr char kPutTask[] = "id_put_task";
@@ -153,6 +155,10 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
          "  SELECT subject, seq FROM s, unnest($4::text[]) AS subject)"
          " SELECT seq FROM s"},
         {kGetEvent, "SELECT event FROM identity.events WHERE sequence = $1"},
+        {kEventsSince,
+         "SELECT sequence, event FROM identity.events WHERE sequence > $1"
+         " ORDER BY sequence LIMIT $2"},
+        {kLastEvent, "SELECT coalesce(max(sequence), 0) FROM identity.events"},
         {kEventsAbout,
          "SELECT e.sequence, e.event FROM identity.event_subjects s"
          " JOIN identity.events e ON e.sequence = s.sequence"
@@ -478,6 +484,28 @@ class PgTxn : public IdentityTxn {
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
                                                                    absl::Time as_of) override {
     return EventsAbout(RecordSubject(id), as_of);
+  }
+
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after_sequence,
+                                                             int limit) override {
+    return Guard([&]() -> absl::StatusOr<std::vector<v1::IdentityEvent>> {
+      std::vector<v1::IdentityEvent> out;
+      for (const auto& row : tx_.exec_prepared(kEventsSince, after_sequence, limit)) {
+        v1::IdentityEvent event;
+        if (absl::Status s = Parse(row[1], &event); !s.ok()) return s;
+        int64_t sequence = row[0].as<int64_t>();
+        event.set_sequence(sequence);
+        event.set_event_id(EventId(sequence));
+        out.push_back(std::move(event));
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<int64_t> LastEventSequence() override {
+    return Guard([&]() -> absl::StatusOr<int64_t> {
+      return tx_.exec_prepared(kLastEvent)[0][0].as<int64_t>();
+    });
   }
 
   absl::StatusOr<std::string> NewTaskId() override {
