@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -152,7 +153,21 @@ int main(int argc, char** argv) {
   (*server)->SetServing(true);
   hie::Log(hie::LogLevel::kInfo, "ready",
            {{"port", (*server)->port()}, {"hl7_port", mllp != nullptr ? mllp->port() : 0}});
+  // Other replicas' registrations reach this replica's index (and so its searches) within a
+  // second; registrations catch up by themselves under their locks.
+  std::atomic<bool> stopping{false};
+  std::thread index_sync([&] {
+    while (!stopping.load()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      if (absl::Status s = manager.SyncIndex(absl::Now() + absl::Seconds(5)); !s.ok()) {
+        hie::Log(hie::LogLevel::kWarning, "index_sync_failed",
+                 {{"code", absl::StatusCodeToString(s.code())}});
+      }
+    }
+  });
   int signal_number = hie::WaitForTerminationSignal();
+  stopping = true;
+  index_sync.join();
   hie::Log(hie::LogLevel::kInfo, "shutting_down", {{"signal", signal_number}});
   if (mllp != nullptr) mllp->Stop();
   (*server)->Shutdown(absl::Seconds(5));
