@@ -395,11 +395,26 @@ absl::StatusOr<Sex> ParseSex(absl::string_view text, absl::string_view what) {
   return Invalid(what, " must be female, male, other or unknown (got '", text, "')");
 }
 
+std::string NormalizeBirthDate(absl::string_view text) {
+  if (text.size() == 8 && AllDigits(text)) {
+    return absl::StrCat(text.substr(0, 4), "-", text.substr(4, 2), "-", text.substr(6, 2));
+  }
+  std::vector<absl::string_view> parts = absl::StrSplit(text, absl::ByAnyChar("/.-"));
+  if (parts.size() == 3 && parts[2].size() == 4 && parts[0].size() <= 2 && parts[1].size() <= 2 &&
+      !parts[0].empty() && !parts[1].empty() && AllDigits(parts[0]) && AllDigits(parts[1]) &&
+      AllDigits(parts[2])) {
+    auto two = [](absl::string_view p) { return p.size() == 1 ? absl::StrCat("0", p) : std::string(p); };
+    return absl::StrCat(parts[2], "-", two(parts[0]), "-", two(parts[1]));
+  }
+  return std::string(text);
+}
+
 absl::Status ValidateBirthDate(absl::string_view text, absl::string_view what) {
   if (text.empty()) return absl::OkStatus();
   std::vector<absl::string_view> parts = absl::StrSplit(text, '-');
-  const absl::Status error = Invalid(what, " must be a date YYYY-MM-DD (or YYYY-MM, YYYY), got '",
-                                     absl::StrCat(text, "'"));
+  // The value itself is not echoed: it is PHI, and error output gets pasted into tickets.
+  const absl::Status error =
+      Invalid(what, " must be a real date YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY (or YYYY-MM, YYYY)");
   if (parts.size() > 3) return error;
   static constexpr size_t kWidths[] = {4, 2, 2};
   int values[3] = {0, 1, 1};
@@ -467,7 +482,7 @@ absl::StatusOr<Demographics> BuildDemographics(const DemographicFields& fields, 
   absl::StatusOr<Sex> sex = ParseSex(Get(fields, "sex"), names["sex"]);
   if (!sex.ok()) return sex.status();
   d.set_sex(*sex);
-  std::string birth_date(absl::StripAsciiWhitespace(Get(fields, "birth_date")));
+  std::string birth_date = NormalizeBirthDate(absl::StripAsciiWhitespace(Get(fields, "birth_date")));
   if (absl::Status s = ValidateBirthDate(birth_date, names["birth_date"]); !s.ok()) return s;
   d.set_birth_date(birth_date);
   std::string line = Get(fields, "address_line"), city = Get(fields, "city"),
@@ -844,7 +859,9 @@ absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text) {
   const std::vector<std::string>& known = CsvColumns();
   for (const std::string& raw : header.fields) {
     std::string column = absl::AsciiStrToLower(absl::StripAsciiWhitespace(raw));
-    if (std::find(known.begin(), known.end(), column) == known.end()) {
+    // record_id (hie-mpi's CSV format) is accepted and ignored: the hub keys records by
+    // (org, local_id).
+    if (column != "record_id" && std::find(known.begin(), known.end(), column) == known.end()) {
       return Invalid(absl::StrCat("line ", header.line, ": unknown column '", column,
                                   "' (known: ", absl::StrJoin(known, ","), ")"));
     }

@@ -82,6 +82,10 @@ bool IsEnvironmentKey(absl::string_view key);
                                                             absl::string_view what);
 // "YYYY-MM-DD", "YYYY-MM" or "YYYY", a real calendar date. Empty is OK.
 [[nodiscard]] absl::Status ValidateBirthDate(absl::string_view text, absl::string_view what);
+// Rewrites the date layouts EMR exports commonly use into YYYY-MM-DD: YYYYMMDD and US-style
+// M/D/YYYY (also with '.' or '-' between parts). Anything else is returned unchanged, for
+// ValidateBirthDate to judge.
+std::string NormalizeBirthDate(absl::string_view text);
 // "NNN-NN-NNNN" or nine digits. Empty is OK.
 [[nodiscard]] absl::Status ValidateSsn(absl::string_view text, absl::string_view what);
 // RFC 3339 ("2026-11-22T02:00:00Z").
@@ -167,7 +171,8 @@ struct BulkFile {
   std::vector<BulkRowError> errors;
 };
 
-// The first record is the header: every column must be one of CsvColumns() (unknown or
+// The first record is the header: every column must be one of CsvColumns() or record_id, which
+// is ignored (hie-mpi's format); unknown or
 // duplicate columns are an error for the whole file, so a typo never drops data); org and
 // local_id are required columns. Each later record becomes a BulkRow or a BulkRowError (wrong
 // number of fields, missing org/local_id, invalid value).

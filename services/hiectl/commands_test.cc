@@ -164,6 +164,17 @@ TEST(BuildContextTest, EmptyUserLeavesTheActorToTheCertificate) {
 
 // --- Values -----------------------------------------------------------------------------------
 
+TEST(NormalizeBirthDateTest, RewritesCommonExportLayouts) {
+  EXPECT_EQ(NormalizeBirthDate("19840312"), "1984-03-12");
+  EXPECT_EQ(NormalizeBirthDate("03/12/1984"), "1984-03-12");
+  EXPECT_EQ(NormalizeBirthDate("3/2/1984"), "1984-03-02");
+  EXPECT_EQ(NormalizeBirthDate("03.12.1984"), "1984-03-12");
+  EXPECT_EQ(NormalizeBirthDate("1984-03-12"), "1984-03-12");
+  EXPECT_EQ(NormalizeBirthDate("12/1984"), "12/1984") << "left for validation to refuse";
+  EXPECT_EQ(NormalizeBirthDate("1984/03/12"), "1984/03/12");
+  EXPECT_FALSE(ValidateBirthDate(NormalizeBirthDate("02/30/1984"), "birth_date").ok());
+}
+
 TEST(ValidateBirthDateTest, AcceptsFullAndPartialCalendarDates) {
   EXPECT_TRUE(ValidateBirthDate("1980-02-29", "--birth-date").ok());
   EXPECT_TRUE(ValidateBirthDate("1980-02", "--birth-date").ok());
@@ -254,11 +265,12 @@ TEST(BuildRegisterRequestTest, OmittedFieldsStayUnset) {
 
 TEST(BuildRegisterRequestTest, ErrorsNameTheFlag) {
   absl::StatusOr<Config> flags =
-      Flags("register", {"--org=a", "--local-id=1", "--birth-date=03/04/1980"});
+      Flags("register", {"--org=a", "--local-id=1", "--birth-date=13/04/1980"});
   ASSERT_TRUE(flags.ok());
   absl::Status status = BuildRegisterRequest(*flags).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), StartsWith("--birth-date must be a date"));
+  EXPECT_THAT(std::string(status.message()), StartsWith("--birth-date must be a real date"));
+  EXPECT_THAT(std::string(status.message()), Not(HasSubstr("1980"))) << "no PHI in errors";
 
   flags = Flags("register", {"--org=a", "--family=X"});
   ASSERT_TRUE(flags.ok());
@@ -511,7 +523,7 @@ TEST(ParseBulkFileTest, GoodRowsBecomeRequestsBadRowsAreReportedWithTheirLine) {
   EXPECT_EQ(file->rows[1].request.demographics().birth_date(), "1990");
   ASSERT_EQ(file->errors.size(), 3u);
   EXPECT_EQ(file->errors[0].line, 3);
-  EXPECT_THAT(file->errors[0].message, StartsWith("line 3: birth_date must be a date"));
+  EXPECT_THAT(file->errors[0].message, StartsWith("line 3: birth_date must be a real date"));
   EXPECT_EQ(file->errors[1].message, "line 4: local_id is empty");
   EXPECT_EQ(file->errors[2].message, "line 5: expected 6 fields, found 3");
 }
