@@ -324,7 +324,7 @@ std::string RenderExplanation(const id::MatchExplanation& e, absl::string_view i
     std::vector<std::string> guards;
     for (const id::GuardResult& g : e.guards()) guards.push_back(GuardLabel(g));
     absl::StrAppend(&out, indent, "guards: ", absl::StrJoin(guards, ", "),
-                    " -> certainly-not, whatever the score\n");
+                    " -> never linked automatically (at most a review task)\n");
   }
   return out;
 }

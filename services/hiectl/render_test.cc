@@ -127,7 +127,7 @@ TEST(RenderExplanationTest, KeepsTheServerOrderAndShowsGuards) {
   EXPECT_LT(text.find("    sex "), text.find("    ssn "));  // not re-sorted
   EXPECT_THAT(text, HasSubstr("    guards: conflicting-identifier "
                               "(identifier:urn:oid:2.16.840.1.113883.4.1), not-a-match-decision"
-                              " -> certainly-not, whatever the score\n"));
+                              " -> never linked automatically (at most a review task)\n"));
   EXPECT_THAT(text, HasSubstr("    grade certainly-not;"));
 }
 
