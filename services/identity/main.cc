@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
   index_sync.join();
   hie::Log(hie::LogLevel::kInfo, "shutting_down", {{"signal", signal_number}});
   if (mllp != nullptr) mllp->Stop();
+  service.StopWatches();
   (*server)->Shutdown(absl::Seconds(5));
   return 0;
 }

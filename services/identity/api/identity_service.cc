@@ -1,6 +1,11 @@
 #include "services/identity/api/identity_service.h"
 
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "services/common/server.h"
@@ -118,5 +123,136 @@ HIE_IDENTITY_RPC(ListNotAMatches, v1::ListNotAMatchesRequest, v1::ListNotAMatche
                  Access::kRead, ListNotAMatches)
 
 #undef HIE_IDENTITY_RPC
+
+namespace {
+
+constexpr absl::Duration kPollInterval = absl::Milliseconds(200);
+constexpr absl::Duration kGapPatience = absl::Seconds(10);
+constexpr int kPageSize = 500;
+
+// One WatchEvents stream: a thread pages through the history and writes one event at a time
+// (gRPC allows one outstanding write per stream), waiting for each write to complete.
+class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
+ public:
+  WatchReactor(IdentityManager* manager, CallContext call, const v1::WatchEventsRequest& request,
+               std::shared_ptr<std::atomic<bool>> stopping)
+      : manager_(manager),
+        call_(std::move(call)),
+        types_(request.types().begin(), request.types().end()),
+        delivered_through_(request.after_sequence()),
+        stopping_(std::move(stopping)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    write_pending_ = false;
+    write_failed_ = !ok;
+    cv_.notify_all();
+  }
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+  void OnDone() override {
+    thread_.join();
+    delete this;
+  }
+
+ private:
+  bool Stopped() {
+    std::lock_guard lock(mu_);
+    return cancelled_ || write_failed_ || stopping_->load();
+  }
+
+  bool Write(const v1::IdentityEvent& event) {
+    std::unique_lock lock(mu_);
+    if (cancelled_ || write_failed_) return false;
+    write_pending_ = true;
+    current_ = event;
+    lock.unlock();
+    StartWrite(&current_);
+    lock.lock();
+    cv_.wait(lock, [this] { return !write_pending_; });  // OnWriteDone always comes
+    return !cancelled_ && !write_failed_;
+  }
+
+  void Run() {
+    grpc::Status end = grpc::Status::OK;
+    while (!Stopped()) {
+      CallContext page_call = call_;
+      page_call.deadline = absl::Now() + absl::Seconds(10);
+      absl::StatusOr<std::vector<v1::IdentityEvent>> events =
+          manager_->EventsAfter(page_call, delivered_through_, kPageSize);
+      if (!events.ok()) {
+        end = ToGrpcStatus(events.status());
+        break;
+      }
+      bool progressed = false;
+      for (const v1::IdentityEvent& e : *events) {
+        if (e.sequence() != delivered_through_ + 1) {
+          // A gap: wait for it, unless it has been missing long enough to be a rollback.
+          auto [it, fresh] = gap_since_.try_emplace(delivered_through_ + 1, absl::Now());
+          if (absl::Now() - it->second < kGapPatience) break;
+          gap_since_.clear();
+        }
+        delivered_through_ = e.sequence();
+        progressed = true;
+        if (!types_.empty() && types_.count(e.type()) == 0) continue;
+        if (!Write(e)) break;
+      }
+      if (!progressed || static_cast<int>(events->size()) < kPageSize) {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, absl::ToChronoNanoseconds(kPollInterval),
+                     [this] { return cancelled_ || stopping_->load(); });
+      }
+    }
+    if (end.ok() && stopping_->load()) {
+      end = grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down; reconnect");
+    }
+    if (end.ok() && write_failed_) end = grpc::Status(grpc::StatusCode::CANCELLED, "stream ended");
+    Finish(end);
+  }
+
+  IdentityManager* manager_;
+  const CallContext call_;
+  const std::set<int> types_;
+  int64_t delivered_through_;
+  std::map<int64_t, absl::Time> gap_since_;
+  std::shared_ptr<std::atomic<bool>> stopping_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool write_pending_ = false;
+  bool write_failed_ = false;
+  bool cancelled_ = false;
+  v1::IdentityEvent current_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::IdentityEvent>* IdentityServiceImpl::WatchEvents(
+    grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) {
+  absl::StatusOr<hie::common::v1::Actor> actor =
+      AuthorisedActor(*ctx, request->context(), /*write=*/false);
+  if (!actor.ok() || request->after_sequence() < 0) {
+    class Refusal : public grpc::ServerWriteReactor<v1::IdentityEvent> {
+     public:
+      explicit Refusal(grpc::Status status) { Finish(status); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(actor.ok() ? grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                                 "after_sequence must not be negative")
+                                  : ToGrpcStatus(actor.status()));
+  }
+  CallContext call;
+  call.actor = *std::move(actor);
+  call.request_id = request->context().request_id().empty() ? NewRequestId()
+                                                            : request->context().request_id();
+  return new WatchReactor(manager_, std::move(call), *request, stopping_);
+}
+
+void IdentityServiceImpl::StopWatches() { stopping_->store(true); }
 
 }  // namespace hie::identity

@@ -13,6 +13,9 @@
 //             history, not-a-match decisions).
 //   member    and anything else: PERMISSION_DENIED (members use the gateway or the HL7 feed).
 
+#include <atomic>
+#include <memory>
+
 #include "hie/identity/v1/identity.grpc.pb.h"
 #include "services/common/worker_pool.h"
 #include "services/identity/core/identity_manager.h"
@@ -71,6 +74,16 @@ class IdentityServiceImpl final : public v1::IdentityService::CallbackService {
   grpc::ServerUnaryReactor* ListNotAMatches(grpc::CallbackServerContext* ctx,
                                             const v1::ListNotAMatchesRequest* request,
                                             v1::ListNotAMatchesResponse* response) override;
+  // Streams the history from request.after_sequence, then new events as they commit (polling
+  // the store every poll_interval), in sequence order, until the client cancels or the server
+  // shuts down (UNAVAILABLE: reconnect from the last sequence). A missing sequence below newer
+  // ones is waited for (it may belong to a transaction still committing) for up to gap_patience
+  // before it is taken as rolled back, so nothing is skipped and order is kept.
+  grpc::ServerWriteReactor<v1::IdentityEvent>* WatchEvents(
+      grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) override;
+
+  // Ends open WatchEvents streams (UNAVAILABLE); call before shutting the server down.
+  void StopWatches();
 
  private:
   enum class Access { kRead, kWrite };
@@ -83,6 +96,7 @@ class IdentityServiceImpl final : public v1::IdentityService::CallbackService {
   IdentityManager* manager_;
   WorkerPool* workers_;
   absl::Duration default_timeout_;
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace hie::identity

@@ -51,6 +51,7 @@ class Replica {
     server_ = *std::move(server);
   }
   ~Replica() {
+    service_->StopWatches();
     server_->Shutdown(absl::Seconds(1));
     workers_.reset();
   }
@@ -338,6 +339,55 @@ TEST_F(IdentityServiceTest, SearchOnAnotherReplicaSeesRecordsAfterSync) {
   ASSERT_TRUE(second.Stub("operator")->SearchPersons(Ctx().get(), WithContext(search), &found).ok());
   ASSERT_EQ(found.matches_size(), 1);
   EXPECT_EQ(found.matches(0).candidate().person_id(), a.person_id());
+}
+
+TEST_F(IdentityServiceTest, WatchEventsStreamsTheHistoryInOrderAndResumes) {
+  auto a = Register("clinic-a", "1", Alice());
+  v1::WatchEventsRequest watch = WithContext(v1::WatchEventsRequest());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = stub_->WatchEvents(&ctx, watch);
+  std::vector<v1::IdentityEvent> seen;
+  v1::IdentityEvent event;
+  // The history so far, then a registration made while the stream is open.
+  while (seen.size() < 3 && reader->Read(&event)) seen.push_back(event);
+  Register("clinic-b", "2", Bob());
+  while (reader->Read(&event)) {
+    seen.push_back(event);
+    if (event.type() == v1::IDENTITY_EVENT_TYPE_RECORD_LINKED &&
+        event.source_ids(0).local_id() == "2") {
+      break;
+    }
+  }
+  ctx.TryCancel();
+  ASSERT_GE(seen.size(), 4u);
+  for (size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GT(seen[i].sequence(), seen[i - 1].sequence()) << "strictly increasing";
+  }
+  EXPECT_EQ(seen[0].type(), v1::IDENTITY_EVENT_TYPE_RECORD_CREATED);
+  EXPECT_FALSE(seen.back().to_person_id().empty());
+  for (const auto& e : seen) {
+    EXPECT_TRUE(e.has_event_time()) << "every event has a time";
+  }
+
+  // Resuming after the first event sends the rest, starting right after it.
+  v1::WatchEventsRequest resume = WithContext(v1::WatchEventsRequest());
+  resume.set_after_sequence(seen[0].sequence());
+  resume.add_types(v1::IDENTITY_EVENT_TYPE_RECORD_CREATED);
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto resumed = stub_->WatchEvents(&ctx2, resume);
+  ASSERT_TRUE(resumed->Read(&event));
+  EXPECT_EQ(event.type(), v1::IDENTITY_EVENT_TYPE_RECORD_CREATED);
+  EXPECT_EQ(event.source_ids(0).local_id(), "2") << "only later RECORD_CREATED events";
+  ctx2.TryCancel();
+
+  v1::WatchEventsRequest beyond = WithContext(v1::WatchEventsRequest());
+  beyond.set_after_sequence(1'000'000);
+  grpc::ClientContext ctx3;
+  auto refused = stub_->WatchEvents(&ctx3, beyond);
+  EXPECT_FALSE(refused->Read(&event));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::OUT_OF_RANGE);
 }
 
 TEST_F(IdentityServiceTest, RestartRebuildsTheIndexAndGivesTheSameAnswers) {

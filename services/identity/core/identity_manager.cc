@@ -1737,6 +1737,25 @@ absl::StatusOr<v1::ListNotAMatchesResponse> IdentityManager::ListNotAMatches(
   return out;
 }
 
+absl::StatusOr<std::vector<v1::IdentityEvent>> IdentityManager::EventsAfter(
+    const CallContext& call, int64_t after_sequence, int limit) {
+  if (after_sequence < 0) return absl::InvalidArgumentError("after_sequence must not be negative");
+  std::vector<v1::IdentityEvent> out;
+  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    absl::StatusOr<int64_t> last = txn.LastEventSequence();
+    if (!last.ok()) return last.status();
+    if (after_sequence > *last) {
+      return absl::OutOfRangeError("after_sequence is beyond the last event");
+    }
+    absl::StatusOr<std::vector<v1::IdentityEvent>> events = txn.EventsSince(after_sequence, limit);
+    if (!events.ok()) return events.status();
+    out = *std::move(events);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
 // ------------------------------------------------------------------------------------------
 // Golden record: most frequent birth date and sex (ties: most recent), most recent non-empty
 // value for everything else. Provenance names the record version each field came from.

@@ -100,6 +100,11 @@ class IdentityManager {
   absl::StatusOr<v1::ListNotAMatchesResponse> ListNotAMatches(
       const CallContext& call, const v1::ListNotAMatchesRequest& request);
 
+  // The history after `after_sequence`, ascending, at most `limit` events (WatchEvents pages).
+  // OUT_OF_RANGE when after_sequence is beyond the last committed event.
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAfter(const CallContext& call,
+                                                             int64_t after_sequence, int limit);
+
   // Survivorship view of a set of records (pure; exposed for tests).
   static v1::GoldenRecord ComputeGoldenRecord(const std::vector<v1::SourceRecord>& records,
                                               absl::Time now);
