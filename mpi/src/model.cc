@@ -70,7 +70,9 @@ bool DirectNickname(const NormalizedRecord& a, const NormalizedRecord& b) {
 // edit, one a nickname of the other), 4 exact.
 struct GivenComparison {
   int level = 0;
-  bool spelled_alike = false;  // one edit, Jaro-Winkler >= 0.8, same NYSIIS or initial
+  bool spelled_alike = false;  // one edit, Jaro-Winkler >= 0.8, same NYSIIS, initial, or
+                               // scrambled letters (letter-multiset Dice >= 0.85)
+  bool alike_for_twins = false;  // the same, but scrambled letters only at equal length
 };
 
 // Letter-based similarities of two names, sharing one pass over their letters.
@@ -112,20 +114,25 @@ NameSimilarity Similarity(std::string_view a, std::string_view b) {
 
 GivenComparison CompareGiven(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (a.given.empty() || b.given.empty()) return {0, false};
-  if (a.given == b.given) return {4, true};
+  if (a.given == b.given) return {4, true, true};
   const NameSimilarity sim = Similarity(a.given, b.given);
   const double jw = sim.jw;
   const bool one_edit = WithinOneEdit(a.given, b.given);
   const bool initial = (a.given.size() == 1 || b.given.size() == 1) && a.given[0] == b.given[0];
-  const bool alike = one_edit || jw >= 0.8 || a.given_nysiis == b.given_nysiis || initial ||
-                     sim.dice >= 0.85;
-  if (DirectNickname(a, b) || one_edit || jw >= 0.92) return {3, alike};
-  if (alike || SharesGroup(a.given_groups, b.given_groups)) return {2, alike};
+  const bool scrambled = sim.dice >= 0.85;
+  const bool spelled = one_edit || jw >= 0.8 || a.given_nysiis == b.given_nysiis || initial;
+  const bool alike = spelled || scrambled;
+  // For twins (same birth date and family name) scrambled letters count as one name only at
+  // equal length: a transposition keeps the length, while twins' names sharing most letters
+  // (DANIEL / AIDEN, RONALD / LEONARD) do not.
+  const bool alike_for_twins = spelled || (scrambled && a.given.size() == b.given.size());
+  if (DirectNickname(a, b) || one_edit || jw >= 0.92) return {3, alike, alike_for_twins};
+  if (alike || SharesGroup(a.given_groups, b.given_groups)) return {2, alike, alike_for_twins};
   if ((!b.middle.empty() && FirstToken(b.middle) == a.given) ||
       (!a.middle.empty() && FirstToken(a.middle) == b.given)) {
-    return {2, false};
+    return {2, false, false};
   }
-  return {1, false};
+  return {1, false, false};
 }
 
 // Name strings compared for swaps (given against family): 1 disagree, 2 fuzzy, 3 close, 4 exact.
@@ -415,21 +422,27 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   const bool email_agrees = l[static_cast<int>(Field::kEmail)] == 3;
   const bool personal_id_agrees = same_identifier || email_agrees;
   const bool names_unlike = given >= 1 && given <= 2 && !given_cmp.spelled_alike;
-  // A nickname pair (Elizabeth / Lisa) with disagreeing middle names is also two names.
-  const bool nickname_only = given == 3 && !given_cmp.spelled_alike &&
-                             l[static_cast<int>(Field::kMiddle)] == 1;
+  // Given names that are similar but not equal (a nickname pair such as Elizabeth / Lisa, or
+  // JOHN / JUAN) with disagreeing middle names are also two names.
+  const bool similar_but_middle_differs =
+      given >= 2 && given <= 3 && l[static_cast<int>(Field::kMiddle)] == 1;
+  const bool twin_names_unlike = given >= 1 && given <= 2 && !given_cmp.alike_for_twins;
   const bool twin_names_differ =
       sex_conflict ? (given >= 1 && given <= 3 && !DirectNickname(a, b))
-                   : ((names_unlike || nickname_only) && family >= 3 && !personal_id_agrees);
+                   : ((twin_names_unlike || similar_but_middle_differs) && family >= 3 &&
+                      !personal_id_agrees);
   if (dob >= 4 && twin_names_differ) c.guards |= kGuardTwin;
   // Household members (spouses, siblings, parent and child) share family name, address and
   // phone. Two people: given names not alike with a different sex or a birth date agreeing at
-  // most on the year; or, at one address or phone, given names merely similar with birth dates
-  // that do not agree at all.
+  // most on the year; or, at one address or phone, given names not alike with birth years that
+  // differ (spouses born on the same day of the year), or merely similar with birth dates that
+  // do not agree at all.
   const bool same_household = l[static_cast<int>(Field::kAddress)] >= 3 ||
                               l[static_cast<int>(Field::kPhone)] == 3;
+  const bool years_differ = a.birth_date.year != b.birth_date.year;
   if (family >= 3 && !personal_id_agrees &&
       ((names_unlike && (sex_conflict || dob == 1 || dob == 2)) ||
+       (names_unlike && dob == 3 && years_differ && same_household) ||
        (given >= 1 && given <= 2 && dob == 1 && same_household))) {
     c.guards |= kGuardHousehold;
   }
@@ -489,6 +502,51 @@ Model::Model(const ModelParams& params) : params_(params) {
     location_cap_ = std::max(location_cap_, weight_[f][Levels(f) - 1]);
     location_floor_ = std::min(location_floor_, weight_[f][1]);
   }
+  for (int f = 0; f < kNumFields; ++f) {
+    double best = 0;  // level 0 (missing) weighs 0
+    for (int l = 1; l < Levels(f); ++l) best = std::max(best, weight_[f][l]);
+    const Field field = static_cast<Field>(f);
+    if (field == Field::kGiven || field == Field::kFamily || field == Field::kCity ||
+        field == Field::kPostalCode) {
+      best = std::max(best, weight_[f][Levels(f) - 1] + kMaxTfBoost);
+    }
+    max_weight_[f] = best;
+  }
+}
+
+double Model::ScoreUpperBound(const NormalizedRecord& a, const NormalizedRecord& b) const {
+  int level[kNumFields] = {};
+  level[static_cast<int>(Field::kBirthDate)] = CompareBirthDate(a.birth_date, b.birth_date);
+  level[static_cast<int>(Field::kSex)] = CompareSex(a.sex, b.sex);
+  level[static_cast<int>(Field::kPostalCode)] = CompareCode(a.postal_code, b.postal_code);
+  level[static_cast<int>(Field::kState)] = CompareSimple(a.state, b.state);
+  level[static_cast<int>(Field::kPhone)] = ComparePhone(a.phone, b.phone);
+  level[static_cast<int>(Field::kSsn)] = CompareCode(a.ssn, b.ssn);
+  level[static_cast<int>(Field::kEmail)] = CompareEmail(a.email, b.email);
+  double person = prior_;
+  double location = 0;
+  for (int f = 0; f < kNumFields; ++f) {
+    const Field field = static_cast<Field>(f);
+    double w;
+    if (field == Field::kGiven || field == Field::kFamily) {
+      w = max_weight_[f];  // names may also be compared crosswise: always their best
+    } else if (field == Field::kMiddle) {
+      w = a.middle.empty() || b.middle.empty() ? 0.0 : max_weight_[f];
+    } else if (field == Field::kAddress) {
+      w = a.address.empty() || b.address.empty() ? 0.0 : max_weight_[f];
+    } else if (field == Field::kCity) {
+      w = a.city.empty() || b.city.empty() ? 0.0 : max_weight_[f];
+    } else if (level[f] == 0) {
+      continue;
+    } else {
+      w = weight_[f][level[f]];
+      // Exact postal code agreement may be term-frequency adjusted up to kMaxTfBoost.
+      if (field == Field::kPostalCode && level[f] == Levels(f) - 1) w += kMaxTfBoost;
+    }
+    (IsLocationField(f) ? location : person) += w;
+  }
+  // The clamp is monotone, so clamping the bound of the sum bounds the clamped sum.
+  return person + std::clamp(location, location_floor_, location_cap_);
 }
 
 double Model::FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f,

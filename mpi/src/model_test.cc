@@ -4,6 +4,7 @@
 #include <random>
 
 #include "gtest/gtest.h"
+#include "hie/mpi/generator.h"
 #include "hie/mpi/nicknames.h"
 #include "hie/mpi/normalize.h"
 
@@ -179,6 +180,55 @@ TEST_F(CompareTest, TwinGuard) {
   Record nick = Person();
   nick.given_name = "Bob";
   EXPECT_EQ(Compare(N(Person()), N(nick)).guards, 0u);
+  // Names sharing most letters at different lengths are two names (DANIEL / AIDEN), but
+  // transposed letters at equal length are a typo.
+  Record d1 = Person();
+  d1.given_name = "Daniel";
+  d1.ssn = "";
+  d1.email = "";
+  Record d2 = d1;
+  d2.given_name = "Aiden";
+  d2.middle_name = "";
+  EXPECT_TRUE(Compare(N(d1), N(d2)).guards & kGuardTwin);
+  d2.given_name = "Dnaiel";
+  EXPECT_FALSE(Compare(N(d1), N(d2)).guards & kGuardTwin);
+  // Similar given names (JOHN / JUAN: one NYSIIS code) with different middle names: twins.
+  Record j1 = d1;
+  j1.given_name = "John";
+  j1.middle_name = "Carlos";
+  Record j2 = j1;
+  j2.given_name = "Juan";
+  j2.middle_name = "Jose";
+  EXPECT_TRUE(Compare(N(j1), N(j2)).guards & kGuardTwin);
+  j2.middle_name = "";  // no middle name to tell them apart: a spelling variant
+  EXPECT_FALSE(Compare(N(j1), N(j2)).guards & kGuardTwin);
+}
+
+TEST_F(CompareTest, ScoreUpperBoundIsAnUpperBound) {
+  GeneratorOptions options;
+  options.persons = 300;
+  options.seed = 7;
+  const GeneratedPopulation population = GeneratePopulation(options);
+  std::vector<NormalizedRecord> records;
+  for (const auto& r : population.records) records.push_back(N(r.record));
+  ModelParams params = Model::DefaultParams();
+  params.lambda = 1e-5;
+  const Model model(params);
+  std::mt19937 rng(3);
+  int checked = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    // Neighbours (often one person) and random pairs.
+    for (size_t j : {i + 1, static_cast<size_t>(rng() % records.size())}) {
+      if (j >= records.size()) continue;
+      NormalizedRecord a = records[i];
+      NormalizedRecord b = records[j];
+      a.given_freq = b.given_freq = a.postal_freq = b.postal_freq = 1e-7f;  // maximal TF boost
+      const double score = model.Score(a, b, Compare(a, b));
+      EXPECT_GE(model.ScoreUpperBound(a, b), score - 1e-9);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 500);
 }
 
 TEST_F(CompareTest, JuniorSeniorGuard) {
@@ -253,6 +303,10 @@ TEST_F(CompareTest, HouseholdGuard) {
   brother.given_name = "Derek";
   brother.birth_date = "1970-11-30";
   EXPECT_TRUE(Compare(N(husband), N(brother)).guards & kGuardHousehold);
+  Record spouse = husband;  // another given name, born on the same day of another year
+  spouse.given_name = "William";
+  spouse.birth_date = "1976-03-15";
+  EXPECT_TRUE(Compare(N(husband), N(spouse)).guards & kGuardHousehold);
   Record typo = husband;  // a typo in the name and in the date: the same man
   typo.given_name = "Robrt";
   typo.birth_date = "1970-11-30";
