@@ -4,6 +4,8 @@
 //   hie-identity-bench load     --records N [--concurrency C] [--offset K] [--max-seconds S]
 //   hie-identity-bench query    --records N [--samples S] [--callers 4]
 //   hie-identity-bench snapshot --records N [--samples S] --out FILE
+//   hie-identity-bench hl7      --records H --offset N [--concurrency C] --cert-dir DIR
+//   hie-identity-bench rebuild  --records N --pg-dsn DSN [--samples S --compare FILE]
 //
 // Common flags: --target HOST:PORT (127.0.0.1:7101), --tls-ca/--tls-cert/--tls-key (an
 // `operator` certificate), --seed (42), --population P (records generated, default N + offset).
@@ -33,6 +35,18 @@
 // snapshot: a canonical text dump of Resolve (person and cross-references) and SearchPersons
 // (person ids and scores of the top matches) for S sampled records; run_bench.sh diffs it
 // before and after a restart of the service (index rebuilt from PostgreSQL).
+//
+// rebuild: hie-identity's start-up index rebuild (IdentityManager::RebuildIndex over
+// PgIdentityStore, as main.cc wires it) run in this process with a finite deadline and timed;
+// with --compare FILE, the in-process answers for the snapshot sample are compared with a
+// snapshot taken from the service. (Exists because hie-identity's own rebuild runs with an
+// infinite deadline, which PgPool::Run turns into statement_timeout = 1 ms; see docs.)
+//
+// hl7: records [offset, offset+H) of the population, those of the orgs we hold a member
+// certificate for (--hl7-orgs, certificates <org>.pem/.key in --cert-dir, as gen-certs.sh
+// issues them), sent as ADT^A04 over MLLP with mutual TLS to the service's HL7 listener; C
+// connections (connection c sends for org c mod #orgs), each waiting for the ACK of a message
+// before sending the next. Prints messages/s acknowledged AA, round-trip latency, ACK codes.
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
@@ -58,6 +72,13 @@
 #include "hie/mpi/generator.h"
 #include "hie/mpi/normalize.h"
 #include "services/common/tls.h"
+#include "hie/mpi/model.h"
+#include "hie/mpi/nicknames.h"
+#include "services/common/pg/pool.h"
+#include "services/identity/core/identity_manager.h"
+#include "services/identity/core/mpi_matcher.h"
+#include "services/identity/hl7/mllp_server.h"
+#include "services/identity/store/pg_identity_store.h"
 
 namespace {
 
@@ -85,14 +106,21 @@ struct Flags {
   int callers = 4;
   double max_seconds = 0;  // 0 = no limit
   std::string out;
+  std::string hl7_target = "127.0.0.1:7102";
+  std::string cert_dir = "var/certs";  // hl7: <org>.pem/.key member certificates and ca.pem
+  std::string hl7_orgs = "clinic-a,clinic-b,clinic-c";
+  std::string pg_dsn;       // rebuild
+  std::string compare;      // rebuild: a snapshot file to compare the in-process answers with
 };
 
 [[noreturn]] void Usage(const std::string& error) {
   if (!error.empty()) std::cerr << "hie-identity-bench: " << error << "\n";
-  std::cerr << "usage: hie-identity-bench load|query|snapshot [--target HOST:PORT]\n"
+  std::cerr << "usage: hie-identity-bench load|query|snapshot|hl7|rebuild [--target HOST:PORT]\n"
                "         [--tls-ca F --tls-cert F --tls-key F] [--seed S] [--records N]\n"
                "         [--offset K] [--population P] [--concurrency C] [--max-seconds S]\n"
-               "         [--samples S] [--callers C] [--out FILE]\n";
+               "         [--samples S] [--callers C] [--out FILE]\n"
+               "         [--hl7-target HOST:PORT --cert-dir DIR --hl7-orgs a,b,c]\n"
+               "         [--pg-dsn DSN --compare SNAPSHOT_FILE]\n";
   std::exit(2);
 }
 
@@ -101,7 +129,10 @@ Flags ParseFlags(int argc, char** argv) {
   if (argc < 2) Usage("");
   f.mode = argv[1];
   if (f.mode == "--help" || f.mode == "-h") Usage("");
-  if (f.mode != "load" && f.mode != "query" && f.mode != "snapshot") Usage("unknown mode " + f.mode);
+  if (f.mode != "load" && f.mode != "query" && f.mode != "snapshot" && f.mode != "hl7" &&
+      f.mode != "rebuild") {
+    Usage("unknown mode " + f.mode);
+  }
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -132,6 +163,11 @@ Flags ParseFlags(int argc, char** argv) {
     else if (arg == "--callers") f.callers = static_cast<int>(num());
     else if (arg == "--max-seconds") f.max_seconds = num();
     else if (arg == "--out") f.out = value;
+    else if (arg == "--hl7-target") f.hl7_target = value;
+    else if (arg == "--cert-dir") f.cert_dir = value;
+    else if (arg == "--hl7-orgs") f.hl7_orgs = value;
+    else if (arg == "--pg-dsn") f.pg_dsn = value;
+    else if (arg == "--compare") f.compare = value;
     else Usage("unknown flag " + arg);
   }
   if (f.records <= 0 || f.offset < 0 || f.concurrency <= 0 || f.samples <= 0 || f.callers <= 0) {
@@ -140,6 +176,7 @@ Flags ParseFlags(int argc, char** argv) {
   if (f.population == 0) f.population = f.records + f.offset;
   if (f.population < f.records + f.offset) Usage("--population must be >= records + offset");
   if (f.mode == "snapshot" && f.out.empty()) Usage("snapshot needs --out");
+  if (f.mode == "rebuild" && f.pg_dsn.empty()) Usage("rebuild needs --pg-dsn");
   return f;
 }
 
@@ -189,7 +226,7 @@ std::string ServiceBirthDate(const std::string& raw) {
   if (IsIsoDate(raw)) return raw;
   hie::mpi::BirthDate d = hie::mpi::ParseBirthDate(raw);
   if (d.year == 0) return "";
-  char buf[16];
+  char buf[32];
   if (d.month == 0) {
     std::snprintf(buf, sizeof buf, "%04d", d.year);
   } else if (d.day == 0) {
@@ -276,7 +313,8 @@ void FillContext(common::RequestContext* context, const std::string& request_id)
 }
 
 void PrepareCall(grpc::ClientContext* call, double seconds) {
-  call->set_deadline(Clock::now() + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
+  call->set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
 }
 
 const char* CodeName(grpc::StatusCode code) {
@@ -610,6 +648,35 @@ int RunQuery(const Flags& f) {
   return rc;
 }
 
+std::string ResolveLine(const v1::ResolveRequest& req, bool ok, const std::string& error,
+                        const v1::ResolveResponse& resp) {
+  std::string out =
+      "resolve " + req.source_id().org() + "/" + req.source_id().local_id() + " -> ";
+  if (!ok) return out + "ERROR " + error + "\n";
+  std::vector<std::string> xrefs;
+  for (const auto& x : resp.cross_references()) {
+    xrefs.push_back(x.source_id().org() + "/" + x.source_id().local_id() + ":" +
+                    v1::LinkMethod_Name(x.link().method()));
+  }
+  std::sort(xrefs.begin(), xrefs.end());
+  out += resp.person_id();
+  for (const std::string& x : xrefs) out += " " + x;
+  return out + "\n";
+}
+
+std::string SearchLine(size_t i, bool ok, const std::string& error,
+                       const v1::SearchPersonsResponse& resp) {
+  std::string out = "search " + std::to_string(i) + " -> ";
+  if (!ok) return out + "ERROR " + error + "\n";
+  for (const auto& m : resp.matches()) {
+    char score[32];
+    std::snprintf(score, sizeof score, "%.4f", m.candidate().score());
+    out += m.candidate().person_id() + "=" + score + ":" +
+           v1::MatchGrade_Name(m.candidate().grade()) + " ";
+  }
+  return out + "\n";
+}
+
 int RunSnapshot(const Flags& f) {
   std::vector<hie::mpi::Record> all = Dataset(f.seed, f.population);
   std::vector<int64_t> picks = SampleIndexes(f.records + f.offset, f.samples, f.seed + 1);
@@ -625,21 +692,8 @@ int RunSnapshot(const Flags& f) {
       PrepareCall(&call, 10);
       v1::ResolveResponse resp;
       grpc::Status s = stub->Resolve(&call, req, &resp);
-      out << "resolve " << req.source_id().org() << "/" << req.source_id().local_id() << " -> ";
-      if (!s.ok()) {
-        ++failures;
-        out << "ERROR " << CodeName(s.error_code()) << "\n";
-      } else {
-        std::vector<std::string> xrefs;
-        for (const auto& x : resp.cross_references()) {
-          xrefs.push_back(x.source_id().org() + "/" + x.source_id().local_id() + ":" +
-                          v1::LinkMethod_Name(x.link().method()));
-        }
-        std::sort(xrefs.begin(), xrefs.end());
-        out << resp.person_id();
-        for (const std::string& x : xrefs) out << " " << x;
-        out << "\n";
-      }
+      if (!s.ok()) ++failures;
+      out << ResolveLine(req, s.ok(), CodeName(s.error_code()), resp);
     }
     {
       v1::SearchPersonsRequest& req = w.searches[i];
@@ -648,24 +702,223 @@ int RunSnapshot(const Flags& f) {
       PrepareCall(&call, 10);
       v1::SearchPersonsResponse resp;
       grpc::Status s = stub->SearchPersons(&call, req, &resp);
-      out << "search " << i << " -> ";
-      if (!s.ok()) {
-        ++failures;
-        out << "ERROR " << CodeName(s.error_code()) << "\n";
-      } else {
-        for (const auto& m : resp.matches()) {
-          char score[32];
-          std::snprintf(score, sizeof score, "%.4f", m.candidate().score());
-          out << m.candidate().person_id() << "=" << score << ":"
-              << v1::MatchGrade_Name(m.candidate().grade()) << " ";
-        }
-        out << "\n";
-      }
+      if (!s.ok()) ++failures;
+      out << SearchLine(i, s.ok(), CodeName(s.error_code()), resp);
     }
   }
   std::printf("snapshot: %zu resolves and searches written to %s, %" PRId64 " errors\n",
               w.resolves.size(), f.out.c_str(), failures);
   return failures == 0 ? 0 : 1;
+}
+
+// rebuild: the start-up index rebuild of hie-identity (main.cc: the same matcher, nickname
+// table, PgIdentityStore over a PgPool of 8 connections, IdentityManager::RebuildIndex), run in
+// this process with a finite deadline, timed; then, with --compare, the answers of the
+// in-process manager for the snapshot sample, compared line by line with a snapshot taken over
+// gRPC from the running service before.
+int RunRebuild(const Flags& f) {
+  absl::StatusOr<hie::mpi::NicknameTable> nicknames =
+      hie::mpi::NicknameTable::LoadFile(hie::mpi::DefaultNicknamePath());
+  if (!nicknames.ok()) {
+    std::cerr << "rebuild: " << nicknames.status() << "\n";
+    return 2;
+  }
+  hie::identity::SystemClock clock;
+  hie::identity::MpiMatcher matcher(hie::mpi::Model::DefaultParams(), &*nicknames);
+  absl::StatusOr<std::unique_ptr<hie::pg::PgPool>> pool =
+      hie::pg::PgPool::Create({.dsn = f.pg_dsn, .size = 8});
+  if (!pool.ok()) {
+    std::cerr << "rebuild: " << pool.status() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<hie::identity::PgIdentityStore>> store =
+      hie::identity::PgIdentityStore::Create(pool->get());
+  if (!store.ok()) {
+    std::cerr << "rebuild: " << store.status() << "\n";
+    return 2;
+  }
+  hie::identity::IdentityManager manager(store->get(), &matcher, &clock);
+  Clock::time_point t0 = Clock::now();
+  absl::StatusOr<size_t> indexed = manager.RebuildIndex(absl::Now() + absl::Hours(2));
+  double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!indexed.ok()) {
+    std::cerr << "rebuild: " << indexed.status() << "\n";
+    return 1;
+  }
+  std::printf("in-process IdentityManager::RebuildIndex: %zu records in %.2f s (%.0f records/s)\n",
+              *indexed, seconds, *indexed / seconds);
+  std::fflush(stdout);
+  if (f.compare.empty()) return 0;
+
+  std::vector<hie::mpi::Record> all = Dataset(f.seed, f.population);
+  std::vector<int64_t> picks = SampleIndexes(f.records + f.offset, f.samples, f.seed + 1);
+  QueryWork w = BuildQueries(f, all, picks);
+  std::ifstream before(f.compare);
+  hie::identity::CallContext call;
+  call.actor.set_org("hie-operations");
+  call.actor.set_user_id("identity-bench");
+  call.actor.set_role(common::ROLE_HIE_OPERATOR);
+  int64_t same = 0, different = 0;
+  std::string expected;
+  for (size_t i = 0; i < w.resolves.size(); ++i) {
+    call.request_id = "rebuild-compare-" + std::to_string(i);
+    call.deadline = absl::Now() + absl::Seconds(10);
+    FillContext(w.resolves[i].mutable_context(), call.request_id);
+    FillContext(w.searches[i].mutable_context(), call.request_id);
+    absl::StatusOr<v1::ResolveResponse> r = manager.Resolve(call, w.resolves[i]);
+    absl::StatusOr<v1::SearchPersonsResponse> s = manager.SearchPersons(call, w.searches[i]);
+    auto code = [](const absl::Status& st) {
+      return CodeName(static_cast<grpc::StatusCode>(st.code()));
+    };
+    std::string got[2] = {
+        ResolveLine(w.resolves[i], r.ok(), code(r.status()), r.ok() ? *r : v1::ResolveResponse()),
+        SearchLine(i, s.ok(), code(s.status()), s.ok() ? *s : v1::SearchPersonsResponse())};
+    for (const std::string& line : got) {
+      if (!std::getline(before, expected)) expected = "<missing>";
+      if (expected + "\n" == line) {
+        ++same;
+      } else {
+        if (++different <= 5) {
+          std::printf("  differs:\n    before: %s\n    after:  %s", expected.c_str(), line.c_str());
+        }
+      }
+    }
+  }
+  std::printf("answers after the in-process rebuild vs the service's before: %" PRId64
+              " lines same, %" PRId64 " different\n",
+              same, different);
+  return different == 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// hl7: ADT^A04 over MLLP (mutual TLS, member certificates)
+
+// HL7 v2 escaping of a field value (the default delimiters |^~\&).
+std::string Hl7Escape(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    switch (c) {
+      case '|': out += "\\F\\"; break;
+      case '^': out += "\\S\\"; break;
+      case '~': out += "\\R\\"; break;
+      case '\\': out += "\\E\\"; break;
+      case '&': out += "\\T\\"; break;
+      case '\r': case '\n': out += ' '; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string AdtA04(const hie::mpi::Record& r, const std::string& control_id) {
+  common::Demographics d = ToDemographics(r);  // birth date normalised as for gRPC
+  std::string birth;
+  for (char c : d.birth_date()) {
+    if (c != '-') birth += c;
+  }
+  const char* sex = d.sex() == common::SEX_FEMALE ? "F" : d.sex() == common::SEX_MALE ? "M" : "";
+  std::string msg;
+  msg += "MSH|^~\\&|BENCH|" + Hl7Escape(r.org) + "|HIE|HUB|20261122030000||ADT^A04^ADT_A01|" +
+         control_id + "|P|2.5.1\r";
+  msg += "EVN|A04|20261122030000\r";
+  msg += "PID|1||" + Hl7Escape(r.local_id) + "^^^" + Hl7Escape(r.org) + "^MR||" +
+         Hl7Escape(r.family_name) + "^" + Hl7Escape(r.given_name) + "^" +
+         Hl7Escape(r.middle_name) + "||" + birth + "|" + sex + "|||" +
+         Hl7Escape(r.address_line) + "^^" + Hl7Escape(r.city) + "^" + Hl7Escape(r.state) + "^" +
+         Hl7Escape(r.postal_code) + "||" + Hl7Escape(r.phone) + "^^^" + Hl7Escape(r.email) +
+         "|||||" + Hl7Escape(r.ssn) + "\r";
+  return msg;
+}
+
+// MSA-1 of an ACK ("AA", "AE", "AR"), or "?" when there is none.
+std::string AckCode(const std::string& ack) {
+  size_t msa = ack.find("MSA|");
+  if (msa == std::string::npos) return "?";
+  size_t end = ack.find_first_of("|\r", msa + 4);
+  return ack.substr(msa + 4, end == std::string::npos ? std::string::npos : end - msa - 4);
+}
+
+int RunHl7(const Flags& f) {
+  std::vector<hie::mpi::Record> all = Dataset(f.seed, f.population);
+  std::vector<std::string> orgs;
+  for (size_t start = 0; start <= f.hl7_orgs.size();) {
+    size_t comma = f.hl7_orgs.find(',', start);
+    if (comma == std::string::npos) comma = f.hl7_orgs.size();
+    if (comma > start) orgs.push_back(f.hl7_orgs.substr(start, comma - start));
+    start = comma + 1;
+  }
+  // One queue of messages per org (only orgs we hold a member certificate of).
+  std::map<std::string, std::vector<std::string>> by_org;
+  for (const std::string& org : orgs) by_org[org];
+  int64_t skipped = 0;
+  for (int64_t i = f.offset; i < f.offset + f.records; ++i) {
+    auto it = by_org.find(all[i].org);
+    if (it == by_org.end()) {
+      ++skipped;
+      continue;
+    }
+    it->second.push_back(AdtA04(all[i], "B" + std::to_string(f.seed) + "-" + std::to_string(i)));
+  }
+  all.clear();
+  const int connections = f.concurrency;
+  size_t colon = f.hl7_target.rfind(':');
+  const std::string host = f.hl7_target.substr(0, colon);
+  const int port = std::atoi(f.hl7_target.c_str() + colon + 1);
+  int64_t total = 0;
+  for (auto& [org, v] : by_org) total += v.size();
+  std::printf("== hl7: %" PRId64 " ADT^A04 messages (records %" PRId64 "..%" PRId64
+              " of orgs %s; %" PRId64 " records of other orgs skipped), %d connections\n",
+              total, f.offset, f.offset + f.records - 1, f.hl7_orgs.c_str(), skipped, connections);
+  // Connection c sends for org c % orgs, taking that org's messages in order.
+  std::map<std::string, std::atomic<size_t>> next;
+  for (auto& [org, v] : by_org) next[org] = 0;
+  std::mutex mu;
+  std::map<std::string, int64_t> acks;
+  std::vector<double> latency;
+  std::atomic<int64_t> completed{0};
+  Clock::time_point start = Clock::now();
+  auto run = [&](int c) {
+    const std::string& org = orgs[c % orgs.size()];
+    absl::StatusOr<std::unique_ptr<hie::hl7::MllpClient>> client = hie::hl7::MllpClient::Connect(
+        host, port,
+        {f.cert_dir + "/ca.pem", f.cert_dir + "/" + org + ".pem", f.cert_dir + "/" + org + ".key"});
+    if (!client.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      std::fprintf(stderr, "hl7: connect failed: %s\n", std::string(client.status().message()).c_str());
+      ++acks["connect_failed"];
+      return;
+    }
+    std::map<std::string, int64_t> my_acks;
+    std::vector<double> my_latency;
+    std::vector<std::string>& queue = by_org[org];
+    for (size_t i; (i = next[org].fetch_add(1)) < queue.size();) {
+      Clock::time_point t0 = Clock::now();
+      absl::StatusOr<std::string> ack = (*client)->Call(queue[i], absl::Seconds(30));
+      my_latency.push_back(Micros(t0, Clock::now()));
+      completed.fetch_add(1);
+      if (!ack.ok()) {
+        ++my_acks["no_ack:" + std::string(absl::StatusCodeToString(ack.status().code()))];
+        break;  // the connection is gone
+      }
+      ++my_acks[AckCode(*ack)];
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [k, v] : my_acks) acks[k] += v;
+    latency.insert(latency.end(), my_latency.begin(), my_latency.end());
+  };
+  std::vector<std::thread> threads;
+  for (int c = 0; c < connections; ++c) threads.emplace_back(run, c);
+  for (std::thread& t : threads) t.join();
+  double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  int64_t aa = acks.count("AA") ? acks["AA"] : 0;
+  std::printf("acknowledged AA: %" PRId64 " of %" PRId64 " sent in %.1f s = %.0f messages/s\n", aa,
+              completed.load(), wall, wall > 0 ? aa / wall : 0.0);
+  PrintLatency("MLLP round trip (send to ACK)", Summarise(latency));
+  std::printf("acks:");
+  for (auto& [k, v] : acks) std::printf(" %s=%" PRId64, k.c_str(), v);
+  std::printf("\n");
+  std::fflush(stdout);
+  return aa == total ? 0 : 1;
 }
 
 }  // namespace
@@ -674,5 +927,7 @@ int main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
   if (f.mode == "load") return RunLoad(f);
   if (f.mode == "query") return RunQuery(f);
+  if (f.mode == "hl7") return RunHl7(f);
+  if (f.mode == "rebuild") return RunRebuild(f);
   return RunSnapshot(f);
 }
