@@ -668,12 +668,20 @@ std::string SearchLine(size_t i, bool ok, const std::string& error,
                        const v1::SearchPersonsResponse& resp) {
   std::string out = "search " + std::to_string(i) + " -> ";
   if (!ok) return out + "ERROR " + error + "\n";
+  // Candidates with equal scores come back in index order, which a rebuild may change: compare
+  // them as a set (sorted by score, then person id).
+  std::vector<std::pair<std::string, std::string>> items;  // (score, "person=score:grade")
   for (const auto& m : resp.matches()) {
     char score[32];
-    std::snprintf(score, sizeof score, "%.4f", m.candidate().score());
-    out += m.candidate().person_id() + "=" + score + ":" +
-           v1::MatchGrade_Name(m.candidate().grade()) + " ";
+    std::snprintf(score, sizeof score, "%012.4f", 1000.0 - m.candidate().score());
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%.4f", m.candidate().score());
+    items.emplace_back(std::string(score) + m.candidate().person_id(),
+                       m.candidate().person_id() + "=" + shown + ":" +
+                           v1::MatchGrade_Name(m.candidate().grade()));
   }
+  std::sort(items.begin(), items.end());
+  for (const auto& [key, text] : items) out += text + " ";
   return out + "\n";
 }
 
