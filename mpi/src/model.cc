@@ -511,6 +511,9 @@ Model::Model(const ModelParams& params) : params_(params) {
       best = std::max(best, weight_[f][Levels(f) - 1] + kMaxTfBoost);
     }
     max_weight_[f] = best;
+    double below = 0;  // best weight of any level below exact agreement
+    for (int l = 1; l < Levels(f) - 1; ++l) below = std::max(below, weight_[f][l]);
+    below_top_weight_[f] = below;
   }
 }
 
@@ -529,13 +532,23 @@ double Model::ScoreUpperBound(const NormalizedRecord& a, const NormalizedRecord&
     const Field field = static_cast<Field>(f);
     double w;
     if (field == Field::kGiven || field == Field::kFamily) {
-      w = max_weight_[f];  // names may also be compared crosswise: always their best
+      // Exact agreement needs equal strings, directly or crosswise (a swap compares the
+      // given name with the first family token).
+      const bool cross_equal = (!a.given.empty() && a.given == FirstToken(b.family)) ||
+                               (!b.given.empty() && b.given == FirstToken(a.family));
+      const bool equal =
+          (field == Field::kGiven ? a.given == b.given : a.family == b.family) || cross_equal;
+      w = equal ? max_weight_[f] : below_top_weight_[f];
     } else if (field == Field::kMiddle) {
       w = a.middle.empty() || b.middle.empty() ? 0.0 : max_weight_[f];
     } else if (field == Field::kAddress) {
-      w = a.address.empty() || b.address.empty() ? 0.0 : max_weight_[f];
+      w = a.address.empty() || b.address.empty() ? 0.0
+          : EqualIgnoringSpaces(a.address, b.address) ? max_weight_[f]
+                                                      : below_top_weight_[f];
     } else if (field == Field::kCity) {
-      w = a.city.empty() || b.city.empty() ? 0.0 : max_weight_[f];
+      w = a.city.empty() || b.city.empty() ? 0.0
+          : a.city == b.city                 ? max_weight_[f]
+                                             : below_top_weight_[f];
     } else if (level[f] == 0) {
       continue;
     } else {

@@ -223,9 +223,17 @@ TEST_F(CompareTest, ScoreUpperBoundIsAnUpperBound) {
       NormalizedRecord a = records[i];
       NormalizedRecord b = records[j];
       a.given_freq = b.given_freq = a.postal_freq = b.postal_freq = 1e-7f;  // maximal TF boost
+      a.family_freq = b.family_freq = a.city_freq = b.city_freq = 1e-7f;
       const double score = model.Score(a, b, Compare(a, b));
       EXPECT_GE(model.ScoreUpperBound(a, b), score - 1e-9);
       ++checked;
+      // The same with the names swapped, a compound family name, and spacing in the street.
+      std::swap(b.given, b.family);
+      b.family += " LOPEZ";
+      b.address.insert(b.address.size() / 2, " ");
+      EXPECT_GE(model.ScoreUpperBound(a, b), model.Score(a, b, Compare(a, b)) - 1e-9);
+      EXPECT_GE(model.ScoreUpperBound(b, a), model.Score(b, a, Compare(b, a)) - 1e-9);
+      EXPECT_GE(model.ScoreUpperBound(a, a), model.Score(a, a, Compare(a, a)) - 1e-9);
     }
   }
   EXPECT_GT(checked, 500);

@@ -116,6 +116,7 @@ class Model {
   double location_cap_ = 0;
   double location_floor_ = 0;
   std::array<double, kNumFields> max_weight_{};  // best weight of any level (TF boost included)
+  std::array<double, kNumFields> below_top_weight_{};  // best weight below exact agreement
 };
 
 // Packs a comparison vector into an integer (3 bits per field) and back.
