@@ -469,15 +469,12 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
     for (size_t i = begin; i < end; ++i) {
       const uint32_t a = PairA(pairs[i]);
       const uint32_t b = PairB(pairs[i]);
-      if (th == 0 && (i - begin) % 65536 == 0 && end > begin) {
-        progress("scoring", static_cast<double>(i - begin) / static_cast<double>(end - begin));
-      }
-      // Most candidate pairs cannot reach the floor whatever their names say: skip the full
-      // comparison (string similarity) of those. Exact: such pairs would not be kept anyway.
-      if (model.ScoreUpperBound(records[a], records[b]) < keep_floor) continue;
       const Comparison c = Compare(records[a], records[b]);
       const double s = model.Score(records[a], records[b], c);
       if (s >= keep_floor) out.push_back({a, b, static_cast<float>(s), c.guards});
+      if (th == 0 && (i - begin) % 65536 == 0 && end > begin) {
+        progress("scoring", static_cast<double>(i - begin) / static_cast<double>(end - begin));
+      }
     }
   });
   if (options.keep_candidates) {

@@ -502,64 +502,6 @@ Model::Model(const ModelParams& params) : params_(params) {
     location_cap_ = std::max(location_cap_, weight_[f][Levels(f) - 1]);
     location_floor_ = std::min(location_floor_, weight_[f][1]);
   }
-  for (int f = 0; f < kNumFields; ++f) {
-    double best = 0;  // level 0 (missing) weighs 0
-    for (int l = 1; l < Levels(f); ++l) best = std::max(best, weight_[f][l]);
-    const Field field = static_cast<Field>(f);
-    if (field == Field::kGiven || field == Field::kFamily || field == Field::kCity ||
-        field == Field::kPostalCode) {
-      best = std::max(best, weight_[f][Levels(f) - 1] + kMaxTfBoost);
-    }
-    max_weight_[f] = best;
-    double below = 0;  // best weight of any level below exact agreement
-    for (int l = 1; l < Levels(f) - 1; ++l) below = std::max(below, weight_[f][l]);
-    below_top_weight_[f] = below;
-  }
-}
-
-double Model::ScoreUpperBound(const NormalizedRecord& a, const NormalizedRecord& b) const {
-  int level[kNumFields] = {};
-  level[static_cast<int>(Field::kBirthDate)] = CompareBirthDate(a.birth_date, b.birth_date);
-  level[static_cast<int>(Field::kSex)] = CompareSex(a.sex, b.sex);
-  level[static_cast<int>(Field::kPostalCode)] = CompareCode(a.postal_code, b.postal_code);
-  level[static_cast<int>(Field::kState)] = CompareSimple(a.state, b.state);
-  level[static_cast<int>(Field::kPhone)] = ComparePhone(a.phone, b.phone);
-  level[static_cast<int>(Field::kSsn)] = CompareCode(a.ssn, b.ssn);
-  level[static_cast<int>(Field::kEmail)] = CompareEmail(a.email, b.email);
-  double person = prior_;
-  double location = 0;
-  for (int f = 0; f < kNumFields; ++f) {
-    const Field field = static_cast<Field>(f);
-    double w;
-    if (field == Field::kGiven || field == Field::kFamily) {
-      // Exact agreement needs equal strings, directly or crosswise (a swap compares the
-      // given name with the first family token).
-      const bool cross_equal = (!a.given.empty() && a.given == FirstToken(b.family)) ||
-                               (!b.given.empty() && b.given == FirstToken(a.family));
-      const bool equal =
-          (field == Field::kGiven ? a.given == b.given : a.family == b.family) || cross_equal;
-      w = equal ? max_weight_[f] : below_top_weight_[f];
-    } else if (field == Field::kMiddle) {
-      w = a.middle.empty() || b.middle.empty() ? 0.0 : max_weight_[f];
-    } else if (field == Field::kAddress) {
-      w = a.address.empty() || b.address.empty() ? 0.0
-          : EqualIgnoringSpaces(a.address, b.address) ? max_weight_[f]
-                                                      : below_top_weight_[f];
-    } else if (field == Field::kCity) {
-      w = a.city.empty() || b.city.empty() ? 0.0
-          : a.city == b.city                 ? max_weight_[f]
-                                             : below_top_weight_[f];
-    } else if (level[f] == 0) {
-      continue;
-    } else {
-      w = weight_[f][level[f]];
-      // Exact postal code agreement may be term-frequency adjusted up to kMaxTfBoost.
-      if (field == Field::kPostalCode && level[f] == Levels(f) - 1) w += kMaxTfBoost;
-    }
-    (IsLocationField(f) ? location : person) += w;
-  }
-  // The clamp is monotone, so clamping the bound of the sum bounds the clamped sum.
-  return person + std::clamp(location, location_floor_, location_cap_);
 }
 
 double Model::FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f,

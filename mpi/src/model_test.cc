@@ -4,7 +4,6 @@
 #include <random>
 
 #include "gtest/gtest.h"
-#include "hie/mpi/generator.h"
 #include "hie/mpi/nicknames.h"
 #include "hie/mpi/normalize.h"
 
@@ -202,41 +201,6 @@ TEST_F(CompareTest, TwinGuard) {
   EXPECT_TRUE(Compare(N(j1), N(j2)).guards & kGuardTwin);
   j2.middle_name = "";  // no middle name to tell them apart: a spelling variant
   EXPECT_FALSE(Compare(N(j1), N(j2)).guards & kGuardTwin);
-}
-
-TEST_F(CompareTest, ScoreUpperBoundIsAnUpperBound) {
-  GeneratorOptions options;
-  options.persons = 300;
-  options.seed = 7;
-  const GeneratedPopulation population = GeneratePopulation(options);
-  std::vector<NormalizedRecord> records;
-  for (const auto& r : population.records) records.push_back(N(r.record));
-  ModelParams params = Model::DefaultParams();
-  params.lambda = 1e-5;
-  const Model model(params);
-  std::mt19937 rng(3);
-  int checked = 0;
-  for (size_t i = 0; i < records.size(); ++i) {
-    // Neighbours (often one person) and random pairs.
-    for (size_t j : {i + 1, static_cast<size_t>(rng() % records.size())}) {
-      if (j >= records.size()) continue;
-      NormalizedRecord a = records[i];
-      NormalizedRecord b = records[j];
-      a.given_freq = b.given_freq = a.postal_freq = b.postal_freq = 1e-7f;  // maximal TF boost
-      a.family_freq = b.family_freq = a.city_freq = b.city_freq = 1e-7f;
-      const double score = model.Score(a, b, Compare(a, b));
-      EXPECT_GE(model.ScoreUpperBound(a, b), score - 1e-9);
-      ++checked;
-      // The same with the names swapped, a compound family name, and spacing in the street.
-      std::swap(b.given, b.family);
-      b.family += " LOPEZ";
-      b.address.insert(b.address.size() / 2, " ");
-      EXPECT_GE(model.ScoreUpperBound(a, b), model.Score(a, b, Compare(a, b)) - 1e-9);
-      EXPECT_GE(model.ScoreUpperBound(b, a), model.Score(b, a, Compare(b, a)) - 1e-9);
-      EXPECT_GE(model.ScoreUpperBound(a, a), model.Score(a, a, Compare(a, a)) - 1e-9);
-    }
-  }
-  EXPECT_GT(checked, 500);
 }
 
 TEST_F(CompareTest, JuniorSeniorGuard) {

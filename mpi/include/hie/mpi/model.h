@@ -98,11 +98,6 @@ class Model {
   double Score(const NormalizedRecord& a, const NormalizedRecord& b, const Comparison& c) const;
   Explanation Explain(const NormalizedRecord& a, const NormalizedRecord& b,
                       const Comparison& c) const;
-  // An upper bound on Score(a, b, Compare(a, b)) computed from the cheap fields only (birth
-  // date, sex, identifiers, phone, e-mail, postal code, state; the name, address and city
-  // fields count at their best possible weight). Lets batch linkage skip the full comparison of
-  // a pair that cannot reach a threshold.
-  double ScoreUpperBound(const NormalizedRecord& a, const NormalizedRecord& b) const;
 
  private:
   double FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f, int level,
@@ -115,8 +110,6 @@ class Model {
   double prior_ = 0;
   double location_cap_ = 0;
   double location_floor_ = 0;
-  std::array<double, kNumFields> max_weight_{};  // best weight of any level (TF boost included)
-  std::array<double, kNumFields> below_top_weight_{};  // best weight below exact agreement
 };
 
 // Packs a comparison vector into an integer (3 bits per field) and back.
