@@ -462,6 +462,7 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
   const Thresholds& t = options.thresholds;
 
   progress("scoring", 0);
+  constexpr size_t kPrefetchDistance = 8;
   const double keep_floor = std::min(t.review, t.auto_link);
   std::vector<std::vector<ScoredPair>> kept(static_cast<size_t>(std::max(1, options.threads)));
   ParallelFor(pairs.size(), options.threads, [&](size_t begin, size_t end, int th) {
@@ -469,6 +470,15 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
     for (size_t i = begin; i < end; ++i) {
       const uint32_t a = PairA(pairs[i]);
       const uint32_t b = PairB(pairs[i]);
+      // Pairs are sorted by their first record, so the second is a random access into a large
+      // array: fetch the record a few pairs ahead (its fixed part spans several cache lines).
+      if (i + kPrefetchDistance < end) {
+        const char* next =
+            reinterpret_cast<const char*>(&records[PairB(pairs[i + kPrefetchDistance])]);
+        for (size_t line = 0; line < sizeof(NormalizedRecord); line += 64) {
+          __builtin_prefetch(next + line);
+        }
+      }
       const Comparison c = Compare(records[a], records[b]);
       const double s = model.Score(records[a], records[b], c);
       if (s >= keep_floor) out.push_back({a, b, static_cast<float>(s), c.guards});
