@@ -5,7 +5,7 @@
 //   hie-identity-bench query    --records N [--samples S] [--callers 4]
 //   hie-identity-bench snapshot --records N [--samples S] --out FILE
 //   hie-identity-bench hl7      --records H --offset N [--concurrency C] --cert-dir DIR
-//   hie-identity-bench rebuild  --records N --pg-dsn DSN [--samples S --compare FILE]
+//   hie-identity-bench rebuild  --records N --pg-dsn DSN [--samples S --compare FILE --out F]
 //
 // Common flags: --target HOST:PORT (127.0.0.1:7101), --tls-ca/--tls-cert/--tls-key (an
 // `operator` certificate), --seed (42), --population P (records generated, default N + offset).
@@ -762,6 +762,8 @@ int RunRebuild(const Flags& f) {
   std::vector<int64_t> picks = SampleIndexes(f.records + f.offset, f.samples, f.seed + 1);
   QueryWork w = BuildQueries(f, all, picks);
   std::ifstream before(f.compare);
+  std::ofstream after_out;  // with --out: the in-process answers, in the snapshot format
+  if (!f.out.empty()) after_out.open(f.out);
   hie::identity::CallContext call;
   call.actor.set_org("hie-operations");
   call.actor.set_user_id("identity-bench");
@@ -782,6 +784,7 @@ int RunRebuild(const Flags& f) {
         ResolveLine(w.resolves[i], r.ok(), code(r.status()), r.ok() ? *r : v1::ResolveResponse()),
         SearchLine(i, s.ok(), code(s.status()), s.ok() ? *s : v1::SearchPersonsResponse())};
     for (const std::string& line : got) {
+      if (after_out.is_open()) after_out << line;
       if (!std::getline(before, expected)) expected = "<missing>";
       if (expected + "\n" == line) {
         ++same;

@@ -219,7 +219,7 @@ else
   echo "hie-identity FAILED TO RESTART; in-process rebuild (same code, finite deadline) instead:"
   same=0
   bench rebuild --pg-dsn "$dsn" --samples "$snapshot_samples" \
-    --compare "$dir/snapshot-before.txt" || same=$?
+    --compare "$dir/snapshot-before.txt" --out "$dir/snapshot-after.txt" || same=$?
   same=$(( same == 0 ? 2 : same ))  # 2: answers same, but the service itself did not restart
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
