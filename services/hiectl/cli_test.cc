@@ -193,7 +193,7 @@ TEST_F(HiectlCliTest, BulkFileRegistersGoodRowsWithStableKeysAndReportsBadOnes) 
   }
   Result first = Hiectl({"register", "--file", path, "--parallel=2"});
   EXPECT_EQ(first.code, 1);  // one bad row
-  EXPECT_THAT(first.err, HasSubstr("line 3: birth_date must be a date"));
+  EXPECT_THAT(first.err, HasSubstr("line 3: birth_date must be a real date"));
   EXPECT_THAT(first.out, HasSubstr("line 2: clinic-a/10 v1 new-person P-10\n"));
   EXPECT_THAT(first.out, HasSubstr("line 4: clinic-a/12 v1 new-person P-12\n"));
   EXPECT_THAT(first.out, HasSubstr("rows 3, created 2, new person 2, linked 0, review 0, "

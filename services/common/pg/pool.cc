@@ -119,7 +119,11 @@ absl::Status PgPool::Run(absl::Time deadline, const Work& work) {
     bool broken = false;
     absl::Status status;
     try {
-      int64_t timeout_ms = std::max<int64_t>(1, std::ceil(absl::ToDoubleMilliseconds(remaining)));
+      // No deadline (InfiniteFuture) means no statement timeout: 0 disables it.
+      int64_t timeout_ms =
+          remaining == absl::InfiniteDuration()
+              ? 0
+              : std::max<int64_t>(1, std::ceil(absl::ToDoubleMilliseconds(remaining)));
       pqxx::nontransaction(*conn).exec(absl::StrCat("SET statement_timeout = ", timeout_ms));
       status = work(*conn);
     } catch (const pqxx::broken_connection&) {

@@ -137,6 +137,17 @@ TEST_F(PgPoolTest, DeadlineBecomesStatementTimeout) {
   EXPECT_TRUE(BackendPid(*pool).ok()) << "a timed-out statement leaves the connection usable";
 }
 
+TEST_F(PgPoolTest, NoDeadlineMeansNoStatementTimeout) {
+  auto pool = MakePool(1);
+  std::string timeout;
+  ASSERT_TRUE(pool->Run(absl::InfiniteFuture(), [&](pqxx::connection& c) {
+                    pqxx::nontransaction(c).exec("SELECT pg_sleep(0.05)");
+                    timeout = pqxx::nontransaction(c).exec1("SHOW statement_timeout")[0].c_str();
+                    return absl::OkStatus();
+                  }).ok());
+  EXPECT_EQ(timeout, "0");
+}
+
 TEST_F(PgPoolTest, ConstraintViolationsMapToCodesWithoutRowValues) {
   auto pool = MakePool(1);
   ASSERT_TRUE(pool->Run(In(absl::Seconds(5)), [](pqxx::connection& c) {
