@@ -23,9 +23,12 @@ case "$cmd" in
     die "Redis did not start (see $dir/redis.log)"
     ;;
   stop)
-    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-      kill "$(cat "$pidfile")"
-      for _ in $(seq 1 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
+    if [ -f "$pidfile" ]; then
+      pid="$(cat "$pidfile")"  # read once: redis-server removes the file as it exits
+      if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid"
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      fi
     fi
     rm -f "$pidfile"
     ;;
