@@ -26,9 +26,7 @@ constexpr int kMaxMergeChain = 16;
 // ------------------------------------------------------------------------------------------
 // Small helpers
 
-Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
+Timestamp ToProto(absl::Time t) { return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t)); }
 
 absl::Time FromProto(const Timestamp& t) {
   return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
@@ -68,8 +66,7 @@ absl::StatusOr<Response> Idempotent(IdentityTxn& txn, const std::string& key,
   if (!stored.ok()) return stored.status();
   if (stored->has_value()) {
     if ((*stored)->request_fingerprint != fingerprint) {
-      return absl::AlreadyExistsError(
-          "idempotency_key was already used for a different request");
+      return absl::AlreadyExistsError("idempotency_key was already used for a different request");
     }
     Response response;
     if (!response.ParseFromString((*stored)->response)) {
@@ -147,9 +144,9 @@ absl::Status ValidateDemographics(const Demographics& d, const std::string& fiel
     return absl::InvalidArgumentError(absl::StrCat(field, ".deceased_date must be YYYY-MM-DD"));
   }
   const auto& n = d.name();
-  for (const auto& [value, name] : {std::pair{&n.given(), "name.given"},
-                                    std::pair{&n.middle(), "name.middle"},
-                                    std::pair{&n.family(), "name.family"}}) {
+  for (const auto& [value, name] :
+       {std::pair{&n.given(), "name.given"}, std::pair{&n.middle(), "name.middle"},
+        std::pair{&n.family(), "name.family"}}) {
     if (value->size() > 256) {
       return absl::InvalidArgumentError(absl::StrCat(field, ".", name, " is too long"));
     }
@@ -190,7 +187,8 @@ v1::IdentityEvent NewEvent(v1::IdentityEventType type, const CallContext& call, 
 absl::StatusOr<v1::Person> LoadPerson(IdentityTxn& txn, const std::string& person_id) {
   absl::StatusOr<std::optional<v1::Person>> person = txn.GetPerson(person_id);
   if (!person.ok()) return person.status();
-  if (!person->has_value()) return absl::NotFoundError(absl::StrCat("person ", person_id, " not found"));
+  if (!person->has_value())
+    return absl::NotFoundError(absl::StrCat("person ", person_id, " not found"));
   return **person;
 }
 
@@ -219,8 +217,8 @@ absl::Status TouchPerson(IdentityTxn& txn, v1::Person person, absl::Time now,
   return txn.PutPerson(person);
 }
 
-absl::StatusOr<v1::Person> CreatePerson(IdentityTxn& txn, const CallContext& call,
-                                        absl::Time now, const std::string& reason) {
+absl::StatusOr<v1::Person> CreatePerson(IdentityTxn& txn, const CallContext& call, absl::Time now,
+                                        const std::string& reason) {
   absl::StatusOr<std::string> id = txn.NewPersonId();
   if (!id.ok()) return id.status();
   v1::Person person;
@@ -240,9 +238,9 @@ absl::StatusOr<v1::Person> CreatePerson(IdentityTxn& txn, const CallContext& cal
 absl::StatusOr<v1::IdentityEvent> MoveRecord(IdentityTxn& txn, const CallContext& call,
                                              absl::Time now, const SourceId& id,
                                              const std::string& from_person,
-                                             const std::string& to_person,
-                                             v1::LinkMethod method, v1::IdentityEventType type,
-                                             const std::string& reason, double score = 0,
+                                             const std::string& to_person, v1::LinkMethod method,
+                                             v1::IdentityEventType type, const std::string& reason,
+                                             double score = 0,
                                              v1::MatchGrade grade = v1::MATCH_GRADE_UNSPECIFIED) {
   v1::IdentityEvent event = NewEvent(type, call, now, reason);
   *event.add_source_ids() = id;
@@ -298,8 +296,8 @@ absl::StatusOr<v1::ReviewTask> OpenReviewTask(IdentityTxn& txn, const CallContex
   *task.mutable_create_time() = ToProto(now);
   task.set_etag("1");
   if (absl::Status s = txn.PutTask(task); !s.ok()) return s;
-  v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_REVIEW_TASK_CREATED, call, now,
-                                     "possible_match");
+  v1::IdentityEvent event =
+      NewEvent(v1::IDENTITY_EVENT_TYPE_REVIEW_TASK_CREATED, call, now, "possible_match");
   *event.add_source_ids() = left.source_id();
   *event.add_source_ids() = right.source_id();
   event.add_affected_person_ids(left_person);
@@ -312,8 +310,7 @@ absl::StatusOr<v1::ReviewTask> OpenReviewTask(IdentityTxn& txn, const CallContex
 }
 
 absl::Status CloseTask(IdentityTxn& txn, const CallContext& call, absl::Time now,
-                       v1::ReviewTask task, v1::ReviewTaskState state,
-                       const std::string& reason) {
+                       v1::ReviewTask task, v1::ReviewTaskState state, const std::string& reason) {
   task.set_state(state);
   *task.mutable_close_time() = ToProto(now);
   *task.mutable_resolved_by() = call.actor;
@@ -339,8 +336,7 @@ absl::Status ObsoleteSettledTasks(IdentityTxn& txn, const CallContext& call, abs
     auto right = txn.GetLink(task.right().source_id());
     if (!left.ok()) return left.status();
     if (!right.ok()) return right.status();
-    if (left->has_value() && right->has_value() &&
-        (*left)->person_id() == (*right)->person_id()) {
+    if (left->has_value() && right->has_value() && (*left)->person_id() == (*right)->person_id()) {
       if (absl::Status s = CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE,
                                      "records already on one person");
           !s.ok()) {
@@ -380,8 +376,7 @@ absl::Status CheckEtag(const std::string& expected, const v1::Person& person) {
 // Moves every link of `merged` onto `survivor` and marks `merged` MERGED.
 absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext& call,
                                              absl::Time now, const v1::Person& survivor,
-                                             const v1::Person& merged,
-                                             const std::string& reason) {
+                                             const v1::Person& merged, const std::string& reason) {
   absl::StatusOr<std::vector<v1::Link>> moving = txn.LinksOf(merged.person_id());
   if (!moving.ok()) return moving.status();
   v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED, call, now, reason);
@@ -400,8 +395,7 @@ absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext
     link.set_event_id(event.event_id());
     if (absl::Status s = txn.PutLink(link); !s.ok()) return s;
   }
-  if (absl::Status s = TouchPerson(txn, merged, now, v1::PERSON_STATE_MERGED,
-                                   survivor.person_id());
+  if (absl::Status s = TouchPerson(txn, merged, now, v1::PERSON_STATE_MERGED, survivor.person_id());
       !s.ok()) {
     return s;
   }
@@ -533,7 +527,8 @@ class IdentityManager::KeyLocks {
  public:
   class Held {
    public:
-    Held(KeyLocks* locks, std::vector<size_t> stripes) : locks_(locks), stripes_(std::move(stripes)) {
+    Held(KeyLocks* locks, std::vector<size_t> stripes)
+        : locks_(locks), stripes_(std::move(stripes)) {
       for (size_t s : stripes_) locks_->stripes_[s].lock();
     }
     ~Held() {
@@ -664,6 +659,23 @@ absl::Status IdentityManager::SyncIndex(absl::Time deadline) {
   return store_->Transact(deadline, {}, [&](IdentityTxn& txn) { return CatchUpIndex(txn); });
 }
 
+template <typename Response, typename Request>
+absl::StatusOr<Response> IdentityManager::IdempotentWrite(
+    const CallContext& call, const std::vector<std::string>& lock_keys, const std::string& kind,
+    const Request& request, const std::function<absl::StatusOr<Response>(IdentityTxn&)>& produce) {
+  Response response;
+  absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
+    absl::StatusOr<Response> result =
+        Idempotent<Response>(txn, kind + ":" + request.idempotency_key(), Fingerprint(request),
+                             [&]() -> absl::StatusOr<Response> { return produce(txn); });
+    if (!result.ok()) return result.status();
+    response = *std::move(result);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return response;
+}
+
 absl::StatusOr<size_t> IdentityManager::RebuildIndex(absl::Time deadline) {
   absl::Status position = store_->Transact(deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     absl::StatusOr<int64_t> last = txn.LastEventSequence();
@@ -677,12 +689,11 @@ absl::StatusOr<size_t> IdentityManager::RebuildIndex(absl::Time deadline) {
   if (!position.ok()) return position;
   absl::Status upsert_status;
   size_t count = 0;
-  absl::Status status =
-      store_->ScanActiveRecords(deadline, [&](const v1::SourceRecord& record) {
-        if (!upsert_status.ok()) return;
-        upsert_status = matcher_->Upsert(record.source_id(), record.demographics());
-        ++count;
-      });
+  absl::Status status = store_->ScanActiveRecords(deadline, [&](const v1::SourceRecord& record) {
+    if (!upsert_status.ok()) return;
+    upsert_status = matcher_->Upsert(record.source_id(), record.demographics());
+    ++count;
+  });
   if (!status.ok()) return status;
   if (!upsert_status.ok()) return upsert_status;
   return count;
@@ -748,15 +759,14 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
           request.has_source_event_time() ? request.source_event_time() : ToProto(now);
       *record.mutable_record_time() = ToProto(now);
       const bool created = !existing->has_value();
-      const bool stale =
-          !created && FromProto(record.source_event_time()) <
-                          FromProto((*existing)->source_event_time());
+      const bool stale = !created && FromProto(record.source_event_time()) <
+                                         FromProto((*existing)->source_event_time());
       out.set_created(created);
       out.set_stale(stale);
       if (absl::Status s = txn.PutRecordVersion(record, !stale); !s.ok()) return s;
-      v1::IdentityEvent recorded = NewEvent(created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED
-                                                    : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
-                                            call, now, "source_update");
+      v1::IdentityEvent recorded = NewEvent(
+          created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
+          call, now, "source_update");
       *recorded.add_source_ids() = id;
       recorded.set_record_version(record.version());
       if (auto seq = txn.AppendEvent(&recorded); !seq.ok()) return seq.status();
@@ -830,10 +840,10 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
             auto other = txn.GetRecord(home_other->source_id());
             if (!other.ok()) return other.status();
             if (other->has_value()) {
-              question.emplace(home_other->source_id(),
-                               matcher_->Compare(id, request.demographics(),
-                                                 home_other->source_id(),
-                                                 (*other)->demographics()));
+              question.emplace(
+                  home_other->source_id(),
+                  matcher_->Compare(id, request.demographics(), home_other->source_id(),
+                                    (*other)->demographics()));
             }
           } else if (best_elsewhere != nullptr) {
             question.emplace(best_elsewhere->source_id, *best_elsewhere);
@@ -844,9 +854,8 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
             auto right_link = txn.GetLink(question->first);
             if (!right_link.ok()) return right_link.status();
             if (right->has_value() && right_link->has_value()) {
-              auto task = OpenReviewTask(txn, call, now, record, current_link->person_id(),
-                                         **right, (*right_link)->person_id(),
-                                         question->second.explanation);
+              auto task = OpenReviewTask(txn, call, now, record, current_link->person_id(), **right,
+                                         (*right_link)->person_id(), question->second.explanation);
               if (!task.ok()) return task.status();
               decision->set_review_task_id(task->task_id());
             }
@@ -865,9 +874,9 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
         if (certain != nullptr) {
           absl::StatusOr<v1::Person> person = LockActivePerson(txn, certain_person);
           if (!person.ok()) return person.status();
-          auto moved = MoveRecord(txn, call, now, id, "", person->person_id(),
-                                  v1::LINK_METHOD_AUTO, v1::IDENTITY_EVENT_TYPE_RECORD_LINKED,
-                                  "auto_match", certain->score, certain->grade);
+          auto moved = MoveRecord(txn, call, now, id, "", person->person_id(), v1::LINK_METHOD_AUTO,
+                                  v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match",
+                                  certain->score, certain->grade);
           if (!moved.ok()) return moved.status();
           if (absl::Status s = TouchPerson(txn, *person, now); !s.ok()) return s;
           decision->set_outcome(v1::MATCH_OUTCOME_LINKED);
@@ -875,9 +884,9 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
         } else {
           absl::StatusOr<v1::Person> person = CreatePerson(txn, call, now, "no_certain_match");
           if (!person.ok()) return person.status();
-          auto moved = MoveRecord(txn, call, now, id, "", person->person_id(),
-                                  v1::LINK_METHOD_NEW_PERSON,
-                                  v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match");
+          auto moved =
+              MoveRecord(txn, call, now, id, "", person->person_id(), v1::LINK_METHOD_NEW_PERSON,
+                         v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match");
           if (!moved.ok()) return moved.status();
           decision->set_outcome(v1::MATCH_OUTCOME_NEW_PERSON);
           decision->set_person_id(person->person_id());
@@ -970,8 +979,8 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
               if (from != to->person_id()) {
                 auto from_person = LockActivePerson(txn, from);
                 if (!from_person.ok()) return from_person.status();
-                auto moved = MoveRecord(txn, call, now, request.superseded(), from,
-                                        to->person_id(), v1::LINK_METHOD_MANUAL,
+                auto moved = MoveRecord(txn, call, now, request.superseded(), from, to->person_id(),
+                                        v1::LINK_METHOD_MANUAL,
                                         v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, "source_merge");
                 if (!moved.ok()) return moved.status();
                 out.set_event_id(moved->event_id());
@@ -1034,7 +1043,7 @@ absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
 }
 
 absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& call,
-                                                            const v1::ResolveRequest& request) {
+                                                             const v1::ResolveRequest& request) {
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
   const bool cacheable =
       cache_ != nullptr && request.target_orgs_size() == 0 && !request.include_inactive();
@@ -1156,9 +1165,8 @@ absl::StatusOr<v1::ListReviewTasksResponse> IdentityManager::ListReviewTasks(
   absl::StatusOr<int> offset = ParsePageToken(request.page_token());
   if (!offset.ok()) return offset.status();
   TaskFilter filter;
-  filter.state = request.state() == v1::REVIEW_TASK_STATE_UNSPECIFIED
-                     ? v1::REVIEW_TASK_STATE_OPEN
-                     : request.state();
+  filter.state = request.state() == v1::REVIEW_TASK_STATE_UNSPECIFIED ? v1::REVIEW_TASK_STATE_OPEN
+                                                                      : request.state();
   filter.org = request.org();
   filter.person_id = request.person_id();
   filter.order_by_score_desc = request.order_by() == "score desc";
@@ -1211,86 +1219,77 @@ absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask
     return absl::InvalidArgumentError("resolution is required (SAME or DIFFERENT)");
   }
   const absl::Time now = clock_->Now();
-  v1::ResolveReviewTaskResponse response;
-  absl::Status status = Write(
-      call.deadline, {"task:" + request.task_id()}, [&](IdentityTxn& txn) -> absl::Status {
-        auto result = Idempotent<v1::ResolveReviewTaskResponse>(
-            txn, "resolve_task:" + request.idempotency_key(), Fingerprint(request),
-            [&]() -> absl::StatusOr<v1::ResolveReviewTaskResponse> {
-              auto task = txn.GetTask(request.task_id());
-              if (!task.ok()) return task.status();
-              if (!task->has_value()) return absl::NotFoundError("review task not found");
-              if ((*task)->state() != v1::REVIEW_TASK_STATE_OPEN) {
-                return absl::FailedPreconditionError("review task is not open");
-              }
-              if (!request.expected_etag().empty() && request.expected_etag() != (*task)->etag()) {
-                return absl::AbortedError("review task changed since it was read (etag)");
-              }
-              auto left_link = txn.GetLink((*task)->left().source_id());
-              auto right_link = txn.GetLink((*task)->right().source_id());
-              if (!left_link.ok()) return left_link.status();
-              if (!right_link.ok()) return right_link.status();
-              if (!left_link->has_value() || !right_link->has_value()) {
-                return absl::FailedPreconditionError("a record of the task has no person");
-              }
-              v1::ResolveReviewTaskResponse out;
-              if (request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME) {
-                auto a = LockActivePerson(txn, (*left_link)->person_id());
-                if (!a.ok()) return a.status();
-                auto b = LockActivePerson(txn, (*right_link)->person_id());
-                if (!b.ok()) return b.status();
-                if (a->person_id() != b->person_id()) {
-                  // The older person survives (its id is the one others have seen longest).
-                  bool a_older = FromProto(a->create_time()) < FromProto(b->create_time()) ||
-                                 (a->create_time().seconds() == b->create_time().seconds() &&
-                                  a->person_id() < b->person_id());
-                  const v1::Person& survivor = a_older ? *a : *b;
-                  const v1::Person& merged = a_older ? *b : *a;
-                  auto event = MergeInTxn(txn, call, now, survivor, merged, request.reason());
-                  if (!event.ok()) return event.status();
-                  out.add_event_ids(event->event_id());
-                }
-              } else if (auto s = RecordNotAMatch(txn, call, now, (*task)->left().source_id(),
-                                                  (*task)->right().source_id(), request.reason());
-                         !s.ok()) {
-                return s;
-              }
-              auto latest = txn.GetTask(request.task_id());  // a merge may have obsoleted it
-              if (!latest.ok()) return latest.status();
-              if ((*latest)->state() == v1::REVIEW_TASK_STATE_OPEN ||
-                  (*latest)->state() == v1::REVIEW_TASK_STATE_OBSOLETE) {
-                if (auto s = CloseTask(
-                        txn, call, now, **task,
-                        request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME
-                            ? v1::REVIEW_TASK_STATE_RESOLVED_SAME
-                            : v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT,
-                        request.reason());
-                    !s.ok()) {
-                  return s;
-                }
-              }
-              auto final_task = txn.GetTask(request.task_id());
-              if (!final_task.ok()) return final_task.status();
-              *out.mutable_task() = **final_task;
-              std::set<std::string> persons;
-              for (const auto* side : {&(*task)->left(), &(*task)->right()}) {
-                auto link = txn.GetLink(side->source_id());
-                if (!link.ok()) return link.status();
-                if (link->has_value()) persons.insert((*link)->person_id());
-              }
-              for (const std::string& p : persons) {
-                auto person = LoadPerson(txn, p);
-                if (!person.ok()) return person.status();
-                *out.add_persons() = *person;
-              }
-              return out;
-            });
-        if (!result.ok()) return result.status();
-        response = *std::move(result);
-        return absl::OkStatus();
+  return IdempotentWrite<v1::ResolveReviewTaskResponse>(
+      call, {"task:" + request.task_id()}, "resolve_task", request,
+      [&](IdentityTxn& txn) -> absl::StatusOr<v1::ResolveReviewTaskResponse> {
+        auto task = txn.GetTask(request.task_id());
+        if (!task.ok()) return task.status();
+        if (!task->has_value()) return absl::NotFoundError("review task not found");
+        if ((*task)->state() != v1::REVIEW_TASK_STATE_OPEN) {
+          return absl::FailedPreconditionError("review task is not open");
+        }
+        if (!request.expected_etag().empty() && request.expected_etag() != (*task)->etag()) {
+          return absl::AbortedError("review task changed since it was read (etag)");
+        }
+        auto left_link = txn.GetLink((*task)->left().source_id());
+        auto right_link = txn.GetLink((*task)->right().source_id());
+        if (!left_link.ok()) return left_link.status();
+        if (!right_link.ok()) return right_link.status();
+        if (!left_link->has_value() || !right_link->has_value()) {
+          return absl::FailedPreconditionError("a record of the task has no person");
+        }
+        v1::ResolveReviewTaskResponse out;
+        if (request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME) {
+          auto a = LockActivePerson(txn, (*left_link)->person_id());
+          if (!a.ok()) return a.status();
+          auto b = LockActivePerson(txn, (*right_link)->person_id());
+          if (!b.ok()) return b.status();
+          if (a->person_id() != b->person_id()) {
+            // The older person survives (its id is the one others have seen longest).
+            bool a_older = FromProto(a->create_time()) < FromProto(b->create_time()) ||
+                           (a->create_time().seconds() == b->create_time().seconds() &&
+                            a->person_id() < b->person_id());
+            const v1::Person& survivor = a_older ? *a : *b;
+            const v1::Person& merged = a_older ? *b : *a;
+            auto event = MergeInTxn(txn, call, now, survivor, merged, request.reason());
+            if (!event.ok()) return event.status();
+            out.add_event_ids(event->event_id());
+          }
+        } else if (auto s = RecordNotAMatch(txn, call, now, (*task)->left().source_id(),
+                                            (*task)->right().source_id(), request.reason());
+                   !s.ok()) {
+          return s;
+        }
+        auto latest = txn.GetTask(request.task_id());  // a merge may have obsoleted it
+        if (!latest.ok()) return latest.status();
+        if ((*latest)->state() == v1::REVIEW_TASK_STATE_OPEN ||
+            (*latest)->state() == v1::REVIEW_TASK_STATE_OBSOLETE) {
+          if (auto s =
+                  CloseTask(txn, call, now, **task,
+                            request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME
+                                ? v1::REVIEW_TASK_STATE_RESOLVED_SAME
+                                : v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT,
+                            request.reason());
+              !s.ok()) {
+            return s;
+          }
+        }
+        auto final_task = txn.GetTask(request.task_id());
+        if (!final_task.ok()) return final_task.status();
+        *out.mutable_task() = **final_task;
+        std::set<std::string> persons;
+        for (const auto* side : {&(*task)->left(), &(*task)->right()}) {
+          auto link = txn.GetLink(side->source_id());
+          if (!link.ok()) return link.status();
+          if (link->has_value()) persons.insert((*link)->person_id());
+        }
+        for (const std::string& p : persons) {
+          auto person = LoadPerson(txn, p);
+          if (!person.ok()) return person.status();
+          *out.add_persons() = *person;
+        }
+        return out;
       });
-  if (!status.ok()) return status;
-  return response;
 }
 
 absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
@@ -1302,75 +1301,65 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
   if (absl::Status s = RequireText(request.person_id(), "person_id", 64); !s.ok()) return s;
   if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
   const absl::Time now = clock_->Now();
-  v1::LinkRecordResponse response;
-  absl::Status status = Write(
-      call.deadline, {"record:" + RecordKey(request.source_id())},
-      [&](IdentityTxn& txn) -> absl::Status {
-        auto result = Idempotent<v1::LinkRecordResponse>(
-            txn, "link:" + request.idempotency_key(), Fingerprint(request),
-            [&]() -> absl::StatusOr<v1::LinkRecordResponse> {
-              auto record = txn.GetRecord(request.source_id());
-              if (!record.ok()) return record.status();
-              if (!record->has_value()) return absl::NotFoundError("source record not found");
-              if ((*record)->state() == v1::RECORD_STATE_SUPERSEDED) {
-                return absl::FailedPreconditionError("source record is superseded");
-              }
-              if (auto s = txn.LockKey(PersonLock(request.person_id())); !s.ok()) return s;
-              auto target = LoadPerson(txn, request.person_id());
-              if (!target.ok()) return target.status();
-              if (target->state() != v1::PERSON_STATE_ACTIVE) {
-                return absl::FailedPreconditionError("target person is not active");
-              }
-              if (auto s = CheckEtag(request.expected_etag(), *target); !s.ok()) return s;
-              v1::LinkRecordResponse out;
-              const std::string from = (*record)->person_id();
-              if (from == target->person_id()) {  // already there: nothing to do
-                *out.mutable_person() = *target;
-                return out;
-              }
-              auto previous = LockActivePerson(txn, from);
-              if (!previous.ok()) return previous.status();
-              // A manual link overrides not-a-match decisions with the target's records.
-              auto target_links = txn.LinksOf(target->person_id());
-              if (!target_links.ok()) return target_links.status();
-              auto refusals = txn.NotAMatchesOf(request.source_id());
-              if (!refusals.ok()) return refusals.status();
-              for (const v1::NotAMatch& d : *refusals) {
-                const SourceId& other = SameId(d.a(), request.source_id()) ? d.b() : d.a();
-                bool on_target = std::any_of(
-                    target_links->begin(), target_links->end(),
-                    [&](const v1::Link& l) { return SameId(l.source_id(), other); });
-                if (!on_target) continue;
-                if (auto s = txn.RemoveNotAMatch(d.a(), d.b()); !s.ok()) return s;
-                v1::IdentityEvent removed = NewEvent(v1::IDENTITY_EVENT_TYPE_NOT_A_MATCH_REMOVED,
-                                                     call, now, request.reason());
-                *removed.add_source_ids() = d.a();
-                *removed.add_source_ids() = d.b();
-                if (auto seq = txn.AppendEvent(&removed); !seq.ok()) return seq.status();
-              }
-              auto moved = MoveRecord(txn, call, now, request.source_id(), from,
-                                      target->person_id(), v1::LINK_METHOD_MANUAL,
-                                      v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, request.reason());
-              if (!moved.ok()) return moved.status();
-              out.set_event_id(moved->event_id());
-              if (auto s = TouchPerson(txn, *target, now); !s.ok()) return s;
-              auto settled = SettleAfterLoss(txn, *previous, now);
-              if (!settled.ok()) return settled.status();
-              if (auto s = ObsoleteSettledTasks(txn, call, now, request.source_id()); !s.ok()) {
-                return s;
-              }
-              auto person = LoadPerson(txn, target->person_id());
-              if (!person.ok()) return person.status();
-              *out.mutable_person() = *person;
-              *out.mutable_previous_person() = *settled;
-              return out;
-            });
-        if (!result.ok()) return result.status();
-        response = *std::move(result);
-        return absl::OkStatus();
+  return IdempotentWrite<v1::LinkRecordResponse>(
+      call, {"record:" + RecordKey(request.source_id())}, "link", request,
+      [&](IdentityTxn& txn) -> absl::StatusOr<v1::LinkRecordResponse> {
+        auto record = txn.GetRecord(request.source_id());
+        if (!record.ok()) return record.status();
+        if (!record->has_value()) return absl::NotFoundError("source record not found");
+        if ((*record)->state() == v1::RECORD_STATE_SUPERSEDED) {
+          return absl::FailedPreconditionError("source record is superseded");
+        }
+        if (auto s = txn.LockKey(PersonLock(request.person_id())); !s.ok()) return s;
+        auto target = LoadPerson(txn, request.person_id());
+        if (!target.ok()) return target.status();
+        if (target->state() != v1::PERSON_STATE_ACTIVE) {
+          return absl::FailedPreconditionError("target person is not active");
+        }
+        if (auto s = CheckEtag(request.expected_etag(), *target); !s.ok()) return s;
+        v1::LinkRecordResponse out;
+        const std::string from = (*record)->person_id();
+        if (from == target->person_id()) {  // already there: nothing to do
+          *out.mutable_person() = *target;
+          return out;
+        }
+        auto previous = LockActivePerson(txn, from);
+        if (!previous.ok()) return previous.status();
+        // A manual link overrides not-a-match decisions with the target's records.
+        auto target_links = txn.LinksOf(target->person_id());
+        if (!target_links.ok()) return target_links.status();
+        auto refusals = txn.NotAMatchesOf(request.source_id());
+        if (!refusals.ok()) return refusals.status();
+        for (const v1::NotAMatch& d : *refusals) {
+          const SourceId& other = SameId(d.a(), request.source_id()) ? d.b() : d.a();
+          bool on_target =
+              std::any_of(target_links->begin(), target_links->end(),
+                          [&](const v1::Link& l) { return SameId(l.source_id(), other); });
+          if (!on_target) continue;
+          if (auto s = txn.RemoveNotAMatch(d.a(), d.b()); !s.ok()) return s;
+          v1::IdentityEvent removed =
+              NewEvent(v1::IDENTITY_EVENT_TYPE_NOT_A_MATCH_REMOVED, call, now, request.reason());
+          *removed.add_source_ids() = d.a();
+          *removed.add_source_ids() = d.b();
+          if (auto seq = txn.AppendEvent(&removed); !seq.ok()) return seq.status();
+        }
+        auto moved = MoveRecord(txn, call, now, request.source_id(), from, target->person_id(),
+                                v1::LINK_METHOD_MANUAL, v1::IDENTITY_EVENT_TYPE_RECORD_LINKED,
+                                request.reason());
+        if (!moved.ok()) return moved.status();
+        out.set_event_id(moved->event_id());
+        if (auto s = TouchPerson(txn, *target, now); !s.ok()) return s;
+        auto settled = SettleAfterLoss(txn, *previous, now);
+        if (!settled.ok()) return settled.status();
+        if (auto s = ObsoleteSettledTasks(txn, call, now, request.source_id()); !s.ok()) {
+          return s;
+        }
+        auto person = LoadPerson(txn, target->person_id());
+        if (!person.ok()) return person.status();
+        *out.mutable_person() = *person;
+        *out.mutable_previous_person() = *settled;
+        return out;
       });
-  if (!status.ok()) return status;
-  return response;
 }
 
 absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
@@ -1381,55 +1370,45 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
   if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
   const absl::Time now = clock_->Now();
-  v1::UnlinkRecordResponse response;
-  absl::Status status = Write(
-      call.deadline, {"record:" + RecordKey(request.source_id())},
-      [&](IdentityTxn& txn) -> absl::Status {
-        auto result = Idempotent<v1::UnlinkRecordResponse>(
-            txn, "unlink:" + request.idempotency_key(), Fingerprint(request),
-            [&]() -> absl::StatusOr<v1::UnlinkRecordResponse> {
-              auto record = txn.GetRecord(request.source_id());
-              if (!record.ok()) return record.status();
-              if (!record->has_value()) return absl::NotFoundError("source record not found");
-              auto previous = LockActivePerson(txn, (*record)->person_id());
-              if (!previous.ok()) return previous.status();
-              if (auto s = CheckEtag(request.expected_etag(), *previous); !s.ok()) return s;
-              auto links = txn.LinksOf(previous->person_id());
-              if (!links.ok()) return links.status();
-              if (links->size() < 2) {
-                return absl::FailedPreconditionError("record is its person's only record");
-              }
-              auto fresh = CreatePerson(txn, call, now, request.reason());
-              if (!fresh.ok()) return fresh.status();
-              auto moved = MoveRecord(txn, call, now, request.source_id(), previous->person_id(),
-                                      fresh->person_id(), v1::LINK_METHOD_SPLIT,
-                                      v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED, request.reason());
-              if (!moved.ok()) return moved.status();
-              // So that matching does not put it back.
-              for (const v1::Link& l : *links) {
-                if (SameId(l.source_id(), request.source_id())) continue;
-                if (auto s = RecordNotAMatch(txn, call, now, request.source_id(), l.source_id(),
-                                             request.reason());
-                    !s.ok()) {
-                  return s;
-                }
-              }
-              auto settled = SettleAfterLoss(txn, *previous, now);
-              if (!settled.ok()) return settled.status();
-              auto person = LoadPerson(txn, fresh->person_id());
-              if (!person.ok()) return person.status();
-              v1::UnlinkRecordResponse out;
-              *out.mutable_new_person() = *person;
-              *out.mutable_previous_person() = *settled;
-              out.set_event_id(moved->event_id());
-              return out;
-            });
-        if (!result.ok()) return result.status();
-        response = *std::move(result);
-        return absl::OkStatus();
+  return IdempotentWrite<v1::UnlinkRecordResponse>(
+      call, {"record:" + RecordKey(request.source_id())}, "unlink", request,
+      [&](IdentityTxn& txn) -> absl::StatusOr<v1::UnlinkRecordResponse> {
+        auto record = txn.GetRecord(request.source_id());
+        if (!record.ok()) return record.status();
+        if (!record->has_value()) return absl::NotFoundError("source record not found");
+        auto previous = LockActivePerson(txn, (*record)->person_id());
+        if (!previous.ok()) return previous.status();
+        if (auto s = CheckEtag(request.expected_etag(), *previous); !s.ok()) return s;
+        auto links = txn.LinksOf(previous->person_id());
+        if (!links.ok()) return links.status();
+        if (links->size() < 2) {
+          return absl::FailedPreconditionError("record is its person's only record");
+        }
+        auto fresh = CreatePerson(txn, call, now, request.reason());
+        if (!fresh.ok()) return fresh.status();
+        auto moved = MoveRecord(txn, call, now, request.source_id(), previous->person_id(),
+                                fresh->person_id(), v1::LINK_METHOD_SPLIT,
+                                v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED, request.reason());
+        if (!moved.ok()) return moved.status();
+        // So that matching does not put it back.
+        for (const v1::Link& l : *links) {
+          if (SameId(l.source_id(), request.source_id())) continue;
+          if (auto s = RecordNotAMatch(txn, call, now, request.source_id(), l.source_id(),
+                                       request.reason());
+              !s.ok()) {
+            return s;
+          }
+        }
+        auto settled = SettleAfterLoss(txn, *previous, now);
+        if (!settled.ok()) return settled.status();
+        auto person = LoadPerson(txn, fresh->person_id());
+        if (!person.ok()) return person.status();
+        v1::UnlinkRecordResponse out;
+        *out.mutable_new_person() = *person;
+        *out.mutable_previous_person() = *settled;
+        out.set_event_id(moved->event_id());
+        return out;
       });
-  if (!status.ok()) return status;
-  return response;
 }
 
 absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
@@ -1449,64 +1428,56 @@ absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
     return absl::InvalidArgumentError("survivor_person_id and merged_person_id must differ");
   }
   const absl::Time now = clock_->Now();
-  v1::MergePersonsResponse response;
-  absl::Status status = Write(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
-    auto result = Idempotent<v1::MergePersonsResponse>(
-        txn, "merge:" + request.idempotency_key(), Fingerprint(request),
-        [&]() -> absl::StatusOr<v1::MergePersonsResponse> {
-          // Lock both persons in id order (no deadlock between opposite merges).
-          std::vector<std::string> ids = {request.survivor_person_id(), request.merged_person_id()};
-          std::sort(ids.begin(), ids.end());
-          for (const std::string& id : ids) {
-            if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
-          }
-          auto survivor = LoadPerson(txn, request.survivor_person_id());
-          if (!survivor.ok()) return survivor.status();
-          auto merged = LoadPerson(txn, request.merged_person_id());
-          if (!merged.ok()) return merged.status();
-          if (survivor->state() != v1::PERSON_STATE_ACTIVE ||
-              merged->state() != v1::PERSON_STATE_ACTIVE) {
-            return absl::FailedPreconditionError("both persons must be active");
-          }
-          if (auto s = CheckEtag(request.survivor_expected_etag(), *survivor); !s.ok()) return s;
-          if (auto s = CheckEtag(request.merged_expected_etag(), *merged); !s.ok()) return s;
-          if (!request.force()) {
-            // Hard guards between any pair of their records forbid the merge.
-            auto a = RecordsOf(txn, survivor->person_id());
-            auto b = RecordsOf(txn, merged->person_id());
-            if (!a.ok()) return a.status();
-            if (!b.ok()) return b.status();
-            for (const auto& ra : *a) {
-              for (const auto& rb : *b) {
-                RecordMatch m = matcher_->Compare(ra.source_id(), ra.demographics(),
-                                                  rb.source_id(), rb.demographics());
-                for (const auto& guard : m.explanation.guards()) {
-                  if (guard.kind() == v1::GuardResult::KIND_CONFLICTING_IDENTIFIER) {
-                    return absl::FailedPreconditionError(
-                        "the persons have conflicting identifiers; pass force to merge anyway");
-                  }
+  return IdempotentWrite<v1::MergePersonsResponse>(
+      call, {}, "merge", request,
+      [&](IdentityTxn& txn) -> absl::StatusOr<v1::MergePersonsResponse> {
+        // Lock both persons in id order (no deadlock between opposite merges).
+        std::vector<std::string> ids = {request.survivor_person_id(), request.merged_person_id()};
+        std::sort(ids.begin(), ids.end());
+        for (const std::string& id : ids) {
+          if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
+        }
+        auto survivor = LoadPerson(txn, request.survivor_person_id());
+        if (!survivor.ok()) return survivor.status();
+        auto merged = LoadPerson(txn, request.merged_person_id());
+        if (!merged.ok()) return merged.status();
+        if (survivor->state() != v1::PERSON_STATE_ACTIVE ||
+            merged->state() != v1::PERSON_STATE_ACTIVE) {
+          return absl::FailedPreconditionError("both persons must be active");
+        }
+        if (auto s = CheckEtag(request.survivor_expected_etag(), *survivor); !s.ok()) return s;
+        if (auto s = CheckEtag(request.merged_expected_etag(), *merged); !s.ok()) return s;
+        if (!request.force()) {
+          // Hard guards between any pair of their records forbid the merge.
+          auto a = RecordsOf(txn, survivor->person_id());
+          auto b = RecordsOf(txn, merged->person_id());
+          if (!a.ok()) return a.status();
+          if (!b.ok()) return b.status();
+          for (const auto& ra : *a) {
+            for (const auto& rb : *b) {
+              RecordMatch m = matcher_->Compare(ra.source_id(), ra.demographics(), rb.source_id(),
+                                                rb.demographics());
+              for (const auto& guard : m.explanation.guards()) {
+                if (guard.kind() == v1::GuardResult::KIND_CONFLICTING_IDENTIFIER) {
+                  return absl::FailedPreconditionError(
+                      "the persons have conflicting identifiers; pass force to merge anyway");
                 }
               }
             }
           }
-          auto event = MergeInTxn(txn, call, now, *survivor, *merged, request.reason());
-          if (!event.ok()) return event.status();
-          v1::MergePersonsResponse out;
-          auto s_now = LoadPerson(txn, survivor->person_id());
-          auto m_now = LoadPerson(txn, merged->person_id());
-          if (!s_now.ok()) return s_now.status();
-          if (!m_now.ok()) return m_now.status();
-          *out.mutable_survivor() = *s_now;
-          *out.mutable_merged() = *m_now;
-          out.set_merge_event_id(event->event_id());
-          return out;
-        });
-    if (!result.ok()) return result.status();
-    response = *std::move(result);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return response;
+        }
+        auto event = MergeInTxn(txn, call, now, *survivor, *merged, request.reason());
+        if (!event.ok()) return event.status();
+        v1::MergePersonsResponse out;
+        auto s_now = LoadPerson(txn, survivor->person_id());
+        auto m_now = LoadPerson(txn, merged->person_id());
+        if (!s_now.ok()) return s_now.status();
+        if (!m_now.ok()) return m_now.status();
+        *out.mutable_survivor() = *s_now;
+        *out.mutable_merged() = *m_now;
+        out.set_merge_event_id(event->event_id());
+        return out;
+      });
 }
 
 absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
@@ -1519,82 +1490,73 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
   }
   if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
   const absl::Time now = clock_->Now();
-  v1::UnmergePersonsResponse response;
-  absl::Status status = Write(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
-    auto result = Idempotent<v1::UnmergePersonsResponse>(
-        txn, "unmerge:" + request.idempotency_key(), Fingerprint(request),
-        [&]() -> absl::StatusOr<v1::UnmergePersonsResponse> {
-          auto merge = txn.GetEvent(request.merge_event_id());
-          if (!merge.ok()) return merge.status();
-          if (!merge->has_value() ||
-              (*merge)->type() != v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED) {
-            return absl::NotFoundError("no such merge event");
-          }
-          const std::string survivor_id = (*merge)->to_person_id();
-          const std::string restored_id = (*merge)->from_person_id();
-          std::vector<std::string> ids = {survivor_id, restored_id};
-          std::sort(ids.begin(), ids.end());
-          for (const std::string& id : ids) {
-            if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
-          }
-          auto survivor = LoadPerson(txn, survivor_id);
-          auto restored = LoadPerson(txn, restored_id);
-          if (!survivor.ok()) return survivor.status();
-          if (!restored.ok()) return restored.status();
-          if (restored->state() != v1::PERSON_STATE_MERGED ||
-              restored->merged_into_person_id() != survivor_id ||
-              survivor->state() != v1::PERSON_STATE_ACTIVE) {
+  return IdempotentWrite<v1::UnmergePersonsResponse>(
+      call, {}, "unmerge", request,
+      [&](IdentityTxn& txn) -> absl::StatusOr<v1::UnmergePersonsResponse> {
+        auto merge = txn.GetEvent(request.merge_event_id());
+        if (!merge.ok()) return merge.status();
+        if (!merge->has_value() || (*merge)->type() != v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED) {
+          return absl::NotFoundError("no such merge event");
+        }
+        const std::string survivor_id = (*merge)->to_person_id();
+        const std::string restored_id = (*merge)->from_person_id();
+        std::vector<std::string> ids = {survivor_id, restored_id};
+        std::sort(ids.begin(), ids.end());
+        for (const std::string& id : ids) {
+          if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
+        }
+        auto survivor = LoadPerson(txn, survivor_id);
+        auto restored = LoadPerson(txn, restored_id);
+        if (!survivor.ok()) return survivor.status();
+        if (!restored.ok()) return restored.status();
+        if (restored->state() != v1::PERSON_STATE_MERGED ||
+            restored->merged_into_person_id() != survivor_id ||
+            survivor->state() != v1::PERSON_STATE_ACTIVE) {
+          return absl::FailedPreconditionError(
+              "merge was already undone, or the persons changed state since");
+        }
+        // Exactly what the merge moved must still be where the merge put it.
+        for (const SourceId& moved : (*merge)->source_ids()) {
+          auto link = txn.GetLink(moved);
+          if (!link.ok()) return link.status();
+          if (!link->has_value() || (*link)->person_id() != survivor_id ||
+              (*link)->event_id() != request.merge_event_id()) {
             return absl::FailedPreconditionError(
-                "merge was already undone, or the persons changed state since");
+                "a record moved by the merge was changed by a later event; undo that first");
           }
-          // Exactly what the merge moved must still be where the merge put it.
-          for (const SourceId& moved : (*merge)->source_ids()) {
-            auto link = txn.GetLink(moved);
-            if (!link.ok()) return link.status();
-            if (!link->has_value() || (*link)->person_id() != survivor_id ||
-                (*link)->event_id() != request.merge_event_id()) {
-              return absl::FailedPreconditionError(
-                  "a record moved by the merge was changed by a later event; undo that first");
-            }
-          }
-          v1::IdentityEvent event =
-              NewEvent(v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED, call, now, request.reason());
-          event.set_from_person_id(survivor_id);
-          event.set_to_person_id(restored_id);
-          event.add_affected_person_ids(survivor_id);
-          event.add_affected_person_ids(restored_id);
-          event.set_undoes_event_id(request.merge_event_id());
-          *event.mutable_source_ids() = (*merge)->source_ids();
-          if (auto seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
-          for (const SourceId& moved : (*merge)->source_ids()) {
-            auto link = txn.GetLink(moved);
-            if (!link.ok()) return link.status();
-            v1::Link back = **link;
-            back.set_person_id(restored_id);
-            back.set_method(v1::LINK_METHOD_SPLIT);
-            *back.mutable_actor() = call.actor;
-            back.set_reason(request.reason());
-            *back.mutable_create_time() = ToProto(now);
-            back.set_event_id(event.event_id());
-            if (auto s = txn.PutLink(back); !s.ok()) return s;
-          }
-          if (auto s = TouchPerson(txn, *restored, now); !s.ok()) return s;
-          auto settled = SettleAfterLoss(txn, *survivor, now);
-          if (!settled.ok()) return settled.status();
-          auto restored_now = LoadPerson(txn, restored_id);
-          if (!restored_now.ok()) return restored_now.status();
-          v1::UnmergePersonsResponse out;
-          *out.mutable_restored() = *restored_now;
-          *out.mutable_survivor() = *settled;
-          out.set_event_id(event.event_id());
-          return out;
-        });
-    if (!result.ok()) return result.status();
-    response = *std::move(result);
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return response;
+        }
+        v1::IdentityEvent event =
+            NewEvent(v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED, call, now, request.reason());
+        event.set_from_person_id(survivor_id);
+        event.set_to_person_id(restored_id);
+        event.add_affected_person_ids(survivor_id);
+        event.add_affected_person_ids(restored_id);
+        event.set_undoes_event_id(request.merge_event_id());
+        *event.mutable_source_ids() = (*merge)->source_ids();
+        if (auto seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+        for (const SourceId& moved : (*merge)->source_ids()) {
+          auto link = txn.GetLink(moved);
+          if (!link.ok()) return link.status();
+          v1::Link back = **link;
+          back.set_person_id(restored_id);
+          back.set_method(v1::LINK_METHOD_SPLIT);
+          *back.mutable_actor() = call.actor;
+          back.set_reason(request.reason());
+          *back.mutable_create_time() = ToProto(now);
+          back.set_event_id(event.event_id());
+          if (auto s = txn.PutLink(back); !s.ok()) return s;
+        }
+        if (auto s = TouchPerson(txn, *restored, now); !s.ok()) return s;
+        auto settled = SettleAfterLoss(txn, *survivor, now);
+        if (!settled.ok()) return settled.status();
+        auto restored_now = LoadPerson(txn, restored_id);
+        if (!restored_now.ok()) return restored_now.status();
+        v1::UnmergePersonsResponse out;
+        *out.mutable_restored() = *restored_now;
+        *out.mutable_survivor() = *settled;
+        out.set_event_id(event.event_id());
+        return out;
+      });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1615,7 +1577,8 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
   absl::StatusOr<int> offset = ParsePageToken(request.page_token());
   if (!offset.ok()) return offset.status();
   const int page_size = request.page_size() == 0 ? 100 : request.page_size();
-  const absl::Time as_of = request.has_as_of() ? FromProto(request.as_of()) : absl::InfiniteFuture();
+  const absl::Time as_of =
+      request.has_as_of() ? FromProto(request.as_of()) : absl::InfiniteFuture();
   std::set<int> types(request.types().begin(), request.types().end());
   v1::GetHistoryResponse out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
@@ -1631,12 +1594,12 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
       std::map<std::string, v1::Link> links;
       bool merged_away = false;
       for (const v1::IdentityEvent& e : *events) {
-        bool moves = e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_LINKED ||
-                     e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED ||
-                     e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED ||
-                     e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED ||
-                     (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED &&
-                      !e.from_person_id().empty());
+        bool moves =
+            e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_LINKED ||
+            e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED ||
+            e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED ||
+            e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED ||
+            (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED && !e.from_person_id().empty());
         if (!moves) continue;
         for (const SourceId& id : e.source_ids()) {
           if (e.from_person_id() == request.person_id()) links.erase(RecordKey(id));
@@ -1737,8 +1700,9 @@ absl::StatusOr<v1::ListNotAMatchesResponse> IdentityManager::ListNotAMatches(
   return out;
 }
 
-absl::StatusOr<std::vector<v1::IdentityEvent>> IdentityManager::EventsAfter(
-    const CallContext& call, int64_t after_sequence, int limit) {
+absl::StatusOr<std::vector<v1::IdentityEvent>> IdentityManager::EventsAfter(const CallContext& call,
+                                                                            int64_t after_sequence,
+                                                                            int limit) {
   if (after_sequence < 0) return absl::InvalidArgumentError("after_sequence must not be negative");
   std::vector<v1::IdentityEvent> out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
@@ -1806,7 +1770,8 @@ v1::GoldenRecord IdentityManager::ComputeGoldenRecord(const std::vector<v1::Sour
     }
   };
   most_recent(
-      "name", [](const Demographics& x) { return !x.name().family().empty() || !x.name().given().empty(); },
+      "name",
+      [](const Demographics& x) { return !x.name().family().empty() || !x.name().given().empty(); },
       [&](const Demographics& x) { *d->mutable_name() = x.name(); });
   most_frequent(
       "birth_date", [](const Demographics& x) { return x.birth_date(); },

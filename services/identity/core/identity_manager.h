@@ -19,6 +19,7 @@
 // Thread-safe.
 
 #include <array>
+#include <functional>
 #include <map>
 #include <set>
 #include <atomic>
@@ -116,6 +117,14 @@ class IdentityManager {
   // Resolve answers of every record and person the transaction's events name.
   absl::Status Write(absl::Time deadline, const std::vector<std::string>& lock_keys,
                      const IdentityStore::TxnFn& fn);
+
+  // Write() of an idempotent operation: a retry with the same request.idempotency_key returns
+  // the stored response; `kind` namespaces the keys of one operation type.
+  template <typename Response, typename Request>
+  absl::StatusOr<Response> IdempotentWrite(
+      const CallContext& call, const std::vector<std::string>& lock_keys, const std::string& kind,
+      const Request& request,
+      const std::function<absl::StatusOr<Response>(IdentityTxn&)>& produce);
 
   // Applies to the index the record events of the history it has not seen yet.
   absl::Status CatchUpIndex(IdentityTxn& txn);
