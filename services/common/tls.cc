@@ -5,8 +5,10 @@
 #include <openssl/x509.h>
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace hie {
@@ -87,7 +89,23 @@ absl::StatusOr<PeerIdentity> PeerIdentityOf(const grpc::AuthContext& auth) {
   if (!auth.IsPeerAuthenticated()) return absl::UnauthenticatedError("no client certificate");
   std::vector<grpc::string_ref> certs = auth.FindPropertyValues("x509_pem_cert");
   if (certs.empty()) return absl::UnauthenticatedError("no client certificate");
-  return PeerIdentityFromCertificatePem(std::string_view(certs.front().data(), certs.front().size()));
+  std::string pem(certs.front().data(), certs.front().size());
+  // Parsing a certificate costs far more than the call it authorises; callers reuse a few
+  // certificates, so identities are remembered by the certificate's exact bytes.
+  static constexpr size_t kMaxRemembered = 1024;
+  static auto* const mu = new std::mutex;
+  static auto* const remembered = new absl::flat_hash_map<std::string, PeerIdentity>;
+  {
+    std::lock_guard lock(*mu);
+    if (auto it = remembered->find(pem); it != remembered->end()) return it->second;
+  }
+  absl::StatusOr<PeerIdentity> identity = PeerIdentityFromCertificatePem(pem);
+  if (identity.ok()) {
+    std::lock_guard lock(*mu);
+    if (remembered->size() >= kMaxRemembered) remembered->clear();
+    remembered->emplace(std::move(pem), *identity);
+  }
+  return identity;
 }
 
 }  // namespace hie

@@ -1,9 +1,8 @@
 #include "services/common/pg/pool.h"
 
+#include <cmath>
 #include <pqxx/except>
 #include <pqxx/nontransaction>
-
-#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
@@ -35,6 +34,10 @@ absl::Status StatusFromCurrentException() {
       return absl::UnavailableError(absl::StrCat("database unavailable (", state, ")"));
     }
     return absl::InternalError(absl::StrCat("database error (", state, ")"));
+  } catch (const pqxx::argument_error&) {
+    // libpq refused to quote a value (not valid in the client encoding); its message can quote
+    // the bytes, so it is not passed on.
+    return absl::InvalidArgumentError("invalid data (a text value is not valid UTF-8)");
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("database client error: ", e.what()));
   }
@@ -99,6 +102,13 @@ void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
 }
 
 absl::Status PgPool::Run(absl::Time deadline, const Work& work) {
+  return RunTimed(deadline, [&](pqxx::connection& conn, int64_t timeout_ms) {
+    pqxx::nontransaction(conn).exec(absl::StrCat("SET statement_timeout = ", timeout_ms));
+    return work(conn);
+  });
+}
+
+absl::Status PgPool::RunTimed(absl::Time deadline, const TimedWork& work) {
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<Slot> slot = Acquire(deadline);
     if (!slot.ok()) return slot.status();
@@ -124,8 +134,7 @@ absl::Status PgPool::Run(absl::Time deadline, const Work& work) {
           remaining == absl::InfiniteDuration()
               ? 0
               : std::max<int64_t>(1, std::ceil(absl::ToDoubleMilliseconds(remaining)));
-      pqxx::nontransaction(*conn).exec(absl::StrCat("SET statement_timeout = ", timeout_ms));
-      status = work(*conn);
+      status = work(*conn, timeout_ms);
     } catch (const pqxx::broken_connection&) {
       broken = true;
       status = absl::UnavailableError("database connection lost");

@@ -8,7 +8,9 @@
 //  - Run() waits for a free connection until the caller's deadline. When none frees up in time,
 //    or more than `max_waiters` callers are already waiting, it answers RESOURCE_EXHAUSTED.
 //  - The remaining time until the deadline becomes the connection's statement_timeout, so a
-//    query never outlives its request (a cancelled query answers DEADLINE_EXCEEDED).
+//    query never outlives its request (a cancelled query answers DEADLINE_EXCEEDED). Run() sets
+//    it itself (one round trip); RunTimed() hands it to the work, which must apply it, e.g. as
+//    `SET LOCAL statement_timeout` sent together with its first statement.
 //  - A connection found broken (backend killed, network reset) is dropped. If it broke before
 //    the work could have committed, the work is retried once on a fresh connection; `work` must
 //    therefore be safe to run twice (true for anything that only talks to the database).
@@ -19,13 +21,12 @@
 //    quote row values, i.e. PHI).
 // Thread-safe.
 
-#include <pqxx/connection>
-
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <pqxx/connection>
 #include <string>
 #include <vector>
 
@@ -45,9 +46,9 @@ struct PgPoolOptions {
 };
 
 struct PgPoolStats {
-  size_t open = 0;     // connections that exist
-  size_t in_use = 0;   // connections lent out
-  size_t waiters = 0;  // callers waiting for one
+  size_t open = 0;        // connections that exist
+  size_t in_use = 0;      // connections lent out
+  size_t waiters = 0;     // callers waiting for one
   uint64_t replaced = 0;  // broken connections dropped since start
 };
 
@@ -60,6 +61,11 @@ class PgPool {
   // Runs `work` on a pooled connection (see the contract above). Returns work's status, or the
   // pool's own error.
   [[nodiscard]] absl::Status Run(absl::Time deadline, const Work& work);
+
+  // As Run, but the session's statement_timeout is left alone: `work` gets the timeout in
+  // milliseconds (0 = none) and must apply it to every statement it sends.
+  using TimedWork = std::function<absl::Status(pqxx::connection&, int64_t statement_timeout_ms)>;
+  [[nodiscard]] absl::Status RunTimed(absl::Time deadline, const TimedWork& work);
 
   PgPoolStats Stats() const;
 

@@ -411,14 +411,10 @@ absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext
 // Current versions of the records linked to a person.
 absl::StatusOr<std::vector<v1::SourceRecord>> RecordsOf(IdentityTxn& txn,
                                                         const std::string& person_id) {
-  absl::StatusOr<std::vector<v1::Link>> links = txn.LinksOf(person_id);
-  if (!links.ok()) return links.status();
+  absl::StatusOr<std::vector<LinkedRecord>> linked = txn.LinkedRecordsOf(person_id);
+  if (!linked.ok()) return linked.status();
   std::vector<v1::SourceRecord> records;
-  for (const v1::Link& link : *links) {
-    absl::StatusOr<std::optional<v1::SourceRecord>> record = txn.GetRecord(link.source_id());
-    if (!record.ok()) return record.status();
-    if (record->has_value()) records.push_back(**record);
-  }
+  for (LinkedRecord& l : *linked) records.push_back(std::move(l.record));
   return records;
 }
 
@@ -449,7 +445,7 @@ class ObservingTxn : public IdentityTxn {
                                                             int64_t version) override {
     return t_.GetRecord(id, version);
   }
-  absl::Status PutRecordVersion(const v1::SourceRecord& r, bool make_current) override {
+  absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& r, bool make_current) override {
     return t_.PutRecordVersion(r, make_current);
   }
   absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
@@ -467,9 +463,16 @@ class ObservingTxn : public IdentityTxn {
   absl::StatusOr<std::optional<v1::Link>> GetLink(const SourceId& id) override {
     return t_.GetLink(id);
   }
+  absl::StatusOr<std::vector<std::optional<v1::Link>>> GetLinks(
+      const std::vector<SourceId>& ids) override {
+    return t_.GetLinks(ids);
+  }
   absl::Status PutLink(const v1::Link& link) override { return t_.PutLink(link); }
   absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
     return t_.LinksOf(person_id);
+  }
+  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
+    return t_.LinkedRecordsOf(person_id);
   }
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
     return t_.GetEvent(id);
@@ -747,12 +750,8 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
         return absl::FailedPreconditionError(
             "source record was superseded by a source merge; register the survivor");
       }
-      absl::StatusOr<std::vector<v1::SourceRecord>> versions = txn.RecordVersions(id);
-      if (!versions.ok()) return versions.status();
-
       v1::SourceRecord record;
       *record.mutable_source_id() = id;
-      record.set_version(static_cast<int64_t>(versions->size()) + 1);
       *record.mutable_demographics() = request.demographics();
       record.set_state(v1::RECORD_STATE_ACTIVE);
       *record.mutable_source_event_time() =
@@ -763,7 +762,9 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
                                          FromProto((*existing)->source_event_time());
       out.set_created(created);
       out.set_stale(stale);
-      if (absl::Status s = txn.PutRecordVersion(record, !stale); !s.ok()) return s;
+      absl::StatusOr<int64_t> version = txn.PutRecordVersion(record, !stale);
+      if (!version.ok()) return version.status();
+      record.set_version(*version);
       v1::IdentityEvent recorded = NewEvent(
           created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
           call, now, "source_update");
@@ -774,22 +775,25 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
       // Candidates by person: the best record of each person, not-a-match decisions applied.
       absl::StatusOr<std::vector<v1::NotAMatch>> refusals = txn.NotAMatchesOf(id);
       if (!refusals.ok()) return refusals.status();
-      std::set<std::string> refused_persons;
+      // One read for the links of the candidates and of the refused records, in that order.
+      std::vector<SourceId> linked_ids;
+      for (const RecordMatch& m : matches) linked_ids.push_back(m.source_id);
       for (const v1::NotAMatch& d : *refusals) {
-        const SourceId& other = SameId(d.a(), id) ? d.b() : d.a();
-        auto link = txn.GetLink(other);
-        if (!link.ok()) return link.status();
-        if (link->has_value()) refused_persons.insert((*link)->person_id());
+        linked_ids.push_back(SameId(d.a(), id) ? d.b() : d.a());
+      }
+      absl::StatusOr<std::vector<std::optional<v1::Link>>> links = txn.GetLinks(linked_ids);
+      if (!links.ok()) return links.status();
+      std::set<std::string> refused_persons;
+      for (size_t i = matches.size(); i < links->size(); ++i) {
+        if ((*links)[i].has_value()) refused_persons.insert((*links)[i]->person_id());
       }
       std::vector<std::pair<std::string, const RecordMatch*>> by_person;  // best first
       std::set<std::string> seen;
-      for (const RecordMatch& m : matches) {
-        auto link = txn.GetLink(m.source_id);
-        if (!link.ok()) return link.status();
-        if (!link->has_value()) continue;
-        const std::string& person = (*link)->person_id();
+      for (size_t i = 0; i < matches.size(); ++i) {
+        if (!(*links)[i].has_value()) continue;
+        const std::string& person = (*links)[i]->person_id();
         if (refused_persons.count(person) > 0 || !seen.insert(person).second) continue;
-        by_person.emplace_back(person, &m);
+        by_person.emplace_back(person, &matches[i]);
       }
       for (int i = 0; i < static_cast<int>(by_person.size()) && i < kMatchLimit; ++i) {
         v1::MatchCandidate* c = out.mutable_decision()->add_candidates();
@@ -1060,20 +1064,17 @@ absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& 
     const std::string person_id = (*record)->person_id();
     if (person_id.empty()) return absl::InternalError("source record has no person");
     out.set_person_id(person_id);
-    auto links = txn.LinksOf(person_id);
-    if (!links.ok()) return links.status();
+    auto linked = txn.LinkedRecordsOf(person_id);
+    if (!linked.ok()) return linked.status();
     std::set<std::string> orgs(request.target_orgs().begin(), request.target_orgs().end());
-    for (const v1::Link& link : *links) {
+    for (const auto& [link, record] : *linked) {
       if (!orgs.empty() && orgs.count(link.source_id().org()) == 0) continue;
-      auto linked = txn.GetRecord(link.source_id());
-      if (!linked.ok()) return linked.status();
-      if (!linked->has_value()) continue;
-      if ((*linked)->state() != v1::RECORD_STATE_ACTIVE && !request.include_inactive()) continue;
+      if (record.state() != v1::RECORD_STATE_ACTIVE && !request.include_inactive()) continue;
       v1::CrossReference* xref = out.add_cross_references();
       *xref->mutable_source_id() = link.source_id();
-      xref->set_state((*linked)->state());
+      xref->set_state(record.state());
       *xref->mutable_link() = link;
-      *xref->mutable_record_time() = (*linked)->record_time();
+      *xref->mutable_record_time() = record.record_time();
     }
     return absl::OkStatus();
   });
@@ -1100,16 +1101,20 @@ absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
                              : request.min_grade();
   // Grades are ordered CERTAIN(1) < PROBABLE(2) < POSSIBLE(3): lower is better.
   std::vector<RecordMatch> matches = matcher_->Match(SourceId(), q, 4 * max_results);
+  std::erase_if(matches, [&](const RecordMatch& m) { return m.grade > worst; });
   const absl::Time now = clock_->Now();
   v1::SearchPersonsResponse out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     out.Clear();
+    std::vector<SourceId> ids;
+    for (const RecordMatch& m : matches) ids.push_back(m.source_id);
+    auto candidate_links = txn.GetLinks(ids);
+    if (!candidate_links.ok()) return candidate_links.status();
     std::set<std::string> seen;
-    for (const RecordMatch& m : matches) {
+    for (size_t i = 0; i < matches.size(); ++i) {
+      const RecordMatch& m = matches[i];
+      const std::optional<v1::Link>* link = &(*candidate_links)[i];
       if (out.matches_size() == max_results) break;
-      if (m.grade > worst) continue;
-      auto link = txn.GetLink(m.source_id);
-      if (!link.ok()) return link.status();
       if (!link->has_value() || !seen.insert((*link)->person_id()).second) continue;
       v1::PersonMatch* pm = out.add_matches();
       v1::MatchCandidate* c = pm->mutable_candidate();

@@ -35,11 +35,16 @@ std::string RecordKey(const SourceId& id);
 
 struct TaskFilter {
   v1::ReviewTaskState state = v1::REVIEW_TASK_STATE_OPEN;
-  std::string org;        // either record at this org; empty = any
-  std::string person_id;  // either side's person at creation; empty = any
+  std::string org;                   // either record at this org; empty = any
+  std::string person_id;             // either side's person at creation; empty = any
   bool order_by_score_desc = false;  // else oldest first
   int limit = 50;
   int offset = 0;
+};
+
+struct LinkedRecord {
+  v1::Link link;
+  v1::SourceRecord record;
 };
 
 struct StoredIdempotentResult {
@@ -63,10 +68,12 @@ class IdentityTxn {
   // record's link (empty if none). nullopt when unknown.
   virtual absl::StatusOr<std::optional<v1::SourceRecord>> GetRecord(const SourceId& id,
                                                                     int64_t version = 0) = 0;
-  // Stores a new version (record.version must be the next version number, else
-  // FAILED_PRECONDITION). With make_current the version becomes the current one and the record's
-  // state becomes record.state; otherwise it only goes into history.
-  virtual absl::Status PutRecordVersion(const v1::SourceRecord& record, bool make_current) = 0;
+  // Stores a new version and answers its number: the next one when record.version is 0;
+  // otherwise record.version must be the next version number, else FAILED_PRECONDITION. With
+  // make_current the version becomes the current one and the record's state becomes
+  // record.state; otherwise it only goes into history.
+  virtual absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& record,
+                                                   bool make_current) = 0;
   // Changes the current state (and superseded_by) of an existing record; NOT_FOUND if unknown.
   virtual absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
                                       const SourceId& superseded_by) = 0;
@@ -81,9 +88,16 @@ class IdentityTxn {
 
   // --- links
   virtual absl::StatusOr<std::optional<v1::Link>> GetLink(const SourceId& id) = 0;
+  // GetLink for many records at once: answer i is the link of ids[i].
+  virtual absl::StatusOr<std::vector<std::optional<v1::Link>>> GetLinks(
+      const std::vector<SourceId>& ids) = 0;
   // Inserts or replaces the link of link.source_id (a record has exactly one link).
   virtual absl::Status PutLink(const v1::Link& link) = 0;
   virtual absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) = 0;
+  // The links of person_id with their records' current versions (as GetRecord answers them),
+  // ordered by (org, local_id).
+  virtual absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(
+      const std::string& person_id) = 0;
 
   // --- events
   // Assigns event_id and sequence (strictly increasing) and appends; returns the sequence.

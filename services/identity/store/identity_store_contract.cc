@@ -49,8 +49,10 @@ v1::Link LinkOf(const SourceId& id, const std::string& person) {
 TEST_P(IdentityStoreContractTest, RecordVersionsAreKeptAndOneIsCurrent) {
   SourceId a = Id("clinic-a", "MRN1");
   ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
-                if (auto s = t.PutRecordVersion(Version(a, 1, "Smith"), true); !s.ok()) return s;
-                return t.PutRecordVersion(Version(a, 2, "Smyth"), true);
+                if (auto s = t.PutRecordVersion(Version(a, 1, "Smith"), true); !s.ok()) {
+                  return s.status();
+                }
+                return t.PutRecordVersion(Version(a, 2, "Smyth"), true).status();
               }).ok());
   ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
                 auto current = t.GetRecord(a);
@@ -63,7 +65,7 @@ TEST_P(IdentityStoreContractTest, RecordVersionsAreKeptAndOneIsCurrent) {
                 EXPECT_FALSE(t.GetRecord(a, 3)->has_value());
                 EXPECT_FALSE(t.GetRecord(Id("clinic-a", "nope"))->has_value());
                 // A skipped version number is refused.
-                EXPECT_EQ(t.PutRecordVersion(Version(a, 4, "X"), true).code(),
+                EXPECT_EQ(t.PutRecordVersion(Version(a, 4, "X"), true).status().code(),
                           absl::StatusCode::kFailedPrecondition);
                 // A stale version goes into history only.
                 EXPECT_TRUE(t.PutRecordVersion(Version(a, 3, "Old"), false).ok());
@@ -71,6 +73,66 @@ TEST_P(IdentityStoreContractTest, RecordVersionsAreKeptAndOneIsCurrent) {
                 auto versions = t.RecordVersions(a);
                 EXPECT_EQ(versions->size(), 3u);
                 EXPECT_EQ((*versions)[2].demographics().name().family(), "Old");
+                EXPECT_EQ((*versions)[2].version(), 3);
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, VersionZeroMeansTheNextVersion) {
+  SourceId a = Id("clinic-a", "auto");
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_EQ(*t.PutRecordVersion(Version(a, 0, "First"), true), 1);
+                EXPECT_EQ(*t.PutRecordVersion(Version(a, 0, "Second"), true), 2);
+                EXPECT_EQ(*t.PutRecordVersion(Version(a, 0, "History"), false), 3);
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto current = t.GetRecord(a);
+                EXPECT_EQ((*current)->version(), 2);
+                EXPECT_EQ((*current)->demographics().name().family(), "Second");
+                EXPECT_EQ((*t.GetRecord(a, 3))->version(), 3);
+                auto versions = t.RecordVersions(a);
+                EXPECT_EQ(versions->size(), 3u);
+                EXPECT_EQ((*versions)[0].version(), 1);
+                return absl::OkStatus();
+              }).ok());
+}
+
+TEST_P(IdentityStoreContractTest, LinksInBatchAndLinkedRecords) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-b", "9"), c = Id("clinic-c", "5");
+  std::string p1;
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                p1 = *t.NewPersonId();
+                EXPECT_TRUE(t.PutRecordVersion(Version(b, 1, "B1"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(b, 2, "B2"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 1, "A"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(c, 1, "C"), true).ok());
+                EXPECT_TRUE(t.PutPerson(ActivePerson(p1)).ok());
+                EXPECT_TRUE(t.PutLink(LinkOf(b, p1)).ok());
+                EXPECT_TRUE(t.PutLink(LinkOf(a, p1)).ok());
+                return t.SetRecordState(b, v1::RECORD_STATE_INACTIVE, SourceId());
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto links = t.GetLinks({c, b, Id("nowhere", "0"), a, b});
+                EXPECT_TRUE(links.ok());
+                EXPECT_EQ(links->size(), 5u);
+                EXPECT_FALSE((*links)[0].has_value());
+                EXPECT_EQ((*links)[1]->source_id().org(), "clinic-b");
+                EXPECT_EQ((*links)[1]->person_id(), p1);
+                EXPECT_FALSE((*links)[2].has_value());
+                EXPECT_EQ((*links)[3]->source_id().org(), "clinic-a");
+                EXPECT_EQ((*links)[4]->source_id().org(), "clinic-b");
+                EXPECT_TRUE(t.GetLinks({})->empty());
+
+                auto linked = t.LinkedRecordsOf(p1);
+                EXPECT_TRUE(linked.ok());
+                EXPECT_EQ(linked->size(), 2u);
+                EXPECT_EQ((*linked)[0].link.source_id().org(), "clinic-a");  // (org, local_id)
+                EXPECT_EQ((*linked)[1].record.version(), 2);
+                EXPECT_EQ((*linked)[1].record.demographics().name().family(), "B2");
+                EXPECT_EQ((*linked)[1].record.state(), v1::RECORD_STATE_INACTIVE);
+                EXPECT_EQ((*linked)[1].record.person_id(), p1);
+                EXPECT_TRUE(t.LinkedRecordsOf("P-nobody")->empty());
                 return absl::OkStatus();
               }).ok());
 }
@@ -218,26 +280,27 @@ TEST_P(IdentityStoreContractTest, ReviewTasksFilterOrderAndPage) {
                 closed.set_state(v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT);
                 return t.PutTask(closed);
               }).ok());
-  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
-                auto open = t.ListTasks(TaskFilter{});
-                EXPECT_EQ(open->size(), 2u);
-                EXPECT_EQ((*open)[0].task_id(), ids[1]) << "oldest first";
-                auto by_score = t.ListTasks(TaskFilter{.order_by_score_desc = true});
-                EXPECT_EQ((*by_score)[0].task_id(), ids[1]);
-                auto at_a = t.ListTasks(TaskFilter{.org = "clinic-a"});
-                EXPECT_EQ(at_a->size(), 1u);
-                auto page2 = t.ListTasks(TaskFilter{.limit = 1, .offset = 1});
-                EXPECT_EQ(page2->size(), 1u);
-                EXPECT_EQ((*page2)[0].task_id(), ids[0]);
-                EXPECT_EQ(*t.CountTasks(TaskFilter{}), 2);
-                EXPECT_EQ(*t.CountTasks(TaskFilter{.state = v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT}), 1);
-                auto by_person = t.ListTasks(TaskFilter{.person_id = "PL" + ids[0]});
-                EXPECT_EQ(by_person->size(), 1u);
-                EXPECT_EQ(t.OpenTasksWith(b)->size(), 2u);
-                EXPECT_EQ(t.OpenTasksWith(a)->size(), 1u);
-                EXPECT_EQ((*t.GetTask(ids[2]))->state(), v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT);
-                return absl::OkStatus();
-              }).ok());
+  ASSERT_TRUE(
+      Txn([&](IdentityTxn& t) -> absl::Status {
+        auto open = t.ListTasks(TaskFilter{});
+        EXPECT_EQ(open->size(), 2u);
+        EXPECT_EQ((*open)[0].task_id(), ids[1]) << "oldest first";
+        auto by_score = t.ListTasks(TaskFilter{.order_by_score_desc = true});
+        EXPECT_EQ((*by_score)[0].task_id(), ids[1]);
+        auto at_a = t.ListTasks(TaskFilter{.org = "clinic-a"});
+        EXPECT_EQ(at_a->size(), 1u);
+        auto page2 = t.ListTasks(TaskFilter{.limit = 1, .offset = 1});
+        EXPECT_EQ(page2->size(), 1u);
+        EXPECT_EQ((*page2)[0].task_id(), ids[0]);
+        EXPECT_EQ(*t.CountTasks(TaskFilter{}), 2);
+        EXPECT_EQ(*t.CountTasks(TaskFilter{.state = v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT}), 1);
+        auto by_person = t.ListTasks(TaskFilter{.person_id = "PL" + ids[0]});
+        EXPECT_EQ(by_person->size(), 1u);
+        EXPECT_EQ(t.OpenTasksWith(b)->size(), 2u);
+        EXPECT_EQ(t.OpenTasksWith(a)->size(), 1u);
+        EXPECT_EQ((*t.GetTask(ids[2]))->state(), v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT);
+        return absl::OkStatus();
+      }).ok());
 }
 
 TEST_P(IdentityStoreContractTest, NotAMatchPairsAreUnordered) {
@@ -295,8 +358,9 @@ TEST_P(IdentityStoreContractTest, ScanActiveRecordsSkipsInactiveAndFillsPerson) 
                 return t.PutLink(LinkOf(a, "P1"));
               }).ok());
   std::vector<v1::SourceRecord> seen;
-  ASSERT_TRUE(store_->ScanActiveRecords(absl::Now() + absl::Seconds(10),
-                                        [&](const v1::SourceRecord& r) { seen.push_back(r); })
+  ASSERT_TRUE(store_
+                  ->ScanActiveRecords(absl::Now() + absl::Seconds(10),
+                                      [&](const v1::SourceRecord& r) { seen.push_back(r); })
                   .ok());
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].version(), 2);

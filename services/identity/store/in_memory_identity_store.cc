@@ -74,21 +74,27 @@ class InMemoryTxn : public IdentityTxn {
     return std::optional<v1::SourceRecord>(std::move(record));
   }
 
-  absl::Status PutRecordVersion(const v1::SourceRecord& record, bool make_current) override {
-    auto& entry = s_.records[RecordKey(record.source_id())];
-    if (record.version() != static_cast<int64_t>(entry.versions.size()) + 1) {
+  absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& record,
+                                           bool make_current) override {
+    auto existing = s_.records.find(RecordKey(record.source_id()));
+    const int64_t version = existing == s_.records.end()
+                                ? 1
+                                : static_cast<int64_t>(existing->second.versions.size()) + 1;
+    if (record.version() != 0 && record.version() != version) {
       return absl::FailedPreconditionError("record version is not the next version");
     }
+    auto& entry = s_.records[RecordKey(record.source_id())];
     v1::SourceRecord stored = record;
     stored.clear_person_id();
+    stored.set_version(version);
     entry.versions.push_back(stored);
     if (make_current || entry.current_version == 0) {
-      entry.current_version = record.version();
-      entry.state = record.state() == v1::RECORD_STATE_UNSPECIFIED ? v1::RECORD_STATE_ACTIVE
-                                                                    : record.state();
+      entry.current_version = version;
+      entry.state =
+          record.state() == v1::RECORD_STATE_UNSPECIFIED ? v1::RECORD_STATE_ACTIVE : record.state();
       entry.superseded_by = record.superseded_by();
     }
-    return absl::OkStatus();
+    return version;
   }
 
   absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
@@ -142,6 +148,28 @@ class InMemoryTxn : public IdentityTxn {
     std::vector<v1::Link> out;
     for (const auto& [key, link] : s_.links) {
       if (link.person_id() == person_id) out.push_back(link);
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<std::optional<v1::Link>>> GetLinks(
+      const std::vector<SourceId>& ids) override {
+    std::vector<std::optional<v1::Link>> out;
+    for (const SourceId& id : ids) {
+      auto it = s_.links.find(RecordKey(id));
+      out.push_back(it == s_.links.end() ? std::nullopt : std::optional<v1::Link>(it->second));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
+    std::vector<LinkedRecord> out;
+    for (const auto& [key, link] : s_.links) {
+      if (link.person_id() != person_id) continue;
+      absl::StatusOr<std::optional<v1::SourceRecord>> record = GetRecord(link.source_id(), 0);
+      if (!record.ok()) return record.status();
+      if (!record->has_value()) return absl::InternalError("linked record missing");
+      out.push_back(LinkedRecord{link, **std::move(record)});
     }
     return out;
   }
@@ -224,7 +252,8 @@ class InMemoryTxn : public IdentityTxn {
       return a.task_id() < b.task_id();
     });
     std::vector<v1::ReviewTask> page;
-    for (int i = filter.offset; i < static_cast<int>(all.size()) && static_cast<int>(page.size()) < filter.limit; ++i) {
+    for (int i = filter.offset;
+         i < static_cast<int>(all.size()) && static_cast<int>(page.size()) < filter.limit; ++i) {
       page.push_back(all[i]);
     }
     return page;
@@ -241,7 +270,8 @@ class InMemoryTxn : public IdentityTxn {
     std::string key = RecordKey(id);
     for (const auto& [task_id, task] : s_.tasks) {
       if (task.state() == v1::REVIEW_TASK_STATE_OPEN &&
-          (RecordKey(task.left().source_id()) == key || RecordKey(task.right().source_id()) == key)) {
+          (RecordKey(task.left().source_id()) == key ||
+           RecordKey(task.right().source_id()) == key)) {
         out.push_back(task);
       }
     }
@@ -274,7 +304,8 @@ class InMemoryTxn : public IdentityTxn {
     return std::optional<StoredIdempotentResult>(it->second);
   }
 
-  absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& result) override {
+  absl::Status PutIdempotent(const std::string& key,
+                             const StoredIdempotentResult& result) override {
     s_.idempotent[key] = result;
     return absl::OkStatus();
   }

@@ -4,14 +4,17 @@
 #include <exception>
 #include <limits>
 #include <pqxx/binarystring>
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 #include <pqxx/transaction>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "services/common/logging.h"
 
 namespace hie::identity {
@@ -27,8 +30,6 @@ std::string Ts(int param) {
                       "::bigint, 0) * interval '1 microsecond')");
 }
 
-constexpr char kLock[] = "id_lock";
-constexpr char kLockOne[] = "id_lock_one";
 constexpr char kGetRecord[] = "id_get_record";
 constexpr char kPutRecordVersion[] = "id_put_record_version";
 constexpr char kSetRecordState[] = "id_set_record_state";
@@ -37,6 +38,8 @@ constexpr char kNextPerson[] = "id_next_person";
 constexpr char kGetPerson[] = "id_get_person";
 constexpr char kPutPerson[] = "id_put_person";
 constexpr char kGetLink[] = "id_get_link";
+constexpr char kGetLinks[] = "id_get_links";
+constexpr char kLinkedRecordsOf[] = "id_linked_records_of";
 constexpr char kPutLink[] = "id_put_link";
 constexpr char kLinksOf[] = "id_links_of";
 constexpr char kAppendEvent[] = "id_append_event";
@@ -61,10 +64,10 @@ constexpr char kScanNext[] = "id_scan_next";
 // ($1 state, $2 org, $3 person_id[, $4 limit, $5 offset]); an unused filter's parameter is ''
 // and appears only in a constant condition (evaluated once).
 std::string ListTasksName(bool by_score, bool org, bool person) {
-  return absl::StrCat("id_list_tasks_", by_score ? "s" : "t", org ? "o" : "-", person ? "p" : "-");
+  return absl::StrCat("id_list_tasks_", by_score ? "s" : "t", org ? "o" : "x", person ? "p" : "x");
 }
 std::string CountTasksName(bool org, bool person) {
-  return absl::StrCat("id_count_tasks_", org ? "o" : "-", person ? "p" : "-");
+  return absl::StrCat("id_count_tasks_", org ? "o" : "x", person ? "p" : "x");
 }
 std::string TaskFilterSql(bool org, bool person) {
   return absl::StrCat(
@@ -77,35 +80,31 @@ std::string TaskFilterSql(bool org, bool person) {
 const std::vector<std::pair<std::string, std::string>>& Statements() {
   static const auto* const kStatements = [] {
     auto* s = new std::vector<std::pair<std::string, std::string>>{
-        // Distinct keys, hashed, locked in ascending hash order (deadlock-free across callers).
-        {kLock,
-         "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h"
-         " FROM unnest($1::text[]) AS k ORDER BY 1) AS keys"},
-        {kLockOne, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"},
         {kGetRecord,
          "SELECT v.record, v.version = r.current_version, r.state, r.superseded_org,"
-         " r.superseded_local_id, l.person_id"
+         " r.superseded_local_id, l.person_id, v.version"
          " FROM identity.records r"
          " JOIN identity.record_versions v ON v.org = r.org AND v.local_id = r.local_id"
          "  AND v.version = CASE WHEN $3::bigint = 0 THEN r.current_version ELSE $3 END"
          " LEFT JOIN identity.links l ON l.org = r.org AND l.local_id = r.local_id"
          " WHERE r.org = $1 AND r.local_id = $2"},
-        // The version rule and both writes in one statement. FOR UPDATE makes a concurrent
-        // writer of the same record (one that skipped the advisory lock) wait and then see the
-        // new latest_version; for a first version, ON CONFLICT DO NOTHING does the same.
+        // The version rule and both writes in one statement; answers the version stored (no
+        // row: $3 was not 0 and not the next version). FOR UPDATE makes a concurrent writer of
+        // the same record (one that skipped the advisory lock) wait and then see the new
+        // latest_version; for a first version, ON CONFLICT DO NOTHING does the same.
         {kPutRecordVersion,
          absl::StrCat(
              "WITH prev AS (SELECT latest_version FROM identity.records"
              "  WHERE org = $1 AND local_id = $2 FOR UPDATE),"
-             " ok AS (SELECT 1 WHERE $3::bigint = COALESCE((SELECT latest_version FROM prev), 0)"
-             "  + 1),"
+             " next AS (SELECT COALESCE((SELECT latest_version FROM prev), 0) + 1 AS version),"
              " ins AS (INSERT INTO identity.record_versions"
              "  (org, local_id, version, source_event_time, record_time, record)"
-             "  SELECT $1, $2, $3, ", Ts(5), ", ", Ts(6), ", $4 FROM ok"
-             "  ON CONFLICT DO NOTHING RETURNING 1),"
+             "  SELECT $1, $2, next.version, ", Ts(5), ", ", Ts(6), ", $4 FROM next"
+             "  WHERE $3::bigint IN (0, next.version)"
+             "  ON CONFLICT DO NOTHING RETURNING version),"
              " up AS (INSERT INTO identity.records AS r (org, local_id, current_version,"
              "  latest_version, state, superseded_org, superseded_local_id)"
-             "  SELECT $1, $2, $3, $3, $7, $8, $9 FROM ins"
+             "  SELECT $1, $2, ins.version, ins.version, $7, $8, $9 FROM ins"
              "  ON CONFLICT (org, local_id) DO UPDATE SET latest_version = EXCLUDED.latest_version,"
              "  current_version = CASE WHEN $10::boolean THEN EXCLUDED.current_version"
              "   ELSE r.current_version END,"
@@ -114,12 +113,12 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
              "   ELSE r.superseded_org END,"
              "  superseded_local_id = CASE WHEN $10::boolean THEN EXCLUDED.superseded_local_id"
              "   ELSE r.superseded_local_id END)"
-             " SELECT count(*) FROM ins")},
+             " SELECT version FROM ins")},
         {kSetRecordState,
          "UPDATE identity.records SET state = $3, superseded_org = $4, superseded_local_id = $5"
          " WHERE org = $1 AND local_id = $2"},
         {kRecordVersions,
-         "SELECT record FROM identity.record_versions WHERE org = $1 AND local_id = $2"
+         "SELECT version, record FROM identity.record_versions WHERE org = $1 AND local_id = $2"
          " ORDER BY version"},
         {kNextPerson, "SELECT nextval('identity.person_seq')"},
         // The person and its links in one round trip (no links: one row with a NULL link).
@@ -136,6 +135,17 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
              " create_time = EXCLUDED.create_time, update_time = EXCLUDED.update_time,"
              " person = EXCLUDED.person")},
         {kGetLink, "SELECT link FROM identity.links WHERE org = $1 AND local_id = $2"},
+        // $1 orgs and $2 local ids, pairwise; answers (position from 1, link) of those linked.
+        {kGetLinks,
+         "SELECT k.i, l.link FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)"
+         " JOIN identity.links l ON l.org = k.org COLLATE \"C\" AND l.local_id = k.lid COLLATE \"C\""},
+        {kLinkedRecordsOf,
+         "SELECT l.link, v.version, v.record, r.state, r.superseded_org, r.superseded_local_id"
+         " FROM identity.links l"
+         " JOIN identity.records r ON r.org = l.org AND r.local_id = l.local_id"
+         " JOIN identity.record_versions v ON v.org = r.org AND v.local_id = r.local_id"
+         "  AND v.version = r.current_version"
+         " WHERE l.person_id = $1 ORDER BY l.org, l.local_id"},
         {kPutLink,
          absl::StrCat(
              "INSERT INTO identity.links (org, local_id, person_id, method, score, grade,"
@@ -206,7 +216,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
         " (SELECT v.record FROM identity.record_versions v WHERE v.org = r.org"
         "   AND v.local_id = r.local_id AND v.version = r.current_version),"
         " (SELECT l.person_id FROM identity.links l WHERE l.org = r.org"
-        "   AND l.local_id = r.local_id)"
+        "   AND l.local_id = r.local_id),"
+        " r.current_version"
         " FROM identity.records r WHERE r.state = 1";
     s->emplace_back(kScanFirst, absl::StrCat(scan, " ORDER BY r.org, r.local_id LIMIT $1"));
     s->emplace_back(kScanNext, absl::StrCat(scan, " AND (r.org, r.local_id) > ($1, $2)"
@@ -257,12 +268,6 @@ int64_t Nanos(absl::Time t) {
 // Unix microseconds for a timestamptz column (0 = unset, stored as NULL).
 int64_t Micros(const Timestamp& t) { return t.seconds() * 1'000'000 + t.nanos() / 1000; }
 
-pqxx::binarystring Bytes(const google::protobuf::MessageLite& message) {
-  return pqxx::binarystring(message.SerializeAsString());
-}
-
-pqxx::binarystring Bytes(const std::string& bytes) { return pqxx::binarystring(bytes); }
-
 std::string Text(const pqxx::field& field) { return std::string(field.c_str(), field.size()); }
 
 // Parses a serialized message stored in a bytea column.
@@ -306,91 +311,216 @@ std::string PersonSubject(const std::string& person_id) { return absl::StrCat("p
 std::string RecordSubject(const SourceId& id) { return absl::StrCat("r:", RecordKey(id)); }
 
 // ---------------------------------------------------------------------------------------------
+// Statements as text: EXECUTE with literal parameters
+// ---------------------------------------------------------------------------------------------
+
+// Several statements can then travel in one simple-protocol query, i.e. one round trip, and the
+// statements' plans are still the prepared ones. Literals are quoted by libpq (text, bytea) or
+// formatted from numbers, never spliced from unquoted input.
+struct Bytea {
+  const std::string& bytes;
+};
+
+class Sql {
+ public:
+  explicit Sql(pqxx::connection_base& conn) : conn_(conn) {}
+
+  // The first exception of quoting (libpq refuses text that is not valid UTF-8), if any: the
+  // statement text is then not usable. Taken by the caller before sending.
+  std::exception_ptr TakeError() { return std::exchange(error_, nullptr); }
+
+  template <typename... Args>
+  std::string Execute(const char* statement, const Args&... args) {
+    std::string sql = absl::StrCat("EXECUTE ", statement);
+    if constexpr (sizeof...(args) > 0) {
+      const char* separator = "(";
+      ((absl::StrAppend(&sql, separator, Literal(args)), separator = ", "), ...);
+      sql += ')';
+    }
+    return sql;
+  }
+
+ private:
+  std::string Literal(const std::string& v) {
+    try {
+      return conn_.quote(v);
+    } catch (...) {
+      if (error_ == nullptr) error_ = std::current_exception();
+      return "NULL";
+    }
+  }
+  std::string Literal(const Bytea& v) {
+    return conn_.quote_raw(reinterpret_cast<const unsigned char*>(v.bytes.data()), v.bytes.size());
+  }
+  std::string Literal(bool v) { return v ? "true" : "false"; }
+  std::string Literal(double v) { return absl::StrFormat("'%.17g'", v); }
+  template <typename T>
+  requires std::is_integral_v<T> std::string Literal(T v) { return absl::StrCat(v); }
+
+  pqxx::connection_base& conn_;
+  std::exception_ptr error_;
+};
+
+// A stable 64-bit hash of a lock key (FNV-1a): every process and version must map a key to
+// the same advisory lock.
+int64_t LockId(const std::string& key) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  return static_cast<int64_t>(h);
+}
+
+// Opens a transaction: BEGIN, the statement timeout, and the advisory locks of `lock_keys`,
+// distinct and in ascending order (a global order: no cycle of waits between callers).
+std::string BeginSql(int64_t statement_timeout_ms, const std::vector<std::string>& lock_keys) {
+  std::string sql = absl::StrCat("BEGIN; SET LOCAL statement_timeout = ", statement_timeout_ms);
+  if (lock_keys.empty()) return sql;
+  std::vector<int64_t> ids;
+  for (const std::string& key : lock_keys) ids.push_back(LockId(key));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  absl::StrAppend(&sql, "; SELECT pg_advisory_xact_lock(id) FROM unnest('{",
+                  absl::StrJoin(ids, ","), "}'::bigint[]) AS id");
+  return sql;
+}
+
+bool IsMissingPreparedStatement(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const pqxx::sql_error& error) {
+    return error.sqlstate() == "26000";  // invalid_sql_statement_name
+  } catch (...) {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The transaction
 // ---------------------------------------------------------------------------------------------
 
+// Statements are sent lazily to save round trips: BEGIN (with the timeout and the locks) goes
+// with the first statement, and writes that answer nothing (Put*, RemoveNotAMatch, LockKey)
+// wait and go with the next statement that answers something, or with the COMMIT. PostgreSQL
+// runs the statements of one query in order and stops at the first error, so the outcome is the
+// same as sending them one by one; only the error of a waiting write surfaces at that later call.
 class PgTxn : public IdentityTxn {
  public:
-  explicit PgTxn(pqxx::work& tx) : tx_(tx) {}
+  PgTxn(pqxx::connection& conn, std::string begin)
+      : tx_(conn), sql_(conn), pending_(std::move(begin)) {}
 
   // The first database exception, if any (the transaction is then unusable).
   std::exception_ptr failure() const { return failure_; }
 
-  // Advisory locks are re-entrant within a session. Taken out of the global order, so two
-  // transactions can deadlock here: PostgreSQL detects it, and Transact retries the victim.
+  // Sends what is pending and COMMIT. A connection lost meanwhile leaves the outcome unknown
+  // (pqxx::in_doubt_error). Does nothing when nothing was sent or written.
+  void Commit() {
+    if (!begun_ && !wrote_) {  // only BEGIN is pending: nothing to commit
+      done_ = true;
+      return;
+    }
+    std::string batch = TakePending();
+    batch += batch.empty() ? "COMMIT" : "; COMMIT";
+    try {
+      tx_.exec(batch);
+      done_ = true;
+    } catch (const pqxx::broken_connection&) {
+      done_ = true;
+      throw pqxx::in_doubt_error("connection lost during COMMIT");
+    } catch (...) {
+      Rollback();  // a pending write failed before COMMIT: the transaction is still open
+      throw;
+    }
+  }
+
+  // Ends the transaction if it was begun. Never throws (a broken connection is dropped).
+  void Rollback() noexcept {
+    if (done_) return;
+    done_ = true;
+    if (!begun_ || !tx_.conn().is_open()) return;
+    try {
+      tx_.exec("ROLLBACK");
+    } catch (...) {
+    }
+  }
+
+  ~PgTxn() override {
+    if (!done_) Rollback();
+  }
+
   absl::Status LockKey(const std::string& key) override {
-    return Guard([&]() -> absl::Status {
-      tx_.exec_prepared(kLockOne, key);
-      return absl::OkStatus();
-    });
+    // Advisory locks are re-entrant within a session. Taken out of the global order, so two
+    // transactions can deadlock here: PostgreSQL detects it, and Transact retries the victim.
+    return Write(absl::StrCat("SELECT pg_advisory_xact_lock(", LockId(key), ")"));
   }
 
   absl::StatusOr<std::optional<v1::SourceRecord>> GetRecord(const SourceId& id,
                                                             int64_t version) override {
     using Result = absl::StatusOr<std::optional<v1::SourceRecord>>;
-    return Guard([&]() -> Result {
-      pqxx::result r = tx_.exec_prepared(kGetRecord, id.org(), id.local_id(), version);
-      if (r.empty()) return std::optional<v1::SourceRecord>();
-      const pqxx::row& row = r[0];
-      v1::SourceRecord record;
-      if (absl::Status s = Parse(row[0], &record); !s.ok()) return s;
-      if (version == 0 || row[1].as<bool>()) {
-        record.set_state(static_cast<v1::RecordState>(row[2].as<int>()));
-        record.mutable_superseded_by()->set_org(Text(row[3]));
-        record.mutable_superseded_by()->set_local_id(Text(row[4]));
-      }
-      if (!row[5].is_null()) record.set_person_id(Text(row[5]));
-      return std::optional<v1::SourceRecord>(std::move(record));
-    });
+    return Read(sql_.Execute(kGetRecord, id.org(), id.local_id(), version),
+                [&](const pqxx::result& r) -> Result {
+                  if (r.empty()) return std::optional<v1::SourceRecord>();
+                  const pqxx::row& row = r[0];
+                  v1::SourceRecord record;
+                  if (absl::Status s = Parse(row[0], &record); !s.ok()) return s;
+                  record.set_version(row[6].as<int64_t>());
+                  if (version == 0 || row[1].as<bool>()) SetCurrentState(row, 2, &record);
+                  if (!row[5].is_null()) record.set_person_id(Text(row[5]));
+                  return std::optional<v1::SourceRecord>(std::move(record));
+                });
   }
 
-  absl::Status PutRecordVersion(const v1::SourceRecord& record, bool make_current) override {
-    return Guard([&]() -> absl::Status {
-      v1::SourceRecord stored = record;
-      stored.clear_person_id();
-      v1::RecordState state =
-          record.state() == v1::RECORD_STATE_UNSPECIFIED ? v1::RECORD_STATE_ACTIVE : record.state();
-      pqxx::result r = tx_.exec_prepared(
-          kPutRecordVersion, record.source_id().org(), record.source_id().local_id(),
-          record.version(), Bytes(stored), Micros(record.source_event_time()),
-          Micros(record.record_time()), static_cast<int>(state), record.superseded_by().org(),
-          record.superseded_by().local_id(), make_current);
-      if (r[0][0].as<int64_t>() != 1) {
-        return absl::FailedPreconditionError("record version is not the next version");
-      }
-      return absl::OkStatus();
-    });
+  absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& record,
+                                           bool make_current) override {
+    v1::SourceRecord stored = record;
+    stored.clear_person_id();
+    stored.clear_version();  // the version column is authoritative
+    const std::string bytes = stored.SerializeAsString();
+    v1::RecordState state =
+        record.state() == v1::RECORD_STATE_UNSPECIFIED ? v1::RECORD_STATE_ACTIVE : record.state();
+    return Read(
+        sql_.Execute(kPutRecordVersion, record.source_id().org(), record.source_id().local_id(),
+                     record.version(), Bytea{bytes}, Micros(record.source_event_time()),
+                     Micros(record.record_time()), static_cast<int>(state),
+                     record.superseded_by().org(), record.superseded_by().local_id(), make_current),
+        [](const pqxx::result& r) -> absl::StatusOr<int64_t> {
+          if (r.empty()) {
+            return absl::FailedPreconditionError("record version is not the next version");
+          }
+          return r[0][0].as<int64_t>();
+        });
   }
 
   absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
                               const SourceId& superseded_by) override {
-    return Guard([&]() -> absl::Status {
-      pqxx::result r =
-          tx_.exec_prepared(kSetRecordState, id.org(), id.local_id(), static_cast<int>(state),
-                            superseded_by.org(), superseded_by.local_id());
-      if (r.affected_rows() == 0) return absl::NotFoundError("source record not found");
-      return absl::OkStatus();
-    });
+    return Read(sql_.Execute(kSetRecordState, id.org(), id.local_id(), static_cast<int>(state),
+                             superseded_by.org(), superseded_by.local_id()),
+                [](const pqxx::result& r) -> absl::Status {
+                  if (r.affected_rows() == 0) return absl::NotFoundError("source record not found");
+                  return absl::OkStatus();
+                });
   }
 
   absl::StatusOr<std::vector<v1::SourceRecord>> RecordVersions(const SourceId& id) override {
-    return Guard([&]() -> absl::StatusOr<std::vector<v1::SourceRecord>> {
-      return ParseAll<v1::SourceRecord>(
-          tx_.exec_prepared(kRecordVersions, id.org(), id.local_id()));
-    });
+    return Read(sql_.Execute(kRecordVersions, id.org(), id.local_id()),
+                [](const pqxx::result& r) -> absl::StatusOr<std::vector<v1::SourceRecord>> {
+                  std::vector<v1::SourceRecord> out(r.size());
+                  for (size_t i = 0; i < r.size(); ++i) {
+                    if (absl::Status s = Parse(r[i][1], &out[i]); !s.ok()) return s;
+                    out[i].set_version(r[i][0].as<int64_t>());
+                  }
+                  return out;
+                });
   }
 
   absl::StatusOr<std::string> NewPersonId() override {
-    return Guard([&]() -> absl::StatusOr<std::string> {
-      int64_t n = tx_.exec_prepared(kNextPerson)[0][0].as<int64_t>();
-      return absl::StrFormat("P%08d", n);
-    });
+    return Read(sql_.Execute(kNextPerson),
+                [](const pqxx::result& r) -> absl::StatusOr<std::string> {
+                  return absl::StrFormat("P%08d", r[0][0].as<int64_t>());
+                });
   }
 
   absl::StatusOr<std::optional<v1::Person>> GetPerson(const std::string& person_id) override {
     using Result = absl::StatusOr<std::optional<v1::Person>>;
-    return Guard([&]() -> Result {
-      pqxx::result r = tx_.exec_prepared(kGetPerson, person_id);
+    return Read(sql_.Execute(kGetPerson, person_id), [](const pqxx::result& r) -> Result {
       if (r.empty()) return std::optional<v1::Person>();
       v1::Person person;
       if (absl::Status s = Parse(r[0][0], &person); !s.ok()) return s;
@@ -403,70 +533,101 @@ class PgTxn : public IdentityTxn {
   }
 
   absl::Status PutPerson(const v1::Person& person) override {
-    return Guard([&]() -> absl::Status {
-      v1::Person stored = person;
-      stored.clear_links();
-      stored.clear_golden_record();
-      tx_.exec_prepared(kPutPerson, person.person_id(), static_cast<int>(person.state()),
-                        person.merged_into_person_id(), person.etag(), Micros(person.create_time()),
-                        Micros(person.update_time()), Bytes(stored));
-      return absl::OkStatus();
-    });
+    v1::Person stored = person;
+    stored.clear_links();
+    stored.clear_golden_record();
+    const std::string bytes = stored.SerializeAsString();
+    return Write(sql_.Execute(kPutPerson, person.person_id(), static_cast<int>(person.state()),
+                              person.merged_into_person_id(), person.etag(),
+                              Micros(person.create_time()), Micros(person.update_time()),
+                              Bytea{bytes}));
   }
 
   absl::StatusOr<std::optional<v1::Link>> GetLink(const SourceId& id) override {
-    return Guard([&]() -> absl::StatusOr<std::optional<v1::Link>> {
-      return ParseOne<v1::Link>(tx_.exec_prepared(kGetLink, id.org(), id.local_id()));
-    });
+    return Read(sql_.Execute(kGetLink, id.org(), id.local_id()), ParseOne<v1::Link>);
+  }
+
+  absl::StatusOr<std::vector<std::optional<v1::Link>>> GetLinks(
+      const std::vector<SourceId>& ids) override {
+    using Result = absl::StatusOr<std::vector<std::optional<v1::Link>>>;
+    if (ids.empty()) return std::vector<std::optional<v1::Link>>();
+    std::vector<std::string> orgs, local_ids;
+    for (const SourceId& id : ids) {
+      orgs.push_back(id.org());
+      local_ids.push_back(id.local_id());
+    }
+    return Read(sql_.Execute(kGetLinks, TextArray(orgs), TextArray(local_ids)),
+                [&](const pqxx::result& r) -> Result {
+                  std::vector<std::optional<v1::Link>> out(ids.size());
+                  for (const pqxx::row& row : r) {
+                    size_t i = row[0].as<size_t>() - 1;
+                    if (i >= out.size()) return absl::InternalError("link position out of range");
+                    out[i].emplace();
+                    if (absl::Status s = Parse(row[1], &*out[i]); !s.ok()) return s;
+                  }
+                  return out;
+                });
   }
 
   absl::Status PutLink(const v1::Link& link) override {
-    return Guard([&]() -> absl::Status {
-      tx_.exec_prepared(kPutLink, link.source_id().org(), link.source_id().local_id(),
-                        link.person_id(), static_cast<int>(link.method()), link.score(),
-                        static_cast<int>(link.grade()), Micros(link.create_time()), link.event_id(),
-                        Bytes(link));
-      return absl::OkStatus();
-    });
+    const std::string bytes = link.SerializeAsString();
+    return Write(sql_.Execute(kPutLink, link.source_id().org(), link.source_id().local_id(),
+                              link.person_id(), static_cast<int>(link.method()), link.score(),
+                              static_cast<int>(link.grade()), Micros(link.create_time()),
+                              link.event_id(), Bytea{bytes}));
   }
 
   absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
-    return Guard([&]() -> absl::StatusOr<std::vector<v1::Link>> {
-      return ParseAll<v1::Link>(tx_.exec_prepared(kLinksOf, person_id));
-    });
+    return Read(sql_.Execute(kLinksOf, person_id), ParseAll<v1::Link>);
+  }
+
+  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
+    return Read(sql_.Execute(kLinkedRecordsOf, person_id),
+                [](const pqxx::result& r) -> absl::StatusOr<std::vector<LinkedRecord>> {
+                  std::vector<LinkedRecord> out(r.size());
+                  for (size_t i = 0; i < r.size(); ++i) {
+                    if (absl::Status s = Parse(r[i][0], &out[i].link); !s.ok()) return s;
+                    if (absl::Status s = Parse(r[i][2], &out[i].record); !s.ok()) return s;
+                    out[i].record.set_version(r[i][1].as<int64_t>());
+                    SetCurrentState(r[i], 3, &out[i].record);
+                    out[i].record.set_person_id(out[i].link.person_id());
+                  }
+                  return out;
+                });
   }
 
   absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
-    return Guard([&]() -> absl::StatusOr<int64_t> {
-      std::vector<std::string> subjects;
-      for (const std::string* p : {&event->from_person_id(), &event->to_person_id()}) {
-        if (!p->empty()) subjects.push_back(PersonSubject(*p));
-      }
-      for (const std::string& p : event->affected_person_ids()) {
-        if (!p.empty()) subjects.push_back(PersonSubject(p));
-      }
-      for (const SourceId& id : event->source_ids()) subjects.push_back(RecordSubject(id));
-      std::sort(subjects.begin(), subjects.end());
-      subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+    std::vector<std::string> subjects;
+    for (const std::string* p : {&event->from_person_id(), &event->to_person_id()}) {
+      if (!p->empty()) subjects.push_back(PersonSubject(*p));
+    }
+    for (const std::string& p : event->affected_person_ids()) {
+      if (!p.empty()) subjects.push_back(PersonSubject(p));
+    }
+    for (const SourceId& id : event->source_ids()) subjects.push_back(RecordSubject(id));
+    std::sort(subjects.begin(), subjects.end());
+    subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
 
-      v1::IdentityEvent stored = *event;
-      stored.clear_event_id();
-      stored.clear_sequence();
-      int64_t sequence =
-          tx_.exec_prepared(kAppendEvent, static_cast<int>(event->type()),
-                            Nanos(event->event_time()), Bytes(stored), TextArray(subjects))[0][0]
-              .as<int64_t>();
-      event->set_sequence(sequence);
-      event->set_event_id(EventId(sequence));
-      return sequence;
-    });
+    v1::IdentityEvent stored = *event;
+    stored.clear_event_id();
+    stored.clear_sequence();
+    const std::string bytes = stored.SerializeAsString();
+    absl::StatusOr<int64_t> sequence = Read(
+        sql_.Execute(kAppendEvent, static_cast<int>(event->type()), Nanos(event->event_time()),
+                     Bytea{bytes}, TextArray(subjects)),
+        [](const pqxx::result& r) -> absl::StatusOr<int64_t> { return r[0][0].as<int64_t>(); });
+    if (sequence.ok()) {
+      event->set_sequence(*sequence);
+      event->set_event_id(EventId(*sequence));
+    }
+    return sequence;
   }
 
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
+    using Result = absl::StatusOr<std::optional<v1::IdentityEvent>>;
     std::optional<int64_t> sequence = SequenceOfEventId(id);
     if (!sequence.has_value()) return std::optional<v1::IdentityEvent>();
-    return Guard([&]() -> absl::StatusOr<std::optional<v1::IdentityEvent>> {
-      pqxx::result r = tx_.exec_prepared(kGetEvent, *sequence);
+    return Read(sql_.Execute(kGetEvent, *sequence), [&](const pqxx::result& r) -> Result {
       if (r.empty()) return std::optional<v1::IdentityEvent>();
       v1::IdentityEvent event;
       if (absl::Status s = Parse(r[0][0], &event); !s.ok()) return s;
@@ -478,113 +639,85 @@ class PgTxn : public IdentityTxn {
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& person_id,
                                                                    absl::Time as_of) override {
-    return EventsAbout(PersonSubject(person_id), as_of);
+    return Read(sql_.Execute(kEventsAbout, PersonSubject(person_id), Nanos(as_of)), ParseEvents);
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
                                                                    absl::Time as_of) override {
-    return EventsAbout(RecordSubject(id), as_of);
+    return Read(sql_.Execute(kEventsAbout, RecordSubject(id), Nanos(as_of)), ParseEvents);
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after_sequence,
                                                              int limit) override {
-    return Guard([&]() -> absl::StatusOr<std::vector<v1::IdentityEvent>> {
-      std::vector<v1::IdentityEvent> out;
-      for (const auto& row : tx_.exec_prepared(kEventsSince, after_sequence, limit)) {
-        v1::IdentityEvent event;
-        if (absl::Status s = Parse(row[1], &event); !s.ok()) return s;
-        int64_t sequence = row[0].as<int64_t>();
-        event.set_sequence(sequence);
-        event.set_event_id(EventId(sequence));
-        out.push_back(std::move(event));
-      }
-      return out;
-    });
+    return Read(sql_.Execute(kEventsSince, after_sequence, limit), ParseEvents);
   }
 
   absl::StatusOr<int64_t> LastEventSequence() override {
-    return Guard([&]() -> absl::StatusOr<int64_t> {
-      return tx_.exec_prepared(kLastEvent)[0][0].as<int64_t>();
+    return Read(sql_.Execute(kLastEvent), [](const pqxx::result& r) -> absl::StatusOr<int64_t> {
+      return r[0][0].as<int64_t>();
     });
   }
 
   absl::StatusOr<std::string> NewTaskId() override {
-    return Guard([&]() -> absl::StatusOr<std::string> {
-      int64_t n = tx_.exec_prepared(kNextTask)[0][0].as<int64_t>();
-      return absl::StrFormat("T%08d", n);
+    return Read(sql_.Execute(kNextTask), [](const pqxx::result& r) -> absl::StatusOr<std::string> {
+      return absl::StrFormat("T%08d", r[0][0].as<int64_t>());
     });
   }
 
   absl::Status PutTask(const v1::ReviewTask& task) override {
-    return Guard([&]() -> absl::Status {
-      tx_.exec_prepared(kPutTask, task.task_id(), static_cast<int>(task.state()),
-                        task.left().source_id().org(), task.left().source_id().local_id(),
-                        task.right().source_id().org(), task.right().source_id().local_id(),
-                        task.left_person_id(), task.right_person_id(),
-                        task.explanation().total_score(), Nanos(task.create_time()), Bytes(task));
-      return absl::OkStatus();
-    });
+    const std::string bytes = task.SerializeAsString();
+    return Write(sql_.Execute(
+        kPutTask, task.task_id(), static_cast<int>(task.state()), task.left().source_id().org(),
+        task.left().source_id().local_id(), task.right().source_id().org(),
+        task.right().source_id().local_id(), task.left_person_id(), task.right_person_id(),
+        task.explanation().total_score(), Nanos(task.create_time()), Bytea{bytes}));
   }
 
   absl::StatusOr<std::optional<v1::ReviewTask>> GetTask(const std::string& task_id) override {
-    return Guard([&]() -> absl::StatusOr<std::optional<v1::ReviewTask>> {
-      return ParseOne<v1::ReviewTask>(tx_.exec_prepared(kGetTask, task_id));
-    });
+    return Read(sql_.Execute(kGetTask, task_id), ParseOne<v1::ReviewTask>);
   }
 
   absl::StatusOr<std::vector<v1::ReviewTask>> ListTasks(const TaskFilter& filter) override {
     if (filter.limit <= 0) return std::vector<v1::ReviewTask>();
-    return Guard([&]() -> absl::StatusOr<std::vector<v1::ReviewTask>> {
-      return ParseAll<v1::ReviewTask>(tx_.exec_prepared(
-          ListTasksName(filter.order_by_score_desc, !filter.org.empty(), !filter.person_id.empty()),
-          static_cast<int>(filter.state), filter.org, filter.person_id, filter.limit,
-          std::max(filter.offset, 0)));
-    });
+    const std::string name =
+        ListTasksName(filter.order_by_score_desc, !filter.org.empty(), !filter.person_id.empty());
+    return Read(sql_.Execute(name.c_str(), static_cast<int>(filter.state), filter.org,
+                             filter.person_id, filter.limit, std::max(filter.offset, 0)),
+                ParseAll<v1::ReviewTask>);
   }
 
   absl::StatusOr<int64_t> CountTasks(const TaskFilter& filter) override {
-    return Guard([&]() -> absl::StatusOr<int64_t> {
-      return tx_
-          .exec_prepared(CountTasksName(!filter.org.empty(), !filter.person_id.empty()),
-                         static_cast<int>(filter.state), filter.org, filter.person_id)[0][0]
-          .as<int64_t>();
-    });
+    const std::string name = CountTasksName(!filter.org.empty(), !filter.person_id.empty());
+    return Read(
+        sql_.Execute(name.c_str(), static_cast<int>(filter.state), filter.org, filter.person_id),
+        [](const pqxx::result& r) -> absl::StatusOr<int64_t> { return r[0][0].as<int64_t>(); });
   }
 
   absl::StatusOr<std::vector<v1::ReviewTask>> OpenTasksWith(const SourceId& id) override {
-    return Guard([&]() -> absl::StatusOr<std::vector<v1::ReviewTask>> {
-      return ParseAll<v1::ReviewTask>(tx_.exec_prepared(kOpenTasksWith, id.org(), id.local_id()));
-    });
+    return Read(sql_.Execute(kOpenTasksWith, id.org(), id.local_id()), ParseAll<v1::ReviewTask>);
   }
 
   absl::Status PutNotAMatch(const v1::NotAMatch& decision) override {
-    return Guard([&]() -> absl::Status {
-      auto [lo, hi] = Ordered(decision.a(), decision.b());
-      tx_.exec_prepared(kPutNotAMatch, lo->org(), lo->local_id(), hi->org(), hi->local_id(),
-                        Micros(decision.create_time()), Bytes(decision));
-      return absl::OkStatus();
-    });
+    auto [lo, hi] = Ordered(decision.a(), decision.b());
+    const std::string bytes = decision.SerializeAsString();
+    return Write(sql_.Execute(kPutNotAMatch, lo->org(), lo->local_id(), hi->org(), hi->local_id(),
+                              Micros(decision.create_time()), Bytea{bytes}));
   }
 
   absl::Status RemoveNotAMatch(const SourceId& a, const SourceId& b) override {
-    return Guard([&]() -> absl::Status {
-      auto [lo, hi] = Ordered(a, b);
-      tx_.exec_prepared(kRemoveNotAMatch, lo->org(), lo->local_id(), hi->org(), hi->local_id());
-      return absl::OkStatus();
-    });
+    auto [lo, hi] = Ordered(a, b);
+    return Write(
+        sql_.Execute(kRemoveNotAMatch, lo->org(), lo->local_id(), hi->org(), hi->local_id()));
   }
 
   absl::StatusOr<std::vector<v1::NotAMatch>> NotAMatchesOf(const SourceId& id) override {
-    return Guard([&]() -> absl::StatusOr<std::vector<v1::NotAMatch>> {
-      return ParseAll<v1::NotAMatch>(tx_.exec_prepared(kNotAMatchesOf, id.org(), id.local_id()));
-    });
+    return Read(sql_.Execute(kNotAMatchesOf, id.org(), id.local_id()), ParseAll<v1::NotAMatch>);
   }
 
   absl::StatusOr<std::optional<StoredIdempotentResult>> GetIdempotent(
       const std::string& key) override {
     using Result = absl::StatusOr<std::optional<StoredIdempotentResult>>;
-    return Guard([&]() -> Result {
-      pqxx::result r = tx_.exec_prepared(kGetIdempotent, key);
+    return Read(sql_.Execute(kGetIdempotent, key), [](const pqxx::result& r) -> Result {
       if (r.empty()) return std::optional<StoredIdempotentResult>();
       pqxx::binarystring response(r[0][1]);
       return std::optional<StoredIdempotentResult>(
@@ -594,25 +727,58 @@ class PgTxn : public IdentityTxn {
 
   absl::Status PutIdempotent(const std::string& key,
                              const StoredIdempotentResult& result) override {
-    return Guard([&]() -> absl::Status {
-      tx_.exec_prepared(kPutIdempotent, key, result.request_fingerprint, Bytes(result.response));
-      return absl::OkStatus();
-    });
+    return Write(
+        sql_.Execute(kPutIdempotent, key, result.request_fingerprint, Bytea{result.response}));
   }
 
  private:
-  // Runs one database call. A libpqxx exception aborts the PostgreSQL transaction, so the first
-  // one is kept: this and every later call answer its status, and Transact rethrows it.
-  template <typename F>
-  auto Guard(F&& f) -> decltype(f()) {
+  std::string TakePending() {
+    std::string batch = std::move(pending_);
+    pending_.clear();
+    return batch;
+  }
+
+  // Queues a statement whose answer is not needed.
+  absl::Status Write(std::string sql) {
     if (failure_) return failure_status_;
+    if (std::exception_ptr error = sql_.TakeError()) return Fail(error);
+    absl::StrAppend(&pending_, pending_.empty() ? "" : "; ", sql);
+    wrote_ = true;
+    return absl::OkStatus();
+  }
+
+  // Sends what is pending followed by `sql` (one round trip) and hands sql's result to `parse`.
+  // A libpqxx exception aborts the PostgreSQL transaction, so the first one is kept: this and
+  // every later call answer its status, and Transact rethrows it.
+  template <typename Parse>
+  auto Read(const std::string& sql, Parse&& parse) -> decltype(parse(pqxx::result())) {
+    if (failure_) return failure_status_;
+    if (std::exception_ptr error = sql_.TakeError()) return Fail(error);
     try {
-      return f();
+      std::string batch = TakePending();
+      absl::StrAppend(&batch, batch.empty() ? "" : "; ", sql);
+      begun_ = true;
+      return parse(tx_.exec(batch));
     } catch (...) {
-      failure_ = std::current_exception();
-      failure_status_ = pg::StatusFromCurrentException();
-      return failure_status_;
+      return Fail(std::current_exception());
     }
+  }
+
+  absl::Status Fail(std::exception_ptr error) {
+    failure_ = error;
+    try {
+      std::rethrow_exception(error);
+    } catch (...) {
+      failure_status_ = pg::StatusFromCurrentException();
+    }
+    return failure_status_;
+  }
+
+  // state, superseded_org, superseded_local_id in row[first..first+2].
+  static void SetCurrentState(const pqxx::row& row, int first, v1::SourceRecord* record) {
+    record->set_state(static_cast<v1::RecordState>(row[first].as<int>()));
+    record->mutable_superseded_by()->set_org(Text(row[first + 1]));
+    record->mutable_superseded_by()->set_local_id(Text(row[first + 2]));
   }
 
   template <typename M>
@@ -632,27 +798,29 @@ class PgTxn : public IdentityTxn {
     return std::optional<M>(std::move(message));
   }
 
+  // Rows of (sequence, event).
+  static absl::StatusOr<std::vector<v1::IdentityEvent>> ParseEvents(const pqxx::result& r) {
+    std::vector<v1::IdentityEvent> out(r.size());
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (absl::Status s = Parse(r[i][1], &out[i]); !s.ok()) return s;
+      int64_t sequence = r[i][0].as<int64_t>();
+      out[i].set_sequence(sequence);
+      out[i].set_event_id(EventId(sequence));
+    }
+    return out;
+  }
+
   static std::pair<const SourceId*, const SourceId*> Ordered(const SourceId& a, const SourceId& b) {
     if (RecordKey(b) < RecordKey(a)) return {&b, &a};
     return {&a, &b};
   }
 
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAbout(const std::string& subject,
-                                                             absl::Time as_of) {
-    return Guard([&]() -> absl::StatusOr<std::vector<v1::IdentityEvent>> {
-      pqxx::result r = tx_.exec_prepared(kEventsAbout, subject, Nanos(as_of));
-      std::vector<v1::IdentityEvent> out(r.size());
-      for (size_t i = 0; i < r.size(); ++i) {
-        if (absl::Status s = Parse(r[i][1], &out[i]); !s.ok()) return s;
-        int64_t sequence = r[i][0].as<int64_t>();
-        out[i].set_sequence(sequence);
-        out[i].set_event_id(EventId(sequence));
-      }
-      return out;
-    });
-  }
-
-  pqxx::work& tx_;
+  pqxx::nontransaction tx_;  // statements only; BEGIN / COMMIT are sent explicitly
+  Sql sql_;
+  std::string pending_;  // statements not sent yet, separated by "; "
+  bool begun_ = false;   // BEGIN was sent
+  bool wrote_ = false;   // a write was queued
+  bool done_ = false;    // COMMIT or ROLLBACK was sent (or nothing needed to be)
   std::exception_ptr failure_;
   absl::Status failure_status_;
 };
@@ -673,31 +841,60 @@ absl::StatusOr<std::unique_ptr<PgIdentityStore>> PgIdentityStore::Create(
 }
 
 void PgIdentityStore::PrepareStatements(pqxx::connection& conn) {
-  for (const auto& [name, sql] : Statements()) conn.prepare(name, sql);
+  std::string sql = "DEALLOCATE ALL";
+  for (const auto& [name, statement] : Statements()) {
+    absl::StrAppend(&sql, "; PREPARE ", name, " AS ", statement);
+  }
+  pqxx::nontransaction(conn).exec(sql);
+}
+
+void PgIdentityStore::EnsurePrepared(pqxx::connection& conn) {
+  const std::pair<const void*, int> key(&conn, conn.backendpid());
+  {
+    std::lock_guard lock(mu_);
+    if (prepared_.count(key) > 0) return;
+  }
+  PrepareStatements(conn);
+  std::lock_guard lock(mu_);
+  prepared_.insert(key);
 }
 
 absl::Status PgIdentityStore::Transact(absl::Time deadline,
                                        const std::vector<std::string>& lock_keys, const TxnFn& fn) {
-  const std::string keys = lock_keys.empty() ? "" : TextArray(lock_keys);
   for (int attempt = 0;; ++attempt) {
     bool database_error = false;  // as opposed to a status fn returned on its own
-    absl::Status status = pool_->Run(deadline, [&](pqxx::connection& conn) -> absl::Status {
-      database_error = false;
-      PrepareStatements(conn);
-      try {
-        pqxx::work tx(conn);
-        if (!lock_keys.empty()) tx.exec_prepared(kLock, keys);
-        PgTxn txn(tx);
-        absl::Status s = fn(txn);
-        if (txn.failure()) std::rethrow_exception(txn.failure());
-        if (!s.ok()) return s;  // ~work rolls back
-        tx.commit();
-        return absl::OkStatus();
-      } catch (...) {
-        database_error = true;
-        throw;  // the pool maps it (and replaces a broken connection)
-      }
-    });
+    absl::Status status =
+        pool_->RunTimed(deadline, [&](pqxx::connection& conn, int64_t timeout_ms) -> absl::Status {
+          EnsurePrepared(conn);
+          for (bool prepared = false;; prepared = true) {
+            database_error = false;
+            absl::Status s;
+            std::exception_ptr failure;
+            {
+              PgTxn txn(conn, BeginSql(timeout_ms, lock_keys));
+              s = fn(txn);
+              failure = txn.failure();
+              if (failure == nullptr && s.ok()) {
+                try {
+                  txn.Commit();
+                } catch (...) {
+                  database_error = true;
+                  throw;  // the pool maps it
+                }
+                return absl::OkStatus();
+              }
+              txn.Rollback();
+            }
+            if (failure == nullptr) return s;
+            // A connection's first use: prepare the statements and run fn again.
+            if (!prepared && IsMissingPreparedStatement(failure)) {
+              PrepareStatements(conn);
+              continue;
+            }
+            database_error = true;
+            std::rethrow_exception(failure);  // the pool maps it
+          }
+        });
     if (status.code() != absl::StatusCode::kAborted || !database_error ||
         attempt >= options_.max_retries || absl::Now() >= deadline) {
       return status;
@@ -715,30 +912,40 @@ absl::Status PgIdentityStore::ScanActiveRecords(
   std::vector<v1::SourceRecord> batch;
   for (bool first = true;; first = false) {
     batch.clear();
-    absl::Status status = pool_->Run(deadline, [&](pqxx::connection& conn) -> absl::Status {
-      batch.clear();
-      PrepareStatements(conn);
-      // A batch's estimated cost (LIMIT over a large table) would trigger JIT compilation,
-      // which costs more than the batch itself; it is turned off for this transaction only.
-      pqxx::read_transaction tx(conn);
-      tx.exec("SET LOCAL jit = off");
-      pqxx::result r =
-          first ? tx.exec_prepared(kScanFirst, options_.scan_batch_size)
-                : tx.exec_prepared(kScanNext, last_org, last_local_id, options_.scan_batch_size);
-      batch.resize(r.size());
-      for (size_t i = 0; i < r.size(); ++i) {
-        if (r[i][2].is_null()) return absl::InternalError("current record version missing");
-        if (absl::Status s = Parse(r[i][2], &batch[i]); !s.ok()) return s;
-        batch[i].set_state(v1::RECORD_STATE_ACTIVE);
-        if (!r[i][3].is_null()) batch[i].set_person_id(Text(r[i][3]));
-      }
-      if (!r.empty()) {
-        last_org = Text(r[r.size() - 1][0]);
-        last_local_id = Text(r[r.size() - 1][1]);
-      }
-      tx.commit();
-      return absl::OkStatus();
-    });
+    absl::Status status =
+        pool_->RunTimed(deadline, [&](pqxx::connection& conn, int64_t timeout_ms) -> absl::Status {
+          batch.clear();
+          EnsurePrepared(conn);
+          Sql sql(conn);
+          // One query, in an implicit transaction (so SET LOCAL applies to it). A batch's
+          // estimated cost (LIMIT over a large table) would trigger JIT compilation, which costs
+          // more than the batch itself: it is turned off for this query only.
+          const std::string query = absl::StrCat(
+              "SET LOCAL statement_timeout = ", timeout_ms, "; SET LOCAL jit = off; ",
+              first ? sql.Execute(kScanFirst, options_.scan_batch_size)
+                    : sql.Execute(kScanNext, last_org, last_local_id, options_.scan_batch_size));
+          pqxx::result r;
+          try {
+            r = pqxx::nontransaction(conn).exec(query);
+          } catch (const pqxx::sql_error& e) {
+            if (e.sqlstate() != "26000") throw;
+            PrepareStatements(conn);
+            r = pqxx::nontransaction(conn).exec(query);
+          }
+          batch.resize(r.size());
+          for (size_t i = 0; i < r.size(); ++i) {
+            if (r[i][2].is_null()) return absl::InternalError("current record version missing");
+            if (absl::Status s = Parse(r[i][2], &batch[i]); !s.ok()) return s;
+            batch[i].set_version(r[i][4].as<int64_t>());
+            batch[i].set_state(v1::RECORD_STATE_ACTIVE);
+            if (!r[i][3].is_null()) batch[i].set_person_id(Text(r[i][3]));
+          }
+          if (!r.empty()) {
+            last_org = Text(r[r.size() - 1][0]);
+            last_local_id = Text(r[r.size() - 1][1]);
+          }
+          return absl::OkStatus();
+        });
     if (!status.ok()) return status;
     for (const v1::SourceRecord& record : batch) fn(record);
     if (static_cast<int>(batch.size()) < options_.scan_batch_size) return absl::OkStatus();

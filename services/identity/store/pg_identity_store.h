@@ -4,12 +4,19 @@
 // in identity_store_contract.h.
 //
 // Transactions. Transact() runs `fn` in one READ COMMITTED transaction on one pooled connection:
-//   1. BEGIN; then, when lock_keys is not empty, one statement takes
-//      pg_advisory_xact_lock(hashtextextended(key, 0)) for every distinct key, in ascending hash
-//      order (a global order, so two transactions never wait on each other's keys in a cycle).
+//   1. BEGIN, `SET LOCAL statement_timeout` (the time left until the deadline) and, when
+//      lock_keys is not empty, pg_advisory_xact_lock for every distinct key (a stable 64-bit
+//      hash of it), in ascending order: a global order, so two transactions never wait on each
+//      other's keys in a cycle. These go in one round trip WITH fn's first statement: everything
+//      fn does in the database happens under the locks, but a fn that sends nothing takes none.
 //      The locks are held until COMMIT/ROLLBACK, and they work across processes: two replicas
 //      (two pools) writing under the same key are serialised.
 //   2. fn runs against the transaction; COMMIT when fn returns OK, ROLLBACK otherwise.
+//      Writes that answer nothing (PutPerson, PutLink, PutTask, PutNotAMatch, RemoveNotAMatch,
+//      PutIdempotent, LockKey) are not sent at once but with the next call that reads, or with
+//      the COMMIT, in the same round trip. PostgreSQL runs them in order and stops at the first
+//      error, so the effect is that of sending them one by one, except that a write's error is
+//      answered by that later call (and by Transact).
 //      IdentityTxn::LockKey takes the same kind of lock (re-entrant) in the middle of fn; taken
 //      out of the global order, two such transactions can deadlock: PostgreSQL detects it
 //      (after deadlock_timeout, 1 s by default) and one of them is retried (below).
@@ -25,16 +32,18 @@
 // Retries. If a statement or the COMMIT fails with a serialization failure or a deadlock
 // (ABORTED from PostgreSQL, not an ABORTED that fn returns on its own, e.g. a stale etag), the
 // whole transaction, fn included, is retried up to 3 times (after 2, 4, 8 ms) while the deadline
-// allows. A connection lost before COMMIT is retried once by the pool; an unknown commit outcome
-// answers UNKNOWN. After any database error inside fn, later calls on the txn return that same
-// error and the transaction is rolled back even if fn returns OK (Transact then returns it).
+// allows. A connection lost before COMMIT is retried once by the pool; a connection lost during
+// the COMMIT answers UNKNOWN (outcome unknown). After any database error inside fn, later calls
+// on the txn return that same error and the transaction is rolled back even if fn returns OK
+// (Transact then returns it).
 //
-// Prepared statements. Every statement is a named prepared statement; PrepareStatements()
-// declares them on a connection. libpqxx 6 declares them client-side only and sends PREPARE on
-// first use, and re-declaring an identical definition is a no-op, so Transact and
-// ScanActiveRecords call it on each use of a connection (no round trip, no per-connection state
-// to track). Passing it as the pool's on_connect is allowed but not needed. Values are always
-// bound as parameters.
+// Statements. Every statement is a server-side prepared statement, run as `EXECUTE name(...)`
+// with its parameters as literals quoted by libpq (never spliced unquoted), so that several of
+// them can share one round trip. PrepareStatements() prepares them all on a connection in one
+// round trip; Transact and ScanActiveRecords call it on a connection's first use (and, should a
+// connection lack them anyway, when a statement is refused for that reason, then run fn again).
+// Passing it as the pool's on_connect is allowed. The store owns the prepared statements of its
+// pool's connections (PrepareStatements deallocates others).
 //
 // Ids. Person ids "P%08d", review task ids "T%08d" and event ids "E%010d" (the event's sequence)
 // come from PostgreSQL sequences: unique across replicas, never reused, gaps possible (rolled-back
@@ -46,6 +55,9 @@
 // Thread-safety: thread-safe (each call borrows its own pooled connection).
 
 #include <memory>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "services/common/pg/pool.h"
@@ -67,7 +79,7 @@ class PgIdentityStore : public IdentityStore {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<PgIdentityStore>> Create(
       pg::PgPool* pool, PgIdentityStoreOptions options = {});
 
-  // Declares this store's prepared statements on `conn` (idempotent; no round trip).
+  // (Re-)prepares this store's statements on `conn`, in one round trip.
   static void PrepareStatements(pqxx::connection& conn);
 
   absl::Status Transact(absl::Time deadline, const std::vector<std::string>& lock_keys,
@@ -85,8 +97,14 @@ class PgIdentityStore : public IdentityStore {
   PgIdentityStore(pg::PgPool* pool, PgIdentityStoreOptions options)
       : pool_(pool), options_(options) {}
 
+  // Prepares the statements on a connection not seen before.
+  void EnsurePrepared(pqxx::connection& conn);
+
   pg::PgPool* const pool_;
   const PgIdentityStoreOptions options_;
+  std::mutex mu_;
+  // Connections known to have the statements: (address, server process id).
+  std::set<std::pair<const void*, int>> prepared_;
 };
 
 }  // namespace hie::identity
