@@ -569,18 +569,15 @@ IdentityManager::~IdentityManager() = default;
 absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::string>& lock_keys,
                                     const IdentityStore::TxnFn& fn) {
   ChangeSet changes;
+  std::vector<SourceId> stale;  // cached resolve answers the write makes stale
   absl::Status status = store_->Transact(deadline, lock_keys, [&](IdentityTxn& txn) {
     changes = ChangeSet();  // the store may run fn again
+    stale.clear();
     ObservingTxn observed(txn, &changes);
-    return fn(observed);
-  });
-  if (status.ok()) MarkApplied(changes.sequences);
-  if (!status.ok() || cache_ == nullptr || (changes.records.empty() && changes.persons.empty())) {
-    return status;
-  }
-  invalidations_.fetch_add(1);
-  std::vector<SourceId> stale = changes.records;
-  absl::Status read = store_->Transact(deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+    absl::Status s = fn(observed);
+    if (!s.ok() || cache_ == nullptr) return s;
+    // Every record of every person the write touched, as the write leaves them.
+    stale = changes.records;
     for (const std::string& person : changes.persons) {
       auto links = txn.LinksOf(person);
       if (!links.ok()) return links.status();
@@ -588,8 +585,10 @@ absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::
     }
     return absl::OkStatus();
   });
-  // The write committed; if listing the affected records failed, the TTL bounds staleness.
-  if (read.ok()) cache_->Invalidate(stale);
+  if (status.ok()) MarkApplied(changes.sequences);
+  if (!status.ok() || stale.empty()) return status;
+  invalidations_.fetch_add(1);
+  cache_->Invalidate(stale);
   invalidations_.fetch_add(1);
   return status;
 }

@@ -1,6 +1,7 @@
 #include "services/identity/store/pg_identity_store.h"
 
 #include <algorithm>
+#include <deque>
 #include <exception>
 #include <limits>
 #include <pqxx/binarystring>
@@ -120,7 +121,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
         {kRecordVersions,
          "SELECT version, record FROM identity.record_versions WHERE org = $1 AND local_id = $2"
          " ORDER BY version"},
-        {kNextPerson, "SELECT nextval('identity.person_seq')"},
+        {kNextPerson, "SELECT nextval('identity.person_seq') FROM generate_series(1, $1)"},
         // The person and its links in one round trip (no links: one row with a NULL link).
         {kGetPerson,
          "SELECT p.person, l.link FROM identity.persons p"
@@ -173,7 +174,7 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
          "SELECT e.sequence, e.event FROM identity.event_subjects s"
          " JOIN identity.events e ON e.sequence = s.sequence"
          " WHERE s.subject = $1 AND e.event_time_ns <= $2 ORDER BY s.sequence"},
-        {kNextTask, "SELECT nextval('identity.task_seq')"},
+        {kNextTask, "SELECT nextval('identity.task_seq') FROM generate_series(1, $1)"},
         {kPutTask,
          "INSERT INTO identity.review_tasks (task_id, state, left_org, left_local_id, right_org,"
          " right_local_id, left_person_id, right_person_id, score, create_time_ns, task)"
@@ -397,6 +398,39 @@ bool IsMissingPreparedStatement(std::exception_ptr e) {
 // The transaction
 // ---------------------------------------------------------------------------------------------
 
+}  // namespace
+
+// Person and task ids reserved from their sequences in blocks, so that a new person or task
+// rarely costs a round trip. Ids stay unique across replicas and are never reused; a restart
+// leaves a gap (as a rolled-back transaction does).
+struct IdBlocks {
+  static constexpr int kBlock = 64;
+
+  class Reserve {
+   public:
+    std::optional<int64_t> Take() {
+      std::lock_guard lock(mu_);
+      if (ids_.empty()) return std::nullopt;
+      int64_t id = ids_.front();
+      ids_.pop_front();
+      return id;
+    }
+    void Add(const std::vector<int64_t>& ids) {
+      std::lock_guard lock(mu_);
+      ids_.insert(ids_.end(), ids.begin(), ids.end());
+    }
+
+   private:
+    std::mutex mu_;
+    std::deque<int64_t> ids_;
+  };
+
+  Reserve persons;
+  Reserve tasks;
+};
+
+namespace {
+
 // Statements are sent lazily to save round trips: BEGIN (with the timeout and the locks) goes
 // with the first statement, and writes that answer nothing (Put*, RemoveNotAMatch, LockKey)
 // wait and go with the next statement that answers something, or with the COMMIT. PostgreSQL
@@ -404,8 +438,8 @@ bool IsMissingPreparedStatement(std::exception_ptr e) {
 // same as sending them one by one; only the error of a waiting write surfaces at that later call.
 class PgTxn : public IdentityTxn {
  public:
-  PgTxn(pqxx::connection& conn, std::string begin)
-      : tx_(conn), sql_(conn), pending_(std::move(begin)) {}
+  PgTxn(pqxx::connection& conn, std::string begin, IdBlocks& ids)
+      : tx_(conn), sql_(conn), ids_(ids), pending_(std::move(begin)) {}
 
   // The first database exception, if any (the transaction is then unusable).
   std::exception_ptr failure() const { return failure_; }
@@ -512,10 +546,9 @@ class PgTxn : public IdentityTxn {
   }
 
   absl::StatusOr<std::string> NewPersonId() override {
-    return Read(sql_.Execute(kNextPerson),
-                [](const pqxx::result& r) -> absl::StatusOr<std::string> {
-                  return absl::StrFormat("P%08d", r[0][0].as<int64_t>());
-                });
+    absl::StatusOr<int64_t> n = NextId(ids_.persons, kNextPerson);
+    if (!n.ok()) return n.status();
+    return absl::StrFormat("P%08d", *n);
   }
 
   absl::StatusOr<std::optional<v1::Person>> GetPerson(const std::string& person_id) override {
@@ -659,9 +692,9 @@ class PgTxn : public IdentityTxn {
   }
 
   absl::StatusOr<std::string> NewTaskId() override {
-    return Read(sql_.Execute(kNextTask), [](const pqxx::result& r) -> absl::StatusOr<std::string> {
-      return absl::StrFormat("T%08d", r[0][0].as<int64_t>());
-    });
+    absl::StatusOr<int64_t> n = NextId(ids_.tasks, kNextTask);
+    if (!n.ok()) return n.status();
+    return absl::StrFormat("T%08d", *n);
   }
 
   absl::Status PutTask(const v1::ReviewTask& task) override {
@@ -732,6 +765,21 @@ class PgTxn : public IdentityTxn {
   }
 
  private:
+  // The next id of a sequence, from the ids reserved by this store; reserves a block when none
+  // is left (sequences are not transactional: a reserved id is never handed out twice).
+  absl::StatusOr<int64_t> NextId(IdBlocks::Reserve& reserve, const char* statement) {
+    if (std::optional<int64_t> id = reserve.Take()) return *id;
+    return Read(sql_.Execute(statement, IdBlocks::kBlock),
+                [&](const pqxx::result& r) -> absl::StatusOr<int64_t> {
+                  std::vector<int64_t> ids;
+                  for (const pqxx::row& row : r) ids.push_back(row[0].as<int64_t>());
+                  if (ids.empty()) return absl::InternalError("no id reserved");
+                  int64_t first = ids.front();
+                  reserve.Add(std::vector<int64_t>(ids.begin() + 1, ids.end()));
+                  return first;
+                });
+  }
+
   std::string TakePending() {
     std::string batch = std::move(pending_);
     pending_.clear();
@@ -817,6 +865,7 @@ class PgTxn : public IdentityTxn {
 
   pqxx::nontransaction tx_;  // statements only; BEGIN / COMMIT are sent explicitly
   Sql sql_;
+  IdBlocks& ids_;
   std::string pending_;  // statements not sent yet, separated by "; "
   bool begun_ = false;   // BEGIN was sent
   bool wrote_ = false;   // a write was queued
@@ -839,6 +888,11 @@ absl::StatusOr<std::unique_ptr<PgIdentityStore>> PgIdentityStore::Create(
   }
   return std::unique_ptr<PgIdentityStore>(new PgIdentityStore(pool, options));
 }
+
+PgIdentityStore::PgIdentityStore(pg::PgPool* pool, PgIdentityStoreOptions options)
+    : pool_(pool), options_(options), ids_(std::make_unique<IdBlocks>()) {}
+
+PgIdentityStore::~PgIdentityStore() = default;
 
 void PgIdentityStore::PrepareStatements(pqxx::connection& conn) {
   std::string sql = "DEALLOCATE ALL";
@@ -871,7 +925,7 @@ absl::Status PgIdentityStore::Transact(absl::Time deadline,
             absl::Status s;
             std::exception_ptr failure;
             {
-              PgTxn txn(conn, BeginSql(timeout_ms, lock_keys));
+              PgTxn txn(conn, BeginSql(timeout_ms, lock_keys), *ids_);
               s = fn(txn);
               failure = txn.failure();
               if (failure == nullptr && s.ok()) {

@@ -47,10 +47,12 @@
 //
 // Ids. Person ids "P%08d", review task ids "T%08d" and event ids "E%010d" (the event's sequence)
 // come from PostgreSQL sequences: unique across replicas, never reused, gaps possible (rolled-back
-// transactions). Event ids are not stored: GetEvent parses the id back into the sequence.
-// Event sequences are drawn when the event is appended, but transactions commit in any order: a
-// reader polling `sequence > n` can see n + 2 committed before n + 1 (WatchEvents must allow for
-// in-flight gaps, e.g. by re-reading below the oldest running transaction's sequences).
+// transactions; person and task ids are reserved 64 at a time per store, so a restart leaves a
+// gap too, and ids of two replicas interleave). Event ids are not stored: GetEvent parses the id
+// back into the sequence. Event sequences are drawn when the event is appended, but transactions
+// commit in any order: a reader polling `sequence > n` can see n + 2 committed before n + 1
+// (WatchEvents must allow for in-flight gaps, e.g. by re-reading below the oldest running
+// transaction's sequences).
 //
 // Thread-safety: thread-safe (each call borrows its own pooled connection).
 
@@ -72,8 +74,12 @@ struct PgIdentityStoreOptions {
   int max_retries = 3;
 };
 
+struct IdBlocks;
+
 class PgIdentityStore : public IdentityStore {
  public:
+  ~PgIdentityStore() override;
+
   // `pool` is not owned and must outlive the store. The schema must already be migrated:
   // ApplyMigrations(*pool, kSchema, Migrations(), deadline).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<PgIdentityStore>> Create(
@@ -94,8 +100,7 @@ class PgIdentityStore : public IdentityStore {
                                  const std::function<void(const v1::SourceRecord&)>& fn) override;
 
  private:
-  PgIdentityStore(pg::PgPool* pool, PgIdentityStoreOptions options)
-      : pool_(pool), options_(options) {}
+  PgIdentityStore(pg::PgPool* pool, PgIdentityStoreOptions options);
 
   // Prepares the statements on a connection not seen before.
   void EnsurePrepared(pqxx::connection& conn);
@@ -105,6 +110,7 @@ class PgIdentityStore : public IdentityStore {
   std::mutex mu_;
   // Connections known to have the statements: (address, server process id).
   std::set<std::pair<const void*, int>> prepared_;
+  std::unique_ptr<IdBlocks> ids_;
 };
 
 }  // namespace hie::identity
