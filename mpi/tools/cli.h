@@ -31,5 +31,6 @@ int RunLink(const Args& args);
 int RunEval(const Args& args);
 int RunGenerate(const Args& args);
 int RunBench(const Args& args);
+int RunTrain(const Args& args);
 
 }  // namespace hie::mpi::cli

@@ -18,6 +18,8 @@ commands:
             --truth-from-id) [--pairs]
   generate  --persons N --seed S --out DIR
   bench     --records N [--queries Q] [--threads T]
+  train     --input FILE.csv [--input ...] --out params.txt [--map dst=src,...]
+            [--index-size N] [--threads N] [--nicknames FILE] [--date-order mdy|dmy] [--quiet]
 )";
 
 }  // namespace
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   if (command == "eval") return hie::mpi::cli::RunEval(*args);
   if (command == "generate") return hie::mpi::cli::RunGenerate(*args);
   if (command == "bench") return hie::mpi::cli::RunBench(*args);
+  if (command == "train") return hie::mpi::cli::RunTrain(*args);
   std::fprintf(stderr, "hie-mpi: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }
