@@ -9,6 +9,12 @@
 
 namespace hie::mpi {
 
+Comparison CompareOnline(const NormalizedRecord& a, const NormalizedRecord& b) {
+  Comparison c = Compare(a, b);
+  c.guards |= OnlineGuards(a, b, c);
+  return c;
+}
+
 MatchIndex::MatchIndex(const ModelParams& params, const NicknameTable* nicknames,
                        MatchIndexOptions options, NormalizerOptions normalizer_options)
     : model_(params), normalizer_(nicknames, normalizer_options), options_(options) {}
@@ -139,7 +145,7 @@ std::vector<MatchCandidate> MatchIndex::Match(const Record& query, int limit) co
   scored.reserve(slots.size());
   for (uint32_t slot : slots) {
     if (!query.record_id.empty() && ids_[slot] == query.record_id) continue;
-    const Comparison c = Compare(q, records_[slot]);
+    const Comparison c = CompareOnline(q, records_[slot]);
     scored.push_back({slot, model_.Score(q, records_[slot], c), c});
   }
   const size_t keep = std::min(scored.size(), static_cast<size_t>(limit));
@@ -158,9 +164,26 @@ std::vector<MatchCandidate> MatchIndex::Match(const Record& query, int limit) co
       Decide(scored[1].score, scored[1].comparison.guards, t) == Decision::kAutoLink) {
     const NormalizedRecord& a = records_[scored[0].slot];
     const NormalizedRecord& b = records_[scored[1].slot];
-    const Comparison c = Compare(a, b);
+    const Comparison c = CompareOnline(a, b);
     ambiguous = Decide(model_.Score(a, b, c), c.guards, t) != Decision::kAutoLink;
   }
+  // Guarded neighbour rule: a candidate is not auto-linked when a record the query is guarded
+  // from (twin, Jr/Sr, household, SSN conflict) would itself be auto-linked with it. Linking
+  // would join the query to the person of someone a guard separates it from, e.g. a twin's
+  // record without family name already linked with the other twin.
+  std::vector<size_t> guarded;
+  for (size_t j = 0; j < scored.size(); ++j) {
+    if (scored[j].comparison.guards != 0) guarded.push_back(j);
+  }
+  auto has_guarded_neighbour = [&](size_t i) {
+    const NormalizedRecord& a = records_[scored[i].slot];
+    for (size_t j : guarded) {
+      const NormalizedRecord& b = records_[scored[j].slot];
+      const Comparison c = CompareOnline(a, b);
+      if (Decide(model_.Score(a, b, c), c.guards, t) == Decision::kAutoLink) return true;
+    }
+    return false;
+  };
   out.reserve(keep);
   for (size_t i = 0; i < keep; ++i) {
     const Scored& s = scored[i];
@@ -169,6 +192,9 @@ std::vector<MatchCandidate> MatchIndex::Match(const Record& query, int limit) co
     m.score = s.score;
     m.decision = Decide(s.score, s.comparison.guards, t);
     if (ambiguous && i < 2 && m.decision == Decision::kAutoLink) m.decision = Decision::kReview;
+    if (m.decision == Decision::kAutoLink && has_guarded_neighbour(i)) {
+      m.decision = Decision::kReview;
+    }
     m.explanation = model_.Explain(q, records_[s.slot], s.comparison);
     out.push_back(std::move(m));
   }

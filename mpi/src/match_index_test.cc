@@ -130,6 +130,45 @@ TEST_F(MatchIndexTest, MarginRuleSendsAmbiguousPairToReview) {
   EXPECT_EQ(result[1].decision, Decision::kReview);
 }
 
+TEST_F(MatchIndexTest, GuardedNeighbourRuleSendsLinkToReview) {
+  // j: John Smith. t: a record of j's household (same birth date, address and phone) without
+  // a family name, which scores as one person with j. q: Peter Smith, John's twin, who shares
+  // t's e-mail: q alone would auto-link to t, which would put the twins into one person.
+  auto at_home = [](Record r) {
+    r.sex = "M";
+    r.address_line = "7 Cedar Lane";
+    r.postal_code = "45409";
+    r.phone = "937-555-0107";
+    return r;
+  };
+  Record j = at_home(Person("j", "John", "Smith", "1980-01-01"));
+  Record t = at_home(Person("t", "John", "", "1980-01-01"));
+  t.email = "smiths@example.org";
+  Record q = at_home(Person("q", "Peter", "Smith", "1980-01-01"));
+  q.email = "smiths@example.org";
+  ASSERT_TRUE(index_->Add(j).ok());
+  ASSERT_TRUE(index_->Add(t).ok());
+  const auto result = index_->Match(q, 5);
+  bool saw_t = false;
+  for (const auto& c : result) {
+    EXPECT_NE(c.decision, Decision::kAutoLink) << c.record_id;
+    if (c.record_id == "t") {
+      saw_t = true;
+      EXPECT_GE(c.score, MatchIndexOptions().thresholds.auto_link);  // no guard of its own
+      EXPECT_EQ(c.explanation.guards, 0u);
+      EXPECT_EQ(c.decision, Decision::kReview);
+    }
+    if (c.record_id == "j") EXPECT_NE(c.explanation.guards & kGuardTwin, 0u);
+  }
+  EXPECT_TRUE(saw_t);
+  // Without the twin in the index, t is linked.
+  ASSERT_TRUE(index_->Remove("j").ok());
+  const auto alone = index_->Match(q, 5);
+  ASSERT_FALSE(alone.empty());
+  EXPECT_EQ(alone[0].record_id, "t");
+  EXPECT_EQ(alone[0].decision, Decision::kAutoLink);
+}
+
 TEST_F(MatchIndexTest, ConcurrentReadersAndWriter) {
   std::atomic<bool> stop{false};
   std::atomic<int> matches{0};

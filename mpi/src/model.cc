@@ -463,6 +463,31 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   return c;
 }
 
+uint32_t OnlineGuards(const NormalizedRecord& a, const NormalizedRecord& b, const Comparison& c) {
+  const auto& l = c.level;
+  const int given = l[static_cast<int>(Field::kGiven)];
+  const int family = l[static_cast<int>(Field::kFamily)];
+  const int dob = l[static_cast<int>(Field::kBirthDate)];
+  const bool same_household = l[static_cast<int>(Field::kAddress)] >= 3 ||
+                              l[static_cast<int>(Field::kPhone)] == 3;
+  const bool sex_conflict = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown && a.sex != b.sex;
+  if (family < 3 || !same_household || given < 1 || given > 3 || (dob != 0 && !sex_conflict)) {
+    return 0;
+  }
+  const int ssn = l[static_cast<int>(Field::kSsn)];
+  const bool same_identifier =
+      a.ssn.size() >= 7 && (ssn == 3 || (ssn == 2 && !(a.ssn_is_us && b.ssn_is_us)));
+  if (same_identifier || l[static_cast<int>(Field::kEmail)] == 3) return 0;
+  // Given names not alike and no birth date to tell the two apart.
+  if (dob == 0 && given <= 2 && !c.names_swapped && !CompareGiven(a, b).spelled_alike) {
+    return kGuardHousehold;
+  }
+  // Different sexes, given names merely similar (PATRICK / PATRICIA), not one a nickname of
+  // the other.
+  if (sex_conflict && !DirectNickname(a, b)) return kGuardHousehold;
+  return 0;
+}
+
 ModelParams Model::DefaultParams() {
   ModelParams p;
   for (int f = 0; f < kNumFields; ++f) {

@@ -408,3 +408,67 @@ TEST(EstimateUTest, CountsLevelsIgnoringMissing) {
 
 }  // namespace
 }  // namespace hie::mpi
+
+namespace hie::mpi {
+namespace {
+
+class OnlineGuardsTest : public CompareTest {
+ protected:
+  // Two records of one household: same family name, address and phone; no SSN or e-mail.
+  static Record Household(const std::string& given, const std::string& sex,
+                          const std::string& birth_date) {
+    Record r = Person();
+    r.given_name = given;
+    r.middle_name = "";
+    r.sex = sex;
+    r.birth_date = birth_date;
+    r.ssn = "";
+    r.email = "";
+    return r;
+  }
+  uint32_t Guards(const Record& x, const Record& y) const {
+    const NormalizedRecord a = N(x);
+    const NormalizedRecord b = N(y);
+    const Comparison c = Compare(a, b);
+    EXPECT_EQ(OnlineGuards(a, b, c), OnlineGuards(b, a, Compare(b, a)));  // symmetric
+    return OnlineGuards(a, b, c);
+  }
+};
+
+TEST_F(OnlineGuardsTest, UnlikeGivenNamesWithoutBirthDate) {
+  const Record roger = Household("Roger", "M", "1946-12-25");
+  const Record ricardo = Household("Ricardo", "M", "");
+  EXPECT_EQ(Compare(N(roger), N(ricardo)).guards, 0u);  // the batch guards let it through
+  EXPECT_EQ(Guards(roger, ricardo), kGuardHousehold);
+  // The same given name, or a nickname of it, is the same person as far as this guard goes.
+  EXPECT_EQ(Guards(roger, Household("Roger", "M", "")), 0u);
+  EXPECT_EQ(Guards(Household("Robert", "M", "1946-12-25"), Household("Bob", "M", "")), 0u);
+  // With a birth date on both sides the usual guards decide.
+  EXPECT_EQ(Guards(roger, Household("Ricardo", "M", "1946-12-25")), 0u);
+  // Another address and phone: not a household.
+  Record elsewhere = ricardo;
+  elsewhere.address_line = "99 Elm Road";
+  elsewhere.phone = "217-555-0199";
+  EXPECT_EQ(Guards(roger, elsewhere), 0u);
+}
+
+TEST_F(OnlineGuardsTest, DifferentSexesWithSimilarGivenNames) {
+  const Record patrick = Household("Patrick", "M", "1960-10-19");
+  const Record patricia = Household("Patricia", "F", "1960-12-29");
+  EXPECT_EQ(Guards(patrick, patricia), kGuardHousehold);
+  // A sex typo on the same person (same given name) is not guarded here.
+  EXPECT_EQ(Guards(patrick, Household("Patrick", "F", "1960-10-19")), 0u);
+}
+
+TEST_F(OnlineGuardsTest, AnAgreeingIdentifierLiftsTheGuard) {
+  Record roger = Household("Roger", "M", "1946-12-25");
+  Record ricardo = Household("Ricardo", "M", "");
+  roger.ssn = ricardo.ssn = "219-09-9999";
+  EXPECT_EQ(Guards(roger, ricardo), 0u);
+  roger.ssn = ricardo.ssn = "";
+  roger.email = ricardo.email = "family@example.org";
+  EXPECT_EQ(Guards(roger, ricardo), 0u);
+}
+
+}  // namespace
+}  // namespace hie::mpi

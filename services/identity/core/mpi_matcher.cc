@@ -179,7 +179,7 @@ RecordMatch MpiMatcher::Compare(const SourceId& a_id, const Demographics& a,
                                 const SourceId& b_id, const Demographics& b) const {
   hie::mpi::NormalizedRecord na = normalizer_.Normalize(ToEngineRecord(a_id, a));
   hie::mpi::NormalizedRecord nb = normalizer_.Normalize(ToEngineRecord(b_id, b));
-  hie::mpi::Comparison comparison = hie::mpi::Compare(na, nb);
+  hie::mpi::Comparison comparison = hie::mpi::CompareOnline(na, nb);  // as MatchIndex compares
   hie::mpi::Explanation explanation = model_.Explain(na, nb, comparison);
   double score = explanation.total;
   hie::mpi::Decision decision =

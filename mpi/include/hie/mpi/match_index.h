@@ -14,6 +14,9 @@
 
 namespace hie::mpi {
 
+// Compare(a, b) with the stricter OnlineGuards added: how MatchIndex compares two records.
+Comparison CompareOnline(const NormalizedRecord& a, const NormalizedRecord& b);
+
 struct MatchIndexOptions {
   Thresholds thresholds;
   // Blocks (records sharing one key) larger than this are not scanned by Match: such keys
@@ -53,6 +56,9 @@ class MatchIndex {
   // explanation. A record with the query's own record_id is skipped. Margin rule: when the two
   // best candidates would both be auto-linked, their scores are within thresholds.margin bits
   // and they do not themselves score as one person, neither is auto-linked (both go to review).
+  // Guarded neighbour rule: a candidate that would be auto-linked with another indexed record
+  // that a guard separates from the query is not auto-linked either (review): the two are
+  // probably one person, and the query must not join that person automatically.
   std::vector<MatchCandidate> Match(const Record& query, int limit) const;
 
   size_t size() const;

@@ -112,6 +112,15 @@ class Model {
   double location_floor_ = 0;
 };
 
+// Stricter guards for online matching (MatchIndex), where a record is linked on its own and
+// the link is not revisited as more records arrive (the batch linker instead checks whole
+// clusters before merging them, and is measured without these). For two records with the same
+// family name at one address or phone and no agreeing SSN or e-mail: given names not alike with
+// the birth date missing on either side, or different sexes with given names that are similar
+// but not equal and not one a nickname of the other (PATRICK / PATRICIA). Returns
+// kGuardHousehold for such a pair, 0 otherwise. `c` is Compare(a, b).
+uint32_t OnlineGuards(const NormalizedRecord& a, const NormalizedRecord& b, const Comparison& c);
+
 // Packs a comparison vector into an integer (3 bits per field) and back.
 uint64_t PatternKey(const Comparison& c);
 std::array<uint8_t, kNumFields> PatternLevels(uint64_t key);
