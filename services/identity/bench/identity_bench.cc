@@ -76,6 +76,7 @@
 #include "hie/mpi/nicknames.h"
 #include "services/common/pg/pool.h"
 #include "services/identity/core/identity_manager.h"
+#include "services/identity/bench/generated_dataset.h"
 #include "services/identity/core/mpi_matcher.h"
 #include "services/identity/hl7/mllp_server.h"
 #include "services/identity/store/pg_identity_store.h"
@@ -85,8 +86,6 @@ namespace {
 namespace v1 = ::hie::identity::v1;
 namespace common = ::hie::common::v1;
 using Clock = std::chrono::steady_clock;
-
-constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
 
 // ---------------------------------------------------------------------------------------------
 // Flags
@@ -185,95 +184,15 @@ Flags ParseFlags(int argc, char** argv) {
 
 // The first `count` records of a generated population, deterministic in (seed, count).
 std::vector<hie::mpi::Record> Dataset(uint64_t seed, int64_t count) {
-  auto start = Clock::now();
-  hie::mpi::GeneratorOptions options;
-  options.seed = seed;
-  options.orgs = 5;
-  // About 1.95 records per person with the defaults; generate a little more and cut.
-  options.persons = std::max<int64_t>(16, static_cast<int64_t>(count * 0.55));
-  hie::mpi::GeneratedPopulation population = hie::mpi::GeneratePopulation(options);
-  while (static_cast<int64_t>(population.records.size()) < count) {
-    options.persons = options.persons * 5 / 4 + 16;
-    population = hie::mpi::GeneratePopulation(options);
-  }
+  hie::mpi::GeneratedPopulation population = hie::identity::bench::GenerateDataset(seed, count);
   std::vector<hie::mpi::Record> out;
-  out.reserve(count);
-  for (int64_t i = 0; i < count; ++i) out.push_back(std::move(population.records[i].record));
-  std::fprintf(stderr, "dataset: %" PRId64 " records of %" PRId64 " generated persons (seed %" PRIu64
-               "), generated in %.1f s\n",
-               count, options.persons, seed,
-               std::chrono::duration<double>(Clock::now() - start).count());
+  out.reserve(population.records.size());
+  for (hie::mpi::LabelledRecord& r : population.records) out.push_back(std::move(r.record));
   return out;
 }
 
-bool IsIsoDate(const std::string& d) {
-  if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
-  for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (d[i] < '0' || d[i] > '9') return false;
-  }
-  int year = std::stoi(d.substr(0, 4)), month = std::stoi(d.substr(5, 2)),
-      day = std::stoi(d.substr(8, 2));
-  if (year < 1850 || year > 2200 || month < 1 || month > 12 || day < 1) return false;
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (day > kDays[month - 1]) return false;
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return !(month == 2 && day == 29 && !leap);
-}
-
-// The date as the service accepts it: ISO dates as sent, others normalised, else empty.
-std::string ServiceBirthDate(const std::string& raw) {
-  if (raw.empty()) return "";
-  if (IsIsoDate(raw)) return raw;
-  hie::mpi::BirthDate d = hie::mpi::ParseBirthDate(raw);
-  if (d.year == 0) return "";
-  char buf[32];
-  if (d.month == 0) {
-    std::snprintf(buf, sizeof buf, "%04d", d.year);
-  } else if (d.day == 0) {
-    std::snprintf(buf, sizeof buf, "%04d-%02d", d.year, d.month);
-  } else {
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.year, d.month, d.day);
-  }
-  std::string out = buf;
-  return (out.size() == 10 && !IsIsoDate(out)) ? "" : out;
-}
-
-common::Demographics ToDemographics(const hie::mpi::Record& r) {
-  common::Demographics d;
-  d.mutable_name()->set_given(r.given_name);
-  d.mutable_name()->set_middle(r.middle_name);
-  d.mutable_name()->set_family(r.family_name);
-  switch (hie::mpi::ParseSex(r.sex)) {
-    case hie::mpi::Sex::kFemale: d.set_sex(common::SEX_FEMALE); break;
-    case hie::mpi::Sex::kMale: d.set_sex(common::SEX_MALE); break;
-    default: break;
-  }
-  d.set_birth_date(ServiceBirthDate(r.birth_date));
-  if (!r.address_line.empty() || !r.city.empty() || !r.state.empty() || !r.postal_code.empty()) {
-    common::Address* a = d.add_addresses();
-    if (!r.address_line.empty()) a->add_lines(r.address_line);
-    a->set_city(r.city);
-    a->set_state(r.state);
-    a->set_postal_code(r.postal_code);
-    a->set_use(common::Address::USE_HOME);
-  }
-  if (!r.phone.empty()) d.add_phones()->set_value(r.phone);
-  if (!r.email.empty()) d.add_emails()->set_value(r.email);
-  if (!r.ssn.empty()) {
-    common::Identifier* id = d.add_identifiers();
-    id->set_system(kSsnSystem);
-    id->set_value(r.ssn);
-    id->set_type(common::Identifier::TYPE_NATIONAL_ID);
-  }
-  return d;
-}
-
-common::SourceId SourceIdOf(const hie::mpi::Record& r) {
-  common::SourceId id;
-  id.set_org(r.org);
-  id.set_local_id(r.local_id);
-  return id;
-}
+using hie::identity::bench::SourceIdOf;
+using hie::identity::bench::ToDemographics;
 
 // The query a registration clerk would type: family, given, birth date, postal code.
 common::Demographics SearchQueryOf(const hie::mpi::Record& r) {
