@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "hie/mpi/model_params_file.h"
 #include "services/common/config.h"
 #include "services/common/logging.h"
 #include "services/common/pg/migrations.h"
@@ -41,6 +42,9 @@ const std::vector<hie::ConfigKey> kConfigKeys = {
     {"workers", "16", "threads running database work for RPCs"},
     {"max-queued", "2000", "RPCs waiting for a worker before RESOURCE_EXHAUSTED"},
     {"nicknames", "", "nickname table CSV (default: the one shipped with mpi/)"},
+    {"model-params", "",
+     "matching model parameters trained offline (hie-mpi train); empty: the engine's untrained "
+     "defaults"},
     {"redis", "", "Redis HOST:PORT for the resolve cache; empty disables (the service works, "
                   "slower, without it)"},
     {"hl7-listen", "127.0.0.1:2575", "HL7 v2 MLLP address (mutual TLS); empty disables"},
@@ -82,7 +86,13 @@ int main(int argc, char** argv) {
   if (!nicknames.ok()) return Fail(nicknames.status());
 
   hie::identity::SystemClock clock;
-  hie::identity::MpiMatcher matcher(hie::mpi::Model::DefaultParams(), &*nicknames);
+  hie::mpi::ModelParams model_params = hie::mpi::Model::DefaultParams();
+  if (const std::string path = config->Get("model-params"); !path.empty()) {
+    absl::StatusOr<hie::mpi::ModelParams> loaded = hie::mpi::LoadModelParamsFile(path);
+    if (!loaded.ok()) return Fail(loaded.status());
+    model_params = *loaded;
+  }
+  hie::identity::MpiMatcher matcher(model_params, &*nicknames);
 
   // PostgreSQL may still be starting (a deploy brings everything up at once): retry until the
   // startup deadline. The gRPC port opens only once the index is rebuilt.
