@@ -474,6 +474,9 @@ class ObservingTxn : public IdentityTxn {
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
     return t_.LinkedRecordsOf(person_id);
   }
+  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsWith(const SourceId& id) override {
+    return t_.LinkedRecordsWith(id);
+  }
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
     return t_.GetEvent(id);
   }
@@ -1034,7 +1037,7 @@ absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
   if (request.version() < 0) return absl::InvalidArgumentError("version must not be negative");
   v1::SourceRecord out;
-  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+  absl::Status status = store_->Read(call.deadline, [&](IdentityTxn& txn) -> absl::Status {
     auto record = txn.GetRecord(request.source_id(), request.version());
     if (!record.ok()) return record.status();
     if (!record->has_value()) return absl::NotFoundError("source record not found");
@@ -1055,16 +1058,13 @@ absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& 
   }
   const uint64_t epoch = invalidations_.load();
   v1::ResolveResponse out;
-  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+  // One read: the record's person and every record linked to it, in one statement.
+  absl::Status status = store_->Read(call.deadline, [&](IdentityTxn& txn) -> absl::Status {
     out.Clear();
-    auto record = txn.GetRecord(request.source_id());
-    if (!record.ok()) return record.status();
-    if (!record->has_value()) return absl::NotFoundError("source record not found");
-    const std::string person_id = (*record)->person_id();
-    if (person_id.empty()) return absl::InternalError("source record has no person");
-    out.set_person_id(person_id);
-    auto linked = txn.LinkedRecordsOf(person_id);
+    auto linked = txn.LinkedRecordsWith(request.source_id());
     if (!linked.ok()) return linked.status();
+    if (linked->empty()) return absl::NotFoundError("source record not found");
+    out.set_person_id(linked->front().link.person_id());
     std::set<std::string> orgs(request.target_orgs().begin(), request.target_orgs().end());
     for (const auto& [link, record] : *linked) {
       if (!orgs.empty() && orgs.count(link.source_id().org()) == 0) continue;
@@ -1103,30 +1103,32 @@ absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
   std::erase_if(matches, [&](const RecordMatch& m) { return m.grade > worst; });
   const absl::Time now = clock_->Now();
   v1::SearchPersonsResponse out;
-  absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+  // Without a transaction: a merge committed between two reads can show a merged person with
+  // no records; the next search shows the survivor.
+  absl::Status status = store_->Read(call.deadline, [&](IdentityTxn& txn) -> absl::Status {
     out.Clear();
     std::vector<SourceId> ids;
     for (const RecordMatch& m : matches) ids.push_back(m.source_id);
     auto candidate_links = txn.GetLinks(ids);
     if (!candidate_links.ok()) return candidate_links.status();
     std::set<std::string> seen;
-    for (size_t i = 0; i < matches.size(); ++i) {
+    for (size_t i = 0; i < matches.size() && out.matches_size() < max_results; ++i) {
       const RecordMatch& m = matches[i];
-      const std::optional<v1::Link>* link = &(*candidate_links)[i];
-      if (out.matches_size() == max_results) break;
-      if (!link->has_value() || !seen.insert((*link)->person_id()).second) continue;
+      const std::optional<v1::Link>& link = (*candidate_links)[i];
+      if (!link.has_value() || !seen.insert(link->person_id()).second) continue;
+      auto links = txn.LinksOf(link->person_id());
+      if (!links.ok()) return links.status();
+      if (links->empty()) continue;  // merged away since the first read
       v1::PersonMatch* pm = out.add_matches();
       v1::MatchCandidate* c = pm->mutable_candidate();
-      c->set_person_id((*link)->person_id());
+      c->set_person_id(link->person_id());
       *c->mutable_best_source_id() = m.source_id;
       c->set_score(m.score);
       c->set_grade(m.grade);
       *c->mutable_explanation() = m.explanation;
-      auto links = txn.LinksOf((*link)->person_id());
-      if (!links.ok()) return links.status();
       for (const v1::Link& l : *links) *pm->add_source_ids() = l.source_id();
       if (request.include_golden_record()) {
-        auto records = RecordsOf(txn, (*link)->person_id());
+        auto records = RecordsOf(txn, link->person_id());
         if (!records.ok()) return records.status();
         *pm->mutable_golden_record() = ComputeGoldenRecord(*records, now);
       }

@@ -98,6 +98,8 @@ class IdentityTxn {
   // ordered by (org, local_id).
   virtual absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(
       const std::string& person_id) = 0;
+  // LinkedRecordsOf the person `id` is linked to (empty when the record is unknown or unlinked).
+  virtual absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsWith(const SourceId& id) = 0;
 
   // --- events
   // Assigns event_id and sequence (strictly increasing) and appends; returns the sequence.
@@ -153,6 +155,11 @@ class IdentityStore {
   [[nodiscard]] virtual absl::Status Transact(absl::Time deadline,
                                               const std::vector<std::string>& lock_keys,
                                               const TxnFn& fn) = 0;
+
+  // Runs `fn`, which must only read, without a transaction: each read sees what was committed
+  // before it started, but two reads can see different states. Cheaper than Transact (no
+  // BEGIN / COMMIT). A write fails with FAILED_PRECONDITION (PostgreSQL store).
+  [[nodiscard]] virtual absl::Status Read(absl::Time deadline, const TxnFn& fn) = 0;
 
   // Calls `fn` for the current version of every ACTIVE source record (person_id set), in no
   // particular order. Used to rebuild the match index at start.

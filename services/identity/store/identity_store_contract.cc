@@ -135,6 +135,19 @@ TEST_P(IdentityStoreContractTest, LinksInBatchAndLinkedRecords) {
                 EXPECT_TRUE(t.LinkedRecordsOf("P-nobody")->empty());
                 return absl::OkStatus();
               }).ok());
+  // The same through a record of the person, in a read-only call.
+  ASSERT_TRUE(store_
+                  ->Read(absl::Now() + absl::Seconds(10),
+                         [&](IdentityTxn& t) -> absl::Status {
+                           auto with = t.LinkedRecordsWith(a);
+                           EXPECT_TRUE(with.ok());
+                           EXPECT_EQ(with->size(), 2u);
+                           EXPECT_EQ((*with)[1].record.demographics().name().family(), "B2");
+                           EXPECT_TRUE(t.LinkedRecordsWith(c)->empty());  // not linked
+                           EXPECT_TRUE(t.LinkedRecordsWith(Id("nowhere", "0"))->empty());
+                           return absl::OkStatus();
+                         })
+                  .ok());
 }
 
 TEST_P(IdentityStoreContractTest, RecordStateAndSupersededBy) {

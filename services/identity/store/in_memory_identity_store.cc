@@ -174,6 +174,12 @@ class InMemoryTxn : public IdentityTxn {
     return out;
   }
 
+  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsWith(const SourceId& id) override {
+    auto link = s_.links.find(RecordKey(id));
+    if (link == s_.links.end()) return std::vector<LinkedRecord>();
+    return LinkedRecordsOf(link->second.person_id());
+  }
+
   absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
     event->set_sequence(s_.next_sequence++);
     event->set_event_id(absl::StrFormat("E%010d", event->sequence()));

@@ -15,6 +15,10 @@ class InMemoryIdentityStore : public IdentityStore {
  public:
   absl::Status Transact(absl::Time deadline, const std::vector<std::string>& lock_keys,
                         const TxnFn& fn) override;
+  // A read-only call is a transaction here (fn is trusted to only read).
+  absl::Status Read(absl::Time deadline, const TxnFn& fn) override {
+    return Transact(deadline, {}, fn);
+  }
   absl::Status ScanActiveRecords(absl::Time deadline,
                                  const std::function<void(const v1::SourceRecord&)>& fn) override;
 

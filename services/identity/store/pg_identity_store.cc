@@ -41,6 +41,7 @@ constexpr char kPutPerson[] = "id_put_person";
 constexpr char kGetLink[] = "id_get_link";
 constexpr char kGetLinks[] = "id_get_links";
 constexpr char kLinkedRecordsOf[] = "id_linked_records_of";
+constexpr char kLinkedRecordsWith[] = "id_linked_records_with";
 constexpr char kPutLink[] = "id_put_link";
 constexpr char kLinksOf[] = "id_links_of";
 constexpr char kAppendEvent[] = "id_append_event";
@@ -147,6 +148,15 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
          " JOIN identity.record_versions v ON v.org = r.org AND v.local_id = r.local_id"
          "  AND v.version = r.current_version"
          " WHERE l.person_id = $1 ORDER BY l.org, l.local_id"},
+        // The same for the person of record ($1, $2).
+        {kLinkedRecordsWith,
+         "SELECT l.link, v.version, v.record, r.state, r.superseded_org, r.superseded_local_id"
+         " FROM identity.links me"
+         " JOIN identity.links l ON l.person_id = me.person_id"
+         " JOIN identity.records r ON r.org = l.org AND r.local_id = l.local_id"
+         " JOIN identity.record_versions v ON v.org = r.org AND v.local_id = r.local_id"
+         "  AND v.version = r.current_version"
+         " WHERE me.org = $1 AND me.local_id = $2 ORDER BY l.org, l.local_id"},
         {kPutLink,
          absl::StrCat(
              "INSERT INTO identity.links (org, local_id, person_id, method, score, grade,"
@@ -438,8 +448,17 @@ namespace {
 // same as sending them one by one; only the error of a waiting write surfaces at that later call.
 class PgTxn : public IdentityTxn {
  public:
+  // A transaction opened by `begin` (sent with the first statement).
   PgTxn(pqxx::connection& conn, std::string begin, IdBlocks& ids)
       : tx_(conn), sql_(conn), ids_(ids), pending_(std::move(begin)) {}
+
+  // No transaction: every read is a query of its own, prefixed by `read_prefix`; writes are
+  // refused.
+  struct ReadOnly {
+    std::string read_prefix;
+  };
+  PgTxn(pqxx::connection& conn, ReadOnly read_only, IdBlocks& ids)
+      : tx_(conn), sql_(conn), ids_(ids), read_prefix_(std::move(read_only.read_prefix)) {}
 
   // The first database exception, if any (the transaction is then unusable).
   std::exception_ptr failure() const { return failure_; }
@@ -615,18 +634,11 @@ class PgTxn : public IdentityTxn {
   }
 
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
-    return Read(sql_.Execute(kLinkedRecordsOf, person_id),
-                [](const pqxx::result& r) -> absl::StatusOr<std::vector<LinkedRecord>> {
-                  std::vector<LinkedRecord> out(r.size());
-                  for (size_t i = 0; i < r.size(); ++i) {
-                    if (absl::Status s = Parse(r[i][0], &out[i].link); !s.ok()) return s;
-                    if (absl::Status s = Parse(r[i][2], &out[i].record); !s.ok()) return s;
-                    out[i].record.set_version(r[i][1].as<int64_t>());
-                    SetCurrentState(r[i], 3, &out[i].record);
-                    out[i].record.set_person_id(out[i].link.person_id());
-                  }
-                  return out;
-                });
+    return Read(sql_.Execute(kLinkedRecordsOf, person_id), ParseLinkedRecords);
+  }
+
+  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsWith(const SourceId& id) override {
+    return Read(sql_.Execute(kLinkedRecordsWith, id.org(), id.local_id()), ParseLinkedRecords);
   }
 
   absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
@@ -789,6 +801,9 @@ class PgTxn : public IdentityTxn {
   // Queues a statement whose answer is not needed.
   absl::Status Write(std::string sql) {
     if (failure_) return failure_status_;
+    if (!read_prefix_.empty()) {
+      return absl::FailedPreconditionError("write in a read-only store call");
+    }
     if (std::exception_ptr error = sql_.TakeError()) return Fail(error);
     absl::StrAppend(&pending_, pending_.empty() ? "" : "; ", sql);
     wrote_ = true;
@@ -803,6 +818,7 @@ class PgTxn : public IdentityTxn {
     if (failure_) return failure_status_;
     if (std::exception_ptr error = sql_.TakeError()) return Fail(error);
     try {
+      if (!read_prefix_.empty()) return parse(tx_.exec(absl::StrCat(read_prefix_, "; ", sql)));
       std::string batch = TakePending();
       absl::StrAppend(&batch, batch.empty() ? "" : "; ", sql);
       begun_ = true;
@@ -846,6 +862,19 @@ class PgTxn : public IdentityTxn {
     return std::optional<M>(std::move(message));
   }
 
+  // Rows of (link, version, record, state, superseded_org, superseded_local_id).
+  static absl::StatusOr<std::vector<LinkedRecord>> ParseLinkedRecords(const pqxx::result& r) {
+    std::vector<LinkedRecord> out(r.size());
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (absl::Status s = Parse(r[i][0], &out[i].link); !s.ok()) return s;
+      if (absl::Status s = Parse(r[i][2], &out[i].record); !s.ok()) return s;
+      out[i].record.set_version(r[i][1].as<int64_t>());
+      SetCurrentState(r[i], 3, &out[i].record);
+      out[i].record.set_person_id(out[i].link.person_id());
+    }
+    return out;
+  }
+
   // Rows of (sequence, event).
   static absl::StatusOr<std::vector<v1::IdentityEvent>> ParseEvents(const pqxx::result& r) {
     std::vector<v1::IdentityEvent> out(r.size());
@@ -866,10 +895,11 @@ class PgTxn : public IdentityTxn {
   pqxx::nontransaction tx_;  // statements only; BEGIN / COMMIT are sent explicitly
   Sql sql_;
   IdBlocks& ids_;
-  std::string pending_;  // statements not sent yet, separated by "; "
-  bool begun_ = false;   // BEGIN was sent
-  bool wrote_ = false;   // a write was queued
-  bool done_ = false;    // COMMIT or ROLLBACK was sent (or nothing needed to be)
+  const std::string read_prefix_;  // read-only: sent before every read
+  std::string pending_;            // statements not sent yet, separated by "; "
+  bool begun_ = false;             // BEGIN was sent
+  bool wrote_ = false;             // a write was queued
+  bool done_ = false;              // COMMIT or ROLLBACK was sent (or nothing needed to be)
   std::exception_ptr failure_;
   absl::Status failure_status_;
 };
@@ -958,6 +988,19 @@ absl::Status PgIdentityStore::Transact(absl::Time deadline,
     // competes with it again.
     absl::SleepFor(std::min(absl::Milliseconds(2 << attempt), deadline - absl::Now()));
   }
+}
+
+absl::Status PgIdentityStore::Read(absl::Time deadline, const TxnFn& fn) {
+  return pool_->RunTimed(deadline, [&](pqxx::connection& conn, int64_t timeout_ms) {
+    EnsurePrepared(conn);
+    // Statements are queries of their own, in implicit transactions, so SET LOCAL applies to
+    // the one statement after it.
+    PgTxn txn(conn, PgTxn::ReadOnly{absl::StrCat("SET LOCAL statement_timeout = ", timeout_ms)},
+              *ids_);
+    absl::Status s = fn(txn);
+    if (txn.failure()) std::rethrow_exception(txn.failure());  // the pool maps it
+    return s;
+  });
 }
 
 absl::Status PgIdentityStore::ScanActiveRecords(

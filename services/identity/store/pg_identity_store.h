@@ -91,6 +91,8 @@ class PgIdentityStore : public IdentityStore {
   absl::Status Transact(absl::Time deadline, const std::vector<std::string>& lock_keys,
                         const TxnFn& fn) override;
 
+  absl::Status Read(absl::Time deadline, const TxnFn& fn) override;
+
   // Reads the ACTIVE records in keyset batches of scan_batch_size ordered by (org, local_id),
   // each batch one short read-only transaction of its own (one query), and calls fn between
   // batches with no connection held; memory holds one batch. Not a snapshot: each record is

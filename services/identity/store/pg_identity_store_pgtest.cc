@@ -6,6 +6,7 @@
 #include <atomic>
 #include <future>
 #include <pqxx/nontransaction>
+#include <pqxx/transaction>
 #include <random>
 #include <set>
 #include <thread>
@@ -66,6 +67,9 @@ class OwningPgIdentityStore : public IdentityStore {
   absl::Status Transact(absl::Time deadline, const std::vector<std::string>& lock_keys,
                         const TxnFn& fn) override {
     return store_->Transact(deadline, lock_keys, fn);
+  }
+  absl::Status Read(absl::Time deadline, const TxnFn& fn) override {
+    return store_->Read(deadline, fn);
   }
   absl::Status ScanActiveRecords(absl::Time deadline,
                                  const std::function<void(const v1::SourceRecord&)>& fn) override {
@@ -645,6 +649,22 @@ TEST_F(PgIdentityStoreTest, EventIdsAreOpaqueButParsedStrictly) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(status8.ok()) << status8;
+}
+
+TEST_F(PgIdentityStoreTest, ReadRefusesWritesAndHonoursTheDeadline) {
+  absl::Status write =
+      store_->Read(In(absl::Seconds(10)), [](IdentityTxn& t) { return t.PutPerson(Person("P1")); });
+  EXPECT_EQ(write.code(), absl::StatusCode::kFailedPrecondition) << write;
+  EXPECT_EQ(CountRows("persons"), 0);
+  // The deadline becomes the statement's timeout (a lock wait stands in for a slow query).
+  pqxx::connection holder(db_->dsn());
+  pqxx::work hold(holder);
+  hold.exec("LOCK TABLE identity.idempotency IN ACCESS EXCLUSIVE MODE");
+  absl::Time start = absl::Now();
+  absl::Status slow = store_->Read(In(absl::Milliseconds(300)),
+                                   [](IdentityTxn& t) { return t.GetIdempotent("k").status(); });
+  EXPECT_EQ(slow.code(), absl::StatusCode::kDeadlineExceeded) << slow;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
 }
 
 TEST_F(PgIdentityStoreTest, WorksWithPrepareStatementsAsOnConnect) {
