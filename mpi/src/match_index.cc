@@ -152,8 +152,10 @@ std::vector<MatchCandidate> MatchIndex::Match(const Record& query, int limit) co
   // Sort at least two, for the margin rule.
   const size_t sorted = std::min(scored.size(), std::max<size_t>(keep, 2));
   std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(sorted),
-                    scored.end(), [](const Scored& a, const Scored& b) {
-                      return a.score != b.score ? a.score > b.score : a.slot < b.slot;
+                    scored.end(), [&](const Scored& a, const Scored& b) {
+                      // Ties by record id: slots depend on the order records were indexed,
+                      // which a restart changes; the answer must not.
+                      return a.score != b.score ? a.score > b.score : ids_[a.slot] < ids_[b.slot];
                     });
   const Thresholds& t = options_.thresholds;
   // Margin rule: two auto-link candidates too close to tell apart are ambiguous, unless they
