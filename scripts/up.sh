@@ -35,8 +35,20 @@ start_service() {
   echo $! >"$pidfile"
   log "$name: started (pid $!, port $port, metrics $metrics_port, log var/log/$name.log)"
 }
+# Matching parameters trained offline (hie-mpi train), as a deployment would on a sample of its
+# own records; here a synthetic sample of another seed than the demo population.
+params="$HIE_VAR/model/params.txt"
+if [ ! -f "$params" ]; then
+  mkdir -p "$HIE_VAR/model"
+  "$HIE_BUILD_DIR/mpi/hie-mpi" generate --persons 20000 --seed 7 --out "$HIE_VAR/model/sample" \
+    >/dev/null
+  "$HIE_BUILD_DIR/mpi/hie-mpi" train --input "$HIE_VAR/model/sample/records.csv" \
+    --out "$params" --index-size 100000 >/dev/null
+  rm -rf "$HIE_VAR/model/sample"
+  log "matching parameters trained on a synthetic sample: $params"
+fi
 start_service identity 7001 9401 --pg-dsn="$pg_dsn" --redis="$redis_addr" \
-  --hl7-listen=127.0.0.1:2575
+  --hl7-listen=127.0.0.1:2575 --model-params="$params"
 
 hiectl="$HIE_BUILD_DIR/services/hiectl/hiectl"
 tls=(--tls-ca="$certs/ca.pem" --tls-cert="$certs/operator.pem" --tls-key="$certs/operator.key")

@@ -5,8 +5,12 @@
 #
 # Builds nothing: first
 #   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
-#   nice cmake --build build-bench -j2 --target hie-identity hie-identity-bench
+#   nice cmake --build build-bench -j2 --target hie-identity hie-identity-bench hie-mpi
 #
+# Trains the matching model's parameters offline (`hie-mpi train`, as a deployment would on a
+# sample of its records) on a generated population of another seed (HIE_BENCH_TRAIN_SEED, 7;
+# HIE_BENCH_TRAIN_PERSONS, 110000), rescaled to the population about to be loaded, and starts
+# hie-identity with them (--model-params). HIE_BENCH_TRAIN_PERSONS=0 keeps the defaults.
 # Creates a throwaway PostgreSQL cluster (durable: fsync and synchronous_commit ON, i.e. NOT
 # `pg.sh ... fast`) with pg_stat_statements, and certificates, under $HIE_BENCH_DIR
 # (default var/identity-bench/run-N, wiped first); starts hie-identity; registers N generated
@@ -43,6 +47,9 @@ hl7_records="${HIE_BENCH_HL7:-20000}"
 population=$((n + hl7_records))
 
 identity_bin="$build/services/identity/hie-identity"
+mpi_bin="$build/mpi/hie-mpi"
+train_seed="${HIE_BENCH_TRAIN_SEED:-7}"
+train_persons="${HIE_BENCH_TRAIN_PERSONS:-110000}"
 bench_bin=""
 for candidate in "$build/services/identity/bench/hie-identity-bench" "$build/hie-identity-bench"; do
   if [ -x "$candidate" ]; then bench_bin="$candidate"; break; fi
@@ -77,6 +84,19 @@ echo "busiest other processes:"
 ps -eo pcpu,comm --sort=-pcpu | sed -n '2,6p'
 echo "records=$n concurrency=$concurrency samples=$samples seed=$seed workers=$workers pg_pool=$pg_pool"
 
+model_flags=()
+if [ "$train_persons" -gt 0 ]; then
+  section "model parameters: hie-mpi train on $train_persons generated persons (seed $train_seed)"
+  [ -x "$mpi_bin" ] || die "$mpi_bin not built (see the header of this script)"
+  "$mpi_bin" generate --persons "$train_persons" --seed "$train_seed" --out "$dir/train" >/dev/null
+  /usr/bin/time -f "trained in %e s" "$mpi_bin" train --input "$dir/train/records.csv" \
+    --out "$dir/model-params.txt" --index-size "$population"
+  rm -rf "$dir/train"
+  model_flags=(--model-params "$dir/model-params.txt")
+else
+  echo "model parameters: the engine's defaults (untrained)"
+fi
+
 section "postgresql (durable: fsync on, synchronous_commit on)"
 "$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
 dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port")"
@@ -93,7 +113,8 @@ start_identity() {  # log file; returns 1 when hie-identity exits during start-u
   "$identity_bin" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$metrics_port" \
     --tls-ca "$dir/certs/ca.pem" --tls-cert "$dir/certs/identity.pem" \
     --tls-key "$dir/certs/identity.key" --pg-dsn "$dsn" --pg-pool-size "$pg_pool" \
-    --workers "$workers" --hl7-listen "127.0.0.1:$hl7_port" --startup-timeout 60s 2>"$1" &
+    --workers "$workers" --hl7-listen "127.0.0.1:$hl7_port" --startup-timeout 60s \
+    "${model_flags[@]}" 2>"$1" &
   identity_pid=$!
   for _ in $(seq 1 3600); do
     if grep -q '"event":"ready"' "$1"; then return 0; fi
