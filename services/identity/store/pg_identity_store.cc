@@ -404,10 +404,6 @@ bool IsMissingPreparedStatement(std::exception_ptr e) {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The transaction
-// ---------------------------------------------------------------------------------------------
-
 }  // namespace
 
 // Person and task ids reserved from their sequences in blocks, so that a new person or task
@@ -440,6 +436,10 @@ struct IdBlocks {
 };
 
 namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The transaction
+// ---------------------------------------------------------------------------------------------
 
 // Statements are sent lazily to save round trips: BEGIN (with the timeout and the locks) goes
 // with the first statement, and writes that answer nothing (Put*, RemoveNotAMatch, LockKey)
