@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "hie/mpi/normalize.h"
 
 namespace hie::mpi::cli {
 
@@ -23,6 +24,11 @@ struct Args {
 [[nodiscard]] absl::StatusOr<std::string> ReadFile(const std::string& path);
 [[nodiscard]] absl::StatusOr<double> ParseDouble(const std::string& name, const std::string& v);
 [[nodiscard]] absl::StatusOr<int64_t> ParseInt(const std::string& name, const std::string& v);
+// --threads (an integer in [1, 256]) into *threads when given, and --date-order (mdy, the default,
+// or dmy) into norm->date_order: the options `link` and `train` share. On a bad value prints
+// "hie-mpi <command>: ..." to stderr and returns false.
+[[nodiscard]] bool ParseThreadsAndDateOrder(const Args& args, const char* command, int* threads,
+                                            NormalizerOptions* norm);
 // Peak resident set size of this process in bytes (VmHWM), 0 if unknown.
 int64_t PeakRssBytes();
 double NowSeconds();

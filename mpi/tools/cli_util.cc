@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -78,8 +79,27 @@ int64_t PeakRssBytes() {
 }
 
 double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool ParseThreadsAndDateOrder(const Args& args, const char* command, int* threads,
+                              NormalizerOptions* norm) {
+  if (args.Has("threads")) {
+    auto v = ParseInt("threads", args.Get("threads"));
+    if (!v.ok() || *v < 1 || *v > 256) {
+      std::fprintf(stderr, "hie-mpi %s: --threads expects an integer in [1, 256]\n", command);
+      return false;
+    }
+    *threads = static_cast<int>(*v);
+  }
+  const std::string order = args.Get("date-order", "mdy");
+  if (order == "dmy") {
+    norm->date_order = DateOrder::kDayFirst;
+  } else if (order != "mdy") {
+    std::fprintf(stderr, "hie-mpi %s: --date-order must be mdy or dmy\n", command);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace hie::mpi::cli

@@ -98,22 +98,8 @@ int RunLink(const Args& args) {
     if (!v.ok()) return Fail("link", v.status());
     *target = *v;
   }
-  if (args.Has("threads")) {
-    auto v = ParseInt("threads", args.Get("threads"));
-    if (!v.ok() || *v < 1 || *v > 256) {
-      std::fputs("hie-mpi link: --threads expects an integer in [1, 256]\n", stderr);
-      return 2;
-    }
-    options.threads = static_cast<int>(*v);
-  }
   NormalizerOptions norm_options;
-  const std::string order = args.Get("date-order", "mdy");
-  if (order == "dmy") {
-    norm_options.date_order = DateOrder::kDayFirst;
-  } else if (order != "mdy") {
-    std::fputs("hie-mpi link: --date-order must be mdy or dmy\n", stderr);
-    return 2;
-  }
+  if (!ParseThreadsAndDateOrder(args, "link", &options.threads, &norm_options)) return 2;
   const bool quiet = args.Has("quiet");
   const bool tty = !quiet && isatty(STDERR_FILENO) != 0;
   auto nick = NicknameTable::LoadFile(args.Get("nicknames", DefaultNicknamePath()));
@@ -201,7 +187,8 @@ int RunLink(const Args& args) {
     std::fputs("pairs by block key kind:", stderr);
     for (int k = 1; k < 16; ++k) {
       if (result.blocking.pairs_by_kind[k] != 0) {
-        std::fprintf(stderr, " %d:%lld", k, static_cast<long long>(result.blocking.pairs_by_kind[k]));
+        std::fprintf(stderr, " %d:%lld", k,
+                     static_cast<long long>(result.blocking.pairs_by_kind[k]));
       }
     }
     std::fputc('\n', stderr);

@@ -43,22 +43,8 @@ int RunTrain(const Args& args) {
     }
     *target = *v;
   }
-  if (args.Has("threads")) {
-    auto v = ParseInt("threads", args.Get("threads"));
-    if (!v.ok() || *v < 1 || *v > 256) {
-      std::fputs("hie-mpi train: --threads expects an integer in [1, 256]\n", stderr);
-      return 2;
-    }
-    options.threads = static_cast<int>(*v);
-  }
   NormalizerOptions norm_options;
-  const std::string order = args.Get("date-order", "mdy");
-  if (order == "dmy") {
-    norm_options.date_order = DateOrder::kDayFirst;
-  } else if (order != "mdy") {
-    std::fputs("hie-mpi train: --date-order must be mdy or dmy\n", stderr);
-    return 2;
-  }
+  if (!ParseThreadsAndDateOrder(args, "train", &options.threads, &norm_options)) return 2;
   auto nick = NicknameTable::LoadFile(args.Get("nicknames", DefaultNicknamePath()));
   if (!nick.ok()) return fail(nick.status());
   const Normalizer normalizer(&*nick, norm_options);
