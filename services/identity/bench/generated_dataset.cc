@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "hie/mpi/normalize.h"
+#include "services/identity/core/identity_manager.h"
 
 namespace hie::identity::bench {
 namespace {
@@ -13,20 +14,6 @@ namespace {
 namespace common = ::hie::common::v1;
 
 constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
-
-bool IsIsoDate(const std::string& d) {
-  if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
-  for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (d[i] < '0' || d[i] > '9') return false;
-  }
-  int year = std::stoi(d.substr(0, 4)), month = std::stoi(d.substr(5, 2)),
-      day = std::stoi(d.substr(8, 2));
-  if (year < 1850 || year > 2200 || month < 1 || month > 12 || day < 1) return false;
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (day > kDays[month - 1]) return false;
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return !(month == 2 && day == 29 && !leap);
-}
 
 }  // namespace
 
@@ -53,7 +40,7 @@ hie::mpi::GeneratedPopulation GenerateDataset(uint64_t seed, int64_t count) {
 
 std::string ServiceBirthDate(const std::string& raw) {
   if (raw.empty()) return "";
-  if (IsIsoDate(raw)) return raw;
+  if (IsValidDate(raw)) return raw;  // the service accepts it as sent
   hie::mpi::BirthDate d = hie::mpi::ParseBirthDate(raw);
   if (d.year == 0) return "";
   char buf[32];
@@ -65,7 +52,7 @@ std::string ServiceBirthDate(const std::string& raw) {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.year, d.month, d.day);
   }
   std::string out = buf;
-  return (out.size() == 10 && !IsIsoDate(out)) ? "" : out;
+  return IsValidDate(out) ? out : "";
 }
 
 common::Demographics ToDemographics(const hie::mpi::Record& r) {

@@ -19,12 +19,12 @@
 // Thread-safe.
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <map>
-#include <set>
-#include <atomic>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 #include "absl/status/statusor.h"
@@ -37,6 +37,10 @@ namespace hie::identity {
 
 // Who is asking, and until when. The API fills actor from the caller's certificate (or, for
 // hub services, from the request context).
+// What the API accepts as a birth or deceased date: "YYYY", "YYYY-MM" or "YYYY-MM-DD", a real
+// calendar date in the years 1850-2200.
+bool IsValidDate(const std::string& d);
+
 struct CallContext {
   hie::common::v1::Actor actor;
   std::string request_id;
@@ -78,8 +82,8 @@ class IdentityManager {
                                                    const v1::GetSourceRecordRequest& request);
   absl::StatusOr<v1::ResolveResponse> Resolve(const CallContext& call,
                                               const v1::ResolveRequest& request);
-  absl::StatusOr<v1::SearchPersonsResponse> SearchPersons(
-      const CallContext& call, const v1::SearchPersonsRequest& request);
+  absl::StatusOr<v1::SearchPersonsResponse> SearchPersons(const CallContext& call,
+                                                          const v1::SearchPersonsRequest& request);
   absl::StatusOr<v1::Person> GetPerson(const CallContext& call,
                                        const v1::GetPersonRequest& request);
   absl::StatusOr<v1::ListReviewTasksResponse> ListReviewTasks(
@@ -89,9 +93,9 @@ class IdentityManager {
   absl::StatusOr<v1::ResolveReviewTaskResponse> ResolveReviewTask(
       const CallContext& call, const v1::ResolveReviewTaskRequest& request);
   absl::StatusOr<v1::LinkRecordResponse> LinkRecord(const CallContext& call,
-                                                     const v1::LinkRecordRequest& request);
+                                                    const v1::LinkRecordRequest& request);
   absl::StatusOr<v1::UnlinkRecordResponse> UnlinkRecord(const CallContext& call,
-                                                         const v1::UnlinkRecordRequest& request);
+                                                        const v1::UnlinkRecordRequest& request);
   absl::StatusOr<v1::MergePersonsResponse> MergePersons(const CallContext& call,
                                                         const v1::MergePersonsRequest& request);
   absl::StatusOr<v1::UnmergePersonsResponse> UnmergePersons(
@@ -123,8 +127,7 @@ class IdentityManager {
   template <typename Response, typename Request>
   absl::StatusOr<Response> IdempotentWrite(
       const CallContext& call, const std::vector<std::string>& lock_keys, const std::string& kind,
-      const Request& request,
-      const std::function<absl::StatusOr<Response>(IdentityTxn&)>& produce);
+      const Request& request, const std::function<absl::StatusOr<Response>(IdentityTxn&)>& produce);
 
   // Applies to the index the record events of the history it has not seen yet.
   absl::Status CatchUpIndex(IdentityTxn& txn);
@@ -145,8 +148,8 @@ class IdentityManager {
   // sequence below the highest applied one is a gap that is re-read until it appears or is old
   // enough (kGapPatience) to be a rolled-back transaction.
   std::mutex sync_mu_;
-  int64_t applied_through_ = 0;        // every sequence <= this is applied or given up
-  std::set<int64_t> applied_above_;    // applied sequences > applied_through_
+  int64_t applied_through_ = 0;         // every sequence <= this is applied or given up
+  std::set<int64_t> applied_above_;     // applied sequences > applied_through_
   std::map<int64_t, absl::Time> gaps_;  // missing sequences, when first noticed
 };
 
