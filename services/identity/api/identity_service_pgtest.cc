@@ -2,6 +2,8 @@
 // PostgreSQL store on a fresh database (HIE_TEST_PG_DSN), a real Redis cache (a redis-server
 // owned by the test), the real matching engine.
 
+#include <atomic>
+
 #include <gtest/gtest.h>
 
 #include <grpcpp/create_channel.h>
@@ -119,9 +121,12 @@ class IdentityServiceTest : public ::testing::Test {
   template <typename Request>
   static Request WithContext(Request request, const std::string& key = "") {
     request.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
-    request.mutable_context()->set_request_id("req-" + std::to_string(++counter_));
+    // Callers run on several threads: each request takes its own number exactly once, so no
+    // two different requests share an idempotency key.
+    const int n = counter_.fetch_add(1) + 1;
+    request.mutable_context()->set_request_id("req-" + std::to_string(n));
     if constexpr (requires { request.set_idempotency_key(""); }) {
-      request.set_idempotency_key(key.empty() ? "key-" + std::to_string(counter_) : key);
+      request.set_idempotency_key(key.empty() ? "key-" + std::to_string(n) : key);
     }
     return request;
   }
@@ -156,7 +161,7 @@ class IdentityServiceTest : public ::testing::Test {
     return response.person_id();
   }
 
-  static inline int counter_ = 0;
+  static inline std::atomic<int> counter_{0};
   std::unique_ptr<hie::testing::TestDatabase> db_;
   std::unique_ptr<hie::testing::RedisProcess> redis_;
   std::unique_ptr<Replica> replica_;
