@@ -95,6 +95,8 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::Run(grpc::CallbackServerContext* 
 
 HIE_IDENTITY_RPC(RegisterSourceRecord, v1::RegisterSourceRecordRequest,
                  v1::RegisterSourceRecordResponse, Access::kWrite, Register)
+HIE_IDENTITY_RPC(RegisterSourceRecords, v1::RegisterSourceRecordsRequest,
+                 v1::RegisterSourceRecordsResponse, Access::kWrite, RegisterBatch)
 HIE_IDENTITY_RPC(MergeSourceRecords, v1::MergeSourceRecordsRequest,
                  v1::MergeSourceRecordsResponse, Access::kWrite, MergeSourceRecords)
 HIE_IDENTITY_RPC(GetSourceRecord, v1::GetSourceRecordRequest, v1::SourceRecord, Access::kRead,

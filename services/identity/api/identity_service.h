@@ -32,6 +32,9 @@ class IdentityServiceImpl final : public v1::IdentityService::CallbackService {
   grpc::ServerUnaryReactor* RegisterSourceRecord(
       grpc::CallbackServerContext* ctx, const v1::RegisterSourceRecordRequest* request,
       v1::RegisterSourceRecordResponse* response) override;
+  grpc::ServerUnaryReactor* RegisterSourceRecords(
+      grpc::CallbackServerContext* ctx, const v1::RegisterSourceRecordsRequest* request,
+      v1::RegisterSourceRecordsResponse* response) override;
   grpc::ServerUnaryReactor* MergeSourceRecords(grpc::CallbackServerContext* ctx,
                                                const v1::MergeSourceRecordsRequest* request,
                                                v1::MergeSourceRecordsResponse* response) override;

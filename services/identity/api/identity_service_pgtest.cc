@@ -334,6 +334,82 @@ TEST_F(IdentityServiceTest, TwoReplicasRegisteringOneNewPatientCreateOnePerson) 
   }
 }
 
+TEST_F(IdentityServiceTest, BatchesOnTwoReplicasRegisteringOneNewPatientCreateOnePerson) {
+  Replica second(db_->dsn(), redis_->port());
+  constexpr int kCallers = 4;
+  constexpr int kEntries = 25;
+  std::vector<std::unique_ptr<v1::IdentityService::Stub>> stubs;
+  for (int i = 0; i < kCallers; ++i) {
+    stubs.push_back(i % 2 == 0 ? replica_->Stub("operator") : second.Stub("operator"));
+  }
+  // Each clinic sends one batch: the shared new patient, then patients of its own.
+  std::vector<v1::RegisterSourceRecordsResponse> responses(kCallers);
+  std::vector<grpc::Status> statuses(kCallers);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kCallers; ++c) {
+    threads.emplace_back([&, c] {
+      v1::RegisterSourceRecordsRequest batch;
+      for (int e = 0; e < kEntries; ++e) {
+        v1::RegisterSourceRecordRequest* entry = batch.add_registrations();
+        entry->mutable_source_id()->set_org("clinic-" + std::to_string(c));
+        entry->mutable_source_id()->set_local_id("M" + std::to_string(e));
+        *entry->mutable_demographics() = Bob();
+        if (e > 0) {
+          Demographics& d = *entry->mutable_demographics();
+          d.mutable_name()->set_given(std::string(1, static_cast<char>('A' + e)) + "lma");
+          d.mutable_name()->set_family("Own" + std::to_string(c * 100 + e));
+          d.set_birth_date(std::to_string(1930 + e) + "-0" + std::to_string(1 + c) + "-11");
+          d.mutable_phones(0)->set_value("555-01" + std::to_string(c * 100 + e));
+        }
+        *entry = WithContext(*entry);
+      }
+      statuses[c] = stubs[c]->RegisterSourceRecords(Ctx().get(), WithContext(batch), &responses[c]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int c = 0; c < kCallers; ++c) {
+    ASSERT_TRUE(statuses[c].ok()) << statuses[c].error_message();
+    ASSERT_EQ(responses[c].results_size(), kEntries);
+    for (const auto& result : responses[c].results()) {
+      EXPECT_EQ(result.code(), 0) << result.message();
+    }
+    EXPECT_EQ(responses[c].results(0).response().person_id(),
+              responses[0].results(0).response().person_id())
+        << "caller " << c;
+    EXPECT_EQ(PersonOf("clinic-" + std::to_string(c), "M0"),
+              responses[0].results(0).response().person_id());
+  }
+}
+
+TEST_F(IdentityServiceTest, BatchEntryErrorsNameTheEntryAndTheField) {
+  v1::RegisterSourceRecordsRequest batch;
+  v1::RegisterSourceRecordRequest* good = batch.add_registrations();
+  good->mutable_source_id()->set_org("clinic-a");
+  good->mutable_source_id()->set_local_id("1");
+  *good->mutable_demographics() = Alice();
+  *good = WithContext(*good);
+  v1::RegisterSourceRecordRequest* bad = batch.add_registrations();
+  *bad = *good;
+  bad->mutable_source_id()->set_local_id("2");
+  bad->mutable_demographics()->set_birth_date("1984-02-30");
+  bad->set_idempotency_key("another-key");
+  v1::RegisterSourceRecordsResponse response;
+  grpc::Status status = stub_->RegisterSourceRecords(Ctx().get(), WithContext(batch), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).code(), 0) << response.results(0).message();
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(response.results(1).message().find("registrations[1]: demographics.birth_date"),
+            std::string::npos)
+      << response.results(1).message();
+  EXPECT_EQ(response.results(1).message().find("Vandermeer"), std::string::npos);
+  EXPECT_EQ(PersonOf("clinic-a", "1"), response.results(0).response().person_id());
+
+  v1::RegisterSourceRecordsRequest empty;
+  status = stub_->RegisterSourceRecords(Ctx().get(), WithContext(empty), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(IdentityServiceTest, SearchOnAnotherReplicaSeesRecordsAfterSync) {
   Replica second(db_->dsn(), redis_->port());
   auto a = Register("clinic-a", "1", Alice());  // through the first replica

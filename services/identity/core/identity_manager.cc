@@ -1,10 +1,12 @@
 #include "services/identity/core/identity_manager.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -48,6 +50,9 @@ using ::hie::common::v1::Demographics;
 
 constexpr int kMatchLimit = 10;
 constexpr int kMaxReviewTasksPerRegistration = 3;
+// Entries of one RegisterSourceRecords call: its locks (about 8 per entry) are held together,
+// in this process and in PostgreSQL's lock table.
+constexpr int kMaxBatchRegistrations = 100;
 constexpr int kMaxMergeChain = 16;
 
 // ------------------------------------------------------------------------------------------
@@ -530,36 +535,52 @@ class ObservingTxn : public IdentityTxn {
 }  // namespace
 
 // ------------------------------------------------------------------------------------------
-// In-process key locks: striped mutexes taken in index order (no deadlock).
+// In-process key locks: a caller takes all its keys at once, when none of them is held, so
+// there is no lock order and no deadlock. Only callers that share a key wait for each other:
+// batches of registrations, which hold hundreds of keys, still run side by side.
 
 class IdentityManager::KeyLocks {
  public:
   class Held {
    public:
-    Held(KeyLocks* locks, std::vector<size_t> stripes)
-        : locks_(locks), stripes_(std::move(stripes)) {
-      for (size_t s : stripes_) locks_->stripes_[s].lock();
-    }
-    ~Held() {
-      for (auto it = stripes_.rbegin(); it != stripes_.rend(); ++it) locks_->stripes_[*it].unlock();
-    }
+    Held(KeyLocks* locks, std::vector<uint64_t> keys) : locks_(locks), keys_(std::move(keys)) {}
+    ~Held() { locks_->Release(keys_); }
     Held(const Held&) = delete;
     Held& operator=(const Held&) = delete;
 
    private:
     KeyLocks* locks_;
-    std::vector<size_t> stripes_;
+    std::vector<uint64_t> keys_;
   };
 
   std::unique_ptr<Held> Lock(const std::vector<std::string>& keys) {
-    std::set<size_t> stripes;
-    for (const std::string& key : keys) stripes.insert(std::hash<std::string>{}(key) % kStripes);
-    return std::make_unique<Held>(this, std::vector<size_t>(stripes.begin(), stripes.end()));
+    std::vector<uint64_t> hashes;
+    hashes.reserve(keys.size());
+    for (const std::string& key : keys) hashes.push_back(std::hash<std::string>{}(key));
+    std::sort(hashes.begin(), hashes.end());
+    hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+    std::unique_lock lock(mu_);
+    released_.wait(lock, [&] {
+      return std::none_of(hashes.begin(), hashes.end(),
+                          [&](uint64_t h) { return held_.contains(h); });
+    });
+    held_.insert(hashes.begin(), hashes.end());
+    return std::make_unique<Held>(this, std::move(hashes));
   }
 
  private:
-  static constexpr size_t kStripes = 1024;
-  std::array<std::mutex, kStripes> stripes_;
+  void Release(const std::vector<uint64_t>& keys) {
+    {
+      std::lock_guard lock(mu_);
+      for (uint64_t h : keys) held_.erase(h);
+    }
+    released_.notify_all();
+  }
+
+  std::mutex mu_;
+  std::condition_variable released_;
+  // Hashes of the held keys: two keys with one hash only make a caller wait longer.
+  absl::flat_hash_set<uint64_t> held_;
 };
 
 IdentityManager::IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock,
@@ -710,219 +731,40 @@ absl::StatusOr<size_t> IdentityManager::RebuildIndex(absl::Time deadline) {
 // ------------------------------------------------------------------------------------------
 // Registration
 
-absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
-    const CallContext& call, const v1::RegisterSourceRecordRequest& request) {
+namespace {
+
+absl::Status ValidateRegistration(const v1::RegisterSourceRecordRequest& request) {
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
-  if (absl::Status s = ValidateDemographics(request.demographics(), "demographics"); !s.ok()) {
-    return s;
-  }
-  const SourceId& id = request.source_id();
+  return ValidateDemographics(request.demographics(), "demographics");
+}
+
+}  // namespace
+
+std::vector<std::string> IdentityManager::RegistrationLockKeys(
+    const v1::RegisterSourceRecordRequest& request) const {
   std::vector<std::string> lock_keys = matcher_->LockKeys(request.demographics());
-  lock_keys.push_back("record:" + RecordKey(id));
+  lock_keys.push_back("record:" + RecordKey(request.source_id()));
+  return lock_keys;
+}
+
+absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
+    const CallContext& call, const v1::RegisterSourceRecordRequest& request) {
+  if (absl::Status s = ValidateRegistration(request); !s.ok()) return s;
+  const std::vector<std::string> lock_keys = RegistrationLockKeys(request);
   std::unique_ptr<KeyLocks::Held> held = key_locks_->Lock(lock_keys);
-
   const absl::Time now = clock_->Now();
-  const std::string fingerprint = Fingerprint(request);
-  bool index_it = false;
+  IndexChange index;
   v1::RegisterSourceRecordResponse response;
-
-  absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) {
-    index_it = false;
+  absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
     // Under the locks (in this process and, through the store, across replicas): first bring
     // the index up to date with what other replicas committed, then match. Every registration
     // that could match this one has either committed and is now indexed, or waits for us.
     if (absl::Status s = CatchUpIndex(txn); !s.ok()) return s;
-    std::vector<RecordMatch> matches = matcher_->Match(id, request.demographics(), kMatchLimit);
-    // An organisation has one record per patient unless it says otherwise (a source merge), so
-    // another record of the same org is at most a question for a human.
-    for (RecordMatch& m : matches) {
-      if (m.source_id.org() != id.org()) continue;
-      if (m.grade == v1::MATCH_GRADE_CERTAIN) m.grade = v1::MATCH_GRADE_PROBABLE;
-      m.explanation.set_grade(m.grade);
-      v1::GuardResult* guard = m.explanation.add_guards();
-      guard->set_kind(v1::GuardResult::KIND_SAME_SOURCE_ORG);
-      guard->set_field("org");
-    }
-    std::function<absl::StatusOr<v1::RegisterSourceRecordResponse>()> produce =
-        [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
-      v1::RegisterSourceRecordResponse out;
-      absl::StatusOr<std::optional<v1::SourceRecord>> existing = txn.GetRecord(id);
-      if (!existing.ok()) return existing.status();
-      if (existing->has_value() && (*existing)->state() == v1::RECORD_STATE_SUPERSEDED) {
-        return absl::FailedPreconditionError(
-            "source record was superseded by a source merge; register the survivor");
-      }
-      v1::SourceRecord record;
-      *record.mutable_source_id() = id;
-      *record.mutable_demographics() = request.demographics();
-      record.set_state(v1::RECORD_STATE_ACTIVE);
-      *record.mutable_source_event_time() =
-          request.has_source_event_time() ? request.source_event_time() : ToProto(now);
-      *record.mutable_record_time() = ToProto(now);
-      const bool created = !existing->has_value();
-      const bool stale = !created && FromProto(record.source_event_time()) <
-                                         FromProto((*existing)->source_event_time());
-      out.set_created(created);
-      out.set_stale(stale);
-      absl::StatusOr<int64_t> version = txn.PutRecordVersion(record, !stale);
-      if (!version.ok()) return version.status();
-      record.set_version(*version);
-      v1::IdentityEvent recorded = NewEvent(
-          created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
-          call, now, "source_update");
-      *recorded.add_source_ids() = id;
-      recorded.set_record_version(record.version());
-      if (auto seq = txn.AppendEvent(&recorded); !seq.ok()) return seq.status();
-
-      // Candidates by person: the best record of each person, not-a-match decisions applied.
-      absl::StatusOr<std::vector<v1::NotAMatch>> refusals = txn.NotAMatchesOf(id);
-      if (!refusals.ok()) return refusals.status();
-      // One read for the links of the candidates and of the refused records, in that order.
-      std::vector<SourceId> linked_ids;
-      for (const RecordMatch& m : matches) linked_ids.push_back(m.source_id);
-      for (const v1::NotAMatch& d : *refusals) {
-        linked_ids.push_back(SameId(d.a(), id) ? d.b() : d.a());
-      }
-      absl::StatusOr<std::vector<std::optional<v1::Link>>> links = txn.GetLinks(linked_ids);
-      if (!links.ok()) return links.status();
-      std::set<std::string> refused_persons;
-      for (size_t i = matches.size(); i < links->size(); ++i) {
-        if ((*links)[i].has_value()) refused_persons.insert((*links)[i]->person_id());
-      }
-      std::vector<std::pair<std::string, const RecordMatch*>> by_person;  // best first
-      std::set<std::string> seen;
-      for (size_t i = 0; i < matches.size(); ++i) {
-        if (!(*links)[i].has_value()) continue;
-        const std::string& person = (*links)[i]->person_id();
-        if (refused_persons.count(person) > 0 || !seen.insert(person).second) continue;
-        by_person.emplace_back(person, &matches[i]);
-      }
-      for (int i = 0; i < static_cast<int>(by_person.size()) && i < kMatchLimit; ++i) {
-        v1::MatchCandidate* c = out.mutable_decision()->add_candidates();
-        c->set_person_id(by_person[i].first);
-        *c->mutable_best_source_id() = by_person[i].second->source_id;
-        c->set_score(by_person[i].second->score);
-        c->set_grade(by_person[i].second->grade);
-        *c->mutable_explanation() = by_person[i].second->explanation;
-      }
-
-      std::optional<v1::Link> current_link;
-      if (!created) {
-        auto link = txn.GetLink(id);
-        if (!link.ok()) return link.status();
-        current_link = *link;
-      }
-      v1::MatchDecision* decision = out.mutable_decision();
-      if (stale) {
-        decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
-        decision->set_person_id(current_link ? current_link->person_id() : "");
-      } else if (current_link.has_value()) {
-        // An update never moves a record by itself. An automatically linked record that no
-        // longer matches its person, or now matches another person, goes to review.
-        decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
-        decision->set_person_id(current_link->person_id());
-        index_it = true;
-        bool automatic = current_link->method() == v1::LINK_METHOD_AUTO ||
-                         current_link->method() == v1::LINK_METHOD_NEW_PERSON;
-        if (automatic) {
-          const RecordMatch* best_elsewhere = nullptr;
-          bool still_certain_at_home = false;
-          for (const auto& [person, m] : by_person) {
-            if (person == current_link->person_id()) {
-              still_certain_at_home = m->grade == v1::MATCH_GRADE_CERTAIN;
-            } else if (best_elsewhere == nullptr && m->grade == v1::MATCH_GRADE_CERTAIN) {
-              best_elsewhere = m;
-            }
-          }
-          auto home = txn.LinksOf(current_link->person_id());
-          if (!home.ok()) return home.status();
-          const bool alone = home->size() <= 1;
-          const v1::Link* home_other = nullptr;
-          for (const v1::Link& l : *home) {
-            if (!SameId(l.source_id(), id)) home_other = &l;
-          }
-          std::optional<std::pair<SourceId, RecordMatch>> question;
-          if (!alone && !still_certain_at_home && home_other != nullptr) {
-            auto other = txn.GetRecord(home_other->source_id());
-            if (!other.ok()) return other.status();
-            if (other->has_value()) {
-              question.emplace(
-                  home_other->source_id(),
-                  matcher_->Compare(id, request.demographics(), home_other->source_id(),
-                                    (*other)->demographics()));
-            }
-          } else if (best_elsewhere != nullptr) {
-            question.emplace(best_elsewhere->source_id, *best_elsewhere);
-          }
-          if (question.has_value()) {
-            auto right = txn.GetRecord(question->first);
-            if (!right.ok()) return right.status();
-            auto right_link = txn.GetLink(question->first);
-            if (!right_link.ok()) return right_link.status();
-            if (right->has_value() && right_link->has_value()) {
-              auto task = OpenReviewTask(txn, call, now, record, current_link->person_id(), **right,
-                                         (*right_link)->person_id(), question->second.explanation);
-              if (!task.ok()) return task.status();
-              decision->set_review_task_id(task->task_id());
-            }
-          }
-        }
-      } else {
-        // First version: link to a CERTAIN person, else found a new person (and ask about
-        // PROBABLE / POSSIBLE ones).
-        index_it = true;
-        const RecordMatch* certain = nullptr;
-        std::string certain_person;
-        if (!by_person.empty() && by_person[0].second->grade == v1::MATCH_GRADE_CERTAIN) {
-          certain = by_person[0].second;
-          certain_person = by_person[0].first;
-        }
-        if (certain != nullptr) {
-          absl::StatusOr<v1::Person> person = LockActivePerson(txn, certain_person);
-          if (!person.ok()) return person.status();
-          auto moved = MoveRecord(txn, call, now, id, "", person->person_id(), v1::LINK_METHOD_AUTO,
-                                  v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match",
-                                  certain->score, certain->grade);
-          if (!moved.ok()) return moved.status();
-          if (absl::Status s = TouchPerson(txn, *person, now); !s.ok()) return s;
-          decision->set_outcome(v1::MATCH_OUTCOME_LINKED);
-          decision->set_person_id(person->person_id());
-        } else {
-          absl::StatusOr<v1::Person> person = CreatePerson(txn, call, now, "no_certain_match");
-          if (!person.ok()) return person.status();
-          auto moved =
-              MoveRecord(txn, call, now, id, "", person->person_id(), v1::LINK_METHOD_NEW_PERSON,
-                         v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match");
-          if (!moved.ok()) return moved.status();
-          decision->set_outcome(v1::MATCH_OUTCOME_NEW_PERSON);
-          decision->set_person_id(person->person_id());
-          int opened = 0;
-          for (const auto& [candidate_person, m] : by_person) {
-            if (opened == kMaxReviewTasksPerRegistration) break;
-            auto right = txn.GetRecord(m->source_id);
-            if (!right.ok()) return right.status();
-            if (!right->has_value()) continue;
-            auto task = OpenReviewTask(txn, call, now, record, person->person_id(), **right,
-                                       candidate_person, m->explanation);
-            if (!task.ok()) return task.status();
-            if (opened++ == 0) decision->set_review_task_id(task->task_id());
-            decision->set_outcome(v1::MATCH_OUTCOME_REVIEW);
-          }
-        }
-      }
-      *out.mutable_record() = record;
-      out.mutable_record()->set_person_id(decision->person_id());
-      out.set_person_id(decision->person_id());
-      return out;
-    };
     absl::StatusOr<v1::RegisterSourceRecordResponse> result =
-        request.validate_only()
-            ? produce()
-            : Idempotent<v1::RegisterSourceRecordResponse>(
-                  txn, "register:" + request.idempotency_key(), fingerprint, produce);
+        RegisterInTxn(txn, call, now, request, &index);
     if (!result.ok()) return result.status();
     response = *std::move(result);
     // A dry run changes nothing: roll back on purpose.
@@ -932,10 +774,320 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
     return response;
   }
   if (!status.ok()) return status;
-  if (index_it && !response.stale()) {
-    if (absl::Status s = matcher_->Upsert(id, request.demographics()); !s.ok()) return s;
+  if (index.upsert) {
+    if (absl::Status s = matcher_->Upsert(request.source_id(), request.demographics()); !s.ok()) {
+      return s;
+    }
   }
   return response;
+}
+
+namespace {
+
+// Errors that belong to one entry of a batch (the request, not the store): the entry is
+// refused and the others go on.
+bool IsEntryError(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kPermissionDenied:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void SetEntryError(v1::RegisterSourceRecordResult* result, int index, const absl::Status& s) {
+  result->Clear();
+  result->set_code(static_cast<int32_t>(s.code()));
+  result->set_message(absl::StrCat("registrations[", index, "]: ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch(
+    const CallContext& call, const v1::RegisterSourceRecordsRequest& request) {
+  if (absl::Status s = ValidateContext(request.context()); !s.ok()) return s;
+  const int n = request.registrations_size();
+  if (n == 0 || n > kMaxBatchRegistrations) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registrations must hold 1 to ", kMaxBatchRegistrations, " entries"));
+  }
+  v1::RegisterSourceRecordsResponse response;
+  std::vector<v1::RegisterSourceRecordRequest> entries(request.registrations().begin(),
+                                                       request.registrations().end());
+  std::vector<bool> pending(n, false);  // valid entries not refused (yet)
+  std::vector<std::string> lock_keys;
+  for (int i = 0; i < n; ++i) {
+    v1::RegisterSourceRecordResult* result = response.add_results();
+    *entries[i].mutable_context() = request.context();
+    absl::Status valid = entries[i].validate_only()
+                             ? absl::InvalidArgumentError("validate_only is not allowed in a batch")
+                             : ValidateRegistration(entries[i]);
+    if (!valid.ok()) {
+      SetEntryError(result, i, valid);
+      continue;
+    }
+    pending[i] = true;
+    for (std::string& key : RegistrationLockKeys(entries[i])) lock_keys.push_back(std::move(key));
+  }
+  if (lock_keys.empty()) return response;  // every entry was invalid
+  std::unique_ptr<KeyLocks::Held> held = key_locks_->Lock(lock_keys);
+  const absl::Time now = clock_->Now();
+
+  // Each entry goes into the index as soon as it is decided, so that later entries match it;
+  // if the transaction does not commit, the index is put back as it was.
+  std::vector<std::pair<SourceId, IndexChange>> indexed;  // in the order applied
+  auto restore_index = [&]() -> absl::Status {
+    absl::Status first_failure;
+    for (auto it = indexed.rbegin(); it != indexed.rend(); ++it) {
+      first_failure.Update(it->second.before.has_value()
+                               ? matcher_->Upsert(it->first, *it->second.before)
+                               : matcher_->Remove(it->first));
+    }
+    indexed.clear();
+    return first_failure;
+  };
+  // An entry refused inside the transaction rolls it back; the batch then runs again without
+  // it (refusals are rare: a reused idempotency key, a superseded record).
+  for (;;) {
+    int refused = -1;
+    absl::Status refusal;
+    absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
+      // The store may run this again after a failed attempt.
+      if (absl::Status s = restore_index(); !s.ok()) return s;
+      if (absl::Status s = CatchUpIndex(txn); !s.ok()) return s;
+      for (int i = 0; i < n; ++i) {
+        if (!pending[i]) continue;
+        IndexChange change;
+        absl::StatusOr<v1::RegisterSourceRecordResponse> result =
+            RegisterInTxn(txn, call, now, entries[i], &change);
+        if (!result.ok()) {
+          if (!IsEntryError(result.status())) return result.status();
+          refused = i;
+          refusal = result.status();
+          return absl::CancelledError("a batch entry was refused");
+        }
+        *response.mutable_results(i)->mutable_response() = *std::move(result);
+        if (change.upsert) {
+          const SourceId& id = entries[i].source_id();
+          if (absl::Status s = matcher_->Upsert(id, entries[i].demographics()); !s.ok()) return s;
+          indexed.emplace_back(id, std::move(change));
+        }
+      }
+      return absl::OkStatus();
+    });
+    if (status.ok()) return response;
+    if (absl::Status s = restore_index(); !s.ok()) return s;
+    if (refused < 0) return status;
+    SetEntryError(response.mutable_results(refused), refused, refusal);
+    pending[refused] = false;
+    if (std::find(pending.begin(), pending.end(), true) == pending.end()) return response;
+  }
+}
+
+absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
+    IdentityTxn& txn, const CallContext& call, absl::Time now,
+    const v1::RegisterSourceRecordRequest& request, IndexChange* index) {
+  *index = IndexChange();
+  const SourceId& id = request.source_id();
+  const std::string fingerprint = Fingerprint(request);
+  bool index_it = false;
+  std::vector<RecordMatch> matches = matcher_->Match(id, request.demographics(), kMatchLimit);
+  // An organisation has one record per patient unless it says otherwise (a source merge), so
+  // another record of the same org is at most a question for a human.
+  for (RecordMatch& m : matches) {
+    if (m.source_id.org() != id.org()) continue;
+    if (m.grade == v1::MATCH_GRADE_CERTAIN) m.grade = v1::MATCH_GRADE_PROBABLE;
+    m.explanation.set_grade(m.grade);
+    v1::GuardResult* guard = m.explanation.add_guards();
+    guard->set_kind(v1::GuardResult::KIND_SAME_SOURCE_ORG);
+    guard->set_field("org");
+  }
+  std::function<absl::StatusOr<v1::RegisterSourceRecordResponse>()> produce =
+      [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
+    v1::RegisterSourceRecordResponse out;
+    absl::StatusOr<std::optional<v1::SourceRecord>> existing = txn.GetRecord(id);
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value() && (*existing)->state() == v1::RECORD_STATE_SUPERSEDED) {
+      return absl::FailedPreconditionError(
+          "source record was superseded by a source merge; register the survivor");
+    }
+    if (existing->has_value() && (*existing)->state() == v1::RECORD_STATE_ACTIVE) {
+      index->before = (*existing)->demographics();
+    }
+    v1::SourceRecord record;
+    *record.mutable_source_id() = id;
+    *record.mutable_demographics() = request.demographics();
+    record.set_state(v1::RECORD_STATE_ACTIVE);
+    *record.mutable_source_event_time() =
+        request.has_source_event_time() ? request.source_event_time() : ToProto(now);
+    *record.mutable_record_time() = ToProto(now);
+    const bool created = !existing->has_value();
+    const bool stale = !created && FromProto(record.source_event_time()) <
+                                       FromProto((*existing)->source_event_time());
+    out.set_created(created);
+    out.set_stale(stale);
+    absl::StatusOr<int64_t> version = txn.PutRecordVersion(record, !stale);
+    if (!version.ok()) return version.status();
+    record.set_version(*version);
+    v1::IdentityEvent recorded = NewEvent(
+        created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
+        call, now, "source_update");
+    *recorded.add_source_ids() = id;
+    recorded.set_record_version(record.version());
+    if (auto seq = txn.AppendEvent(&recorded); !seq.ok()) return seq.status();
+
+    // Candidates by person: the best record of each person, not-a-match decisions applied.
+    absl::StatusOr<std::vector<v1::NotAMatch>> refusals = txn.NotAMatchesOf(id);
+    if (!refusals.ok()) return refusals.status();
+    // One read for the links of the candidates and of the refused records, in that order.
+    std::vector<SourceId> linked_ids;
+    for (const RecordMatch& m : matches) linked_ids.push_back(m.source_id);
+    for (const v1::NotAMatch& d : *refusals) {
+      linked_ids.push_back(SameId(d.a(), id) ? d.b() : d.a());
+    }
+    absl::StatusOr<std::vector<std::optional<v1::Link>>> links = txn.GetLinks(linked_ids);
+    if (!links.ok()) return links.status();
+    std::set<std::string> refused_persons;
+    for (size_t i = matches.size(); i < links->size(); ++i) {
+      if ((*links)[i].has_value()) refused_persons.insert((*links)[i]->person_id());
+    }
+    std::vector<std::pair<std::string, const RecordMatch*>> by_person;  // best first
+    std::set<std::string> seen;
+    for (size_t i = 0; i < matches.size(); ++i) {
+      if (!(*links)[i].has_value()) continue;
+      const std::string& person = (*links)[i]->person_id();
+      if (refused_persons.count(person) > 0 || !seen.insert(person).second) continue;
+      by_person.emplace_back(person, &matches[i]);
+    }
+    for (int i = 0; i < static_cast<int>(by_person.size()) && i < kMatchLimit; ++i) {
+      v1::MatchCandidate* c = out.mutable_decision()->add_candidates();
+      c->set_person_id(by_person[i].first);
+      *c->mutable_best_source_id() = by_person[i].second->source_id;
+      c->set_score(by_person[i].second->score);
+      c->set_grade(by_person[i].second->grade);
+      *c->mutable_explanation() = by_person[i].second->explanation;
+    }
+
+    std::optional<v1::Link> current_link;
+    if (!created) {
+      auto link = txn.GetLink(id);
+      if (!link.ok()) return link.status();
+      current_link = *link;
+    }
+    v1::MatchDecision* decision = out.mutable_decision();
+    if (stale) {
+      decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
+      decision->set_person_id(current_link ? current_link->person_id() : "");
+    } else if (current_link.has_value()) {
+      // An update never moves a record by itself. An automatically linked record that no
+      // longer matches its person, or now matches another person, goes to review.
+      decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
+      decision->set_person_id(current_link->person_id());
+      index_it = true;
+      bool automatic = current_link->method() == v1::LINK_METHOD_AUTO ||
+                       current_link->method() == v1::LINK_METHOD_NEW_PERSON;
+      if (automatic) {
+        const RecordMatch* best_elsewhere = nullptr;
+        bool still_certain_at_home = false;
+        for (const auto& [person, m] : by_person) {
+          if (person == current_link->person_id()) {
+            still_certain_at_home = m->grade == v1::MATCH_GRADE_CERTAIN;
+          } else if (best_elsewhere == nullptr && m->grade == v1::MATCH_GRADE_CERTAIN) {
+            best_elsewhere = m;
+          }
+        }
+        auto home = txn.LinksOf(current_link->person_id());
+        if (!home.ok()) return home.status();
+        const bool alone = home->size() <= 1;
+        const v1::Link* home_other = nullptr;
+        for (const v1::Link& l : *home) {
+          if (!SameId(l.source_id(), id)) home_other = &l;
+        }
+        std::optional<std::pair<SourceId, RecordMatch>> question;
+        if (!alone && !still_certain_at_home && home_other != nullptr) {
+          auto other = txn.GetRecord(home_other->source_id());
+          if (!other.ok()) return other.status();
+          if (other->has_value()) {
+            question.emplace(home_other->source_id(),
+                             matcher_->Compare(id, request.demographics(), home_other->source_id(),
+                                               (*other)->demographics()));
+          }
+        } else if (best_elsewhere != nullptr) {
+          question.emplace(best_elsewhere->source_id, *best_elsewhere);
+        }
+        if (question.has_value()) {
+          auto right = txn.GetRecord(question->first);
+          if (!right.ok()) return right.status();
+          auto right_link = txn.GetLink(question->first);
+          if (!right_link.ok()) return right_link.status();
+          if (right->has_value() && right_link->has_value()) {
+            auto task = OpenReviewTask(txn, call, now, record, current_link->person_id(), **right,
+                                       (*right_link)->person_id(), question->second.explanation);
+            if (!task.ok()) return task.status();
+            decision->set_review_task_id(task->task_id());
+          }
+        }
+      }
+    } else {
+      // First version: link to a CERTAIN person, else found a new person (and ask about
+      // PROBABLE / POSSIBLE ones).
+      index_it = true;
+      const RecordMatch* certain = nullptr;
+      std::string certain_person;
+      if (!by_person.empty() && by_person[0].second->grade == v1::MATCH_GRADE_CERTAIN) {
+        certain = by_person[0].second;
+        certain_person = by_person[0].first;
+      }
+      if (certain != nullptr) {
+        absl::StatusOr<v1::Person> person = LockActivePerson(txn, certain_person);
+        if (!person.ok()) return person.status();
+        auto moved = MoveRecord(txn, call, now, id, "", person->person_id(), v1::LINK_METHOD_AUTO,
+                                v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match", certain->score,
+                                certain->grade);
+        if (!moved.ok()) return moved.status();
+        if (absl::Status s = TouchPerson(txn, *person, now); !s.ok()) return s;
+        decision->set_outcome(v1::MATCH_OUTCOME_LINKED);
+        decision->set_person_id(person->person_id());
+      } else {
+        absl::StatusOr<v1::Person> person = CreatePerson(txn, call, now, "no_certain_match");
+        if (!person.ok()) return person.status();
+        auto moved =
+            MoveRecord(txn, call, now, id, "", person->person_id(), v1::LINK_METHOD_NEW_PERSON,
+                       v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match");
+        if (!moved.ok()) return moved.status();
+        decision->set_outcome(v1::MATCH_OUTCOME_NEW_PERSON);
+        decision->set_person_id(person->person_id());
+        int opened = 0;
+        for (const auto& [candidate_person, m] : by_person) {
+          if (opened == kMaxReviewTasksPerRegistration) break;
+          auto right = txn.GetRecord(m->source_id);
+          if (!right.ok()) return right.status();
+          if (!right->has_value()) continue;
+          auto task = OpenReviewTask(txn, call, now, record, person->person_id(), **right,
+                                     candidate_person, m->explanation);
+          if (!task.ok()) return task.status();
+          if (opened++ == 0) decision->set_review_task_id(task->task_id());
+          decision->set_outcome(v1::MATCH_OUTCOME_REVIEW);
+        }
+      }
+    }
+    *out.mutable_record() = record;
+    out.mutable_record()->set_person_id(decision->person_id());
+    out.set_person_id(decision->person_id());
+    return out;
+  };
+  absl::StatusOr<v1::RegisterSourceRecordResponse> result =
+      request.validate_only()
+          ? produce()
+          : Idempotent<v1::RegisterSourceRecordResponse>(
+                txn, "register:" + request.idempotency_key(), fingerprint, produce);
+  if (result.ok()) index->upsert = index_it && !result->stale();
+  return result;
 }
 
 absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecords(

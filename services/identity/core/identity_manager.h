@@ -11,8 +11,8 @@
 //  - every change of a link is an event in the append-only history, with actor and reason.
 //
 // Concurrency: registrations that could match each other share a lock key (the engine's
-// blocking keys), so they are decided one after the other, in this process (striped mutexes,
-// which also keep the in-memory index in step with the commit order) and across processes (the
+// blocking keys), so they are decided one after the other, in this process (key locks, which
+// also keep the in-memory index in step with the commit order) and across processes (the
 // store's transaction locks). Operations that change a person's links lock "person:<id>" in
 // the transaction before re-reading the person.
 //
@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 
@@ -76,6 +77,10 @@ class IdentityManager {
 
   absl::StatusOr<v1::RegisterSourceRecordResponse> Register(
       const CallContext& call, const v1::RegisterSourceRecordRequest& request);
+  // Registers many records in one transaction (RegisterSourceRecords): each entry decided as
+  // Register decides it, in order; refused entries get their own error, the others commit.
+  absl::StatusOr<v1::RegisterSourceRecordsResponse> RegisterBatch(
+      const CallContext& call, const v1::RegisterSourceRecordsRequest& request);
   absl::StatusOr<v1::MergeSourceRecordsResponse> MergeSourceRecords(
       const CallContext& call, const v1::MergeSourceRecordsRequest& request);
   absl::StatusOr<v1::SourceRecord> GetSourceRecord(const CallContext& call,
@@ -121,6 +126,23 @@ class IdentityManager {
   // Resolve answers of every record and person the transaction's events name.
   absl::Status Write(absl::Time deadline, const std::vector<std::string>& lock_keys,
                      const IdentityStore::TxnFn& fn);
+
+  // What a registration does to the match index once its transaction commits.
+  struct IndexChange {
+    bool upsert = false;  // index the request's demographics for the record
+    // What the index held for the record before (its ACTIVE current version), to undo the
+    // change if the transaction does not commit; nullopt = nothing.
+    std::optional<hie::common::v1::Demographics> before;
+  };
+
+  // The registration's blocking keys and its record's key.
+  std::vector<std::string> RegistrationLockKeys(
+      const v1::RegisterSourceRecordRequest& request) const;
+  // One registration inside a write transaction, under RegistrationLockKeys and after
+  // CatchUpIndex: match, then (unless the idempotency key was seen) store and decide.
+  absl::StatusOr<v1::RegisterSourceRecordResponse> RegisterInTxn(
+      IdentityTxn& txn, const CallContext& call, absl::Time now,
+      const v1::RegisterSourceRecordRequest& request, IndexChange* index);
 
   // Write() of an idempotent operation: a retry with the same request.idempotency_key returns
   // the stored response; `kind` namespaces the keys of one operation type.

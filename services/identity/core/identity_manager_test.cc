@@ -280,6 +280,125 @@ TEST_F(IdentityManagerTest, ValidateOnlyStoresNothing) {
   EXPECT_EQ(matcher_.size(), 0u);
 }
 
+TEST_F(IdentityManagerTest, BatchEntriesMatchEarlierEntriesAndARefusalOnlyAffectsItsEntry) {
+  Register(Id("clinic-a", "B0"), Demo(kBob), "used-key");
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  *batch.add_registrations() = RegisterRequest(Id("clinic-a", "A1"), Demo(kAlice));
+  *batch.add_registrations() = RegisterRequest(Id("clinic-b", "A2"), Demo(kAlice));
+  *batch.add_registrations() = RegisterRequest(Id("clinic-c", ""), Demo(kAlice));
+  *batch.add_registrations() = RegisterRequest(Id("clinic-c", "B1"), Demo(kBob), "used-key");
+  *batch.add_registrations() = RegisterRequest(Id("clinic-c", "B2"), Demo(kBob));
+  for (auto& entry : *batch.mutable_registrations()) entry.clear_context();  // the call's applies
+  const size_t events_before = EventCount();
+
+  auto response = manager_.RegisterBatch(call_, batch);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->results_size(), 5);
+  const auto& r = response->results();
+  EXPECT_EQ(r[0].code(), 0) << r[0].message();
+  EXPECT_EQ(r[0].response().decision().outcome(), v1::MATCH_OUTCOME_NEW_PERSON);
+  EXPECT_EQ(r[1].code(), 0) << r[1].message();
+  EXPECT_EQ(r[1].response().decision().outcome(), v1::MATCH_OUTCOME_LINKED)
+      << "an entry matches an earlier entry of the same call";
+  EXPECT_EQ(r[1].response().person_id(), r[0].response().person_id());
+  EXPECT_EQ(r[2].code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_NE(r[2].message().find("registrations[2]: source_id.local_id"), std::string::npos)
+      << r[2].message();
+  EXPECT_EQ(r[3].code(), static_cast<int>(absl::StatusCode::kAlreadyExists)) << r[3].message();
+  EXPECT_FALSE(r[3].has_response());
+  EXPECT_EQ(r[4].code(), 0) << r[4].message();
+  EXPECT_EQ(r[4].response().person_id(), PersonOf(Id("clinic-a", "B0")));
+
+  // The refused entry stored nothing; the others are committed and indexed.
+  v1::GetSourceRecordRequest get;
+  *get.mutable_source_id() = Id("clinic-c", "B1");
+  EXPECT_EQ(manager_.GetSourceRecord(call_, get).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(EventCount(), events_before + 3 + 2 + 2)
+      << "A1 founds a person (record, person, link); A2 and B2 are each created and linked";
+  EXPECT_EQ(matcher_.size(), 4u);
+  EXPECT_EQ(Register(Id("clinic-d", "A3"), Demo(kAlice)).person_id(), r[0].response().person_id());
+  ExpectInvariants();
+
+  // The batch is idempotent as a whole: replaying it answers the same and changes nothing.
+  const size_t events_after = EventCount();
+  auto replay = manager_.RegisterBatch(call_, batch);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->results(1).response().person_id(), r[1].response().person_id());
+  EXPECT_EQ(EventCount(), events_after);
+}
+
+TEST_F(IdentityManagerTest, BatchWithoutEntriesOrContextIsRefused) {
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  EXPECT_EQ(manager_.RegisterBatch(call_, batch).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  for (int i = 0; i < 101; ++i) {
+    *batch.add_registrations() = RegisterRequest(Id("clinic-a", std::to_string(i)), Demo(kBob));
+  }
+  auto too_many = manager_.RegisterBatch(call_, batch);
+  EXPECT_EQ(too_many.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_many.status().ToString().find("registrations"), std::string::npos);
+  batch.mutable_registrations()->DeleteSubrange(1, 100);
+  batch.clear_context();
+  EXPECT_EQ(manager_.RegisterBatch(call_, batch).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EventCount(), 0u);
+}
+
+// Fails every transaction after its function ran (as a lost database would at COMMIT).
+class FailingCommitStore : public IdentityStore {
+ public:
+  explicit FailingCommitStore(IdentityStore* inner) : inner_(inner) {}
+  absl::Status Transact(absl::Time deadline, const std::vector<std::string>& keys,
+                        const TxnFn& fn) override {
+    return inner_->Transact(deadline, keys, [&](IdentityTxn& txn) -> absl::Status {
+      if (absl::Status s = fn(txn); !s.ok() || !fail_) return s;
+      return absl::UnavailableError("database connection lost");
+    });
+  }
+  absl::Status Read(absl::Time deadline, const TxnFn& fn) override {
+    return inner_->Read(deadline, fn);
+  }
+  absl::Status ScanActiveRecords(absl::Time deadline,
+                                 const std::function<void(const v1::SourceRecord&)>& fn) override {
+    return inner_->ScanActiveRecords(deadline, fn);
+  }
+  bool fail_ = true;
+
+ private:
+  IdentityStore* inner_;
+};
+
+TEST_F(IdentityManagerTest, BatchThatCannotCommitLeavesStoreAndIndexAsTheyWere) {
+  FailingCommitStore failing(&store_);
+  IdentityManager manager(&failing, &matcher_, &clock_);
+  Register(Id("clinic-a", "A0"), Demo(kAlice));  // through manager_, committed
+  // An update that makes A0 a different person altogether: if it stayed in the index, Alice
+  // would no longer be found there.
+  const Demographics moved = Demo({"Zed", "Quist", "1990-01-01", "M", "", "", "", "", ""});
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  *batch.add_registrations() = RegisterRequest(Id("clinic-b", "B1"), Demo(kBob));
+  *batch.add_registrations() = RegisterRequest(Id("clinic-a", "A0"), moved);  // an update
+  const size_t events = EventCount();
+
+  auto response = manager.RegisterBatch(call_, batch);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(EventCount(), events);
+  EXPECT_EQ(matcher_.size(), 1u) << "the uncommitted new record left the index";
+  auto matches = matcher_.Match(Id("probe", "1"), Demo(kAlice), 5);
+  ASSERT_EQ(matches.size(), 1u) << "the index holds the committed version of A0 again";
+  EXPECT_EQ(matches[0].grade, v1::MATCH_GRADE_CERTAIN);
+
+  failing.fail_ = false;
+  auto retried = manager.RegisterBatch(call_, batch);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->results(0).response().decision().outcome(), v1::MATCH_OUTCOME_NEW_PERSON);
+  EXPECT_EQ(matcher_.size(), 2u);
+  ExpectInvariants();
+}
+
 TEST_F(IdentityManagerTest, MergeThenUnmergeRestoresExactlyEvenAfterLaterActivity) {
   auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
   auto b = Register(Id("clinic-b", "2"), Demo(kBob));
