@@ -393,10 +393,17 @@ TEST_F(IdentityServiceTest, BatchEntryErrorsNameTheEntryAndTheField) {
   bad->mutable_source_id()->set_local_id("2");
   bad->mutable_demographics()->set_birth_date("1984-02-30");
   bad->set_idempotency_key("another-key");
+  v1::RegisterSourceRecordRequest* update = batch.add_registrations();  // the first's record
+  *update = *good;
+  update->mutable_demographics()->mutable_addresses(0)->set_city("Shelbyville");
+  update->set_idempotency_key("update-key");
   v1::RegisterSourceRecordsResponse response;
   grpc::Status status = stub_->RegisterSourceRecords(Ctx().get(), WithContext(batch), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  ASSERT_EQ(response.results_size(), 2);
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_EQ(response.results(2).code(), 0) << response.results(2).message();
+  EXPECT_FALSE(response.results(2).response().created());
+  EXPECT_EQ(response.results(2).response().record().version(), 2);
   EXPECT_EQ(response.results(0).code(), 0) << response.results(0).message();
   EXPECT_EQ(response.results(1).code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(response.results(1).message().find("registrations[1]: demographics.birth_date"),

@@ -1,7 +1,8 @@
 // hie-identity-bench: load and latency benchmark of the identity service (hie-identity) over
 // gRPC with mutual TLS. Not a test: it prints figures. run_bench.sh drives it end to end.
 //
-//   hie-identity-bench load     --records N [--concurrency C] [--offset K] [--max-seconds S]
+//   hie-identity-bench load     --records N [--concurrency C] [--batch B] [--offset K]
+//                               [--max-seconds S]
 //   hie-identity-bench query    --records N [--samples S] [--callers 4]
 //   hie-identity-bench snapshot --records N [--samples S] --out FILE
 //   hie-identity-bench hl7      --records H --offset N [--concurrency C] --cert-dir DIR
@@ -20,9 +21,9 @@
 // ISO dates), placeholders and unparseable dates are sent without a date.
 //
 // load: C threads, each with its own channel and stub, take the next record and call
-// RegisterSourceRecord synchronously (one call in flight per thread), with an idempotency key
-// derived from (seed, record index), so a rerun against the same database replays stored
-// results. Retryable codes (ABORTED, UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED,
+// RegisterSourceRecord synchronously (one call in flight per thread), or with --batch B > 1 the
+// next B records and call RegisterSourceRecords, with an idempotency key per record derived
+// from (seed, record index), so a rerun against the same database replays stored results. Retryable codes (ABORTED, UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED,
 // UNKNOWN) are retried with the same key up to 5 times; every failed attempt is counted by code.
 // Prints overall registrations/s, the rate in each 10% window of completions (sustained rate,
 // not a burst), latency percentiles and the outcome mix.
@@ -101,6 +102,7 @@ struct Flags {
   int64_t offset = 0;
   int64_t population = 0;  // 0 = records + offset
   int concurrency = 8;
+  int batch = 1;  // load: records per call; > 1 uses RegisterSourceRecords
   int64_t samples = 10000;
   int callers = 4;
   double max_seconds = 0;  // 0 = no limit
@@ -116,7 +118,8 @@ struct Flags {
   if (!error.empty()) std::cerr << "hie-identity-bench: " << error << "\n";
   std::cerr << "usage: hie-identity-bench load|query|snapshot|hl7|rebuild [--target HOST:PORT]\n"
                "         [--tls-ca F --tls-cert F --tls-key F] [--seed S] [--records N]\n"
-               "         [--offset K] [--population P] [--concurrency C] [--max-seconds S]\n"
+               "         [--offset K] [--population P] [--concurrency C] [--batch B]\n"
+               "         [--max-seconds S]\n"
                "         [--samples S] [--callers C] [--out FILE]\n"
                "         [--hl7-target HOST:PORT --cert-dir DIR --hl7-orgs a,b,c]\n"
                "         [--pg-dsn DSN --compare SNAPSHOT_FILE]\n";
@@ -158,6 +161,7 @@ Flags ParseFlags(int argc, char** argv) {
     else if (arg == "--offset") f.offset = static_cast<int64_t>(num());
     else if (arg == "--population") f.population = static_cast<int64_t>(num());
     else if (arg == "--concurrency") f.concurrency = static_cast<int>(num());
+    else if (arg == "--batch") f.batch = static_cast<int>(num());
     else if (arg == "--samples") f.samples = static_cast<int64_t>(num());
     else if (arg == "--callers") f.callers = static_cast<int>(num());
     else if (arg == "--max-seconds") f.max_seconds = num();
@@ -171,6 +175,7 @@ Flags ParseFlags(int argc, char** argv) {
   }
   if (f.records <= 0 || f.offset < 0 || f.concurrency <= 0 || f.samples <= 0 || f.callers <= 0) {
     Usage("--records, --concurrency, --samples, --callers must be > 0");
+  if (f.batch < 1 || f.batch > 100) Usage("--batch must be 1 to 100");
   }
   if (f.population == 0) f.population = f.records + f.offset;
   if (f.population < f.records + f.offset) Usage("--population must be >= records + offset");
@@ -338,48 +343,68 @@ int RunLoad(const Flags& f) {
     int64_t my_created = 0, my_replayed = 0, my_tasks = 0;
     int64_t request_seq = 0;
     while (!stop.load(std::memory_order_relaxed)) {
-      int64_t i = next.fetch_add(1);
-      if (i >= n) break;
+      const int64_t first = next.fetch_add(f.batch);
+      if (first >= n) break;
+      const int64_t end = std::min(n, first + f.batch);
       if (f.max_seconds > 0 &&
           std::chrono::duration<double>(Clock::now() - start).count() > f.max_seconds) {
         stop = true;
         break;
       }
-      v1::RegisterSourceRecordRequest& req = requests[i];
       Clock::time_point t0 = Clock::now();
       grpc::Status status;
-      v1::RegisterSourceRecordResponse resp;
+      // One result per record of [first, end): its response, or the entry's own error code.
+      std::vector<v1::RegisterSourceRecordResponse> resp(end - first);
+      std::vector<grpc::StatusCode> entry_code(end - first, grpc::StatusCode::OK);
       for (int attempt = 0; attempt < 6; ++attempt) {
-        FillContext(req.mutable_context(),
-                    "bench-" + std::to_string(index) + "-" + std::to_string(request_seq++));
+        const std::string request_id =
+            "bench-" + std::to_string(index) + "-" + std::to_string(request_seq++);
         grpc::ClientContext call;
         PrepareCall(&call, 60);
-        resp.Clear();
-        status = stub->RegisterSourceRecord(&call, req, &resp);
+        if (f.batch == 1) {
+          v1::RegisterSourceRecordRequest& req = requests[first];
+          FillContext(req.mutable_context(), request_id);
+          resp[0].Clear();
+          status = stub->RegisterSourceRecord(&call, req, &resp[0]);
+        } else {
+          v1::RegisterSourceRecordsRequest batch;
+          FillContext(batch.mutable_context(), request_id);
+          for (int64_t i = first; i < end; ++i) *batch.add_registrations() = requests[i];
+          v1::RegisterSourceRecordsResponse out;
+          status = stub->RegisterSourceRecords(&call, batch, &out);
+          if (status.ok() && out.results_size() != end - first) {
+            status = grpc::Status(grpc::StatusCode::INTERNAL, "wrong number of results");
+          }
+          for (int k = 0; status.ok() && k < out.results_size(); ++k) {
+            entry_code[k] = static_cast<grpc::StatusCode>(out.results(k).code());
+            resp[k] = out.results(k).response();
+          }
+        }
         if (status.ok()) break;
         ++my_attempt_errors[CodeName(status.error_code())];
         if (!Retryable(status.error_code())) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
       }
       Clock::time_point t1 = Clock::now();
-      if (status.ok()) {
-        latency[i] = Micros(t0, t1);
-        ++my_outcomes[v1::MatchOutcome_Name(resp.decision().outcome())];
-        if (resp.created()) ++my_created; else ++my_replayed;
-        if (!resp.decision().review_task_id().empty()) ++my_tasks;
-      } else {
-        ++my_final_errors[CodeName(status.error_code())];
-        if (my_final_errors[CodeName(status.error_code())] <= 3) {
+      for (int64_t i = first; i < end; ++i) {
+        const grpc::StatusCode code = status.ok() ? entry_code[i - first] : status.error_code();
+        if (code == grpc::StatusCode::OK) {
+          const v1::RegisterSourceRecordResponse& r = resp[i - first];
+          latency[i] = Micros(t0, t1);
+          ++my_outcomes[v1::MatchOutcome_Name(r.decision().outcome())];
+          if (r.created()) ++my_created; else ++my_replayed;
+          if (!r.decision().review_task_id().empty()) ++my_tasks;
+        } else if (++my_final_errors[CodeName(code)] <= 3) {
           std::lock_guard<std::mutex> lock(mu);
-          std::fprintf(stderr, "load: record %" PRId64 " failed: %s: %s\n", i,
-                       CodeName(status.error_code()), status.error_message().c_str());
+          std::fprintf(stderr, "load: record %" PRId64 " failed: %s: %s\n", i, CodeName(code),
+                       status.error_message().c_str());
         }
-      }
-      int64_t done = completed.fetch_add(1);
-      completion_time[done] = std::chrono::duration<double>(t1 - start).count();
-      if ((done + 1) % std::max<int64_t>(1, n / 20) == 0) {
-        std::fprintf(stderr, "load: %" PRId64 "/%" PRId64 " after %.1f s\n", done + 1, n,
-                     completion_time[done]);
+        int64_t done = completed.fetch_add(1);
+        completion_time[done] = std::chrono::duration<double>(t1 - start).count();
+        if ((done + 1) % std::max<int64_t>(1, n / 20) == 0) {
+          std::fprintf(stderr, "load: %" PRId64 "/%" PRId64 " after %.1f s\n", done + 1, n,
+                       completion_time[done]);
+        }
       }
     }
     std::lock_guard<std::mutex> lock(mu);
@@ -398,9 +423,13 @@ int RunLoad(const Flags& f) {
 
   int64_t ok = 0;
   for (auto& [k, v] : outcomes) ok += v;
+  const std::string per_call = f.batch == 1 ? std::string("one record per call (RegisterSourceRecord)")
+                                             : absl::StrCat("up to ", f.batch,
+                                                            " records per call (RegisterSourceRecords)");
   std::printf("== load: %" PRId64 " of %" PRId64 " records attempted (offset %" PRId64
-              ", seed %" PRIu64 "), %d callers%s\n",
-              done, n, f.offset, f.seed, f.concurrency, stop ? ", STOPPED at --max-seconds" : "");
+              ", seed %" PRIu64 "), %d callers, %s%s\n",
+              done, n, f.offset, f.seed, f.concurrency, per_call.c_str(),
+              stop ? ", STOPPED at --max-seconds" : "");
   std::printf("registered ok: %" PRId64 " in %.1f s = %.0f registrations/s overall\n", ok,
               elapsed, elapsed > 0 ? ok / elapsed : 0.0);
   std::printf("per 10%% window of completions (registrations/s):");
@@ -416,7 +445,7 @@ int RunLoad(const Flags& f) {
   for (double l : latency) {
     if (l >= 0) ok_latency.push_back(l);
   }
-  PrintLatency("register latency (incl. retries)", Summarise(ok_latency));
+  PrintLatency("register latency (the call's, incl. retries)", Summarise(ok_latency));
   std::printf("outcomes:");
   for (auto& [k, v] : outcomes) {
     std::printf(" %s=%" PRId64 " (%.1f%%)", k.c_str(), v, ok > 0 ? 100.0 * v / ok : 0.0);

@@ -20,6 +20,8 @@
 # Everything is logged to $HIE_BENCH_DIR/bench.log (and stdout).
 #
 # Environment (defaults): HIE_BENCH_BUILD (build-bench), HIE_BENCH_CONCURRENCY (16),
+# HIE_BENCH_BATCH (1 = one record per RegisterSourceRecord call; up to 100 = records per
+# RegisterSourceRecords call),
 # HIE_BENCH_SAMPLES (10000), HIE_BENCH_SNAPSHOT (2000), HIE_BENCH_SEED (42),
 # HIE_BENCH_HL7 (20000: further records fed as ADT^A04 over MLLP after the gRPC load; 0 skips),
 # HIE_BENCH_MAX_SECONDS (0 = no limit on the load phase), HIE_BENCH_PERF (1 = `perf record` the
@@ -33,6 +35,7 @@ n="${1:-}"
 build="${HIE_BENCH_BUILD:-$HIE_ROOT/build-bench}"
 dir="${HIE_BENCH_DIR:-$HIE_VAR/identity-bench/run-$n}"
 concurrency="${HIE_BENCH_CONCURRENCY:-16}"
+batch="${HIE_BENCH_BATCH:-1}"
 samples="${HIE_BENCH_SAMPLES:-10000}"
 snapshot_samples="${HIE_BENCH_SNAPSHOT:-2000}"
 seed="${HIE_BENCH_SEED:-42}"
@@ -143,7 +146,7 @@ section "start hie-identity (empty database)"
 start_identity "$dir/identity-1.log" || die "hie-identity did not start"
 grep '"event":"index_rebuilt"' "$dir/identity-1.log"
 
-section "load: $n registrations, $concurrency callers"
+section "load: $n registrations, $concurrency callers, $batch per call"
 (while true; do echo "$(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 30; done) \
   >"$dir/loadavg.log" &
 sampler_pid=$!
@@ -180,7 +183,7 @@ load_status=0
 /usr/bin/time -f "bench client CPU: %U s user + %S s sys over %e s" \
   "$bench_bin" load --target "127.0.0.1:$port" --tls-ca "$dir/certs/ca.pem" \
   --tls-cert "$dir/certs/operator.pem" --tls-key "$dir/certs/operator.key" --seed "$seed" \
-  --records "$n" --population "$population" --concurrency "$concurrency" \
+  --records "$n" --population "$population" --concurrency "$concurrency" --batch "$batch" \
   --max-seconds "$max_seconds" >"$dir/load.txt" || load_status=$?
 cat "$dir/load.txt"
 # With --max-seconds the load may stop early: later phases use the records actually attempted.

@@ -433,19 +433,13 @@ struct ChangeSet {
   std::vector<int64_t> sequences;
 };
 
-class ObservingTxn : public IdentityTxn {
+// Passes every call to another transaction; subclasses override what they add.
+class ForwardingTxn : public IdentityTxn {
  public:
-  ObservingTxn(IdentityTxn& inner, ChangeSet* changes) : t_(inner), changes_(changes) {}
+  explicit ForwardingTxn(IdentityTxn& inner) : t_(inner) {}
 
   absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
-    for (const SourceId& id : event->source_ids()) changes_->records.push_back(id);
-    for (const std::string& p : {event->from_person_id(), event->to_person_id()}) {
-      if (!p.empty()) changes_->persons.insert(p);
-    }
-    for (const std::string& p : event->affected_person_ids()) changes_->persons.insert(p);
-    absl::StatusOr<int64_t> sequence = t_.AppendEvent(event);
-    if (sequence.ok()) changes_->sequences.push_back(*sequence);
-    return sequence;
+    return t_.AppendEvent(event);
   }
 
   absl::Status LockKey(const std::string& key) override { return t_.LockKey(key); }
@@ -527,9 +521,120 @@ class ObservingTxn : public IdentityTxn {
     return t_.PutIdempotent(key, r);
   }
 
- private:
+
+  absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
+      const std::vector<SourceId>& ids) override {
+    return t_.GetRecords(ids);
+  }
+  absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> NotAMatchesOfRecords(
+      const std::vector<SourceId>& ids) override {
+    return t_.NotAMatchesOfRecords(ids);
+  }
+  absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> GetIdempotents(
+      const std::vector<std::string>& keys) override {
+    return t_.GetIdempotents(keys);
+  }
+
+ protected:
   IdentityTxn& t_;
+};
+
+// Notes what the transaction's events are about (for cache invalidation and index sync).
+class ObservingTxn : public ForwardingTxn {
+ public:
+  ObservingTxn(IdentityTxn& inner, ChangeSet* changes) : ForwardingTxn(inner), changes_(changes) {}
+
+  absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
+    for (const SourceId& id : event->source_ids()) changes_->records.push_back(id);
+    for (const std::string& p : {event->from_person_id(), event->to_person_id()}) {
+      if (!p.empty()) changes_->persons.insert(p);
+    }
+    for (const std::string& p : event->affected_person_ids()) changes_->persons.insert(p);
+    absl::StatusOr<int64_t> sequence = t_.AppendEvent(event);
+    if (sequence.ok()) changes_->sequences.push_back(*sequence);
+    return sequence;
+  }
+
+ private:
   ChangeSet* changes_;
+};
+
+// Answers a batch's first reads of each record and idempotency key from answers read for the
+// whole batch at once (Prefetch), until the transaction writes what they answer: a write of a
+// record, its link, its not-a-match decisions or a key drops the prefetched answer, and later
+// reads go to the store.
+class PrefetchedTxn : public ForwardingTxn {
+ public:
+  using ForwardingTxn::ForwardingTxn;
+
+  absl::Status Prefetch(const std::vector<SourceId>& ids, const std::vector<std::string>& keys) {
+    absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> records = t_.GetRecords(ids);
+    if (!records.ok()) return records.status();
+    absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> refusals =
+        t_.NotAMatchesOfRecords(ids);
+    if (!refusals.ok()) return refusals.status();
+    absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> stored =
+        t_.GetIdempotents(keys);
+    if (!stored.ok()) return stored.status();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const std::string key = RecordKey(ids[i]);
+      records_.insert_or_assign(key, std::move((*records)[i]));
+      refusals_.insert_or_assign(key, std::move((*refusals)[i]));
+    }
+    for (size_t i = 0; i < keys.size(); ++i) {
+      idempotent_.insert_or_assign(keys[i], std::move((*stored)[i]));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<v1::SourceRecord>> GetRecord(const SourceId& id,
+                                                            int64_t version) override {
+    if (version == 0) {
+      if (auto it = records_.find(RecordKey(id)); it != records_.end()) return it->second;
+    }
+    return t_.GetRecord(id, version);
+  }
+  absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& r, bool make_current) override {
+    records_.erase(RecordKey(r.source_id()));
+    return t_.PutRecordVersion(r, make_current);
+  }
+  absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
+                              const SourceId& superseded_by) override {
+    records_.erase(RecordKey(id));
+    return t_.SetRecordState(id, state, superseded_by);
+  }
+  absl::Status PutLink(const v1::Link& link) override {
+    records_.erase(RecordKey(link.source_id()));  // GetRecord answers the link's person
+    return t_.PutLink(link);
+  }
+  absl::StatusOr<std::vector<v1::NotAMatch>> NotAMatchesOf(const SourceId& id) override {
+    if (auto it = refusals_.find(RecordKey(id)); it != refusals_.end()) return it->second;
+    return t_.NotAMatchesOf(id);
+  }
+  absl::Status PutNotAMatch(const v1::NotAMatch& d) override {
+    refusals_.erase(RecordKey(d.a()));
+    refusals_.erase(RecordKey(d.b()));
+    return t_.PutNotAMatch(d);
+  }
+  absl::Status RemoveNotAMatch(const SourceId& a, const SourceId& b) override {
+    refusals_.erase(RecordKey(a));
+    refusals_.erase(RecordKey(b));
+    return t_.RemoveNotAMatch(a, b);
+  }
+  absl::StatusOr<std::optional<StoredIdempotentResult>> GetIdempotent(
+      const std::string& key) override {
+    if (auto it = idempotent_.find(key); it != idempotent_.end()) return it->second;
+    return t_.GetIdempotent(key);
+  }
+  absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& r) override {
+    idempotent_.erase(key);
+    return t_.PutIdempotent(key, r);
+  }
+
+ private:
+  std::map<std::string, std::optional<v1::SourceRecord>> records_;  // by RecordKey
+  std::map<std::string, std::vector<v1::NotAMatch>> refusals_;      // by RecordKey
+  std::map<std::string, std::optional<StoredIdempotentResult>> idempotent_;
 };
 
 }  // namespace
@@ -733,6 +838,10 @@ absl::StatusOr<size_t> IdentityManager::RebuildIndex(absl::Time deadline) {
 
 namespace {
 
+std::string RegisterIdempotencyKey(const v1::RegisterSourceRecordRequest& request) {
+  return "register:" + request.idempotency_key();
+}
+
 absl::Status ValidateRegistration(const v1::RegisterSourceRecordRequest& request) {
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
@@ -860,11 +969,22 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
       // The store may run this again after a failed attempt.
       if (absl::Status s = restore_index(); !s.ok()) return s;
       if (absl::Status s = CatchUpIndex(txn); !s.ok()) return s;
+      // Every entry first reads its record, its not-a-match decisions and its key: one read
+      // each for the whole batch.
+      PrefetchedTxn prefetched(txn);
+      std::vector<SourceId> ids;
+      std::vector<std::string> keys;
+      for (int i = 0; i < n; ++i) {
+        if (!pending[i]) continue;
+        ids.push_back(entries[i].source_id());
+        keys.push_back(RegisterIdempotencyKey(entries[i]));
+      }
+      if (absl::Status s = prefetched.Prefetch(ids, keys); !s.ok()) return s;
       for (int i = 0; i < n; ++i) {
         if (!pending[i]) continue;
         IndexChange change;
         absl::StatusOr<v1::RegisterSourceRecordResponse> result =
-            RegisterInTxn(txn, call, now, entries[i], &change);
+            RegisterInTxn(prefetched, call, now, entries[i], &change);
         if (!result.ok()) {
           if (!IsEntryError(result.status())) return result.status();
           refused = i;
@@ -1084,8 +1204,8 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
   absl::StatusOr<v1::RegisterSourceRecordResponse> result =
       request.validate_only()
           ? produce()
-          : Idempotent<v1::RegisterSourceRecordResponse>(
-                txn, "register:" + request.idempotency_key(), fingerprint, produce);
+          : Idempotent<v1::RegisterSourceRecordResponse>(txn, RegisterIdempotencyKey(request),
+                                                         fingerprint, produce);
   if (result.ok()) index->upsert = index_it && !result->stale();
   return result;
 }

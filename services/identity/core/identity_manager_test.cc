@@ -328,6 +328,33 @@ TEST_F(IdentityManagerTest, BatchEntriesMatchEarlierEntriesAndARefusalOnlyAffect
   EXPECT_EQ(EventCount(), events_after);
 }
 
+TEST_F(IdentityManagerTest, BatchEntriesSeeTheWritesOfEarlierEntries) {
+  Demographics moved = Demo(kAlice);
+  moved.mutable_addresses(0)->set_city("Chicago");
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  *batch.add_registrations() = RegisterRequest(Id("clinic-a", "A1"), Demo(kAlice), "first");
+  *batch.add_registrations() = RegisterRequest(Id("clinic-a", "A1"), moved);  // same record
+  *batch.add_registrations() = RegisterRequest(Id("clinic-a", "A1"), Demo(kAlice), "first");
+  auto response = manager_.RegisterBatch(call_, batch);
+  ASSERT_TRUE(response.ok()) << response.status();
+  const auto& r = response->results();
+  for (const auto& result : r) EXPECT_EQ(result.code(), 0) << result.message();
+  EXPECT_TRUE(r[0].response().created());
+  EXPECT_FALSE(r[1].response().created()) << "the second entry updates the first's record";
+  EXPECT_EQ(r[1].response().record().version(), 2);
+  EXPECT_EQ(r[1].response().person_id(), r[0].response().person_id());
+  EXPECT_EQ(r[2].response().SerializeAsString(), r[0].response().SerializeAsString())
+      << "a repeated key answers the stored response";
+  v1::GetSourceRecordRequest get;
+  *get.mutable_source_id() = Id("clinic-a", "A1");
+  auto stored = manager_.GetSourceRecord(call_, get);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->version(), 2);
+  EXPECT_EQ(stored->demographics().addresses(0).city(), "Chicago");
+  ExpectInvariants();
+}
+
 TEST_F(IdentityManagerTest, BatchWithoutEntriesOrContextIsRefused) {
   v1::RegisterSourceRecordsRequest batch;
   batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);

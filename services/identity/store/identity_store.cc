@@ -6,4 +6,39 @@ namespace hie::identity {
 
 std::string RecordKey(const SourceId& id) { return absl::StrCat(id.org(), "\x1f", id.local_id()); }
 
+namespace {
+
+// Answers of `get` for each of `inputs`, in order; the first failure fails them all.
+template <typename Answer, typename Input, typename Get>
+absl::StatusOr<std::vector<Answer>> EachOf(const std::vector<Input>& inputs, Get get) {
+  std::vector<Answer> out;
+  out.reserve(inputs.size());
+  for (const Input& input : inputs) {
+    absl::StatusOr<Answer> answer = get(input);
+    if (!answer.ok()) return answer.status();
+    out.push_back(*std::move(answer));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> IdentityTxn::GetRecords(
+    const std::vector<SourceId>& ids) {
+  return EachOf<std::optional<v1::SourceRecord>>(
+      ids, [&](const SourceId& id) { return GetRecord(id); });
+}
+
+absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> IdentityTxn::NotAMatchesOfRecords(
+    const std::vector<SourceId>& ids) {
+  return EachOf<std::vector<v1::NotAMatch>>(ids,
+                                            [&](const SourceId& id) { return NotAMatchesOf(id); });
+}
+
+absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> IdentityTxn::GetIdempotents(
+    const std::vector<std::string>& keys) {
+  return EachOf<std::optional<StoredIdempotentResult>>(
+      keys, [&](const std::string& key) { return GetIdempotent(key); });
+}
+
 }  // namespace hie::identity

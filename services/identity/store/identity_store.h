@@ -68,6 +68,10 @@ class IdentityTxn {
   // record's link (empty if none). nullopt when unknown.
   virtual absl::StatusOr<std::optional<v1::SourceRecord>> GetRecord(const SourceId& id,
                                                                     int64_t version = 0) = 0;
+  // GetRecord (current version) for many records at once: answer i is that of ids[i]. The
+  // default asks one by one; stores override it with one round trip.
+  virtual absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
+      const std::vector<SourceId>& ids);
   // Stores a new version and answers its number: the next one when record.version is 0;
   // otherwise record.version must be the next version number, else FAILED_PRECONDITION. With
   // make_current the version becomes the current one and the record's state becomes
@@ -134,9 +138,16 @@ class IdentityTxn {
   virtual absl::Status RemoveNotAMatch(const SourceId& a, const SourceId& b) = 0;
   virtual absl::StatusOr<std::vector<v1::NotAMatch>> NotAMatchesOf(const SourceId& id) = 0;
 
+  // NotAMatchesOf for many records at once: answer i is that of ids[i] (default: one by one).
+  virtual absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> NotAMatchesOfRecords(
+      const std::vector<SourceId>& ids);
+
   // --- idempotency
   virtual absl::StatusOr<std::optional<StoredIdempotentResult>> GetIdempotent(
       const std::string& key) = 0;
+  // GetIdempotent for many keys at once: answer i is that of keys[i] (default: one by one).
+  virtual absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> GetIdempotents(
+      const std::vector<std::string>& keys);
   virtual absl::Status PutIdempotent(const std::string& key,
                                      const StoredIdempotentResult& result) = 0;
 };

@@ -345,6 +345,66 @@ TEST_P(IdentityStoreContractTest, IdempotentResultsAreStored) {
               }).ok());
 }
 
+// The batch reads answer, position by position, what the single reads answer (including
+// writes of the same transaction, unknown ids and repeated ids).
+TEST_P(IdentityStoreContractTest, BatchReadsAnswerAsTheSingleReads) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-b", "2"), c = Id("clinic-c", "3");
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 1, "A1"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 2, "A2"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(b, 1, "B1"), true).ok());
+                EXPECT_TRUE(t.SetRecordState(b, v1::RECORD_STATE_INACTIVE, SourceId()).ok());
+                EXPECT_TRUE(t.PutPerson(ActivePerson("P-1")).ok());
+                EXPECT_TRUE(t.PutLink(LinkOf(a, "P-1")).ok());
+                for (const auto& [x, y] : {std::pair{a, b}, std::pair{c, a}}) {
+                  v1::NotAMatch d;
+                  *d.mutable_a() = x;
+                  *d.mutable_b() = y;
+                  EXPECT_TRUE(t.PutNotAMatch(d).ok());
+                }
+                return t.PutIdempotent("k1", {"f1", std::string("r\0" "1", 3)});
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_TRUE(t.PutIdempotent("k2", {"f2", "r2"}).ok());  // this transaction's
+                const std::vector<SourceId> ids = {c, a, Id("nowhere", "0"), b, a};
+                auto records = t.GetRecords(ids);
+                auto refusals = t.NotAMatchesOfRecords(ids);
+                EXPECT_TRUE(records.ok() && refusals.ok());
+                EXPECT_EQ(records->size(), ids.size());
+                EXPECT_EQ(refusals->size(), ids.size());
+                for (size_t i = 0; i < ids.size(); ++i) {
+                  auto record = t.GetRecord(ids[i]);
+                  EXPECT_EQ((*records)[i].has_value(), record->has_value()) << i;
+                  if (record->has_value() && (*records)[i].has_value()) {
+                    EXPECT_EQ((*records)[i]->SerializeAsString(), (*record)->SerializeAsString())
+                        << i;
+                  }
+                  auto refused = t.NotAMatchesOf(ids[i]);
+                  EXPECT_EQ((*refusals)[i].size(), refused->size()) << i;
+                  for (size_t k = 0; k < refused->size() && k < (*refusals)[i].size(); ++k) {
+                    EXPECT_EQ((*refusals)[i][k].SerializeAsString(),
+                              (*refused)[k].SerializeAsString());
+                  }
+                }
+                EXPECT_EQ((*records)[1]->demographics().name().family(), "A2");
+                EXPECT_EQ((*records)[1]->person_id(), "P-1");
+                EXPECT_EQ((*records)[3]->state(), v1::RECORD_STATE_INACTIVE);
+                EXPECT_EQ((*refusals)[1].size(), 2u);
+                EXPECT_TRUE((*refusals)[2].empty());
+
+                auto stored = t.GetIdempotents({"k2", "nope", "k1"});
+                EXPECT_TRUE(stored.ok());
+                EXPECT_EQ(stored->size(), 3u);
+                EXPECT_EQ((*stored)[0]->request_fingerprint, "f2");
+                EXPECT_FALSE((*stored)[1].has_value());
+                EXPECT_EQ((*stored)[2]->response, std::string("r\0" "1", 3));
+                EXPECT_TRUE(t.GetRecords({})->empty());
+                EXPECT_TRUE(t.NotAMatchesOfRecords({})->empty());
+                EXPECT_TRUE(t.GetIdempotents({})->empty());
+                return absl::OkStatus();
+              }).ok());
+}
+
 TEST_P(IdentityStoreContractTest, FailedTransactionChangesNothing) {
   SourceId a = Id("clinic-a", "1");
   absl::Status status = Txn([&](IdentityTxn& t) -> absl::Status {

@@ -32,6 +32,7 @@ std::string Ts(int param) {
 }
 
 constexpr char kGetRecord[] = "id_get_record";
+constexpr char kGetRecords[] = "id_get_records";
 constexpr char kPutRecordVersion[] = "id_put_record_version";
 constexpr char kSetRecordState[] = "id_set_record_state";
 constexpr char kRecordVersions[] = "id_record_versions";
@@ -56,7 +57,9 @@ constexpr char kOpenTasksWith[] = "id_open_tasks_with";
 constexpr char kPutNotAMatch[] = "id_put_not_a_match";
 constexpr char kRemoveNotAMatch[] = "id_remove_not_a_match";
 constexpr char kNotAMatchesOf[] = "id_not_a_matches_of";
+constexpr char kNotAMatchesOfRecords[] = "id_not_a_matches_of_records";
 constexpr char kGetIdempotent[] = "id_get_idempotent";
+constexpr char kGetIdempotents[] = "id_get_idempotents";
 constexpr char kPutIdempotent[] = "id_put_idempotent";
 constexpr char kScanFirst[] = "id_scan_first";
 constexpr char kScanNext[] = "id_scan_next";
@@ -90,6 +93,15 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
          "  AND v.version = CASE WHEN $3::bigint = 0 THEN r.current_version ELSE $3 END"
          " LEFT JOIN identity.links l ON l.org = r.org AND l.local_id = r.local_id"
          " WHERE r.org = $1 AND r.local_id = $2"},
+        // Position (1-based) first, then the columns of id_get_record.
+        {kGetRecords,
+         "SELECT k.i, v.record, true, r.state, r.superseded_org, r.superseded_local_id,"
+         " l.person_id, v.version"
+         " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)"
+         " JOIN identity.records r ON r.org = k.org COLLATE \"C\" AND r.local_id = k.lid COLLATE \"C\""
+         " JOIN identity.record_versions v ON v.org = r.org AND v.local_id = r.local_id"
+         "  AND v.version = r.current_version"
+         " LEFT JOIN identity.links l ON l.org = r.org AND l.local_id = r.local_id"},
         // The version rule and both writes in one statement; answers the version stored (no
         // row: $3 was not 0 and not the next version). FOR UPDATE makes a concurrent writer of
         // the same record (one that skipped the advisory lock) wait and then see the new
@@ -213,7 +225,22 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
          "SELECT decision FROM identity.not_a_matches"
          " WHERE (a_org = $1 AND a_local_id = $2) OR (b_org = $1 AND b_local_id = $2)"
          " ORDER BY a_org, a_local_id, b_org, b_local_id"},
+        // Each side through its own index; ordered as id_not_a_matches_of within a position.
+        {kNotAMatchesOfRecords,
+         "SELECT i, decision FROM ("
+         " SELECT k.i, d.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)"
+         "  JOIN identity.not_a_matches d"
+         "  ON d.a_org = k.org COLLATE \"C\" AND d.a_local_id = k.lid COLLATE \"C\""
+         " UNION ALL"
+         " SELECT k.i, d.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)"
+         "  JOIN identity.not_a_matches d"
+         "  ON d.b_org = k.org COLLATE \"C\" AND d.b_local_id = k.lid COLLATE \"C\""
+         ") x ORDER BY i, a_org, a_local_id, b_org, b_local_id"},
         {kGetIdempotent, "SELECT fingerprint, response FROM identity.idempotency WHERE key = $1"},
+        {kGetIdempotents,
+         "SELECT k.i, d.fingerprint, d.response"
+         " FROM unnest($1::text[]) WITH ORDINALITY AS k(key, i)"
+         " JOIN identity.idempotency d ON d.key = k.key COLLATE \"C\""},
         {kPutIdempotent,
          "INSERT INTO identity.idempotency (key, fingerprint, response) VALUES ($1, $2, $3)"
          " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
@@ -511,13 +538,26 @@ class PgTxn : public IdentityTxn {
     return Read(sql_.Execute(kGetRecord, id.org(), id.local_id(), version),
                 [&](const pqxx::result& r) -> Result {
                   if (r.empty()) return std::optional<v1::SourceRecord>();
-                  const pqxx::row& row = r[0];
-                  v1::SourceRecord record;
-                  if (absl::Status s = Parse(row[0], &record); !s.ok()) return s;
-                  record.set_version(row[6].as<int64_t>());
-                  if (version == 0 || row[1].as<bool>()) SetCurrentState(row, 2, &record);
-                  if (!row[5].is_null()) record.set_person_id(Text(row[5]));
-                  return std::optional<v1::SourceRecord>(std::move(record));
+                  return ParseRecordRow(r[0], 0, version == 0);
+                });
+  }
+
+  absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
+      const std::vector<SourceId>& ids) override {
+    using Result = absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>>;
+    if (ids.empty()) return std::vector<std::optional<v1::SourceRecord>>();
+    auto [orgs, local_ids] = OrgsAndLocalIds(ids);
+    return Read(sql_.Execute(kGetRecords, TextArray(orgs), TextArray(local_ids)),
+                [&](const pqxx::result& r) -> Result {
+                  std::vector<std::optional<v1::SourceRecord>> out(ids.size());
+                  for (const pqxx::row& row : r) {
+                    absl::StatusOr<size_t> i = Position(row[0], out.size());
+                    if (!i.ok()) return i.status();
+                    absl::StatusOr<v1::SourceRecord> record = ParseRecordRow(row, 1, true);
+                    if (!record.ok()) return record.status();
+                    out[*i] = *std::move(record);
+                  }
+                  return out;
                 });
   }
 
@@ -603,19 +643,15 @@ class PgTxn : public IdentityTxn {
       const std::vector<SourceId>& ids) override {
     using Result = absl::StatusOr<std::vector<std::optional<v1::Link>>>;
     if (ids.empty()) return std::vector<std::optional<v1::Link>>();
-    std::vector<std::string> orgs, local_ids;
-    for (const SourceId& id : ids) {
-      orgs.push_back(id.org());
-      local_ids.push_back(id.local_id());
-    }
+    auto [orgs, local_ids] = OrgsAndLocalIds(ids);
     return Read(sql_.Execute(kGetLinks, TextArray(orgs), TextArray(local_ids)),
                 [&](const pqxx::result& r) -> Result {
                   std::vector<std::optional<v1::Link>> out(ids.size());
                   for (const pqxx::row& row : r) {
-                    size_t i = row[0].as<size_t>() - 1;
-                    if (i >= out.size()) return absl::InternalError("link position out of range");
-                    out[i].emplace();
-                    if (absl::Status s = Parse(row[1], &*out[i]); !s.ok()) return s;
+                    absl::StatusOr<size_t> i = Position(row[0], out.size());
+                    if (!i.ok()) return i.status();
+                    out[*i].emplace();
+                    if (absl::Status s = Parse(row[1], &*out[*i]); !s.ok()) return s;
                   }
                   return out;
                 });
@@ -759,15 +795,46 @@ class PgTxn : public IdentityTxn {
     return Read(sql_.Execute(kNotAMatchesOf, id.org(), id.local_id()), ParseAll<v1::NotAMatch>);
   }
 
+  absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> NotAMatchesOfRecords(
+      const std::vector<SourceId>& ids) override {
+    using Result = absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>>;
+    if (ids.empty()) return std::vector<std::vector<v1::NotAMatch>>();
+    auto [orgs, local_ids] = OrgsAndLocalIds(ids);
+    return Read(sql_.Execute(kNotAMatchesOfRecords, TextArray(orgs), TextArray(local_ids)),
+                [&](const pqxx::result& r) -> Result {
+                  std::vector<std::vector<v1::NotAMatch>> out(ids.size());
+                  for (const pqxx::row& row : r) {
+                    absl::StatusOr<size_t> i = Position(row[0], out.size());
+                    if (!i.ok()) return i.status();
+                    if (absl::Status s = Parse(row[1], &out[*i].emplace_back()); !s.ok()) return s;
+                  }
+                  return out;
+                });
+  }
+
   absl::StatusOr<std::optional<StoredIdempotentResult>> GetIdempotent(
       const std::string& key) override {
     using Result = absl::StatusOr<std::optional<StoredIdempotentResult>>;
     return Read(sql_.Execute(kGetIdempotent, key), [](const pqxx::result& r) -> Result {
       if (r.empty()) return std::optional<StoredIdempotentResult>();
-      pqxx::binarystring response(r[0][1]);
-      return std::optional<StoredIdempotentResult>(
-          StoredIdempotentResult{Text(r[0][0]), response.str()});
+      return std::optional<StoredIdempotentResult>(IdempotentOf(r[0], 0));
     });
+  }
+
+  absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> GetIdempotents(
+      const std::vector<std::string>& keys) override {
+    using Result = absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>>;
+    if (keys.empty()) return std::vector<std::optional<StoredIdempotentResult>>();
+    return Read(sql_.Execute(kGetIdempotents, TextArray(keys)),
+                [&](const pqxx::result& r) -> Result {
+                  std::vector<std::optional<StoredIdempotentResult>> out(keys.size());
+                  for (const pqxx::row& row : r) {
+                    absl::StatusOr<size_t> i = Position(row[0], out.size());
+                    if (!i.ok()) return i.status();
+                    out[*i] = IdempotentOf(row, 1);
+                  }
+                  return out;
+                });
   }
 
   absl::Status PutIdempotent(const std::string& key,
@@ -839,6 +906,42 @@ class PgTxn : public IdentityTxn {
   }
 
   // state, superseded_org, superseded_local_id in row[first..first+2].
+  // A row of id_get_record whose columns start at `first`; `current` when the current version
+  // was asked for (its state is the record's current state).
+  static absl::StatusOr<v1::SourceRecord> ParseRecordRow(const pqxx::row& row, int first,
+                                                         bool current) {
+    v1::SourceRecord record;
+    if (absl::Status s = Parse(row[first], &record); !s.ok()) return s;
+    record.set_version(row[first + 6].as<int64_t>());
+    if (current || row[first + 1].as<bool>()) SetCurrentState(row, first + 2, &record);
+    if (!row[first + 5].is_null()) record.set_person_id(Text(row[first + 5]));
+    return record;
+  }
+
+  static StoredIdempotentResult IdempotentOf(const pqxx::row& row, int first) {
+    pqxx::binarystring response(row[first + 1]);
+    return StoredIdempotentResult{Text(row[first]), response.str()};
+  }
+
+  // The 0-based position of a batch answer's row (its WITH ORDINALITY column, 1-based).
+  static absl::StatusOr<size_t> Position(const pqxx::field& ordinality, size_t size) {
+    const size_t i = ordinality.as<size_t>() - 1;
+    if (i >= size) return absl::InternalError("batch answer position out of range");
+    return i;
+  }
+
+  static std::pair<std::vector<std::string>, std::vector<std::string>> OrgsAndLocalIds(
+      const std::vector<SourceId>& ids) {
+    std::vector<std::string> orgs, local_ids;
+    orgs.reserve(ids.size());
+    local_ids.reserve(ids.size());
+    for (const SourceId& id : ids) {
+      orgs.push_back(id.org());
+      local_ids.push_back(id.local_id());
+    }
+    return {std::move(orgs), std::move(local_ids)};
+  }
+
   static void SetCurrentState(const pqxx::row& row, int first, v1::SourceRecord* record) {
     record->set_state(static_cast<v1::RecordState>(row[first].as<int>()));
     record->mutable_superseded_by()->set_org(Text(row[first + 1]));
