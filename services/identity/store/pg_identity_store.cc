@@ -64,6 +64,10 @@ constexpr char kPutIdempotent[] = "id_put_idempotent";
 constexpr char kScanFirst[] = "id_scan_first";
 constexpr char kScanNext[] = "id_scan_next";
 
+// The ids of a batch read ($1 orgs, $2 local ids) with their 1-based positions. Batch reads
+// look each one up in a LATERAL subquery: a join would let the planner hash whole tables.
+constexpr char kUnnestIds[] = "unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)";
+
 // ListTasks / CountTasks variants: one statement per (order, org filter, person filter), so
 // each has a plan that uses the matching index. Every variant takes the same parameters
 // ($1 state, $2 org, $3 person_id[, $4 limit, $5 offset]); an unused filter's parameter is ''
@@ -95,13 +99,14 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
          " WHERE r.org = $1 AND r.local_id = $2"},
         // Position (1-based) first, then the columns of id_get_record.
         {kGetRecords,
-         "SELECT k.i, v.record, true, r.state, r.superseded_org, r.superseded_local_id,"
-         " l.person_id, v.version"
-         " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)"
-         " JOIN identity.records r ON r.org = k.org COLLATE \"C\" AND r.local_id = k.lid COLLATE \"C\""
-         " JOIN identity.record_versions v ON v.org = r.org AND v.local_id = r.local_id"
-         "  AND v.version = r.current_version"
-         " LEFT JOIN identity.links l ON l.org = r.org AND l.local_id = r.local_id"},
+         absl::StrCat("SELECT k.i, x.* FROM ", kUnnestIds, " CROSS JOIN LATERAL (",
+                      "SELECT v.record, true, r.state, r.superseded_org, r.superseded_local_id,"
+                      " l.person_id, v.version"
+                      " FROM identity.records r"
+                      " JOIN identity.record_versions v ON v.org = r.org"
+                      "  AND v.local_id = r.local_id AND v.version = r.current_version"
+                      " LEFT JOIN identity.links l ON l.org = r.org AND l.local_id = r.local_id"
+                      " WHERE r.org = k.org COLLATE \"C\" AND r.local_id = k.lid COLLATE \"C\") x")},
         // The version rule and both writes in one statement; answers the version stored (no
         // row: $3 was not 0 and not the next version). FOR UPDATE makes a concurrent writer of
         // the same record (one that skipped the advisory lock) wait and then see the new
@@ -151,8 +156,9 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
         {kGetLink, "SELECT link FROM identity.links WHERE org = $1 AND local_id = $2"},
         // $1 orgs and $2 local ids, pairwise; answers (position from 1, link) of those linked.
         {kGetLinks,
-         "SELECT k.i, l.link FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)"
-         " JOIN identity.links l ON l.org = k.org COLLATE \"C\" AND l.local_id = k.lid COLLATE \"C\""},
+         absl::StrCat("SELECT k.i, x.link FROM ", kUnnestIds,
+                      " CROSS JOIN LATERAL (SELECT l.link FROM identity.links l"
+                      " WHERE l.org = k.org COLLATE \"C\" AND l.local_id = k.lid COLLATE \"C\") x")},
         {kLinkedRecordsOf,
          "SELECT l.link, v.version, v.record, r.state, r.superseded_org, r.superseded_local_id"
          " FROM identity.links l"
@@ -225,22 +231,18 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
          "SELECT decision FROM identity.not_a_matches"
          " WHERE (a_org = $1 AND a_local_id = $2) OR (b_org = $1 AND b_local_id = $2)"
          " ORDER BY a_org, a_local_id, b_org, b_local_id"},
-        // Each side through its own index; ordered as id_not_a_matches_of within a position.
+        // Ordered as id_not_a_matches_of within a position.
         {kNotAMatchesOfRecords,
-         "SELECT i, decision FROM ("
-         " SELECT k.i, d.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)"
-         "  JOIN identity.not_a_matches d"
-         "  ON d.a_org = k.org COLLATE \"C\" AND d.a_local_id = k.lid COLLATE \"C\""
-         " UNION ALL"
-         " SELECT k.i, d.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(org, lid, i)"
-         "  JOIN identity.not_a_matches d"
-         "  ON d.b_org = k.org COLLATE \"C\" AND d.b_local_id = k.lid COLLATE \"C\""
-         ") x ORDER BY i, a_org, a_local_id, b_org, b_local_id"},
+         absl::StrCat("SELECT k.i, x.decision FROM ", kUnnestIds,
+                      " CROSS JOIN LATERAL (SELECT decision FROM identity.not_a_matches"
+                      " WHERE (a_org = k.org COLLATE \"C\" AND a_local_id = k.lid COLLATE \"C\")"
+                      " OR (b_org = k.org COLLATE \"C\" AND b_local_id = k.lid COLLATE \"C\")"
+                      " ORDER BY a_org, a_local_id, b_org, b_local_id) x ORDER BY k.i")},
         {kGetIdempotent, "SELECT fingerprint, response FROM identity.idempotency WHERE key = $1"},
         {kGetIdempotents,
-         "SELECT k.i, d.fingerprint, d.response"
-         " FROM unnest($1::text[]) WITH ORDINALITY AS k(key, i)"
-         " JOIN identity.idempotency d ON d.key = k.key COLLATE \"C\""},
+         "SELECT k.i, x.* FROM unnest($1::text[]) WITH ORDINALITY AS k(key, i)"
+         " CROSS JOIN LATERAL (SELECT fingerprint, response FROM identity.idempotency"
+         " WHERE key = k.key COLLATE \"C\") x"},
         {kPutIdempotent,
          "INSERT INTO identity.idempotency (key, fingerprint, response) VALUES ($1, $2, $3)"
          " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
