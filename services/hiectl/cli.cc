@@ -179,7 +179,12 @@ int Health(const Config& config, absl::Duration timeout, bool json) {
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
 }
 
-// register --file: one call per good row, up to --parallel in flight.
+// Rows per RegisterSourceRecords call of `register --file`.
+constexpr size_t kRowsPerCall = 50;
+
+// register --file: the good rows in RegisterSourceRecords calls of up to kRowsPerCall rows, up
+// to --parallel calls in flight; with --validate-only, one RegisterSourceRecord dry run per row
+// (a batch is never a dry run).
 int RegisterFile(Session& session) {
   const Config& config = session.config();
   for (const char* key :
@@ -225,64 +230,105 @@ int RegisterFile(Session& session) {
   std::atomic<bool> stop{false};
   std::atomic<int> sent{0};
   // Rows of one record always go to the same worker, in file order, so that successive versions
-  // of a record in one file are registered in the order the file gives them.
+  // of a record in one file are registered in the order the file gives them (the entries of a
+  // call are decided in order).
   auto shard_of = [&](const BulkRow& row) {
     return std::hash<std::string>{}(absl::StrCat(row.request.source_id().org(), "\n",
                                                  row.request.source_id().local_id())) %
            static_cast<size_t>(*parallel);
   };
+  // Counts and prints one row's answer; mu held.
+  auto report = [&](const BulkRow& row, const grpc::Status& status,
+                    const id::RegisterSourceRecordResponse& response,
+                    const std::string& request_id) {
+    if (!status.ok()) {
+      ++summary.errors;
+      std::cerr << "hiectl: line " << row.line << ": " << FormatSourceId(row.request.source_id())
+                << ": " << CodeName(status.error_code()) << ": " << status.error_message()
+                << " (request id " << request_id << ")\n";
+      if (ExitCodeForGrpcCode(status.error_code()) == 2) stop = true;
+      return;
+    }
+    if (response.created()) ++summary.created;
+    if (response.stale()) ++summary.stale;
+    switch (response.decision().outcome()) {
+      case id::MATCH_OUTCOME_NEW_PERSON:
+        ++summary.new_person;
+        break;
+      case id::MATCH_OUTCOME_LINKED:
+        ++summary.linked;
+        break;
+      case id::MATCH_OUTCOME_REVIEW:
+        ++summary.review;
+        break;
+      case id::MATCH_OUTCOME_UNCHANGED:
+        ++summary.unchanged;
+        break;
+      default:
+        break;
+    }
+    if (session.json()) {
+      std::cout << "{\"line\":" << row.line << ",\"response\":" << ToJson(response) << "}\n";
+    } else {
+      std::cout << RenderBulkRow(row.line, row.request, response);
+    }
+  };
+  // One call for `rows` (one row with --validate-only).
+  auto send = [&](const std::vector<const BulkRow*>& rows) {
+    if (rows.empty()) return;
+    const std::string request_id = session.NewId();
+    absl::StatusOr<hie::common::v1::RequestContext> context = BuildContext(config, request_id);
+    if (!context.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      std::cerr << "hiectl: " << context.status().message() << "\n";
+      stop = true;
+      return;
+    }
+    grpc::ClientContext call;
+    session.Prepare(&call, request_id);
+    std::vector<grpc::Status> statuses(rows.size());
+    std::vector<id::RegisterSourceRecordResponse> responses(rows.size());
+    if (*validate_only) {
+      id::RegisterSourceRecordRequest request = rows[0]->request;
+      *request.mutable_context() = *context;
+      statuses[0] = session.stub().RegisterSourceRecord(&call, request, &responses[0]);
+    } else {
+      id::RegisterSourceRecordsRequest request;
+      *request.mutable_context() = *context;
+      for (const BulkRow* row : rows) *request.add_registrations() = row->request;
+      id::RegisterSourceRecordsResponse out;
+      grpc::Status status = session.stub().RegisterSourceRecords(&call, request, &out);
+      if (status.ok() && out.results_size() != static_cast<int>(rows.size())) {
+        status = grpc::Status(grpc::StatusCode::INTERNAL,
+                              "the server answered a different number of results");
+      }
+      for (size_t k = 0; k < rows.size(); ++k) {
+        if (!status.ok()) {
+          statuses[k] = status;
+          continue;
+        }
+        const id::RegisterSourceRecordResult& result = out.results(static_cast<int>(k));
+        statuses[k] = grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.message());
+        responses[k] = result.response();
+      }
+    }
+    sent += static_cast<int>(rows.size());
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t k = 0; k < rows.size(); ++k) report(*rows[k], statuses[k], responses[k], request_id);
+  };
   auto worker = [&](size_t shard) {
+    const size_t rows_per_call = *validate_only ? 1 : kRowsPerCall;
+    std::vector<const BulkRow*> rows;
     for (const BulkRow& row : file->rows) {
       if (stop) return;
       if (shard_of(row) != shard) continue;
-      id::RegisterSourceRecordRequest request = row.request;
-      std::string request_id = session.NewId();
-      absl::StatusOr<hie::common::v1::RequestContext> context = BuildContext(config, request_id);
-      if (!context.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        std::cerr << "hiectl: " << context.status().message() << "\n";
-        stop = true;
-        return;
-      }
-      *request.mutable_context() = *context;
-      grpc::ClientContext call;
-      session.Prepare(&call, request_id);
-      id::RegisterSourceRecordResponse response;
-      grpc::Status status = session.stub().RegisterSourceRecord(&call, request, &response);
-      ++sent;
-      std::lock_guard<std::mutex> lock(mu);
-      if (!status.ok()) {
-        ++summary.errors;
-        std::cerr << "hiectl: line " << row.line << ": " << FormatSourceId(request.source_id())
-                  << ": " << CodeName(status.error_code()) << ": " << status.error_message()
-                  << " (request id " << request_id << ")\n";
-        if (ExitCodeForGrpcCode(status.error_code()) == 2) stop = true;
-        continue;
-      }
-      if (response.created()) ++summary.created;
-      if (response.stale()) ++summary.stale;
-      switch (response.decision().outcome()) {
-        case id::MATCH_OUTCOME_NEW_PERSON:
-          ++summary.new_person;
-          break;
-        case id::MATCH_OUTCOME_LINKED:
-          ++summary.linked;
-          break;
-        case id::MATCH_OUTCOME_REVIEW:
-          ++summary.review;
-          break;
-        case id::MATCH_OUTCOME_UNCHANGED:
-          ++summary.unchanged;
-          break;
-        default:
-          break;
-      }
-      if (session.json()) {
-        std::cout << "{\"line\":" << row.line << ",\"response\":" << ToJson(response) << "}\n";
-      } else {
-        std::cout << RenderBulkRow(row.line, request, response);
+      rows.push_back(&row);
+      if (rows.size() == rows_per_call) {
+        send(rows);
+        rows.clear();
       }
     }
+    if (!stop) send(rows);
   };
   std::vector<std::thread> threads;
   for (int64_t t = 1; t < *parallel; ++t) threads.emplace_back(worker, static_cast<size_t>(t));

@@ -68,7 +68,29 @@ class FakeIdentity final : public id::IdentityService::Service {
     return grpc::Status::OK;
   }
 
+  // Each entry as RegisterSourceRecord answers it; family name "Refused" is refused.
+  grpc::Status RegisterSourceRecords(grpc::ServerContext* context,
+                                     const id::RegisterSourceRecordsRequest* request,
+                                     id::RegisterSourceRecordsResponse* response) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++register_batches_;
+    }
+    for (int i = 0; i < request->registrations_size(); ++i) {
+      const id::RegisterSourceRecordRequest& entry = request->registrations(i);
+      id::RegisterSourceRecordResult* result = response->add_results();
+      if (entry.demographics().name().family() == "Refused") {
+        result->set_code(grpc::StatusCode::FAILED_PRECONDITION);
+        result->set_message(absl::StrCat("registrations[", i, "]: refused"));
+        continue;
+      }
+      RegisterSourceRecord(context, &entry, result->mutable_response());
+    }
+    return grpc::Status::OK;
+  }
+
   std::mutex mu_;
+  int register_batches_ = 0;
   std::vector<id::ResolveRequest> resolves_;
   std::vector<std::string> metadata_request_ids_;  // x-request-id of each Resolve
   std::vector<id::LinkRecordRequest> links_;
@@ -208,6 +230,31 @@ TEST_F(HiectlCliTest, BulkFileRegistersGoodRowsWithStableKeysAndReportsBadOnes) 
   EXPECT_THAT(keys, UnorderedElementsAre(fake_.registers_[2].idempotency_key(),
                                          fake_.registers_[3].idempotency_key()));
   EXPECT_NE(keys[0], keys[1]);
+  std::remove(path.c_str());
+}
+
+TEST_F(HiectlCliTest, BulkFileGoesInBatchesAndARefusedRowIsReportedByItsLine) {
+  std::string path = ::testing::TempDir() + "/hiectl_batches.csv";
+  {
+    std::ofstream csv(path);
+    csv << "org,local_id,family_name\n";
+    for (int i = 0; i < 120; ++i) csv << "clinic-a," << i << "," << (i == 50 ? "Refused" : "Ok") << "\n";
+  }
+  Result r = Hiectl({"register", "--file", path});
+  EXPECT_EQ(r.code, 1);
+  // Row 50 is the first of the second call.
+  EXPECT_THAT(r.err,
+              HasSubstr("line 52: clinic-a/50: FAILED_PRECONDITION: registrations[0]: refused"));
+  EXPECT_THAT(r.out, HasSubstr("rows 120, created 119, new person 119, linked 0, review 0, "
+                               "unchanged 0, errors 1\n"));
+  EXPECT_EQ(fake_.register_batches_, 3);  // 50 + 50 + 20 rows
+  EXPECT_EQ(fake_.registers_.size(), 119u);
+
+  // A dry run goes row by row (a batch is never a dry run).
+  Result dry = Hiectl({"register", "--file", path, "--validate-only"});
+  EXPECT_EQ(fake_.register_batches_, 3);
+  EXPECT_EQ(fake_.registers_.size(), 119u + 120u);
+  EXPECT_TRUE(fake_.registers_.back().validate_only());
   std::remove(path.c_str());
 }
 
