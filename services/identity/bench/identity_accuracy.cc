@@ -1,15 +1,15 @@
 // hie-identity-accuracy: how well hie-identity's registration decides, measured in process
 // against the generator's truth. Not a test: it prints figures.
 //
-//   hie-identity-accuracy --records N [--seed 42] [--params FILE] [--store indexed|in-memory]
-//                         [--show-merged K] [--outcomes-out FILE]
+//   hie-identity-accuracy --records N [--seed 42] [--params FILE] [--show-merged K]
+//                         [--outcomes-out FILE]
 //
 // The data set is the one of hie-identity-bench (services/identity/bench/generated_dataset.h):
 // the first N records of hie::mpi::GeneratePopulation (seed, 5 clinics, about 1.9 records per
 // person), mapped to Demographics as the service receives them. Each record is registered once,
 // in population order, through IdentityManager::Register with MpiMatcher (the default model
 // parameters as hie-identity uses them, or --params FILE as `hie-identity --model-params FILE`
-// loads them) over a store in memory. Every registration is a first version, so its outcome is
+// loads them) over InMemoryIdentityStore. Every registration is a first version, so its outcome is
 // LINKED (a CERTAIN person), NEW_PERSON (no candidate) or REVIEW (a new person plus review
 // tasks for PROBABLE / POSSIBLE persons).
 //
@@ -25,11 +25,6 @@
 // Diagnostics (synthetic data only): --show-merged K prints, for up to K wrongly merged hard
 // pairs, the record ids of the merged person with each record's generated person and outcome;
 // --outcomes-out FILE writes record_id,generated_person,outcome,person for every registration.
-//
-// --store indexed (default) is IndexedIdentityStore, a store with indexes made for this program;
-// --store in-memory is InMemoryIdentityStore (the unit tests' fake), which copies its state for
-// every transaction (quadratic: use it up to a few thousand records, to check that both stores
-// give the same figures).
 
 #include <algorithm>
 #include <chrono>
@@ -49,7 +44,6 @@
 #include "hie/mpi/model_params_file.h"
 #include "hie/mpi/nicknames.h"
 #include "services/identity/bench/generated_dataset.h"
-#include "services/identity/bench/indexed_identity_store.h"
 #include "services/identity/core/identity_manager.h"
 #include "services/identity/core/mpi_matcher.h"
 #include "services/identity/store/in_memory_identity_store.h"
@@ -64,7 +58,6 @@ struct Flags {
   int64_t records = 10000;
   uint64_t seed = 42;
   std::string params;
-  std::string store = "indexed";
   int64_t show_merged = 0;   // print the records of up to this many wrongly merged hard pairs
   std::string outcomes_out;  // record_id,person,outcome per registration
 };
@@ -73,8 +66,7 @@ struct Flags {
   if (!error.empty()) std::fprintf(stderr, "hie-identity-accuracy: %s\n", error.c_str());
   std::fprintf(stderr,
                "usage: hie-identity-accuracy --records N [--seed S] [--params FILE]\n"
-               "                             [--store indexed|in-memory] [--show-merged K]\n"
-               "                             [--outcomes-out FILE]\n");
+               "                             [--show-merged K] [--outcomes-out FILE]\n");
   std::exit(2);
 }
 
@@ -103,8 +95,6 @@ Flags ParseFlags(int argc, char** argv) {
       f.seed = static_cast<uint64_t>(integer());
     else if (arg == "--params")
       f.params = value;
-    else if (arg == "--store")
-      f.store = value;
     else if (arg == "--show-merged")
       f.show_merged = integer();
     else if (arg == "--outcomes-out")
@@ -113,7 +103,6 @@ Flags ParseFlags(int argc, char** argv) {
       Usage("unknown flag " + arg);
   }
   if (f.records <= 0) Usage("--records must be > 0");
-  if (f.store != "indexed" && f.store != "in-memory") Usage("--store is indexed or in-memory");
   return f;
 }
 
@@ -167,21 +156,10 @@ int main(int argc, char** argv) {
     params = *loaded;
   }
 
-  std::unique_ptr<hie::identity::IdentityStore> store;
-  hie::identity::bench::IndexedIdentityStore* indexed = nullptr;
-  hie::identity::InMemoryIdentityStore* in_memory = nullptr;
-  if (f.store == "indexed") {
-    auto s = std::make_unique<hie::identity::bench::IndexedIdentityStore>();
-    indexed = s.get();
-    store = std::move(s);
-  } else {
-    auto s = std::make_unique<hie::identity::InMemoryIdentityStore>();
-    in_memory = s.get();
-    store = std::move(s);
-  }
+  hie::identity::InMemoryIdentityStore store;
   hie::identity::MpiMatcher matcher(params, &*nicknames);
   StepClock clock;
-  hie::identity::IdentityManager manager(store.get(), &matcher, &clock);
+  hie::identity::IdentityManager manager(&store, &matcher, &clock);
   hie::identity::CallContext call;
   call.actor.set_org("hie-operations");
   call.actor.set_user_id("identity-accuracy");
@@ -307,11 +285,7 @@ int main(int argc, char** argv) {
     ++s.first;
     s.second += same ? 1 : 0;
   };
-  if (indexed != nullptr) {
-    for (const auto& [id, t] : indexed->state().tasks) count_task(t);
-  } else {
-    for (const auto& [id, t] : in_memory->Snapshot().tasks) count_task(t);
-  }
+  for (const auto& [id, t] : store.Snapshot().tasks) count_task(t);
 
   // Hard pairs with both records registered.
   std::map<std::string, std::pair<int64_t, int64_t>> hard;  // kind -> (present, merged)
@@ -339,8 +313,8 @@ int main(int argc, char** argv) {
   }
 
   std::printf(
-      "== hie-identity-accuracy: %" PRId64 " records (seed %" PRIu64 "), model %s, store %s\n", n,
-      f.seed, f.params.empty() ? "Model::DefaultParams()" : f.params.c_str(), f.store.c_str());
+      "== hie-identity-accuracy: %" PRId64 " records (seed %" PRIu64 "), model %s\n", n, f.seed,
+      f.params.empty() ? "Model::DefaultParams()" : f.params.c_str());
   std::printf("registered %" PRId64 " in %.1f s = %.0f records/s (one thread), errors %" PRId64
               ", persons %zu (truth %zu)\n",
               n - errors, seconds, (n - errors) / seconds, errors, cluster_size.size(),

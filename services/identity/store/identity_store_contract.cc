@@ -420,6 +420,65 @@ TEST_P(IdentityStoreContractTest, FailedTransactionChangesNothing) {
               }).ok());
 }
 
+// A failed transaction that changed what is already there (link, task, decision, key, record
+// state) leaves every lookup answering as before, including lookups by person and by record.
+TEST_P(IdentityStoreContractTest, FailedTransactionRestoresChangedRowsAndTheirLookups) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-b", "2");
+  std::string task_id;
+  auto decision = [&] {
+    v1::NotAMatch d;
+    *d.mutable_a() = a;
+    *d.mutable_b() = b;
+    return d;
+  };
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_TRUE(t.PutRecordVersion(Version(a, 1, "A"), true).ok());
+                EXPECT_TRUE(t.PutRecordVersion(Version(b, 1, "B"), true).ok());
+                EXPECT_TRUE(t.PutPerson(ActivePerson("P-1")).ok());
+                EXPECT_TRUE(t.PutPerson(ActivePerson("P-2")).ok());
+                EXPECT_TRUE(t.PutLink(LinkOf(a, "P-1")).ok());
+                EXPECT_TRUE(t.PutLink(LinkOf(b, "P-2")).ok());
+                task_id = *t.NewTaskId();
+                EXPECT_TRUE(t.PutTask(Task(task_id, a, b, 5.0, 100)).ok());
+                EXPECT_TRUE(t.PutNotAMatch(decision()).ok());
+                return t.PutIdempotent("k", {"f", "r"});
+              }).ok());
+  int64_t events_before = 0;
+  absl::Status status = Txn([&](IdentityTxn& t) -> absl::Status {
+    events_before = *t.LastEventSequence();
+    EXPECT_TRUE(t.PutLink(LinkOf(b, "P-1")).ok());  // b moves to P-1
+    v1::ReviewTask closed = Task(task_id, a, b, 5.0, 100);
+    closed.set_state(v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT);
+    EXPECT_TRUE(t.PutTask(closed).ok());
+    EXPECT_TRUE(t.RemoveNotAMatch(b, a).ok());
+    EXPECT_TRUE(t.PutIdempotent("k", {"f2", "r2"}).ok());
+    EXPECT_TRUE(t.SetRecordState(a, v1::RECORD_STATE_INACTIVE, SourceId()).ok());
+    EXPECT_TRUE(t.PutRecordVersion(Version(a, 2, "A2"), true).ok());
+    v1::IdentityEvent event;
+    event.set_type(v1::IDENTITY_EVENT_TYPE_RECORD_LINKED);
+    *event.add_source_ids() = b;
+    EXPECT_TRUE(t.AppendEvent(&event).ok());
+    return absl::AbortedError("rolled back on purpose");
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_EQ(t.LinksOf("P-1")->size(), 1u);
+                EXPECT_EQ(t.LinksOf("P-2")->size(), 1u);
+                EXPECT_EQ((*t.GetLink(b))->person_id(), "P-2");
+                EXPECT_EQ(t.OpenTasksWith(b)->size(), 1u);
+                EXPECT_EQ(t.NotAMatchesOf(a)->size(), 1u);
+                EXPECT_EQ(t.NotAMatchesOf(b)->size(), 1u);
+                EXPECT_EQ((*t.GetIdempotent("k"))->request_fingerprint, "f");
+                auto record = t.GetRecord(a);
+                EXPECT_EQ((*record)->version(), 1);
+                EXPECT_EQ((*record)->state(), v1::RECORD_STATE_ACTIVE);
+                EXPECT_EQ(t.RecordVersions(a)->size(), 1u);
+                EXPECT_EQ(*t.LastEventSequence(), events_before);
+                EXPECT_TRUE(t.EventsAboutRecord(b, absl::InfiniteFuture())->empty());
+                return absl::OkStatus();
+              }).ok());
+}
+
 TEST_P(IdentityStoreContractTest, ScanActiveRecordsSkipsInactiveAndFillsPerson) {
   SourceId a = Id("clinic-a", "1"), b = Id("clinic-a", "2");
   ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {

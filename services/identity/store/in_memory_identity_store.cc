@@ -1,7 +1,10 @@
 #include "services/identity/store/in_memory_identity_store.h"
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/time_util.h"
@@ -28,7 +31,7 @@ bool Names(const v1::IdentityEvent& e, const SourceId& id) {
   });
 }
 
-std::pair<std::string, std::string> PairKey(const SourceId& a, const SourceId& b) {
+InMemoryIdentityStore::State::PairKey PairKey(const SourceId& a, const SourceId& b) {
   std::string ka = RecordKey(a), kb = RecordKey(b);
   return ka < kb ? std::make_pair(ka, kb) : std::make_pair(kb, ka);
 }
@@ -46,9 +49,72 @@ bool Matches(const v1::ReviewTask& t, const TaskFilter& f) {
   return true;
 }
 
+using State = InMemoryIdentityStore::State;
+
+// Sets or erases (nullopt) map[key].
+template <typename Map>
+void Assign(Map& map, const typename Map::key_type& key,
+            std::optional<typename Map::mapped_type> value) {
+  if (value.has_value()) {
+    map.insert_or_assign(key, *std::move(value));
+  } else {
+    map.erase(key);
+  }
+}
+
+template <typename Map>
+std::optional<typename Map::mapped_type> Find(const Map& map, const typename Map::key_type& key) {
+  auto it = map.find(key);
+  if (it == map.end()) return std::nullopt;
+  return it->second;
+}
+
+// The writes below keep the indexes in step with their tables; the transaction's journal undoes
+// a write by calling the same function with the old value.
+void SetLink(State& s, const std::string& key, std::optional<v1::Link> link) {
+  if (auto old = s.links.find(key); old != s.links.end()) {
+    auto of = s.links_of.find(old->second.person_id());
+    of->second.erase(key);
+    if (of->second.empty()) s.links_of.erase(of);
+  }
+  if (link.has_value()) s.links_of[link->person_id()].insert(key);
+  Assign(s.links, key, std::move(link));
+}
+
+void SetTask(State& s, const std::string& task_id, std::optional<v1::ReviewTask> task) {
+  auto index = [&](const v1::ReviewTask& t, bool add) {
+    if (t.state() != v1::REVIEW_TASK_STATE_OPEN) return;
+    for (const SourceId* side : {&t.left().source_id(), &t.right().source_id()}) {
+      const std::string key = RecordKey(*side);
+      if (add) {
+        s.open_tasks_of[key].insert(t.task_id());
+      } else if (auto of = s.open_tasks_of.find(key); of != s.open_tasks_of.end()) {
+        of->second.erase(t.task_id());
+        if (of->second.empty()) s.open_tasks_of.erase(of);
+      }
+    }
+  };
+  if (auto old = s.tasks.find(task_id); old != s.tasks.end()) index(old->second, false);
+  if (task.has_value()) index(*task, true);
+  Assign(s.tasks, task_id, std::move(task));
+}
+
+void SetNotAMatch(State& s, const State::PairKey& pair, std::optional<v1::NotAMatch> decision) {
+  for (const std::string* key : {&pair.first, &pair.second}) {
+    if (decision.has_value()) {
+      s.not_a_matches_of[*key].insert(pair);
+    } else if (auto of = s.not_a_matches_of.find(*key); of != s.not_a_matches_of.end()) {
+      of->second.erase(pair);
+      if (of->second.empty()) s.not_a_matches_of.erase(of);
+    }
+  }
+  Assign(s.not_a_matches, pair, std::move(decision));
+}
+
 class InMemoryTxn : public IdentityTxn {
  public:
-  explicit InMemoryTxn(InMemoryIdentityStore::State* s) : s_(*s) {}
+  // Every write adds its undo to `journal`.
+  InMemoryTxn(State* s, std::vector<std::function<void()>>* journal) : s_(*s), journal_(*journal) {}
 
   absl::Status LockKey(const std::string&) override {
     return absl::OkStatus();  // transactions are serial already
@@ -83,6 +149,7 @@ class InMemoryTxn : public IdentityTxn {
     if (record.version() != 0 && record.version() != version) {
       return absl::FailedPreconditionError("record version is not the next version");
     }
+    JournalRecord(record.source_id());
     auto& entry = s_.records[RecordKey(record.source_id())];
     v1::SourceRecord stored = record;
     stored.clear_person_id();
@@ -101,6 +168,7 @@ class InMemoryTxn : public IdentityTxn {
                               const SourceId& superseded_by) override {
     auto it = s_.records.find(RecordKey(id));
     if (it == s_.records.end()) return absl::NotFoundError("source record not found");
+    JournalRecord(id);
     it->second.state = state;
     it->second.superseded_by = superseded_by;
     return absl::OkStatus();
@@ -113,6 +181,7 @@ class InMemoryTxn : public IdentityTxn {
   }
 
   absl::StatusOr<std::string> NewPersonId() override {
+    journal_.push_back([&s = s_, old = s_.next_person] { s.next_person = old; });
     return absl::StrFormat("P%08d", s_.next_person++);
   }
 
@@ -129,6 +198,9 @@ class InMemoryTxn : public IdentityTxn {
     v1::Person stored = person;
     stored.clear_links();
     stored.clear_golden_record();
+    journal_.push_back([&s = s_, id = person.person_id(), old = Find(s_.persons, person.person_id())] {
+      Assign(s.persons, id, old);
+    });
     s_.persons[person.person_id()] = std::move(stored);
     return absl::OkStatus();
   }
@@ -140,14 +212,17 @@ class InMemoryTxn : public IdentityTxn {
   }
 
   absl::Status PutLink(const v1::Link& link) override {
-    s_.links[RecordKey(link.source_id())] = link;
+    const std::string key = RecordKey(link.source_id());
+    journal_.push_back([&s = s_, key, old = Find(s_.links, key)] { SetLink(s, key, old); });
+    SetLink(s_, key, link);
     return absl::OkStatus();
   }
 
+  // Ordered by (org, local_id), as RecordKey orders them.
   absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
     std::vector<v1::Link> out;
-    for (const auto& [key, link] : s_.links) {
-      if (link.person_id() == person_id) out.push_back(link);
+    if (auto of = s_.links_of.find(person_id); of != s_.links_of.end()) {
+      for (const std::string& key : of->second) out.push_back(s_.links.at(key));
     }
     return out;
   }
@@ -164,8 +239,8 @@ class InMemoryTxn : public IdentityTxn {
 
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
     std::vector<LinkedRecord> out;
-    for (const auto& [key, link] : s_.links) {
-      if (link.person_id() != person_id) continue;
+    const absl::StatusOr<std::vector<v1::Link>> links = LinksOf(person_id);
+    for (const v1::Link& link : *links) {
       absl::StatusOr<std::optional<v1::SourceRecord>> record = GetRecord(link.source_id(), 0);
       if (!record.ok()) return record.status();
       if (!record->has_value()) return absl::InternalError("linked record missing");
@@ -181,17 +256,20 @@ class InMemoryTxn : public IdentityTxn {
   }
 
   absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
-    event->set_sequence(s_.next_sequence++);
+    event->set_sequence(static_cast<int64_t>(s_.events.size()) + 1);
     event->set_event_id(absl::StrFormat("E%010d", event->sequence()));
+    journal_.push_back([&s = s_] { s.events.pop_back(); });
     s_.events.push_back(*event);
     return event->sequence();
   }
 
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
-    for (const auto& e : s_.events) {
-      if (e.event_id() == id) return std::optional<v1::IdentityEvent>(e);
+    int64_t sequence = 0;
+    if (id.size() != 11 || id[0] != 'E' || !absl::SimpleAtoi(id.substr(1), &sequence) ||
+        sequence < 1 || sequence > static_cast<int64_t>(s_.events.size())) {
+      return std::optional<v1::IdentityEvent>();
     }
-    return std::optional<v1::IdentityEvent>();
+    return std::optional<v1::IdentityEvent>(s_.events[sequence - 1]);
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& person_id,
@@ -215,8 +293,9 @@ class InMemoryTxn : public IdentityTxn {
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after_sequence,
                                                              int limit) override {
     std::vector<v1::IdentityEvent> out;
-    for (const auto& e : s_.events) {
-      if (e.sequence() > after_sequence && static_cast<int>(out.size()) < limit) out.push_back(e);
+    for (int64_t i = std::max<int64_t>(after_sequence, 0);
+         i < static_cast<int64_t>(s_.events.size()) && static_cast<int>(out.size()) < limit; ++i) {
+      out.push_back(s_.events[i]);
     }
     return out;
   }
@@ -226,11 +305,15 @@ class InMemoryTxn : public IdentityTxn {
   }
 
   absl::StatusOr<std::string> NewTaskId() override {
+    journal_.push_back([&s = s_, old = s_.next_task] { s.next_task = old; });
     return absl::StrFormat("T%08d", s_.next_task++);
   }
 
   absl::Status PutTask(const v1::ReviewTask& task) override {
-    s_.tasks[task.task_id()] = task;
+    journal_.push_back([&s = s_, id = task.task_id(), old = Find(s_.tasks, task.task_id())] {
+      SetTask(s, id, old);
+    });
+    SetTask(s_, task.task_id(), task);
     return absl::OkStatus();
   }
 
@@ -273,32 +356,25 @@ class InMemoryTxn : public IdentityTxn {
 
   absl::StatusOr<std::vector<v1::ReviewTask>> OpenTasksWith(const SourceId& id) override {
     std::vector<v1::ReviewTask> out;
-    std::string key = RecordKey(id);
-    for (const auto& [task_id, task] : s_.tasks) {
-      if (task.state() == v1::REVIEW_TASK_STATE_OPEN &&
-          (RecordKey(task.left().source_id()) == key ||
-           RecordKey(task.right().source_id()) == key)) {
-        out.push_back(task);
-      }
+    if (auto of = s_.open_tasks_of.find(RecordKey(id)); of != s_.open_tasks_of.end()) {
+      for (const std::string& task_id : of->second) out.push_back(s_.tasks.at(task_id));
     }
     return out;
   }
 
   absl::Status PutNotAMatch(const v1::NotAMatch& decision) override {
-    s_.not_a_matches[PairKey(decision.a(), decision.b())] = decision;
-    return absl::OkStatus();
+    return ChangeNotAMatch(PairKey(decision.a(), decision.b()), decision);
   }
 
   absl::Status RemoveNotAMatch(const SourceId& a, const SourceId& b) override {
-    s_.not_a_matches.erase(PairKey(a, b));
-    return absl::OkStatus();
+    return ChangeNotAMatch(PairKey(a, b), std::nullopt);
   }
 
+  // Ordered by pair, as PairKey orders them.
   absl::StatusOr<std::vector<v1::NotAMatch>> NotAMatchesOf(const SourceId& id) override {
     std::vector<v1::NotAMatch> out;
-    std::string key = RecordKey(id);
-    for (const auto& [pair, decision] : s_.not_a_matches) {
-      if (pair.first == key || pair.second == key) out.push_back(decision);
+    if (auto of = s_.not_a_matches_of.find(RecordKey(id)); of != s_.not_a_matches_of.end()) {
+      for (const State::PairKey& pair : of->second) out.push_back(s_.not_a_matches.at(pair));
     }
     return out;
   }
@@ -312,12 +388,28 @@ class InMemoryTxn : public IdentityTxn {
 
   absl::Status PutIdempotent(const std::string& key,
                              const StoredIdempotentResult& result) override {
+    journal_.push_back(
+        [&s = s_, key, old = Find(s_.idempotent, key)] { Assign(s.idempotent, key, old); });
     s_.idempotent[key] = result;
     return absl::OkStatus();
   }
 
  private:
-  InMemoryIdentityStore::State& s_;
+  void JournalRecord(const SourceId& id) {
+    const std::string key = RecordKey(id);
+    journal_.push_back([&s = s_, key, old = Find(s_.records, key)] { Assign(s.records, key, old); });
+  }
+
+  absl::Status ChangeNotAMatch(const State::PairKey& pair, std::optional<v1::NotAMatch> decision) {
+    journal_.push_back([&s = s_, pair, old = Find(s_.not_a_matches, pair)] {
+      SetNotAMatch(s, pair, old);
+    });
+    SetNotAMatch(s_, pair, std::move(decision));
+    return absl::OkStatus();
+  }
+
+  State& s_;
+  std::vector<std::function<void()>>& journal_;
 };
 
 }  // namespace
@@ -327,10 +419,12 @@ absl::Status InMemoryIdentityStore::Transact(absl::Time deadline,
                                              const TxnFn& fn) {
   std::lock_guard lock(mu_);  // one transaction at a time: every key is locked
   if (absl::Now() > deadline) return absl::DeadlineExceededError("deadline passed");
-  State working = state_;
-  InMemoryTxn txn(&working);
+  std::vector<std::function<void()>> journal;
+  InMemoryTxn txn(&state_, &journal);
   absl::Status status = fn(txn);
-  if (status.ok()) state_ = std::move(working);
+  if (!status.ok()) {
+    for (auto undo = journal.rbegin(); undo != journal.rend(); ++undo) (*undo)();
+  }
   return status;
 }
 
