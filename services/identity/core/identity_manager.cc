@@ -530,6 +530,10 @@ class ForwardingTxn : public IdentityTxn {
       const std::vector<SourceId>& ids) override {
     return t_.NotAMatchesOfRecords(ids);
   }
+  absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
+      const std::vector<std::string>& person_ids) override {
+    return t_.LinksOfPersons(person_ids);
+  }
   absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> GetIdempotents(
       const std::vector<std::string>& keys) override {
     return t_.GetIdempotents(keys);
@@ -710,10 +714,11 @@ absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::
     if (!s.ok() || cache_ == nullptr) return s;
     // Every record of every person the write touched, as the write leaves them.
     stale = changes.records;
-    for (const std::string& person : changes.persons) {
-      auto links = txn.LinksOf(person);
-      if (!links.ok()) return links.status();
-      for (const v1::Link& link : *links) stale.push_back(link.source_id());
+    absl::StatusOr<std::vector<std::vector<v1::Link>>> links =
+        txn.LinksOfPersons(std::vector<std::string>(changes.persons.begin(), changes.persons.end()));
+    if (!links.ok()) return links.status();
+    for (const std::vector<v1::Link>& of_person : *links) {
+      for (const v1::Link& link : of_person) stale.push_back(link.source_id());
     }
     return absl::OkStatus();
   });

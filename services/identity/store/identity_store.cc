@@ -29,6 +29,12 @@ absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> IdentityTxn::GetRec
       ids, [&](const SourceId& id) { return GetRecord(id); });
 }
 
+absl::StatusOr<std::vector<std::vector<v1::Link>>> IdentityTxn::LinksOfPersons(
+    const std::vector<std::string>& person_ids) {
+  return EachOf<std::vector<v1::Link>>(person_ids,
+                                       [&](const std::string& id) { return LinksOf(id); });
+}
+
 absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> IdentityTxn::NotAMatchesOfRecords(
     const std::vector<SourceId>& ids) {
   return EachOf<std::vector<v1::NotAMatch>>(ids,

@@ -98,6 +98,9 @@ class IdentityTxn {
   // Inserts or replaces the link of link.source_id (a record has exactly one link).
   virtual absl::Status PutLink(const v1::Link& link) = 0;
   virtual absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) = 0;
+  // LinksOf for many persons at once: answer i is that of person_ids[i] (default: one by one).
+  virtual absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
+      const std::vector<std::string>& person_ids);
   // The links of person_id with their records' current versions (as GetRecord answers them),
   // ordered by (org, local_id).
   virtual absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(

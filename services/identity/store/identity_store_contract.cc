@@ -398,6 +398,16 @@ TEST_P(IdentityStoreContractTest, BatchReadsAnswerAsTheSingleReads) {
                 EXPECT_EQ((*stored)[0]->request_fingerprint, "f2");
                 EXPECT_FALSE((*stored)[1].has_value());
                 EXPECT_EQ((*stored)[2]->response, std::string("r\0" "1", 3));
+                auto links = t.LinksOfPersons({"P-nobody", "P-1", "P-1"});
+                EXPECT_TRUE(links.ok());
+                EXPECT_EQ(links->size(), 3u);
+                EXPECT_TRUE((*links)[0].empty());
+                for (size_t i : {1u, 2u}) {
+                  EXPECT_EQ((*links)[i].size(), 1u);
+                  EXPECT_EQ((*links)[i][0].SerializeAsString(),
+                            (*t.LinksOf("P-1"))[0].SerializeAsString());
+                }
+                EXPECT_TRUE(t.LinksOfPersons({})->empty());
                 EXPECT_TRUE(t.GetRecords({})->empty());
                 EXPECT_TRUE(t.NotAMatchesOfRecords({})->empty());
                 EXPECT_TRUE(t.GetIdempotents({})->empty());

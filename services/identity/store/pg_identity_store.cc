@@ -45,6 +45,7 @@ constexpr char kLinkedRecordsOf[] = "id_linked_records_of";
 constexpr char kLinkedRecordsWith[] = "id_linked_records_with";
 constexpr char kPutLink[] = "id_put_link";
 constexpr char kLinksOf[] = "id_links_of";
+constexpr char kLinksOfPersons[] = "id_links_of_persons";
 constexpr char kAppendEvent[] = "id_append_event";
 constexpr char kGetEvent[] = "id_get_event";
 constexpr char kEventsSince[] = "id_events_since";
@@ -185,6 +186,10 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
              " link = EXCLUDED.link")},
         {kLinksOf,
          "SELECT link FROM identity.links WHERE person_id = $1 ORDER BY org, local_id"},
+        {kLinksOfPersons,
+         "SELECT k.i, x.link FROM unnest($1::text[]) WITH ORDINALITY AS k(person_id, i)"
+         " CROSS JOIN LATERAL (SELECT org, local_id, link FROM identity.links"
+         " WHERE person_id = k.person_id COLLATE \"C\") x ORDER BY k.i, x.org, x.local_id"},
         // Sequence, event and subjects in one round trip.
         {kAppendEvent,
          "WITH s AS (SELECT nextval('identity.event_seq') AS seq),"
@@ -669,6 +674,22 @@ class PgTxn : public IdentityTxn {
 
   absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
     return Read(sql_.Execute(kLinksOf, person_id), ParseAll<v1::Link>);
+  }
+
+  absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
+      const std::vector<std::string>& person_ids) override {
+    using Result = absl::StatusOr<std::vector<std::vector<v1::Link>>>;
+    if (person_ids.empty()) return std::vector<std::vector<v1::Link>>();
+    return Read(sql_.Execute(kLinksOfPersons, TextArray(person_ids)),
+                [&](const pqxx::result& r) -> Result {
+                  std::vector<std::vector<v1::Link>> out(person_ids.size());
+                  for (const pqxx::row& row : r) {
+                    absl::StatusOr<size_t> i = Position(row[0], out.size());
+                    if (!i.ok()) return i.status();
+                    if (absl::Status s = Parse(row[1], &out[*i].emplace_back()); !s.ok()) return s;
+                  }
+                  return out;
+                });
   }
 
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
