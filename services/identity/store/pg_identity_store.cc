@@ -556,15 +556,13 @@ class PgTxn : public IdentityTxn {
     auto [orgs, local_ids] = OrgsAndLocalIds(ids);
     return Read(sql_.Execute(kGetRecords, TextArray(orgs), TextArray(local_ids)),
                 [&](const pqxx::result& r) -> Result {
-                  std::vector<std::optional<v1::SourceRecord>> out(ids.size());
-                  for (const pqxx::row& row : r) {
-                    absl::StatusOr<size_t> i = Position(row[0], out.size());
-                    if (!i.ok()) return i.status();
-                    absl::StatusOr<v1::SourceRecord> record = ParseRecordRow(row, 1, true);
-                    if (!record.ok()) return record.status();
-                    out[*i] = *std::move(record);
-                  }
-                  return out;
+                  return ByPosition<std::optional<v1::SourceRecord>>(
+                      r, ids.size(), [](const pqxx::row& row, auto& slot) -> absl::Status {
+                        absl::StatusOr<v1::SourceRecord> record = ParseRecordRow(row, 1, true);
+                        if (!record.ok()) return record.status();
+                        slot = *std::move(record);
+                        return absl::OkStatus();
+                      });
                 });
   }
 
@@ -653,14 +651,10 @@ class PgTxn : public IdentityTxn {
     auto [orgs, local_ids] = OrgsAndLocalIds(ids);
     return Read(sql_.Execute(kGetLinks, TextArray(orgs), TextArray(local_ids)),
                 [&](const pqxx::result& r) -> Result {
-                  std::vector<std::optional<v1::Link>> out(ids.size());
-                  for (const pqxx::row& row : r) {
-                    absl::StatusOr<size_t> i = Position(row[0], out.size());
-                    if (!i.ok()) return i.status();
-                    out[*i].emplace();
-                    if (absl::Status s = Parse(row[1], &*out[*i]); !s.ok()) return s;
-                  }
-                  return out;
+                  return ByPosition<std::optional<v1::Link>>(
+                      r, ids.size(), [](const pqxx::row& row, auto& slot) {
+                        return Parse(row[1], &slot.emplace());
+                      });
                 });
   }
 
@@ -682,13 +676,10 @@ class PgTxn : public IdentityTxn {
     if (person_ids.empty()) return std::vector<std::vector<v1::Link>>();
     return Read(sql_.Execute(kLinksOfPersons, TextArray(person_ids)),
                 [&](const pqxx::result& r) -> Result {
-                  std::vector<std::vector<v1::Link>> out(person_ids.size());
-                  for (const pqxx::row& row : r) {
-                    absl::StatusOr<size_t> i = Position(row[0], out.size());
-                    if (!i.ok()) return i.status();
-                    if (absl::Status s = Parse(row[1], &out[*i].emplace_back()); !s.ok()) return s;
-                  }
-                  return out;
+                  return ByPosition<std::vector<v1::Link>>(
+                      r, person_ids.size(), [](const pqxx::row& row, auto& slot) {
+                        return Parse(row[1], &slot.emplace_back());
+                      });
                 });
   }
 
@@ -825,13 +816,10 @@ class PgTxn : public IdentityTxn {
     auto [orgs, local_ids] = OrgsAndLocalIds(ids);
     return Read(sql_.Execute(kNotAMatchesOfRecords, TextArray(orgs), TextArray(local_ids)),
                 [&](const pqxx::result& r) -> Result {
-                  std::vector<std::vector<v1::NotAMatch>> out(ids.size());
-                  for (const pqxx::row& row : r) {
-                    absl::StatusOr<size_t> i = Position(row[0], out.size());
-                    if (!i.ok()) return i.status();
-                    if (absl::Status s = Parse(row[1], &out[*i].emplace_back()); !s.ok()) return s;
-                  }
-                  return out;
+                  return ByPosition<std::vector<v1::NotAMatch>>(
+                      r, ids.size(), [](const pqxx::row& row, auto& slot) {
+                        return Parse(row[1], &slot.emplace_back());
+                      });
                 });
   }
 
@@ -850,13 +838,11 @@ class PgTxn : public IdentityTxn {
     if (keys.empty()) return std::vector<std::optional<StoredIdempotentResult>>();
     return Read(sql_.Execute(kGetIdempotents, TextArray(keys)),
                 [&](const pqxx::result& r) -> Result {
-                  std::vector<std::optional<StoredIdempotentResult>> out(keys.size());
-                  for (const pqxx::row& row : r) {
-                    absl::StatusOr<size_t> i = Position(row[0], out.size());
-                    if (!i.ok()) return i.status();
-                    out[*i] = IdempotentOf(row, 1);
-                  }
-                  return out;
+                  return ByPosition<std::optional<StoredIdempotentResult>>(
+                      r, keys.size(), [](const pqxx::row& row, auto& slot) {
+                        slot = IdempotentOf(row, 1);
+                        return absl::OkStatus();
+                      });
                 });
   }
 
@@ -946,11 +932,18 @@ class PgTxn : public IdentityTxn {
     return StoredIdempotentResult{Text(row[first]), response.str()};
   }
 
-  // The 0-based position of a batch answer's row (its WITH ORDINALITY column, 1-based).
-  static absl::StatusOr<size_t> Position(const pqxx::field& ordinality, size_t size) {
-    const size_t i = ordinality.as<size_t>() - 1;
-    if (i >= size) return absl::InternalError("batch answer position out of range");
-    return i;
+  // The answers of a batch read of `size` positions: each row starts with its position (the
+  // WITH ORDINALITY column, 1-based), and `add(row, slot)` puts the row into that position's
+  // answer.
+  template <typename T, typename Add>
+  static absl::StatusOr<std::vector<T>> ByPosition(const pqxx::result& r, size_t size, Add add) {
+    std::vector<T> out(size);
+    for (const pqxx::row& row : r) {
+      const size_t i = row[0].as<size_t>() - 1;
+      if (i >= size) return absl::InternalError("batch answer position out of range");
+      if (absl::Status s = add(row, out[i]); !s.ok()) return s;
+    }
+    return out;
   }
 
   static std::pair<std::vector<std::string>, std::vector<std::string>> OrgsAndLocalIds(
