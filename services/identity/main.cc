@@ -45,6 +45,9 @@ const std::vector<hie::ConfigKey> kConfigKeys = {
     {"model-params", "",
      "matching model parameters trained offline (hie-mpi train); empty: the engine's untrained "
      "defaults"},
+    {"idempotency-retention", "168h",
+     "how long results of idempotent writes are kept for retries (at least 24h, the API's "
+     "promise); older ones are purged every 10 minutes"},
     {"redis", "", "Redis HOST:PORT for the resolve cache; empty disables (the service works, "
                   "slower, without it)"},
     {"hl7-listen", "127.0.0.1:2575", "HL7 v2 MLLP address (mutual TLS); empty disables"},
@@ -74,6 +77,12 @@ int main(int argc, char** argv) {
   if (!pool_size.ok()) return Fail(pool_size.status());
   absl::StatusOr<absl::Duration> startup_timeout = config->GetDuration("startup-timeout");
   if (!startup_timeout.ok()) return Fail(startup_timeout.status());
+
+  absl::StatusOr<absl::Duration> retention = config->GetDuration("idempotency-retention");
+  if (!retention.ok()) return Fail(retention.status());
+  if (*retention < absl::Hours(24)) {
+    return Fail(absl::InvalidArgumentError("--idempotency-retention must be at least 24h"));
+  }
 
   absl::StatusOr<int64_t> workers = config->GetInt("workers");
   if (!workers.ok()) return Fail(workers.status());
@@ -164,14 +173,26 @@ int main(int argc, char** argv) {
   hie::Log(hie::LogLevel::kInfo, "ready",
            {{"port", (*server)->port()}, {"hl7_port", mllp != nullptr ? mllp->port() : 0}});
   // Other replicas' registrations reach this replica's index (and so its searches) within a
-  // second; registrations catch up by themselves under their locks.
+  // second; registrations catch up by themselves under their locks. Every 10 minutes, results
+  // of idempotent writes older than the retention are purged (any replica may do it).
   std::atomic<bool> stopping{false};
   std::thread index_sync([&] {
+    absl::Time next_purge = absl::Now();
     while (!stopping.load()) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       if (absl::Status s = manager.SyncIndex(absl::Now() + absl::Seconds(5)); !s.ok()) {
         hie::Log(hie::LogLevel::kWarning, "index_sync_failed",
                  {{"code", absl::StatusCodeToString(s.code())}});
+      }
+      if (absl::Now() < next_purge) continue;
+      next_purge = absl::Now() + absl::Minutes(10);
+      absl::StatusOr<int64_t> purged =
+          manager.PurgeIdempotencyKeys(*retention, absl::Now() + absl::Seconds(60));
+      if (!purged.ok()) {
+        hie::Log(hie::LogLevel::kWarning, "idempotency_purge_failed",
+                 {{"code", absl::StatusCodeToString(purged.status().code())}});
+      } else if (*purged > 0) {
+        hie::Log(hie::LogLevel::kInfo, "idempotency_purged", {{"keys", *purged}});
       }
     }
   });

@@ -92,7 +92,7 @@ std::string Fingerprint(const Request& request) {
 // in the same transaction.
 template <typename Response>
 absl::StatusOr<Response> Idempotent(IdentityTxn& txn, const std::string& key,
-                                    const std::string& fingerprint,
+                                    const std::string& fingerprint, absl::Time now,
                                     const std::function<absl::StatusOr<Response>()>& produce) {
   absl::StatusOr<std::optional<StoredIdempotentResult>> stored = txn.GetIdempotent(key);
   if (!stored.ok()) return stored.status();
@@ -108,7 +108,7 @@ absl::StatusOr<Response> Idempotent(IdentityTxn& txn, const std::string& key,
   }
   absl::StatusOr<Response> response = produce();
   if (!response.ok()) return response.status();
-  if (absl::Status s = txn.PutIdempotent(key, {fingerprint, response->SerializeAsString()});
+  if (absl::Status s = txn.PutIdempotent(key, {fingerprint, response->SerializeAsString(), now});
       !s.ok()) {
     return s;
   }
@@ -520,6 +520,9 @@ class ForwardingTxn : public IdentityTxn {
   absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& r) override {
     return t_.PutIdempotent(key, r);
   }
+  absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
+    return t_.PurgeIdempotentBefore(before, limit);
+  }
 
 
   absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
@@ -633,6 +636,10 @@ class PrefetchedTxn : public ForwardingTxn {
   absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& r) override {
     idempotent_.erase(key);
     return t_.PutIdempotent(key, r);
+  }
+  absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
+    idempotent_.clear();
+    return t_.PurgeIdempotentBefore(before, limit);
   }
 
  private:
@@ -798,6 +805,25 @@ absl::Status IdentityManager::SyncIndex(absl::Time deadline) {
   return store_->Transact(deadline, {}, [&](IdentityTxn& txn) { return CatchUpIndex(txn); });
 }
 
+absl::StatusOr<int64_t> IdentityManager::PurgeIdempotencyKeys(absl::Duration retention,
+                                                              absl::Time deadline) {
+  constexpr int kPurgeBatch = 10000;  // one short transaction each
+  const absl::Time before = clock_->Now() - retention;
+  int64_t purged = 0;
+  for (;;) {
+    int64_t n = 0;
+    absl::Status status = store_->Transact(deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
+      absl::StatusOr<int64_t> deleted = txn.PurgeIdempotentBefore(before, kPurgeBatch);
+      if (!deleted.ok()) return deleted.status();
+      n = *deleted;
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    purged += n;
+    if (n < kPurgeBatch) return purged;
+  }
+}
+
 template <typename Response, typename Request>
 absl::StatusOr<Response> IdentityManager::IdempotentWrite(
     const CallContext& call, const std::vector<std::string>& lock_keys, const std::string& kind,
@@ -806,6 +832,7 @@ absl::StatusOr<Response> IdentityManager::IdempotentWrite(
   absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
     absl::StatusOr<Response> result =
         Idempotent<Response>(txn, kind + ":" + request.idempotency_key(), Fingerprint(request),
+                             clock_->Now(),
                              [&]() -> absl::StatusOr<Response> { return produce(txn); });
     if (!result.ok()) return result.status();
     response = *std::move(result);
@@ -1210,7 +1237,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
       request.validate_only()
           ? produce()
           : Idempotent<v1::RegisterSourceRecordResponse>(txn, RegisterIdempotencyKey(request),
-                                                         fingerprint, produce);
+                                                         fingerprint, now, produce);
   if (result.ok()) index->upsert = index_it && !result->stale();
   return result;
 }
@@ -1235,7 +1262,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
       {"record:" + RecordKey(request.survivor()), "record:" + RecordKey(request.superseded())},
       [&](IdentityTxn& txn) -> absl::Status {
         auto result = Idempotent<v1::MergeSourceRecordsResponse>(
-            txn, "source_merge:" + request.idempotency_key(), Fingerprint(request),
+            txn, "source_merge:" + request.idempotency_key(), Fingerprint(request), now,
             [&]() -> absl::StatusOr<v1::MergeSourceRecordsResponse> {
               auto survivor = txn.GetRecord(request.survivor());
               auto superseded = txn.GetRecord(request.superseded());

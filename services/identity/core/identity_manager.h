@@ -75,6 +75,11 @@ class IdentityManager {
   // on this replica see other replicas' records within the period.
   [[nodiscard]] absl::Status SyncIndex(absl::Time deadline);
 
+  // Forgets the results of idempotent writes older than `retention` (a retry with such a key
+  // then runs the operation again; one with the same key and another request is accepted).
+  // Answers how many were forgotten. The API promises keys for at least 24 hours.
+  absl::StatusOr<int64_t> PurgeIdempotencyKeys(absl::Duration retention, absl::Time deadline);
+
   absl::StatusOr<v1::RegisterSourceRecordResponse> Register(
       const CallContext& call, const v1::RegisterSourceRecordRequest& request);
   // Registers many records in one transaction (RegisterSourceRecords): each entry decided as

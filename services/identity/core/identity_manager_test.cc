@@ -242,6 +242,23 @@ TEST_F(IdentityManagerTest, IdempotencyKeyReplaysAndRefusesADifferentRequest) {
   EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists);
 }
 
+TEST_F(IdentityManagerTest, PurgedIdempotencyKeysCanBeUsedAgainAndYoungerOnesAreKept) {
+  Register(Id("clinic-a", "1"), Demo(kAlice), "old-key");
+  clock_.Advance(absl::Hours(30));
+  Register(Id("clinic-a", "2"), Demo(kBob), "young-key");
+  auto purged = manager_.PurgeIdempotencyKeys(absl::Hours(24), absl::InfiniteFuture());
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 1);
+  // The old key no longer pins its request; the young one still does.
+  EXPECT_TRUE(
+      manager_.Register(call_, RegisterRequest(Id("clinic-a", "3"), Demo(kBob), "old-key")).ok());
+  EXPECT_EQ(
+      manager_.Register(call_, RegisterRequest(Id("clinic-a", "4"), Demo(kBob), "young-key"))
+          .status()
+          .code(),
+      absl::StatusCode::kAlreadyExists);
+}
+
 TEST_F(IdentityManagerTest, BadInputNamesTheFieldAndChangesNothing) {
   struct Case {
     std::function<void(v1::RegisterSourceRecordRequest&)> mutate;

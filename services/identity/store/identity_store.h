@@ -50,6 +50,7 @@ struct LinkedRecord {
 struct StoredIdempotentResult {
   std::string request_fingerprint;
   std::string response;  // serialized response message
+  absl::Time stored_at;  // when the operation ran (PurgeIdempotentBefore compares it)
 };
 
 // Reads and writes inside one transaction. All methods may fail with the store's errors
@@ -153,6 +154,8 @@ class IdentityTxn {
       const std::vector<std::string>& keys);
   virtual absl::Status PutIdempotent(const std::string& key,
                                      const StoredIdempotentResult& result) = 0;
+  // Forgets at most `limit` results stored before `before`, oldest first; answers how many.
+  virtual absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) = 0;
 };
 
 class IdentityStore {

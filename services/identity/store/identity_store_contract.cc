@@ -415,6 +415,32 @@ TEST_P(IdentityStoreContractTest, BatchReadsAnswerAsTheSingleReads) {
               }).ok());
 }
 
+TEST_P(IdentityStoreContractTest, IdempotentResultsArePurgedOldestFirstBeforeATime) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                for (int i = 0; i < 4; ++i) {  // k0 oldest ... k3 newest
+                  EXPECT_TRUE(t.PutIdempotent("k" + std::to_string(i),
+                                              {"f", "r", t0 + absl::Hours(i)})
+                                  .ok());
+                }
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                // Before t0 + 2h: k0 and k1; at most one at a time, the oldest first.
+                EXPECT_EQ(*t.PurgeIdempotentBefore(t0 + absl::Hours(2), 1), 1);
+                EXPECT_FALSE(t.GetIdempotent("k0")->has_value());
+                EXPECT_TRUE(t.GetIdempotent("k1")->has_value());
+                EXPECT_EQ(*t.PurgeIdempotentBefore(t0 + absl::Hours(2), 10), 1);
+                EXPECT_EQ(*t.PurgeIdempotentBefore(t0 + absl::Hours(2), 10), 0);
+                EXPECT_FALSE(t.GetIdempotent("k1")->has_value());
+                auto kept = t.GetIdempotent("k2");
+                EXPECT_TRUE(kept->has_value());
+                EXPECT_EQ((*kept)->stored_at, t0 + absl::Hours(2));
+                EXPECT_TRUE(t.GetIdempotent("k3")->has_value());
+                return absl::OkStatus();
+              }).ok());
+}
+
 TEST_P(IdentityStoreContractTest, FailedTransactionChangesNothing) {
   SourceId a = Id("clinic-a", "1");
   absl::Status status = Txn([&](IdentityTxn& t) -> absl::Status {

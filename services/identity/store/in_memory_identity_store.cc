@@ -394,6 +394,22 @@ class InMemoryTxn : public IdentityTxn {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
+    std::vector<std::pair<absl::Time, std::string>> old;  // (stored_at, key)
+    for (const auto& [key, result] : s_.idempotent) {
+      if (result.stored_at < before) old.emplace_back(result.stored_at, key);
+    }
+    std::sort(old.begin(), old.end());
+    if (static_cast<int>(old.size()) > limit) old.resize(std::max(limit, 0));
+    for (const auto& [stored_at, key] : old) {
+      journal_.push_back([&s = s_, key, result = s_.idempotent.at(key)] {
+        s.idempotent.emplace(key, result);
+      });
+      s_.idempotent.erase(key);
+    }
+    return static_cast<int64_t>(old.size());
+  }
+
  private:
   void JournalRecord(const SourceId& id) {
     const std::string key = RecordKey(id);

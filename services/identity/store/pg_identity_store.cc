@@ -62,6 +62,7 @@ constexpr char kNotAMatchesOfRecords[] = "id_not_a_matches_of_records";
 constexpr char kGetIdempotent[] = "id_get_idempotent";
 constexpr char kGetIdempotents[] = "id_get_idempotents";
 constexpr char kPutIdempotent[] = "id_put_idempotent";
+constexpr char kPurgeIdempotent[] = "id_purge_idempotent";
 constexpr char kScanFirst[] = "id_scan_first";
 constexpr char kScanNext[] = "id_scan_next";
 
@@ -243,15 +244,26 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
                       " WHERE (a_org = k.org COLLATE \"C\" AND a_local_id = k.lid COLLATE \"C\")"
                       " OR (b_org = k.org COLLATE \"C\" AND b_local_id = k.lid COLLATE \"C\")"
                       " ORDER BY a_org, a_local_id, b_org, b_local_id) x ORDER BY k.i")},
-        {kGetIdempotent, "SELECT fingerprint, response FROM identity.idempotency WHERE key = $1"},
+        {kGetIdempotent,
+         "SELECT fingerprint, response, (extract(epoch FROM create_time) * 1000000)::bigint"
+         " FROM identity.idempotency WHERE key = $1"},
         {kGetIdempotents,
          "SELECT k.i, x.* FROM unnest($1::text[]) WITH ORDINALITY AS k(key, i)"
-         " CROSS JOIN LATERAL (SELECT fingerprint, response FROM identity.idempotency"
+         " CROSS JOIN LATERAL (SELECT fingerprint, response,"
+         " (extract(epoch FROM create_time) * 1000000)::bigint FROM identity.idempotency"
          " WHERE key = k.key COLLATE \"C\") x"},
         {kPutIdempotent,
-         "INSERT INTO identity.idempotency (key, fingerprint, response) VALUES ($1, $2, $3)"
-         " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
-         " response = EXCLUDED.response, create_time = now()"},
+         absl::StrCat("INSERT INTO identity.idempotency (key, fingerprint, response, create_time)"
+                      " VALUES ($1, $2, $3, COALESCE(", Ts(4), ", now()))"
+                      " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
+                      " response = EXCLUDED.response, create_time = EXCLUDED.create_time")},
+        // Oldest first, through idempotency_create_time_idx.
+        {kPurgeIdempotent,
+         absl::StrCat("WITH old AS (SELECT key FROM identity.idempotency WHERE create_time < ",
+                      Ts(1), " ORDER BY create_time LIMIT $2),"
+                      " gone AS (DELETE FROM identity.idempotency i USING old"
+                      "  WHERE i.key = old.key RETURNING 1)"
+                      " SELECT count(*) FROM gone")},
     };
     // Keyset scan of ACTIVE records in (org, local_id) order (the records primary key). The
     // version and link are scalar subqueries, i.e. primary-key probes for the rows returned
@@ -848,8 +860,15 @@ class PgTxn : public IdentityTxn {
 
   absl::Status PutIdempotent(const std::string& key,
                              const StoredIdempotentResult& result) override {
-    return Write(
-        sql_.Execute(kPutIdempotent, key, result.request_fingerprint, Bytea{result.response}));
+    return Write(sql_.Execute(kPutIdempotent, key, result.request_fingerprint,
+                              Bytea{result.response}, absl::ToUnixMicros(result.stored_at)));
+  }
+
+  absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
+    return Read(sql_.Execute(kPurgeIdempotent, absl::ToUnixMicros(before), limit),
+                [](const pqxx::result& r) -> absl::StatusOr<int64_t> {
+                  return r[0][0].as<int64_t>();
+                });
   }
 
  private:
@@ -929,7 +948,8 @@ class PgTxn : public IdentityTxn {
 
   static StoredIdempotentResult IdempotentOf(const pqxx::row& row, int first) {
     pqxx::binarystring response(row[first + 1]);
-    return StoredIdempotentResult{Text(row[first]), response.str()};
+    return StoredIdempotentResult{Text(row[first]), response.str(),
+                                  absl::FromUnixMicros(row[first + 2].as<int64_t>())};
   }
 
   // The answers of a batch read of `size` positions: each row starts with its position (the
