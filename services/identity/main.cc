@@ -102,6 +102,15 @@ int main(int argc, char** argv) {
     model_params = *loaded;
   }
   hie::identity::MpiMatcher matcher(model_params, &*nicknames);
+  if (config->Get("model-params").empty()) {
+    hie::Log(hie::LogLevel::kWarning, "untrained_model_parameters",
+             {{"model_version", matcher.model_version()},
+              {"hint", "train with hie-mpi train and pass --model-params; untrained, the share "
+                       "of registrations sent to review grows with the index"}});
+  } else {
+    hie::Log(hie::LogLevel::kInfo, "model_parameters_loaded",
+             {{"model_version", matcher.model_version()}});
+  }
 
   // PostgreSQL may still be starting (a deploy brings everything up at once): retry until the
   // startup deadline. The gRPC port opens only once the index is rebuilt.

@@ -2,6 +2,7 @@
 
 #include "services/identity/core/identity_manager.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <latch>
@@ -670,6 +671,7 @@ TEST_F(IdentityManagerTest, SearchExplainsAndFiltersByGrade) {
   EXPECT_EQ(found->matches(0).candidate().grade(), v1::MATCH_GRADE_CERTAIN);
   EXPECT_GT(found->matches(0).candidate().explanation().fields_size(), 0);
   EXPECT_EQ(found->matches(0).golden_record().demographics().name().family(), "Vandermeer");
+  EXPECT_EQ(found->matches(0).candidate().explanation().model_version(), "mpi-fs-1/default");
 
   v1::SearchPersonsRequest empty;
   EXPECT_EQ(manager_.SearchPersons(call_, empty).status().code(),
@@ -680,6 +682,22 @@ TEST_F(IdentityManagerTest, SearchExplainsAndFiltersByGrade) {
   auto none = manager_.SearchPersons(call_, certain_only);
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->matches_size(), 0) << "a family name alone is never a certain match";
+}
+
+// Explanations name the parameters that scored them: different trained files, different names.
+TEST(MpiMatcherTest, ModelVersionNamesTheParameters) {
+  hie::mpi::ModelParams trained = hie::mpi::Model::DefaultParams();
+  trained.lambda /= 2;
+  const MpiMatcher untrained_matcher(hie::mpi::Model::DefaultParams(), &Nicknames());
+  const MpiMatcher trained_matcher(trained, &Nicknames());
+  trained.lambda /= 2;
+  const MpiMatcher other_matcher(trained, &Nicknames());
+  EXPECT_EQ(untrained_matcher.model_version(), "mpi-fs-1/default");
+  EXPECT_THAT(trained_matcher.model_version(), ::testing::MatchesRegex("mpi-fs-1/params-[0-9a-f]{8}"));
+  EXPECT_NE(trained_matcher.model_version(), other_matcher.model_version());
+  EXPECT_EQ(trained_matcher.Compare(Id("a", "1"), Demo(kAlice), Id("b", "2"), Demo(kAlice))
+                .explanation.model_version(),
+            trained_matcher.model_version());
 }
 
 TEST_F(IdentityManagerTest, ConcurrentRegistrationsOfOneNewPatientCreateOnePerson) {

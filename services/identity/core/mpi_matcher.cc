@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "hie/mpi/model_params_file.h"
 #include "hie/mpi/blocking.h"
 #include "services/identity/store/identity_store.h"
 
@@ -87,10 +89,25 @@ hie::mpi::Record ToEngineRecord(const SourceId& id, const Demographics& d) {
   return r;
 }
 
+namespace {
+
+std::string ModelVersion(const hie::mpi::ModelParams& params) {
+  const std::string text = hie::mpi::FormatModelParams(params);
+  if (text == hie::mpi::FormatModelParams(hie::mpi::Model::DefaultParams())) {
+    return "mpi-fs-1/default";
+  }
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a 64
+  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+  return absl::StrFormat("mpi-fs-1/params-%08x", hash >> 32);
+}
+
+}  // namespace
+
 MpiMatcher::MpiMatcher(const hie::mpi::ModelParams& params,
                        const hie::mpi::NicknameTable* nicknames,
                        hie::mpi::MatchIndexOptions options)
-    : options_(options),
+    : model_version_(ModelVersion(params)),
+      options_(options),
       normalizer_(nicknames),
       model_(params),
       index_(params, nicknames, options) {}
@@ -114,7 +131,7 @@ v1::MatchExplanation MpiMatcher::ToProto(const hie::mpi::Explanation& e, double 
   out.set_grade(grade);
   out.set_upper_threshold(options_.thresholds.auto_link);
   out.set_lower_threshold(options_.thresholds.review);
-  out.set_model_version("mpi-fs-1");
+  out.set_model_version(model_version_);
   std::vector<hie::mpi::FieldWeight> fields = e.fields;
   std::sort(fields.begin(), fields.end(), [](const auto& a, const auto& b) {
     return std::abs(a.weight) > std::abs(b.weight);

@@ -35,11 +35,17 @@ class MpiMatcher : public Matcher {
   size_t size() const override { return index_.size(); }
   std::vector<std::string> LockKeys(const hie::common::v1::Demographics& d) const override;
 
+  // What explanations report as model_version: the engine's scoring ("mpi-fs-1") and its
+  // parameters, "default" (the engine's untrained ones) or "params-" and 8 hex digits of a
+  // hash of their text form, so that an operator can tell which trained file scored a pair.
+  const std::string& model_version() const { return model_version_; }
+
  private:
   hie::identity::v1::MatchExplanation ToProto(const hie::mpi::Explanation& e, double score,
                                               hie::identity::v1::MatchGrade grade) const;
   hie::identity::v1::MatchGrade GradeOf(double score, hie::mpi::Decision decision) const;
 
+  std::string model_version_;
   hie::mpi::MatchIndexOptions options_;
   hie::mpi::Normalizer normalizer_;
   hie::mpi::Model model_;
