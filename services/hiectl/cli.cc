@@ -314,7 +314,8 @@ int RegisterFile(Session& session) {
     }
     sent += static_cast<int>(rows.size());
     std::lock_guard<std::mutex> lock(mu);
-    for (size_t k = 0; k < rows.size(); ++k) report(*rows[k], statuses[k], responses[k], request_id);
+    for (size_t k = 0; k < rows.size(); ++k)
+      report(*rows[k], statuses[k], responses[k], request_id);
   };
   auto worker = [&](size_t shard) {
     const size_t rows_per_call = *validate_only ? 1 : kRowsPerCall;

@@ -238,7 +238,8 @@ TEST_F(HiectlCliTest, BulkFileGoesInBatchesAndARefusedRowIsReportedByItsLine) {
   {
     std::ofstream csv(path);
     csv << "org,local_id,family_name\n";
-    for (int i = 0; i < 120; ++i) csv << "clinic-a," << i << "," << (i == 50 ? "Refused" : "Ok") << "\n";
+    for (int i = 0; i < 120; ++i)
+      csv << "clinic-a," << i << "," << (i == 50 ? "Refused" : "Ok") << "\n";
   }
   Result r = Hiectl({"register", "--file", path});
   EXPECT_EQ(r.code, 1);

@@ -48,8 +48,9 @@ const std::vector<hie::ConfigKey> kConfigKeys = {
     {"idempotency-retention", "168h",
      "how long results of idempotent writes are kept for retries (at least 24h, the API's "
      "promise); older ones are purged every 10 minutes"},
-    {"redis", "", "Redis HOST:PORT for the resolve cache; empty disables (the service works, "
-                  "slower, without it)"},
+    {"redis", "",
+     "Redis HOST:PORT for the resolve cache; empty disables (the service works, "
+     "slower, without it)"},
     {"hl7-listen", "127.0.0.1:2575", "HL7 v2 MLLP address (mutual TLS); empty disables"},
 };
 
@@ -105,8 +106,9 @@ int main(int argc, char** argv) {
   if (config->Get("model-params").empty()) {
     hie::Log(hie::LogLevel::kWarning, "untrained_model_parameters",
              {{"model_version", matcher.model_version()},
-              {"hint", "train with hie-mpi train and pass --model-params; untrained, the share "
-                       "of registrations sent to review grows with the index"}});
+              {"hint",
+               "train with hie-mpi train and pass --model-params; untrained, the share "
+               "of registrations sent to review grows with the index"}});
   } else {
     hie::Log(hie::LogLevel::kInfo, "model_parameters_loaded",
              {{"model_version", matcher.model_version()}});

@@ -2,11 +2,10 @@
 // PostgreSQL store on a fresh database (HIE_TEST_PG_DSN), a real Redis cache (a redis-server
 // owned by the test), the real matching engine.
 
-#include <atomic>
-
+#include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
-#include <grpcpp/create_channel.h>
+#include <atomic>
 
 #include "hie/identity/v1/identity.grpc.pb.h"
 #include "services/common/pg/migrations.h"

@@ -312,9 +312,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\n");
   }
 
-  std::printf(
-      "== hie-identity-accuracy: %" PRId64 " records (seed %" PRIu64 "), model %s\n", n, f.seed,
-      f.params.empty() ? "Model::DefaultParams()" : f.params.c_str());
+  std::printf("== hie-identity-accuracy: %" PRId64 " records (seed %" PRIu64 "), model %s\n", n,
+              f.seed, f.params.empty() ? "Model::DefaultParams()" : f.params.c_str());
   std::printf("registered %" PRId64 " in %.1f s = %.0f records/s (one thread), errors %" PRId64
               ", persons %zu (truth %zu)\n",
               n - errors, seconds, (n - errors) / seconds, errors, cluster_size.size(),

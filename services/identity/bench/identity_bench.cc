@@ -23,10 +23,11 @@
 // load: C threads, each with its own channel and stub, take the next record and call
 // RegisterSourceRecord synchronously (one call in flight per thread), or with --batch B > 1 the
 // next B records and call RegisterSourceRecords, with an idempotency key per record derived
-// from (seed, record index), so a rerun against the same database replays stored results. Retryable codes (ABORTED, UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED,
-// UNKNOWN) are retried with the same key up to 5 times; every failed attempt is counted by code.
-// Prints overall registrations/s, the rate in each 10% window of completions (sustained rate,
-// not a burst), latency percentiles and the outcome mix.
+// from (seed, record index), so a rerun against the same database replays stored results. Retryable
+// codes (ABORTED, UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, UNKNOWN) are retried with the
+// same key up to 5 times; every failed attempt is counted by code. Prints overall registrations/s,
+// the rate in each 10% window of completions (sustained rate, not a burst), latency percentiles and
+// the outcome mix.
 //
 // query: Resolve latency over S random registered source ids (single caller), SearchPersons
 // latency with a realistic query (family, given, birth date, postal code of a registered
@@ -175,8 +176,8 @@ Flags ParseFlags(int argc, char** argv) {
   }
   if (f.records <= 0 || f.offset < 0 || f.concurrency <= 0 || f.samples <= 0 || f.callers <= 0) {
     Usage("--records, --concurrency, --samples, --callers must be > 0");
-  if (f.batch < 1 || f.batch > 100) Usage("--batch must be 1 to 100");
   }
+  if (f.batch < 1 || f.batch > 100) Usage("--batch must be 1 to 100");
   if (f.population == 0) f.population = f.records + f.offset;
   if (f.population < f.records + f.offset) Usage("--population must be >= records + offset");
   if (f.mode == "snapshot" && f.out.empty()) Usage("snapshot needs --out");
@@ -392,7 +393,10 @@ int RunLoad(const Flags& f) {
           const v1::RegisterSourceRecordResponse& r = resp[i - first];
           latency[i] = Micros(t0, t1);
           ++my_outcomes[v1::MatchOutcome_Name(r.decision().outcome())];
-          if (r.created()) ++my_created; else ++my_replayed;
+          if (r.created())
+            ++my_created;
+          else
+            ++my_replayed;
           if (!r.decision().review_task_id().empty()) ++my_tasks;
         } else if (++my_final_errors[CodeName(code)] <= 3) {
           std::lock_guard<std::mutex> lock(mu);
@@ -423,9 +427,9 @@ int RunLoad(const Flags& f) {
 
   int64_t ok = 0;
   for (auto& [k, v] : outcomes) ok += v;
-  const std::string per_call = f.batch == 1 ? std::string("one record per call (RegisterSourceRecord)")
-                                             : absl::StrCat("up to ", f.batch,
-                                                            " records per call (RegisterSourceRecords)");
+  const std::string per_call =
+      f.batch == 1 ? std::string("one record per call (RegisterSourceRecord)")
+                   : absl::StrCat("up to ", f.batch, " records per call (RegisterSourceRecords)");
   std::printf("== load: %" PRId64 " of %" PRId64 " records attempted (offset %" PRId64
               ", seed %" PRIu64 "), %d callers, %s%s\n",
               done, n, f.offset, f.seed, f.concurrency, per_call.c_str(),

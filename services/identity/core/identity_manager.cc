@@ -524,7 +524,6 @@ class ForwardingTxn : public IdentityTxn {
     return t_.PurgeIdempotentBefore(before, limit);
   }
 
-
   absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
       const std::vector<SourceId>& ids) override {
     return t_.GetRecords(ids);
@@ -577,8 +576,7 @@ class PrefetchedTxn : public ForwardingTxn {
   absl::Status Prefetch(const std::vector<SourceId>& ids, const std::vector<std::string>& keys) {
     absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> records = t_.GetRecords(ids);
     if (!records.ok()) return records.status();
-    absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> refusals =
-        t_.NotAMatchesOfRecords(ids);
+    absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> refusals = t_.NotAMatchesOfRecords(ids);
     if (!refusals.ok()) return refusals.status();
     absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> stored =
         t_.GetIdempotents(keys);
@@ -721,8 +719,8 @@ absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::
     if (!s.ok() || cache_ == nullptr) return s;
     // Every record of every person the write touched, as the write leaves them.
     stale = changes.records;
-    absl::StatusOr<std::vector<std::vector<v1::Link>>> links =
-        txn.LinksOfPersons(std::vector<std::string>(changes.persons.begin(), changes.persons.end()));
+    absl::StatusOr<std::vector<std::vector<v1::Link>>> links = txn.LinksOfPersons(
+        std::vector<std::string>(changes.persons.begin(), changes.persons.end()));
     if (!links.ok()) return links.status();
     for (const std::vector<v1::Link>& of_person : *links) {
       for (const v1::Link& link : of_person) stale.push_back(link.source_id());
@@ -830,10 +828,9 @@ absl::StatusOr<Response> IdentityManager::IdempotentWrite(
     const Request& request, const std::function<absl::StatusOr<Response>(IdentityTxn&)>& produce) {
   Response response;
   absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
-    absl::StatusOr<Response> result =
-        Idempotent<Response>(txn, kind + ":" + request.idempotency_key(), Fingerprint(request),
-                             clock_->Now(),
-                             [&]() -> absl::StatusOr<Response> { return produce(txn); });
+    absl::StatusOr<Response> result = Idempotent<Response>(
+        txn, kind + ":" + request.idempotency_key(), Fingerprint(request), clock_->Now(),
+        [&]() -> absl::StatusOr<Response> { return produce(txn); });
     if (!result.ok()) return result.status();
     response = *std::move(result);
     return absl::OkStatus();

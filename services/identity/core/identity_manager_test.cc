@@ -253,11 +253,10 @@ TEST_F(IdentityManagerTest, PurgedIdempotencyKeysCanBeUsedAgainAndYoungerOnesAre
   // The old key no longer pins its request; the young one still does.
   EXPECT_TRUE(
       manager_.Register(call_, RegisterRequest(Id("clinic-a", "3"), Demo(kBob), "old-key")).ok());
-  EXPECT_EQ(
-      manager_.Register(call_, RegisterRequest(Id("clinic-a", "4"), Demo(kBob), "young-key"))
-          .status()
-          .code(),
-      absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(manager_.Register(call_, RegisterRequest(Id("clinic-a", "4"), Demo(kBob), "young-key"))
+                .status()
+                .code(),
+            absl::StatusCode::kAlreadyExists);
 }
 
 TEST_F(IdentityManagerTest, BadInputNamesTheFieldAndChangesNothing) {
@@ -693,7 +692,8 @@ TEST(MpiMatcherTest, ModelVersionNamesTheParameters) {
   trained.lambda /= 2;
   const MpiMatcher other_matcher(trained, &Nicknames());
   EXPECT_EQ(untrained_matcher.model_version(), "mpi-fs-1/default");
-  EXPECT_THAT(trained_matcher.model_version(), ::testing::MatchesRegex("mpi-fs-1/params-[0-9a-f]{8}"));
+  EXPECT_THAT(trained_matcher.model_version(),
+              ::testing::MatchesRegex("mpi-fs-1/params-[0-9a-f]{8}"));
   EXPECT_NE(trained_matcher.model_version(), other_matcher.model_version());
   EXPECT_EQ(trained_matcher.Compare(Id("a", "1"), Demo(kAlice), Id("b", "2"), Demo(kAlice))
                 .explanation.model_version(),

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "hie/mpi/model_params_file.h"
 #include "hie/mpi/blocking.h"
+#include "hie/mpi/model_params_file.h"
 #include "services/identity/store/identity_store.h"
 
 namespace hie::identity {

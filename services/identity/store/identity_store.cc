@@ -25,8 +25,8 @@ absl::StatusOr<std::vector<Answer>> EachOf(const std::vector<Input>& inputs, Get
 
 absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> IdentityTxn::GetRecords(
     const std::vector<SourceId>& ids) {
-  return EachOf<std::optional<v1::SourceRecord>>(
-      ids, [&](const SourceId& id) { return GetRecord(id); });
+  return EachOf<std::optional<v1::SourceRecord>>(ids,
+                                                 [&](const SourceId& id) { return GetRecord(id); });
 }
 
 absl::StatusOr<std::vector<std::vector<v1::Link>>> IdentityTxn::LinksOfPersons(

@@ -198,9 +198,10 @@ class InMemoryTxn : public IdentityTxn {
     v1::Person stored = person;
     stored.clear_links();
     stored.clear_golden_record();
-    journal_.push_back([&s = s_, id = person.person_id(), old = Find(s_.persons, person.person_id())] {
-      Assign(s.persons, id, old);
-    });
+    journal_.push_back(
+        [&s = s_, id = person.person_id(), old = Find(s_.persons, person.person_id())] {
+          Assign(s.persons, id, old);
+        });
     s_.persons[person.person_id()] = std::move(stored);
     return absl::OkStatus();
   }
@@ -402,9 +403,8 @@ class InMemoryTxn : public IdentityTxn {
     std::sort(old.begin(), old.end());
     if (static_cast<int>(old.size()) > limit) old.resize(std::max(limit, 0));
     for (const auto& [stored_at, key] : old) {
-      journal_.push_back([&s = s_, key, result = s_.idempotent.at(key)] {
-        s.idempotent.emplace(key, result);
-      });
+      journal_.push_back(
+          [&s = s_, key, result = s_.idempotent.at(key)] { s.idempotent.emplace(key, result); });
       s_.idempotent.erase(key);
     }
     return static_cast<int64_t>(old.size());
@@ -413,13 +413,13 @@ class InMemoryTxn : public IdentityTxn {
  private:
   void JournalRecord(const SourceId& id) {
     const std::string key = RecordKey(id);
-    journal_.push_back([&s = s_, key, old = Find(s_.records, key)] { Assign(s.records, key, old); });
+    journal_.push_back(
+        [&s = s_, key, old = Find(s_.records, key)] { Assign(s.records, key, old); });
   }
 
   absl::Status ChangeNotAMatch(const State::PairKey& pair, std::optional<v1::NotAMatch> decision) {
-    journal_.push_back([&s = s_, pair, old = Find(s_.not_a_matches, pair)] {
-      SetNotAMatch(s, pair, old);
-    });
+    journal_.push_back(
+        [&s = s_, pair, old = Find(s_.not_a_matches, pair)] { SetNotAMatch(s, pair, old); });
     SetNotAMatch(s_, pair, std::move(decision));
     return absl::OkStatus();
   }

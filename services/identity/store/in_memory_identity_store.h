@@ -39,13 +39,13 @@ class InMemoryIdentityStore : public IdentityStore {
     using PairKey = std::pair<std::string, std::string>;  // two RecordKeys, smaller first
     std::map<std::string, RecordEntry> records;  // by RecordKey
     std::map<std::string, v1::Person> persons;
-    std::map<std::string, v1::Link> links;                          // by RecordKey
-    std::map<std::string, std::set<std::string>> links_of;          // person -> RecordKeys
-    std::vector<v1::IdentityEvent> events;                          // events[i].sequence() == i + 1
+    std::map<std::string, v1::Link> links;                  // by RecordKey
+    std::map<std::string, std::set<std::string>> links_of;  // person -> RecordKeys
+    std::vector<v1::IdentityEvent> events;                  // events[i].sequence() == i + 1
     std::map<std::string, v1::ReviewTask> tasks;
-    std::map<std::string, std::set<std::string>> open_tasks_of;     // RecordKey -> task ids
+    std::map<std::string, std::set<std::string>> open_tasks_of;  // RecordKey -> task ids
     std::map<PairKey, v1::NotAMatch> not_a_matches;
-    std::map<std::string, std::set<PairKey>> not_a_matches_of;      // RecordKey -> pairs
+    std::map<std::string, std::set<PairKey>> not_a_matches_of;  // RecordKey -> pairs
     std::map<std::string, StoredIdempotentResult> idempotent;
     int64_t next_person = 1;
     int64_t next_task = 1;

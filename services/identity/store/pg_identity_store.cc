@@ -686,13 +686,12 @@ class PgTxn : public IdentityTxn {
       const std::vector<std::string>& person_ids) override {
     using Result = absl::StatusOr<std::vector<std::vector<v1::Link>>>;
     if (person_ids.empty()) return std::vector<std::vector<v1::Link>>();
-    return Read(sql_.Execute(kLinksOfPersons, TextArray(person_ids)),
-                [&](const pqxx::result& r) -> Result {
-                  return ByPosition<std::vector<v1::Link>>(
-                      r, person_ids.size(), [](const pqxx::row& row, auto& slot) {
-                        return Parse(row[1], &slot.emplace_back());
-                      });
-                });
+    return Read(
+        sql_.Execute(kLinksOfPersons, TextArray(person_ids)), [&](const pqxx::result& r) -> Result {
+          return ByPosition<std::vector<v1::Link>>(
+              r, person_ids.size(),
+              [](const pqxx::row& row, auto& slot) { return Parse(row[1], &slot.emplace_back()); });
+        });
   }
 
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
@@ -865,10 +864,9 @@ class PgTxn : public IdentityTxn {
   }
 
   absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
-    return Read(sql_.Execute(kPurgeIdempotent, absl::ToUnixMicros(before), limit),
-                [](const pqxx::result& r) -> absl::StatusOr<int64_t> {
-                  return r[0][0].as<int64_t>();
-                });
+    return Read(
+        sql_.Execute(kPurgeIdempotent, absl::ToUnixMicros(before), limit),
+        [](const pqxx::result& r) -> absl::StatusOr<int64_t> { return r[0][0].as<int64_t>(); });
   }
 
  private:
