@@ -177,7 +177,7 @@ Flags ParseFlags(int argc, char** argv) {
   if (f.records <= 0 || f.offset < 0 || f.concurrency <= 0 || f.samples <= 0 || f.callers <= 0) {
     Usage("--records, --concurrency, --samples, --callers must be > 0");
   }
-  if (f.batch < 1 || f.batch > 100) Usage("--batch must be 1 to 100");
+  if (f.batch < 1 || f.batch > 50) Usage("--batch must be 1 to 50");
   if (f.population == 0) f.population = f.records + f.offset;
   if (f.population < f.records + f.offset) Usage("--population must be >= records + offset");
   if (f.mode == "snapshot" && f.out.empty()) Usage("snapshot needs --out");

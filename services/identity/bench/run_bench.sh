@@ -20,7 +20,7 @@
 # Everything is logged to $HIE_BENCH_DIR/bench.log (and stdout).
 #
 # Environment (defaults): HIE_BENCH_BUILD (build-bench), HIE_BENCH_CONCURRENCY (16),
-# HIE_BENCH_BATCH (1 = one record per RegisterSourceRecord call; up to 100 = records per
+# HIE_BENCH_BATCH (1 = one record per RegisterSourceRecord call; up to 50 = records per
 # RegisterSourceRecords call),
 # HIE_BENCH_SAMPLES (10000), HIE_BENCH_SNAPSHOT (2000), HIE_BENCH_SEED (42),
 # HIE_BENCH_HL7 (20000: further records fed as ADT^A04 over MLLP after the gRPC load; 0 skips),

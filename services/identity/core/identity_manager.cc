@@ -50,9 +50,10 @@ using ::hie::common::v1::Demographics;
 
 constexpr int kMatchLimit = 10;
 constexpr int kMaxReviewTasksPerRegistration = 3;
-// Entries of one RegisterSourceRecords call: its locks (about 8 per entry) are held together,
-// in this process and in PostgreSQL's lock table.
-constexpr int kMaxBatchRegistrations = 100;
+// Entries of one RegisterSourceRecords call. Its locks (about 8 per entry) are held together, in
+// this process and in PostgreSQL's shared lock table, which holds max_locks_per_transaction (64
+// by default) times max_connections locks: 8 connections with calls of 50 use about 3,200.
+constexpr int kMaxBatchRegistrations = 50;
 constexpr int kMaxMergeChain = 16;
 
 // ------------------------------------------------------------------------------------------

@@ -377,13 +377,13 @@ TEST_F(IdentityManagerTest, BatchWithoutEntriesOrContextIsRefused) {
   batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
   EXPECT_EQ(manager_.RegisterBatch(call_, batch).status().code(),
             absl::StatusCode::kInvalidArgument);
-  for (int i = 0; i < 101; ++i) {
+  for (int i = 0; i < 51; ++i) {
     *batch.add_registrations() = RegisterRequest(Id("clinic-a", std::to_string(i)), Demo(kBob));
   }
   auto too_many = manager_.RegisterBatch(call_, batch);
   EXPECT_EQ(too_many.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(too_many.status().ToString().find("registrations"), std::string::npos);
-  batch.mutable_registrations()->DeleteSubrange(1, 100);
+  batch.mutable_registrations()->DeleteSubrange(1, 50);
   batch.clear_context();
   EXPECT_EQ(manager_.RegisterBatch(call_, batch).status().code(),
             absl::StatusCode::kInvalidArgument);
