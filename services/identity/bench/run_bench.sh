@@ -26,7 +26,8 @@
 # HIE_BENCH_HL7 (20000: further records fed as ADT^A04 over MLLP after the gRPC load; 0 skips),
 # HIE_BENCH_MAX_SECONDS (0 = no limit on the load phase), HIE_BENCH_PERF (1 = `perf record` the
 # whole machine for 20 s in the middle of the load; needs perf), HIE_BENCH_WORKERS (16),
-# HIE_BENCH_PG_POOL (8), ports HIE_BENCH_PG_PORT (55462), HIE_BENCH_PORT (7101),
+# HIE_BENCH_PG_POOL (8), HIE_BENCH_PG_CONF (tuned = scripts/pg-tuning.conf, the settings a
+# deployment should use; default = PostgreSQL's own defaults), ports HIE_BENCH_PG_PORT (55462), HIE_BENCH_PORT (7101),
 # HIE_BENCH_METRICS_PORT (9501), HIE_BENCH_HL7_PORT (7102).
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
 
@@ -47,6 +48,8 @@ port="${HIE_BENCH_PORT:-7101}"
 metrics_port="${HIE_BENCH_METRICS_PORT:-9501}"
 hl7_port="${HIE_BENCH_HL7_PORT:-7102}"
 hl7_records="${HIE_BENCH_HL7:-20000}"
+pg_conf="${HIE_BENCH_PG_CONF:-tuned}"
+[ "$pg_conf" = tuned ] || [ "$pg_conf" = default ] || die "HIE_BENCH_PG_CONF must be tuned or default"
 population=$((n + hl7_records))
 
 identity_bin="$build/services/identity/hie-identity"
@@ -104,11 +107,17 @@ section "postgresql (durable: fsync on, synchronous_commit on)"
 "$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
 dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port")"
 "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+if [ "$pg_conf" = tuned ]; then
+  grep -v '^\s*\(#\|$\)' "$HIE_ROOT/scripts/pg-tuning.conf" | while IFS='=' read -r name value; do
+    "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET $(echo $name) = $(echo $value)" >/dev/null
+  done
+fi
 "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg"
 "$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port" >/dev/null
 "$psql_bin" "$dsn" -qAtc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 "$psql_bin" "$dsn" -Atc "SELECT name || '=' || setting FROM pg_settings WHERE name IN
-  ('fsync','synchronous_commit','full_page_writes','shared_buffers','wal_level','max_wal_size')
+  ('fsync','synchronous_commit','full_page_writes','shared_buffers','wal_level','max_wal_size',
+   'checkpoint_timeout','effective_cache_size')
   ORDER BY name"
 echo "dsn: $dsn"
 

@@ -13,6 +13,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/identity/store/forwarding_txn.h"
 
 namespace hie::identity {
 namespace {
@@ -427,123 +428,11 @@ absl::StatusOr<std::vector<v1::SourceRecord>> RecordsOf(IdentityTxn& txn,
   return records;
 }
 
-// Forwards every call to a transaction and notes what its events say changed.
+// What the events of one write say it changed.
 struct ChangeSet {
   std::vector<SourceId> records;
   std::set<std::string> persons;
   std::vector<int64_t> sequences;
-};
-
-// Passes every call to another transaction; subclasses override what they add.
-class ForwardingTxn : public IdentityTxn {
- public:
-  explicit ForwardingTxn(IdentityTxn& inner) : t_(inner) {}
-
-  absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
-    return t_.AppendEvent(event);
-  }
-
-  absl::Status LockKey(const std::string& key) override { return t_.LockKey(key); }
-  absl::StatusOr<std::optional<v1::SourceRecord>> GetRecord(const SourceId& id,
-                                                            int64_t version) override {
-    return t_.GetRecord(id, version);
-  }
-  absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& r, bool make_current) override {
-    return t_.PutRecordVersion(r, make_current);
-  }
-  absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
-                              const SourceId& superseded_by) override {
-    return t_.SetRecordState(id, state, superseded_by);
-  }
-  absl::StatusOr<std::vector<v1::SourceRecord>> RecordVersions(const SourceId& id) override {
-    return t_.RecordVersions(id);
-  }
-  absl::StatusOr<std::string> NewPersonId() override { return t_.NewPersonId(); }
-  absl::StatusOr<std::optional<v1::Person>> GetPerson(const std::string& id) override {
-    return t_.GetPerson(id);
-  }
-  absl::Status PutPerson(const v1::Person& person) override { return t_.PutPerson(person); }
-  absl::StatusOr<std::optional<v1::Link>> GetLink(const SourceId& id) override {
-    return t_.GetLink(id);
-  }
-  absl::StatusOr<std::vector<std::optional<v1::Link>>> GetLinks(
-      const std::vector<SourceId>& ids) override {
-    return t_.GetLinks(ids);
-  }
-  absl::Status PutLink(const v1::Link& link) override { return t_.PutLink(link); }
-  absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
-    return t_.LinksOf(person_id);
-  }
-  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
-    return t_.LinkedRecordsOf(person_id);
-  }
-  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsWith(const SourceId& id) override {
-    return t_.LinkedRecordsWith(id);
-  }
-  absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
-    return t_.GetEvent(id);
-  }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p,
-                                                                   absl::Time as_of) override {
-    return t_.EventsAboutPerson(p, as_of);
-  }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
-                                                                   absl::Time as_of) override {
-    return t_.EventsAboutRecord(id, as_of);
-  }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after, int limit) override {
-    return t_.EventsSince(after, limit);
-  }
-  absl::StatusOr<int64_t> LastEventSequence() override { return t_.LastEventSequence(); }
-  absl::StatusOr<std::string> NewTaskId() override { return t_.NewTaskId(); }
-  absl::Status PutTask(const v1::ReviewTask& task) override { return t_.PutTask(task); }
-  absl::StatusOr<std::optional<v1::ReviewTask>> GetTask(const std::string& id) override {
-    return t_.GetTask(id);
-  }
-  absl::StatusOr<std::vector<v1::ReviewTask>> ListTasks(const TaskFilter& f) override {
-    return t_.ListTasks(f);
-  }
-  absl::StatusOr<int64_t> CountTasks(const TaskFilter& f) override { return t_.CountTasks(f); }
-  absl::StatusOr<std::vector<v1::ReviewTask>> OpenTasksWith(const SourceId& id) override {
-    return t_.OpenTasksWith(id);
-  }
-  absl::Status PutNotAMatch(const v1::NotAMatch& d) override { return t_.PutNotAMatch(d); }
-  absl::Status RemoveNotAMatch(const SourceId& a, const SourceId& b) override {
-    return t_.RemoveNotAMatch(a, b);
-  }
-  absl::StatusOr<std::vector<v1::NotAMatch>> NotAMatchesOf(const SourceId& id) override {
-    return t_.NotAMatchesOf(id);
-  }
-  absl::StatusOr<std::optional<StoredIdempotentResult>> GetIdempotent(
-      const std::string& key) override {
-    return t_.GetIdempotent(key);
-  }
-  absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& r) override {
-    return t_.PutIdempotent(key, r);
-  }
-  absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
-    return t_.PurgeIdempotentBefore(before, limit);
-  }
-
-  absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
-      const std::vector<SourceId>& ids) override {
-    return t_.GetRecords(ids);
-  }
-  absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> NotAMatchesOfRecords(
-      const std::vector<SourceId>& ids) override {
-    return t_.NotAMatchesOfRecords(ids);
-  }
-  absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
-      const std::vector<std::string>& person_ids) override {
-    return t_.LinksOfPersons(person_ids);
-  }
-  absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> GetIdempotents(
-      const std::vector<std::string>& keys) override {
-    return t_.GetIdempotents(keys);
-  }
-
- protected:
-  IdentityTxn& t_;
 };
 
 // Notes what the transaction's events are about (for cache invalidation and index sync).
@@ -743,23 +632,28 @@ constexpr int64_t kRebuildLookback = 10000;
 
 void IdentityManager::MarkApplied(const std::vector<int64_t>& sequences) {
   std::lock_guard lock(sync_mu_);
-  for (int64_t seq : sequences) {
-    if (seq > applied_through_) applied_above_.insert(seq);
-  }
-  AdvanceAppliedLocked();
+  const absl::Time now = clock_->Now();
+  for (int64_t seq : sequences) NoteAppliedLocked(seq, now);
+  AdvanceAppliedLocked(now);
 }
 
-void IdentityManager::AdvanceAppliedLocked() {
-  const absl::Time now = clock_->Now();
-  if (!applied_above_.empty()) {
-    for (int64_t seq = applied_through_ + 1; seq < *applied_above_.rbegin(); ++seq) {
-      if (applied_above_.count(seq) == 0) gaps_.try_emplace(seq, now);
-    }
+int64_t IdentityManager::SeenThroughLocked() const {
+  return applied_above_.empty() ? applied_through_ : *applied_above_.rbegin();
+}
+
+void IdentityManager::NoteAppliedLocked(int64_t seq, absl::Time now) {
+  if (seq <= applied_through_ || applied_above_.count(seq) > 0) return;
+  for (int64_t skipped = SeenThroughLocked() + 1; skipped < seq; ++skipped) {
+    gaps_.try_emplace(skipped, now);
   }
+  gaps_.erase(seq);
+  applied_above_.insert(seq);
+}
+
+void IdentityManager::AdvanceAppliedLocked(absl::Time now) {
   for (;;) {
     int64_t next = applied_through_ + 1;
     if (applied_above_.erase(next) > 0) {
-      gaps_.erase(next);
       applied_through_ = next;
       continue;
     }
@@ -776,11 +670,18 @@ void IdentityManager::AdvanceAppliedLocked() {
 absl::Status IdentityManager::CatchUpIndex(IdentityTxn& txn) {
   std::lock_guard lock(sync_mu_);
   for (;;) {
+    // What is new since the last event seen, and the gaps below it that have filled meanwhile:
+    // the events already applied are not read again.
+    std::vector<int64_t> missing;  // the oldest gaps, at most a batch of them
+    for (auto gap = gaps_.begin(); gap != gaps_.end() && missing.size() < kCatchUpBatch; ++gap) {
+      missing.push_back(gap->first);
+    }
     absl::StatusOr<std::vector<v1::IdentityEvent>> events =
-        txn.EventsSince(applied_through_, kCatchUpBatch);
+        txn.EventsSince(SeenThroughLocked(), kCatchUpBatch, missing);
     if (!events.ok()) return events.status();
+    const absl::Time now = clock_->Now();
     for (const v1::IdentityEvent& e : *events) {
-      if (applied_above_.count(e.sequence()) > 0) continue;
+      if (e.sequence() <= applied_through_ || applied_above_.count(e.sequence()) > 0) continue;
       bool changes_records = e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_CREATED ||
                              e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED ||
                              e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED;
@@ -793,9 +694,9 @@ absl::Status IdentityManager::CatchUpIndex(IdentityTxn& txn) {
                              : matcher_->Remove(id);
         if (!s.ok()) return s;
       }
-      applied_above_.insert(e.sequence());
+      NoteAppliedLocked(e.sequence(), now);
     }
-    AdvanceAppliedLocked();
+    AdvanceAppliedLocked(now);
     if (static_cast<int>(events->size()) < kCatchUpBatch) return absl::OkStatus();
   }
 }
@@ -2022,7 +1923,8 @@ absl::StatusOr<std::vector<v1::IdentityEvent>> IdentityManager::EventsAfter(cons
     if (after_sequence > *last) {
       return absl::OutOfRangeError("after_sequence is beyond the last event");
     }
-    absl::StatusOr<std::vector<v1::IdentityEvent>> events = txn.EventsSince(after_sequence, limit);
+    absl::StatusOr<std::vector<v1::IdentityEvent>> events =
+        txn.EventsSince(after_sequence, limit, {});
     if (!events.ok()) return events.status();
     out = *std::move(events);
     return absl::OkStatus();

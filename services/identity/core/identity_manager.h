@@ -160,7 +160,11 @@ class IdentityManager {
   absl::Status CatchUpIndex(IdentityTxn& txn);
   // Notes events this replica wrote (and applied itself) so catching up skips them.
   void MarkApplied(const std::vector<int64_t>& sequences);
-  void AdvanceAppliedLocked();  // sync_mu_ held
+  // With sync_mu_ held: the highest sequence applied; noting one applied (the sequences it
+  // skips become gaps); moving applied_through_ past what is applied or given up.
+  int64_t SeenThroughLocked() const;
+  void NoteAppliedLocked(int64_t seq, absl::Time now);
+  void AdvanceAppliedLocked(absl::Time now);
 
   IdentityStore* store_;
   Matcher* matcher_;
@@ -172,8 +176,8 @@ class IdentityManager {
   std::unique_ptr<KeyLocks> key_locks_;
 
   // Position in the history the index reflects. Sequences can commit out of order, so a missing
-  // sequence below the highest applied one is a gap that is re-read until it appears or is old
-  // enough (kGapPatience) to be a rolled-back transaction.
+  // sequence below the highest applied one is a gap that is re-read (by sequence) until it
+  // appears or is old enough (kGapPatience) to be a rolled-back transaction.
   std::mutex sync_mu_;
   int64_t applied_through_ = 0;         // every sequence <= this is applied or given up
   std::set<int64_t> applied_above_;     // applied sequences > applied_through_

@@ -7,11 +7,13 @@
 
 #include <latch>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "google/protobuf/util/time_util.h"
 #include "hie/mpi/nicknames.h"
 #include "services/identity/core/mpi_matcher.h"
+#include "services/identity/store/forwarding_txn.h"
 #include "services/identity/store/in_memory_identity_store.h"
 
 namespace hie::identity {
@@ -72,10 +74,10 @@ Demographics Demo(const Person& p) {
   return d;
 }
 
-const Person kAlice{"Alice", "Vandermeer", "1984-03-12", "F", "12 Birch Lane", "Springfield",
-                    "62704", "217-555-0143", "512-44-9087"};
-const Person kBob{"Robert", "Okonkwo", "1951-11-02", "M", "400 Elm St", "Dayton", "45402",
-                  "937-555-0198", ""};
+const Person kAlice{"Alice",       "Vandermeer", "1984-03-12",   "F",          "12 Birch Lane",
+                    "Springfield", "62704",      "217-555-0143", "512-44-9087"};
+const Person kBob{"Robert", "Okonkwo", "1951-11-02",   "M", "400 Elm St",
+                  "Dayton", "45402",   "937-555-0198", ""};
 
 class IdentityManagerTest : public ::testing::Test {
  protected:
@@ -234,12 +236,14 @@ TEST_F(IdentityManagerTest, OlderSourceEventOnlyGoesIntoHistory) {
 TEST_F(IdentityManagerTest, IdempotencyKeyReplaysAndRefusesADifferentRequest) {
   auto first = Register(Id("clinic-a", "1"), Demo(kAlice), "same-key");
   size_t events = EventCount();
-  auto replay = manager_.Register(call_, RegisterRequest(Id("clinic-a", "1"), Demo(kAlice), "same-key"));
+  auto replay =
+      manager_.Register(call_, RegisterRequest(Id("clinic-a", "1"), Demo(kAlice), "same-key"));
   ASSERT_TRUE(replay.ok());
   EXPECT_EQ(replay->record().version(), 1) << "a retry must not store a second version";
   EXPECT_EQ(replay->person_id(), first.person_id());
   EXPECT_EQ(EventCount(), events);
-  auto other = manager_.Register(call_, RegisterRequest(Id("clinic-a", "1"), Demo(kBob), "same-key"));
+  auto other =
+      manager_.Register(call_, RegisterRequest(Id("clinic-a", "1"), Demo(kBob), "same-key"));
   EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists);
 }
 
@@ -443,6 +447,94 @@ TEST_F(IdentityManagerTest, BatchThatCannotCommitLeavesStoreAndIndexAsTheyWere) 
   ExpectInvariants();
 }
 
+// Counts the events a replica reads from the history, and can hide some of them as if their
+// transactions had not committed yet.
+class EventReadingStore : public IdentityStore {
+ public:
+  explicit EventReadingStore(IdentityStore* inner) : inner_(inner) {}
+
+  class Txn : public ForwardingTxn {
+   public:
+    Txn(IdentityTxn& inner, EventReadingStore* store) : ForwardingTxn(inner), store_(store) {}
+    absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(
+        int64_t after, int limit, const std::vector<int64_t>& missing) override {
+      auto events = t_.EventsSince(after, limit, missing);
+      if (!events.ok()) return events;
+      std::erase_if(*events, [&](const v1::IdentityEvent& e) {
+        return store_->hidden.count(e.sequence()) > 0;
+      });
+      store_->events_read += events->size();
+      return events;
+    }
+
+   private:
+    EventReadingStore* store_;
+  };
+
+  absl::Status Transact(absl::Time deadline, const std::vector<std::string>& keys,
+                        const TxnFn& fn) override {
+    return inner_->Transact(deadline, keys, [&](IdentityTxn& txn) {
+      Txn counting(txn, this);
+      return fn(counting);
+    });
+  }
+  absl::Status Read(absl::Time deadline, const TxnFn& fn) override {
+    return inner_->Read(deadline, fn);
+  }
+  absl::Status ScanActiveRecords(absl::Time deadline,
+                                 const std::function<void(const v1::SourceRecord&)>& fn) override {
+    return inner_->ScanActiveRecords(deadline, fn);
+  }
+
+  size_t events_read = 0;
+  std::set<int64_t> hidden;
+
+ private:
+  IdentityStore* inner_;
+};
+
+TEST_F(IdentityManagerTest, AGapInTheHistoryIsReadByNumberNotByReadingEverythingAfterIt) {
+  EventReadingStore reading(&store_);
+  IdentityManager manager(&reading, &matcher_, &clock_);
+  ASSERT_TRUE(manager.Register(call_, RegisterRequest(Id("clinic-a", "A1"), Demo(kAlice))).ok());
+  // A batch that cannot commit leaves a gap: its event sequences are never used.
+  FailingCommitStore failing(&store_);
+  IdentityManager failing_manager(&failing, &matcher_, &clock_);
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  *batch.add_registrations() = RegisterRequest(Id("clinic-b", "B1"), Demo(kBob));
+  ASSERT_FALSE(failing_manager.RegisterBatch(call_, batch).ok());
+
+  reading.events_read = 0;
+  for (int i = 0; i < 20; ++i) {  // within the gap patience: one second each
+    Demographics d = Demo(kBob);
+    d.mutable_name()->set_family("Family" + std::string(1, static_cast<char>('A' + i)));
+    ASSERT_TRUE(
+        manager.Register(call_, RegisterRequest(Id("clinic-c", std::to_string(i)), d)).ok());
+    clock_.Advance(absl::Seconds(1));
+  }
+  // Every event since the gap is this replica's own: none of them is read back.
+  EXPECT_EQ(reading.events_read, 0u);
+}
+
+TEST_F(IdentityManagerTest, AnEventThatCommitsLateIsAppliedWhenItAppears) {
+  EventReadingStore reading(&store_);
+  MpiMatcher follower_index(hie::mpi::Model::DefaultParams(), &Nicknames());
+  IdentityManager follower(&reading, &follower_index, &clock_);
+  const size_t first = EventCount();
+  Register(Id("clinic-a", "A1"), Demo(kAlice));  // another replica writes
+  ASSERT_GT(EventCount(), first + 1);
+  const int64_t created = store_.Snapshot().events[first].sequence();
+  ASSERT_EQ(store_.Snapshot().events[first].type(), v1::IDENTITY_EVENT_TYPE_RECORD_CREATED);
+  reading.hidden.insert(created);  // as if it had not committed yet: the follower sees later ones
+  ASSERT_TRUE(follower.SyncIndex(absl::InfiniteFuture()).ok());
+  EXPECT_EQ(follower_index.size(), 0u);
+  reading.hidden.clear();
+  ASSERT_TRUE(follower.SyncIndex(absl::InfiniteFuture()).ok());
+  EXPECT_EQ(follower_index.size(), 1u) << "the late event was not applied";
+  EXPECT_EQ(reading.events_read, EventCount() - first) << "events were read more than once";
+}
+
 TEST_F(IdentityManagerTest, MergeThenUnmergeRestoresExactlyEvenAfterLaterActivity) {
   auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
   auto b = Register(Id("clinic-b", "2"), Demo(kBob));
@@ -560,7 +652,8 @@ TEST_F(IdentityManagerTest, ReviewTaskResolvedSameMergesAndDifferentIsRespectedL
   Register(Id("clinic-a", "1"), Demo(kAlice));
   auto second = Register(Id("clinic-b", "2"), Demo(sparse));
   ASSERT_EQ(second.decision().outcome(), v1::MATCH_OUTCOME_REVIEW)
-      << "score " << (second.decision().candidates_size() ? second.decision().candidates(0).score() : 0);
+      << "score "
+      << (second.decision().candidates_size() ? second.decision().candidates(0).score() : 0);
   ASSERT_FALSE(second.decision().review_task_id().empty());
 
   v1::ListReviewTasksRequest list;
@@ -735,8 +828,10 @@ TEST_F(IdentityManagerTest, ConcurrentRegistrationsOfOneNewPatientCreateOnePerso
 TEST_F(IdentityManagerTest, InvariantsHoldAfterRandomOperationSequences) {
   std::mt19937 rng(20261122);
   const std::vector<Person> people = {
-      kAlice, kBob,
-      {"Maria", "Garcia Lopez", "1990-07-21", "F", "3 Oak Ave", "Austin", "73301", "512-555-0101", ""},
+      kAlice,
+      kBob,
+      {"Maria", "Garcia Lopez", "1990-07-21", "F", "3 Oak Ave", "Austin", "73301", "512-555-0101",
+       ""},
       {"John", "Smith", "1975-01-30", "M", "77 Pine St", "Boston", "02108", "617-555-0110", ""}};
   std::vector<SourceId> ids;
   std::vector<std::string> merges;
@@ -815,7 +910,9 @@ class CountingCache : public ResolveCache {
     ++hits;
     return it->second;
   }
-  void Put(const SourceId& id, const v1::ResolveResponse& r) override { entries[RecordKey(id)] = r; }
+  void Put(const SourceId& id, const v1::ResolveResponse& r) override {
+    entries[RecordKey(id)] = r;
+  }
   void Invalidate(const std::vector<SourceId>& ids) override {
     for (const SourceId& id : ids) entries.erase(RecordKey(id));
   }

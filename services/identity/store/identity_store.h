@@ -122,9 +122,11 @@ class IdentityTxn {
 
   // Events with sequence > after_sequence, ascending, at most `limit`. Sequences are assigned
   // when an event is appended, not when it commits: a lower sequence can become visible after
-  // a higher one, and rolled-back transactions leave gaps. Followers must allow for both.
-  virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after_sequence,
-                                                                     int limit) = 0;
+  // a higher one, and rolled-back transactions leave gaps. Followers must allow for both: they
+  // pass the sequences at or below after_sequence they have not seen yet as `missing`, and
+  // those of them that exist by now come first (a point read each, not a re-read of the range).
+  virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(
+      int64_t after_sequence, int limit, const std::vector<int64_t>& missing) = 0;
   // The highest committed sequence (0 when there is none).
   virtual absl::StatusOr<int64_t> LastEventSequence() = 0;
 

@@ -241,28 +241,72 @@ TEST_P(IdentityStoreContractTest, EventsHaveIncreasingSequencesAndAreFoundBySubj
               }).ok());
 }
 
+v1::IdentityEvent RecordCreated(const SourceId& id) {
+  v1::IdentityEvent e;
+  e.set_type(v1::IDENTITY_EVENT_TYPE_RECORD_CREATED);
+  *e.add_source_ids() = id;
+  return e;
+}
+
 TEST_P(IdentityStoreContractTest, EventsSinceFollowsTheHistoryInOrder) {
   std::vector<int64_t> sequences;
   ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
                 EXPECT_EQ(*t.LastEventSequence(), 0);
                 for (int i = 0; i < 5; ++i) {
-                  v1::IdentityEvent e;
-                  e.set_type(v1::IDENTITY_EVENT_TYPE_RECORD_CREATED);
-                  *e.add_source_ids() = Id("clinic-a", std::to_string(i));
+                  v1::IdentityEvent e = RecordCreated(Id("clinic-a", std::to_string(i)));
                   sequences.push_back(*t.AppendEvent(&e));
                 }
                 return absl::OkStatus();
               }).ok());
   ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
                 EXPECT_EQ(*t.LastEventSequence(), sequences.back());
-                auto all = t.EventsSince(0, 100);
+                auto all = t.EventsSince(0, 100, {});
                 EXPECT_EQ(all->size(), 5u);
-                auto tail = t.EventsSince(sequences[1], 2);
+                auto tail = t.EventsSince(sequences[1], 2, {});
                 EXPECT_EQ(tail->size(), 2u);
                 EXPECT_EQ((*tail)[0].sequence(), sequences[2]);
                 EXPECT_EQ((*tail)[0].source_ids(0).local_id(), "2");
                 EXPECT_FALSE((*tail)[0].event_id().empty());
-                EXPECT_TRUE(t.EventsSince(sequences.back(), 10)->empty());
+                EXPECT_TRUE(t.EventsSince(sequences.back(), 10, {})->empty());
+                return absl::OkStatus();
+              }).ok());
+}
+
+// A rolled-back transaction leaves a gap: its sequence is never used again. A follower asks for
+// the sequences it has not seen by number; only those that exist come back, first.
+TEST_P(IdentityStoreContractTest, EventsSinceAnswersMissingSequencesThatExist) {
+  int64_t first = 0, rolled_back = 0, last = 0;
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                v1::IdentityEvent e = RecordCreated(Id("clinic-a", "1"));
+                first = *t.AppendEvent(&e);
+                return absl::OkStatus();
+              }).ok());
+  absl::Status status = Txn([&](IdentityTxn& t) -> absl::Status {
+    v1::IdentityEvent e = RecordCreated(Id("clinic-a", "gone"));
+    rolled_back = *t.AppendEvent(&e);
+    return absl::AbortedError("rolled back on purpose");
+  });
+  ASSERT_EQ(status.code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                for (int i = 2; i <= 3; ++i) {
+                  v1::IdentityEvent e = RecordCreated(Id("clinic-a", std::to_string(i)));
+                  last = *t.AppendEvent(&e);
+                }
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_GT(rolled_back, first);
+  ASSERT_GT(last - 1, rolled_back) << "a rolled-back sequence was used again";
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                // Seen through `last - 1`; `first` and the rolled-back one are still missing.
+                auto events = t.EventsSince(last - 1, 10, {rolled_back, first});
+                EXPECT_TRUE(events.ok()) << events.status();
+                std::vector<int64_t> got;
+                for (const v1::IdentityEvent& e : *events) got.push_back(e.sequence());
+                EXPECT_EQ(got, (std::vector<int64_t>{first, last}));
+                // Missing sequences above after_sequence are not answered twice.
+                auto once = t.EventsSince(last - 1, 10, {last});
+                EXPECT_EQ(once->size(), 1u);
+                EXPECT_EQ(t.EventsSince(last - 1, 1, {first})->front().sequence(), first);
                 return absl::OkStatus();
               }).ok());
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -257,7 +258,7 @@ class InMemoryTxn : public IdentityTxn {
   }
 
   absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
-    event->set_sequence(static_cast<int64_t>(s_.events.size()) + 1);
+    event->set_sequence(s_.next_event++);
     event->set_event_id(absl::StrFormat("E%010d", event->sequence()));
     journal_.push_back([&s = s_] { s.events.pop_back(); });
     s_.events.push_back(*event);
@@ -266,11 +267,14 @@ class InMemoryTxn : public IdentityTxn {
 
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
     int64_t sequence = 0;
-    if (id.size() != 11 || id[0] != 'E' || !absl::SimpleAtoi(id.substr(1), &sequence) ||
-        sequence < 1 || sequence > static_cast<int64_t>(s_.events.size())) {
+    if (id.size() != 11 || id[0] != 'E' || !absl::SimpleAtoi(id.substr(1), &sequence)) {
       return std::optional<v1::IdentityEvent>();
     }
-    return std::optional<v1::IdentityEvent>(s_.events[sequence - 1]);
+    auto it = FirstEventAfter(sequence - 1);
+    if (it == s_.events.end() || it->sequence() != sequence) {
+      return std::optional<v1::IdentityEvent>();
+    }
+    return std::optional<v1::IdentityEvent>(*it);
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& person_id,
@@ -291,12 +295,17 @@ class InMemoryTxn : public IdentityTxn {
     return out;
   }
 
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(int64_t after_sequence,
-                                                             int limit) override {
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(
+      int64_t after_sequence, int limit, const std::vector<int64_t>& missing) override {
     std::vector<v1::IdentityEvent> out;
-    for (int64_t i = std::max<int64_t>(after_sequence, 0);
-         i < static_cast<int64_t>(s_.events.size()) && static_cast<int>(out.size()) < limit; ++i) {
-      out.push_back(s_.events[i]);
+    for (int64_t sequence : std::set<int64_t>(missing.begin(), missing.end())) {
+      if (sequence > after_sequence || static_cast<int>(out.size()) >= limit) break;
+      auto it = FirstEventAfter(sequence - 1);
+      if (it != s_.events.end() && it->sequence() == sequence) out.push_back(*it);
+    }
+    for (auto it = FirstEventAfter(after_sequence);
+         it != s_.events.end() && static_cast<int>(out.size()) < limit; ++it) {
+      out.push_back(*it);
     }
     return out;
   }
@@ -422,6 +431,13 @@ class InMemoryTxn : public IdentityTxn {
         [&s = s_, pair, old = Find(s_.not_a_matches, pair)] { SetNotAMatch(s, pair, old); });
     SetNotAMatch(s_, pair, std::move(decision));
     return absl::OkStatus();
+  }
+
+  // The first event with a sequence above `sequence` (events are in ascending sequence).
+  std::vector<v1::IdentityEvent>::const_iterator FirstEventAfter(int64_t sequence) const {
+    return std::upper_bound(
+        s_.events.begin(), s_.events.end(), sequence,
+        [](int64_t seq, const v1::IdentityEvent& e) { return seq < e.sequence(); });
   }
 
   State& s_;

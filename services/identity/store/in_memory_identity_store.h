@@ -37,11 +37,11 @@ class InMemoryIdentityStore : public IdentityStore {
       SourceId superseded_by;
     };
     using PairKey = std::pair<std::string, std::string>;  // two RecordKeys, smaller first
-    std::map<std::string, RecordEntry> records;  // by RecordKey
+    std::map<std::string, RecordEntry> records;           // by RecordKey
     std::map<std::string, v1::Person> persons;
     std::map<std::string, v1::Link> links;                  // by RecordKey
     std::map<std::string, std::set<std::string>> links_of;  // person -> RecordKeys
-    std::vector<v1::IdentityEvent> events;                  // events[i].sequence() == i + 1
+    std::vector<v1::IdentityEvent> events;                  // ascending sequence
     std::map<std::string, v1::ReviewTask> tasks;
     std::map<std::string, std::set<std::string>> open_tasks_of;  // RecordKey -> task ids
     std::map<PairKey, v1::NotAMatch> not_a_matches;
@@ -49,6 +49,8 @@ class InMemoryIdentityStore : public IdentityStore {
     std::map<std::string, StoredIdempotentResult> idempotent;
     int64_t next_person = 1;
     int64_t next_task = 1;
+    // Like a PostgreSQL sequence, not rolled back: a failed transaction leaves a gap.
+    int64_t next_event = 1;
   };
 
   // A copy of everything, for tests that check invariants across the whole store.
