@@ -26,7 +26,8 @@ constexpr FieldInfo kFields[kNumFields] = {
     {"given_name", {"missing", "disagree", "fuzzy", "close_or_nickname", "exact", nullptr}},
     {"family_name", {"missing", "disagree", "fuzzy", "close_or_part", "exact", nullptr}},
     {"middle_name", {"missing", "disagree", "initial", "exact", nullptr, nullptr}},
-    {"birth_date", {"missing", "disagree", "year_only", "one_part_off", "day_month_swapped", "exact"}},
+    {"birth_date",
+     {"missing", "disagree", "year_only", "one_part_or_digit_off", "day_month_swapped", "exact"}},
     {"sex", {"missing", "disagree", "agree", nullptr, nullptr, nullptr}},
     {"address", {"missing", "disagree", "fuzzy", "close", "exact", nullptr}},
     {"city", {"missing", "disagree", "fuzzy", "exact", nullptr, nullptr}},
@@ -70,8 +71,8 @@ bool DirectNickname(const NormalizedRecord& a, const NormalizedRecord& b) {
 // edit, one a nickname of the other), 4 exact.
 struct GivenComparison {
   int level = 0;
-  bool spelled_alike = false;  // one edit, Jaro-Winkler >= 0.8, same NYSIIS, initial, or
-                               // scrambled letters (letter-multiset Dice >= 0.85)
+  bool spelled_alike = false;    // one edit, Jaro-Winkler >= 0.8, same NYSIIS, initial, or
+                                 // scrambled letters (letter-multiset Dice >= 0.85)
   bool alike_for_twins = false;  // the same, but scrambled letters only at equal length
 };
 
@@ -106,8 +107,8 @@ NameSimilarity Similarity(std::string_view a, std::string_view b) {
          a[prefix] == b[prefix]) {
     ++prefix;
   }
-  const double bound = jaro_bound <= 0.7 ? jaro_bound
-                                         : jaro_bound + prefix * 0.1 * (1.0 - jaro_bound);
+  const double bound =
+      jaro_bound <= 0.7 ? jaro_bound : jaro_bound + prefix * 0.1 * (1.0 - jaro_bound);
   if (bound >= 0.8) out.jw = JaroWinkler(a, b);
   return out;
 }
@@ -186,8 +187,8 @@ int CompareFamily(const NormalizedRecord& a, const NormalizedRecord& b) {
   if (WithinOneEdit(a.family, b.family)) return 3;
   const NameSimilarity sim = Similarity(a.family, b.family);
   const double jw = sim.jw;
-  const bool compound = a.family.find(' ') != std::string::npos ||
-                        b.family.find(' ') != std::string::npos;
+  const bool compound =
+      a.family.find(' ') != std::string::npos || b.family.find(' ') != std::string::npos;
   if (compound && (TokensContained(a.family, b.family) || TokensContained(b.family, a.family))) {
     return 3;
   }
@@ -207,17 +208,40 @@ int CompareMiddle(const NormalizedRecord& a, const NormalizedRecord& b) {
   return 1;
 }
 
+// True when two dates written as YYYYMMDD differ in exactly one digit or by one exchange of
+// adjacent digits (19420704 / 19402704: the exchange crosses from year to month, so the parts
+// compare as two of three wrong).
+bool OneDigitApart(int32_t a, int32_t b) {
+  if (a == b || a < 10000000 || b < 10000000 || a > 99999999 || b > 99999999) return false;
+  int x[8];
+  int y[8];
+  for (int i = 7; i >= 0; --i, a /= 10, b /= 10) {
+    x[i] = a % 10;
+    y[i] = b % 10;
+  }
+  int first = 0;
+  while (x[first] == y[first]) ++first;
+  int last = 7;
+  while (x[last] == y[last]) --last;
+  if (first == last) return true;
+  return last == first + 1 && x[first] == y[last] && x[last] == y[first];
+}
+
 int CompareBirthDate(const BirthDate& a, const BirthDate& b) {
   if (a.year == 0 || b.year == 0) return 0;
-  if (a.month == 0 || b.month == 0) return a.year == b.year ? 2 : 1;
-  const bool y = a.year == b.year;
-  const bool m = a.month == b.month;
-  const bool d = a.day == b.day;
-  if (y && m && d) return 5;
-  if (y && a.month == b.day && a.day == b.month) return 4;
-  if ((y && m) || (y && d) || (m && d)) return 3;
-  if (y) return 2;
-  return 1;
+  int level = 1;
+  if (a.month == 0 || b.month == 0) {
+    level = a.year == b.year ? 2 : 1;
+  } else {
+    const bool y = a.year == b.year;
+    const bool m = a.month == b.month;
+    const bool d = a.day == b.day;
+    if (y && m && d) return 5;
+    if (y && a.month == b.day && a.day == b.month) return 4;
+    if ((y && m) || (y && d) || (m && d)) return 3;
+    if (y) level = 2;
+  }
+  return OneDigitApart(a.as_written, b.as_written) ? 3 : level;
 }
 
 int CompareSex(Sex a, Sex b) {
@@ -372,13 +396,12 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   int given = given_cmp.level;
   int family = CompareFamily(a, b);
   // Cheap gate first: a swap needs a first letter shared across.
-  const bool cross_initial =
-      (!a.given.empty() && !b.family.empty() && a.given[0] == b.family[0]) ||
-      (!a.family.empty() && !b.given.empty() && a.family[0] == b.given[0]);
+  const bool cross_initial = (!a.given.empty() && !b.family.empty() && a.given[0] == b.family[0]) ||
+                             (!a.family.empty() && !b.given.empty() && a.family[0] == b.given[0]);
   if (cross_initial && given <= 2 && family <= 2 && given + family >= 1) {
     // Given against family and back. When at least one name agrees closely only across, the
-    // names were swapped (possibly with one of them also changed or missing). The stronger cross level
-    // goes to the family field and the weaker to the given field, which keeps Compare
+    // names were swapped (possibly with one of them also changed or missing). The stronger cross
+    // level goes to the family field and the weaker to the given field, which keeps Compare
     // symmetric.
     const int s1 = CompareNameStrings(a.given, FirstToken(b.family));
     const int s2 = CompareNameStrings(FirstToken(a.family), b.given);
@@ -427,18 +450,18 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   const bool similar_but_middle_differs =
       given >= 2 && given <= 3 && l[static_cast<int>(Field::kMiddle)] == 1;
   const bool twin_names_unlike = given >= 1 && given <= 2 && !given_cmp.alike_for_twins;
-  const bool twin_names_differ =
-      sex_conflict ? (given >= 1 && given <= 3 && !DirectNickname(a, b))
-                   : ((twin_names_unlike || similar_but_middle_differs) && family >= 3 &&
-                      !personal_id_agrees);
+  const bool twin_names_differ = sex_conflict
+                                     ? (given >= 1 && given <= 3 && !DirectNickname(a, b))
+                                     : ((twin_names_unlike || similar_but_middle_differs) &&
+                                        family >= 3 && !personal_id_agrees);
   if (dob >= 4 && twin_names_differ) c.guards |= kGuardTwin;
   // Household members (spouses, siblings, parent and child) share family name, address and
   // phone. Two people: given names not alike with a different sex or a birth date agreeing at
   // most on the year; or, at one address or phone, given names not alike with birth years that
   // differ (spouses born on the same day of the year), or merely similar with birth dates that
   // do not agree at all.
-  const bool same_household = l[static_cast<int>(Field::kAddress)] >= 3 ||
-                              l[static_cast<int>(Field::kPhone)] == 3;
+  const bool same_household =
+      l[static_cast<int>(Field::kAddress)] >= 3 || l[static_cast<int>(Field::kPhone)] == 3;
   const bool years_differ = a.birth_date.year != b.birth_date.year;
   if (family >= 3 && !personal_id_agrees &&
       ((names_unlike && (sex_conflict || dob == 1 || dob == 2)) ||
@@ -446,8 +469,8 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
        (given >= 1 && given <= 2 && dob == 1 && same_household))) {
     c.guards |= kGuardHousehold;
   }
-  const bool suffix_conflict = a.suffix != NameSuffix::kNone && b.suffix != NameSuffix::kNone &&
-                               a.suffix != b.suffix;
+  const bool suffix_conflict =
+      a.suffix != NameSuffix::kNone && b.suffix != NameSuffix::kNone && a.suffix != b.suffix;
   if (suffix_conflict) c.guards |= kGuardJuniorSenior;
   // Same name, birth years >= 15 apart: a generation apart, unless the dates differ only by a
   // typo in the year (same month and day, one digit of the year changed).
@@ -455,9 +478,8 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   const BirthDate& db = b.birth_date;
   if (!same_identifier && given >= 3 && family >= 3 && da.year != 0 && db.year != 0 &&
       std::abs(da.year - db.year) >= 15) {
-    const bool year_typo =
-        da.month != 0 && da.month == db.month && da.day == db.day &&
-        WithinOneEdit(std::to_string(da.year), std::to_string(db.year));
+    const bool year_typo = da.month != 0 && da.month == db.month && da.day == db.day &&
+                           WithinOneEdit(std::to_string(da.year), std::to_string(db.year));
     if (!year_typo) c.guards |= kGuardJuniorSenior;
   }
   return c;
@@ -468,8 +490,8 @@ uint32_t OnlineGuards(const NormalizedRecord& a, const NormalizedRecord& b, cons
   const int given = l[static_cast<int>(Field::kGiven)];
   const int family = l[static_cast<int>(Field::kFamily)];
   const int dob = l[static_cast<int>(Field::kBirthDate)];
-  const bool same_household = l[static_cast<int>(Field::kAddress)] >= 3 ||
-                              l[static_cast<int>(Field::kPhone)] == 3;
+  const bool same_household =
+      l[static_cast<int>(Field::kAddress)] >= 3 || l[static_cast<int>(Field::kPhone)] == 3;
   const bool sex_conflict = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown && a.sex != b.sex;
   if (family < 3 || !same_household || given < 1 || given > 3 || (dob != 0 && !sex_conflict)) {
     return 0;
@@ -529,8 +551,8 @@ Model::Model(const ModelParams& params) : params_(params) {
   }
 }
 
-double Model::FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f,
-                            int level, bool* tf) const {
+double Model::FieldWeightOf(const NormalizedRecord& a, const NormalizedRecord& b, int f, int level,
+                            bool* tf) const {
   const double base = weight_[f][level];
   *tf = false;
   if (level != Levels(f) - 1) return base;

@@ -57,10 +57,10 @@ TEST_F(CompareTest, MissingValuesAreLevelZero) {
 
 TEST_F(CompareTest, Levels) {
   Record b = Person();
-  b.given_name = "Bob";            // nickname
-  b.family_name = "Smiht";         // transposition
-  b.birth_date = "1970-15-03";     // impossible as written: read with day and month exchanged
-  b.address_line = "12 Main St";   // abbreviation
+  b.given_name = "Bob";           // nickname
+  b.family_name = "Smiht";        // transposition
+  b.birth_date = "1970-15-03";    // impossible as written: read with day and month exchanged
+  b.address_line = "12 Main St";  // abbreviation
   b.phone = "(217) 555-0101";
   b.email = "rsmith@example.com";  // same user
   b.ssn = "219-09-9998";           // one typo
@@ -91,6 +91,15 @@ TEST_F(CompareTest, DateLevels) {
   EXPECT_EQ(level("1970-03-15", "1985-08-20"), 1);
   EXPECT_EQ(level("1970-02-31", "1970-03-15"), 2);  // impossible date keeps its year
   EXPECT_EQ(level("", "1970-03-15"), 0);
+  // One digit typed wrong or two adjacent digits exchanged, as written, is one typo even when
+  // the parts then disagree twice or the date becomes impossible.
+  EXPECT_EQ(level("19420704", "19402704"), 3);  // 1940-04-27 read swapped, but one exchange
+  EXPECT_EQ(level("19150412", "19105412"), 3);  // month 54: only the year 1910 is kept
+  EXPECT_EQ(level("19150412", "19150472"), 3);  // day 72
+  EXPECT_EQ(level("19420704", "19420407"), 4);  // day and month exchanged stays its own level
+  EXPECT_EQ(level("19420704", "19240704"), 3);  // one part off (the year)
+  EXPECT_EQ(level("19420704", "19247004"), 1);  // two exchanges
+  EXPECT_EQ(level("19420704", "19431805"), 1);
 }
 
 TEST_F(CompareTest, NameSwapAndCompoundNames) {

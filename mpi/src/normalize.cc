@@ -97,6 +97,7 @@ BirthDate MakeDate(int y, int m, int d) {
   } else {
     out.year = static_cast<int16_t>(y);  // only the year is trustworthy
   }
+  if (m >= 0 && m <= 99 && d >= 0 && d <= 99) out.as_written = y * 10000 + m * 100 + d;
   return out;
 }
 

@@ -78,6 +78,15 @@ TEST(ParseBirthDateTest, Table) {
   }
 }
 
+TEST(ParseBirthDateTest, KeepsTheDateAsWrittenBeforeRepair) {
+  EXPECT_EQ(ParseBirthDate("1956-04-09").as_written, 19560409);
+  EXPECT_EQ(ParseBirthDate("04/09/1956", DateOrder::kDayFirst).as_written, 19560904);
+  EXPECT_EQ(ParseBirthDate("1980-25-12").as_written, 19802512);  // read swapped
+  EXPECT_EQ(ParseBirthDate("19105412").as_written, 19105412);    // impossible
+  EXPECT_EQ(ParseBirthDate("1900-01-01").as_written, 0);         // placeholder
+  EXPECT_EQ(ParseBirthDate("").as_written, 0);
+}
+
 TEST(ParseSexTest, Table) {
   EXPECT_EQ(ParseSex(""), Sex::kUnknown);
   EXPECT_EQ(ParseSex("M"), Sex::kMale);

@@ -20,7 +20,14 @@ struct BirthDate {
   int8_t month = 0;
   int8_t day = 0;
   bool day_month_swapped = false;  // the input was only valid with day and month exchanged
-  bool operator==(const BirthDate&) const = default;
+  // The date as written, as the number YYYYMMDD (month and day in the input's order, before
+  // any repair: 1910-54-12 stays 19105412), for noticing one-digit typos; 0 when missing.
+  // Not part of the date's value (operator== ignores it).
+  int32_t as_written = 0;
+  bool operator==(const BirthDate& o) const {
+    return year == o.year && month == o.month && day == o.day &&
+           day_month_swapped == o.day_month_swapped;
+  }
 };
 
 // How to read an ambiguous all-numeric date such as 03/04/1990 (both parts <= 12).
@@ -29,9 +36,9 @@ enum class DateOrder : uint8_t { kMonthFirst, kDayFirst };
 // The compact form of a Record that the comparators work on: folded, parsed, with phonetic
 // codes precomputed. An empty string / zero means missing (placeholders are mapped to missing).
 struct NormalizedRecord {
-  std::string given;   // first given name ("Mary Ann" -> "MARY")
-  std::string middle;  // further given names and the middle name, space separated
-  std::string family;  // family name tokens joined by single spaces ("GARCIA LOPEZ")
+  std::string given;           // first given name ("Mary Ann" -> "MARY")
+  std::string middle;          // further given names and the middle name, space separated
+  std::string family;          // family name tokens joined by single spaces ("GARCIA LOPEZ")
   uint64_t given_nysiis = 0;   // PackCode(Nysiis(given))
   uint64_t family_nysiis = 0;  // PackCode(Nysiis(first family token))
   uint32_t given_soundex = 0;
