@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -441,25 +442,42 @@ class ObservingTxn : public ForwardingTxn {
   ObservingTxn(IdentityTxn& inner, ChangeSet* changes) : ForwardingTxn(inner), changes_(changes) {}
 
   absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
-    for (const SourceId& id : event->source_ids()) changes_->records.push_back(id);
-    for (const std::string& p : {event->from_person_id(), event->to_person_id()}) {
-      if (!p.empty()) changes_->persons.insert(p);
-    }
-    for (const std::string& p : event->affected_person_ids()) changes_->persons.insert(p);
+    Observe(*event);
     absl::StatusOr<int64_t> sequence = t_.AppendEvent(event);
     if (sequence.ok()) changes_->sequences.push_back(*sequence);
     return sequence;
   }
+  absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events) override {
+    for (const v1::IdentityEvent* e : events) Observe(*e);
+    absl::Status status = t_.AppendEvents(events);
+    if (status.ok()) {
+      for (const v1::IdentityEvent* e : events) changes_->sequences.push_back(e->sequence());
+    }
+    return status;
+  }
 
  private:
+  void Observe(const v1::IdentityEvent& event) {
+    for (const SourceId& id : event.source_ids()) changes_->records.push_back(id);
+    for (const std::string& p : {event.from_person_id(), event.to_person_id()}) {
+      if (!p.empty()) changes_->persons.insert(p);
+    }
+    for (const std::string& p : event.affected_person_ids()) changes_->persons.insert(p);
+  }
+
   ChangeSet* changes_;
 };
 
-// Answers a batch's first reads of each record and idempotency key from answers read for the
-// whole batch at once (Prefetch), until the transaction writes what they answer: a write of a
-// record, its link, its not-a-match decisions or a key drops the prefetched answer, and later
-// reads go to the store.
-class PrefetchedTxn : public ForwardingTxn {
+// The transaction of a RegisterSourceRecords call. It answers the entries' first reads of their
+// records, not-a-match decisions and idempotency keys from one read each for the whole batch
+// (Prefetch), and holds back the writes a registration makes (first versions of new records,
+// persons, links, events, idempotency results) until Flush, which writes each kind with one
+// batch write. Reads of held data are answered from what it holds; a read it cannot answer so,
+// of data a held write could change, writes everything held first. Until Flush, events carry
+// provisional ids (kPendingEvent + n, sequence 0); Flush gives them their real ids and puts
+// those into the held links that name them. Registration puts event ids only into links, so no
+// provisional id escapes.
+class BatchTxn : public ForwardingTxn {
  public:
   using ForwardingTxn::ForwardingTxn;
 
@@ -482,26 +500,188 @@ class PrefetchedTxn : public ForwardingTxn {
     return absl::OkStatus();
   }
 
+  // Writes everything held (a no-op when nothing is).
+  absl::Status Flush() {
+    std::vector<v1::SourceRecord> records;
+    for (auto& [key, record] : new_records_) records.push_back(std::move(record));
+    std::vector<v1::Person> persons;
+    for (auto& [id, person] : persons_) persons.push_back(std::move(person));
+    std::vector<v1::IdentityEvent*> events;
+    for (v1::IdentityEvent& e : events_) events.push_back(&e);
+    std::vector<std::pair<std::string, StoredIdempotentResult>> results(
+        std::make_move_iterator(held_idempotent_.begin()),
+        std::make_move_iterator(held_idempotent_.end()));
+    std::vector<v1::Link> links;
+    for (auto& [key, link] : links_) links.push_back(std::move(link));
+    new_records_.clear();
+    persons_.clear();
+    links_.clear();
+    held_idempotent_.clear();
+    if (absl::Status s = t_.PutFirstVersions(records); !s.ok()) return s;
+    if (absl::Status s = t_.PutPersons(persons); !s.ok()) return s;
+    if (absl::Status s = t_.AppendEvents(events); !s.ok()) return s;
+    for (v1::Link& link : links) {
+      if (!absl::StartsWith(link.event_id(), kPendingEvent)) continue;
+      size_t n = 0;
+      if (!absl::SimpleAtoi(link.event_id().substr(sizeof kPendingEvent - 1), &n) ||
+          n >= events_.size()) {
+        return absl::InternalError("link names an unknown pending event");
+      }
+      link.set_event_id(events_[n].event_id());
+    }
+    events_.clear();
+    if (absl::Status s = t_.PutLinks(links); !s.ok()) return s;
+    return t_.PutIdempotents(results);
+  }
+
+  // --- source records
   absl::StatusOr<std::optional<v1::SourceRecord>> GetRecord(const SourceId& id,
                                                             int64_t version) override {
+    const std::string key = RecordKey(id);
+    if (auto it = new_records_.find(key); it != new_records_.end()) {
+      if (version > 1) return std::optional<v1::SourceRecord>();
+      // As the store answers it: version, current state, superseded_by and person filled in.
+      v1::SourceRecord record = it->second;
+      record.set_version(1);
+      if (record.state() == v1::RECORD_STATE_UNSPECIFIED) record.set_state(v1::RECORD_STATE_ACTIVE);
+      *record.mutable_superseded_by() = it->second.superseded_by();
+      if (auto link = links_.find(key); link != links_.end()) {
+        record.set_person_id(link->second.person_id());
+      }
+      return std::optional<v1::SourceRecord>(std::move(record));
+    }
+    if (links_.count(key) > 0) {
+      if (absl::Status s = Flush(); !s.ok()) return s;
+    }
     if (version == 0) {
-      if (auto it = records_.find(RecordKey(id)); it != records_.end()) return it->second;
+      if (auto it = records_.find(key); it != records_.end()) return it->second;
     }
     return t_.GetRecord(id, version);
   }
   absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& r, bool make_current) override {
-    records_.erase(RecordKey(r.source_id()));
+    const std::string key = RecordKey(r.source_id());
+    auto known = records_.find(key);
+    if (make_current && r.version() <= 1 && known != records_.end() && !known->second.has_value() &&
+        new_records_.count(key) == 0 && links_.count(key) == 0) {
+      new_records_.emplace(key, r);
+      records_.erase(known);
+      return 1;
+    }
+    if (absl::Status s = Flush(); !s.ok()) return s;
+    records_.erase(key);
     return t_.PutRecordVersion(r, make_current);
   }
   absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
                               const SourceId& superseded_by) override {
+    if (absl::Status s = Flush(); !s.ok()) return s;
     records_.erase(RecordKey(id));
     return t_.SetRecordState(id, state, superseded_by);
   }
-  absl::Status PutLink(const v1::Link& link) override {
-    records_.erase(RecordKey(link.source_id()));  // GetRecord answers the link's person
-    return t_.PutLink(link);
+  absl::StatusOr<std::vector<v1::SourceRecord>> RecordVersions(const SourceId& id) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.RecordVersions(id);
   }
+  absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
+      const std::vector<SourceId>& ids) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.GetRecords(ids);
+  }
+
+  // --- persons
+  absl::StatusOr<std::optional<v1::Person>> GetPerson(const std::string& person_id) override {
+    bool held = persons_.count(person_id) > 0;
+    for (const auto& [key, link] : links_) held = held || link.person_id() == person_id;
+    if (held) {
+      if (absl::Status s = Flush(); !s.ok()) return s;
+    }
+    return t_.GetPerson(person_id);
+  }
+  absl::Status PutPerson(const v1::Person& person) override {
+    persons_.insert_or_assign(person.person_id(), person);
+    return absl::OkStatus();
+  }
+
+  // --- links
+  absl::StatusOr<std::optional<v1::Link>> GetLink(const SourceId& id) override {
+    const std::string key = RecordKey(id);
+    if (auto it = links_.find(key); it != links_.end()) return std::optional<v1::Link>(it->second);
+    if (new_records_.count(key) > 0) return std::optional<v1::Link>();
+    return t_.GetLink(id);
+  }
+  absl::StatusOr<std::vector<std::optional<v1::Link>>> GetLinks(
+      const std::vector<SourceId>& ids) override {
+    std::vector<std::optional<v1::Link>> out(ids.size());
+    std::vector<SourceId> stored;  // not held: the store's answer is the answer
+    std::vector<size_t> positions;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const std::string key = RecordKey(ids[i]);
+      if (auto it = links_.find(key); it != links_.end()) {
+        out[i] = it->second;
+      } else if (new_records_.count(key) == 0) {
+        stored.push_back(ids[i]);
+        positions.push_back(i);
+      }
+    }
+    if (stored.empty()) return out;
+    absl::StatusOr<std::vector<std::optional<v1::Link>>> read = t_.GetLinks(stored);
+    if (!read.ok()) return read.status();
+    for (size_t k = 0; k < positions.size(); ++k) out[positions[k]] = std::move((*read)[k]);
+    return out;
+  }
+  absl::Status PutLink(const v1::Link& link) override {
+    links_.insert_or_assign(RecordKey(link.source_id()), link);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.LinksOf(person_id);
+  }
+  absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
+      const std::vector<std::string>& person_ids) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.LinksOfPersons(person_ids);
+  }
+  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.LinkedRecordsOf(person_id);
+  }
+  absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsWith(const SourceId& id) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.LinkedRecordsWith(id);
+  }
+
+  // --- events
+  absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
+    event->set_sequence(0);
+    event->set_event_id(absl::StrCat(kPendingEvent, events_.size()));
+    events_.push_back(*event);
+    return 0;
+  }
+  absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.GetEvent(id);
+  }
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p,
+                                                                   absl::Time as_of) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.EventsAboutPerson(p, as_of);
+  }
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
+                                                                   absl::Time as_of) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.EventsAboutRecord(id, as_of);
+  }
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(
+      int64_t after, int limit, const std::vector<int64_t>& missing) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.EventsSince(after, limit, missing);
+  }
+  absl::StatusOr<int64_t> LastEventSequence() override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.LastEventSequence();
+  }
+
+  // --- not-a-match decisions (not held)
   absl::StatusOr<std::vector<v1::NotAMatch>> NotAMatchesOf(const SourceId& id) override {
     if (auto it = refusals_.find(RecordKey(id)); it != refusals_.end()) return it->second;
     return t_.NotAMatchesOf(id);
@@ -516,24 +696,77 @@ class PrefetchedTxn : public ForwardingTxn {
     refusals_.erase(RecordKey(b));
     return t_.RemoveNotAMatch(a, b);
   }
+
+  // --- idempotency
   absl::StatusOr<std::optional<StoredIdempotentResult>> GetIdempotent(
       const std::string& key) override {
+    if (auto it = held_idempotent_.find(key); it != held_idempotent_.end()) {
+      return std::optional<StoredIdempotentResult>(it->second);
+    }
     if (auto it = idempotent_.find(key); it != idempotent_.end()) return it->second;
     return t_.GetIdempotent(key);
   }
+  absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> GetIdempotents(
+      const std::vector<std::string>& keys) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.GetIdempotents(keys);
+  }
   absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& r) override {
     idempotent_.erase(key);
-    return t_.PutIdempotent(key, r);
+    held_idempotent_.insert_or_assign(key, r);
+    return absl::OkStatus();
   }
   absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
     idempotent_.clear();
     return t_.PurgeIdempotentBefore(before, limit);
   }
 
+  // --- batch writes: whatever is held goes first, to keep the order of writes
+  absl::Status PutFirstVersions(const std::vector<v1::SourceRecord>& records) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    for (const v1::SourceRecord& r : records) records_.erase(RecordKey(r.source_id()));
+    return t_.PutFirstVersions(records);
+  }
+  absl::Status PutPersons(const std::vector<v1::Person>& persons) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.PutPersons(persons);
+  }
+  absl::Status PutLinks(const std::vector<v1::Link>& links) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    for (const v1::Link& l : links) records_.erase(RecordKey(l.source_id()));
+    return t_.PutLinks(links);
+  }
+  absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    return t_.AppendEvents(events);
+  }
+  absl::Status PutIdempotents(
+      const std::vector<std::pair<std::string, StoredIdempotentResult>>& results) override {
+    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    for (const auto& [key, r] : results) idempotent_.erase(key);
+    return t_.PutIdempotents(results);
+  }
+
  private:
-  std::map<std::string, std::optional<v1::SourceRecord>> records_;  // by RecordKey
-  std::map<std::string, std::vector<v1::NotAMatch>> refusals_;      // by RecordKey
+  static constexpr char kPendingEvent[] = "pending-event-";
+
+  absl::Status FlushIfHolding() {
+    const bool holding = !new_records_.empty() || !persons_.empty() || !links_.empty() ||
+                         !events_.empty() || !held_idempotent_.empty();
+    return holding ? Flush() : absl::OkStatus();
+  }
+
+  // Prefetched answers, by RecordKey / idempotency key, until a write makes them stale.
+  std::map<std::string, std::optional<v1::SourceRecord>> records_;
+  std::map<std::string, std::vector<v1::NotAMatch>> refusals_;
   std::map<std::string, std::optional<StoredIdempotentResult>> idempotent_;
+  // Held writes, by RecordKey / person id / key; events in the order appended.
+  std::map<std::string, v1::SourceRecord> new_records_;
+  std::map<std::string, v1::Person> persons_;
+  std::map<std::string, v1::Link> links_;
+  std::vector<v1::IdentityEvent> events_;
+  std::map<std::string, StoredIdempotentResult> held_idempotent_;
 };
 
 }  // namespace
@@ -902,7 +1135,7 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
       if (absl::Status s = CatchUpIndex(txn); !s.ok()) return s;
       // Every entry first reads its record, its not-a-match decisions and its key: one read
       // each for the whole batch.
-      PrefetchedTxn prefetched(txn);
+      BatchTxn batch(txn);
       std::vector<SourceId> ids;
       std::vector<std::string> keys;
       for (int i = 0; i < n; ++i) {
@@ -910,12 +1143,12 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
         ids.push_back(entries[i].source_id());
         keys.push_back(RegisterIdempotencyKey(entries[i]));
       }
-      if (absl::Status s = prefetched.Prefetch(ids, keys); !s.ok()) return s;
+      if (absl::Status s = batch.Prefetch(ids, keys); !s.ok()) return s;
       for (int i = 0; i < n; ++i) {
         if (!pending[i]) continue;
         IndexChange change;
         absl::StatusOr<v1::RegisterSourceRecordResponse> result =
-            RegisterInTxn(prefetched, call, now, entries[i], &change);
+            RegisterInTxn(batch, call, now, entries[i], &change);
         if (!result.ok()) {
           if (!IsEntryError(result.status())) return result.status();
           refused = i;
@@ -929,7 +1162,7 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
           indexed.emplace_back(id, std::move(change));
         }
       }
-      return absl::OkStatus();
+      return batch.Flush();
     });
     if (status.ok()) return response;
     if (absl::Status s = restore_index(); !s.ok()) return s;

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "hie/mpi/nicknames.h"
 #include "services/identity/core/mpi_matcher.h"
@@ -373,6 +374,187 @@ TEST_F(IdentityManagerTest, BatchEntriesSeeTheWritesOfEarlierEntries) {
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->version(), 2);
   EXPECT_EQ(stored->demographics().addresses(0).city(), "Chicago");
+  ExpectInvariants();
+}
+
+// Registrations of a small population with typos, twins, moves, repeated records and repeated
+// keys: one by one and in calls of 7.
+std::vector<v1::RegisterSourceRecordRequest> MixedRegistrations() {
+  const Person people[] = {
+      kAlice,
+      kBob,
+      {"Maria", "Garcia", "1990-07-04", "F", "5 Oak Ave", "Austin", "78701", "", "601-22-4410"},
+      {"Mario", "Garcia", "1990-07-04", "M", "5 Oak Ave", "Austin", "78701", "", ""},  // twin
+      {"John", "Smith", "1950-01-30", "M", "9 Pine Rd", "Boston", "02108", "617-555-0101", ""},
+      {"John", "Smith", "1978-05-30", "M", "9 Pine Rd", "Boston", "02108", "617-555-0101", ""},
+      {"Ann", "Lee", "2001-12-12", "F", "", "Reno", "89501", "", ""},
+  };
+  std::vector<v1::RegisterSourceRecordRequest> out;
+  for (int i = 0; i < 42; ++i) {
+    Person p = people[i % 7];
+    if (i % 5 == 1) p.given[1] = 'x';            // a typo
+    if (i % 6 == 2) p.city = "Springfield";      // a move
+    if (i % 9 == 4) p.birth_date[9] = '1';       // a wrong day
+    const int record = i % 10 == 9 ? i - 7 : i;  // some records registered again, changed
+    const int org = (record / 7) % 4;            // each person at up to four clinics
+    v1::RegisterSourceRecordRequest request;
+    request.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+    *request.mutable_source_id() = Id(absl::StrCat("clinic-", org), absl::StrCat("L", record));
+    *request.mutable_demographics() = Demo(p);
+    request.set_idempotency_key(absl::StrCat("key-", i % 13 == 12 ? i - 1 : i));  // some reused
+    out.push_back(std::move(request));
+  }
+  return out;
+}
+
+TEST_F(IdentityManagerTest, ABatchStoresExactlyWhatTheSameRegistrationsOneByOneStore) {
+  InMemoryIdentityStore one_store;
+  MpiMatcher one_index(hie::mpi::Model::DefaultParams(), &Nicknames());
+  IdentityManager one_by_one(&one_store, &one_index, &clock_);
+  std::vector<std::string> singles;
+  for (const v1::RegisterSourceRecordRequest& request : MixedRegistrations()) {
+    auto response = one_by_one.Register(call_, request);
+    singles.push_back(response.ok() ? response->SerializeAsString()
+                                    : std::string(response.status().message()));
+  }
+  std::vector<std::string> batched;
+  const auto requests = MixedRegistrations();
+  for (size_t first = 0; first < requests.size(); first += 7) {
+    v1::RegisterSourceRecordsRequest batch;
+    batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+    for (size_t i = first; i < first + 7; ++i) *batch.add_registrations() = requests[i];
+    auto response = manager_.RegisterBatch(call_, batch);
+    ASSERT_TRUE(response.ok()) << response.status();
+    for (const auto& result : response->results()) {
+      batched.push_back(result.code() == 0
+                            ? result.response().SerializeAsString()
+                            : result.message().substr(result.message().find(": ") + 2));
+    }
+  }
+  ASSERT_EQ(batched.size(), singles.size());
+  for (size_t i = 0; i < singles.size(); ++i) EXPECT_EQ(batched[i], singles[i]) << "entry " << i;
+
+  // Event numbers differ where a batch was run again without a refused entry (its first
+  // attempt used sequence numbers); events are compared in order, links by the event they name.
+  auto numbered = [](InMemoryIdentityStore::State s) {
+    std::map<std::string, std::string> ordinal;
+    for (size_t i = 0; i < s.events.size(); ++i) {
+      ordinal[s.events[i].event_id()] = absl::StrCat("#", i);
+      s.events[i].clear_event_id();
+      s.events[i].clear_sequence();
+    }
+    for (auto& [key, link] : s.links) link.set_event_id(ordinal[link.event_id()]);
+    return s;
+  };
+  InMemoryIdentityStore::State a = numbered(one_store.Snapshot());
+  InMemoryIdentityStore::State b = numbered(store_.Snapshot());
+  auto same = [](const auto& x, const auto& y, const char* what) {
+    ASSERT_EQ(x.size(), y.size()) << what;
+    auto i = x.begin();
+    auto j = y.begin();
+    for (; i != x.end(); ++i, ++j) {
+      EXPECT_EQ(i->first, j->first) << what;
+      EXPECT_EQ(i->second.SerializeAsString(), j->second.SerializeAsString()) << what;
+    }
+  };
+  same(a.persons, b.persons, "persons");
+  same(a.links, b.links, "links");
+  same(a.tasks, b.tasks, "review tasks");
+  ASSERT_EQ(a.records.size(), b.records.size());
+  for (auto i = a.records.begin(), j = b.records.begin(); i != a.records.end(); ++i, ++j) {
+    ASSERT_EQ(i->second.versions.size(), j->second.versions.size()) << "versions";
+    for (size_t v = 0; v < i->second.versions.size(); ++v) {
+      EXPECT_EQ(i->second.versions[v].SerializeAsString(),
+                j->second.versions[v].SerializeAsString());
+    }
+    EXPECT_EQ(i->second.current_version, j->second.current_version);
+  }
+  ASSERT_EQ(a.events.size(), b.events.size());
+  for (size_t i = 0; i < a.events.size(); ++i) {
+    EXPECT_EQ(a.events[i].SerializeAsString(), b.events[i].SerializeAsString()) << "event " << i;
+  }
+  ASSERT_EQ(a.idempotent.size(), b.idempotent.size());
+  for (auto i = a.idempotent.begin(), j = b.idempotent.begin(); i != a.idempotent.end(); ++i, ++j) {
+    EXPECT_EQ(i->second.response, j->second.response);
+  }
+  EXPECT_GT(b.tasks.size(), 0u) << "the population should open review tasks (twins)";
+  EXPECT_LT(b.persons.size(), b.records.size()) << "the population should link records";
+  ExpectInvariants();
+}
+
+// Counts the store calls of registrations that write.
+class CountingStore : public IdentityStore {
+ public:
+  explicit CountingStore(IdentityStore* inner) : inner_(inner) {}
+
+  class Txn : public ForwardingTxn {
+   public:
+    Txn(IdentityTxn& inner, CountingStore* store) : ForwardingTxn(inner), store_(store) {}
+    absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* e) override {
+      ++store_->single_writes;
+      return t_.AppendEvent(e);
+    }
+    absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& r, bool current) override {
+      ++store_->single_writes;
+      return t_.PutRecordVersion(r, current);
+    }
+    absl::Status PutLink(const v1::Link& l) override {
+      ++store_->single_writes;
+      return t_.PutLink(l);
+    }
+    absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events) override {
+      ++store_->batch_writes;
+      return t_.AppendEvents(events);
+    }
+
+   private:
+    CountingStore* store_;
+  };
+
+  absl::Status Transact(absl::Time deadline, const std::vector<std::string>& keys,
+                        const TxnFn& fn) override {
+    return inner_->Transact(deadline, keys, [&](IdentityTxn& t) {
+      Txn txn(t, this);
+      return fn(txn);
+    });
+  }
+  absl::Status Read(absl::Time deadline, const TxnFn& fn) override {
+    return inner_->Read(deadline, fn);
+  }
+  absl::Status ScanActiveRecords(absl::Time deadline,
+                                 const std::function<void(const v1::SourceRecord&)>& fn) override {
+    return inner_->ScanActiveRecords(deadline, fn);
+  }
+
+  int single_writes = 0;
+  int batch_writes = 0;
+
+ private:
+  IdentityStore* inner_;
+};
+
+TEST_F(IdentityManagerTest, ABatchOfNewPatientsWritesEachKindOnceNotOncePerEntry) {
+  CountingStore counting(&store_);
+  IdentityManager manager(&counting, &matcher_, &clock_);
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  for (int i = 0; i < 20; ++i) {  // 20 people, each new
+    Person p = kBob;
+    p.family = std::string("Family") + static_cast<char>('A' + i);
+    p.given = std::string("Given") + static_cast<char>('A' + i);
+    p.birth_date =
+        std::to_string(1940 + i) + "-0" + std::to_string(1 + i % 9) + "-1" + std::to_string(i % 10);
+    p.street = std::to_string(100 + i) + " Road " + static_cast<char>('A' + i);
+    p.phone = "";
+    *batch.add_registrations() = RegisterRequest(Id("clinic-a", absl::StrCat("N", i)), Demo(p));
+  }
+  auto response = manager.RegisterBatch(call_, batch);
+  ASSERT_TRUE(response.ok()) << response.status();
+  for (const auto& result : response->results()) {
+    EXPECT_EQ(result.response().decision().outcome(), v1::MATCH_OUTCOME_NEW_PERSON);
+  }
+  EXPECT_EQ(counting.single_writes, 0);
+  EXPECT_EQ(counting.batch_writes, 1) << "the events of all entries go in one write";
   ExpectInvariants();
 }
 

@@ -118,6 +118,20 @@ class ForwardingTxn : public IdentityTxn {
       const std::vector<std::string>& keys) override {
     return t_.GetIdempotents(keys);
   }
+  absl::Status PutFirstVersions(const std::vector<v1::SourceRecord>& records) override {
+    return t_.PutFirstVersions(records);
+  }
+  absl::Status PutPersons(const std::vector<v1::Person>& persons) override {
+    return t_.PutPersons(persons);
+  }
+  absl::Status PutLinks(const std::vector<v1::Link>& links) override { return t_.PutLinks(links); }
+  absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events) override {
+    return t_.AppendEvents(events);
+  }
+  absl::Status PutIdempotents(
+      const std::vector<std::pair<std::string, StoredIdempotentResult>>& results) override {
+    return t_.PutIdempotents(results);
+  }
 
  protected:
   IdentityTxn& t_;

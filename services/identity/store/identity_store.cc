@@ -47,4 +47,44 @@ absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> IdentityTxn::
       keys, [&](const std::string& key) { return GetIdempotent(key); });
 }
 
+absl::Status IdentityTxn::PutFirstVersions(const std::vector<v1::SourceRecord>& records) {
+  for (v1::SourceRecord record : records) {
+    absl::StatusOr<std::optional<v1::SourceRecord>> existing = GetRecord(record.source_id());
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value()) return absl::AlreadyExistsError("source record already stored");
+    record.set_version(1);
+    if (absl::StatusOr<int64_t> v = PutRecordVersion(record, true); !v.ok()) return v.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IdentityTxn::PutPersons(const std::vector<v1::Person>& persons) {
+  for (const v1::Person& person : persons) {
+    if (absl::Status s = PutPerson(person); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IdentityTxn::PutLinks(const std::vector<v1::Link>& links) {
+  for (const v1::Link& link : links) {
+    if (absl::Status s = PutLink(link); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IdentityTxn::AppendEvents(const std::vector<v1::IdentityEvent*>& events) {
+  for (v1::IdentityEvent* event : events) {
+    if (absl::StatusOr<int64_t> seq = AppendEvent(event); !seq.ok()) return seq.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IdentityTxn::PutIdempotents(
+    const std::vector<std::pair<std::string, StoredIdempotentResult>>& results) {
+  for (const auto& [key, result] : results) {
+    if (absl::Status s = PutIdempotent(key, result); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace hie::identity

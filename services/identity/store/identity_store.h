@@ -18,6 +18,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -79,6 +80,11 @@ class IdentityTxn {
   // record.state; otherwise it only goes into history.
   virtual absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& record,
                                                    bool make_current) = 0;
+  // Stores version 1 of records that have no version yet, each made current with its
+  // record.state: PutRecordVersion(record with version 1, make_current) for many records at
+  // once. ALREADY_EXISTS when one of them already has a version (the transaction must then be
+  // rolled back). The records must be distinct. The default stores them one by one.
+  virtual absl::Status PutFirstVersions(const std::vector<v1::SourceRecord>& records);
   // Changes the current state (and superseded_by) of an existing record; NOT_FOUND if unknown.
   virtual absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
                                       const SourceId& superseded_by) = 0;
@@ -90,6 +96,8 @@ class IdentityTxn {
   virtual absl::StatusOr<std::optional<v1::Person>> GetPerson(const std::string& person_id) = 0;
   // Inserts or replaces person_id's state, merged_into, etag and times.
   virtual absl::Status PutPerson(const v1::Person& person) = 0;
+  // PutPerson for many distinct persons at once (default: one by one).
+  virtual absl::Status PutPersons(const std::vector<v1::Person>& persons);
 
   // --- links
   virtual absl::StatusOr<std::optional<v1::Link>> GetLink(const SourceId& id) = 0;
@@ -98,6 +106,8 @@ class IdentityTxn {
       const std::vector<SourceId>& ids) = 0;
   // Inserts or replaces the link of link.source_id (a record has exactly one link).
   virtual absl::Status PutLink(const v1::Link& link) = 0;
+  // PutLink for the links of many distinct records at once (default: one by one).
+  virtual absl::Status PutLinks(const std::vector<v1::Link>& links);
   virtual absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) = 0;
   // LinksOf for many persons at once: answer i is that of person_ids[i] (default: one by one).
   virtual absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
@@ -112,6 +122,9 @@ class IdentityTxn {
   // --- events
   // Assigns event_id and sequence (strictly increasing) and appends; returns the sequence.
   virtual absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) = 0;
+  // AppendEvent for each of `events`, in order (their sequences increase in that order).
+  // The default appends them one by one.
+  virtual absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events);
   virtual absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) = 0;
   // Events naming the person (from/to/affected) or the record (source_ids), ascending sequence,
   // with event_time <= as_of.
@@ -156,6 +169,9 @@ class IdentityTxn {
       const std::vector<std::string>& keys);
   virtual absl::Status PutIdempotent(const std::string& key,
                                      const StoredIdempotentResult& result) = 0;
+  // PutIdempotent for many distinct keys at once (default: one by one).
+  virtual absl::Status PutIdempotents(
+      const std::vector<std::pair<std::string, StoredIdempotentResult>>& results);
   // Forgets at most `limit` results stored before `before`, oldest first; answers how many.
   virtual absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) = 0;
 };

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace hie::identity {
@@ -455,6 +456,88 @@ TEST_P(IdentityStoreContractTest, BatchReadsAnswerAsTheSingleReads) {
         EXPECT_TRUE(t.GetIdempotents({})->empty());
         return absl::OkStatus();
       }).ok());
+}
+
+// The batch writes store what the single writes store, in one call for many rows.
+TEST_P(IdentityStoreContractTest, BatchWritesStoreWhatTheSingleWritesStore) {
+  SourceId a = Id("clinic-a", "1"), b = Id("clinic-b", "2");
+  v1::Link odd = LinkOf(b, "P-2");
+  odd.set_score(0.1 + 0.2);  // every bit of the score survives
+  odd.set_event_id("E0000000042");
+  std::vector<v1::IdentityEvent> events(3);
+  ASSERT_TRUE(
+      Txn([&](IdentityTxn& t) -> absl::Status {
+        v1::SourceRecord inactive = Version(b, 0, "B");
+        inactive.set_state(v1::RECORD_STATE_INACTIVE);
+        EXPECT_TRUE(t.PutFirstVersions({Version(a, 1, "A"), inactive}).ok());
+        EXPECT_TRUE(t.PutPersons({ActivePerson("P-1"), ActivePerson("P-2")}).ok());
+        EXPECT_TRUE(t.PutLinks({LinkOf(a, "P-1"), odd}).ok());
+        v1::IdentityEvent before = RecordCreated(a);
+        int64_t first = *t.AppendEvent(&before);
+        for (size_t i = 0; i < events.size(); ++i) {
+          events[i] = RecordCreated(i == 1 ? b : a);
+          events[i].set_to_person_id(absl::StrCat("P-", i));
+        }
+        EXPECT_TRUE(t.AppendEvents({&events[0], &events[1], &events[2]}).ok());
+        EXPECT_TRUE(t.AppendEvents({}).ok());
+        EXPECT_GT(events[0].sequence(), first);
+        EXPECT_GT(events[1].sequence(), events[0].sequence());
+        EXPECT_GT(events[2].sequence(), events[1].sequence());
+        EXPECT_FALSE(events[2].event_id().empty());
+        v1::IdentityEvent after = RecordCreated(b);
+        EXPECT_GT(*t.AppendEvent(&after), events[2].sequence());
+        return t.PutIdempotents({{"k1", {"f1", std::string("r\0x", 3)}}, {"k2", {"f2", ""}}});
+      }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                auto ra = t.GetRecord(a);
+                auto rb = t.GetRecord(b);
+                EXPECT_EQ((*ra)->version(), 1);
+                EXPECT_EQ((*ra)->demographics().name().family(), "A");
+                EXPECT_EQ((*ra)->person_id(), "P-1");
+                EXPECT_EQ((*ra)->source_event_time().seconds(), 1000);
+                EXPECT_EQ((*rb)->state(), v1::RECORD_STATE_INACTIVE);
+                EXPECT_EQ(*t.PutRecordVersion(Version(a, 0, "A2"), true), 2);
+                EXPECT_EQ((*t.GetPerson("P-1"))->links_size(), 1);
+                EXPECT_EQ((*t.GetLink(b))->SerializeAsString(), odd.SerializeAsString());
+                EXPECT_EQ(t.LinksOf("P-2")->size(), 1u);
+                auto got = t.GetEvent(events[1].event_id());
+                EXPECT_EQ((*got)->to_person_id(), "P-1");
+                EXPECT_EQ((*got)->sequence(), events[1].sequence());
+                EXPECT_EQ(t.EventsAboutRecord(b, absl::InfiniteFuture())->size(), 2u);
+                EXPECT_EQ(t.EventsAboutPerson("P-2", absl::InfiniteFuture())->size(), 1u);
+                auto stored = t.GetIdempotents({"k1", "k2"});
+                EXPECT_EQ((*stored)[0]->response, std::string("r\0x", 3));
+                EXPECT_EQ((*stored)[1]->request_fingerprint, "f2");
+                // Batch writes replace, as the single ones do.
+                v1::Person merged = ActivePerson("P-2");
+                merged.set_state(v1::PERSON_STATE_MERGED);
+                merged.set_etag("2");
+                EXPECT_TRUE(t.PutPersons({merged}).ok());
+                EXPECT_TRUE(t.PutLinks({LinkOf(b, "P-1")}).ok());
+                EXPECT_TRUE(t.PutIdempotents({{"k2", {"f3", "r3"}}}).ok());
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_EQ((*t.GetPerson("P-2"))->state(), v1::PERSON_STATE_MERGED);
+                EXPECT_EQ((*t.GetPerson("P-1"))->links_size(), 2);
+                EXPECT_EQ((*t.GetIdempotent("k2"))->request_fingerprint, "f3");
+                return absl::OkStatus();
+              }).ok());
+  // A first version of a record that has one fails the transaction, which stores nothing.
+  SourceId c = Id("clinic-c", "3");
+  absl::Status twice = Txn([&](IdentityTxn& t) -> absl::Status {
+    if (absl::Status s = t.PutFirstVersions({Version(c, 1, "C"), Version(a, 1, "again")});
+        !s.ok()) {
+      return s;
+    }
+    return t.GetRecord(a).status();
+  });
+  EXPECT_EQ(twice.code(), absl::StatusCode::kAlreadyExists) << twice;
+  ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
+                EXPECT_FALSE(t.GetRecord(c)->has_value());
+                EXPECT_EQ((*t.GetRecord(a))->demographics().name().family(), "A2");
+                return absl::OkStatus();
+              }).ok());
 }
 
 TEST_P(IdentityStoreContractTest, IdempotentResultsArePurgedOldestFirstBeforeATime) {

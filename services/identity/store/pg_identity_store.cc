@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -63,8 +64,18 @@ constexpr char kGetIdempotent[] = "id_get_idempotent";
 constexpr char kGetIdempotents[] = "id_get_idempotents";
 constexpr char kPutIdempotent[] = "id_put_idempotent";
 constexpr char kPurgeIdempotent[] = "id_purge_idempotent";
+constexpr char kPutFirstVersions[] = "id_put_first_versions";
+constexpr char kPutPersons[] = "id_put_persons";
+constexpr char kPutLinks[] = "id_put_links";
+constexpr char kAppendEvents[] = "id_append_events";
+constexpr char kPutIdempotents[] = "id_put_idempotents";
 constexpr char kScanFirst[] = "id_scan_first";
 constexpr char kScanNext[] = "id_scan_next";
+
+// A timestamptz from a bigint column `name` holding unix microseconds (0 = NULL), as Ts().
+std::string TsOf(const char* name) {
+  return absl::StrCat("(timestamptz 'epoch' + NULLIF(", name, ", 0) * interval '1 microsecond')");
+}
 
 // The ids of a batch read ($1 orgs, $2 local ids) with their 1-based positions. Batch reads
 // look each one up in a LATERAL subquery: a join would let the planner hash whole tables.
@@ -269,6 +280,64 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
                       " gone AS (DELETE FROM identity.idempotency i USING old"
                       "  WHERE i.key = old.key RETURNING 1)"
                       " SELECT count(*) FROM gone")},
+        // Batch writes: one array parameter per column, one row per position; bytes as hex
+        // text (decode). The rows of one call are distinct (ON CONFLICT cannot update a row
+        // twice in one statement).
+        {kPutFirstVersions,
+         absl::StrCat(
+             "WITH v AS (INSERT INTO identity.record_versions"
+             "  (org, local_id, version, source_event_time, record_time, record)"
+             "  SELECT org, lid, 1, ", TsOf("st"), ", ", TsOf("rt"), ", decode(rec, 'hex')"
+             "  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[])"
+             "  AS t(org, lid, st, rt, rec))"
+             " INSERT INTO identity.records (org, local_id, current_version, latest_version,"
+             "  state, superseded_org, superseded_local_id)"
+             " SELECT org, lid, 1, 1, state, so, sl"
+             " FROM unnest($1::text[], $2::text[], $6::smallint[], $7::text[], $8::text[])"
+             " AS t(org, lid, state, so, sl)")},
+        {kPutPersons,
+         absl::StrCat(
+             "INSERT INTO identity.persons AS p (person_id, state, merged_into, etag, create_time,"
+             " update_time, person)"
+             " SELECT id, state, merged, etag, ", TsOf("ct"), ", ", TsOf("ut"), ", decode(b, 'hex')"
+             " FROM unnest($1::text[], $2::smallint[], $3::text[], $4::text[], $5::bigint[],"
+             "  $6::bigint[], $7::text[]) AS t(id, state, merged, etag, ct, ut, b)"
+             " ON CONFLICT (person_id) DO UPDATE SET state = EXCLUDED.state,"
+             " merged_into = EXCLUDED.merged_into, etag = EXCLUDED.etag,"
+             " create_time = EXCLUDED.create_time, update_time = EXCLUDED.update_time,"
+             " person = EXCLUDED.person")},
+        {kPutLinks,
+         absl::StrCat(
+             "INSERT INTO identity.links (org, local_id, person_id, method, score, grade,"
+             " create_time, event_id, link)"
+             " SELECT org, lid, pid, method, score, grade, ", TsOf("ct"), ", eid, decode(b, 'hex')"
+             " FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[],"
+             "  $5::double precision[], $6::smallint[], $7::bigint[], $8::text[], $9::text[])"
+             "  AS t(org, lid, pid, method, score, grade, ct, eid, b)"
+             " ON CONFLICT (org, local_id) DO UPDATE SET person_id = EXCLUDED.person_id,"
+             " method = EXCLUDED.method, score = EXCLUDED.score, grade = EXCLUDED.grade,"
+             " create_time = EXCLUDED.create_time, event_id = EXCLUDED.event_id,"
+             " link = EXCLUDED.link")},
+        // Sequences are drawn in the order of the positions (the function scan emits them in
+        // order, and the CTE is evaluated once); answers (position, sequence). $4/$5: every
+        // event's subjects, with the position of the event each belongs to.
+        {kAppendEvents,
+         "WITH e AS (SELECT nextval('identity.event_seq') AS seq, i, type, t, ev"
+         "  FROM unnest($1::smallint[], $2::bigint[], $3::text[]) WITH ORDINALITY"
+         "  AS x(type, t, ev, i)),"
+         " ins AS (INSERT INTO identity.events (sequence, type, event_time_ns, event)"
+         "  SELECT seq, type, t, decode(ev, 'hex') FROM e),"
+         " subj AS (INSERT INTO identity.event_subjects (subject, sequence)"
+         "  SELECT s.subject, e.seq FROM unnest($4::text[], $5::bigint[]) AS s(subject, i)"
+         "  JOIN e ON e.i = s.i)"
+         " SELECT i, seq FROM e ORDER BY i"},
+        {kPutIdempotents,
+         absl::StrCat("INSERT INTO identity.idempotency (key, fingerprint, response, create_time)"
+                      " SELECT k, f, decode(r, 'hex'), COALESCE(", TsOf("t"), ", now())"
+                      " FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])"
+                      " AS x(k, f, r, t)"
+                      " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
+                      " response = EXCLUDED.response, create_time = EXCLUDED.create_time")},
     };
     // Keyset scan of ACTIVE records in (org, local_id) order (the records primary key). The
     // version and link are scalar subqueries, i.e. primary-key probes for the rows returned
@@ -355,6 +424,21 @@ std::string TextArray(const std::vector<std::string>& items) {
   }
   out += '}';
   return out;
+}
+
+// A numeric array literal ("{1,2,3}"), bound as one parameter.
+template <typename T>
+std::string NumberArray(const std::vector<T>& items) {
+  return absl::StrCat("{", absl::StrJoin(items, ","), "}");
+}
+
+// A float8[] literal that keeps every bit of each value.
+std::string DoubleArray(const std::vector<double>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    absl::StrAppend(&out, i > 0 ? "," : "", absl::StrFormat("%.17g", items[i]));
+  }
+  return out + "}";
 }
 
 std::string EventId(int64_t sequence) { return absl::StrFormat("E%010d", sequence); }
@@ -585,16 +669,11 @@ class PgTxn : public IdentityTxn {
 
   absl::StatusOr<int64_t> PutRecordVersion(const v1::SourceRecord& record,
                                            bool make_current) override {
-    v1::SourceRecord stored = record;
-    stored.clear_person_id();
-    stored.clear_version();  // the version column is authoritative
-    const std::string bytes = stored.SerializeAsString();
-    v1::RecordState state =
-        record.state() == v1::RECORD_STATE_UNSPECIFIED ? v1::RECORD_STATE_ACTIVE : record.state();
+    const std::string bytes = StoredRecord(record);
     return Read(
         sql_.Execute(kPutRecordVersion, record.source_id().org(), record.source_id().local_id(),
                      record.version(), Bytea{bytes}, Micros(record.source_event_time()),
-                     Micros(record.record_time()), static_cast<int>(state),
+                     Micros(record.record_time()), static_cast<int>(StateOf(record)),
                      record.superseded_by().org(), record.superseded_by().local_id(), make_current),
         [](const pqxx::result& r) -> absl::StatusOr<int64_t> {
           if (r.empty()) {
@@ -602,6 +681,27 @@ class PgTxn : public IdentityTxn {
           }
           return r[0][0].as<int64_t>();
         });
+  }
+
+  absl::Status PutFirstVersions(const std::vector<v1::SourceRecord>& records) override {
+    if (records.empty()) return absl::OkStatus();
+    std::vector<std::string> orgs, local_ids, bytes, superseded_orgs, superseded_local_ids;
+    std::vector<int64_t> event_times, record_times;
+    std::vector<int> states;
+    for (const v1::SourceRecord& record : records) {
+      orgs.push_back(record.source_id().org());
+      local_ids.push_back(record.source_id().local_id());
+      event_times.push_back(Micros(record.source_event_time()));
+      record_times.push_back(Micros(record.record_time()));
+      bytes.push_back(absl::BytesToHexString(StoredRecord(record)));
+      states.push_back(static_cast<int>(StateOf(record)));
+      superseded_orgs.push_back(record.superseded_by().org());
+      superseded_local_ids.push_back(record.superseded_by().local_id());
+    }
+    return Write(sql_.Execute(kPutFirstVersions, TextArray(orgs), TextArray(local_ids),
+                              NumberArray(event_times), NumberArray(record_times), TextArray(bytes),
+                              NumberArray(states), TextArray(superseded_orgs),
+                              TextArray(superseded_local_ids)));
   }
 
   absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
@@ -647,14 +747,30 @@ class PgTxn : public IdentityTxn {
   }
 
   absl::Status PutPerson(const v1::Person& person) override {
-    v1::Person stored = person;
-    stored.clear_links();
-    stored.clear_golden_record();
-    const std::string bytes = stored.SerializeAsString();
+    const std::string bytes = StoredPerson(person);
     return Write(sql_.Execute(kPutPerson, person.person_id(), static_cast<int>(person.state()),
                               person.merged_into_person_id(), person.etag(),
                               Micros(person.create_time()), Micros(person.update_time()),
                               Bytea{bytes}));
+  }
+
+  absl::Status PutPersons(const std::vector<v1::Person>& persons) override {
+    if (persons.empty()) return absl::OkStatus();
+    std::vector<std::string> ids, merged_into, etags, bytes;
+    std::vector<int> states;
+    std::vector<int64_t> create_times, update_times;
+    for (const v1::Person& person : persons) {
+      ids.push_back(person.person_id());
+      states.push_back(static_cast<int>(person.state()));
+      merged_into.push_back(person.merged_into_person_id());
+      etags.push_back(person.etag());
+      create_times.push_back(Micros(person.create_time()));
+      update_times.push_back(Micros(person.update_time()));
+      bytes.push_back(absl::BytesToHexString(StoredPerson(person)));
+    }
+    return Write(sql_.Execute(kPutPersons, TextArray(ids), NumberArray(states),
+                              TextArray(merged_into), TextArray(etags), NumberArray(create_times),
+                              NumberArray(update_times), TextArray(bytes)));
   }
 
   absl::StatusOr<std::optional<v1::Link>> GetLink(const SourceId& id) override {
@@ -683,6 +799,29 @@ class PgTxn : public IdentityTxn {
                               link.event_id(), Bytea{bytes}));
   }
 
+  absl::Status PutLinks(const std::vector<v1::Link>& links) override {
+    if (links.empty()) return absl::OkStatus();
+    std::vector<std::string> orgs, local_ids, person_ids, event_ids, bytes;
+    std::vector<int> methods, grades;
+    std::vector<double> scores;
+    std::vector<int64_t> create_times;
+    for (const v1::Link& link : links) {
+      orgs.push_back(link.source_id().org());
+      local_ids.push_back(link.source_id().local_id());
+      person_ids.push_back(link.person_id());
+      methods.push_back(static_cast<int>(link.method()));
+      scores.push_back(link.score());
+      grades.push_back(static_cast<int>(link.grade()));
+      create_times.push_back(Micros(link.create_time()));
+      event_ids.push_back(link.event_id());
+      bytes.push_back(absl::BytesToHexString(link.SerializeAsString()));
+    }
+    return Write(sql_.Execute(kPutLinks, TextArray(orgs), TextArray(local_ids),
+                              TextArray(person_ids), NumberArray(methods), DoubleArray(scores),
+                              NumberArray(grades), NumberArray(create_times), TextArray(event_ids),
+                              TextArray(bytes)));
+  }
+
   absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
     return Read(sql_.Execute(kLinksOf, person_id), ParseAll<v1::Link>);
   }
@@ -708,30 +847,44 @@ class PgTxn : public IdentityTxn {
   }
 
   absl::StatusOr<int64_t> AppendEvent(v1::IdentityEvent* event) override {
-    std::vector<std::string> subjects;
-    for (const std::string* p : {&event->from_person_id(), &event->to_person_id()}) {
-      if (!p->empty()) subjects.push_back(PersonSubject(*p));
-    }
-    for (const std::string& p : event->affected_person_ids()) {
-      if (!p.empty()) subjects.push_back(PersonSubject(p));
-    }
-    for (const SourceId& id : event->source_ids()) subjects.push_back(RecordSubject(id));
-    std::sort(subjects.begin(), subjects.end());
-    subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
-
-    v1::IdentityEvent stored = *event;
-    stored.clear_event_id();
-    stored.clear_sequence();
-    const std::string bytes = stored.SerializeAsString();
+    const std::string bytes = StoredEvent(*event);
     absl::StatusOr<int64_t> sequence = Read(
         sql_.Execute(kAppendEvent, static_cast<int>(event->type()), Nanos(event->event_time()),
-                     Bytea{bytes}, TextArray(subjects)),
+                     Bytea{bytes}, TextArray(EventSubjects(*event))),
         [](const pqxx::result& r) -> absl::StatusOr<int64_t> { return r[0][0].as<int64_t>(); });
     if (sequence.ok()) {
       event->set_sequence(*sequence);
       event->set_event_id(EventId(*sequence));
     }
     return sequence;
+  }
+
+  absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events) override {
+    if (events.empty()) return absl::OkStatus();
+    std::vector<int> types;
+    std::vector<int64_t> times, subject_positions;
+    std::vector<std::string> bytes, subjects;
+    for (size_t i = 0; i < events.size(); ++i) {
+      types.push_back(static_cast<int>(events[i]->type()));
+      times.push_back(Nanos(events[i]->event_time()));
+      bytes.push_back(absl::BytesToHexString(StoredEvent(*events[i])));
+      for (std::string& subject : EventSubjects(*events[i])) {
+        subjects.push_back(std::move(subject));
+        subject_positions.push_back(static_cast<int64_t>(i) + 1);
+      }
+    }
+    return Read(sql_.Execute(kAppendEvents, NumberArray(types), NumberArray(times),
+                             TextArray(bytes), TextArray(subjects), NumberArray(subject_positions)),
+                [&](const pqxx::result& r) -> absl::Status {
+                  if (r.size() != events.size()) return absl::InternalError("events not appended");
+                  for (const pqxx::row& row : r) {
+                    const size_t i = row[0].as<size_t>() - 1;
+                    if (i >= events.size()) return absl::InternalError("event position");
+                    events[i]->set_sequence(row[1].as<int64_t>());
+                    events[i]->set_event_id(EventId(events[i]->sequence()));
+                  }
+                  return absl::OkStatus();
+                });
   }
 
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
@@ -870,6 +1023,21 @@ class PgTxn : public IdentityTxn {
                               Bytea{result.response}, absl::ToUnixMicros(result.stored_at)));
   }
 
+  absl::Status PutIdempotents(
+      const std::vector<std::pair<std::string, StoredIdempotentResult>>& results) override {
+    if (results.empty()) return absl::OkStatus();
+    std::vector<std::string> keys, fingerprints, responses;
+    std::vector<int64_t> times;
+    for (const auto& [key, result] : results) {
+      keys.push_back(key);
+      fingerprints.push_back(result.request_fingerprint);
+      responses.push_back(absl::BytesToHexString(result.response));
+      times.push_back(absl::ToUnixMicros(result.stored_at));
+    }
+    return Write(sql_.Execute(kPutIdempotents, TextArray(keys), TextArray(fingerprints),
+                              TextArray(responses), NumberArray(times)));
+  }
+
   absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
     return Read(
         sql_.Execute(kPurgeIdempotent, absl::ToUnixMicros(before), limit),
@@ -936,6 +1104,44 @@ class PgTxn : public IdentityTxn {
       failure_status_ = pg::StatusFromCurrentException();
     }
     return failure_status_;
+  }
+
+  // What is stored of a record version, a person and an event (the columns hold the rest).
+  static std::string StoredRecord(const v1::SourceRecord& record) {
+    v1::SourceRecord stored = record;
+    stored.clear_person_id();
+    stored.clear_version();  // the version column is authoritative
+    return stored.SerializeAsString();
+  }
+  static v1::RecordState StateOf(const v1::SourceRecord& record) {
+    return record.state() == v1::RECORD_STATE_UNSPECIFIED ? v1::RECORD_STATE_ACTIVE
+                                                          : record.state();
+  }
+  static std::string StoredPerson(const v1::Person& person) {
+    v1::Person stored = person;
+    stored.clear_links();
+    stored.clear_golden_record();
+    return stored.SerializeAsString();
+  }
+  static std::string StoredEvent(const v1::IdentityEvent& event) {
+    v1::IdentityEvent stored = event;
+    stored.clear_event_id();
+    stored.clear_sequence();
+    return stored.SerializeAsString();
+  }
+  // What an event is about, distinct and sorted (see migrations.cc, event_subjects).
+  static std::vector<std::string> EventSubjects(const v1::IdentityEvent& event) {
+    std::vector<std::string> subjects;
+    for (const std::string* p : {&event.from_person_id(), &event.to_person_id()}) {
+      if (!p->empty()) subjects.push_back(PersonSubject(*p));
+    }
+    for (const std::string& p : event.affected_person_ids()) {
+      if (!p.empty()) subjects.push_back(PersonSubject(p));
+    }
+    for (const SourceId& id : event.source_ids()) subjects.push_back(RecordSubject(id));
+    std::sort(subjects.begin(), subjects.end());
+    subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+    return subjects;
   }
 
   // state, superseded_org, superseded_local_id in row[first..first+2].
