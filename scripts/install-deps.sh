@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PACKAGES=(
   build-essential cmake pkg-config ca-certificates openssl procps
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libssl-dev libpqxx-dev libpq-dev libhiredis-dev prometheus-cpp-dev
+  libabsl-dev libssl-dev libpqxx-dev libpq-dev libhiredis-dev prometheus-cpp-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql redis-server
 )

@@ -468,11 +468,11 @@ class ObservingTxn : public ForwardingTxn {
   ChangeSet* changes_;
 };
 
-// The transaction of a RegisterSourceRecords call. It answers the entries' first reads of their
-// records, not-a-match decisions and idempotency keys from one read each for the whole batch
-// (Prefetch), and holds back the writes a registration makes (first versions of new records,
-// persons, links, events, idempotency results) until Flush, which writes each kind with one
-// batch write. Reads of held data are answered from what it holds; a read it cannot answer so,
+// The transaction of a registration, or of a RegisterSourceRecords call. It answers the entries'
+// first reads of their records, not-a-match decisions and idempotency keys from one read each for
+// the whole batch (Prefetch), and holds back the writes a registration makes (first versions of new
+// records, persons, links, events, idempotency results) until Flush, which writes each kind with
+// one batch write. Reads of held data are answered from what it holds; a read it cannot answer so,
 // of data a held write could change, writes everything held first. Until Flush, events carry
 // provisional ids (kPendingEvent + n, sequence 0); Flush gives them their real ids and puts
 // those into the held links that name them. Registration puts event ids only into links, so no
@@ -1036,12 +1036,17 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
     // the index up to date with what other replicas committed, then match. Every registration
     // that could match this one has either committed and is now indexed, or waits for us.
     if (absl::Status s = CatchUpIndex(txn); !s.ok()) return s;
+    BatchTxn batch(txn);
+    if (absl::Status s = batch.Prefetch({request.source_id()}, {RegisterIdempotencyKey(request)});
+        !s.ok()) {
+      return s;
+    }
     absl::StatusOr<v1::RegisterSourceRecordResponse> result =
-        RegisterInTxn(txn, call, now, request, &index);
+        RegisterInTxn(batch, call, now, request, &index);
     if (!result.ok()) return result.status();
     response = *std::move(result);
     // A dry run changes nothing: roll back on purpose.
-    return request.validate_only() ? absl::CancelledError("validate_only") : absl::OkStatus();
+    return request.validate_only() ? absl::CancelledError("validate_only") : batch.Flush();
   });
   if (request.validate_only() && status.code() == absl::StatusCode::kCancelled) {
     return response;
