@@ -52,6 +52,10 @@ const std::vector<hie::ConfigKey> kConfigKeys = {
      "Redis HOST:PORT for the resolve cache; empty disables (the service works, "
      "slower, without it)"},
     {"hl7-listen", "127.0.0.1:2575", "HL7 v2 MLLP address (mutual TLS); empty disables"},
+    {"survivorship", "",
+     "golden record rules over the defaults, field=rule,... (fields name, birth_date, sex, "
+     "addresses, phones, emails; rules most_recent, most_frequent, most_trusted)"},
+    {"source-trust", "", "trust of source organisations for most_trusted, org=integer,..."},
 };
 
 int Fail(const absl::Status& status) {
@@ -94,6 +98,11 @@ int main(int argc, char** argv) {
   absl::StatusOr<hie::mpi::NicknameTable> nicknames =
       hie::mpi::NicknameTable::LoadFile(nickname_path);
   if (!nicknames.ok()) return Fail(nicknames.status());
+
+  absl::StatusOr<hie::identity::SurvivorshipPolicy> survivorship =
+      hie::identity::ParseSurvivorshipPolicy(config->Get("survivorship"),
+                                             config->Get("source-trust"));
+  if (!survivorship.ok()) return Fail(survivorship.status());
 
   hie::identity::SystemClock clock;
   hie::mpi::ModelParams model_params = hie::mpi::Model::DefaultParams();
@@ -144,7 +153,8 @@ int main(int argc, char** argv) {
         hie::redis::RedisOptions{.host = redis_address.substr(0, colon), .port = redis_port});
     cache = std::make_unique<hie::identity::RedisResolveCache>(redis.get());
   }
-  hie::identity::IdentityManager manager(store->get(), &matcher, &clock, cache.get());
+  hie::identity::IdentityManager manager(store->get(), &matcher, &clock, cache.get(),
+                                         *std::move(survivorship));
   absl::Time rebuild_start = absl::Now();
   absl::StatusOr<size_t> indexed = manager.RebuildIndex(absl::InfiniteFuture());
   if (!indexed.ok()) return Fail(indexed.status());

@@ -821,11 +821,12 @@ class IdentityManager::KeyLocks {
 };
 
 IdentityManager::IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock,
-                                 ResolveCache* cache)
+                                 ResolveCache* cache, SurvivorshipPolicy survivorship)
     : store_(store),
       matcher_(matcher),
       clock_(clock),
       cache_(cache),
+      survivorship_(std::move(survivorship)),
       key_locks_(std::make_unique<KeyLocks>()) {}
 
 IdentityManager::~IdentityManager() = default;
@@ -1574,7 +1575,7 @@ absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
       if (request.include_golden_record()) {
         auto records = RecordsOf(txn, link->person_id());
         if (!records.ok()) return records.status();
-        *pm->mutable_golden_record() = ComputeGoldenRecord(*records, now);
+        *pm->mutable_golden_record() = ComputeGoldenRecord(*records, now, survivorship_);
       }
     }
     return absl::OkStatus();
@@ -1595,7 +1596,7 @@ absl::StatusOr<v1::Person> IdentityManager::GetPerson(const CallContext& call,
     if (request.view() == v1::PERSON_VIEW_FULL) {
       auto records = RecordsOf(txn, request.person_id());
       if (!records.ok()) return records.status();
-      *out.mutable_golden_record() = ComputeGoldenRecord(*records, now);
+      *out.mutable_golden_record() = ComputeGoldenRecord(*records, now, survivorship_);
     }
     return absl::OkStatus();
   });
@@ -2169,89 +2170,6 @@ absl::StatusOr<std::vector<v1::IdentityEvent>> IdentityManager::EventsAfter(cons
   });
   if (!status.ok()) return status;
   return out;
-}
-
-// ------------------------------------------------------------------------------------------
-// Golden record: most frequent birth date and sex (ties: most recent), most recent non-empty
-// value for everything else. Provenance names the record version each field came from.
-
-v1::GoldenRecord IdentityManager::ComputeGoldenRecord(const std::vector<v1::SourceRecord>& records,
-                                                      absl::Time now) {
-  v1::GoldenRecord golden;
-  *golden.mutable_compute_time() = ToProto(now);
-  std::vector<const v1::SourceRecord*> newest_first;
-  for (const auto& r : records) {
-    if (r.state() == v1::RECORD_STATE_ACTIVE) newest_first.push_back(&r);
-  }
-  std::stable_sort(newest_first.begin(), newest_first.end(), [](const auto* a, const auto* b) {
-    return FromProto(a->record_time()) > FromProto(b->record_time());
-  });
-  Demographics* d = golden.mutable_demographics();
-  auto provenance = [&](const char* field, const v1::SourceRecord* from, const char* rule) {
-    v1::FieldProvenance* p = golden.add_provenance();
-    p->set_field(field);
-    *p->mutable_source_id() = from->source_id();
-    p->set_record_version(from->version());
-    p->set_rule(rule);
-  };
-  auto most_recent = [&](const char* field, auto has, auto copy) {
-    for (const v1::SourceRecord* r : newest_first) {
-      if (has(r->demographics())) {
-        copy(r->demographics());
-        provenance(field, r, "most_recent");
-        return;
-      }
-    }
-  };
-  auto most_frequent = [&](const char* field, auto value_of, auto copy) {
-    std::map<std::string, int> counts;
-    for (const v1::SourceRecord* r : newest_first) {
-      std::string v = value_of(r->demographics());
-      if (!v.empty()) ++counts[v];
-    }
-    int best = 0;
-    for (const auto& [v, n] : counts) best = std::max(best, n);
-    for (const v1::SourceRecord* r : newest_first) {  // newest among the most frequent
-      std::string v = value_of(r->demographics());
-      if (!v.empty() && counts[v] == best) {
-        copy(r->demographics());
-        provenance(field, r, "most_frequent");
-        return;
-      }
-    }
-  };
-  most_recent(
-      "name",
-      [](const Demographics& x) { return !x.name().family().empty() || !x.name().given().empty(); },
-      [&](const Demographics& x) { *d->mutable_name() = x.name(); });
-  most_frequent(
-      "birth_date", [](const Demographics& x) { return x.birth_date(); },
-      [&](const Demographics& x) { d->set_birth_date(x.birth_date()); });
-  most_frequent(
-      "sex",
-      [](const Demographics& x) {
-        return x.sex() == hie::common::v1::SEX_UNSPECIFIED ? std::string() : absl::StrCat(x.sex());
-      },
-      [&](const Demographics& x) { d->set_sex(x.sex()); });
-  most_recent(
-      "addresses", [](const Demographics& x) { return x.addresses_size() > 0; },
-      [&](const Demographics& x) { *d->mutable_addresses() = x.addresses(); });
-  most_recent(
-      "phones", [](const Demographics& x) { return x.phones_size() > 0; },
-      [&](const Demographics& x) { *d->mutable_phones() = x.phones(); });
-  most_recent(
-      "emails", [](const Demographics& x) { return x.emails_size() > 0; },
-      [&](const Demographics& x) { *d->mutable_emails() = x.emails(); });
-  // Identifiers: the union over records, one per (system, value).
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const v1::SourceRecord* r : newest_first) {
-    for (const auto& identifier : r->demographics().identifiers()) {
-      if (seen.insert({identifier.system(), identifier.value()}).second) {
-        *d->add_identifiers() = identifier;
-      }
-    }
-  }
-  return golden;
 }
 
 }  // namespace hie::identity

@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "services/identity/core/matcher.h"
 #include "services/identity/core/resolve_cache.h"
+#include "services/identity/core/survivorship.h"
 #include "services/identity/store/identity_store.h"
 
 namespace hie::identity {
@@ -62,9 +63,9 @@ class SystemClock : public Clock {
 class IdentityManager {
  public:
   // `store`, `matcher`, `clock` and `cache` (optional: nullptr = no cache) must outlive the
-  // manager.
+  // manager. `survivorship` chooses the golden record's fields (survivorship.h).
   IdentityManager(IdentityStore* store, Matcher* matcher, const Clock* clock,
-                  ResolveCache* cache = nullptr);
+                  ResolveCache* cache = nullptr, SurvivorshipPolicy survivorship = {});
   ~IdentityManager();
 
   // Loads the current version of every ACTIVE record into the matcher. Call once at start.
@@ -120,10 +121,6 @@ class IdentityManager {
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAfter(const CallContext& call,
                                                              int64_t after_sequence, int limit);
 
-  // Survivorship view of a set of records (pure; exposed for tests).
-  static v1::GoldenRecord ComputeGoldenRecord(const std::vector<v1::SourceRecord>& records,
-                                              absl::Time now);
-
  private:
   class KeyLocks;
 
@@ -170,6 +167,7 @@ class IdentityManager {
   Matcher* matcher_;
   const Clock* clock_;
   ResolveCache* cache_;
+  const SurvivorshipPolicy survivorship_;
   // Bumped by every invalidation; a Resolve fills the cache only if none happened while it
   // read the database (so it never re-inserts an answer that a concurrent write made stale).
   std::atomic<uint64_t> invalidations_{0};

@@ -1131,32 +1131,5 @@ TEST_F(IdentityManagerTest, ResolveIsCachedAndEveryLinkChangeInvalidatesIt) {
   EXPECT_EQ(cached.Resolve(call_, first)->cross_references_size(), 3);
 }
 
-TEST(GoldenRecordTest, MostFrequentBirthDateAndMostRecentName) {
-  auto record = [](int64_t seconds, const std::string& family, const std::string& birth) {
-    v1::SourceRecord r;
-    r.mutable_source_id()->set_org("o" + std::to_string(seconds));
-    r.set_version(1);
-    r.set_state(v1::RECORD_STATE_ACTIVE);
-    r.mutable_demographics()->mutable_name()->set_family(family);
-    r.mutable_demographics()->set_birth_date(birth);
-    *r.mutable_record_time() = TimeUtil::SecondsToTimestamp(seconds);
-    return r;
-  };
-  auto golden = IdentityManager::ComputeGoldenRecord(
-      {record(1, "Smith", "1980-01-02"), record(2, "Smith", "1980-01-02"),
-       record(3, "Smith-Jones", "1980-02-01")},
-      absl::FromUnixSeconds(10));
-  EXPECT_EQ(golden.demographics().name().family(), "Smith-Jones");
-  EXPECT_EQ(golden.demographics().birth_date(), "1980-01-02");
-  bool found = false;
-  for (const auto& p : golden.provenance()) {
-    if (p.field() == "birth_date") {
-      found = true;
-      EXPECT_EQ(p.rule(), "most_frequent");
-    }
-  }
-  EXPECT_TRUE(found);
-}
-
 }  // namespace
 }  // namespace hie::identity
