@@ -517,9 +517,16 @@ class BatchTxn : public ForwardingTxn {
     persons_.clear();
     links_.clear();
     held_idempotent_.clear();
-    if (absl::Status s = t_.PutFirstVersions(records); !s.ok()) return s;
+    // A held first version fails only when the record was registered meanwhile by a writer
+    // that skipped its lock: the call as a whole must be retried, no entry is at fault.
+    auto conflict = [](absl::Status s) {
+      return s.code() == absl::StatusCode::kAlreadyExists
+                 ? absl::AbortedError("a record of this call was registered concurrently; retry")
+                 : s;
+    };
+    if (absl::Status s = t_.PutFirstVersions(records); !s.ok()) return conflict(s);
     if (absl::Status s = t_.PutPersons(persons); !s.ok()) return s;
-    if (absl::Status s = t_.AppendEvents(events); !s.ok()) return s;
+    if (absl::Status s = t_.AppendEvents(events); !s.ok()) return conflict(s);
     for (v1::Link& link : links) {
       if (!absl::StartsWith(link.event_id(), kPendingEvent)) continue;
       size_t n = 0;

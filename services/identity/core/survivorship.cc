@@ -23,6 +23,14 @@ struct FieldAccess {
   std::function<void(const Demographics&, Demographics*)> copy;
 };
 
+// A repeated field as one comparable value ("" when empty).
+template <typename Repeated>
+std::string Whole(const Repeated& items) {
+  std::string whole;
+  for (const auto& item : items) absl::StrAppend(&whole, item.SerializeAsString(), "\n");
+  return whole;
+}
+
 const std::vector<FieldAccess>& Fields() {
   static const auto* fields = new std::vector<FieldAccess>{
       {"name",
@@ -39,28 +47,13 @@ const std::vector<FieldAccess>& Fields() {
          return d.sex() == hie::common::v1::SEX_UNSPECIFIED ? std::string() : absl::StrCat(d.sex());
        },
        [](const Demographics& from, Demographics* to) { to->set_sex(from.sex()); }},
-      {"addresses",
-       [](const Demographics& d) {
-         std::string whole;
-         for (const auto& a : d.addresses()) absl::StrAppend(&whole, a.SerializeAsString(), "\n");
-         return whole;
-       },
+      {"addresses", [](const Demographics& d) { return Whole(d.addresses()); },
        [](const Demographics& from, Demographics* to) {
          *to->mutable_addresses() = from.addresses();
        }},
-      {"phones",
-       [](const Demographics& d) {
-         std::string whole;
-         for (const auto& p : d.phones()) absl::StrAppend(&whole, p.SerializeAsString(), "\n");
-         return whole;
-       },
+      {"phones", [](const Demographics& d) { return Whole(d.phones()); },
        [](const Demographics& from, Demographics* to) { *to->mutable_phones() = from.phones(); }},
-      {"emails",
-       [](const Demographics& d) {
-         std::string whole;
-         for (const auto& e : d.emails()) absl::StrAppend(&whole, e.SerializeAsString(), "\n");
-         return whole;
-       },
+      {"emails", [](const Demographics& d) { return Whole(d.emails()); },
        [](const Demographics& from, Demographics* to) { *to->mutable_emails() = from.emails(); }},
   };
   return *fields;
