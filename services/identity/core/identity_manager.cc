@@ -518,7 +518,8 @@ class BatchTxn : public ForwardingTxn {
     links_.clear();
     held_idempotent_.clear();
     // A held first version fails only when the record was registered meanwhile by a writer
-    // that skipped its lock: the call as a whole must be retried, no entry is at fault.
+    // that skipped its lock: the call as a whole must be retried, no entry is at fault. (The
+    // PostgreSQL store reports a write's error with the next read: AppendEvents.)
     auto conflict = [](absl::Status s) {
       return s.code() == absl::StatusCode::kAlreadyExists
                  ? absl::AbortedError("a record of this call was registered concurrently; retry")
@@ -585,12 +586,12 @@ class BatchTxn : public ForwardingTxn {
     return t_.SetRecordState(id, state, superseded_by);
   }
   absl::StatusOr<std::vector<v1::SourceRecord>> RecordVersions(const SourceId& id) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.RecordVersions(id);
   }
   absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
       const std::vector<SourceId>& ids) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.GetRecords(ids);
   }
 
@@ -640,20 +641,20 @@ class BatchTxn : public ForwardingTxn {
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.LinksOf(person_id);
   }
   absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
       const std::vector<std::string>& person_ids) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.LinksOfPersons(person_ids);
   }
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.LinkedRecordsOf(person_id);
   }
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsWith(const SourceId& id) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.LinkedRecordsWith(id);
   }
 
@@ -665,26 +666,26 @@ class BatchTxn : public ForwardingTxn {
     return 0;
   }
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.GetEvent(id);
   }
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p,
                                                                    absl::Time as_of) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.EventsAboutPerson(p, as_of);
   }
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
                                                                    absl::Time as_of) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.EventsAboutRecord(id, as_of);
   }
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(
       int64_t after, int limit, const std::vector<int64_t>& missing) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.EventsSince(after, limit, missing);
   }
   absl::StatusOr<int64_t> LastEventSequence() override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.LastEventSequence();
   }
 
@@ -715,7 +716,7 @@ class BatchTxn : public ForwardingTxn {
   }
   absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> GetIdempotents(
       const std::vector<std::string>& keys) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.GetIdempotents(keys);
   }
   absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& r) override {
@@ -724,45 +725,39 @@ class BatchTxn : public ForwardingTxn {
     return absl::OkStatus();
   }
   absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     idempotent_.clear();
     return t_.PurgeIdempotentBefore(before, limit);
   }
 
   // --- batch writes: whatever is held goes first, to keep the order of writes
   absl::Status PutFirstVersions(const std::vector<v1::SourceRecord>& records) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     for (const v1::SourceRecord& r : records) records_.erase(RecordKey(r.source_id()));
     return t_.PutFirstVersions(records);
   }
   absl::Status PutPersons(const std::vector<v1::Person>& persons) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.PutPersons(persons);
   }
   absl::Status PutLinks(const std::vector<v1::Link>& links) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     for (const v1::Link& l : links) records_.erase(RecordKey(l.source_id()));
     return t_.PutLinks(links);
   }
   absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.AppendEvents(events);
   }
   absl::Status PutIdempotents(
       const std::vector<std::pair<std::string, StoredIdempotentResult>>& results) override {
-    if (absl::Status s = FlushIfHolding(); !s.ok()) return s;
+    if (absl::Status s = Flush(); !s.ok()) return s;
     for (const auto& [key, r] : results) idempotent_.erase(key);
     return t_.PutIdempotents(results);
   }
 
  private:
   static constexpr char kPendingEvent[] = "pending-event-";
-
-  absl::Status FlushIfHolding() {
-    const bool holding = !new_records_.empty() || !persons_.empty() || !links_.empty() ||
-                         !events_.empty() || !held_idempotent_.empty();
-    return holding ? Flush() : absl::OkStatus();
-  }
 
   // Prefetched answers, by RecordKey / idempotency key, until a write makes them stale.
   std::map<std::string, std::optional<v1::SourceRecord>> records_;

@@ -26,11 +26,12 @@ namespace {
 // Statements
 // ---------------------------------------------------------------------------------------------
 
-// A timestamptz from a bigint parameter holding unix microseconds (0 = unset = NULL).
-std::string Ts(int param) {
-  return absl::StrCat("(timestamptz 'epoch' + NULLIF($", param,
-                      "::bigint, 0) * interval '1 microsecond')");
+// A timestamptz from a bigint expression holding unix microseconds (0 = unset = NULL).
+std::string TsOf(const std::string& micros) {
+  return absl::StrCat("(timestamptz 'epoch' + NULLIF(", micros, ", 0) * interval '1 microsecond')");
 }
+// The same for statement parameter $param.
+std::string Ts(int param) { return TsOf(absl::StrCat("$", param, "::bigint")); }
 
 constexpr char kGetRecord[] = "id_get_record";
 constexpr char kGetRecords[] = "id_get_records";
@@ -71,11 +72,6 @@ constexpr char kAppendEvents[] = "id_append_events";
 constexpr char kPutIdempotents[] = "id_put_idempotents";
 constexpr char kScanFirst[] = "id_scan_first";
 constexpr char kScanNext[] = "id_scan_next";
-
-// A timestamptz from a bigint column `name` holding unix microseconds (0 = NULL), as Ts().
-std::string TsOf(const char* name) {
-  return absl::StrCat("(timestamptz 'epoch' + NULLIF(", name, ", 0) * interval '1 microsecond')");
-}
 
 // The ids of a batch read ($1 orgs, $2 local ids) with their 1-based positions. Batch reads
 // look each one up in a LATERAL subquery: a join would let the planner hash whole tables.
