@@ -12,6 +12,13 @@
 // (HD components 1-3 are copied); when the original has no receiving application the ACK's
 // sender is AckContext::default_application/facility.
 //
+// Text: an ACK is always valid UTF-8 with no control character but the CR that ends each
+// segment. Copied values (MSH-3..6, MSH-9.2, MSH-10..12) are decoded from the original's
+// character set (MSH-18); a byte that is invalid in it (or any non-ASCII byte when MSH-18 is
+// unsupported) and every control character become '?'. When a copied value or an ERR text holds
+// a non-ASCII character the ACK declares MSH-18 "UNICODE UTF-8"; otherwise it is plain ASCII
+// with MSH-18 empty. Error texts (ERR-8) are sanitised the same way.
+//
 // BuildAckForRaw works on bytes that may not parse: it recovers what it can from the first
 // line (the MSH) and otherwise uses defaults; the MSA-2 control id is then empty.
 //
@@ -32,7 +39,8 @@ std::string_view AckCodeString(AckCode code);
 
 // The conventional decision for an error: AR for message-level problems the sender must not
 // resend unchanged (100 structure, 200 type, 201 event, 207 limits/internal), AE for content
-// errors in an otherwise acceptable message (101, 102, 103).
+// errors in an otherwise acceptable message (101, 102 including undecodable text, 103
+// including an unsupported MSH-18, 204 unknown key, 205 duplicate key).
 AckCode DefaultAckCode(const Hl7Error& error);
 
 struct AckContext {
@@ -42,8 +50,9 @@ struct AckContext {
   std::string default_facility = "HIE";
 };
 
-// The ACK for a parsed message; `errors` become ERR segments (ERR-3 text from table 0357,
-// ERR-8 the error's text, which carries no PHI).
+// The ACK for a parsed message; `errors` become ERR segments (ERR-2 the location, ERR-3 the
+// code with its table 0357 text, ERR-4 the severity, ERR-8 the error's text, which carries no
+// PHI).
 [[nodiscard]] std::string BuildAck(const Message& original, AckCode code,
                                    const std::vector<Hl7Error>& errors, const AckContext& ctx);
 
@@ -53,17 +62,44 @@ struct AckContext {
                                          const std::vector<Hl7Error>& errors,
                                          const AckContext& ctx);
 
-// The ACK for the outcome of applying a mapped message (e.g. the identity operation's status):
-//   OK                                   -> AA
+// The ACK for the outcome of applying a mapped message (e.g. the identity operation's status).
+// The convention: AA when applied; AE only for the message's own fault; no ACK at all for a
+// transient server-side condition; AR for a message the hub will not accept.
+//
+//   status                               MSA-1  ERR-3  ERR-8
+//   OK                                   AA     -      -
+//   INVALID_ARGUMENT                     AE     102    the status message (*)
+//   FAILED_PRECONDITION                  AE     207    the status message (*)
+//   OUT_OF_RANGE                         AE     102    "the message was not applied: OUT_OF_RANGE"
+//   NOT_FOUND                            AE     204    "... NOT_FOUND"
+//   ALREADY_EXISTS                       AE     205    "... ALREADY_EXISTS"
 //   UNAVAILABLE, ABORTED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, UNKNOWN, CANCELLED
-//                                        -> "" (no ACK: MllpServer closes the connection and the
-//                                           sender resends; the store must be idempotent on
-//                                           (peer org, MSH-10))
-//   PERMISSION_DENIED, UNAUTHENTICATED   -> AR with error 207
-//   anything else                        -> AE with error 207
-// ERR-8 is a fixed text naming the status code; status messages are not copied into the ACK.
+//                                        "" (no ACK: MllpServer closes the connection and the
+//                                        sender resends; the store must be idempotent on
+//                                        (peer org, MSH-10))
+//   PERMISSION_DENIED, UNAUTHENTICATED   AR     207    "... PERMISSION_DENIED" (...)
+//   INTERNAL, DATA_LOSS, UNIMPLEMENTED and any other code
+//                                        AR     207    "... INTERNAL" (...): not the sender's
+//                                        fault, and resending will not help
+// (*) escaped, cut to 200 bytes (never inside a UTF-8 sequence) and sanitised like every ERR
+// text. The caller guarantees that INVALID_ARGUMENT and FAILED_PRECONDITION messages name fields
+// and never carry values (the identity service's errors do); the sender needs them to learn
+// which field was wrong. Other status messages are never copied.
+// 207 for FAILED_PRECONDITION: table 0357 has no code for "the record is in a state that
+// refuses this change"; ERR-8 says which.
 [[nodiscard]] std::string BuildAckForStatus(const Message& original, const absl::Status& status,
                                             const AckContext& ctx);
+
+// As above, and `warnings` (e.g. identifiers the service dropped) become ERR segments after the
+// status's own ERR, in order, whatever the outcome (nothing when no ACK is sent). They are
+// written with their own severity, except that Severity::kError is written as W: a warning list
+// cannot turn an AA into an error.
+[[nodiscard]] std::string BuildAckForStatus(const Message& original, const absl::Status& status,
+                                            const std::vector<Hl7Error>& warnings,
+                                            const AckContext& ctx);
+
+// The most bytes of a status message BuildAckForStatus copies into ERR-8.
+inline constexpr size_t kMaxStatusTextBytes = 200;
 
 // MSA-1 of an ACK ("AA", "AE", "AR", "CA"...), "" when the bytes are not a parseable ACK.
 std::string AckCodeOf(std::string_view ack);

@@ -1,6 +1,7 @@
 #include "services/identity/hl7/adt.h"
 
 #include <cctype>
+#include <cstdint>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -8,11 +9,25 @@
 namespace hie::hl7 {
 namespace {
 
-std::string Trim(const std::string& s) { return std::string(absl::StripAsciiWhitespace(s)); }
+// Reads values as trimmed UTF-8 text and keeps the first decoding error; after an error every
+// read returns "" so callers check failed() once per block instead of after every read.
+class Reader {
+ public:
+  std::string Text(const Segment& segment, int field, int rep = 0, int comp = 1, int sub = 1) {
+    if (error_.has_value()) return "";
+    Hl7Result<std::string> text = segment.GetText(field, rep, comp, sub);
+    if (!text.ok()) {
+      error_ = text.error();
+      return "";
+    }
+    return std::string(absl::StripAsciiWhitespace(text.value()));
+  }
+  bool failed() const { return error_.has_value(); }
+  const Hl7Error& error() const { return *error_; }
 
-std::string Field(const Segment& segment, int field, int rep = 0, int comp = 1, int sub = 1) {
-  return Trim(segment.Get(field, rep, comp, sub));
-}
+ private:
+  std::optional<Hl7Error> error_;
+};
 
 Hl7Error FieldError(ErrorCode code, std::string segment_id, int segment_index, int field,
                     std::string text, int component = 0) {
@@ -46,41 +61,97 @@ int DaysInMonth(int year, int month) {
   return month == 2 && leap ? 29 : kDays[month - 1];
 }
 
-PatientIdentifier ReadCx(const Segment& segment, int field, int rep) {
+// A validated TS/DTM split into its parts; absent parts are at their minimum.
+struct TsParts {
+  int digits = 0;  // 4, 6, 8, 10, 12 or 14
+  int year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0;
+  int fraction_digits = 0;
+  int fraction = 0;  // as written, e.g. 25 for ".25"
+  bool has_offset = false;
+  int offset_minutes = 0;  // east of UTC
+};
+
+std::optional<TsParts> ParseTs(std::string_view ts) {
+  size_t digits = 0;
+  while (digits < ts.size() && std::isdigit(static_cast<unsigned char>(ts[digits]))) ++digits;
+  std::string_view main = ts.substr(0, digits);
+  std::string_view rest = ts.substr(digits);
+  if (main.size() < 4 || main.size() > 14 || main.size() % 2 != 0) return std::nullopt;
+  TsParts parts;
+  parts.digits = static_cast<int>(main.size());
+  if (!rest.empty() && rest[0] == '.') {
+    size_t end = 1;
+    while (end < rest.size() && std::isdigit(static_cast<unsigned char>(rest[end]))) ++end;
+    if (main.size() != 14 || end == 1 || end > 5) return std::nullopt;
+    parts.fraction_digits = static_cast<int>(end - 1);
+    parts.fraction = ToInt(rest.substr(1, end - 1));
+    rest.remove_prefix(end);
+  }
+  if (!rest.empty()) {
+    if ((rest[0] != '+' && rest[0] != '-') || rest.size() != 5 || !AllDigits(rest.substr(1))) {
+      return std::nullopt;
+    }
+    int hours = ToInt(rest.substr(1, 2));
+    int minutes = ToInt(rest.substr(3, 2));
+    if (hours > 14 || minutes > 59) return std::nullopt;
+    parts.has_offset = true;
+    parts.offset_minutes = (rest[0] == '-' ? -1 : 1) * (hours * 60 + minutes);
+  }
+  parts.year = ToInt(main.substr(0, 4));
+  if (parts.year == 0) return std::nullopt;
+  if (main.size() >= 6) {
+    parts.month = ToInt(main.substr(4, 2));
+    if (parts.month < 1 || parts.month > 12) return std::nullopt;
+  }
+  if (main.size() >= 8) {
+    parts.day = ToInt(main.substr(6, 2));
+    if (parts.day < 1 || parts.day > DaysInMonth(parts.year, parts.month)) return std::nullopt;
+  }
+  if (main.size() >= 10) parts.hour = ToInt(main.substr(8, 2));
+  if (main.size() >= 12) parts.minute = ToInt(main.substr(10, 2));
+  if (main.size() >= 14) parts.second = ToInt(main.substr(12, 2));
+  if (parts.hour > 23 || parts.minute > 59 || parts.second > 59) return std::nullopt;
+  return parts;
+}
+
+PatientIdentifier ReadCx(Reader& r, const Segment& segment, int field, int rep) {
   PatientIdentifier id;
-  id.id = Field(segment, field, rep, 1);
-  id.assigning_authority = Field(segment, field, rep, 4, 1);
-  if (id.assigning_authority.empty()) id.assigning_authority = Field(segment, field, rep, 4, 2);
-  id.type_code = Field(segment, field, rep, 5);
+  id.id = r.Text(segment, field, rep, 1);
+  id.assigning_authority = r.Text(segment, field, rep, 4, 1);
+  if (id.assigning_authority.empty()) id.assigning_authority = r.Text(segment, field, rep, 4, 2);
+  id.type_code = r.Text(segment, field, rep, 5);
   return id;
 }
 
-std::string ReadPhone(const Segment& segment, int field, int rep) {
-  std::string old_style = Field(segment, field, rep, 1);
+std::string ReadPhone(Reader& r, const Segment& segment, int field, int rep) {
+  std::string old_style = r.Text(segment, field, rep, 1);
   if (!old_style.empty()) return old_style;
-  std::string local = Field(segment, field, rep, 7);
+  std::string local = r.Text(segment, field, rep, 7);
   if (local.empty()) return "";
-  std::string phone = absl::StrCat(Field(segment, field, rep, 6), local);
-  std::string extension = Field(segment, field, rep, 8);
+  std::string phone = absl::StrCat(r.Text(segment, field, rep, 6), local);
+  std::string extension = r.Text(segment, field, rep, 8);
   if (!extension.empty()) absl::StrAppend(&phone, "x", extension);
   return phone;
 }
 
-void ReadPhones(const Segment& pid, int field, std::string* phone, std::string* email) {
-  for (int rep = 0; rep < pid.RepetitionCount(field); ++rep) {
-    if (phone->empty()) *phone = ReadPhone(pid, field, rep);
-    std::string address = Field(pid, field, rep, 4);
+void ReadPhones(Reader& r, const Segment& pid, int field, std::string* phone, std::string* email) {
+  int count = pid.RepetitionCount(field);
+  for (int rep = 0; rep < count; ++rep) {
+    if (phone->empty()) *phone = ReadPhone(r, pid, field, rep);
+    std::string address = r.Text(pid, field, rep, 4);
     if (email->empty() && address.find('@') != std::string::npos) *email = address;
   }
 }
 
-// `occurrence` is the 1-based index of this PID in the message, for error locations.
-Hl7Result<AdtPatient> ReadPatient(const Segment& pid, int occurrence) {
+Hl7Result<AdtPatient> ReadPatient(const Segment& pid) {
+  const int occurrence = pid.occurrence();
+  Reader r;
   AdtPatient patient;
   int first_with_id = -1;
   int first_mr = -1;
-  for (int rep = 0; rep < pid.RepetitionCount(3); ++rep) {
-    PatientIdentifier id = ReadCx(pid, 3, rep);
+  int count = pid.RepetitionCount(3);
+  for (int rep = 0; rep < count; ++rep) {
+    PatientIdentifier id = ReadCx(r, pid, 3, rep);
     if (id.id.empty()) continue;
     if (first_with_id < 0) first_with_id = static_cast<int>(patient.identifiers.size());
     if (first_mr < 0 && id.type_code == "MR") {
@@ -88,6 +159,7 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid, int occurrence) {
     }
     patient.identifiers.push_back(std::move(id));
   }
+  if (r.failed()) return r.error();
   if (first_with_id < 0) {
     return FieldError(ErrorCode::kRequiredFieldMissing, "PID", occurrence, 3,
                       "PID-3: patient identifier list is missing");
@@ -95,16 +167,18 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid, int occurrence) {
   patient.local_id =
       patient.identifiers[static_cast<size_t>(first_mr >= 0 ? first_mr : first_with_id)];
 
-  patient.family = Field(pid, 5, 0, 1, 1);
-  patient.given = Field(pid, 5, 0, 2);
-  patient.middle = Field(pid, 5, 0, 3);
+  patient.family = r.Text(pid, 5, 0, 1, 1);
+  patient.given = r.Text(pid, 5, 0, 2);
+  patient.middle = r.Text(pid, 5, 0, 3);
+  if (r.failed()) return r.error();
   if (patient.family.empty() && patient.given.empty()) {
     return FieldError(ErrorCode::kRequiredFieldMissing, "PID", occurrence, 5,
                       "PID-5: patient name has neither family nor given name");
   }
-  patient.sex = Field(pid, 8);
+  patient.sex = r.Text(pid, 8);
 
-  std::string birth = Field(pid, 7);
+  std::string birth = r.Text(pid, 7);
+  if (r.failed()) return r.error();
   if (!birth.empty()) {
     std::optional<NormalisedDate> date = NormaliseTsDate(birth);
     if (!date.has_value()) {
@@ -115,22 +189,22 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid, int occurrence) {
     patient.birth_date_precision = date->precision;
   }
 
-  std::string street = Field(pid, 11, 0, 1, 1);
-  std::string street_name = Field(pid, 11, 0, 1, 2);
+  std::string street = r.Text(pid, 11, 0, 1, 1);
+  std::string street_name = r.Text(pid, 11, 0, 1, 2);
   if (!street_name.empty() && street.find(street_name) == std::string::npos) {
     street = street.empty() ? street_name : absl::StrCat(street, " ", street_name);
   }
   patient.address.street = street;
-  patient.address.other_designation = Field(pid, 11, 0, 2);
-  patient.address.city = Field(pid, 11, 0, 3);
-  patient.address.state = Field(pid, 11, 0, 4);
-  patient.address.zip = Field(pid, 11, 0, 5);
-  patient.address.country = Field(pid, 11, 0, 6);
+  patient.address.other_designation = r.Text(pid, 11, 0, 2);
+  patient.address.city = r.Text(pid, 11, 0, 3);
+  patient.address.state = r.Text(pid, 11, 0, 4);
+  patient.address.zip = r.Text(pid, 11, 0, 5);
+  patient.address.country = r.Text(pid, 11, 0, 6);
 
-  ReadPhones(pid, 13, &patient.home_phone, &patient.email);
-  ReadPhones(pid, 14, &patient.business_phone, &patient.email);
+  ReadPhones(r, pid, 13, &patient.home_phone, &patient.email);
+  ReadPhones(r, pid, 14, &patient.business_phone, &patient.email);
 
-  patient.ssn = Field(pid, 19);
+  patient.ssn = r.Text(pid, 19);
   if (patient.ssn.empty()) {
     for (const PatientIdentifier& id : patient.identifiers) {
       if (id.type_code == "SS") {
@@ -140,7 +214,8 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid, int occurrence) {
     }
   }
 
-  std::string death = Field(pid, 29);
+  std::string death = r.Text(pid, 29);
+  if (r.failed()) return r.error();
   if (!death.empty()) {
     std::optional<NormalisedDate> date = NormaliseTsDate(death);
     if (!date.has_value()) {
@@ -149,7 +224,8 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid, int occurrence) {
     }
     patient.death_date = date->date;
   }
-  std::string indicator = Field(pid, 30);
+  std::string indicator = r.Text(pid, 30);
+  if (r.failed()) return r.error();
   if (indicator == "Y") patient.deceased = true;
   if (indicator == "N") patient.deceased = false;
   return patient;
@@ -158,74 +234,70 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid, int occurrence) {
 }  // namespace
 
 std::optional<NormalisedDate> NormaliseTsDate(std::string_view ts) {
-  size_t digits = 0;
-  while (digits < ts.size() && std::isdigit(static_cast<unsigned char>(ts[digits]))) ++digits;
-  std::string_view main = ts.substr(0, digits);
-  std::string_view rest = ts.substr(digits);
-  if (main.size() < 4 || main.size() > 14 || main.size() % 2 != 0) return std::nullopt;
-  if (!rest.empty() && rest[0] == '.') {
-    size_t end = 1;
-    while (end < rest.size() && std::isdigit(static_cast<unsigned char>(rest[end]))) ++end;
-    if (main.size() != 14 || end == 1 || end > 5) return std::nullopt;
-    rest.remove_prefix(end);
-  }
-  if (!rest.empty()) {
-    if ((rest[0] != '+' && rest[0] != '-') || rest.size() != 5 || !AllDigits(rest.substr(1))) {
-      return std::nullopt;
-    }
-    if (ToInt(rest.substr(1, 2)) > 14 || ToInt(rest.substr(3, 2)) > 59) return std::nullopt;
-  }
-  int year = ToInt(main.substr(0, 4));
-  if (year == 0) return std::nullopt;
+  std::optional<TsParts> parts = ParseTs(ts);
+  if (!parts.has_value()) return std::nullopt;
   NormalisedDate out;
-  out.date = std::string(main.substr(0, 4));
+  out.date = std::string(ts.substr(0, 4));
   out.precision = DatePrecision::kYear;
-  if (main.size() >= 6) {
-    int month = ToInt(main.substr(4, 2));
-    if (month < 1 || month > 12) return std::nullopt;
-    out.date += "-" + std::string(main.substr(4, 2));
+  if (parts->digits >= 6) {
+    out.date += "-" + std::string(ts.substr(4, 2));
     out.precision = DatePrecision::kMonth;
-    if (main.size() >= 8) {
-      int day = ToInt(main.substr(6, 2));
-      if (day < 1 || day > DaysInMonth(year, month)) return std::nullopt;
-      out.date += "-" + std::string(main.substr(6, 2));
-      out.precision = DatePrecision::kDay;
-    }
   }
-  if (main.size() >= 10 && ToInt(main.substr(8, 2)) > 23) return std::nullopt;
-  if (main.size() >= 12 && ToInt(main.substr(10, 2)) > 59) return std::nullopt;
-  if (main.size() >= 14 && ToInt(main.substr(12, 2)) > 59) return std::nullopt;
+  if (parts->digits >= 8) {
+    out.date += "-" + std::string(ts.substr(6, 2));
+    out.precision = DatePrecision::kDay;
+  }
   return out;
+}
+
+std::optional<absl::Time> ParseTsTime(std::string_view ts) {
+  std::optional<TsParts> p = ParseTs(ts);
+  if (!p.has_value()) return std::nullopt;
+  absl::Time t =
+      absl::FromCivil(absl::CivilSecond(p->year, p->month, p->day, p->hour, p->minute, p->second),
+                      absl::UTCTimeZone());
+  int64_t fraction_us = p->fraction;
+  for (int k = p->fraction_digits; k < 6; ++k) fraction_us *= 10;
+  return t + absl::Microseconds(fraction_us) - absl::Minutes(p->offset_minutes);
 }
 
 Hl7Result<AdtEvent> MapAdt(const Message& message) {
   const Segment& msh = message.segments()[0];  // Parse guarantees MSH first
-  std::string type = Field(msh, 9, 0, 1);
+  if (message.charset() == Charset::kUnsupported) {
+    Hl7Result<std::string> refused = msh.GetText(18);  // error 103 naming MSH-18
+    if (!refused.ok()) return refused.error();
+  }
+  Reader r;
+  std::string type = r.Text(msh, 9, 0, 1);
+  if (r.failed()) return r.error();
   if (type.empty()) {
     return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 9,
                       "MSH-9: message type is missing", 1);
   }
   AdtEvent event;
-  event.message_control_id = Field(msh, 10);
+  event.message_control_id = r.Text(msh, 10);
+  if (r.failed()) return r.error();
   if (event.message_control_id.empty()) {
     return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 10,
                       "MSH-10: message control id is missing");
   }
-  event.sending_application = Field(msh, 3);
-  event.sending_facility = Field(msh, 4);
-  event.receiving_application = Field(msh, 5);
-  event.receiving_facility = Field(msh, 6);
-  event.message_time = Field(msh, 7);
-  event.version = Field(msh, 12);
+  event.sending_application = r.Text(msh, 3);
+  event.sending_facility = r.Text(msh, 4);
+  event.receiving_application = r.Text(msh, 5);
+  event.receiving_facility = r.Text(msh, 6);
+  event.message_time = r.Text(msh, 7);
+  event.version = r.Text(msh, 12);
   const Segment* evn = message.Find("EVN");
-  if (evn != nullptr) event.event_time = Field(*evn, 2);
+  if (evn != nullptr) event.event_time = r.Text(*evn, 2);
+  if (r.failed()) return r.error();
 
   if (type != "ADT") {
     return FieldError(ErrorCode::kUnsupportedMessageType, "MSH", 1, 9,
                       "MSH-9: message type is not supported (only ADT)", 1);
   }
-  event.trigger = Field(msh, 9, 0, 2);
-  if (event.trigger.empty() && evn != nullptr) event.trigger = Field(*evn, 1);
+  event.trigger = r.Text(msh, 9, 0, 2);
+  if (event.trigger.empty() && evn != nullptr) event.trigger = r.Text(*evn, 1);
+  if (r.failed()) return r.error();
   if (event.trigger.empty()) {
     return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 9,
                       "MSH-9: trigger event is missing", 2);
@@ -242,38 +314,60 @@ Hl7Result<AdtEvent> MapAdt(const Message& message) {
                       "MSH-9: trigger event is not supported", 2);
   }
 
+  // Both times are checked when present; EVN-2 wins.
+  std::optional<absl::Time> message_time;
+  if (!event.message_time.empty()) {
+    message_time = ParseTsTime(event.message_time);
+    if (!message_time.has_value()) {
+      return FieldError(ErrorCode::kDataTypeError, "MSH", 1, 7,
+                        "MSH-7: date/time of message is not a valid TS", 1);
+    }
+  }
+  event.effective_time = message_time;
+  if (!event.event_time.empty()) {
+    event.effective_time = ParseTsTime(event.event_time);
+    if (!event.effective_time.has_value()) {
+      return FieldError(ErrorCode::kDataTypeError, "EVN", 1, 2,
+                        "EVN-2: recorded date/time is not a valid TS", 1);
+    }
+  }
+
   std::vector<const Segment*> pids = message.FindAll("PID");
   if (pids.empty()) {
-    Hl7Error error = FieldError(ErrorCode::kSegmentSequenceError, "PID", 1, 0,
-                                "PID: patient identification segment is missing");
-    return error;
+    return FieldError(ErrorCode::kSegmentSequenceError, "PID", 1, 0,
+                      "PID: patient identification segment is missing");
   }
-  Hl7Result<AdtPatient> first = ReadPatient(*pids[0], 1);
+  Hl7Result<AdtPatient> first = ReadPatient(*pids[0]);
   if (!first.ok()) return first.error();
   event.patient = std::move(first).value();
 
   if (event.action == AdtAction::kMerge) {
     // Each PID is followed by its MRG (PD1/PV1 may sit between them).
-    const std::vector<Segment>& segments = message.segments();
-    int pid_index = 0;
-    int mrg_index = 0;
+    size_t mrgs = 0;
+    for (const Segment& segment : message.segments()) mrgs += segment.id() == "MRG";
+    event.merges.reserve(mrgs);
     const Segment* current_pid = nullptr;
-    for (const Segment& segment : segments) {
+    for (const Segment& segment : message.segments()) {
       if (segment.id() == "PID") {
         current_pid = &segment;
-        ++pid_index;
       } else if (segment.id() == "MRG") {
-        ++mrg_index;
+        int mrg_index = segment.occurrence();
         if (current_pid == nullptr) {
           return FieldError(ErrorCode::kSegmentSequenceError, "MRG", mrg_index, 0,
                             "MRG: merge segment without a preceding PID");
         }
-        Hl7Result<AdtPatient> surviving = ReadPatient(*current_pid, pid_index);
-        if (!surviving.ok()) return surviving.error();
         AdtMerge merge;
-        merge.surviving = std::move(surviving).value();
-        merge.prior = ReadCx(segment, 1, 0);
-        merge.prior_account = Field(segment, 3);
+        if (current_pid == pids[0]) {
+          merge.surviving = event.patient;
+        } else {
+          Hl7Result<AdtPatient> surviving = ReadPatient(*current_pid);
+          if (!surviving.ok()) return surviving.error();
+          merge.surviving = std::move(surviving).value();
+        }
+        Reader mrg;
+        merge.prior = ReadCx(mrg, segment, 1, 0);
+        merge.prior_account = mrg.Text(segment, 3);
+        if (mrg.failed()) return mrg.error();
         if (merge.prior.id.empty()) {
           return FieldError(ErrorCode::kRequiredFieldMissing, "MRG", mrg_index, 1,
                             "MRG-1: prior patient identifier list is missing");
@@ -291,11 +385,66 @@ Hl7Result<AdtEvent> MapAdt(const Message& message) {
       return FieldError(ErrorCode::kSegmentSequenceError, "PID", 2, 0,
                         "PID: unlink needs a second patient identification segment");
     }
-    Hl7Result<AdtPatient> other = ReadPatient(*pids[1], 2);
+    Hl7Result<AdtPatient> other = ReadPatient(*pids[1]);
     if (!other.ok()) return other.error();
     event.unlink_other = std::move(other).value();
   }
   return event;
+}
+
+namespace {
+
+using Visit = std::function<void(const std::string&, const std::string&)>;
+
+void VisitIdentifier(const std::string& prefix, const PatientIdentifier& id, const Visit& visit) {
+  visit(prefix + ".id", id.id);
+  visit(prefix + ".assigning_authority", id.assigning_authority);
+  visit(prefix + ".type_code", id.type_code);
+}
+
+void VisitPatient(const std::string& prefix, const AdtPatient& p, const Visit& visit) {
+  VisitIdentifier(prefix + ".local_id", p.local_id, visit);
+  for (size_t i = 0; i < p.identifiers.size(); ++i) {
+    VisitIdentifier(absl::StrCat(prefix, ".identifiers[", i, "]"), p.identifiers[i], visit);
+  }
+  visit(prefix + ".family", p.family);
+  visit(prefix + ".given", p.given);
+  visit(prefix + ".middle", p.middle);
+  visit(prefix + ".sex", p.sex);
+  visit(prefix + ".birth_date", p.birth_date);
+  visit(prefix + ".address.street", p.address.street);
+  visit(prefix + ".address.other_designation", p.address.other_designation);
+  visit(prefix + ".address.city", p.address.city);
+  visit(prefix + ".address.state", p.address.state);
+  visit(prefix + ".address.zip", p.address.zip);
+  visit(prefix + ".address.country", p.address.country);
+  visit(prefix + ".home_phone", p.home_phone);
+  visit(prefix + ".business_phone", p.business_phone);
+  visit(prefix + ".email", p.email);
+  visit(prefix + ".ssn", p.ssn);
+  visit(prefix + ".death_date", p.death_date);
+}
+
+}  // namespace
+
+void ForEachText(const AdtEvent& event, const Visit& visit) {
+  visit("trigger", event.trigger);
+  visit("message_control_id", event.message_control_id);
+  visit("sending_application", event.sending_application);
+  visit("sending_facility", event.sending_facility);
+  visit("receiving_application", event.receiving_application);
+  visit("receiving_facility", event.receiving_facility);
+  visit("message_time", event.message_time);
+  visit("event_time", event.event_time);
+  visit("version", event.version);
+  VisitPatient("patient", event.patient, visit);
+  for (size_t i = 0; i < event.merges.size(); ++i) {
+    std::string prefix = absl::StrCat("merges[", i, "]");
+    VisitPatient(prefix + ".surviving", event.merges[i].surviving, visit);
+    VisitIdentifier(prefix + ".prior", event.merges[i].prior, visit);
+    visit(prefix + ".prior_account", event.merges[i].prior_account);
+  }
+  if (event.unlink_other.has_value()) VisitPatient("unlink_other", *event.unlink_other, visit);
 }
 
 }  // namespace hie::hl7

@@ -12,14 +12,30 @@
 //
 // Required (error 101 naming the field): MSH-9, MSH-10, PID (segment) and PID-3 with a
 // non-empty ID, PID-5 family or given name. A birth date or date of death that is not a valid
-// TS is error 102 naming PID-7 / PID-29. Error texts never carry values.
+// TS is error 102 naming PID-7 / PID-29; so is a present EVN-2 or MSH-7 that is not a valid TS.
+// Error texts never carry values.
 //
-// All strings are unescaped and trimmed of surrounding ASCII whitespace; absent values are "".
+// Text: every value is read with Segment::GetText (message.h): decoded from the character set
+// MSH-18 declares. An unsupported MSH-18 is error 103 naming MSH-18; a value with bytes that are
+// invalid in the character set, a control character, a malformed \X escape or an unsupported
+// \C / any \M escape is error 102 located at the field (segment and occurrence, field,
+// repetition, component). Every field the mapping reads is checked, returned or not.
+// DefaultAckCode (ack.h) answers AE for 101, 102 and 103.
+//
+// Contract: every string in an AdtEvent (and in its patients, identifiers and addresses) is
+// valid UTF-8 with no control character (C0 including tab, DEL, C1), unescaped and trimmed of
+// surrounding ASCII spaces; absent values are "".
+//
+// Cost: linear in the message (parse and map a 1 MiB message in well under 100 ms of CPU).
+// The first error found is returned.
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "services/identity/hl7/message.h"
 
 namespace hie::hl7 {
@@ -84,7 +100,12 @@ struct AdtEvent {
   std::string receiving_facility;     // MSH-6.1
   std::string message_time;           // MSH-7 as sent (TS)
   std::string event_time;             // EVN-2 as sent, "" when absent
-  std::string version;                // MSH-12.1
+  // When the change happened at the source: EVN-2 (recorded date/time) when present, else MSH-7
+  // (the message's date/time), parsed with ParseTsTime; nullopt when both are empty. Give it to
+  // the store as the record's source event time, so that an older update cannot overwrite a
+  // newer one. A TS without a UTC offset is taken as UTC.
+  std::optional<absl::Time> effective_time;
+  std::string version;  // MSH-12.1
   // The (first) patient. For A40, the surviving patient of the first group; for A37, the
   // first of the two patients to unlink.
   AdtPatient patient;
@@ -95,6 +116,13 @@ struct AdtEvent {
 // Maps `message` to an event, or the first error found.
 [[nodiscard]] Hl7Result<AdtEvent> MapAdt(const Message& message);
 
+// Calls `visit` with every string of `event` (patients, identifiers, addresses, merges and the
+// unlinked patient included) and a name for it such as "merges[2].prior.id". For checks of the
+// text contract (tests, the fuzz target); keep it in step with the structs above.
+void ForEachText(
+    const AdtEvent& event,
+    const std::function<void(const std::string& name, const std::string& value)>& visit);
+
 // Normalises a TS/DTM value to "YYYY[-MM[-DD]]", validating the whole value (time of day,
 // fraction and UTC offset included). nullopt when it is not a valid TS. Exposed for tests.
 struct NormalisedDate {
@@ -102,5 +130,12 @@ struct NormalisedDate {
   DatePrecision precision = DatePrecision::kNone;
 };
 std::optional<NormalisedDate> NormaliseTsDate(std::string_view ts);
+
+// Parses a full TS/DTM value, YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], to an instant: the
+// start of the stated precision ("2024" is 2024-01-01T00:00:00), minus the UTC offset when one
+// is given and as UTC when none is (HL7 would mean the sender's local time, which the hub does
+// not know). The fraction (1 to 4 digits) needs the seconds; offsets run to +/-14:59. nullopt
+// when the value is not a valid TS (the same rules as NormaliseTsDate). Exposed for tests.
+std::optional<absl::Time> ParseTsTime(std::string_view ts);
 
 }  // namespace hie::hl7

@@ -4,9 +4,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+
+#include "services/identity/hl7/ack.h"
+#include "services/identity/hl7/charset.h"
 
 namespace hie::hl7 {
 namespace {
@@ -265,13 +269,10 @@ TEST(AdtTest, NonAdtSamplesAreUnsupportedMessageTypes) {
   EXPECT_EQ(a02.error().code, ErrorCode::kUnsupportedEventCode);
 }
 
-// Every shared sample maps to an event (supported ADT triggers) or to error 200/201.
-TEST(AdtTest, AllSharedSamplesMapOrAreUnsupported) {
-  std::filesystem::path dir = HIE_HL7_SHARED_SAMPLES_DIR;
-  if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << dir << " is not present";
+// Maps every .hl7 file of `dir`: a supported ADT trigger must map (with a local id and every
+// string valid UTF-8 without control characters), anything else must be error 200/201.
+void ExpectAllMapOrAreUnsupported(const std::filesystem::path& dir, int* mapped, int* unsupported) {
   const std::set<std::string> supported = {"A01", "A04", "A08", "A28", "A31", "A37", "A40"};
-  int mapped = 0;
-  int unsupported = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".hl7") continue;
     std::ifstream in(entry.path(), std::ios::binary);
@@ -285,18 +286,311 @@ TEST(AdtTest, AllSharedSamplesMapOrAreUnsupported) {
     if (type == "ADT" && supported.count(trigger) > 0) {
       ASSERT_TRUE(event.ok()) << entry.path() << ": " << event.error().text;
       EXPECT_FALSE(event.value().patient.local_id.id.empty()) << entry.path();
-      ++mapped;
+      EXPECT_TRUE(event.value().effective_time.has_value()) << entry.path();
+      ForEachText(event.value(), [&](const std::string& name, const std::string& value) {
+        EXPECT_TRUE(IsValidUtf8(value) && !HasControlCharacter(value)) << entry.path() << name;
+      });
+      ++*mapped;
     } else {
       ASSERT_FALSE(event.ok()) << entry.path();
       EXPECT_EQ(event.error().code, type == "ADT" ? ErrorCode::kUnsupportedEventCode
                                                   : ErrorCode::kUnsupportedMessageType)
           << entry.path();
-      ++unsupported;
+      ++*unsupported;
     }
   }
+}
+
+// The samples in the repository (testdata/README.md): 14 map, 6 are unsupported.
+TEST(AdtTest, AllRepositorySamplesMapOrAreUnsupported) {
+  int mapped = 0;
+  int unsupported = 0;
+  ExpectAllMapOrAreUnsupported(HIE_HL7_TESTDATA_DIR, &mapped, &unsupported);
+  EXPECT_EQ(mapped, 14);
+  EXPECT_EQ(unsupported, 6);
+}
+
+// Optional extra: the whole shared data set (139 messages) when this machine has it.
+TEST(AdtTest, AllSharedSamplesMapOrAreUnsupported) {
+  std::filesystem::path dir = HIE_HL7_SHARED_SAMPLES_DIR;
+  if (!std::filesystem::is_directory(dir)) {
+    GTEST_SKIP() << "optional: the shared HL7 sample set " << dir
+                 << " is not on this machine; the repository's samples were checked by "
+                    "AllRepositorySamplesMapOrAreUnsupported";
+  }
+  int mapped = 0;
+  int unsupported = 0;
+  ExpectAllMapOrAreUnsupported(dir, &mapped, &unsupported);
   EXPECT_EQ(mapped + unsupported, 139);
   EXPECT_GE(mapped, 15);
 }
+
+// --- Character sets (the review's Latin-1 A04 and its relatives) -----------------------------
+
+std::string WithCharset(const std::string& msh18, const std::string& rest,
+                        const std::string& trigger = "A04") {
+  return std::string(kHeader) + trigger + "|C1|P|2.5.1||||||" + msh18 + "\r" + rest;
+}
+
+TEST(AdtCharsetTest, Latin1NameIsTranscodedToUtf8) {
+  Hl7Result<AdtEvent> event =
+      MapText(WithCharset("8859/1",
+                          "PID|1||M1^^^H^MR||M\xFCller^J\xF6rg||19800102|M|||"
+                          "Stra\xDF"
+                          "e 1^^K\xF6ln\r"));
+  ASSERT_TRUE(event.ok()) << event.error().text;
+  EXPECT_EQ(event.value().patient.family, "M\xC3\xBCller");
+  EXPECT_EQ(event.value().patient.given, "J\xC3\xB6rg");
+  EXPECT_EQ(event.value().patient.address.street,
+            "Stra\xC3\x9F"
+            "e 1");
+  EXPECT_EQ(event.value().patient.address.city, "K\xC3\xB6ln");
+}
+
+TEST(AdtCharsetTest, HexEscapesAreBytesOfTheDeclaredCharset) {
+  Hl7Result<AdtEvent> latin1 =
+      MapText(WithCharset("8859/1", "PID|1||M1^^^H^MR||M\\XFC\\ller^J\\XF6\\rg\r"));
+  ASSERT_TRUE(latin1.ok()) << latin1.error().text;
+  EXPECT_EQ(latin1.value().patient.family, "M\xC3\xBCller");
+  EXPECT_EQ(latin1.value().patient.given, "J\xC3\xB6rg");
+  Hl7Result<AdtEvent> utf8 =
+      MapText(WithCharset("UNICODE UTF-8", "PID|1||M1^^^H^MR||M\\XC3BC\\ller^J\r"));
+  ASSERT_TRUE(utf8.ok()) << utf8.error().text;
+  EXPECT_EQ(utf8.value().patient.family, "M\xC3\xBCller");
+  Hl7Result<AdtEvent> latin9 = MapText(WithCharset("8859/15", "PID|1||M1^^^H^MR||\xA6tef^J\r"));
+  ASSERT_TRUE(latin9.ok()) << latin9.error().text;
+  EXPECT_EQ(latin9.value().patient.family, "\xC5\xA0tef");
+  Hl7Result<AdtEvent> switched =
+      MapText(WithCharset("ASCII", "PID|1||M1^^^H^MR||M\\C2D41\\\xFC\\C2842\\ller^J\r"));
+  ASSERT_TRUE(switched.ok()) << switched.error().text;
+  EXPECT_EQ(switched.value().patient.family, "M\xC3\xBCller");
+}
+
+TEST(AdtCharsetTest, FormattingEscapesAreNotKept) {
+  Hl7Result<AdtEvent> event = MapText(
+      Synthetic("A04", "PID|1||M1^^^H^MR||\\H\\DOE\\N\\^JO\\Zlocal\\||||||1 MAIN\\.br\\APT 2\r"));
+  ASSERT_TRUE(event.ok()) << event.error().text;
+  EXPECT_EQ(event.value().patient.family, "DOE");
+  EXPECT_EQ(event.value().patient.given, "JO");
+  EXPECT_EQ(event.value().patient.address.street, "1 MAIN APT 2");
+}
+
+struct CharsetErrorCase {
+  const char* name;
+  std::string message;
+  ErrorCode code;
+  const char* segment;
+  int segment_index;
+  int field;
+  int repetition;
+  int component;
+  const char* text;  // the whole error text
+};
+
+class AdtCharsetErrorTest : public ::testing::TestWithParam<CharsetErrorCase> {};
+
+TEST_P(AdtCharsetErrorTest, IsLocatedAndAnsweredAe) {
+  const CharsetErrorCase& c = GetParam();
+  Hl7Result<AdtEvent> event = MapText(c.message);
+  ASSERT_FALSE(event.ok());
+  const Hl7Error& e = event.error();
+  EXPECT_EQ(e.code, c.code) << e.text;
+  EXPECT_EQ(e.segment_id, c.segment);
+  EXPECT_EQ(e.segment_index, c.segment_index);
+  EXPECT_EQ(e.field, c.field);
+  EXPECT_EQ(e.repetition, c.repetition);
+  EXPECT_EQ(e.component, c.component);
+  EXPECT_EQ(e.text, c.text);
+  EXPECT_EQ(e.text.find("SECRET"), std::string::npos);
+  EXPECT_EQ(DefaultAckCode(e), AckCode::kError);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, AdtCharsetErrorTest,
+    ::testing::Values(
+        CharsetErrorCase{"latin1_undeclared", Synthetic("A04", "PID|1||M1||SECRET\xFC^J\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 1,
+                         "PID-5: the value holds bytes that are not UTF-8 and MSH-18 declares no "
+                         "character set"},
+        CharsetErrorCase{"latin1_declared_ascii",
+                         WithCharset("ASCII", "PID|1||M1||DOE^SECRET\xFC\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 2,
+                         "PID-5.2: the value holds a byte outside 7-bit ASCII (MSH-18 declares "
+                         "ASCII)"},
+        CharsetErrorCase{"latin1_c1", WithCharset("8859/1", "PID|1||M1||DOE^SECRET\x85\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 2,
+                         "PID-5.2: the value holds a C1 control byte, not valid ISO-8859-1 text "
+                         "(MSH-18 8859/1)"},
+        CharsetErrorCase{"utf8_overlong",
+                         WithCharset("UNICODE UTF-8", "PID|1||M1||SECRET\xC0\xAF\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 1,
+                         "PID-5: the value holds bytes that are not valid UTF-8 (MSH-18 UNICODE "
+                         "UTF-8)"},
+        CharsetErrorCase{"utf8_surrogate",
+                         WithCharset("UNICODE UTF-8", "PID|1||M1||DOE||||||SECRET\xED\xA0\x80\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 11, 1, 1,
+                         "PID-11: the value holds bytes that are not valid UTF-8 (MSH-18 UNICODE "
+                         "UTF-8)"},
+        CharsetErrorCase{"utf8_truncated",
+                         WithCharset("UNICODE UTF-8", "PID|1||M1~M2^^^SECRET\xE2\x82^MR||DOE\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 3, 2, 4,
+                         "PID-3.4 (repetition 2): the value holds bytes that are not valid UTF-8 "
+                         "(MSH-18 UNICODE UTF-8)"},
+        CharsetErrorCase{"hex_invalid_for_utf8",
+                         WithCharset("UNICODE UTF-8", "PID|1||M1||SECRET\\XFC\\\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 1,
+                         "PID-5: the value holds bytes that are not valid UTF-8 (MSH-18 UNICODE "
+                         "UTF-8)"},
+        CharsetErrorCase{"hex_malformed", Synthetic("A04", "PID|1||M1||SECRET\\XF\\\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 1,
+                         "PID-5: the value holds a malformed \\X escape (it needs an even number "
+                         "of hex digits)"},
+        CharsetErrorCase{"escape_in_name", Synthetic("A04", "PID|1||M1||SECRET\x1B[31m^J\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 1,
+                         "PID-5: the value holds a control character"},
+        CharsetErrorCase{"escape_via_hex", Synthetic("A04", "PID|1||M1||DOE^SECRET\\X1B\\\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 2,
+                         "PID-5.2: the value holds a control character"},
+        CharsetErrorCase{"nul_in_id", Synthetic("A04", std::string("PID|1||SEC\0RET||DOE\r", 20)),
+                         ErrorCode::kDataTypeError, "PID", 1, 3, 1, 1,
+                         "PID-3: the value holds a control character"},
+        CharsetErrorCase{"del_in_city", Synthetic("A04", "PID|1||M1||DOE||||||^^SECRET\x7F\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 11, 1, 3,
+                         "PID-11.3: the value holds a control character"},
+        CharsetErrorCase{"tab_in_phone", Synthetic("A04", "PID|1||M1||DOE||||||||~SEC\tRET\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 13, 2, 1,
+                         "PID-13 (repetition 2): the value holds a control character"},
+        CharsetErrorCase{"charset_escape_unsupported",
+                         Synthetic("A04", "PID|1||M1||\\C2D42\\SECRET\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 1,
+                         "PID-5: the value holds an unsupported \\C character set escape (only "
+                         "\\C2842\\ and \\C2D41\\)"},
+        CharsetErrorCase{"multibyte_escape", Synthetic("A04", "PID|1||M1||\\M2442\\SECRET\r"),
+                         ErrorCode::kDataTypeError, "PID", 1, 5, 1, 1,
+                         "PID-5: the value holds a multi-byte character set escape (\\M), which is "
+                         "not supported"},
+        CharsetErrorCase{"second_pid_of_a37",
+                         Synthetic("A37", "PID|1||A1||ONE\rPID|2||B2||SECRET\x1B\r"),
+                         ErrorCode::kDataTypeError, "PID", 2, 5, 1, 1,
+                         "PID-5: the value holds a control character"},
+        CharsetErrorCase{"mrg_of_a40", Synthetic("A40", "PID|1||A1||ONE\rMRG|B2^^^SECRET\xFF\r"),
+                         ErrorCode::kDataTypeError, "MRG", 1, 1, 1, 4,
+                         "MRG-1.4: the value holds bytes that are not UTF-8 and MSH-18 declares no "
+                         "character set"},
+        CharsetErrorCase{"control_id",
+                         "MSH|^~\\&|A|B|C|D|20240101||ADT^A04|C\x1B"
+                         "1|P|2.5\rPID|1||M1||DOE\r",
+                         ErrorCode::kDataTypeError, "MSH", 1, 10, 1, 1,
+                         "MSH-10: the value holds a control character"},
+        CharsetErrorCase{"sending_facility",
+                         "MSH|^~\\&|A|B\xFF|C|D|20240101||ADT^A04|C1|P|2.5\rPID|1||M1||DOE\r",
+                         ErrorCode::kDataTypeError, "MSH", 1, 4, 1, 1,
+                         "MSH-4: the value holds bytes that are not UTF-8 and MSH-18 declares no "
+                         "character set"},
+        CharsetErrorCase{"unsupported_msh18", WithCharset("8859/2", "PID|1||M1||SECRET\r"),
+                         ErrorCode::kTableValueNotFound, "MSH", 1, 18, 1, 0,
+                         "MSH-18: the character set is not supported (table 0211 values "
+                         "supported: ASCII, 8859/1, 8859/15, UNICODE UTF-8)"},
+        CharsetErrorCase{"utf16_msh18", WithCharset("UNICODE UTF-16", "PID|1||M1||SECRET\r"),
+                         ErrorCode::kTableValueNotFound, "MSH", 1, 18, 1, 0,
+                         "MSH-18: the character set is not supported (table 0211 values "
+                         "supported: ASCII, 8859/1, 8859/15, UNICODE UTF-8)"}),
+    [](const ::testing::TestParamInfo<CharsetErrorCase>& info) { return info.param.name; });
+
+// --- Event time ---------------------------------------------------------------------------
+
+absl::Time Utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), absl::UTCTimeZone());
+}
+
+std::string WithTimes(const std::string& msh7, const std::string& evn) {
+  return "MSH|^~\\&|A|B|C|D|" + msh7 + "||ADT^A08|C1|P|2.5.1\r" + evn +
+         "PID|1||M1^^^H^MR||DOE^JO\r";
+}
+
+TEST(AdtTimeTest, EffectiveTimeIsEvn2ElseMsh7) {
+  Hl7Result<AdtEvent> event = MapText(WithTimes("20240101120000", "EVN|A08|20231231230000\r"));
+  ASSERT_TRUE(event.ok()) << event.error().text;
+  EXPECT_EQ(event.value().effective_time, Utc(2023, 12, 31, 23));
+  EXPECT_EQ(event.value().event_time, "20231231230000");
+  EXPECT_EQ(event.value().message_time, "20240101120000");
+
+  event = MapText(WithTimes("20240101120000+0100", "EVN|A08\r"));  // no EVN-2
+  ASSERT_TRUE(event.ok()) << event.error().text;
+  EXPECT_EQ(event.value().effective_time, Utc(2024, 1, 1, 11));
+
+  event = MapText(WithTimes("20240101120000", ""));  // no EVN at all
+  ASSERT_TRUE(event.ok()) << event.error().text;
+  EXPECT_EQ(event.value().effective_time, Utc(2024, 1, 1, 12));
+
+  event = MapText(WithTimes("", "EVN|A08\r"));  // neither
+  ASSERT_TRUE(event.ok()) << event.error().text;
+  EXPECT_FALSE(event.value().effective_time.has_value());
+
+  event = MapText(WithTimes("", "EVN|A08|20240229^S\r"));  // v2.3 TS with degree of precision
+  ASSERT_TRUE(event.ok()) << event.error().text;
+  EXPECT_EQ(event.value().effective_time, Utc(2024, 2, 29));
+}
+
+TEST(AdtTimeTest, GhhSampleUsesEvn2WithItsOffset) {
+  Hl7Result<AdtEvent> event = MapFile("ADT-A01-01.hl7");
+  ASSERT_TRUE(event.ok());
+  // EVN-2 20290801070624+0115 is 05:51:24 UTC.
+  EXPECT_EQ(event.value().effective_time, Utc(2029, 8, 1, 5, 51, 24));
+}
+
+TEST(AdtTimeTest, InvalidTimesAreDataTypeErrors) {
+  Hl7Result<AdtEvent> event = MapText(WithTimes("20240101120000", "EVN|A08|20241301\r"));
+  ASSERT_FALSE(event.ok());
+  EXPECT_EQ(event.error().code, ErrorCode::kDataTypeError);
+  EXPECT_EQ(event.error().segment_id, "EVN");
+  EXPECT_EQ(event.error().field, 2);
+  EXPECT_EQ(event.error().text, "EVN-2: recorded date/time is not a valid TS");
+  EXPECT_EQ(DefaultAckCode(event.error()), AckCode::kError);
+
+  // A bad MSH-7 is refused even when EVN-2 is good.
+  event = MapText(WithTimes("2024-01-01", "EVN|A08|20231231\r"));
+  ASSERT_FALSE(event.ok());
+  EXPECT_EQ(event.error().code, ErrorCode::kDataTypeError);
+  EXPECT_EQ(event.error().segment_id, "MSH");
+  EXPECT_EQ(event.error().field, 7);
+  EXPECT_EQ(event.error().text, "MSH-7: date/time of message is not a valid TS");
+}
+
+struct TimeCase {
+  const char* ts;
+  std::optional<absl::Time> time;
+};
+
+class TsTimeTest : public ::testing::TestWithParam<TimeCase> {};
+
+TEST_P(TsTimeTest, Parses) { EXPECT_EQ(ParseTsTime(GetParam().ts), GetParam().time); }
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TsTimeTest,
+    ::testing::Values(
+        TimeCase{"2024", Utc(2024, 1, 1)}, TimeCase{"202402", Utc(2024, 2, 1)},
+        TimeCase{"20240229", Utc(2024, 2, 29)}, TimeCase{"2024022913", Utc(2024, 2, 29, 13)},
+        TimeCase{"202402291305", Utc(2024, 2, 29, 13, 5)},
+        TimeCase{"20240229130559", Utc(2024, 2, 29, 13, 5, 59)},
+        TimeCase{"20240229130559.1", Utc(2024, 2, 29, 13, 5, 59) + absl::Milliseconds(100)},
+        TimeCase{"20240229130559.1234", Utc(2024, 2, 29, 13, 5, 59) + absl::Microseconds(123400)},
+        TimeCase{"20240229130559.0001+0000", Utc(2024, 2, 29, 13, 5, 59) + absl::Microseconds(100)},
+        TimeCase{"20240101000000+0530", Utc(2023, 12, 31, 18, 30)},
+        TimeCase{"20231231230000-0200", Utc(2024, 1, 1, 1)},
+        TimeCase{"2024+0100", Utc(2023, 12, 31, 23)},  // an offset applies at any precision
+        TimeCase{"20240101-1400", Utc(2024, 1, 1, 14)},
+        TimeCase{"198908181126+0215", Utc(1989, 8, 18, 9, 11)},
+        TimeCase{"20230229", std::nullopt},              // not a leap year
+        TimeCase{"20240101240000", std::nullopt},        // hour 24
+        TimeCase{"20240101235960", std::nullopt},        // second 60
+        TimeCase{"20240101120000.", std::nullopt},       // empty fraction
+        TimeCase{"20240101120000.12345", std::nullopt},  // five fraction digits
+        TimeCase{"202401011200.5", std::nullopt},        // a fraction needs the seconds
+        TimeCase{"20240101+1500", std::nullopt},         // offset beyond 14 h
+        TimeCase{"20240101+0160", std::nullopt}, TimeCase{"20240101+01", std::nullopt},
+        TimeCase{"20240101Z", std::nullopt}, TimeCase{"2024-01-01", std::nullopt},
+        TimeCase{"0000", std::nullopt}, TimeCase{"202", std::nullopt}, TimeCase{"", std::nullopt}));
 
 struct TsCase {
   const char* ts;

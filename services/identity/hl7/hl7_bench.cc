@@ -1,11 +1,16 @@
 // Prints throughput figures for the HL7 path (not a test; no assertions on time).
 //
 //   hl7_bench <testdata dir> [<cert dir> [connections] [messages per connection]]
+//   hl7_bench --worst-case [rounds]
 //
 // 1. Parse + MapAdt + BuildAck over the sample files, single thread.
 // 2. With a cert dir (scripts/gen-certs.sh output: identity.pem, clinic-a.pem, ca.pem), MLLP
 //    round trips over mutual TLS on loopback: N connections, each sending M messages and
 //    waiting for each ACK (a handler that parses, maps and acknowledges).
+// --worst-case: the thread CPU time of parse + map + ACK for each hostile message of
+//    worst_case.h (up to 1 MiB each; the target is <= 100 ms at the default ParseLimits): the
+//    first (cold) run, then the median and maximum of `rounds` more (default 5). Exits 1 when an
+//    answer differs from the expected one.
 
 #include <algorithm>
 #include <atomic>
@@ -26,6 +31,7 @@
 #include "services/identity/hl7/adt.h"
 #include "services/identity/hl7/message.h"
 #include "services/identity/hl7/mllp_server.h"
+#include "services/identity/hl7/worst_case.h"
 
 namespace {
 
@@ -45,11 +51,58 @@ std::string Handle(std::string_view bytes) {
   return hie::hl7::BuildAck(parsed.value(), hie::hl7::AckCode::kAccept, {}, ctx);
 }
 
+bool DefaultLimits(const hie::hl7::ParseLimits& l) {
+  hie::hl7::ParseLimits d;
+  return l.max_message_bytes == d.max_message_bytes && l.max_segments == d.max_segments &&
+         l.max_fields_per_segment == d.max_fields_per_segment &&
+         l.max_repetitions_per_field == d.max_repetitions_per_field;
+}
+
+int WorstCase(int rounds) {
+  int wrong = 0;
+  double worst_default = 0;
+  double worst_raised = 0;
+  std::printf("%-36s %8s %4s %8s %10s %8s %s\n", "case", "bytes", "ack", "first ms", "median ms",
+              "max ms", "limits");
+  for (const hie::hl7::WorstCase& c : hie::hl7::WorstCases()) {
+    std::vector<double> ms;
+    std::string code;
+    for (int round = 0; round <= rounds; ++round) {  // round 0: cold (fresh memory)
+      double t0 = hie::hl7::ThreadCpuSeconds();
+      std::string ack = hie::hl7::HandleForWorstCase(c.message, c.limits);
+      ms.push_back((hie::hl7::ThreadCpuSeconds() - t0) * 1e3);
+      code = hie::hl7::AckCodeOf(ack);
+    }
+    double first = ms.front();
+    ms.erase(ms.begin());
+    std::sort(ms.begin(), ms.end());
+    bool defaults = DefaultLimits(c.limits);
+    double& worst = defaults ? worst_default : worst_raised;
+    worst = std::max({worst, first, ms.back()});
+    bool as_expected = code == c.expected_ack;
+    if (!as_expected) ++wrong;
+    std::printf("%-36s %8zu %4s %8.1f %10.1f %8.1f %s%s\n", c.name.c_str(), c.message.size(),
+                code.c_str(), first, ms[ms.size() / 2], ms.back(), defaults ? "default" : "raised",
+                as_expected ? "" : absl::StrCat("  (expected ", c.expected_ack, ")").c_str());
+  }
+  std::printf(
+      "worst, default limits: %.1f ms of thread CPU for one message (target <= 100 ms)\n"
+      "worst, raised limits:  %.1f ms\n",
+      worst_default, worst_raised);
+  return wrong == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "--worst-case") {
+    return WorstCase(argc > 2 ? std::max(1, std::atoi(argv[2])) : 5);
+  }
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <testdata dir> [<cert dir> [conns] [msgs]]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s <testdata dir> [<cert dir> [conns] [msgs]]\n"
+                 "       %s --worst-case [rounds]\n",
+                 argv[0], argv[0]);
     return 2;
   }
   std::vector<std::string> samples;

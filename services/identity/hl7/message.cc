@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 
@@ -23,6 +24,16 @@ Hl7Error LimitError(std::string text) {
   Hl7Error error;
   error.code = ErrorCode::kApplicationInternalError;
   error.text = std::move(text);
+  return error;
+}
+
+Hl7Error RepetitionLimitError(std::string_view segment_id, int occurrence, int field,
+                              size_t limit) {
+  Hl7Error error = LimitError(absl::StrCat(std::string(segment_id), "-", field, ": more than ",
+                                           limit, " repetitions (the limit of this hub)"));
+  error.segment_id = std::string(segment_id);
+  error.segment_index = occurrence;
+  error.field = field;
   return error;
 }
 
@@ -85,6 +96,45 @@ int HexValue(char c) {
   return -1;
 }
 
+// Appends the bytes of an \X escape body ("X" + hex digits); false when it is malformed.
+bool AppendHexBytes(std::string_view body, std::string* out) {
+  if (body.size() < 3 || (body.size() - 1) % 2 != 0) return false;
+  for (size_t k = 1; k < body.size(); k += 2) {
+    int hi = HexValue(body[k]);
+    int lo = HexValue(body[k + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
+// The delimiter an escape body stands for (\F\ \S\ \T\ \R\ \E\), or 0.
+char DelimiterEscape(std::string_view body, const Delimiters& d) {
+  if (body.size() != 1) return 0;
+  switch (body[0]) {
+    case 'F':
+      return d.field;
+    case 'S':
+      return d.component;
+    case 'T':
+      return d.has_subcomponent ? d.subcomponent : '&';
+    case 'R':
+      return d.repetition;
+    case 'E':
+      return d.escape;
+    default:
+      return 0;
+  }
+}
+
+std::string PositionText(std::string_view segment_id, int field, int rep, int comp, int sub) {
+  std::string text = absl::StrCat(std::string(segment_id), "-", field);
+  if (comp > 1 || sub > 1) absl::StrAppend(&text, ".", comp);
+  if (sub > 1) absl::StrAppend(&text, ".", sub);
+  if (rep > 0) absl::StrAppend(&text, " (repetition ", rep + 1, ")");
+  return text;
+}
+
 }  // namespace
 
 std::string_view ErrorCodeText(ErrorCode code) {
@@ -101,6 +151,10 @@ std::string_view ErrorCodeText(ErrorCode code) {
       return "Unsupported message type";
     case ErrorCode::kUnsupportedEventCode:
       return "Unsupported event code";
+    case ErrorCode::kUnknownKeyIdentifier:
+      return "Unknown key identifier";
+    case ErrorCode::kDuplicateKeyIdentifier:
+      return "Duplicate key identifier";
     case ErrorCode::kApplicationInternalError:
       return "Application internal error";
   }
@@ -124,6 +178,7 @@ std::string Hl7Error::Location() const {
   if (field <= 0) return segment_id;
   std::string location = absl::StrCat(segment_id, "-", field);
   if (component > 0) absl::StrAppend(&location, ".", component);
+  if (component > 0 && subcomponent > 0) absl::StrAppend(&location, ".", subcomponent);
   return location;
 }
 
@@ -133,6 +188,10 @@ absl::Status Hl7Error::ToStatus() const {
     case ErrorCode::kUnsupportedMessageType:
     case ErrorCode::kUnsupportedEventCode:
       return absl::UnimplementedError(message);
+    case ErrorCode::kUnknownKeyIdentifier:
+      return absl::NotFoundError(message);
+    case ErrorCode::kDuplicateKeyIdentifier:
+      return absl::AlreadyExistsError(message);
     case ErrorCode::kApplicationInternalError:
       return absl::InternalError(message);
     default:
@@ -158,34 +217,84 @@ std::string Unescape(std::string_view raw, const Delimiters& d) {
       break;
     }
     std::string_view body = raw.substr(i + 1, end - i - 1);
-    bool handled = true;
-    if (body == "F") {
-      out.push_back(d.field);
-    } else if (body == "S") {
-      out.push_back(d.component);
-    } else if (body == "T") {
-      out.push_back(d.has_subcomponent ? d.subcomponent : '&');
-    } else if (body == "R") {
-      out.push_back(d.repetition);
-    } else if (body == "E") {
-      out.push_back(d.escape);
-    } else if (body.size() >= 3 && body[0] == 'X' && (body.size() - 1) % 2 == 0) {
-      std::string bytes;
-      for (size_t k = 1; k < body.size(); k += 2) {
-        int hi = HexValue(body[k]);
-        int lo = HexValue(body[k + 1]);
-        if (hi < 0 || lo < 0) {
-          handled = false;
-          break;
-        }
-        bytes.push_back(static_cast<char>(hi * 16 + lo));
-      }
-      if (handled) out.append(bytes);
-    } else {
-      handled = false;
+    size_t before = out.size();
+    if (char delimiter = DelimiterEscape(body, d); delimiter != 0) {
+      out.push_back(delimiter);
+    } else if (body.empty() || body[0] != 'X' || !AppendHexBytes(body, &out)) {
+      out.resize(before);
+      out.append(raw.substr(i, end - i + 1));  // unknown or malformed escape: verbatim
     }
-    if (!handled) out.append(raw.substr(i, end - i + 1));  // unknown escape: verbatim
     i = end + 1;
+  }
+  return out;
+}
+
+std::optional<std::string> DecodeText(std::string_view raw, const Delimiters& d, Charset charset,
+                                      std::string* problem) {
+  std::string out;
+  if (!d.has_escape || raw.find(d.escape) == std::string_view::npos) {
+    if (!AppendAsUtf8(raw, charset, &out, problem)) return std::nullopt;
+  } else {
+    out.reserve(raw.size());
+    // Bytes are gathered in `pending` and decoded when the character set changes (\C) and at
+    // the end, so that a sequence split over raw bytes and \X escapes decodes as one.
+    Charset current = charset;
+    std::string pending;
+    pending.reserve(raw.size());
+    auto flush = [&]() {
+      bool ok = AppendAsUtf8(pending, current, &out, problem);
+      pending.clear();
+      return ok;
+    };
+    size_t i = 0;
+    while (i < raw.size()) {
+      size_t next = raw.find(d.escape, i);
+      if (next == std::string_view::npos) next = raw.size();
+      pending.append(raw.substr(i, next - i));
+      if (next == raw.size()) break;
+      size_t end = raw.find(d.escape, next + 1);
+      if (end == std::string_view::npos) {  // unterminated: keep the rest verbatim
+        pending.append(raw.substr(next));
+        break;
+      }
+      std::string_view body = raw.substr(next + 1, end - next - 1);
+      i = end + 1;
+      if (char delimiter = DelimiterEscape(body, d); delimiter != 0) {
+        pending.push_back(delimiter);
+      } else if (!body.empty() && body[0] == 'X') {
+        if (!AppendHexBytes(body, &pending)) {
+          *problem = "a malformed \\X escape (it needs an even number of hex digits)";
+          return std::nullopt;
+        }
+      } else if (!body.empty() && body[0] == 'C') {
+        Charset switched;
+        if (body == "C2842") {  // ESC ( B: ASCII in G0; back to the declared set
+          switched = charset;
+        } else if (body == "C2D41") {  // ESC - A: ISO-IR 100 (Latin-1 right half) in G1
+          switched = Charset::kLatin1;
+        } else {
+          *problem = "an unsupported \\C character set escape (only \\C2842\\ and \\C2D41\\)";
+          return std::nullopt;
+        }
+        if (!flush()) return std::nullopt;
+        current = switched;
+      } else if (!body.empty() && body[0] == 'M') {
+        *problem = "a multi-byte character set escape (\\M), which is not supported";
+        return std::nullopt;
+      } else if (body == ".br" || body.substr(0, 3) == ".sp" || body.substr(0, 3) == ".sk") {
+        pending.push_back(' ');
+      } else if (body == "H" || body == "N" || (!body.empty() && body[0] == '.') ||
+                 (!body.empty() && body[0] == 'Z')) {
+        // Formatting or locally defined: carries no text.
+      } else {
+        pending.append(raw.substr(next, end - next + 1));  // unknown: verbatim
+      }
+    }
+    if (!flush()) return std::nullopt;
+  }
+  if (HasControlCharacter(out)) {
+    *problem = "a control character";
+    return std::nullopt;
   }
   return out;
 }
@@ -229,31 +338,76 @@ std::string_view Segment::RawField(int field) const {
   return fields_[static_cast<size_t>(field)];
 }
 
-std::string Segment::Get(int field, int rep, int comp, int sub) const {
-  std::string_view raw = RawField(field);
-  if (raw.empty() || rep < 0 || comp < 1 || sub < 1) return "";
+std::string_view Segment::RawRepetition(int field, int rep) const {
+  if (field <= 0 || field >= static_cast<int>(fields_.size()) || rep < 0) return {};
+  size_t f = static_cast<size_t>(field);
+  if (static_cast<size_t>(rep) >= rep_begin_[f + 1] - rep_begin_[f]) return {};
+  return reps_[rep_begin_[f] + static_cast<size_t>(rep)];
+}
+
+bool Segment::Piece(int field, int rep, int comp, int sub, std::string_view* piece) const {
+  if (rep < 0 || comp < 1 || sub < 1 || rep >= RepetitionCount(field)) return false;
   if (id() == "MSH" && (field == 1 || field == 2)) {
-    return (rep == 0 && comp == 1 && sub == 1) ? std::string(raw) : "";
+    *piece = RawField(field);
+    return comp == 1 && sub == 1;
   }
   bool found = false;
-  std::string_view r = NthPiece(raw, delims_.repetition, true, rep, &found);
-  if (!found) return "";
-  std::string_view c = NthPiece(r, delims_.component, true, comp - 1, &found);
-  if (!found) return "";
-  std::string_view s = NthPiece(c, delims_.subcomponent, delims_.has_subcomponent, sub - 1, &found);
-  if (!found) return "";
-  return Unescape(s, delims_);
+  std::string_view c =
+      NthPiece(RawRepetition(field, rep), delims_.component, true, comp - 1, &found);
+  if (!found) return false;
+  *piece = NthPiece(c, delims_.subcomponent, delims_.has_subcomponent, sub - 1, &found);
+  return found;
+}
+
+std::string Segment::Get(int field, int rep, int comp, int sub) const {
+  std::string_view piece;
+  if (!Piece(field, rep, comp, sub, &piece) || piece.empty()) return "";
+  if (id() == "MSH" && (field == 1 || field == 2)) return std::string(piece);
+  return Unescape(piece, delims_);
+}
+
+Hl7Result<std::string> Segment::GetText(int field, int rep, int comp, int sub) const {
+  if (charset_ == Charset::kUnsupported) {
+    Hl7Error error;
+    error.segment_id = "MSH";
+    error.segment_index = 1;
+    error.field = 18;
+    error.repetition = 1;
+    error.code = ErrorCode::kTableValueNotFound;
+    error.text =
+        "MSH-18: the character set is not supported (table 0211 values supported: "
+        "ASCII, 8859/1, 8859/15, UNICODE UTF-8)";
+    return error;
+  }
+  std::string_view piece;
+  if (!Piece(field, rep, comp, sub, &piece) || piece.empty()) return std::string();
+  if (id() == "MSH" && (field == 1 || field == 2)) return std::string(piece);
+  std::string problem;
+  std::optional<std::string> text = DecodeText(piece, delims_, charset_, &problem);
+  if (text.has_value()) return *std::move(text);
+  Hl7Error error;
+  error.segment_id = std::string(id());
+  error.segment_index = occurrence_;
+  error.field = field;
+  error.repetition = rep + 1;
+  error.component = comp;
+  if (sub > 1) error.subcomponent = sub;
+  error.code = ErrorCode::kDataTypeError;
+  error.text =
+      absl::StrCat(PositionText(id(), field, rep, comp, sub), ": the value holds ", problem);
+  return error;
 }
 
 int Segment::RepetitionCount(int field) const {
-  if (id() == "MSH" && (field == 1 || field == 2)) return RawField(field).empty() ? 0 : 1;
-  return CountPieces(RawField(field), delims_.repetition);
+  if (field <= 0 || field >= static_cast<int>(fields_.size())) return 0;
+  size_t f = static_cast<size_t>(field);
+  return static_cast<int>(rep_begin_[f + 1] - rep_begin_[f]);
 }
 
 int Segment::ComponentCount(int field, int rep) const {
-  bool found = false;
-  std::string_view r = NthPiece(RawField(field), delims_.repetition, true, rep, &found);
-  return found ? CountPieces(r, delims_.component) : 0;
+  if (rep < 0 || rep >= RepetitionCount(field)) return 0;
+  if (id() == "MSH" && (field == 1 || field == 2)) return 1;
+  return CountPieces(RawRepetition(field, rep), delims_.component);
 }
 
 const Segment* Message::Find(std::string_view id, int occurrence) const {
@@ -336,6 +490,7 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
   message.delims_ = d;
 
   message.segments_.reserve(lines.size());
+  std::unordered_map<std::string_view, int> occurrences;
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string_view line = lines[i];
     std::string_view id = line.substr(0, std::min(line.find(d.field), line.size()));
@@ -347,18 +502,16 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
     }
     std::vector<std::string_view> fields;
     fields.push_back(id);
+    bool has_fields = true;  // false for a bare id ("EVN"): no field at all
     if (i == 0) {
       fields.push_back(line.substr(3, 1));  // MSH-1: the field separator itself
       line.remove_prefix(4);                // what follows starts with MSH-2
     } else {
       line.remove_prefix(id.size());
-      if (line.empty()) {
-        message.segments_.push_back(Segment(d, std::move(fields)));
-        continue;
-      }
-      line.remove_prefix(1);
+      has_fields = !line.empty();
+      if (has_fields) line.remove_prefix(1);
     }
-    while (true) {
+    while (has_fields) {
       if (fields.size() > limits.max_fields_per_segment) {
         return LimitError(absl::StrCat("segment ", i + 1, " (", std::string(id),
                                        ") exceeds the limit of ", limits.max_fields_per_segment,
@@ -372,7 +525,39 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
       fields.push_back(line.substr(0, end));
       line.remove_prefix(end + 1);
     }
-    message.segments_.push_back(Segment(d, std::move(fields)));
+    Segment segment(d, std::move(fields));
+    segment.occurrence_ = ++occurrences[id];
+    // Index the repetitions of every field once (MSH-1 and MSH-2 are never split).
+    segment.rep_begin_.reserve(segment.fields_.size() + 1);
+    segment.rep_begin_.push_back(0);  // fields_[0], the id, has no repetitions
+    segment.rep_begin_.push_back(0);
+    for (size_t f = 1; f < segment.fields_.size(); ++f) {
+      std::string_view field = segment.fields_[f];
+      size_t count = 0;
+      if (!field.empty()) {
+        if (i == 0 && f <= 2) {
+          segment.reps_.push_back(field);
+          count = 1;
+        } else {
+          while (true) {
+            if (++count > limits.max_repetitions_per_field) {
+              return RepetitionLimitError(id, segment.occurrence_, static_cast<int>(f),
+                                          limits.max_repetitions_per_field);
+            }
+            size_t end = field.find(d.repetition);
+            segment.reps_.push_back(field.substr(0, end));
+            if (end == std::string_view::npos) break;
+            field.remove_prefix(end + 1);
+          }
+        }
+      }
+      segment.rep_begin_.push_back(segment.rep_begin_.back() + static_cast<uint32_t>(count));
+    }
+    if (i == 0) {
+      message.charset_ = CharsetFromMsh18(Unescape(segment.RawRepetition(18, 0), d));
+    }
+    segment.charset_ = message.charset_;
+    message.segments_.push_back(std::move(segment));
   }
   message.text_ = std::move(text);
   return message;

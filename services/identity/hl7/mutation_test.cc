@@ -13,6 +13,7 @@
 
 #include "services/identity/hl7/ack.h"
 #include "services/identity/hl7/adt.h"
+#include "services/identity/hl7/charset.h"
 #include "services/identity/hl7/message.h"
 
 namespace hie::hl7 {
@@ -87,6 +88,11 @@ TEST(MutationTest, NeverCrashesAndAlwaysDecides) {
         ++events;
         EXPECT_FALSE(event.value().message_control_id.empty());
         EXPECT_FALSE(event.value().patient.local_id.id.empty());
+        // The text contract of adt.h, whatever bytes the mutation put in.
+        ForEachText(event.value(), [&](const std::string& name, const std::string& value) {
+          EXPECT_TRUE(IsValidUtf8(value)) << "case " << i << ": " << name;
+          EXPECT_FALSE(HasControlCharacter(value)) << "case " << i << ": " << name;
+        });
       } else {
         found.push_back(event.error());
       }
@@ -105,6 +111,7 @@ TEST(MutationTest, NeverCrashesAndAlwaysDecides) {
         input, found.empty() ? AckCode::kAccept : DefaultAckCode(found[0]), found, ctx);
     std::string code = AckCodeOf(ack);
     ASSERT_TRUE(code == "AA" || code == "AE" || code == "AR") << "case " << i << ": " << ack;
+    EXPECT_TRUE(IsValidUtf8(ack)) << "case " << i;
   }
   EXPECT_EQ(events + errors, kCases);
   // The mutations are mild enough that both outcomes occur; a parser that rejects everything
