@@ -15,10 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
@@ -37,9 +39,11 @@ std::string OpenSslError() {
   return buf;
 }
 
-int ToMillis(absl::Duration d) {
-  int64_t ms = absl::ToInt64Milliseconds(d);
-  if (ms < 0) return 0;
+// Milliseconds for poll() until `deadline`, rounded up so that a wait never ends early.
+int PollMillis(absl::Time deadline) {
+  absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
   return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
 }
 
@@ -48,6 +52,11 @@ void SetSocketTimeouts(int fd, absl::Duration recv, absl::Duration send) {
   timeval snd = absl::ToTimeval(send);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
+}
+
+bool SetNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL, 0);
+  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
 // Blocks SIGPIPE in the current thread while alive, so a write to a closed peer fails with
@@ -81,54 +90,137 @@ struct SslDeleter {
 using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslDeleter>;
 
-absl::Status WriteAll(SSL* ssl, std::string_view bytes) {
+// All TLS I/O below runs on non-blocking sockets: an SSL call that cannot go on returns
+// WANT_READ/WANT_WRITE, and the caller waits with poll() for the time left until its deadline.
+// A socket timeout (SO_RCVTIMEO) would restart with every byte received, so a peer trickling
+// bytes could hold a connection forever; a deadline cannot be extended that way.
+enum class Retry { kAgain, kTimeout, kFailed };
+
+// After an SSL call returned `result` <= 0: waits until the socket is ready for what OpenSSL
+// wants (kAgain), or the deadline passes (kTimeout); kFailed for a real error, whose details
+// are left in OpenSSL's error queue.
+Retry WaitToRetry(SSL* ssl, int fd, int result, absl::Time deadline) {
+  int error = SSL_get_error(ssl, result);
+  short events;  // NOLINT(runtime/int): poll's type
+  if (error == SSL_ERROR_WANT_READ) {
+    events = POLLIN;
+  } else if (error == SSL_ERROR_WANT_WRITE) {
+    events = POLLOUT;
+  } else {
+    return Retry::kFailed;
+  }
+  while (true) {
+    int ms = PollMillis(deadline);
+    if (ms == 0) return Retry::kTimeout;
+    pollfd pfd{fd, events, 0};
+    int ready = poll(&pfd, 1, ms);
+    // Ready, or an error or hang-up that the next SSL call reports.
+    if (ready > 0 || (ready < 0 && errno != EINTR)) return Retry::kAgain;
+  }
+}
+
+// Runs `step` (SSL_accept or SSL_connect) until the handshake is done, by `deadline`.
+// DEADLINE_EXCEEDED when it did not finish in time, UNAVAILABLE when it failed.
+absl::Status Handshake(SSL* ssl, int fd, absl::Time deadline, int (*step)(SSL*)) {
+  while (true) {
+    ERR_clear_error();
+    int result = step(ssl);
+    if (result == 1) return absl::OkStatus();
+    switch (WaitToRetry(ssl, fd, result, deadline)) {
+      case Retry::kAgain:
+        break;
+      case Retry::kTimeout:
+        ERR_clear_error();
+        return absl::DeadlineExceededError("TLS handshake did not finish in time");
+      case Retry::kFailed:
+        return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", OpenSslError()));
+    }
+  }
+}
+
+absl::Status WriteAll(SSL* ssl, int fd, std::string_view bytes, absl::Time deadline) {
   ScopedSigpipeBlock no_sigpipe;
   while (!bytes.empty()) {
     ERR_clear_error();
+    // On WANT_WRITE the same call is repeated with the same arguments, as OpenSSL requires.
     int n = SSL_write(ssl, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 20)));
-    if (n <= 0) return absl::UnavailableError(absl::StrCat("TLS write failed: ", OpenSslError()));
-    bytes.remove_prefix(static_cast<size_t>(n));
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    switch (WaitToRetry(ssl, fd, n, deadline)) {
+      case Retry::kAgain:
+        break;
+      case Retry::kTimeout:
+        ERR_clear_error();
+        return absl::DeadlineExceededError("TLS write did not finish in time");
+      case Retry::kFailed:
+        return absl::UnavailableError(absl::StrCat("TLS write failed: ", OpenSslError()));
+    }
   }
   return absl::OkStatus();
 }
 
 enum class ReadResult { kData, kTimeout, kClosed };
 
-// Waits up to `timeout` for data and reads what is there into *out.
-ReadResult ReadSome(SSL* ssl, int fd, absl::Duration timeout, std::string* out) {
-  if (SSL_pending(ssl) == 0) {
-    pollfd pfd{fd, POLLIN, 0};
-    int ready = poll(&pfd, 1, ToMillis(timeout));
-    if (ready == 0) return ReadResult::kTimeout;
-    if (ready < 0 && errno != EINTR) return ReadResult::kClosed;
-  }
+// Reads what arrives by `deadline` into *out (kData), even when only part of a TLS record
+// comes in meanwhile (kTimeout then).
+ReadResult ReadSome(SSL* ssl, int fd, absl::Time deadline, std::string* out) {
   char buf[16384];
-  ERR_clear_error();
-  int n = SSL_read(ssl, buf, sizeof(buf));
-  if (n > 0) {
-    out->assign(buf, static_cast<size_t>(n));
-    return ReadResult::kData;
+  while (true) {
+    ERR_clear_error();
+    int n = SSL_read(ssl, buf, sizeof(buf));
+    if (n > 0) {
+      out->assign(buf, static_cast<size_t>(n));
+      return ReadResult::kData;
+    }
+    Retry retry = WaitToRetry(ssl, fd, n, deadline);
+    if (retry == Retry::kAgain) continue;
+    ERR_clear_error();
+    return retry == Retry::kTimeout ? ReadResult::kTimeout : ReadResult::kClosed;
   }
-  int error = SSL_get_error(ssl, n);
-  ERR_clear_error();
-  // With blocking sockets, WANT_READ means SO_RCVTIMEO expired inside a partial TLS record.
-  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return ReadResult::kTimeout;
-  return ReadResult::kClosed;
 }
 
-std::string PeerAddress(const sockaddr_storage& addr) {
+// The peer's IP address: the key of max_per_address. An IPv4 peer of a dual-stack socket
+// (::ffff:a.b.c.d) is reported as a.b.c.d.
+std::string PeerHost(const sockaddr_storage& addr) {
   char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
   if (addr.ss_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
     inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-    port = ntohs(in->sin_port);
   } else if (addr.ss_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-    port = ntohs(in6->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof(host));
+    } else {
+      inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    }
   }
+  return host;
+}
+
+// "ip:port" ("[ip6]:port").
+std::string PeerAddress(const sockaddr_storage& addr) {
+  std::string host = PeerHost(addr);
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    port = ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    port = ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+  }
+  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
   return absl::StrCat(host, ":", port);
+}
+
+// Decrements a count in a map of counts, dropping it at zero.
+void Release(std::map<std::string, int>& counts, const std::string& key) {
+  auto it = counts.find(key);
+  if (it != counts.end() && --it->second <= 0) counts.erase(it);
+}
+
+int CountOf(const std::map<std::string, int>& counts, const std::string& key) {
+  auto it = counts.find(key);
+  return it == counts.end() ? 0 : it->second;
 }
 
 absl::StatusOr<PeerIdentity> PeerOf(SSL* ssl) {
@@ -160,6 +252,8 @@ absl::StatusOr<SslCtxPtr> MakeServerContext(const TlsFiles& files) {
   STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files.ca_file.c_str());
   if (names != nullptr) SSL_CTX_set_client_CA_list(ctx.get(), names);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  // The peer's identity is read once, after the handshake; no renegotiation may change it.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx.get(), 0);
   return ctx;
@@ -185,12 +279,23 @@ MessageSummary Summarise(std::string_view message) {
 
 struct MllpServer::Impl {
   SslCtxPtr ctx;
+  // Refusals at accept cost a peer nothing, so their lines are limited to one a second per
+  // reason (accept thread only).
+  struct RefusalLog {
+    absl::Time last = absl::InfinitePast();
+    uint64_t suppressed = 0;
+  };
+  RefusalLog per_address_log;
+  RefusalLog handshakes_log;
 };
 
 struct MllpServer::Connection {
-  int fd = -1;
-  std::string address;
+  int fd = -1;          // non-blocking; closed by ReapFinished after the thread is joined
+  std::string ip;       // the key of max_per_address
+  std::string address;  // "ip:port", for logs
+  absl::Time accepted;
   uint64_t id = 0;
+  SslPtr ssl;  // made and used by the thread
   std::thread thread;
   std::atomic<bool> done{false};
 };
@@ -201,8 +306,11 @@ MllpServer::MllpServer(MllpServerOptions options, MllpHandler handler)
 absl::StatusOr<std::unique_ptr<MllpServer>> MllpServer::Start(MllpServerOptions options,
                                                               MllpHandler handler) {
   if (!handler) return absl::InvalidArgumentError("MLLP handler is empty");
-  if (options.max_connections < 1 || options.max_frame_bytes < 16 || options.port < 0 ||
-      options.port > 65535) {
+  if (options.max_connections < 1 || options.max_handshakes < 1 || options.max_per_address < 1 ||
+      options.max_per_org < 1 || options.max_frame_bytes < 16 || options.port < 0 ||
+      options.port > 65535 || options.idle_timeout <= absl::ZeroDuration() ||
+      options.handshake_timeout <= absl::ZeroDuration() ||
+      options.write_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("MLLP server options out of range");
   }
   std::unique_ptr<MllpServer> server(new MllpServer(std::move(options), std::move(handler)));
@@ -252,6 +360,16 @@ absl::StatusOr<std::unique_ptr<MllpServer>> MllpServer::Start(MllpServerOptions 
 
 MllpServer::~MllpServer() { Stop(); }
 
+int MllpServer::active_connections() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_.handshakes + stats_.authenticated;
+}
+
+MllpServerStats MllpServer::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
 void MllpServer::AcceptLoop() {
   while (!stopping_.load()) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
@@ -261,7 +379,8 @@ void MllpServer::AcceptLoop() {
     if ((fds[0].revents & POLLIN) == 0) continue;
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
+    int fd =
+        accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         Log(LogLevel::kError, "mllp_accept_failed", {{"reason", std::strerror(errno)}});
@@ -269,28 +388,59 @@ void MllpServer::AcceptLoop() {
       }
       continue;
     }
-    if (active_.load() >= options_.max_connections) {
-      Log(LogLevel::kWarning, "mllp_connection_refused",
-          {{"reason", "max_connections"}, {"peer", PeerAddress(addr)}});
-      close(fd);
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto connection = std::make_unique<Connection>();
-    connection->fd = fd;
-    connection->address = PeerAddress(addr);
-    connection->id = next_connection_id_.fetch_add(1);
-    Connection* raw = connection.get();
-    active_.fetch_add(1);
-    std::lock_guard<std::mutex> lock(mu_);
-    connections_.push_back(std::move(connection));
-    raw->thread = std::thread([this, raw] {
-      Serve(raw);
-      active_.fetch_sub(1);
-      raw->done.store(true);
-    });
+    Admit(fd, PeerHost(addr), PeerAddress(addr));
   }
+}
+
+void MllpServer::Admit(int fd, const std::string& ip, const std::string& address) {
+  const char* refusal = nullptr;
+  Impl::RefusalLog* refusal_log = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (CountOf(per_address_, ip) >= options_.max_per_address) {
+      refusal = "max_per_address";
+      refusal_log = &impl_->per_address_log;
+      ++stats_.refused_max_per_address;
+    } else if (stats_.handshakes >= options_.max_handshakes) {
+      refusal = "max_handshakes";
+      refusal_log = &impl_->handshakes_log;
+      ++stats_.refused_max_handshakes;
+    } else {
+      auto connection = std::make_unique<Connection>();
+      connection->fd = fd;
+      connection->ip = ip;
+      connection->address = address;
+      connection->accepted = absl::Now();
+      connection->id = next_connection_id_.fetch_add(1);
+      Connection* raw = connection.get();
+      try {
+        raw->thread = std::thread([this, raw] {
+          Serve(raw);
+          raw->done.store(true);
+        });
+      } catch (const std::system_error&) {
+        Log(LogLevel::kError, "mllp_accept_failed",
+            {{"reason", "thread_create_failed"}, {"peer", address}});
+        close(fd);
+        return;
+      }
+      // Counted before the thread can release them: it takes mu_ first.
+      ++stats_.handshakes;
+      ++per_address_[ip];
+      connections_.push_back(std::move(connection));
+      return;
+    }
+  }
+  close(fd);
+  absl::Time now = absl::Now();
+  if (now - refusal_log->last < absl::Seconds(1)) {
+    ++refusal_log->suppressed;
+    return;
+  }
+  Log(LogLevel::kWarning, "mllp_connection_refused",
+      {{"reason", refusal}, {"peer", address}, {"suppressed", refusal_log->suppressed}});
+  refusal_log->last = now;
+  refusal_log->suppressed = 0;
 }
 
 void MllpServer::ReapFinished(bool all) {
@@ -315,35 +465,94 @@ void MllpServer::ReapFinished(bool all) {
 void MllpServer::Serve(Connection* connection) {
   ScopedSigpipeBlock no_sigpipe;
   const int fd = connection->fd;
-  SetSocketTimeouts(fd, options_.handshake_timeout, options_.handshake_timeout);
-  SslPtr ssl(SSL_new(impl_->ctx.get()));
-  if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
-    shutdown(fd, SHUT_RDWR);
-    return;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+  // Stage 1: the handshake, by one deadline counted from accept.
+  connection->ssl.reset(SSL_new(impl_->ctx.get()));
+  SSL* ssl = connection->ssl.get();
+  absl::Status handshake = absl::InternalError("SSL_new failed");
+  if (ssl != nullptr && SSL_set_fd(ssl, fd) == 1) {
+    handshake = Handshake(ssl, fd, connection->accepted + options_.handshake_timeout, SSL_accept);
   }
-  ERR_clear_error();
-  if (SSL_accept(ssl.get()) != 1) {
+  absl::StatusOr<PeerIdentity> identity =
+      handshake.ok() ? PeerOf(ssl) : absl::StatusOr<PeerIdentity>(handshake);
+  if (handshake.ok()) {
+    if (!identity.ok()) {
+      Log(LogLevel::kWarning, "mllp_peer_rejected",
+          {{"peer", connection->address},
+           {"conn", connection->id},
+           {"reason", identity.status().message()}});
+    }
+  } else {
+    std::string reason = stopping_.load() ? "server_stopping"
+                         : handshake.code() == absl::StatusCode::kDeadlineExceeded
+                             ? "handshake_timeout"
+                             : std::string(handshake.message());
     Log(LogLevel::kWarning, "mllp_handshake_failed",
-        {{"peer", connection->address}, {"conn", connection->id}, {"reason", OpenSslError()}});
-    shutdown(fd, SHUT_RDWR);
-    return;
+        {{"peer", connection->address}, {"conn", connection->id}, {"reason", reason}});
   }
-  absl::StatusOr<PeerIdentity> identity = PeerOf(ssl.get());
-  if (!identity.ok()) {
-    Log(LogLevel::kWarning, "mllp_peer_rejected",
-        {{"peer", connection->address},
-         {"conn", connection->id},
-         {"reason", identity.status().message()}});
-    shutdown(fd, SHUT_RDWR);
-    return;
+
+  // Stage 2: admission as an authenticated connection.
+  const char* refusal = nullptr;
+  bool admitted = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --stats_.handshakes;
+    if (!identity.ok()) {
+      if (handshake.code() == absl::StatusCode::kDeadlineExceeded) {
+        ++stats_.handshake_timeouts;
+      } else if (!stopping_.load()) {
+        ++stats_.handshake_failures;
+      }
+    } else if (CountOf(per_org_, identity->org) >= options_.max_per_org) {
+      refusal = "max_per_org";
+      ++stats_.refused_max_per_org;
+    } else if (stats_.authenticated >= options_.max_connections) {
+      refusal = "max_connections";
+      ++stats_.refused_max_connections;
+    } else {
+      ++stats_.authenticated;
+      ++per_org_[identity->org];
+      admitted = true;
+    }
   }
-  MllpPeer peer{identity->org, identity->role, identity->common_name, connection->address,
-                connection->id};
+  if (refusal != nullptr) {
+    Log(LogLevel::kWarning, "mllp_connection_refused",
+        {{"reason", refusal},
+         {"peer", connection->address},
+         {"peer_org", identity->org},
+         {"conn", connection->id}});
+  }
+  if (admitted) {
+    ServeMessages(connection, MllpPeer{identity->org, identity->role, identity->common_name,
+                                       connection->address, connection->id});
+  }
+  {
+    // Released before the peer can see the close, so that it may reconnect at once.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (admitted) {
+      --stats_.authenticated;
+      Release(per_org_, identity->org);
+    }
+    Release(per_address_, connection->ip);
+  }
+  if (handshake.ok()) {
+    ERR_clear_error();
+    SSL_shutdown(ssl);  // close_notify, best effort (the socket is non-blocking)
+    ERR_clear_error();
+  }
+  shutdown(fd, SHUT_RDWR);
+}
+
+void MllpServer::ServeMessages(Connection* connection, const MllpPeer& peer) {
+  const int fd = connection->fd;
+  SSL* ssl = connection->ssl.get();
   Log(LogLevel::kInfo, "mllp_connected",
       {{"peer", peer.address}, {"peer_org", peer.org}, {"conn", peer.connection_id}});
-  SetSocketTimeouts(fd, options_.idle_timeout, options_.write_timeout);
-
   MllpFrameDecoder decoder(options_.max_frame_bytes);
+  // Renewed only when a message has been answered: the bytes of an unfinished frame (or TLS
+  // record) never move it.
   absl::Time deadline = absl::Now() + options_.idle_timeout;
   std::string chunk;
   std::string frame;
@@ -353,18 +562,30 @@ void MllpServer::Serve(Connection* connection) {
     if (decoder.Next(&frame)) {
       absl::Time start = absl::Now();
       std::string ack;
+      bool threw = false;
       try {
         ack = handler_(peer, frame);
-      } catch (const std::exception&) {
+      } catch (...) {  // an internal error: answered AR 207, the text neither sent nor logged
+        threw = true;
+      }
+      if (threw) {
         Hl7Error error;
+        error.code = ErrorCode::kApplicationInternalError;
         error.text = "the message could not be processed";
         AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
         ack = BuildAckForRaw(frame, AckCode::kReject, {error}, ctx);
       }
       MessageSummary summary = Summarise(frame);
+      if (threw) {
+        Log(LogLevel::kError, "mllp_handler_exception",
+            {{"control_id", summary.control_id},
+             {"peer_org", peer.org},
+             {"conn", peer.connection_id}});
+      }
       std::string ack_code = AckCodeOf(ack);
-      absl::Status written = ack.empty() ? absl::CancelledError("handler returned no ACK")
-                                         : WriteAll(ssl.get(), MllpEncode(ack));
+      absl::Status written =
+          ack.empty() ? absl::CancelledError("handler returned no ACK")
+                      : WriteAll(ssl, fd, MllpEncode(ack), absl::Now() + options_.write_timeout);
       Log(LogLevel::kInfo, "hl7_message",
           {{"control_id", summary.control_id},
            {"trigger", summary.trigger},
@@ -383,11 +604,12 @@ void MllpServer::Serve(Connection* connection) {
     }
     if (decoder.oversized()) {
       Hl7Error error;
+      error.code = ErrorCode::kApplicationInternalError;
       error.text =
           absl::StrCat("message exceeds the frame limit of ", options_.max_frame_bytes, " bytes");
       AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
       std::string ack = BuildAckForRaw("", AckCode::kReject, {error}, ctx);
-      (void)WriteAll(ssl.get(), MllpEncode(ack));
+      (void)WriteAll(ssl, fd, MllpEncode(ack), absl::Now() + options_.write_timeout);
       Log(LogLevel::kWarning, "hl7_message",
           {{"control_id", ""},
            {"trigger", ""},
@@ -398,12 +620,11 @@ void MllpServer::Serve(Connection* connection) {
       close_reason = "frame_too_large";
       break;
     }
-    absl::Duration remaining = deadline - absl::Now();
-    if (remaining <= absl::ZeroDuration()) {
+    if (absl::Now() >= deadline) {
       close_reason = "idle_timeout";
       break;
     }
-    switch (ReadSome(ssl.get(), fd, remaining, &chunk)) {
+    switch (ReadSome(ssl, fd, deadline, &chunk)) {
       case ReadResult::kData:
         decoder.Feed(chunk);
         if (size_t dropped = decoder.TakeDiscardedBytes(); dropped > 0 && !decoder.oversized()) {
@@ -421,10 +642,11 @@ void MllpServer::Serve(Connection* connection) {
     }
   }
   if (stopping_.load()) close_reason = "server_stopping";
-  SSL_shutdown(ssl.get());
-  shutdown(fd, SHUT_RDWR);
   Log(LogLevel::kInfo, "mllp_disconnected",
-      {{"conn", peer.connection_id}, {"peer_org", peer.org}, {"reason", close_reason}});
+      {{"peer", peer.address},
+       {"peer_org", peer.org},
+       {"conn", peer.connection_id},
+       {"reason", close_reason}});
 }
 
 void MllpServer::Stop() {
@@ -438,7 +660,8 @@ void MllpServer::Stop() {
     if (listen_fd_ >= 0) close(listen_fd_);
     listen_fd_ = -1;
     {
-      // Wake connections blocked in a read; one running its handler finishes and writes its ACK.
+      // Wake connections waiting to read (idle, or in the handshake); one running its handler
+      // finishes and writes its ACK.
       std::lock_guard<std::mutex> lock(mu_);
       for (std::unique_ptr<Connection>& connection : connections_) {
         shutdown(connection->fd, SHUT_RD);
@@ -473,7 +696,9 @@ MllpClient::~MllpClient() {
 absl::StatusOr<std::unique_ptr<MllpClient>> MllpClient::Connect(const std::string& host, int port,
                                                                 const TlsFiles& tls,
                                                                 absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
   std::unique_ptr<MllpClient> client(new MllpClient());
+  client->io_timeout_ = timeout;
   client->tls_->ctx.reset(SSL_CTX_new(TLS_client_method()));
   SSL_CTX* ctx = client->tls_->ctx.get();
   if (ctx == nullptr) return absl::InternalError("SSL_CTX_new failed");
@@ -499,8 +724,8 @@ absl::StatusOr<std::unique_ptr<MllpClient>> MllpClient::Connect(const std::strin
     return absl::UnavailableError(absl::StrCat("cannot resolve ", host));
   }
   int fd = socket(result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0) SetSocketTimeouts(fd, timeout, timeout);
-  if (fd < 0 || connect(fd, result->ai_addr, result->ai_addrlen) != 0) {
+  if (fd >= 0) SetSocketTimeouts(fd, timeout, timeout);  // bounds connect()
+  if (fd < 0 || connect(fd, result->ai_addr, result->ai_addrlen) != 0 || !SetNonBlocking(fd)) {
     std::string reason = std::strerror(errno);
     freeaddrinfo(result);
     if (fd >= 0) close(fd);
@@ -524,15 +749,15 @@ absl::StatusOr<std::unique_ptr<MllpClient>> MllpClient::Connect(const std::strin
     SSL_set_tlsext_host_name(ssl, host.c_str());
   }
   ScopedSigpipeBlock no_sigpipe;
-  ERR_clear_error();
-  if (SSL_connect(ssl) != 1) {
-    return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", OpenSslError()));
+  if (absl::Status shaken = Handshake(ssl, fd, deadline, SSL_connect); !shaken.ok()) {
+    client->tls_->ssl.reset();  // no close_notify for a handshake that did not finish
+    return shaken;
   }
   return client;
 }
 
 absl::Status MllpClient::SendRaw(std::string_view bytes) {
-  return WriteAll(tls_->ssl.get(), bytes);
+  return WriteAll(tls_->ssl.get(), fd_, bytes, absl::Now() + io_timeout_);
 }
 
 absl::Status MllpClient::Send(std::string_view message) { return SendRaw(MllpEncode(message)); }
@@ -543,14 +768,12 @@ absl::StatusOr<std::string> MllpClient::ReadAck(absl::Duration timeout) {
   std::string chunk;
   ScopedSigpipeBlock no_sigpipe;
   while (!decoder_.Next(&frame)) {
-    absl::Duration remaining = deadline - absl::Now();
-    if (remaining <= absl::ZeroDuration()) return absl::DeadlineExceededError("no ACK in time");
-    switch (ReadSome(tls_->ssl.get(), fd_, remaining, &chunk)) {
+    switch (ReadSome(tls_->ssl.get(), fd_, deadline, &chunk)) {
       case ReadResult::kData:
         decoder_.Feed(chunk);
         break;
       case ReadResult::kTimeout:
-        break;
+        return absl::DeadlineExceededError("no ACK in time");
       case ReadResult::kClosed:
         return absl::UnavailableError("connection closed by the server");
     }
@@ -567,12 +790,17 @@ bool MllpClient::WaitForClose(absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   std::string chunk;
   ScopedSigpipeBlock no_sigpipe;
-  while (absl::Now() < deadline) {
-    ReadResult result = ReadSome(tls_->ssl.get(), fd_, deadline - absl::Now(), &chunk);
-    if (result == ReadResult::kClosed) return true;
-    if (result == ReadResult::kData) decoder_.Feed(chunk);
+  while (true) {
+    switch (ReadSome(tls_->ssl.get(), fd_, deadline, &chunk)) {
+      case ReadResult::kData:
+        decoder_.Feed(chunk);
+        break;
+      case ReadResult::kTimeout:
+        return false;
+      case ReadResult::kClosed:
+        return true;
+    }
   }
-  return false;
 }
 
 }  // namespace hie::hl7
