@@ -445,8 +445,9 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
   std::vector<std::string_view> lines;
   size_t pos = 0;
   while (pos < all.size()) {
-    size_t end = all.find_first_of("\r\n", pos);
-    if (end == std::string_view::npos) end = all.size();
+    // Not find_first_of: libstdc++ runs a memchr over the set for every byte.
+    size_t end = pos;
+    while (end < all.size() && all[end] != '\r' && all[end] != '\n') ++end;
     std::string_view line = all.substr(pos, end - pos);
     if (!IsBlank(line)) {
       if (lines.size() >= limits.max_segments) {
@@ -500,17 +501,35 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
     if (i > 0 && id == "MSH") {
       return StructureError("more than one MSH segment (batches are not supported)", "MSH", 2);
     }
-    std::vector<std::string_view> fields;
+    Segment segment(d, {});
+    segment.occurrence_ = ++occurrences[id];
+    std::vector<std::string_view>& fields = segment.fields_;
+    std::vector<std::string_view>& reps = segment.reps_;
+    std::vector<uint32_t>& rep_begin = segment.rep_begin_;
     fields.push_back(id);
+    rep_begin.push_back(0);  // fields_[0], the id, has no repetitions
+    rep_begin.push_back(0);
+    auto add_single = [&](std::string_view field) {  // a field that is never split
+      fields.push_back(field);
+      if (!field.empty()) reps.push_back(field);
+      rep_begin.push_back(static_cast<uint32_t>(reps.size()));
+    };
     bool has_fields = true;  // false for a bare id ("EVN"): no field at all
     if (i == 0) {
-      fields.push_back(line.substr(3, 1));  // MSH-1: the field separator itself
-      line.remove_prefix(4);                // what follows starts with MSH-2
+      // MSH-1 is the field separator itself and MSH-2 holds the repetition character: neither
+      // is split.
+      add_single(line.substr(3, 1));
+      line.remove_prefix(4);
+      size_t end = line.find(d.field);
+      add_single(line.substr(0, end));
+      has_fields = end != std::string_view::npos;
+      if (has_fields) line.remove_prefix(end + 1);
     } else {
       line.remove_prefix(id.size());
       has_fields = !line.empty();
       if (has_fields) line.remove_prefix(1);
     }
+    // Fields, then the repetitions of each, indexed once.
     while (has_fields) {
       if (fields.size() > limits.max_fields_per_segment) {
         return LimitError(absl::StrCat("segment ", i + 1, " (", std::string(id),
@@ -518,40 +537,30 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
                                        " fields"));
       }
       size_t end = line.find(d.field);
-      if (end == std::string_view::npos) {
-        fields.push_back(line);
-        break;
-      }
-      fields.push_back(line.substr(0, end));
-      line.remove_prefix(end + 1);
-    }
-    Segment segment(d, std::move(fields));
-    segment.occurrence_ = ++occurrences[id];
-    // Index the repetitions of every field once (MSH-1 and MSH-2 are never split).
-    segment.rep_begin_.reserve(segment.fields_.size() + 1);
-    segment.rep_begin_.push_back(0);  // fields_[0], the id, has no repetitions
-    segment.rep_begin_.push_back(0);
-    for (size_t f = 1; f < segment.fields_.size(); ++f) {
-      std::string_view field = segment.fields_[f];
+      std::string_view field = line.substr(0, end);
+      fields.push_back(field);
       size_t count = 0;
-      if (!field.empty()) {
-        if (i == 0 && f <= 2) {
-          segment.reps_.push_back(field);
-          count = 1;
-        } else {
-          while (true) {
-            if (++count > limits.max_repetitions_per_field) {
-              return RepetitionLimitError(id, segment.occurrence_, static_cast<int>(f),
-                                          limits.max_repetitions_per_field);
-            }
-            size_t end = field.find(d.repetition);
-            segment.reps_.push_back(field.substr(0, end));
-            if (end == std::string_view::npos) break;
-            field.remove_prefix(end + 1);
+      while (!field.empty()) {
+        if (++count > limits.max_repetitions_per_field) {
+          return RepetitionLimitError(id, segment.occurrence_, static_cast<int>(fields.size() - 1),
+                                      limits.max_repetitions_per_field);
+        }
+        size_t rep_end = field.find(d.repetition);
+        reps.push_back(field.substr(0, rep_end));
+        if (rep_end == std::string_view::npos) break;
+        field.remove_prefix(rep_end + 1);
+        if (field.empty()) {  // a trailing separator: one more, empty repetition
+          if (++count > limits.max_repetitions_per_field) {
+            return RepetitionLimitError(id, segment.occurrence_,
+                                        static_cast<int>(fields.size() - 1),
+                                        limits.max_repetitions_per_field);
           }
+          reps.push_back(field);
         }
       }
-      segment.rep_begin_.push_back(segment.rep_begin_.back() + static_cast<uint32_t>(count));
+      rep_begin.push_back(static_cast<uint32_t>(reps.size()));
+      if (end == std::string_view::npos) break;
+      line.remove_prefix(end + 1);
     }
     if (i == 0) {
       message.charset_ = CharsetFromMsh18(Unescape(segment.RawRepetition(18, 0), d));
