@@ -1,5 +1,7 @@
 #include "services/common/metrics.h"
 
+#include <google/protobuf/descriptor.h>
+
 #include <exception>
 
 #include "absl/strings/str_cat.h"
@@ -34,8 +36,22 @@ int Metrics::exposer_port() const {
   return ports.empty() ? 0 : ports.front();
 }
 
+std::string MetricMethodLabel(std::string_view path) {
+  // "/package.Service/Method": known when this binary was compiled with that service's proto.
+  if (path.size() < 4 || path[0] != '/') return "unknown";
+  size_t slash = path.find('/', 1);
+  if (slash == std::string_view::npos) return "unknown";
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          std::string(path.substr(1, slash - 1)));
+  if (service == nullptr || service->FindMethodByName(std::string(path.substr(slash + 1))) == nullptr) {
+    return "unknown";
+  }
+  return std::string(path);
+}
+
 void Metrics::RecordRpc(std::string_view rpc, std::string_view code, double seconds) {
-  std::map<std::string, std::string> labels{{"service", service_}, {"rpc", std::string(rpc)}};
+  std::map<std::string, std::string> labels{{"service", service_}, {"rpc", MetricMethodLabel(rpc)}};
   rpc_latency_
       ->Add(labels, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01,
                                                             0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5})

@@ -27,7 +27,9 @@ class Metrics {
   [[nodiscard]] absl::Status StartExposer(const std::string& address);
   int exposer_port() const;  // 0 when not started
 
-  // Counts one finished RPC and observes its latency. Thread-safe.
+  // Counts one finished RPC and observes its latency. `rpc` is the method path; a method this
+  // binary does not know (any path a client makes up) is labelled "unknown", so clients cannot
+  // create unbounded series. Thread-safe.
   void RecordRpc(std::string_view rpc, std::string_view code, double seconds);
 
  private:
@@ -37,5 +39,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* rpc_total_;
   prometheus::Family<prometheus::Histogram>* rpc_latency_;
 };
+
+// The metric label of a method path: the path itself when a service of this binary's compiled
+// protos has that method, else "unknown".
+std::string MetricMethodLabel(std::string_view path);
 
 }  // namespace hie

@@ -2,9 +2,11 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/support/server_interceptor.h>
 
 #include <csignal>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
@@ -54,7 +56,7 @@ class ObservingInterceptor : public grpc::experimental::Interceptor {
         if (absl::StatusOr<PeerIdentity> peer = PeerIdentityOf(*auth); peer.ok()) org = peer->org;
       }
       Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "rpc",
-          {{"rpc", info_->method()},
+          {{"rpc", MetricMethodLabel(info_->method())},
            {"code", code},
            {"latency_ms", seconds * 1000},
            {"request_id", RequestIdOf(*info_->server_context())},
@@ -81,6 +83,29 @@ class ObservingInterceptorFactory : public grpc::experimental::ServerInterceptor
   Metrics* metrics_;
 };
 
+// Server reflection describes every method of the service; members (outside organisations) do
+// not need it and get PERMISSION_DENIED. Runs per call, before any handler, on the caller's
+// verified certificate.
+class ReflectionGate : public grpc::AuthMetadataProcessor {
+ public:
+  explicit ReflectionGate(std::set<std::string> roles) : roles_(std::move(roles)) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context,
+                       OutputMetadata* consumed, OutputMetadata* response) override {
+    auto path = metadata.find(":path");
+    if (path == metadata.end()) return grpc::Status::OK;
+    std::string_view method(path->second.data(), path->second.size());
+    if (method.rfind("/grpc.reflection.", 0) != 0) return grpc::Status::OK;
+    absl::StatusOr<PeerIdentity> peer = PeerIdentityOf(*context);
+    if (peer.ok() && roles_.count(peer->role) > 0) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "server reflection is for the hub's staff and services");
+  }
+
+ private:
+  const std::set<std::string> roles_;
+};
+
 }  // namespace
 
 std::string RequestIdOf(const grpc::ServerContextBase& context) {
@@ -96,6 +121,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeMtlsServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
+  (*credentials)->SetAuthMetadataProcessor(
+      std::make_shared<ReflectionGate>(options.reflection_roles));
 
   std::unique_ptr<GrpcServer> server(new GrpcServer());
   server->metrics_ = std::make_unique<Metrics>(options.service_name);

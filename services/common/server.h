@@ -5,7 +5,8 @@
 // GrpcServer::Start builds a server that:
 //  - listens with mutual TLS only (clients without a certificate from our CA are refused in
 //    the TLS handshake);
-//  - serves the standard grpc.health.v1 health service and server reflection;
+//  - serves the standard grpc.health.v1 health service, and server reflection to the roles in
+//    GrpcServerOptions::reflection_roles only (others get PERMISSION_DENIED);
 //  - logs one JSON line per RPC (rpc, code, latency, request id, caller org) and counts it in
 //    Prometheus metrics, optionally exposed on an admin port.
 // Services are registered by the caller and must use the callback API and never block a
@@ -17,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,8 @@ struct GrpcServerOptions {
   std::string listen_address;  // "127.0.0.1:7001"; port 0 picks a free port
   TlsFiles tls;                // all three files required
   std::string metrics_address; // "127.0.0.1:9464", or empty for no metrics endpoint
+  // Certificate roles (OU) that may use server reflection.
+  std::set<std::string> reflection_roles = {"service", "operator", "auditor"};
 };
 
 class GrpcServer {

@@ -7,6 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <grpcpp/generic/generic_stub.h>
+
+#include <future>
+
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/support/test_env.h"
 
@@ -109,6 +113,50 @@ TEST_F(GrpcServerTest, EveryRpcIsCountedInMetrics) {
             std::string::npos)
       << body.substr(0, 2000);
   EXPECT_NE(body.find("hie_rpc_latency_seconds_bucket"), std::string::npos);
+}
+
+// Calls `method` with `payload` through the generic stub (no generated code needed).
+grpc::Status RawCall(int port, const TlsFiles& files, const std::string& method,
+                     const std::string& payload) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+      MakeTlsChannelCredentials(files);
+  EXPECT_TRUE(creds.ok());
+  auto channel = grpc::CreateChannel(absl::StrCat("localhost:", port), *creds);
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Slice slice(payload);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status status) { done.set_value(status); });
+  return done.get_future().get();
+}
+
+constexpr char kReflection[] = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+// A ServerReflectionRequest with list_services = "" (field 7, length 0).
+const std::string kListServices("\x3a\x00", 2);
+
+TEST_F(GrpcServerTest, ReflectionIsForStaffAndServicesNotMembers) {
+  grpc::Status member = RawCall(server_->port(), hie::testing::TestCertFiles("clinic-a"),
+                                kReflection, kListServices);
+  EXPECT_EQ(member.error_code(), grpc::StatusCode::PERMISSION_DENIED) << member.error_message();
+  grpc::Status operator_call = RawCall(server_->port(), hie::testing::TestCertFiles("operator"),
+                                       kReflection, kListServices);
+  EXPECT_TRUE(operator_call.ok()) << operator_call.error_message();
+}
+
+TEST_F(GrpcServerTest, MadeUpMethodNamesDoNotCreateMetricSeries) {
+  grpc::Status status = RawCall(server_->port(), hie::testing::TestCertFiles("operator"),
+                                "/evil.Service/Method-123456", "");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  std::string body = HttpGet(server_->metrics().exposer_port(), "/metrics");
+  EXPECT_EQ(body.find("Method-123456"), std::string::npos) << body.substr(0, 2000);
+  EXPECT_NE(body.find("rpc=\"unknown\""), std::string::npos) << body.substr(0, 2000);
+  EXPECT_EQ(MetricMethodLabel("/grpc.health.v1.Health/Check"), "/grpc.health.v1.Health/Check");
+  EXPECT_EQ(MetricMethodLabel("/grpc.health.v1.Health/Nope"), "unknown");
+  EXPECT_EQ(MetricMethodLabel("garbage"), "unknown");
 }
 
 TEST(PeerIdentityTest, ReadsOrgAndRoleFromCertificateSubject) {

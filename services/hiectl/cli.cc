@@ -19,6 +19,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "hie/identity/v1/identity.grpc.pb.h"
 #include "services/common/logging.h"
+#include "services/common/text.h"
 #include "services/common/tls.h"
 #include "services/hiectl/commands.h"
 #include "services/hiectl/render.h"
@@ -128,7 +129,9 @@ class Session {
       }
       return ExitCodeForGrpcCode(status.error_code());
     }
-    std::cout << (json_ ? ToJson(response) + "\n" : render(response));
+    // Text output holds what clinics sent; a control character must not reach the terminal.
+    std::cout << (json_ ? ToJson(response) + "\n"
+                        : hie::PrintableText(render(response), /*keep_newlines=*/true));
     return 0;
   }
 
@@ -204,7 +207,9 @@ int RegisterFile(Session& session) {
   if (!validate_only.ok()) return Usage(validate_only.status());
   absl::StatusOr<std::string> text = hie::ReadFileToString(config.Get("file"));
   if (!text.ok()) return Usage(text.status());
-  absl::StatusOr<BulkFile> file = ParseBulkFile(*text);
+  absl::StatusOr<CsvEncoding> encoding = ParseCsvEncoding(config.Get("encoding"), "--encoding");
+  if (!encoding.ok()) return Usage(encoding.status());
+  absl::StatusOr<BulkFile> file = ParseBulkFile(*text, *encoding);
   if (!file.ok()) {
     std::cerr << "hiectl: " << config.Get("file") << ": " << file.status().message() << "\n";
     return 2;
@@ -270,7 +275,12 @@ int RegisterFile(Session& session) {
     if (session.json()) {
       std::cout << "{\"line\":" << row.line << ",\"response\":" << ToJson(response) << "}\n";
     } else {
-      std::cout << RenderBulkRow(row.line, row.request, response);
+      std::cout << hie::PrintableText(RenderBulkRow(row.line, row.request, response),
+                                      /*keep_newlines=*/true);
+      for (const hie::common::v1::FieldWarning& warning : response.warnings()) {
+        std::cerr << "hiectl: line " << row.line << ": warning: " << warning.field() << ": "
+                  << hie::PrintableText(warning.message()) << "\n";
+      }
     }
   };
   // One call for `rows` (one row with --validate-only).
@@ -479,8 +489,8 @@ int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positio
 }  // namespace
 
 int Run(const std::vector<std::string>& args, const char* const* envp) {
-  const char* user = std::getenv("USER");
-  std::vector<CommandSpec> specs = CommandSpecs(user != nullptr ? user : "");
+  // The hub takes the operator's user id from the certificate (its CN); --user may only repeat it.
+  std::vector<CommandSpec> specs = CommandSpecs("");
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     (args.empty() ? std::cerr : std::cout) << GeneralUsage(specs);
     return args.empty() ? 2 : 0;

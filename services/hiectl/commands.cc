@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "services/common/text.h"
 
 namespace hie::hiectl {
 namespace {
@@ -60,7 +61,9 @@ std::vector<ConfigKey> IdentityKeys(const std::string& default_user) {
   keys.push_back({"purpose", "operations",
                   "purpose of use: treatment, payment, operations, emergency, public-health, "
                   "research, patient-request"});
-  keys.push_back({"user", default_user, "your user id, sent as context.actor.user_id"});
+  keys.push_back({"user", default_user,
+                  "your user id (context.actor.user_id); the hub takes it from your certificate's "
+                  "CN and refuses another, so leave it empty"});
   return keys;
 }
 
@@ -142,7 +145,8 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
                {"validate-only", "false", "match but store nothing (dry run)"},
                {"explain", "false", "show each candidate's match explanation"},
                {"file", "", "bulk: CSV file with a header row (see README)"},
-               {"parallel", "1", "bulk: calls in flight at once (1-16)"}});
+               {"parallel", "1", "bulk: calls in flight at once (1-16)"},
+               {"encoding", "utf-8", "bulk: how the file encodes text: utf-8 or latin1"}});
     specs.push_back({"register", "(--org O --local-id ID [demographics] | --file F.csv)",
                      "register a source record (or a CSV file of them) and match it", 0, keys});
   }
@@ -430,16 +434,6 @@ absl::Status ValidateBirthDate(absl::string_view text, absl::string_view what) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateSsn(absl::string_view text, absl::string_view what) {
-  if (text.empty()) return absl::OkStatus();
-  std::vector<absl::string_view> parts = absl::StrSplit(text, '-');
-  bool ok =
-      (parts.size() == 1 && parts[0].size() == 9 && AllDigits(parts[0])) ||
-      (parts.size() == 3 && parts[0].size() == 3 && parts[1].size() == 2 && parts[2].size() == 4 &&
-       AllDigits(parts[0]) && AllDigits(parts[1]) && AllDigits(parts[2]));
-  if (!ok) return Invalid(what, " must be an SSN NNN-NN-NNNN");  // no value: it is PHI
-  return absl::OkStatus();
-}
 
 absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text,
                                                            absl::string_view what) {
@@ -497,8 +491,9 @@ absl::StatusOr<Demographics> BuildDemographics(const DemographicFields& fields, 
   }
   if (std::string phone = Get(fields, "phone"); !phone.empty()) d.add_phones()->set_value(phone);
   if (std::string email = Get(fields, "email"); !email.empty()) d.add_emails()->set_value(email);
+  // Passed on as written: the hub normalises SSN forms and drops (with a warning) what it
+  // cannot use, so a patient is never refused for an identifier.
   std::string ssn(absl::StripAsciiWhitespace(Get(fields, "ssn")));
-  if (absl::Status s = ValidateSsn(ssn, names["ssn"]); !s.ok()) return s;
   if (!ssn.empty()) {
     hie::common::v1::Identifier* identifier = d.add_identifiers();
     identifier->set_system(kSsnSystem);
@@ -848,7 +843,51 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text) {
   return records;
 }
 
-absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text) {
+absl::StatusOr<CsvEncoding> ParseCsvEncoding(absl::string_view text, absl::string_view what) {
+  std::string name = absl::AsciiStrToLower(text);
+  if (name == "utf-8" || name == "utf8") return CsvEncoding::kUtf8;
+  if (name == "latin1" || name == "latin-1" || name == "iso-8859-1") return CsvEncoding::kLatin1;
+  return Invalid(what, " must be utf-8 or latin1");
+}
+
+namespace {
+
+std::string Latin1ToUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  for (char c : text) {
+    unsigned char b = static_cast<unsigned char>(c);
+    if (b < 0x80) {
+      out.push_back(c);
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (b >> 6)));
+      out.push_back(static_cast<char>(0x80 | (b & 0x3F)));
+    }
+  }
+  return out;
+}
+
+// Why a cell cannot be sent (the hub stores only UTF-8 without control characters), or "".
+std::string CellProblem(absl::string_view absl_cell, CsvEncoding encoding) {
+  const std::string_view cell(absl_cell.data(), absl_cell.size());
+  if (!hie::IsValidUtf8(cell)) {
+    return encoding == CsvEncoding::kUtf8
+               ? "is not valid UTF-8 (save the file as UTF-8, or pass --encoding=latin1)"
+               : "is not valid text";
+  }
+  if (hie::HasControlCharacter(cell)) return "contains control characters";
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view raw, CsvEncoding encoding) {
+  std::string transcoded;
+  absl::string_view text = raw;
+  if (encoding == CsvEncoding::kLatin1) {
+    transcoded = Latin1ToUtf8(raw);
+    text = transcoded;
+  }
   if (absl::StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM (Excel)
   absl::StatusOr<std::vector<CsvRecord>> records = ParseCsv(text);
   if (!records.ok()) return records.status();
@@ -857,8 +896,11 @@ absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text) {
   std::vector<std::string> columns;
   std::set<std::string, std::less<>> seen;
   const std::vector<std::string>& known = CsvColumns();
-  for (const std::string& raw : header.fields) {
-    std::string column = absl::AsciiStrToLower(absl::StripAsciiWhitespace(raw));
+  for (const std::string& cell : header.fields) {
+    if (std::string problem = CellProblem(cell, encoding); !problem.empty()) {
+      return Invalid(absl::StrCat("line ", header.line, ": a column name ", problem));
+    }
+    std::string column = absl::AsciiStrToLower(absl::StripAsciiWhitespace(cell));
     // record_id (hie-mpi's CSV format) is accepted and ignored: the hub keys records by
     // (org, local_id).
     if (column != "record_id" && std::find(known.begin(), known.end(), column) == known.end()) {
@@ -887,7 +929,17 @@ absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text) {
       continue;
     }
     DemographicFields row;
-    for (size_t c = 0; c < columns.size(); ++c) row[columns[c]] = record.fields[c];
+    std::string problem;
+    for (size_t c = 0; c < columns.size() && problem.empty(); ++c) {
+      if (std::string p = CellProblem(record.fields[c], encoding); !p.empty()) {
+        problem = absl::StrCat("column ", columns[c], " ", p);
+      }
+      row[columns[c]] = record.fields[c];
+    }
+    if (!problem.empty()) {
+      fail(problem);
+      continue;
+    }
     std::string org(absl::StripAsciiWhitespace(row["org"]));
     std::string local_id(absl::StripAsciiWhitespace(row["local_id"]));
     if (org.empty()) {

@@ -86,8 +86,6 @@ bool IsEnvironmentKey(absl::string_view key);
 // M/D/YYYY (also with '.' or '-' between parts). Anything else is returned unchanged, for
 // ValidateBirthDate to judge.
 std::string NormalizeBirthDate(absl::string_view text);
-// "NNN-NN-NNNN" or nine digits. Empty is OK.
-[[nodiscard]] absl::Status ValidateSsn(absl::string_view text, absl::string_view what);
 // RFC 3339 ("2026-11-22T02:00:00Z").
 [[nodiscard]] absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text,
                                                                          absl::string_view what);
@@ -171,12 +169,23 @@ struct BulkFile {
   std::vector<BulkRowError> errors;
 };
 
+// How the bytes of a CSV file encode text. EMR exports are often Windows-1252/Latin-1.
+enum class CsvEncoding { kUtf8, kLatin1 };
+// "utf-8" / "utf8" or "latin1" / "iso-8859-1"; INVALID_ARGUMENT naming `what` otherwise.
+[[nodiscard]] absl::StatusOr<CsvEncoding> ParseCsvEncoding(absl::string_view text,
+                                                           absl::string_view what);
+
 // The first record is the header: every column must be one of CsvColumns() or record_id, which
 // is ignored (hie-mpi's format); unknown or
 // duplicate columns are an error for the whole file, so a typo never drops data); org and
 // local_id are required columns. Each later record becomes a BulkRow or a BulkRowError (wrong
-// number of fields, missing org/local_id, invalid value).
-[[nodiscard]] absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text);
+// number of fields, missing org/local_id, invalid value, a cell that is not valid in
+// `encoding` or holds control characters: the error names the line and the column, never the
+// value). Latin-1 files are transcoded to UTF-8. SSNs are passed on as written: the hub
+// normalises the forms clinics use and, rather than refuse the row, drops one it cannot use
+// and says so in the response's warnings.
+[[nodiscard]] absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text,
+                                                     CsvEncoding encoding = CsvEncoding::kUtf8);
 
 // --- Exit status ------------------------------------------------------------------------------
 

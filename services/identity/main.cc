@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <prometheus/gauge.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "hie/mpi/model_params_file.h"
@@ -51,6 +53,13 @@ const std::vector<hie::ConfigKey> kConfigKeys = {
     {"redis", "",
      "Redis HOST:PORT for the resolve cache; empty disables (the service works, "
      "slower, without it)"},
+    {"resolve-cache-ttl", "5s",
+     "how long a cached Resolve answer may live; a write whose cache invalidation fails waits "
+     "this long (plus 1s) before it is acknowledged"},
+    {"delegating-services", "gateway",
+     "certificate CNs of hub services (OU=service) that may act on behalf of a user "
+     "(context.actor); other services act as themselves and only read"},
+    {"max-watch-streams", "32", "WatchEvents streams open at once (each holds a thread)"},
     {"hl7-listen", "127.0.0.1:2575", "HL7 v2 MLLP address (mutual TLS); empty disables"},
     {"survivorship", "",
      "golden record rules over the defaults, field=rule,... (fields name, birth_date, sex, "
@@ -89,6 +98,16 @@ int main(int argc, char** argv) {
     return Fail(absl::InvalidArgumentError("--idempotency-retention must be at least 24h"));
   }
 
+  absl::StatusOr<hie::identity::AuthorizationPolicy> authorization =
+      hie::identity::ParseDelegatingServices(config->Get("delegating-services"));
+  if (!authorization.ok()) return Fail(authorization.status());
+  absl::StatusOr<int64_t> max_watch_streams = config->GetInt("max-watch-streams");
+  if (!max_watch_streams.ok()) return Fail(max_watch_streams.status());
+  absl::StatusOr<absl::Duration> cache_ttl = config->GetDuration("resolve-cache-ttl");
+  if (!cache_ttl.ok()) return Fail(cache_ttl.status());
+  if (*cache_ttl <= absl::ZeroDuration()) {
+    return Fail(absl::InvalidArgumentError("--resolve-cache-ttl must be positive"));
+  }
   absl::StatusOr<int64_t> workers = config->GetInt("workers");
   if (!workers.ok()) return Fail(workers.status());
   absl::StatusOr<int64_t> max_queued = config->GetInt("max-queued");
@@ -151,7 +170,7 @@ int main(int argc, char** argv) {
     }
     redis = std::make_unique<hie::redis::RedisClient>(
         hie::redis::RedisOptions{.host = redis_address.substr(0, colon), .port = redis_port});
-    cache = std::make_unique<hie::identity::RedisResolveCache>(redis.get());
+    cache = std::make_unique<hie::identity::RedisResolveCache>(redis.get(), *cache_ttl);
   }
   hie::identity::IdentityManager manager(store->get(), &matcher, &clock, cache.get(),
                                          *std::move(survivorship));
@@ -160,10 +179,13 @@ int main(int argc, char** argv) {
   if (!indexed.ok()) return Fail(indexed.status());
   hie::Log(hie::LogLevel::kInfo, "index_rebuilt",
            {{"records", static_cast<uint64_t>(*indexed)},
+            {"corrupt_records_skipped", hie::identity::PgIdentityStore::CorruptRowsSeen()},
             {"seconds", absl::ToDoubleSeconds(absl::Now() - rebuild_start)}});
   // Declared after the manager so that it drains (and is destroyed) before the manager goes.
   hie::WorkerPool worker_pool(static_cast<size_t>(*workers), static_cast<size_t>(*max_queued));
-  hie::identity::IdentityServiceImpl service(&manager, &worker_pool);
+  hie::identity::IdentityServiceImpl service(
+      &manager, &worker_pool,
+      {.authorization = *authorization, .max_watch_streams = static_cast<int>(*max_watch_streams)});
 
   absl::StatusOr<std::unique_ptr<hie::GrpcServer>> server = hie::GrpcServer::Start(
       {.service_name = "identity",
@@ -172,6 +194,18 @@ int main(int argc, char** argv) {
        .metrics_address = config->Get("metrics-listen")},
       {&service});
   if (!server.ok()) return Fail(server.status());
+  // Health follows the database: NOT_SERVING while it cannot be reached (the index sync below
+  // talks to it every second), so a load balancer or Kubernetes stops sending work.
+  auto& corrupt_rows = prometheus::BuildGauge()
+                           .Name("hie_identity_corrupt_records_skipped")
+                           .Help("Stored records found unreadable and left out of answers")
+                           .Register((*server)->metrics().registry())
+                           .Add({});
+  auto& database_up = prometheus::BuildGauge()
+                          .Name("hie_identity_database_up")
+                          .Help("1 when the last periodic database round trip succeeded")
+                          .Register((*server)->metrics().registry())
+                          .Add({});
   hie::identity::Hl7Feed hl7_feed(&manager, &clock);
   std::unique_ptr<hie::hl7::MllpServer> mllp;
   if (const std::string& hl7_listen = config->Get("hl7-listen"); !hl7_listen.empty()) {
@@ -198,13 +232,24 @@ int main(int argc, char** argv) {
   // of idempotent writes older than the retention are purged (any replica may do it).
   std::atomic<bool> stopping{false};
   std::thread index_sync([&] {
+    bool serving = true;
     absl::Time next_purge = absl::Now();
     while (!stopping.load()) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
-      if (absl::Status s = manager.SyncIndex(absl::Now() + absl::Seconds(5)); !s.ok()) {
+      absl::Status synced = manager.SyncIndex(absl::Now() + absl::Seconds(2));
+      if (!synced.ok()) {
         hie::Log(hie::LogLevel::kWarning, "index_sync_failed",
-                 {{"code", absl::StatusCodeToString(s.code())}});
+                 {{"code", absl::StatusCodeToString(synced.code())}});
       }
+      const bool up = synced.ok() || synced.code() == absl::StatusCode::kResourceExhausted;
+      if (up != serving) {
+        serving = up;
+        (*server)->SetServing(up);
+        hie::Log(up ? hie::LogLevel::kInfo : hie::LogLevel::kError, "health_changed",
+                 {{"serving", up}, {"code", absl::StatusCodeToString(synced.code())}});
+      }
+      database_up.Set(up ? 1 : 0);
+      corrupt_rows.Set(static_cast<double>(hie::identity::PgIdentityStore::CorruptRowsSeen()));
       if (absl::Now() < next_purge) continue;
       next_purge = absl::Now() + absl::Minutes(10);
       absl::StatusOr<int64_t> purged =

@@ -30,7 +30,16 @@ absl::Status StatusFromCurrentException() {
     if (state.rfind("22", 0) == 0) {
       return absl::InvalidArgumentError(absl::StrCat("invalid data (", state, ")"));
     }
-    if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
+    if (state == "40003") {
+      return absl::UnknownError("database statement outcome unknown (40003); reconcile by "
+                                "idempotency key");
+    }
+    if (state == "55P03") return absl::AbortedError("lock not available (55P03); retry");
+    // The server cannot do the work now, through no fault of the request: a connection problem,
+    // a shutdown, a read-only server (a failover in progress), insufficient resources (disk
+    // full, out of memory, too many connections, lock table full), an I/O error. Callers retry.
+    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "25006" ||
+        state.rfind("53", 0) == 0 || state.rfind("58", 0) == 0) {
       return absl::UnavailableError(absl::StrCat("database unavailable (", state, ")"));
     }
     return absl::InternalError(absl::StrCat("database error (", state, ")"));
@@ -53,9 +62,21 @@ absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
   return pool;
 }
 
+std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout) {
+  if (dsn.find("connect_timeout") != std::string::npos || timeout <= absl::ZeroDuration()) {
+    return dsn;
+  }
+  const int64_t seconds = std::max<int64_t>(2, absl::ToInt64Seconds(timeout));  // libpq's minimum
+  const bool uri = dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0;
+  if (!uri) return absl::StrCat(dsn, dsn.empty() ? "" : " ", "connect_timeout=", seconds);
+  return absl::StrCat(dsn, dsn.find('?') == std::string::npos ? "?" : "&",
+                      "connect_timeout=", seconds);
+}
+
 absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Open() {
   try {
-    auto conn = std::make_unique<pqxx::connection>(options_.dsn);
+    auto conn =
+        std::make_unique<pqxx::connection>(WithConnectTimeout(options_.dsn, options_.connect_timeout));
     if (options_.on_connect) options_.on_connect(*conn);
     return conn;
   } catch (const pqxx::broken_connection&) {

@@ -14,10 +14,13 @@
 //  - A connection found broken (backend killed, network reset) is dropped. If it broke before
 //    the work could have committed, the work is retried once on a fresh connection; `work` must
 //    therefore be safe to run twice (true for anything that only talks to the database).
-//  - libpqxx exceptions are mapped to codes: serialization failure / deadlock -> ABORTED,
-//    unknown commit outcome -> UNKNOWN, unique violation -> ALREADY_EXISTS, other constraint
-//    violations -> FAILED_PRECONDITION, data exceptions -> INVALID_ARGUMENT, unreachable
-//    server -> UNAVAILABLE. Messages carry the SQLSTATE, never the server's text (which can
+//  - libpqxx exceptions are mapped to codes: serialization failure / deadlock / lock not
+//    available -> ABORTED, unknown commit outcome -> UNKNOWN, unique violation ->
+//    ALREADY_EXISTS, other constraint violations -> FAILED_PRECONDITION, data exceptions ->
+//    INVALID_ARGUMENT, statement timeout -> DEADLINE_EXCEEDED; a server that cannot do the work
+//    now (unreachable, shutting down, read-only during a failover, out of disk, memory,
+//    connections or lock slots, I/O error: SQLSTATE 08, 57P, 25006, 53, 58) -> UNAVAILABLE;
+//    anything else -> INTERNAL. Messages carry the SQLSTATE, never the server's text (which can
 //    quote row values, i.e. PHI).
 // Thread-safe.
 
@@ -40,6 +43,10 @@ struct PgPoolOptions {
   std::string dsn;
   size_t size = 4;
   size_t max_waiters = 64;
+  // How long opening a connection may take (libpq connect_timeout, at least 2 s), unless the
+  // DSN sets connect_timeout itself. Without it a black-holed server stalls a caller for the
+  // kernel's TCP timeout (minutes), beyond every request's deadline.
+  absl::Duration connect_timeout = absl::Seconds(5);
   // Runs on every newly opened connection, e.g. to prepare statements (prepared statements
   // belong to one connection, so they are re-created with it).
   std::function<void(pqxx::connection&)> on_connect;
@@ -92,5 +99,9 @@ class PgPool {
 
 // Maps a libpqxx/std exception (the one being handled) to a status, as described above.
 absl::Status StatusFromCurrentException();
+
+// `dsn` with libpq's connect_timeout set to `timeout` (whole seconds, at least 2), unless it
+// already sets one. Handles key=value and URI DSNs.
+std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout);
 
 }  // namespace hie::pg

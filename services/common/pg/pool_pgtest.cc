@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
@@ -171,6 +175,69 @@ TEST_F(PgPoolTest, ConstraintViolationsMapToCodesWithoutRowValues) {
     return absl::OkStatus();
   });
   EXPECT_EQ(bad_data.code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Server-side conditions that are not the request's fault are UNAVAILABLE (callers retry; the
+// HL7 feed sends no ACK so the sender resends), never INTERNAL: here a read-only server, as a
+// standby is during a failover, and insufficient resources.
+TEST_F(PgPoolTest, ServerSideTransientConditionsAreUnavailable) {
+  auto pool = MakePool(1);
+  absl::Status read_only = pool->Run(In(absl::Seconds(5)), [](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec("SET TRANSACTION READ ONLY");
+    tx.exec("CREATE TABLE t (x int)");
+    tx.commit();
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(read_only.code(), absl::StatusCode::kUnavailable) << read_only;
+  for (const char* state : {"53100", "53200", "53300", "58030", "57P01"}) {
+    absl::Status raised = pool->Run(In(absl::Seconds(5)), [&](pqxx::connection& c) {
+      pqxx::nontransaction(c).exec(absl::StrCat(
+          "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '", state, "'; END $$"));
+      return absl::OkStatus();
+    });
+    EXPECT_EQ(raised.code(), absl::StatusCode::kUnavailable) << state << " " << raised;
+  }
+  absl::Status internal = pool->Run(In(absl::Seconds(5)), [](pqxx::connection& c) {
+    pqxx::nontransaction(c).exec("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'XX000'; END $$");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(internal.code(), absl::StatusCode::kInternal);
+}
+
+TEST(PgPoolCreateTest, ConnectTimeoutIsAddedToTheDsn) {
+  EXPECT_EQ(WithConnectTimeout("host=h dbname=d", absl::Seconds(5)),
+            "host=h dbname=d connect_timeout=5");
+  EXPECT_EQ(WithConnectTimeout("host=h connect_timeout=9", absl::Seconds(5)),
+            "host=h connect_timeout=9");
+  EXPECT_EQ(WithConnectTimeout("postgresql://u@h/d", absl::Seconds(1)),
+            "postgresql://u@h/d?connect_timeout=2");
+  EXPECT_EQ(WithConnectTimeout("postgresql://u@h/d?sslmode=verify-full", absl::Seconds(3)),
+            "postgresql://u@h/d?sslmode=verify-full&connect_timeout=3");
+}
+
+// A server that accepts TCP connections and never answers (a hung or black-holed host) costs a
+// caller the connect timeout, not the kernel's minutes.
+TEST(PgPoolCreateTest, ASilentServerTimesOutAtTheConnectTimeout) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 8), 0);  // the kernel completes handshakes; nobody ever reads
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<PgPool>> pool =
+      PgPool::Create({.dsn = absl::StrCat("host=127.0.0.1 port=", ntohs(addr.sin_port),
+                                          " user=x dbname=x"),
+                      .connect_timeout = absl::Seconds(2)});
+  absl::Duration took = absl::Now() - start;
+  close(fd);
+  ASSERT_FALSE(pool.ok());
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(took, absl::Seconds(30)) << "libpq waited without a connect timeout";
 }
 
 TEST(PgPoolCreateTest, UnreachableServerIsUnavailable) {

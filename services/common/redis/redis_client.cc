@@ -49,11 +49,14 @@ absl::StatusOr<RedisClient::ContextPtr> RedisClient::Connect() {
                                              absl::ToTimeval(options_.connect_timeout)));
   if (context == nullptr || context->err != 0 ||
       redisSetTimeout(context.get(), absl::ToTimeval(options_.command_timeout)) != REDIS_OK) {
+    refused_.store(context != nullptr && context->err == REDIS_ERR_IO &&
+                   std::string_view(context->errstr).find("refused") != std::string_view::npos);
     std::lock_guard lock(mu_);
     next_connect_allowed_ = absl::Now() + options_.reconnect_backoff;
     return absl::UnavailableError(
         absl::StrCat("cannot connect to redis at ", options_.host, ":", options_.port));
   }
+  refused_.store(false);
   return context;
 }
 

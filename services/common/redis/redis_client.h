@@ -13,6 +13,7 @@
 //    repeated connect timeouts.
 //  - Errors: UNAVAILABLE for connect/IO/timeout, FAILED_PRECONDITION for an error reply.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,11 @@ class RedisClient {
   [[nodiscard]] absl::StatusOr<int64_t> Publish(const std::string& channel,
                                                 const std::string& message);
 
+  // True when the last attempt to connect was refused (nothing listens on the address: the
+  // server is down, for every client), until a connection succeeds again. A timeout or an error
+  // reply is not a refusal.
+  bool ConnectionRefused() const { return refused_.load(); }
+
  private:
   struct ContextDeleter {
     void operator()(redisContext* c) const;
@@ -77,6 +83,7 @@ class RedisClient {
                                    bool* io_error);
 
   const RedisOptions options_;
+  std::atomic<bool> refused_{false};
   std::mutex mu_;
   std::vector<ContextPtr> idle_;
   absl::Time next_connect_allowed_ = absl::InfinitePast();

@@ -1,5 +1,6 @@
 #include "services/identity/api/hl7_feed.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/common/logging.h"
@@ -25,6 +26,44 @@ SourceId SourceOf(const hl7::MllpPeer& peer, const hl7::PatientIdentifier& id) {
   source.set_org(peer.org);
   source.set_local_id(id.id);
   return source;
+}
+
+// Where DemographicsOf put each identifier: the PID-3 repetition (1-based) it came from, or 0
+// for the SSN (PID-19, or a PID-3 repetition typed SS).
+std::vector<int> IdentifierOrigins(const hl7::AdtPatient& p) {
+  std::vector<int> origins;
+  for (size_t i = 0; i < p.identifiers.size(); ++i) {
+    if (p.identifiers[i].type_code != "SS") origins.push_back(static_cast<int>(i) + 1);
+  }
+  if (!p.ssn.empty()) origins.push_back(0);
+  return origins;
+}
+
+// The service's warning about demographics.identifiers[i] as an HL7 warning (ERR, severity W)
+// located at the PID field the identifier came from.
+hl7::Hl7Error WarningOf(const hl7::AdtPatient& patient, const hie::common::v1::FieldWarning& w) {
+  hl7::Hl7Error error;
+  error.segment_id = "PID";
+  error.segment_index = 1;
+  error.code = hl7::ErrorCode::kDataTypeError;
+  error.severity = hl7::Severity::kWarning;
+  error.field = 3;
+  int index = -1;
+  size_t open = w.field().rfind("identifiers[");
+  if (open != std::string::npos) {
+    (void)absl::SimpleAtoi(w.field().substr(open + 12, w.field().find(']', open) - open - 12),
+                           &index);
+  }
+  std::vector<int> origins = IdentifierOrigins(patient);
+  if (index >= 0 && index < static_cast<int>(origins.size())) {
+    if (origins[index] == 0) {
+      error.field = 19;
+    } else {
+      error.repetition = origins[index];
+    }
+  }
+  error.text = absl::StrCat(error.Location(), ": ", w.message());
+  return error;
 }
 
 }  // namespace
@@ -82,10 +121,10 @@ Demographics DemographicsOf(const hl7::AdtPatient& p) {
 Hl7Feed::Hl7Feed(IdentityManager* manager, const Clock* clock, absl::Duration timeout)
     : manager_(manager), clock_(clock), timeout_(timeout) {}
 
-absl::Status Hl7Feed::Apply(const hl7::MllpPeer& peer, const hl7::AdtEvent& event) {
+absl::Status Hl7Feed::Apply(const hl7::MllpPeer& peer, const hie::common::v1::Actor& actor,
+                            const hl7::AdtEvent& event, std::vector<hl7::Hl7Error>* warnings) {
   CallContext call;
-  call.actor.set_org(peer.org);
-  call.actor.set_role(hie::common::v1::ROLE_MEMBER_SYSTEM);
+  call.actor = actor;
   call.request_id = absl::StrCat("hl7-", peer.connection_id, "-", event.message_control_id);
   call.deadline = absl::Now() + timeout_;
   const std::string key = absl::StrCat("hl7:", peer.org, ":", event.message_control_id);
@@ -95,8 +134,21 @@ absl::Status Hl7Feed::Apply(const hl7::MllpPeer& peer, const hl7::AdtEvent& even
     request.mutable_context()->set_request_id(call.request_id);
     *request.mutable_source_id() = SourceOf(peer, patient.local_id);
     *request.mutable_demographics() = DemographicsOf(patient);
+    // EVN-2 (else MSH-7): an update the sender made earlier than the stored one goes into
+    // history only, so messages delivered out of order cannot overwrite newer demographics.
+    if (event.effective_time.has_value()) {
+      request.mutable_source_event_time()->set_seconds(absl::ToUnixSeconds(*event.effective_time));
+      request.mutable_source_event_time()->set_nanos(static_cast<int32_t>(
+          absl::ToInt64Nanoseconds(*event.effective_time -
+                                   absl::FromUnixSeconds(absl::ToUnixSeconds(*event.effective_time)))));
+    }
     request.set_idempotency_key(key + suffix);
-    return manager_->Register(call, request).status();
+    absl::StatusOr<v1::RegisterSourceRecordResponse> response = manager_->Register(call, request);
+    if (!response.ok()) return response.status();
+    for (const hie::common::v1::FieldWarning& warning : response->warnings()) {
+      warnings->push_back(WarningOf(patient, warning));
+    }
+    return absl::OkStatus();
   };
   switch (event.action) {
     case hl7::AdtAction::kRegisterOrUpdate:
@@ -154,24 +206,24 @@ std::string Hl7Feed::Handle(const hl7::MllpPeer& peer, std::string_view message)
     return hl7::BuildAckForRaw(message, hl7::AckCode::kReject, {parsed.error()}, ack_context);
   }
   const hl7::Message& original = parsed.value();
-  if (peer.role != "member") {
-    return hl7::BuildAckForStatus(
-        original, absl::PermissionDeniedError("only member organisations may send ADT feeds"),
-        ack_context);
-  }
+  absl::StatusOr<hie::common::v1::Actor> actor =
+      ActorForCall({peer.org, peer.role, peer.common_name}, {}, Channel::kHl7,
+                   Operation::kRegister, AuthorizationPolicy{});
+  if (!actor.ok()) return hl7::BuildAckForStatus(original, actor.status(), ack_context);
   hl7::Hl7Result<hl7::AdtEvent> event = hl7::MapAdt(original);
   if (!event.ok()) {
     return hl7::BuildAck(original, hl7::DefaultAckCode(event.error()), {event.error()},
                          ack_context);
   }
-  absl::Status status = Apply(peer, event.value());
+  std::vector<hl7::Hl7Error> warnings;
+  absl::Status status = Apply(peer, *actor, event.value(), &warnings);
   if (!status.ok()) {
     Log(LogLevel::kWarning, "hl7_apply_failed",
         {{"control_id", event.value().message_control_id},
          {"trigger", event.value().trigger},
          {"code", absl::StatusCodeToString(status.code())}});
   }
-  return hl7::BuildAckForStatus(original, status, ack_context);
+  return hl7::BuildAckForStatus(original, status, warnings, ack_context);
 }
 
 }  // namespace hie::identity

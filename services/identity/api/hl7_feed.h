@@ -12,18 +12,26 @@
 //                        otherwise nothing changes
 //
 // Identity of the sender: the organisation is the verified certificate's subject O (never
-// MSH-4); only certificates with role `member` may feed. Source ids are (org, PID-3 MRN).
+// MSH-4); only certificates with role `member` may feed (core/authorization.h, the same rules
+// as gRPC). Source ids are (org, PID-3 MRN).
 //
 // Durability and retries: the operations commit before this returns, and the ACK is written
 // only after it returns. Every operation's idempotency key derives from (org, MSH-10), so a
 // message resent after a lost ACK is applied once and acknowledged the same way.
-// Outcomes: AA applied; AE content error (ERR names the field, e.g. PID-7); AR a message the
-// hub will not accept (unparseable, unsupported type or event, wrong role); no ACK (connection
-// closed, the sender resends) for transient failures (database unavailable, timeout).
+// Ordering: the record's source event time is EVN-2, else MSH-7; an update older than the stored
+// version goes into history only.
+//
+// Outcomes (hl7/ack.h has the whole mapping): AA applied, with a warning ERR segment (severity W)
+// for each identifier the service normalised away (the patient is registered without it); AE the
+// message's own fault (ERR names the field, e.g. PID-7, or text not valid in the MSH-18 character
+// set); AR a message the hub will not accept (unparseable, unsupported type or event, wrong role,
+// an internal error); no ACK (connection closed, the sender resends) for transient server-side
+// failures (database unavailable, read-only, out of resources, timeout).
 
 #include <atomic>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "services/identity/core/identity_manager.h"
 #include "services/identity/hl7/adt.h"
@@ -44,7 +52,9 @@ class Hl7Feed {
   std::string Handle(const hl7::MllpPeer& peer, std::string_view message);
 
  private:
-  absl::Status Apply(const hl7::MllpPeer& peer, const hl7::AdtEvent& event);
+  // Applies `event`; identifiers the service dropped become `warnings` for the ACK.
+  absl::Status Apply(const hl7::MllpPeer& peer, const hie::common::v1::Actor& actor,
+                     const hl7::AdtEvent& event, std::vector<hl7::Hl7Error>* warnings);
 
   IdentityManager* manager_;
   const Clock* clock_;

@@ -78,7 +78,8 @@ TEST_F(Hl7FeedTest, RegistersUnderTheCertificatesOrgAndMapsTheDemographics) {
   EXPECT_EQ(d.addresses(0).postal_code(), "62704");
   bool has_ssn = false;
   for (const auto& id : d.identifiers()) {
-    has_ssn |= id.system() == "urn:oid:2.16.840.1.113883.4.1" && id.value() == "512449087";
+    // Sent as nine digits; the hub keeps SSNs in one form.
+    has_ssn |= id.system() == "urn:oid:2.16.840.1.113883.4.1" && id.value() == "512-44-9087";
   }
   EXPECT_TRUE(has_ssn);
 }
@@ -133,6 +134,89 @@ TEST_F(Hl7FeedTest, RealSampleMessagesAreAccepted) {
     contents << in.rdbuf();
     EXPECT_EQ(Send(contents.str()), "AA") << name;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outside review of 2026-12-04
+
+// One Latin-1 A04 was answered AA, stored as raw bytes, and then broke every read of the record
+// and the next start. It is now decoded by MSH-18; undeclared non-UTF-8 bytes are refused AE.
+TEST_F(Hl7FeedTest, Latin1NamesAreDecodedByMsh18AndUndeclaredOnesRefused) {
+  const std::string latin1_pid = "PID|1||MRN7^^^CLINIC^MR||M\xFCller^J\xF6rg||19700101|M";
+  std::string declared = "MSH|^~\\&|EMR|CLINIC|HIE|HIE|20261122101500||ADT^A04|L1|P|2.5.1|||||"
+                         "|8859/1\rEVN|A04|20261122101500\r" + latin1_pid + "\r";
+  ASSERT_EQ(Send(declared), "AA");
+  std::optional<v1::SourceRecord> record = Record("MRN7");
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->demographics().name().family(), "M\xC3\xBCller");
+  EXPECT_EQ(record->demographics().name().given(), "J\xC3\xB6rg");
+  EXPECT_TRUE(record->SerializeAsString().size() > 0);
+  v1::SourceRecord reparsed;
+  EXPECT_TRUE(reparsed.ParseFromString(record->SerializeAsString())) << "stored text is UTF-8";
+
+  std::string undeclared = Adt("A04", "L2", "PID|1||MRN8^^^CLINIC^MR||M\xFCller^J\xF6rg||19700101|M");
+  std::string ack = feed_.Handle(member_, undeclared);
+  EXPECT_EQ(hl7::AckCodeOf(ack), "AE");
+  EXPECT_NE(ack.find("PID^1^5"), std::string::npos) << ack;
+  EXPECT_FALSE(Record("MRN8").has_value());
+  // An escape in a name never reaches the store (nor a terminal).
+  EXPECT_EQ(Send(Adt("A04", "L3", "PID|1||MRN9^^^CLINIC^MR||Evil\x1b[2J^Eve||19700101|F")), "AE");
+  EXPECT_FALSE(Record("MRN9").has_value());
+}
+
+// EVN-2 orders updates: an A08 the sender made before the stored version goes into history
+// only, so an older update cannot overwrite a newer one.
+TEST_F(Hl7FeedTest, AnOlderUpdateDoesNotOverwriteANewerOne) {
+  auto adt_at = [](const std::string& control_id, const std::string& evn2,
+                   const std::string& family) {
+    return "MSH|^~\\&|EMR|CLINIC|HIE|HIE|20261122101500||ADT^A08|" + control_id +
+           "|P|2.5.1\rEVN|A08|" + evn2 + "\rPID|1||MRN1^^^CLINIC^MR||" + family +
+           "^Alice||19840312|F\r";
+  };
+  ASSERT_EQ(Send(adt_at("T1", "20261122120000", "Newer")), "AA");
+  ASSERT_EQ(Send(adt_at("T2", "20261122090000", "Older")), "AA");
+  std::optional<v1::SourceRecord> record = Record("MRN1");
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->demographics().name().family(), "Newer");
+  EXPECT_EQ(record->source_event_time().seconds(),
+            absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(2026, 11, 22, 12, 0, 0),
+                                                absl::UTCTimeZone())));
+  // A present but invalid EVN-2 is the message's fault.
+  EXPECT_EQ(Send(adt_at("T3", "2026112225", "Bad")), "AE");
+}
+
+// An identifier the hub cannot use is dropped with a warning in an AA, never a refusal: the
+// patient is registered.
+TEST_F(Hl7FeedTest, AnUnusableIdentifierIsDroppedWithAWarningInTheAck) {
+  std::string ack = feed_.Handle(
+      member_, Adt("A04", "W1", "PID|1||MRN5^^^CLINIC^MR||Doe^Jane||19800101|F|||||||||||1234"));
+  EXPECT_EQ(hl7::AckCodeOf(ack), "AA") << ack;
+  EXPECT_NE(ack.find("ERR|"), std::string::npos) << ack;
+  EXPECT_NE(ack.find("PID^1^19"), std::string::npos) << "the warning names PID-19: " << ack;
+  EXPECT_NE(ack.find("|W|"), std::string::npos) << "severity W: " << ack;
+  ASSERT_TRUE(Record("MRN5").has_value());
+  EXPECT_EQ(Record("MRN5")->demographics().identifiers_size(), 1) << "the MRN only";
+}
+
+// A store that cannot be reached: the sender must resend, so no ACK at all (never AE, which a
+// sender drops).
+class DownStore : public InMemoryIdentityStore {
+ public:
+  absl::Status Transact(absl::Time deadline, const std::vector<std::string>& keys,
+                        const TxnFn& fn) override {
+    if (down) return absl::UnavailableError("database unavailable (25006)");
+    return InMemoryIdentityStore::Transact(deadline, keys, fn);
+  }
+  bool down = true;
+};
+
+TEST_F(Hl7FeedTest, ATransientDatabaseFailureGetsNoAckSoTheSenderResends) {
+  DownStore store;
+  IdentityManager manager(&store, &matcher_, &clock_);
+  Hl7Feed feed(&manager, &clock_);
+  EXPECT_EQ(feed.Handle(member_, Adt("A04", "D1", kAlicePid)), "");
+  store.down = false;
+  EXPECT_EQ(hl7::AckCodeOf(feed.Handle(member_, Adt("A04", "D1", kAlicePid))), "AA");
 }
 
 }  // namespace

@@ -20,47 +20,31 @@ std::string NewRequestId() {
   return absl::StrFormat("id-%016x", rng());
 }
 
-// The caller's actor and permission, from its verified certificate.
+// The caller's actor for `op`, from its verified certificate (authorization.h has the rules).
 absl::StatusOr<hie::common::v1::Actor> AuthorisedActor(
     const grpc::CallbackServerContext& ctx, const hie::common::v1::RequestContext& context,
-    bool write) {
+    Operation op, const AuthorizationPolicy& policy) {
   auto auth = ctx.auth_context();
   if (auth == nullptr) return absl::UnauthenticatedError("no client certificate");
   absl::StatusOr<PeerIdentity> peer = PeerIdentityOf(*auth);
   if (!peer.ok()) return peer.status();
-  hie::common::v1::Actor actor;
-  if (peer->role == "service") {
-    if (context.actor().org().empty()) {
-      return absl::InvalidArgumentError("context.actor.org is required from hub services");
-    }
-    return context.actor();
-  }
-  if (peer->role == "operator" || (peer->role == "auditor" && !write)) {
-    actor.set_org(peer->org);
-    actor.set_user_id(context.actor().user_id().empty() ? peer->common_name
-                                                        : context.actor().user_id());
-    actor.set_role(peer->role == "operator" ? hie::common::v1::ROLE_HIE_OPERATOR
-                                            : hie::common::v1::ROLE_PRIVACY_OFFICER);
-    return actor;
-  }
-  return absl::PermissionDeniedError(
-      absl::StrCat("role '", peer->role, "' may not ", write ? "change" : "read",
-                   " identities directly; use the gateway"));
+  return ActorForCall({peer->org, peer->role, peer->common_name}, context.actor(), Channel::kGrpc,
+                      op, policy);
 }
 
 }  // namespace
 
 IdentityServiceImpl::IdentityServiceImpl(IdentityManager* manager, WorkerPool* workers,
-                                         absl::Duration default_timeout)
-    : manager_(manager), workers_(workers), default_timeout_(default_timeout) {}
+                                         IdentityServiceOptions options)
+    : manager_(manager), workers_(workers), options_(std::move(options)) {}
 
-template <typename Request, typename Response, typename Operation>
+template <typename Request, typename Response, typename Work>
 grpc::ServerUnaryReactor* IdentityServiceImpl::Run(grpc::CallbackServerContext* ctx,
                                                    const Request* request, Response* response,
-                                                   Access access, Operation operation) {
+                                                   identity::Operation op, Work work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::StatusOr<hie::common::v1::Actor> actor =
-      AuthorisedActor(*ctx, request->context(), access == Access::kWrite);
+      AuthorisedActor(*ctx, request->context(), op, options_.authorization);
   if (!actor.ok()) {
     reactor->Finish(ToGrpcStatus(actor.status()));
     return reactor;
@@ -71,9 +55,9 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::Run(grpc::CallbackServerContext* 
   if (call.request_id.empty()) call.request_id = RequestIdOf(*ctx);
   if (call.request_id.empty()) call.request_id = NewRequestId();
   absl::Time client_deadline = absl::FromChrono(ctx->deadline());
-  call.deadline = std::min(client_deadline, absl::Now() + default_timeout_);
-  bool queued = workers_->TrySubmit([this, reactor, response, call, operation]() {
-    absl::StatusOr<Response> result = operation(call);
+  call.deadline = std::min(client_deadline, absl::Now() + options_.default_timeout);
+  bool queued = workers_->TrySubmit([this, reactor, response, call, work]() {
+    absl::StatusOr<Response> result = work(call);
     if (result.ok()) *response = *std::move(result);
     reactor->Finish(ToGrpcStatus(result.status()));
   });
@@ -84,45 +68,45 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::Run(grpc::CallbackServerContext* 
   return reactor;
 }
 
-#define HIE_IDENTITY_RPC(Method, Request, Response, access, ManagerMethod)                   \
+#define HIE_IDENTITY_RPC(Method, Request, Response, op, ManagerMethod)                       \
   grpc::ServerUnaryReactor* IdentityServiceImpl::Method(                                     \
       grpc::CallbackServerContext* ctx, const Request* request, Response* response) {        \
-    return Run(ctx, request, response, access,                                              \
+    return Run(ctx, request, response, Operation::op,                                       \
                [this, request](const CallContext& call) {                                   \
                  return manager_->ManagerMethod(call, *request);                            \
                });                                                                          \
   }
 
 HIE_IDENTITY_RPC(RegisterSourceRecord, v1::RegisterSourceRecordRequest,
-                 v1::RegisterSourceRecordResponse, Access::kWrite, Register)
+                 v1::RegisterSourceRecordResponse, kRegister, Register)
 HIE_IDENTITY_RPC(RegisterSourceRecords, v1::RegisterSourceRecordsRequest,
-                 v1::RegisterSourceRecordsResponse, Access::kWrite, RegisterBatch)
+                 v1::RegisterSourceRecordsResponse, kRegister, RegisterBatch)
 HIE_IDENTITY_RPC(MergeSourceRecords, v1::MergeSourceRecordsRequest,
-                 v1::MergeSourceRecordsResponse, Access::kWrite, MergeSourceRecords)
-HIE_IDENTITY_RPC(GetSourceRecord, v1::GetSourceRecordRequest, v1::SourceRecord, Access::kRead,
+                 v1::MergeSourceRecordsResponse, kMergeSourceRecords, MergeSourceRecords)
+HIE_IDENTITY_RPC(GetSourceRecord, v1::GetSourceRecordRequest, v1::SourceRecord, kReadRecord,
                  GetSourceRecord)
-HIE_IDENTITY_RPC(Resolve, v1::ResolveRequest, v1::ResolveResponse, Access::kRead, Resolve)
+HIE_IDENTITY_RPC(Resolve, v1::ResolveRequest, v1::ResolveResponse, kReadRecord, Resolve)
 HIE_IDENTITY_RPC(SearchPersons, v1::SearchPersonsRequest, v1::SearchPersonsResponse,
-                 Access::kRead, SearchPersons)
-HIE_IDENTITY_RPC(GetPerson, v1::GetPersonRequest, v1::Person, Access::kRead, GetPerson)
+                 kSearch, SearchPersons)
+HIE_IDENTITY_RPC(GetPerson, v1::GetPersonRequest, v1::Person, kReadPerson, GetPerson)
 HIE_IDENTITY_RPC(ListReviewTasks, v1::ListReviewTasksRequest, v1::ListReviewTasksResponse,
-                 Access::kRead, ListReviewTasks)
-HIE_IDENTITY_RPC(GetReviewTask, v1::GetReviewTaskRequest, v1::ReviewTask, Access::kRead,
+                 kReadReview, ListReviewTasks)
+HIE_IDENTITY_RPC(GetReviewTask, v1::GetReviewTaskRequest, v1::ReviewTask, kReadReview,
                  GetReviewTask)
 HIE_IDENTITY_RPC(ResolveReviewTask, v1::ResolveReviewTaskRequest, v1::ResolveReviewTaskResponse,
-                 Access::kWrite, ResolveReviewTask)
-HIE_IDENTITY_RPC(LinkRecord, v1::LinkRecordRequest, v1::LinkRecordResponse, Access::kWrite,
+                 kResolveReview, ResolveReviewTask)
+HIE_IDENTITY_RPC(LinkRecord, v1::LinkRecordRequest, v1::LinkRecordResponse, kLink,
                  LinkRecord)
 HIE_IDENTITY_RPC(UnlinkRecord, v1::UnlinkRecordRequest, v1::UnlinkRecordResponse,
-                 Access::kWrite, UnlinkRecord)
+                 kUnlink, UnlinkRecord)
 HIE_IDENTITY_RPC(MergePersons, v1::MergePersonsRequest, v1::MergePersonsResponse,
-                 Access::kWrite, MergePersons)
+                 kMergePersons, MergePersons)
 HIE_IDENTITY_RPC(UnmergePersons, v1::UnmergePersonsRequest, v1::UnmergePersonsResponse,
-                 Access::kWrite, UnmergePersons)
-HIE_IDENTITY_RPC(GetHistory, v1::GetHistoryRequest, v1::GetHistoryResponse, Access::kRead,
+                 kUnmergePersons, UnmergePersons)
+HIE_IDENTITY_RPC(GetHistory, v1::GetHistoryRequest, v1::GetHistoryResponse, kReadHistory,
                  GetHistory)
 HIE_IDENTITY_RPC(ListNotAMatches, v1::ListNotAMatchesRequest, v1::ListNotAMatchesResponse,
-                 Access::kRead, ListNotAMatches)
+                 kReadHistory, ListNotAMatches)
 
 #undef HIE_IDENTITY_RPC
 
@@ -136,9 +120,11 @@ constexpr int kPageSize = 500;
 // (gRPC allows one outstanding write per stream), waiting for each write to complete.
 class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
  public:
+  // `open` counts the streams; this one is already counted and uncounts itself when done.
   WatchReactor(IdentityManager* manager, CallContext call, const v1::WatchEventsRequest& request,
-               std::shared_ptr<std::atomic<bool>> stopping)
+               std::shared_ptr<std::atomic<bool>> stopping, std::shared_ptr<std::atomic<int>> open)
       : manager_(manager),
+        open_(std::move(open)),
         call_(std::move(call)),
         types_(request.types().begin(), request.types().end()),
         delivered_through_(request.after_sequence()),
@@ -159,6 +145,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
   }
   void OnDone() override {
     thread_.join();
+    open_->fetch_sub(1);
     delete this;
   }
 
@@ -218,6 +205,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
   }
 
   IdentityManager* manager_;
+  std::shared_ptr<std::atomic<int>> open_;
   const CallContext call_;
   const std::set<int> types_;
   int64_t delivered_through_;
@@ -236,23 +224,28 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
 
 grpc::ServerWriteReactor<v1::IdentityEvent>* IdentityServiceImpl::WatchEvents(
     grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) {
-  absl::StatusOr<hie::common::v1::Actor> actor =
-      AuthorisedActor(*ctx, request->context(), /*write=*/false);
-  if (!actor.ok() || request->after_sequence() < 0) {
-    class Refusal : public grpc::ServerWriteReactor<v1::IdentityEvent> {
-     public:
-      explicit Refusal(grpc::Status status) { Finish(status); }
-      void OnDone() override { delete this; }
-    };
-    return new Refusal(actor.ok() ? grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                                 "after_sequence must not be negative")
-                                  : ToGrpcStatus(actor.status()));
+  absl::StatusOr<hie::common::v1::Actor> actor = AuthorisedActor(
+      *ctx, request->context(), Operation::kWatchEvents, options_.authorization);
+  class Refusal : public grpc::ServerWriteReactor<v1::IdentityEvent> {
+   public:
+    explicit Refusal(grpc::Status status) { Finish(status); }
+    void OnDone() override { delete this; }
+  };
+  if (!actor.ok()) return new Refusal(ToGrpcStatus(actor.status()));
+  if (request->after_sequence() < 0) {
+    return new Refusal(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    "after_sequence must not be negative"));
+  }
+  if (open_watches_->fetch_add(1) >= options_.max_watch_streams) {
+    open_watches_->fetch_sub(1);
+    return new Refusal(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    "too many WatchEvents streams are open; retry with backoff"));
   }
   CallContext call;
   call.actor = *std::move(actor);
   call.request_id = request->context().request_id().empty() ? NewRequestId()
                                                             : request->context().request_id();
-  return new WatchReactor(manager_, std::move(call), *request, stopping_);
+  return new WatchReactor(manager_, std::move(call), *request, stopping_, open_watches_);
 }
 
 void IdentityServiceImpl::StopWatches() { stopping_->store(true); }

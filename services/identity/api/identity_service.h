@@ -4,14 +4,14 @@
 // certificate, builds the CallContext, runs the operation on the worker pool (callback threads
 // never block on the database) and maps absl::Status to grpc::Status. No identity rules here.
 //
-// Authorisation by certificate role (OU):
-//   service   (hub services, e.g. the gateway): everything; the actor is taken from
-//             context.actor, which the service vouches for.
-//   operator  (HIE operations staff): everything; actor = {cert O, context.actor.user_id or
-//             cert CN, ROLE_HIE_OPERATOR}.
-//   auditor   (privacy officers): reads only (records, persons, resolve, search, review tasks,
-//             history, not-a-match decisions).
-//   member    and anything else: PERMISSION_DENIED (members use the gateway or the HL7 feed).
+// Authorisation: the caller's certificate and the request's context.actor decide the actor and
+// what it may do (core/authorization.h: one set of rules for gRPC and the HL7 feed; the core
+// checks member actors' organisation on every operation).
+//
+// Limits: every call gets at most IdentityServiceOptions::default_timeout (or the client's
+// shorter deadline); database work runs on the bounded WorkerPool (RESOURCE_EXHAUSTED when
+// full); at most max_watch_streams WatchEvents streams are open at once (each holds a thread;
+// RESOURCE_EXHAUSTED beyond).
 
 #include <atomic>
 #include <memory>
@@ -22,12 +22,18 @@
 
 namespace hie::identity {
 
+struct IdentityServiceOptions {
+  // The longest a call may take (the client's deadline when shorter).
+  absl::Duration default_timeout = absl::Seconds(10);
+  AuthorizationPolicy authorization;
+  int max_watch_streams = 32;
+};
+
 class IdentityServiceImpl final : public v1::IdentityService::CallbackService {
  public:
-  // `manager` and `workers` must outlive the service. `default_timeout` applies when the client
-  // sets no deadline.
+  // `manager` and `workers` must outlive the service.
   IdentityServiceImpl(IdentityManager* manager, WorkerPool* workers,
-                      absl::Duration default_timeout = absl::Seconds(10));
+                      IdentityServiceOptions options = {});
 
   grpc::ServerUnaryReactor* RegisterSourceRecord(
       grpc::CallbackServerContext* ctx, const v1::RegisterSourceRecordRequest* request,
@@ -89,16 +95,16 @@ class IdentityServiceImpl final : public v1::IdentityService::CallbackService {
   void StopWatches();
 
  private:
-  enum class Access { kRead, kWrite };
-
-  // Runs `operation(call)` on the worker pool and finishes the call with its result.
-  template <typename Request, typename Response, typename Operation>
+  // Authorises `op`, then runs `work(call)` on the worker pool and finishes the call with its
+  // result.
+  template <typename Request, typename Response, typename Work>
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const Request* request,
-                                Response* response, Access access, Operation operation);
+                                Response* response, Operation op, Work work);
 
   IdentityManager* manager_;
   WorkerPool* workers_;
-  absl::Duration default_timeout_;
+  const IdentityServiceOptions options_;
+  std::shared_ptr<std::atomic<int>> open_watches_ = std::make_shared<std::atomic<int>>(0);
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
 };
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -14,6 +15,9 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/logging.h"
+#include "services/common/text.h"
+#include "services/identity/core/identifiers.h"
 #include "services/identity/store/forwarding_txn.h"
 
 namespace hie::identity {
@@ -57,6 +61,9 @@ constexpr int kMaxReviewTasksPerRegistration = 3;
 // by default) times max_connections locks: 8 connections with calls of 50 use about 3,200.
 constexpr int kMaxBatchRegistrations = 50;
 constexpr int kMaxMergeChain = 16;
+// Added to a cache entry's life when waiting for it to expire: the entry's PX is counted from
+// when Redis receives the fill, a little after the lookup that bounds it.
+constexpr absl::Duration kCacheExpiryMargin = absl::Seconds(1);
 
 // ------------------------------------------------------------------------------------------
 // Small helpers
@@ -134,6 +141,18 @@ absl::Status RequireText(const std::string& value, const char* field, size_t max
   return absl::OkStatus();
 }
 
+// Every string of every request, whatever the entry point: UTF-8, no control characters, at most
+// this long (fields with tighter limits check them too).
+constexpr size_t kMaxTextBytes = 1024;
+
+// The first check of every operation: the request's text, and what the actor may touch.
+template <typename Request>
+absl::Status Admit(const CallContext& call, const Request& request, Operation op,
+                   const std::vector<NamedSource>& sources = {}) {
+  if (absl::Status s = CheckMessageText(request, kMaxTextBytes); !s.ok()) return s;
+  return CheckActorScope(call.actor, op, sources);
+}
+
 absl::Status ValidateSourceId(const SourceId& id, const std::string& field) {
   if (absl::Status s = RequireText(id.org(), (field + ".org").c_str(), 64); !s.ok()) return s;
   return RequireText(id.local_id(), (field + ".local_id").c_str(), 128);
@@ -153,6 +172,19 @@ absl::Status ValidateDemographics(const Demographics& d, const std::string& fiel
   }
   if (!d.deceased_date().empty() && !IsValidDate(d.deceased_date())) {
     return absl::InvalidArgumentError(absl::StrCat(field, ".deceased_date must be YYYY-MM-DD"));
+  }
+  for (const auto& [count, name, max] :
+       {std::tuple{d.other_names_size(), "other_names", 10}, std::tuple{d.addresses_size(), "addresses", 10},
+        std::tuple{d.phones_size(), "phones", 10}, std::tuple{d.emails_size(), "emails", 10}}) {
+    if (count > max) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".", name, " holds more than ", max, " entries"));
+    }
+  }
+  for (int i = 0; i < d.addresses_size(); ++i) {
+    if (d.addresses(i).lines_size() > 4) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".addresses[", i, "].lines holds more than 4 lines"));
+    }
   }
   const auto& n = d.name();
   for (const auto& [value, name] :
@@ -669,15 +701,15 @@ class BatchTxn : public ForwardingTxn {
     if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.GetEvent(id);
   }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p,
-                                                                   absl::Time as_of) override {
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p, absl::Time as_of,
+                                                           int64_t after, int limit) override {
     if (absl::Status s = Flush(); !s.ok()) return s;
-    return t_.EventsAboutPerson(p, as_of);
+    return t_.EventsAboutPerson(p, as_of, after, limit);
   }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
-                                                                   absl::Time as_of) override {
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id, absl::Time as_of,
+                                                           int64_t after, int limit) override {
     if (absl::Status s = Flush(); !s.ok()) return s;
-    return t_.EventsAboutRecord(id, as_of);
+    return t_.EventsAboutRecord(id, as_of, after, limit);
   }
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(
       int64_t after, int limit, const std::vector<int64_t>& missing) override {
@@ -792,17 +824,26 @@ class IdentityManager::KeyLocks {
     std::vector<uint64_t> keys_;
   };
 
-  std::unique_ptr<Held> Lock(const std::vector<std::string>& keys) {
+  // Waits until none of `keys` is held, at most until `deadline` (DEADLINE_EXCEEDED then: a
+  // caller never waits past its request's deadline).
+  absl::StatusOr<std::unique_ptr<Held>> Lock(const std::vector<std::string>& keys,
+                                             absl::Time deadline) {
     std::vector<uint64_t> hashes;
     hashes.reserve(keys.size());
     for (const std::string& key : keys) hashes.push_back(std::hash<std::string>{}(key));
     std::sort(hashes.begin(), hashes.end());
     hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
     std::unique_lock lock(mu_);
-    released_.wait(lock, [&] {
+    auto free = [&] {
       return std::none_of(hashes.begin(), hashes.end(),
                           [&](uint64_t h) { return held_.contains(h); });
-    });
+    };
+    if (deadline == absl::InfiniteFuture()) {
+      released_.wait(lock, free);
+    } else if (!released_.wait_until(lock, absl::ToChronoTime(deadline), free)) {
+      return absl::DeadlineExceededError("waited too long for a concurrent registration of the "
+                                         "same patient");
+    }
     held_.insert(hashes.begin(), hashes.end());
     return std::make_unique<Held>(this, std::move(hashes));
   }
@@ -854,11 +895,52 @@ absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::
     return absl::OkStatus();
   });
   if (status.ok()) MarkApplied(changes.sequences);
-  if (!status.ok() || stale.empty()) return status;
-  invalidations_.fetch_add(1);
-  cache_->Invalidate(stale);
-  invalidations_.fetch_add(1);
-  return status;
+  if (!status.ok() || cache_ == nullptr) return status;
+  if (!stale.empty()) SettleCache(stale, deadline);
+  return WaitUntilCacheSettled(deadline);
+}
+
+// After a commit: invalidates the cached answers the write made stale. When the cache will not
+// take the invalidation (it refuses writes, times out), every stale entry is gone ttl() after
+// the commit anyway (resolve_cache.h): until then this replica answers Resolve from the
+// database, retries the invalidation, and acknowledges no write (WaitUntilCacheSettled).
+void IdentityManager::SettleCache(const std::vector<SourceId>& stale, absl::Time deadline) {
+  const absl::Time expired_by = absl::Now() + cache_->ttl() + kCacheExpiryMargin;
+  if (cache_->Invalidate(stale).ok()) return;
+  if (cache_->Unreachable()) return;  // nobody can read it: nothing stale can be served
+  Log(LogLevel::kWarning, "resolve_cache_invalidation_failed",
+      {{"records", static_cast<uint64_t>(stale.size())}});
+  {
+    std::lock_guard lock(cache_mu_);
+    cache_unsettled_until_ = std::max(cache_unsettled_until_, expired_by);
+  }
+  // Retried meanwhile, so that Redis holds no stale entry for longer than needed.
+  while (absl::Now() < std::min(expired_by, deadline)) {
+    absl::SleepFor(std::min(absl::Milliseconds(100), std::min(expired_by, deadline) - absl::Now()));
+    if (cache_->Invalidate(stale).ok() || cache_->Unreachable()) return;
+  }
+}
+
+absl::Status IdentityManager::WaitUntilCacheSettled(absl::Time deadline) {
+  absl::Time until;
+  {
+    std::lock_guard lock(cache_mu_);
+    until = cache_unsettled_until_;
+  }
+  if (absl::Now() >= until) return absl::OkStatus();
+  if (deadline < until) {
+    absl::SleepFor(deadline - absl::Now());
+    return absl::DeadlineExceededError(
+        "the change is committed, but cached answers it made stale have not expired yet; retry "
+        "with the same idempotency key");
+  }
+  absl::SleepFor(until - absl::Now());
+  return absl::OkStatus();
+}
+
+bool IdentityManager::CacheSettled() {
+  std::lock_guard lock(cache_mu_);
+  return absl::Now() >= cache_unsettled_until_;
 }
 
 constexpr absl::Duration kGapPatience = absl::Seconds(30);
@@ -1017,6 +1099,21 @@ absl::Status ValidateRegistration(const v1::RegisterSourceRecordRequest& request
   return ValidateDemographics(request.demographics(), "demographics");
 }
 
+// A registration as the rules see it: identifiers normalised or dropped (warnings name them,
+// `field_prefix` locating the entry in its request), then checked. The same request always gives
+// the same result, so a retry sees the same warnings.
+absl::Status AdmitRegistration(const CallContext& call, const std::string& field_prefix,
+                               v1::RegisterSourceRecordRequest* request,
+                               std::vector<hie::common::v1::FieldWarning>* warnings) {
+  NormaliseIdentifiers(request->mutable_demographics(), field_prefix + "demographics", warnings);
+  if (absl::Status s = Admit(call, *request, Operation::kRegister,
+                             {{&request->source_id(), "source_id"}});
+      !s.ok()) {
+    return s;
+  }
+  return ValidateRegistration(*request);
+}
+
 }  // namespace
 
 std::vector<std::string> IdentityManager::RegistrationLockKeys(
@@ -1027,10 +1124,14 @@ std::vector<std::string> IdentityManager::RegistrationLockKeys(
 }
 
 absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
-    const CallContext& call, const v1::RegisterSourceRecordRequest& request) {
-  if (absl::Status s = ValidateRegistration(request); !s.ok()) return s;
+    const CallContext& call, const v1::RegisterSourceRecordRequest& sent) {
+  v1::RegisterSourceRecordRequest request = sent;
+  std::vector<hie::common::v1::FieldWarning> warnings;
+  if (absl::Status s = AdmitRegistration(call, "", &request, &warnings); !s.ok()) return s;
   const std::vector<std::string> lock_keys = RegistrationLockKeys(request);
-  std::unique_ptr<KeyLocks::Held> held = key_locks_->Lock(lock_keys);
+  absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held =
+      key_locks_->Lock(lock_keys, call.deadline);
+  if (!held.ok()) return held.status();
   const absl::Time now = clock_->Now();
   IndexChange index;
   v1::RegisterSourceRecordResponse response;
@@ -1051,6 +1152,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
     // A dry run changes nothing: roll back on purpose.
     return request.validate_only() ? absl::CancelledError("validate_only") : batch.Flush();
   });
+  for (hie::common::v1::FieldWarning& warning : warnings) *response.add_warnings() = warning;
   if (request.validate_only() && status.code() == absl::StatusCode::kCancelled) {
     return response;
   }
@@ -1092,6 +1194,7 @@ void SetEntryError(v1::RegisterSourceRecordResult* result, int index, const absl
 absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch(
     const CallContext& call, const v1::RegisterSourceRecordsRequest& request) {
   if (absl::Status s = ValidateContext(request.context()); !s.ok()) return s;
+  if (absl::Status s = CheckMessageText(request.context(), kMaxTextBytes); !s.ok()) return s;
   const int n = request.registrations_size();
   if (n == 0 || n > kMaxBatchRegistrations) {
     return absl::InvalidArgumentError(
@@ -1101,13 +1204,16 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
   std::vector<v1::RegisterSourceRecordRequest> entries(request.registrations().begin(),
                                                        request.registrations().end());
   std::vector<bool> pending(n, false);  // valid entries not refused (yet)
+  std::vector<std::vector<hie::common::v1::FieldWarning>> warnings(n);
   std::vector<std::string> lock_keys;
   for (int i = 0; i < n; ++i) {
     v1::RegisterSourceRecordResult* result = response.add_results();
     *entries[i].mutable_context() = request.context();
-    absl::Status valid = entries[i].validate_only()
-                             ? absl::InvalidArgumentError("validate_only is not allowed in a batch")
-                             : ValidateRegistration(entries[i]);
+    absl::Status valid =
+        entries[i].validate_only()
+            ? absl::InvalidArgumentError("validate_only is not allowed in a batch")
+            : AdmitRegistration(call, absl::StrCat("registrations[", i, "]."), &entries[i],
+                                &warnings[i]);
     if (!valid.ok()) {
       SetEntryError(result, i, valid);
       continue;
@@ -1116,7 +1222,9 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
     for (std::string& key : RegistrationLockKeys(entries[i])) lock_keys.push_back(std::move(key));
   }
   if (lock_keys.empty()) return response;  // every entry was invalid
-  std::unique_ptr<KeyLocks::Held> held = key_locks_->Lock(lock_keys);
+  absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held =
+      key_locks_->Lock(lock_keys, call.deadline);
+  if (!held.ok()) return held.status();
   const absl::Time now = clock_->Now();
 
   // Each entry goes into the index as soon as it is decided, so that later entries match it;
@@ -1163,7 +1271,9 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
           refusal = result.status();
           return absl::CancelledError("a batch entry was refused");
         }
-        *response.mutable_results(i)->mutable_response() = *std::move(result);
+        v1::RegisterSourceRecordResponse* entry = response.mutable_results(i)->mutable_response();
+        *entry = *std::move(result);
+        for (const auto& warning : warnings[i]) *entry->add_warnings() = warning;
         if (change.upsert) {
           const SourceId& id = entries[i].source_id();
           if (absl::Status s = matcher_->Upsert(id, entries[i].demographics()); !s.ok()) return s;
@@ -1384,6 +1494,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
 
 absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecords(
     const CallContext& call, const v1::MergeSourceRecordsRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kMergeSourceRecords, {{&request.survivor(), "survivor"}, {&request.superseded(), "superseded"}}); !s.ok()) return s;
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
@@ -1481,6 +1592,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
 
 absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
     const CallContext& call, const v1::GetSourceRecordRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}}); !s.ok()) return s;
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
   if (request.version() < 0) return absl::InvalidArgumentError("version must not be negative");
   v1::SourceRecord out;
@@ -1497,13 +1609,15 @@ absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
 
 absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& call,
                                                              const v1::ResolveRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}}); !s.ok()) return s;
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
-  const bool cacheable =
-      cache_ != nullptr && request.target_orgs_size() == 0 && !request.include_inactive();
+  const bool cacheable = cache_ != nullptr && request.target_orgs_size() == 0 &&
+                         !request.include_inactive() && CacheSettled();
+  ResolveCache::Lookup lookup;
   if (cacheable) {
-    if (std::optional<v1::ResolveResponse> hit = cache_->Get(request.source_id())) return *hit;
+    lookup = cache_->Get(request.source_id());
+    if (lookup.hit.has_value()) return *std::move(lookup.hit);
   }
-  const uint64_t epoch = invalidations_.load();
   v1::ResolveResponse out;
   // One read: the record's person and every record linked to it, in one statement.
   absl::Status status = store_->Read(call.deadline, [&](IdentityTxn& txn) -> absl::Status {
@@ -1525,12 +1639,13 @@ absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& 
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  if (cacheable && invalidations_.load() == epoch) cache_->Put(request.source_id(), out);
+  if (cacheable) cache_->Put(request.source_id(), lookup, out);
   return out;
 }
 
 absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
     const CallContext& call, const v1::SearchPersonsRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kSearch); !s.ok()) return s;
   const Demographics& q = request.query();
   if (q.name().family().empty() && q.birth_date().empty() && q.identifiers_size() == 0) {
     return absl::InvalidArgumentError(
@@ -1588,6 +1703,7 @@ absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
 
 absl::StatusOr<v1::Person> IdentityManager::GetPerson(const CallContext& call,
                                                       const v1::GetPersonRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kReadPerson); !s.ok()) return s;
   if (absl::Status s = RequireText(request.person_id(), "person_id", 64); !s.ok()) return s;
   const absl::Time now = clock_->Now();
   v1::Person out;
@@ -1608,6 +1724,7 @@ absl::StatusOr<v1::Person> IdentityManager::GetPerson(const CallContext& call,
 
 absl::StatusOr<v1::ListReviewTasksResponse> IdentityManager::ListReviewTasks(
     const CallContext& call, const v1::ListReviewTasksRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kReadReview); !s.ok()) return s;
   if (request.page_size() < 0 || request.page_size() > 500) {
     return absl::InvalidArgumentError("page_size must be between 0 and 500");
   }
@@ -1645,6 +1762,7 @@ absl::StatusOr<v1::ListReviewTasksResponse> IdentityManager::ListReviewTasks(
 
 absl::StatusOr<v1::ReviewTask> IdentityManager::GetReviewTask(
     const CallContext& call, const v1::GetReviewTaskRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kReadReview); !s.ok()) return s;
   if (absl::Status s = RequireText(request.task_id(), "task_id", 64); !s.ok()) return s;
   v1::ReviewTask out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
@@ -1663,6 +1781,7 @@ absl::StatusOr<v1::ReviewTask> IdentityManager::GetReviewTask(
 
 absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask(
     const CallContext& call, const v1::ResolveReviewTaskRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kResolveReview); !s.ok()) return s;
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
@@ -1747,6 +1866,7 @@ absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask
 
 absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
     const CallContext& call, const v1::LinkRecordRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kLink); !s.ok()) return s;
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
@@ -1817,6 +1937,7 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
 
 absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
     const CallContext& call, const v1::UnlinkRecordRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kUnlink, {{&request.source_id(), "source_id"}}); !s.ok()) return s;
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
@@ -1843,9 +1964,13 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
                                 fresh->person_id(), v1::LINK_METHOD_SPLIT,
                                 v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED, request.reason());
         if (!moved.ok()) return moved.status();
-        // So that matching does not put it back.
+        // So that matching does not put it back. A member (ADT A37) speaks for its own records
+        // only: its decision says nothing about other organisations' records of the person.
         for (const v1::Link& l : *links) {
           if (SameId(l.source_id(), request.source_id())) continue;
+          if (IsMemberRole(call.actor.role()) && l.source_id().org() != call.actor.org()) {
+            continue;
+          }
           if (auto s = RecordNotAMatch(txn, call, now, request.source_id(), l.source_id(),
                                        request.reason());
               !s.ok()) {
@@ -1866,6 +1991,7 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
 
 absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
     const CallContext& call, const v1::MergePersonsRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kMergePersons); !s.ok()) return s;
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
@@ -1935,6 +2061,7 @@ absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
 
 absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
     const CallContext& call, const v1::UnmergePersonsRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kUnmergePersons); !s.ok()) return s;
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
@@ -2015,8 +2142,73 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
 // ------------------------------------------------------------------------------------------
 // History
 
+namespace {
+
+// GetHistory page tokens: "s" and the sequence of the last event delivered (opaque to clients).
+absl::StatusOr<int64_t> ParseHistoryToken(const std::string& token) {
+  if (token.empty()) return 0;
+  int64_t after = 0;
+  if (token[0] != 's' || !absl::SimpleAtoi(token.substr(1), &after) || after < 0) {
+    return absl::InvalidArgumentError("page_token is not valid");
+  }
+  return after;
+}
+
+bool MovesRecords(const v1::IdentityEvent& e) {
+  return e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_LINKED ||
+         e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED ||
+         e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED ||
+         e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED ||
+         e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED;
+}
+
+// Replays a person's link-changing events into its state as of the events' end.
+class PersonReplay {
+ public:
+  explicit PersonReplay(std::string person_id) : person_id_(std::move(person_id)) {}
+  void Apply(const v1::IdentityEvent& e) {
+    if (!MovesRecords(e) || (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED &&
+                             e.from_person_id().empty())) {
+      return;
+    }
+    for (const SourceId& id : e.source_ids()) {
+      if (e.from_person_id() == person_id_) links_.erase(RecordKey(id));
+      if (e.to_person_id() == person_id_) {
+        v1::Link l;
+        *l.mutable_source_id() = id;
+        l.set_person_id(person_id_);
+        *l.mutable_create_time() = e.event_time();
+        l.set_event_id(e.event_id());
+        links_[RecordKey(id)] = l;
+      }
+    }
+    if (e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED) {
+      merged_away_ = e.from_person_id() == person_id_;
+    } else if (e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED &&
+               e.to_person_id() == person_id_) {
+      merged_away_ = false;
+    }
+  }
+  void Fill(const v1::Person& now, v1::Person* then) const {
+    then->set_person_id(now.person_id());
+    *then->mutable_create_time() = now.create_time();
+    then->set_state(!links_.empty() ? v1::PERSON_STATE_ACTIVE
+                    : merged_away_  ? v1::PERSON_STATE_MERGED
+                                    : v1::PERSON_STATE_RETIRED);
+    for (const auto& [key, link] : links_) *then->add_links() = link;
+  }
+
+ private:
+  const std::string person_id_;
+  std::map<std::string, v1::Link> links_;
+  bool merged_away_ = false;
+};
+
+}  // namespace
+
 absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
     const CallContext& call, const v1::GetHistoryRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kReadHistory); !s.ok()) return s;
   const bool by_person = request.subject_case() == v1::GetHistoryRequest::kPersonId;
   if (request.subject_case() == v1::GetHistoryRequest::SUBJECT_NOT_SET) {
     return absl::InvalidArgumentError("person_id or source_id is required");
@@ -2027,58 +2219,43 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
   if (request.page_size() < 0 || request.page_size() > 1000) {
     return absl::InvalidArgumentError("page_size must be between 0 and 1000");
   }
-  absl::StatusOr<int> offset = ParsePageToken(request.page_token());
-  if (!offset.ok()) return offset.status();
+  absl::StatusOr<int64_t> after = ParseHistoryToken(request.page_token());
+  if (!after.ok()) return after.status();
+  const bool first_page = request.page_token().empty();
   const int page_size = request.page_size() == 0 ? 100 : request.page_size();
   const absl::Time as_of =
       request.has_as_of() ? FromProto(request.as_of()) : absl::InfiniteFuture();
   std::set<int> types(request.types().begin(), request.types().end());
+  constexpr int kBatch = 1000;  // events read per statement: memory holds one batch
   v1::GetHistoryResponse out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     out.Clear();
-    absl::StatusOr<std::vector<v1::IdentityEvent>> events =
-        by_person ? txn.EventsAboutPerson(request.person_id(), as_of)
-                  : txn.EventsAboutRecord(request.source_id(), as_of);
-    if (!events.ok()) return events.status();
+    // Calls fn(event) for the subject's events after `from`, in order, until it returns false.
+    auto each_event = [&](int64_t from, const auto& fn) -> absl::Status {
+      for (;;) {
+        absl::StatusOr<std::vector<v1::IdentityEvent>> events =
+            by_person ? txn.EventsAboutPerson(request.person_id(), as_of, from, kBatch)
+                      : txn.EventsAboutRecord(request.source_id(), as_of, from, kBatch);
+        if (!events.ok()) return events.status();
+        for (const v1::IdentityEvent& e : *events) {
+          if (!fn(e)) return absl::OkStatus();
+        }
+        if (static_cast<int>(events->size()) < kBatch) return absl::OkStatus();
+        from = events->back().sequence();
+      }
+    };
     if (by_person) {
       auto person = LoadPerson(txn, request.person_id());
       if (!person.ok()) return person.status();
-      // Replay link-changing events to find the person's records as of the requested time.
-      std::map<std::string, v1::Link> links;
-      bool merged_away = false;
-      for (const v1::IdentityEvent& e : *events) {
-        bool moves =
-            e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_LINKED ||
-            e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED ||
-            e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED ||
-            e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED ||
-            (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED && !e.from_person_id().empty());
-        if (!moves) continue;
-        for (const SourceId& id : e.source_ids()) {
-          if (e.from_person_id() == request.person_id()) links.erase(RecordKey(id));
-          if (e.to_person_id() == request.person_id()) {
-            v1::Link l;
-            *l.mutable_source_id() = id;
-            l.set_person_id(request.person_id());
-            *l.mutable_create_time() = e.event_time();
-            l.set_event_id(e.event_id());
-            links[RecordKey(id)] = l;
-          }
-        }
-        if (e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED) {
-          merged_away = e.from_person_id() == request.person_id();
-        } else if (e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED &&
-                   e.to_person_id() == request.person_id()) {
-          merged_away = false;
-        }
+      if (first_page) {  // the state as of the requested time: a replay of the whole history
+        PersonReplay replay(request.person_id());
+        absl::Status s = each_event(0, [&](const v1::IdentityEvent& e) {
+          replay.Apply(e);
+          return true;
+        });
+        if (!s.ok()) return s;
+        replay.Fill(*person, out.mutable_state()->mutable_person());
       }
-      v1::Person* then = out.mutable_state()->mutable_person();
-      then->set_person_id(person->person_id());
-      *then->mutable_create_time() = person->create_time();
-      then->set_state(!links.empty() ? v1::PERSON_STATE_ACTIVE
-                      : merged_away  ? v1::PERSON_STATE_MERGED
-                                     : v1::PERSON_STATE_RETIRED);
-      for (auto& [key, link] : links) *then->add_links() = link;
     } else {
       auto versions = txn.RecordVersions(request.source_id());
       if (!versions.ok()) return versions.status();
@@ -2091,33 +2268,27 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
           current = &v;
         }
       }
-      if (current != nullptr) {
+      if (first_page && current != nullptr) {
         v1::SourceRecord* then = out.mutable_state()->mutable_record();
         *then = *current;
-        for (const v1::IdentityEvent& e : *events) {
-          if (!e.to_person_id().empty() &&
-              (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_LINKED ||
-               e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED ||
-               e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED ||
-               e.type() == v1::IDENTITY_EVENT_TYPE_PERSONS_UNMERGED ||
-               e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED)) {
-            then->set_person_id(e.to_person_id());
-          }
-        }
+        absl::Status s = each_event(0, [&](const v1::IdentityEvent& e) {
+          if (!e.to_person_id().empty() && MovesRecords(e)) then->set_person_id(e.to_person_id());
+          return true;
+        });
+        if (!s.ok()) return s;
       }
     }
-    int index = 0;
-    for (const v1::IdentityEvent& e : *events) {
-      if (!types.empty() && types.count(e.type()) == 0) continue;
-      if (index++ < *offset) continue;
+    // The page: events after the token's, of the requested types; a next token when another
+    // matching event follows.
+    return each_event(*after, [&](const v1::IdentityEvent& e) {
+      if (!types.empty() && types.count(e.type()) == 0) return true;
       if (out.events_size() == page_size) {
-        out.set_next_page_token(absl::StrCat(*offset + page_size));
-        break;
+        out.set_next_page_token(absl::StrCat("s", out.events(page_size - 1).sequence()));
+        return false;
       }
       *out.add_events() = e;
-    }
-    if (*offset > 0) out.clear_state();
-    return absl::OkStatus();
+      return true;
+    });
   });
   if (!status.ok()) return status;
   return out;
@@ -2125,6 +2296,7 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
 
 absl::StatusOr<v1::ListNotAMatchesResponse> IdentityManager::ListNotAMatches(
     const CallContext& call, const v1::ListNotAMatchesRequest& request) {
+  if (absl::Status s = Admit(call, request, Operation::kReadHistory); !s.ok()) return s;
   if (request.subject_case() == v1::ListNotAMatchesRequest::SUBJECT_NOT_SET) {
     return absl::InvalidArgumentError("person_id or source_id is required");
   }
@@ -2157,6 +2329,7 @@ absl::StatusOr<std::vector<v1::IdentityEvent>> IdentityManager::EventsAfter(cons
                                                                             int64_t after_sequence,
                                                                             int limit) {
   if (after_sequence < 0) return absl::InvalidArgumentError("after_sequence must not be negative");
+  if (absl::Status s = CheckActorScope(call.actor, Operation::kWatchEvents); !s.ok()) return s;
   std::vector<v1::IdentityEvent> out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     absl::StatusOr<int64_t> last = txn.LastEventSequence();

@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/identity/core/authorization.h"
 #include "services/identity/core/matcher.h"
 #include "services/identity/core/resolve_cache.h"
 #include "services/identity/core/survivorship.h"
@@ -153,6 +154,11 @@ class IdentityManager {
       const CallContext& call, const std::vector<std::string>& lock_keys, const std::string& kind,
       const Request& request, const std::function<absl::StatusOr<Response>(IdentityTxn&)>& produce);
 
+  // Cached Resolve answers and writes (resolve_cache.h has the promise these keep).
+  void SettleCache(const std::vector<SourceId>& stale, absl::Time deadline);
+  absl::Status WaitUntilCacheSettled(absl::Time deadline);
+  bool CacheSettled();
+
   // Applies to the index the record events of the history it has not seen yet.
   absl::Status CatchUpIndex(IdentityTxn& txn);
   // Notes events this replica wrote (and applied itself) so catching up skips them.
@@ -168,9 +174,10 @@ class IdentityManager {
   const Clock* clock_;
   ResolveCache* cache_;
   const SurvivorshipPolicy survivorship_;
-  // Bumped by every invalidation; a Resolve fills the cache only if none happened while it
-  // read the database (so it never re-inserts an answer that a concurrent write made stale).
-  std::atomic<uint64_t> invalidations_{0};
+  // Until this (real) time a cache invalidation of this replica may have failed: Resolve reads
+  // the database and writes are acknowledged only after it (SettleCache).
+  std::mutex cache_mu_;
+  absl::Time cache_unsettled_until_ = absl::InfinitePast();
   std::unique_ptr<KeyLocks> key_locks_;
 
   // Position in the history the index reflects. Sequences can commit out of order, so a missing

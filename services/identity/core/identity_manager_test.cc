@@ -992,10 +992,12 @@ TEST_F(IdentityManagerTest, ConcurrentRegistrationsOfOneNewPatientCreateOnePerso
             "concurrent-" + std::to_string(round) + "-" + std::to_string(i));
         start.arrive_and_wait();  // all registrations race
         auto response = manager_.Register(call_, request);
+        EXPECT_TRUE(response.ok()) << response.status();
         if (response.ok()) persons[i] = response->person_id();
       });
     }
     for (auto& t : threads) t.join();
+    ASSERT_FALSE(persons[0].empty()) << "round " << round << ": the registration failed";
     for (int i = 0; i < kClinics; ++i) {
       ASSERT_EQ(persons[i], persons[0]) << "round " << round << ", clinic " << i;
     }
@@ -1078,24 +1080,44 @@ TEST_F(IdentityManagerTest, RebuiltIndexGivesTheSameAnswers) {
   EXPECT_EQ(again->person_id(), PersonOf(Id("clinic-a", "1")));
 }
 
-// A ResolveCache in memory that counts what it is asked.
+// A ResolveCache in memory that counts what it is asked, with generations as Redis keeps them.
 class CountingCache : public ResolveCache {
  public:
-  std::optional<v1::ResolveResponse> Get(const SourceId& id) override {
+  Lookup Get(const SourceId& id) override {
     ++gets;
+    Lookup lookup;
+    lookup.looked_up = absl::Now();
+    lookup.generation = std::to_string(generations[RecordKey(id)]);
     auto it = entries.find(RecordKey(id));
-    if (it == entries.end()) return std::nullopt;
-    ++hits;
-    return it->second;
+    if (it != entries.end() && absl::Now() >= expiries[RecordKey(id)]) entries.erase(it);
+    it = entries.find(RecordKey(id));
+    if (it != entries.end()) {
+      ++hits;
+      lookup.hit = it->second;
+    }
+    return lookup;
   }
-  void Put(const SourceId& id, const v1::ResolveResponse& r) override {
-    entries[RecordKey(id)] = r;
+  void Put(const SourceId& id, const Lookup& lookup, const v1::ResolveResponse& r) override {
+    if (lookup.generation == std::to_string(generations[RecordKey(id)])) {
+      entries[RecordKey(id)] = r;
+      expiries[RecordKey(id)] = lookup.looked_up + ttl();
+    }
   }
-  void Invalidate(const std::vector<SourceId>& ids) override {
-    for (const SourceId& id : ids) entries.erase(RecordKey(id));
+  absl::Status Invalidate(const std::vector<SourceId>& ids) override {
+    ++invalidations;
+    if (fail_invalidations) return absl::UnavailableError("redis timed out");
+    for (const SourceId& id : ids) {
+      entries.erase(RecordKey(id));
+      ++generations[RecordKey(id)];
+    }
+    return absl::OkStatus();
   }
+  absl::Duration ttl() const override { return absl::Milliseconds(300); }
   std::map<std::string, v1::ResolveResponse> entries;
-  int gets = 0, hits = 0;
+  std::map<std::string, absl::Time> expiries;
+  std::map<std::string, int> generations;
+  int gets = 0, hits = 0, invalidations = 0;
+  bool fail_invalidations = false;
 };
 
 TEST_F(IdentityManagerTest, ResolveIsCachedAndEveryLinkChangeInvalidatesIt) {
@@ -1125,6 +1147,256 @@ TEST_F(IdentityManagerTest, ResolveIsCachedAndEveryLinkChangeInvalidatesIt) {
   ASSERT_EQ(cached.Resolve(call_, first)->cross_references_size(), 2);
   ASSERT_TRUE(cached.Register(call_, RegisterRequest(Id("clinic-c", "3"), Demo(kAlice))).ok());
   EXPECT_EQ(cached.Resolve(call_, first)->cross_references_size(), 3);
+}
+
+// The outside review's defect: a failed invalidation was ignored, so another replica could serve
+// the stale answer. Now the write is acknowledged only once every stale entry must have expired,
+// and meanwhile this replica answers from the database.
+TEST_F(IdentityManagerTest, AWriteWhoseInvalidationFailsWaitsForStaleEntriesToExpire) {
+  CountingCache cache;
+  IdentityManager cached(&store_, &matcher_, &clock_, &cache);
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-b", "2"), Demo(kBob));
+  v1::ResolveRequest resolve;
+  *resolve.mutable_source_id() = Id("clinic-b", "2");
+  ASSERT_EQ(cached.Resolve(call_, resolve)->person_id(), b.person_id());  // fills the cache
+  ASSERT_EQ(cache.entries.size(), 1u);
+
+  cache.fail_invalidations = true;
+  std::string u_event_id;
+  v1::MergePersonsRequest m;
+  m.set_survivor_person_id(a.person_id());
+  m.set_merged_person_id(b.person_id());
+  m.set_reason("same");
+  absl::Time start = absl::Now();
+  auto merged = cached.MergePersons(call_, Write(m));
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  u_event_id = merged->merge_event_id();
+  EXPECT_GE(absl::Now() - start, cache.ttl()) << "acknowledged before stale entries expired";
+  EXPECT_GT(cache.invalidations, 1) << "the invalidation is retried while waiting";
+  const int hits_before = cache.hits;
+  ASSERT_EQ(cached.Resolve(call_, resolve)->person_id(), a.person_id()) << "stale after merge";
+  ASSERT_EQ(cached.Resolve(call_, resolve)->person_id(), a.person_id());  // a hit
+
+  // A write whose deadline comes before the entries expire is not acknowledged as done.
+  CallContext hurried = call_;
+  hurried.deadline = absl::Now() + absl::Milliseconds(50);
+  v1::UnmergePersonsRequest u;
+  u.set_merge_event_id(u_event_id);
+  u.set_reason("not the same");
+  auto unmerged = cached.UnmergePersons(hurried, Write(u));
+  EXPECT_EQ(unmerged.status().code(), absl::StatusCode::kDeadlineExceeded) << unmerged.status();
+  // Meanwhile Resolve does not trust the cache (the entry it filled is stale after the unmerge).
+  auto fresh = cached.Resolve(call_, resolve);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->person_id(), b.person_id()) << "served a stale cached answer";
+  EXPECT_EQ(cache.hits, hits_before + 1) << "the answer after the merge came from the cache";
+}
+
+// A fill racing an invalidation: an answer read before a write committed is never stored after
+// the write's invalidation.
+TEST_F(IdentityManagerTest, AnAnswerReadBeforeAnInvalidationIsNotCached) {
+  CountingCache cache;
+  ResolveCache::Lookup lookup = cache.Get(Id("clinic-a", "1"));
+  ASSERT_TRUE(cache.Invalidate({Id("clinic-a", "1")}).ok());
+  v1::ResolveResponse stale;
+  stale.set_person_id("P-old");
+  cache.Put(Id("clinic-a", "1"), lookup, stale);
+  EXPECT_TRUE(cache.entries.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input and who may do what (the outside review of 2026-12-04)
+
+TEST_F(IdentityManagerTest, TextThatIsNotUtf8OrHoldsControlCharactersIsRefusedNamingTheField) {
+  Demographics latin1 = Demo(kAlice);
+  latin1.mutable_name()->set_family("M\xFCller");  // ISO-8859-1 bytes, as an undecoded feed sends
+  auto refused = manager_.Register(call_, RegisterRequest(Id("clinic-a", "1"), latin1));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "demographics.name.family is not valid UTF-8");
+  Demographics escape = Demo(kAlice);
+  escape.mutable_addresses(0)->set_city("Spring\x1b[2Jfield");
+  refused = manager_.Register(call_, RegisterRequest(Id("clinic-a", "1"), escape));
+  EXPECT_EQ(refused.status().message(),
+            "demographics.addresses[0].city contains control characters");
+  refused = manager_.Register(call_, RegisterRequest(Id("clinic-a", "1\n2"), Demo(kAlice)));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EventCount(), 0u) << "a refused request changes nothing";
+
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  *batch.add_registrations() = RegisterRequest(Id("clinic-a", "1"), Demo(kAlice));
+  *batch.add_registrations() = RegisterRequest(Id("clinic-a", "2"), latin1);
+  auto response = manager_.RegisterBatch(call_, batch);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->results(0).code(), 0);
+  EXPECT_EQ(response->results(1).code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(response->results(1).message(),
+            "registrations[1]: demographics.name.family is not valid UTF-8");
+
+  v1::UnlinkRecordRequest unlink;
+  *unlink.mutable_source_id() = Id("clinic-a", "1");
+  unlink.set_reason("bad\x07reason");
+  EXPECT_EQ(manager_.UnlinkRecord(call_, Write(unlink)).status().message(),
+            "reason contains control characters");
+}
+
+TEST_F(IdentityManagerTest, UnusableIdentifiersAreDroppedWithAWarningNotARefusal) {
+  Person spaced = kAlice;
+  spaced.ssn = "512 44 9087";
+  auto first = Register(Id("clinic-a", "1"), Demo(spaced));
+  EXPECT_TRUE(first.warnings().empty());
+  EXPECT_EQ(first.record().demographics().identifiers(0).value(), "512-44-9087");
+  Person garbled = kAlice;
+  garbled.ssn = "51244908";  // a digit short
+  auto second = Register(Id("clinic-b", "2"), Demo(garbled));
+  ASSERT_EQ(second.warnings_size(), 1);
+  EXPECT_EQ(second.warnings(0).field(), "demographics.identifiers[0]");
+  EXPECT_EQ(second.record().demographics().identifiers_size(), 0) << "dropped, not stored";
+  EXPECT_EQ(second.person_id(), first.person_id()) << "the patient is still registered and matched";
+
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  *batch.add_registrations() = RegisterRequest(Id("clinic-c", "3"), Demo(kBob));
+  *batch.add_registrations() = RegisterRequest(Id("clinic-c", "4"), Demo(garbled));
+  auto response = manager_.RegisterBatch(call_, batch);
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->results(1).code(), 0);
+  ASSERT_EQ(response->results(1).response().warnings_size(), 1);
+  EXPECT_EQ(response->results(1).response().warnings(0).field(),
+            "registrations[1].demographics.identifiers[0]");
+  // A retry gets the same answer, warnings included.
+  auto retried = manager_.RegisterBatch(call_, batch);
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(retried->results(1).response().SerializeAsString(),
+            response->results(1).response().SerializeAsString());
+}
+
+TEST_F(IdentityManagerTest, MemberActorsTouchOnlyTheirOwnRecordsAndDoNoOperatorWork) {
+  auto a = Register(Id("clinic-a", "1"), Demo(kAlice));
+  auto b = Register(Id("clinic-b", "2"), Demo(kAlice));
+  ASSERT_EQ(a.person_id(), b.person_id());
+  CallContext member;
+  member.actor.set_org("clinic-b");
+  member.actor.set_role(hie::common::v1::ROLE_MEMBER_SYSTEM);
+  const size_t events = EventCount();
+  // The outside review's case: an actor of clinic-b registering a clinic-a record.
+  auto forged = manager_.Register(member, RegisterRequest(Id("clinic-a", "9"), Demo(kBob)));
+  EXPECT_EQ(forged.status().code(), absl::StatusCode::kPermissionDenied);
+  v1::ResolveRequest resolve;
+  *resolve.mutable_source_id() = Id("clinic-a", "1");
+  EXPECT_EQ(manager_.Resolve(member, resolve).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::MergePersonsRequest merge;
+  merge.set_survivor_person_id(a.person_id());
+  merge.set_merged_person_id(a.person_id());
+  merge.set_reason("x");
+  EXPECT_EQ(manager_.MergePersons(member, Write(merge)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::RegisterSourceRecordsRequest batch;
+  batch.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  *batch.add_registrations() = RegisterRequest(Id("clinic-b", "3"), Demo(kBob));
+  *batch.add_registrations() = RegisterRequest(Id("clinic-a", "4"), Demo(kBob));
+  auto response = manager_.RegisterBatch(member, batch);
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->results(0).code(), 0);
+  EXPECT_EQ(response->results(1).code(), static_cast<int>(absl::StatusCode::kPermissionDenied));
+  EXPECT_GT(EventCount(), events);  // only its own record
+  *resolve.mutable_source_id() = Id("clinic-b", "2");
+  EXPECT_TRUE(manager_.Resolve(member, resolve).ok());
+}
+
+// A member's ADT A37 speaks for its own records: the not-a-match decisions it leaves are against
+// records of its own organisation, never other organisations' records of the person.
+TEST_F(IdentityManagerTest, AMembersUnlinkRecordsNotAMatchOnlyAgainstItsOwnRecords) {
+  auto a1 = Register(Id("clinic-a", "1"), Demo(kAlice));
+  Register(Id("clinic-b", "7"), Demo(kAlice));
+  v1::LinkRecordRequest link;  // an operator put a second clinic-a record on the person
+  Register(Id("clinic-a", "2"), Demo(kBob));
+  *link.mutable_source_id() = Id("clinic-a", "2");
+  link.set_person_id(a1.person_id());
+  link.set_reason("same patient");
+  ASSERT_TRUE(manager_.LinkRecord(call_, Write(link)).ok());
+  CallContext member;
+  member.actor.set_org("clinic-a");
+  member.actor.set_role(hie::common::v1::ROLE_MEMBER_SYSTEM);
+  v1::UnlinkRecordRequest unlink;
+  *unlink.mutable_source_id() = Id("clinic-a", "2");
+  unlink.set_reason("ADT A37 unlink from the source");
+  ASSERT_TRUE(manager_.UnlinkRecord(member, Write(unlink)).ok());
+  v1::ListNotAMatchesRequest list;
+  *list.mutable_source_id() = Id("clinic-a", "2");
+  auto decisions = manager_.ListNotAMatches(call_, list);
+  ASSERT_TRUE(decisions.ok()) << decisions.status();
+  ASSERT_EQ(decisions->decisions_size(), 1);
+  for (const v1::NotAMatch& d : decisions->decisions()) {
+    EXPECT_EQ(d.a().org(), "clinic-a");
+    EXPECT_EQ(d.b().org(), "clinic-a");
+  }
+}
+
+// Holds every transaction open until released, so that a test can keep key locks held.
+class BlockingStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  absl::Status Transact(absl::Time deadline, const std::vector<std::string>& keys,
+                        const TxnFn& fn) override {
+    entered_.count_down();
+    release_.wait();
+    return inner_->Transact(deadline, keys, fn);
+  }
+  std::latch entered_{1};
+  std::latch release_{1};
+};
+
+TEST_F(IdentityManagerTest, WaitingForAnotherRegistrationsKeysEndsAtTheDeadline) {
+  BlockingStore blocking(&store_);
+  IdentityManager manager(&blocking, &matcher_, &clock_);
+  std::thread holder([&] {
+    auto r = manager.Register(call_, RegisterRequest(Id("clinic-a", "1"), Demo(kAlice)));
+    EXPECT_TRUE(r.ok()) << r.status();
+  });
+  blocking.entered_.wait();  // the first registration holds Alice's keys
+  CallContext hurried = call_;
+  hurried.deadline = absl::Now() + absl::Milliseconds(200);
+  auto waited = manager.Register(hurried, RegisterRequest(Id("clinic-b", "2"), Demo(kAlice)));
+  EXPECT_EQ(waited.status().code(), absl::StatusCode::kDeadlineExceeded) << waited.status();
+  blocking.release_.count_down();
+  holder.join();
+}
+
+TEST_F(IdentityManagerTest, HistoryPagesAreReadPageByPageAndAddUpToTheWholeHistory) {
+  auto first = Register(Id("clinic-a", "1"), Demo(kAlice));
+  for (int i = 0; i < 30; ++i) {
+    Person moved = kAlice;
+    moved.street = std::to_string(i) + " Birch Lane";
+    Register(Id("clinic-a", "1"), Demo(moved));
+  }
+  v1::GetHistoryRequest request;
+  *request.mutable_source_id() = Id("clinic-a", "1");
+  request.set_page_size(7);
+  std::vector<int64_t> sequences;
+  for (int page = 0; page < 20; ++page) {
+    auto response = manager_.GetHistory(call_, request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->has_state(), page == 0) << "the state comes with the first page";
+    for (const auto& e : response->events()) sequences.push_back(e.sequence());
+    if (response->next_page_token().empty()) break;
+    EXPECT_EQ(response->events_size(), 7);
+    request.set_page_token(response->next_page_token());
+  }
+  request.clear_page_token();
+  request.set_page_size(1000);
+  auto whole = manager_.GetHistory(call_, request);
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ(static_cast<int>(sequences.size()), whole->events_size());
+  for (int i = 0; i < whole->events_size(); ++i) {
+    EXPECT_EQ(sequences[i], whole->events(i).sequence()) << "pages skip or repeat nothing";
+  }
+  request.set_page_token("7");  // an offset token of the old format
+  EXPECT_EQ(manager_.GetHistory(call_, request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  (void)first;
 }
 
 }  // namespace

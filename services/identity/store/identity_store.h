@@ -127,11 +127,12 @@ class IdentityTxn {
   virtual absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events);
   virtual absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) = 0;
   // Events naming the person (from/to/affected) or the record (source_ids), ascending sequence,
-  // with event_time <= as_of.
+  // with event_time <= as_of and sequence > after_sequence, at most `limit` (a page: callers
+  // read long histories page by page, never whole).
   virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(
-      const std::string& person_id, absl::Time as_of) = 0;
-  virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
-                                                                           absl::Time as_of) = 0;
+      const std::string& person_id, absl::Time as_of, int64_t after_sequence, int limit) = 0;
+  virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(
+      const SourceId& id, absl::Time as_of, int64_t after_sequence, int limit) = 0;
 
   // Events with sequence > after_sequence, ascending, at most `limit`. Sequences are assigned
   // when an event is appended, not when it commits: a lower sequence can become visible after
@@ -197,7 +198,8 @@ class IdentityStore {
   [[nodiscard]] virtual absl::Status Read(absl::Time deadline, const TxnFn& fn) = 0;
 
   // Calls `fn` for the current version of every ACTIVE source record (person_id set), in no
-  // particular order. Used to rebuild the match index at start.
+  // particular order. Used to rebuild the match index at start. A stored record that cannot be
+  // read is reported and skipped, never fatal.
   [[nodiscard]] virtual absl::Status ScanActiveRecords(
       absl::Time deadline, const std::function<void(const v1::SourceRecord&)>& fn) = 0;
 };

@@ -231,13 +231,23 @@ TEST_P(IdentityStoreContractTest, EventsHaveIncreasingSequencesAndAreFoundBySubj
   ASSERT_TRUE(Txn([&](IdentityTxn& t) -> absl::Status {
                 EXPECT_EQ((*t.GetEvent(ids[2]))->to_person_id(), "P2");
                 EXPECT_FALSE(t.GetEvent("E-none")->has_value());
-                auto p1 = t.EventsAboutPerson("P1", absl::InfiniteFuture());
+                auto p1 = t.EventsAboutPerson("P1", absl::InfiniteFuture(), 0, 1000);
                 EXPECT_EQ(p1->size(), 3u);  // events 0, 1 and 3 (affected)
-                auto p1_early = t.EventsAboutPerson("P1", absl::FromUnixSeconds(110));
+                auto p1_early = t.EventsAboutPerson("P1", absl::FromUnixSeconds(110), 0, 1000);
                 EXPECT_EQ(p1_early->size(), 2u);
-                auto rec = t.EventsAboutRecord(a, absl::InfiniteFuture());
+                auto rec = t.EventsAboutRecord(a, absl::InfiniteFuture(), 0, 1000);
                 EXPECT_EQ(rec->size(), 2u);
                 EXPECT_LT((*rec)[0].sequence(), (*rec)[1].sequence());
+                // Pages: at most `limit`, then on after the last sequence seen.
+                auto first = t.EventsAboutPerson("P1", absl::InfiniteFuture(), 0, 2);
+                EXPECT_EQ(first->size(), 2u);
+                auto rest = t.EventsAboutPerson("P1", absl::InfiniteFuture(),
+                                                first->back().sequence(), 2);
+                EXPECT_EQ(rest->size(), 1u);
+                EXPECT_EQ(rest->front().sequence(), (*p1)[2].sequence());
+                EXPECT_TRUE(t.EventsAboutRecord(a, absl::InfiniteFuture(),
+                                                (*rec)[1].sequence(), 10)
+                                ->empty());
                 return absl::OkStatus();
               }).ok());
 }
@@ -503,8 +513,8 @@ TEST_P(IdentityStoreContractTest, BatchWritesStoreWhatTheSingleWritesStore) {
                 auto got = t.GetEvent(events[1].event_id());
                 EXPECT_EQ((*got)->to_person_id(), "P-1");
                 EXPECT_EQ((*got)->sequence(), events[1].sequence());
-                EXPECT_EQ(t.EventsAboutRecord(b, absl::InfiniteFuture())->size(), 2u);
-                EXPECT_EQ(t.EventsAboutPerson("P-2", absl::InfiniteFuture())->size(), 1u);
+                EXPECT_EQ(t.EventsAboutRecord(b, absl::InfiniteFuture(), 0, 1000)->size(), 2u);
+                EXPECT_EQ(t.EventsAboutPerson("P-2", absl::InfiniteFuture(), 0, 1000)->size(), 1u);
                 auto stored = t.GetIdempotents({"k1", "k2"});
                 EXPECT_EQ((*stored)[0]->response, std::string("r\0x", 3));
                 EXPECT_EQ((*stored)[1]->request_fingerprint, "f2");
@@ -635,7 +645,7 @@ TEST_P(IdentityStoreContractTest, FailedTransactionRestoresChangedRowsAndTheirLo
                 EXPECT_EQ((*record)->state(), v1::RECORD_STATE_ACTIVE);
                 EXPECT_EQ(t.RecordVersions(a)->size(), 1u);
                 EXPECT_EQ(*t.LastEventSequence(), events_before);
-                EXPECT_TRUE(t.EventsAboutRecord(b, absl::InfiniteFuture())->empty());
+                EXPECT_TRUE(t.EventsAboutRecord(b, absl::InfiniteFuture(), 0, 1000)->empty());
                 return absl::OkStatus();
               }).ok());
 }

@@ -278,19 +278,30 @@ class InMemoryTxn : public IdentityTxn {
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& person_id,
-                                                                   absl::Time as_of) override {
-    std::vector<v1::IdentityEvent> out;
-    for (const auto& e : s_.events) {
-      if (Names(e, person_id) && ToAbsl(e.event_time()) <= as_of) out.push_back(e);
-    }
-    return out;
+                                                                   absl::Time as_of,
+                                                                   int64_t after_sequence,
+                                                                   int limit) override {
+    return EventsAbout([&](const v1::IdentityEvent& e) { return Names(e, person_id); }, as_of,
+                       after_sequence, limit);
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
-                                                                   absl::Time as_of) override {
+                                                                   absl::Time as_of,
+                                                                   int64_t after_sequence,
+                                                                   int limit) override {
+    return EventsAbout([&](const v1::IdentityEvent& e) { return Names(e, id); }, as_of,
+                       after_sequence, limit);
+  }
+
+  template <typename Pred>
+  std::vector<v1::IdentityEvent> EventsAbout(Pred names, absl::Time as_of,
+                                             int64_t after_sequence, int limit) {
     std::vector<v1::IdentityEvent> out;
     for (const auto& e : s_.events) {
-      if (Names(e, id) && ToAbsl(e.event_time()) <= as_of) out.push_back(e);
+      if (static_cast<int>(out.size()) >= limit) break;
+      if (e.sequence() > after_sequence && names(e) && ToAbsl(e.event_time()) <= as_of) {
+        out.push_back(e);
+      }
     }
     return out;
   }

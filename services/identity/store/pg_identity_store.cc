@@ -1,6 +1,9 @@
 #include "services/identity/store/pg_identity_store.h"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <exception>
 #include <limits>
@@ -219,7 +222,8 @@ const std::vector<std::pair<std::string, std::string>>& Statements() {
         {kEventsAbout,
          "SELECT e.sequence, e.event FROM identity.event_subjects s"
          " JOIN identity.events e ON e.sequence = s.sequence"
-         " WHERE s.subject = $1 AND e.event_time_ns <= $2 ORDER BY s.sequence"},
+         " WHERE s.subject = $1 AND s.sequence > $3 AND e.event_time_ns <= $2"
+         " ORDER BY s.sequence LIMIT $4"},
         {kNextTask, "SELECT nextval('identity.task_seq') FROM generate_series(1, $1)"},
         {kPutTask,
          "INSERT INTO identity.review_tasks (task_id, state, left_org, left_local_id, right_org,"
@@ -397,13 +401,31 @@ int64_t Micros(const Timestamp& t) { return t.seconds() * 1'000'000 + t.nanos() 
 
 std::string Text(const pqxx::field& field) { return std::string(field.c_str(), field.size()); }
 
-// Parses a serialized message stored in a bytea column.
+std::atomic<int64_t> corrupt_rows{0};
+
+// Parses a serialized message stored in a bytea column. DATA_LOSS when it does not parse (a row
+// written before text was checked, or damaged on disk); the message names the type only.
 absl::Status Parse(const pqxx::field& field, google::protobuf::MessageLite* message) {
   pqxx::binarystring bytes(field);
   if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::InternalError(absl::StrCat("corrupt stored ", message->GetTypeName()));
+    return absl::DataLossError(absl::StrCat("stored ", message->GetTypeName(),
+                                            " cannot be read (corrupt row)"));
   }
   return absl::OkStatus();
+}
+
+// Logs and counts a stored record that cannot be read and is left out of an answer. The local
+// id is a medical record number (PHI), so the log carries its SHA-256 (hex, as PostgreSQL's
+// encode(sha256(local_id::bytea), 'hex') gives it) and the organisation.
+void ReportCorruptRecord(std::string_view org, std::string_view local_id, std::string_view where) {
+  corrupt_rows.fetch_add(1);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(local_id.data()), local_id.size(), digest);
+  Log(LogLevel::kError, "corrupt_record_skipped",
+      {{"org", std::string(org)},
+       {"local_id_sha256",
+        absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), sizeof(digest)))},
+       {"where", std::string(where)}});
 }
 
 // A text[] literal, bound as one parameter (the values are quoted, never part of the SQL).
@@ -898,13 +920,20 @@ class PgTxn : public IdentityTxn {
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& person_id,
-                                                                   absl::Time as_of) override {
-    return Read(sql_.Execute(kEventsAbout, PersonSubject(person_id), Nanos(as_of)), ParseEvents);
+                                                                   absl::Time as_of,
+                                                                   int64_t after_sequence,
+                                                                   int limit) override {
+    return Read(sql_.Execute(kEventsAbout, PersonSubject(person_id), Nanos(as_of), after_sequence,
+                             limit),
+                ParseEvents);
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
-                                                                   absl::Time as_of) override {
-    return Read(sql_.Execute(kEventsAbout, RecordSubject(id), Nanos(as_of)), ParseEvents);
+                                                                   absl::Time as_of,
+                                                                   int64_t after_sequence,
+                                                                   int limit) override {
+    return Read(sql_.Execute(kEventsAbout, RecordSubject(id), Nanos(as_of), after_sequence, limit),
+                ParseEvents);
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(
@@ -1213,7 +1242,13 @@ class PgTxn : public IdentityTxn {
     std::vector<LinkedRecord> out(r.size());
     for (size_t i = 0; i < r.size(); ++i) {
       if (absl::Status s = Parse(r[i][0], &out[i].link); !s.ok()) return s;
-      if (absl::Status s = Parse(r[i][2], &out[i].record); !s.ok()) return s;
+      if (!Parse(r[i][2], &out[i].record).ok()) {
+        // The link still says where the record belongs: answer with what the columns hold.
+        ReportCorruptRecord(out[i].link.source_id().org(), out[i].link.source_id().local_id(),
+                            "linked_records");
+        out[i].record.Clear();
+        *out[i].record.mutable_source_id() = out[i].link.source_id();
+      }
       out[i].record.set_version(r[i][1].as<int64_t>());
       SetCurrentState(r[i], 3, &out[i].record);
       out[i].record.set_person_id(out[i].link.person_id());
@@ -1349,12 +1384,15 @@ absl::Status PgIdentityStore::Read(absl::Time deadline, const TxnFn& fn) {
   });
 }
 
+int64_t PgIdentityStore::CorruptRowsSeen() { return corrupt_rows.load(); }
+
 absl::Status PgIdentityStore::ScanActiveRecords(
     absl::Time deadline, const std::function<void(const v1::SourceRecord&)>& fn) {
   std::string last_org, last_local_id;
   std::vector<v1::SourceRecord> batch;
   for (bool first = true;; first = false) {
     batch.clear();
+    size_t scanned = 0;
     absl::Status status =
         pool_->RunTimed(deadline, [&](pqxx::connection& conn, int64_t timeout_ms) -> absl::Status {
           batch.clear();
@@ -1375,14 +1413,20 @@ absl::Status PgIdentityStore::ScanActiveRecords(
             PrepareStatements(conn);
             r = pqxx::nontransaction(conn).exec(query);
           }
-          batch.resize(r.size());
+          batch.reserve(r.size());
           for (size_t i = 0; i < r.size(); ++i) {
-            if (r[i][2].is_null()) return absl::InternalError("current record version missing");
-            if (absl::Status s = Parse(r[i][2], &batch[i]); !s.ok()) return s;
-            batch[i].set_version(r[i][4].as<int64_t>());
-            batch[i].set_state(v1::RECORD_STATE_ACTIVE);
-            if (!r[i][3].is_null()) batch[i].set_person_id(Text(r[i][3]));
+            // A row that cannot be read is reported and left out: the rest is served.
+            v1::SourceRecord record;
+            if (r[i][2].is_null() || !Parse(r[i][2], &record).ok()) {
+              ReportCorruptRecord(Text(r[i][0]), Text(r[i][1]), "scan_active_records");
+              continue;
+            }
+            record.set_version(r[i][4].as<int64_t>());
+            record.set_state(v1::RECORD_STATE_ACTIVE);
+            if (!r[i][3].is_null()) record.set_person_id(Text(r[i][3]));
+            batch.push_back(std::move(record));
           }
+          scanned = r.size();
           if (!r.empty()) {
             last_org = Text(r[r.size() - 1][0]);
             last_local_id = Text(r[r.size() - 1][1]);
@@ -1391,7 +1435,7 @@ absl::Status PgIdentityStore::ScanActiveRecords(
         });
     if (!status.ok()) return status;
     for (const v1::SourceRecord& record : batch) fn(record);
-    if (static_cast<int>(batch.size()) < options_.scan_batch_size) return absl::OkStatus();
+    if (static_cast<int>(scanned) < options_.scan_batch_size) return absl::OkStatus();
   }
 }
 

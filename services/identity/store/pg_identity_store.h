@@ -98,8 +98,15 @@ class PgIdentityStore : public IdentityStore {
   // batches with no connection held; memory holds one batch. Not a snapshot: each record is
   // seen as it was when its batch was read; keys never change, so every record that stays ACTIVE
   // during the scan is seen exactly once.
+  // A row that cannot be read (DATA_LOSS elsewhere) is reported (log event
+  // corrupt_record_skipped with the org and the SHA-256 of the local id, never the value) and
+  // left out, so one bad row cannot stop the service from starting.
   absl::Status ScanActiveRecords(absl::Time deadline,
                                  const std::function<void(const v1::SourceRecord&)>& fn) override;
+
+  // Stored records found unreadable and left out of answers since the process started (scans
+  // and Resolve-style multi-record reads; single reads answer DATA_LOSS). For a metric.
+  static int64_t CorruptRowsSeen();
 
  private:
   PgIdentityStore(pg::PgPool* pool, PgIdentityStoreOptions options);
