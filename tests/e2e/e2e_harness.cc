@@ -273,7 +273,9 @@ void Sandbox::DumpLogs(int lines) const {
            dir_, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
-    if (it->path().extension() == ".log") logs.push_back(it->path().string());
+    if (it->path().extension() == ".log" && it->path().filename() != "initdb.log") {
+      logs.push_back(it->path().string());
+    }
   }
   std::sort(logs.begin(), logs.end());
   for (const std::string& log : logs) {
@@ -496,8 +498,7 @@ IdentityProcess::IdentityProcess(Sandbox* sandbox, std::string name, const Ident
       hl7_port_(ports[1]),
       metrics_port_(ports[2]),
       argv_(IdentityArgv(ports, config)),
-      process_(sandbox, argv_, sandbox->Path(name_ + ".log")),
-      health_channel_(Channel("operator")) {}
+      process_(sandbox, argv_, sandbox->Path(name_ + ".log")) {}
 
 absl::Status IdentityProcess::Start(absl::Duration timeout) {
   if (absl::Status s = process_.Start(); !s.ok()) return s;
@@ -535,8 +536,9 @@ std::shared_ptr<grpc::Channel> IdentityProcess::Channel(const std::string& cert)
   }
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");
+  // Quick reconnects to a restarted server. (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS stays unset: gRPC
+  // also takes it as the connect timeout, and a TLS handshake on a busy machine needs more.)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(absl::StrCat("ipv4:127.0.0.1:", grpc_port_), *creds, args);
@@ -549,7 +551,9 @@ std::unique_ptr<hie::identity::v1::IdentityService::Stub> IdentityProcess::Stub(
 
 std::optional<grpc::health::v1::HealthCheckResponse::ServingStatus> IdentityProcess::Health(
     absl::Duration timeout) {
-  auto stub = grpc::health::v1::Health::NewStub(health_channel_);
+  // A new channel each time: a channel whose first connection was refused (the server still
+  // starting) can take 20 s to try again in this gRPC version.
+  auto stub = grpc::health::v1::Health::NewStub(Channel("operator"));
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status status = stub->Check(Deadline(timeout).get(), request, &response);

@@ -209,13 +209,14 @@ class IdentityProcess {
 
   // A channel to the gRPC port presenting the test certificate `cert` (tests/support
   // TestCertFiles; "" presents none), verifying the server as "localhost" against the test CA.
-  // Reconnects quickly (100 ms to 1 s backoff) so that a restarted server is found at once.
+  // Reconnects quickly (100 ms to 1 s backoff) so that a restarted server is found soon; a
+  // channel made before a server (re)start may still wait long: make channels after Start().
   std::shared_ptr<grpc::Channel> Channel(const std::string& cert) const;
   std::unique_ptr<hie::identity::v1::IdentityService::Stub> Stub(
       const std::string& cert = "operator") const;
 
-  // The server's overall health status over mTLS with the operator certificate; nullopt when
-  // the check itself fails (process down, no answer within `timeout`).
+  // The server's overall health status over mTLS with the operator certificate, on a new
+  // connection; nullopt when the check itself fails (process down, no answer within `timeout`).
   std::optional<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(
       absl::Duration timeout = absl::Seconds(1));
 
@@ -232,7 +233,6 @@ class IdentityProcess {
   int metrics_port_;
   std::vector<std::string> argv_;
   ChildProcess process_;
-  std::shared_ptr<grpc::Channel> health_channel_;
 };
 
 // ---------------------------------------------------------------------------------------------
