@@ -91,12 +91,14 @@ TEST_F(LinkerTest, Febrl4LinkageIsAccurate) {
   for (uint64_t p : result.candidates) candidates.emplace_back(data.ids[p >> 32], data.ids[p & 0xffffffffu]);
   const PairwiseMetrics blocking = EvaluatePairs(truth, candidates);
   EXPECT_EQ(blocking.true_pairs, 5000);
-  EXPECT_GE(blocking.recall, 0.999);
+  EXPECT_GE(blocking.recall, 0.9996);  // measured 0.9998 (4,999 of 5,000) on 2026-12-04
 
   const PairwiseMetrics m = Score(data, result, truth);
   EXPECT_EQ(m.true_pairs, 5000);
-  EXPECT_GE(m.precision, 0.999);
-  EXPECT_GE(m.recall, 0.99);
+  // Floors just below the measured values (2026-12-04): precision 1.0, recall 0.9946 (4,973 of
+  // 5,000 pairs). A drop of a few pairs fails.
+  EXPECT_GE(m.precision, 0.9995);
+  EXPECT_GE(m.recall, 0.994);
   EXPECT_TRUE(result.em.iterations > 0);
 }
 
@@ -107,8 +109,9 @@ TEST_F(LinkerTest, Febrl3DedupeIsPrecise) {
   const LinkResult result = Link(&data.records, nullptr, LinkOptions{});
   const PairwiseMetrics m = Score(data, result, TruthFromIds(data));
   EXPECT_EQ(m.true_pairs, 6538);
-  EXPECT_GE(m.precision, 0.99);
-  EXPECT_GE(m.recall, 0.95);
+  // Measured 2026-12-04: precision 1.0, recall 0.9784 (6,397 of 6,538 pairs).
+  EXPECT_GE(m.precision, 0.999);
+  EXPECT_GE(m.recall, 0.977);
 }
 
 TEST_F(LinkerTest, SplinkFake1000IsPrecise) {
@@ -122,8 +125,9 @@ TEST_F(LinkerTest, SplinkFake1000IsPrecise) {
   ASSERT_TRUE(truth.ok());
   const PairwiseMetrics m = Score(data, result, *truth);
   EXPECT_EQ(m.true_pairs, 2031);
-  EXPECT_GE(m.precision, 0.99);
-  EXPECT_GE(m.recall, 0.6);
+  // Measured 2026-12-04: precision 1.0, recall 0.8474 (1,721 of 2,031 pairs).
+  EXPECT_GE(m.precision, 0.995);
+  EXPECT_GE(m.recall, 0.845);
 }
 
 TEST_F(LinkerTest, ResultDoesNotDependOnThreadCount) {
