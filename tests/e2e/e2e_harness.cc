@@ -372,8 +372,7 @@ void ChildProcess::Kill(int signal, absl::Duration grace) {
 // ---------------------------------------------------------------------------------------------
 
 PgCluster::PgCluster(Sandbox* sandbox, std::string name, bool fast)
-    : sandbox_(sandbox),
-      dir_(sandbox->Path(name)),
+    : dir_(sandbox->Path(name)),
       port_(hie::testing::FreeTcpPort()),
       fast_(fast) {}
 
@@ -444,16 +443,6 @@ absl::Status RedisServer::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return absl::UnavailableError("redis-server did not answer PING");
-}
-
-absl::StatusOr<std::string> RedisServer::Cli(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port_)};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::string out;
-  absl::StatusOr<int> code = RunCommand(argv, &out, absl::Seconds(30));
-  if (!code.ok()) return code.status();
-  if (*code != 0) return absl::InternalError(absl::StrCat("redis-cli exited with ", *code));
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

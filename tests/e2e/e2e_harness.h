@@ -153,7 +153,6 @@ class PgCluster {
   std::string dir() const { return dir_; }
 
  private:
-  Sandbox* sandbox_;
   std::string dir_;
   int port_;
   bool fast_;
@@ -168,8 +167,6 @@ class RedisServer {
   void Kill() { process_.Kill(); }
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  // Runs one command through redis-cli; returns its output.
-  [[nodiscard]] absl::StatusOr<std::string> Cli(const std::vector<std::string>& args);
 
  private:
   int port_;
@@ -283,8 +280,9 @@ Request WithContext(Request request) {
 hie::common::v1::SourceId Sid(const std::string& org, const std::string& local_id);
 std::string SidString(const hie::common::v1::SourceId& id);  // "org/local_id"
 
-// Demographics of a made-up patient, different in name, birth date, phone, address and SSN
-// for every `n` (so that no two of them match), and as an HL7 PID segment (PID-3 = `mrn`).
+// Demographics of a made-up patient, and the same as an HL7 PID segment (PID-3 = `mrn`). Phone,
+// street number and SSN differ for every n (below 10 million), and name and birth date vary
+// with n, so that two of them are not taken for one person.
 struct Patient {
   std::string family;
   std::string given;

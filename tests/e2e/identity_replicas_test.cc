@@ -127,10 +127,10 @@ class ReplicasTest : public E2eTest {
 
   // The number of cached Resolve answers in Redis.
   int CachedAnswers() {
-    absl::StatusOr<std::string> keys = redis_->Cli({"--scan", "--pattern", "hie:identity:resolve:*"});
+    redis::RedisClient client({.port = redis_->port()});
+    absl::StatusOr<redis::RedisReply> keys = client.Command({"KEYS", "hie:identity:resolve:*"});
     if (!keys.ok()) return -1;
-    std::vector<std::string> lines = absl::StrSplit(*keys, '\n', absl::SkipWhitespace());
-    return static_cast<int>(lines.size());
+    return static_cast<int>(keys->elements.size());
   }
 
   // Every record resolved on B against the expected state; the differences.
