@@ -66,9 +66,8 @@ struct TsParts {
   int digits = 0;  // 4, 6, 8, 10, 12 or 14
   int year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0;
   int fraction_digits = 0;
-  int fraction = 0;  // as written, e.g. 25 for ".25"
-  bool has_offset = false;
-  int offset_minutes = 0;  // east of UTC
+  int fraction = 0;        // as written, e.g. 25 for ".25"
+  int offset_minutes = 0;  // east of UTC; 0 when no offset is given
 };
 
 std::optional<TsParts> ParseTs(std::string_view ts) {
@@ -94,7 +93,6 @@ std::optional<TsParts> ParseTs(std::string_view ts) {
     int hours = ToInt(rest.substr(1, 2));
     int minutes = ToInt(rest.substr(3, 2));
     if (hours > 14 || minutes > 59) return std::nullopt;
-    parts.has_offset = true;
     parts.offset_minutes = (rest[0] == '-' ? -1 : 1) * (hours * 60 + minutes);
   }
   parts.year = ToInt(main.substr(0, 4));

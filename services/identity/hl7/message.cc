@@ -334,15 +334,17 @@ std::string Escape(std::string_view value, const Delimiters& d) {
 }
 
 std::string_view Segment::RawField(int field) const {
-  if (field <= 0 || field >= static_cast<int>(fields_.size())) return {};
-  return fields_[static_cast<size_t>(field)];
+  if (field <= 0 || field >= static_cast<int>(count_)) return {};
+  return text_->fields[first_ + static_cast<uint32_t>(field)];
 }
 
 std::string_view Segment::RawRepetition(int field, int rep) const {
-  if (field <= 0 || field >= static_cast<int>(fields_.size()) || rep < 0) return {};
-  size_t f = static_cast<size_t>(field);
-  if (static_cast<size_t>(rep) >= rep_begin_[f + 1] - rep_begin_[f]) return {};
-  return reps_[rep_begin_[f] + static_cast<size_t>(rep)];
+  if (field <= 0 || field >= static_cast<int>(count_) || rep < 0) return {};
+  size_t g = first_ + static_cast<size_t>(field);
+  size_t stored = text_->rep_begin[g + 1] - text_->rep_begin[g];
+  if (stored == 0) return rep == 0 ? text_->fields[g] : std::string_view();
+  if (static_cast<size_t>(rep) >= stored) return {};
+  return text_->reps[text_->rep_begin[g] + static_cast<size_t>(rep)];
 }
 
 bool Segment::Piece(int field, int rep, int comp, int sub, std::string_view* piece) const {
@@ -399,9 +401,11 @@ Hl7Result<std::string> Segment::GetText(int field, int rep, int comp, int sub) c
 }
 
 int Segment::RepetitionCount(int field) const {
-  if (field <= 0 || field >= static_cast<int>(fields_.size())) return 0;
-  size_t f = static_cast<size_t>(field);
-  return static_cast<int>(rep_begin_[f + 1] - rep_begin_[f]);
+  if (field <= 0 || field >= static_cast<int>(count_)) return 0;
+  size_t g = first_ + static_cast<size_t>(field);
+  size_t stored = text_->rep_begin[g + 1] - text_->rep_begin[g];
+  if (stored == 0) return text_->fields[g].empty() ? 0 : 1;
+  return static_cast<int>(stored);
 }
 
 int Segment::ComponentCount(int field, int rep) const {
@@ -431,15 +435,17 @@ std::string Message::Get(std::string_view segment_id, int field, int rep, int co
 }
 
 Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& limits) {
-  if (bytes.size() > limits.max_message_bytes) {
+  if (bytes.size() > limits.max_message_bytes || bytes.size() >= UINT32_MAX) {  // 32-bit index
     return LimitError(
         absl::StrCat("message exceeds the size limit of ", limits.max_message_bytes, " bytes"));
   }
   if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
 
   Message message;
-  auto text = std::make_shared<std::string>(bytes);
-  std::string_view all(*text);
+  auto parsed = std::make_shared<internal::ParsedText>();
+  internal::ParsedText& p = *parsed;
+  p.text.assign(bytes.data(), bytes.size());
+  std::string_view all(p.text);
 
   // Split into non-blank lines on CR, LF or CRLF.
   std::vector<std::string_view> lines;
@@ -490,6 +496,12 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
   }
   message.delims_ = d;
 
+  // One index for the whole message, sized once (no allocation per segment).
+  size_t field_separators = static_cast<size_t>(std::count(all.begin(), all.end(), d.field));
+  size_t rep_separators = static_cast<size_t>(std::count(all.begin(), all.end(), d.repetition));
+  p.fields.reserve(field_separators + 2 * lines.size());
+  p.rep_begin.reserve(field_separators + 2 * lines.size() + 1);
+  p.reps.reserve(2 * rep_separators);
   message.segments_.reserve(lines.size());
   std::unordered_map<std::string_view, int> occurrences;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -501,27 +513,24 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
     if (i > 0 && id == "MSH") {
       return StructureError("more than one MSH segment (batches are not supported)", "MSH", 2);
     }
-    Segment segment(d, {});
+    Segment segment;
+    segment.text_ = parsed.get();
+    segment.delims_ = d;
+    segment.first_ = static_cast<uint32_t>(p.fields.size());
     segment.occurrence_ = ++occurrences[id];
-    std::vector<std::string_view>& fields = segment.fields_;
-    std::vector<std::string_view>& reps = segment.reps_;
-    std::vector<uint32_t>& rep_begin = segment.rep_begin_;
-    fields.push_back(id);
-    rep_begin.push_back(0);  // fields_[0], the id, has no repetitions
-    rep_begin.push_back(0);
-    auto add_single = [&](std::string_view field) {  // a field that is never split
-      fields.push_back(field);
-      if (!field.empty()) reps.push_back(field);
-      rep_begin.push_back(static_cast<uint32_t>(reps.size()));
+    auto add_field = [&](std::string_view field) {
+      p.fields.push_back(field);
+      p.rep_begin.push_back(static_cast<uint32_t>(p.reps.size()));
     };
+    add_field(id);
     bool has_fields = true;  // false for a bare id ("EVN"): no field at all
     if (i == 0) {
       // MSH-1 is the field separator itself and MSH-2 holds the repetition character: neither
       // is split.
-      add_single(line.substr(3, 1));
+      add_field(line.substr(3, 1));
       line.remove_prefix(4);
       size_t end = line.find(d.field);
-      add_single(line.substr(0, end));
+      add_field(line.substr(0, end));
       has_fields = end != std::string_view::npos;
       if (has_fields) line.remove_prefix(end + 1);
     } else {
@@ -529,46 +538,45 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
       has_fields = !line.empty();
       if (has_fields) line.remove_prefix(1);
     }
-    // Fields, then the repetitions of each, indexed once.
+    // Fields, then the repetitions of each that has more than one, indexed once.
     while (has_fields) {
-      if (fields.size() > limits.max_fields_per_segment) {
+      size_t number = p.fields.size() - segment.first_;  // this field's position
+      if (number > limits.max_fields_per_segment) {
         return LimitError(absl::StrCat("segment ", i + 1, " (", std::string(id),
                                        ") exceeds the limit of ", limits.max_fields_per_segment,
                                        " fields"));
       }
       size_t end = line.find(d.field);
       std::string_view field = line.substr(0, end);
-      fields.push_back(field);
-      size_t count = 0;
-      while (!field.empty()) {
-        if (++count > limits.max_repetitions_per_field) {
-          return RepetitionLimitError(id, segment.occurrence_, static_cast<int>(fields.size() - 1),
-                                      limits.max_repetitions_per_field);
-        }
-        size_t rep_end = field.find(d.repetition);
-        reps.push_back(field.substr(0, rep_end));
-        if (rep_end == std::string_view::npos) break;
-        field.remove_prefix(rep_end + 1);
-        if (field.empty()) {  // a trailing separator: one more, empty repetition
+      add_field(field);
+      if (field.find(d.repetition) != std::string_view::npos) {
+        size_t count = 0;
+        while (true) {
           if (++count > limits.max_repetitions_per_field) {
-            return RepetitionLimitError(id, segment.occurrence_,
-                                        static_cast<int>(fields.size() - 1),
+            return RepetitionLimitError(id, segment.occurrence_, static_cast<int>(number),
                                         limits.max_repetitions_per_field);
           }
-          reps.push_back(field);
+          size_t rep_end = field.find(d.repetition);
+          p.reps.push_back(field.substr(0, rep_end));
+          if (rep_end == std::string_view::npos) break;
+          field.remove_prefix(rep_end + 1);
         }
       }
-      rep_begin.push_back(static_cast<uint32_t>(reps.size()));
       if (end == std::string_view::npos) break;
       line.remove_prefix(end + 1);
     }
+    segment.count_ = static_cast<uint32_t>(p.fields.size()) - segment.first_;
     if (i == 0) {
-      message.charset_ = CharsetFromMsh18(Unescape(segment.RawRepetition(18, 0), d));
+      // The repetitions of MSH's last field are only delimited once the next field is added:
+      // read MSH-18's first repetition from the raw field.
+      std::string_view msh18 = segment.count_ > 18 ? p.fields[segment.first_ + 18] : "";
+      message.charset_ = CharsetFromMsh18(Unescape(msh18.substr(0, msh18.find(d.repetition)), d));
     }
     segment.charset_ = message.charset_;
-    message.segments_.push_back(std::move(segment));
+    message.segments_.push_back(segment);
   }
-  message.text_ = std::move(text);
+  p.rep_begin.push_back(static_cast<uint32_t>(p.reps.size()));  // the end of the last field
+  message.text_ = std::move(parsed);
   return message;
 }
 

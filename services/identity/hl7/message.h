@@ -139,7 +139,7 @@ struct Delimiters {
 // Exceeding a limit is error 207 (DefaultAckCode in ack.h: AR); the repetition limit's error
 // names the segment (id and occurrence) and the field.
 struct ParseLimits {
-  size_t max_message_bytes = 1 << 20;  // 1 MiB
+  size_t max_message_bytes = 1 << 20;  // 1 MiB; at most 4 GiB - 2 (32-bit indexes)
   size_t max_segments = 5000;
   size_t max_fields_per_segment = 500;
   // Repetitions of one field. Real PID-3 lists hold a handful of identifiers; 1000 leaves room
@@ -147,17 +147,32 @@ struct ParseLimits {
   size_t max_repetitions_per_field = 1000;
 };
 
+namespace internal {
+// The text of a parsed message and the index of its fields and repetitions, shared by every
+// copy of the Message and pointed to by its segments. Field g (over all segments; a segment's
+// id is a field too) is fields[g]; when it has two or more repetitions they are
+// reps[rep_begin[g]] .. reps[rep_begin[g + 1] - 1], otherwise rep_begin[g + 1] == rep_begin[g]
+// and the field is its only repetition (none when it is empty).
+struct ParsedText {
+  std::string text;
+  std::vector<std::string_view> fields;
+  std::vector<std::string_view> reps;
+  std::vector<uint32_t> rep_begin;  // one more entry than fields
+};
+}  // namespace internal
+
 // One segment: its id and its raw (still escaped) fields. Field n is fields[n] (fields[0] is the
-// id); for MSH, field 1 is the field separator and field 2 the encoding characters.
+// id); for MSH, field 1 is the field separator and field 2 the encoding characters. Valid while
+// a copy of its Message lives.
 class Segment {
  public:
-  std::string_view id() const { return fields_[0]; }
+  std::string_view id() const { return text_->fields[first_]; }
   // 1-based occurrence of this segment's id in the message (the second PID is 2).
   int occurrence() const { return occurrence_; }
   // The character set of the message (MSH-18), which GetText decodes.
   Charset charset() const { return charset_; }
   // The highest field position present (trailing empty fields count if they were sent).
-  int field_count() const { return static_cast<int>(fields_.size()) - 1; }
+  int field_count() const { return static_cast<int>(count_) - 1; }
   // The value at a position as UTF-8, "" when absent, or error 102/103 (see the header
   // comment). For MSH-1 and MSH-2 the raw characters. O(length of the repetition).
   [[nodiscard]] Hl7Result<std::string> GetText(int field, int rep = 0, int comp = 1,
@@ -177,17 +192,15 @@ class Segment {
 
  private:
   friend class Message;
-  Segment(Delimiters delims, std::vector<std::string_view> fields)
-      : delims_(delims), fields_(std::move(fields)) {}
+  Segment() = default;
   // The raw piece at a position; false when absent.
   bool Piece(int field, int rep, int comp, int sub, std::string_view* piece) const;
-  Delimiters delims_;
-  std::vector<std::string_view> fields_;  // views into the owning Message's text
-  // Repetitions of field f are reps_[rep_begin_[f]] .. reps_[rep_begin_[f + 1] - 1].
-  std::vector<std::string_view> reps_;
-  std::vector<uint32_t> rep_begin_;
+  const internal::ParsedText* text_ = nullptr;  // owned by the Message
+  uint32_t first_ = 0;                          // index of the id in text_->fields
+  uint32_t count_ = 0;                          // the id and the fields
   int occurrence_ = 1;
   Charset charset_ = Charset::kUndeclared;
+  Delimiters delims_;
 };
 
 class Message {
@@ -210,8 +223,8 @@ class Message {
 
  private:
   Message() = default;
-  // Owns the bytes the segments' views point into; shared so Message is cheap to copy/move.
-  std::shared_ptr<const std::string> text_;
+  // Owns the bytes and the index the segments point into; shared so Message is cheap to copy.
+  std::shared_ptr<const internal::ParsedText> text_;
   Delimiters delims_;
   Charset charset_ = Charset::kUndeclared;
   std::vector<Segment> segments_;
