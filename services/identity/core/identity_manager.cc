@@ -1047,7 +1047,12 @@ absl::StatusOr<Response> IdentityManager::IdempotentWrite(
     const CallContext& call, const std::vector<std::string>& lock_keys, const std::string& kind,
     const Request& request, const std::function<absl::StatusOr<Response>(IdentityTxn&)>& produce) {
   Response response;
-  absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
+  // Two identical requests in flight at once: the second waits for the first, then finds its
+  // stored answer (without this, operations that lock only inside the transaction, such as
+  // person merges, would both miss the stored answer and the second would fail).
+  std::vector<std::string> keys = lock_keys;
+  keys.push_back(absl::StrCat("idempotency:", kind, ":", request.idempotency_key()));
+  absl::Status status = Write(call.deadline, keys, [&](IdentityTxn& txn) -> absl::Status {
     absl::StatusOr<Response> result = Idempotent<Response>(
         txn, kind + ":" + request.idempotency_key(), Fingerprint(request), clock_->Now(),
         [&]() -> absl::StatusOr<Response> { return produce(txn); });

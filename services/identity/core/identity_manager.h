@@ -148,7 +148,8 @@ class IdentityManager {
       const v1::RegisterSourceRecordRequest& request, IndexChange* index);
 
   // Write() of an idempotent operation: a retry with the same request.idempotency_key returns
-  // the stored response; `kind` namespaces the keys of one operation type.
+  // the stored response; `kind` namespaces the keys of one operation type. The key is locked
+  // (with `lock_keys`) before the stored response is read.
   template <typename Response, typename Request>
   absl::StatusOr<Response> IdempotentWrite(
       const CallContext& call, const std::vector<std::string>& lock_keys, const std::string& kind,
