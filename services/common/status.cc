@@ -63,4 +63,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(FromGrpcCode(status.error_code()), status.error_message());
 }
 
+std::string GrpcCodeName(grpc::StatusCode code) {
+  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? "UNKNOWN" : name;
+}
+
 }  // namespace hie

@@ -9,6 +9,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -16,6 +18,10 @@ namespace hie {
 
 [[nodiscard]] grpc::Status ToGrpcStatus(const absl::Status& status);
 [[nodiscard]] absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// "INVALID_ARGUMENT", ...: the canonical name of a gRPC code ("UNKNOWN" for a value outside the
+// 17 codes), for logs, metric labels and messages.
+std::string GrpcCodeName(grpc::StatusCode code);
 
 }  // namespace hie
 

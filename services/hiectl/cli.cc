@@ -19,6 +19,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "hie/identity/v1/identity.grpc.pb.h"
 #include "services/common/logging.h"
+#include "services/common/status.h"
 #include "services/common/text.h"
 #include "services/common/tls.h"
 #include "services/hiectl/commands.h"
@@ -29,10 +30,6 @@ namespace {
 
 namespace id = ::hie::identity::v1;
 using Stub = id::IdentityService::StubInterface;
-
-std::string CodeName(grpc::StatusCode code) {
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-}
 
 std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
@@ -114,7 +111,7 @@ class Session {
     Resp response;
     grpc::Status status = fn(&call, request, &response);
     if (!status.ok()) {
-      std::cerr << "hiectl: " << rpc << " failed: " << CodeName(status.error_code()) << ": "
+      std::cerr << "hiectl: " << rpc << " failed: " << hie::GrpcCodeName(status.error_code()) << ": "
                 << status.error_message() << " (request id " << request_id << ")\n";
       grpc::StatusCode code = status.error_code();
       bool unknown_outcome = code == grpc::StatusCode::UNKNOWN ||
@@ -249,7 +246,7 @@ int RegisterFile(Session& session) {
     if (!status.ok()) {
       ++summary.errors;
       std::cerr << "hiectl: line " << row.line << ": " << FormatSourceId(row.request.source_id())
-                << ": " << CodeName(status.error_code()) << ": " << status.error_message()
+                << ": " << hie::GrpcCodeName(status.error_code()) << ": " << status.error_message()
                 << " (request id " << request_id << ")\n";
       if (ExitCodeForGrpcCode(status.error_code()) == 2) stop = true;
       return;

@@ -73,6 +73,7 @@
 #include "hie/identity/v1/identity.grpc.pb.h"
 #include "hie/mpi/generator.h"
 #include "hie/mpi/normalize.h"
+#include "services/common/status.h"
 #include "services/common/tls.h"
 #include "hie/mpi/model.h"
 #include "hie/mpi/nicknames.h"
@@ -242,28 +243,6 @@ void PrepareCall(grpc::ClientContext* call, double seconds) {
                      std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
 }
 
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::OK: return "OK";
-    case grpc::CANCELLED: return "CANCELLED";
-    case grpc::UNKNOWN: return "UNKNOWN";
-    case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::NOT_FOUND: return "NOT_FOUND";
-    case grpc::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::ABORTED: return "ABORTED";
-    case grpc::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::INTERNAL: return "INTERNAL";
-    case grpc::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::DATA_LOSS: return "DATA_LOSS";
-    case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "OTHER";
-  }
-}
 
 bool Retryable(grpc::StatusCode code) {
   return code == grpc::ABORTED || code == grpc::UNAVAILABLE || code == grpc::RESOURCE_EXHAUSTED ||
@@ -382,7 +361,7 @@ int RunLoad(const Flags& f) {
           }
         }
         if (status.ok()) break;
-        ++my_attempt_errors[CodeName(status.error_code())];
+        ++my_attempt_errors[hie::GrpcCodeName(status.error_code())];
         if (!Retryable(status.error_code())) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
       }
@@ -398,9 +377,9 @@ int RunLoad(const Flags& f) {
           else
             ++my_replayed;
           if (!r.decision().review_task_id().empty()) ++my_tasks;
-        } else if (++my_final_errors[CodeName(code)] <= 3) {
+        } else if (++my_final_errors[hie::GrpcCodeName(code)] <= 3) {
           std::lock_guard<std::mutex> lock(mu);
-          std::fprintf(stderr, "load: record %" PRId64 " failed: %s: %s\n", i, CodeName(code),
+          std::fprintf(stderr, "load: record %" PRId64 " failed: %s: %s\n", i, hie::GrpcCodeName(code),
                        status.error_message().c_str());
         }
         int64_t done = completed.fetch_add(1);
@@ -537,7 +516,7 @@ std::pair<std::vector<double>, double> Drive(const Flags& f, std::vector<Req>& r
       grpc::Status s = ((*stubs[c]).*method)(&call, req, &resp);
       lat[i] = Micros(t0, Clock::now());
       if (!s.ok()) {
-        ++my_errors[CodeName(s.error_code())];
+        ++my_errors[hie::GrpcCodeName(s.error_code())];
       } else if constexpr (std::is_same_v<Resp, v1::SearchPersonsResponse>) {
         my_matches += resp.matches_size();
       } else {
@@ -653,7 +632,7 @@ int RunSnapshot(const Flags& f) {
       v1::ResolveResponse resp;
       grpc::Status s = stub->Resolve(&call, req, &resp);
       if (!s.ok()) ++failures;
-      out << ResolveLine(req, s.ok(), CodeName(s.error_code()), resp);
+      out << ResolveLine(req, s.ok(), hie::GrpcCodeName(s.error_code()), resp);
     }
     {
       v1::SearchPersonsRequest& req = w.searches[i];
@@ -663,7 +642,7 @@ int RunSnapshot(const Flags& f) {
       v1::SearchPersonsResponse resp;
       grpc::Status s = stub->SearchPersons(&call, req, &resp);
       if (!s.ok()) ++failures;
-      out << SearchLine(i, s.ok(), CodeName(s.error_code()), resp);
+      out << SearchLine(i, s.ok(), hie::GrpcCodeName(s.error_code()), resp);
     }
   }
   std::printf("snapshot: %zu resolves and searches written to %s, %" PRId64 " errors\n",
@@ -730,7 +709,7 @@ int RunRebuild(const Flags& f) {
     absl::StatusOr<v1::ResolveResponse> r = manager.Resolve(call, w.resolves[i]);
     absl::StatusOr<v1::SearchPersonsResponse> s = manager.SearchPersons(call, w.searches[i]);
     auto code = [](const absl::Status& st) {
-      return CodeName(static_cast<grpc::StatusCode>(st.code()));
+      return hie::GrpcCodeName(static_cast<grpc::StatusCode>(st.code()));
     };
     std::string got[2] = {
         ResolveLine(w.resolves[i], r.ok(), code(r.status()), r.ok() ? *r : v1::ResolveResponse()),
