@@ -235,7 +235,6 @@ std::unique_ptr<v1::IdentityService::Stub> NewStub(const Flags& f, int channel_i
 void FillContext(common::RequestContext* context, const std::string& request_id) {
   context->set_request_id(request_id);
   context->set_purpose_of_use(common::PURPOSE_OF_USE_OPERATIONS);
-  context->mutable_actor()->set_user_id("identity-bench");
 }
 
 void PrepareCall(grpc::ClientContext* call, double seconds) {
