@@ -40,12 +40,22 @@ fuzz_dir="${HIE_FUZZ_BUILD_DIR:-$HIE_ROOT/build-fuzz}"
 fuzz_seconds="${HIE_FUZZ_SECONDS:-90}"
 suppressions="$HIE_ROOT/scripts/sanitizer-suppressions"
 
-# Phase timings, printed at the end; failed phases make the exit status.
+# Phase timings (wall, and CPU of the processes the phase ran: compilers, tests, fuzzers), printed
+# at the end; failed phases make the exit status.
 timings=()
 failed=()
 phase_start=0
-phase_begin() { phase_start=$(date +%s); log "$1"; }
-phase_end() { timings+=("$1: $(( $(date +%s) - phase_start ))s"); }
+phase_cpu=0
+clock_ticks="$(getconf CLK_TCK)"
+children_cpu() {  # CPU seconds of this shell's finished children (/proc: cutime + cstime)
+  local stat
+  read -r -a stat <"/proc/$$/stat"
+  echo $(( (stat[15] + stat[16]) / clock_ticks ))
+}
+phase_begin() { phase_start=$(date +%s); phase_cpu=$(children_cpu); log "$1"; }
+phase_end() {
+  timings+=("$1: $(( $(date +%s) - phase_start ))s (CPU $(( $(children_cpu) - phase_cpu ))s)")
+}
 
 "$HIE_ROOT/scripts/install-deps.sh"
 if [ "$passes" != only ]; then
