@@ -10,6 +10,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # the fuzz pass of scripts/test.sh: clang, libFuzzer and sanitizer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev llvm-14
+  # an independent gRPC implementation for the end-to-end tests (tests/e2e)
+  python3-grpcio
   postgresql redis-server
 )
 
