@@ -51,7 +51,7 @@ endfunction()
 # (our code only: Debian's gRPC, protobuf, libpqxx... stay uninstrumented, which ASan and UBSan
 # allow) with those sanitizers, frame pointers kept, and UBSan fatal (-fno-sanitize-recover) so
 # that a report fails the test instead of scrolling by. "ON" means "address,undefined". The
-# build type's flags are kept; scripts/test.sh uses -O1 -g for its sanitizer pass.
+# build type's flags are kept; scripts/test.sh uses -O1 -g1 for its sanitizer and fuzz passes.
 function(hie_enable_sanitizers list)
   if(list STREQUAL "" OR list STREQUAL "OFF")
     return()
@@ -95,7 +95,8 @@ endfunction()
 # hie_add_test_targets(): after every add_subdirectory(), one target per test label,
 # hie_unit_tests / hie_integration_tests / hie_e2e_tests, that builds the test programs of that
 # label and nothing else (scripts/test.sh's sanitizer pass builds hie_unit_tests and
-# hie_integration_tests). `needs` lists programs that tests of a label run, as "label:target".
+# hie_integration_tests). Arguments "label:target" add a program that tests of that label run
+# (a test added with plain add_test() that runs a program, e.g. mpi_cli_malformed and hie-mpi).
 function(hie_add_test_targets)
   foreach(label unit integration e2e)
     get_property(tests GLOBAL PROPERTY HIE_TESTS_${label})
