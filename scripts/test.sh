@@ -108,12 +108,15 @@ sanitizer_env=(
 # -O1 as ASan advises (-O0 halves the compile time, but hl7_test has CPU-time bounds and ASan
 # code at -O0 is much slower); -g1: line tables only, enough for file:line in every report and
 # about 20% less compile time than -g (measured on identity_manager.cc and identity.pb.cc).
+# The test programs themselves and the generated protobuf code are compiled at -O0
+# (HIE_TEST_AND_PROTO_FLAGS): half the compile time of -O1 for them (identity_manager_test.cc:
+# 49 s -> 26 s), while the code under test keeps -O1.
 sanitizer_cxx_flags="-O1 -g1"
 sanitizer_pass() {
   phase_begin "sanitizer build ($asan_dir: unit and integration tests, $sanitizer_cxx_flags)"
   cmake -S "$HIE_ROOT" -B "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_cxx_flags" -DHIE_SANITIZE=address,undefined \
-    >/dev/null || return 1
+    -DHIE_TEST_AND_PROTO_FLAGS=-O0 >/dev/null || return 1
   cmake --build "$asan_dir" -j "$jobs" --target hie_unit_tests hie_integration_tests || return 1
   phase_end "sanitizer build"
   phase_begin "sanitizer tests (ctest -L 'unit|integration' in $asan_dir)"
@@ -182,7 +185,8 @@ fuzz_pass() {
   phase_begin "fuzz build ($fuzz_dir: ${names[*]}; clang-14, libFuzzer, ASan+UBSan)"
   cmake -S "$HIE_ROOT" -B "$fuzz_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_cxx_flags" -DCMAKE_CXX_COMPILER=clang++-14 \
-    -DHIE_SANITIZE=address,undefined -DHIE_FUZZ=ON -DHIE_HL7_FUZZ=ON >/dev/null || return 1
+    -DHIE_SANITIZE=address,undefined -DHIE_TEST_AND_PROTO_FLAGS=-O0 -DHIE_FUZZ=ON -DHIE_HL7_FUZZ=ON \
+    >/dev/null || return 1
   cmake --build "$fuzz_dir" -j "$jobs" --target "${names[@]}" || return 1
   phase_end "fuzz build"
   # One fuzzer per core: with 2 cores both run at once.
