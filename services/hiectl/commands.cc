@@ -146,7 +146,7 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
                {"explain", "false", "show each candidate's match explanation"},
                {"file", "", "bulk: CSV file with a header row (see README)"},
                {"parallel", "1", "bulk: calls in flight at once (1-16)"},
-               {"encoding", "utf-8", "bulk: how the file encodes text: utf-8 or latin1"}});
+               {"encoding", "utf-8", "bulk: how the file encodes text: utf-8, windows-1252 or latin1"}});
     specs.push_back({"register", "(--org O --local-id ID [demographics] | --file F.csv)",
                      "register a source record (or a CSV file of them) and match it", 0, keys});
   }
@@ -847,21 +847,41 @@ absl::StatusOr<CsvEncoding> ParseCsvEncoding(absl::string_view text, absl::strin
   std::string name = absl::AsciiStrToLower(text);
   if (name == "utf-8" || name == "utf8") return CsvEncoding::kUtf8;
   if (name == "latin1" || name == "latin-1" || name == "iso-8859-1") return CsvEncoding::kLatin1;
-  return Invalid(what, " must be utf-8 or latin1");
+  if (name == "windows-1252" || name == "cp1252") return CsvEncoding::kWindows1252;
+  return Invalid(what, " must be utf-8, windows-1252 or latin1");
 }
 
 namespace {
 
-std::string Latin1ToUtf8(absl::string_view text) {
+// Windows-1252's characters at 0x80-0x9F (where Latin-1 has C1 controls); the five bytes it
+// leaves undefined keep their C1 code point, so they are refused as control characters.
+constexpr char16_t kWindows1252High[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,  // 0x80
+    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,  // 0x88
+    0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,  // 0x90
+    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,  // 0x98
+};
+
+// Latin-1 (or Windows-1252) bytes as UTF-8: every byte is one code point below U+0800 or,
+// for Windows-1252's punctuation, below U+10000.
+std::string SingleByteToUtf8(absl::string_view text, CsvEncoding encoding) {
   std::string out;
   out.reserve(text.size() + text.size() / 8);
   for (char c : text) {
     unsigned char b = static_cast<unsigned char>(c);
-    if (b < 0x80) {
-      out.push_back(c);
+    char16_t code = b;
+    if (encoding == CsvEncoding::kWindows1252 && b >= 0x80 && b < 0xA0) {
+      code = kWindows1252High[b - 0x80];
+    }
+    if (code < 0x80) {
+      out.push_back(static_cast<char>(code));
+    } else if (code < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (code >> 6)));
+      out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
     } else {
-      out.push_back(static_cast<char>(0xC0 | (b >> 6)));
-      out.push_back(static_cast<char>(0x80 | (b & 0x3F)));
+      out.push_back(static_cast<char>(0xE0 | (code >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
     }
   }
   return out;
@@ -872,10 +892,16 @@ std::string CellProblem(absl::string_view absl_cell, CsvEncoding encoding) {
   const std::string_view cell(absl_cell.data(), absl_cell.size());
   if (!hie::IsValidUtf8(cell)) {
     return encoding == CsvEncoding::kUtf8
-               ? "is not valid UTF-8 (save the file as UTF-8, or pass --encoding=latin1)"
+               ? "is not valid UTF-8 (save the file as UTF-8, or pass --encoding=windows-1252 "
+                 "or --encoding=latin1)"
                : "is not valid text";
   }
-  if (hie::HasControlCharacter(cell)) return "contains control characters";
+  if (hie::HasControlCharacter(cell)) {
+    return encoding == CsvEncoding::kLatin1
+               ? "contains control characters (if the file is a Windows export, pass "
+                 "--encoding=windows-1252)"
+               : "contains control characters";
+  }
   return "";
 }
 
@@ -884,8 +910,8 @@ std::string CellProblem(absl::string_view absl_cell, CsvEncoding encoding) {
 absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view raw, CsvEncoding encoding) {
   std::string transcoded;
   absl::string_view text = raw;
-  if (encoding == CsvEncoding::kLatin1) {
-    transcoded = Latin1ToUtf8(raw);
+  if (encoding != CsvEncoding::kUtf8) {
+    transcoded = SingleByteToUtf8(raw, encoding);
     text = transcoded;
   }
   if (absl::StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM (Excel)

@@ -169,9 +169,12 @@ struct BulkFile {
   std::vector<BulkRowError> errors;
 };
 
-// How the bytes of a CSV file encode text. EMR exports are often Windows-1252/Latin-1.
-enum class CsvEncoding { kUtf8, kLatin1 };
-// "utf-8" / "utf8" or "latin1" / "iso-8859-1"; INVALID_ARGUMENT naming `what` otherwise.
+// How the bytes of a CSV file encode text. EMR exports are often Windows-1252 or Latin-1
+// (which differ only at 0x80-0x9F: Windows-1252's quotes, dashes, euro sign; Latin-1's C1
+// controls, which are refused).
+enum class CsvEncoding { kUtf8, kLatin1, kWindows1252 };
+// "utf-8" / "utf8", "latin1" / "iso-8859-1" or "windows-1252" / "cp1252"; INVALID_ARGUMENT
+// naming `what` otherwise.
 [[nodiscard]] absl::StatusOr<CsvEncoding> ParseCsvEncoding(absl::string_view text,
                                                            absl::string_view what);
 
@@ -181,7 +184,7 @@ enum class CsvEncoding { kUtf8, kLatin1 };
 // local_id are required columns. Each later record becomes a BulkRow or a BulkRowError (wrong
 // number of fields, missing org/local_id, invalid value, a cell that is not valid in
 // `encoding` or holds control characters: the error names the line and the column, never the
-// value). Latin-1 files are transcoded to UTF-8. SSNs are passed on as written: the hub
+// value). Latin-1 and Windows-1252 files are transcoded to UTF-8. SSNs are passed on as written: the hub
 // normalises the forms clinics use and, rather than refuse the row, drops one it cannot use
 // and says so in the response's warnings.
 [[nodiscard]] absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text,

@@ -233,6 +233,29 @@ TEST(BulkFileTest, EncodingIsCheckedPerCellAndLatin1IsTranscoded) {
   EXPECT_FALSE(ParseCsvEncoding("ebcdic", "--encoding").ok());
 }
 
+// A Windows export's curly apostrophe (0x92) is a C1 control in Latin-1, refused with a hint;
+// read as Windows-1252 it is U+2019. A byte Windows-1252 leaves undefined (0x81) is refused.
+TEST(BulkFileTest, Windows1252PunctuationIsTranscoded) {
+  const std::string cp1252 =
+      "org,local_id,family_name,given_name\n"
+      "clinic-a,1,O\x92" "Brien,Se\xE1n\n"
+      "clinic-a,2,Bad\x81,Ann\n";
+  absl::StatusOr<BulkFile> as_latin1 = ParseBulkFile(cp1252, CsvEncoding::kLatin1);
+  ASSERT_TRUE(as_latin1.ok()) << as_latin1.status();
+  ASSERT_EQ(as_latin1->errors.size(), 2u);
+  EXPECT_THAT(as_latin1->errors[0].message, HasSubstr("--encoding=windows-1252"));
+
+  absl::StatusOr<BulkFile> as_cp1252 = ParseBulkFile(cp1252, CsvEncoding::kWindows1252);
+  ASSERT_TRUE(as_cp1252.ok()) << as_cp1252.status();
+  ASSERT_EQ(as_cp1252->rows.size(), 1u);
+  EXPECT_EQ(as_cp1252->rows[0].request.demographics().name().family(), "O\xE2\x80\x99" "Brien");
+  EXPECT_EQ(as_cp1252->rows[0].request.demographics().name().given(), "Se\xC3\xA1n");
+  ASSERT_EQ(as_cp1252->errors.size(), 1u);
+  EXPECT_EQ(as_cp1252->errors[0].line, 3);
+  EXPECT_THAT(as_cp1252->errors[0].message, HasSubstr("control characters"));
+  EXPECT_EQ(*ParseCsvEncoding("CP1252", "--encoding"), CsvEncoding::kWindows1252);
+}
+
 TEST(ParseSexTest, AcceptsNamesAndLetters) {
   EXPECT_EQ(*ParseSex("female", "--sex"), cm::SEX_FEMALE);
   EXPECT_EQ(*ParseSex("M", "--sex"), cm::SEX_MALE);

@@ -153,6 +153,7 @@ void FuzzHiectl(absl::string_view text, int64_t max_line) {
   }
   FuzzBulkFile(text, max_line, h::CsvEncoding::kUtf8, records);
   FuzzBulkFile(text, max_line, h::CsvEncoding::kLatin1, records);
+  FuzzBulkFile(text, max_line, h::CsvEncoding::kWindows1252, records);
 }
 
 void FuzzBulkFile(absl::string_view text, int64_t max_line, hie::hiectl::CsvEncoding encoding,

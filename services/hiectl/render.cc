@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "services/hiectl/commands.h"
 
 namespace hie::hiectl {
 namespace {
@@ -18,7 +19,6 @@ namespace {
 namespace id = ::hie::identity::v1;
 namespace cm = ::hie::common::v1;
 
-constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
 
 std::string Pad(const std::string& text, size_t width, bool right) {
   size_t w = DisplayWidth(text);

@@ -40,8 +40,10 @@ RedisClient::~RedisClient() = default;
 
 absl::StatusOr<RedisClient::ContextPtr> RedisClient::Connect() {
   {
+    // No backoff after a refusal: it costs one round trip, and ConnectionRefused() must say
+    // whether the server is down now, not whether it was when the backoff began.
     std::lock_guard lock(mu_);
-    if (absl::Now() < next_connect_allowed_) {
+    if (absl::Now() < next_connect_allowed_ && !refused_.load()) {
       return absl::UnavailableError("redis unavailable (backing off)");
     }
   }

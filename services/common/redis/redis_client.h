@@ -8,9 +8,10 @@
 //    timeout is discarded.
 //  - Survives Redis restarts: a command whose reused connection turns out dead (the server
 //    restarted since) is retried once on a fresh connection.
-//  - Fails fast while Redis is down: after a failed connect, commands answer UNAVAILABLE at once
-//    for `reconnect_backoff`, so callers (who treat Redis as optional) are not slowed by
-//    repeated connect timeouts.
+//  - Fails fast while Redis is down: after a connect that timed out or failed other than by a
+//    refusal, commands answer UNAVAILABLE at once for `reconnect_backoff`, so callers (who treat
+//    Redis as optional) are not slowed by repeated connect timeouts. A refused connect is
+//    answered at once by the peer, so it is simply tried again by the next command.
 //  - Errors: UNAVAILABLE for connect/IO/timeout, FAILED_PRECONDITION for an error reply.
 
 #include <atomic>
@@ -68,7 +69,9 @@ class RedisClient {
 
   // True when the last attempt to connect was refused (nothing listens on the address: the
   // server is down, for every client), until a connection succeeds again. A timeout or an error
-  // reply is not a refusal.
+  // reply is not a refusal. A refused connection is not followed by the reconnect backoff (the
+  // next command tries again), so a command that fails and then this answer false means the
+  // server is reachable again.
   bool ConnectionRefused() const { return refused_.load(); }
 
  private:

@@ -4,14 +4,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/common/logging.h"
+#include "services/identity/core/identifiers.h"
 #include "services/identity/hl7/ack.h"
 
 namespace hie::identity {
 namespace {
 
 using ::hie::common::v1::Demographics;
-
-constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
 
 hie::common::v1::Sex SexOf(const std::string& code) {
   if (code == "F") return hie::common::v1::SEX_FEMALE;
@@ -28,23 +27,25 @@ SourceId SourceOf(const hl7::MllpPeer& peer, const hl7::PatientIdentifier& id) {
   return source;
 }
 
-// Where DemographicsOf put each identifier: the PID-3 repetition (1-based) it came from, or 0
-// for the SSN (PID-19, or a PID-3 repetition typed SS).
-std::vector<int> IdentifierOrigins(const hl7::AdtPatient& p) {
-  std::vector<int> origins;
-  for (size_t i = 0; i < p.identifiers.size(); ++i) {
-    if (p.identifiers[i].type_code != "SS") origins.push_back(static_cast<int>(i) + 1);
+// Where DemographicsOf put each identifier: {field, repetition} of the PID field it came from
+// (PID-3 and its repetition, or PID-19).
+std::vector<std::pair<int, int>> IdentifierOrigins(const hl7::AdtPatient& p) {
+  std::vector<std::pair<int, int>> origins;
+  for (const hl7::PatientIdentifier& id : p.identifiers) {
+    if (id.type_code != "SS") origins.emplace_back(3, id.repetition);
   }
-  if (!p.ssn.empty()) origins.push_back(0);
+  if (!p.ssn.empty()) {
+    origins.push_back(p.ssn_repetition == 0 ? std::pair{19, 0} : std::pair{3, p.ssn_repetition});
+  }
   return origins;
 }
 
 // The service's warning about demographics.identifiers[i] as an HL7 warning (ERR, severity W)
-// located at the PID field the identifier came from.
+// located at the patient's PID segment and the field and repetition the identifier came from.
 hl7::Hl7Error WarningOf(const hl7::AdtPatient& patient, const hie::common::v1::FieldWarning& w) {
   hl7::Hl7Error error;
   error.segment_id = "PID";
-  error.segment_index = 1;
+  error.segment_index = patient.pid_occurrence;
   error.code = hl7::ErrorCode::kDataTypeError;
   error.severity = hl7::Severity::kWarning;
   error.field = 3;
@@ -54,13 +55,10 @@ hl7::Hl7Error WarningOf(const hl7::AdtPatient& patient, const hie::common::v1::F
     (void)absl::SimpleAtoi(w.field().substr(open + 12, w.field().find(']', open) - open - 12),
                            &index);
   }
-  std::vector<int> origins = IdentifierOrigins(patient);
+  std::vector<std::pair<int, int>> origins = IdentifierOrigins(patient);
   if (index >= 0 && index < static_cast<int>(origins.size())) {
-    if (origins[index] == 0) {
-      error.field = 19;
-    } else {
-      error.repetition = origins[index];
-    }
+    error.field = origins[index].first;
+    error.repetition = origins[index].second;
   }
   error.text = absl::StrCat(error.Location(), ": ", w.message());
   return error;

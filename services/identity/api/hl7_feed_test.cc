@@ -198,6 +198,26 @@ TEST_F(Hl7FeedTest, AnUnusableIdentifierIsDroppedWithAWarningInTheAck) {
   EXPECT_EQ(Record("MRN5")->demographics().identifiers_size(), 1) << "the MRN only";
 }
 
+// A warning names where the identifier was sent: its PID-3 repetition as counted in the message
+// (an empty repetition counts), an SSN typed "SS" in PID-3 there rather than PID-19, and the
+// PID segment of its own A40 group.
+TEST_F(Hl7FeedTest, AWarningIsLocatedAtTheRepetitionAndSegmentTheIdentifierCameFrom) {
+  std::string ack = feed_.Handle(
+      member_, Adt("A04", "W2", "PID|1||~MRN6^^^CLINIC^MR~12^^^SSA^SS||Doe^Jane||19800101|F"));
+  EXPECT_EQ(hl7::AckCodeOf(ack), "AA") << ack;
+  EXPECT_NE(ack.find("ERR||PID^1^3^3|"), std::string::npos) << "PID-3, third repetition: " << ack;
+
+  ASSERT_EQ(Send(Adt("A04", "W3", "PID|1||MRN7^^^CLINIC^MR||Doe^John||19700101|M")), "AA");
+  ack = feed_.Handle(member_,
+                     Adt("A40", "W4", "PID|1||MRN6^^^CLINIC^MR||Doe^Jane||19800101|F",
+                         "MRG|MRN8^^^CLINIC^MR\r"
+                         "PID|2||MRN7^^^CLINIC^MR||Doe^John||19700101|M|||||||||||12\r"
+                         "MRG|MRN9^^^CLINIC^MR\r"));
+  EXPECT_EQ(hl7::AckCodeOf(ack), "AA") << ack;
+  EXPECT_NE(ack.find("ERR||PID^2^19|"), std::string::npos) << "the second PID's PID-19: " << ack;
+  EXPECT_EQ(ack.find("PID^1^19"), std::string::npos) << ack;
+}
+
 // A store that cannot be reached: the sender must resend, so no ACK at all (never AE, which a
 // sender drops).
 class DownStore : public InMemoryIdentityStore {

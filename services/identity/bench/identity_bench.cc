@@ -378,8 +378,8 @@ int RunLoad(const Flags& f) {
           if (!r.decision().review_task_id().empty()) ++my_tasks;
         } else if (++my_final_errors[hie::GrpcCodeName(code)] <= 3) {
           std::lock_guard<std::mutex> lock(mu);
-          std::fprintf(stderr, "load: record %" PRId64 " failed: %s: %s\n", i, hie::GrpcCodeName(code),
-                       status.error_message().c_str());
+          std::fprintf(stderr, "load: record %" PRId64 " failed: %s: %s\n", i,
+                       hie::GrpcCodeName(code).c_str(), status.error_message().c_str());
         }
         int64_t done = completed.fetch_add(1);
         completion_time[done] = std::chrono::duration<double>(t1 - start).count();

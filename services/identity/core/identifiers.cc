@@ -54,14 +54,18 @@ void NormaliseIdentifiers(hie::common::v1::Demographics* demographics,
                           const std::string& field_prefix, std::vector<FieldWarning>* warnings) {
   auto* identifiers = demographics->mutable_identifiers();
   int kept = 0;
+  int dropped = 0;
+  auto drop = [&](int i, std::string why) {
+    if (++dropped <= kMaxIdentifierWarnings) {
+      Warn(warnings, absl::StrCat(field_prefix, ".identifiers[", i, "]"), std::move(why));
+    }
+  };
   for (int i = 0; i < identifiers->size(); ++i) {
-    Identifier id = identifiers->Get(i);
-    const std::string field = absl::StrCat(field_prefix, ".identifiers[", i, "]");
     if (kept == kMaxIdentifiers) {
-      Warn(warnings, field,
-           absl::StrCat("more than ", kMaxIdentifiers, " identifiers; the identifier was dropped"));
+      drop(i, absl::StrCat("more than ", kMaxIdentifiers, " identifiers; the identifier was dropped"));
       continue;
     }
+    Identifier id = identifiers->Get(i);
     id.set_value(std::string(absl::StripAsciiWhitespace(id.value())));
     std::string problem = Unusable(id);
     if (problem.empty() && id.system() == kSsnSystem) {
@@ -73,10 +77,14 @@ void NormaliseIdentifiers(hie::common::v1::Demographics* demographics,
       }
     }
     if (!problem.empty()) {
-      Warn(warnings, field, absl::StrCat("the identifier ", problem, "; it was dropped"));
+      drop(i, absl::StrCat("the identifier ", problem, "; it was dropped"));
       continue;
     }
     *identifiers->Mutable(kept++) = std::move(id);
+  }
+  if (dropped > kMaxIdentifierWarnings) {
+    Warn(warnings, absl::StrCat(field_prefix, ".identifiers"),
+         absl::StrCat(dropped - kMaxIdentifierWarnings, " more identifiers were dropped"));
   }
   identifiers->DeleteSubrange(kept, identifiers->size() - kept);
 }

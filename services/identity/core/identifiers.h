@@ -13,7 +13,9 @@
 //    control characters (in any of its fields) is dropped;
 //  - identifiers beyond kMaxIdentifiers are dropped.
 // Each drop adds a warning naming `field_prefix` + ".identifiers[i]" (the index as sent) and the
-// reason, never the value.
+// reason, never the value; after kMaxIdentifierWarnings of them, one last warning naming
+// `field_prefix` + ".identifiers" counts the further drops (a request of millions of empty
+// identifiers gets 21 warnings, not millions).
 
 #include <string>
 #include <vector>
@@ -24,6 +26,7 @@ namespace hie::identity {
 
 inline constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
 inline constexpr int kMaxIdentifiers = 20;
+inline constexpr int kMaxIdentifierWarnings = 20;
 inline constexpr size_t kMaxIdentifierBytes = 128;
 
 void NormaliseIdentifiers(hie::common::v1::Demographics* demographics,

@@ -64,5 +64,19 @@ TEST(IdentifiersTest, AtMostTwentyIdentifiersAreKept) {
   EXPECT_EQ(d.identifiers(19).value(), "v19");
 }
 
+// A hostile request of many unusable identifiers gets a bounded number of warnings.
+TEST(IdentifiersTest, WarningsAreBoundedWhateverTheNumberOfDrops) {
+  Demographics d;
+  for (int i = 0; i < 100000; ++i) d.add_identifiers()->set_system("urn:x");  // empty values
+  std::vector<FieldWarning> warnings;
+  NormaliseIdentifiers(&d, "demographics", &warnings);
+  EXPECT_EQ(d.identifiers_size(), 0);
+  ASSERT_EQ(warnings.size(), size_t{kMaxIdentifierWarnings} + 1);
+  EXPECT_EQ(warnings[0].field(), "demographics.identifiers[0]");
+  EXPECT_EQ(warnings.back().field(), "demographics.identifiers");
+  EXPECT_NE(warnings.back().message().find("99980 more identifiers"), std::string::npos)
+      << warnings.back().message();
+}
+
 }  // namespace
 }  // namespace hie::identity

@@ -894,10 +894,15 @@ absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::
     }
     return absl::OkStatus();
   });
+  if (status.ok() && cache_ != nullptr) {
+    if (!stale.empty()) SettleCache(stale, deadline);
+    status = WaitUntilCacheSettled(deadline);
+  }
+  // Only a write whose caller is told OK updates the match index itself; committed events of a
+  // write answered otherwise (DEADLINE_EXCEEDED while the cache settles) stay unapplied, and the
+  // next catch-up reads them from the store like another replica's.
   if (status.ok()) MarkApplied(changes.sequences);
-  if (!status.ok() || cache_ == nullptr) return status;
-  if (!stale.empty()) SettleCache(stale, deadline);
-  return WaitUntilCacheSettled(deadline);
+  return status;
 }
 
 // After a commit: invalidates the cached answers the write made stale. When the cache will not
@@ -928,8 +933,7 @@ absl::Status IdentityManager::WaitUntilCacheSettled(absl::Time deadline) {
     until = cache_unsettled_until_;
   }
   if (absl::Now() >= until) return absl::OkStatus();
-  if (deadline < until) {
-    absl::SleepFor(deadline - absl::Now());
+  if (deadline < until) {  // answered now: waiting would only hold the caller's key locks
     return absl::DeadlineExceededError(
         "the change is committed, but cached answers it made stale have not expired yet; retry "
         "with the same idempotency key");

@@ -126,7 +126,11 @@ class IdentityManager {
   class KeyLocks;
 
   // store_->Transact for operations that change identities: afterwards, drops the cached
-  // Resolve answers of every record and person the transaction's events name.
+  // Resolve answers of every record and person the transaction's events name. When the cache
+  // will not take that (Redis refuses writes or times out) the write is acknowledged only once
+  // the stale answers have expired (ttl + 1 s after the commit; SettleCache); if the deadline
+  // comes first it answers DEADLINE_EXCEEDED although committed (a retry with the same
+  // idempotency key gets the stored answer), and leaves its events to the index catch-up.
   absl::Status Write(absl::Time deadline, const std::vector<std::string>& lock_keys,
                      const IdentityStore::TxnFn& fn);
 

@@ -1319,6 +1319,30 @@ TEST_F(IdentityManagerTest, AWriteWhoseInvalidationFailsWaitsForStaleEntriesToEx
   EXPECT_EQ(cache.hits, hits_before + 1) << "the answer after the merge came from the cache";
 }
 
+// A registration committed but answered DEADLINE_EXCEEDED (the cache would not settle in time)
+// still reaches the match index: the next registration of the same patient links to it instead
+// of creating a duplicate person. (Its events used to be marked applied although the caller, told
+// "not done", never indexed the record, so the index missed it until a restart.)
+TEST_F(IdentityManagerTest, ARegistrationCommittedButNotAcknowledgedIsStillIndexed) {
+  CountingCache cache;
+  IdentityManager cached(&store_, &matcher_, &clock_, &cache);
+  Register(Id("clinic-b", "2"), Demo(kBob));
+  cache.fail_invalidations = true;
+  CallContext hurried = call_;
+  hurried.deadline = absl::Now() + absl::Milliseconds(100);
+  absl::Time start = absl::Now();
+  auto first = cached.Register(hurried, RegisterRequest(Id("clinic-a", "1"), Demo(kAlice)));
+  ASSERT_EQ(first.status().code(), absl::StatusCode::kDeadlineExceeded) << first.status();
+  EXPECT_LT(absl::Now() - start, cache.ttl()) << "answered at once, not at the deadline";
+  ASSERT_FALSE(PersonOf(Id("clinic-a", "1")).empty()) << "the registration was committed";
+
+  cache.fail_invalidations = false;
+  auto second = cached.Register(call_, RegisterRequest(Id("clinic-c", "3"), Demo(kAlice)));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->decision().outcome(), v1::MATCH_OUTCOME_LINKED);
+  EXPECT_EQ(second->person_id(), PersonOf(Id("clinic-a", "1")));
+}
+
 // A fill racing an invalidation: an answer read before a write committed is never stored after
 // the write's invalidation.
 TEST_F(IdentityManagerTest, AnAnswerReadBeforeAnInvalidationIsNotCached) {

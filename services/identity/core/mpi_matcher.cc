@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "hie/mpi/blocking.h"
 #include "hie/mpi/model_params_file.h"
+#include "services/identity/core/identifiers.h"
 #include "services/identity/store/identity_store.h"
 
 namespace hie::identity {
@@ -13,8 +14,6 @@ namespace {
 
 namespace v1 = ::hie::identity::v1;
 using ::hie::common::v1::Demographics;
-
-constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
 
 std::string SexText(hie::common::v1::Sex sex) {
   switch (sex) {

@@ -145,12 +145,14 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid) {
   const int occurrence = pid.occurrence();
   Reader r;
   AdtPatient patient;
+  patient.pid_occurrence = occurrence;
   int first_with_id = -1;
   int first_mr = -1;
   int count = pid.RepetitionCount(3);
   for (int rep = 0; rep < count; ++rep) {
     PatientIdentifier id = ReadCx(r, pid, 3, rep);
     if (id.id.empty()) continue;
+    id.repetition = rep + 1;
     if (first_with_id < 0) first_with_id = static_cast<int>(patient.identifiers.size());
     if (first_mr < 0 && id.type_code == "MR") {
       first_mr = static_cast<int>(patient.identifiers.size());
@@ -207,6 +209,7 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid) {
     for (const PatientIdentifier& id : patient.identifiers) {
       if (id.type_code == "SS") {
         patient.ssn = id.id;
+        patient.ssn_repetition = id.repetition;
         break;
       }
     }

@@ -47,6 +47,7 @@ struct PatientIdentifier {
   std::string id;                   // CX-1
   std::string assigning_authority;  // CX-4: HD namespace id, else its universal id
   std::string type_code;            // CX-5 (table 0203): "MR", "SS", "AN", ...
+  int repetition = 1;               // which repetition of its field (1-based), for locating it
 };
 
 enum class DatePrecision { kNone, kYear, kMonth, kDay };
@@ -61,6 +62,7 @@ struct PostalAddress {            // PID-11, first repetition (XAD)
 };
 
 struct AdtPatient {
+  int pid_occurrence = 1;  // which PID segment of the message (1-based), for locating errors
   // The PID-3 repetition that is the MRN: the first typed "MR", else the first with an id.
   PatientIdentifier local_id;
   std::vector<PatientIdentifier> identifiers;  // every PID-3 repetition with an id
@@ -79,6 +81,7 @@ struct AdtPatient {
   std::string business_phone;    // PID-14
   std::string email;             // the first XTN-4 of PID-13/PID-14 that contains an '@'
   std::string ssn;               // PID-19, else a PID-3 identifier typed "SS"
+  int ssn_repetition = 0;        // the PID-3 repetition the ssn came from; 0: PID-19 (or none)
   std::string death_date;        // PID-29 as "YYYY-MM-DD" (or less precise), "" when absent
   std::optional<bool> deceased;  // PID-30 "Y"/"N"; nullopt when absent or another value
 };

@@ -1,6 +1,5 @@
 #include "services/identity/store/pg_identity_store.h"
 
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <atomic>
@@ -415,16 +414,16 @@ absl::Status Parse(const pqxx::field& field, google::protobuf::MessageLite* mess
 }
 
 // Logs and counts a stored record that cannot be read and is left out of an answer. The local
-// id is a medical record number (PHI), so the log carries its SHA-256 (hex, as PostgreSQL's
-// encode(sha256(local_id::bytea), 'hex') gives it) and the organisation.
-void ReportCorruptRecord(std::string_view org, std::string_view local_id, std::string_view where) {
+// id is a medical record number (PHI; a hash of a short number is reversible), so the log names
+// the record by its organisation, the person it is linked to and its version: an operator finds
+// it with SELECT local_id FROM identity.links WHERE org = ... AND person_id = ....
+void ReportCorruptRecord(std::string_view org, std::string_view person_id, int64_t version,
+                         std::string_view where) {
   corrupt_rows.fetch_add(1);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(local_id.data()), local_id.size(), digest);
   Log(LogLevel::kError, "corrupt_record_skipped",
       {{"org", std::string(org)},
-       {"local_id_sha256",
-        absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), sizeof(digest)))},
+       {"person_id", std::string(person_id)},
+       {"version", version},
        {"where", std::string(where)}});
 }
 
@@ -1244,8 +1243,8 @@ class PgTxn : public IdentityTxn {
       if (absl::Status s = Parse(r[i][0], &out[i].link); !s.ok()) return s;
       if (!Parse(r[i][2], &out[i].record).ok()) {
         // The link still says where the record belongs: answer with what the columns hold.
-        ReportCorruptRecord(out[i].link.source_id().org(), out[i].link.source_id().local_id(),
-                            "linked_records");
+        ReportCorruptRecord(out[i].link.source_id().org(), out[i].link.person_id(),
+                            r[i][1].as<int64_t>(), "linked_records");
         out[i].record.Clear();
         *out[i].record.mutable_source_id() = out[i].link.source_id();
       }
@@ -1418,7 +1417,8 @@ absl::Status PgIdentityStore::ScanActiveRecords(
             // A row that cannot be read is reported and left out: the rest is served.
             v1::SourceRecord record;
             if (r[i][2].is_null() || !Parse(r[i][2], &record).ok()) {
-              ReportCorruptRecord(Text(r[i][0]), Text(r[i][1]), "scan_active_records");
+              ReportCorruptRecord(Text(r[i][0]), r[i][3].is_null() ? "" : Text(r[i][3]),
+                                  r[i][4].as<int64_t>(), "scan_active_records");
               continue;
             }
             record.set_version(r[i][4].as<int64_t>());

@@ -99,13 +99,15 @@ class PgIdentityStore : public IdentityStore {
   // seen as it was when its batch was read; keys never change, so every record that stays ACTIVE
   // during the scan is seen exactly once.
   // A row that cannot be read (DATA_LOSS elsewhere) is reported (log event
-  // corrupt_record_skipped with the org and the SHA-256 of the local id, never the value) and
+  // corrupt_record_skipped with the org, the linked person id and the version, never the local
+  // id, which is an MRN) and
   // left out, so one bad row cannot stop the service from starting.
   absl::Status ScanActiveRecords(absl::Time deadline,
                                  const std::function<void(const v1::SourceRecord&)>& fn) override;
 
-  // Stored records found unreadable and left out of answers since the process started (scans
-  // and Resolve-style multi-record reads; single reads answer DATA_LOSS). For a metric.
+  // Stored records found unreadable since the process started: left out of scans, kept without
+  // demographics in multi-record reads (Resolve: the link still places them); single reads
+  // answer DATA_LOSS. For a metric.
   static int64_t CorruptRowsSeen();
 
  private:

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/logging.h"
 #include "services/common/pg/migrations.h"
 #include "services/identity/store/identity_store_contract.h"
 #include "services/identity/store/in_memory_identity_store.h"
@@ -535,7 +536,7 @@ TEST_F(PgIdentityStoreTest, AStoredRecordThatCannotBeReadIsSkippedNotFatal) {
                   ->Transact(In(absl::Seconds(10)), {},
                              [&](IdentityTxn& t) -> absl::Status {
                                if (auto s = t.PutPerson(Person("P1")); !s.ok()) return s;
-                               for (const char* mrn : {"A", "B", "C", "D", "E"}) {
+                               for (const char* mrn : {"A", "B", "MRN9876", "D", "E"}) {
                                  auto v = t.PutRecordVersion(Record(Id("org", mrn), 1, mrn), true);
                                  if (!v.ok()) return v.status();
                                  if (auto s = t.PutLink(Link(Id("org", mrn), "P1")); !s.ok()) {
@@ -550,22 +551,30 @@ TEST_F(PgIdentityStoreTest, AStoredRecordThatCannotBeReadIsSkippedNotFatal) {
     pqxx::work tx(conn);
     // field 1 (source_id) holding field 1 (org) = the single byte 0xFC
     tx.exec("UPDATE identity.record_versions SET record = '\\x0a030a01fc'::bytea"
-            " WHERE local_id = 'C'");
+            " WHERE local_id = 'MRN9876'");
     tx.commit();
   }
   const int64_t corrupt_before = PgIdentityStore::CorruptRowsSeen();
+  std::vector<std::string> logged;
+  SetLogSink([&](std::string_view line) { logged.emplace_back(line); });
   std::set<std::string> scanned;
   absl::Status scan = store->ScanActiveRecords(
       In(absl::Seconds(10)), [&](const v1::SourceRecord& r) { scanned.insert(r.source_id().local_id()); });
   ASSERT_TRUE(scan.ok()) << scan;
   EXPECT_EQ(scanned, (std::set<std::string>{"A", "B", "D", "E"}));
   EXPECT_EQ(PgIdentityStore::CorruptRowsSeen(), corrupt_before + 1);
+  SetLogSink(nullptr);
+  // Reported by org, person and version; never by the local id (an MRN).
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("\"event\":\"corrupt_record_skipped\""), std::string::npos) << logged[0];
+  EXPECT_NE(logged[0].find("\"person_id\":\"P1\""), std::string::npos) << logged[0];
+  EXPECT_EQ(logged[0].find("MRN9876"), std::string::npos) << logged[0];
   // Resolve of the person still answers, with the unreadable record's link.
   absl::Status read = store->Read(In(absl::Seconds(10)), [&](IdentityTxn& t) -> absl::Status {
     auto linked = t.LinkedRecordsWith(Id("org", "A"));
     if (!linked.ok()) return linked.status();
     EXPECT_EQ(linked->size(), 5u);
-    auto one = t.GetRecord(Id("org", "C"));
+    auto one = t.GetRecord(Id("org", "MRN9876"));
     EXPECT_EQ(one.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_EQ(std::string(one.status().message()).find("\xfc"), std::string::npos);
     return absl::OkStatus();
