@@ -44,7 +44,8 @@ std::string MetricMethodLabel(std::string_view path) {
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
           std::string(path.substr(1, slash - 1)));
-  if (service == nullptr || service->FindMethodByName(std::string(path.substr(slash + 1))) == nullptr) {
+  if (service == nullptr ||
+      service->FindMethodByName(std::string(path.substr(slash + 1))) == nullptr) {
     return "unknown";
   }
   return std::string(path);

@@ -15,7 +15,6 @@
 namespace hie {
 namespace {
 
-
 // Logs and counts every RPC when its status is sent. Holds no PHI: method name, code, timing,
 // request id and the caller's organisation from its certificate.
 class ObservingInterceptor : public grpc::experimental::Interceptor {
@@ -100,8 +99,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeMtlsServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
-  (*credentials)->SetAuthMetadataProcessor(
-      std::make_shared<ReflectionGate>(options.reflection_roles));
+  (*credentials)
+      ->SetAuthMetadataProcessor(std::make_shared<ReflectionGate>(options.reflection_roles));
 
   std::unique_ptr<GrpcServer> server(new GrpcServer());
   server->metrics_ = std::make_unique<Metrics>(options.service_name);

@@ -3,11 +3,10 @@
 #include "services/common/server.h"
 
 #include <arpa/inet.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include <future>
 
@@ -139,11 +138,11 @@ constexpr char kReflection[] = "/grpc.reflection.v1alpha.ServerReflection/Server
 const std::string kListServices("\x3a\x00", 2);
 
 TEST_F(GrpcServerTest, ReflectionIsForStaffAndServicesNotMembers) {
-  grpc::Status member = RawCall(server_->port(), hie::testing::TestCertFiles("clinic-a"),
-                                kReflection, kListServices);
+  grpc::Status member =
+      RawCall(server_->port(), hie::testing::TestCertFiles("clinic-a"), kReflection, kListServices);
   EXPECT_EQ(member.error_code(), grpc::StatusCode::PERMISSION_DENIED) << member.error_message();
-  grpc::Status operator_call = RawCall(server_->port(), hie::testing::TestCertFiles("operator"),
-                                       kReflection, kListServices);
+  grpc::Status operator_call =
+      RawCall(server_->port(), hie::testing::TestCertFiles("operator"), kReflection, kListServices);
   EXPECT_TRUE(operator_call.ok()) << operator_call.error_message();
 }
 

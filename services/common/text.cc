@@ -53,7 +53,8 @@ absl::Status CheckField(const google::protobuf::Message& message, const std::str
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
   for (const google::protobuf::FieldDescriptor* field : fields) {
-    const std::string name = prefix.empty() ? field->name() : absl::StrCat(prefix, ".", field->name());
+    const std::string name =
+        prefix.empty() ? field->name() : absl::StrCat(prefix, ".", field->name());
     const bool repeated = field->is_repeated();
     const int count = repeated ? reflection->FieldSize(message, field) : 1;
     for (int i = 0; i < count; ++i) {
@@ -106,7 +107,8 @@ bool HasControlCharacter(std::string_view s) {
 
 absl::Status CheckOptionalText(std::string_view value, std::string_view field, size_t max_bytes) {
   if (value.size() > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(Absl(field), " is longer than ", max_bytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Absl(field), " is longer than ", max_bytes, " bytes"));
   }
   if (!IsValidUtf8(value)) {
     return absl::InvalidArgumentError(absl::StrCat(Absl(field), " is not valid UTF-8"));

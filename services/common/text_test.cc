@@ -9,16 +9,16 @@ namespace {
 
 TEST(TextTest, Utf8WellFormedness) {
   EXPECT_TRUE(IsValidUtf8(""));
-  EXPECT_TRUE(IsValidUtf8("M\xC3\xBCller"));                // ü
+  EXPECT_TRUE(IsValidUtf8("M\xC3\xBCller"));                       // ü
   EXPECT_TRUE(IsValidUtf8("\xE1\xBA\xA0NH D\xC6\xAF\xC6\xA0NG"));  // Vietnamese
-  EXPECT_TRUE(IsValidUtf8("\xF0\x9F\x98\x80"));              // U+1F600
-  EXPECT_FALSE(IsValidUtf8("M\xFCller"));                    // Latin-1 ü
-  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));                     // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));                 // overlong, 3 bytes
-  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));                 // surrogate U+D800
-  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));             // above U+10FFFF
-  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));                     // truncated
-  EXPECT_FALSE(IsValidUtf8("\x80"));                         // lone continuation
+  EXPECT_TRUE(IsValidUtf8("\xF0\x9F\x98\x80"));                    // U+1F600
+  EXPECT_FALSE(IsValidUtf8("M\xFCller"));                          // Latin-1 ü
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));                           // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));                       // overlong, 3 bytes
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));                       // surrogate U+D800
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));                   // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));                           // truncated
+  EXPECT_FALSE(IsValidUtf8("\x80"));                               // lone continuation
   EXPECT_FALSE(IsValidUtf8("\xFF"));
 }
 
@@ -55,8 +55,9 @@ TEST(TextTest, CheckMessageTextWalksNestedAndRepeatedFields) {
   second->mutable_demographics()->add_addresses()->add_lines("2 Main St\x1B");
   EXPECT_TRUE(CheckMessageText(*first, 64).ok());
   absl::Status s = CheckMessageText(request, 64);
-  EXPECT_EQ(s.message(), "registrations[1].demographics.addresses[1].lines[0] contains control "
-                         "characters");
+  EXPECT_EQ(s.message(),
+            "registrations[1].demographics.addresses[1].lines[0] contains control "
+            "characters");
   second->mutable_demographics()->mutable_addresses(1)->set_lines(0, "2 Main St");
   EXPECT_TRUE(CheckMessageText(request, 64).ok());
   first->mutable_demographics()->mutable_name()->set_given(std::string(65, 'a'));

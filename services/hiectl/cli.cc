@@ -111,8 +111,8 @@ class Session {
     Resp response;
     grpc::Status status = fn(&call, request, &response);
     if (!status.ok()) {
-      std::cerr << "hiectl: " << rpc << " failed: " << hie::GrpcCodeName(status.error_code()) << ": "
-                << status.error_message() << " (request id " << request_id << ")\n";
+      std::cerr << "hiectl: " << rpc << " failed: " << hie::GrpcCodeName(status.error_code())
+                << ": " << status.error_message() << " (request id " << request_id << ")\n";
       grpc::StatusCode code = status.error_code();
       bool unknown_outcome = code == grpc::StatusCode::UNKNOWN ||
                              code == grpc::StatusCode::DEADLINE_EXCEEDED ||

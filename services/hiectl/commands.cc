@@ -141,12 +141,13 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
     Add(keys, {{"org", "", "organisation of the record"},
                {"local-id", "", "the organisation's patient id (MRN)"}});
     AddDemographics(keys);
-    Add(keys, {kIdempotencyKey,
-               {"validate-only", "false", "match but store nothing (dry run)"},
-               {"explain", "false", "show each candidate's match explanation"},
-               {"file", "", "bulk: CSV file with a header row (see README)"},
-               {"parallel", "1", "bulk: calls in flight at once (1-16)"},
-               {"encoding", "utf-8", "bulk: how the file encodes text: utf-8, windows-1252 or latin1"}});
+    Add(keys,
+        {kIdempotencyKey,
+         {"validate-only", "false", "match but store nothing (dry run)"},
+         {"explain", "false", "show each candidate's match explanation"},
+         {"file", "", "bulk: CSV file with a header row (see README)"},
+         {"parallel", "1", "bulk: calls in flight at once (1-16)"},
+         {"encoding", "utf-8", "bulk: how the file encodes text: utf-8, windows-1252 or latin1"}});
     specs.push_back({"register", "(--org O --local-id ID [demographics] | --file F.csv)",
                      "register a source record (or a CSV file of them) and match it", 0, keys});
   }
@@ -433,7 +434,6 @@ absl::Status ValidateBirthDate(absl::string_view text, absl::string_view what) {
   if (values[2] < 1 || values[2] > max_day) return error;
   return absl::OkStatus();
 }
-
 
 absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text,
                                                            absl::string_view what) {

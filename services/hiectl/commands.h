@@ -184,8 +184,8 @@ enum class CsvEncoding { kUtf8, kLatin1, kWindows1252 };
 // local_id are required columns. Each later record becomes a BulkRow or a BulkRowError (wrong
 // number of fields, missing org/local_id, invalid value, a cell that is not valid in
 // `encoding` or holds control characters: the error names the line and the column, never the
-// value). Latin-1 and Windows-1252 files are transcoded to UTF-8. SSNs are passed on as written: the hub
-// normalises the forms clinics use and, rather than refuse the row, drops one it cannot use
+// value). Latin-1 and Windows-1252 files are transcoded to UTF-8. SSNs are passed on as written:
+// the hub normalises the forms clinics use and, rather than refuse the row, drops one it cannot use
 // and says so in the response's warnings.
 [[nodiscard]] absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view text,
                                                      CsvEncoding encoding = CsvEncoding::kUtf8);

@@ -238,7 +238,8 @@ TEST(BulkFileTest, EncodingIsCheckedPerCellAndLatin1IsTranscoded) {
 TEST(BulkFileTest, Windows1252PunctuationIsTranscoded) {
   const std::string cp1252 =
       "org,local_id,family_name,given_name\n"
-      "clinic-a,1,O\x92" "Brien,Se\xE1n\n"
+      "clinic-a,1,O\x92"
+      "Brien,Se\xE1n\n"
       "clinic-a,2,Bad\x81,Ann\n";
   absl::StatusOr<BulkFile> as_latin1 = ParseBulkFile(cp1252, CsvEncoding::kLatin1);
   ASSERT_TRUE(as_latin1.ok()) << as_latin1.status();
@@ -248,7 +249,9 @@ TEST(BulkFileTest, Windows1252PunctuationIsTranscoded) {
   absl::StatusOr<BulkFile> as_cp1252 = ParseBulkFile(cp1252, CsvEncoding::kWindows1252);
   ASSERT_TRUE(as_cp1252.ok()) << as_cp1252.status();
   ASSERT_EQ(as_cp1252->rows.size(), 1u);
-  EXPECT_EQ(as_cp1252->rows[0].request.demographics().name().family(), "O\xE2\x80\x99" "Brien");
+  EXPECT_EQ(as_cp1252->rows[0].request.demographics().name().family(),
+            "O\xE2\x80\x99"
+            "Brien");
   EXPECT_EQ(as_cp1252->rows[0].request.demographics().name().given(), "Se\xC3\xA1n");
   ASSERT_EQ(as_cp1252->errors.size(), 1u);
   EXPECT_EQ(as_cp1252->errors[0].line, 3);

@@ -7,8 +7,8 @@
 // Besides "no crash and no sanitizer report", it checks that every error names a line that
 // exists (whole-file errors excepted), that line numbers only grow, that the parsed fields never
 // hold more bytes than the input, and that every string of a request hiectl would send is UTF-8
-// without control characters (checked here independently of services/common/text.h). Hangs and memory are bounded by libFuzzer's -timeout and
-// -rss_limit_mb (scripts/test.sh).
+// without control characters (checked here independently of services/common/text.h). Hangs and
+// memory are bounded by libFuzzer's -timeout and -rss_limit_mb (scripts/test.sh).
 //
 // Build and run (clang; scripts/test.sh does this in build-fuzz over a copy of the corpus):
 //   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DHIE_FUZZ=ON \
@@ -32,11 +32,11 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/string_view.h"
 #include "hie/mpi/csv.h"
 #include "services/hiectl/commands.h"
 
@@ -50,8 +50,8 @@ namespace {
                static_cast<int>(std::min<size_t>(detail.size(), 300)), detail.data());
   std::abort();
 }
-#define CHECK_OR_BREAK(cond, detail) \
-  do {                               \
+#define CHECK_OR_BREAK(cond, detail)    \
+  do {                                  \
     if (!(cond)) Broken(#cond, detail); \
   } while (0)
 
@@ -61,7 +61,8 @@ int64_t LineOfMessage(absl::string_view message) {
   message.remove_prefix(5);
   const size_t colon = message.find(':');
   int64_t n = -1;
-  if (colon == absl::string_view::npos || !absl::SimpleAtoi(message.substr(0, colon), &n)) return -1;
+  if (colon == absl::string_view::npos || !absl::SimpleAtoi(message.substr(0, colon), &n))
+    return -1;
   return n;
 }
 
@@ -246,8 +247,8 @@ void FuzzMpi(std::string_view text, int64_t max_line) {
     }
   }
 
-  for (auto [key, value] : {std::pair<std::string_view, std::string_view>{"", ""},
-                            {"record_id", "cluster_id"}}) {
+  for (auto [key, value] :
+       {std::pair<std::string_view, std::string_view>{"", ""}, {"record_id", "cluster_id"}}) {
     auto pairs = m::ReadTwoColumns(text, key, value);
     CheckMpiStatus(pairs.status(), max_line);
   }

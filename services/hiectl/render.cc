@@ -19,7 +19,6 @@ namespace {
 namespace id = ::hie::identity::v1;
 namespace cm = ::hie::common::v1;
 
-
 std::string Pad(const std::string& text, size_t width, bool right) {
   size_t w = DisplayWidth(text);
   std::string pad(width > w ? width - w : 0, ' ');

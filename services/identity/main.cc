@@ -4,14 +4,13 @@
 // schema's migrations; the in-memory match index rebuilt from the current ACTIVE records; then
 // the mTLS gRPC server turns health SERVING. SIGTERM drains in-flight calls for 5 s.
 
+#include <prometheus/gauge.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <iostream>
 #include <thread>
 #include <vector>
-
-#include <prometheus/gauge.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

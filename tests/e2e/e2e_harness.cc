@@ -153,8 +153,8 @@ absl::StatusOr<int> RunCommand(const std::vector<std::string>& argv, std::string
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
       if (out != nullptr) close(pipe_fds[0]);
-      return absl::DeadlineExceededError(
-          absl::StrCat(absl::StrJoin(argv, " "), " ran longer than ", absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat(absl::StrJoin(argv, " "), " ran longer than ",
+                                                      absl::FormatDuration(timeout)));
     }
   }
   if (out != nullptr) {
@@ -229,8 +229,8 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const std::string& name
 
   std::string pg_bin = PgBinDir();
   std::string pg_ctl = pg_bin.empty() ? "" : pg_bin + "/pg_ctl";
-  std::vector<std::string> args = {"/bin/bash", "-c", kJanitorScript, "hie-e2e-janitor", dir,
-                                   pg_ctl};
+  std::vector<std::string> args = {"/bin/bash",       "-c", kJanitorScript,
+                                   "hie-e2e-janitor", dir,  pg_ctl};
   std::vector<char*> cargs = CStrings(args);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
@@ -373,9 +373,7 @@ void ChildProcess::Kill(int signal, absl::Duration grace) {
 // ---------------------------------------------------------------------------------------------
 
 PgCluster::PgCluster(Sandbox* sandbox, std::string name, bool fast)
-    : dir_(sandbox->Path(name)),
-      port_(hie::testing::FreeTcpPort()),
-      fast_(fast) {}
+    : dir_(sandbox->Path(name)), port_(hie::testing::FreeTcpPort()), fast_(fast) {}
 
 PgCluster::~PgCluster() {
   std::error_code ec;
@@ -393,8 +391,8 @@ absl::Status PgCluster::Start() {
   absl::StatusOr<int> code = RunCommand(argv, &out, absl::Seconds(120));
   if (!code.ok()) return code.status();
   if (*code != 0) {
-    return absl::UnavailableError(absl::StrCat("scripts/pg.sh start exited with ", *code, ": ",
-                                               out, TailOfFile(dir_ + "/server.log", 20)));
+    return absl::UnavailableError(absl::StrCat("scripts/pg.sh start exited with ", *code, ": ", out,
+                                               TailOfFile(dir_ + "/server.log", 20)));
   }
   std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipWhitespace());
   if (lines.empty()) return absl::InternalError("scripts/pg.sh start printed no DSN");
@@ -407,12 +405,12 @@ absl::Status PgCluster::Crash() {
   if (pg_bin.empty()) return absl::FailedPreconditionError("PostgreSQL is not installed");
   std::string out;
   absl::StatusOr<int> code = RunCommand(
-      AsPostgres({pg_bin + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"}),
-      &out, absl::Seconds(60));
+      AsPostgres({pg_bin + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"}), &out,
+      absl::Seconds(60));
   if (!code.ok()) return code.status();
   if (*code != 0) {
-    return absl::InternalError(absl::StrCat("pg_ctl stop -m immediate exited with ", *code, ": ",
-                                            out));
+    return absl::InternalError(
+        absl::StrCat("pg_ctl stop -m immediate exited with ", *code, ": ", out));
   }
   return absl::OkStatus();
 }
@@ -500,10 +498,10 @@ absl::Status IdentityProcess::WaitServing(absl::Duration timeout) {
   while (true) {
     if (!process_.Running()) {
       int status = process_.exit_status().value_or(0);
-      return absl::UnavailableError(absl::StrCat(
-          name_, " exited (", WIFEXITED(status) ? "code " : "signal ",
-          WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), "); end of its log:\n",
-          TailOfFile(process_.log_path(), 30)));
+      return absl::UnavailableError(
+          absl::StrCat(name_, " exited (", WIFEXITED(status) ? "code " : "signal ",
+                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                       "); end of its log:\n", TailOfFile(process_.log_path(), 30)));
     }
     if (Health() == grpc::health::v1::HealthCheckResponse::SERVING) return absl::OkStatus();
     if (absl::Now() > deadline) {
@@ -642,15 +640,15 @@ std::string SidString(const hie::common::v1::SourceId& id) {
 Patient MadeUpPatient(int n) {
   static const char* kFirst[] = {"Bar", "Cor", "Dal", "Fen", "Gil",
                                  "Hal", "Jor", "Kel", "Lor", "Mar"};
-  static const char* kSecond[] = {"benn", "dock", "ford", "grove", "holt",
+  static const char* kSecond[] = {"benn", "dock", "ford",  "grove", "holt",
                                   "ling", "more", "ridge", "stein", "wick"};
   static const char* kThird[] = {"", "son", "er", "man", "ley", "ton", "ey", "ham"};
-  static const char* kGiven[] = {"Ada",   "Bruno",  "Clara", "Dmitri", "Elena", "Farid",
-                                 "Greta", "Hiroshi", "Ines",  "Jonas",  "Kavya", "Lucas",
-                                 "Mirela", "Nikolai", "Olga", "Pavel",  "Quinn", "Rosa",
-                                 "Soren", "Tamsin"};
+  static const char* kGiven[] = {"Ada",   "Bruno", "Clara",   "Dmitri",  "Elena",
+                                 "Farid", "Greta", "Hiroshi", "Ines",    "Jonas",
+                                 "Kavya", "Lucas", "Mirela",  "Nikolai", "Olga",
+                                 "Pavel", "Quinn", "Rosa",    "Soren",   "Tamsin"};
   static const char* kStreet[] = {"Birch", "Cedar", "Elm", "Maple", "Oak", "Pine", "Walnut", "Ash"};
-  static const char* kCity[] = {"Springfield", "Riverton", "Lakeview", "Fairmont",
+  static const char* kCity[] = {"Springfield", "Riverton", "Lakeview",  "Fairmont",
                                 "Greenville",  "Ashford",  "Brookfield"};
   Patient p;
   p.family = absl::StrCat(kFirst[n % 10], kSecond[(n / 10) % 10], kThird[(n / 100) % 8]);
@@ -687,9 +685,9 @@ hie::common::v1::Demographics DemographicsOf(const Patient& p) {
 std::string PidSegment(const std::string& mrn, const Patient& p) {
   std::string birth = p.birth_date;
   birth.erase(std::remove(birth.begin(), birth.end(), '-'), birth.end());
-  return absl::StrCat("PID|1||", mrn, "^^^CLINIC^MR~", p.ssn, "^^^SSA^SS||", p.family, "^",
-                      p.given, "||", birth, "|", p.sex, "|||", p.street, "^^", p.city, "^IL^",
-                      p.zip, "||", p.phone);
+  return absl::StrCat("PID|1||", mrn, "^^^CLINIC^MR~", p.ssn, "^^^SSA^SS||", p.family, "^", p.given,
+                      "||", birth, "|", p.sex, "|||", p.street, "^^", p.city, "^IL^", p.zip, "||",
+                      p.phone);
 }
 
 std::string AdtMessage(const std::string& trigger, const std::string& control_id,

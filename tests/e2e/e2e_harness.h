@@ -63,13 +63,13 @@ std::string PgBinDir();
 
 // Fails the current test when a needed program is missing and HIE_TEST_REQUIRE_SERVERS=1 (CI),
 // else skips it. Use at the start of SetUp.
-#define HIE_E2E_REQUIRE_PROGRAMS()                                                            \
-  do {                                                                                        \
-    std::string missing = ::hie::e2e::MissingPrograms();                                      \
-    if (!missing.empty()) {                                                                   \
-      if (::hie::testing::ServersRequired()) FAIL() << "not installed: " << missing;          \
+#define HIE_E2E_REQUIRE_PROGRAMS()                                                              \
+  do {                                                                                          \
+    std::string missing = ::hie::e2e::MissingPrograms();                                        \
+    if (!missing.empty()) {                                                                     \
+      if (::hie::testing::ServersRequired()) FAIL() << "not installed: " << missing;            \
       GTEST_SKIP() << "not installed: " << missing << " (scripts/install-deps.sh installs it)"; \
-    }                                                                                         \
+    }                                                                                           \
   } while (false)
 // "" when PostgreSQL's server programs, redis-server and the hie-identity binary exist; else
 // their names.

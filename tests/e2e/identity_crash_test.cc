@@ -267,8 +267,8 @@ TEST_F(IdentityCrashTest, Kill9UnderLoadLosesNothingAcknowledgedAndStoresNothing
     v1::RegisterSourceRecordsResponse response;
     grpc::Status status =
         stub->RegisterSourceRecords(Deadline(absl::Seconds(20)).get(), again, &response);
-    ASSERT_TRUE(status.ok()) << "batch " << b << " resent: " << CodeName(status.error_code())
-                             << " " << status.error_message();
+    ASSERT_TRUE(status.ok()) << "batch " << b << " resent: " << CodeName(status.error_code()) << " "
+                             << status.error_message();
     ASSERT_EQ(response.results_size(), kBatchSize);
     for (int e = 0; e < kBatchSize; ++e) {
       const auto& result = response.results(e);

@@ -19,10 +19,18 @@ namespace {
 
 namespace v1 = ::hie::identity::v1;
 
-constexpr char kFamilyLatin1[] = "M\xFC" "ller";  // Müller in ISO-8859-1
-constexpr char kGivenLatin1[] = "J\xF6" "rg";      // Jörg
-constexpr char kFamilyUtf8[] = "M\xC3\xBC" "ller";
-constexpr char kGivenUtf8[] = "J\xC3\xB6" "rg";
+constexpr char kFamilyLatin1[] =
+    "M\xFC"
+    "ller";  // Müller in ISO-8859-1
+constexpr char kGivenLatin1[] =
+    "J\xF6"
+    "rg";  // Jörg
+constexpr char kFamilyUtf8[] =
+    "M\xC3\xBC"
+    "ller";
+constexpr char kGivenUtf8[] =
+    "J\xC3\xB6"
+    "rg";
 
 class Hl7CharsetTest : public E2eTest {
  protected:

@@ -157,10 +157,9 @@ TEST_F(PgRestartTest, PostgresCrashAndRestartUnderLoad) {
 
   // Load first.
   absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (absl::Now() < deadline && (count([](const Call& c) { return c.status.ok(); }) < 20 ||
-                                    count_messages([](const Message& m) {
-                                      return m.outcome == "AA";
-                                    }) < 20)) {
+  while (absl::Now() < deadline &&
+         (count([](const Call& c) { return c.status.ok(); }) < 20 ||
+          count_messages([](const Message& m) { return m.outcome == "AA"; }) < 20)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 
@@ -207,8 +206,8 @@ TEST_F(PgRestartTest, PostgresCrashAndRestartUnderLoad) {
       for (const auto& [name, n] : counts) absl::StrAppend(&out, name, " ", n, ", ");
       return out;
     };
-    std::cerr << "e2e: crash took " << absl::FormatDuration(crash_end - crash_begin)
-              << ", restart " << absl::FormatDuration(restart_end - restart_begin)
+    std::cerr << "e2e: crash took " << absl::FormatDuration(crash_end - crash_begin) << ", restart "
+              << absl::FormatDuration(restart_end - restart_begin)
               << "; gRPC calls: " << show(codes) << "MLLP messages: " << show(outcomes)
               << "health while PostgreSQL was down: " << show(statuses) << "\n";
   }
@@ -229,9 +228,8 @@ TEST_F(PgRestartTest, PostgresCrashAndRestartUnderLoad) {
           << CodeName(code) << ": " << c.status.error_message();
     } else {
       EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE)
-          << c.request.idempotency_key() << " started "
-          << absl::FormatDuration(c.start - crash_end) << " after the crash, failed with "
-          << CodeName(code) << ": " << c.status.error_message();
+          << c.request.idempotency_key() << " started " << absl::FormatDuration(c.start - crash_end)
+          << " after the crash, failed with " << CodeName(code) << ": " << c.status.error_message();
     }
   }
   EXPECT_GT(unavailable_in_outage, 0)
@@ -293,8 +291,8 @@ TEST_F(PgRestartTest, PostgresCrashAndRestartUnderLoad) {
     v1::RegisterSourceRecordResponse again;
     grpc::Status status = retry(c.request, &again);
     ASSERT_TRUE(status.ok()) << key << " (first " << CodeName(c.status.error_code())
-                             << ") retried after recovery: " << CodeName(status.error_code())
-                             << " " << status.error_message();
+                             << ") retried after recovery: " << CodeName(status.error_code()) << " "
+                             << status.error_message();
     EXPECT_EQ(again.record().version(), 1) << key;
     if (c.status.ok()) {
       EXPECT_EQ(again.person_id(), c.response.person_id()) << key << ": not the first answer";

@@ -70,9 +70,11 @@ class ReplicasTest : public E2eTest {
 
   // Person 1: the same patient at clinic-a, -b and -c; person 2: another at clinic-a and -b.
   void RegisterPeople() {
-    const std::vector<std::pair<std::string, int>> records = {
-        {"clinic-a/X1", 1}, {"clinic-b/X2", 1}, {"clinic-c/X3", 1},
-        {"clinic-a/Y1", 2}, {"clinic-b/Y2", 2}};
+    const std::vector<std::pair<std::string, int>> records = {{"clinic-a/X1", 1},
+                                                              {"clinic-b/X2", 1},
+                                                              {"clinic-c/X3", 1},
+                                                              {"clinic-a/Y1", 2},
+                                                              {"clinic-b/Y2", 2}};
     for (const auto& [sid, patient] : records) {
       std::vector<std::string> parts = absl::StrSplit(sid, '/');
       v1::RegisterSourceRecordRequest request = WithContext(v1::RegisterSourceRecordRequest());
@@ -109,8 +111,8 @@ class ReplicasTest : public E2eTest {
     v1::ResolveResponse response;
     grpc::Status status = stub.Resolve(Deadline().get(), request, &response);
     if (!status.ok()) {
-      return absl::UnknownError(absl::StrCat(CodeName(status.error_code()), " ",
-                                             status.error_message()));
+      return absl::UnknownError(
+          absl::StrCat(CodeName(status.error_code()), " ", status.error_message()));
     }
     return AnswerOf(response);
   }
@@ -178,8 +180,8 @@ class ReplicasTest : public E2eTest {
     }
     return status;
   }
-  grpc::Status Merge(const std::string& survivor, const std::string& merged,
-                     const std::string& key, State& state, std::string* merge_event,
+  grpc::Status Merge(const std::string& survivor, const std::string& merged, const std::string& key,
+                     State& state, std::string* merge_event,
                      absl::Duration timeout = absl::Seconds(10)) {
     v1::MergePersonsRequest request = WithContext(v1::MergePersonsRequest());
     request.set_survivor_person_id(survivor);
@@ -321,10 +323,10 @@ TEST_F(ReplicasTest, ResolvesOnBRacingWritesOnANeverAnswerFromBeforeAnAcknowledg
     if (!allowed) {
       ++stale;
       if (examples.size() < 10) {
-        examples.push_back(absl::StrCat(
-            s.sid, " resolved on B ", absl::FormatDuration(s.start - writes[k].acked), " after '",
-            writes[k].what, "' was acknowledged: ", Show(*s.answer), ", expected ",
-            Show(writes[k].after.at(s.sid))));
+        examples.push_back(absl::StrCat(s.sid, " resolved on B ",
+                                        absl::FormatDuration(s.start - writes[k].acked), " after '",
+                                        writes[k].what, "' was acknowledged: ", Show(*s.answer),
+                                        ", expected ", Show(writes[k].after.at(s.sid))));
       }
     }
   }
@@ -349,10 +351,11 @@ TEST_F(ReplicasTest, NoStaleAnswerOnBWhenRedisCannotTakeTheInvalidation) {
     ASSERT_TRUE(reply.ok()) << reply.status();
     grpc::Status status = operation(state_);
     const absl::Duration took = absl::Now() - paused;
-    ASSERT_TRUE(status.ok()) << what << " with Redis writes paused: "
-                             << CodeName(status.error_code()) << " " << status.error_message();
-    std::cerr << "e2e: " << what << " with Redis writes paused took "
-              << absl::FormatDuration(took) << "\n";
+    ASSERT_TRUE(status.ok()) << what
+                             << " with Redis writes paused: " << CodeName(status.error_code())
+                             << " " << status.error_message();
+    std::cerr << "e2e: " << what << " with Redis writes paused took " << absl::FormatDuration(took)
+              << "\n";
     for (const std::string& s : StaleOnB(state_, what + " (Redis writes paused)")) {
       ADD_FAILURE() << s;
     }

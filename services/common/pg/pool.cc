@@ -31,8 +31,9 @@ absl::Status StatusFromCurrentException() {
       return absl::InvalidArgumentError(absl::StrCat("invalid data (", state, ")"));
     }
     if (state == "40003") {
-      return absl::UnknownError("database statement outcome unknown (40003); reconcile by "
-                                "idempotency key");
+      return absl::UnknownError(
+          "database statement outcome unknown (40003); reconcile by "
+          "idempotency key");
     }
     if (state == "55P03") return absl::AbortedError("lock not available (55P03); retry");
     // The server cannot do the work now, through no fault of the request: a connection problem,
@@ -75,8 +76,8 @@ std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout) {
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Open() {
   try {
-    auto conn =
-        std::make_unique<pqxx::connection>(WithConnectTimeout(options_.dsn, options_.connect_timeout));
+    auto conn = std::make_unique<pqxx::connection>(
+        WithConnectTimeout(options_.dsn, options_.connect_timeout));
     if (options_.on_connect) options_.on_connect(*conn);
     return conn;
   } catch (const pqxx::broken_connection&) {

@@ -1,9 +1,6 @@
 // Integration tests of PgPool against a real PostgreSQL (HIE_TEST_PG_DSN).
 
-#include "services/common/pg/pool.h"
-
 #include <gtest/gtest.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +9,7 @@
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
 
+#include "services/common/pg/pool.h"
 #include "tests/support/test_env.h"
 
 namespace hie::pg {
@@ -192,8 +190,8 @@ TEST_F(PgPoolTest, ServerSideTransientConditionsAreUnavailable) {
   EXPECT_EQ(read_only.code(), absl::StatusCode::kUnavailable) << read_only;
   for (const char* state : {"53100", "53200", "53300", "58030", "57P01"}) {
     absl::Status raised = pool->Run(In(absl::Seconds(5)), [&](pqxx::connection& c) {
-      pqxx::nontransaction(c).exec(absl::StrCat(
-          "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '", state, "'; END $$"));
+      pqxx::nontransaction(c).exec(
+          absl::StrCat("DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '", state, "'; END $$"));
       return absl::OkStatus();
     });
     EXPECT_EQ(raised.code(), absl::StatusCode::kUnavailable) << state << " " << raised;
@@ -229,10 +227,9 @@ TEST(PgPoolCreateTest, ASilentServerTimesOutAtTheConnectTimeout) {
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   absl::Time start = absl::Now();
-  absl::StatusOr<std::unique_ptr<PgPool>> pool =
-      PgPool::Create({.dsn = absl::StrCat("host=127.0.0.1 port=", ntohs(addr.sin_port),
-                                          " user=x dbname=x"),
-                      .connect_timeout = absl::Seconds(2)});
+  absl::StatusOr<std::unique_ptr<PgPool>> pool = PgPool::Create(
+      {.dsn = absl::StrCat("host=127.0.0.1 port=", ntohs(addr.sin_port), " user=x dbname=x"),
+       .connect_timeout = absl::Seconds(2)});
   absl::Duration took = absl::Now() - start;
   close(fd);
   ASSERT_FALSE(pool.ok());

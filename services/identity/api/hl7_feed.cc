@@ -136,9 +136,9 @@ absl::Status Hl7Feed::Apply(const hl7::MllpPeer& peer, const hie::common::v1::Ac
     // history only, so messages delivered out of order cannot overwrite newer demographics.
     if (event.effective_time.has_value()) {
       request.mutable_source_event_time()->set_seconds(absl::ToUnixSeconds(*event.effective_time));
-      request.mutable_source_event_time()->set_nanos(static_cast<int32_t>(
-          absl::ToInt64Nanoseconds(*event.effective_time -
-                                   absl::FromUnixSeconds(absl::ToUnixSeconds(*event.effective_time)))));
+      request.mutable_source_event_time()->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(
+          *event.effective_time -
+          absl::FromUnixSeconds(absl::ToUnixSeconds(*event.effective_time)))));
     }
     request.set_idempotency_key(key + suffix);
     absl::StatusOr<v1::RegisterSourceRecordResponse> response = manager_->Register(call, request);
@@ -205,8 +205,8 @@ std::string Hl7Feed::Handle(const hl7::MllpPeer& peer, std::string_view message)
   }
   const hl7::Message& original = parsed.value();
   absl::StatusOr<hie::common::v1::Actor> actor =
-      ActorForCall({peer.org, peer.role, peer.common_name}, {}, Channel::kHl7,
-                   Operation::kRegister, AuthorizationPolicy{});
+      ActorForCall({peer.org, peer.role, peer.common_name}, {}, Channel::kHl7, Operation::kRegister,
+                   AuthorizationPolicy{});
   if (!actor.ok()) return hl7::BuildAckForStatus(original, actor.status(), ack_context);
   hl7::Hl7Result<hl7::AdtEvent> event = hl7::MapAdt(original);
   if (!event.ok()) {

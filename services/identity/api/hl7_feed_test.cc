@@ -143,8 +143,10 @@ TEST_F(Hl7FeedTest, RealSampleMessagesAreAccepted) {
 // and the next start. It is now decoded by MSH-18; undeclared non-UTF-8 bytes are refused AE.
 TEST_F(Hl7FeedTest, Latin1NamesAreDecodedByMsh18AndUndeclaredOnesRefused) {
   const std::string latin1_pid = "PID|1||MRN7^^^CLINIC^MR||M\xFCller^J\xF6rg||19700101|M";
-  std::string declared = "MSH|^~\\&|EMR|CLINIC|HIE|HIE|20261122101500||ADT^A04|L1|P|2.5.1|||||"
-                         "|8859/1\rEVN|A04|20261122101500\r" + latin1_pid + "\r";
+  std::string declared =
+      "MSH|^~\\&|EMR|CLINIC|HIE|HIE|20261122101500||ADT^A04|L1|P|2.5.1|||||"
+      "|8859/1\rEVN|A04|20261122101500\r" +
+      latin1_pid + "\r";
   ASSERT_EQ(Send(declared), "AA");
   std::optional<v1::SourceRecord> record = Record("MRN7");
   ASSERT_TRUE(record.has_value());
@@ -154,7 +156,8 @@ TEST_F(Hl7FeedTest, Latin1NamesAreDecodedByMsh18AndUndeclaredOnesRefused) {
   v1::SourceRecord reparsed;
   EXPECT_TRUE(reparsed.ParseFromString(record->SerializeAsString())) << "stored text is UTF-8";
 
-  std::string undeclared = Adt("A04", "L2", "PID|1||MRN8^^^CLINIC^MR||M\xFCller^J\xF6rg||19700101|M");
+  std::string undeclared =
+      Adt("A04", "L2", "PID|1||MRN8^^^CLINIC^MR||M\xFCller^J\xF6rg||19700101|M");
   std::string ack = feed_.Handle(member_, undeclared);
   EXPECT_EQ(hl7::AckCodeOf(ack), "AE");
   EXPECT_NE(ack.find("PID^1^5"), std::string::npos) << ack;
@@ -179,8 +182,8 @@ TEST_F(Hl7FeedTest, AnOlderUpdateDoesNotOverwriteANewerOne) {
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->demographics().name().family(), "Newer");
   EXPECT_EQ(record->source_event_time().seconds(),
-            absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(2026, 11, 22, 12, 0, 0),
-                                                absl::UTCTimeZone())));
+            absl::ToUnixSeconds(
+                absl::FromCivil(absl::CivilSecond(2026, 11, 22, 12, 0, 0), absl::UTCTimeZone())));
   // A present but invalid EVN-2 is the message's fault.
   EXPECT_EQ(Send(adt_at("T3", "2026112225", "Bad")), "AE");
 }
@@ -208,11 +211,10 @@ TEST_F(Hl7FeedTest, AWarningIsLocatedAtTheRepetitionAndSegmentTheIdentifierCameF
   EXPECT_NE(ack.find("ERR||PID^1^3^3|"), std::string::npos) << "PID-3, third repetition: " << ack;
 
   ASSERT_EQ(Send(Adt("A04", "W3", "PID|1||MRN7^^^CLINIC^MR||Doe^John||19700101|M")), "AA");
-  ack = feed_.Handle(member_,
-                     Adt("A40", "W4", "PID|1||MRN6^^^CLINIC^MR||Doe^Jane||19800101|F",
-                         "MRG|MRN8^^^CLINIC^MR\r"
-                         "PID|2||MRN7^^^CLINIC^MR||Doe^John||19700101|M|||||||||||12\r"
-                         "MRG|MRN9^^^CLINIC^MR\r"));
+  ack = feed_.Handle(member_, Adt("A40", "W4", "PID|1||MRN6^^^CLINIC^MR||Doe^Jane||19800101|F",
+                                  "MRG|MRN8^^^CLINIC^MR\r"
+                                  "PID|2||MRN7^^^CLINIC^MR||Doe^John||19700101|M|||||||||||12\r"
+                                  "MRG|MRN9^^^CLINIC^MR\r"));
   EXPECT_EQ(hl7::AckCodeOf(ack), "AA") << ack;
   EXPECT_NE(ack.find("ERR||PID^2^19|"), std::string::npos) << "the second PID's PID-19: " << ack;
   EXPECT_EQ(ack.find("PID^1^19"), std::string::npos) << ack;

@@ -68,26 +68,25 @@ grpc::ServerUnaryReactor* IdentityServiceImpl::Run(grpc::CallbackServerContext* 
   return reactor;
 }
 
-#define HIE_IDENTITY_RPC(Method, Request, Response, op, ManagerMethod)                       \
-  grpc::ServerUnaryReactor* IdentityServiceImpl::Method(                                     \
-      grpc::CallbackServerContext* ctx, const Request* request, Response* response) {        \
-    return Run(ctx, request, response, Operation::op,                                       \
-               [this, request](const CallContext& call) {                                   \
-                 return manager_->ManagerMethod(call, *request);                            \
-               });                                                                          \
+#define HIE_IDENTITY_RPC(Method, Request, Response, op, ManagerMethod)                           \
+  grpc::ServerUnaryReactor* IdentityServiceImpl::Method(                                         \
+      grpc::CallbackServerContext* ctx, const Request* request, Response* response) {            \
+    return Run(ctx, request, response, Operation::op, [this, request](const CallContext& call) { \
+      return manager_->ManagerMethod(call, *request);                                            \
+    });                                                                                          \
   }
 
 HIE_IDENTITY_RPC(RegisterSourceRecord, v1::RegisterSourceRecordRequest,
                  v1::RegisterSourceRecordResponse, kRegister, Register)
 HIE_IDENTITY_RPC(RegisterSourceRecords, v1::RegisterSourceRecordsRequest,
                  v1::RegisterSourceRecordsResponse, kRegister, RegisterBatch)
-HIE_IDENTITY_RPC(MergeSourceRecords, v1::MergeSourceRecordsRequest,
-                 v1::MergeSourceRecordsResponse, kMergeSourceRecords, MergeSourceRecords)
+HIE_IDENTITY_RPC(MergeSourceRecords, v1::MergeSourceRecordsRequest, v1::MergeSourceRecordsResponse,
+                 kMergeSourceRecords, MergeSourceRecords)
 HIE_IDENTITY_RPC(GetSourceRecord, v1::GetSourceRecordRequest, v1::SourceRecord, kReadRecord,
                  GetSourceRecord)
 HIE_IDENTITY_RPC(Resolve, v1::ResolveRequest, v1::ResolveResponse, kReadRecord, Resolve)
-HIE_IDENTITY_RPC(SearchPersons, v1::SearchPersonsRequest, v1::SearchPersonsResponse,
-                 kSearch, SearchPersons)
+HIE_IDENTITY_RPC(SearchPersons, v1::SearchPersonsRequest, v1::SearchPersonsResponse, kSearch,
+                 SearchPersons)
 HIE_IDENTITY_RPC(GetPerson, v1::GetPersonRequest, v1::Person, kReadPerson, GetPerson)
 HIE_IDENTITY_RPC(ListReviewTasks, v1::ListReviewTasksRequest, v1::ListReviewTasksResponse,
                  kReadReview, ListReviewTasks)
@@ -95,12 +94,11 @@ HIE_IDENTITY_RPC(GetReviewTask, v1::GetReviewTaskRequest, v1::ReviewTask, kReadR
                  GetReviewTask)
 HIE_IDENTITY_RPC(ResolveReviewTask, v1::ResolveReviewTaskRequest, v1::ResolveReviewTaskResponse,
                  kResolveReview, ResolveReviewTask)
-HIE_IDENTITY_RPC(LinkRecord, v1::LinkRecordRequest, v1::LinkRecordResponse, kLink,
-                 LinkRecord)
-HIE_IDENTITY_RPC(UnlinkRecord, v1::UnlinkRecordRequest, v1::UnlinkRecordResponse,
-                 kUnlink, UnlinkRecord)
-HIE_IDENTITY_RPC(MergePersons, v1::MergePersonsRequest, v1::MergePersonsResponse,
-                 kMergePersons, MergePersons)
+HIE_IDENTITY_RPC(LinkRecord, v1::LinkRecordRequest, v1::LinkRecordResponse, kLink, LinkRecord)
+HIE_IDENTITY_RPC(UnlinkRecord, v1::UnlinkRecordRequest, v1::UnlinkRecordResponse, kUnlink,
+                 UnlinkRecord)
+HIE_IDENTITY_RPC(MergePersons, v1::MergePersonsRequest, v1::MergePersonsResponse, kMergePersons,
+                 MergePersons)
 HIE_IDENTITY_RPC(UnmergePersons, v1::UnmergePersonsRequest, v1::UnmergePersonsResponse,
                  kUnmergePersons, UnmergePersons)
 HIE_IDENTITY_RPC(GetHistory, v1::GetHistoryRequest, v1::GetHistoryResponse, kReadHistory,
@@ -224,8 +222,8 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
 
 grpc::ServerWriteReactor<v1::IdentityEvent>* IdentityServiceImpl::WatchEvents(
     grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* request) {
-  absl::StatusOr<hie::common::v1::Actor> actor = AuthorisedActor(
-      *ctx, request->context(), Operation::kWatchEvents, options_.authorization);
+  absl::StatusOr<hie::common::v1::Actor> actor =
+      AuthorisedActor(*ctx, request->context(), Operation::kWatchEvents, options_.authorization);
   class Refusal : public grpc::ServerWriteReactor<v1::IdentityEvent> {
    public:
     explicit Refusal(grpc::Status status) { Finish(status); }
@@ -233,8 +231,8 @@ grpc::ServerWriteReactor<v1::IdentityEvent>* IdentityServiceImpl::WatchEvents(
   };
   if (!actor.ok()) return new Refusal(ToGrpcStatus(actor.status()));
   if (request->after_sequence() < 0) {
-    return new Refusal(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                    "after_sequence must not be negative"));
+    return new Refusal(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_sequence must not be negative"));
   }
   if (open_watches_->fetch_add(1) >= options_.max_watch_streams) {
     open_watches_->fetch_sub(1);

@@ -72,14 +72,14 @@
 
 #include "hie/identity/v1/identity.grpc.pb.h"
 #include "hie/mpi/generator.h"
-#include "hie/mpi/normalize.h"
-#include "services/common/status.h"
-#include "services/common/tls.h"
 #include "hie/mpi/model.h"
 #include "hie/mpi/nicknames.h"
+#include "hie/mpi/normalize.h"
 #include "services/common/pg/pool.h"
-#include "services/identity/core/identity_manager.h"
+#include "services/common/status.h"
+#include "services/common/tls.h"
 #include "services/identity/bench/generated_dataset.h"
+#include "services/identity/core/identity_manager.h"
 #include "services/identity/core/mpi_matcher.h"
 #include "services/identity/hl7/mllp_server.h"
 #include "services/identity/store/pg_identity_store.h"
@@ -241,7 +241,6 @@ void PrepareCall(grpc::ClientContext* call, double seconds) {
   call->set_deadline(std::chrono::system_clock::now() +
                      std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
 }
-
 
 bool Retryable(grpc::StatusCode code) {
   return code == grpc::ABORTED || code == grpc::UNAVAILABLE || code == grpc::RESOURCE_EXHAUSTED ||

@@ -46,8 +46,9 @@ absl::StatusOr<Actor> StaffActor(const Caller& caller, const Actor& claimed, Rol
     return Denied("context.actor.org must be the certificate's organisation");
   }
   if (!claimed.user_id().empty() && claimed.user_id() != caller.common_name) {
-    return Denied("context.actor.user_id comes from the certificate (its CN); it may not be set "
-                  "to another user");
+    return Denied(
+        "context.actor.user_id comes from the certificate (its CN); it may not be set "
+        "to another user");
   }
   if (claimed.role() != hie::common::v1::ROLE_UNSPECIFIED && claimed.role() != role) {
     return Denied("context.actor.role does not match the certificate's role");
@@ -120,11 +121,11 @@ bool IsMemberRole(Role role) {
 absl::StatusOr<AuthorizationPolicy> ParseDelegatingServices(std::string_view csv) {
   AuthorizationPolicy policy;
   policy.delegating_services.clear();
-  for (absl::string_view name : absl::StrSplit(absl::string_view(csv.data(), csv.size()), ',',
-                                                absl::SkipWhitespace())) {
+  for (absl::string_view name :
+       absl::StrSplit(absl::string_view(csv.data(), csv.size()), ',', absl::SkipWhitespace())) {
     name = absl::StripAsciiWhitespace(name);
-    if (absl::Status s = CheckText(std::string_view(name.data(), name.size()),
-                                   "delegating service name", 64);
+    if (absl::Status s =
+            CheckText(std::string_view(name.data(), name.size()), "delegating service name", 64);
         !s.ok()) {
       return s;
     }
@@ -153,8 +154,9 @@ absl::StatusOr<Actor> ActorForCall(const Caller& caller, const Actor& claimed, C
       if (!claimed.org().empty() || !claimed.user_id().empty() ||
           (claimed.role() != hie::common::v1::ROLE_UNSPECIFIED &&
            claimed.role() != hie::common::v1::ROLE_HUB_SERVICE)) {
-        return Denied("only a delegating hub service (the gateway) may act on behalf of "
-                      "another actor");
+        return Denied(
+            "only a delegating hub service (the gateway) may act on behalf of "
+            "another actor");
       }
       Actor service;
       service.set_org(caller.org);
@@ -180,8 +182,9 @@ absl::Status CheckActorScope(const Actor& actor, Operation op,
   if (!IsMemberOperation(op)) return Denied("member actors may not perform this operation");
   for (const NamedSource& source : sources) {
     if (source.id->org() != actor.org()) {
-      return absl::PermissionDeniedError(absl::StrCat(absl::string_view(source.field.data(), source.field.size()),
-                                 ".org must be the acting member's own organisation"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(absl::string_view(source.field.data(), source.field.size()),
+                       ".org must be the acting member's own organisation"));
     }
   }
   return absl::OkStatus();

@@ -34,19 +34,19 @@
 namespace hie::identity {
 
 enum class Operation {
-  kRegister,             // RegisterSourceRecord(s)
-  kMergeSourceRecords,   // a member's own duplicate (ADT A40)
-  kReadRecord,           // GetSourceRecord, Resolve
-  kSearch,               // SearchPersons
-  kReadPerson,           // GetPerson
-  kReadReview,           // ListReviewTasks, GetReviewTask
-  kResolveReview,        // ResolveReviewTask
-  kLink,                 // LinkRecord
-  kUnlink,               // UnlinkRecord (a member's ADT A37 included)
-  kMergePersons,         // MergePersons
-  kUnmergePersons,       // UnmergePersons
-  kReadHistory,          // GetHistory, ListNotAMatches
-  kWatchEvents,          // WatchEvents
+  kRegister,            // RegisterSourceRecord(s)
+  kMergeSourceRecords,  // a member's own duplicate (ADT A40)
+  kReadRecord,          // GetSourceRecord, Resolve
+  kSearch,              // SearchPersons
+  kReadPerson,          // GetPerson
+  kReadReview,          // ListReviewTasks, GetReviewTask
+  kResolveReview,       // ResolveReviewTask
+  kLink,                // LinkRecord
+  kUnlink,              // UnlinkRecord (a member's ADT A37 included)
+  kMergePersons,        // MergePersons
+  kUnmergePersons,      // UnmergePersons
+  kReadHistory,         // GetHistory, ListNotAMatches
+  kWatchEvents,         // WatchEvents
 };
 
 // True for operations that change identities.

@@ -62,10 +62,10 @@ TEST(AuthorizationTest, StaffActorsComeFromTheCertificate) {
   EXPECT_EQ(actor->org(), "hie-operations");
   EXPECT_EQ(actor->role(), hie::common::v1::ROLE_HIE_OPERATOR);
   // Repeating the certificate is fine; naming someone else is not.
-  EXPECT_TRUE(ActorForCall(op, MakeActor("hie-operations", "jsmith",
-                                         hie::common::v1::ROLE_HIE_OPERATOR),
-                           Channel::kGrpc, Operation::kLink, kPolicy)
-                  .ok());
+  EXPECT_TRUE(
+      ActorForCall(op, MakeActor("hie-operations", "jsmith", hie::common::v1::ROLE_HIE_OPERATOR),
+                   Channel::kGrpc, Operation::kLink, kPolicy)
+          .ok());
   EXPECT_EQ(CodeFor(op, MakeActor("", "someone-else", {}), Channel::kGrpc, Operation::kLink),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(CodeFor(op, MakeActor("clinic-a", "", {}), Channel::kGrpc, Operation::kLink),
@@ -85,9 +85,9 @@ TEST(AuthorizationTest, MembersFeedHl7ButUseTheGatewayForGrpc) {
   ASSERT_TRUE(actor.ok());
   EXPECT_EQ(actor->org(), "clinic-a");
   EXPECT_EQ(actor->role(), hie::common::v1::ROLE_MEMBER_SYSTEM);
-  EXPECT_EQ(CodeFor({"hie-operations", "operator", "x"}, Actor(), Channel::kHl7,
-                    Operation::kRegister),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      CodeFor({"hie-operations", "operator", "x"}, Actor(), Channel::kHl7, Operation::kRegister),
+      absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(CodeFor({"x", "stranger", "x"}, Actor(), Channel::kGrpc, Operation::kReadRecord),
             absl::StatusCode::kPermissionDenied);
 }

@@ -43,8 +43,8 @@ std::string CanonicalSsn(std::string_view written) {
   }
   if (digits.size() != 9) return "";
   const std::string& d = digits;
-  if (d.substr(0, 3) == "000" || d.substr(0, 3) == "666" || d[0] == '9' ||
-      d.substr(3, 2) == "00" || d.substr(5, 4) == "0000") {
+  if (d.substr(0, 3) == "000" || d.substr(0, 3) == "666" || d[0] == '9' || d.substr(3, 2) == "00" ||
+      d.substr(5, 4) == "0000") {
     return "";
   }
   return absl::StrCat(d.substr(0, 3), "-", d.substr(3, 2), "-", d.substr(5, 4));
@@ -62,7 +62,8 @@ void NormaliseIdentifiers(hie::common::v1::Demographics* demographics,
   };
   for (int i = 0; i < identifiers->size(); ++i) {
     if (kept == kMaxIdentifiers) {
-      drop(i, absl::StrCat("more than ", kMaxIdentifiers, " identifiers; the identifier was dropped"));
+      drop(i,
+           absl::StrCat("more than ", kMaxIdentifiers, " identifiers; the identifier was dropped"));
       continue;
     }
     Identifier id = identifiers->Get(i);

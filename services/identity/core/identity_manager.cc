@@ -174,10 +174,12 @@ absl::Status ValidateDemographics(const Demographics& d, const std::string& fiel
     return absl::InvalidArgumentError(absl::StrCat(field, ".deceased_date must be YYYY-MM-DD"));
   }
   for (const auto& [count, name, max] :
-       {std::tuple{d.other_names_size(), "other_names", 10}, std::tuple{d.addresses_size(), "addresses", 10},
-        std::tuple{d.phones_size(), "phones", 10}, std::tuple{d.emails_size(), "emails", 10}}) {
+       {std::tuple{d.other_names_size(), "other_names", 10},
+        std::tuple{d.addresses_size(), "addresses", 10}, std::tuple{d.phones_size(), "phones", 10},
+        std::tuple{d.emails_size(), "emails", 10}}) {
     if (count > max) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".", name, " holds more than ", max, " entries"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".", name, " holds more than ", max, " entries"));
     }
   }
   for (int i = 0; i < d.addresses_size(); ++i) {
@@ -701,13 +703,15 @@ class BatchTxn : public ForwardingTxn {
     if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.GetEvent(id);
   }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p, absl::Time as_of,
-                                                           int64_t after, int limit) override {
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p,
+                                                                   absl::Time as_of, int64_t after,
+                                                                   int limit) override {
     if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.EventsAboutPerson(p, as_of, after, limit);
   }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id, absl::Time as_of,
-                                                           int64_t after, int limit) override {
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
+                                                                   absl::Time as_of, int64_t after,
+                                                                   int limit) override {
     if (absl::Status s = Flush(); !s.ok()) return s;
     return t_.EventsAboutRecord(id, as_of, after, limit);
   }
@@ -841,8 +845,9 @@ class IdentityManager::KeyLocks {
     if (deadline == absl::InfiniteFuture()) {
       released_.wait(lock, free);
     } else if (!released_.wait_until(lock, absl::ToChronoTime(deadline), free)) {
-      return absl::DeadlineExceededError("waited too long for a concurrent registration of the "
-                                         "same patient");
+      return absl::DeadlineExceededError(
+          "waited too long for a concurrent registration of the "
+          "same patient");
     }
     held_.insert(hashes.begin(), hashes.end());
     return std::make_unique<Held>(this, std::move(hashes));
@@ -1115,8 +1120,8 @@ absl::Status AdmitRegistration(const CallContext& call, const std::string& field
                                v1::RegisterSourceRecordRequest* request,
                                std::vector<hie::common::v1::FieldWarning>* warnings) {
   NormaliseIdentifiers(request->mutable_demographics(), field_prefix + "demographics", warnings);
-  if (absl::Status s = Admit(call, *request, Operation::kRegister,
-                             {{&request->source_id(), "source_id"}});
+  if (absl::Status s =
+          Admit(call, *request, Operation::kRegister, {{&request->source_id(), "source_id"}});
       !s.ok()) {
     return s;
   }
@@ -1138,8 +1143,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
   std::vector<hie::common::v1::FieldWarning> warnings;
   if (absl::Status s = AdmitRegistration(call, "", &request, &warnings); !s.ok()) return s;
   const std::vector<std::string> lock_keys = RegistrationLockKeys(request);
-  absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held =
-      key_locks_->Lock(lock_keys, call.deadline);
+  absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held = key_locks_->Lock(lock_keys, call.deadline);
   if (!held.ok()) return held.status();
   const absl::Time now = clock_->Now();
   IndexChange index;
@@ -1218,11 +1222,10 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
   for (int i = 0; i < n; ++i) {
     v1::RegisterSourceRecordResult* result = response.add_results();
     *entries[i].mutable_context() = request.context();
-    absl::Status valid =
-        entries[i].validate_only()
-            ? absl::InvalidArgumentError("validate_only is not allowed in a batch")
-            : AdmitRegistration(call, absl::StrCat("registrations[", i, "]."), &entries[i],
-                                &warnings[i]);
+    absl::Status valid = entries[i].validate_only()
+                             ? absl::InvalidArgumentError("validate_only is not allowed in a batch")
+                             : AdmitRegistration(call, absl::StrCat("registrations[", i, "]."),
+                                                 &entries[i], &warnings[i]);
     if (!valid.ok()) {
       SetEntryError(result, i, valid);
       continue;
@@ -1231,8 +1234,7 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
     for (std::string& key : RegistrationLockKeys(entries[i])) lock_keys.push_back(std::move(key));
   }
   if (lock_keys.empty()) return response;  // every entry was invalid
-  absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held =
-      key_locks_->Lock(lock_keys, call.deadline);
+  absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held = key_locks_->Lock(lock_keys, call.deadline);
   if (!held.ok()) return held.status();
   const absl::Time now = clock_->Now();
 
@@ -1503,7 +1505,11 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
 
 absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecords(
     const CallContext& call, const v1::MergeSourceRecordsRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kMergeSourceRecords, {{&request.survivor(), "survivor"}, {&request.superseded(), "superseded"}}); !s.ok()) return s;
+  if (absl::Status s =
+          Admit(call, request, Operation::kMergeSourceRecords,
+                {{&request.survivor(), "survivor"}, {&request.superseded(), "superseded"}});
+      !s.ok())
+    return s;
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
@@ -1601,7 +1607,10 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
 
 absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
     const CallContext& call, const v1::GetSourceRecordRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}}); !s.ok()) return s;
+  if (absl::Status s =
+          Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}});
+      !s.ok())
+    return s;
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
   if (request.version() < 0) return absl::InvalidArgumentError("version must not be negative");
   v1::SourceRecord out;
@@ -1618,7 +1627,10 @@ absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
 
 absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& call,
                                                              const v1::ResolveRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}}); !s.ok()) return s;
+  if (absl::Status s =
+          Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}});
+      !s.ok())
+    return s;
   if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
   const bool cacheable = cache_ != nullptr && request.target_orgs_size() == 0 &&
                          !request.include_inactive() && CacheSettled();
@@ -1946,7 +1958,10 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
 
 absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
     const CallContext& call, const v1::UnlinkRecordRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kUnlink, {{&request.source_id(), "source_id"}}); !s.ok()) return s;
+  if (absl::Status s =
+          Admit(call, request, Operation::kUnlink, {{&request.source_id(), "source_id"}});
+      !s.ok())
+    return s;
   if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
     return s;
   }
@@ -2176,8 +2191,8 @@ class PersonReplay {
  public:
   explicit PersonReplay(std::string person_id) : person_id_(std::move(person_id)) {}
   void Apply(const v1::IdentityEvent& e) {
-    if (!MovesRecords(e) || (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED &&
-                             e.from_person_id().empty())) {
+    if (!MovesRecords(e) ||
+        (e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED && e.from_person_id().empty())) {
       return;
     }
     for (const SourceId& id : e.source_ids()) {

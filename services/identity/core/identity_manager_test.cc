@@ -2000,8 +2000,7 @@ TEST_F(IdentityManagerTest, MemberActorsTouchOnlyTheirOwnRecordsAndDoNoOperatorW
   EXPECT_EQ(forged.status().code(), absl::StatusCode::kPermissionDenied);
   v1::ResolveRequest resolve;
   *resolve.mutable_source_id() = Id("clinic-a", "1");
-  EXPECT_EQ(manager_.Resolve(member, resolve).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(manager_.Resolve(member, resolve).status().code(), absl::StatusCode::kPermissionDenied);
   v1::MergePersonsRequest merge;
   merge.set_survivor_person_id(a.person_id());
   merge.set_merged_person_id(a.person_id());

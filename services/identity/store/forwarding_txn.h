@@ -59,12 +59,14 @@ class ForwardingTxn : public IdentityTxn {
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
     return t_.GetEvent(id);
   }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p, absl::Time as_of,
-                                                           int64_t after, int limit) override {
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p,
+                                                                   absl::Time as_of, int64_t after,
+                                                                   int limit) override {
     return t_.EventsAboutPerson(p, as_of, after, limit);
   }
-  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id, absl::Time as_of,
-                                                           int64_t after, int limit) override {
+  absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
+                                                                   absl::Time as_of, int64_t after,
+                                                                   int limit) override {
     return t_.EventsAboutRecord(id, as_of, after, limit);
   }
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(

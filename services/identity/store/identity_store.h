@@ -131,8 +131,10 @@ class IdentityTxn {
   // read long histories page by page, never whole).
   virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(
       const std::string& person_id, absl::Time as_of, int64_t after_sequence, int limit) = 0;
-  virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(
-      const SourceId& id, absl::Time as_of, int64_t after_sequence, int limit) = 0;
+  virtual absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
+                                                                           absl::Time as_of,
+                                                                           int64_t after_sequence,
+                                                                           int limit) = 0;
 
   // Events with sequence > after_sequence, ascending, at most `limit`. Sequences are assigned
   // when an event is appended, not when it commits: a lower sequence can become visible after

@@ -241,12 +241,11 @@ TEST_P(IdentityStoreContractTest, EventsHaveIncreasingSequencesAndAreFoundBySubj
                 // Pages: at most `limit`, then on after the last sequence seen.
                 auto first = t.EventsAboutPerson("P1", absl::InfiniteFuture(), 0, 2);
                 EXPECT_EQ(first->size(), 2u);
-                auto rest = t.EventsAboutPerson("P1", absl::InfiniteFuture(),
-                                                first->back().sequence(), 2);
+                auto rest =
+                    t.EventsAboutPerson("P1", absl::InfiniteFuture(), first->back().sequence(), 2);
                 EXPECT_EQ(rest->size(), 1u);
                 EXPECT_EQ(rest->front().sequence(), (*p1)[2].sequence());
-                EXPECT_TRUE(t.EventsAboutRecord(a, absl::InfiniteFuture(),
-                                                (*rec)[1].sequence(), 10)
+                EXPECT_TRUE(t.EventsAboutRecord(a, absl::InfiniteFuture(), (*rec)[1].sequence(), 10)
                                 ->empty());
                 return absl::OkStatus();
               }).ok());

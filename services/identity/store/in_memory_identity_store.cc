@@ -294,8 +294,8 @@ class InMemoryTxn : public IdentityTxn {
   }
 
   template <typename Pred>
-  std::vector<v1::IdentityEvent> EventsAbout(Pred names, absl::Time as_of,
-                                             int64_t after_sequence, int limit) {
+  std::vector<v1::IdentityEvent> EventsAbout(Pred names, absl::Time as_of, int64_t after_sequence,
+                                             int limit) {
     std::vector<v1::IdentityEvent> out;
     for (const auto& e : s_.events) {
       if (static_cast<int>(out.size()) >= limit) break;

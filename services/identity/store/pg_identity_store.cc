@@ -1,6 +1,5 @@
 #include "services/identity/store/pg_identity_store.h"
 
-
 #include <algorithm>
 #include <atomic>
 #include <deque>
@@ -407,8 +406,8 @@ std::atomic<int64_t> corrupt_rows{0};
 absl::Status Parse(const pqxx::field& field, google::protobuf::MessageLite* message) {
   pqxx::binarystring bytes(field);
   if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(absl::StrCat("stored ", message->GetTypeName(),
-                                            " cannot be read (corrupt row)"));
+    return absl::DataLossError(
+        absl::StrCat("stored ", message->GetTypeName(), " cannot be read (corrupt row)"));
   }
   return absl::OkStatus();
 }
@@ -922,9 +921,9 @@ class PgTxn : public IdentityTxn {
                                                                    absl::Time as_of,
                                                                    int64_t after_sequence,
                                                                    int limit) override {
-    return Read(sql_.Execute(kEventsAbout, PersonSubject(person_id), Nanos(as_of), after_sequence,
-                             limit),
-                ParseEvents);
+    return Read(
+        sql_.Execute(kEventsAbout, PersonSubject(person_id), Nanos(as_of), after_sequence, limit),
+        ParseEvents);
   }
 
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,

@@ -550,8 +550,9 @@ TEST_F(PgIdentityStoreTest, AStoredRecordThatCannotBeReadIsSkippedNotFatal) {
     pqxx::connection conn(db_->dsn());
     pqxx::work tx(conn);
     // field 1 (source_id) holding field 1 (org) = the single byte 0xFC
-    tx.exec("UPDATE identity.record_versions SET record = '\\x0a030a01fc'::bytea"
-            " WHERE local_id = 'MRN9876'");
+    tx.exec(
+        "UPDATE identity.record_versions SET record = '\\x0a030a01fc'::bytea"
+        " WHERE local_id = 'MRN9876'");
     tx.commit();
   }
   const int64_t corrupt_before = PgIdentityStore::CorruptRowsSeen();
@@ -559,7 +560,8 @@ TEST_F(PgIdentityStoreTest, AStoredRecordThatCannotBeReadIsSkippedNotFatal) {
   SetLogSink([&](std::string_view line) { logged.emplace_back(line); });
   std::set<std::string> scanned;
   absl::Status scan = store->ScanActiveRecords(
-      In(absl::Seconds(10)), [&](const v1::SourceRecord& r) { scanned.insert(r.source_id().local_id()); });
+      In(absl::Seconds(10)),
+      [&](const v1::SourceRecord& r) { scanned.insert(r.source_id().local_id()); });
   ASSERT_TRUE(scan.ok()) << scan;
   EXPECT_EQ(scanned, (std::set<std::string>{"A", "B", "D", "E"}));
   EXPECT_EQ(PgIdentityStore::CorruptRowsSeen(), corrupt_before + 1);

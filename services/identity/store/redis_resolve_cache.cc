@@ -61,8 +61,7 @@ void RedisResolveCache::Put(const SourceId& id, const Lookup& lookup,
   const int64_t left_ms = absl::ToInt64Milliseconds(ttl_ - (absl::Now() - lookup.looked_up));
   if (left_ms <= 0) return;
   (void)client_->Command({"EVAL", kPutScript, "2", EntryKey(id), GenerationKey(id),
-                          *lookup.generation, response.SerializeAsString(),
-                          absl::StrCat(left_ms)});
+                          *lookup.generation, response.SerializeAsString(), absl::StrCat(left_ms)});
 }
 
 absl::Status RedisResolveCache::Invalidate(const std::vector<SourceId>& ids) {
