@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
   if (!authorization.ok()) return Fail(authorization.status());
   absl::StatusOr<int64_t> max_watch_streams = config->GetInt("max-watch-streams");
   if (!max_watch_streams.ok()) return Fail(max_watch_streams.status());
+  if (*max_watch_streams < 0 || *max_watch_streams > 1024) {
+    return Fail(absl::InvalidArgumentError("--max-watch-streams must be 0 to 1024"));
+  }
   absl::StatusOr<absl::Duration> cache_ttl = config->GetDuration("resolve-cache-ttl");
   if (!cache_ttl.ok()) return Fail(cache_ttl.status());
   if (*cache_ttl <= absl::ZeroDuration()) {
