@@ -24,6 +24,7 @@
 #include "services/identity/store/migrations.h"
 #include "services/identity/store/pg_identity_store.h"
 #include "services/identity/store/redis_resolve_cache.h"
+#include "tests/support/state_dump.h"
 #include "tests/support/test_env.h"
 
 namespace hie::identity {
@@ -135,24 +136,8 @@ Demographics Patient(int n) {
 }
 
 // Rows of a database dump: "table/n" -> the row as text, in a stable order per table.
-using DatabaseDump = std::map<std::string, std::string>;
-
-// One "key added|removed|changed" line per difference; empty when the dumps are equal.
-std::string Differences(const DatabaseDump& before, const DatabaseDump& after) {
-  std::string out;
-  for (const auto& [key, value] : before) {
-    auto it = after.find(key);
-    if (it == after.end()) {
-      absl::StrAppend(&out, key, " removed\n");
-    } else if (it->second != value) {
-      absl::StrAppend(&out, key, " changed\n");
-    }
-  }
-  for (const auto& [key, value] : after) {
-    if (!before.contains(key)) absl::StrAppend(&out, key, " added\n");
-  }
-  return out;
-}
+using DatabaseDump = hie::testing::StateDump;
+using hie::testing::DumpDifferences;
 
 // A write to retry or race: the request, and another request under the same idempotency key.
 template <typename Request>
@@ -405,13 +390,14 @@ class IdentityServiceTest : public ::testing::Test {
       ASSERT_TRUE(status.ok()) << status.error_message();
       EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString())
           << "the retry must answer exactly the first response";
-      EXPECT_EQ(Differences(after_first, DumpDatabase()), "") << "the retry changed the database";
+      EXPECT_EQ(DumpDifferences(after_first, DumpDatabase()), "")
+          << "the retry changed the database";
     }
     ASSERT_EQ(s.different.idempotency_key(), s.request.idempotency_key());
     Response refused;
     status = (other_stub.get()->*rpc)(Ctx().get(), s.different, &refused);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << status.error_message();
-    EXPECT_EQ(Differences(after_first, DumpDatabase()), "")
+    EXPECT_EQ(DumpDifferences(after_first, DumpDatabase()), "")
         << "a refused request changed the database";
   }
 
@@ -867,7 +853,7 @@ TEST_F(IdentityServiceTest, RegisterSourceRecordsRetriedAnswersTheFirstResponseA
   status = other_replica.Stub("operator")->RegisterSourceRecords(Ctx().get(), retry, &again);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
-  EXPECT_EQ(Differences(after_first, DumpDatabase()), "") << "the retry changed the database";
+  EXPECT_EQ(DumpDifferences(after_first, DumpDatabase()), "") << "the retry changed the database";
 
   v1::RegisterSourceRecordsResponse other;
   status = stub_->RegisterSourceRecords(Ctx().get(), s.different, &other);
@@ -877,7 +863,8 @@ TEST_F(IdentityServiceTest, RegisterSourceRecordsRetriedAnswersTheFirstResponseA
       << other.results(0).message();
   EXPECT_EQ(other.results(1).SerializeAsString(), first.results(1).SerializeAsString())
       << "the entry sent again answers its first response";
-  EXPECT_EQ(Differences(after_first, DumpDatabase()), "") << "a refused entry changed the database";
+  EXPECT_EQ(DumpDifferences(after_first, DumpDatabase()), "")
+      << "a refused entry changed the database";
 }
 
 TEST_F(IdentityServiceTest, TwoIdenticalRegisterSourceRecordCallsWriteOnce) {
@@ -1050,7 +1037,7 @@ TEST_F(IdentityServiceTest, ALocatorNamingAClinicActorIsRefusedAndChangesNothing
   v1::ResolveResponse resolved;
   status = locator->Resolve(Ctx().get(), resolve, &resolved);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
-  EXPECT_EQ(Differences(before, DumpDatabase()), "") << "a refused call changed the database";
+  EXPECT_EQ(DumpDifferences(before, DumpDatabase()), "") << "a refused call changed the database";
 }
 
 TEST_F(IdentityServiceTest, ALocatorActingAsItselfMayResolveAndWatchButNotWrite) {
@@ -1085,7 +1072,7 @@ TEST_F(IdentityServiceTest, ALocatorActingAsItselfMayResolveAndWatchButNotWrite)
   v1::MergePersonsResponse merged;
   status = locator->MergePersons(Ctx().get(), WithContext(merge), &merged);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
-  EXPECT_EQ(Differences(before, DumpDatabase()), "") << "a refused write changed the database";
+  EXPECT_EQ(DumpDifferences(before, DumpDatabase()), "") << "a refused write changed the database";
 }
 
 TEST_F(IdentityServiceTest, TheGatewayActingForAClinicWritesOnlyThatClinicsRecords) {
@@ -1129,7 +1116,7 @@ TEST_F(IdentityServiceTest, TheGatewayActingForAClinicWritesOnlyThatClinicsRecor
   status = gateway->RegisterSourceRecord(Ctx().get(), anonymous, &registered);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << "the gateway must say whom it acts for: " << status.error_message();
-  EXPECT_EQ(Differences(before, DumpDatabase()), "") << "a refused call changed the database";
+  EXPECT_EQ(DumpDifferences(before, DumpDatabase()), "") << "a refused call changed the database";
 }
 
 TEST_F(IdentityServiceTest, AnOperatorMayNotNameAnotherUserAndIsRecordedAsItsCertificate) {
@@ -1145,7 +1132,7 @@ TEST_F(IdentityServiceTest, AnOperatorMayNotNameAnotherUserAndIsRecordedAsItsCer
   v1::MergePersonsResponse merged;
   grpc::Status status = stub_->MergePersons(Ctx().get(), impersonating, &merged);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
-  EXPECT_EQ(Differences(before, DumpDatabase()), "") << "a refused merge changed the database";
+  EXPECT_EQ(DumpDifferences(before, DumpDatabase()), "") << "a refused merge changed the database";
 
   v1::MergePersonsRequest as_itself = WithContext(merge);
   as_itself.mutable_context()->mutable_actor()->set_user_id("operator");  // the certificate's CN
@@ -1177,7 +1164,7 @@ TEST_F(IdentityServiceTest, AMemberCertificateOverGrpcIsRefused) {
   status = member->RegisterSourceRecord(Ctx().get(), RegisterRequest("clinic-a", "2", Bob()),
                                         &registered);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
-  EXPECT_EQ(Differences(before, DumpDatabase()), "") << "a refused call changed the database";
+  EXPECT_EQ(DumpDifferences(before, DumpDatabase()), "") << "a refused call changed the database";
 }
 
 TEST_F(IdentityServiceTest, AServerOnlyCertificateIsRefusedAsAClientInTheHandshake) {
@@ -1212,7 +1199,7 @@ TEST_F(IdentityServiceTest, HostileTextIsInvalidArgumentNamingTheField) {
   EXPECT_NE(status.error_message().find("source_id.local_id"), std::string::npos)
       << status.error_message();
   EXPECT_EQ(status.error_message().find("777"), std::string::npos) << "never quotes the value";
-  EXPECT_EQ(Differences(before, DumpDatabase()), "") << "a refused call changed the database";
+  EXPECT_EQ(DumpDifferences(before, DumpDatabase()), "") << "a refused call changed the database";
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "services/identity/core/mpi_matcher.h"
 #include "services/identity/store/forwarding_txn.h"
 #include "services/identity/store/in_memory_identity_store.h"
+#include "tests/support/state_dump.h"
 
 namespace hie::identity {
 namespace {
@@ -86,7 +87,8 @@ const Person kBob{"Robert", "Okonkwo", "1951-11-02",   "M", "400 Elm St",
 
 // Everything an in-memory store holds, by "kind/key", each value serialized: two dumps are equal
 // exactly when the stores hold the same data (the counters of ids and sequences included).
-using StoreDump = std::map<std::string, std::string>;
+using StoreDump = hie::testing::StateDump;
+using hie::testing::DumpDifferences;
 
 std::string Readable(std::string key) { return absl::StrReplaceAll(key, {{"\x1f", ":"}}); }
 
@@ -125,23 +127,6 @@ StoreDump Dump(const InMemoryIdentityStore::State& s) {
   out["next/person"] = absl::StrCat(s.next_person);
   out["next/task"] = absl::StrCat(s.next_task);
   out["next/event"] = absl::StrCat(s.next_event);
-  return out;
-}
-
-// One "kind/key added|removed|changed" line per difference; empty when the dumps are equal.
-std::string Differences(const StoreDump& before, const StoreDump& after) {
-  std::string out;
-  for (const auto& [key, value] : before) {
-    auto it = after.find(key);
-    if (it == after.end()) {
-      absl::StrAppend(&out, key, " removed\n");
-    } else if (it->second != value) {
-      absl::StrAppend(&out, key, " changed\n");
-    }
-  }
-  for (const auto& [key, value] : after) {
-    if (!before.contains(key)) absl::StrAppend(&out, key, " added\n");
-  }
   return out;
 }
 
@@ -899,7 +884,7 @@ TEST_F(IdentityManagerTest, ManualLinkMovesTheRecordAndRetiresAnEmptyPerson) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kAborted) << refused.status();
   EXPECT_EQ(refused.status().message(),
             absl::StrCat("person ", a.person_id(), " changed since it was read (etag)"));
-  EXPECT_EQ(Differences(before, DumpStore()), "") << "a refused link changed the store";
+  EXPECT_EQ(DumpDifferences(before, DumpStore()), "") << "a refused link changed the store";
   EXPECT_EQ(PersonOf(Id("clinic-d", "4")), maria.person_id());
   // With the etag as it is now, the same link goes through.
   v1::GetPersonRequest get;
@@ -1559,14 +1544,15 @@ void ExpectRetriesAreSafe(ManagerOp<Request, Response> op, Setup setup) {
   EXPECT_EQ(again->SerializeAsString(), first->SerializeAsString())
       << "the retry must answer exactly the first response";
   EXPECT_EQ(w.EventCount(), events);
-  EXPECT_EQ(Differences(after_first, w.DumpStore()), "") << "the retry changed the store";
+  EXPECT_EQ(DumpDifferences(after_first, w.DumpStore()), "") << "the retry changed the store";
 
   ASSERT_EQ(s.different.idempotency_key(), s.request.idempotency_key());
   ASSERT_NE(s.different.SerializeAsString(), s.request.SerializeAsString());
   absl::StatusOr<Response> other = (w.manager.*op)(retry, s.different);
   EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists) << other.status();
   EXPECT_EQ(w.EventCount(), events);
-  EXPECT_EQ(Differences(after_first, w.DumpStore()), "") << "a refused request changed the store";
+  EXPECT_EQ(DumpDifferences(after_first, w.DumpStore()), "")
+      << "a refused request changed the store";
 
   if (s.different_applies_alone) {
     Request fresh = s.different;
@@ -1621,7 +1607,7 @@ TEST(IdentityRetryTest, RegisterSourceRecordsRetriedAnswersTheFirstResponseAndCh
   auto again = w.manager.RegisterBatch(retry, s.request);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->SerializeAsString(), first->SerializeAsString());
-  EXPECT_EQ(Differences(after_first, w.DumpStore()), "") << "the retry changed the store";
+  EXPECT_EQ(DumpDifferences(after_first, w.DumpStore()), "") << "the retry changed the store";
 
   auto other = w.manager.RegisterBatch(retry, s.different);
   ASSERT_TRUE(other.ok()) << other.status();
@@ -1631,7 +1617,7 @@ TEST(IdentityRetryTest, RegisterSourceRecordsRetriedAnswersTheFirstResponseAndCh
   EXPECT_FALSE(other->results(0).has_response());
   EXPECT_EQ(other->results(1).SerializeAsString(), first->results(1).SerializeAsString())
       << "the entry sent again answers its first response";
-  EXPECT_EQ(Differences(after_first, w.DumpStore()), "") << "a refused entry changed the store";
+  EXPECT_EQ(DumpDifferences(after_first, w.DumpStore()), "") << "a refused entry changed the store";
 }
 
 // Two identical requests released together by a latch, against a world where one such request
@@ -1665,7 +1651,7 @@ void ExpectTwinCallsWriteOnce(ManagerOp<Request, Response> op, Setup setup) {
       EXPECT_EQ(twins[i]->SerializeAsString(), single->SerializeAsString())
           << "round " << round << ", caller " << i;
     }
-    EXPECT_EQ(Differences(once.DumpStore(), twice.DumpStore()), "")
+    EXPECT_EQ(DumpDifferences(once.DumpStore(), twice.DumpStore()), "")
         << "round " << round << ": two identical calls must write what one call writes";
   }
 }
@@ -1830,11 +1816,11 @@ TEST(IdentityUndoTest, UnmergeRestoresEveryRecordLinkPersonAndGoldenRecordAsBefo
   const Observed after = Observe(w, n.ids, persons);
 
   // Every record (its current version, and the person it names): as before.
-  EXPECT_EQ(Differences(before.records, after.records), "");
+  EXPECT_EQ(DumpDifferences(before.records, after.records), "");
   // Every not-a-match decision and every review task (E5's task against PB stays OPEN: the
   // merge moved PB's records, not E5's question): as before.
-  EXPECT_EQ(Differences(before.not_a_matches, after.not_a_matches), "");
-  EXPECT_EQ(Differences(before.tasks, after.tasks), "");
+  EXPECT_EQ(DumpDifferences(before.not_a_matches, after.not_a_matches), "");
+  EXPECT_EQ(DumpDifferences(before.tasks, after.tasks), "");
   // Links: the records the merge did not move keep their link byte for byte. The moved ones
   // are back on their person; what the README does not promise to restore differs: the link is
   // the unmerge's (method SPLIT, its actor, reason, time and event), not the original AUTO link.
@@ -1894,7 +1880,7 @@ void ExpectUnmergeRefusedAfter(const std::function<void(World&, const Neighbourh
   unmerge.set_reason("the merge was wrong");
   auto refused = w.manager.UnmergePersons(w.call, w.Write(unmerge));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
-  EXPECT_EQ(Differences(before, w.DumpStore()), "") << "a refused unmerge changed the store";
+  EXPECT_EQ(DumpDifferences(before, w.DumpStore()), "") << "a refused unmerge changed the store";
 }
 
 TEST(IdentityUndoTest, UnmergeAfterALaterLinkMovedAMergedRecordIsRefusedAndChangesNothing) {
