@@ -1,0 +1,164 @@
+#include "services/common/service.h"
+
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+#include "services/common/status.h"
+
+namespace hie {
+namespace {
+
+absl::StatusOr<size_t> PositiveInt(const Config& config, const char* key, int64_t max) {
+  HIE_ASSIGN_OR_RETURN(int64_t value, config.GetInt(key));
+  if (value < 1 || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat("--", key, " must be 1 to ", max));
+  }
+  return static_cast<size_t>(value);
+}
+
+absl::StatusOr<absl::Duration> PositiveDuration(const Config& config, const char* key) {
+  HIE_ASSIGN_OR_RETURN(absl::Duration value, config.GetDuration(key));
+  if (value <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", key, " must be positive"));
+  }
+  return value;
+}
+
+// PostgreSQL may still be starting (a deploy brings everything up at once): retried until the
+// deadline, then the schema migrated.
+absl::StatusOr<std::unique_ptr<pg::PgPool>> ConnectDatabase(const ServiceSpec& spec,
+                                                            const Config& config,
+                                                            absl::Time deadline) {
+  HIE_ASSIGN_OR_RETURN(size_t size, PositiveInt(config, "pg-pool-size", 256));
+  absl::StatusOr<std::unique_ptr<pg::PgPool>> pool;
+  while (true) {
+    pool = pg::PgPool::Create({.dsn = config.Get("pg-dsn"), .size = size});
+    if (pool.ok() || absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  if (!pool.ok()) return pool.status();
+  HIE_ASSIGN_OR_RETURN(int applied,
+                       pg::ApplyMigrations(**pool, spec.schema, spec.migrations, deadline));
+  if (applied > 0) Log(LogLevel::kInfo, "migrations_applied", {{"count", applied}});
+  return pool;
+}
+
+absl::StatusOr<std::unique_ptr<redis::RedisClient>> ConnectRedis(const Config& config) {
+  const std::string& address = config.Get("redis");
+  if (address.empty()) return nullptr;
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
+      port < 1 || port > 65535) {
+    return absl::InvalidArgumentError("--redis must be HOST:PORT");
+  }
+  return std::make_unique<redis::RedisClient>(
+      redis::RedisOptions{.host = address.substr(0, colon), .port = port});
+}
+
+}  // namespace
+
+std::vector<ConfigKey> ServiceConfigKeys(const ServiceSpec& spec) {
+  std::vector<ConfigKey> keys = {
+      {"listen", spec.listen, "gRPC address (mutual TLS)"},
+      {"metrics-listen", spec.metrics_listen, "Prometheus /metrics address; empty disables"},
+      {"tls-ca", "var/certs/ca.pem", "CA bundle that signs clients' certificates"},
+      {"tls-cert", absl::StrCat("var/certs/", spec.name, ".pem"), "this service's certificate"},
+      {"tls-key", absl::StrCat("var/certs/", spec.name, ".key"), "this service's private key"},
+      {"workers", "16", "threads running blocking work (database calls) for RPCs"},
+      {"max-queued", "2000", "RPCs waiting for a worker before RESOURCE_EXHAUSTED"},
+      {"drain-timeout", "5s", "on SIGTERM, how long in-flight RPCs may take to finish"},
+  };
+  if (!spec.schema.empty()) {
+    keys.push_back({"pg-dsn", "host=127.0.0.1 port=55433 user=postgres dbname=postgres",
+                    "PostgreSQL DSN"});
+    keys.push_back({"pg-pool-size", "8", "PostgreSQL connections"});
+    keys.push_back({"startup-timeout", "30s", "how long to wait for PostgreSQL at start"});
+  }
+  if (spec.uses_redis) {
+    keys.push_back({"redis", "",
+                    "Redis HOST:PORT (a cache only); empty disables (the service works without "
+                    "it, slower)"});
+  }
+  keys.insert(keys.end(), spec.keys.begin(), spec.keys.end());
+  return keys;
+}
+
+absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartServiceRuntime(const ServiceSpec& spec,
+                                                                    int argc,
+                                                                    const char* const* argv,
+                                                                    const char* const* envp) {
+  SetLogService(spec.name);
+  const std::vector<ConfigKey> keys = ServiceConfigKeys(spec);
+  HIE_ASSIGN_OR_RETURN(Config config, Config::Load(keys, argc, argv, envp));
+  if (config.help_requested()) {
+    std::cout << Config::Usage(argc > 0 ? argv[0] : spec.name, keys);
+    return nullptr;
+  }
+  std::unique_ptr<ServiceRuntime> rt(new ServiceRuntime(spec, std::move(config)));
+  const Config& c = rt->config_;
+  HIE_ASSIGN_OR_RETURN(rt->worker_threads_, PositiveInt(c, "workers", 1024));
+  HIE_ASSIGN_OR_RETURN(rt->max_queued_, PositiveInt(c, "max-queued", 1'000'000));
+  HIE_ASSIGN_OR_RETURN(rt->drain_timeout_, PositiveDuration(c, "drain-timeout"));
+  rt->startup_deadline_ = absl::Now();
+  if (!spec.schema.empty()) {
+    HIE_ASSIGN_OR_RETURN(absl::Duration startup_timeout, PositiveDuration(c, "startup-timeout"));
+    rt->startup_deadline_ += startup_timeout;
+    HIE_ASSIGN_OR_RETURN(rt->pool_, ConnectDatabase(spec, c, rt->startup_deadline_));
+  }
+  if (spec.uses_redis) {
+    HIE_ASSIGN_OR_RETURN(rt->redis_, ConnectRedis(c));
+  }
+  return rt;
+}
+
+absl::StatusOr<GrpcServer*> ServiceRuntime::StartGrpc(const std::vector<grpc::Service*>& services) {
+  if (server_ != nullptr) return absl::FailedPreconditionError("StartGrpc called twice");
+  HIE_ASSIGN_OR_RETURN(
+      server_, GrpcServer::Start({.service_name = spec_.name,
+                                  .listen_address = config_.Get("listen"),
+                                  .tls = {config_.Get("tls-ca"), config_.Get("tls-cert"),
+                                          config_.Get("tls-key")},
+                                  .metrics_address = config_.Get("metrics-listen")},
+                                 services));
+  return server_.get();
+}
+
+void ServiceRuntime::Every(std::string name, absl::Duration period, std::function<void()> task) {
+  periodic_.Add(std::move(name), period, std::move(task));
+}
+
+void ServiceRuntime::OnDrain(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
+
+absl::Status ServiceRuntime::ServeUntilTerminated(const std::function<int()>& wait_for_stop) {
+  if (server_ == nullptr) return absl::FailedPreconditionError("StartGrpc was not called");
+  server_->SetServing(true);
+  Log(LogLevel::kInfo, "ready", {{"port", server_->port()}});
+  periodic_.Start();
+  const int signal_number = wait_for_stop();
+  Log(LogLevel::kInfo, "shutting_down", {{"signal", signal_number}});
+  server_->SetServing(false);
+  periodic_.Stop();
+  for (auto hook = drain_hooks_.rbegin(); hook != drain_hooks_.rend(); ++hook) (*hook)();
+  server_->Shutdown(drain_timeout_);
+  return absl::OkStatus();
+}
+
+int RunService(const ServiceSpec& spec, int argc, const char* const* argv,
+               const char* const* envp,
+               const std::function<absl::Status(ServiceRuntime&)>& wire) {
+  absl::StatusOr<std::unique_ptr<ServiceRuntime>> rt =
+      StartServiceRuntime(spec, argc, argv, envp);
+  absl::Status status = rt.status();
+  if (status.ok() && *rt == nullptr) return 0;  // --help
+  if (status.ok()) status = wire(**rt);
+  if (status.ok()) return 0;
+  Log(LogLevel::kError, "startup_failed",
+      {{"code", absl::StatusCodeToString(status.code())}, {"error", status.message()}});
+  return 1;
+}
+
+}  // namespace hie
