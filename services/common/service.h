@@ -35,6 +35,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,7 @@ struct ServiceSpec {
   std::string listen;          // default gRPC address, e.g. "127.0.0.1:7001"
   std::string metrics_listen;  // default metrics address, e.g. "127.0.0.1:9401"
   std::string schema;          // PostgreSQL schema it owns; empty: no database
-  std::vector<pg::Migration> migrations;
+  std::span<const pg::Migration> migrations;  // static storage (they outlive the process's use)
   bool uses_redis = false;
   std::vector<ConfigKey> keys;  // the service's own keys
 };

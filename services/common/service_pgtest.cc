@@ -23,12 +23,15 @@ using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
+const std::vector<pg::Migration> kMigrations = {
+    {1, "table", "CREATE TABLE demo.thing (id int PRIMARY KEY)"}};
+
 ServiceSpec Spec() {
   return {.name = "demo",
           .listen = "127.0.0.1:0",
           .metrics_listen = "",
           .schema = "demo",
-          .migrations = {{1, "table", "CREATE TABLE demo.thing (id int PRIMARY KEY)"}},
+          .migrations = kMigrations,
           .keys = {{"colour", "blue", "a key of the service's own"}}};
 }
 
