@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/common/status_macros.h"
 
 namespace hie {
 namespace {
@@ -65,12 +66,12 @@ absl::Status CheckField(const google::protobuf::Message& message, const std::str
         const std::string& value =
             repeated ? reflection->GetRepeatedStringReference(message, field, i, &scratch)
                      : reflection->GetStringReference(message, field, &scratch);
-        if (absl::Status s = CheckOptionalText(value, path, max_bytes); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(CheckOptionalText(value, path, max_bytes));
       } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
         const google::protobuf::Message& nested =
             repeated ? reflection->GetRepeatedMessage(message, field, i)
                      : reflection->GetMessage(message, field);
-        if (absl::Status s = CheckField(nested, path, max_bytes); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(CheckField(nested, path, max_bytes));
       }
     }
   }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "services/common/status_macros.h"
 #include "services/common/text.h"
 
 namespace hie::hiectl {
@@ -94,8 +95,8 @@ absl::Status Require(const Config& flags, absl::string_view key) {
 absl::StatusOr<bool> Bool(const Config& flags, const char* key) { return flags.GetBool(key); }
 
 absl::StatusOr<hie::common::v1::SourceId> SourceIdFrom(const Config& flags) {
-  if (absl::Status s = Require(flags, "org"); !s.ok()) return s;
-  if (absl::Status s = Require(flags, "local-id"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Require(flags, "org"));
+  HIE_RETURN_IF_ERROR(Require(flags, "local-id"));
   hie::common::v1::SourceId id;
   id.set_org(flags.Get("org"));
   id.set_local_id(flags.Get("local-id"));
@@ -477,7 +478,7 @@ absl::StatusOr<Demographics> BuildDemographics(const DemographicFields& fields, 
   if (!sex.ok()) return sex.status();
   d.set_sex(*sex);
   std::string birth_date = NormalizeBirthDate(absl::StripAsciiWhitespace(Get(fields, "birth_date")));
-  if (absl::Status s = ValidateBirthDate(birth_date, names["birth_date"]); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateBirthDate(birth_date, names["birth_date"]));
   d.set_birth_date(birth_date);
   std::string line = Get(fields, "address_line"), city = Get(fields, "city"),
               state = Get(fields, "state"), postal = Get(fields, "postal_code");
@@ -654,7 +655,7 @@ absl::StatusOr<id::ResolveReviewTaskRequest> BuildResolveReviewTaskRequest(
   absl::StatusOr<bool> different = Bool(flags, "different");
   if (!different.ok()) return different.status();
   if (*same == *different) return Invalid("give exactly one of --same or --different");
-  if (absl::Status s = Require(flags, "reason"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Require(flags, "reason"));
   id::ResolveReviewTaskRequest request;
   request.set_task_id(positionals[0]);
   request.set_resolution(*same ? id::ResolveReviewTaskRequest::RESOLUTION_SAME
@@ -669,8 +670,8 @@ absl::StatusOr<id::LinkRecordRequest> BuildLinkRequest(const Config& flags) {
   id::LinkRecordRequest request;
   absl::StatusOr<hie::common::v1::SourceId> source = SourceIdFrom(flags);
   if (!source.ok()) return source.status();
-  if (absl::Status s = Require(flags, "person"); !s.ok()) return s;
-  if (absl::Status s = Require(flags, "reason"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Require(flags, "person"));
+  HIE_RETURN_IF_ERROR(Require(flags, "reason"));
   *request.mutable_source_id() = *source;
   request.set_person_id(flags.Get("person"));
   request.set_reason(flags.Get("reason"));
@@ -683,7 +684,7 @@ absl::StatusOr<id::UnlinkRecordRequest> BuildUnlinkRequest(const Config& flags) 
   id::UnlinkRecordRequest request;
   absl::StatusOr<hie::common::v1::SourceId> source = SourceIdFrom(flags);
   if (!source.ok()) return source.status();
-  if (absl::Status s = Require(flags, "reason"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Require(flags, "reason"));
   *request.mutable_source_id() = *source;
   request.set_reason(flags.Get("reason"));
   request.set_expected_etag(flags.Get("etag"));
@@ -693,7 +694,7 @@ absl::StatusOr<id::UnlinkRecordRequest> BuildUnlinkRequest(const Config& flags) 
 
 absl::StatusOr<id::MergePersonsRequest> BuildMergeRequest(const Config& flags) {
   for (const char* key : {"survivor", "merged", "reason"}) {
-    if (absl::Status s = Require(flags, key); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Require(flags, key));
   }
   if (flags.Get("survivor") == flags.Get("merged")) {
     return Invalid("--survivor and --merged must be different persons");
@@ -712,8 +713,8 @@ absl::StatusOr<id::MergePersonsRequest> BuildMergeRequest(const Config& flags) {
 }
 
 absl::StatusOr<id::UnmergePersonsRequest> BuildUnmergeRequest(const Config& flags) {
-  if (absl::Status s = Require(flags, "event"); !s.ok()) return s;
-  if (absl::Status s = Require(flags, "reason"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Require(flags, "event"));
+  HIE_RETURN_IF_ERROR(Require(flags, "reason"));
   id::UnmergePersonsRequest request;
   request.set_merge_event_id(flags.Get("event"));
   request.set_reason(flags.Get("reason"));

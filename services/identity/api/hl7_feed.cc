@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/common/logging.h"
+#include "services/common/status_macros.h"
 #include "services/identity/core/identifiers.h"
 #include "services/identity/hl7/ack.h"
 
@@ -154,10 +155,7 @@ absl::Status Hl7Feed::Apply(const hl7::MllpPeer& peer, const hie::common::v1::Ac
     case hl7::AdtAction::kMerge:
       for (size_t i = 0; i < event.merges.size(); ++i) {
         const hl7::AdtMerge& group = event.merges[i];
-        if (absl::Status s = register_patient(group.surviving, absl::StrCat(":survivor:", i));
-            !s.ok()) {
-          return s;
-        }
+        HIE_RETURN_IF_ERROR(register_patient(group.surviving, absl::StrCat(":survivor:", i)));
         if (group.prior.id.empty() || group.prior.id == group.surviving.local_id.id) continue;
         v1::MergeSourceRecordsRequest merge;
         merge.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);

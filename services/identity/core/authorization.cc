@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "services/common/status_macros.h"
 #include "services/common/text.h"
 
 namespace hie::identity {
@@ -63,11 +64,9 @@ absl::StatusOr<Actor> StaffActor(const Caller& caller, const Actor& claimed, Rol
 // The actor a delegating service vouches for: checked for shape, not trusted for more than the
 // role it names allows.
 absl::StatusOr<Actor> DelegatedActor(const Actor& claimed) {
-  if (absl::Status s = CheckText(claimed.org(), "context.actor.org", 64); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(CheckText(claimed.org(), "context.actor.org", 64));
   if (!claimed.user_id().empty()) {
-    if (absl::Status s = CheckText(claimed.user_id(), "context.actor.user_id", 128); !s.ok()) {
-      return s;
-    }
+    HIE_RETURN_IF_ERROR(CheckText(claimed.user_id(), "context.actor.user_id", 128));
   }
   if (claimed.role() == hie::common::v1::ROLE_UNSPECIFIED) {
     return absl::InvalidArgumentError("context.actor.role is required from hub services");
@@ -172,7 +171,7 @@ absl::StatusOr<Actor> ActorForCall(const Caller& caller, const Actor& claimed, C
     return Denied("this certificate's role may not call the identity service");
   }
   if (!actor.ok()) return actor.status();
-  if (absl::Status s = RoleMay(actor->role(), op); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(RoleMay(actor->role(), op));
   return actor;
 }
 

@@ -16,6 +16,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/logging.h"
+#include "services/common/status_macros.h"
 #include "services/common/text.h"
 #include "services/identity/core/identifiers.h"
 #include "services/identity/store/forwarding_txn.h"
@@ -118,10 +119,7 @@ absl::StatusOr<Response> Idempotent(IdentityTxn& txn, const std::string& key,
   }
   absl::StatusOr<Response> response = produce();
   if (!response.ok()) return response.status();
-  if (absl::Status s = txn.PutIdempotent(key, {fingerprint, response->SerializeAsString(), now});
-      !s.ok()) {
-    return s;
-  }
+  HIE_RETURN_IF_ERROR(txn.PutIdempotent(key, {fingerprint, response->SerializeAsString(), now}));
   return response;
 }
 
@@ -149,12 +147,12 @@ constexpr size_t kMaxTextBytes = 1024;
 template <typename Request>
 absl::Status Admit(const CallContext& call, const Request& request, Operation op,
                    const std::vector<NamedSource>& sources = {}) {
-  if (absl::Status s = CheckMessageText(request, kMaxTextBytes); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(CheckMessageText(request, kMaxTextBytes));
   return CheckActorScope(call.actor, op, sources);
 }
 
 absl::Status ValidateSourceId(const SourceId& id, const std::string& field) {
-  if (absl::Status s = RequireText(id.org(), (field + ".org").c_str(), 64); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(RequireText(id.org(), (field + ".org").c_str(), 64));
   return RequireText(id.local_id(), (field + ".local_id").c_str(), 128);
 }
 
@@ -201,7 +199,7 @@ absl::Status ValidateDemographics(const Demographics& d, const std::string& fiel
 
 absl::Status ValidateWrite(const hie::common::v1::RequestContext& context,
                            const std::string& idempotency_key) {
-  if (absl::Status s = ValidateContext(context); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateContext(context));
   return RequireText(idempotency_key, "idempotency_key", 128);
 }
 
@@ -240,7 +238,7 @@ absl::StatusOr<v1::Person> LoadPerson(IdentityTxn& txn, const std::string& perso
 // Locks and loads a person for a change; follows merges to the surviving person.
 absl::StatusOr<v1::Person> LockActivePerson(IdentityTxn& txn, std::string person_id) {
   for (int hop = 0; hop < kMaxMergeChain; ++hop) {
-    if (absl::Status s = txn.LockKey(PersonLock(person_id)); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(txn.LockKey(PersonLock(person_id)));
     absl::StatusOr<v1::Person> person = LoadPerson(txn, person_id);
     if (!person.ok() || person->state() != v1::PERSON_STATE_MERGED) return person;
     person_id = person->merged_into_person_id();
@@ -272,10 +270,10 @@ absl::StatusOr<v1::Person> CreatePerson(IdentityTxn& txn, const CallContext& cal
   person.set_etag("1");
   *person.mutable_create_time() = ToProto(now);
   *person.mutable_update_time() = ToProto(now);
-  if (absl::Status s = txn.PutPerson(person); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(txn.PutPerson(person));
   v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_PERSON_CREATED, call, now, reason);
   event.set_to_person_id(*id);
-  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
   return person;
 }
 
@@ -295,7 +293,7 @@ absl::StatusOr<v1::IdentityEvent> MoveRecord(IdentityTxn& txn, const CallContext
   event.set_grade(grade);
   if (!from_person.empty()) event.add_affected_person_ids(from_person);
   event.add_affected_person_ids(to_person);
-  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
   v1::Link link;
   *link.mutable_source_id() = id;
   link.set_person_id(to_person);
@@ -306,7 +304,7 @@ absl::StatusOr<v1::IdentityEvent> MoveRecord(IdentityTxn& txn, const CallContext
   link.set_reason(reason);
   *link.mutable_create_time() = ToProto(now);
   link.set_event_id(event.event_id());
-  if (absl::Status s = txn.PutLink(link); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(txn.PutLink(link));
   return event;
 }
 
@@ -316,7 +314,7 @@ absl::StatusOr<v1::Person> SettleAfterLoss(IdentityTxn& txn, const v1::Person& p
   absl::StatusOr<std::vector<v1::Link>> left = txn.LinksOf(person.person_id());
   if (!left.ok()) return left.status();
   v1::PersonState state = left->empty() ? v1::PERSON_STATE_RETIRED : v1::PERSON_STATE_ACTIVE;
-  if (absl::Status s = TouchPerson(txn, person, now, state); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(TouchPerson(txn, person, now, state));
   return LoadPerson(txn, person.person_id());
 }
 
@@ -340,7 +338,7 @@ absl::StatusOr<v1::ReviewTask> OpenReviewTask(IdentityTxn& txn, const CallContex
   *task.mutable_explanation() = explanation;
   *task.mutable_create_time() = ToProto(now);
   task.set_etag("1");
-  if (absl::Status s = txn.PutTask(task); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(txn.PutTask(task));
   v1::IdentityEvent event =
       NewEvent(v1::IDENTITY_EVENT_TYPE_REVIEW_TASK_CREATED, call, now, "possible_match");
   *event.add_source_ids() = left.source_id();
@@ -350,7 +348,7 @@ absl::StatusOr<v1::ReviewTask> OpenReviewTask(IdentityTxn& txn, const CallContex
   event.set_review_task_id(*id);
   event.set_score(explanation.total_score());
   event.set_grade(explanation.grade());
-  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
   return task;
 }
 
@@ -363,7 +361,7 @@ absl::Status CloseTask(IdentityTxn& txn, const CallContext& call, absl::Time now
   int64_t revision = 0;
   (void)absl::SimpleAtoi(task.etag(), &revision);
   task.set_etag(absl::StrCat(revision + 1));
-  if (absl::Status s = txn.PutTask(task); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(txn.PutTask(task));
   v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_REVIEW_TASK_CLOSED, call, now, reason);
   *event.add_source_ids() = task.left().source_id();
   *event.add_source_ids() = task.right().source_id();
@@ -382,11 +380,8 @@ absl::Status ObsoleteSettledTasks(IdentityTxn& txn, const CallContext& call, abs
     if (!left.ok()) return left.status();
     if (!right.ok()) return right.status();
     if (left->has_value() && right->has_value() && (*left)->person_id() == (*right)->person_id()) {
-      if (absl::Status s = CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE,
-                                     "records already on one person");
-          !s.ok()) {
-        return s;
-      }
+      HIE_RETURN_IF_ERROR(CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE,
+                                    "records already on one person"));
     }
   }
   return absl::OkStatus();
@@ -399,7 +394,7 @@ absl::Status RecordNotAMatch(IdentityTxn& txn, const CallContext& call, absl::Ti
       NewEvent(v1::IDENTITY_EVENT_TYPE_NOT_A_MATCH_RECORDED, call, now, reason);
   *event.add_source_ids() = a;
   *event.add_source_ids() = b;
-  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
   v1::NotAMatch decision;
   *decision.mutable_a() = a;
   *decision.mutable_b() = b;
@@ -430,7 +425,7 @@ absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext
   event.add_affected_person_ids(merged.person_id());
   event.add_affected_person_ids(survivor.person_id());
   for (const v1::Link& link : *moving) *event.add_source_ids() = link.source_id();
-  if (absl::StatusOr<int64_t> seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+  HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
   for (v1::Link link : *moving) {
     link.set_person_id(survivor.person_id());
     link.set_method(v1::LINK_METHOD_MANUAL);
@@ -438,17 +433,12 @@ absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext
     link.set_reason(reason);
     *link.mutable_create_time() = ToProto(now);
     link.set_event_id(event.event_id());
-    if (absl::Status s = txn.PutLink(link); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(txn.PutLink(link));
   }
-  if (absl::Status s = TouchPerson(txn, merged, now, v1::PERSON_STATE_MERGED, survivor.person_id());
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = TouchPerson(txn, survivor, now); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(TouchPerson(txn, merged, now, v1::PERSON_STATE_MERGED, survivor.person_id()));
+  HIE_RETURN_IF_ERROR(TouchPerson(txn, survivor, now));
   for (const v1::Link& link : *moving) {
-    if (absl::Status s = ObsoleteSettledTasks(txn, call, now, link.source_id()); !s.ok()) {
-      return s;
-    }
+    HIE_RETURN_IF_ERROR(ObsoleteSettledTasks(txn, call, now, link.source_id()));
   }
   return event;
 }
@@ -560,7 +550,7 @@ class BatchTxn : public ForwardingTxn {
                  : s;
     };
     if (absl::Status s = t_.PutFirstVersions(records); !s.ok()) return conflict(s);
-    if (absl::Status s = t_.PutPersons(persons); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(t_.PutPersons(persons));
     if (absl::Status s = t_.AppendEvents(events); !s.ok()) return conflict(s);
     for (v1::Link& link : links) {
       if (!absl::StartsWith(link.event_id(), kPendingEvent)) continue;
@@ -572,7 +562,7 @@ class BatchTxn : public ForwardingTxn {
       link.set_event_id(events_[n].event_id());
     }
     events_.clear();
-    if (absl::Status s = t_.PutLinks(links); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(t_.PutLinks(links));
     return t_.PutIdempotents(results);
   }
 
@@ -593,7 +583,7 @@ class BatchTxn : public ForwardingTxn {
       return std::optional<v1::SourceRecord>(std::move(record));
     }
     if (links_.count(key) > 0) {
-      if (absl::Status s = Flush(); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(Flush());
     }
     if (version == 0) {
       if (auto it = records_.find(key); it != records_.end()) return it->second;
@@ -609,23 +599,23 @@ class BatchTxn : public ForwardingTxn {
       records_.erase(known);
       return 1;
     }
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     records_.erase(key);
     return t_.PutRecordVersion(r, make_current);
   }
   absl::Status SetRecordState(const SourceId& id, v1::RecordState state,
                               const SourceId& superseded_by) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     records_.erase(RecordKey(id));
     return t_.SetRecordState(id, state, superseded_by);
   }
   absl::StatusOr<std::vector<v1::SourceRecord>> RecordVersions(const SourceId& id) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.RecordVersions(id);
   }
   absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> GetRecords(
       const std::vector<SourceId>& ids) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.GetRecords(ids);
   }
 
@@ -634,7 +624,7 @@ class BatchTxn : public ForwardingTxn {
     bool held = persons_.count(person_id) > 0;
     for (const auto& [key, link] : links_) held = held || link.person_id() == person_id;
     if (held) {
-      if (absl::Status s = Flush(); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(Flush());
     }
     return t_.GetPerson(person_id);
   }
@@ -675,20 +665,20 @@ class BatchTxn : public ForwardingTxn {
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.LinksOf(person_id);
   }
   absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
       const std::vector<std::string>& person_ids) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.LinksOfPersons(person_ids);
   }
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.LinkedRecordsOf(person_id);
   }
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsWith(const SourceId& id) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.LinkedRecordsWith(id);
   }
 
@@ -700,28 +690,28 @@ class BatchTxn : public ForwardingTxn {
     return 0;
   }
   absl::StatusOr<std::optional<v1::IdentityEvent>> GetEvent(const std::string& id) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.GetEvent(id);
   }
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutPerson(const std::string& p,
                                                                    absl::Time as_of, int64_t after,
                                                                    int limit) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.EventsAboutPerson(p, as_of, after, limit);
   }
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsAboutRecord(const SourceId& id,
                                                                    absl::Time as_of, int64_t after,
                                                                    int limit) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.EventsAboutRecord(id, as_of, after, limit);
   }
   absl::StatusOr<std::vector<v1::IdentityEvent>> EventsSince(
       int64_t after, int limit, const std::vector<int64_t>& missing) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.EventsSince(after, limit, missing);
   }
   absl::StatusOr<int64_t> LastEventSequence() override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.LastEventSequence();
   }
 
@@ -752,7 +742,7 @@ class BatchTxn : public ForwardingTxn {
   }
   absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> GetIdempotents(
       const std::vector<std::string>& keys) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.GetIdempotents(keys);
   }
   absl::Status PutIdempotent(const std::string& key, const StoredIdempotentResult& r) override {
@@ -761,33 +751,33 @@ class BatchTxn : public ForwardingTxn {
     return absl::OkStatus();
   }
   absl::StatusOr<int64_t> PurgeIdempotentBefore(absl::Time before, int limit) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     idempotent_.clear();
     return t_.PurgeIdempotentBefore(before, limit);
   }
 
   // --- batch writes: whatever is held goes first, to keep the order of writes
   absl::Status PutFirstVersions(const std::vector<v1::SourceRecord>& records) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     for (const v1::SourceRecord& r : records) records_.erase(RecordKey(r.source_id()));
     return t_.PutFirstVersions(records);
   }
   absl::Status PutPersons(const std::vector<v1::Person>& persons) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.PutPersons(persons);
   }
   absl::Status PutLinks(const std::vector<v1::Link>& links) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     for (const v1::Link& l : links) records_.erase(RecordKey(l.source_id()));
     return t_.PutLinks(links);
   }
   absl::Status AppendEvents(const std::vector<v1::IdentityEvent*>& events) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     return t_.AppendEvents(events);
   }
   absl::Status PutIdempotents(
       const std::vector<std::pair<std::string, StoredIdempotentResult>>& results) override {
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Flush());
     for (const auto& [key, r] : results) idempotent_.erase(key);
     return t_.PutIdempotents(results);
   }
@@ -1106,10 +1096,8 @@ std::string RegisterIdempotencyKey(const v1::RegisterSourceRecordRequest& reques
 }
 
 absl::Status ValidateRegistration(const v1::RegisterSourceRecordRequest& request) {
-  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
   return ValidateDemographics(request.demographics(), "demographics");
 }
 
@@ -1141,7 +1129,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
     const CallContext& call, const v1::RegisterSourceRecordRequest& sent) {
   v1::RegisterSourceRecordRequest request = sent;
   std::vector<hie::common::v1::FieldWarning> warnings;
-  if (absl::Status s = AdmitRegistration(call, "", &request, &warnings); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(AdmitRegistration(call, "", &request, &warnings));
   const std::vector<std::string> lock_keys = RegistrationLockKeys(request);
   absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held = key_locks_->Lock(lock_keys, call.deadline);
   if (!held.ok()) return held.status();
@@ -1152,12 +1140,9 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
     // Under the locks (in this process and, through the store, across replicas): first bring
     // the index up to date with what other replicas committed, then match. Every registration
     // that could match this one has either committed and is now indexed, or waits for us.
-    if (absl::Status s = CatchUpIndex(txn); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(CatchUpIndex(txn));
     BatchTxn batch(txn);
-    if (absl::Status s = batch.Prefetch({request.source_id()}, {RegisterIdempotencyKey(request)});
-        !s.ok()) {
-      return s;
-    }
+    HIE_RETURN_IF_ERROR(batch.Prefetch({request.source_id()}, {RegisterIdempotencyKey(request)}));
     absl::StatusOr<v1::RegisterSourceRecordResponse> result =
         RegisterInTxn(batch, call, now, request, &index);
     if (!result.ok()) return result.status();
@@ -1171,9 +1156,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
   }
   if (!status.ok()) return status;
   if (index.upsert) {
-    if (absl::Status s = matcher_->Upsert(request.source_id(), request.demographics()); !s.ok()) {
-      return s;
-    }
+    HIE_RETURN_IF_ERROR(matcher_->Upsert(request.source_id(), request.demographics()));
   }
   return response;
 }
@@ -1206,8 +1189,8 @@ void SetEntryError(v1::RegisterSourceRecordResult* result, int index, const absl
 
 absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch(
     const CallContext& call, const v1::RegisterSourceRecordsRequest& request) {
-  if (absl::Status s = ValidateContext(request.context()); !s.ok()) return s;
-  if (absl::Status s = CheckMessageText(request.context(), kMaxTextBytes); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateContext(request.context()));
+  HIE_RETURN_IF_ERROR(CheckMessageText(request.context(), kMaxTextBytes));
   const int n = request.registrations_size();
   if (n == 0 || n > kMaxBatchRegistrations) {
     return absl::InvalidArgumentError(
@@ -1258,8 +1241,8 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
     absl::Status refusal;
     absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
       // The store may run this again after a failed attempt.
-      if (absl::Status s = restore_index(); !s.ok()) return s;
-      if (absl::Status s = CatchUpIndex(txn); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(restore_index());
+      HIE_RETURN_IF_ERROR(CatchUpIndex(txn));
       // Every entry first reads its record, its not-a-match decisions and its key: one read
       // each for the whole batch.
       BatchTxn batch(txn);
@@ -1270,7 +1253,7 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
         ids.push_back(entries[i].source_id());
         keys.push_back(RegisterIdempotencyKey(entries[i]));
       }
-      if (absl::Status s = batch.Prefetch(ids, keys); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(batch.Prefetch(ids, keys));
       for (int i = 0; i < n; ++i) {
         if (!pending[i]) continue;
         IndexChange change;
@@ -1287,14 +1270,14 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
         for (const auto& warning : warnings[i]) *entry->add_warnings() = warning;
         if (change.upsert) {
           const SourceId& id = entries[i].source_id();
-          if (absl::Status s = matcher_->Upsert(id, entries[i].demographics()); !s.ok()) return s;
+          HIE_RETURN_IF_ERROR(matcher_->Upsert(id, entries[i].demographics()));
           indexed.emplace_back(id, std::move(change));
         }
       }
       return batch.Flush();
     });
     if (status.ok()) return response;
-    if (absl::Status s = restore_index(); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(restore_index());
     if (refused < 0) return status;
     SetEntryError(response.mutable_results(refused), refused, refusal);
     pending[refused] = false;
@@ -1352,7 +1335,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
         call, now, "source_update");
     *recorded.add_source_ids() = id;
     recorded.set_record_version(record.version());
-    if (auto seq = txn.AppendEvent(&recorded); !seq.ok()) return seq.status();
+    HIE_RETURN_IF_ERROR(txn.AppendEvent(&recorded).status());
 
     // Candidates by person: the best record of each person, not-a-match decisions applied.
     absl::StatusOr<std::vector<v1::NotAMatch>> refusals = txn.NotAMatchesOf(id);
@@ -1463,7 +1446,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
                                 v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match", certain->score,
                                 certain->grade);
         if (!moved.ok()) return moved.status();
-        if (absl::Status s = TouchPerson(txn, *person, now); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(TouchPerson(txn, *person, now));
         decision->set_outcome(v1::MATCH_OUTCOME_LINKED);
         decision->set_person_id(person->person_id());
       } else {
@@ -1510,11 +1493,9 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
                 {{&request.survivor(), "survivor"}, {&request.superseded(), "superseded"}});
       !s.ok())
     return s;
-  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateSourceId(request.survivor(), "survivor"); !s.ok()) return s;
-  if (absl::Status s = ValidateSourceId(request.superseded(), "superseded"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.survivor(), "survivor"));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.superseded(), "superseded"));
   if (request.survivor().org() != request.superseded().org()) {
     return absl::InvalidArgumentError("survivor.org and superseded.org must be the same org");
   }
@@ -1563,7 +1544,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
                                         v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, "source_merge");
                 if (!moved.ok()) return moved.status();
                 out.set_event_id(moved->event_id());
-                if (auto p = SettleAfterLoss(txn, *from_person, now); !p.ok()) return p.status();
+                HIE_RETURN_IF_ERROR(SettleAfterLoss(txn, *from_person, now).status());
                 if (auto s = TouchPerson(txn, *to, now); !s.ok()) return s;
               } else {
                 v1::IdentityEvent e =
@@ -1571,7 +1552,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
                 *e.add_source_ids() = request.superseded();
                 *e.add_source_ids() = request.survivor();
                 e.set_to_person_id(to->person_id());
-                if (auto seq = txn.AppendEvent(&e); !seq.ok()) return seq.status();
+                HIE_RETURN_IF_ERROR(txn.AppendEvent(&e).status());
                 out.set_event_id(e.event_id());
               }
               // Its open review tasks no longer make sense.
@@ -1598,7 +1579,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
         return absl::OkStatus();
       });
   if (!status.ok()) return status;
-  if (absl::Status s = matcher_->Remove(request.superseded()); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(matcher_->Remove(request.superseded()));
   return response;
 }
 
@@ -1611,7 +1592,7 @@ absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
           Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}});
       !s.ok())
     return s;
-  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
   if (request.version() < 0) return absl::InvalidArgumentError("version must not be negative");
   v1::SourceRecord out;
   absl::Status status = store_->Read(call.deadline, [&](IdentityTxn& txn) -> absl::Status {
@@ -1631,7 +1612,7 @@ absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& 
           Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}});
       !s.ok())
     return s;
-  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
   const bool cacheable = cache_ != nullptr && request.target_orgs_size() == 0 &&
                          !request.include_inactive() && CacheSettled();
   ResolveCache::Lookup lookup;
@@ -1666,13 +1647,13 @@ absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& 
 
 absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
     const CallContext& call, const v1::SearchPersonsRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kSearch); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kSearch));
   const Demographics& q = request.query();
   if (q.name().family().empty() && q.birth_date().empty() && q.identifiers_size() == 0) {
     return absl::InvalidArgumentError(
         "query needs at least one of name.family, birth_date or identifiers");
   }
-  if (absl::Status s = ValidateDemographics(q, "query"); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateDemographics(q, "query"));
   if (request.max_results() < 0 || request.max_results() > 100) {
     return absl::InvalidArgumentError("max_results must be between 0 and 100");
   }
@@ -1724,8 +1705,8 @@ absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
 
 absl::StatusOr<v1::Person> IdentityManager::GetPerson(const CallContext& call,
                                                       const v1::GetPersonRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kReadPerson); !s.ok()) return s;
-  if (absl::Status s = RequireText(request.person_id(), "person_id", 64); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kReadPerson));
+  HIE_RETURN_IF_ERROR(RequireText(request.person_id(), "person_id", 64));
   const absl::Time now = clock_->Now();
   v1::Person out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
@@ -1745,7 +1726,7 @@ absl::StatusOr<v1::Person> IdentityManager::GetPerson(const CallContext& call,
 
 absl::StatusOr<v1::ListReviewTasksResponse> IdentityManager::ListReviewTasks(
     const CallContext& call, const v1::ListReviewTasksRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kReadReview); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kReadReview));
   if (request.page_size() < 0 || request.page_size() > 500) {
     return absl::InvalidArgumentError("page_size must be between 0 and 500");
   }
@@ -1783,8 +1764,8 @@ absl::StatusOr<v1::ListReviewTasksResponse> IdentityManager::ListReviewTasks(
 
 absl::StatusOr<v1::ReviewTask> IdentityManager::GetReviewTask(
     const CallContext& call, const v1::GetReviewTaskRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kReadReview); !s.ok()) return s;
-  if (absl::Status s = RequireText(request.task_id(), "task_id", 64); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kReadReview));
+  HIE_RETURN_IF_ERROR(RequireText(request.task_id(), "task_id", 64));
   v1::ReviewTask out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     auto task = txn.GetTask(request.task_id());
@@ -1802,12 +1783,10 @@ absl::StatusOr<v1::ReviewTask> IdentityManager::GetReviewTask(
 
 absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask(
     const CallContext& call, const v1::ResolveReviewTaskRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kResolveReview); !s.ok()) return s;
-  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = RequireText(request.task_id(), "task_id", 64); !s.ok()) return s;
-  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kResolveReview));
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(RequireText(request.task_id(), "task_id", 64));
+  HIE_RETURN_IF_ERROR(RequireText(request.reason(), "reason", 1000));
   if (request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_UNSPECIFIED) {
     return absl::InvalidArgumentError("resolution is required (SAME or DIFFERENT)");
   }
@@ -1887,13 +1866,11 @@ absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask
 
 absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
     const CallContext& call, const v1::LinkRecordRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kLink); !s.ok()) return s;
-  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
-  if (absl::Status s = RequireText(request.person_id(), "person_id", 64); !s.ok()) return s;
-  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kLink));
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
+  HIE_RETURN_IF_ERROR(RequireText(request.person_id(), "person_id", 64));
+  HIE_RETURN_IF_ERROR(RequireText(request.reason(), "reason", 1000));
   const absl::Time now = clock_->Now();
   return IdempotentWrite<v1::LinkRecordResponse>(
       call, {"record:" + RecordKey(request.source_id())}, "link", request,
@@ -1935,7 +1912,7 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
               NewEvent(v1::IDENTITY_EVENT_TYPE_NOT_A_MATCH_REMOVED, call, now, request.reason());
           *removed.add_source_ids() = d.a();
           *removed.add_source_ids() = d.b();
-          if (auto seq = txn.AppendEvent(&removed); !seq.ok()) return seq.status();
+          HIE_RETURN_IF_ERROR(txn.AppendEvent(&removed).status());
         }
         auto moved = MoveRecord(txn, call, now, request.source_id(), from, target->person_id(),
                                 v1::LINK_METHOD_MANUAL, v1::IDENTITY_EVENT_TYPE_RECORD_LINKED,
@@ -1962,11 +1939,9 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
           Admit(call, request, Operation::kUnlink, {{&request.source_id(), "source_id"}});
       !s.ok())
     return s;
-  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
-  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
+  HIE_RETURN_IF_ERROR(RequireText(request.reason(), "reason", 1000));
   const absl::Time now = clock_->Now();
   return IdempotentWrite<v1::UnlinkRecordResponse>(
       call, {"record:" + RecordKey(request.source_id())}, "unlink", request,
@@ -2015,18 +1990,11 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
 
 absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
     const CallContext& call, const v1::MergePersonsRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kMergePersons); !s.ok()) return s;
-  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = RequireText(request.survivor_person_id(), "survivor_person_id", 64);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = RequireText(request.merged_person_id(), "merged_person_id", 64); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kMergePersons));
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(RequireText(request.survivor_person_id(), "survivor_person_id", 64));
+  HIE_RETURN_IF_ERROR(RequireText(request.merged_person_id(), "merged_person_id", 64));
+  HIE_RETURN_IF_ERROR(RequireText(request.reason(), "reason", 1000));
   if (request.survivor_person_id() == request.merged_person_id()) {
     return absl::InvalidArgumentError("survivor_person_id and merged_person_id must differ");
   }
@@ -2085,14 +2053,10 @@ absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
 
 absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
     const CallContext& call, const v1::UnmergePersonsRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kUnmergePersons); !s.ok()) return s;
-  if (absl::Status s = ValidateWrite(request.context(), request.idempotency_key()); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = RequireText(request.merge_event_id(), "merge_event_id", 64); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = RequireText(request.reason(), "reason", 1000); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kUnmergePersons));
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(RequireText(request.merge_event_id(), "merge_event_id", 64));
+  HIE_RETURN_IF_ERROR(RequireText(request.reason(), "reason", 1000));
   const absl::Time now = clock_->Now();
   return IdempotentWrite<v1::UnmergePersonsResponse>(
       call, {}, "unmerge", request,
@@ -2137,7 +2101,7 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
         event.add_affected_person_ids(restored_id);
         event.set_undoes_event_id(request.merge_event_id());
         *event.mutable_source_ids() = (*merge)->source_ids();
-        if (auto seq = txn.AppendEvent(&event); !seq.ok()) return seq.status();
+        HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
         for (const SourceId& moved : (*merge)->source_ids()) {
           auto link = txn.GetLink(moved);
           if (!link.ok()) return link.status();
@@ -2232,13 +2196,13 @@ class PersonReplay {
 
 absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
     const CallContext& call, const v1::GetHistoryRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kReadHistory); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kReadHistory));
   const bool by_person = request.subject_case() == v1::GetHistoryRequest::kPersonId;
   if (request.subject_case() == v1::GetHistoryRequest::SUBJECT_NOT_SET) {
     return absl::InvalidArgumentError("person_id or source_id is required");
   }
   if (!by_person) {
-    if (absl::Status s = ValidateSourceId(request.source_id(), "source_id"); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
   }
   if (request.page_size() < 0 || request.page_size() > 1000) {
     return absl::InvalidArgumentError("page_size must be between 0 and 1000");
@@ -2320,7 +2284,7 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
 
 absl::StatusOr<v1::ListNotAMatchesResponse> IdentityManager::ListNotAMatches(
     const CallContext& call, const v1::ListNotAMatchesRequest& request) {
-  if (absl::Status s = Admit(call, request, Operation::kReadHistory); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kReadHistory));
   if (request.subject_case() == v1::ListNotAMatchesRequest::SUBJECT_NOT_SET) {
     return absl::InvalidArgumentError("person_id or source_id is required");
   }
@@ -2353,7 +2317,7 @@ absl::StatusOr<std::vector<v1::IdentityEvent>> IdentityManager::EventsAfter(cons
                                                                             int64_t after_sequence,
                                                                             int limit) {
   if (after_sequence < 0) return absl::InvalidArgumentError("after_sequence must not be negative");
-  if (absl::Status s = CheckActorScope(call.actor, Operation::kWatchEvents); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(CheckActorScope(call.actor, Operation::kWatchEvents));
   std::vector<v1::IdentityEvent> out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     absl::StatusOr<int64_t> last = txn.LastEventSequence();

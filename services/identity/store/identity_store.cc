@@ -1,6 +1,7 @@
 #include "services/identity/store/identity_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/common/status_macros.h"
 
 namespace hie::identity {
 
@@ -53,28 +54,28 @@ absl::Status IdentityTxn::PutFirstVersions(const std::vector<v1::SourceRecord>& 
     if (!existing.ok()) return existing.status();
     if (existing->has_value()) return absl::AlreadyExistsError("source record already stored");
     record.set_version(1);
-    if (absl::StatusOr<int64_t> v = PutRecordVersion(record, true); !v.ok()) return v.status();
+    HIE_RETURN_IF_ERROR(PutRecordVersion(record, true).status());
   }
   return absl::OkStatus();
 }
 
 absl::Status IdentityTxn::PutPersons(const std::vector<v1::Person>& persons) {
   for (const v1::Person& person : persons) {
-    if (absl::Status s = PutPerson(person); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(PutPerson(person));
   }
   return absl::OkStatus();
 }
 
 absl::Status IdentityTxn::PutLinks(const std::vector<v1::Link>& links) {
   for (const v1::Link& link : links) {
-    if (absl::Status s = PutLink(link); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(PutLink(link));
   }
   return absl::OkStatus();
 }
 
 absl::Status IdentityTxn::AppendEvents(const std::vector<v1::IdentityEvent*>& events) {
   for (v1::IdentityEvent* event : events) {
-    if (absl::StatusOr<int64_t> seq = AppendEvent(event); !seq.ok()) return seq.status();
+    HIE_RETURN_IF_ERROR(AppendEvent(event).status());
   }
   return absl::OkStatus();
 }
@@ -82,7 +83,7 @@ absl::Status IdentityTxn::AppendEvents(const std::vector<v1::IdentityEvent*>& ev
 absl::Status IdentityTxn::PutIdempotents(
     const std::vector<std::pair<std::string, StoredIdempotentResult>>& results) {
   for (const auto& [key, result] : results) {
-    if (absl::Status s = PutIdempotent(key, result); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(PutIdempotent(key, result));
   }
   return absl::OkStatus();
 }

@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "services/common/logging.h"
+#include "services/common/status_macros.h"
 
 namespace hie::identity {
 namespace {
@@ -735,7 +736,7 @@ class PgTxn : public IdentityTxn {
                 [](const pqxx::result& r) -> absl::StatusOr<std::vector<v1::SourceRecord>> {
                   std::vector<v1::SourceRecord> out(r.size());
                   for (size_t i = 0; i < r.size(); ++i) {
-                    if (absl::Status s = Parse(r[i][1], &out[i]); !s.ok()) return s;
+                    HIE_RETURN_IF_ERROR(Parse(r[i][1], &out[i]));
                     out[i].set_version(r[i][0].as<int64_t>());
                   }
                   return out;
@@ -753,10 +754,10 @@ class PgTxn : public IdentityTxn {
     return Read(sql_.Execute(kGetPerson, person_id), [](const pqxx::result& r) -> Result {
       if (r.empty()) return std::optional<v1::Person>();
       v1::Person person;
-      if (absl::Status s = Parse(r[0][0], &person); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(Parse(r[0][0], &person));
       for (const pqxx::row& row : r) {
         if (row[1].is_null()) continue;
-        if (absl::Status s = Parse(row[1], person.add_links()); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(Parse(row[1], person.add_links()));
       }
       return std::optional<v1::Person>(std::move(person));
     });
@@ -910,7 +911,7 @@ class PgTxn : public IdentityTxn {
     return Read(sql_.Execute(kGetEvent, *sequence), [&](const pqxx::result& r) -> Result {
       if (r.empty()) return std::optional<v1::IdentityEvent>();
       v1::IdentityEvent event;
-      if (absl::Status s = Parse(r[0][0], &event); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(Parse(r[0][0], &event));
       event.set_sequence(*sequence);
       event.set_event_id(id);
       return std::optional<v1::IdentityEvent>(std::move(event));
@@ -1173,7 +1174,7 @@ class PgTxn : public IdentityTxn {
   static absl::StatusOr<v1::SourceRecord> ParseRecordRow(const pqxx::row& row, int first,
                                                          bool current) {
     v1::SourceRecord record;
-    if (absl::Status s = Parse(row[first], &record); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Parse(row[first], &record));
     record.set_version(row[first + 6].as<int64_t>());
     if (current || row[first + 1].as<bool>()) SetCurrentState(row, first + 2, &record);
     if (!row[first + 5].is_null()) record.set_person_id(Text(row[first + 5]));
@@ -1195,7 +1196,7 @@ class PgTxn : public IdentityTxn {
     for (const pqxx::row& row : r) {
       const size_t i = row[0].as<size_t>() - 1;
       if (i >= size) return absl::InternalError("batch answer position out of range");
-      if (absl::Status s = add(row, out[i]); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(add(row, out[i]));
     }
     return out;
   }
@@ -1222,7 +1223,7 @@ class PgTxn : public IdentityTxn {
   static absl::StatusOr<std::vector<M>> ParseAll(const pqxx::result& r) {
     std::vector<M> out(r.size());
     for (size_t i = 0; i < r.size(); ++i) {
-      if (absl::Status s = Parse(r[i][0], &out[i]); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(Parse(r[i][0], &out[i]));
     }
     return out;
   }
@@ -1231,7 +1232,7 @@ class PgTxn : public IdentityTxn {
   static absl::StatusOr<std::optional<M>> ParseOne(const pqxx::result& r) {
     if (r.empty()) return std::optional<M>();
     M message;
-    if (absl::Status s = Parse(r[0][0], &message); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(Parse(r[0][0], &message));
     return std::optional<M>(std::move(message));
   }
 
@@ -1239,7 +1240,7 @@ class PgTxn : public IdentityTxn {
   static absl::StatusOr<std::vector<LinkedRecord>> ParseLinkedRecords(const pqxx::result& r) {
     std::vector<LinkedRecord> out(r.size());
     for (size_t i = 0; i < r.size(); ++i) {
-      if (absl::Status s = Parse(r[i][0], &out[i].link); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(Parse(r[i][0], &out[i].link));
       if (!Parse(r[i][2], &out[i].record).ok()) {
         // The link still says where the record belongs: answer with what the columns hold.
         ReportCorruptRecord(out[i].link.source_id().org(), out[i].link.person_id(),
@@ -1258,7 +1259,7 @@ class PgTxn : public IdentityTxn {
   static absl::StatusOr<std::vector<v1::IdentityEvent>> ParseEvents(const pqxx::result& r) {
     std::vector<v1::IdentityEvent> out(r.size());
     for (size_t i = 0; i < r.size(); ++i) {
-      if (absl::Status s = Parse(r[i][1], &out[i]); !s.ok()) return s;
+      HIE_RETURN_IF_ERROR(Parse(r[i][1], &out[i]));
       int64_t sequence = r[i][0].as<int64_t>();
       out[i].set_sequence(sequence);
       out[i].set_event_id(EventId(sequence));
