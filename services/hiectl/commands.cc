@@ -15,6 +15,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "services/common/demographics.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 
@@ -392,12 +393,8 @@ absl::StatusOr<PurposeOfUse> ParsePurpose(absl::string_view text) {
 }
 
 absl::StatusOr<Sex> ParseSex(absl::string_view text, absl::string_view what) {
-  std::string value = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
-  if (value.empty()) return hie::common::v1::SEX_UNSPECIFIED;
-  if (value == "female" || value == "f") return hie::common::v1::SEX_FEMALE;
-  if (value == "male" || value == "m") return hie::common::v1::SEX_MALE;
-  if (value == "other" || value == "o") return hie::common::v1::SEX_OTHER;
-  if (value == "unknown" || value == "u") return hie::common::v1::SEX_UNKNOWN;
+  if (absl::StripAsciiWhitespace(text).empty()) return hie::common::v1::SEX_UNSPECIFIED;
+  if (std::optional<Sex> sex = hie::SexFromCode({text.data(), text.size()})) return *sex;
   return Invalid(what, " must be female, male, other or unknown (got '", text, "')");
 }
 
@@ -416,24 +413,10 @@ std::string NormalizeBirthDate(absl::string_view text) {
 }
 
 absl::Status ValidateBirthDate(absl::string_view text, absl::string_view what) {
-  if (text.empty()) return absl::OkStatus();
-  std::vector<absl::string_view> parts = absl::StrSplit(text, '-');
+  if (text.empty() || hie::IsValidDate({text.data(), text.size()})) return absl::OkStatus();
   // The value itself is not echoed: it is PHI, and error output gets pasted into tickets.
-  const absl::Status error =
-      Invalid(what, " must be a real date YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY (or YYYY-MM, YYYY)");
-  if (parts.size() > 3) return error;
-  static constexpr size_t kWidths[] = {4, 2, 2};
-  int values[3] = {0, 1, 1};
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (parts[i].size() != kWidths[i] || !AllDigits(parts[i])) return error;
-    if (!absl::SimpleAtoi(parts[i], &values[i])) return error;
-  }
-  if (values[0] < 1850 || values[1] < 1 || values[1] > 12) return error;
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (values[0] % 4 == 0 && values[0] % 100 != 0) || values[0] % 400 == 0;
-  int max_day = values[1] == 2 && !leap ? 28 : kDays[values[1] - 1];
-  if (values[2] < 1 || values[2] > max_day) return error;
-  return absl::OkStatus();
+  return Invalid(what,
+                 " must be a real date YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY (or YYYY-MM, YYYY)");
 }
 
 absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text,
@@ -497,7 +480,7 @@ absl::StatusOr<Demographics> BuildDemographics(const DemographicFields& fields, 
   std::string ssn(absl::StripAsciiWhitespace(Get(fields, "ssn")));
   if (!ssn.empty()) {
     hie::common::v1::Identifier* identifier = d.add_identifiers();
-    identifier->set_system(kSsnSystem);
+    identifier->set_system(hie::kUsSsnSystem);
     identifier->set_value(ssn);
     identifier->set_type(hie::common::v1::Identifier::TYPE_NATIONAL_ID);
   }

@@ -20,6 +20,7 @@
 #include "hie/common/v1/common.pb.h"
 #include "hie/identity/v1/identity.pb.h"
 #include "services/common/config.h"
+#include "services/common/demographics.h"
 
 namespace hie::hiectl {
 
@@ -89,8 +90,6 @@ std::string NormalizeBirthDate(absl::string_view text);
 // RFC 3339 ("2026-11-22T02:00:00Z").
 [[nodiscard]] absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view text,
                                                                          absl::string_view what);
-
-inline constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
 
 // Demographic inputs by CSV column name ("given_name", "birth_date", ...). Missing = empty.
 using DemographicFields = std::map<std::string, std::string, std::less<>>;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "services/common/demographics.h"
 #include "services/hiectl/commands.h"
 
 namespace hie::hiectl {
@@ -52,7 +53,7 @@ std::string FormatAddress(const cm::Address& a) {
 }
 
 std::string FormatIdentifier(const cm::Identifier& i) {
-  if (i.system() == kSsnSystem) {
+  if (i.system() == hie::kUsSsnSystem) {
     std::string digits;
     for (char c : i.value()) {
       if (absl::ascii_isdigit(c)) digits.push_back(c);

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "services/common/demographics.h"
 #include "services/common/logging.h"
 #include "services/common/status_macros.h"
 #include "services/identity/core/identifiers.h"
@@ -12,14 +13,6 @@ namespace hie::identity {
 namespace {
 
 using ::hie::common::v1::Demographics;
-
-hie::common::v1::Sex SexOf(const std::string& code) {
-  if (code == "F") return hie::common::v1::SEX_FEMALE;
-  if (code == "M") return hie::common::v1::SEX_MALE;
-  if (code == "O" || code == "A" || code == "N") return hie::common::v1::SEX_OTHER;
-  if (code == "U") return hie::common::v1::SEX_UNKNOWN;
-  return hie::common::v1::SEX_UNSPECIFIED;
-}
 
 SourceId SourceOf(const hl7::MllpPeer& peer, const hl7::PatientIdentifier& id) {
   SourceId source;
@@ -72,7 +65,7 @@ Demographics DemographicsOf(const hl7::AdtPatient& p) {
   d.mutable_name()->set_given(p.given);
   d.mutable_name()->set_middle(p.middle);
   d.mutable_name()->set_family(p.family);
-  d.set_sex(SexOf(p.sex));
+  d.set_sex(hie::SexFromCode(p.sex).value_or(hie::common::v1::SEX_UNSPECIFIED));
   d.set_birth_date(p.birth_date);
   const hl7::PostalAddress& a = p.address;
   if (!a.street.empty() || !a.city.empty() || !a.zip.empty()) {
@@ -101,14 +94,14 @@ Demographics DemographicsOf(const hl7::AdtPatient& p) {
     auto* identifier = d.add_identifiers();
     identifier->set_value(id.id);
     identifier->set_assigning_authority(id.assigning_authority);
-    identifier->set_system(absl::StrCat("urn:hl7v2:cx4:", id.assigning_authority));
+    identifier->set_system(absl::StrCat(hie::kHl7v2AuthorityPrefix, id.assigning_authority));
     identifier->set_type(id.type_code == "MR"
                              ? hie::common::v1::Identifier::TYPE_MEDICAL_RECORD_NUMBER
                              : hie::common::v1::Identifier::TYPE_OTHER);
   }
   if (!p.ssn.empty()) {
     auto* ssn = d.add_identifiers();
-    ssn->set_system(kSsnSystem);
+    ssn->set_system(hie::kUsSsnSystem);
     ssn->set_value(p.ssn);
     ssn->set_type(hie::common::v1::Identifier::TYPE_NATIONAL_ID);
   }

@@ -6,14 +6,13 @@
 #include <cstdio>
 
 #include "hie/mpi/normalize.h"
+#include "services/common/demographics.h"
 #include "services/identity/core/identity_manager.h"
 
 namespace hie::identity::bench {
 namespace {
 
 namespace common = ::hie::common::v1;
-
-constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
 
 }  // namespace
 
@@ -83,7 +82,7 @@ common::Demographics ToDemographics(const hie::mpi::Record& r) {
   if (!r.email.empty()) d.add_emails()->set_value(r.email);
   if (!r.ssn.empty()) {
     common::Identifier* id = d.add_identifiers();
-    id->set_system(kSsnSystem);
+    id->set_system(hie::kUsSsnSystem);
     id->set_value(r.ssn);
     id->set_type(common::Identifier::TYPE_NATIONAL_ID);
   }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/demographics.h"
 #include "services/common/text.h"
 
 namespace hie::identity {
@@ -69,7 +70,7 @@ void NormaliseIdentifiers(hie::common::v1::Demographics* demographics,
     Identifier id = identifiers->Get(i);
     id.set_value(std::string(absl::StripAsciiWhitespace(id.value())));
     std::string problem = Unusable(id);
-    if (problem.empty() && id.system() == kSsnSystem) {
+    if (problem.empty() && id.system() == hie::kUsSsnSystem) {
       std::string ssn = CanonicalSsn(id.value());
       if (ssn.empty()) {
         problem = "is not a valid US SSN (9 digits, as NNN-NN-NNNN, NNNNNNNNN or with spaces)";

@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "hie/common/v1/common.pb.h"
+#include "services/common/demographics.h"
 
 namespace hie::identity {
 
-inline constexpr char kSsnSystem[] = "urn:oid:2.16.840.1.113883.4.1";
 inline constexpr int kMaxIdentifiers = 20;
 inline constexpr int kMaxIdentifierWarnings = 20;
 inline constexpr size_t kMaxIdentifierBytes = 128;

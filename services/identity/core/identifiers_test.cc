@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "services/common/demographics.h"
+
 namespace hie::identity {
 namespace {
 
@@ -27,8 +29,8 @@ TEST(IdentifiersTest, UnusableIdentifiersAreDroppedWithAWarningNamingThem) {
     id->set_value(value);
   };
   add("urn:hl7v2:cx4:CLINIC", " MRN-1 ");
-  add(kSsnSystem, "123456789");
-  add(kSsnSystem, "12345");
+  add(hie::kUsSsnSystem, "123456789");
+  add(hie::kUsSsnSystem, "12345");
   add("urn:x", "ABC\x1b");
   add("urn:x", "");
   add("urn:x", "M\xFC");

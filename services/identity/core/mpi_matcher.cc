@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "hie/mpi/blocking.h"
 #include "hie/mpi/model_params_file.h"
+#include "services/common/demographics.h"
 #include "services/identity/core/identifiers.h"
 #include "services/identity/store/identity_store.h"
 
@@ -14,15 +15,6 @@ namespace {
 
 namespace v1 = ::hie::identity::v1;
 using ::hie::common::v1::Demographics;
-
-std::string SexText(hie::common::v1::Sex sex) {
-  switch (sex) {
-    case hie::common::v1::SEX_FEMALE: return "F";
-    case hie::common::v1::SEX_MALE: return "M";
-    case hie::common::v1::SEX_OTHER: return "O";
-    default: return "";
-  }
-}
 
 SourceId SourceIdOfKey(const std::string& key) {
   SourceId id;
@@ -64,7 +56,7 @@ hie::mpi::Record ToEngineRecord(const SourceId& id, const Demographics& d) {
   r.given_name = d.name().given();
   r.middle_name = d.name().middle();
   r.family_name = d.name().family();
-  r.sex = SexText(d.sex());
+  r.sex = std::string(hie::SexCode(d.sex()));  // the engine reads F and M; others are unknown
   r.birth_date = d.birth_date();
   if (d.addresses_size() > 0) {
     const auto& a = d.addresses(0);
@@ -79,7 +71,7 @@ hie::mpi::Record ToEngineRecord(const SourceId& id, const Demographics& d) {
   if (d.phones_size() > 0) r.phone = d.phones(0).value();
   if (d.emails_size() > 0) r.email = d.emails(0).value();
   for (const auto& identifier : d.identifiers()) {
-    if (identifier.system() == kSsnSystem ||
+    if (identifier.system() == hie::kUsSsnSystem ||
         identifier.type() == hie::common::v1::Identifier::TYPE_NATIONAL_ID) {
       r.ssn = identifier.value();
       break;
