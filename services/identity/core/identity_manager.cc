@@ -105,14 +105,13 @@ template <typename Response>
 absl::StatusOr<Response> Idempotent(IdentityTxn& txn, const std::string& key,
                                     const std::string& fingerprint, absl::Time now,
                                     const std::function<absl::StatusOr<Response>()>& produce) {
-  absl::StatusOr<std::optional<StoredIdempotentResult>> stored = txn.GetIdempotent(key);
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value()) {
-    if ((*stored)->request_fingerprint != fingerprint) {
+  HIE_ASSIGN_OR_RETURN(std::optional<StoredIdempotentResult> stored, txn.GetIdempotent(key));
+  if (stored.has_value()) {
+    if (stored->request_fingerprint != fingerprint) {
       return absl::AlreadyExistsError("idempotency_key was already used for a different request");
     }
     Response response;
-    if (!response.ParseFromString((*stored)->response)) {
+    if (!response.ParseFromString(stored->response)) {
       return absl::InternalError("stored idempotent response is corrupt");
     }
     return response;
@@ -228,11 +227,10 @@ v1::IdentityEvent NewEvent(v1::IdentityEventType type, const CallContext& call, 
 }
 
 absl::StatusOr<v1::Person> LoadPerson(IdentityTxn& txn, const std::string& person_id) {
-  absl::StatusOr<std::optional<v1::Person>> person = txn.GetPerson(person_id);
-  if (!person.ok()) return person.status();
-  if (!person->has_value())
+  HIE_ASSIGN_OR_RETURN(std::optional<v1::Person> person, txn.GetPerson(person_id));
+  if (!person.has_value())
     return absl::NotFoundError(absl::StrCat("person ", person_id, " not found"));
-  return **person;
+  return *person;
 }
 
 // Locks and loads a person for a change; follows merges to the surviving person.
@@ -262,17 +260,16 @@ absl::Status TouchPerson(IdentityTxn& txn, v1::Person person, absl::Time now,
 
 absl::StatusOr<v1::Person> CreatePerson(IdentityTxn& txn, const CallContext& call, absl::Time now,
                                         const std::string& reason) {
-  absl::StatusOr<std::string> id = txn.NewPersonId();
-  if (!id.ok()) return id.status();
+  HIE_ASSIGN_OR_RETURN(std::string id, txn.NewPersonId());
   v1::Person person;
-  person.set_person_id(*id);
+  person.set_person_id(id);
   person.set_state(v1::PERSON_STATE_ACTIVE);
   person.set_etag("1");
   *person.mutable_create_time() = ToProto(now);
   *person.mutable_update_time() = ToProto(now);
   HIE_RETURN_IF_ERROR(txn.PutPerson(person));
   v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_PERSON_CREATED, call, now, reason);
-  event.set_to_person_id(*id);
+  event.set_to_person_id(id);
   HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
   return person;
 }
@@ -311,9 +308,8 @@ absl::StatusOr<v1::IdentityEvent> MoveRecord(IdentityTxn& txn, const CallContext
 // After `person` lost records: retire it when it has none left, else bump its etag.
 absl::StatusOr<v1::Person> SettleAfterLoss(IdentityTxn& txn, const v1::Person& person,
                                            absl::Time now) {
-  absl::StatusOr<std::vector<v1::Link>> left = txn.LinksOf(person.person_id());
-  if (!left.ok()) return left.status();
-  v1::PersonState state = left->empty() ? v1::PERSON_STATE_RETIRED : v1::PERSON_STATE_ACTIVE;
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::Link> left, txn.LinksOf(person.person_id()));
+  v1::PersonState state = left.empty() ? v1::PERSON_STATE_RETIRED : v1::PERSON_STATE_ACTIVE;
   HIE_RETURN_IF_ERROR(TouchPerson(txn, person, now, state));
   return LoadPerson(txn, person.person_id());
 }
@@ -324,10 +320,9 @@ absl::StatusOr<v1::ReviewTask> OpenReviewTask(IdentityTxn& txn, const CallContex
                                               const v1::SourceRecord& right,
                                               const std::string& right_person,
                                               const v1::MatchExplanation& explanation) {
-  absl::StatusOr<std::string> id = txn.NewTaskId();
-  if (!id.ok()) return id.status();
+  HIE_ASSIGN_OR_RETURN(std::string id, txn.NewTaskId());
   v1::ReviewTask task;
-  task.set_task_id(*id);
+  task.set_task_id(id);
   task.set_state(v1::REVIEW_TASK_STATE_OPEN);
   *task.mutable_left() = left;
   task.mutable_left()->set_person_id(left_person);
@@ -345,7 +340,7 @@ absl::StatusOr<v1::ReviewTask> OpenReviewTask(IdentityTxn& txn, const CallContex
   *event.add_source_ids() = right.source_id();
   event.add_affected_person_ids(left_person);
   event.add_affected_person_ids(right_person);
-  event.set_review_task_id(*id);
+  event.set_review_task_id(id);
   event.set_score(explanation.total_score());
   event.set_grade(explanation.grade());
   HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
@@ -372,9 +367,8 @@ absl::Status CloseTask(IdentityTxn& txn, const CallContext& call, absl::Time now
 // Open tasks of `id` whose two records now sit on one person are moot.
 absl::Status ObsoleteSettledTasks(IdentityTxn& txn, const CallContext& call, absl::Time now,
                                   const SourceId& id) {
-  absl::StatusOr<std::vector<v1::ReviewTask>> open = txn.OpenTasksWith(id);
-  if (!open.ok()) return open.status();
-  for (const v1::ReviewTask& task : *open) {
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::ReviewTask> open, txn.OpenTasksWith(id));
+  for (const v1::ReviewTask& task : open) {
     auto left = txn.GetLink(task.left().source_id());
     auto right = txn.GetLink(task.right().source_id());
     if (!left.ok()) return left.status();
@@ -417,16 +411,15 @@ absl::Status CheckEtag(const std::string& expected, const v1::Person& person) {
 absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext& call,
                                              absl::Time now, const v1::Person& survivor,
                                              const v1::Person& merged, const std::string& reason) {
-  absl::StatusOr<std::vector<v1::Link>> moving = txn.LinksOf(merged.person_id());
-  if (!moving.ok()) return moving.status();
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::Link> moving, txn.LinksOf(merged.person_id()));
   v1::IdentityEvent event = NewEvent(v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED, call, now, reason);
   event.set_from_person_id(merged.person_id());
   event.set_to_person_id(survivor.person_id());
   event.add_affected_person_ids(merged.person_id());
   event.add_affected_person_ids(survivor.person_id());
-  for (const v1::Link& link : *moving) *event.add_source_ids() = link.source_id();
+  for (const v1::Link& link : moving) *event.add_source_ids() = link.source_id();
   HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
-  for (v1::Link link : *moving) {
+  for (v1::Link link : moving) {
     link.set_person_id(survivor.person_id());
     link.set_method(v1::LINK_METHOD_MANUAL);
     *link.mutable_actor() = call.actor;
@@ -437,7 +430,7 @@ absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext
   }
   HIE_RETURN_IF_ERROR(TouchPerson(txn, merged, now, v1::PERSON_STATE_MERGED, survivor.person_id()));
   HIE_RETURN_IF_ERROR(TouchPerson(txn, survivor, now));
-  for (const v1::Link& link : *moving) {
+  for (const v1::Link& link : moving) {
     HIE_RETURN_IF_ERROR(ObsoleteSettledTasks(txn, call, now, link.source_id()));
   }
   return event;
@@ -446,10 +439,9 @@ absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext
 // Current versions of the records linked to a person.
 absl::StatusOr<std::vector<v1::SourceRecord>> RecordsOf(IdentityTxn& txn,
                                                         const std::string& person_id) {
-  absl::StatusOr<std::vector<LinkedRecord>> linked = txn.LinkedRecordsOf(person_id);
-  if (!linked.ok()) return linked.status();
+  HIE_ASSIGN_OR_RETURN(std::vector<LinkedRecord> linked, txn.LinkedRecordsOf(person_id));
   std::vector<v1::SourceRecord> records;
-  for (LinkedRecord& l : *linked) records.push_back(std::move(l.record));
+  for (LinkedRecord& l : linked) records.push_back(std::move(l.record));
   return records;
 }
 
@@ -506,20 +498,18 @@ class BatchTxn : public ForwardingTxn {
   using ForwardingTxn::ForwardingTxn;
 
   absl::Status Prefetch(const std::vector<SourceId>& ids, const std::vector<std::string>& keys) {
-    absl::StatusOr<std::vector<std::optional<v1::SourceRecord>>> records = t_.GetRecords(ids);
-    if (!records.ok()) return records.status();
-    absl::StatusOr<std::vector<std::vector<v1::NotAMatch>>> refusals = t_.NotAMatchesOfRecords(ids);
-    if (!refusals.ok()) return refusals.status();
-    absl::StatusOr<std::vector<std::optional<StoredIdempotentResult>>> stored =
-        t_.GetIdempotents(keys);
-    if (!stored.ok()) return stored.status();
+    HIE_ASSIGN_OR_RETURN(std::vector<std::optional<v1::SourceRecord>> records, t_.GetRecords(ids));
+    HIE_ASSIGN_OR_RETURN(std::vector<std::vector<v1::NotAMatch>> refusals,
+                         t_.NotAMatchesOfRecords(ids));
+    HIE_ASSIGN_OR_RETURN(std::vector<std::optional<StoredIdempotentResult>> stored,
+                         t_.GetIdempotents(keys));
     for (size_t i = 0; i < ids.size(); ++i) {
       const std::string key = RecordKey(ids[i]);
-      records_.insert_or_assign(key, std::move((*records)[i]));
-      refusals_.insert_or_assign(key, std::move((*refusals)[i]));
+      records_.insert_or_assign(key, std::move(records[i]));
+      refusals_.insert_or_assign(key, std::move(refusals[i]));
     }
     for (size_t i = 0; i < keys.size(); ++i) {
-      idempotent_.insert_or_assign(keys[i], std::move((*stored)[i]));
+      idempotent_.insert_or_assign(keys[i], std::move(stored[i]));
     }
     return absl::OkStatus();
   }
@@ -655,9 +645,8 @@ class BatchTxn : public ForwardingTxn {
       }
     }
     if (stored.empty()) return out;
-    absl::StatusOr<std::vector<std::optional<v1::Link>>> read = t_.GetLinks(stored);
-    if (!read.ok()) return read.status();
-    for (size_t k = 0; k < positions.size(); ++k) out[positions[k]] = std::move((*read)[k]);
+    HIE_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Link>> read, t_.GetLinks(stored));
+    for (size_t k = 0; k < positions.size(); ++k) out[positions[k]] = std::move(read[k]);
     return out;
   }
   absl::Status PutLink(const v1::Link& link) override {
@@ -881,10 +870,10 @@ absl::Status IdentityManager::Write(absl::Time deadline, const std::vector<std::
     if (!s.ok() || cache_ == nullptr) return s;
     // Every record of every person the write touched, as the write leaves them.
     stale = changes.records;
-    absl::StatusOr<std::vector<std::vector<v1::Link>>> links = txn.LinksOfPersons(
-        std::vector<std::string>(changes.persons.begin(), changes.persons.end()));
-    if (!links.ok()) return links.status();
-    for (const std::vector<v1::Link>& of_person : *links) {
+    HIE_ASSIGN_OR_RETURN(std::vector<std::vector<v1::Link>> links,
+                         txn.LinksOfPersons(std::vector<std::string>(changes.persons.begin(),
+                                                                     changes.persons.end())));
+    for (const std::vector<v1::Link>& of_person : links) {
       for (const v1::Link& link : of_person) stale.push_back(link.source_id());
     }
     return absl::OkStatus();
@@ -993,28 +982,26 @@ absl::Status IdentityManager::CatchUpIndex(IdentityTxn& txn) {
     for (auto gap = gaps_.begin(); gap != gaps_.end() && missing.size() < kCatchUpBatch; ++gap) {
       missing.push_back(gap->first);
     }
-    absl::StatusOr<std::vector<v1::IdentityEvent>> events =
-        txn.EventsSince(SeenThroughLocked(), kCatchUpBatch, missing);
-    if (!events.ok()) return events.status();
+    HIE_ASSIGN_OR_RETURN(std::vector<v1::IdentityEvent> events,
+                         txn.EventsSince(SeenThroughLocked(), kCatchUpBatch, missing));
     const absl::Time now = clock_->Now();
-    for (const v1::IdentityEvent& e : *events) {
+    for (const v1::IdentityEvent& e : events) {
       if (e.sequence() <= applied_through_ || applied_above_.count(e.sequence()) > 0) continue;
       bool changes_records = e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_CREATED ||
                              e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED ||
                              e.type() == v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED;
       for (const SourceId& id : e.source_ids()) {
         if (!changes_records) break;
-        absl::StatusOr<std::optional<v1::SourceRecord>> record = txn.GetRecord(id);
-        if (!record.ok()) return record.status();
-        absl::Status s = record->has_value() && (*record)->state() == v1::RECORD_STATE_ACTIVE
-                             ? matcher_->Upsert(id, (*record)->demographics())
+        HIE_ASSIGN_OR_RETURN(std::optional<v1::SourceRecord> record, txn.GetRecord(id));
+        absl::Status s = record.has_value() && record->state() == v1::RECORD_STATE_ACTIVE
+                             ? matcher_->Upsert(id, record->demographics())
                              : matcher_->Remove(id);
         if (!s.ok()) return s;
       }
       NoteAppliedLocked(e.sequence(), now);
     }
     AdvanceAppliedLocked(now);
-    if (static_cast<int>(events->size()) < kCatchUpBatch) return absl::OkStatus();
+    if (static_cast<int>(events.size()) < kCatchUpBatch) return absl::OkStatus();
   }
 }
 
@@ -1030,9 +1017,8 @@ absl::StatusOr<int64_t> IdentityManager::PurgeIdempotencyKeys(absl::Duration ret
   for (;;) {
     int64_t n = 0;
     absl::Status status = store_->Transact(deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
-      absl::StatusOr<int64_t> deleted = txn.PurgeIdempotentBefore(before, kPurgeBatch);
-      if (!deleted.ok()) return deleted.status();
-      n = *deleted;
+      HIE_ASSIGN_OR_RETURN(int64_t deleted, txn.PurgeIdempotentBefore(before, kPurgeBatch));
+      n = deleted;
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
@@ -1052,11 +1038,12 @@ absl::StatusOr<Response> IdentityManager::IdempotentWrite(
   std::vector<std::string> keys = lock_keys;
   keys.push_back(absl::StrCat("idempotency:", kind, ":", request.idempotency_key()));
   absl::Status status = Write(call.deadline, keys, [&](IdentityTxn& txn) -> absl::Status {
-    absl::StatusOr<Response> result = Idempotent<Response>(
-        txn, kind + ":" + request.idempotency_key(), Fingerprint(request), clock_->Now(),
-        [&]() -> absl::StatusOr<Response> { return produce(txn); });
-    if (!result.ok()) return result.status();
-    response = *std::move(result);
+    HIE_ASSIGN_OR_RETURN(
+        Response result,
+        Idempotent<Response>(txn, kind + ":" + request.idempotency_key(), Fingerprint(request),
+                             clock_->Now(),
+                             [&]() -> absl::StatusOr<Response> { return produce(txn); }));
+    response = std::move(result);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -1065,10 +1052,9 @@ absl::StatusOr<Response> IdentityManager::IdempotentWrite(
 
 absl::StatusOr<size_t> IdentityManager::RebuildIndex(absl::Time deadline) {
   absl::Status position = store_->Transact(deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
-    absl::StatusOr<int64_t> last = txn.LastEventSequence();
-    if (!last.ok()) return last.status();
+    HIE_ASSIGN_OR_RETURN(int64_t last, txn.LastEventSequence());
     std::lock_guard lock(sync_mu_);
-    applied_through_ = std::max<int64_t>(0, *last - kRebuildLookback);
+    applied_through_ = std::max<int64_t>(0, last - kRebuildLookback);
     applied_above_.clear();
     gaps_.clear();
     return absl::OkStatus();
@@ -1131,8 +1117,8 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
   std::vector<hie::common::v1::FieldWarning> warnings;
   HIE_RETURN_IF_ERROR(AdmitRegistration(call, "", &request, &warnings));
   const std::vector<std::string> lock_keys = RegistrationLockKeys(request);
-  absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held = key_locks_->Lock(lock_keys, call.deadline);
-  if (!held.ok()) return held.status();
+  HIE_ASSIGN_OR_RETURN(std::unique_ptr<KeyLocks::Held> held,
+                       key_locks_->Lock(lock_keys, call.deadline));
   const absl::Time now = clock_->Now();
   IndexChange index;
   v1::RegisterSourceRecordResponse response;
@@ -1143,10 +1129,9 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
     HIE_RETURN_IF_ERROR(CatchUpIndex(txn));
     BatchTxn batch(txn);
     HIE_RETURN_IF_ERROR(batch.Prefetch({request.source_id()}, {RegisterIdempotencyKey(request)}));
-    absl::StatusOr<v1::RegisterSourceRecordResponse> result =
-        RegisterInTxn(batch, call, now, request, &index);
-    if (!result.ok()) return result.status();
-    response = *std::move(result);
+    HIE_ASSIGN_OR_RETURN(v1::RegisterSourceRecordResponse result,
+                         RegisterInTxn(batch, call, now, request, &index));
+    response = std::move(result);
     // A dry run changes nothing: roll back on purpose.
     return request.validate_only() ? absl::CancelledError("validate_only") : batch.Flush();
   });
@@ -1217,8 +1202,8 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
     for (std::string& key : RegistrationLockKeys(entries[i])) lock_keys.push_back(std::move(key));
   }
   if (lock_keys.empty()) return response;  // every entry was invalid
-  absl::StatusOr<std::unique_ptr<KeyLocks::Held>> held = key_locks_->Lock(lock_keys, call.deadline);
-  if (!held.ok()) return held.status();
+  HIE_ASSIGN_OR_RETURN(std::unique_ptr<KeyLocks::Held> held,
+                       key_locks_->Lock(lock_keys, call.deadline));
   const absl::Time now = clock_->Now();
 
   // Each entry goes into the index as soon as it is decided, so that later entries match it;
@@ -1306,14 +1291,13 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
   std::function<absl::StatusOr<v1::RegisterSourceRecordResponse>()> produce =
       [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
     v1::RegisterSourceRecordResponse out;
-    absl::StatusOr<std::optional<v1::SourceRecord>> existing = txn.GetRecord(id);
-    if (!existing.ok()) return existing.status();
-    if (existing->has_value() && (*existing)->state() == v1::RECORD_STATE_SUPERSEDED) {
+    HIE_ASSIGN_OR_RETURN(std::optional<v1::SourceRecord> existing, txn.GetRecord(id));
+    if (existing.has_value() && existing->state() == v1::RECORD_STATE_SUPERSEDED) {
       return absl::FailedPreconditionError(
           "source record was superseded by a source merge; register the survivor");
     }
-    if (existing->has_value() && (*existing)->state() == v1::RECORD_STATE_ACTIVE) {
-      index->before = (*existing)->demographics();
+    if (existing.has_value() && existing->state() == v1::RECORD_STATE_ACTIVE) {
+      index->before = existing->demographics();
     }
     v1::SourceRecord record;
     *record.mutable_source_id() = id;
@@ -1322,14 +1306,13 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
     *record.mutable_source_event_time() =
         request.has_source_event_time() ? request.source_event_time() : ToProto(now);
     *record.mutable_record_time() = ToProto(now);
-    const bool created = !existing->has_value();
+    const bool created = !existing.has_value();
     const bool stale = !created && FromProto(record.source_event_time()) <
-                                       FromProto((*existing)->source_event_time());
+                                       FromProto(existing->source_event_time());
     out.set_created(created);
     out.set_stale(stale);
-    absl::StatusOr<int64_t> version = txn.PutRecordVersion(record, !stale);
-    if (!version.ok()) return version.status();
-    record.set_version(*version);
+    HIE_ASSIGN_OR_RETURN(int64_t version, txn.PutRecordVersion(record, !stale));
+    record.set_version(version);
     v1::IdentityEvent recorded = NewEvent(
         created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
         call, now, "source_update");
@@ -1338,25 +1321,23 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
     HIE_RETURN_IF_ERROR(txn.AppendEvent(&recorded).status());
 
     // Candidates by person: the best record of each person, not-a-match decisions applied.
-    absl::StatusOr<std::vector<v1::NotAMatch>> refusals = txn.NotAMatchesOf(id);
-    if (!refusals.ok()) return refusals.status();
+    HIE_ASSIGN_OR_RETURN(std::vector<v1::NotAMatch> refusals, txn.NotAMatchesOf(id));
     // One read for the links of the candidates and of the refused records, in that order.
     std::vector<SourceId> linked_ids;
     for (const RecordMatch& m : matches) linked_ids.push_back(m.source_id);
-    for (const v1::NotAMatch& d : *refusals) {
+    for (const v1::NotAMatch& d : refusals) {
       linked_ids.push_back(SameId(d.a(), id) ? d.b() : d.a());
     }
-    absl::StatusOr<std::vector<std::optional<v1::Link>>> links = txn.GetLinks(linked_ids);
-    if (!links.ok()) return links.status();
+    HIE_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Link>> links, txn.GetLinks(linked_ids));
     std::set<std::string> refused_persons;
-    for (size_t i = matches.size(); i < links->size(); ++i) {
-      if ((*links)[i].has_value()) refused_persons.insert((*links)[i]->person_id());
+    for (size_t i = matches.size(); i < links.size(); ++i) {
+      if (links[i].has_value()) refused_persons.insert(links[i]->person_id());
     }
     std::vector<std::pair<std::string, const RecordMatch*>> by_person;  // best first
     std::set<std::string> seen;
     for (size_t i = 0; i < matches.size(); ++i) {
-      if (!(*links)[i].has_value()) continue;
-      const std::string& person = (*links)[i]->person_id();
+      if (!links[i].has_value()) continue;
+      const std::string& person = links[i]->person_id();
       if (refused_persons.count(person) > 0 || !seen.insert(person).second) continue;
       by_person.emplace_back(person, &matches[i]);
     }
@@ -1371,9 +1352,8 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
 
     std::optional<v1::Link> current_link;
     if (!created) {
-      auto link = txn.GetLink(id);
-      if (!link.ok()) return link.status();
-      current_link = *link;
+      HIE_ASSIGN_OR_RETURN(auto link, txn.GetLink(id));
+      current_link = link;
     }
     v1::MatchDecision* decision = out.mutable_decision();
     if (stale) {
@@ -1397,35 +1377,31 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
             best_elsewhere = m;
           }
         }
-        auto home = txn.LinksOf(current_link->person_id());
-        if (!home.ok()) return home.status();
-        const bool alone = home->size() <= 1;
+        HIE_ASSIGN_OR_RETURN(auto home, txn.LinksOf(current_link->person_id()));
+        const bool alone = home.size() <= 1;
         const v1::Link* home_other = nullptr;
-        for (const v1::Link& l : *home) {
+        for (const v1::Link& l : home) {
           if (!SameId(l.source_id(), id)) home_other = &l;
         }
         std::optional<std::pair<SourceId, RecordMatch>> question;
         if (!alone && !still_certain_at_home && home_other != nullptr) {
-          auto other = txn.GetRecord(home_other->source_id());
-          if (!other.ok()) return other.status();
-          if (other->has_value()) {
+          HIE_ASSIGN_OR_RETURN(auto other, txn.GetRecord(home_other->source_id()));
+          if (other.has_value()) {
             question.emplace(home_other->source_id(),
                              matcher_->Compare(id, request.demographics(), home_other->source_id(),
-                                               (*other)->demographics()));
+                                               other->demographics()));
           }
         } else if (best_elsewhere != nullptr) {
           question.emplace(best_elsewhere->source_id, *best_elsewhere);
         }
         if (question.has_value()) {
-          auto right = txn.GetRecord(question->first);
-          if (!right.ok()) return right.status();
-          auto right_link = txn.GetLink(question->first);
-          if (!right_link.ok()) return right_link.status();
-          if (right->has_value() && right_link->has_value()) {
-            auto task = OpenReviewTask(txn, call, now, record, current_link->person_id(), **right,
-                                       (*right_link)->person_id(), question->second.explanation);
-            if (!task.ok()) return task.status();
-            decision->set_review_task_id(task->task_id());
+          HIE_ASSIGN_OR_RETURN(auto right, txn.GetRecord(question->first));
+          HIE_ASSIGN_OR_RETURN(auto right_link, txn.GetLink(question->first));
+          if (right.has_value() && right_link.has_value()) {
+            HIE_ASSIGN_OR_RETURN(
+                auto task, OpenReviewTask(txn, call, now, record, current_link->person_id(), *right,
+                                          right_link->person_id(), question->second.explanation));
+            decision->set_review_task_id(task.task_id());
           }
         }
       }
@@ -1440,34 +1416,30 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
         certain_person = by_person[0].first;
       }
       if (certain != nullptr) {
-        absl::StatusOr<v1::Person> person = LockActivePerson(txn, certain_person);
-        if (!person.ok()) return person.status();
-        auto moved = MoveRecord(txn, call, now, id, "", person->person_id(), v1::LINK_METHOD_AUTO,
-                                v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match", certain->score,
-                                certain->grade);
-        if (!moved.ok()) return moved.status();
-        HIE_RETURN_IF_ERROR(TouchPerson(txn, *person, now));
+        HIE_ASSIGN_OR_RETURN(v1::Person person, LockActivePerson(txn, certain_person));
+        HIE_ASSIGN_OR_RETURN(
+            auto moved, MoveRecord(txn, call, now, id, "", person.person_id(), v1::LINK_METHOD_AUTO,
+                                   v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match",
+                                   certain->score, certain->grade));
+        HIE_RETURN_IF_ERROR(TouchPerson(txn, person, now));
         decision->set_outcome(v1::MATCH_OUTCOME_LINKED);
-        decision->set_person_id(person->person_id());
+        decision->set_person_id(person.person_id());
       } else {
-        absl::StatusOr<v1::Person> person = CreatePerson(txn, call, now, "no_certain_match");
-        if (!person.ok()) return person.status();
-        auto moved =
-            MoveRecord(txn, call, now, id, "", person->person_id(), v1::LINK_METHOD_NEW_PERSON,
-                       v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match");
-        if (!moved.ok()) return moved.status();
+        HIE_ASSIGN_OR_RETURN(v1::Person person, CreatePerson(txn, call, now, "no_certain_match"));
+        HIE_ASSIGN_OR_RETURN(
+            auto moved,
+            MoveRecord(txn, call, now, id, "", person.person_id(), v1::LINK_METHOD_NEW_PERSON,
+                       v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match"));
         decision->set_outcome(v1::MATCH_OUTCOME_NEW_PERSON);
-        decision->set_person_id(person->person_id());
+        decision->set_person_id(person.person_id());
         int opened = 0;
         for (const auto& [candidate_person, m] : by_person) {
           if (opened == kMaxReviewTasksPerRegistration) break;
-          auto right = txn.GetRecord(m->source_id);
-          if (!right.ok()) return right.status();
-          if (!right->has_value()) continue;
-          auto task = OpenReviewTask(txn, call, now, record, person->person_id(), **right,
-                                     candidate_person, m->explanation);
-          if (!task.ok()) return task.status();
-          if (opened++ == 0) decision->set_review_task_id(task->task_id());
+          HIE_ASSIGN_OR_RETURN(auto right, txn.GetRecord(m->source_id));
+          if (!right.has_value()) continue;
+          HIE_ASSIGN_OR_RETURN(auto task, OpenReviewTask(txn, call, now, record, person.person_id(),
+                                                         *right, candidate_person, m->explanation));
+          if (opened++ == 0) decision->set_review_task_id(task.task_id());
           decision->set_outcome(v1::MATCH_OUTCOME_REVIEW);
         }
       }
@@ -1532,33 +1504,31 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
                 return s;
               }
               // The superseded record follows the survivor's person.
-              auto to = LockActivePerson(txn, (*survivor)->person_id());
-              if (!to.ok()) return to.status();
+              HIE_ASSIGN_OR_RETURN(auto to, LockActivePerson(txn, (*survivor)->person_id()));
               v1::MergeSourceRecordsResponse out;
               const std::string from = (*superseded)->person_id();
-              if (from != to->person_id()) {
-                auto from_person = LockActivePerson(txn, from);
-                if (!from_person.ok()) return from_person.status();
-                auto moved = MoveRecord(txn, call, now, request.superseded(), from, to->person_id(),
-                                        v1::LINK_METHOD_MANUAL,
-                                        v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, "source_merge");
-                if (!moved.ok()) return moved.status();
-                out.set_event_id(moved->event_id());
-                HIE_RETURN_IF_ERROR(SettleAfterLoss(txn, *from_person, now).status());
-                if (auto s = TouchPerson(txn, *to, now); !s.ok()) return s;
+              if (from != to.person_id()) {
+                HIE_ASSIGN_OR_RETURN(auto from_person, LockActivePerson(txn, from));
+                HIE_ASSIGN_OR_RETURN(
+                    auto moved,
+                    MoveRecord(txn, call, now, request.superseded(), from, to.person_id(),
+                               v1::LINK_METHOD_MANUAL, v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED,
+                               "source_merge"));
+                out.set_event_id(moved.event_id());
+                HIE_RETURN_IF_ERROR(SettleAfterLoss(txn, from_person, now).status());
+                if (auto s = TouchPerson(txn, to, now); !s.ok()) return s;
               } else {
                 v1::IdentityEvent e =
                     NewEvent(v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, call, now, "source_merge");
                 *e.add_source_ids() = request.superseded();
                 *e.add_source_ids() = request.survivor();
-                e.set_to_person_id(to->person_id());
+                e.set_to_person_id(to.person_id());
                 HIE_RETURN_IF_ERROR(txn.AppendEvent(&e).status());
                 out.set_event_id(e.event_id());
               }
               // Its open review tasks no longer make sense.
-              auto open = txn.OpenTasksWith(request.superseded());
-              if (!open.ok()) return open.status();
-              for (const v1::ReviewTask& task : *open) {
+              HIE_ASSIGN_OR_RETURN(auto open, txn.OpenTasksWith(request.superseded()));
+              for (const v1::ReviewTask& task : open) {
                 if (auto s = CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE,
                                        "record superseded");
                     !s.ok()) {
@@ -1571,7 +1541,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecor
               if (!superseded_now.ok()) return superseded_now.status();
               *out.mutable_survivor() = **survivor_now;
               *out.mutable_superseded() = **superseded_now;
-              out.set_person_id(to->person_id());
+              out.set_person_id(to.person_id());
               return out;
             });
         if (!result.ok()) return result.status();
@@ -1596,10 +1566,9 @@ absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
   if (request.version() < 0) return absl::InvalidArgumentError("version must not be negative");
   v1::SourceRecord out;
   absl::Status status = store_->Read(call.deadline, [&](IdentityTxn& txn) -> absl::Status {
-    auto record = txn.GetRecord(request.source_id(), request.version());
-    if (!record.ok()) return record.status();
-    if (!record->has_value()) return absl::NotFoundError("source record not found");
-    out = **record;
+    HIE_ASSIGN_OR_RETURN(auto record, txn.GetRecord(request.source_id(), request.version()));
+    if (!record.has_value()) return absl::NotFoundError("source record not found");
+    out = *record;
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -1624,12 +1593,11 @@ absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& 
   // One read: the record's person and every record linked to it, in one statement.
   absl::Status status = store_->Read(call.deadline, [&](IdentityTxn& txn) -> absl::Status {
     out.Clear();
-    auto linked = txn.LinkedRecordsWith(request.source_id());
-    if (!linked.ok()) return linked.status();
-    if (linked->empty()) return absl::NotFoundError("source record not found");
-    out.set_person_id(linked->front().link.person_id());
+    HIE_ASSIGN_OR_RETURN(auto linked, txn.LinkedRecordsWith(request.source_id()));
+    if (linked.empty()) return absl::NotFoundError("source record not found");
+    out.set_person_id(linked.front().link.person_id());
     std::set<std::string> orgs(request.target_orgs().begin(), request.target_orgs().end());
-    for (const auto& [link, record] : *linked) {
+    for (const auto& [link, record] : linked) {
       if (!orgs.empty() && orgs.count(link.source_id().org()) == 0) continue;
       if (record.state() != v1::RECORD_STATE_ACTIVE && !request.include_inactive()) continue;
       v1::CrossReference* xref = out.add_cross_references();
@@ -1673,16 +1641,14 @@ absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
     out.Clear();
     std::vector<SourceId> ids;
     for (const RecordMatch& m : matches) ids.push_back(m.source_id);
-    auto candidate_links = txn.GetLinks(ids);
-    if (!candidate_links.ok()) return candidate_links.status();
+    HIE_ASSIGN_OR_RETURN(auto candidate_links, txn.GetLinks(ids));
     std::set<std::string> seen;
     for (size_t i = 0; i < matches.size() && out.matches_size() < max_results; ++i) {
       const RecordMatch& m = matches[i];
-      const std::optional<v1::Link>& link = (*candidate_links)[i];
+      const std::optional<v1::Link>& link = candidate_links[i];
       if (!link.has_value() || !seen.insert(link->person_id()).second) continue;
-      auto links = txn.LinksOf(link->person_id());
-      if (!links.ok()) return links.status();
-      if (links->empty()) continue;  // merged away since the first read
+      HIE_ASSIGN_OR_RETURN(auto links, txn.LinksOf(link->person_id()));
+      if (links.empty()) continue;  // merged away since the first read
       v1::PersonMatch* pm = out.add_matches();
       v1::MatchCandidate* c = pm->mutable_candidate();
       c->set_person_id(link->person_id());
@@ -1690,11 +1656,10 @@ absl::StatusOr<v1::SearchPersonsResponse> IdentityManager::SearchPersons(
       c->set_score(m.score);
       c->set_grade(m.grade);
       *c->mutable_explanation() = m.explanation;
-      for (const v1::Link& l : *links) *pm->add_source_ids() = l.source_id();
+      for (const v1::Link& l : links) *pm->add_source_ids() = l.source_id();
       if (request.include_golden_record()) {
-        auto records = RecordsOf(txn, link->person_id());
-        if (!records.ok()) return records.status();
-        *pm->mutable_golden_record() = ComputeGoldenRecord(*records, now, survivorship_);
+        HIE_ASSIGN_OR_RETURN(auto records, RecordsOf(txn, link->person_id()));
+        *pm->mutable_golden_record() = ComputeGoldenRecord(records, now, survivorship_);
       }
     }
     return absl::OkStatus();
@@ -1710,13 +1675,11 @@ absl::StatusOr<v1::Person> IdentityManager::GetPerson(const CallContext& call,
   const absl::Time now = clock_->Now();
   v1::Person out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
-    auto person = LoadPerson(txn, request.person_id());
-    if (!person.ok()) return person.status();
-    out = *person;
+    HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, request.person_id()));
+    out = person;
     if (request.view() == v1::PERSON_VIEW_FULL) {
-      auto records = RecordsOf(txn, request.person_id());
-      if (!records.ok()) return records.status();
-      *out.mutable_golden_record() = ComputeGoldenRecord(*records, now, survivorship_);
+      HIE_ASSIGN_OR_RETURN(auto records, RecordsOf(txn, request.person_id()));
+      *out.mutable_golden_record() = ComputeGoldenRecord(records, now, survivorship_);
     }
     return absl::OkStatus();
   });
@@ -1734,8 +1697,7 @@ absl::StatusOr<v1::ListReviewTasksResponse> IdentityManager::ListReviewTasks(
       request.order_by() != "score desc") {
     return absl::InvalidArgumentError("order_by must be 'create_time' or 'score desc'");
   }
-  absl::StatusOr<int> offset = ParsePageToken(request.page_token());
-  if (!offset.ok()) return offset.status();
+  HIE_ASSIGN_OR_RETURN(int offset, ParsePageToken(request.page_token()));
   TaskFilter filter;
   filter.state = request.state() == v1::REVIEW_TASK_STATE_UNSPECIFIED ? v1::REVIEW_TASK_STATE_OPEN
                                                                       : request.state();
@@ -1743,18 +1705,16 @@ absl::StatusOr<v1::ListReviewTasksResponse> IdentityManager::ListReviewTasks(
   filter.person_id = request.person_id();
   filter.order_by_score_desc = request.order_by() == "score desc";
   filter.limit = request.page_size() == 0 ? 50 : request.page_size();
-  filter.offset = *offset;
+  filter.offset = offset;
   v1::ListReviewTasksResponse out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     out.Clear();
-    auto tasks = txn.ListTasks(filter);
-    if (!tasks.ok()) return tasks.status();
-    auto total = txn.CountTasks(filter);
-    if (!total.ok()) return total.status();
-    for (v1::ReviewTask& task : *tasks) *out.add_tasks() = std::move(task);
-    out.set_total_size(*total);
-    if (*offset + out.tasks_size() < *total) {
-      out.set_next_page_token(absl::StrCat(*offset + out.tasks_size()));
+    HIE_ASSIGN_OR_RETURN(auto tasks, txn.ListTasks(filter));
+    HIE_ASSIGN_OR_RETURN(auto total, txn.CountTasks(filter));
+    for (v1::ReviewTask& task : tasks) *out.add_tasks() = std::move(task);
+    out.set_total_size(total);
+    if (offset + out.tasks_size() < total) {
+      out.set_next_page_token(absl::StrCat(offset + out.tasks_size()));
     }
     return absl::OkStatus();
   });
@@ -1768,10 +1728,9 @@ absl::StatusOr<v1::ReviewTask> IdentityManager::GetReviewTask(
   HIE_RETURN_IF_ERROR(RequireText(request.task_id(), "task_id", 64));
   v1::ReviewTask out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
-    auto task = txn.GetTask(request.task_id());
-    if (!task.ok()) return task.status();
-    if (!task->has_value()) return absl::NotFoundError("review task not found");
-    out = **task;
+    HIE_ASSIGN_OR_RETURN(auto task, txn.GetTask(request.task_id()));
+    if (!task.has_value()) return absl::NotFoundError("review task not found");
+    out = *task;
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -1794,17 +1753,16 @@ absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask
   return IdempotentWrite<v1::ResolveReviewTaskResponse>(
       call, {"task:" + request.task_id()}, "resolve_task", request,
       [&](IdentityTxn& txn) -> absl::StatusOr<v1::ResolveReviewTaskResponse> {
-        auto task = txn.GetTask(request.task_id());
-        if (!task.ok()) return task.status();
-        if (!task->has_value()) return absl::NotFoundError("review task not found");
-        if ((*task)->state() != v1::REVIEW_TASK_STATE_OPEN) {
+        HIE_ASSIGN_OR_RETURN(auto task, txn.GetTask(request.task_id()));
+        if (!task.has_value()) return absl::NotFoundError("review task not found");
+        if (task->state() != v1::REVIEW_TASK_STATE_OPEN) {
           return absl::FailedPreconditionError("review task is not open");
         }
-        if (!request.expected_etag().empty() && request.expected_etag() != (*task)->etag()) {
+        if (!request.expected_etag().empty() && request.expected_etag() != task->etag()) {
           return absl::AbortedError("review task changed since it was read (etag)");
         }
-        auto left_link = txn.GetLink((*task)->left().source_id());
-        auto right_link = txn.GetLink((*task)->right().source_id());
+        auto left_link = txn.GetLink(task->left().source_id());
+        auto right_link = txn.GetLink(task->right().source_id());
         if (!left_link.ok()) return left_link.status();
         if (!right_link.ok()) return right_link.status();
         if (!left_link->has_value() || !right_link->has_value()) {
@@ -1812,32 +1770,30 @@ absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask
         }
         v1::ResolveReviewTaskResponse out;
         if (request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME) {
-          auto a = LockActivePerson(txn, (*left_link)->person_id());
-          if (!a.ok()) return a.status();
-          auto b = LockActivePerson(txn, (*right_link)->person_id());
-          if (!b.ok()) return b.status();
-          if (a->person_id() != b->person_id()) {
+          HIE_ASSIGN_OR_RETURN(auto a, LockActivePerson(txn, (*left_link)->person_id()));
+          HIE_ASSIGN_OR_RETURN(auto b, LockActivePerson(txn, (*right_link)->person_id()));
+          if (a.person_id() != b.person_id()) {
             // The older person survives (its id is the one others have seen longest).
-            bool a_older = FromProto(a->create_time()) < FromProto(b->create_time()) ||
-                           (a->create_time().seconds() == b->create_time().seconds() &&
-                            a->person_id() < b->person_id());
-            const v1::Person& survivor = a_older ? *a : *b;
-            const v1::Person& merged = a_older ? *b : *a;
-            auto event = MergeInTxn(txn, call, now, survivor, merged, request.reason());
-            if (!event.ok()) return event.status();
-            out.add_event_ids(event->event_id());
+            bool a_older = FromProto(a.create_time()) < FromProto(b.create_time()) ||
+                           (a.create_time().seconds() == b.create_time().seconds() &&
+                            a.person_id() < b.person_id());
+            const v1::Person& survivor = a_older ? a : b;
+            const v1::Person& merged = a_older ? b : a;
+            HIE_ASSIGN_OR_RETURN(auto event,
+                                 MergeInTxn(txn, call, now, survivor, merged, request.reason()));
+            out.add_event_ids(event.event_id());
           }
-        } else if (auto s = RecordNotAMatch(txn, call, now, (*task)->left().source_id(),
-                                            (*task)->right().source_id(), request.reason());
+        } else if (auto s = RecordNotAMatch(txn, call, now, task->left().source_id(),
+                                            task->right().source_id(), request.reason());
                    !s.ok()) {
           return s;
         }
-        auto latest = txn.GetTask(request.task_id());  // a merge may have obsoleted it
-        if (!latest.ok()) return latest.status();
-        if ((*latest)->state() == v1::REVIEW_TASK_STATE_OPEN ||
-            (*latest)->state() == v1::REVIEW_TASK_STATE_OBSOLETE) {
+        // a merge may have obsoleted it
+        HIE_ASSIGN_OR_RETURN(auto latest, txn.GetTask(request.task_id()));
+        if (latest->state() == v1::REVIEW_TASK_STATE_OPEN ||
+            latest->state() == v1::REVIEW_TASK_STATE_OBSOLETE) {
           if (auto s =
-                  CloseTask(txn, call, now, **task,
+                  CloseTask(txn, call, now, *task,
                             request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME
                                 ? v1::REVIEW_TASK_STATE_RESOLVED_SAME
                                 : v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT,
@@ -1846,19 +1802,16 @@ absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask
             return s;
           }
         }
-        auto final_task = txn.GetTask(request.task_id());
-        if (!final_task.ok()) return final_task.status();
-        *out.mutable_task() = **final_task;
+        HIE_ASSIGN_OR_RETURN(auto final_task, txn.GetTask(request.task_id()));
+        *out.mutable_task() = *final_task;
         std::set<std::string> persons;
-        for (const auto* side : {&(*task)->left(), &(*task)->right()}) {
-          auto link = txn.GetLink(side->source_id());
-          if (!link.ok()) return link.status();
-          if (link->has_value()) persons.insert((*link)->person_id());
+        for (const auto* side : {&task->left(), &task->right()}) {
+          HIE_ASSIGN_OR_RETURN(auto link, txn.GetLink(side->source_id()));
+          if (link.has_value()) persons.insert(link->person_id());
         }
         for (const std::string& p : persons) {
-          auto person = LoadPerson(txn, p);
-          if (!person.ok()) return person.status();
-          *out.add_persons() = *person;
+          HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, p));
+          *out.add_persons() = person;
         }
         return out;
       });
@@ -1875,36 +1828,31 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
   return IdempotentWrite<v1::LinkRecordResponse>(
       call, {"record:" + RecordKey(request.source_id())}, "link", request,
       [&](IdentityTxn& txn) -> absl::StatusOr<v1::LinkRecordResponse> {
-        auto record = txn.GetRecord(request.source_id());
-        if (!record.ok()) return record.status();
-        if (!record->has_value()) return absl::NotFoundError("source record not found");
-        if ((*record)->state() == v1::RECORD_STATE_SUPERSEDED) {
+        HIE_ASSIGN_OR_RETURN(auto record, txn.GetRecord(request.source_id()));
+        if (!record.has_value()) return absl::NotFoundError("source record not found");
+        if (record->state() == v1::RECORD_STATE_SUPERSEDED) {
           return absl::FailedPreconditionError("source record is superseded");
         }
         if (auto s = txn.LockKey(PersonLock(request.person_id())); !s.ok()) return s;
-        auto target = LoadPerson(txn, request.person_id());
-        if (!target.ok()) return target.status();
-        if (target->state() != v1::PERSON_STATE_ACTIVE) {
+        HIE_ASSIGN_OR_RETURN(auto target, LoadPerson(txn, request.person_id()));
+        if (target.state() != v1::PERSON_STATE_ACTIVE) {
           return absl::FailedPreconditionError("target person is not active");
         }
-        if (auto s = CheckEtag(request.expected_etag(), *target); !s.ok()) return s;
+        if (auto s = CheckEtag(request.expected_etag(), target); !s.ok()) return s;
         v1::LinkRecordResponse out;
-        const std::string from = (*record)->person_id();
-        if (from == target->person_id()) {  // already there: nothing to do
-          *out.mutable_person() = *target;
+        const std::string from = record->person_id();
+        if (from == target.person_id()) {  // already there: nothing to do
+          *out.mutable_person() = target;
           return out;
         }
-        auto previous = LockActivePerson(txn, from);
-        if (!previous.ok()) return previous.status();
+        HIE_ASSIGN_OR_RETURN(auto previous, LockActivePerson(txn, from));
         // A manual link overrides not-a-match decisions with the target's records.
-        auto target_links = txn.LinksOf(target->person_id());
-        if (!target_links.ok()) return target_links.status();
-        auto refusals = txn.NotAMatchesOf(request.source_id());
-        if (!refusals.ok()) return refusals.status();
-        for (const v1::NotAMatch& d : *refusals) {
+        HIE_ASSIGN_OR_RETURN(auto target_links, txn.LinksOf(target.person_id()));
+        HIE_ASSIGN_OR_RETURN(auto refusals, txn.NotAMatchesOf(request.source_id()));
+        for (const v1::NotAMatch& d : refusals) {
           const SourceId& other = SameId(d.a(), request.source_id()) ? d.b() : d.a();
           bool on_target =
-              std::any_of(target_links->begin(), target_links->end(),
+              std::any_of(target_links.begin(), target_links.end(),
                           [&](const v1::Link& l) { return SameId(l.source_id(), other); });
           if (!on_target) continue;
           if (auto s = txn.RemoveNotAMatch(d.a(), d.b()); !s.ok()) return s;
@@ -1914,21 +1862,19 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
           *removed.add_source_ids() = d.b();
           HIE_RETURN_IF_ERROR(txn.AppendEvent(&removed).status());
         }
-        auto moved = MoveRecord(txn, call, now, request.source_id(), from, target->person_id(),
-                                v1::LINK_METHOD_MANUAL, v1::IDENTITY_EVENT_TYPE_RECORD_LINKED,
-                                request.reason());
-        if (!moved.ok()) return moved.status();
-        out.set_event_id(moved->event_id());
-        if (auto s = TouchPerson(txn, *target, now); !s.ok()) return s;
-        auto settled = SettleAfterLoss(txn, *previous, now);
-        if (!settled.ok()) return settled.status();
+        HIE_ASSIGN_OR_RETURN(
+            auto moved, MoveRecord(txn, call, now, request.source_id(), from, target.person_id(),
+                                   v1::LINK_METHOD_MANUAL, v1::IDENTITY_EVENT_TYPE_RECORD_LINKED,
+                                   request.reason()));
+        out.set_event_id(moved.event_id());
+        if (auto s = TouchPerson(txn, target, now); !s.ok()) return s;
+        HIE_ASSIGN_OR_RETURN(auto settled, SettleAfterLoss(txn, previous, now));
         if (auto s = ObsoleteSettledTasks(txn, call, now, request.source_id()); !s.ok()) {
           return s;
         }
-        auto person = LoadPerson(txn, target->person_id());
-        if (!person.ok()) return person.status();
-        *out.mutable_person() = *person;
-        *out.mutable_previous_person() = *settled;
+        HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, target.person_id()));
+        *out.mutable_person() = person;
+        *out.mutable_previous_person() = settled;
         return out;
       });
 }
@@ -1946,26 +1892,22 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
   return IdempotentWrite<v1::UnlinkRecordResponse>(
       call, {"record:" + RecordKey(request.source_id())}, "unlink", request,
       [&](IdentityTxn& txn) -> absl::StatusOr<v1::UnlinkRecordResponse> {
-        auto record = txn.GetRecord(request.source_id());
-        if (!record.ok()) return record.status();
-        if (!record->has_value()) return absl::NotFoundError("source record not found");
-        auto previous = LockActivePerson(txn, (*record)->person_id());
-        if (!previous.ok()) return previous.status();
-        if (auto s = CheckEtag(request.expected_etag(), *previous); !s.ok()) return s;
-        auto links = txn.LinksOf(previous->person_id());
-        if (!links.ok()) return links.status();
-        if (links->size() < 2) {
+        HIE_ASSIGN_OR_RETURN(auto record, txn.GetRecord(request.source_id()));
+        if (!record.has_value()) return absl::NotFoundError("source record not found");
+        HIE_ASSIGN_OR_RETURN(auto previous, LockActivePerson(txn, record->person_id()));
+        if (auto s = CheckEtag(request.expected_etag(), previous); !s.ok()) return s;
+        HIE_ASSIGN_OR_RETURN(auto links, txn.LinksOf(previous.person_id()));
+        if (links.size() < 2) {
           return absl::FailedPreconditionError("record is its person's only record");
         }
-        auto fresh = CreatePerson(txn, call, now, request.reason());
-        if (!fresh.ok()) return fresh.status();
-        auto moved = MoveRecord(txn, call, now, request.source_id(), previous->person_id(),
-                                fresh->person_id(), v1::LINK_METHOD_SPLIT,
-                                v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED, request.reason());
-        if (!moved.ok()) return moved.status();
+        HIE_ASSIGN_OR_RETURN(auto fresh, CreatePerson(txn, call, now, request.reason()));
+        HIE_ASSIGN_OR_RETURN(auto moved,
+                             MoveRecord(txn, call, now, request.source_id(), previous.person_id(),
+                                        fresh.person_id(), v1::LINK_METHOD_SPLIT,
+                                        v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED, request.reason()));
         // So that matching does not put it back. A member (ADT A37) speaks for its own records
         // only: its decision says nothing about other organisations' records of the person.
-        for (const v1::Link& l : *links) {
+        for (const v1::Link& l : links) {
           if (SameId(l.source_id(), request.source_id())) continue;
           if (IsMemberRole(call.actor.role()) && l.source_id().org() != call.actor.org()) {
             continue;
@@ -1976,14 +1918,12 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
             return s;
           }
         }
-        auto settled = SettleAfterLoss(txn, *previous, now);
-        if (!settled.ok()) return settled.status();
-        auto person = LoadPerson(txn, fresh->person_id());
-        if (!person.ok()) return person.status();
+        HIE_ASSIGN_OR_RETURN(auto settled, SettleAfterLoss(txn, previous, now));
+        HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, fresh.person_id()));
         v1::UnlinkRecordResponse out;
-        *out.mutable_new_person() = *person;
-        *out.mutable_previous_person() = *settled;
-        out.set_event_id(moved->event_id());
+        *out.mutable_new_person() = person;
+        *out.mutable_previous_person() = settled;
+        out.set_event_id(moved.event_id());
         return out;
       });
 }
@@ -2008,20 +1948,18 @@ absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
         for (const std::string& id : ids) {
           if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
         }
-        auto survivor = LoadPerson(txn, request.survivor_person_id());
-        if (!survivor.ok()) return survivor.status();
-        auto merged = LoadPerson(txn, request.merged_person_id());
-        if (!merged.ok()) return merged.status();
-        if (survivor->state() != v1::PERSON_STATE_ACTIVE ||
-            merged->state() != v1::PERSON_STATE_ACTIVE) {
+        HIE_ASSIGN_OR_RETURN(auto survivor, LoadPerson(txn, request.survivor_person_id()));
+        HIE_ASSIGN_OR_RETURN(auto merged, LoadPerson(txn, request.merged_person_id()));
+        if (survivor.state() != v1::PERSON_STATE_ACTIVE ||
+            merged.state() != v1::PERSON_STATE_ACTIVE) {
           return absl::FailedPreconditionError("both persons must be active");
         }
-        if (auto s = CheckEtag(request.survivor_expected_etag(), *survivor); !s.ok()) return s;
-        if (auto s = CheckEtag(request.merged_expected_etag(), *merged); !s.ok()) return s;
+        if (auto s = CheckEtag(request.survivor_expected_etag(), survivor); !s.ok()) return s;
+        if (auto s = CheckEtag(request.merged_expected_etag(), merged); !s.ok()) return s;
         if (!request.force()) {
           // Hard guards between any pair of their records forbid the merge.
-          auto a = RecordsOf(txn, survivor->person_id());
-          auto b = RecordsOf(txn, merged->person_id());
+          auto a = RecordsOf(txn, survivor.person_id());
+          auto b = RecordsOf(txn, merged.person_id());
           if (!a.ok()) return a.status();
           if (!b.ok()) return b.status();
           for (const auto& ra : *a) {
@@ -2037,16 +1975,16 @@ absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
             }
           }
         }
-        auto event = MergeInTxn(txn, call, now, *survivor, *merged, request.reason());
-        if (!event.ok()) return event.status();
+        HIE_ASSIGN_OR_RETURN(auto event,
+                             MergeInTxn(txn, call, now, survivor, merged, request.reason()));
         v1::MergePersonsResponse out;
-        auto s_now = LoadPerson(txn, survivor->person_id());
-        auto m_now = LoadPerson(txn, merged->person_id());
+        auto s_now = LoadPerson(txn, survivor.person_id());
+        auto m_now = LoadPerson(txn, merged.person_id());
         if (!s_now.ok()) return s_now.status();
         if (!m_now.ok()) return m_now.status();
         *out.mutable_survivor() = *s_now;
         *out.mutable_merged() = *m_now;
-        out.set_merge_event_id(event->event_id());
+        out.set_merge_event_id(event.event_id());
         return out;
       });
 }
@@ -2061,13 +1999,12 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
   return IdempotentWrite<v1::UnmergePersonsResponse>(
       call, {}, "unmerge", request,
       [&](IdentityTxn& txn) -> absl::StatusOr<v1::UnmergePersonsResponse> {
-        auto merge = txn.GetEvent(request.merge_event_id());
-        if (!merge.ok()) return merge.status();
-        if (!merge->has_value() || (*merge)->type() != v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED) {
+        HIE_ASSIGN_OR_RETURN(auto merge, txn.GetEvent(request.merge_event_id()));
+        if (!merge.has_value() || merge->type() != v1::IDENTITY_EVENT_TYPE_PERSONS_MERGED) {
           return absl::NotFoundError("no such merge event");
         }
-        const std::string survivor_id = (*merge)->to_person_id();
-        const std::string restored_id = (*merge)->from_person_id();
+        const std::string survivor_id = merge->to_person_id();
+        const std::string restored_id = merge->from_person_id();
         std::vector<std::string> ids = {survivor_id, restored_id};
         std::sort(ids.begin(), ids.end());
         for (const std::string& id : ids) {
@@ -2084,11 +2021,10 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
               "merge was already undone, or the persons changed state since");
         }
         // Exactly what the merge moved must still be where the merge put it.
-        for (const SourceId& moved : (*merge)->source_ids()) {
-          auto link = txn.GetLink(moved);
-          if (!link.ok()) return link.status();
-          if (!link->has_value() || (*link)->person_id() != survivor_id ||
-              (*link)->event_id() != request.merge_event_id()) {
+        for (const SourceId& moved : merge->source_ids()) {
+          HIE_ASSIGN_OR_RETURN(auto link, txn.GetLink(moved));
+          if (!link.has_value() || link->person_id() != survivor_id ||
+              link->event_id() != request.merge_event_id()) {
             return absl::FailedPreconditionError(
                 "a record moved by the merge was changed by a later event; undo that first");
           }
@@ -2100,12 +2036,11 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
         event.add_affected_person_ids(survivor_id);
         event.add_affected_person_ids(restored_id);
         event.set_undoes_event_id(request.merge_event_id());
-        *event.mutable_source_ids() = (*merge)->source_ids();
+        *event.mutable_source_ids() = merge->source_ids();
         HIE_RETURN_IF_ERROR(txn.AppendEvent(&event).status());
-        for (const SourceId& moved : (*merge)->source_ids()) {
-          auto link = txn.GetLink(moved);
-          if (!link.ok()) return link.status();
-          v1::Link back = **link;
+        for (const SourceId& moved : merge->source_ids()) {
+          HIE_ASSIGN_OR_RETURN(auto link, txn.GetLink(moved));
+          v1::Link back = *link;
           back.set_person_id(restored_id);
           back.set_method(v1::LINK_METHOD_SPLIT);
           *back.mutable_actor() = call.actor;
@@ -2115,13 +2050,11 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
           if (auto s = txn.PutLink(back); !s.ok()) return s;
         }
         if (auto s = TouchPerson(txn, *restored, now); !s.ok()) return s;
-        auto settled = SettleAfterLoss(txn, *survivor, now);
-        if (!settled.ok()) return settled.status();
-        auto restored_now = LoadPerson(txn, restored_id);
-        if (!restored_now.ok()) return restored_now.status();
+        HIE_ASSIGN_OR_RETURN(auto settled, SettleAfterLoss(txn, *survivor, now));
+        HIE_ASSIGN_OR_RETURN(auto restored_now, LoadPerson(txn, restored_id));
         v1::UnmergePersonsResponse out;
-        *out.mutable_restored() = *restored_now;
-        *out.mutable_survivor() = *settled;
+        *out.mutable_restored() = restored_now;
+        *out.mutable_survivor() = settled;
         out.set_event_id(event.event_id());
         return out;
       });
@@ -2207,8 +2140,7 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
   if (request.page_size() < 0 || request.page_size() > 1000) {
     return absl::InvalidArgumentError("page_size must be between 0 and 1000");
   }
-  absl::StatusOr<int64_t> after = ParseHistoryToken(request.page_token());
-  if (!after.ok()) return after.status();
+  HIE_ASSIGN_OR_RETURN(int64_t after, ParseHistoryToken(request.page_token()));
   const bool first_page = request.page_token().empty();
   const int page_size = request.page_size() == 0 ? 100 : request.page_size();
   const absl::Time as_of =
@@ -2221,20 +2153,19 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
     // Calls fn(event) for the subject's events after `from`, in order, until it returns false.
     auto each_event = [&](int64_t from, const auto& fn) -> absl::Status {
       for (;;) {
-        absl::StatusOr<std::vector<v1::IdentityEvent>> events =
-            by_person ? txn.EventsAboutPerson(request.person_id(), as_of, from, kBatch)
-                      : txn.EventsAboutRecord(request.source_id(), as_of, from, kBatch);
-        if (!events.ok()) return events.status();
-        for (const v1::IdentityEvent& e : *events) {
+        HIE_ASSIGN_OR_RETURN(std::vector<v1::IdentityEvent> events,
+                             by_person
+                                 ? txn.EventsAboutPerson(request.person_id(), as_of, from, kBatch)
+                                 : txn.EventsAboutRecord(request.source_id(), as_of, from, kBatch));
+        for (const v1::IdentityEvent& e : events) {
           if (!fn(e)) return absl::OkStatus();
         }
-        if (static_cast<int>(events->size()) < kBatch) return absl::OkStatus();
-        from = events->back().sequence();
+        if (static_cast<int>(events.size()) < kBatch) return absl::OkStatus();
+        from = events.back().sequence();
       }
     };
     if (by_person) {
-      auto person = LoadPerson(txn, request.person_id());
-      if (!person.ok()) return person.status();
+      HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, request.person_id()));
       if (first_page) {  // the state as of the requested time: a replay of the whole history
         PersonReplay replay(request.person_id());
         absl::Status s = each_event(0, [&](const v1::IdentityEvent& e) {
@@ -2242,14 +2173,13 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
           return true;
         });
         if (!s.ok()) return s;
-        replay.Fill(*person, out.mutable_state()->mutable_person());
+        replay.Fill(person, out.mutable_state()->mutable_person());
       }
     } else {
-      auto versions = txn.RecordVersions(request.source_id());
-      if (!versions.ok()) return versions.status();
-      if (versions->empty()) return absl::NotFoundError("source record not found");
+      HIE_ASSIGN_OR_RETURN(auto versions, txn.RecordVersions(request.source_id()));
+      if (versions.empty()) return absl::NotFoundError("source record not found");
       const v1::SourceRecord* current = nullptr;
-      for (const v1::SourceRecord& v : *versions) {
+      for (const v1::SourceRecord& v : versions) {
         if (FromProto(v.record_time()) <= as_of &&
             (current == nullptr ||
              FromProto(v.source_event_time()) >= FromProto(current->source_event_time()))) {
@@ -2268,7 +2198,7 @@ absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
     }
     // The page: events after the token's, of the requested types; a next token when another
     // matching event follows.
-    return each_event(*after, [&](const v1::IdentityEvent& e) {
+    return each_event(after, [&](const v1::IdentityEvent& e) {
       if (!types.empty() && types.count(e.type()) == 0) return true;
       if (out.events_size() == page_size) {
         out.set_next_page_token(absl::StrCat("s", out.events(page_size - 1).sequence()));
@@ -2295,15 +2225,13 @@ absl::StatusOr<v1::ListNotAMatchesResponse> IdentityManager::ListNotAMatches(
     if (request.subject_case() == v1::ListNotAMatchesRequest::kSourceId) {
       subjects.push_back(request.source_id());
     } else {
-      auto links = txn.LinksOf(request.person_id());
-      if (!links.ok()) return links.status();
-      for (const v1::Link& l : *links) subjects.push_back(l.source_id());
+      HIE_ASSIGN_OR_RETURN(auto links, txn.LinksOf(request.person_id()));
+      for (const v1::Link& l : links) subjects.push_back(l.source_id());
     }
     std::set<std::string> seen;
     for (const SourceId& id : subjects) {
-      auto decisions = txn.NotAMatchesOf(id);
-      if (!decisions.ok()) return decisions.status();
-      for (const v1::NotAMatch& d : *decisions) {
+      HIE_ASSIGN_OR_RETURN(auto decisions, txn.NotAMatchesOf(id));
+      for (const v1::NotAMatch& d : decisions) {
         if (seen.insert(d.event_id()).second) *out.add_decisions() = d;
       }
     }
@@ -2320,15 +2248,13 @@ absl::StatusOr<std::vector<v1::IdentityEvent>> IdentityManager::EventsAfter(cons
   HIE_RETURN_IF_ERROR(CheckActorScope(call.actor, Operation::kWatchEvents));
   std::vector<v1::IdentityEvent> out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
-    absl::StatusOr<int64_t> last = txn.LastEventSequence();
-    if (!last.ok()) return last.status();
-    if (after_sequence > *last) {
+    HIE_ASSIGN_OR_RETURN(int64_t last, txn.LastEventSequence());
+    if (after_sequence > last) {
       return absl::OutOfRangeError("after_sequence is beyond the last event");
     }
-    absl::StatusOr<std::vector<v1::IdentityEvent>> events =
-        txn.EventsSince(after_sequence, limit, {});
-    if (!events.ok()) return events.status();
-    out = *std::move(events);
+    HIE_ASSIGN_OR_RETURN(std::vector<v1::IdentityEvent> events,
+                         txn.EventsSince(after_sequence, limit, {}));
+    out = std::move(events);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
