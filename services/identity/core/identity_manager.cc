@@ -15,6 +15,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/demographics.h"
 #include "services/common/logging.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
@@ -22,33 +23,6 @@
 #include "services/identity/store/forwarding_txn.h"
 
 namespace hie::identity {
-namespace {
-
-bool IsDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-}  // namespace
-
-bool IsValidDate(const std::string& d) {
-  if (d.size() != 4 && d.size() != 7 && d.size() != 10) return false;
-  int year = 0, month = 1, day = 1;
-  if (!IsDigits(d.substr(0, 4)) || !absl::SimpleAtoi(d.substr(0, 4), &year)) return false;
-  if (d.size() >= 7) {
-    if (d[4] != '-' || !IsDigits(d.substr(5, 2))) return false;
-    month = std::stoi(d.substr(5, 2));
-  }
-  if (d.size() == 10) {
-    if (d[7] != '-' || !IsDigits(d.substr(8, 2))) return false;
-    day = std::stoi(d.substr(8, 2));
-  }
-  if (year < 1850 || year > 2200 || month < 1 || month > 12 || day < 1) return false;
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (day > kDays[month - 1]) return false;
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return !(month == 2 && day == 29 && !leap);
-}
-
 namespace {
 
 using ::google::protobuf::Timestamp;

@@ -40,10 +40,6 @@ namespace hie::identity {
 
 // Who is asking, and until when. The API fills actor from the caller's certificate (or, for
 // hub services, from the request context).
-// What the API accepts as a birth or deceased date: "YYYY", "YYYY-MM" or "YYYY-MM-DD", a real
-// calendar date in the years 1850-2200.
-bool IsValidDate(const std::string& d);
-
 struct CallContext {
   hie::common::v1::Actor actor;
   std::string request_id;
