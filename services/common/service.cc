@@ -140,8 +140,8 @@ absl::Status ServiceRuntime::ServeUntilTerminated(const std::function<int()>& wa
   periodic_.Start();
   const int signal_number = wait_for_stop();
   Log(LogLevel::kInfo, "shutting_down", {{"signal", signal_number}});
+  periodic_.Stop();  // first: a task may set the health itself (identity's database probe)
   server_->SetServing(false);
-  periodic_.Stop();
   for (auto hook = drain_hooks_.rbegin(); hook != drain_hooks_.rend(); ++hook) (*hook)();
   server_->Shutdown(drain_timeout_);
   return absl::OkStatus();
