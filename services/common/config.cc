@@ -100,4 +100,16 @@ absl::StatusOr<absl::Duration> Config::GetDuration(std::string_view name) const 
   return value;
 }
 
+absl::StatusOr<Config::HostPort> Config::GetHostPort(std::string_view name) const {
+  const std::string& value = Get(name);
+  const size_t colon = value.rfind(':');
+  HostPort out;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(value.substr(colon + 1), &out.port) || out.port < 0 || out.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--", std::string(name), " must be HOST:PORT"));
+  }
+  out.host = value.substr(0, colon);
+  return out;
+}
+
 }  // namespace hie

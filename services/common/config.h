@@ -44,6 +44,13 @@ class Config {
   [[nodiscard]] absl::StatusOr<bool> GetBool(std::string_view name) const;
   // Durations in absl syntax: "250ms", "5s", "1m".
   [[nodiscard]] absl::StatusOr<absl::Duration> GetDuration(std::string_view name) const;
+  // "HOST:PORT" (split at the last colon; port 0-65535). An empty value is an error too: callers
+  // for whom empty means "disabled" check that first.
+  struct HostPort {
+    std::string host;
+    int port = 0;
+  };
+  [[nodiscard]] absl::StatusOr<HostPort> GetHostPort(std::string_view name) const;
 
   static std::string EnvName(std::string_view key);  // "pg-dsn" -> "HIE_PG_DSN"
 

@@ -65,6 +65,23 @@ TEST(ConfigTest, MalformedValuesAreErrorsNamingTheKey) {
   EXPECT_FALSE(config->GetBool("verbose").ok());
 }
 
+TEST(ConfigTest, HostPortSplitsAtTheLastColonAndNamesTheKeyWhenMalformed) {
+  absl::StatusOr<Config> config = LoadWith({"--listen=[::1]:7001"}, {});
+  ASSERT_TRUE(config.ok());
+  absl::StatusOr<Config::HostPort> address = config->GetHostPort("listen");
+  ASSERT_TRUE(address.ok()) << address.status();
+  EXPECT_EQ(address->host, "[::1]");
+  EXPECT_EQ(address->port, 7001);
+  for (const char* bad : {"localhost", ":7001", "host:port", "host:70000", "host:-1", ""}) {
+    const std::string flag = std::string("--listen=") + bad;
+    config = LoadWith({flag.c_str()}, {});
+    ASSERT_TRUE(config.ok());
+    absl::Status status = config->GetHostPort("listen").status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(status.message().find("--listen"), std::string::npos) << bad;
+  }
+}
+
 TEST(ConfigTest, HelpIsReportedAndUsageListsEnvironmentNames) {
   absl::StatusOr<Config> config = LoadWith({"--help"}, {});
   ASSERT_TRUE(config.ok());

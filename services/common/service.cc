@@ -3,7 +3,6 @@
 #include <iostream>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 #include "services/common/status.h"
@@ -47,16 +46,10 @@ absl::StatusOr<std::unique_ptr<pg::PgPool>> ConnectDatabase(const ServiceSpec& s
 }
 
 absl::StatusOr<std::unique_ptr<redis::RedisClient>> ConnectRedis(const Config& config) {
-  const std::string& address = config.Get("redis");
-  if (address.empty()) return nullptr;
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
-      port < 1 || port > 65535) {
-    return absl::InvalidArgumentError("--redis must be HOST:PORT");
-  }
+  if (config.Get("redis").empty()) return nullptr;
+  HIE_ASSIGN_OR_RETURN(Config::HostPort address, config.GetHostPort("redis"));
   return std::make_unique<redis::RedisClient>(
-      redis::RedisOptions{.host = address.substr(0, colon), .port = port});
+      redis::RedisOptions{.host = address.host, .port = address.port});
 }
 
 }  // namespace

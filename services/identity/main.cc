@@ -14,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "hie/mpi/model_params_file.h"
 #include "services/common/config.h"
@@ -123,16 +122,11 @@ void LogModel(const hie::Config& config, const hie::identity::MpiMatcher& matche
 
 absl::StatusOr<std::unique_ptr<hie::hl7::MllpServer>> StartMllp(const hie::Config& config,
                                                                  hie::identity::Hl7Feed* feed) {
-  const std::string& listen = config.Get("hl7-listen");
-  if (listen.empty()) return nullptr;
-  const size_t colon = listen.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError("--hl7-listen must be HOST:PORT");
-  }
+  if (config.Get("hl7-listen").empty()) return nullptr;
+  HIE_ASSIGN_OR_RETURN(hie::Config::HostPort listen, config.GetHostPort("hl7-listen"));
   return hie::hl7::MllpServer::Start(
-      {.host = listen.substr(0, colon),
-       .port = port,
+      {.host = listen.host,
+       .port = listen.port,
        .tls = {config.Get("tls-ca"), config.Get("tls-cert"), config.Get("tls-key")}},
       [feed](const hie::hl7::MllpPeer& peer, std::string_view message) {
         return feed->Handle(peer, message);
