@@ -31,6 +31,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/identity/core/authorization.h"
+#include "services/identity/core/call_context.h"
+#include "services/identity/core/history_follower.h"
 #include "services/identity/core/matcher.h"
 #include "services/identity/core/resolve_cache.h"
 #include "services/identity/core/survivorship.h"
@@ -38,24 +40,7 @@
 
 namespace hie::identity {
 
-// Who is asking, and until when. The API fills actor from the caller's certificate (or, for
-// hub services, from the request context).
-struct CallContext {
-  hie::common::v1::Actor actor;
-  std::string request_id;
-  absl::Time deadline = absl::InfiniteFuture();
-};
-
-// Time source, injected so tests control it.
-class Clock {
- public:
-  virtual ~Clock() = default;
-  virtual absl::Time Now() const = 0;
-};
-class SystemClock : public Clock {
- public:
-  absl::Time Now() const override { return absl::Now(); }
-};
+class KeyLocks;
 
 class IdentityManager {
  public:
@@ -119,8 +104,6 @@ class IdentityManager {
                                                              int64_t after_sequence, int limit);
 
  private:
-  class KeyLocks;
-
   // store_->Transact for operations that change identities: afterwards, drops the cached
   // Resolve answers of every record and person the transaction's events name. When the cache
   // will not take that (Redis refuses writes or times out) the write is acknowledged only once
@@ -164,11 +147,6 @@ class IdentityManager {
   absl::Status CatchUpIndex(IdentityTxn& txn);
   // Notes events this replica wrote (and applied itself) so catching up skips them.
   void MarkApplied(const std::vector<int64_t>& sequences);
-  // With sync_mu_ held: the highest sequence applied; noting one applied (the sequences it
-  // skips become gaps); moving applied_through_ past what is applied or given up.
-  int64_t SeenThroughLocked() const;
-  void NoteAppliedLocked(int64_t seq, absl::Time now);
-  void AdvanceAppliedLocked(absl::Time now);
 
   IdentityStore* store_;
   Matcher* matcher_;
@@ -181,13 +159,9 @@ class IdentityManager {
   absl::Time cache_unsettled_until_ = absl::InfinitePast();
   std::unique_ptr<KeyLocks> key_locks_;
 
-  // Position in the history the index reflects. Sequences can commit out of order, so a missing
-  // sequence below the highest applied one is a gap that is re-read (by sequence) until it
-  // appears or is old enough (kGapPatience) to be a rolled-back transaction.
+  // Position in the history the index reflects (history_follower.h has the gap policy).
   std::mutex sync_mu_;
-  int64_t applied_through_ = 0;         // every sequence <= this is applied or given up
-  std::set<int64_t> applied_above_;     // applied sequences > applied_through_
-  std::map<int64_t, absl::Time> gaps_;  // missing sequences, when first noticed
+  HistoryFollower follower_;
 };
 
 }  // namespace hie::identity

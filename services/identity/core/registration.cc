@@ -1,0 +1,512 @@
+// IdentityManager: registrations (one and batches) and a member's own source merges.
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+#include "services/common/status_macros.h"
+#include "services/identity/core/identifiers.h"
+#include "services/identity/core/identity_manager.h"
+#include "services/identity/core/key_locks.h"
+#include "services/identity/core/txn_ops.h"
+#include "services/identity/core/validation.h"
+#include "services/identity/store/write_behind_txn.h"
+
+namespace hie::identity {
+
+using ::hie::common::v1::Demographics;
+
+namespace {
+
+constexpr int kMatchLimit = 10;
+constexpr int kMaxReviewTasksPerRegistration = 3;
+// Entries of one RegisterSourceRecords call. Its locks (about 8 per entry) are held together, in
+// this process and in PostgreSQL's shared lock table, which holds max_locks_per_transaction (64
+// by default) times max_connections locks: 8 connections with calls of 50 use about 3,200.
+constexpr int kMaxBatchRegistrations = 50;
+
+}  // namespace
+
+namespace {
+
+std::string RegisterIdempotencyKey(const v1::RegisterSourceRecordRequest& request) {
+  return "register:" + request.idempotency_key();
+}
+
+absl::Status ValidateRegistration(const v1::RegisterSourceRecordRequest& request) {
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
+  return ValidateDemographics(request.demographics(), "demographics");
+}
+
+// A registration as the rules see it: identifiers normalised or dropped (warnings name them,
+// `field_prefix` locating the entry in its request), then checked. The same request always gives
+// the same result, so a retry sees the same warnings.
+absl::Status AdmitRegistration(const CallContext& call, const std::string& field_prefix,
+                               v1::RegisterSourceRecordRequest* request,
+                               std::vector<hie::common::v1::FieldWarning>* warnings) {
+  NormaliseIdentifiers(request->mutable_demographics(), field_prefix + "demographics", warnings);
+  if (absl::Status s =
+          Admit(call, *request, Operation::kRegister, {{&request->source_id(), "source_id"}});
+      !s.ok()) {
+    return s;
+  }
+  return ValidateRegistration(*request);
+}
+
+}  // namespace
+
+std::vector<std::string> IdentityManager::RegistrationLockKeys(
+    const v1::RegisterSourceRecordRequest& request) const {
+  std::vector<std::string> lock_keys = matcher_->LockKeys(request.demographics());
+  lock_keys.push_back("record:" + RecordKey(request.source_id()));
+  return lock_keys;
+}
+
+absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
+    const CallContext& call, const v1::RegisterSourceRecordRequest& sent) {
+  v1::RegisterSourceRecordRequest request = sent;
+  std::vector<hie::common::v1::FieldWarning> warnings;
+  HIE_RETURN_IF_ERROR(AdmitRegistration(call, "", &request, &warnings));
+  const std::vector<std::string> lock_keys = RegistrationLockKeys(request);
+  HIE_ASSIGN_OR_RETURN(std::unique_ptr<KeyLocks::Held> held,
+                       key_locks_->Lock(lock_keys, call.deadline));
+  const absl::Time now = clock_->Now();
+  IndexChange index;
+  v1::RegisterSourceRecordResponse response;
+  absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
+    // Under the locks (in this process and, through the store, across replicas): first bring
+    // the index up to date with what other replicas committed, then match. Every registration
+    // that could match this one has either committed and is now indexed, or waits for us.
+    HIE_RETURN_IF_ERROR(CatchUpIndex(txn));
+    WriteBehindTxn batch(txn, WriteBehindTxn::EventWrites::kHeld);
+    HIE_RETURN_IF_ERROR(batch.Prefetch({request.source_id()}, {RegisterIdempotencyKey(request)}));
+    HIE_ASSIGN_OR_RETURN(v1::RegisterSourceRecordResponse result,
+                         RegisterInTxn(batch, call, now, request, &index));
+    response = std::move(result);
+    // A dry run changes nothing: roll back on purpose.
+    return request.validate_only() ? absl::CancelledError("validate_only") : batch.Flush();
+  });
+  for (hie::common::v1::FieldWarning& warning : warnings) *response.add_warnings() = warning;
+  if (request.validate_only() && status.code() == absl::StatusCode::kCancelled) {
+    return response;
+  }
+  if (!status.ok()) return status;
+  if (index.upsert) {
+    HIE_RETURN_IF_ERROR(matcher_->Upsert(request.source_id(), request.demographics()));
+  }
+  return response;
+}
+
+namespace {
+
+// Errors that belong to one entry of a batch (the request, not the store): the entry is
+// refused and the others go on.
+bool IsEntryError(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kPermissionDenied:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void SetEntryError(v1::RegisterSourceRecordResult* result, int index, const absl::Status& s) {
+  result->Clear();
+  result->set_code(static_cast<int32_t>(s.code()));
+  result->set_message(absl::StrCat("registrations[", index, "]: ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch(
+    const CallContext& call, const v1::RegisterSourceRecordsRequest& request) {
+  HIE_RETURN_IF_ERROR(ValidateContext(request.context()));
+  HIE_RETURN_IF_ERROR(CheckMessageText(request.context(), kMaxTextBytes));
+  const int n = request.registrations_size();
+  if (n == 0 || n > kMaxBatchRegistrations) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registrations must hold 1 to ", kMaxBatchRegistrations, " entries"));
+  }
+  v1::RegisterSourceRecordsResponse response;
+  std::vector<v1::RegisterSourceRecordRequest> entries(request.registrations().begin(),
+                                                       request.registrations().end());
+  std::vector<bool> pending(n, false);  // valid entries not refused (yet)
+  std::vector<std::vector<hie::common::v1::FieldWarning>> warnings(n);
+  std::vector<std::string> lock_keys;
+  for (int i = 0; i < n; ++i) {
+    v1::RegisterSourceRecordResult* result = response.add_results();
+    *entries[i].mutable_context() = request.context();
+    absl::Status valid = entries[i].validate_only()
+                             ? absl::InvalidArgumentError("validate_only is not allowed in a batch")
+                             : AdmitRegistration(call, absl::StrCat("registrations[", i, "]."),
+                                                 &entries[i], &warnings[i]);
+    if (!valid.ok()) {
+      SetEntryError(result, i, valid);
+      continue;
+    }
+    pending[i] = true;
+    for (std::string& key : RegistrationLockKeys(entries[i])) lock_keys.push_back(std::move(key));
+  }
+  if (lock_keys.empty()) return response;  // every entry was invalid
+  HIE_ASSIGN_OR_RETURN(std::unique_ptr<KeyLocks::Held> held,
+                       key_locks_->Lock(lock_keys, call.deadline));
+  const absl::Time now = clock_->Now();
+
+  // Each entry goes into the index as soon as it is decided, so that later entries match it;
+  // if the transaction does not commit, the index is put back as it was.
+  std::vector<std::pair<SourceId, IndexChange>> indexed;  // in the order applied
+  auto restore_index = [&]() -> absl::Status {
+    absl::Status first_failure;
+    for (auto it = indexed.rbegin(); it != indexed.rend(); ++it) {
+      first_failure.Update(it->second.before.has_value()
+                               ? matcher_->Upsert(it->first, *it->second.before)
+                               : matcher_->Remove(it->first));
+    }
+    indexed.clear();
+    return first_failure;
+  };
+  // An entry refused inside the transaction rolls it back; the batch then runs again without
+  // it (refusals are rare: a reused idempotency key, a superseded record).
+  for (;;) {
+    int refused = -1;
+    absl::Status refusal;
+    absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
+      // The store may run this again after a failed attempt.
+      HIE_RETURN_IF_ERROR(restore_index());
+      HIE_RETURN_IF_ERROR(CatchUpIndex(txn));
+      // Every entry first reads its record, its not-a-match decisions and its key: one read
+      // each for the whole batch.
+      WriteBehindTxn batch(txn, WriteBehindTxn::EventWrites::kHeld);
+      std::vector<SourceId> ids;
+      std::vector<std::string> keys;
+      for (int i = 0; i < n; ++i) {
+        if (!pending[i]) continue;
+        ids.push_back(entries[i].source_id());
+        keys.push_back(RegisterIdempotencyKey(entries[i]));
+      }
+      HIE_RETURN_IF_ERROR(batch.Prefetch(ids, keys));
+      for (int i = 0; i < n; ++i) {
+        if (!pending[i]) continue;
+        IndexChange change;
+        absl::StatusOr<v1::RegisterSourceRecordResponse> result =
+            RegisterInTxn(batch, call, now, entries[i], &change);
+        if (!result.ok()) {
+          if (!IsEntryError(result.status())) return result.status();
+          refused = i;
+          refusal = result.status();
+          return absl::CancelledError("a batch entry was refused");
+        }
+        v1::RegisterSourceRecordResponse* entry = response.mutable_results(i)->mutable_response();
+        *entry = *std::move(result);
+        for (const auto& warning : warnings[i]) *entry->add_warnings() = warning;
+        if (change.upsert) {
+          const SourceId& id = entries[i].source_id();
+          HIE_RETURN_IF_ERROR(matcher_->Upsert(id, entries[i].demographics()));
+          indexed.emplace_back(id, std::move(change));
+        }
+      }
+      return batch.Flush();
+    });
+    if (status.ok()) return response;
+    HIE_RETURN_IF_ERROR(restore_index());
+    if (refused < 0) return status;
+    SetEntryError(response.mutable_results(refused), refused, refusal);
+    pending[refused] = false;
+    if (std::find(pending.begin(), pending.end(), true) == pending.end()) return response;
+  }
+}
+
+absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
+    IdentityTxn& txn, const CallContext& call, absl::Time now,
+    const v1::RegisterSourceRecordRequest& request, IndexChange* index) {
+  *index = IndexChange();
+  const SourceId& id = request.source_id();
+  const std::string fingerprint = Fingerprint(request);
+  bool index_it = false;
+  std::vector<RecordMatch> matches = matcher_->Match(id, request.demographics(), kMatchLimit);
+  // An organisation has one record per patient unless it says otherwise (a source merge), so
+  // another record of the same org is at most a question for a human.
+  for (RecordMatch& m : matches) {
+    if (m.source_id.org() != id.org()) continue;
+    if (m.grade == v1::MATCH_GRADE_CERTAIN) m.grade = v1::MATCH_GRADE_PROBABLE;
+    m.explanation.set_grade(m.grade);
+    v1::GuardResult* guard = m.explanation.add_guards();
+    guard->set_kind(v1::GuardResult::KIND_SAME_SOURCE_ORG);
+    guard->set_field("org");
+  }
+  std::function<absl::StatusOr<v1::RegisterSourceRecordResponse>()> produce =
+      [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
+    v1::RegisterSourceRecordResponse out;
+    HIE_ASSIGN_OR_RETURN(std::optional<v1::SourceRecord> existing, txn.GetRecord(id));
+    if (existing.has_value() && existing->state() == v1::RECORD_STATE_SUPERSEDED) {
+      return absl::FailedPreconditionError(
+          "source record was superseded by a source merge; register the survivor");
+    }
+    if (existing.has_value() && existing->state() == v1::RECORD_STATE_ACTIVE) {
+      index->before = existing->demographics();
+    }
+    v1::SourceRecord record;
+    *record.mutable_source_id() = id;
+    *record.mutable_demographics() = request.demographics();
+    record.set_state(v1::RECORD_STATE_ACTIVE);
+    *record.mutable_source_event_time() =
+        request.has_source_event_time() ? request.source_event_time() : ToProto(now);
+    *record.mutable_record_time() = ToProto(now);
+    const bool created = !existing.has_value();
+    const bool stale = !created && FromProto(record.source_event_time()) <
+                                       FromProto(existing->source_event_time());
+    out.set_created(created);
+    out.set_stale(stale);
+    HIE_ASSIGN_OR_RETURN(int64_t version, txn.PutRecordVersion(record, !stale));
+    record.set_version(version);
+    v1::IdentityEvent recorded = NewEvent(
+        created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
+        call, now, "source_update");
+    *recorded.add_source_ids() = id;
+    recorded.set_record_version(record.version());
+    HIE_RETURN_IF_ERROR(txn.AppendEvent(&recorded).status());
+
+    // Candidates by person: the best record of each person, not-a-match decisions applied.
+    HIE_ASSIGN_OR_RETURN(std::vector<v1::NotAMatch> refusals, txn.NotAMatchesOf(id));
+    // One read for the links of the candidates and of the refused records, in that order.
+    std::vector<SourceId> linked_ids;
+    for (const RecordMatch& m : matches) linked_ids.push_back(m.source_id);
+    for (const v1::NotAMatch& d : refusals) {
+      linked_ids.push_back(SameId(d.a(), id) ? d.b() : d.a());
+    }
+    HIE_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Link>> links, txn.GetLinks(linked_ids));
+    std::set<std::string> refused_persons;
+    for (size_t i = matches.size(); i < links.size(); ++i) {
+      if (links[i].has_value()) refused_persons.insert(links[i]->person_id());
+    }
+    std::vector<std::pair<std::string, const RecordMatch*>> by_person;  // best first
+    std::set<std::string> seen;
+    for (size_t i = 0; i < matches.size(); ++i) {
+      if (!links[i].has_value()) continue;
+      const std::string& person = links[i]->person_id();
+      if (refused_persons.count(person) > 0 || !seen.insert(person).second) continue;
+      by_person.emplace_back(person, &matches[i]);
+    }
+    for (int i = 0; i < static_cast<int>(by_person.size()) && i < kMatchLimit; ++i) {
+      v1::MatchCandidate* c = out.mutable_decision()->add_candidates();
+      c->set_person_id(by_person[i].first);
+      *c->mutable_best_source_id() = by_person[i].second->source_id;
+      c->set_score(by_person[i].second->score);
+      c->set_grade(by_person[i].second->grade);
+      *c->mutable_explanation() = by_person[i].second->explanation;
+    }
+
+    std::optional<v1::Link> current_link;
+    if (!created) {
+      HIE_ASSIGN_OR_RETURN(auto link, txn.GetLink(id));
+      current_link = link;
+    }
+    v1::MatchDecision* decision = out.mutable_decision();
+    if (stale) {
+      decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
+      decision->set_person_id(current_link ? current_link->person_id() : "");
+    } else if (current_link.has_value()) {
+      // An update never moves a record by itself. An automatically linked record that no
+      // longer matches its person, or now matches another person, goes to review.
+      decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
+      decision->set_person_id(current_link->person_id());
+      index_it = true;
+      bool automatic = current_link->method() == v1::LINK_METHOD_AUTO ||
+                       current_link->method() == v1::LINK_METHOD_NEW_PERSON;
+      if (automatic) {
+        const RecordMatch* best_elsewhere = nullptr;
+        bool still_certain_at_home = false;
+        for (const auto& [person, m] : by_person) {
+          if (person == current_link->person_id()) {
+            still_certain_at_home = m->grade == v1::MATCH_GRADE_CERTAIN;
+          } else if (best_elsewhere == nullptr && m->grade == v1::MATCH_GRADE_CERTAIN) {
+            best_elsewhere = m;
+          }
+        }
+        HIE_ASSIGN_OR_RETURN(auto home, txn.LinksOf(current_link->person_id()));
+        const bool alone = home.size() <= 1;
+        const v1::Link* home_other = nullptr;
+        for (const v1::Link& l : home) {
+          if (!SameId(l.source_id(), id)) home_other = &l;
+        }
+        std::optional<std::pair<SourceId, RecordMatch>> question;
+        if (!alone && !still_certain_at_home && home_other != nullptr) {
+          HIE_ASSIGN_OR_RETURN(auto other, txn.GetRecord(home_other->source_id()));
+          if (other.has_value()) {
+            question.emplace(home_other->source_id(),
+                             matcher_->Compare(id, request.demographics(), home_other->source_id(),
+                                               other->demographics()));
+          }
+        } else if (best_elsewhere != nullptr) {
+          question.emplace(best_elsewhere->source_id, *best_elsewhere);
+        }
+        if (question.has_value()) {
+          HIE_ASSIGN_OR_RETURN(auto right, txn.GetRecord(question->first));
+          HIE_ASSIGN_OR_RETURN(auto right_link, txn.GetLink(question->first));
+          if (right.has_value() && right_link.has_value()) {
+            HIE_ASSIGN_OR_RETURN(
+                auto task, OpenReviewTask(txn, call, now, record, current_link->person_id(), *right,
+                                          right_link->person_id(), question->second.explanation));
+            decision->set_review_task_id(task.task_id());
+          }
+        }
+      }
+    } else {
+      // First version: link to a CERTAIN person, else found a new person (and ask about
+      // PROBABLE / POSSIBLE ones).
+      index_it = true;
+      const RecordMatch* certain = nullptr;
+      std::string certain_person;
+      if (!by_person.empty() && by_person[0].second->grade == v1::MATCH_GRADE_CERTAIN) {
+        certain = by_person[0].second;
+        certain_person = by_person[0].first;
+      }
+      if (certain != nullptr) {
+        HIE_ASSIGN_OR_RETURN(v1::Person person, LockActivePerson(txn, certain_person));
+        HIE_ASSIGN_OR_RETURN(
+            auto moved, MoveRecord(txn, call, now, id, "", person.person_id(), v1::LINK_METHOD_AUTO,
+                                   v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match",
+                                   certain->score, certain->grade));
+        HIE_RETURN_IF_ERROR(TouchPerson(txn, person, now));
+        decision->set_outcome(v1::MATCH_OUTCOME_LINKED);
+        decision->set_person_id(person.person_id());
+      } else {
+        HIE_ASSIGN_OR_RETURN(v1::Person person, CreatePerson(txn, call, now, "no_certain_match"));
+        HIE_ASSIGN_OR_RETURN(
+            auto moved,
+            MoveRecord(txn, call, now, id, "", person.person_id(), v1::LINK_METHOD_NEW_PERSON,
+                       v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match"));
+        decision->set_outcome(v1::MATCH_OUTCOME_NEW_PERSON);
+        decision->set_person_id(person.person_id());
+        int opened = 0;
+        for (const auto& [candidate_person, m] : by_person) {
+          if (opened == kMaxReviewTasksPerRegistration) break;
+          HIE_ASSIGN_OR_RETURN(auto right, txn.GetRecord(m->source_id));
+          if (!right.has_value()) continue;
+          HIE_ASSIGN_OR_RETURN(auto task, OpenReviewTask(txn, call, now, record, person.person_id(),
+                                                         *right, candidate_person, m->explanation));
+          if (opened++ == 0) decision->set_review_task_id(task.task_id());
+          decision->set_outcome(v1::MATCH_OUTCOME_REVIEW);
+        }
+      }
+    }
+    *out.mutable_record() = record;
+    out.mutable_record()->set_person_id(decision->person_id());
+    out.set_person_id(decision->person_id());
+    return out;
+  };
+  absl::StatusOr<v1::RegisterSourceRecordResponse> result =
+      request.validate_only()
+          ? produce()
+          : Idempotent<v1::RegisterSourceRecordResponse>(txn, RegisterIdempotencyKey(request),
+                                                         fingerprint, now, produce);
+  if (result.ok()) index->upsert = index_it && !result->stale();
+  return result;
+}
+
+absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecords(
+    const CallContext& call, const v1::MergeSourceRecordsRequest& request) {
+  if (absl::Status s =
+          Admit(call, request, Operation::kMergeSourceRecords,
+                {{&request.survivor(), "survivor"}, {&request.superseded(), "superseded"}});
+      !s.ok())
+    return s;
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.survivor(), "survivor"));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.superseded(), "superseded"));
+  if (request.survivor().org() != request.superseded().org()) {
+    return absl::InvalidArgumentError("survivor.org and superseded.org must be the same org");
+  }
+  if (SameId(request.survivor(), request.superseded())) {
+    return absl::InvalidArgumentError("survivor and superseded must be different records");
+  }
+  const absl::Time now = clock_->Now();
+  v1::MergeSourceRecordsResponse response;
+  absl::Status status = Write(
+      call.deadline,
+      {"record:" + RecordKey(request.survivor()), "record:" + RecordKey(request.superseded())},
+      [&](IdentityTxn& txn) -> absl::Status {
+        auto result = Idempotent<v1::MergeSourceRecordsResponse>(
+            txn, "source_merge:" + request.idempotency_key(), Fingerprint(request), now,
+            [&]() -> absl::StatusOr<v1::MergeSourceRecordsResponse> {
+              auto survivor = txn.GetRecord(request.survivor());
+              auto superseded = txn.GetRecord(request.superseded());
+              if (!survivor.ok()) return survivor.status();
+              if (!superseded.ok()) return superseded.status();
+              if (!survivor->has_value() || !superseded->has_value()) {
+                return absl::NotFoundError("survivor or superseded record not found");
+              }
+              if ((*superseded)->state() == v1::RECORD_STATE_SUPERSEDED &&
+                  !SameId((*superseded)->superseded_by(), request.survivor())) {
+                return absl::FailedPreconditionError(
+                    "superseded record is already superseded by another record");
+              }
+              if ((*survivor)->state() != v1::RECORD_STATE_ACTIVE) {
+                return absl::FailedPreconditionError("survivor record is not active");
+              }
+              if (auto s = txn.SetRecordState(request.superseded(), v1::RECORD_STATE_SUPERSEDED,
+                                              request.survivor());
+                  !s.ok()) {
+                return s;
+              }
+              // The superseded record follows the survivor's person.
+              HIE_ASSIGN_OR_RETURN(auto to, LockActivePerson(txn, (*survivor)->person_id()));
+              v1::MergeSourceRecordsResponse out;
+              const std::string from = (*superseded)->person_id();
+              if (from != to.person_id()) {
+                HIE_ASSIGN_OR_RETURN(auto from_person, LockActivePerson(txn, from));
+                HIE_ASSIGN_OR_RETURN(
+                    auto moved,
+                    MoveRecord(txn, call, now, request.superseded(), from, to.person_id(),
+                               v1::LINK_METHOD_MANUAL, v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED,
+                               "source_merge"));
+                out.set_event_id(moved.event_id());
+                HIE_RETURN_IF_ERROR(SettleAfterLoss(txn, from_person, now).status());
+                if (auto s = TouchPerson(txn, to, now); !s.ok()) return s;
+              } else {
+                v1::IdentityEvent e =
+                    NewEvent(v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, call, now, "source_merge");
+                *e.add_source_ids() = request.superseded();
+                *e.add_source_ids() = request.survivor();
+                e.set_to_person_id(to.person_id());
+                HIE_RETURN_IF_ERROR(txn.AppendEvent(&e).status());
+                out.set_event_id(e.event_id());
+              }
+              // Its open review tasks no longer make sense.
+              HIE_ASSIGN_OR_RETURN(auto open, txn.OpenTasksWith(request.superseded()));
+              for (const v1::ReviewTask& task : open) {
+                if (auto s = CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE,
+                                       "record superseded");
+                    !s.ok()) {
+                  return s;
+                }
+              }
+              auto survivor_now = txn.GetRecord(request.survivor());
+              auto superseded_now = txn.GetRecord(request.superseded());
+              if (!survivor_now.ok()) return survivor_now.status();
+              if (!superseded_now.ok()) return superseded_now.status();
+              *out.mutable_survivor() = **survivor_now;
+              *out.mutable_superseded() = **superseded_now;
+              out.set_person_id(to.person_id());
+              return out;
+            });
+        if (!result.ok()) return result.status();
+        response = *std::move(result);
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  HIE_RETURN_IF_ERROR(matcher_->Remove(request.superseded()));
+  return response;
+}
+
+}  // namespace hie::identity
