@@ -11,6 +11,7 @@
 #include "services/common/server.h"
 #include "services/common/status.h"
 #include "services/common/tls.h"
+#include "services/identity/core/history_follower.h"
 
 namespace hie::identity {
 namespace {
@@ -111,7 +112,6 @@ HIE_IDENTITY_RPC(ListNotAMatches, v1::ListNotAMatchesRequest, v1::ListNotAMatche
 namespace {
 
 constexpr absl::Duration kPollInterval = absl::Milliseconds(200);
-constexpr absl::Duration kGapPatience = absl::Seconds(10);
 constexpr int kPageSize = 500;
 
 // One WatchEvents stream: a thread pages through the history and writes one event at a time
@@ -126,6 +126,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
         call_(std::move(call)),
         types_(request.types().begin(), request.types().end()),
         delivered_through_(request.after_sequence()),
+        follower_(request.after_sequence()),
         stopping_(std::move(stopping)) {
     thread_ = std::thread([this] { Run(); });
   }
@@ -176,14 +177,15 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
         end = ToGrpcStatus(events.status());
         break;
       }
+      // In order, up to the follower's frontier: an event above a gap waits until the gap fills
+      // or is given up (history_follower.h), so a subscriber resuming from the last sequence it
+      // got misses nothing.
+      const absl::Time now = absl::Now();
+      for (const v1::IdentityEvent& e : *events) follower_.Note(e.sequence(), now);
+      follower_.Advance(now);
       bool progressed = false;
       for (const v1::IdentityEvent& e : *events) {
-        if (e.sequence() != delivered_through_ + 1) {
-          // A gap: wait for it, unless it has been missing long enough to be a rollback.
-          auto [it, fresh] = gap_since_.try_emplace(delivered_through_ + 1, absl::Now());
-          if (absl::Now() - it->second < kGapPatience) break;
-          gap_since_.clear();
-        }
+        if (e.sequence() > follower_.through()) break;
         delivered_through_ = e.sequence();
         progressed = true;
         if (!types_.empty() && types_.count(e.type()) == 0) continue;
@@ -207,7 +209,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::IdentityEvent> {
   const CallContext call_;
   const std::set<int> types_;
   int64_t delivered_through_;
-  std::map<int64_t, absl::Time> gap_since_;
+  HistoryFollower follower_;  // the gaps above delivered_through_
   std::shared_ptr<std::atomic<bool>> stopping_;
   std::mutex mu_;
   std::condition_variable cv_;
