@@ -11,6 +11,8 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <tuple>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -30,6 +32,36 @@ namespace {
 
 namespace id = ::hie::identity::v1;
 using Stub = id::IdentityService::StubInterface;
+
+// An identity RPC: its name (for error messages) and the stub method that sends it.
+template <typename Req, typename Resp>
+struct Rpc {
+  const char* name;
+  grpc::Status (Stub::*send)(grpc::ClientContext*, const Req&, Resp*);
+};
+template <typename Req, typename Resp>
+constexpr Rpc<Req, Resp> MakeRpc(const char* name, grpc::Status (Stub::*send)(grpc::ClientContext*,
+                                                                              const Req&, Resp*)) {
+  return {name, send};
+}
+
+// Every identity RPC a command may make, looked up by its types (RpcOf): the typed handlers of
+// the UnaryCall actions of the command table. An Action with no entry here does not compile.
+constexpr auto kRpcs = std::make_tuple(
+    MakeRpc("RegisterSourceRecord", &Stub::RegisterSourceRecord),
+    MakeRpc("Resolve", &Stub::Resolve), MakeRpc("SearchPersons", &Stub::SearchPersons),
+    MakeRpc("ListReviewTasks", &Stub::ListReviewTasks),
+    MakeRpc("GetReviewTask", &Stub::GetReviewTask),
+    MakeRpc("ResolveReviewTask", &Stub::ResolveReviewTask),
+    MakeRpc("LinkRecord", &Stub::LinkRecord), MakeRpc("UnlinkRecord", &Stub::UnlinkRecord),
+    MakeRpc("MergePersons", &Stub::MergePersons), MakeRpc("UnmergePersons", &Stub::UnmergePersons),
+    MakeRpc("GetPerson", &Stub::GetPerson), MakeRpc("GetSourceRecord", &Stub::GetSourceRecord),
+    MakeRpc("GetHistory", &Stub::GetHistory));
+
+template <typename Req, typename Resp>
+constexpr const Rpc<Req, Resp>& RpcOf() {
+  return std::get<Rpc<Req, Resp>>(kRpcs);
+}
 
 std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
@@ -58,6 +90,7 @@ class Session {
       : config_(std::move(config)), timeout_(timeout), json_(json), rng_(std::random_device{}()) {}
 
   const Config& config() const { return config_; }
+  absl::Duration timeout() const { return timeout_; }
   bool json() const { return json_; }
 
   // Connects on first use (so that usage errors are reported before TLS files are read).
@@ -88,11 +121,11 @@ class Session {
     context->AddMetadata("x-request-id", request_id);
   }
 
-  // Fills context (and a missing idempotency key), makes the call, prints the response or the
-  // error. Returns the exit status.
-  template <typename Req, typename Resp, typename Fn>
-  int Call(absl::string_view rpc, Req& request, Fn fn,
-           const std::function<std::string(const Resp&)>& render) {
+  // Fills the request's context (and a missing idempotency key), sends it with `rpc`, prints
+  // the response or the error. Returns the exit status.
+  template <typename Req, typename Resp>
+  int Call(const Rpc<Req, Resp>& rpc, UnaryCall<Req, Resp>& unary) {
+    Req& request = unary.request;
     std::string request_id = NewId();
     absl::StatusOr<hie::common::v1::RequestContext> context = BuildContext(config_, request_id);
     if (!context.ok()) {
@@ -109,9 +142,9 @@ class Session {
     grpc::ClientContext call;
     Prepare(&call, request_id);
     Resp response;
-    grpc::Status status = fn(&call, request, &response);
+    grpc::Status status = ((*stub_).*rpc.send)(&call, request, &response);
     if (!status.ok()) {
-      std::cerr << "hiectl: " << rpc << " failed: " << hie::GrpcCodeName(status.error_code())
+      std::cerr << "hiectl: " << rpc.name << " failed: " << hie::GrpcCodeName(status.error_code())
                 << ": " << status.error_message() << " (request id " << request_id << ")\n";
       grpc::StatusCode code = status.error_code();
       bool unknown_outcome = code == grpc::StatusCode::UNKNOWN ||
@@ -128,7 +161,7 @@ class Session {
     }
     // Text output holds what clinics sent; a control character must not reach the terminal.
     std::cout << (json_ ? ToJson(response) + "\n"
-                        : hie::PrintableText(render(response), /*keep_newlines=*/true));
+                        : hie::PrintableText(unary.render(response), /*keep_newlines=*/true));
     return 0;
   }
 
@@ -146,7 +179,7 @@ int Usage(const absl::Status& status) {
   return 2;
 }
 
-int Health(const Config& config, absl::Duration timeout, bool json) {
+int Health(const Config& config, const HealthCheck& check, absl::Duration timeout, bool json) {
   std::string error;
   std::shared_ptr<grpc::Channel> channel = MakeChannel(config, &error);
   if (channel == nullptr) return Usage(absl::InvalidArgumentError(error));
@@ -154,7 +187,7 @@ int Health(const Config& config, absl::Duration timeout, bool json) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   grpc::health::v1::HealthCheckRequest request;
-  request.set_service(config.Get("service"));
+  request.set_service(check.service);
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status status = stub->Check(&context, request, &response);
   std::string target = config.Get("target");
@@ -182,305 +215,238 @@ int Health(const Config& config, absl::Duration timeout, bool json) {
 // Rows per RegisterSourceRecords call of `register --file`.
 constexpr size_t kRowsPerCall = 50;
 
-// register --file: the good rows in RegisterSourceRecords calls of up to kRowsPerCall rows, up
-// to --parallel calls in flight; with --validate-only, one RegisterSourceRecord dry run per row
-// (a batch is never a dry run).
-int RegisterFile(Session& session) {
-  const Config& config = session.config();
+// The checked flags and the parsed file of `register --file`.
+struct BulkInput {
+  int parallel = 1;
+  bool validate_only = false;
+  BulkFile file;
+};
+
+// Checks the flags of `register --file`, reads and parses the file. Errors are for Usage().
+absl::StatusOr<BulkInput> LoadBulkInput(const Config& config) {
   for (const char* key :
        {"org", "local-id", "given", "middle", "family", "sex", "birth-date", "address-line", "city",
         "state", "postal-code", "phone", "email", "ssn", "idempotency-key"}) {
     if (!config.Get(key).empty()) {
-      return Usage(absl::InvalidArgumentError(
-          absl::StrCat("--file cannot be combined with --", key, " (the file gives every row)")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--file cannot be combined with --", key, " (the file gives every row)"));
     }
   }
-  absl::StatusOr<int64_t> parallel = config.GetInt("parallel");
-  if (!parallel.ok()) return Usage(parallel.status());
-  if (*parallel < 1 || *parallel > 16) {
-    return Usage(absl::InvalidArgumentError("--parallel must be between 1 and 16"));
+  BulkInput input;
+  HIE_ASSIGN_OR_RETURN(int64_t parallel, config.GetInt("parallel"));
+  if (parallel < 1 || parallel > 16) {
+    return absl::InvalidArgumentError("--parallel must be between 1 and 16");
   }
-  absl::StatusOr<bool> validate_only = config.GetBool("validate-only");
-  if (!validate_only.ok()) return Usage(validate_only.status());
-  absl::StatusOr<std::string> text = hie::ReadFileToString(config.Get("file"));
-  if (!text.ok()) return Usage(text.status());
-  absl::StatusOr<CsvEncoding> encoding = ParseCsvEncoding(config.Get("encoding"), "--encoding");
-  if (!encoding.ok()) return Usage(encoding.status());
-  absl::StatusOr<BulkFile> file = ParseBulkFile(*text, *encoding);
+  input.parallel = static_cast<int>(parallel);
+  HIE_ASSIGN_OR_RETURN(input.validate_only, config.GetBool("validate-only"));
+  HIE_ASSIGN_OR_RETURN(std::string text, hie::ReadFileToString(config.Get("file")));
+  HIE_ASSIGN_OR_RETURN(CsvEncoding encoding,
+                       ParseCsvEncoding(config.Get("encoding"), "--encoding"));
+  absl::StatusOr<BulkFile> file = ParseBulkFile(text, encoding);
   if (!file.ok()) {
-    std::cerr << "hiectl: " << config.Get("file") << ": " << file.status().message() << "\n";
-    return 2;
+    return absl::Status(file.status().code(),
+                        absl::StrCat(config.Get("file"), ": ", file.status().message()));
   }
+  input.file = *std::move(file);
   // A dry run must not use (and so spoil) the key of the real registration.
-  if (*validate_only) {
-    for (BulkRow& row : file->rows) {
+  if (input.validate_only) {
+    for (BulkRow& row : input.file.rows) {
       row.request.set_validate_only(true);
       row.request.set_idempotency_key(row.request.idempotency_key() + "-validate");
     }
   }
+  return input;
+}
 
-  if (absl::Status s = BuildContext(config, "check").status(); !s.ok()) return Usage(s);
-  if (!session.Connect()) return 2;
-  BulkSummary summary;
-  summary.rows = static_cast<int>(file->rows.size() + file->errors.size());
-  summary.errors = static_cast<int>(file->errors.size());
-  for (const BulkRowError& error : file->errors) {
-    std::cerr << "hiectl: " << config.Get("file") << ": " << error.message << " (skipped)\n";
+// One run of `register --file` over a connected session: the good rows in RegisterSourceRecords
+// calls of up to kRowsPerCall rows, up to --parallel calls in flight; with --validate-only, one
+// RegisterSourceRecord dry run per row (a batch is never a dry run).
+class BulkRegistration {
+ public:
+  BulkRegistration(Session& session, BulkInput input)
+      : session_(session), input_(std::move(input)) {}
+
+  // Returns the exit status.
+  int Run() {
+    const BulkFile& file = input_.file;
+    summary_.rows = static_cast<int>(file.rows.size() + file.errors.size());
+    summary_.errors = static_cast<int>(file.errors.size());
+    for (const BulkRowError& error : file.errors) {
+      std::cerr << "hiectl: " << session_.config().Get("file") << ": " << error.message
+                << " (skipped)\n";
+    }
+    std::vector<std::thread> threads;
+    for (int t = 1; t < input_.parallel; ++t) {
+      threads.emplace_back([this, t] { Work(static_cast<size_t>(t)); });
+    }
+    Work(0);
+    for (std::thread& t : threads) t.join();
+
+    summary_.not_sent = static_cast<int>(file.rows.size()) - sent_;
+    if (input_.validate_only) std::cerr << "dry run (--validate-only): nothing was stored\n";
+    // The summary goes to stderr in JSON mode so that stdout stays one JSON object per line.
+    (session_.json() ? std::cerr : std::cout) << RenderBulkSummary(summary_);
+    if (stop_) {
+      std::cerr << "hiectl: stopped: the server could not be reached or timed out; re-running the "
+                   "file is safe "
+                   "(rows already registered are recognised by their idempotency keys)\n";
+      return 2;
+    }
+    return summary_.errors > 0 ? 1 : 0;
   }
 
-  std::mutex mu;  // guards summary and output
-  std::atomic<bool> stop{false};
-  std::atomic<int> sent{0};
+ private:
   // Rows of one record always go to the same worker, in file order, so that successive versions
   // of a record in one file are registered in the order the file gives them (the entries of a
   // call are decided in order).
-  auto shard_of = [&](const BulkRow& row) {
+  size_t ShardOf(const BulkRow& row) const {
     return std::hash<std::string>{}(absl::StrCat(row.request.source_id().org(), "\n",
                                                  row.request.source_id().local_id())) %
-           static_cast<size_t>(*parallel);
-  };
-  // Counts and prints one row's answer; mu held.
-  auto report = [&](const BulkRow& row, const grpc::Status& status,
-                    const id::RegisterSourceRecordResponse& response,
-                    const std::string& request_id) {
+           static_cast<size_t>(input_.parallel);
+  }
+
+  // Sends the rows of `shard`, kRowsPerCall (or, dry run, one) at a time, until stop_.
+  void Work(size_t shard) {
+    const size_t rows_per_call = input_.validate_only ? 1 : kRowsPerCall;
+    std::vector<const BulkRow*> rows;
+    for (const BulkRow& row : input_.file.rows) {
+      if (stop_) return;
+      if (ShardOf(row) != shard) continue;
+      rows.push_back(&row);
+      if (rows.size() == rows_per_call) {
+        Send(rows);
+        rows.clear();
+      }
+    }
+    if (!stop_) Send(rows);
+  }
+
+  // One call for `rows` (one row with --validate-only); reports every row's answer.
+  void Send(const std::vector<const BulkRow*>& rows) {
+    if (rows.empty()) return;
+    const std::string request_id = session_.NewId();
+    absl::StatusOr<hie::common::v1::RequestContext> context =
+        BuildContext(session_.config(), request_id);
+    if (!context.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::cerr << "hiectl: " << context.status().message() << "\n";
+      stop_ = true;
+      return;
+    }
+    grpc::ClientContext call;
+    session_.Prepare(&call, request_id);
+    std::vector<grpc::Status> statuses(rows.size());
+    std::vector<id::RegisterSourceRecordResponse> responses(rows.size());
+    if (input_.validate_only) {
+      id::RegisterSourceRecordRequest request = rows[0]->request;
+      *request.mutable_context() = *context;
+      statuses[0] = session_.stub().RegisterSourceRecord(&call, request, &responses[0]);
+    } else {
+      SendBatch(&call, *context, rows, statuses, responses);
+    }
+    sent_ += static_cast<int>(rows.size());
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t k = 0; k < rows.size(); ++k) {
+      Report(*rows[k], statuses[k], responses[k], request_id);
+    }
+  }
+
+  // One RegisterSourceRecords call; each row's status and response.
+  void SendBatch(grpc::ClientContext* call, const hie::common::v1::RequestContext& context,
+                 const std::vector<const BulkRow*>& rows, std::vector<grpc::Status>& statuses,
+                 std::vector<id::RegisterSourceRecordResponse>& responses) {
+    id::RegisterSourceRecordsRequest request;
+    *request.mutable_context() = context;
+    for (const BulkRow* row : rows) *request.add_registrations() = row->request;
+    id::RegisterSourceRecordsResponse out;
+    grpc::Status status = session_.stub().RegisterSourceRecords(call, request, &out);
+    if (status.ok() && out.results_size() != static_cast<int>(rows.size())) {
+      status = grpc::Status(grpc::StatusCode::INTERNAL,
+                            "the server answered a different number of results");
+    }
+    for (size_t k = 0; k < rows.size(); ++k) {
+      if (!status.ok()) {
+        statuses[k] = status;
+        continue;
+      }
+      const id::RegisterSourceRecordResult& result = out.results(static_cast<int>(k));
+      statuses[k] = grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.message());
+      responses[k] = result.response();
+    }
+  }
+
+  // Counts and prints one row's answer; mu_ held.
+  void Report(const BulkRow& row, const grpc::Status& status,
+              const id::RegisterSourceRecordResponse& response, const std::string& request_id) {
     if (!status.ok()) {
-      ++summary.errors;
+      ++summary_.errors;
       std::cerr << "hiectl: line " << row.line << ": " << FormatSourceId(row.request.source_id())
                 << ": " << hie::GrpcCodeName(status.error_code()) << ": " << status.error_message()
                 << " (request id " << request_id << ")\n";
-      if (ExitCodeForGrpcCode(status.error_code()) == 2) stop = true;
+      if (ExitCodeForGrpcCode(status.error_code()) == 2) stop_ = true;
       return;
     }
-    if (response.created()) ++summary.created;
-    if (response.stale()) ++summary.stale;
+    Count(response);
+    if (session_.json()) {
+      std::cout << "{\"line\":" << row.line << ",\"response\":" << ToJson(response) << "}\n";
+      return;
+    }
+    std::cout << hie::PrintableText(RenderBulkRow(row.line, row.request, response),
+                                    /*keep_newlines=*/true);
+    for (const hie::common::v1::FieldWarning& warning : response.warnings()) {
+      std::cerr << "hiectl: line " << row.line << ": warning: " << warning.field() << ": "
+                << hie::PrintableText(warning.message()) << "\n";
+    }
+  }
+
+  // mu_ held.
+  void Count(const id::RegisterSourceRecordResponse& response) {
+    if (response.created()) ++summary_.created;
+    if (response.stale()) ++summary_.stale;
     switch (response.decision().outcome()) {
       case id::MATCH_OUTCOME_NEW_PERSON:
-        ++summary.new_person;
+        ++summary_.new_person;
         break;
       case id::MATCH_OUTCOME_LINKED:
-        ++summary.linked;
+        ++summary_.linked;
         break;
       case id::MATCH_OUTCOME_REVIEW:
-        ++summary.review;
+        ++summary_.review;
         break;
       case id::MATCH_OUTCOME_UNCHANGED:
-        ++summary.unchanged;
+        ++summary_.unchanged;
         break;
       default:
         break;
     }
-    if (session.json()) {
-      std::cout << "{\"line\":" << row.line << ",\"response\":" << ToJson(response) << "}\n";
-    } else {
-      std::cout << hie::PrintableText(RenderBulkRow(row.line, row.request, response),
-                                      /*keep_newlines=*/true);
-      for (const hie::common::v1::FieldWarning& warning : response.warnings()) {
-        std::cerr << "hiectl: line " << row.line << ": warning: " << warning.field() << ": "
-                  << hie::PrintableText(warning.message()) << "\n";
-      }
-    }
-  };
-  // One call for `rows` (one row with --validate-only).
-  auto send = [&](const std::vector<const BulkRow*>& rows) {
-    if (rows.empty()) return;
-    const std::string request_id = session.NewId();
-    absl::StatusOr<hie::common::v1::RequestContext> context = BuildContext(config, request_id);
-    if (!context.ok()) {
-      std::lock_guard<std::mutex> lock(mu);
-      std::cerr << "hiectl: " << context.status().message() << "\n";
-      stop = true;
-      return;
-    }
-    grpc::ClientContext call;
-    session.Prepare(&call, request_id);
-    std::vector<grpc::Status> statuses(rows.size());
-    std::vector<id::RegisterSourceRecordResponse> responses(rows.size());
-    if (*validate_only) {
-      id::RegisterSourceRecordRequest request = rows[0]->request;
-      *request.mutable_context() = *context;
-      statuses[0] = session.stub().RegisterSourceRecord(&call, request, &responses[0]);
-    } else {
-      id::RegisterSourceRecordsRequest request;
-      *request.mutable_context() = *context;
-      for (const BulkRow* row : rows) *request.add_registrations() = row->request;
-      id::RegisterSourceRecordsResponse out;
-      grpc::Status status = session.stub().RegisterSourceRecords(&call, request, &out);
-      if (status.ok() && out.results_size() != static_cast<int>(rows.size())) {
-        status = grpc::Status(grpc::StatusCode::INTERNAL,
-                              "the server answered a different number of results");
-      }
-      for (size_t k = 0; k < rows.size(); ++k) {
-        if (!status.ok()) {
-          statuses[k] = status;
-          continue;
-        }
-        const id::RegisterSourceRecordResult& result = out.results(static_cast<int>(k));
-        statuses[k] = grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.message());
-        responses[k] = result.response();
-      }
-    }
-    sent += static_cast<int>(rows.size());
-    std::lock_guard<std::mutex> lock(mu);
-    for (size_t k = 0; k < rows.size(); ++k)
-      report(*rows[k], statuses[k], responses[k], request_id);
-  };
-  auto worker = [&](size_t shard) {
-    const size_t rows_per_call = *validate_only ? 1 : kRowsPerCall;
-    std::vector<const BulkRow*> rows;
-    for (const BulkRow& row : file->rows) {
-      if (stop) return;
-      if (shard_of(row) != shard) continue;
-      rows.push_back(&row);
-      if (rows.size() == rows_per_call) {
-        send(rows);
-        rows.clear();
-      }
-    }
-    if (!stop) send(rows);
-  };
-  std::vector<std::thread> threads;
-  for (int64_t t = 1; t < *parallel; ++t) threads.emplace_back(worker, static_cast<size_t>(t));
-  worker(0);
-  for (std::thread& t : threads) t.join();
-
-  summary.not_sent = static_cast<int>(file->rows.size()) - sent;
-  if (*validate_only) std::cerr << "dry run (--validate-only): nothing was stored\n";
-  // The summary goes to stderr in JSON mode so that stdout stays one JSON object per line.
-  (session.json() ? std::cerr : std::cout) << RenderBulkSummary(summary);
-  if (stop) {
-    std::cerr << "hiectl: stopped: the server could not be reached or timed out; re-running the "
-                 "file is safe "
-                 "(rows already registered are recognised by their idempotency keys)\n";
-    return 2;
   }
-  return summary.errors > 0 ? 1 : 0;
+
+  Session& session_;
+  const BulkInput input_;
+  std::mutex mu_;  // guards summary_ and the output
+  BulkSummary summary_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> sent_{0};
+};
+
+// register --file.
+int RegisterFile(Session& session) {
+  absl::StatusOr<BulkInput> input = LoadBulkInput(session.config());
+  if (!input.ok()) return Usage(input.status());
+  if (absl::Status s = BuildContext(session.config(), "check").status(); !s.ok()) return Usage(s);
+  if (!session.Connect()) return 2;
+  return BulkRegistration(session, *std::move(input)).Run();
 }
 
-template <typename Req>
-int BuildFailed(const absl::StatusOr<Req>& request) {
-  return Usage(request.status());
+// Performs each kind of Action of the command table (commands.h); std::visit in Run needs one
+// overload per alternative.
+int Perform(Session& session, const HealthCheck& check) {
+  return Health(session.config(), check, session.timeout(), session.json());
 }
-
-int RunIdentity(const CommandSpec& spec, const std::vector<std::string>& positionals, Config config,
-                absl::Duration timeout, bool json) {
-  Session s(std::move(config), timeout, json);
-  const Config& flags = s.config();
-  // The handlers below only dereference it inside Call, after Connect() succeeded.
-  auto stub_of = [&s]() -> Stub& { return s.stub(); };
-  const std::string& name = spec.name;
-
-  if (name == "register") {
-    if (!flags.Get("file").empty()) return RegisterFile(s);
-    absl::StatusOr<id::RegisterSourceRecordRequest> request = BuildRegisterRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    bool validate_only = request->validate_only();
-    absl::StatusOr<bool> explain = flags.GetBool("explain");
-    if (!explain.ok()) return Usage(explain.status());
-    return s.Call<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>(
-        "RegisterSourceRecord", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().RegisterSourceRecord(c, q, r); },
-        [&](const id::RegisterSourceRecordResponse& r) {
-          return RenderRegister(r, validate_only, *explain);
-        });
-  }
-  if (name == "resolve") {
-    absl::StatusOr<id::ResolveRequest> request = BuildResolveRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::ResolveRequest, id::ResolveResponse>(
-        "Resolve", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().Resolve(c, q, r); }, RenderResolve);
-  }
-  if (name == "search") {
-    absl::StatusOr<id::SearchPersonsRequest> request = BuildSearchRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    bool explain = *flags.GetBool("explain");  // validated by BuildSearchRequest
-    return s.Call<id::SearchPersonsRequest, id::SearchPersonsResponse>(
-        "SearchPersons", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().SearchPersons(c, q, r); },
-        [&](const id::SearchPersonsResponse& r) { return RenderSearch(r, explain); });
-  }
-  if (name == "review list") {
-    absl::StatusOr<id::ListReviewTasksRequest> request = BuildListReviewTasksRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::ListReviewTasksRequest, id::ListReviewTasksResponse>(
-        "ListReviewTasks", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().ListReviewTasks(c, q, r); },
-        RenderReviewList);
-  }
-  if (name == "review show") {
-    absl::StatusOr<id::GetReviewTaskRequest> request = BuildGetReviewTaskRequest(positionals);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::GetReviewTaskRequest, id::ReviewTask>(
-        "GetReviewTask", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().GetReviewTask(c, q, r); },
-        RenderReviewTask);
-  }
-  if (name == "review resolve") {
-    absl::StatusOr<id::ResolveReviewTaskRequest> request =
-        BuildResolveReviewTaskRequest(flags, positionals);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::ResolveReviewTaskRequest, id::ResolveReviewTaskResponse>(
-        "ResolveReviewTask", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().ResolveReviewTask(c, q, r); },
-        RenderResolveReview);
-  }
-  if (name == "link") {
-    absl::StatusOr<id::LinkRecordRequest> request = BuildLinkRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::LinkRecordRequest, id::LinkRecordResponse>(
-        "LinkRecord", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().LinkRecord(c, q, r); }, RenderLink);
-  }
-  if (name == "unlink") {
-    absl::StatusOr<id::UnlinkRecordRequest> request = BuildUnlinkRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::UnlinkRecordRequest, id::UnlinkRecordResponse>(
-        "UnlinkRecord", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().UnlinkRecord(c, q, r); },
-        RenderUnlink);
-  }
-  if (name == "merge") {
-    absl::StatusOr<id::MergePersonsRequest> request = BuildMergeRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::MergePersonsRequest, id::MergePersonsResponse>(
-        "MergePersons", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().MergePersons(c, q, r); },
-        RenderMerge);
-  }
-  if (name == "unmerge") {
-    absl::StatusOr<id::UnmergePersonsRequest> request = BuildUnmergeRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::UnmergePersonsRequest, id::UnmergePersonsResponse>(
-        "UnmergePersons", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().UnmergePersons(c, q, r); },
-        RenderUnmerge);
-  }
-  if (name == "person") {
-    absl::StatusOr<id::GetPersonRequest> request = BuildGetPersonRequest(flags, positionals);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::GetPersonRequest, id::Person>(
-        "GetPerson", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().GetPerson(c, q, r); },
-        RenderPerson);
-  }
-  if (name == "record") {
-    absl::StatusOr<id::GetSourceRecordRequest> request = BuildGetSourceRecordRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::GetSourceRecordRequest, id::SourceRecord>(
-        "GetSourceRecord", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().GetSourceRecord(c, q, r); },
-        RenderSourceRecord);
-  }
-  if (name == "history") {
-    absl::StatusOr<id::GetHistoryRequest> request = BuildGetHistoryRequest(flags);
-    if (!request.ok()) return BuildFailed(request);
-    return s.Call<id::GetHistoryRequest, id::GetHistoryResponse>(
-        "GetHistory", *request,
-        [&](auto* c, const auto& q, auto* r) { return stub_of().GetHistory(c, q, r); },
-        RenderHistory);
-  }
-  std::cerr << "hiectl: BUG: command '" << name << "' has no handler\n";
-  return 2;
+int Perform(Session& session, const BulkRegister&) { return RegisterFile(session); }
+template <typename Req, typename Resp>
+int Perform(Session& session, UnaryCall<Req, Resp>& call) {
+  return session.Call(RpcOf<Req, Resp>(), call);
 }
 
 }  // namespace
@@ -523,8 +489,10 @@ int Run(const std::vector<std::string>& args, const char* const* envp) {
   if (!timeout.ok()) return Usage(timeout.status());
   absl::StatusOr<bool> json = config->GetBool("json");
   if (!json.ok()) return Usage(json.status());
-  if (spec.name == "health") return Health(*config, *timeout, *json);
-  return RunIdentity(spec, split.positionals, *std::move(config), *timeout, *json);
+  absl::StatusOr<Action> action = spec.plan(*config, split.positionals);
+  if (!action.ok()) return Usage(action.status());
+  Session session(*std::move(config), *timeout, *json);
+  return std::visit([&session](auto& what) { return Perform(session, what); }, *action);
 }
 
 }  // namespace hie::hiectl

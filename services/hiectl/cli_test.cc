@@ -122,10 +122,16 @@ class HiectlCliTest : public ::testing::Test {
   };
 
   Result Hiectl(std::vector<std::string> args, int port = 0) {
+    args.push_back("--user=jdoe");
+    return HiectlWithoutUser(std::move(args), port);
+  }
+
+  // For commands without --user (health).
+  Result HiectlWithoutUser(std::vector<std::string> args, int port = 0) {
     TlsFiles tls = hie::testing::TestCertFiles("operator");
-    for (std::string flag : {"--target=localhost:" + std::to_string(port ? port : server_->port()),
-                             "--tls-ca=" + tls.ca_file, "--tls-cert=" + tls.cert_file,
-                             "--tls-key=" + tls.key_file, std::string("--user=jdoe")}) {
+    for (std::string flag :
+         {"--target=localhost:" + std::to_string(port ? port : server_->port()),
+          "--tls-ca=" + tls.ca_file, "--tls-cert=" + tls.cert_file, "--tls-key=" + tls.key_file}) {
       args.push_back(flag);
     }
     ::testing::internal::CaptureStdout();
@@ -174,6 +180,32 @@ TEST_F(HiectlCliTest, UsageErrorExitsTwoWithoutCallingTheServer) {
   EXPECT_TRUE(fake_.resolves_.empty());
   EXPECT_EQ(Hiectl({"review", "show"}).code, 2);
   EXPECT_EQ(Hiectl({"resolve", "--org=a", "--local-id=1", "--colour=red"}).code, 2);
+}
+
+TEST_F(HiectlCliTest, UnknownCommandIsRefusedWithTheCommandList) {
+  Result r = Hiectl({"frobnicate"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, ::testing::StartsWith("hiectl: unknown command 'frobnicate'\n\nusage: hiectl "
+                                           "COMMAND [flags]"));
+  EXPECT_THAT(r.err, HasSubstr("  review resolve  resolve a review task\n"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(HiectlCliTest, CommandHelpComesFromTheTable) {
+  Result r = Hiectl({"review", "show", "--help"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::StartsWith("hiectl review show TASK_ID\n"));
+  EXPECT_THAT(r.out, HasSubstr("--purpose=operations"));
+}
+
+TEST_F(HiectlCliTest, HealthAsksTheServer) {
+  Result r = HiectlWithoutUser({"health"});
+  EXPECT_EQ(r.code, 1) << r.err;  // a server starts NOT_SERVING
+  EXPECT_EQ(r.out, absl::StrCat("localhost:", server_->port(), ": NOT_SERVING\n"));
+  server_->SetServing(true);
+  r = HiectlWithoutUser({"health"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, absl::StrCat("localhost:", server_->port(), ": SERVING\n"));
 }
 
 TEST_F(HiectlCliTest, UnreachableServerExitsTwo) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <type_traits>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -18,6 +20,7 @@
 #include "services/common/demographics.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
+#include "services/hiectl/render.h"
 
 namespace hie::hiectl {
 namespace {
@@ -131,17 +134,73 @@ std::string Get(const DemographicFields& fields, absl::string_view column) {
 
 // --- Commands ---------------------------------------------------------------------------------
 
-std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
-  std::vector<CommandSpec> specs;
+namespace {
+
+const ConfigKey kOrg = {"org", "", "organisation of the record"};
+const ConfigKey kLocalId = {"local-id", "", "the organisation's patient id (MRN)"};
+
+// Calls `build` with what it reads: the flags, the positional arguments or both.
+template <typename Build>
+auto CallBuilder(const Build& build, const Config& flags,
+                 const std::vector<std::string>& positionals) {
+  if constexpr (std::is_invocable_v<Build, const Config&, const std::vector<std::string>&>) {
+    return build(flags, positionals);
+  } else if constexpr (std::is_invocable_v<Build, const Config&>) {
+    return build(flags);
+  } else {
+    return build(positionals);
+  }
+}
+
+// The plan of a command that is one identity RPC: `build` makes the request (from flags,
+// positionals or both), `render` prints the response.
+template <typename Build, typename Resp>
+Plan Unary(Build build, std::string (*render)(const Resp&)) {
+  return [build, render](const Config& flags,
+                         const std::vector<std::string>& positionals) -> absl::StatusOr<Action> {
+    auto request = CallBuilder(build, flags, positionals);
+    if (!request.ok()) return request.status();
+    using Req = std::decay_t<decltype(*request)>;
+    return UnaryCall<Req, Resp>{*std::move(request), render};
+  };
+}
+
+absl::StatusOr<Action> PlanHealth(const Config& flags, const std::vector<std::string>&) {
+  return HealthCheck{flags.Get("service")};
+}
+
+absl::StatusOr<Action> PlanRegister(const Config& flags, const std::vector<std::string>&) {
+  if (!flags.Get("file").empty()) return BulkRegister{};
+  HIE_ASSIGN_OR_RETURN(id::RegisterSourceRecordRequest request, BuildRegisterRequest(flags));
+  HIE_ASSIGN_OR_RETURN(bool explain, flags.GetBool("explain"));
+  const bool validate_only = request.validate_only();
+  return UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>{
+      std::move(request), [validate_only, explain](const id::RegisterSourceRecordResponse& r) {
+        return RenderRegister(r, validate_only, explain);
+      }};
+}
+
+absl::StatusOr<Action> PlanSearch(const Config& flags, const std::vector<std::string>&) {
+  HIE_ASSIGN_OR_RETURN(id::SearchPersonsRequest request, BuildSearchRequest(flags));
+  const bool explain = *flags.GetBool("explain");  // validated by BuildSearchRequest
+  return UnaryCall<id::SearchPersonsRequest, id::SearchPersonsResponse>{
+      std::move(request),
+      [explain](const id::SearchPersonsResponse& r) { return RenderSearch(r, explain); }};
+}
+
+// The table, in `hiectl --help` order, in four parts to keep each short. A command is one
+// entry: {name, synopsis, summary, positionals, flags, plan}.
+
+// health, and registering and finding records.
+void AddRecordCommands(const std::string& user, std::vector<CommandSpec>& specs) {
   {
     std::vector<ConfigKey> keys = ConnectionKeys();
     keys.push_back({"service", "", "the gRPC service name to check (empty: the whole server)"});
-    specs.push_back({"health", "", "check a service's health", 0, keys});
+    specs.push_back({"health", "", "check a service's health", 0, keys, PlanHealth});
   }
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
-    Add(keys, {{"org", "", "organisation of the record"},
-               {"local-id", "", "the organisation's patient id (MRN)"}});
+    std::vector<ConfigKey> keys = IdentityKeys(user);
+    Add(keys, {kOrg, kLocalId});
     AddDemographics(keys);
     Add(keys,
         {kIdempotencyKey,
@@ -151,70 +210,85 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
          {"parallel", "1", "bulk: calls in flight at once (1-16)"},
          {"encoding", "utf-8", "bulk: how the file encodes text: utf-8, windows-1252 or latin1"}});
     specs.push_back({"register", "(--org O --local-id ID [demographics] | --file F.csv)",
-                     "register a source record (or a CSV file of them) and match it", 0, keys});
+                     "register a source record (or a CSV file of them) and match it", 0, keys,
+                     PlanRegister});
   }
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
-    Add(keys, {{"org", "", "organisation of the record"},
-               {"local-id", "", "the organisation's patient id (MRN)"},
+    std::vector<ConfigKey> keys = IdentityKeys(user);
+    Add(keys, {kOrg,
+               kLocalId,
                {"target-org", "", "only cross-references at these orgs (comma-separated)"},
                {"include-inactive", "false", "also list superseded and inactive records"}});
     specs.push_back({"resolve", "--org O --local-id ID",
-                     "person and cross-references of a source record", 0, keys});
+                     "person and cross-references of a source record", 0, keys,
+                     Unary(BuildResolveRequest, RenderResolve)});
   }
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
+    std::vector<ConfigKey> keys = IdentityKeys(user);
     AddDemographics(keys);
     Add(keys, {{"only-certain", "false", "only CERTAIN matches"},
                {"max", "0", "at most N candidates (1-100; default 10)"},
                {"explain", "false", "show each candidate's match explanation"}});
-    specs.push_back({"search", "[demographics]", "find persons matching demographics", 0, keys});
+    specs.push_back(
+        {"search", "[demographics]", "find persons matching demographics", 0, keys, PlanSearch});
   }
+}
+
+// The operator's review queue.
+void AddReviewCommands(const std::string& user, std::vector<CommandSpec>& specs) {
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
+    std::vector<ConfigKey> keys = IdentityKeys(user);
     Add(keys, {{"state", "open", "open, same, different or obsolete"},
                {"org", "", "only tasks with a record of this org"},
                {"person", "", "only tasks involving this person"},
                {"order-by", "create_time", "create_time (oldest first) or score (best first)"},
                {"page-size", "0", "tasks per page (1-500; default 50)"},
                {"page-token", "", "page to fetch (printed under the previous page)"}});
-    specs.push_back({"review list", "", "list review tasks (the operator queue)", 0, keys});
+    specs.push_back({"review list", "", "list review tasks (the operator queue)", 0, keys,
+                     Unary(BuildListReviewTasksRequest, RenderReviewList)});
   }
   specs.push_back({"review show", "TASK_ID", "both records of a review task and the explanation", 1,
-                   IdentityKeys(default_user)});
+                   IdentityKeys(user), Unary(BuildGetReviewTaskRequest, RenderReviewTask)});
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
+    std::vector<ConfigKey> keys = IdentityKeys(user);
     Add(keys, {{"same", "false", "the two records are the same person"},
                {"different", "false", "the two records are different people"},
                kReason,
                {"etag", "", "the task's etag as you saw it (fails if it changed since)"},
                kIdempotencyKey});
     specs.push_back({"review resolve", "TASK_ID (--same | --different) --reason TEXT",
-                     "resolve a review task", 1, keys});
+                     "resolve a review task", 1, keys,
+                     Unary(BuildResolveReviewTaskRequest, RenderResolveReview)});
   }
+}
+
+// Manual corrections: link, unlink, merge, unmerge.
+void AddCorrectionCommands(const std::string& user, std::vector<CommandSpec>& specs) {
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
-    Add(keys, {{"org", "", "organisation of the record"},
-               {"local-id", "", "the organisation's patient id (MRN)"},
+    std::vector<ConfigKey> keys = IdentityKeys(user);
+    Add(keys, {kOrg,
+               kLocalId,
                {"person", "", "target person id"},
                kReason,
                {"etag", "", "the target person's etag (fails if it changed since)"},
                kIdempotencyKey});
     specs.push_back({"link", "--org O --local-id ID --person P --reason TEXT",
-                     "link a source record to a person", 0, keys});
+                     "link a source record to a person", 0, keys,
+                     Unary(BuildLinkRequest, RenderLink)});
   }
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
-    Add(keys, {{"org", "", "organisation of the record"},
-               {"local-id", "", "the organisation's patient id (MRN)"},
+    std::vector<ConfigKey> keys = IdentityKeys(user);
+    Add(keys, {kOrg,
+               kLocalId,
                kReason,
                {"etag", "", "the current person's etag (fails if it changed since)"},
                kIdempotencyKey});
     specs.push_back({"unlink", "--org O --local-id ID --reason TEXT",
-                     "split a source record off its person onto a new person", 0, keys});
+                     "split a source record off its person onto a new person", 0, keys,
+                     Unary(BuildUnlinkRequest, RenderUnlink)});
   }
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
+    std::vector<ConfigKey> keys = IdentityKeys(user);
     Add(keys, {{"survivor", "", "person that keeps all the records"},
                {"merged", "", "person merged away"},
                kReason,
@@ -223,30 +297,34 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
                {"merged-etag", "", "the merged person's etag (fails if it changed since)"},
                kIdempotencyKey});
     specs.push_back({"merge", "--survivor P1 --merged P2 --reason TEXT [--force]",
-                     "merge two persons", 0, keys});
+                     "merge two persons", 0, keys, Unary(BuildMergeRequest, RenderMerge)});
   }
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
+    std::vector<ConfigKey> keys = IdentityKeys(user);
     Add(keys, {{"event", "", "the merge event id (printed by merge, shown by history)"},
                kReason,
                kIdempotencyKey});
-    specs.push_back({"unmerge", "--event E --reason TEXT", "undo one merge", 0, keys});
+    specs.push_back({"unmerge", "--event E --reason TEXT", "undo one merge", 0, keys,
+                     Unary(BuildUnmergeRequest, RenderUnmerge)});
   }
+}
+
+// Looking up persons, records and their history.
+void AddLookupCommands(const std::string& user, std::vector<CommandSpec>& specs) {
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
+    std::vector<ConfigKey> keys = IdentityKeys(user);
     keys.push_back({"full", "false", "include the golden record with provenance"});
-    specs.push_back({"person", "PERSON_ID [--full]", "show a person and its links", 1, keys});
+    specs.push_back({"person", "PERSON_ID [--full]", "show a person and its links", 1, keys,
+                     Unary(BuildGetPersonRequest, RenderPerson)});
   }
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
-    Add(keys, {{"org", "", "organisation of the record"},
-               {"local-id", "", "the organisation's patient id (MRN)"},
-               {"version", "0", "version to show (0: latest)"}});
-    specs.push_back(
-        {"record", "--org O --local-id ID [--version N]", "show a source record", 0, keys});
+    std::vector<ConfigKey> keys = IdentityKeys(user);
+    Add(keys, {kOrg, kLocalId, {"version", "0", "version to show (0: latest)"}});
+    specs.push_back({"record", "--org O --local-id ID [--version N]", "show a source record", 0,
+                     keys, Unary(BuildGetSourceRecordRequest, RenderSourceRecord)});
   }
   {
-    std::vector<ConfigKey> keys = IdentityKeys(default_user);
+    std::vector<ConfigKey> keys = IdentityKeys(user);
     Add(keys,
         {{"person", "", "history of this person"},
          {"org", "", "or of this record: organisation"},
@@ -255,8 +333,19 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
          {"page-size", "0", "events per page (1-1000; default 100)"},
          {"page-token", "", "page to fetch (printed under the previous page)"}});
     specs.push_back({"history", "(--person P | --org O --local-id ID) [--as-of RFC3339]",
-                     "identity events of a person or record", 0, keys});
+                     "identity events of a person or record", 0, keys,
+                     Unary(BuildGetHistoryRequest, RenderHistory)});
   }
+}
+
+}  // namespace
+
+std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
+  std::vector<CommandSpec> specs;
+  AddRecordCommands(default_user, specs);
+  AddReviewCommands(default_user, specs);
+  AddCorrectionCommands(default_user, specs);
+  AddLookupCommands(default_user, specs);
   return specs;
 }
 
@@ -889,20 +978,10 @@ std::string CellProblem(absl::string_view absl_cell, CsvEncoding encoding) {
   return "";
 }
 
-}  // namespace
-
-absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view raw, CsvEncoding encoding) {
-  std::string transcoded;
-  absl::string_view text = raw;
-  if (encoding != CsvEncoding::kUtf8) {
-    transcoded = SingleByteToUtf8(raw, encoding);
-    text = transcoded;
-  }
-  if (absl::StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM (Excel)
-  absl::StatusOr<std::vector<CsvRecord>> records = ParseCsv(text);
-  if (!records.ok()) return records.status();
-  if (records->empty()) return Invalid("the file is empty (it needs a header row)");
-  const CsvRecord& header = records->front();
+// The column names of the header record: each known (or record_id), none twice, org and local_id
+// present.
+absl::StatusOr<std::vector<std::string>> HeaderColumns(const CsvRecord& header,
+                                                       CsvEncoding encoding) {
   std::vector<std::string> columns;
   std::set<std::string, std::less<>> seen;
   const std::vector<std::string>& known = CsvColumns();
@@ -928,52 +1007,62 @@ absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view raw, CsvEncoding encodi
           absl::StrCat("line ", header.line, ": the header needs a column '", required, "'"));
     }
   }
+  return columns;
+}
+
+// One data record as a registration; the error message names the problem without the line.
+absl::StatusOr<BulkRow> ParseBulkRow(const CsvRecord& record,
+                                     const std::vector<std::string>& columns,
+                                     CsvEncoding encoding) {
+  if (record.fields.size() != columns.size()) {
+    return Invalid("expected ", columns.size(), " fields, found ", record.fields.size());
+  }
+  DemographicFields row;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    if (std::string p = CellProblem(record.fields[c], encoding); !p.empty()) {
+      return Invalid("column ", columns[c], " ", p);
+    }
+    row[columns[c]] = record.fields[c];
+  }
+  std::string org(absl::StripAsciiWhitespace(row["org"]));
+  std::string local_id(absl::StripAsciiWhitespace(row["local_id"]));
+  if (org.empty()) return Invalid("org is empty");
+  if (local_id.empty()) return Invalid("local_id is empty");
+  row["org"] = org;
+  row["local_id"] = local_id;
+  HIE_ASSIGN_OR_RETURN(Demographics demographics, BuildDemographics(row, false));
+  BulkRow bulk;
+  bulk.line = record.line;
+  bulk.request.mutable_source_id()->set_org(org);
+  bulk.request.mutable_source_id()->set_local_id(local_id);
+  *bulk.request.mutable_demographics() = std::move(demographics);
+  bulk.request.set_idempotency_key(BulkIdempotencyKey(row));
+  return bulk;
+}
+
+}  // namespace
+
+absl::StatusOr<BulkFile> ParseBulkFile(absl::string_view raw, CsvEncoding encoding) {
+  std::string transcoded;
+  absl::string_view text = raw;
+  if (encoding != CsvEncoding::kUtf8) {
+    transcoded = SingleByteToUtf8(raw, encoding);
+    text = transcoded;
+  }
+  if (absl::StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM (Excel)
+  HIE_ASSIGN_OR_RETURN(std::vector<CsvRecord> records, ParseCsv(text));
+  if (records.empty()) return Invalid("the file is empty (it needs a header row)");
+  HIE_ASSIGN_OR_RETURN(std::vector<std::string> columns, HeaderColumns(records.front(), encoding));
   BulkFile file;
-  for (size_t r = 1; r < records->size(); ++r) {
-    const CsvRecord& record = (*records)[r];
-    auto fail = [&](absl::string_view message) {
-      file.errors.push_back({record.line, absl::StrCat("line ", record.line, ": ", message)});
-    };
-    if (record.fields.size() != columns.size()) {
-      fail(absl::StrCat("expected ", columns.size(), " fields, found ", record.fields.size()));
-      continue;
+  for (size_t r = 1; r < records.size(); ++r) {
+    const CsvRecord& record = records[r];
+    absl::StatusOr<BulkRow> row = ParseBulkRow(record, columns, encoding);
+    if (row.ok()) {
+      file.rows.push_back(*std::move(row));
+    } else {
+      file.errors.push_back(
+          {record.line, absl::StrCat("line ", record.line, ": ", row.status().message())});
     }
-    DemographicFields row;
-    std::string problem;
-    for (size_t c = 0; c < columns.size() && problem.empty(); ++c) {
-      if (std::string p = CellProblem(record.fields[c], encoding); !p.empty()) {
-        problem = absl::StrCat("column ", columns[c], " ", p);
-      }
-      row[columns[c]] = record.fields[c];
-    }
-    if (!problem.empty()) {
-      fail(problem);
-      continue;
-    }
-    std::string org(absl::StripAsciiWhitespace(row["org"]));
-    std::string local_id(absl::StripAsciiWhitespace(row["local_id"]));
-    if (org.empty()) {
-      fail("org is empty");
-      continue;
-    }
-    if (local_id.empty()) {
-      fail("local_id is empty");
-      continue;
-    }
-    row["org"] = org;
-    row["local_id"] = local_id;
-    absl::StatusOr<Demographics> demographics = BuildDemographics(row, false);
-    if (!demographics.ok()) {
-      fail(demographics.status().message());
-      continue;
-    }
-    BulkRow bulk;
-    bulk.line = record.line;
-    bulk.request.mutable_source_id()->set_org(org);
-    bulk.request.mutable_source_id()->set_local_id(local_id);
-    *bulk.request.mutable_demographics() = *std::move(demographics);
-    bulk.request.set_idempotency_key(BulkIdempotencyKey(row));
-    file.rows.push_back(std::move(bulk));
   }
   return file;
 }

@@ -8,10 +8,12 @@
 // rows, the line and column ("line 7: birth_date ...") so the operator knows what to fix.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <random>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -24,6 +26,54 @@
 
 namespace hie::hiectl {
 
+namespace id = ::hie::identity::v1;
+
+// --- The command table --------------------------------------------------------------------------
+// Each command is declared once, in CommandSpecs: its name, usage text, flags and its plan, the
+// pure function that turns the checked flags into an Action. `hiectl --help`, flag checking and
+// dispatch all read that table; the adapter (cli.cc) only knows how to perform each kind of
+// Action (and, per identity RPC, which stub method sends its request).
+
+// One identity RPC: the request (context unset; an empty idempotency key means "generate one")
+// and how to print its response as text (--json prints the message itself).
+template <typename Req, typename Resp>
+struct UnaryCall {
+  Req request;
+  std::function<std::string(const Resp&)> render;
+};
+
+// `health`: grpc.health.v1.Health/Check of `service` (empty: the whole server).
+struct HealthCheck {
+  std::string service;
+};
+
+// `register --file`: bulk registration of the CSV file named by --file; the adapter reads the
+// file and the bulk flags (--parallel, --encoding, --validate-only) itself.
+struct BulkRegister {};
+
+// What running a command amounts to. A command over an RPC not listed here needs a new
+// alternative (and, in cli.cc, the RPC's stub method); the compiler points at both.
+using Action =
+    std::variant<HealthCheck, BulkRegister,
+                 UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>,
+                 UnaryCall<id::ResolveRequest, id::ResolveResponse>,
+                 UnaryCall<id::SearchPersonsRequest, id::SearchPersonsResponse>,
+                 UnaryCall<id::ListReviewTasksRequest, id::ListReviewTasksResponse>,
+                 UnaryCall<id::GetReviewTaskRequest, id::ReviewTask>,
+                 UnaryCall<id::ResolveReviewTaskRequest, id::ResolveReviewTaskResponse>,
+                 UnaryCall<id::LinkRecordRequest, id::LinkRecordResponse>,
+                 UnaryCall<id::UnlinkRecordRequest, id::UnlinkRecordResponse>,
+                 UnaryCall<id::MergePersonsRequest, id::MergePersonsResponse>,
+                 UnaryCall<id::UnmergePersonsRequest, id::UnmergePersonsResponse>,
+                 UnaryCall<id::GetPersonRequest, id::Person>,
+                 UnaryCall<id::GetSourceRecordRequest, id::SourceRecord>,
+                 UnaryCall<id::GetHistoryRequest, id::GetHistoryResponse>>;
+
+// Builds a command's Action from its loaded flags and its positional arguments (as many as
+// CommandSpec::positionals). Pure; bad input is INVALID_ARGUMENT naming the flag.
+using Plan = std::function<absl::StatusOr<Action>(const Config& flags,
+                                                  const std::vector<std::string>& positionals)>;
+
 // One hiectl command ("resolve", "review show", ...).
 struct CommandSpec {
   std::string name;      // as typed: "review list"
@@ -31,6 +81,7 @@ struct CommandSpec {
   std::string summary;   // one line for `hiectl --help`
   int positionals = 0;   // exact number of positional arguments (e.g. TASK_ID)
   std::vector<ConfigKey> keys;
+  Plan plan;
 };
 
 // Every command, in the order `hiectl --help` lists them. `default_user` is the default of
@@ -38,7 +89,7 @@ struct CommandSpec {
 std::vector<CommandSpec> CommandSpecs(const std::string& default_user);
 
 // The spec whose name is `args[0]` or `args[0] args[1]` (for "review ..."), and how many of
-// `args` the name used. NOT_FOUND names the unknown command.
+// `args` the name used. NOT_FOUND names the unknown command: "unknown command 'frobnicate'".
 struct FoundCommand {
   CommandSpec spec;
   int words = 0;
@@ -118,8 +169,6 @@ std::string BulkIdempotencyKey(const DemographicFields& row);
 
 [[nodiscard]] absl::StatusOr<hie::common::v1::RequestContext> BuildContext(
     const Config& flags, const std::string& request_id);
-
-namespace id = ::hie::identity::v1;
 
 [[nodiscard]] absl::StatusOr<id::RegisterSourceRecordRequest> BuildRegisterRequest(
     const Config& flags);

@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
+#include <variant>
 
+#include "absl/strings/match.h"
 #include "services/common/demographics.h"
+#include "services/hiectl/render.h"
 
 namespace hie::hiectl {
 namespace {
@@ -71,6 +75,117 @@ TEST(UsageTest, GeneralUsageListsEveryCommandAndCommandUsageItsFlags) {
   EXPECT_THAT(search, HasSubstr("--only-certain"));
   EXPECT_THAT(search, HasSubstr("--purpose"));
   EXPECT_THAT(search, Not(HasSubstr("--reason")));
+}
+
+TEST(FindCommandTest, UnknownCommandMessagesAreExact) {
+  std::vector<CommandSpec> specs = CommandSpecs("u");
+  absl::Status unknown = FindCommand(specs, {"frobnicate", "--org=a"}).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(unknown.message(), "unknown command 'frobnicate'");
+  EXPECT_EQ(FindCommand(specs, {"review"}).status().message(),
+            "review needs a subcommand: list, show or resolve");
+  EXPECT_EQ(FindCommand(specs, {"review", "delete"}).status().message(),
+            "unknown command 'review delete'");
+  EXPECT_EQ(FindCommand(specs, {}).status().message(), "no command given");
+}
+
+TEST(CommandTableTest, EveryCommandHasHelpFlagsAndAPlan) {
+  std::vector<CommandSpec> specs = CommandSpecs("u");
+  ASSERT_EQ(specs.size(), 14u);
+  std::set<std::string> names;
+  for (const CommandSpec& spec : specs) {
+    EXPECT_TRUE(names.insert(spec.name).second) << "twice: " << spec.name;
+    EXPECT_FALSE(spec.summary.empty()) << spec.name;
+    EXPECT_TRUE(spec.plan != nullptr) << spec.name;
+    EXPECT_EQ(spec.positionals > 0, absl::StrContains(spec.synopsis, "_ID")) << spec.name;
+    ASSERT_FALSE(spec.keys.empty()) << spec.name;
+    EXPECT_EQ(spec.keys.front().name, "target") << spec.name;
+    std::set<std::string> keys;
+    for (const ConfigKey& key : spec.keys) {
+      EXPECT_FALSE(key.help.empty()) << spec.name << " --" << key.name;
+      EXPECT_TRUE(keys.insert(key.name).second) << spec.name << " --" << key.name << " twice";
+    }
+  }
+}
+
+// The action `command` plans for `args`, as Run would get it.
+absl::StatusOr<Action> PlanOf(const std::string& command, const std::vector<std::string>& args) {
+  const CommandSpec& spec = Spec(command);
+  SplitArgs split = SplitCommandLine(args, spec.keys);
+  absl::StatusOr<Config> flags = LoadFlags(spec.keys, split.flags, nullptr);
+  if (!flags.ok()) return flags.status();
+  return spec.plan(*flags, split.positionals);
+}
+
+template <typename Req, typename Resp>
+const UnaryCall<Req, Resp>* CallOf(const absl::StatusOr<Action>& action) {
+  return action.ok() ? std::get_if<UnaryCall<Req, Resp>>(&*action) : nullptr;
+}
+
+TEST(CommandTableTest, EachCommandPlansItsRpc) {
+  EXPECT_TRUE((CallOf<id::ResolveRequest, id::ResolveResponse>(
+      PlanOf("resolve", {"--org=a", "--local-id=1"}))));
+  EXPECT_TRUE((CallOf<id::SearchPersonsRequest, id::SearchPersonsResponse>(
+      PlanOf("search", {"--family=Smith"}))));
+  EXPECT_TRUE(
+      (CallOf<id::ListReviewTasksRequest, id::ListReviewTasksResponse>(PlanOf("review list", {}))));
+  EXPECT_TRUE((CallOf<id::ResolveReviewTaskRequest, id::ResolveReviewTaskResponse>(
+      PlanOf("review resolve", {"T-1", "--same", "--reason=r"}))));
+  EXPECT_TRUE((CallOf<id::LinkRecordRequest, id::LinkRecordResponse>(
+      PlanOf("link", {"--org=a", "--local-id=1", "--person=P", "--reason=r"}))));
+  EXPECT_TRUE((CallOf<id::UnlinkRecordRequest, id::UnlinkRecordResponse>(
+      PlanOf("unlink", {"--org=a", "--local-id=1", "--reason=r"}))));
+  EXPECT_TRUE((CallOf<id::MergePersonsRequest, id::MergePersonsResponse>(
+      PlanOf("merge", {"--survivor=P1", "--merged=P2", "--reason=r"}))));
+  EXPECT_TRUE((CallOf<id::UnmergePersonsRequest, id::UnmergePersonsResponse>(
+      PlanOf("unmerge", {"--event=E", "--reason=r"}))));
+  EXPECT_TRUE((CallOf<id::GetSourceRecordRequest, id::SourceRecord>(
+      PlanOf("record", {"--org=a", "--local-id=1"}))));
+  EXPECT_TRUE(
+      (CallOf<id::GetHistoryRequest, id::GetHistoryResponse>(PlanOf("history", {"--person=P"}))));
+
+  absl::StatusOr<Action> show = PlanOf("review show", {"T-7"});
+  ASSERT_TRUE((CallOf<id::GetReviewTaskRequest, id::ReviewTask>(show))) << show.status();
+  EXPECT_EQ((CallOf<id::GetReviewTaskRequest, id::ReviewTask>(show)->request.task_id()), "T-7");
+  absl::StatusOr<Action> person = PlanOf("person", {"P-1", "--full"});
+  ASSERT_TRUE((CallOf<id::GetPersonRequest, id::Person>(person))) << person.status();
+  EXPECT_EQ((CallOf<id::GetPersonRequest, id::Person>(person)->request.person_id()), "P-1");
+}
+
+TEST(CommandTableTest, HealthAndBulkRegisterAreTheirOwnActions) {
+  absl::StatusOr<Action> health = PlanOf("health", {"--service=hie.identity.v1.IdentityService"});
+  ASSERT_TRUE(health.ok()) << health.status();
+  ASSERT_TRUE(std::holds_alternative<HealthCheck>(*health));
+  EXPECT_EQ(std::get<HealthCheck>(*health).service, "hie.identity.v1.IdentityService");
+  absl::StatusOr<Action> bulk = PlanOf("register", {"--file", "rows.csv", "--parallel=4"});
+  ASSERT_TRUE(bulk.ok()) << bulk.status();
+  EXPECT_TRUE(std::holds_alternative<BulkRegister>(*bulk));
+}
+
+TEST(CommandTableTest, RegisterAndSearchRenderWithTheirFlags) {
+  id::RegisterSourceRecordResponse registered;
+  registered.set_person_id("P-1");
+  registered.mutable_decision()->set_outcome(id::MATCH_OUTCOME_NEW_PERSON);
+  absl::StatusOr<Action> dry =
+      PlanOf("register", {"--org=a", "--local-id=1", "--validate-only", "--explain"});
+  const auto* call = CallOf<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>(dry);
+  ASSERT_TRUE(call != nullptr) << dry.status();
+  EXPECT_TRUE(call->request.validate_only());
+  EXPECT_EQ(call->render(registered), RenderRegister(registered, true, true));
+  absl::StatusOr<Action> search = PlanOf("search", {"--family=Smith", "--explain"});
+  const auto* find = CallOf<id::SearchPersonsRequest, id::SearchPersonsResponse>(search);
+  ASSERT_TRUE(find != nullptr) << search.status();
+  id::SearchPersonsResponse found;
+  found.add_matches()->mutable_candidate()->set_person_id("P-2");
+  EXPECT_EQ(find->render(found), RenderSearch(found, true));
+}
+
+TEST(CommandTableTest, PlanErrorsAreTheBuildersErrors) {
+  EXPECT_EQ(PlanOf("link", {"--org=a", "--local-id=1", "--reason=r"}).status().message(),
+            "--person is required");
+  EXPECT_EQ(PlanOf("register", {"--org=a", "--local-id=1", "--explain=maybe"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PlanOf("review show", {""}).status().message(), "TASK_ID is required");
 }
 
 TEST(SplitCommandLineTest, BareBooleansBecomeTrueAndPositionalsAreSeparated) {
