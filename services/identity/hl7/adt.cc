@@ -141,11 +141,9 @@ void ReadPhones(Reader& r, const Segment& pid, int field, std::string* phone, st
   }
 }
 
-Hl7Result<AdtPatient> ReadPatient(const Segment& pid) {
-  const int occurrence = pid.occurrence();
-  Reader r;
-  AdtPatient patient;
-  patient.pid_occurrence = occurrence;
+// PID-3: every identifier with an id, and the local id (the first MR, else the first). Error 101
+// when no repetition has an id.
+std::optional<Hl7Error> ReadIdentifiers(Reader& r, const Segment& pid, AdtPatient* patient) {
   int first_with_id = -1;
   int first_mr = -1;
   int count = pid.RepetitionCount(3);
@@ -153,83 +151,253 @@ Hl7Result<AdtPatient> ReadPatient(const Segment& pid) {
     PatientIdentifier id = ReadCx(r, pid, 3, rep);
     if (id.id.empty()) continue;
     id.repetition = rep + 1;
-    if (first_with_id < 0) first_with_id = static_cast<int>(patient.identifiers.size());
+    if (first_with_id < 0) first_with_id = static_cast<int>(patient->identifiers.size());
     if (first_mr < 0 && id.type_code == "MR") {
-      first_mr = static_cast<int>(patient.identifiers.size());
+      first_mr = static_cast<int>(patient->identifiers.size());
     }
-    patient.identifiers.push_back(std::move(id));
+    patient->identifiers.push_back(std::move(id));
   }
   if (r.failed()) return r.error();
   if (first_with_id < 0) {
-    return FieldError(ErrorCode::kRequiredFieldMissing, "PID", occurrence, 3,
+    return FieldError(ErrorCode::kRequiredFieldMissing, "PID", pid.occurrence(), 3,
                       "PID-3: patient identifier list is missing");
   }
-  patient.local_id =
-      patient.identifiers[static_cast<size_t>(first_mr >= 0 ? first_mr : first_with_id)];
+  patient->local_id =
+      patient->identifiers[static_cast<size_t>(first_mr >= 0 ? first_mr : first_with_id)];
+  return std::nullopt;
+}
 
-  patient.family = r.Text(pid, 5, 0, 1, 1);
-  patient.given = r.Text(pid, 5, 0, 2);
-  patient.middle = r.Text(pid, 5, 0, 3);
+// PID-5 (error 101 without a family or given name), PID-8 and PID-7 (error 102 when it is not
+// a valid TS).
+std::optional<Hl7Error> ReadNameSexAndBirth(Reader& r, const Segment& pid, AdtPatient* patient) {
+  patient->family = r.Text(pid, 5, 0, 1, 1);
+  patient->given = r.Text(pid, 5, 0, 2);
+  patient->middle = r.Text(pid, 5, 0, 3);
   if (r.failed()) return r.error();
-  if (patient.family.empty() && patient.given.empty()) {
-    return FieldError(ErrorCode::kRequiredFieldMissing, "PID", occurrence, 5,
+  if (patient->family.empty() && patient->given.empty()) {
+    return FieldError(ErrorCode::kRequiredFieldMissing, "PID", pid.occurrence(), 5,
                       "PID-5: patient name has neither family nor given name");
   }
-  patient.sex = r.Text(pid, 8);
+  patient->sex = r.Text(pid, 8);
 
   std::string birth = r.Text(pid, 7);
   if (r.failed()) return r.error();
   if (!birth.empty()) {
     std::optional<NormalisedDate> date = NormaliseTsDate(birth);
     if (!date.has_value()) {
-      return FieldError(ErrorCode::kDataTypeError, "PID", occurrence, 7,
+      return FieldError(ErrorCode::kDataTypeError, "PID", pid.occurrence(), 7,
                         "PID-7: birth date is not a valid TS", 1);
     }
-    patient.birth_date = date->date;
-    patient.birth_date_precision = date->precision;
+    patient->birth_date = date->date;
+    patient->birth_date_precision = date->precision;
   }
+  return std::nullopt;
+}
 
+// PID-11, first repetition. Errors are left in `r`.
+void ReadAddress(Reader& r, const Segment& pid, PostalAddress* address) {
   std::string street = r.Text(pid, 11, 0, 1, 1);
   std::string street_name = r.Text(pid, 11, 0, 1, 2);
   if (!street_name.empty() && street.find(street_name) == std::string::npos) {
     street = street.empty() ? street_name : absl::StrCat(street, " ", street_name);
   }
-  patient.address.street = street;
-  patient.address.other_designation = r.Text(pid, 11, 0, 2);
-  patient.address.city = r.Text(pid, 11, 0, 3);
-  patient.address.state = r.Text(pid, 11, 0, 4);
-  patient.address.zip = r.Text(pid, 11, 0, 5);
-  patient.address.country = r.Text(pid, 11, 0, 6);
+  address->street = street;
+  address->other_designation = r.Text(pid, 11, 0, 2);
+  address->city = r.Text(pid, 11, 0, 3);
+  address->state = r.Text(pid, 11, 0, 4);
+  address->zip = r.Text(pid, 11, 0, 5);
+  address->country = r.Text(pid, 11, 0, 6);
+}
 
-  ReadPhones(r, pid, 13, &patient.home_phone, &patient.email);
-  ReadPhones(r, pid, 14, &patient.business_phone, &patient.email);
-
-  patient.ssn = r.Text(pid, 19);
-  if (patient.ssn.empty()) {
-    for (const PatientIdentifier& id : patient.identifiers) {
+// PID-19, else the first PID-3 identifier typed SS. Errors are left in `r`.
+void ReadSsn(Reader& r, const Segment& pid, AdtPatient* patient) {
+  patient->ssn = r.Text(pid, 19);
+  if (patient->ssn.empty()) {
+    for (const PatientIdentifier& id : patient->identifiers) {
       if (id.type_code == "SS") {
-        patient.ssn = id.id;
-        patient.ssn_repetition = id.repetition;
+        patient->ssn = id.id;
+        patient->ssn_repetition = id.repetition;
         break;
       }
     }
   }
+}
 
+// PID-29 (error 102 when it is not a valid TS) and PID-30.
+std::optional<Hl7Error> ReadDeath(Reader& r, const Segment& pid, AdtPatient* patient) {
   std::string death = r.Text(pid, 29);
   if (r.failed()) return r.error();
   if (!death.empty()) {
     std::optional<NormalisedDate> date = NormaliseTsDate(death);
     if (!date.has_value()) {
-      return FieldError(ErrorCode::kDataTypeError, "PID", occurrence, 29,
+      return FieldError(ErrorCode::kDataTypeError, "PID", pid.occurrence(), 29,
                         "PID-29: date of death is not a valid TS", 1);
     }
-    patient.death_date = date->date;
+    patient->death_date = date->date;
   }
   std::string indicator = r.Text(pid, 30);
   if (r.failed()) return r.error();
-  if (indicator == "Y") patient.deceased = true;
-  if (indicator == "N") patient.deceased = false;
+  if (indicator == "Y") patient->deceased = true;
+  if (indicator == "N") patient->deceased = false;
+  return std::nullopt;
+}
+
+// One PID segment. The reads share one Reader, so the first decoding error is the one returned,
+// whichever helper made it.
+Hl7Result<AdtPatient> ReadPatient(const Segment& pid) {
+  Reader r;
+  AdtPatient patient;
+  patient.pid_occurrence = pid.occurrence();
+  if (std::optional<Hl7Error> error = ReadIdentifiers(r, pid, &patient)) return *std::move(error);
+  if (std::optional<Hl7Error> error = ReadNameSexAndBirth(r, pid, &patient)) {
+    return *std::move(error);
+  }
+  ReadAddress(r, pid, &patient.address);
+  ReadPhones(r, pid, 13, &patient.home_phone, &patient.email);
+  ReadPhones(r, pid, 14, &patient.business_phone, &patient.email);
+  ReadSsn(r, pid, &patient);
+  if (std::optional<Hl7Error> error = ReadDeath(r, pid, &patient)) return *std::move(error);
   return patient;
+}
+
+// The action of an ADT trigger event; nullopt for a trigger this hub does not handle.
+std::optional<AdtAction> ActionOf(std::string_view trigger) {
+  if (trigger == "A01" || trigger == "A04" || trigger == "A08" || trigger == "A28" ||
+      trigger == "A31") {
+    return AdtAction::kRegisterOrUpdate;
+  }
+  if (trigger == "A40") return AdtAction::kMerge;
+  if (trigger == "A37") return AdtAction::kUnlink;
+  return std::nullopt;
+}
+
+// The header of `event` from MSH and EVN: ids, times as sent, trigger and action. Errors, in
+// this order: MSH-18 unsupported (103), a value that does not decode (102), MSH-9 or MSH-10
+// missing (101), a message type other than ADT (200), no trigger (101) or an unsupported one
+// (201).
+std::optional<Hl7Error> ReadHeader(const Message& message, AdtEvent* event) {
+  const Segment& msh = message.segments()[0];  // Parse guarantees MSH first
+  if (message.charset() == Charset::kUnsupported) {
+    Hl7Result<std::string> refused = msh.GetText(18);  // error 103 naming MSH-18
+    if (!refused.ok()) return refused.error();
+  }
+  Reader r;
+  std::string type = r.Text(msh, 9, 0, 1);
+  if (r.failed()) return r.error();
+  if (type.empty()) {
+    return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 9,
+                      "MSH-9: message type is missing", 1);
+  }
+  event->message_control_id = r.Text(msh, 10);
+  if (r.failed()) return r.error();
+  if (event->message_control_id.empty()) {
+    return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 10,
+                      "MSH-10: message control id is missing");
+  }
+  event->sending_application = r.Text(msh, 3);
+  event->sending_facility = r.Text(msh, 4);
+  event->receiving_application = r.Text(msh, 5);
+  event->receiving_facility = r.Text(msh, 6);
+  event->message_time = r.Text(msh, 7);
+  event->version = r.Text(msh, 12);
+  const Segment* evn = message.Find("EVN");
+  if (evn != nullptr) event->event_time = r.Text(*evn, 2);
+  if (r.failed()) return r.error();
+
+  if (type != "ADT") {
+    return FieldError(ErrorCode::kUnsupportedMessageType, "MSH", 1, 9,
+                      "MSH-9: message type is not supported (only ADT)", 1);
+  }
+  event->trigger = r.Text(msh, 9, 0, 2);
+  if (event->trigger.empty() && evn != nullptr) event->trigger = r.Text(*evn, 1);
+  if (r.failed()) return r.error();
+  if (event->trigger.empty()) {
+    return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 9,
+                      "MSH-9: trigger event is missing", 2);
+  }
+  std::optional<AdtAction> action = ActionOf(event->trigger);
+  if (!action.has_value()) {
+    return FieldError(ErrorCode::kUnsupportedEventCode, "MSH", 1, 9,
+                      "MSH-9: trigger event is not supported", 2);
+  }
+  event->action = *action;
+  return std::nullopt;
+}
+
+// event->effective_time: EVN-2 when present, else MSH-7. Both are checked when present (error
+// 102, MSH-7 first).
+std::optional<Hl7Error> ReadEffectiveTime(AdtEvent* event) {
+  std::optional<absl::Time> message_time;
+  if (!event->message_time.empty()) {
+    message_time = ParseTsTime(event->message_time);
+    if (!message_time.has_value()) {
+      return FieldError(ErrorCode::kDataTypeError, "MSH", 1, 7,
+                        "MSH-7: date/time of message is not a valid TS", 1);
+    }
+  }
+  event->effective_time = message_time;
+  if (!event->event_time.empty()) {
+    event->effective_time = ParseTsTime(event->event_time);
+    if (!event->effective_time.has_value()) {
+      return FieldError(ErrorCode::kDataTypeError, "EVN", 1, 2,
+                        "EVN-2: recorded date/time is not a valid TS", 1);
+    }
+  }
+  return std::nullopt;
+}
+
+// One A40 group into *merge: the MRG segment `mrg` and its PID `pid` (the first PID's patient,
+// `first_patient`, is copied, not read again). Filled in place: no AdtMerge is moved.
+std::optional<Hl7Error> ReadMerge(const Segment& mrg, const Segment& pid, const Segment& first_pid,
+                                  const AdtPatient& first_patient, AdtMerge* merge) {
+  if (&pid == &first_pid) {
+    merge->surviving = first_patient;
+  } else {
+    Hl7Result<AdtPatient> surviving = ReadPatient(pid);
+    if (!surviving.ok()) return surviving.error();
+    merge->surviving = std::move(surviving).value();
+  }
+  Reader r;
+  merge->prior = ReadCx(r, mrg, 1, 0);
+  merge->prior_account = r.Text(mrg, 3);
+  if (r.failed()) return r.error();
+  if (merge->prior.id.empty()) {
+    return FieldError(ErrorCode::kRequiredFieldMissing, "MRG", mrg.occurrence(), 1,
+                      "MRG-1: prior patient identifier list is missing");
+  }
+  return std::nullopt;
+}
+
+// event->merges of an A40: each PID followed by its MRG (PD1/PV1 may sit between them). Error
+// 100 for an MRG without a PID before it or for no MRG at all.
+std::optional<Hl7Error> ReadMerges(const Message& message, const Segment& first_pid,
+                                   AdtEvent* event) {
+  size_t mrgs = 0;
+  for (const Segment& segment : message.segments()) mrgs += segment.id() == "MRG";
+  event->merges.reserve(mrgs);
+  const Segment* current_pid = nullptr;
+  for (const Segment& segment : message.segments()) {
+    if (segment.id() == "PID") {
+      current_pid = &segment;
+    } else if (segment.id() == "MRG") {
+      if (current_pid == nullptr) {
+        return FieldError(ErrorCode::kSegmentSequenceError, "MRG", segment.occurrence(), 0,
+                          "MRG: merge segment without a preceding PID");
+      }
+      AdtMerge merge;
+      if (std::optional<Hl7Error> error =
+              ReadMerge(segment, *current_pid, first_pid, event->patient, &merge)) {
+        return error;
+      }
+      event->merges.push_back(std::move(merge));
+      current_pid = nullptr;
+    }
+  }
+  if (event->merges.empty()) {
+    return FieldError(ErrorCode::kSegmentSequenceError, "MRG", 1, 0,
+                      "MRG: merge segment is missing");
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -263,75 +431,9 @@ std::optional<absl::Time> ParseTsTime(std::string_view ts) {
 }
 
 Hl7Result<AdtEvent> MapAdt(const Message& message) {
-  const Segment& msh = message.segments()[0];  // Parse guarantees MSH first
-  if (message.charset() == Charset::kUnsupported) {
-    Hl7Result<std::string> refused = msh.GetText(18);  // error 103 naming MSH-18
-    if (!refused.ok()) return refused.error();
-  }
-  Reader r;
-  std::string type = r.Text(msh, 9, 0, 1);
-  if (r.failed()) return r.error();
-  if (type.empty()) {
-    return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 9,
-                      "MSH-9: message type is missing", 1);
-  }
   AdtEvent event;
-  event.message_control_id = r.Text(msh, 10);
-  if (r.failed()) return r.error();
-  if (event.message_control_id.empty()) {
-    return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 10,
-                      "MSH-10: message control id is missing");
-  }
-  event.sending_application = r.Text(msh, 3);
-  event.sending_facility = r.Text(msh, 4);
-  event.receiving_application = r.Text(msh, 5);
-  event.receiving_facility = r.Text(msh, 6);
-  event.message_time = r.Text(msh, 7);
-  event.version = r.Text(msh, 12);
-  const Segment* evn = message.Find("EVN");
-  if (evn != nullptr) event.event_time = r.Text(*evn, 2);
-  if (r.failed()) return r.error();
-
-  if (type != "ADT") {
-    return FieldError(ErrorCode::kUnsupportedMessageType, "MSH", 1, 9,
-                      "MSH-9: message type is not supported (only ADT)", 1);
-  }
-  event.trigger = r.Text(msh, 9, 0, 2);
-  if (event.trigger.empty() && evn != nullptr) event.trigger = r.Text(*evn, 1);
-  if (r.failed()) return r.error();
-  if (event.trigger.empty()) {
-    return FieldError(ErrorCode::kRequiredFieldMissing, "MSH", 1, 9,
-                      "MSH-9: trigger event is missing", 2);
-  }
-  const std::string& t = event.trigger;
-  if (t == "A01" || t == "A04" || t == "A08" || t == "A28" || t == "A31") {
-    event.action = AdtAction::kRegisterOrUpdate;
-  } else if (t == "A40") {
-    event.action = AdtAction::kMerge;
-  } else if (t == "A37") {
-    event.action = AdtAction::kUnlink;
-  } else {
-    return FieldError(ErrorCode::kUnsupportedEventCode, "MSH", 1, 9,
-                      "MSH-9: trigger event is not supported", 2);
-  }
-
-  // Both times are checked when present; EVN-2 wins.
-  std::optional<absl::Time> message_time;
-  if (!event.message_time.empty()) {
-    message_time = ParseTsTime(event.message_time);
-    if (!message_time.has_value()) {
-      return FieldError(ErrorCode::kDataTypeError, "MSH", 1, 7,
-                        "MSH-7: date/time of message is not a valid TS", 1);
-    }
-  }
-  event.effective_time = message_time;
-  if (!event.event_time.empty()) {
-    event.effective_time = ParseTsTime(event.event_time);
-    if (!event.effective_time.has_value()) {
-      return FieldError(ErrorCode::kDataTypeError, "EVN", 1, 2,
-                        "EVN-2: recorded date/time is not a valid TS", 1);
-    }
-  }
+  if (std::optional<Hl7Error> error = ReadHeader(message, &event)) return *std::move(error);
+  if (std::optional<Hl7Error> error = ReadEffectiveTime(&event)) return *std::move(error);
 
   std::vector<const Segment*> pids = message.FindAll("PID");
   if (pids.empty()) {
@@ -343,43 +445,8 @@ Hl7Result<AdtEvent> MapAdt(const Message& message) {
   event.patient = std::move(first).value();
 
   if (event.action == AdtAction::kMerge) {
-    // Each PID is followed by its MRG (PD1/PV1 may sit between them).
-    size_t mrgs = 0;
-    for (const Segment& segment : message.segments()) mrgs += segment.id() == "MRG";
-    event.merges.reserve(mrgs);
-    const Segment* current_pid = nullptr;
-    for (const Segment& segment : message.segments()) {
-      if (segment.id() == "PID") {
-        current_pid = &segment;
-      } else if (segment.id() == "MRG") {
-        int mrg_index = segment.occurrence();
-        if (current_pid == nullptr) {
-          return FieldError(ErrorCode::kSegmentSequenceError, "MRG", mrg_index, 0,
-                            "MRG: merge segment without a preceding PID");
-        }
-        AdtMerge merge;
-        if (current_pid == pids[0]) {
-          merge.surviving = event.patient;
-        } else {
-          Hl7Result<AdtPatient> surviving = ReadPatient(*current_pid);
-          if (!surviving.ok()) return surviving.error();
-          merge.surviving = std::move(surviving).value();
-        }
-        Reader mrg;
-        merge.prior = ReadCx(mrg, segment, 1, 0);
-        merge.prior_account = mrg.Text(segment, 3);
-        if (mrg.failed()) return mrg.error();
-        if (merge.prior.id.empty()) {
-          return FieldError(ErrorCode::kRequiredFieldMissing, "MRG", mrg_index, 1,
-                            "MRG-1: prior patient identifier list is missing");
-        }
-        event.merges.push_back(std::move(merge));
-        current_pid = nullptr;
-      }
-    }
-    if (event.merges.empty()) {
-      return FieldError(ErrorCode::kSegmentSequenceError, "MRG", 1, 0,
-                        "MRG: merge segment is missing");
+    if (std::optional<Hl7Error> error = ReadMerges(message, *pids[0], &event)) {
+      return *std::move(error);
     }
   } else if (event.action == AdtAction::kUnlink) {
     if (pids.size() < 2) {

@@ -92,34 +92,22 @@ int WorstCase(int rounds) {
   return wrong == 0 ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "--worst-case") {
-    return WorstCase(argc > 2 ? std::max(1, std::atoi(argv[2])) : 5);
-  }
-  if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: %s <testdata dir> [<cert dir> [conns] [msgs]]\n"
-                 "       %s --worst-case [rounds]\n",
-                 argv[0], argv[0]);
-    return 2;
-  }
+// The .hl7 files of `dir`, their total size in *total_bytes.
+std::vector<std::string> LoadSamples(const char* dir, size_t* total_bytes) {
   std::vector<std::string> samples;
-  size_t total_bytes = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(argv[1])) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".hl7") continue;
     std::ifstream in(entry.path(), std::ios::binary);
     std::stringstream bytes;
     bytes << in.rdbuf();
     samples.push_back(bytes.str());
-    total_bytes += samples.back().size();
+    *total_bytes += samples.back().size();
   }
-  if (samples.empty()) {
-    std::fprintf(stderr, "no .hl7 files in %s\n", argv[1]);
-    return 1;
-  }
+  return samples;
+}
 
+// 1. Parse + MapAdt + BuildAck over `samples`, single thread.
+void BenchParse(const std::vector<std::string>& samples, size_t total_bytes) {
   constexpr int kRounds = 2000;
   size_t ack_bytes = 0;
   Clock::time_point start = Clock::now();
@@ -131,11 +119,12 @@ int main(int argc, char** argv) {
   std::printf("parse+map+ack: %zu samples x %d rounds: %.0f msg/s, %.1f MB/s (%zu ack bytes)\n",
               samples.size(), kRounds, messages / seconds,
               static_cast<double>(total_bytes) * kRounds / seconds / 1e6, ack_bytes);
+}
 
-  if (argc < 3) return 0;
-  std::string certs = argv[2];
-  int connections = argc > 3 ? std::max(1, std::atoi(argv[3])) : 4;
-  int per_connection = argc > 4 ? std::max(1, std::atoi(argv[4])) : 500;
+// 2. MLLP round trips over mutual TLS on loopback. Returns the exit code: 1 when the server did
+// not start or a message failed.
+int BenchMllp(const std::vector<std::string>& samples, const std::string& certs, int connections,
+              int per_connection) {
   hie::SetMinLogLevel(hie::LogLevel::kWarning);  // no per-message lines in the figures
   hie::hl7::MllpServerOptions options;
   options.host = "127.0.0.1";
@@ -152,7 +141,7 @@ int main(int argc, char** argv) {
   std::atomic<int> failed{0};
   std::vector<double> latencies_us;
   std::mutex mu;
-  start = Clock::now();
+  Clock::time_point start = Clock::now();
   std::vector<std::thread> threads;
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&, c] {
@@ -175,7 +164,7 @@ int main(int argc, char** argv) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(latencies_us.begin(), latencies_us.end());
   auto pct = [&](double p) {
     if (latencies_us.empty()) return 0.0;
@@ -188,4 +177,30 @@ int main(int argc, char** argv) {
       failed.load());
   (*server)->Stop();
   return failed.load() == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "--worst-case") {
+    return WorstCase(argc > 2 ? std::max(1, std::atoi(argv[2])) : 5);
+  }
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "usage: %s <testdata dir> [<cert dir> [conns] [msgs]]\n"
+                 "       %s --worst-case [rounds]\n",
+                 argv[0], argv[0]);
+    return 2;
+  }
+  size_t total_bytes = 0;
+  std::vector<std::string> samples = LoadSamples(argv[1], &total_bytes);
+  if (samples.empty()) {
+    std::fprintf(stderr, "no .hl7 files in %s\n", argv[1]);
+    return 1;
+  }
+  BenchParse(samples, total_bytes);
+  if (argc < 3) return 0;
+  int connections = argc > 3 ? std::max(1, std::atoi(argv[3])) : 4;
+  int per_connection = argc > 4 ? std::max(1, std::atoi(argv[4])) : 500;
+  return BenchMllp(samples, argv[2], connections, per_connection);
 }

@@ -135,6 +135,129 @@ std::string PositionText(std::string_view segment_id, int field, int rep, int co
   return text;
 }
 
+// Splits `all` into its non-blank lines (a segment ends with CR, LF or CRLF). Error 207 when
+// there are more than `max_segments`.
+std::optional<Hl7Error> SplitLines(std::string_view all, size_t max_segments,
+                                   std::vector<std::string_view>* lines) {
+  size_t pos = 0;
+  while (pos < all.size()) {
+    // Not find_first_of: libstdc++ runs a memchr over the set for every byte.
+    size_t end = pos;
+    while (end < all.size() && all[end] != '\r' && all[end] != '\n') ++end;
+    std::string_view line = all.substr(pos, end - pos);
+    if (!IsBlank(line)) {
+      if (lines->size() >= max_segments) {
+        return LimitError(absl::StrCat("message exceeds the limit of ", max_segments, " segments"));
+      }
+      lines->push_back(line);
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+// The delimiters that MSH-1 and MSH-2 of `msh`, the first line, declare. Error 100 when the
+// line is not an MSH segment or when MSH-1 or MSH-2 is missing or invalid.
+Hl7Result<Delimiters> ReadDelimiters(std::string_view msh) {
+  if (msh.substr(0, 3) != "MSH") {
+    return StructureError("message does not start with an MSH segment", "MSH", 1);
+  }
+  if (msh.size() < 5 || !IsDelimiterCandidate(msh[3])) {
+    return StructureError("MSH-1: field separator is missing or invalid", "MSH", 1, 1);
+  }
+  Delimiters d;
+  d.field = msh[3];
+  size_t enc_end = msh.find(d.field, 4);
+  std::string_view enc =
+      msh.substr(4, enc_end == std::string_view::npos ? std::string_view::npos : enc_end - 4);
+  if (enc.size() < 2 || enc.size() > 5) {
+    return StructureError("MSH-2: encoding characters are missing or invalid", "MSH", 1, 2);
+  }
+  d.component = enc[0];
+  d.repetition = enc[1];
+  d.has_escape = enc.size() >= 3;
+  d.has_subcomponent = enc.size() >= 4;
+  if (d.has_escape) d.escape = enc[2];
+  if (d.has_subcomponent) d.subcomponent = enc[3];
+  std::string used(1, d.field);
+  for (size_t i = 0; i < std::min<size_t>(enc.size(), 4); ++i) {
+    if (!IsDelimiterCandidate(enc[i]) || used.find(enc[i]) != std::string::npos) {
+      return StructureError("MSH-2: encoding characters are missing or invalid", "MSH", 1, 2);
+    }
+    used.push_back(enc[i]);
+  }
+  return d;
+}
+
+// Sizes the index of `p` once for the whole message `all` of `segments` segments (no
+// allocation per segment).
+void ReserveIndex(std::string_view all, const Delimiters& d, size_t segments,
+                  internal::ParsedText* p) {
+  size_t field_separators = static_cast<size_t>(std::count(all.begin(), all.end(), d.field));
+  size_t rep_separators = static_cast<size_t>(std::count(all.begin(), all.end(), d.repetition));
+  p->fields.reserve(field_separators + 2 * segments);
+  p->rep_begin.reserve(field_separators + 2 * segments + 1);
+  p->reps.reserve(2 * rep_separators);
+}
+
+// Appends segment `line` to the index of `p`: its id (`id`), its fields, and the repetitions of
+// each field that has more than one. `index` is the segment's 0-based position in the message
+// (0: MSH, whose MSH-1 and MSH-2 are not split) and `occurrence` the 1-based occurrence of its
+// id. Error 207 over limits.max_fields_per_segment or limits.max_repetitions_per_field.
+std::optional<Hl7Error> IndexSegment(std::string_view line, std::string_view id, size_t index,
+                                     int occurrence, const Delimiters& d, const ParseLimits& limits,
+                                     internal::ParsedText* p) {
+  const size_t first = p->fields.size();
+  auto add_field = [p](std::string_view field) {
+    p->fields.push_back(field);
+    p->rep_begin.push_back(static_cast<uint32_t>(p->reps.size()));
+  };
+  add_field(id);
+  bool has_fields = true;  // false for a bare id ("EVN"): no field at all
+  if (index == 0) {
+    // MSH-1 is the field separator itself and MSH-2 holds the repetition character: neither
+    // is split.
+    add_field(line.substr(3, 1));
+    line.remove_prefix(4);
+    size_t end = line.find(d.field);
+    add_field(line.substr(0, end));
+    has_fields = end != std::string_view::npos;
+    if (has_fields) line.remove_prefix(end + 1);
+  } else {
+    line.remove_prefix(id.size());
+    has_fields = !line.empty();
+    if (has_fields) line.remove_prefix(1);
+  }
+  // Fields, then the repetitions of each that has more than one, indexed once.
+  while (has_fields) {
+    size_t number = p->fields.size() - first;  // this field's position
+    if (number > limits.max_fields_per_segment) {
+      return LimitError(absl::StrCat("segment ", index + 1, " (", std::string(id),
+                                     ") exceeds the limit of ", limits.max_fields_per_segment,
+                                     " fields"));
+    }
+    size_t end = line.find(d.field);
+    std::string_view field = line.substr(0, end);
+    add_field(field);
+    if (field.find(d.repetition) != std::string_view::npos) {
+      size_t count = 0;
+      while (true) {
+        if (++count > limits.max_repetitions_per_field) {
+          return RepetitionLimitError(id, occurrence, static_cast<int>(number),
+                                      limits.max_repetitions_per_field);
+        }
+        size_t rep_end = field.find(d.repetition);
+        p->reps.push_back(field.substr(0, rep_end));
+        if (rep_end == std::string_view::npos) break;
+        field.remove_prefix(rep_end + 1);
+      }
+    }
+    if (end == std::string_view::npos) break;
+    line.remove_prefix(end + 1);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view ErrorCodeText(ErrorCode code) {
@@ -447,61 +570,17 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
   p.text.assign(bytes.data(), bytes.size());
   std::string_view all(p.text);
 
-  // Split into non-blank lines on CR, LF or CRLF.
   std::vector<std::string_view> lines;
-  size_t pos = 0;
-  while (pos < all.size()) {
-    // Not find_first_of: libstdc++ runs a memchr over the set for every byte.
-    size_t end = pos;
-    while (end < all.size() && all[end] != '\r' && all[end] != '\n') ++end;
-    std::string_view line = all.substr(pos, end - pos);
-    if (!IsBlank(line)) {
-      if (lines.size() >= limits.max_segments) {
-        return LimitError(
-            absl::StrCat("message exceeds the limit of ", limits.max_segments, " segments"));
-      }
-      lines.push_back(line);
-    }
-    pos = end + 1;
+  if (std::optional<Hl7Error> error = SplitLines(all, limits.max_segments, &lines)) {
+    return *std::move(error);
   }
   if (lines.empty()) return StructureError("message is empty");
-
-  std::string_view msh = lines[0];
-  if (msh.substr(0, 3) != "MSH") {
-    return StructureError("message does not start with an MSH segment", "MSH", 1);
-  }
-  if (msh.size() < 5 || !IsDelimiterCandidate(msh[3])) {
-    return StructureError("MSH-1: field separator is missing or invalid", "MSH", 1, 1);
-  }
-  Delimiters d;
-  d.field = msh[3];
-  size_t enc_end = msh.find(d.field, 4);
-  std::string_view enc =
-      msh.substr(4, enc_end == std::string_view::npos ? std::string_view::npos : enc_end - 4);
-  if (enc.size() < 2 || enc.size() > 5) {
-    return StructureError("MSH-2: encoding characters are missing or invalid", "MSH", 1, 2);
-  }
-  d.component = enc[0];
-  d.repetition = enc[1];
-  d.has_escape = enc.size() >= 3;
-  d.has_subcomponent = enc.size() >= 4;
-  if (d.has_escape) d.escape = enc[2];
-  if (d.has_subcomponent) d.subcomponent = enc[3];
-  std::string used(1, d.field);
-  for (size_t i = 0; i < std::min<size_t>(enc.size(), 4); ++i) {
-    if (!IsDelimiterCandidate(enc[i]) || used.find(enc[i]) != std::string::npos) {
-      return StructureError("MSH-2: encoding characters are missing or invalid", "MSH", 1, 2);
-    }
-    used.push_back(enc[i]);
-  }
+  Hl7Result<Delimiters> delimiters = ReadDelimiters(lines[0]);
+  if (!delimiters.ok()) return delimiters.error();
+  const Delimiters d = delimiters.value();
   message.delims_ = d;
 
-  // One index for the whole message, sized once (no allocation per segment).
-  size_t field_separators = static_cast<size_t>(std::count(all.begin(), all.end(), d.field));
-  size_t rep_separators = static_cast<size_t>(std::count(all.begin(), all.end(), d.repetition));
-  p.fields.reserve(field_separators + 2 * lines.size());
-  p.rep_begin.reserve(field_separators + 2 * lines.size() + 1);
-  p.reps.reserve(2 * rep_separators);
+  ReserveIndex(all, d, lines.size(), &p);
   message.segments_.reserve(lines.size());
   std::unordered_map<std::string_view, int> occurrences;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -518,52 +597,9 @@ Hl7Result<Message> Message::Parse(std::string_view bytes, const ParseLimits& lim
     segment.delims_ = d;
     segment.first_ = static_cast<uint32_t>(p.fields.size());
     segment.occurrence_ = ++occurrences[id];
-    auto add_field = [&](std::string_view field) {
-      p.fields.push_back(field);
-      p.rep_begin.push_back(static_cast<uint32_t>(p.reps.size()));
-    };
-    add_field(id);
-    bool has_fields = true;  // false for a bare id ("EVN"): no field at all
-    if (i == 0) {
-      // MSH-1 is the field separator itself and MSH-2 holds the repetition character: neither
-      // is split.
-      add_field(line.substr(3, 1));
-      line.remove_prefix(4);
-      size_t end = line.find(d.field);
-      add_field(line.substr(0, end));
-      has_fields = end != std::string_view::npos;
-      if (has_fields) line.remove_prefix(end + 1);
-    } else {
-      line.remove_prefix(id.size());
-      has_fields = !line.empty();
-      if (has_fields) line.remove_prefix(1);
-    }
-    // Fields, then the repetitions of each that has more than one, indexed once.
-    while (has_fields) {
-      size_t number = p.fields.size() - segment.first_;  // this field's position
-      if (number > limits.max_fields_per_segment) {
-        return LimitError(absl::StrCat("segment ", i + 1, " (", std::string(id),
-                                       ") exceeds the limit of ", limits.max_fields_per_segment,
-                                       " fields"));
-      }
-      size_t end = line.find(d.field);
-      std::string_view field = line.substr(0, end);
-      add_field(field);
-      if (field.find(d.repetition) != std::string_view::npos) {
-        size_t count = 0;
-        while (true) {
-          if (++count > limits.max_repetitions_per_field) {
-            return RepetitionLimitError(id, segment.occurrence_, static_cast<int>(number),
-                                        limits.max_repetitions_per_field);
-          }
-          size_t rep_end = field.find(d.repetition);
-          p.reps.push_back(field.substr(0, rep_end));
-          if (rep_end == std::string_view::npos) break;
-          field.remove_prefix(rep_end + 1);
-        }
-      }
-      if (end == std::string_view::npos) break;
-      line.remove_prefix(end + 1);
+    if (std::optional<Hl7Error> error =
+            IndexSegment(line, id, i, segment.occurrence_, d, limits, &p)) {
+      return *std::move(error);
     }
     segment.count_ = static_cast<uint32_t>(p.fields.size()) - segment.first_;
     if (i == 0) {

@@ -6,12 +6,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,26 +23,20 @@
 #include "services/common/logging.h"
 #include "services/identity/hl7/ack.h"
 #include "services/identity/hl7/message.h"
+#include "services/identity/hl7/mllp_tls.h"
 
 namespace hie::hl7 {
 namespace {
 
-std::string OpenSslError() {
-  unsigned long code = ERR_get_error();  // NOLINT(runtime/int): OpenSSL's type
-  if (code == 0) return "no OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof(buf));
-  ERR_clear_error();
-  return buf;
-}
-
-// Milliseconds for poll() until `deadline`, rounded up so that a wait never ends early.
-int PollMillis(absl::Time deadline) {
-  absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
-  return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
-}
+using mllp_tls::Handshake;
+using mllp_tls::OpenSslError;
+using mllp_tls::PeerOf;
+using mllp_tls::ReadResult;
+using mllp_tls::ReadSome;
+using mllp_tls::ScopedSigpipeBlock;
+using mllp_tls::SslCtxPtr;
+using mllp_tls::SslPtr;
+using mllp_tls::WriteAll;
 
 void SetSocketTimeouts(int fd, absl::Duration recv, absl::Duration send) {
   timeval rcv = absl::ToTimeval(recv);
@@ -57,128 +48,6 @@ void SetSocketTimeouts(int fd, absl::Duration recv, absl::Duration send) {
 bool SetNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL, 0);
   return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
-
-// Blocks SIGPIPE in the current thread while alive, so a write to a closed peer fails with
-// EPIPE instead of killing the process; a SIGPIPE raised meanwhile is consumed.
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_);
-  }
-  ~ScopedSigpipeBlock() {
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    timespec zero{0, 0};
-    while (sigtimedwait(&pipe_set, nullptr, &zero) > 0) {
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-
- private:
-  sigset_t old_;
-};
-
-struct SslDeleter {
-  void operator()(SSL* ssl) const { SSL_free(ssl); }
-  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
-};
-using SslPtr = std::unique_ptr<SSL, SslDeleter>;
-using SslCtxPtr = std::unique_ptr<SSL_CTX, SslDeleter>;
-
-// All TLS I/O below runs on non-blocking sockets: an SSL call that cannot go on returns
-// WANT_READ/WANT_WRITE, and the caller waits with poll() for the time left until its deadline.
-// A socket timeout (SO_RCVTIMEO) would restart with every byte received, so a peer trickling
-// bytes could hold a connection forever; a deadline cannot be extended that way.
-enum class Retry { kAgain, kTimeout, kFailed };
-
-// After an SSL call returned `result` <= 0: waits until the socket is ready for what OpenSSL
-// wants (kAgain), or the deadline passes (kTimeout); kFailed for a real error, whose details
-// are left in OpenSSL's error queue.
-Retry WaitToRetry(SSL* ssl, int fd, int result, absl::Time deadline) {
-  int error = SSL_get_error(ssl, result);
-  short events;  // NOLINT(runtime/int): poll's type
-  if (error == SSL_ERROR_WANT_READ) {
-    events = POLLIN;
-  } else if (error == SSL_ERROR_WANT_WRITE) {
-    events = POLLOUT;
-  } else {
-    return Retry::kFailed;
-  }
-  while (true) {
-    int ms = PollMillis(deadline);
-    if (ms == 0) return Retry::kTimeout;
-    pollfd pfd{fd, events, 0};
-    int ready = poll(&pfd, 1, ms);
-    // Ready, or an error or hang-up that the next SSL call reports.
-    if (ready > 0 || (ready < 0 && errno != EINTR)) return Retry::kAgain;
-  }
-}
-
-// Runs `step` (SSL_accept or SSL_connect) until the handshake is done, by `deadline`.
-// DEADLINE_EXCEEDED when it did not finish in time, UNAVAILABLE when it failed.
-absl::Status Handshake(SSL* ssl, int fd, absl::Time deadline, int (*step)(SSL*)) {
-  while (true) {
-    ERR_clear_error();
-    int result = step(ssl);
-    if (result == 1) return absl::OkStatus();
-    switch (WaitToRetry(ssl, fd, result, deadline)) {
-      case Retry::kAgain:
-        break;
-      case Retry::kTimeout:
-        ERR_clear_error();
-        return absl::DeadlineExceededError("TLS handshake did not finish in time");
-      case Retry::kFailed:
-        return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", OpenSslError()));
-    }
-  }
-}
-
-absl::Status WriteAll(SSL* ssl, int fd, std::string_view bytes, absl::Time deadline) {
-  ScopedSigpipeBlock no_sigpipe;
-  while (!bytes.empty()) {
-    ERR_clear_error();
-    // On WANT_WRITE the same call is repeated with the same arguments, as OpenSSL requires.
-    int n = SSL_write(ssl, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 20)));
-    if (n > 0) {
-      bytes.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    switch (WaitToRetry(ssl, fd, n, deadline)) {
-      case Retry::kAgain:
-        break;
-      case Retry::kTimeout:
-        ERR_clear_error();
-        return absl::DeadlineExceededError("TLS write did not finish in time");
-      case Retry::kFailed:
-        return absl::UnavailableError(absl::StrCat("TLS write failed: ", OpenSslError()));
-    }
-  }
-  return absl::OkStatus();
-}
-
-enum class ReadResult { kData, kTimeout, kClosed };
-
-// Reads what arrives by `deadline` into *out (kData), even when only part of a TLS record
-// comes in meanwhile (kTimeout then).
-ReadResult ReadSome(SSL* ssl, int fd, absl::Time deadline, std::string* out) {
-  char buf[16384];
-  while (true) {
-    ERR_clear_error();
-    int n = SSL_read(ssl, buf, sizeof(buf));
-    if (n > 0) {
-      out->assign(buf, static_cast<size_t>(n));
-      return ReadResult::kData;
-    }
-    Retry retry = WaitToRetry(ssl, fd, n, deadline);
-    if (retry == Retry::kAgain) continue;
-    ERR_clear_error();
-    return retry == Retry::kTimeout ? ReadResult::kTimeout : ReadResult::kClosed;
-  }
 }
 
 // The peer's IP address: the key of max_per_address. An IPv4 peer of a dual-stack socket
@@ -221,42 +90,6 @@ void Release(std::map<std::string, int>& counts, const std::string& key) {
 int CountOf(const std::map<std::string, int>& counts, const std::string& key) {
   auto it = counts.find(key);
   return it == counts.end() ? 0 : it->second;
-}
-
-absl::StatusOr<PeerIdentity> PeerOf(SSL* ssl) {
-  X509* cert = SSL_get1_peer_certificate(ssl);
-  if (cert == nullptr) return absl::UnauthenticatedError("no client certificate");
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, cert);
-  X509_free(cert);
-  char* data = nullptr;
-  long size = BIO_get_mem_data(bio, &data);  // NOLINT(runtime/int): OpenSSL's type
-  std::string pem(data, static_cast<size_t>(size));
-  BIO_free(bio);
-  return PeerIdentityFromCertificatePem(pem);
-}
-
-absl::StatusOr<SslCtxPtr> MakeServerContext(const TlsFiles& files) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) return absl::InternalError("SSL_CTX_new failed");
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert_file.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ctx.get(), files.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx.get()) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("server certificate/key unusable: ", OpenSslError()));
-  }
-  if (SSL_CTX_load_verify_locations(ctx.get(), files.ca_file.c_str(), nullptr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("CA file unusable: ", OpenSslError()));
-  }
-  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files.ca_file.c_str());
-  if (names != nullptr) SSL_CTX_set_client_CA_list(ctx.get(), names);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-  // The peer's identity is read once, after the handshake; no renegotiation may change it.
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION);
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_num_tickets(ctx.get(), 0);
-  return ctx;
 }
 
 // What the per-message log line needs from a request and its ACK (ids and codes, no PHI).
@@ -314,7 +147,7 @@ absl::StatusOr<std::unique_ptr<MllpServer>> MllpServer::Start(MllpServerOptions 
     return absl::InvalidArgumentError("MLLP server options out of range");
   }
   std::unique_ptr<MllpServer> server(new MllpServer(std::move(options), std::move(handler)));
-  absl::StatusOr<SslCtxPtr> ctx = MakeServerContext(server->options_.tls);
+  absl::StatusOr<SslCtxPtr> ctx = mllp_tls::MakeServerContext(server->options_.tls);
   if (!ctx.ok()) return ctx.status();
   server->impl_->ctx = *std::move(ctx);
 
@@ -469,31 +302,62 @@ void MllpServer::Serve(Connection* connection) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
   // Stage 1: the handshake, by one deadline counted from accept.
-  connection->ssl.reset(SSL_new(impl_->ctx.get()));
-  SSL* ssl = connection->ssl.get();
-  absl::Status handshake = absl::InternalError("SSL_new failed");
-  if (ssl != nullptr && SSL_set_fd(ssl, fd) == 1) {
-    handshake = Handshake(ssl, fd, connection->accepted + options_.handshake_timeout, SSL_accept);
-  }
-  absl::StatusOr<PeerIdentity> identity =
-      handshake.ok() ? PeerOf(ssl) : absl::StatusOr<PeerIdentity>(handshake);
-  if (handshake.ok()) {
-    if (!identity.ok()) {
-      Log(LogLevel::kWarning, "mllp_peer_rejected",
-          {{"peer", connection->address},
-           {"conn", connection->id},
-           {"reason", identity.status().message()}});
-    }
-  } else {
-    std::string reason = stopping_.load() ? "server_stopping"
-                         : handshake.code() == absl::StatusCode::kDeadlineExceeded
-                             ? "handshake_timeout"
-                             : std::string(handshake.message());
-    Log(LogLevel::kWarning, "mllp_handshake_failed",
-        {{"peer", connection->address}, {"conn", connection->id}, {"reason", reason}});
-  }
+  absl::Status handshake;
+  absl::StatusOr<PeerIdentity> identity = Authenticate(connection, &handshake);
 
   // Stage 2: admission as an authenticated connection.
+  bool admitted = AdmitAuthenticated(*connection, handshake, identity);
+  if (admitted) {
+    ServeMessages(connection, MllpPeer{identity->org, identity->role, identity->common_name,
+                                       connection->address, connection->id});
+  }
+  {
+    // Released before the peer can see the close, so that it may reconnect at once.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (admitted) {
+      --stats_.authenticated;
+      Release(per_org_, identity->org);
+    }
+    Release(per_address_, connection->ip);
+  }
+  if (handshake.ok()) {
+    ERR_clear_error();
+    SSL_shutdown(connection->ssl.get());  // close_notify, best effort (the socket is non-blocking)
+    ERR_clear_error();
+  }
+  shutdown(fd, SHUT_RDWR);
+}
+
+absl::StatusOr<PeerIdentity> MllpServer::Authenticate(Connection* connection,
+                                                      absl::Status* handshake) {
+  const int fd = connection->fd;
+  connection->ssl.reset(SSL_new(impl_->ctx.get()));
+  SSL* ssl = connection->ssl.get();
+  *handshake = absl::InternalError("SSL_new failed");
+  if (ssl != nullptr && SSL_set_fd(ssl, fd) == 1) {
+    *handshake = Handshake(ssl, fd, connection->accepted + options_.handshake_timeout, SSL_accept);
+  }
+  if (!handshake->ok()) {
+    std::string reason = stopping_.load() ? "server_stopping"
+                         : handshake->code() == absl::StatusCode::kDeadlineExceeded
+                             ? "handshake_timeout"
+                             : std::string(handshake->message());
+    Log(LogLevel::kWarning, "mllp_handshake_failed",
+        {{"peer", connection->address}, {"conn", connection->id}, {"reason", reason}});
+    return *handshake;
+  }
+  absl::StatusOr<PeerIdentity> identity = PeerOf(ssl);
+  if (!identity.ok()) {
+    Log(LogLevel::kWarning, "mllp_peer_rejected",
+        {{"peer", connection->address},
+         {"conn", connection->id},
+         {"reason", identity.status().message()}});
+  }
+  return identity;
+}
+
+bool MllpServer::AdmitAuthenticated(const Connection& connection, const absl::Status& handshake,
+                                    const absl::StatusOr<PeerIdentity>& identity) {
   const char* refusal = nullptr;
   bool admitted = false;
   {
@@ -520,29 +384,11 @@ void MllpServer::Serve(Connection* connection) {
   if (refusal != nullptr) {
     Log(LogLevel::kWarning, "mllp_connection_refused",
         {{"reason", refusal},
-         {"peer", connection->address},
+         {"peer", connection.address},
          {"peer_org", identity->org},
-         {"conn", connection->id}});
+         {"conn", connection.id}});
   }
-  if (admitted) {
-    ServeMessages(connection, MllpPeer{identity->org, identity->role, identity->common_name,
-                                       connection->address, connection->id});
-  }
-  {
-    // Released before the peer can see the close, so that it may reconnect at once.
-    std::lock_guard<std::mutex> lock(mu_);
-    if (admitted) {
-      --stats_.authenticated;
-      Release(per_org_, identity->org);
-    }
-    Release(per_address_, connection->ip);
-  }
-  if (handshake.ok()) {
-    ERR_clear_error();
-    SSL_shutdown(ssl);  // close_notify, best effort (the socket is non-blocking)
-    ERR_clear_error();
-  }
-  shutdown(fd, SHUT_RDWR);
+  return admitted;
 }
 
 void MllpServer::ServeMessages(Connection* connection, const MllpPeer& peer) {
@@ -560,63 +406,12 @@ void MllpServer::ServeMessages(Connection* connection, const MllpPeer& peer) {
   bool open = true;
   while (open && !stopping_.load()) {
     if (decoder.Next(&frame)) {
-      absl::Time start = absl::Now();
-      std::string ack;
-      bool threw = false;
-      try {
-        ack = handler_(peer, frame);
-      } catch (...) {  // an internal error: answered AR 207, the text neither sent nor logged
-        threw = true;
-      }
-      if (threw) {
-        Hl7Error error;
-        error.code = ErrorCode::kApplicationInternalError;
-        error.text = "the message could not be processed";
-        AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
-        ack = BuildAckForRaw(frame, AckCode::kReject, {error}, ctx);
-      }
-      MessageSummary summary = Summarise(frame);
-      if (threw) {
-        Log(LogLevel::kError, "mllp_handler_exception",
-            {{"control_id", summary.control_id},
-             {"peer_org", peer.org},
-             {"conn", peer.connection_id}});
-      }
-      std::string ack_code = AckCodeOf(ack);
-      absl::Status written =
-          ack.empty() ? absl::CancelledError("handler returned no ACK")
-                      : WriteAll(ssl, fd, MllpEncode(ack), absl::Now() + options_.write_timeout);
-      Log(LogLevel::kInfo, "hl7_message",
-          {{"control_id", summary.control_id},
-           {"trigger", summary.trigger},
-           {"ack_code", ack_code},
-           {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start)},
-           {"peer_org", peer.org},
-           {"conn", peer.connection_id},
-           {"bytes", static_cast<uint64_t>(frame.size())},
-           {"ack_sent", written.ok()}});
-      if (!written.ok()) {
-        close_reason = ack.empty() ? "no_ack" : "write_failed";
-        break;
-      }
+      if (!ServeFrame(*connection, peer, frame, &close_reason)) break;
       deadline = absl::Now() + options_.idle_timeout;
       continue;
     }
     if (decoder.oversized()) {
-      Hl7Error error;
-      error.code = ErrorCode::kApplicationInternalError;
-      error.text =
-          absl::StrCat("message exceeds the frame limit of ", options_.max_frame_bytes, " bytes");
-      AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
-      std::string ack = BuildAckForRaw("", AckCode::kReject, {error}, ctx);
-      (void)WriteAll(ssl, fd, MllpEncode(ack), absl::Now() + options_.write_timeout);
-      Log(LogLevel::kWarning, "hl7_message",
-          {{"control_id", ""},
-           {"trigger", ""},
-           {"ack_code", "AR"},
-           {"peer_org", peer.org},
-           {"conn", peer.connection_id},
-           {"reason", "frame_too_large"}});
+      RefuseOversizedFrame(*connection, peer);
       close_reason = "frame_too_large";
       break;
     }
@@ -647,6 +442,68 @@ void MllpServer::ServeMessages(Connection* connection, const MllpPeer& peer) {
        {"peer_org", peer.org},
        {"conn", peer.connection_id},
        {"reason", close_reason}});
+}
+
+bool MllpServer::ServeFrame(const Connection& connection, const MllpPeer& peer,
+                            std::string_view frame, std::string* close_reason) {
+  absl::Time start = absl::Now();
+  bool threw = false;
+  std::string ack = CallHandler(peer, frame, &threw);
+  MessageSummary summary = Summarise(frame);
+  if (threw) {
+    Log(LogLevel::kError, "mllp_handler_exception",
+        {{"control_id", summary.control_id}, {"peer_org", peer.org}, {"conn", peer.connection_id}});
+  }
+  std::string ack_code = AckCodeOf(ack);
+  absl::Status written = ack.empty()
+                             ? absl::CancelledError("handler returned no ACK")
+                             : WriteAll(connection.ssl.get(), connection.fd, MllpEncode(ack),
+                                        absl::Now() + options_.write_timeout);
+  Log(LogLevel::kInfo, "hl7_message",
+      {{"control_id", summary.control_id},
+       {"trigger", summary.trigger},
+       {"ack_code", ack_code},
+       {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start)},
+       {"peer_org", peer.org},
+       {"conn", peer.connection_id},
+       {"bytes", static_cast<uint64_t>(frame.size())},
+       {"ack_sent", written.ok()}});
+  if (!written.ok()) {
+    *close_reason = ack.empty() ? "no_ack" : "write_failed";
+    return false;
+  }
+  return true;
+}
+
+std::string MllpServer::CallHandler(const MllpPeer& peer, std::string_view frame, bool* threw) {
+  try {
+    return handler_(peer, frame);
+  } catch (...) {  // an internal error: answered AR 207, the text neither sent nor logged
+    *threw = true;
+  }
+  Hl7Error error;
+  error.code = ErrorCode::kApplicationInternalError;
+  error.text = "the message could not be processed";
+  AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
+  return BuildAckForRaw(frame, AckCode::kReject, {error}, ctx);
+}
+
+void MllpServer::RefuseOversizedFrame(const Connection& connection, const MllpPeer& peer) {
+  Hl7Error error;
+  error.code = ErrorCode::kApplicationInternalError;
+  error.text =
+      absl::StrCat("message exceeds the frame limit of ", options_.max_frame_bytes, " bytes");
+  AckContext ctx{absl::StrCat("MLLP", next_ack_id_.fetch_add(1)), absl::Now()};
+  std::string ack = BuildAckForRaw("", AckCode::kReject, {error}, ctx);
+  (void)WriteAll(connection.ssl.get(), connection.fd, MllpEncode(ack),
+                 absl::Now() + options_.write_timeout);
+  Log(LogLevel::kWarning, "hl7_message",
+      {{"control_id", ""},
+       {"trigger", ""},
+       {"ack_code", "AR"},
+       {"peer_org", peer.org},
+       {"conn", peer.connection_id},
+       {"reason", "frame_too_large"}});
 }
 
 void MllpServer::Stop() {

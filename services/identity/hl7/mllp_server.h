@@ -170,7 +170,26 @@ class MllpServer {
   void Admit(int fd, const std::string& ip, const std::string& address);
   // The connection's thread: handshake, admission as authenticated, messages, release.
   void Serve(Connection* connection);
+  // Stage 1 of Serve: the TLS handshake (its outcome in *handshake) and the identity in the
+  // client certificate; logs why either failed. The connection's thread only.
+  absl::StatusOr<PeerIdentity> Authenticate(Connection* connection, absl::Status* handshake);
+  // Stage 2 of Serve: leaves the handshake stage in stats_ (counting a failure or timeout) and
+  // counts the connection as authenticated unless it failed or is over max_per_org or
+  // max_connections (logged). True when admitted: the caller then releases its slots. Takes mu_.
+  bool AdmitAuthenticated(const Connection& connection, const absl::Status& handshake,
+                          const absl::StatusOr<PeerIdentity>& identity);
+  // Reads frames and answers each until the peer closes, the idle deadline passes, a write
+  // fails or Stop(); logs the connection and its close.
   void ServeMessages(Connection* connection, const MllpPeer& peer);
+  // Calls the handler for one frame, writes its ACK and logs the message. False when the
+  // connection must close (no ACK, or the write failed), with *close_reason set.
+  bool ServeFrame(const Connection& connection, const MllpPeer& peer, std::string_view frame,
+                  std::string* close_reason);
+  // The handler's ACK for `frame`, or, when the handler throws, an AR 207 with a fixed text and
+  // *threw set.
+  std::string CallHandler(const MllpPeer& peer, std::string_view frame, bool* threw);
+  // Answers a frame over max_frame_bytes with an AR 207 (best effort) and logs it.
+  void RefuseOversizedFrame(const Connection& connection, const MllpPeer& peer);
   void ReapFinished(bool all);
 
   MllpServerOptions options_;
