@@ -41,6 +41,7 @@
 namespace hie::identity {
 
 class KeyLocks;
+struct RegistrationPlan;
 
 class IdentityManager {
  public:
@@ -129,6 +130,12 @@ class IdentityManager {
   absl::StatusOr<v1::RegisterSourceRecordResponse> RegisterInTxn(
       IdentityTxn& txn, const CallContext& call, absl::Time now,
       const v1::RegisterSourceRecordRequest& request, IndexChange* index);
+  // Carries out what PlanRegistration decided for the stored `record`: link, found a person,
+  // open review tasks; fills `decision`.
+  absl::Status CarryOutPlan(IdentityTxn& txn, const CallContext& call, absl::Time now,
+                            const v1::SourceRecord& record,
+                            const v1::RegisterSourceRecordRequest& request,
+                            const RegistrationPlan& plan, v1::MatchDecision* decision);
 
   // Write() of an idempotent operation: a retry with the same request.idempotency_key returns
   // the stored response; `kind` namespaces the keys of one operation type. The key is locked

@@ -12,6 +12,7 @@
 #include "services/identity/core/identifiers.h"
 #include "services/identity/core/identity_manager.h"
 #include "services/identity/core/key_locks.h"
+#include "services/identity/core/registration_plan.h"
 #include "services/identity/core/txn_ops.h"
 #include "services/identity/core/validation.h"
 #include "services/identity/store/write_behind_txn.h"
@@ -23,7 +24,6 @@ using ::hie::common::v1::Demographics;
 namespace {
 
 constexpr int kMatchLimit = 10;
-constexpr int kMaxReviewTasksPerRegistration = 3;
 // Entries of one RegisterSourceRecords call. Its locks (about 8 per entry) are held together, in
 // this process and in PostgreSQL's shared lock table, which holds max_locks_per_transaction (64
 // by default) times max_connections locks: 8 connections with calls of 50 use about 3,200.
@@ -226,27 +226,90 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
   }
 }
 
+namespace {
+
+// The record's new version, stored (current unless stale) with its event.
+struct StoredVersion {
+  v1::SourceRecord record;  // version set
+  bool created = false;
+  bool stale = false;
+};
+
+absl::StatusOr<StoredVersion> StoreVersion(IdentityTxn& txn, const CallContext& call,
+                                           absl::Time now,
+                                           const v1::RegisterSourceRecordRequest& request,
+                                           const std::optional<v1::SourceRecord>& existing) {
+  StoredVersion out;
+  v1::SourceRecord& record = out.record;
+  *record.mutable_source_id() = request.source_id();
+  *record.mutable_demographics() = request.demographics();
+  record.set_state(v1::RECORD_STATE_ACTIVE);
+  *record.mutable_source_event_time() =
+      request.has_source_event_time() ? request.source_event_time() : ToProto(now);
+  *record.mutable_record_time() = ToProto(now);
+  out.created = !existing.has_value();
+  out.stale = !out.created &&
+              FromProto(record.source_event_time()) < FromProto(existing->source_event_time());
+  HIE_ASSIGN_OR_RETURN(int64_t version, txn.PutRecordVersion(record, !out.stale));
+  record.set_version(version);
+  v1::IdentityEvent recorded = NewEvent(
+      out.created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
+      call, now, "source_update");
+  *recorded.add_source_ids() = request.source_id();
+  recorded.set_record_version(record.version());
+  HIE_RETURN_IF_ERROR(txn.AppendEvent(&recorded).status());
+  return out;
+}
+
+// The persons the matches belong to, best first, without those the record was declared not to
+// be (one read for the links of the matches and of the refused records).
+absl::StatusOr<std::vector<PersonCandidate>> ReadCandidates(
+    IdentityTxn& txn, const SourceId& id, const std::vector<RecordMatch>& matches) {
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::NotAMatch> refusals, txn.NotAMatchesOf(id));
+  std::vector<SourceId> linked_ids;
+  for (const RecordMatch& m : matches) linked_ids.push_back(m.source_id);
+  for (const v1::NotAMatch& d : refusals) linked_ids.push_back(SameId(d.a(), id) ? d.b() : d.a());
+  HIE_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Link>> links, txn.GetLinks(linked_ids));
+  std::set<std::string> refused_persons;
+  for (size_t i = matches.size(); i < links.size(); ++i) {
+    if (links[i].has_value()) refused_persons.insert(links[i]->person_id());
+  }
+  links.resize(matches.size());
+  return CandidatesByPerson(matches, links, refused_persons);
+}
+
+// The facts PlanRegistration decides on, read in the transaction.
+absl::StatusOr<RegistrationFacts> ReadFacts(IdentityTxn& txn, const SourceId& id,
+                                            const StoredVersion& stored,
+                                            const std::vector<RecordMatch>& matches) {
+  RegistrationFacts facts;
+  facts.created = stored.created;
+  facts.stale = stored.stale;
+  HIE_ASSIGN_OR_RETURN(facts.candidates, ReadCandidates(txn, id, matches));
+  if (stored.created) return facts;
+  HIE_ASSIGN_OR_RETURN(facts.current_link, txn.GetLink(id));
+  if (stored.stale || !facts.current_link.has_value() || !IsAutomaticLink(*facts.current_link)) {
+    return facts;
+  }
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::Link> home, txn.LinksOf(facts.current_link->person_id()));
+  facts.home_links = static_cast<int>(home.size());
+  for (const v1::Link& l : home) {
+    if (!SameId(l.source_id(), id)) facts.home_other = l.source_id();
+  }
+  return facts;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
     IdentityTxn& txn, const CallContext& call, absl::Time now,
     const v1::RegisterSourceRecordRequest& request, IndexChange* index) {
   *index = IndexChange();
   const SourceId& id = request.source_id();
-  const std::string fingerprint = Fingerprint(request);
-  bool index_it = false;
   std::vector<RecordMatch> matches = matcher_->Match(id, request.demographics(), kMatchLimit);
-  // An organisation has one record per patient unless it says otherwise (a source merge), so
-  // another record of the same org is at most a question for a human.
-  for (RecordMatch& m : matches) {
-    if (m.source_id.org() != id.org()) continue;
-    if (m.grade == v1::MATCH_GRADE_CERTAIN) m.grade = v1::MATCH_GRADE_PROBABLE;
-    m.explanation.set_grade(m.grade);
-    v1::GuardResult* guard = m.explanation.add_guards();
-    guard->set_kind(v1::GuardResult::KIND_SAME_SOURCE_ORG);
-    guard->set_field("org");
-  }
-  std::function<absl::StatusOr<v1::RegisterSourceRecordResponse>()> produce =
-      [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
-    v1::RegisterSourceRecordResponse out;
+  CapSameOrgMatches(id, &matches);
+  bool index_it = false;
+  auto produce = [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
     HIE_ASSIGN_OR_RETURN(std::optional<v1::SourceRecord> existing, txn.GetRecord(id));
     if (existing.has_value() && existing->state() == v1::RECORD_STATE_SUPERSEDED) {
       return absl::FailedPreconditionError(
@@ -255,163 +318,92 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
     if (existing.has_value() && existing->state() == v1::RECORD_STATE_ACTIVE) {
       index->before = existing->demographics();
     }
-    v1::SourceRecord record;
-    *record.mutable_source_id() = id;
-    *record.mutable_demographics() = request.demographics();
-    record.set_state(v1::RECORD_STATE_ACTIVE);
-    *record.mutable_source_event_time() =
-        request.has_source_event_time() ? request.source_event_time() : ToProto(now);
-    *record.mutable_record_time() = ToProto(now);
-    const bool created = !existing.has_value();
-    const bool stale = !created && FromProto(record.source_event_time()) <
-                                       FromProto(existing->source_event_time());
-    out.set_created(created);
-    out.set_stale(stale);
-    HIE_ASSIGN_OR_RETURN(int64_t version, txn.PutRecordVersion(record, !stale));
-    record.set_version(version);
-    v1::IdentityEvent recorded = NewEvent(
-        created ? v1::IDENTITY_EVENT_TYPE_RECORD_CREATED : v1::IDENTITY_EVENT_TYPE_RECORD_UPDATED,
-        call, now, "source_update");
-    *recorded.add_source_ids() = id;
-    recorded.set_record_version(record.version());
-    HIE_RETURN_IF_ERROR(txn.AppendEvent(&recorded).status());
-
-    // Candidates by person: the best record of each person, not-a-match decisions applied.
-    HIE_ASSIGN_OR_RETURN(std::vector<v1::NotAMatch> refusals, txn.NotAMatchesOf(id));
-    // One read for the links of the candidates and of the refused records, in that order.
-    std::vector<SourceId> linked_ids;
-    for (const RecordMatch& m : matches) linked_ids.push_back(m.source_id);
-    for (const v1::NotAMatch& d : refusals) {
-      linked_ids.push_back(SameId(d.a(), id) ? d.b() : d.a());
+    HIE_ASSIGN_OR_RETURN(StoredVersion stored, StoreVersion(txn, call, now, request, existing));
+    HIE_ASSIGN_OR_RETURN(RegistrationFacts facts, ReadFacts(txn, id, stored, matches));
+    const RegistrationPlan plan = PlanRegistration(facts);
+    index_it = plan.index;
+    v1::RegisterSourceRecordResponse out;
+    out.set_created(stored.created);
+    out.set_stale(stored.stale);
+    for (int i = 0; i < static_cast<int>(facts.candidates.size()) && i < kMatchLimit; ++i) {
+      const PersonCandidate& c = facts.candidates[i];
+      v1::MatchCandidate* candidate = out.mutable_decision()->add_candidates();
+      candidate->set_person_id(c.person_id);
+      *candidate->mutable_best_source_id() = c.match->source_id;
+      candidate->set_score(c.match->score);
+      candidate->set_grade(c.match->grade);
+      *candidate->mutable_explanation() = c.match->explanation;
     }
-    HIE_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Link>> links, txn.GetLinks(linked_ids));
-    std::set<std::string> refused_persons;
-    for (size_t i = matches.size(); i < links.size(); ++i) {
-      if (links[i].has_value()) refused_persons.insert(links[i]->person_id());
-    }
-    std::vector<std::pair<std::string, const RecordMatch*>> by_person;  // best first
-    std::set<std::string> seen;
-    for (size_t i = 0; i < matches.size(); ++i) {
-      if (!links[i].has_value()) continue;
-      const std::string& person = links[i]->person_id();
-      if (refused_persons.count(person) > 0 || !seen.insert(person).second) continue;
-      by_person.emplace_back(person, &matches[i]);
-    }
-    for (int i = 0; i < static_cast<int>(by_person.size()) && i < kMatchLimit; ++i) {
-      v1::MatchCandidate* c = out.mutable_decision()->add_candidates();
-      c->set_person_id(by_person[i].first);
-      *c->mutable_best_source_id() = by_person[i].second->source_id;
-      c->set_score(by_person[i].second->score);
-      c->set_grade(by_person[i].second->grade);
-      *c->mutable_explanation() = by_person[i].second->explanation;
-    }
-
-    std::optional<v1::Link> current_link;
-    if (!created) {
-      HIE_ASSIGN_OR_RETURN(auto link, txn.GetLink(id));
-      current_link = link;
-    }
-    v1::MatchDecision* decision = out.mutable_decision();
-    if (stale) {
-      decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
-      decision->set_person_id(current_link ? current_link->person_id() : "");
-    } else if (current_link.has_value()) {
-      // An update never moves a record by itself. An automatically linked record that no
-      // longer matches its person, or now matches another person, goes to review.
-      decision->set_outcome(v1::MATCH_OUTCOME_UNCHANGED);
-      decision->set_person_id(current_link->person_id());
-      index_it = true;
-      bool automatic = current_link->method() == v1::LINK_METHOD_AUTO ||
-                       current_link->method() == v1::LINK_METHOD_NEW_PERSON;
-      if (automatic) {
-        const RecordMatch* best_elsewhere = nullptr;
-        bool still_certain_at_home = false;
-        for (const auto& [person, m] : by_person) {
-          if (person == current_link->person_id()) {
-            still_certain_at_home = m->grade == v1::MATCH_GRADE_CERTAIN;
-          } else if (best_elsewhere == nullptr && m->grade == v1::MATCH_GRADE_CERTAIN) {
-            best_elsewhere = m;
-          }
-        }
-        HIE_ASSIGN_OR_RETURN(auto home, txn.LinksOf(current_link->person_id()));
-        const bool alone = home.size() <= 1;
-        const v1::Link* home_other = nullptr;
-        for (const v1::Link& l : home) {
-          if (!SameId(l.source_id(), id)) home_other = &l;
-        }
-        std::optional<std::pair<SourceId, RecordMatch>> question;
-        if (!alone && !still_certain_at_home && home_other != nullptr) {
-          HIE_ASSIGN_OR_RETURN(auto other, txn.GetRecord(home_other->source_id()));
-          if (other.has_value()) {
-            question.emplace(home_other->source_id(),
-                             matcher_->Compare(id, request.demographics(), home_other->source_id(),
-                                               other->demographics()));
-          }
-        } else if (best_elsewhere != nullptr) {
-          question.emplace(best_elsewhere->source_id, *best_elsewhere);
-        }
-        if (question.has_value()) {
-          HIE_ASSIGN_OR_RETURN(auto right, txn.GetRecord(question->first));
-          HIE_ASSIGN_OR_RETURN(auto right_link, txn.GetLink(question->first));
-          if (right.has_value() && right_link.has_value()) {
-            HIE_ASSIGN_OR_RETURN(
-                auto task, OpenReviewTask(txn, call, now, record, current_link->person_id(), *right,
-                                          right_link->person_id(), question->second.explanation));
-            decision->set_review_task_id(task.task_id());
-          }
-        }
-      }
-    } else {
-      // First version: link to a CERTAIN person, else found a new person (and ask about
-      // PROBABLE / POSSIBLE ones).
-      index_it = true;
-      const RecordMatch* certain = nullptr;
-      std::string certain_person;
-      if (!by_person.empty() && by_person[0].second->grade == v1::MATCH_GRADE_CERTAIN) {
-        certain = by_person[0].second;
-        certain_person = by_person[0].first;
-      }
-      if (certain != nullptr) {
-        HIE_ASSIGN_OR_RETURN(v1::Person person, LockActivePerson(txn, certain_person));
-        HIE_ASSIGN_OR_RETURN(
-            auto moved, MoveRecord(txn, call, now, id, "", person.person_id(), v1::LINK_METHOD_AUTO,
-                                   v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match",
-                                   certain->score, certain->grade));
-        HIE_RETURN_IF_ERROR(TouchPerson(txn, person, now));
-        decision->set_outcome(v1::MATCH_OUTCOME_LINKED);
-        decision->set_person_id(person.person_id());
-      } else {
-        HIE_ASSIGN_OR_RETURN(v1::Person person, CreatePerson(txn, call, now, "no_certain_match"));
-        HIE_ASSIGN_OR_RETURN(
-            auto moved,
-            MoveRecord(txn, call, now, id, "", person.person_id(), v1::LINK_METHOD_NEW_PERSON,
-                       v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match"));
-        decision->set_outcome(v1::MATCH_OUTCOME_NEW_PERSON);
-        decision->set_person_id(person.person_id());
-        int opened = 0;
-        for (const auto& [candidate_person, m] : by_person) {
-          if (opened == kMaxReviewTasksPerRegistration) break;
-          HIE_ASSIGN_OR_RETURN(auto right, txn.GetRecord(m->source_id));
-          if (!right.has_value()) continue;
-          HIE_ASSIGN_OR_RETURN(auto task, OpenReviewTask(txn, call, now, record, person.person_id(),
-                                                         *right, candidate_person, m->explanation));
-          if (opened++ == 0) decision->set_review_task_id(task.task_id());
-          decision->set_outcome(v1::MATCH_OUTCOME_REVIEW);
-        }
-      }
-    }
-    *out.mutable_record() = record;
-    out.mutable_record()->set_person_id(decision->person_id());
-    out.set_person_id(decision->person_id());
+    HIE_RETURN_IF_ERROR(
+        CarryOutPlan(txn, call, now, stored.record, request, plan, out.mutable_decision()));
+    *out.mutable_record() = stored.record;
+    out.mutable_record()->set_person_id(out.decision().person_id());
+    out.set_person_id(out.decision().person_id());
     return out;
   };
   absl::StatusOr<v1::RegisterSourceRecordResponse> result =
       request.validate_only()
           ? produce()
           : Idempotent<v1::RegisterSourceRecordResponse>(txn, RegisterIdempotencyKey(request),
-                                                         fingerprint, now, produce);
+                                                         Fingerprint(request), now, produce);
   if (result.ok()) index->upsert = index_it && !result->stale();
   return result;
+}
+
+absl::Status IdentityManager::CarryOutPlan(IdentityTxn& txn, const CallContext& call,
+                                           absl::Time now, const v1::SourceRecord& record,
+                                           const v1::RegisterSourceRecordRequest& request,
+                                           const RegistrationPlan& plan,
+                                           v1::MatchDecision* decision) {
+  const SourceId& id = record.source_id();
+  decision->set_outcome(plan.outcome);
+  decision->set_person_id(plan.person_id);
+  if (plan.action == RegistrationAction::kLinkToCandidate) {
+    HIE_ASSIGN_OR_RETURN(v1::Person person, LockActivePerson(txn, plan.person_id));
+    HIE_RETURN_IF_ERROR(MoveRecord(txn, call, now, id, "", person.person_id(), v1::LINK_METHOD_AUTO,
+                                   v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "auto_match",
+                                   plan.link_to->match->score, plan.link_to->match->grade)
+                            .status());
+    HIE_RETURN_IF_ERROR(TouchPerson(txn, person, now));
+    decision->set_person_id(person.person_id());
+    return absl::OkStatus();
+  }
+  if (plan.action == RegistrationAction::kNewPerson) {
+    HIE_ASSIGN_OR_RETURN(v1::Person person, CreatePerson(txn, call, now, "no_certain_match"));
+    HIE_RETURN_IF_ERROR(MoveRecord(txn, call, now, id, "", person.person_id(),
+                                   v1::LINK_METHOD_NEW_PERSON,
+                                   v1::IDENTITY_EVENT_TYPE_RECORD_LINKED, "no_certain_match")
+                            .status());
+    decision->set_person_id(person.person_id());
+  }
+  int asked = 0;
+  for (const ReviewQuestion& q : plan.questions) {
+    if (asked == plan.max_questions) break;
+    HIE_ASSIGN_OR_RETURN(std::optional<v1::SourceRecord> right, txn.GetRecord(q.right));
+    if (!right.has_value()) {
+      if (plan.action == RegistrationAction::kNewPerson) continue;
+      break;  // an update asks one question or none
+    }
+    std::string right_person = q.right_person;
+    if (right_person.empty()) {
+      HIE_ASSIGN_OR_RETURN(std::optional<v1::Link> right_link, txn.GetLink(q.right));
+      if (!right_link.has_value()) break;
+      right_person = right_link->person_id();
+    }
+    const v1::MatchExplanation explanation =
+        q.match != nullptr
+            ? q.match->explanation
+            : matcher_->Compare(id, request.demographics(), q.right, right->demographics())
+                  .explanation;
+    HIE_ASSIGN_OR_RETURN(v1::ReviewTask task,
+                         OpenReviewTask(txn, call, now, record, decision->person_id(), *right,
+                                        right_person, explanation));
+    if (asked++ == 0) decision->set_review_task_id(task.task_id());
+    if (plan.action == RegistrationAction::kNewPerson) {
+      decision->set_outcome(v1::MATCH_OUTCOME_REVIEW);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecords(
