@@ -19,6 +19,7 @@
 #include "services/identity/store/in_memory_identity_store.h"
 #include "services/identity/store/migrations.h"
 #include "services/identity/store/pg_identity_store.h"
+#include "services/identity/store/write_behind_txn.h"
 #include "tests/support/test_env.h"
 
 namespace hie::identity {
@@ -94,6 +95,14 @@ const auto* const kPgEnvironment = ::testing::AddGlobalTestEnvironment(new PgEnv
 
 INSTANTIATE_TEST_SUITE_P(Pg, IdentityStoreContractTest,
                          ::testing::Values(IdentityStoreFactory(&OwningPgIdentityStore::Make)));
+
+// The write-behind layer over the real store too: its batch writes and the PostgreSQL store's
+// deferred error reporting must still keep the contract.
+INSTANTIATE_TEST_SUITE_P(
+    PgWriteBehind, IdentityStoreContractTest,
+    ::testing::Values(IdentityStoreFactory([]() -> std::unique_ptr<IdentityStore> {
+      return std::make_unique<WriteBehindStore>(OwningPgIdentityStore::Make());
+    })));
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL-specific behaviour
