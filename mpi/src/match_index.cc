@@ -64,39 +64,82 @@ void MatchIndex::Erase(uint32_t slot) {
   frequencies_.Remove(records_[slot]);
 }
 
+namespace {
+
+// Stored records carry no frequencies (Match annotates its query only), whatever the caller
+// passed: the scores must not depend on how a record reached the index.
+void ClearFrequencies(NormalizedRecord* n) {
+  n->given_freq = n->family_freq = n->city_freq = n->postal_freq = 0;
+}
+
+}  // namespace
+
+NormalizedRecord MatchIndex::Normalize(const Record& record) const {
+  return normalizer_.Normalize(record);
+}
+
 absl::Status MatchIndex::Add(const Record& record) {
   if (record.record_id.empty()) return absl::InvalidArgumentError("record_id is empty");
-  NormalizedRecord n = normalizer_.Normalize(record);
+  return Add(record.record_id, normalizer_.Normalize(record));
+}
+
+absl::Status MatchIndex::Update(const Record& record) {
+  return Update(record.record_id, normalizer_.Normalize(record));
+}
+
+absl::Status MatchIndex::Add(std::string_view record_id, NormalizedRecord record) {
+  if (record_id.empty()) return absl::InvalidArgumentError("record_id is empty");
+  ClearFrequencies(&record);
   std::unique_lock lock(mu_);
-  if (slot_of_.contains(record.record_id)) {
+  if (slot_of_.contains(Av(record_id))) {
     return absl::AlreadyExistsError("record_id is already indexed");
   }
+  AddLocked(record_id, std::move(record));
+  return absl::OkStatus();
+}
+
+absl::Status MatchIndex::Update(std::string_view record_id, NormalizedRecord record) {
+  ClearFrequencies(&record);
+  std::unique_lock lock(mu_);
+  auto it = slot_of_.find(Av(record_id));
+  if (it == slot_of_.end()) return absl::NotFoundError("record_id is not indexed");
+  ReplaceLocked(it->second, std::move(record));
+  return absl::OkStatus();
+}
+
+absl::Status MatchIndex::Upsert(std::string_view record_id, NormalizedRecord record) {
+  if (record_id.empty()) return absl::InvalidArgumentError("record_id is empty");
+  ClearFrequencies(&record);
+  std::unique_lock lock(mu_);
+  auto it = slot_of_.find(Av(record_id));
+  if (it == slot_of_.end()) {
+    AddLocked(record_id, std::move(record));
+    return absl::OkStatus();
+  }
+  ReplaceLocked(it->second, std::move(record));
+  return absl::OkStatus();
+}
+
+void MatchIndex::ReplaceLocked(uint32_t slot, NormalizedRecord n) {
+  Erase(slot);
+  records_[slot] = std::move(n);
+  Insert(slot);
+}
+
+void MatchIndex::AddLocked(std::string_view record_id, NormalizedRecord n) {
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
     free_slots_.pop_back();
     records_[slot] = std::move(n);
-    ids_[slot] = record.record_id;
+    ids_[slot] = std::string(record_id);
   } else {
     slot = static_cast<uint32_t>(records_.size());
     records_.push_back(std::move(n));
-    ids_.push_back(record.record_id);
+    ids_.emplace_back(record_id);
   }
-  slot_of_.emplace(record.record_id, slot);
+  slot_of_.emplace(std::string(record_id), slot);
   Insert(slot);
-  return absl::OkStatus();
-}
-
-absl::Status MatchIndex::Update(const Record& record) {
-  NormalizedRecord n = normalizer_.Normalize(record);
-  std::unique_lock lock(mu_);
-  auto it = slot_of_.find(record.record_id);
-  if (it == slot_of_.end()) return absl::NotFoundError("record_id is not indexed");
-  const uint32_t slot = it->second;
-  Erase(slot);
-  records_[slot] = std::move(n);
-  Insert(slot);
-  return absl::OkStatus();
 }
 
 absl::Status MatchIndex::Remove(std::string_view record_id) {
@@ -118,9 +161,19 @@ size_t MatchIndex::size() const {
 }
 
 std::vector<MatchCandidate> MatchIndex::Match(const Record& query, int limit) const {
+  if (limit <= 0) return {};
+  return MatchOwned(query.record_id, normalizer_.Normalize(query), limit);
+}
+
+std::vector<MatchCandidate> MatchIndex::Match(std::string_view record_id,
+                                              const NormalizedRecord& query, int limit) const {
+  if (limit <= 0) return {};
+  return MatchOwned(record_id, query, limit);  // a copy: annotation must not touch `query`
+}
+
+std::vector<MatchCandidate> MatchIndex::MatchOwned(std::string_view record_id, NormalizedRecord q,
+                                                   int limit) const {
   std::vector<MatchCandidate> out;
-  if (limit <= 0) return out;
-  NormalizedRecord q = normalizer_.Normalize(query);
   std::vector<uint64_t> keys;
   AppendBlockKeys(q, &keys);
   struct Scored {
@@ -135,16 +188,17 @@ std::vector<MatchCandidate> MatchIndex::Match(const Record& query, int limit) co
   for (uint64_t k : keys) {
     auto it = postings_.find(k);
     const int kind = BlockKeyKind(k);
-    const int cap = (kind == 12 || kind == 14) ? options_.max_broad_block_size
-                                               : options_.max_block_size;
+    const int cap =
+        (kind == 12 || kind == 14) ? options_.max_broad_block_size : options_.max_block_size;
     if (it == postings_.end() || it->second.count > static_cast<uint32_t>(cap)) continue;
-    for (uint32_t n = it->second.head; n != kNil; n = nodes_[n].next) slots.push_back(nodes_[n].slot);
+    for (uint32_t n = it->second.head; n != kNil; n = nodes_[n].next)
+      slots.push_back(nodes_[n].slot);
   }
   std::sort(slots.begin(), slots.end());
   slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
   scored.reserve(slots.size());
   for (uint32_t slot : slots) {
-    if (!query.record_id.empty() && ids_[slot] == query.record_id) continue;
+    if (!record_id.empty() && ids_[slot] == record_id) continue;
     const Comparison c = CompareOnline(q, records_[slot]);
     scored.push_back({slot, model_.Score(q, records_[slot], c), c});
   }

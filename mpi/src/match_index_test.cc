@@ -169,6 +169,107 @@ TEST_F(MatchIndexTest, GuardedNeighbourRuleSendsLinkToReview) {
   EXPECT_EQ(alone[0].decision, Decision::kAutoLink);
 }
 
+// Two candidate lists are the same: ids, scores, decisions and explanations.
+void ExpectSameCandidates(const std::vector<MatchCandidate>& a,
+                          const std::vector<MatchCandidate>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(a[i].record_id, b[i].record_id);
+    EXPECT_EQ(a[i].score, b[i].score);  // bit for bit: the same computation
+    EXPECT_EQ(a[i].decision, b[i].decision);
+    EXPECT_EQ(a[i].explanation.total, b[i].explanation.total);
+    EXPECT_EQ(a[i].explanation.guards, b[i].explanation.guards);
+    ASSERT_EQ(a[i].explanation.fields.size(), b[i].explanation.fields.size());
+    for (size_t f = 0; f < a[i].explanation.fields.size(); ++f) {
+      EXPECT_EQ(a[i].explanation.fields[f].field, b[i].explanation.fields[f].field);
+      EXPECT_EQ(a[i].explanation.fields[f].level, b[i].explanation.fields[f].level);
+      EXPECT_EQ(a[i].explanation.fields[f].weight, b[i].explanation.fields[f].weight);
+      EXPECT_EQ(a[i].explanation.fields[f].tf_adjusted, b[i].explanation.fields[f].tf_adjusted);
+    }
+  }
+}
+
+TEST_F(MatchIndexTest, NormalizedRecordsMatchAsRecordsDo) {
+  // Two indexes built alike, one from Records and one from normalised records, answer alike;
+  // a normalised query gives what the Record query gives, including its own id being skipped.
+  MatchIndex by_record(Model::DefaultParams(), &nicknames_);
+  MatchIndex by_normalized(Model::DefaultParams(), &nicknames_);
+  Record liz = Person("liz", "Elizabeth", "Okafor", "1984-11-23");
+  Record beth = Person("beth", "Beth", "Okafor", "1984-11-23");
+  beth.phone = "937-555-0188";
+  Record twin = Person("twin", "Liz", "Okafor", "1984-11-23");
+  twin.address_line = "12 Elm Court";
+  const std::vector<Record> records = {liz, beth, twin, Person("x", "Ann", "Quinn", "1950-01-10")};
+  for (const Record& r : records) {
+    ASSERT_TRUE(by_record.Add(r).ok());
+    ASSERT_TRUE(by_normalized.Add(r.record_id, by_normalized.Normalize(r)).ok());
+  }
+  // Updates and upserts, both ways.
+  Record moved = beth;
+  moved.city = "Kettering";
+  moved.postal_code = "45429";
+  ASSERT_TRUE(by_record.Update(moved).ok());
+  ASSERT_TRUE(by_normalized.Update(moved.record_id, by_normalized.Normalize(moved)).ok());
+  Record added = Person("late", "Eliza", "Okafor", "1984-11-23");
+  ASSERT_TRUE(by_record.Add(added).ok());
+  ASSERT_TRUE(by_normalized.Upsert(added.record_id, by_normalized.Normalize(added)).ok());
+  twin.phone = "937-555-0111";
+  ASSERT_TRUE(by_record.Update(twin).ok());
+  ASSERT_TRUE(by_normalized.Upsert(twin.record_id, by_normalized.Normalize(twin)).ok());
+  EXPECT_EQ(by_record.size(), by_normalized.size());
+
+  const std::vector<Record> queries = {Person("q", "Liz", "Okafor", "1984-11-23"), liz, moved,
+                                       Person("", "Beth", "Okafor", "1984-11-23")};
+  for (const Record& q : queries) {
+    SCOPED_TRACE(q.record_id + " " + q.given_name);
+    const NormalizedRecord n = by_normalized.Normalize(q);
+    const std::vector<MatchCandidate> want = by_record.Match(q, 5);
+    ASSERT_FALSE(want.empty());
+    ExpectSameCandidates(by_record.Match(q.record_id, n, 5), want);
+    ExpectSameCandidates(by_normalized.Match(q, 5), want);
+    ExpectSameCandidates(by_normalized.Match(q.record_id, n, 5), want);
+    // Matching does not annotate the caller's record, so it can be matched again.
+    EXPECT_EQ(n.given_freq, 0);
+    EXPECT_EQ(n.family_freq, 0);
+    ExpectSameCandidates(by_normalized.Match(q.record_id, n, 5), want);
+    for (const MatchCandidate& c : want) EXPECT_NE(c.record_id, q.record_id);
+  }
+}
+
+TEST_F(MatchIndexTest, NormalizedRecordOverloadsReportErrorsAsRecordsDo) {
+  const NormalizedRecord n = index_->Normalize(Person("", "X", "Y", ""));
+  EXPECT_EQ(index_->Add("liz", n).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(index_->Add("", n).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index_->Upsert("", n).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index_->Update("nope", n).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(index_->Match("", n, 0).empty());
+  const size_t before = index_->size();
+  ASSERT_TRUE(index_->Upsert("new", n).ok());
+  EXPECT_EQ(index_->size(), before + 1);
+  ASSERT_TRUE(index_->Upsert("new", n).ok());
+  EXPECT_EQ(index_->size(), before + 1);
+}
+
+TEST_F(MatchIndexTest, FrequenciesOfTheMomentAnnotateANormalizedQuery) {
+  // A query normalised before records sharing its family name were indexed is scored with the
+  // frequencies at Match time, as a Record query is.
+  const Record q = Person("q", "Liz", "Okafor", "1984-11-23");
+  const NormalizedRecord n = index_->Normalize(q);
+  const std::vector<MatchCandidate> earlier = index_->Match(q, 1);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(
+        index_->Add(Person(absl::StrCat("o", i), absl::StrCat("Other", i), "Okafor", "1960-01-01"))
+            .ok());
+  }
+  const std::vector<MatchCandidate> now = index_->Match(q, 5);
+  ASSERT_FALSE(earlier.empty());
+  ASSERT_FALSE(now.empty());
+  ASSERT_EQ(now[0].record_id, earlier[0].record_id);
+  EXPECT_LT(now[0].score, earlier[0].score);  // a commoner family name says less
+  ExpectSameCandidates(index_->Match(q.record_id, n, 5), now);
+}
+
 TEST_F(MatchIndexTest, ConcurrentReadersAndWriter) {
   std::atomic<bool> stop{false};
   std::atomic<int> matches{0};

@@ -116,25 +116,33 @@ class IdentityManager {
 
   // What a registration does to the match index once its transaction commits.
   struct IndexChange {
-    bool upsert = false;  // index the request's demographics for the record
+    bool upsert = false;  // index the registration's prepared record
     // What the index held for the record before (its ACTIVE current version), to undo the
     // change if the transaction does not commit; nullopt = nothing.
     std::optional<hie::common::v1::Demographics> before;
   };
 
-  // The registration's blocking keys and its record's key.
-  std::vector<std::string> RegistrationLockKeys(
-      const v1::RegisterSourceRecordRequest& request) const;
+  // The registration's blocking keys and its record's key. `prepared`: the request's record,
+  // prepared by matcher_ (once per registration: every step below takes it).
+  std::vector<std::string> RegistrationLockKeys(const v1::RegisterSourceRecordRequest& request,
+                                                const PreparedRecord& prepared) const;
   // One registration inside a write transaction, under RegistrationLockKeys and after
   // CatchUpIndex: match, then (unless the idempotency key was seen) store and decide.
   absl::StatusOr<v1::RegisterSourceRecordResponse> RegisterInTxn(
       IdentityTxn& txn, const CallContext& call, absl::Time now,
+      const v1::RegisterSourceRecordRequest& request, const PreparedRecord& prepared,
+      IndexChange* index);
+  // Transitional, for callers that do not prepare the record yet: Prepare, then the above (so
+  // each call normalises the demographics again). Remove once every caller prepares.
+  std::vector<std::string> RegistrationLockKeys(
+      const v1::RegisterSourceRecordRequest& request) const;
+  absl::StatusOr<v1::RegisterSourceRecordResponse> RegisterInTxn(
+      IdentityTxn& txn, const CallContext& call, absl::Time now,
       const v1::RegisterSourceRecordRequest& request, IndexChange* index);
-  // Carries out what PlanRegistration decided for the stored `record`: link, found a person,
-  // open review tasks; fills `decision`.
+  // Carries out what PlanRegistration decided for the stored `record` (`prepared` by matcher_):
+  // link, found a person, open review tasks; fills `decision`.
   absl::Status CarryOutPlan(IdentityTxn& txn, const CallContext& call, absl::Time now,
-                            const v1::SourceRecord& record,
-                            const v1::RegisterSourceRecordRequest& request,
+                            const v1::SourceRecord& record, const PreparedRecord& prepared,
                             const RegistrationPlan& plan, v1::MatchDecision* decision);
 
   // Write() of an idempotent operation: a retry with the same request.idempotency_key returns

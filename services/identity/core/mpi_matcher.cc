@@ -1,6 +1,9 @@
 #include "services/identity/core/mpi_matcher.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -28,12 +31,17 @@ const char* ComparatorOf(hie::mpi::Field field) {
   switch (field) {
     case hie::mpi::Field::kGiven:
     case hie::mpi::Field::kFamily:
-    case hie::mpi::Field::kMiddle: return "name";
-    case hie::mpi::Field::kBirthDate: return "date";
-    case hie::mpi::Field::kAddress: return "address_tokens";
+    case hie::mpi::Field::kMiddle:
+      return "name";
+    case hie::mpi::Field::kBirthDate:
+      return "date";
+    case hie::mpi::Field::kAddress:
+      return "address_tokens";
     case hie::mpi::Field::kPhone:
-    case hie::mpi::Field::kSsn: return "digits";
-    default: return "exact";
+    case hie::mpi::Field::kSsn:
+      return "digits";
+    default:
+      return "exact";
   }
 }
 
@@ -92,6 +100,29 @@ std::string ModelVersion(const hie::mpi::ModelParams& params) {
   return absl::StrFormat("mpi-fs-1/params-%08x", hash >> 32);
 }
 
+// What MpiMatcher::Prepare makes: the record normalised, with its id.
+struct MpiPreparedRecord : PreparedRecord {
+  MpiPreparedRecord(const SourceId& id, hie::mpi::NormalizedRecord normalized)
+      : id(id),
+        key(RecordKey(id)),
+        self(id.org().empty() && id.local_id().empty() ? "" : key),
+        normalized(std::move(normalized)) {}
+
+  const SourceId id;
+  const std::string key;   // the engine's record_id
+  const std::string self;  // what a query skips: key, or "" for a record without an id
+  const hie::mpi::NormalizedRecord normalized;
+};
+
+const MpiPreparedRecord& Own(const PreparedRecord& record) {
+  const auto* own = dynamic_cast<const MpiPreparedRecord*>(&record);
+  if (own == nullptr) {
+    std::fprintf(stderr, "MpiMatcher: a PreparedRecord made by another Matcher\n");
+    std::abort();
+  }
+  return *own;
+}
+
 }  // namespace
 
 MpiMatcher::MpiMatcher(const hie::mpi::ModelParams& params,
@@ -99,18 +130,19 @@ MpiMatcher::MpiMatcher(const hie::mpi::ModelParams& params,
                        hie::mpi::MatchIndexOptions options)
     : model_version_(ModelVersion(params)),
       options_(options),
-      normalizer_(nicknames),
       model_(params),
       index_(params, nicknames, options) {}
 
 v1::MatchGrade MpiMatcher::GradeOf(double score, hie::mpi::Decision decision) const {
   switch (decision) {
-    case hie::mpi::Decision::kAutoLink: return v1::MATCH_GRADE_CERTAIN;
+    case hie::mpi::Decision::kAutoLink:
+      return v1::MATCH_GRADE_CERTAIN;
     case hie::mpi::Decision::kReview: {
       double middle = (options_.thresholds.auto_link + options_.thresholds.review) / 2;
       return score >= middle ? v1::MATCH_GRADE_PROBABLE : v1::MATCH_GRADE_POSSIBLE;
     }
-    case hie::mpi::Decision::kNew: break;
+    case hie::mpi::Decision::kNew:
+      break;
   }
   return v1::MATCH_GRADE_UNSPECIFIED;
 }
@@ -124,21 +156,20 @@ v1::MatchExplanation MpiMatcher::ToProto(const hie::mpi::Explanation& e, double 
   out.set_lower_threshold(options_.thresholds.review);
   out.set_model_version(model_version_);
   std::vector<hie::mpi::FieldWeight> fields = e.fields;
-  std::sort(fields.begin(), fields.end(), [](const auto& a, const auto& b) {
-    return std::abs(a.weight) > std::abs(b.weight);
-  });
+  std::sort(fields.begin(), fields.end(),
+            [](const auto& a, const auto& b) { return std::abs(a.weight) > std::abs(b.weight); });
   for (const auto& f : fields) {
     v1::FieldComparison* c = out.add_fields();
     c->set_field(hie::mpi::FieldName(f.field));
     c->set_level(LevelOf(f.field, f.level));
     c->set_weight(f.weight);
     c->set_comparator(ComparatorOf(f.field));
-    c->set_note(absl::StrCat(hie::mpi::LevelName(f.field, f.level),
-                             f.tf_adjusted ? ",frequency_adjusted" : "",
-                             e.names_swapped && (f.field == hie::mpi::Field::kGiven ||
-                                                 f.field == hie::mpi::Field::kFamily)
-                                 ? ",names_swapped"
-                                 : ""));
+    c->set_note(absl::StrCat(
+        hie::mpi::LevelName(f.field, f.level), f.tf_adjusted ? ",frequency_adjusted" : "",
+        e.names_swapped &&
+                (f.field == hie::mpi::Field::kGiven || f.field == hie::mpi::Field::kFamily)
+            ? ",names_swapped"
+            : ""));
   }
   // The prior and the household cap are part of the total: show them so the rows add up.
   v1::FieldComparison* prior = out.add_fields();
@@ -165,12 +196,16 @@ v1::MatchExplanation MpiMatcher::ToProto(const hie::mpi::Explanation& e, double 
   return out;
 }
 
-std::vector<RecordMatch> MpiMatcher::Match(const SourceId& self, const Demographics& query,
-                                           int limit) const {
-  hie::mpi::Record record = ToEngineRecord(self, query);
-  if (self.org().empty() && self.local_id().empty()) record.record_id.clear();
+std::shared_ptr<const PreparedRecord> MpiMatcher::Prepare(const SourceId& id,
+                                                          const Demographics& demographics) const {
+  return std::make_shared<const MpiPreparedRecord>(
+      id, index_.Normalize(ToEngineRecord(id, demographics)));
+}
+
+std::vector<RecordMatch> MpiMatcher::Match(const PreparedRecord& query, int limit) const {
+  const MpiPreparedRecord& q = Own(query);
   std::vector<RecordMatch> out;
-  for (hie::mpi::MatchCandidate& c : index_.Match(record, limit)) {
+  for (hie::mpi::MatchCandidate& c : index_.Match(q.self, q.normalized, limit)) {
     v1::MatchGrade grade = GradeOf(c.score, c.decision);
     if (grade == v1::MATCH_GRADE_UNSPECIFIED) continue;
     RecordMatch m;
@@ -183,28 +218,24 @@ std::vector<RecordMatch> MpiMatcher::Match(const SourceId& self, const Demograph
   return out;
 }
 
-RecordMatch MpiMatcher::Compare(const SourceId& a_id, const Demographics& a,
-                                const SourceId& b_id, const Demographics& b) const {
-  hie::mpi::NormalizedRecord na = normalizer_.Normalize(ToEngineRecord(a_id, a));
-  hie::mpi::NormalizedRecord nb = normalizer_.Normalize(ToEngineRecord(b_id, b));
+RecordMatch MpiMatcher::Compare(const PreparedRecord& a, const PreparedRecord& b) const {
+  const hie::mpi::NormalizedRecord& na = Own(a).normalized;
+  const hie::mpi::NormalizedRecord& nb = Own(b).normalized;
   hie::mpi::Comparison comparison = hie::mpi::CompareOnline(na, nb);  // as MatchIndex compares
   hie::mpi::Explanation explanation = model_.Explain(na, nb, comparison);
   double score = explanation.total;
-  hie::mpi::Decision decision =
-      hie::mpi::Decide(score, comparison.guards, options_.thresholds);
+  hie::mpi::Decision decision = hie::mpi::Decide(score, comparison.guards, options_.thresholds);
   RecordMatch m;
-  m.source_id = b_id;
+  m.source_id = Own(b).id;
   m.score = score;
   m.grade = GradeOf(score, decision);
   m.explanation = ToProto(explanation, score, m.grade);
   return m;
 }
 
-absl::Status MpiMatcher::Upsert(const SourceId& id, const Demographics& demographics) {
-  hie::mpi::Record record = ToEngineRecord(id, demographics);
-  absl::Status status = index_.Update(record);
-  if (status.code() == absl::StatusCode::kNotFound) status = index_.Add(record);
-  return status;
+absl::Status MpiMatcher::Upsert(const PreparedRecord& record) {
+  const MpiPreparedRecord& r = Own(record);
+  return index_.Upsert(r.key, r.normalized);
 }
 
 absl::Status MpiMatcher::Remove(const SourceId& id) {
@@ -212,10 +243,9 @@ absl::Status MpiMatcher::Remove(const SourceId& id) {
   return status.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : status;
 }
 
-std::vector<std::string> MpiMatcher::LockKeys(const Demographics& d) const {
-  hie::mpi::NormalizedRecord n = normalizer_.Normalize(ToEngineRecord(SourceId(), d));
+std::vector<std::string> MpiMatcher::LockKeys(const PreparedRecord& record) const {
   std::vector<uint64_t> keys;
-  hie::mpi::AppendBlockKeys(n, &keys);
+  hie::mpi::AppendBlockKeys(Own(record).normalized, &keys);
   std::vector<std::string> out;
   out.reserve(keys.size());
   for (uint64_t key : keys) out.push_back(absl::StrCat("block:", key));

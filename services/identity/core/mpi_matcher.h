@@ -22,18 +22,22 @@ class MpiMatcher : public Matcher {
   MpiMatcher(const hie::mpi::ModelParams& params, const hie::mpi::NicknameTable* nicknames,
              hie::mpi::MatchIndexOptions options = {});
 
-  std::vector<RecordMatch> Match(const hie::common::v1::SourceId& self,
-                                 const hie::common::v1::Demographics& query,
-                                 int limit) const override;
-  RecordMatch Compare(const hie::common::v1::SourceId& a_id,
-                      const hie::common::v1::Demographics& a,
-                      const hie::common::v1::SourceId& b_id,
-                      const hie::common::v1::Demographics& b) const override;
-  absl::Status Upsert(const hie::common::v1::SourceId& id,
-                      const hie::common::v1::Demographics& demographics) override;
+  // Prepare normalises the record once (hie::mpi::MatchIndex::Normalize); the methods taking a
+  // PreparedRecord accept only records this matcher prepared.
+  std::shared_ptr<const PreparedRecord> Prepare(
+      const hie::common::v1::SourceId& id,
+      const hie::common::v1::Demographics& demographics) const override;
+  std::vector<RecordMatch> Match(const PreparedRecord& query, int limit) const override;
+  RecordMatch Compare(const PreparedRecord& a, const PreparedRecord& b) const override;
+  absl::Status Upsert(const PreparedRecord& record) override;
   absl::Status Remove(const hie::common::v1::SourceId& id) override;
   size_t size() const override { return index_.size(); }
-  std::vector<std::string> LockKeys(const hie::common::v1::Demographics& d) const override;
+  std::vector<std::string> LockKeys(const PreparedRecord& record) const override;
+  // The Demographics overloads (Prepare, then the above).
+  using Matcher::Compare;
+  using Matcher::LockKeys;
+  using Matcher::Match;
+  using Matcher::Upsert;
 
   // What explanations report as model_version: the engine's scoring ("mpi-fs-1") and its
   // parameters, "default" (the engine's untrained ones) or "params-" and 8 hex digits of a
@@ -47,7 +51,6 @@ class MpiMatcher : public Matcher {
 
   std::string model_version_;
   hie::mpi::MatchIndexOptions options_;
-  hie::mpi::Normalizer normalizer_;
   hie::mpi::Model model_;
   hie::mpi::MatchIndex index_;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -61,8 +62,8 @@ absl::Status AdmitRegistration(const CallContext& call, const std::string& field
 }  // namespace
 
 std::vector<std::string> IdentityManager::RegistrationLockKeys(
-    const v1::RegisterSourceRecordRequest& request) const {
-  std::vector<std::string> lock_keys = matcher_->LockKeys(request.demographics());
+    const v1::RegisterSourceRecordRequest& request, const PreparedRecord& prepared) const {
+  std::vector<std::string> lock_keys = matcher_->LockKeys(prepared);
   lock_keys.push_back("record:" + RecordKey(request.source_id()));
   return lock_keys;
 }
@@ -72,7 +73,10 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
   v1::RegisterSourceRecordRequest request = sent;
   std::vector<hie::common::v1::FieldWarning> warnings;
   HIE_RETURN_IF_ERROR(AdmitRegistration(call, "", &request, &warnings));
-  const std::vector<std::string> lock_keys = RegistrationLockKeys(request);
+  // Prepared (normalised) once: the lock keys, every attempt's match and the upsert use it.
+  const std::shared_ptr<const PreparedRecord> prepared =
+      matcher_->Prepare(request.source_id(), request.demographics());
+  const std::vector<std::string> lock_keys = RegistrationLockKeys(request, *prepared);
   HIE_ASSIGN_OR_RETURN(std::unique_ptr<KeyLocks::Held> held,
                        key_locks_->Lock(lock_keys, call.deadline));
   const absl::Time now = clock_->Now();
@@ -86,7 +90,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
     WriteBehindTxn batch(txn, WriteBehindTxn::EventWrites::kHeld);
     HIE_RETURN_IF_ERROR(batch.Prefetch({request.source_id()}, {RegisterIdempotencyKey(request)}));
     HIE_ASSIGN_OR_RETURN(v1::RegisterSourceRecordResponse result,
-                         RegisterInTxn(batch, call, now, request, &index));
+                         RegisterInTxn(batch, call, now, request, *prepared, &index));
     response = std::move(result);
     // A dry run changes nothing: roll back on purpose.
     return request.validate_only() ? absl::CancelledError("validate_only") : batch.Flush();
@@ -96,9 +100,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::Register(
     return response;
   }
   if (!status.ok()) return status;
-  if (index.upsert) {
-    HIE_RETURN_IF_ERROR(matcher_->Upsert(request.source_id(), request.demographics()));
-  }
+  if (index.upsert) HIE_RETURN_IF_ERROR(matcher_->Upsert(*prepared));
   return response;
 }
 
@@ -141,6 +143,7 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
   std::vector<v1::RegisterSourceRecordRequest> entries(request.registrations().begin(),
                                                        request.registrations().end());
   std::vector<bool> pending(n, false);  // valid entries not refused (yet)
+  std::vector<std::shared_ptr<const PreparedRecord>> prepared(n);  // of the valid entries
   std::vector<std::vector<hie::common::v1::FieldWarning>> warnings(n);
   std::vector<std::string> lock_keys;
   for (int i = 0; i < n; ++i) {
@@ -155,7 +158,10 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
       continue;
     }
     pending[i] = true;
-    for (std::string& key : RegistrationLockKeys(entries[i])) lock_keys.push_back(std::move(key));
+    prepared[i] = matcher_->Prepare(entries[i].source_id(), entries[i].demographics());
+    for (std::string& key : RegistrationLockKeys(entries[i], *prepared[i])) {
+      lock_keys.push_back(std::move(key));
+    }
   }
   if (lock_keys.empty()) return response;  // every entry was invalid
   HIE_ASSIGN_OR_RETURN(std::unique_ptr<KeyLocks::Held> held,
@@ -199,7 +205,7 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
         if (!pending[i]) continue;
         IndexChange change;
         absl::StatusOr<v1::RegisterSourceRecordResponse> result =
-            RegisterInTxn(batch, call, now, entries[i], &change);
+            RegisterInTxn(batch, call, now, entries[i], *prepared[i], &change);
         if (!result.ok()) {
           if (!IsEntryError(result.status())) return result.status();
           refused = i;
@@ -211,7 +217,7 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
         for (const auto& warning : warnings[i]) *entry->add_warnings() = warning;
         if (change.upsert) {
           const SourceId& id = entries[i].source_id();
-          HIE_RETURN_IF_ERROR(matcher_->Upsert(id, entries[i].demographics()));
+          HIE_RETURN_IF_ERROR(matcher_->Upsert(*prepared[i]));
           indexed.emplace_back(id, std::move(change));
         }
       }
@@ -303,10 +309,11 @@ absl::StatusOr<RegistrationFacts> ReadFacts(IdentityTxn& txn, const SourceId& id
 
 absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
     IdentityTxn& txn, const CallContext& call, absl::Time now,
-    const v1::RegisterSourceRecordRequest& request, IndexChange* index) {
+    const v1::RegisterSourceRecordRequest& request, const PreparedRecord& prepared,
+    IndexChange* index) {
   *index = IndexChange();
   const SourceId& id = request.source_id();
-  std::vector<RecordMatch> matches = matcher_->Match(id, request.demographics(), kMatchLimit);
+  std::vector<RecordMatch> matches = matcher_->Match(prepared, kMatchLimit);
   CapSameOrgMatches(id, &matches);
   bool index_it = false;
   auto produce = [&]() -> absl::StatusOr<v1::RegisterSourceRecordResponse> {
@@ -335,7 +342,7 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
       *candidate->mutable_explanation() = c.match->explanation;
     }
     HIE_RETURN_IF_ERROR(
-        CarryOutPlan(txn, call, now, stored.record, request, plan, out.mutable_decision()));
+        CarryOutPlan(txn, call, now, stored.record, prepared, plan, out.mutable_decision()));
     *out.mutable_record() = stored.record;
     out.mutable_record()->set_person_id(out.decision().person_id());
     out.set_person_id(out.decision().person_id());
@@ -350,9 +357,22 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
   return result;
 }
 
+std::vector<std::string> IdentityManager::RegistrationLockKeys(
+    const v1::RegisterSourceRecordRequest& request) const {
+  return RegistrationLockKeys(request,
+                              *matcher_->Prepare(request.source_id(), request.demographics()));
+}
+
+absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
+    IdentityTxn& txn, const CallContext& call, absl::Time now,
+    const v1::RegisterSourceRecordRequest& request, IndexChange* index) {
+  return RegisterInTxn(txn, call, now, request,
+                       *matcher_->Prepare(request.source_id(), request.demographics()), index);
+}
+
 absl::Status IdentityManager::CarryOutPlan(IdentityTxn& txn, const CallContext& call,
                                            absl::Time now, const v1::SourceRecord& record,
-                                           const v1::RegisterSourceRecordRequest& request,
+                                           const PreparedRecord& prepared,
                                            const RegistrationPlan& plan,
                                            v1::MatchDecision* decision) {
   const SourceId& id = record.source_id();
@@ -393,7 +413,7 @@ absl::Status IdentityManager::CarryOutPlan(IdentityTxn& txn, const CallContext& 
     const v1::MatchExplanation explanation =
         q.match != nullptr
             ? q.match->explanation
-            : matcher_->Compare(id, request.demographics(), q.right, right->demographics())
+            : matcher_->Compare(prepared, *matcher_->Prepare(q.right, right->demographics()))
                   .explanation;
     HIE_ASSIGN_OR_RETURN(v1::ReviewTask task,
                          OpenReviewTask(txn, call, now, record, decision->person_id(), *right,

@@ -36,8 +36,13 @@ struct MatchCandidate {
 // The online index: records can be added, updated and removed, and a record matched against all
 // indexed records in about a millisecond at a million records.
 //
-// Thread safety: Match (and size) may run concurrently with each other; Add, Update and Remove
-// take an exclusive lock. Normalisation happens outside the lock.
+// Records come in two forms: a Record, which each call normalises, or a NormalizedRecord made
+// by Normalize once and then given to any number of Add, Update, Upsert and Match calls (a
+// caller that matches, then indexes the same record normalises it once). Both forms give the
+// same results.
+//
+// Thread safety: Normalize, Match (and size) may run concurrently with each other; Add, Update,
+// Upsert and Remove take an exclusive lock. Normalisation happens outside the lock.
 class MatchIndex {
  public:
   // `nicknames` (may be null) must outlive the index. `params` usually come from Train on a
@@ -45,10 +50,21 @@ class MatchIndex {
   MatchIndex(const ModelParams& params, const NicknameTable* nicknames,
              MatchIndexOptions options = {}, NormalizerOptions normalizer_options = {});
 
+  // The record as the index compares it (with the index's nicknames and normaliser options),
+  // for the NormalizedRecord overloads below. Its *_freq fields are not set: Match annotates
+  // its own copy of a query with the frequencies of the moment.
+  NormalizedRecord Normalize(const Record& record) const;
+
   // INVALID_ARGUMENT for an empty record_id, ALREADY_EXISTS if the id is indexed.
   [[nodiscard]] absl::Status Add(const Record& record);
   // Replaces the record with the same record_id; NOT_FOUND if there is none.
   [[nodiscard]] absl::Status Update(const Record& record);
+  // The same for a record normalised by Normalize, indexed under `record_id`. Any *_freq
+  // values in `record` are ignored.
+  [[nodiscard]] absl::Status Add(std::string_view record_id, NormalizedRecord record);
+  [[nodiscard]] absl::Status Update(std::string_view record_id, NormalizedRecord record);
+  // Update, or Add if the id is not indexed, under one lock. INVALID_ARGUMENT for an empty id.
+  [[nodiscard]] absl::Status Upsert(std::string_view record_id, NormalizedRecord record);
   // NOT_FOUND if there is no record with this id.
   [[nodiscard]] absl::Status Remove(std::string_view record_id);
 
@@ -60,6 +76,10 @@ class MatchIndex {
   // that a guard separates from the query is not auto-linked either (review): the two are
   // probably one person, and the query must not join that person automatically.
   std::vector<MatchCandidate> Match(const Record& query, int limit) const;
+  // The same for a query normalised by Normalize; `record_id` is the query's own id (skipped),
+  // or empty.
+  std::vector<MatchCandidate> Match(std::string_view record_id, const NormalizedRecord& query,
+                                    int limit) const;
 
   size_t size() const;
 
@@ -74,8 +94,14 @@ class MatchIndex {
   };
   static constexpr uint32_t kNil = UINT32_MAX;
 
-  void Insert(uint32_t slot);  // exclusive lock held
-  void Erase(uint32_t slot);   // exclusive lock held
+  // Match on a query this call owns (annotated in place).
+  std::vector<MatchCandidate> MatchOwned(std::string_view record_id, NormalizedRecord q,
+                                         int limit) const;
+  // Indexes `n` under a new slot; the id must not be indexed. Exclusive lock held.
+  void AddLocked(std::string_view record_id, NormalizedRecord n);
+  void ReplaceLocked(uint32_t slot, NormalizedRecord n);  // exclusive lock held
+  void Insert(uint32_t slot);                             // exclusive lock held
+  void Erase(uint32_t slot);                              // exclusive lock held
   uint32_t NewNode(uint32_t slot, uint32_t next);
 
   const Model model_;
