@@ -1,5 +1,7 @@
 // hie-identity-bench: load and latency benchmark of the identity service (hie-identity) over
 // gRPC with mutual TLS. Not a test: it prints figures. run_bench.sh drives it end to end.
+// One file of about 870 lines, and RunLoad about 160, because a benchmark reads best as one
+// straight sequence of phases whose figures docs/benchmarks.md quotes.
 //
 //   hie-identity-bench load     --records N [--concurrency C] [--batch B] [--offset K]
 //                               [--max-seconds S]

@@ -1,6 +1,7 @@
 // The MLLP listener over real mutual TLS on loopback, with the test certificates of
 // scripts/gen-certs.sh (the hub CA and an independent rogue CA), and raw TCP peers that trickle
-// bytes from several 127.0.0.0/8 addresses to exercise the deadlines and limits.
+// bytes from several 127.0.0.0/8 addresses to exercise the deadlines and limits. About 870
+// lines: the peers and certificates are shared by every case.
 
 #include "services/identity/hl7/mllp_server.h"
 
