@@ -113,73 +113,83 @@ Demographics DemographicsOf(const hl7::AdtPatient& p) {
 Hl7Feed::Hl7Feed(IdentityManager* manager, const Clock* clock, absl::Duration timeout)
     : manager_(manager), clock_(clock), timeout_(timeout) {}
 
+namespace {
+
+// The registration a PID segment asks for (the caller sets context and idempotency key).
+v1::RegisterSourceRecordRequest RegistrationOf(const hl7::MllpPeer& peer,
+                                               const hl7::AdtEvent& event,
+                                               const hl7::AdtPatient& patient) {
+  v1::RegisterSourceRecordRequest request;
+  *request.mutable_source_id() = SourceOf(peer, patient.local_id);
+  *request.mutable_demographics() = DemographicsOf(patient);
+  // EVN-2 (else MSH-7): an update the sender made earlier than the stored one goes into
+  // history only, so messages delivered out of order cannot overwrite newer demographics.
+  if (event.effective_time.has_value()) {
+    const absl::Time t = *event.effective_time;
+    request.mutable_source_event_time()->set_seconds(absl::ToUnixSeconds(t));
+    request.mutable_source_event_time()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(absl::ToUnixSeconds(t)))));
+  }
+  return request;
+}
+
+}  // namespace
+
+// Maps the event to one IdentityManager call (the rules of merges and unlinks are the core's);
+// one idempotency key per message: its sender's org and MSH-10.
 absl::Status Hl7Feed::Apply(const hl7::MllpPeer& peer, const hie::common::v1::Actor& actor,
                             const hl7::AdtEvent& event, std::vector<hl7::Hl7Error>* warnings) {
   CallContext call;
   call.actor = actor;
   call.request_id = absl::StrCat("hl7-", peer.connection_id, "-", event.message_control_id);
   call.deadline = absl::Now() + timeout_;
+  hie::common::v1::RequestContext context;
+  context.set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
+  context.set_request_id(call.request_id);
   const std::string key = absl::StrCat("hl7:", peer.org, ":", event.message_control_id);
-  auto register_patient = [&](const hl7::AdtPatient& patient, const std::string& suffix) {
-    v1::RegisterSourceRecordRequest request;
-    request.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
-    request.mutable_context()->set_request_id(call.request_id);
-    *request.mutable_source_id() = SourceOf(peer, patient.local_id);
-    *request.mutable_demographics() = DemographicsOf(patient);
-    // EVN-2 (else MSH-7): an update the sender made earlier than the stored one goes into
-    // history only, so messages delivered out of order cannot overwrite newer demographics.
-    if (event.effective_time.has_value()) {
-      request.mutable_source_event_time()->set_seconds(absl::ToUnixSeconds(*event.effective_time));
-      request.mutable_source_event_time()->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(
-          *event.effective_time -
-          absl::FromUnixSeconds(absl::ToUnixSeconds(*event.effective_time)))));
+  auto warn = [&](const hl7::AdtPatient& patient, const v1::RegisterSourceRecordResponse& r) {
+    for (const hie::common::v1::FieldWarning& w : r.warnings()) {
+      warnings->push_back(WarningOf(patient, w));
     }
-    request.set_idempotency_key(key + suffix);
-    absl::StatusOr<v1::RegisterSourceRecordResponse> response = manager_->Register(call, request);
-    if (!response.ok()) return response.status();
-    for (const hie::common::v1::FieldWarning& warning : response->warnings()) {
-      warnings->push_back(WarningOf(patient, warning));
-    }
-    return absl::OkStatus();
   };
   switch (event.action) {
-    case hl7::AdtAction::kRegisterOrUpdate:
-      return register_patient(event.patient, "");
-    case hl7::AdtAction::kMerge:
-      for (size_t i = 0; i < event.merges.size(); ++i) {
-        const hl7::AdtMerge& group = event.merges[i];
-        HIE_RETURN_IF_ERROR(register_patient(group.surviving, absl::StrCat(":survivor:", i)));
-        if (group.prior.id.empty() || group.prior.id == group.surviving.local_id.id) continue;
-        v1::MergeSourceRecordsRequest merge;
-        merge.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
-        merge.mutable_context()->set_request_id(call.request_id);
-        *merge.mutable_survivor() = SourceOf(peer, group.surviving.local_id);
-        *merge.mutable_superseded() = SourceOf(peer, group.prior);
-        merge.set_idempotency_key(absl::StrCat(key, ":merge:", i));
-        absl::Status s = manager_->MergeSourceRecords(call, merge).status();
-        if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
+    case hl7::AdtAction::kRegisterOrUpdate: {
+      v1::RegisterSourceRecordRequest request = RegistrationOf(peer, event, event.patient);
+      *request.mutable_context() = context;
+      request.set_idempotency_key(key);
+      HIE_ASSIGN_OR_RETURN(v1::RegisterSourceRecordResponse response,
+                           manager_->Register(call, request));
+      warn(event.patient, response);
+      return absl::OkStatus();
+    }
+    case hl7::AdtAction::kMerge: {
+      std::vector<IdentityManager::SourceMergeGroup> groups;
+      for (const hl7::AdtMerge& group : event.merges) {
+        IdentityManager::SourceMergeGroup& g = groups.emplace_back();
+        g.survivor = RegistrationOf(peer, event, group.surviving);
+        // An MRG that names no prior id, or the surviving id itself, carries no merge.
+        if (!group.prior.id.empty() && group.prior.id != group.surviving.local_id.id) {
+          g.superseded = SourceOf(peer, group.prior);
+        }
+      }
+      HIE_ASSIGN_OR_RETURN(std::vector<v1::RegisterSourceRecordResponse> responses,
+                           manager_->MergeFromSource(call, context, std::move(groups), key));
+      for (size_t i = 0; i < responses.size() && i < event.merges.size(); ++i) {
+        warn(event.merges[i].surviving, responses[i]);
       }
       return absl::OkStatus();
+    }
     case hl7::AdtAction::kUnlink: {
       if (!event.unlink_other.has_value()) {
         return absl::InvalidArgumentError("A37 needs a second PID");
       }
-      v1::ResolveRequest first;
-      *first.mutable_source_id() = SourceOf(peer, event.patient.local_id);
-      v1::ResolveRequest second;
-      *second.mutable_source_id() = SourceOf(peer, event.unlink_other->local_id);
-      auto a = manager_->Resolve(call, first);
-      auto b = manager_->Resolve(call, second);
-      if (!a.ok()) return a.status();
-      if (!b.ok()) return b.status();
-      if (a->person_id() != b->person_id()) return absl::OkStatus();  // not linked: nothing to do
       v1::UnlinkRecordRequest unlink;
-      unlink.mutable_context()->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_OPERATIONS);
-      unlink.mutable_context()->set_request_id(call.request_id);
-      *unlink.mutable_source_id() = second.source_id();
+      *unlink.mutable_context() = context;
+      *unlink.mutable_source_id() = SourceOf(peer, event.unlink_other->local_id);
       unlink.set_reason("ADT A37 unlink from the source");
-      unlink.set_idempotency_key(key + ":unlink");
-      return manager_->UnlinkRecord(call, unlink).status();
+      unlink.set_idempotency_key(key);
+      return manager_->UnlinkFromSource(call, SourceOf(peer, event.patient.local_id), unlink)
+          .status();
     }
   }
   return absl::InternalError("unhandled ADT action");

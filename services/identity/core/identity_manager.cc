@@ -155,6 +155,17 @@ absl::Status IdentityManager::CatchUpIndex(IdentityTxn& txn) {
   }
 }
 
+absl::Status IdentityManager::RestoreIndex(std::vector<IndexedChange>* indexed) {
+  absl::Status first_failure;
+  for (auto it = indexed->rbegin(); it != indexed->rend(); ++it) {
+    first_failure.Update(it->change.before.has_value()
+                             ? matcher_->Upsert(it->id, *it->change.before)
+                             : matcher_->Remove(it->id));
+  }
+  indexed->clear();
+  return first_failure;
+}
+
 absl::Status IdentityManager::SyncIndex(absl::Time deadline) {
   return store_->Transact(deadline, {}, [&](IdentityTxn& txn) { return CatchUpIndex(txn); });
 }

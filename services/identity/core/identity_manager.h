@@ -72,6 +72,26 @@ class IdentityManager {
       const CallContext& call, const v1::RegisterSourceRecordsRequest& request);
   absl::StatusOr<v1::MergeSourceRecordsResponse> MergeSourceRecords(
       const CallContext& call, const v1::MergeSourceRecordsRequest& request);
+
+  // A member's own duplicates (HL7 ADT A40) in one transaction: each group's surviving record is
+  // registered (as Register decides) and, when `superseded` is set, the superseded record follows
+  // it (as MergeSourceRecords; a superseded record never registered is skipped). Idempotent on
+  // `idempotency_key`; each group's steps keep the keys `<key>:survivor:<i>` and
+  // `<key>:merge:<i>`, so a retry answers as the first call. At most 50 groups.
+  struct SourceMergeGroup {
+    v1::RegisterSourceRecordRequest survivor;  // context and idempotency key are filled in
+    std::optional<SourceId> superseded;
+  };
+  absl::StatusOr<std::vector<v1::RegisterSourceRecordResponse>> MergeFromSource(
+      const CallContext& call, const hie::common::v1::RequestContext& context,
+      std::vector<SourceMergeGroup> groups, const std::string& idempotency_key);
+  // A member says two of its records are not one patient (HL7 ADT A37): when `other` and
+  // request.source_id() are linked to one person, request.source_id() is unlinked (as
+  // UnlinkRecord); otherwise nothing changes (an empty response). NOT_FOUND when either record
+  // is unknown. One transaction, idempotent on request.idempotency_key().
+  absl::StatusOr<v1::UnlinkRecordResponse> UnlinkFromSource(const CallContext& call,
+                                                            const SourceId& other,
+                                                            const v1::UnlinkRecordRequest& request);
   absl::StatusOr<v1::SourceRecord> GetSourceRecord(const CallContext& call,
                                                    const v1::GetSourceRecordRequest& request);
   absl::StatusOr<v1::ResolveResponse> Resolve(const CallContext& call,
@@ -122,6 +142,29 @@ class IdentityManager {
     std::optional<hie::common::v1::Demographics> before;
   };
 
+  // A record indexed inside a transaction, and how to undo that if it does not commit.
+  struct IndexedChange {
+    SourceId id;
+    IndexChange change;
+  };
+  // Puts the index back as it was before `indexed` (newest first); empties it.
+  absl::Status RestoreIndex(std::vector<IndexedChange>* indexed);
+
+  // RegisterSourceRecords: the entries admitted (refusals answered in `response`), then those
+  // still pending registered in one transaction; an entry refused there is named in `refusal`
+  // (the call then rolls back and runs again without it).
+  struct AdmittedBatch;
+  struct BatchRefusal {
+    int entry = -1;
+    absl::Status status;
+  };
+  AdmittedBatch AdmitBatch(const CallContext& call, const v1::RegisterSourceRecordsRequest& request,
+                           v1::RegisterSourceRecordsResponse* response) const;
+  absl::Status RegisterAdmitted(IdentityTxn& txn, const CallContext& call, absl::Time now,
+                                const AdmittedBatch& admitted,
+                                v1::RegisterSourceRecordsResponse* response,
+                                std::vector<IndexedChange>* indexed, BatchRefusal* refusal);
+
   // The registration's blocking keys and its record's key. `prepared`: the request's record,
   // prepared by matcher_ (once per registration: every step below takes it).
   std::vector<std::string> RegistrationLockKeys(const v1::RegisterSourceRecordRequest& request,
@@ -132,13 +175,6 @@ class IdentityManager {
       IdentityTxn& txn, const CallContext& call, absl::Time now,
       const v1::RegisterSourceRecordRequest& request, const PreparedRecord& prepared,
       IndexChange* index);
-  // Transitional, for callers that do not prepare the record yet: Prepare, then the above (so
-  // each call normalises the demographics again). Remove once every caller prepares.
-  std::vector<std::string> RegistrationLockKeys(
-      const v1::RegisterSourceRecordRequest& request) const;
-  absl::StatusOr<v1::RegisterSourceRecordResponse> RegisterInTxn(
-      IdentityTxn& txn, const CallContext& call, absl::Time now,
-      const v1::RegisterSourceRecordRequest& request, IndexChange* index);
   // Carries out what PlanRegistration decided for the stored `record` (`prepared` by matcher_):
   // link, found a person, open review tasks; fills `decision`.
   absl::Status CarryOutPlan(IdentityTxn& txn, const CallContext& call, absl::Time now,

@@ -194,39 +194,8 @@ absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
   return IdempotentWrite<v1::UnlinkRecordResponse>(
       call, {"record:" + RecordKey(request.source_id())}, "unlink", request,
       [&](IdentityTxn& txn) -> absl::StatusOr<v1::UnlinkRecordResponse> {
-        HIE_ASSIGN_OR_RETURN(auto record, txn.GetRecord(request.source_id()));
-        if (!record.has_value()) return absl::NotFoundError("source record not found");
-        HIE_ASSIGN_OR_RETURN(auto previous, LockActivePerson(txn, record->person_id()));
-        if (auto s = CheckEtag(request.expected_etag(), previous); !s.ok()) return s;
-        HIE_ASSIGN_OR_RETURN(auto links, txn.LinksOf(previous.person_id()));
-        if (links.size() < 2) {
-          return absl::FailedPreconditionError("record is its person's only record");
-        }
-        HIE_ASSIGN_OR_RETURN(auto fresh, CreatePerson(txn, call, now, request.reason()));
-        HIE_ASSIGN_OR_RETURN(auto moved,
-                             MoveRecord(txn, call, now, request.source_id(), previous.person_id(),
-                                        fresh.person_id(), v1::LINK_METHOD_SPLIT,
-                                        v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED, request.reason()));
-        // So that matching does not put it back. A member (ADT A37) speaks for its own records
-        // only: its decision says nothing about other organisations' records of the person.
-        for (const v1::Link& l : links) {
-          if (SameId(l.source_id(), request.source_id())) continue;
-          if (IsMemberRole(call.actor.role()) && l.source_id().org() != call.actor.org()) {
-            continue;
-          }
-          if (auto s = RecordNotAMatch(txn, call, now, request.source_id(), l.source_id(),
-                                       request.reason());
-              !s.ok()) {
-            return s;
-          }
-        }
-        HIE_ASSIGN_OR_RETURN(auto settled, SettleAfterLoss(txn, previous, now));
-        HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, fresh.person_id()));
-        v1::UnlinkRecordResponse out;
-        *out.mutable_new_person() = person;
-        *out.mutable_previous_person() = settled;
-        out.set_event_id(moved.event_id());
-        return out;
+        return UnlinkInTxn(txn, call, now, request.source_id(), request.reason(),
+                           request.expected_etag());
       });
 }
 

@@ -266,78 +266,94 @@ class PersonReplay {
 
 }  // namespace
 
-absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
-    const CallContext& call, const v1::GetHistoryRequest& request) {
-  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kReadHistory));
-  const bool by_person = request.subject_case() == v1::GetHistoryRequest::kPersonId;
+namespace {
+
+constexpr int kHistoryBatch = 1000;  // events read per statement: memory holds one batch
+
+absl::Status ValidateHistoryRequest(const v1::GetHistoryRequest& request) {
   if (request.subject_case() == v1::GetHistoryRequest::SUBJECT_NOT_SET) {
     return absl::InvalidArgumentError("person_id or source_id is required");
   }
-  if (!by_person) {
+  if (request.subject_case() == v1::GetHistoryRequest::kSourceId) {
     HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
   }
   if (request.page_size() < 0 || request.page_size() > 1000) {
     return absl::InvalidArgumentError("page_size must be between 0 and 1000");
   }
+  return absl::OkStatus();
+}
+
+// Calls fn(event) for the request's subject's events recorded by `as_of` after sequence `from`,
+// in order, until it returns false.
+absl::Status ForEachEvent(IdentityTxn& txn, const v1::GetHistoryRequest& request, absl::Time as_of,
+                          int64_t from, const std::function<bool(const v1::IdentityEvent&)>& fn) {
+  const bool by_person = request.subject_case() == v1::GetHistoryRequest::kPersonId;
+  for (;;) {
+    HIE_ASSIGN_OR_RETURN(
+        std::vector<v1::IdentityEvent> events,
+        by_person ? txn.EventsAboutPerson(request.person_id(), as_of, from, kHistoryBatch)
+                  : txn.EventsAboutRecord(request.source_id(), as_of, from, kHistoryBatch));
+    for (const v1::IdentityEvent& e : events) {
+      if (!fn(e)) return absl::OkStatus();
+    }
+    if (static_cast<int>(events.size()) < kHistoryBatch) return absl::OkStatus();
+    from = events.back().sequence();
+  }
+}
+
+// The subject's state as of the request's time (the first page only): a replay of its history.
+absl::Status FillHistoryState(IdentityTxn& txn, const v1::GetHistoryRequest& request,
+                              absl::Time as_of, v1::GetHistoryResponse* out) {
+  if (request.subject_case() == v1::GetHistoryRequest::kPersonId) {
+    HIE_ASSIGN_OR_RETURN(v1::Person person, LoadPerson(txn, request.person_id()));
+    if (!request.page_token().empty()) return absl::OkStatus();
+    PersonReplay replay(request.person_id());
+    HIE_RETURN_IF_ERROR(ForEachEvent(txn, request, as_of, 0, [&](const v1::IdentityEvent& e) {
+      replay.Apply(e);
+      return true;
+    }));
+    replay.Fill(person, out->mutable_state()->mutable_person());
+    return absl::OkStatus();
+  }
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::SourceRecord> versions,
+                       txn.RecordVersions(request.source_id()));
+  if (versions.empty()) return absl::NotFoundError("source record not found");
+  // The version in force then: the latest by source event time among those recorded by then.
+  const v1::SourceRecord* current = nullptr;
+  for (const v1::SourceRecord& v : versions) {
+    if (FromProto(v.record_time()) <= as_of &&
+        (current == nullptr ||
+         FromProto(v.source_event_time()) >= FromProto(current->source_event_time()))) {
+      current = &v;
+    }
+  }
+  if (!request.page_token().empty() || current == nullptr) return absl::OkStatus();
+  v1::SourceRecord* then = out->mutable_state()->mutable_record();
+  *then = *current;
+  return ForEachEvent(txn, request, as_of, 0, [&](const v1::IdentityEvent& e) {
+    if (!e.to_person_id().empty() && MovesRecords(e)) then->set_person_id(e.to_person_id());
+    return true;
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<v1::GetHistoryResponse> IdentityManager::GetHistory(
+    const CallContext& call, const v1::GetHistoryRequest& request) {
+  HIE_RETURN_IF_ERROR(Admit(call, request, Operation::kReadHistory));
+  HIE_RETURN_IF_ERROR(ValidateHistoryRequest(request));
   HIE_ASSIGN_OR_RETURN(int64_t after, ParseHistoryToken(request.page_token()));
-  const bool first_page = request.page_token().empty();
   const int page_size = request.page_size() == 0 ? 100 : request.page_size();
   const absl::Time as_of =
       request.has_as_of() ? FromProto(request.as_of()) : absl::InfiniteFuture();
-  std::set<int> types(request.types().begin(), request.types().end());
-  constexpr int kBatch = 1000;  // events read per statement: memory holds one batch
+  const std::set<int> types(request.types().begin(), request.types().end());
   v1::GetHistoryResponse out;
   absl::Status status = store_->Transact(call.deadline, {}, [&](IdentityTxn& txn) -> absl::Status {
     out.Clear();
-    // Calls fn(event) for the subject's events after `from`, in order, until it returns false.
-    auto each_event = [&](int64_t from, const auto& fn) -> absl::Status {
-      for (;;) {
-        HIE_ASSIGN_OR_RETURN(std::vector<v1::IdentityEvent> events,
-                             by_person
-                                 ? txn.EventsAboutPerson(request.person_id(), as_of, from, kBatch)
-                                 : txn.EventsAboutRecord(request.source_id(), as_of, from, kBatch));
-        for (const v1::IdentityEvent& e : events) {
-          if (!fn(e)) return absl::OkStatus();
-        }
-        if (static_cast<int>(events.size()) < kBatch) return absl::OkStatus();
-        from = events.back().sequence();
-      }
-    };
-    if (by_person) {
-      HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, request.person_id()));
-      if (first_page) {  // the state as of the requested time: a replay of the whole history
-        PersonReplay replay(request.person_id());
-        absl::Status s = each_event(0, [&](const v1::IdentityEvent& e) {
-          replay.Apply(e);
-          return true;
-        });
-        if (!s.ok()) return s;
-        replay.Fill(person, out.mutable_state()->mutable_person());
-      }
-    } else {
-      HIE_ASSIGN_OR_RETURN(auto versions, txn.RecordVersions(request.source_id()));
-      if (versions.empty()) return absl::NotFoundError("source record not found");
-      const v1::SourceRecord* current = nullptr;
-      for (const v1::SourceRecord& v : versions) {
-        if (FromProto(v.record_time()) <= as_of &&
-            (current == nullptr ||
-             FromProto(v.source_event_time()) >= FromProto(current->source_event_time()))) {
-          current = &v;
-        }
-      }
-      if (first_page && current != nullptr) {
-        v1::SourceRecord* then = out.mutable_state()->mutable_record();
-        *then = *current;
-        absl::Status s = each_event(0, [&](const v1::IdentityEvent& e) {
-          if (!e.to_person_id().empty() && MovesRecords(e)) then->set_person_id(e.to_person_id());
-          return true;
-        });
-        if (!s.ok()) return s;
-      }
-    }
+    HIE_RETURN_IF_ERROR(FillHistoryState(txn, request, as_of, &out));
     // The page: events after the token's, of the requested types; a next token when another
     // matching event follows.
-    return each_event(after, [&](const v1::IdentityEvent& e) {
+    return ForEachEvent(txn, request, as_of, after, [&](const v1::IdentityEvent& e) {
       if (!types.empty() && types.count(e.type()) == 0) return true;
       if (out.events_size() == page_size) {
         out.set_next_page_token(absl::StrCat("s", out.events(page_size - 1).sequence()));

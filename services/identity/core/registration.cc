@@ -1,4 +1,4 @@
-// IdentityManager: registrations (one and batches) and a member's own source merges.
+// IdentityManager: registrations, one and in batches (source_events.cc has a member's merges).
 
 #include <algorithm>
 #include <functional>
@@ -36,27 +36,6 @@ namespace {
 
 std::string RegisterIdempotencyKey(const v1::RegisterSourceRecordRequest& request) {
   return "register:" + request.idempotency_key();
-}
-
-absl::Status ValidateRegistration(const v1::RegisterSourceRecordRequest& request) {
-  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
-  HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
-  return ValidateDemographics(request.demographics(), "demographics");
-}
-
-// A registration as the rules see it: identifiers normalised or dropped (warnings name them,
-// `field_prefix` locating the entry in its request), then checked. The same request always gives
-// the same result, so a retry sees the same warnings.
-absl::Status AdmitRegistration(const CallContext& call, const std::string& field_prefix,
-                               v1::RegisterSourceRecordRequest* request,
-                               std::vector<hie::common::v1::FieldWarning>* warnings) {
-  NormaliseIdentifiers(request->mutable_demographics(), field_prefix + "demographics", warnings);
-  if (absl::Status s =
-          Admit(call, *request, Operation::kRegister, {{&request->source_id(), "source_id"}});
-      !s.ok()) {
-    return s;
-  }
-  return ValidateRegistration(*request);
 }
 
 }  // namespace
@@ -130,6 +109,83 @@ void SetEntryError(v1::RegisterSourceRecordResult* result, int index, const absl
 
 }  // namespace
 
+// A RegisterSourceRecords call's entries as admitted (the refused ones are answered already).
+struct IdentityManager::AdmittedBatch {
+  std::vector<v1::RegisterSourceRecordRequest> entries;
+  std::vector<bool> pending;                                    // valid entries not refused (yet)
+  std::vector<std::shared_ptr<const PreparedRecord>> prepared;  // of the valid entries, once
+  std::vector<std::vector<hie::common::v1::FieldWarning>> warnings;
+  std::vector<std::string> lock_keys;
+};
+
+IdentityManager::AdmittedBatch IdentityManager::AdmitBatch(
+    const CallContext& call, const v1::RegisterSourceRecordsRequest& request,
+    v1::RegisterSourceRecordsResponse* response) const {
+  const int n = request.registrations_size();
+  AdmittedBatch batch;
+  batch.entries.assign(request.registrations().begin(), request.registrations().end());
+  batch.pending.assign(n, false);
+  batch.prepared.resize(n);
+  batch.warnings.resize(n);
+  for (int i = 0; i < n; ++i) {
+    v1::RegisterSourceRecordResult* result = response->add_results();
+    v1::RegisterSourceRecordRequest& entry = batch.entries[i];
+    *entry.mutable_context() = request.context();
+    absl::Status valid = entry.validate_only()
+                             ? absl::InvalidArgumentError("validate_only is not allowed in a batch")
+                             : AdmitRegistration(call, absl::StrCat("registrations[", i, "]."),
+                                                 &entry, &batch.warnings[i]);
+    if (!valid.ok()) {
+      SetEntryError(result, i, valid);
+      continue;
+    }
+    batch.pending[i] = true;
+    batch.prepared[i] = matcher_->Prepare(entry.source_id(), entry.demographics());
+    for (std::string& key : RegistrationLockKeys(entry, *batch.prepared[i])) {
+      batch.lock_keys.push_back(std::move(key));
+    }
+  }
+  return batch;
+}
+
+absl::Status IdentityManager::RegisterAdmitted(IdentityTxn& txn, const CallContext& call,
+                                               absl::Time now, const AdmittedBatch& admitted,
+                                               v1::RegisterSourceRecordsResponse* response,
+                                               std::vector<IndexedChange>* indexed,
+                                               BatchRefusal* refusal) {
+  // Every entry first reads its record, its not-a-match decisions and its key: one read each
+  // for the whole batch.
+  WriteBehindTxn batch(txn, WriteBehindTxn::EventWrites::kHeld);
+  std::vector<SourceId> ids;
+  std::vector<std::string> keys;
+  const int n = static_cast<int>(admitted.entries.size());
+  for (int i = 0; i < n; ++i) {
+    if (!admitted.pending[i]) continue;
+    ids.push_back(admitted.entries[i].source_id());
+    keys.push_back(RegisterIdempotencyKey(admitted.entries[i]));
+  }
+  HIE_RETURN_IF_ERROR(batch.Prefetch(ids, keys));
+  for (int i = 0; i < n; ++i) {
+    if (!admitted.pending[i]) continue;
+    IndexChange change;
+    absl::StatusOr<v1::RegisterSourceRecordResponse> result =
+        RegisterInTxn(batch, call, now, admitted.entries[i], *admitted.prepared[i], &change);
+    if (!result.ok()) {
+      if (!IsEntryError(result.status())) return result.status();
+      *refusal = {i, result.status()};
+      return absl::CancelledError("a batch entry was refused");
+    }
+    v1::RegisterSourceRecordResponse* entry = response->mutable_results(i)->mutable_response();
+    *entry = *std::move(result);
+    for (const auto& warning : admitted.warnings[i]) *entry->add_warnings() = warning;
+    if (change.upsert) {  // indexed at once, so that later entries match it
+      HIE_RETURN_IF_ERROR(matcher_->Upsert(*admitted.prepared[i]));
+      indexed->push_back({admitted.entries[i].source_id(), std::move(change)});
+    }
+  }
+  return batch.Flush();
+}
+
 absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch(
     const CallContext& call, const v1::RegisterSourceRecordsRequest& request) {
   HIE_RETURN_IF_ERROR(ValidateContext(request.context()));
@@ -140,95 +196,33 @@ absl::StatusOr<v1::RegisterSourceRecordsResponse> IdentityManager::RegisterBatch
         absl::StrCat("registrations must hold 1 to ", kMaxBatchRegistrations, " entries"));
   }
   v1::RegisterSourceRecordsResponse response;
-  std::vector<v1::RegisterSourceRecordRequest> entries(request.registrations().begin(),
-                                                       request.registrations().end());
-  std::vector<bool> pending(n, false);  // valid entries not refused (yet)
-  std::vector<std::shared_ptr<const PreparedRecord>> prepared(n);  // of the valid entries
-  std::vector<std::vector<hie::common::v1::FieldWarning>> warnings(n);
-  std::vector<std::string> lock_keys;
-  for (int i = 0; i < n; ++i) {
-    v1::RegisterSourceRecordResult* result = response.add_results();
-    *entries[i].mutable_context() = request.context();
-    absl::Status valid = entries[i].validate_only()
-                             ? absl::InvalidArgumentError("validate_only is not allowed in a batch")
-                             : AdmitRegistration(call, absl::StrCat("registrations[", i, "]."),
-                                                 &entries[i], &warnings[i]);
-    if (!valid.ok()) {
-      SetEntryError(result, i, valid);
-      continue;
-    }
-    pending[i] = true;
-    prepared[i] = matcher_->Prepare(entries[i].source_id(), entries[i].demographics());
-    for (std::string& key : RegistrationLockKeys(entries[i], *prepared[i])) {
-      lock_keys.push_back(std::move(key));
-    }
-  }
-  if (lock_keys.empty()) return response;  // every entry was invalid
+  AdmittedBatch admitted = AdmitBatch(call, request, &response);
+  if (admitted.lock_keys.empty()) return response;  // every entry was invalid
   HIE_ASSIGN_OR_RETURN(std::unique_ptr<KeyLocks::Held> held,
-                       key_locks_->Lock(lock_keys, call.deadline));
+                       key_locks_->Lock(admitted.lock_keys, call.deadline));
   const absl::Time now = clock_->Now();
-
-  // Each entry goes into the index as soon as it is decided, so that later entries match it;
-  // if the transaction does not commit, the index is put back as it was.
-  std::vector<std::pair<SourceId, IndexChange>> indexed;  // in the order applied
-  auto restore_index = [&]() -> absl::Status {
-    absl::Status first_failure;
-    for (auto it = indexed.rbegin(); it != indexed.rend(); ++it) {
-      first_failure.Update(it->second.before.has_value()
-                               ? matcher_->Upsert(it->first, *it->second.before)
-                               : matcher_->Remove(it->first));
-    }
-    indexed.clear();
-    return first_failure;
-  };
+  // Entries indexed inside the transaction: put back as they were if it does not commit.
+  std::vector<IndexedChange> indexed;
   // An entry refused inside the transaction rolls it back; the batch then runs again without
   // it (refusals are rare: a reused idempotency key, a superseded record).
   for (;;) {
-    int refused = -1;
-    absl::Status refusal;
-    absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
-      // The store may run this again after a failed attempt.
-      HIE_RETURN_IF_ERROR(restore_index());
-      HIE_RETURN_IF_ERROR(CatchUpIndex(txn));
-      // Every entry first reads its record, its not-a-match decisions and its key: one read
-      // each for the whole batch.
-      WriteBehindTxn batch(txn, WriteBehindTxn::EventWrites::kHeld);
-      std::vector<SourceId> ids;
-      std::vector<std::string> keys;
-      for (int i = 0; i < n; ++i) {
-        if (!pending[i]) continue;
-        ids.push_back(entries[i].source_id());
-        keys.push_back(RegisterIdempotencyKey(entries[i]));
-      }
-      HIE_RETURN_IF_ERROR(batch.Prefetch(ids, keys));
-      for (int i = 0; i < n; ++i) {
-        if (!pending[i]) continue;
-        IndexChange change;
-        absl::StatusOr<v1::RegisterSourceRecordResponse> result =
-            RegisterInTxn(batch, call, now, entries[i], *prepared[i], &change);
-        if (!result.ok()) {
-          if (!IsEntryError(result.status())) return result.status();
-          refused = i;
-          refusal = result.status();
-          return absl::CancelledError("a batch entry was refused");
-        }
-        v1::RegisterSourceRecordResponse* entry = response.mutable_results(i)->mutable_response();
-        *entry = *std::move(result);
-        for (const auto& warning : warnings[i]) *entry->add_warnings() = warning;
-        if (change.upsert) {
-          const SourceId& id = entries[i].source_id();
-          HIE_RETURN_IF_ERROR(matcher_->Upsert(*prepared[i]));
-          indexed.emplace_back(id, std::move(change));
-        }
-      }
-      return batch.Flush();
-    });
+    BatchRefusal refusal;
+    absl::Status status =
+        Write(call.deadline, admitted.lock_keys, [&](IdentityTxn& txn) -> absl::Status {
+          // The store may run this again after a failed attempt.
+          HIE_RETURN_IF_ERROR(RestoreIndex(&indexed));
+          HIE_RETURN_IF_ERROR(CatchUpIndex(txn));
+          return RegisterAdmitted(txn, call, now, admitted, &response, &indexed, &refusal);
+        });
     if (status.ok()) return response;
-    HIE_RETURN_IF_ERROR(restore_index());
-    if (refused < 0) return status;
-    SetEntryError(response.mutable_results(refused), refused, refusal);
-    pending[refused] = false;
-    if (std::find(pending.begin(), pending.end(), true) == pending.end()) return response;
+    HIE_RETURN_IF_ERROR(RestoreIndex(&indexed));
+    if (refusal.entry < 0) return status;
+    SetEntryError(response.mutable_results(refusal.entry), refusal.entry, refusal.status);
+    admitted.pending[refusal.entry] = false;
+    if (std::find(admitted.pending.begin(), admitted.pending.end(), true) ==
+        admitted.pending.end()) {
+      return response;
+    }
   }
 }
 
@@ -357,19 +351,6 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
   return result;
 }
 
-std::vector<std::string> IdentityManager::RegistrationLockKeys(
-    const v1::RegisterSourceRecordRequest& request) const {
-  return RegistrationLockKeys(request,
-                              *matcher_->Prepare(request.source_id(), request.demographics()));
-}
-
-absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
-    IdentityTxn& txn, const CallContext& call, absl::Time now,
-    const v1::RegisterSourceRecordRequest& request, IndexChange* index) {
-  return RegisterInTxn(txn, call, now, request,
-                       *matcher_->Prepare(request.source_id(), request.demographics()), index);
-}
-
 absl::Status IdentityManager::CarryOutPlan(IdentityTxn& txn, const CallContext& call,
                                            absl::Time now, const v1::SourceRecord& record,
                                            const PreparedRecord& prepared,
@@ -424,101 +405,6 @@ absl::Status IdentityManager::CarryOutPlan(IdentityTxn& txn, const CallContext& 
     }
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecords(
-    const CallContext& call, const v1::MergeSourceRecordsRequest& request) {
-  if (absl::Status s =
-          Admit(call, request, Operation::kMergeSourceRecords,
-                {{&request.survivor(), "survivor"}, {&request.superseded(), "superseded"}});
-      !s.ok())
-    return s;
-  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
-  HIE_RETURN_IF_ERROR(ValidateSourceId(request.survivor(), "survivor"));
-  HIE_RETURN_IF_ERROR(ValidateSourceId(request.superseded(), "superseded"));
-  if (request.survivor().org() != request.superseded().org()) {
-    return absl::InvalidArgumentError("survivor.org and superseded.org must be the same org");
-  }
-  if (SameId(request.survivor(), request.superseded())) {
-    return absl::InvalidArgumentError("survivor and superseded must be different records");
-  }
-  const absl::Time now = clock_->Now();
-  v1::MergeSourceRecordsResponse response;
-  absl::Status status = Write(
-      call.deadline,
-      {"record:" + RecordKey(request.survivor()), "record:" + RecordKey(request.superseded())},
-      [&](IdentityTxn& txn) -> absl::Status {
-        auto result = Idempotent<v1::MergeSourceRecordsResponse>(
-            txn, "source_merge:" + request.idempotency_key(), Fingerprint(request), now,
-            [&]() -> absl::StatusOr<v1::MergeSourceRecordsResponse> {
-              auto survivor = txn.GetRecord(request.survivor());
-              auto superseded = txn.GetRecord(request.superseded());
-              if (!survivor.ok()) return survivor.status();
-              if (!superseded.ok()) return superseded.status();
-              if (!survivor->has_value() || !superseded->has_value()) {
-                return absl::NotFoundError("survivor or superseded record not found");
-              }
-              if ((*superseded)->state() == v1::RECORD_STATE_SUPERSEDED &&
-                  !SameId((*superseded)->superseded_by(), request.survivor())) {
-                return absl::FailedPreconditionError(
-                    "superseded record is already superseded by another record");
-              }
-              if ((*survivor)->state() != v1::RECORD_STATE_ACTIVE) {
-                return absl::FailedPreconditionError("survivor record is not active");
-              }
-              if (auto s = txn.SetRecordState(request.superseded(), v1::RECORD_STATE_SUPERSEDED,
-                                              request.survivor());
-                  !s.ok()) {
-                return s;
-              }
-              // The superseded record follows the survivor's person.
-              HIE_ASSIGN_OR_RETURN(auto to, LockActivePerson(txn, (*survivor)->person_id()));
-              v1::MergeSourceRecordsResponse out;
-              const std::string from = (*superseded)->person_id();
-              if (from != to.person_id()) {
-                HIE_ASSIGN_OR_RETURN(auto from_person, LockActivePerson(txn, from));
-                HIE_ASSIGN_OR_RETURN(
-                    auto moved,
-                    MoveRecord(txn, call, now, request.superseded(), from, to.person_id(),
-                               v1::LINK_METHOD_MANUAL, v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED,
-                               "source_merge"));
-                out.set_event_id(moved.event_id());
-                HIE_RETURN_IF_ERROR(SettleAfterLoss(txn, from_person, now).status());
-                if (auto s = TouchPerson(txn, to, now); !s.ok()) return s;
-              } else {
-                v1::IdentityEvent e =
-                    NewEvent(v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, call, now, "source_merge");
-                *e.add_source_ids() = request.superseded();
-                *e.add_source_ids() = request.survivor();
-                e.set_to_person_id(to.person_id());
-                HIE_RETURN_IF_ERROR(txn.AppendEvent(&e).status());
-                out.set_event_id(e.event_id());
-              }
-              // Its open review tasks no longer make sense.
-              HIE_ASSIGN_OR_RETURN(auto open, txn.OpenTasksWith(request.superseded()));
-              for (const v1::ReviewTask& task : open) {
-                if (auto s = CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE,
-                                       "record superseded");
-                    !s.ok()) {
-                  return s;
-                }
-              }
-              auto survivor_now = txn.GetRecord(request.survivor());
-              auto superseded_now = txn.GetRecord(request.superseded());
-              if (!survivor_now.ok()) return survivor_now.status();
-              if (!superseded_now.ok()) return superseded_now.status();
-              *out.mutable_survivor() = **survivor_now;
-              *out.mutable_superseded() = **superseded_now;
-              out.set_person_id(to.person_id());
-              return out;
-            });
-        if (!result.ok()) return result.status();
-        response = *std::move(result);
-        return absl::OkStatus();
-      });
-  if (!status.ok()) return status;
-  HIE_RETURN_IF_ERROR(matcher_->Remove(request.superseded()));
-  return response;
 }
 
 }  // namespace hie::identity

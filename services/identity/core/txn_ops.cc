@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/identity/core/authorization.h"
 
 namespace hie::identity {
 
@@ -231,6 +232,42 @@ absl::StatusOr<std::vector<v1::SourceRecord>> RecordsOf(IdentityTxn& txn,
   std::vector<v1::SourceRecord> records;
   for (LinkedRecord& l : linked) records.push_back(std::move(l.record));
   return records;
+}
+
+absl::StatusOr<v1::UnlinkRecordResponse> UnlinkInTxn(IdentityTxn& txn, const CallContext& call,
+                                                     absl::Time now, const SourceId& id,
+                                                     const std::string& reason,
+                                                     const std::string& expected_etag) {
+  HIE_ASSIGN_OR_RETURN(auto record, txn.GetRecord(id));
+  if (!record.has_value()) return absl::NotFoundError("source record not found");
+  HIE_ASSIGN_OR_RETURN(auto previous, LockActivePerson(txn, record->person_id()));
+  if (auto s = CheckEtag(expected_etag, previous); !s.ok()) return s;
+  HIE_ASSIGN_OR_RETURN(auto links, txn.LinksOf(previous.person_id()));
+  if (links.size() < 2) {
+    return absl::FailedPreconditionError("record is its person's only record");
+  }
+  HIE_ASSIGN_OR_RETURN(auto fresh, CreatePerson(txn, call, now, reason));
+  HIE_ASSIGN_OR_RETURN(auto moved, MoveRecord(txn, call, now, id, previous.person_id(),
+                                              fresh.person_id(), v1::LINK_METHOD_SPLIT,
+                                              v1::IDENTITY_EVENT_TYPE_RECORD_UNLINKED, reason));
+  // So that matching does not put it back. A member (ADT A37) speaks for its own records
+  // only: its decision says nothing about other organisations' records of the person.
+  for (const v1::Link& l : links) {
+    if (SameId(l.source_id(), id)) continue;
+    if (IsMemberRole(call.actor.role()) && l.source_id().org() != call.actor.org()) {
+      continue;
+    }
+    if (auto s = RecordNotAMatch(txn, call, now, id, l.source_id(), reason); !s.ok()) {
+      return s;
+    }
+  }
+  HIE_ASSIGN_OR_RETURN(auto settled, SettleAfterLoss(txn, previous, now));
+  HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, fresh.person_id()));
+  v1::UnlinkRecordResponse out;
+  *out.mutable_new_person() = person;
+  *out.mutable_previous_person() = settled;
+  out.set_event_id(moved.event_id());
+  return out;
 }
 
 }  // namespace hie::identity

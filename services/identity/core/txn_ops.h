@@ -126,6 +126,14 @@ absl::Status CheckEtag(const std::string& expected, const v1::Person& person);
 absl::StatusOr<v1::IdentityEvent> MergeInTxn(IdentityTxn& txn, const CallContext& call,
                                              absl::Time now, const v1::Person& survivor,
                                              const v1::Person& merged, const std::string& reason);
+// Moves `id` off its person onto a new one (LINK_METHOD_SPLIT) and records not-a-match decisions
+// with the person's other records (a member actor's: with its own organisation's records only),
+// so that matching does not put it back. FAILED_PRECONDITION for a person's only record; ABORTED
+// when `expected_etag` is set and the person changed.
+absl::StatusOr<v1::UnlinkRecordResponse> UnlinkInTxn(IdentityTxn& txn, const CallContext& call,
+                                                     absl::Time now, const SourceId& id,
+                                                     const std::string& reason,
+                                                     const std::string& expected_etag);
 // Current versions of the records linked to a person.
 absl::StatusOr<std::vector<v1::SourceRecord>> RecordsOf(IdentityTxn& txn,
                                                         const std::string& person_id);

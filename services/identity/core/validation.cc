@@ -83,4 +83,22 @@ absl::StatusOr<int> ParsePageToken(const std::string& token) {
   return offset;
 }
 
+absl::Status ValidateRegistration(const v1::RegisterSourceRecordRequest& request) {
+  HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
+  HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
+  return ValidateDemographics(request.demographics(), "demographics");
+}
+
+absl::Status AdmitRegistration(const CallContext& call, const std::string& field_prefix,
+                               v1::RegisterSourceRecordRequest* request,
+                               std::vector<hie::common::v1::FieldWarning>* warnings) {
+  NormaliseIdentifiers(request->mutable_demographics(), field_prefix + "demographics", warnings);
+  if (absl::Status s =
+          Admit(call, *request, Operation::kRegister, {{&request->source_id(), "source_id"}});
+      !s.ok()) {
+    return s;
+  }
+  return ValidateRegistration(*request);
+}
+
 }  // namespace hie::identity

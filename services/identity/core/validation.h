@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "hie/common/v1/common.pb.h"
+#include "hie/identity/v1/identity.pb.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 #include "services/identity/core/authorization.h"
@@ -17,6 +18,7 @@
 
 namespace hie::identity {
 
+namespace v1 = ::hie::identity::v1;
 using ::hie::common::v1::SourceId;
 
 // `value` is present, at most `max` bytes, without control characters.
@@ -42,6 +44,15 @@ absl::Status ValidateDemographics(const hie::common::v1::Demographics& d, const 
 // The context and idempotency key of every write.
 absl::Status ValidateWrite(const hie::common::v1::RequestContext& context,
                            const std::string& idempotency_key);
+
+// A registration's context, idempotency key, source id and demographics.
+absl::Status ValidateRegistration(const v1::RegisterSourceRecordRequest& request);
+// A registration as the rules see it: identifiers normalised or dropped (warnings name them,
+// `field_prefix` locating the entry in its request), then admitted (Admit) and checked. The same
+// request always gives the same result, so a retry sees the same warnings.
+absl::Status AdmitRegistration(const CallContext& call, const std::string& field_prefix,
+                               v1::RegisterSourceRecordRequest* request,
+                               std::vector<hie::common::v1::FieldWarning>* warnings);
 
 // Page tokens of the list operations are offsets, opaque to clients.
 absl::StatusOr<int> ParsePageToken(const std::string& token);
