@@ -123,11 +123,8 @@ absl::StatusOr<AuthorizationPolicy> ParseDelegatingServices(std::string_view csv
   for (absl::string_view name :
        absl::StrSplit(absl::string_view(csv.data(), csv.size()), ',', absl::SkipWhitespace())) {
     name = absl::StripAsciiWhitespace(name);
-    if (absl::Status s =
-            CheckText(std::string_view(name.data(), name.size()), "delegating service name", 64);
-        !s.ok()) {
-      return s;
-    }
+    HIE_RETURN_IF_ERROR(
+        CheckText(std::string_view(name.data(), name.size()), "delegating service name", 64));
     policy.delegating_services.insert(std::string(name));
   }
   return policy;

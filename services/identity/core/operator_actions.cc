@@ -94,15 +94,12 @@ absl::StatusOr<v1::ResolveReviewTaskResponse> IdentityManager::ResolveReviewTask
         HIE_ASSIGN_OR_RETURN(auto latest, txn.GetTask(request.task_id()));
         if (latest->state() == v1::REVIEW_TASK_STATE_OPEN ||
             latest->state() == v1::REVIEW_TASK_STATE_OBSOLETE) {
-          if (auto s =
-                  CloseTask(txn, call, now, *task,
-                            request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME
-                                ? v1::REVIEW_TASK_STATE_RESOLVED_SAME
-                                : v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT,
-                            request.reason());
-              !s.ok()) {
-            return s;
-          }
+          HIE_RETURN_IF_ERROR(
+              CloseTask(txn, call, now, *task,
+                        request.resolution() == v1::ResolveReviewTaskRequest::RESOLUTION_SAME
+                            ? v1::REVIEW_TASK_STATE_RESOLVED_SAME
+                            : v1::REVIEW_TASK_STATE_RESOLVED_DIFFERENT,
+                        request.reason()));
         }
         HIE_ASSIGN_OR_RETURN(auto final_task, txn.GetTask(request.task_id()));
         *out.mutable_task() = *final_task;
@@ -135,12 +132,12 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
         if (record->state() == v1::RECORD_STATE_SUPERSEDED) {
           return absl::FailedPreconditionError("source record is superseded");
         }
-        if (auto s = txn.LockKey(PersonLock(request.person_id())); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(txn.LockKey(PersonLock(request.person_id())));
         HIE_ASSIGN_OR_RETURN(auto target, LoadPerson(txn, request.person_id()));
         if (target.state() != v1::PERSON_STATE_ACTIVE) {
           return absl::FailedPreconditionError("target person is not active");
         }
-        if (auto s = CheckEtag(request.expected_etag(), target); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(CheckEtag(request.expected_etag(), target));
         v1::LinkRecordResponse out;
         const std::string from = record->person_id();
         if (from == target.person_id()) {  // already there: nothing to do
@@ -157,7 +154,7 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
               std::any_of(target_links.begin(), target_links.end(),
                           [&](const v1::Link& l) { return SameId(l.source_id(), other); });
           if (!on_target) continue;
-          if (auto s = txn.RemoveNotAMatch(d.a(), d.b()); !s.ok()) return s;
+          HIE_RETURN_IF_ERROR(txn.RemoveNotAMatch(d.a(), d.b()));
           v1::IdentityEvent removed =
               NewEvent(v1::IDENTITY_EVENT_TYPE_NOT_A_MATCH_REMOVED, call, now, request.reason());
           *removed.add_source_ids() = d.a();
@@ -169,11 +166,9 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
                                    v1::LINK_METHOD_MANUAL, v1::IDENTITY_EVENT_TYPE_RECORD_LINKED,
                                    request.reason()));
         out.set_event_id(moved.event_id());
-        if (auto s = TouchPerson(txn, target, now); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(TouchPerson(txn, target, now));
         HIE_ASSIGN_OR_RETURN(auto settled, SettleAfterLoss(txn, previous, now));
-        if (auto s = ObsoleteSettledTasks(txn, call, now, request.source_id()); !s.ok()) {
-          return s;
-        }
+        HIE_RETURN_IF_ERROR(ObsoleteSettledTasks(txn, call, now, request.source_id()));
         HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, target.person_id()));
         *out.mutable_person() = person;
         *out.mutable_previous_person() = settled;
@@ -183,10 +178,8 @@ absl::StatusOr<v1::LinkRecordResponse> IdentityManager::LinkRecord(
 
 absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkRecord(
     const CallContext& call, const v1::UnlinkRecordRequest& request) {
-  if (absl::Status s =
-          Admit(call, request, Operation::kUnlink, {{&request.source_id(), "source_id"}});
-      !s.ok())
-    return s;
+  HIE_RETURN_IF_ERROR(
+      Admit(call, request, Operation::kUnlink, {{&request.source_id(), "source_id"}}));
   HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
   HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
   HIE_RETURN_IF_ERROR(RequireText(request.reason(), "reason", 1000));
@@ -217,7 +210,7 @@ absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
         std::vector<std::string> ids = {request.survivor_person_id(), request.merged_person_id()};
         std::sort(ids.begin(), ids.end());
         for (const std::string& id : ids) {
-          if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
+          HIE_RETURN_IF_ERROR(txn.LockKey(PersonLock(id)));
         }
         HIE_ASSIGN_OR_RETURN(auto survivor, LoadPerson(txn, request.survivor_person_id()));
         HIE_ASSIGN_OR_RETURN(auto merged, LoadPerson(txn, request.merged_person_id()));
@@ -225,8 +218,8 @@ absl::StatusOr<v1::MergePersonsResponse> IdentityManager::MergePersons(
             merged.state() != v1::PERSON_STATE_ACTIVE) {
           return absl::FailedPreconditionError("both persons must be active");
         }
-        if (auto s = CheckEtag(request.survivor_expected_etag(), survivor); !s.ok()) return s;
-        if (auto s = CheckEtag(request.merged_expected_etag(), merged); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(CheckEtag(request.survivor_expected_etag(), survivor));
+        HIE_RETURN_IF_ERROR(CheckEtag(request.merged_expected_etag(), merged));
         if (!request.force()) {
           // Hard guards between any pair of their records forbid the merge.
           auto a = RecordsOf(txn, survivor.person_id());
@@ -279,7 +272,7 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
         std::vector<std::string> ids = {survivor_id, restored_id};
         std::sort(ids.begin(), ids.end());
         for (const std::string& id : ids) {
-          if (auto s = txn.LockKey(PersonLock(id)); !s.ok()) return s;
+          HIE_RETURN_IF_ERROR(txn.LockKey(PersonLock(id)));
         }
         auto survivor = LoadPerson(txn, survivor_id);
         auto restored = LoadPerson(txn, restored_id);
@@ -318,9 +311,9 @@ absl::StatusOr<v1::UnmergePersonsResponse> IdentityManager::UnmergePersons(
           back.set_reason(request.reason());
           *back.mutable_create_time() = ToProto(now);
           back.set_event_id(event.event_id());
-          if (auto s = txn.PutLink(back); !s.ok()) return s;
+          HIE_RETURN_IF_ERROR(txn.PutLink(back));
         }
-        if (auto s = TouchPerson(txn, *restored, now); !s.ok()) return s;
+        HIE_RETURN_IF_ERROR(TouchPerson(txn, *restored, now));
         HIE_ASSIGN_OR_RETURN(auto settled, SettleAfterLoss(txn, *survivor, now));
         HIE_ASSIGN_OR_RETURN(auto restored_now, LoadPerson(txn, restored_id));
         v1::UnmergePersonsResponse out;

@@ -20,10 +20,8 @@ using ::hie::common::v1::Demographics;
 
 absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
     const CallContext& call, const v1::GetSourceRecordRequest& request) {
-  if (absl::Status s =
-          Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}});
-      !s.ok())
-    return s;
+  HIE_RETURN_IF_ERROR(
+      Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}}));
   HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
   if (request.version() < 0) return absl::InvalidArgumentError("version must not be negative");
   v1::SourceRecord out;
@@ -39,10 +37,8 @@ absl::StatusOr<v1::SourceRecord> IdentityManager::GetSourceRecord(
 
 absl::StatusOr<v1::ResolveResponse> IdentityManager::Resolve(const CallContext& call,
                                                              const v1::ResolveRequest& request) {
-  if (absl::Status s =
-          Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}});
-      !s.ok())
-    return s;
+  HIE_RETURN_IF_ERROR(
+      Admit(call, request, Operation::kReadRecord, {{&request.source_id(), "source_id"}}));
   HIE_RETURN_IF_ERROR(ValidateSourceId(request.source_id(), "source_id"));
   const bool cacheable = cache_ != nullptr && request.target_orgs_size() == 0 &&
                          !request.include_inactive() && CacheSettled();

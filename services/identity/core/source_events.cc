@@ -56,10 +56,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> SupersedeInTxn(IdentityTxn& txn,
   if ((*survivor)->state() != v1::RECORD_STATE_ACTIVE) {
     return absl::FailedPreconditionError("survivor record is not active");
   }
-  if (auto s = txn.SetRecordState(superseded_id, v1::RECORD_STATE_SUPERSEDED, survivor_id);
-      !s.ok()) {
-    return s;
-  }
+  HIE_RETURN_IF_ERROR(txn.SetRecordState(superseded_id, v1::RECORD_STATE_SUPERSEDED, survivor_id));
   // The superseded record follows the survivor's person.
   HIE_ASSIGN_OR_RETURN(auto to, LockActivePerson(txn, (*survivor)->person_id()));
   v1::MergeSourceRecordsResponse out;
@@ -72,7 +69,7 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> SupersedeInTxn(IdentityTxn& txn,
                    v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, "source_merge"));
     out.set_event_id(moved.event_id());
     HIE_RETURN_IF_ERROR(SettleAfterLoss(txn, from_person, now).status());
-    if (auto s = TouchPerson(txn, to, now); !s.ok()) return s;
+    HIE_RETURN_IF_ERROR(TouchPerson(txn, to, now));
   } else {
     v1::IdentityEvent e =
         NewEvent(v1::IDENTITY_EVENT_TYPE_RECORD_SUPERSEDED, call, now, "source_merge");
@@ -85,11 +82,8 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> SupersedeInTxn(IdentityTxn& txn,
   // Its open review tasks no longer make sense.
   HIE_ASSIGN_OR_RETURN(auto open, txn.OpenTasksWith(superseded_id));
   for (const v1::ReviewTask& task : open) {
-    if (auto s =
-            CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE, "record superseded");
-        !s.ok()) {
-      return s;
-    }
+    HIE_RETURN_IF_ERROR(
+        CloseTask(txn, call, now, task, v1::REVIEW_TASK_STATE_OBSOLETE, "record superseded"));
   }
   auto survivor_now = txn.GetRecord(survivor_id);
   auto superseded_now = txn.GetRecord(superseded_id);
@@ -105,11 +99,9 @@ absl::StatusOr<v1::MergeSourceRecordsResponse> SupersedeInTxn(IdentityTxn& txn,
 
 absl::StatusOr<v1::MergeSourceRecordsResponse> IdentityManager::MergeSourceRecords(
     const CallContext& call, const v1::MergeSourceRecordsRequest& request) {
-  if (absl::Status s =
-          Admit(call, request, Operation::kMergeSourceRecords,
-                {{&request.survivor(), "survivor"}, {&request.superseded(), "superseded"}});
-      !s.ok())
-    return s;
+  HIE_RETURN_IF_ERROR(
+      Admit(call, request, Operation::kMergeSourceRecords,
+            {{&request.survivor(), "survivor"}, {&request.superseded(), "superseded"}}));
   HIE_RETURN_IF_ERROR(ValidateWrite(request.context(), request.idempotency_key()));
   HIE_RETURN_IF_ERROR(ValidateSourceMerge(request.survivor(), request.superseded(), ""));
   const absl::Time now = clock_->Now();

@@ -241,7 +241,7 @@ absl::StatusOr<v1::UnlinkRecordResponse> UnlinkInTxn(IdentityTxn& txn, const Cal
   HIE_ASSIGN_OR_RETURN(auto record, txn.GetRecord(id));
   if (!record.has_value()) return absl::NotFoundError("source record not found");
   HIE_ASSIGN_OR_RETURN(auto previous, LockActivePerson(txn, record->person_id()));
-  if (auto s = CheckEtag(expected_etag, previous); !s.ok()) return s;
+  HIE_RETURN_IF_ERROR(CheckEtag(expected_etag, previous));
   HIE_ASSIGN_OR_RETURN(auto links, txn.LinksOf(previous.person_id()));
   if (links.size() < 2) {
     return absl::FailedPreconditionError("record is its person's only record");
@@ -257,9 +257,7 @@ absl::StatusOr<v1::UnlinkRecordResponse> UnlinkInTxn(IdentityTxn& txn, const Cal
     if (IsMemberRole(call.actor.role()) && l.source_id().org() != call.actor.org()) {
       continue;
     }
-    if (auto s = RecordNotAMatch(txn, call, now, id, l.source_id(), reason); !s.ok()) {
-      return s;
-    }
+    HIE_RETURN_IF_ERROR(RecordNotAMatch(txn, call, now, id, l.source_id(), reason));
   }
   HIE_ASSIGN_OR_RETURN(auto settled, SettleAfterLoss(txn, previous, now));
   HIE_ASSIGN_OR_RETURN(auto person, LoadPerson(txn, fresh.person_id()));

@@ -93,11 +93,8 @@ absl::Status AdmitRegistration(const CallContext& call, const std::string& field
                                v1::RegisterSourceRecordRequest* request,
                                std::vector<hie::common::v1::FieldWarning>* warnings) {
   NormaliseIdentifiers(request->mutable_demographics(), field_prefix + "demographics", warnings);
-  if (absl::Status s =
-          Admit(call, *request, Operation::kRegister, {{&request->source_id(), "source_id"}});
-      !s.ok()) {
-    return s;
-  }
+  HIE_RETURN_IF_ERROR(
+      Admit(call, *request, Operation::kRegister, {{&request->source_id(), "source_id"}}));
   return ValidateRegistration(*request);
 }
 
