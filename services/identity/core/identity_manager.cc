@@ -1,28 +1,19 @@
 // IdentityManager: construction, the write path every change takes (Write: store transaction,
 // cache invalidation, index bookkeeping), the match index follower, idempotency purge. The
-// operations live with their kind: registration.cc (registrations, source merges, ADT rules),
-// operator_actions.cc (reviews, links, person merges), queries.cc (reads and history).
+// operations live with their kind: registration.cc (registrations), source_events.cc (a member's
+// merges and unlinks, ADT A40/A37), operator_actions.cc (reviews, links, person merges),
+// queries.cc (reads and history).
 
 #include "services/identity/core/identity_manager.h"
 
 #include <algorithm>
-#include <functional>
-#include <map>
-#include <set>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 #include "services/common/status_macros.h"
-#include "services/identity/core/identifiers.h"
 #include "services/identity/core/key_locks.h"
-#include "services/identity/core/txn_ops.h"
-#include "services/identity/core/validation.h"
 #include "services/identity/store/observing_txn.h"
 
 namespace hie::identity {
-
-using ::hie::common::v1::Demographics;
 
 namespace {
 

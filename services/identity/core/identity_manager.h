@@ -75,9 +75,10 @@ class IdentityManager {
 
   // A member's own duplicates (HL7 ADT A40) in one transaction: each group's surviving record is
   // registered (as Register decides) and, when `superseded` is set, the superseded record follows
-  // it (as MergeSourceRecords; a superseded record never registered is skipped). Idempotent on
-  // `idempotency_key`; each group's steps keep the keys `<key>:survivor:<i>` and
-  // `<key>:merge:<i>`, so a retry answers as the first call. At most 50 groups.
+  // it (as MergeSourceRecords; a superseded record never registered is skipped). One key per
+  // message, `idempotency_key`: each group's steps are stored under `<key>:survivor:<i>` and
+  // `<key>:merge:<i>` (the keys the feed used when they were separate calls), so a retry of the
+  // message answers as the first call and changes nothing. At most 50 groups.
   struct SourceMergeGroup {
     v1::RegisterSourceRecordRequest survivor;  // context and idempotency key are filled in
     std::optional<SourceId> superseded;
@@ -164,6 +165,13 @@ class IdentityManager {
                                 const AdmittedBatch& admitted,
                                 v1::RegisterSourceRecordsResponse* response,
                                 std::vector<IndexedChange>* indexed, BatchRefusal* refusal);
+
+  // One A40 group's merge in MergeFromSource's transaction: supersedes merge.superseded() when
+  // it exists (idempotent on the merge's key) and takes it out of the index at once (noted in
+  // `indexed`, to be put back if the transaction does not commit).
+  absl::Status SupersedeFromSource(IdentityTxn& txn, const CallContext& call, absl::Time now,
+                                   const v1::MergeSourceRecordsRequest& merge,
+                                   std::vector<IndexedChange>* indexed);
 
   // The registration's blocking keys and its record's key. `prepared`: the request's record,
   // prepared by matcher_ (once per registration: every step below takes it).

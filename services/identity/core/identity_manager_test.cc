@@ -1080,6 +1080,7 @@ TEST_F(SourceEventsTest, AMergeMessageCommitsAllItsGroupsOrNone) {
   *earlier.mutable_superseded() = Id("clinic-a", "9");
   ASSERT_TRUE(manager_.MergeSourceRecords(call_, Write(earlier)).ok());
   const StoreDump before = DumpStore();
+  const size_t indexed = matcher_.size();
   // The second group's survivor was superseded earlier: the message fails as a whole, and the
   // first group (which alone would succeed) leaves nothing behind.
   std::vector<IdentityManager::SourceMergeGroup> groups;
@@ -1092,6 +1093,7 @@ TEST_F(SourceEventsTest, AMergeMessageCommitsAllItsGroupsOrNone) {
     rows[counter] = before.at(counter);  // a rolled-back transaction may use up ids, as in PG
   }
   EXPECT_EQ(DumpDifferences(before, rows), "");
+  EXPECT_EQ(matcher_.size(), indexed) << "the prior record taken out of the index is put back";
   EXPECT_NE(PersonOf(Id("clinic-a", "2")), PersonOf(Id("clinic-a", "1")));
 
   groups.pop_back();
@@ -1099,6 +1101,7 @@ TEST_F(SourceEventsTest, AMergeMessageCommitsAllItsGroupsOrNone) {
   ASSERT_TRUE(merged.ok()) << merged.status();
   ASSERT_EQ(merged->size(), 1u);
   EXPECT_EQ(PersonOf(Id("clinic-a", "2")), PersonOf(Id("clinic-a", "1")));
+  EXPECT_EQ(matcher_.size(), indexed - 1) << "a superseded record is not matched any more";
   const StoreDump after = DumpStore();
   auto retried = manager_.MergeFromSource(call_, Context(), groups, "msg-2");
   ASSERT_TRUE(retried.ok()) << retried.status();

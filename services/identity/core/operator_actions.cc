@@ -17,8 +17,6 @@
 
 namespace hie::identity {
 
-using ::hie::common::v1::Demographics;
-
 template <typename Response, typename Request>
 absl::StatusOr<Response> IdentityManager::IdempotentWrite(
     const CallContext& call, const std::vector<std::string>& lock_keys, const std::string& kind,

@@ -1,16 +1,11 @@
 // IdentityManager: registrations, one and in batches (source_events.cc has a member's merges).
 
 #include <algorithm>
-#include <functional>
-#include <map>
 #include <memory>
 #include <set>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/logging.h"
 #include "services/common/status_macros.h"
-#include "services/identity/core/identifiers.h"
 #include "services/identity/core/identity_manager.h"
 #include "services/identity/core/key_locks.h"
 #include "services/identity/core/registration_plan.h"
@@ -20,8 +15,6 @@
 
 namespace hie::identity {
 
-using ::hie::common::v1::Demographics;
-
 namespace {
 
 constexpr int kMatchLimit = 10;
@@ -29,10 +22,6 @@ constexpr int kMatchLimit = 10;
 // this process and in PostgreSQL's shared lock table, which holds max_locks_per_transaction (64
 // by default) times max_connections locks: 8 connections with calls of 50 use about 3,200.
 constexpr int kMaxBatchRegistrations = 50;
-
-}  // namespace
-
-namespace {
 
 std::string RegisterIdempotencyKey(const v1::RegisterSourceRecordRequest& request) {
   return "register:" + request.idempotency_key();

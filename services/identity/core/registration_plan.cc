@@ -5,10 +5,6 @@ namespace {
 
 namespace v1 = ::hie::identity::v1;
 
-bool SameId(const hie::common::v1::SourceId& a, const hie::common::v1::SourceId& b) {
-  return a.org() == b.org() && a.local_id() == b.local_id();
-}
-
 // An update of a linked record: it stays; an automatic link may raise one question.
 RegistrationPlan PlanUpdate(const RegistrationFacts& facts) {
   RegistrationPlan plan;

@@ -3,8 +3,6 @@
 // source unlink (two of its records are not one patient, ADT A37). Each is one transaction,
 // idempotent on one key; the HL7 feed (api/hl7_feed.h) only maps messages to these calls.
 
-#include <set>
-
 #include "absl/strings/str_cat.h"
 #include "services/common/status_macros.h"
 #include "services/identity/core/identity_manager.h"
@@ -154,8 +152,9 @@ absl::StatusOr<std::vector<v1::RegisterSourceRecordResponse>> IdentityManager::M
     *merge.mutable_survivor() = survivor.source_id();
     *merge.mutable_superseded() = *groups[i].superseded;
     merge.set_idempotency_key(absl::StrCat(idempotency_key, ":merge:", i));
-    HIE_RETURN_IF_ERROR(Admit(call, merge, Operation::kMergeSourceRecords,
-                              {{&merge.superseded(), prefix + "superseded"}}));
+    const std::string field = prefix + "superseded";
+    HIE_RETURN_IF_ERROR(
+        Admit(call, merge, Operation::kMergeSourceRecords, {{&merge.superseded(), field}}));
     HIE_RETURN_IF_ERROR(ValidateSourceMerge(merge.survivor(), merge.superseded(), prefix));
     lock_keys.push_back("record:" + RecordKey(merge.superseded()));
   }
@@ -163,13 +162,12 @@ absl::StatusOr<std::vector<v1::RegisterSourceRecordResponse>> IdentityManager::M
                        key_locks_->Lock(lock_keys, call.deadline));
   const absl::Time now = clock_->Now();
   std::vector<v1::RegisterSourceRecordResponse> responses;
-  std::vector<IndexedChange> indexed;  // survivors indexed in the transaction, in order
-  std::vector<SourceId> superseded;    // records the transaction superseded
+  // Survivors indexed and superseded records taken out of the index in the transaction.
+  std::vector<IndexedChange> indexed;
   absl::Status status = Write(call.deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
     // The store may run this again after a failed attempt.
     HIE_RETURN_IF_ERROR(RestoreIndex(&indexed));
     responses.clear();
-    superseded.clear();
     HIE_RETURN_IF_ERROR(CatchUpIndex(txn));
     for (int i = 0; i < n; ++i) {
       const v1::RegisterSourceRecordRequest& survivor = groups[i].survivor;
@@ -182,19 +180,9 @@ absl::StatusOr<std::vector<v1::RegisterSourceRecordResponse>> IdentityManager::M
         HIE_RETURN_IF_ERROR(matcher_->Upsert(*prepared[i]));
         indexed.push_back({survivor.source_id(), std::move(change)});
       }
-      if (!merges[i].has_value()) continue;
-      const v1::MergeSourceRecordsRequest& merge = *merges[i];
-      absl::Status merged =
-          Idempotent<v1::MergeSourceRecordsResponse>(
-              txn, "source_merge:" + merge.idempotency_key(), Fingerprint(merge), now,
-              [&]() -> absl::StatusOr<v1::MergeSourceRecordsResponse> {
-                return SupersedeInTxn(txn, call, now, merge.survivor(), merge.superseded());
-              })
-              .status();
-      // A prior record this hub never received: nothing to merge (the survivor is registered).
-      if (merged.code() == absl::StatusCode::kNotFound) continue;
-      HIE_RETURN_IF_ERROR(merged);
-      superseded.push_back(merge.superseded());
+      if (merges[i].has_value()) {
+        HIE_RETURN_IF_ERROR(SupersedeFromSource(txn, call, now, *merges[i], &indexed));
+      }
     }
     return absl::OkStatus();
   });
@@ -202,8 +190,32 @@ absl::StatusOr<std::vector<v1::RegisterSourceRecordResponse>> IdentityManager::M
     HIE_RETURN_IF_ERROR(RestoreIndex(&indexed));
     return status;
   }
-  for (const SourceId& id : superseded) HIE_RETURN_IF_ERROR(matcher_->Remove(id));
   return responses;
+}
+
+absl::Status IdentityManager::SupersedeFromSource(IdentityTxn& txn, const CallContext& call,
+                                                  absl::Time now,
+                                                  const v1::MergeSourceRecordsRequest& merge,
+                                                  std::vector<IndexedChange>* indexed) {
+  // A prior record this hub never received: nothing to merge (the survivor is registered).
+  HIE_ASSIGN_OR_RETURN(std::optional<v1::SourceRecord> prior, txn.GetRecord(merge.superseded()));
+  if (!prior.has_value()) return absl::OkStatus();
+  HIE_RETURN_IF_ERROR(Idempotent<v1::MergeSourceRecordsResponse>(
+                          txn, "source_merge:" + merge.idempotency_key(), Fingerprint(merge), now,
+                          [&]() -> absl::StatusOr<v1::MergeSourceRecordsResponse> {
+                            return SupersedeInTxn(txn, call, now, merge.survivor(),
+                                                  merge.superseded());
+                          })
+                          .status());
+  if (prior->state() == v1::RECORD_STATE_ACTIVE) {
+    // Out of the index at once, so that the message's later survivors cannot match it; put
+    // back if the transaction does not commit.
+    HIE_RETURN_IF_ERROR(matcher_->Remove(merge.superseded()));
+    IndexChange change;
+    change.before = prior->demographics();
+    indexed->push_back({merge.superseded(), std::move(change)});
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::UnlinkRecordResponse> IdentityManager::UnlinkFromSource(

@@ -1,7 +1,8 @@
 #pragma once
 
 // Checks of identity requests, before anything is read: INVALID_ARGUMENT naming the field (as
-// the request spells it); messages never quote values. Pure.
+// the request spells it); messages never quote values. No I/O (AdmitRegistration also
+// normalises the request's identifiers in place).
 
 #include <string>
 #include <vector>

@@ -4,6 +4,7 @@
 
 #include "services/identity/store/in_memory_identity_store.h"
 
+#include "services/common/status_macros.h"
 #include "services/identity/store/identity_store_contract.h"
 #include "services/identity/store/observing_txn.h"
 #include "services/identity/store/write_behind_txn.h"
@@ -11,7 +12,8 @@
 namespace hie::identity {
 namespace {
 
-// Every transaction observed (ObservingTxn), as IdentityManager::Write runs writes.
+// Every transaction observed (ObservingTxn): IdentityManager::Write runs every write so, and a
+// registration puts its WriteBehindTxn over that (the WriteBehind(Observed) instance below).
 class ObservedStore : public IdentityStore {
  public:
   explicit ObservedStore(std::unique_ptr<IdentityStore> inner) : inner_(std::move(inner)) {}
@@ -46,12 +48,61 @@ INSTANTIATE_TEST_SUITE_P(WriteBehind, IdentityStoreContractTest,
                                std::make_unique<InMemoryIdentityStore>());
                          })));
 
-INSTANTIATE_TEST_SUITE_P(ObservedWriteBehind, IdentityStoreContractTest,
+INSTANTIATE_TEST_SUITE_P(WriteBehindOverObserved, IdentityStoreContractTest,
                          ::testing::Values(IdentityStoreFactory([] {
-                           return std::make_unique<ObservedStore>(
-                               std::make_unique<WriteBehindStore>(
+                           return std::make_unique<WriteBehindStore>(
+                               std::make_unique<ObservedStore>(
                                    std::make_unique<InMemoryIdentityStore>()));
                          })));
+
+// The mode registration uses (kHeld, after Prefetch): the writes stay in the layer until Flush,
+// reads are answered from what it holds, and a link that named a held event gets the event's
+// real id when both are written.
+TEST(WriteBehindTxnTest, HeldWritesReachTheStoreAtFlushWithRealEventIds) {
+  InMemoryIdentityStore store;
+  SourceId id;
+  id.set_org("clinic-a");
+  id.set_local_id("1");
+  absl::Status status = store.Transact(absl::InfiniteFuture(), {}, [&](IdentityTxn& txn) {
+    WriteBehindTxn held(txn, WriteBehindTxn::EventWrites::kHeld);
+    HIE_RETURN_IF_ERROR(held.Prefetch({id}, {"register:k1"}));
+    v1::SourceRecord record;
+    *record.mutable_source_id() = id;
+    record.mutable_demographics()->mutable_name()->set_family("Okafor");
+    EXPECT_EQ(*held.PutRecordVersion(record, true), 1);
+    v1::IdentityEvent event;
+    event.set_type(v1::IDENTITY_EVENT_TYPE_RECORD_LINKED);
+    *event.add_source_ids() = id;
+    event.set_to_person_id("P1");
+    EXPECT_EQ(*held.AppendEvent(&event), 0) << "held: no sequence yet";
+    v1::Person person;
+    person.set_person_id("P1");
+    person.set_state(v1::PERSON_STATE_ACTIVE);
+    HIE_RETURN_IF_ERROR(held.PutPerson(person));
+    v1::Link link;
+    *link.mutable_source_id() = id;
+    link.set_person_id("P1");
+    link.set_event_id(event.event_id());  // provisional
+    HIE_RETURN_IF_ERROR(held.PutLink(link));
+    HIE_RETURN_IF_ERROR(held.PutIdempotent("register:k1", {"f", "r"}));
+
+    EXPECT_FALSE(txn.GetRecord(id)->has_value()) << "nothing written before Flush";
+    EXPECT_FALSE(txn.GetIdempotent("register:k1")->has_value());
+    EXPECT_EQ((*held.GetRecord(id, 0))->person_id(), "P1") << "answered from what is held";
+    EXPECT_EQ((*held.GetLink(id))->person_id(), "P1");
+
+    HIE_RETURN_IF_ERROR(held.Flush());
+    auto events = txn.EventsSince(0, 10, {});
+    EXPECT_EQ(events->size(), 1u);
+    EXPECT_GT((*events)[0].sequence(), 0);
+    EXPECT_EQ((*txn.GetLink(id))->event_id(), (*events)[0].event_id());
+    EXPECT_EQ((*txn.GetRecord(id))->version(), 1);
+    EXPECT_EQ((*txn.GetPerson("P1"))->state(), v1::PERSON_STATE_ACTIVE);
+    EXPECT_TRUE(txn.GetIdempotent("register:k1")->has_value());
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(status.ok()) << status;
+}
 
 }  // namespace
 }  // namespace hie::identity

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,13 +29,13 @@ namespace hie::identity {
 // Events: with EventWrites::kHeld (registration), AppendEvent holds the event too and answers
 // sequence 0 and a provisional id; that is the one way the layer departs from the store
 // contract (identity_store.h), and only the identity rules' registration uses it. With
-// kAtOnce (the default) AppendEvent writes what is held and then the event, answering its real
+// kAtOnce AppendEvent writes what is held and then the event, answering its real
 // sequence and id: the store contract suite runs over the layer in that mode
 // (in_memory_identity_store_test.cc).
 class WriteBehindTxn : public ForwardingTxn {
  public:
   enum class EventWrites { kAtOnce, kHeld };
-  explicit WriteBehindTxn(IdentityTxn& inner, EventWrites events = EventWrites::kAtOnce)
+  WriteBehindTxn(IdentityTxn& inner, EventWrites events)
       : ForwardingTxn(inner), hold_events_(events == EventWrites::kHeld) {}
 
   absl::Status Prefetch(const std::vector<SourceId>& ids, const std::vector<std::string>& keys) {
@@ -341,14 +343,14 @@ class WriteBehindStore : public IdentityStore {
   absl::Status Transact(absl::Time deadline, const std::vector<std::string>& lock_keys,
                         const TxnFn& fn) override {
     return inner_->Transact(deadline, lock_keys, [&](IdentityTxn& txn) -> absl::Status {
-      WriteBehindTxn held(txn);
+      WriteBehindTxn held(txn, WriteBehindTxn::EventWrites::kAtOnce);
       HIE_RETURN_IF_ERROR(fn(held));
       return held.Flush();
     });
   }
   absl::Status Read(absl::Time deadline, const TxnFn& fn) override {
     return inner_->Read(deadline, [&](IdentityTxn& txn) -> absl::Status {
-      WriteBehindTxn held(txn);
+      WriteBehindTxn held(txn, WriteBehindTxn::EventWrites::kAtOnce);
       HIE_RETURN_IF_ERROR(fn(held));
       return held.Flush();
     });
