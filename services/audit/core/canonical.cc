@@ -66,7 +66,7 @@ class Reader {
     for (char c : s) v = (v << 8) | static_cast<uint8_t>(c);
     return static_cast<int64_t>(v);
   }
-  std::string_view Str() { return Raw(U32()); }
+  std::string Str() { return std::string(Raw(U32())); }
   // A count of items of at least `min_item_bytes` each: refused when the rest cannot hold them
   // (so a corrupt count cannot make the decoder allocate or loop beyond its input).
   uint32_t Count(size_t min_item_bytes) {
@@ -221,7 +221,7 @@ absl::StatusOr<v1::AuditEvent> DecodeEvent(std::string_view bytes) {
   e.set_source_service(r.Str());
   for (uint32_t i = 0, n = r.Count(8); i < n && r.ok(); ++i) {
     std::string key(r.Str());
-    (*e.mutable_details())[key] = std::string(r.Str());
+    (*e.mutable_details())[key] = r.Str();
   }
   if (!r.ok() || !r.AtEnd()) {
     return absl::InvalidArgumentError(

@@ -238,6 +238,16 @@ void InMemoryAuditStore::EraseRow(int64_t sequence) {
   state_.chain.erase(sequence);
 }
 
+void InMemoryAuditStore::Truncate(int64_t last_sequence) {
+  std::lock_guard lock(mu_);
+  state_.chain.erase(state_.chain.upper_bound(last_sequence), state_.chain.end());
+  state_.events.erase(state_.events.upper_bound(last_sequence), state_.events.end());
+  checkpoints_.erase(checkpoints_.upper_bound(last_sequence), checkpoints_.end());
+  auto last = state_.chain.find(last_sequence);
+  if (last != state_.chain.end())
+    state_.head.sequence = last_sequence, state_.head.hash = last->second.hash;
+}
+
 void InMemoryAuditStore::SetUnavailable(bool unavailable) {
   std::lock_guard lock(mu_);
   unavailable_ = unavailable;

@@ -36,6 +36,8 @@ class InMemoryAuditStore : public AuditStore {
   // or erase it. SetUnavailable: every call answers UNAVAILABLE.
   void TamperRow(const ChainRow& row);
   void EraseRow(int64_t sequence);
+  // Cuts the chain after `last_sequence`: rows, head and checkpoints beyond it go.
+  void Truncate(int64_t last_sequence);
   void SetUnavailable(bool unavailable);
 
   struct State {

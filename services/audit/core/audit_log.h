@@ -1,0 +1,133 @@
+#pragma once
+
+// The audit log's rules: appending with group commit, checkpoints, verification, search and the
+// accounting of disclosures. Transport-free (the gRPC adapter validates and authorises first);
+// storage through the AuditStore port.
+//
+// Appending. Callers hand in validated events; concurrent callers are committed together: the
+// first caller to find no commit running becomes the committer and commits everything queued
+// (up to max_group_events) in ONE transaction, answers each caller, and goes on while more is
+// queued. Inside that transaction the head is locked, every event id looked up, and sequences,
+// record times and hashes assigned, so the chain and the gap-free sequence are decided in the
+// commit itself. Several replicas share one chain through that lock on the head row: their
+// groups serialise on it, and each group costs one lock and one commit however many events it
+// holds. A caller is answered only after its group committed (durable before acknowledged).
+// Each caller's events are all or nothing: an event id already stored with the same content
+// answers with the original sequence and hash; with other content, ALREADY_EXISTS for that
+// caller only (the rest of the group goes on). record_time never goes backwards.
+//
+// Checkpoints. A checkpoint signs (sequence, head hash, create time, key id) with the service's
+// Ed25519 key (core/canonical.h: EncodeCheckpoint). One is made every checkpoint_every_events
+// events (by the committer, after its commit) and every checkpoint_interval while the head moved
+// (MaybeCheckpoint, run periodically), kept in the database AND in the archive outside it. The
+// signing key is registered at start (Start); old keys stay listed for verification.
+//
+// Verification (Verify): the chain is recomputed over the range (core/chain_verifier.h), then
+// every checkpoint in the range, from the database and from the archive, must carry a valid
+// signature by a listed key (archive keys first: the database's could be rewritten) and the
+// hash the chain has at its sequence. When the range reaches the head, an archived checkpoint
+// beyond the head means the tail was cut: GAP at head + 1. The first failure in sequence order
+// is reported.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/audit/core/checkpoint_archive.h"
+#include "services/audit/core/patient_resolver.h"
+#include "services/audit/core/signer.h"
+#include "services/audit/store/audit_store.h"
+
+namespace hie::audit {
+
+struct AuditLogOptions {
+  size_t max_group_events = 4000;
+  int64_t checkpoint_every_events = 10000;
+  absl::Duration checkpoint_interval = absl::Seconds(60);
+  std::function<absl::Time()> now = absl::Now;
+};
+
+struct AppendResult {
+  int64_t sequence = 0;
+  std::string hash;
+  absl::Time record_time;
+};
+
+struct VerifyOptions {
+  int64_t from_sequence = 0;  // 0 = 1 (or the retention horizon)
+  int64_t to_sequence = 0;    // 0 = head
+  bool skip_checkpoints = false;
+};
+
+class AuditLog {
+ public:
+  // `archive` and `resolver` may be null (no archive: checkpoints only in the database; no
+  // resolver: searches use the patients as given and person ids are refused).
+  AuditLog(AuditStore* store, const CheckpointSigner* signer, CheckpointArchive* archive,
+           PatientResolver* resolver, AuditLogOptions options = {});
+
+  // Registers the signing key (database and archive). Call once before serving.
+  [[nodiscard]] absl::Status Start(absl::Time deadline);
+
+  // Appends `events` (validated; sequence, record_time, hash and previous_hash are ignored)
+  // durably, in order, all or nothing. Results in request order.
+  [[nodiscard]] absl::StatusOr<std::vector<AppendResult>> Append(std::vector<v1::AuditEvent> events,
+                                                                 absl::Time deadline);
+  // As Append, and sets `feed`'s position to `position` in the same transaction (a follower's
+  // progress and the events it recorded commit together, so a restart repeats nothing).
+  [[nodiscard]] absl::Status AppendFromFeed(const std::string& feed, int64_t position,
+                                            std::vector<v1::AuditEvent> events,
+                                            absl::Time deadline);
+  [[nodiscard]] absl::StatusOr<int64_t> FeedPosition(const std::string& feed, absl::Time deadline);
+
+  [[nodiscard]] absl::StatusOr<v1::VerifyResult> Verify(const VerifyOptions& options,
+                                                        absl::Time deadline);
+
+  // Signs the head now; the existing checkpoint when the head is already signed.
+  [[nodiscard]] absl::StatusOr<v1::Checkpoint> CreateCheckpoint(absl::Time deadline);
+  // CreateCheckpoint when the head moved and the last checkpoint is older than the interval.
+  void MaybeCheckpoint(absl::Time deadline);
+
+  // Search. `query.patients` are widened to every record linked to them now; `person_id`, when
+  // set, adds the person's current records. NOT_FOUND for an unknown person.
+  [[nodiscard]] absl::StatusOr<std::vector<v1::AuditEvent>> Search(EventQuery query,
+                                                                   const std::string& person_id,
+                                                                   absl::Time deadline);
+  // The patients' records as linked now (each patient widened; duplicates removed).
+  [[nodiscard]] absl::StatusOr<std::vector<SourceId>> CurrentRecords(
+      const std::vector<SourceId>& patients, absl::Time deadline);
+
+  AuditStore* store() const { return store_; }
+
+ private:
+  struct Pending;
+  absl::Status Submit(Pending* pending, absl::Time deadline);
+  void CommitGroup(std::vector<Pending*> group);
+  absl::Status CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group, int64_t* head);
+  absl::Status CheckCheckpoints(const std::vector<v1::Checkpoint>& checkpoints, int64_t verified_to,
+                                const std::map<int64_t, std::string>& hashes,
+                                v1::VerifyResult* result, absl::Time deadline);
+
+  AuditStore* const store_;
+  const CheckpointSigner* const signer_;
+  CheckpointArchive* const archive_;
+  PatientResolver* const resolver_;
+  const AuditLogOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable done_;
+  std::deque<Pending*> queue_;
+  bool committing_ = false;
+  int64_t last_checkpoint_sequence_ = 0;  // guarded by checkpoint_mu_
+  absl::Time last_checkpoint_time_ = absl::InfinitePast();
+  std::mutex checkpoint_mu_;
+};
+
+}  // namespace hie::audit

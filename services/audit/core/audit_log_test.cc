@@ -1,0 +1,298 @@
+#include "services/audit/core/audit_log.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "services/audit/core/canonical.h"
+#include "services/audit/store/in_memory_audit_store.h"
+
+namespace hie::audit {
+namespace {
+
+using ::hie::common::v1::SourceId;
+
+const absl::Time kDeadline = absl::InfiniteFuture();
+
+v1::AuditEvent Event(const std::string& id, const std::string& patient = "MRN-1") {
+  v1::AuditEvent e;
+  e.set_event_id(id);
+  e.mutable_event_time()->set_seconds(1'800'000'000);
+  e.set_type(v1::EVENT_TYPE_DISCLOSURE);
+  e.set_action("gateway.RetrieveDocument");
+  e.set_outcome(v1::OUTCOME_SUCCESS);
+  e.mutable_actor()->set_org("clinic-a");
+  e.mutable_actor()->set_user_id("jsmith");
+  e.set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_TREATMENT);
+  auto* p = e.add_patients();
+  p->set_org("clinic-b");
+  p->set_local_id(patient);
+  e.set_custodian_org("clinic-b");
+  return e;
+}
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    signer_ = *CheckpointSigner::Generate();
+    log_ = MakeLog(signer_.get());
+    ASSERT_TRUE(log_->Start(kDeadline).ok());
+  }
+  std::unique_ptr<AuditLog> MakeLog(const CheckpointSigner* signer, int64_t every = 1'000'000) {
+    AuditLogOptions options;
+    options.checkpoint_every_events = every;
+    options.now = [this] { return now_; };
+    return std::make_unique<AuditLog>(&store_, signer, &archive_, nullptr, options);
+  }
+  void AppendN(int n, int first = 1) {
+    for (int i = first; i < first + n; ++i) {
+      ASSERT_TRUE(log_->Append({Event(absl::StrCat("ev-", i))}, kDeadline).ok());
+      now_ += absl::Seconds(1);
+    }
+  }
+  v1::VerifyResult Verify(VerifyOptions options = {}) {
+    absl::StatusOr<v1::VerifyResult> result = log_->Verify(options, kDeadline);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : v1::VerifyResult();
+  }
+  ChainRow Row(int64_t sequence) {
+    ChainRow out;
+    EXPECT_TRUE(store_
+                    .ScanChain(sequence, sequence, kDeadline,
+                               [&](const ChainRow& r) {
+                                 out = r;
+                                 return absl::OkStatus();
+                               })
+                    .ok());
+    return out;
+  }
+  // The row of `sequence` with its event edited and re-encoded (hash left as it was).
+  ChainRow Edited(int64_t sequence) {
+    ChainRow row = Row(sequence);
+    v1::AuditEvent e = *DecodeEvent(row.encoding);
+    e.mutable_actor()->set_user_id("someone-else");
+    row.encoding = EncodeEvent(e);
+    return row;
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+  std::unique_ptr<CheckpointSigner> signer_;
+  InMemoryAuditStore store_;
+  InMemoryCheckpointArchive archive_;
+  std::unique_ptr<AuditLog> log_;
+};
+
+TEST_F(AuditLogTest, AppendsAGapFreeChainAndRetriesAnswerTheOriginal) {
+  auto first = log_->Append({Event("a"), Event("b")}, kDeadline);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].sequence, 1);
+  EXPECT_EQ((*first)[1].sequence, 2);
+  auto retry = log_->Append({Event("b")}, kDeadline);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ((*retry)[0].sequence, 2);
+  EXPECT_EQ((*retry)[0].hash, (*first)[1].hash);
+  // Same id, other content: refused, and nothing of that call is appended.
+  v1::AuditEvent changed = Event("b");
+  changed.set_action("gateway.Other");
+  auto conflict = log_->Append({Event("c"), changed}, kDeadline);
+  EXPECT_TRUE(absl::IsAlreadyExists(conflict.status())) << conflict.status();
+  EXPECT_NE(conflict.status().message().find("events[1].event_id"), std::string::npos);
+  EXPECT_EQ(store_.Head(kDeadline)->sequence, 2);
+  EXPECT_EQ(Verify().status(), v1::VerifyResult::STATUS_VALID);
+}
+
+TEST_F(AuditLogTest, ConcurrentCallersAreCommittedTogetherIntoOneValidChain) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures = 0;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        if (!log_->Append({Event(absl::StrCat("t", t, "-", i))}, kDeadline).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(store_.Head(kDeadline)->sequence, 800);
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_VALID) << result.detail();
+  EXPECT_EQ(result.events_checked(), 800);
+}
+
+TEST_F(AuditLogTest, FeedPositionCommitsWithTheEvents) {
+  ASSERT_TRUE(log_->AppendFromFeed("identity", 41, {Event("i-41")}, kDeadline).ok());
+  EXPECT_EQ(*log_->FeedPosition("identity", kDeadline), 41);
+  // A repeat after a restart: the event is not appended twice.
+  ASSERT_TRUE(log_->AppendFromFeed("identity", 41, {Event("i-41")}, kDeadline).ok());
+  EXPECT_EQ(store_.Head(kDeadline)->sequence, 1);
+}
+
+TEST_F(AuditLogTest, AnEditedRowIsReportedAtItsSequence) {
+  AppendN(10);
+  store_.TamperRow(Edited(4));
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_HASH_MISMATCH);
+  EXPECT_EQ(result.first_bad_sequence(), 4);
+}
+
+TEST_F(AuditLogTest, AnEditedAndRehashedRowBreaksTheLinkToTheNextOne) {
+  AppendN(10);
+  ChainRow row = Edited(4);
+  row.hash = ChainHash(row.previous_hash, row.encoding);
+  store_.TamperRow(row);
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_CHAIN_BROKEN);
+  EXPECT_EQ(result.first_bad_sequence(), 5);
+}
+
+TEST_F(AuditLogTest, ARewrittenRestOfTheChainIsCaughtByTheCheckpoint) {
+  AppendN(10);
+  ASSERT_TRUE(log_->CreateCheckpoint(kDeadline).ok());  // signs 10
+  // Rewrite 4..10 consistently: every hash recomputed.
+  std::string previous = Row(3).hash;
+  for (int64_t s = 4; s <= 10; ++s) {
+    ChainRow row = s == 4 ? Edited(4) : Row(s);
+    row.previous_hash = previous;
+    row.hash = ChainHash(previous, row.encoding);
+    previous = row.hash;
+    store_.TamperRow(row);
+  }
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_CHECKPOINT_INVALID);
+  EXPECT_EQ(result.first_bad_sequence(), 10);
+  EXPECT_EQ(Verify({.skip_checkpoints = true}).status(), v1::VerifyResult::STATUS_VALID);
+}
+
+TEST_F(AuditLogTest, ADeletedRowIsAGapAtItsSequence) {
+  AppendN(10);
+  store_.EraseRow(6);
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_GAP);
+  EXPECT_EQ(result.first_bad_sequence(), 6);
+}
+
+TEST_F(AuditLogTest, AnInsertedRowIsReportedWhereItWasInserted) {
+  AppendN(10);
+  // Insert a forged event at 6, shifting 6..10 up by one (what a careful forger would do).
+  for (int64_t s = 10; s >= 6; --s) {
+    ChainRow row = Row(s);
+    row.sequence = s + 1;
+    store_.TamperRow(row);
+  }
+  v1::AuditEvent forged = Event("forged");
+  forged.set_sequence(6);
+  ChainRow row{6, EncodeEvent(forged), "", Row(5).hash};
+  row.hash = ChainHash(row.previous_hash, row.encoding);
+  store_.TamperRow(row);
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_CHAIN_BROKEN);
+  EXPECT_EQ(result.first_bad_sequence(), 7);  // 6 is self-consistent; 7 no longer follows it
+}
+
+TEST_F(AuditLogTest, ReorderedRowsAreReportedAtTheFirstMovedOne) {
+  AppendN(10);
+  ChainRow three = Row(3), seven = Row(7);
+  std::swap(three.sequence, seven.sequence);
+  store_.TamperRow(three);
+  store_.TamperRow(seven);
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_CHAIN_BROKEN);
+  EXPECT_EQ(result.first_bad_sequence(), 3);
+}
+
+TEST_F(AuditLogTest, ACutTailIsCaughtByTheArchivedCheckpoint) {
+  AppendN(10);
+  ASSERT_TRUE(log_->CreateCheckpoint(kDeadline).ok());
+  store_.Truncate(7);  // rows, head and the database's checkpoint beyond 7 removed
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_GAP) << result.detail();
+  EXPECT_EQ(result.first_bad_sequence(), 8);
+}
+
+TEST_F(AuditLogTest, AForgedCheckpointSignatureIsInvalid) {
+  AppendN(5);
+  auto checkpoint = log_->CreateCheckpoint(kDeadline);
+  ASSERT_TRUE(checkpoint.ok());
+  v1::Checkpoint forged = *checkpoint;
+  forged.set_sequence(3);
+  forged.set_head_hash(Row(3).hash);  // right hash, signature made for another sequence
+  ASSERT_TRUE(archive_.Write(forged).ok());
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_CHECKPOINT_INVALID);
+  EXPECT_EQ(result.first_bad_sequence(), 3);
+}
+
+TEST_F(AuditLogTest, CheckpointsAreIdempotentAndOldKeysStillVerifyAfterRotation) {
+  AppendN(3);
+  auto a = log_->CreateCheckpoint(kDeadline);
+  auto again = log_->CreateCheckpoint(kDeadline);
+  ASSERT_TRUE(a.ok() && again.ok());
+  EXPECT_EQ(a->signature(), again->signature());
+  // Rotate: a new key signs from now on; the old checkpoint still verifies.
+  auto rotated = *CheckpointSigner::Generate();
+  log_ = MakeLog(rotated.get());
+  now_ += absl::Hours(1);
+  ASSERT_TRUE(log_->Start(kDeadline).ok());
+  AppendN(3, 100);
+  auto b = log_->CreateCheckpoint(kDeadline);
+  ASSERT_TRUE(b.ok());
+  EXPECT_NE(a->key_id(), b->key_id());
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_VALID) << result.detail();
+  EXPECT_EQ(result.checkpoints_checked(), 4);  // two, each in the database and the archive
+  auto keys = store_.ListSigningKeys(kDeadline);
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_TRUE((*keys)[0].has_valid_until());
+  EXPECT_FALSE((*keys)[1].has_valid_until());
+}
+
+TEST_F(AuditLogTest, CheckpointsAreMadeEveryNEvents) {
+  log_ = MakeLog(signer_.get(), /*every=*/4);
+  ASSERT_TRUE(log_->Start(kDeadline).ok());
+  AppendN(9);
+  auto checkpoints = store_.CheckpointsIn(1, 100, kDeadline);
+  ASSERT_TRUE(checkpoints.ok());
+  ASSERT_EQ(checkpoints->size(), 2u);
+  EXPECT_EQ((*checkpoints)[0].sequence(), 4);
+  EXPECT_EQ((*checkpoints)[1].sequence(), 8);
+}
+
+TEST_F(AuditLogTest, PartialRangesVerifyFromTheRowBeforeThem) {
+  AppendN(10);
+  v1::VerifyResult result = Verify({.from_sequence = 4, .to_sequence = 8});
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_VALID);
+  EXPECT_EQ(result.events_checked(), 5);
+  store_.TamperRow(Edited(9));
+  EXPECT_EQ(Verify({.from_sequence = 4, .to_sequence = 8}).status(),
+            v1::VerifyResult::STATUS_VALID);
+  EXPECT_FALSE(log_->Verify({.from_sequence = 11}, kDeadline).ok());
+}
+
+TEST_F(AuditLogTest, SearchDecodesTheHashedBytes) {
+  AppendN(3);
+  ASSERT_TRUE(log_->Append({Event("other", "MRN-9")}, kDeadline).ok());
+  EventQuery q;
+  SourceId p;
+  p.set_org("clinic-b");
+  p.set_local_id("MRN-9");
+  q.patients = {p};
+  auto events = log_->Search(q, "", kDeadline);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].event_id(), "other");
+  EXPECT_EQ((*events)[0].sequence(), 4);
+  EXPECT_EQ((*events)[0].hash().size(), kHashSize);
+  EXPECT_TRUE(absl::IsFailedPrecondition(log_->Search({}, "P-1", kDeadline).status()));
+}
+
+TEST_F(AuditLogTest, AnUnavailableStoreFailsTheAppend) {
+  store_.SetUnavailable(true);
+  EXPECT_TRUE(absl::IsUnavailable(log_->Append({Event("x")}, kDeadline).status()));
+  store_.SetUnavailable(false);
+  EXPECT_TRUE(log_->Append({Event("x")}, kDeadline).ok());
+}
+
+}  // namespace
+}  // namespace hie::audit
