@@ -1,0 +1,73 @@
+#include "services/audit/api/audit_service.h"
+
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "services/common/server.h"
+#include "services/common/status.h"
+#include "services/common/tls.h"
+
+namespace hie::audit {
+namespace {
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrFormat("au-%016x", rng());
+}
+
+}  // namespace
+
+AuditServiceImpl::AuditServiceImpl(AuditOperations* operations, WorkerPool* workers,
+                                   AuditServiceOptions options)
+    : operations_(operations), workers_(workers), options_(options) {}
+
+template <typename Request, typename Response, typename Work>
+grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx,
+                                                const Request* request, Response* response,
+                                                absl::Duration timeout, Work work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto auth = ctx->auth_context();
+  absl::StatusOr<PeerIdentity> peer =
+      auth == nullptr ? absl::UnauthenticatedError("no client certificate") : PeerIdentityOf(*auth);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  Call call;
+  call.caller = Caller{peer->org, peer->role, peer->common_name};
+  call.request_id = request->context().request_id();
+  if (call.request_id.empty()) call.request_id = RequestIdOf(*ctx);
+  if (call.request_id.empty()) call.request_id = NewRequestId();
+  call.deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + timeout);
+  bool queued = workers_->TrySubmit([reactor, response, call, work]() {
+    absl::StatusOr<Response> result = work(call);
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  if (!queued) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "audit service is at capacity; retry with backoff"));
+  }
+  return reactor;
+}
+
+#define HIE_AUDIT_RPC(Method, Request, Response, timeout)                                          \
+  grpc::ServerUnaryReactor* AuditServiceImpl::Method(                                              \
+      grpc::CallbackServerContext* ctx, const v1::Request* request, v1::Response* response) {      \
+    return Run(ctx, request, response, options_.timeout,                                           \
+               [this, request](const Call& call) { return operations_->Method(call, *request); }); \
+  }
+
+HIE_AUDIT_RPC(Record, RecordRequest, RecordResponse, default_timeout)
+HIE_AUDIT_RPC(RecordBatch, RecordBatchRequest, RecordBatchResponse, default_timeout)
+HIE_AUDIT_RPC(SearchEvents, SearchEventsRequest, SearchEventsResponse, default_timeout)
+HIE_AUDIT_RPC(Verify, VerifyRequest, VerifyResult, verify_timeout)
+HIE_AUDIT_RPC(GetAccountingOfDisclosures, GetAccountingOfDisclosuresRequest,
+              GetAccountingOfDisclosuresResponse, default_timeout)
+HIE_AUDIT_RPC(CreateCheckpoint, CreateCheckpointRequest, Checkpoint, default_timeout)
+HIE_AUDIT_RPC(ListCheckpoints, ListCheckpointsRequest, ListCheckpointsResponse, default_timeout)
+HIE_AUDIT_RPC(ListSigningKeys, ListSigningKeysRequest, ListSigningKeysResponse, default_timeout)
+
+#undef HIE_AUDIT_RPC
+
+}  // namespace hie::audit
