@@ -11,7 +11,8 @@
 #   <service>-client     the same service calling another one (CN = the service's name)
 #   <member>             a member organisation's systems calling the hub (feeds, queries)
 #   <member>-endpoint    the member's MemberEndpoint server, which the gateway calls
-#   operator, auditor    HIE staff (clients only)
+#   operator, auditor    HIE staff (clients only); auditor = the privacy officer
+#   audit-signing.key    Ed25519 key hie-audit signs checkpoints with
 #
 # For development and tests only: keys are unencrypted and the CA key sits beside them.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -50,4 +51,10 @@ for member in clinic-a clinic-b clinic-c; do
 done
 issue operator hie-operations operator clientAuth
 issue auditor hie-privacy auditor clientAuth
+# The audit service's checkpoint signing key (Ed25519; not a TLS key). A new file rotates the key:
+# hie-audit lists the old public keys for verification.
+if [ ! -f audit-signing.key ]; then
+  openssl genpkey -algorithm ed25519 -out audit-signing.key 2>/dev/null
+  chmod 600 audit-signing.key
+fi
 echo "$dir"
