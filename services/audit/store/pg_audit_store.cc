@@ -7,12 +7,14 @@
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
+#include <pqxx/stream_from>
 #include <pqxx/transaction>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "services/common/logging.h"
 #include "services/common/status_macros.h"
@@ -163,6 +165,36 @@ absl::Status ReadChainRow(const pqxx::row& row, int first, ChainRow* out) {
     return Unreadable("event", out->sequence);
   }
   return absl::OkStatus();
+}
+
+// A bytea in COPY text format: "\\\\x" then hex digits (COPY doubles the backslash).
+bool ParseCopyBytes(absl::string_view field, std::string* out) {
+  if (field.size() < 3 || field.substr(0, 3) != "\\\\x" || (field.size() - 3) % 2 != 0) {
+    return false;
+  }
+  out->resize((field.size() - 3) / 2);
+  const char* p = field.data() + 3;
+  for (size_t i = 0; i < out->size(); ++i) {
+    int hi = kNibbles[static_cast<unsigned char>(p[2 * i])];
+    int lo = kNibbles[static_cast<unsigned char>(p[2 * i + 1])];
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<char>((hi << 4) | lo);
+  }
+  return true;
+}
+
+// One COPY text line of (sequence, encoding, hash, previous_hash, record_time_ns). The
+// sequence is set first when readable, so that an error can name it.
+bool ParseCopyLine(absl::string_view line, ChainRow* row, int64_t* record_time_ns) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
+  if (fields.empty() || !absl::SimpleAtoi(fields[0], &row->sequence)) {
+    row->sequence = -1;
+    return false;
+  }
+  return fields.size() == 5 && ParseCopyBytes(fields[1], &row->encoding) &&
+         ParseCopyBytes(fields[2], &row->hash) && ParseCopyBytes(fields[3], &row->previous_hash) &&
+         absl::SimpleAtoi(fields[4], record_time_ns);
 }
 
 // Columns: checkpoint, sequence.
@@ -596,29 +628,38 @@ absl::Status PgAuditStore::ScanChain(int64_t from, int64_t to, absl::Time deadli
     const std::string where =
         last ? absl::StrCat("(sequence, record_time_ns) > (", last->first, ", ", last->second, ")")
              : absl::StrCat("sequence >= ", from);
-    // A chunk's estimated cost would trigger JIT compilation, which costs more than the chunk.
-    const std::string sql = absl::StrCat(
-        "SET LOCAL jit = off; SELECT sequence, encoding, hash, previous_hash, record_time_ns"
-        " FROM audit.events WHERE ",
+    // COPY (text format) rather than a result: about twice as fast to produce and to read.
+    const std::string query = absl::StrCat(
+        "(SELECT sequence, encoding, hash, previous_hash, record_time_ns FROM audit.events WHERE ",
         where, " AND sequence <= ", to, " ORDER BY sequence, record_time_ns LIMIT ",
-        options_.scan_chunk_rows);
-    HIE_RETURN_IF_ERROR(Query(deadline, sql, [&](const pqxx::result& r) {
-      fetched = r.size();
-      rows.resize(r.size());
-      for (size_t i = 0; i < r.size(); ++i) {
-        int64_t record_time_ns = 0;
-        unreadable = ReadChainRow(r[i], 0, &rows[i]);
-        if (unreadable.ok() && !ReadInt(r[i][4], &record_time_ns)) {
-          unreadable = Unreadable("event", rows[i].sequence);
-        }
-        if (!unreadable.ok()) {
-          rows.resize(i);  // the rows before it are still visited
-          break;
-        }
-        last = {rows[i].sequence, record_time_ns};
-      }
-      return absl::OkStatus();
-    }));
+        options_.scan_chunk_rows, ")");
+    HIE_RETURN_IF_ERROR(
+        pool_->RunTimed(deadline, [&](pqxx::connection& conn, int64_t timeout_ms) -> absl::Status {
+          rows.clear();
+          fetched = 0;
+          unreadable = absl::OkStatus();
+          pqxx::read_transaction tx(conn);
+          // A chunk's estimated cost would trigger JIT compilation, costlier than the chunk.
+          tx.exec(
+              absl::StrCat("SET LOCAL statement_timeout = ", timeout_ms, "; SET LOCAL jit = off"));
+          pqxx::stream_from stream(tx, query);  // libpqxx 6: COPY <query> TO STDOUT
+          std::string line;
+          while (stream.get_raw_line(line)) {
+            ++fetched;
+            if (!unreadable.ok()) continue;  // drain the COPY
+            ChainRow& row = rows.emplace_back();
+            int64_t record_time_ns = 0;
+            if (!ParseCopyLine(line, &row, &record_time_ns)) {
+              unreadable = Unreadable("event", row.sequence);
+              rows.pop_back();  // the rows before it are still visited
+              continue;
+            }
+            last = {row.sequence, record_time_ns};
+          }
+          stream.complete();
+          tx.commit();
+          return absl::OkStatus();
+        }));
     for (const ChainRow& row : rows) HIE_RETURN_IF_ERROR(visit(row));
     HIE_RETURN_IF_ERROR(unreadable);
     if (fetched < static_cast<size_t>(options_.scan_chunk_rows)) return absl::OkStatus();
