@@ -221,7 +221,6 @@ absl::Status ValidateBreakGlass(const v1::BreakGlassRequest& r) {
   if (r.context().purpose_of_use() != hie::common::v1::PURPOSE_OF_USE_EMERGENCY) {
     return Invalid("context.purpose_of_use", "must be EMERGENCY");
   }
-  HIE_RETURN_IF_ERROR(CheckText(r.context().actor().user_id(), "context.actor.user_id", 128));
   HIE_RETURN_IF_ERROR(CheckKey(r.idempotency_key()));
   HIE_RETURN_IF_ERROR(CheckSourceIds(r.patients(), "patients", 1, kMaxPatients));
   HIE_RETURN_IF_ERROR(CheckText(r.reason(), "reason", kMaxTextBytes));
