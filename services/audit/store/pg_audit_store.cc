@@ -14,7 +14,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "services/common/logging.h"
 #include "services/common/status_macros.h"
@@ -48,12 +47,20 @@ std::string ByteaLiteral(absl::string_view bytes) {
 }
 
 // An array literal of hex strings, as an SQL text[] literal (hex needs no quoting).
-std::string HexArray(const std::vector<absl::string_view>& items) {
-  std::string out = "'{";
+void AppendHexArray(const std::vector<absl::string_view>& items, std::string* out) {
+  size_t size = out->size() + 16;
+  for (absl::string_view item : items) size += 2 * item.size() + 3;
+  out->reserve(size);
+  out->append("'{");
   for (size_t i = 0; i < items.size(); ++i) {
-    absl::StrAppend(&out, i > 0 ? ",\"" : "\"", Hex(items[i]), "\"");
+    out->append(i > 0 ? ",\"" : "\"");
+    for (unsigned char b : items[i]) {
+      out->push_back(kHexDigits[b >> 4]);
+      out->push_back(kHexDigits[b & 15]);
+    }
+    out->push_back('"');
   }
-  return out + "}'::text[]";
+  out->append("}'::text[]");
 }
 
 // A text[] literal: elements quoted for the array syntax, the whole quoted by libpq.
@@ -187,13 +194,25 @@ bool ParseCopyBytes(absl::string_view field, std::string* out) {
 // sequence is set first when readable, so that an error can name it.
 bool ParseCopyLine(absl::string_view line, ChainRow* row, int64_t* record_time_ns) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
-  if (fields.empty() || !absl::SimpleAtoi(fields[0], &row->sequence)) {
+  absl::string_view fields[5];
+  size_t n = 0;
+  for (size_t start = 0; n < 5; ++n) {
+    size_t tab = line.find('\t', start);
+    fields[n] = line.substr(start, tab == absl::string_view::npos ? tab : tab - start);
+    if (tab == absl::string_view::npos) {
+      ++n;
+      break;
+    }
+    start = tab + 1;
+  }
+  if (!absl::SimpleAtoi(fields[0], &row->sequence)) {
     row->sequence = -1;
     return false;
   }
-  return fields.size() == 5 && ParseCopyBytes(fields[1], &row->encoding) &&
-         ParseCopyBytes(fields[2], &row->hash) && ParseCopyBytes(fields[3], &row->previous_hash) &&
+  return n == 5 &&
+         line.size() == static_cast<size_t>(fields[4].data() + fields[4].size() - line.data()) &&
+         ParseCopyBytes(fields[1], &row->encoding) && ParseCopyBytes(fields[2], &row->hash) &&
+         ParseCopyBytes(fields[3], &row->previous_hash) &&
          absl::SimpleAtoi(fields[4], record_time_ns);
 }
 
@@ -304,16 +323,29 @@ absl::StatusOr<Columns> ColumnsOf(const std::vector<NewEvent>& events) {
 }
 
 // One statement inserting a batch into events, event_ids and event_patients.
-std::string AppendSql(const pqxx::transaction_base& tx, const Columns& c) {
-  return absl::StrCat(
-      "WITH t AS (SELECT * FROM unnest(", NumberArray(c.sequence, "bigint"), ", ",
-      TextArray(tx, c.event_id), ", ", NumberArray(c.record_time, "bigint"), ", ",
-      NumberArray(c.event_time, "bigint"), ", ", NumberArray(c.type, "smallint"), ", ",
-      NumberArray(c.outcome, "smallint"), ", ", NumberArray(c.purpose, "smallint"), ", ",
-      TextArray(tx, c.actor_org), ", ", TextArray(tx, c.actor_user), ", ",
-      TextArray(tx, c.custodian), ", ", TextArray(tx, c.request_id), ", ",
-      NumberArray(c.break_glass, "boolean"), ", ", HexArray(c.encoding), ", ", HexArray(c.hash),
-      ", ", HexArray(c.previous_hash), ", ", HexArray(c.fingerprint),
+// Appends to `sql` one statement inserting a batch into events, event_ids and event_patients
+// (written in place: the hex arrays are most of a megabyte per thousand events).
+void AppendSql(const pqxx::transaction_base& tx, const Columns& c, std::string* sql) {
+  size_t hex_bytes = 0;
+  for (size_t i = 0; i < c.encoding.size(); ++i) {
+    hex_bytes += 2 * (c.encoding[i].size() + c.hash[i].size() + c.previous_hash[i].size() +
+                      c.fingerprint[i].size()) +
+                 16;
+  }
+  sql->reserve(sql->size() + hex_bytes + 200 * c.encoding.size() + 4096);
+  absl::StrAppend(sql, "WITH t AS (SELECT * FROM unnest(", NumberArray(c.sequence, "bigint"), ", ",
+                  TextArray(tx, c.event_id), ", ", NumberArray(c.record_time, "bigint"), ", ",
+                  NumberArray(c.event_time, "bigint"), ", ", NumberArray(c.type, "smallint"), ", ",
+                  NumberArray(c.outcome, "smallint"), ", ", NumberArray(c.purpose, "smallint"),
+                  ", ", TextArray(tx, c.actor_org), ", ", TextArray(tx, c.actor_user), ", ",
+                  TextArray(tx, c.custodian), ", ", TextArray(tx, c.request_id), ", ",
+                  NumberArray(c.break_glass, "boolean"));
+  for (const auto* column : {&c.encoding, &c.hash, &c.previous_hash, &c.fingerprint}) {
+    sql->append(", ");
+    AppendHexArray(*column, sql);
+  }
+  absl::StrAppend(
+      sql,
       ") AS x(seq, id, rt, et, ty, oc, pu, ao, au, co, rq, bg, enc, h, ph, fp)),"
       " ev AS (INSERT INTO audit.events (sequence, event_id, record_time_ns, event_time_ns, type,"
       "  outcome, purpose, actor_org, actor_user_id, custodian_org, request_id, break_glass,"
@@ -393,9 +425,10 @@ class PgTxn : public AuditTxn {
     }
     const v1::AuditEvent& last = events.back().event;
     std::string sql = new_months.empty() ? "" : CreatePartitionsSql(new_months) + "; ";
-    absl::StrAppend(
-        &sql, AppendSql(tx_, columns), "; UPDATE audit.head SET sequence = ", last.sequence(),
-        ", hash = ", ByteaLiteral(last.hash()), ", record_time_ns = ", columns.record_time.back());
+    AppendSql(tx_, columns, &sql);
+    absl::StrAppend(&sql, "; UPDATE audit.head SET sequence = ", last.sequence(),
+                    ", hash = ", ByteaLiteral(last.hash()),
+                    ", record_time_ns = ", columns.record_time.back());
     HIE_RETURN_IF_ERROR(Exec(sql).status());
     known_months_.insert(new_months.begin(), new_months.end());
     created_months_.insert(new_months.begin(), new_months.end());

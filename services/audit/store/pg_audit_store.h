@@ -28,7 +28,9 @@
 // only drops months that ended before the cutoff, which appends (record time = now) never reach.
 //
 // ScanChain reads in chunks of scan_chunk_rows ordered by (sequence, record_time_ns) (the primary
-// key, unique), each chunk one short query; no connection is held while `visit` runs. Every
+// key, unique), each chunk one short read-only transaction streaming `COPY (SELECT ...) TO
+// STDOUT` (text format, parsed here: cheaper than a result set); no connection is held while
+// `visit` runs. Every
 // stored row in the range is seen once, as stored (duplicates and gaps included). Not a
 // snapshot: rows appended meanwhile appear if they fall in the range.
 //
