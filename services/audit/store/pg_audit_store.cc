@@ -1,3 +1,7 @@
+// About 880 lines: the one adapter of the AuditStore port, kept whole so that every SQL statement
+// it sends (append, scan, search, retention) can be reviewed in one file; the pieces are
+// separated by banners (literals, row reading, partitions, append, transaction, search, store).
+
 #include "services/audit/store/pg_audit_store.h"
 
 #include <array>
