@@ -45,8 +45,9 @@ const hie::ServiceSpec& Spec() {
           {"checkpoint-every", "10000", "events between automatic checkpoints"},
           {"checkpoint-interval", "60s", "longest time a moved head stays unsigned"},
           {"max-group-events", "4000", "most events one group commit writes"},
-          {"retention", "2557d",
-           "events older than this (whole months, behind a signed checkpoint) are dropped; "
+          {"retention", "61368h",
+           "events older than this (61368h = 7 years; whole months, behind a signed checkpoint) "
+           "are dropped; "
            "0 keeps everything"},
           {"identity", "",
            "identity service address (follow WatchEvents, resolve patients); "
