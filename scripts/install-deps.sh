@@ -12,6 +12,8 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev llvm-14
   # an independent gRPC implementation for the end-to-end tests (tests/e2e)
   python3-grpcio
+  # checkpoint signatures (Ed25519) checked by that independent client (tests/e2e/audit_*)
+  python3-cryptography
   postgresql redis-server
 )
 

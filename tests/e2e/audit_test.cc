@@ -2,11 +2,13 @@
 //   - identity changes reach the audit log through WatchEvents, once each, across a kill -9 of
 //     the audit service and of the identity service;
 //   - every acknowledged Record survives a kill -9 of the audit service in the middle of 16
-//     concurrent callers (PostgreSQL with fsync on), and the chain verifies afterwards.
+//     concurrent callers (PostgreSQL with fsync on), and the chain verifies afterwards;
+//   - a Python grpcio client recomputes the chain from the documented encoding.
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -194,6 +196,27 @@ TEST_F(AuditE2eTest, EveryAcknowledgedEventSurvivesAKill9) {
   av1::VerifyResult result = Verify();
   EXPECT_EQ(result.status(), av1::VerifyResult::STATUS_VALID) << result.detail();
   EXPECT_GE(result.events_checked(), static_cast<int64_t>(acknowledged.size()));
+}
+
+// The wire contract from a second gRPC implementation (audit_python_client.py), which also
+// recomputes the chain from the documented encoding and checks a checkpoint's signature.
+TEST_F(AuditE2eTest, PythonClientRecomputesTheChainAndChecksASignature) {
+  std::string python;
+  if (std::string missing = MissingPythonGrpc(&python); !missing.empty()) {
+    if (hie::testing::ServersRequired()) FAIL() << "not installed: " << missing;
+    GTEST_SKIP() << "not installed: " << missing;
+  }
+  StartPostgres(/*fast=*/true);
+  ASSERT_NE(StartAudit(""), nullptr);
+  std::string out;
+  absl::StatusOr<int> code =
+      RunCommand({python, HIE_E2E_AUDIT_PYTHON_CLIENT, "--target", audit_->address(), "--certs",
+                  HIE_TEST_CERTS_DIR, "--proto-dir", std::string(HIE_SOURCE_DIR) + "/proto",
+                  "--work-dir", sandbox_->Path("python")},
+                 &out, absl::Seconds(150));
+  std::cout << out;
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << "audit_python_client.py failed (its output is above)";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tests/e2e/service_process.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -45,6 +46,25 @@ int OtherFreePort(int taken) {
 }
 
 }  // namespace
+
+std::string MissingPythonGrpc(std::string* python) {
+  // Debian's interpreter first: that is where python3-grpcio installs.
+  *python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : FindProgram("python3");
+  std::string missing;
+  if (python->empty()) {
+    missing = "python3";
+  } else {
+    absl::StatusOr<int> probe = RunCommand(
+        {*python, "-c", "import grpc, google.protobuf, cryptography"}, nullptr, absl::Seconds(60));
+    if (!probe.ok() || *probe != 0) {
+      missing = "python3-grpcio, python3-cryptography (" + *python + " cannot import them)";
+    }
+  }
+  for (const char* tool : {"protoc", "grpc_python_plugin"}) {
+    if (FindProgram(tool).empty()) absl::StrAppend(&missing, missing.empty() ? "" : ", ", tool);
+  }
+  return missing;
+}
 
 std::shared_ptr<grpc::Channel> TestChannel(int port, const std::string& cert) {
   TlsFiles files = hie::testing::TestCertFiles(cert);

@@ -41,6 +41,11 @@ class ServiceProcess {
   ChildProcess process_;
 };
 
+// Debian's python3 with grpcio, and protoc with the Python gRPC plugin, for the tests that drive
+// a service from Python (the second gRPC implementation). Sets *python; returns "" when all are
+// there, else what is missing.
+std::string MissingPythonGrpc(std::string* python);
+
 // A channel to 127.0.0.1:`port` presenting the test certificate `cert` (quick reconnects).
 std::shared_ptr<grpc::Channel> TestChannel(int port, const std::string& cert);
 
