@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <variant>
 
 #include "absl/status/status.h"
@@ -19,6 +20,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "hie/audit/v1/audit.grpc.pb.h"
+#include "hie/consent/v1/consent.grpc.pb.h"
 #include "hie/identity/v1/identity.grpc.pb.h"
 #include "services/common/logging.h"
 #include "services/common/status.h"
@@ -31,37 +34,85 @@ namespace hie::hiectl {
 namespace {
 
 namespace id = ::hie::identity::v1;
+namespace audit = ::hie::audit::v1;
+namespace consent = ::hie::consent::v1;
 using Stub = id::IdentityService::StubInterface;
 
-// An identity RPC: its name (for error messages) and the stub method that sends it.
-template <typename Req, typename Resp>
+// An RPC of `Service`: its name (for error messages) and the stub method that sends it.
+template <typename Service, typename Req, typename Resp>
 struct Rpc {
+  using ServiceType = Service;
+  using Request = Req;
+  using Response = Resp;
+  using StubType = typename Service::StubInterface;
   const char* name;
-  grpc::Status (Stub::*send)(grpc::ClientContext*, const Req&, Resp*);
+  grpc::Status (StubType::*send)(grpc::ClientContext*, const Req&, Resp*);
 };
-template <typename Req, typename Resp>
-constexpr Rpc<Req, Resp> MakeRpc(const char* name, grpc::Status (Stub::*send)(grpc::ClientContext*,
-                                                                              const Req&, Resp*)) {
+template <typename Service, typename Req, typename Resp>
+constexpr Rpc<Service, Req, Resp> MakeRpc(
+    const char* name,
+    grpc::Status (Service::StubInterface::*send)(grpc::ClientContext*, const Req&, Resp*)) {
   return {name, send};
 }
-
-// Every identity RPC a command may make, looked up by its types (RpcOf): the typed handlers of
-// the UnaryCall actions of the command table. An Action with no entry here does not compile.
-constexpr auto kRpcs = std::make_tuple(
-    MakeRpc("RegisterSourceRecord", &Stub::RegisterSourceRecord),
-    MakeRpc("Resolve", &Stub::Resolve), MakeRpc("SearchPersons", &Stub::SearchPersons),
-    MakeRpc("ListReviewTasks", &Stub::ListReviewTasks),
-    MakeRpc("GetReviewTask", &Stub::GetReviewTask),
-    MakeRpc("ResolveReviewTask", &Stub::ResolveReviewTask),
-    MakeRpc("LinkRecord", &Stub::LinkRecord), MakeRpc("UnlinkRecord", &Stub::UnlinkRecord),
-    MakeRpc("MergePersons", &Stub::MergePersons), MakeRpc("UnmergePersons", &Stub::UnmergePersons),
-    MakeRpc("GetPerson", &Stub::GetPerson), MakeRpc("GetSourceRecord", &Stub::GetSourceRecord),
-    MakeRpc("GetHistory", &Stub::GetHistory));
-
 template <typename Req, typename Resp>
-constexpr const Rpc<Req, Resp>& RpcOf() {
-  return std::get<Rpc<Req, Resp>>(kRpcs);
+constexpr auto IdentityRpc(const char* name,
+                           grpc::Status (Stub::*send)(grpc::ClientContext*, const Req&, Resp*)) {
+  return MakeRpc<id::IdentityService>(name, send);
 }
+template <typename Req, typename Resp>
+constexpr auto AuditRpc(const char* name,
+                        grpc::Status (audit::AuditLog::StubInterface::*send)(grpc::ClientContext*,
+                                                                             const Req&, Resp*)) {
+  return MakeRpc<audit::AuditLog>(name, send);
+}
+template <typename Req, typename Resp>
+constexpr auto ConsentRpc(const char* name,
+                          grpc::Status (consent::ConsentService::StubInterface::*send)(
+                              grpc::ClientContext*, const Req&, Resp*)) {
+  return MakeRpc<consent::ConsentService>(name, send);
+}
+
+// Every RPC a command may make, looked up by its types (RpcOf): the typed handlers of the
+// UnaryCall actions of the command table. An Action with no entry here does not compile.
+constexpr auto kRpcs = std::make_tuple(
+    IdentityRpc("RegisterSourceRecord", &Stub::RegisterSourceRecord),
+    IdentityRpc("Resolve", &Stub::Resolve), IdentityRpc("SearchPersons", &Stub::SearchPersons),
+    IdentityRpc("ListReviewTasks", &Stub::ListReviewTasks),
+    IdentityRpc("GetReviewTask", &Stub::GetReviewTask),
+    IdentityRpc("ResolveReviewTask", &Stub::ResolveReviewTask),
+    IdentityRpc("LinkRecord", &Stub::LinkRecord), IdentityRpc("UnlinkRecord", &Stub::UnlinkRecord),
+    IdentityRpc("MergePersons", &Stub::MergePersons),
+    IdentityRpc("UnmergePersons", &Stub::UnmergePersons),
+    IdentityRpc("GetPerson", &Stub::GetPerson),
+    IdentityRpc("GetSourceRecord", &Stub::GetSourceRecord),
+    IdentityRpc("GetHistory", &Stub::GetHistory),
+    AuditRpc("SearchEvents", &audit::AuditLog::StubInterface::SearchEvents),
+    AuditRpc("GetAccountingOfDisclosures",
+             &audit::AuditLog::StubInterface::GetAccountingOfDisclosures),
+    AuditRpc("Verify", &audit::AuditLog::StubInterface::Verify),
+    AuditRpc("ListCheckpoints", &audit::AuditLog::StubInterface::ListCheckpoints),
+    AuditRpc("CreateCheckpoint", &audit::AuditLog::StubInterface::CreateCheckpoint),
+    AuditRpc("ListSigningKeys", &audit::AuditLog::StubInterface::ListSigningKeys),
+    ConsentRpc("CreateDirective", &consent::ConsentService::StubInterface::CreateDirective),
+    ConsentRpc("ListDirectives", &consent::ConsentService::StubInterface::ListDirectives),
+    ConsentRpc("RevokeDirective", &consent::ConsentService::StubInterface::RevokeDirective),
+    ConsentRpc("ListBreakGlassGrants",
+               &consent::ConsentService::StubInterface::ListBreakGlassGrants),
+    ConsentRpc("ReviewBreakGlass", &consent::ConsentService::StubInterface::ReviewBreakGlass));
+
+template <typename Req, typename Resp, size_t I = 0>
+constexpr const auto& RpcOf() {
+  using Entry = std::tuple_element_t<I, std::remove_const_t<decltype(kRpcs)>>;
+  if constexpr (std::is_same_v<typename Entry::Request, Req> &&
+                std::is_same_v<typename Entry::Response, Resp>) {
+    return std::get<I>(kRpcs);
+  } else {
+    return RpcOf<Req, Resp, I + 1>();
+  }
+}
+
+// --all stops after this many pages (and says so), so that a broad search cannot exhaust memory.
+constexpr int kMaxPages = 100;
 
 std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
@@ -83,7 +134,14 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Config& config, std::string* er
   return grpc::CreateChannel(config.Get("target"), *creds);
 }
 
-// Everything a command needs: flags, stub, deadline, output mode, randomness.
+// A response with pages (a list RPC): --all follows its tokens.
+template <typename Req, typename Resp>
+concept Paged = requires(Req request, Resp response) {
+  request.set_page_token(response.next_page_token());
+  response.set_next_page_token("");
+};
+
+// Everything a command needs: flags, stubs, deadline, output mode, randomness.
 class Session {
  public:
   Session(Config config, absl::Duration timeout, bool json)
@@ -96,18 +154,24 @@ class Session {
   // Connects on first use (so that usage errors are reported before TLS files are read).
   // Prints the error and returns false when the TLS files are unusable.
   bool Connect() {
-    if (stub_ != nullptr) return true;
+    if (channel_ != nullptr) return true;
     std::string error;
-    std::shared_ptr<grpc::Channel> channel = MakeChannel(config_, &error);
-    if (channel == nullptr) {
+    channel_ = MakeChannel(config_, &error);
+    if (channel_ == nullptr) {
       std::cerr << "hiectl: " << error << "\n";
       return false;
     }
-    stub_ = id::IdentityService::NewStub(channel);
+    // Every stub now, so that bulk registration's threads only read them.
+    stubs_ = {id::IdentityService::NewStub(channel_), audit::AuditLog::NewStub(channel_),
+              consent::ConsentService::NewStub(channel_)};
     return true;
   }
-  // Only after Connect() returned true.
-  Stub& stub() { return *stub_; }
+  // The stub of `Service`; only after Connect() returned true.
+  template <typename Service>
+  typename Service::StubInterface& StubOf() {
+    return *std::get<std::unique_ptr<typename Service::StubInterface>>(stubs_);
+  }
+  Stub& stub() { return StubOf<id::IdentityService>(); }
 
   std::string NewId() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -121,13 +185,13 @@ class Session {
     context->AddMetadata("x-request-id", request_id);
   }
 
-  // Fills the request's context (and a missing idempotency key), sends it with `rpc`, prints
-  // the response or the error. Returns the exit status.
-  template <typename Req, typename Resp>
-  int Call(const Rpc<Req, Resp>& rpc, UnaryCall<Req, Resp>& unary) {
+  // Fills the request's context (and a missing idempotency key), sends it with `rpc` (every
+  // page with --all), prints the response or the error. Returns the exit status.
+  template <typename Service, typename Req, typename Resp>
+  int Call(const Rpc<Service, Req, Resp>& rpc, UnaryCall<Req, Resp>& unary) {
     Req& request = unary.request;
     std::string request_id = NewId();
-    absl::StatusOr<hie::common::v1::RequestContext> context = BuildContext(config_, request_id);
+    absl::StatusOr<hie::common::v1::RequestContext> context = ContextOf(unary, request_id);
     if (!context.ok()) {
       std::cerr << "hiectl: " << context.status().message() << "\n";
       return 2;
@@ -139,35 +203,91 @@ class Session {
       idempotency_key = request.idempotency_key();
     }
     if (!Connect()) return 2;
-    grpc::ClientContext call;
-    Prepare(&call, request_id);
     Resp response;
-    grpc::Status status = ((*stub_).*rpc.send)(&call, request, &response);
-    if (!status.ok()) {
-      std::cerr << "hiectl: " << rpc.name << " failed: " << hie::GrpcCodeName(status.error_code())
-                << ": " << status.error_message() << " (request id " << request_id << ")\n";
-      grpc::StatusCode code = status.error_code();
-      bool unknown_outcome = code == grpc::StatusCode::UNKNOWN ||
-                             code == grpc::StatusCode::DEADLINE_EXCEEDED ||
-                             code == grpc::StatusCode::UNAVAILABLE;
-      if (!idempotency_key.empty() && unknown_outcome) {
-        std::cerr << "hiectl: the change may or may not have been made; retry safely with "
-                  << "--idempotency-key=" << idempotency_key << "\n";
-      } else if (code == grpc::StatusCode::ABORTED) {
-        std::cerr << "hiectl: nothing was changed: a concurrent change (or a stale etag); look "
-                     "again and retry\n";
-      }
-      return ExitCodeForGrpcCode(status.error_code());
+    grpc::Status status = Send(rpc, request, &response, request_id);
+    if constexpr (Paged<Req, Resp>) {
+      if (status.ok() && unary.all_pages) status = FollowPages(rpc, request, response, request_id);
     }
+    if (!status.ok()) return Failed(rpc.name, status, request_id, idempotency_key);
     // Text output holds what clinics sent; a control character must not reach the terminal.
     std::cout << (json_ ? ToJson(response) + "\n"
                         : hie::PrintableText(unary.render(response), /*keep_newlines=*/true));
+    if (unary.alarm) {
+      if (std::string alarm = unary.alarm(response); !alarm.empty()) {
+        std::cout.flush();
+        std::cerr << "hiectl: " << hie::PrintableText(alarm) << "\n";
+        return kAlarmExitCode;
+      }
+    }
     return 0;
   }
 
  private:
+  template <typename Req, typename Resp>
+  absl::StatusOr<hie::common::v1::RequestContext> ContextOf(const UnaryCall<Req, Resp>& unary,
+                                                            const std::string& request_id) const {
+    if (!unary.context_purpose.has_value()) return BuildContext(config_, request_id);
+    hie::common::v1::RequestContext context;  // the user: the certificate's holder
+    context.set_request_id(request_id);
+    context.set_purpose_of_use(*unary.context_purpose);
+    return context;
+  }
+
+  template <typename Service, typename Req, typename Resp>
+  grpc::Status Send(const Rpc<Service, Req, Resp>& rpc, const Req& request, Resp* response,
+                    const std::string& request_id) {
+    grpc::ClientContext call;
+    Prepare(&call, request_id);
+    return (StubOf<Service>().*rpc.send)(&call, request, response);
+  }
+
+  // Fetches the pages after `response` (at most kMaxPages in all) and appends them to it; the
+  // token left in `response` is the next page's when the limit stopped the run.
+  template <typename Service, typename Req, typename Resp>
+  grpc::Status FollowPages(const Rpc<Service, Req, Resp>& rpc, Req& request, Resp& response,
+                           const std::string& request_id) {
+    for (int pages = 1; !response.next_page_token().empty(); ++pages) {
+      if (pages == kMaxPages) {
+        std::cerr << "hiectl: --all stopped after " << kMaxPages
+                  << " pages; narrow the filters or continue with the printed --page-token\n";
+        break;
+      }
+      request.set_page_token(response.next_page_token());
+      Resp page;
+      grpc::Status status = Send(rpc, request, &page, request_id);
+      if (!status.ok()) return status;
+      std::string token = page.next_page_token();
+      response.MergeFrom(page);
+      response.set_next_page_token(token);
+    }
+    return grpc::Status::OK;
+  }
+
+  // Prints a failed call's error (and how to retry a write safely). Returns the exit status.
+  static int Failed(const char* rpc, const grpc::Status& status, const std::string& request_id,
+                    const std::string& idempotency_key) {
+    std::cerr << "hiectl: " << rpc << " failed: " << hie::GrpcCodeName(status.error_code()) << ": "
+              << status.error_message() << " (request id " << request_id << ")\n";
+    grpc::StatusCode code = status.error_code();
+    bool unknown_outcome = code == grpc::StatusCode::UNKNOWN ||
+                           code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                           code == grpc::StatusCode::UNAVAILABLE;
+    if (!idempotency_key.empty() && unknown_outcome) {
+      std::cerr << "hiectl: the change may or may not have been made; retry safely with "
+                << "--idempotency-key=" << idempotency_key << "\n";
+    } else if (code == grpc::StatusCode::ABORTED) {
+      std::cerr << "hiectl: nothing was changed: a concurrent change (or a stale etag); look "
+                   "again and retry\n";
+    }
+    return ExitCodeForGrpcCode(status.error_code());
+  }
+
   Config config_;
-  std::unique_ptr<Stub> stub_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::tuple<std::unique_ptr<id::IdentityService::StubInterface>,
+             std::unique_ptr<audit::AuditLog::StubInterface>,
+             std::unique_ptr<consent::ConsentService::StubInterface>>
+      stubs_;
   absl::Duration timeout_;
   bool json_;
   std::mutex mu_;
@@ -465,8 +585,8 @@ int Run(const std::vector<std::string>& args, const char* const* envp) {
   }
   const CommandSpec& spec = found->spec;
   std::vector<std::string> rest(args.begin() + found->words, args.end());
-  SplitArgs split = SplitCommandLine(rest, spec.keys);
-  absl::StatusOr<Config> config = LoadFlags(spec.keys, split.flags, envp);
+  SplitArgs split = SplitCommandLine(rest, spec.keys, spec.repeatable);
+  absl::StatusOr<Config> config = LoadFlags(spec.keys, split.flags, envp, spec.own_keys);
   if (!config.ok()) {
     std::cerr << "hiectl " << spec.name << ": " << config.status().message() << " (hiectl "
               << spec.name << " --help lists the flags)\n";

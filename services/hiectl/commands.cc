@@ -20,6 +20,9 @@
 #include "services/common/demographics.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
+#include "services/hiectl/audit_commands.h"
+#include "services/hiectl/consent_commands.h"
+#include "services/hiectl/flag_values.h"
 #include "services/hiectl/render.h"
 
 namespace hie::hiectl {
@@ -50,16 +53,7 @@ constexpr DemographicInput kDemographicInputs[] = {
     {"ssn", "ssn", "US SSN, NNN-NN-NNNN"},
 };
 
-std::vector<ConfigKey> ConnectionKeys() {
-  return {
-      {"target", "localhost:7001", "service address"},
-      {"tls-ca", "var/certs/ca.pem", "CA bundle that signs the hub's certificates"},
-      {"tls-cert", "var/certs/operator.pem", "your certificate (empty: present none)"},
-      {"tls-key", "var/certs/operator.key", "your private key"},
-      {"timeout", "5s", "deadline of each call"},
-      {"json", "false", "print the response as JSON instead of tables"},
-  };
-}
+std::vector<ConfigKey> ConnectionKeys() { return SessionKeys("localhost:7001", "operator"); }
 
 std::vector<ConfigKey> IdentityKeys(const std::string& default_user) {
   std::vector<ConfigKey> keys = ConnectionKeys();
@@ -86,16 +80,6 @@ const ConfigKey kIdempotencyKey = {"idempotency-key", "",
                                    "reuse a key to retry a write safely (default: random)"};
 const ConfigKey kReason = {"reason", "", "why (required; kept in history, no patient data)"};
 
-template <typename... Args>
-absl::Status Invalid(const Args&... args) {
-  return absl::InvalidArgumentError(absl::StrCat(args...));
-}
-
-absl::Status Require(const Config& flags, absl::string_view key) {
-  if (flags.Get(std::string(key)).empty()) return Invalid("--", key, " is required");
-  return absl::OkStatus();
-}
-
 absl::StatusOr<bool> Bool(const Config& flags, const char* key) { return flags.GetBool(key); }
 
 absl::StatusOr<hie::common::v1::SourceId> SourceIdFrom(const Config& flags) {
@@ -105,15 +89,6 @@ absl::StatusOr<hie::common::v1::SourceId> SourceIdFrom(const Config& flags) {
   id.set_org(flags.Get("org"));
   id.set_local_id(flags.Get("local-id"));
   return id;
-}
-
-absl::StatusOr<int32_t> IntInRange(const Config& flags, const char* key, int64_t lo, int64_t hi) {
-  absl::StatusOr<int64_t> value = flags.GetInt(key);
-  if (!value.ok()) return value.status();
-  if (*value < lo || *value > hi) {
-    return Invalid(absl::StrCat("--", key, " must be between ", lo, " and ", hi));
-  }
-  return static_cast<int32_t>(*value);
 }
 
 bool AllDigits(absl::string_view s) {
@@ -131,6 +106,18 @@ std::string Get(const DemographicFields& fields, absl::string_view column) {
 }
 
 }  // namespace
+
+std::vector<ConfigKey> SessionKeys(absl::string_view default_target, absl::string_view cert_name) {
+  return {
+      {"target", std::string(default_target), "service address"},
+      {"tls-ca", "var/certs/ca.pem", "CA bundle that signs the hub's certificates"},
+      {"tls-cert", absl::StrCat("var/certs/", cert_name, ".pem"),
+       "your certificate (empty: present none)"},
+      {"tls-key", absl::StrCat("var/certs/", cert_name, ".key"), "your private key"},
+      {"timeout", "5s", "deadline of each call"},
+      {"json", "false", "print the response as JSON instead of tables"},
+  };
+}
 
 // --- Commands ---------------------------------------------------------------------------------
 
@@ -340,12 +327,14 @@ void AddLookupCommands(const std::string& user, std::vector<CommandSpec>& specs)
 
 }  // namespace
 
-std::vector<CommandSpec> CommandSpecs(const std::string& default_user) {
+std::vector<CommandSpec> CommandSpecs(const std::string& default_user, absl::Time now) {
   std::vector<CommandSpec> specs;
   AddRecordCommands(default_user, specs);
   AddReviewCommands(default_user, specs);
   AddCorrectionCommands(default_user, specs);
   AddLookupCommands(default_user, specs);
+  AddAuditCommands(now, specs);
+  AddConsentCommands(now, specs);
   return specs;
 }
 
@@ -359,10 +348,27 @@ absl::StatusOr<FoundCommand> FindCommand(const std::vector<CommandSpec>& specs,
       return FoundCommand{spec, static_cast<int>(words.size())};
     }
   }
-  if (args[0] == "review") {
-    return absl::NotFoundError(args.size() < 2
-                                   ? "review needs a subcommand: list, show or resolve"
-                                   : absl::StrCat("unknown command 'review ", args[1], "'"));
+  // A command group ("review", "audit", "consent directive"): name its subcommands.
+  for (size_t depth = std::min<size_t>(args.size(), 2); depth > 0; --depth) {
+    std::string group = absl::StrJoin(args.begin(), args.begin() + depth, " ") + " ";
+    std::vector<std::string> subcommands;
+    for (const CommandSpec& spec : specs) {
+      if (!spec.name.starts_with(group)) continue;
+      std::string next = spec.name.substr(group.size());
+      next = next.substr(0, next.find(' '));
+      if (std::find(subcommands.begin(), subcommands.end(), next) == subcommands.end()) {
+        subcommands.push_back(next);
+      }
+    }
+    if (subcommands.empty()) continue;
+    if (args.size() == depth || args[depth].starts_with("-")) {
+      std::string last = subcommands.back();
+      subcommands.pop_back();
+      return absl::NotFoundError(
+          absl::StrCat(group, "needs a subcommand: ", absl::StrJoin(subcommands, ", "),
+                       subcommands.empty() ? "" : " or ", last));
+    }
+    return absl::NotFoundError(absl::StrCat("unknown command '", group, args[depth], "'"));
   }
   return absl::NotFoundError(absl::StrCat("unknown command '", args[0], "'"));
 }
@@ -380,9 +386,17 @@ std::string GeneralUsage(const std::vector<CommandSpec>& specs) {
   absl::StrAppend(&out,
                   "\nEvery command connects with mutual TLS (--tls-ca, --tls-cert, --tls-key).\n"
                   "Exit status: 0 success, 1 the server answered with an error, 2 usage or "
-                  "transport error.\n");
+                  "transport error,\n3 the answer is an alarm (audit verify: the chain is not "
+                  "VALID).\n");
   return out;
 }
+
+namespace {
+bool FromEnvironment(const CommandSpec& spec, const std::string& key) {
+  return IsEnvironmentKey(key) &&
+         std::find(spec.own_keys.begin(), spec.own_keys.end(), key) == spec.own_keys.end();
+}
+}  // namespace
 
 std::string CommandUsage(const CommandSpec& spec) {
   std::string out = absl::StrCat("hiectl ", spec.name, spec.synopsis.empty() ? "" : " ",
@@ -399,27 +413,41 @@ std::string CommandUsage(const CommandSpec& spec) {
   }
   for (size_t i = 0; i < spec.keys.size(); ++i) {
     absl::StrAppend(&out, "  ", lefts[i], std::string(width - lefts[i].size() + 2, ' '),
-                    spec.keys[i].help, IsEnvironmentKey(spec.keys[i].name) ? " [env]" : "", "\n");
+                    spec.keys[i].help, FromEnvironment(spec, spec.keys[i].name) ? " [env]" : "",
+                    "\n");
   }
   return out;
 }
 
-SplitArgs SplitCommandLine(const std::vector<std::string>& args,
-                           const std::vector<ConfigKey>& keys) {
+SplitArgs SplitCommandLine(const std::vector<std::string>& args, const std::vector<ConfigKey>& keys,
+                           const std::vector<std::string>& repeatable) {
   std::set<std::string, std::less<>> booleans;
   for (const ConfigKey& key : keys) {
     if (key.default_value == "false") booleans.insert(key.name);
   }
   SplitArgs out;
+  std::map<std::string, size_t> repeated;  // repeatable key -> its entry in out.flags
+  // A repeatable key's later values are appended to its first occurrence, "--key=v1<sep>v2".
+  auto repeat = [&](const std::string& name, const std::string& value) {
+    if (std::find(repeatable.begin(), repeatable.end(), name) == repeatable.end()) return false;
+    if (auto [it, fresh] = repeated.try_emplace(name, out.flags.size()); !fresh) {
+      absl::StrAppend(&out.flags[it->second], std::string(1, kRepeatSeparator), value);
+    } else {
+      out.flags.push_back(absl::StrCat("--", name, "=", value));
+    }
+    return true;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
       out.flags.push_back(arg);
     } else if (arg.size() > 2 && arg.starts_with("--")) {
-      if (arg.find('=') != std::string::npos) {
-        out.flags.push_back(arg);
+      if (size_t eq = arg.find('='); eq != std::string::npos) {
+        if (!repeat(arg.substr(2, eq - 2), arg.substr(eq + 1))) out.flags.push_back(arg);
       } else if (booleans.contains(arg.substr(2))) {
         out.flags.push_back(arg + "=true");
+      } else if (i + 1 < args.size() && repeat(arg.substr(2), args[i + 1])) {
+        ++i;
       } else {
         out.flags.push_back(arg);
         if (i + 1 < args.size()) out.flags.push_back(args[++i]);
@@ -432,12 +460,16 @@ SplitArgs SplitCommandLine(const std::vector<std::string>& args,
 }
 
 absl::StatusOr<Config> LoadFlags(const std::vector<ConfigKey>& keys,
-                                 const std::vector<std::string>& flags, const char* const* envp) {
+                                 const std::vector<std::string>& flags, const char* const* envp,
+                                 const std::vector<std::string>& own_keys) {
   std::vector<const char*> argv = {"hiectl"};
   for (const std::string& flag : flags) argv.push_back(flag.c_str());
   std::vector<std::string> allowed;
   for (const ConfigKey& key : keys) {
-    if (IsEnvironmentKey(key.name)) allowed.push_back(Config::EnvName(key.name) + "=");
+    if (IsEnvironmentKey(key.name) &&
+        std::find(own_keys.begin(), own_keys.end(), key.name) == own_keys.end()) {
+      allowed.push_back(Config::EnvName(key.name) + "=");
+    }
   }
   std::vector<const char*> env;
   for (const char* const* e = envp; e != nullptr && *e != nullptr; ++e) {
@@ -516,12 +548,7 @@ absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view tex
     return Invalid(what, " must be an RFC 3339 time such as 2026-11-01T00:00:00Z (got '",
                    absl::StrCat(text, "')"));
   }
-  google::protobuf::Timestamp ts;
-  int64_t seconds = absl::ToUnixSeconds(time);
-  ts.set_seconds(seconds);
-  ts.set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
-  return ts;
+  return ToTimestamp(time);
 }
 
 const std::vector<std::string>& CsvColumns() {

@@ -7,13 +7,16 @@
 // Validation errors are INVALID_ARGUMENT and name the flag ("--birth-date ...") or, for CSV
 // rows, the line and column ("line 7: birth_date ...") so the operator knows what to fix.
 //
-// Implemented in commands.cc (the table, flags and request builders: about 860 lines, kept in
-// one file so that each command's flags and the request they build read side by side) and
-// bulk_csv.cc (the CSV reader and rows -> registrations).
+// Implemented in commands.cc (the table and the identity commands' flags and request builders,
+// kept in one file so that each command's flags and the request they build read side by side),
+// audit_commands.cc and consent_commands.cc (the audit and consent commands, registered in the
+// same table; see audit_commands.h), flag_values.cc (flag parsing shared by the command files)
+// and bulk_csv.cc (the CSV reader and rows -> registrations).
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -23,7 +26,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "hie/audit/v1/audit.pb.h"
 #include "hie/common/v1/common.pb.h"
+#include "hie/consent/v1/consent.pb.h"
 #include "hie/identity/v1/identity.pb.h"
 #include "services/common/config.h"
 #include "services/common/demographics.h"
@@ -31,6 +38,8 @@
 namespace hie::hiectl {
 
 namespace id = ::hie::identity::v1;
+namespace audit = ::hie::audit::v1;
+namespace consent = ::hie::consent::v1;
 
 // --- The command table --------------------------------------------------------------------------
 // Each command is declared once, in CommandSpecs: its name, usage text, flags and its plan, the
@@ -38,13 +47,37 @@ namespace id = ::hie::identity::v1;
 // dispatch all read that table; the adapter (cli.cc) only knows how to perform each kind of
 // Action (and, per identity RPC, which stub method sends its request).
 
-// One identity RPC: the request (context unset; an empty idempotency key means "generate one")
-// and how to print its response as text (--json prints the message itself).
+// One RPC (identity, audit or consent): the request (context unset; an empty idempotency key
+// means "generate one") and how to print its response as text (--json prints the message).
 template <typename Req, typename Resp>
 struct UnaryCall {
   Req request;
   std::function<std::string(const Resp&)> render;
+  // Unset: the context's purpose and user come from the session flags --purpose and --user
+  // (identity commands). Set (audit and consent commands, whose --purpose and --user are their
+  // own filters or fields): the context has this purpose and no user (the server names the
+  // certificate's holder).
+  std::optional<hie::common::v1::PurposeOfUse> context_purpose;
+  // Follow next_page_token until the last page and print all pages as one response (--all).
+  bool all_pages = false;
+  // Judges an OK response: a non-empty message means the answer is itself an alarm (audit
+  // verify: the chain is not VALID). The adapter prints the response, then the message on
+  // stderr, and exits with kAlarmExitCode.
+  std::function<std::string(const Resp&)> alarm;
 };
+
+// Exit status of a command whose answer is an alarm (see UnaryCall::alarm).
+inline constexpr int kAlarmExitCode = 3;
+
+// A call of the audit and consent commands (the privacy officer's): context purpose OPERATIONS,
+// user from the certificate (see UnaryCall::context_purpose).
+template <typename Req, typename Resp>
+UnaryCall<Req, Resp> PrivacyOfficeCall(Req request,
+                                       std::function<std::string(const Resp&)> render) {
+  UnaryCall<Req, Resp> call{std::move(request), std::move(render)};
+  call.context_purpose = hie::common::v1::PURPOSE_OF_USE_OPERATIONS;
+  return call;
+}
 
 // `health`: grpc.health.v1.Health/Check of `service` (empty: the whole server).
 struct HealthCheck {
@@ -57,21 +90,34 @@ struct BulkRegister {};
 
 // What running a command amounts to. A command over an RPC not listed here needs a new
 // alternative (and, in cli.cc, the RPC's stub method); the compiler points at both.
-using Action =
-    std::variant<HealthCheck, BulkRegister,
-                 UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>,
-                 UnaryCall<id::ResolveRequest, id::ResolveResponse>,
-                 UnaryCall<id::SearchPersonsRequest, id::SearchPersonsResponse>,
-                 UnaryCall<id::ListReviewTasksRequest, id::ListReviewTasksResponse>,
-                 UnaryCall<id::GetReviewTaskRequest, id::ReviewTask>,
-                 UnaryCall<id::ResolveReviewTaskRequest, id::ResolveReviewTaskResponse>,
-                 UnaryCall<id::LinkRecordRequest, id::LinkRecordResponse>,
-                 UnaryCall<id::UnlinkRecordRequest, id::UnlinkRecordResponse>,
-                 UnaryCall<id::MergePersonsRequest, id::MergePersonsResponse>,
-                 UnaryCall<id::UnmergePersonsRequest, id::UnmergePersonsResponse>,
-                 UnaryCall<id::GetPersonRequest, id::Person>,
-                 UnaryCall<id::GetSourceRecordRequest, id::SourceRecord>,
-                 UnaryCall<id::GetHistoryRequest, id::GetHistoryResponse>>;
+using Action = std::variant<
+    HealthCheck, BulkRegister,
+    UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>,
+    UnaryCall<id::ResolveRequest, id::ResolveResponse>,
+    UnaryCall<id::SearchPersonsRequest, id::SearchPersonsResponse>,
+    UnaryCall<id::ListReviewTasksRequest, id::ListReviewTasksResponse>,
+    UnaryCall<id::GetReviewTaskRequest, id::ReviewTask>,
+    UnaryCall<id::ResolveReviewTaskRequest, id::ResolveReviewTaskResponse>,
+    UnaryCall<id::LinkRecordRequest, id::LinkRecordResponse>,
+    UnaryCall<id::UnlinkRecordRequest, id::UnlinkRecordResponse>,
+    UnaryCall<id::MergePersonsRequest, id::MergePersonsResponse>,
+    UnaryCall<id::UnmergePersonsRequest, id::UnmergePersonsResponse>,
+    UnaryCall<id::GetPersonRequest, id::Person>,
+    UnaryCall<id::GetSourceRecordRequest, id::SourceRecord>,
+    UnaryCall<id::GetHistoryRequest, id::GetHistoryResponse>,
+    // hie-audit (audit_commands.cc)
+    UnaryCall<audit::SearchEventsRequest, audit::SearchEventsResponse>,
+    UnaryCall<audit::GetAccountingOfDisclosuresRequest, audit::GetAccountingOfDisclosuresResponse>,
+    UnaryCall<audit::VerifyRequest, audit::VerifyResult>,
+    UnaryCall<audit::ListCheckpointsRequest, audit::ListCheckpointsResponse>,
+    UnaryCall<audit::CreateCheckpointRequest, audit::Checkpoint>,
+    UnaryCall<audit::ListSigningKeysRequest, audit::ListSigningKeysResponse>,
+    // hie-consent (consent_commands.cc)
+    UnaryCall<consent::CreateDirectiveRequest, consent::ConsentDirective>,
+    UnaryCall<consent::ListDirectivesRequest, consent::ListDirectivesResponse>,
+    UnaryCall<consent::RevokeDirectiveRequest, consent::ConsentDirective>,
+    UnaryCall<consent::ListBreakGlassGrantsRequest, consent::ListBreakGlassGrantsResponse>,
+    UnaryCall<consent::ReviewBreakGlassRequest, consent::BreakGlassGrant>>;
 
 // Builds a command's Action from its loaded flags and its positional arguments (as many as
 // CommandSpec::positionals). Pure; bad input is INVALID_ARGUMENT naming the flag.
@@ -86,11 +132,27 @@ struct CommandSpec {
   int positionals = 0;   // exact number of positional arguments (e.g. TASK_ID)
   std::vector<ConfigKey> keys;
   Plan plan;
+  // Keys that may be given several times: SplitCommandLine joins their values with
+  // kRepeatSeparator (`--actor-org a --actor-org b` reads as one value "a<sep>b").
+  std::vector<std::string> repeatable = {};
+  // Keys named like session settings (IsEnvironmentKey) that are this command's own
+  // per-operation flags, e.g. audit search's --purpose and --user filters: never read from the
+  // environment.
+  std::vector<std::string> own_keys = {};
 };
 
+// Joins the values of a repeated repeatable flag; no operator types it.
+inline constexpr char kRepeatSeparator = '\x1f';
+
 // Every command, in the order `hiectl --help` lists them. `default_user` is the default of
-// --user (the caller passes $USER).
-std::vector<CommandSpec> CommandSpecs(const std::string& default_user);
+// --user (the caller passes $USER); `now` is the time relative defaults are taken from (audit
+// search's --since, a directive's --from).
+std::vector<CommandSpec> CommandSpecs(const std::string& default_user,
+                                      absl::Time now = absl::Now());
+
+// The session flags every command starts with: --target (default `default_target`), the TLS
+// files (the client certificate var/certs/<cert_name>.pem and .key), --timeout and --json.
+std::vector<ConfigKey> SessionKeys(absl::string_view default_target, absl::string_view cert_name);
 
 // The spec whose name is `args[0]` or `args[0] args[1]` (for "review ..."), and how many of
 // `args` the name used. NOT_FOUND names the unknown command: "unknown command 'frobnicate'".
@@ -114,18 +176,22 @@ struct SplitArgs {
   std::vector<std::string> positionals;
   std::vector<std::string> flags;  // ready for Config::Load (without a program name)
 };
-SplitArgs SplitCommandLine(const std::vector<std::string>& args,
-                           const std::vector<ConfigKey>& keys);
+// Repeated keys listed in `repeatable` are joined into one `--key=v1<kRepeatSeparator>v2`; any
+// other repeated key keeps its last value.
+SplitArgs SplitCommandLine(const std::vector<std::string>& args, const std::vector<ConfigKey>& keys,
+                           const std::vector<std::string>& repeatable = {});
 
 // Loads `flags` (as from SplitCommandLine) against `keys`, with environment `envp`
 // (null-terminated, may be null). Only the session settings may come from the environment
 // (IsEnvironmentKey); per-operation flags never do, so that a stray HIE_STATE or HIE_ORG in the
 // shell cannot silently change a registration or a filter.
-// target, tls-ca, tls-cert, tls-key, timeout, json, purpose, user.
+// target, tls-ca, tls-cert, tls-key, timeout, json, purpose, user; keys in `own_keys`
+// (CommandSpec::own_keys) never come from the environment.
 bool IsEnvironmentKey(absl::string_view key);
 [[nodiscard]] absl::StatusOr<Config> LoadFlags(const std::vector<ConfigKey>& keys,
                                                const std::vector<std::string>& flags,
-                                               const char* const* envp);
+                                               const char* const* envp,
+                                               const std::vector<std::string>& own_keys = {});
 
 // --- Values -----------------------------------------------------------------------------------
 

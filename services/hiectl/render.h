@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "hie/audit/v1/audit.pb.h"
 #include "hie/common/v1/common.pb.h"
+#include "hie/consent/v1/consent.pb.h"
 #include "hie/identity/v1/identity.pb.h"
 
 namespace hie::hiectl {
@@ -106,5 +108,27 @@ struct BulkSummary {
   int not_sent = 0;    // rows never sent (the run stopped early)
 };
 std::string RenderBulkSummary(const BulkSummary& summary);
+
+// --- Audit and consent (render_audit_consent.cc) --------------------------------------------
+// Tables show patient source ids (operators look them up); hashes and signatures as hex.
+
+// "hash-mismatch" for STATUS_HASH_MISMATCH, "valid", ...
+std::string VerifyStatusLabel(hie::audit::v1::VerifyResult::Status status);
+// Lower-case hex of bytes; "-" when empty.
+std::string Hex(absl::string_view bytes);
+
+std::string RenderAuditEvents(const hie::audit::v1::SearchEventsResponse& response);
+std::string RenderDisclosures(const hie::audit::v1::GetAccountingOfDisclosuresResponse& response);
+// First line "VALID" or "NOT VALID: <status>", then the first bad sequence, the detail and the
+// range checked.
+std::string RenderVerifyResult(const hie::audit::v1::VerifyResult& result);
+std::string RenderCheckpoints(const hie::audit::v1::ListCheckpointsResponse& response);
+std::string RenderCheckpoint(const hie::audit::v1::Checkpoint& checkpoint);
+std::string RenderSigningKeys(const hie::audit::v1::ListSigningKeysResponse& response);
+
+std::string RenderDirective(const hie::consent::v1::ConsentDirective& directive);
+std::string RenderDirectives(const hie::consent::v1::ListDirectivesResponse& response);
+std::string RenderGrants(const hie::consent::v1::ListBreakGlassGrantsResponse& response);
+std::string RenderGrant(const hie::consent::v1::BreakGlassGrant& grant);
 
 }  // namespace hie::hiectl
