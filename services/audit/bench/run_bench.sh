@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Benchmark of the audit service (hie-audit) over gRPC with mutual TLS on loopback, beside a bare
+# gRPC echo (health Check) on the same machine in the same run.
+#
+#   services/audit/bench/run_bench.sh [LOAD]
+#
+# Builds nothing: first
+#   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
+#   nice cmake --build build-bench -j2 --target hie-audit hie-audit-bench
+#
+# A throwaway PostgreSQL cluster, durable (fsync and synchronous_commit ON) with
+# scripts/pg-tuning.conf, and certificates, under $HIE_BENCH_DIR (default var/audit-bench,
+# wiped first); hie-audit with --workers 96. Then, in order:
+#   echo     1 caller and 64 callers
+#   record   HIE_BENCH_BATCHED events (200000) in RecordBatch calls of 1000 from 4 callers
+#   record   HIE_BENCH_SINGLE events (100000) as single-event Record calls from 64 callers
+#   load     LOAD more events (default 0) in batches, to size the log for search
+#   verify   the whole chain
+#   search   2000 searches by one patient (of 100000), 1 caller, then 8 callers
+# Environment: HIE_BENCH_BUILD (build-bench), HIE_BENCH_PG_PORT (55472), HIE_BENCH_PORT (7105).
+source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
+
+load="${1:-0}"
+build="${HIE_BENCH_BUILD:-$HIE_ROOT/build-bench}"
+dir="${HIE_BENCH_DIR:-$HIE_VAR/audit-bench}"
+pg_port="${HIE_BENCH_PG_PORT:-55472}"
+port="${HIE_BENCH_PORT:-7105}"
+batched="${HIE_BENCH_BATCHED:-200000}"
+single="${HIE_BENCH_SINGLE:-100000}"
+audit_bin="$build/services/audit/hie-audit"
+bench_bin="$build/services/audit/hie-audit-bench"
+[ -x "$audit_bin" ] && [ -x "$bench_bin" ] || die "build hie-audit and hie-audit-bench in $build first"
+psql_bin="$PG_BIN/psql"
+
+if [ -d "$dir" ]; then "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true; rm -rf "$dir"; fi
+mkdir -p "$dir"
+dir="$(cd "$dir" && pwd)"
+exec > >(tee "$dir/bench.log") 2>&1
+audit_pid=""
+cleanup() {
+  if [ -n "$audit_pid" ]; then kill "$audit_pid" 2>/dev/null || true; wait "$audit_pid" 2>/dev/null || true; fi
+  "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true
+}
+trap cleanup EXIT
+
+echo "== $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+"$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
+dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port")"
+grep -v '^\s*\(#\|$\)' "$HIE_ROOT/scripts/pg-tuning.conf" | while IFS='=' read -r name value; do
+  "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET $(echo $name) = $(echo $value)" >/dev/null
+done
+"$HIE_ROOT/scripts/pg.sh" stop "$dir/pg"
+"$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port" >/dev/null
+"$psql_bin" "$dsn" -Atc "SELECT name || '=' || setting FROM pg_settings WHERE name IN
+  ('fsync','synchronous_commit','shared_buffers','max_wal_size') ORDER BY name"
+
+"$audit_bin" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port + 100))" \
+  --tls-ca "$dir/certs/ca.pem" --tls-cert "$dir/certs/audit.pem" --tls-key "$dir/certs/audit.key" \
+  --pg-dsn "$dsn" --pg-pool-size 8 --workers 96 --signing-key "$dir/certs/audit-signing.key" \
+  --checkpoint-dir "$dir/checkpoints" 2>"$dir/audit.log" &
+audit_pid=$!
+for _ in $(seq 1 600); do
+  grep -q '"event":"ready"' "$dir/audit.log" && break
+  kill -0 "$audit_pid" 2>/dev/null || { cat "$dir/audit.log"; die "hie-audit did not start"; }
+  sleep 0.1
+done
+
+b() { "$bench_bin" "$@" --target="127.0.0.1:$port" --certs="$dir/certs"; }
+b echo --calls=20000 --concurrency=1
+b echo --calls=100000 --concurrency=64
+b record --events="$batched" --batch=1000 --concurrency=4 --seed=1
+b record --events="$single" --batch=1 --concurrency=64 --seed=2
+b echo --calls=20000 --concurrency=1
+if [ "$load" -gt 0 ]; then b record --events="$load" --batch=1000 --concurrency=4 --seed=3; fi
+"$psql_bin" "$dsn" -Atc "SELECT 'events stored: ' || count(*) FROM audit.events"
+b verify
+b search --queries=2000 --concurrency=1
+b search --queries=4000 --concurrency=8
+b echo --calls=20000 --concurrency=8
