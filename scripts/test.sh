@@ -15,7 +15,7 @@
 #               unit and integration test programs; `ctest -L 'unit|integration'` once under
 #               ASan+UBSan+LeakSanitizer against the same servers.
 #               Suppressions: scripts/sanitizer-suppressions/.
-#   fuzzing     clang build of the libFuzzer targets (csv_fuzz, hl7_fuzz; ASan+UBSan) in
+#   fuzzing     clang build of the libFuzzer targets (csv_fuzz, hl7_fuzz, audit_fuzz; ASan+UBSan) in
 #               build-fuzz; each runs every input of its committed corpus once, whole, then
 #               mutates for HIE_FUZZ_SECONDS (default 90), over a copy in var/fuzz/<target>/corpus
 #               (the repository is not modified). Any crash, leak, timeout (-timeout=10 s per
@@ -134,6 +134,7 @@ sanitizer_pass ||
 fuzzers=(
   "csv_fuzz services/hiectl/csv_fuzz services/hiectl/fuzz_corpus services/hiectl/csv_fuzz.dict"
   "hl7_fuzz services/identity/hl7/hl7_fuzz services/identity/hl7/fuzz_corpus -"
+  "audit_fuzz services/audit/audit_fuzz services/audit/fuzz_corpus -"
 )
 run_fuzzer() {  # name program corpus dict; writes $HIE_VAR/fuzz/<name>/{fuzz.log,exit}
   local name=$1 program="$fuzz_dir/$2" corpus="$HIE_ROOT/$3" dict=$4 work="$HIE_VAR/fuzz/$1"

@@ -219,9 +219,15 @@ absl::StatusOr<v1::AuditEvent> DecodeEvent(std::string_view bytes) {
   e.set_directive_id(r.Str());
   e.set_break_glass_id(r.Str());
   e.set_source_service(r.Str());
+  std::string previous_key;
   for (uint32_t i = 0, n = r.Count(8); i < n && r.ok(); ++i) {
-    std::string key(r.Str());
+    std::string key = r.Str();
+    if (i > 0 && !(previous_key < key)) {  // canonical: keys strictly ascending, no repeats
+      return absl::InvalidArgumentError(
+          absl::StrCat("audit event encoding: details keys out of order at byte ", r.offset()));
+    }
     (*e.mutable_details())[key] = r.Str();
+    previous_key = std::move(key);
   }
   if (!r.ok() || !r.AtEnd()) {
     return absl::InvalidArgumentError(

@@ -58,7 +58,8 @@ const std::string& GenesisHash();
 // The canonical encoding of `event` (its hash and previous_hash are ignored).
 std::string EncodeEvent(const v1::AuditEvent& event);
 // Parses an encoding written by EncodeEvent, filling everything but hash and previous_hash.
-// INVALID_ARGUMENT (naming the offset) when the bytes are not a version-1 event.
+// INVALID_ARGUMENT (naming the offset) when the bytes are not a canonical version-1 event
+// (details keys must be strictly ascending), so whatever decodes re-encodes to the same bytes.
 absl::StatusOr<v1::AuditEvent> DecodeEvent(std::string_view bytes);
 
 // The producer's content fingerprint (see above).

@@ -123,6 +123,27 @@ TEST(CanonicalTest, MalformedBytesAreRefusedNotTrusted) {
   }
 }
 
+TEST(CanonicalTest, NonCanonicalDetailsOrderIsRefused) {
+  v1::AuditEvent e;
+  e.set_event_id("x");
+  (*e.mutable_details())["a"] = "1";
+  (*e.mutable_details())["b"] = "2";
+  std::string good = EncodeEvent(e);
+  ASSERT_TRUE(DecodeEvent(good).ok());
+  // Swap the two (key, value) pairs at the end: "a","1","b","2" -> "b","2","a","1".
+  const std::string a = std::string(
+      "\0\0\0\1a\0\0\0\1"
+      "1",
+      10);
+  const std::string b = std::string(
+      "\0\0\0\1b\0\0\0\1"
+      "2",
+      10);
+  std::string swapped = good.substr(0, good.size() - 20) + b + a;
+  ASSERT_EQ(swapped.size(), good.size());
+  EXPECT_FALSE(DecodeEvent(swapped).ok());
+}
+
 TEST(CanonicalTest, FingerprintIgnoresWhatTheServiceAssigns) {
   v1::AuditEvent a = FullEvent();
   v1::AuditEvent b = FullEvent();
