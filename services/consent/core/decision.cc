@@ -215,8 +215,13 @@ v1::Decision Decide(const DecisionRequest& r, const DecisionFacts& f,
     decision.set_break_glass_check(CheckGrant(r, f.break_glass));
     if (decision.break_glass_check() == v1::BREAK_GLASS_CHECK_APPLIED) {
       DecideBreakGlass(decision, r, f);
-      return decision;
+    } else {
+      // Emergency treatment (ETREAT) is honoured only under a grant that applies now
+      // (common.proto); without one the purpose is refused, never treated as ordinary care.
+      decision.set_effect(v1::EFFECT_DENY);
+      decision.set_basis(v1::DECISION_BASIS_BREAK_GLASS);
     }
+    return decision;
   }
   DecideByDirectives(decision, r, f);
   return decision;

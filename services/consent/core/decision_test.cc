@@ -287,7 +287,7 @@ const std::vector<Case>& Cases() {
        .purpose = kEmergency,
        .grant = Grant::kNotCovered,
        .effect = kDeny,
-       .basis = kByDefault,
+       .basis = kByBreakGlass,
        .check = v1::BREAK_GLASS_CHECK_NOT_COVERED},
       {.name = "E24_break_glass_identity_down_never_permits_on_doubt",
        .mode = kOptIn,
@@ -295,8 +295,7 @@ const std::vector<Case>& Cases() {
        .purpose = kEmergency,
        .grant = Grant::kIdentityDown,
        .effect = kDeny,
-       .basis = kByDirective,
-       .deciding = "cd-1",
+       .basis = kByBreakGlass,
        .check = v1::BREAK_GLASS_CHECK_IDENTITY_UNAVAILABLE},
       {.name = "E25_break_glass_expired",
        .mode = kOptIn,
@@ -304,7 +303,7 @@ const std::vector<Case>& Cases() {
        .purpose = kEmergency,
        .grant = Grant::kExpired,
        .effect = kDeny,
-       .basis = kByDefault,
+       .basis = kByBreakGlass,
        .check = v1::BREAK_GLASS_CHECK_NOT_IN_FORCE},
       {.name = "E26_break_glass_of_another_user",
        .mode = kOptIn,
@@ -312,15 +311,14 @@ const std::vector<Case>& Cases() {
        .purpose = kEmergency,
        .grant = Grant::kOtherUser,
        .effect = kDeny,
-       .basis = kByDefault,
+       .basis = kByBreakGlass,
        .check = v1::BREAK_GLASS_CHECK_NOT_IN_FORCE},
-      {.name = "E27_emergency_without_grant_follows_directives",
+      {.name = "E27_emergency_without_grant_is_refused_even_under_opt_out",
        .mode = kOptOut,
        .directives = {},
        .purpose = kEmergency,
-       .effect = kPermit,
-       .basis = kByDefault,
-       .obligations = kRedactEth,
+       .effect = kDeny,
+       .basis = kByBreakGlass,
        .check = v1::BREAK_GLASS_CHECK_NO_GRANT},
       // --- freshness ---
       {.name = "E28_stale_view_denies",
@@ -382,7 +380,7 @@ TEST_P(RuleTableTest, DecidesAsTheReadmeSays) {
   EXPECT_EQ(decision.view_version(), 7);
   EXPECT_LE(FromProto(decision.cache_ttl()), kMaxCacheTtl);
   if (c.effect == kDeny) EXPECT_EQ(decision.obligations_size(), 0) << "obligations only on PERMIT";
-  if (c.basis == kByBreakGlass) {
+  if (c.basis == kByBreakGlass && c.effect == kPermit) {  // the grant used; none on a refusal
     EXPECT_EQ(decision.break_glass_id(), "bg-1");
   } else {
     EXPECT_EQ(decision.break_glass_id(), "");
