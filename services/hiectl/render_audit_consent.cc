@@ -223,9 +223,9 @@ std::string RenderGrants(const consent::ListBreakGlassGrantsResponse& r) {
 std::string RenderGrant(const consent::BreakGlassGrant& g) {
   return KeyValues({{"grant", g.grant_id()},
                     {"review", ReviewLabel(g.review_state())},
-                    {"actor", FormatActor(g.actor())},
-                    {"patients", SourceIds(g.patients())},
-                    {"reason code", ReasonCodeLabel(g.reason_code())},
+                    {"actor", g.has_actor() ? FormatActor(g.actor()) : ""},
+                    {"patients", g.patients_size() ? SourceIds(g.patients()) : ""},
+                    {"reason code", g.reason_code() ? ReasonCodeLabel(g.reason_code()) : ""},
                     {"reason", g.reason()},
                     {"started", TimeOrEmpty(g.start_time())},
                     {"expires", TimeOrEmpty(g.expire_time())},
