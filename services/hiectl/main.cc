@@ -4,10 +4,11 @@
 //                             a command's flags: both come from the one command table
 //                             (CommandSpecs() in commands.cc), as does the dispatch.
 //
-// Every command takes --target (default localhost:7001), --timeout, --json and the TLS files
-// (--tls-ca, --tls-cert, --tls-key; or HIE_TLS_* variables); identity commands also --purpose
-// and --user. Exit status: 0 success, 1 the server answered with an error (health: not
-// SERVING), 2 usage or transport error.
+// Every command takes --target (default localhost:7001; audit 7005, consent 7004), --timeout,
+// --json and the TLS files (--tls-ca, --tls-cert, --tls-key; or HIE_TLS_* variables; audit and
+// consent default to the auditor certificate); identity commands also --purpose and --user.
+// Exit status: 0 success, 1 the server answered with an error (health: not SERVING), 2 usage or
+// transport error, 3 an alarm (audit verify: chain not VALID).
 //
 // The work is done in cli.cc (gRPC calls), commands.cc (flags -> requests, CSV) and render.cc
 // (tables); see README.md.
