@@ -3,7 +3,8 @@
 # builds, generates development certificates, starts PostgreSQL and Redis under var/, starts
 # the services in the background, checks them over mutual TLS with the operator's certificate
 # (and shows that a client without a certificate is refused), loads a small synthetic
-# population from five clinics, and shows a search with its explanation and a review task.
+# population from five clinics, and shows a search with its explanation and a review task; then
+# a consent directive changing a decision, the audit trail of it, and the audit chain verified.
 # Safe to run twice: services already running are restarted on the new build.
 # Stop everything with scripts/down.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -50,6 +51,13 @@ fi
 start_service identity 7001 9401 --pg-dsn="$pg_dsn" --redis="$redis_addr" \
   --hl7-listen=127.0.0.1:2575 --model-params="$params"
 
+start_service audit 7005 9405 --pg-dsn="$pg_dsn" --signing-key="$certs/audit-signing.key" \
+  --checkpoint-dir="$HIE_VAR/audit-checkpoints" --identity=localhost:7001 \
+  --client-cert="$certs/audit-client.pem" --client-key="$certs/audit-client.key"
+start_service consent 7004 9404 --pg-dsn="$pg_dsn" --identity=localhost:7001 \
+  --audit=localhost:7005 --client-cert="$certs/consent-client.pem" \
+  --client-key="$certs/consent-client.key" --default-mode=opt-out
+
 hiectl="$HIE_BUILD_DIR/services/hiectl/hiectl"
 tls=(--tls-ca="$certs/ca.pem" --tls-cert="$certs/operator.pem" --tls-key="$certs/operator.key")
 for _ in $(seq 1 100); do
@@ -85,6 +93,40 @@ task="$("$hiectl" review list "${tls[@]}" --json --page-size=1 | grep -o '"task_
   | head -n 1 | cut -d'"' -f4)"
 if [ -n "$task" ]; then "$hiectl" review show "$task" "${tls[@]}"; fi
 
+# Consent and audit, with the privacy officer's certificate (auditor).
+po=(--tls-ca="$certs/ca.pem" --tls-cert="$certs/auditor.pem" --tls-key="$certs/auditor.key")
+for port in 7004 7005; do
+  for _ in $(seq 1 100); do
+    "$hiectl" health --target="localhost:$port" "${tls[@]}" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+done
+# Decisions asked as the gateway asks them (its certificate may name the recipient).
+gw=(--tls-ca="$certs/ca.pem" --tls-cert="$certs/gateway-client.pem"
+  --tls-key="$certs/gateway-client.key")
+IFS=, read -r _ org local_id _ < <(sed -n 2p "$demo/records.csv")
+log "consent: may clinic-z see $org's records of patient $org/$local_id for treatment? (HIE default: opt-out)"
+"$hiectl" consent decide "${gw[@]}" --org="$org" --local-id="$local_id" --custodian="$org" \
+  --recipient=clinic-z --purpose=treatment
+log "the patient refuses clinic-z (a DENY directive recorded by the privacy officer):"
+directive="$("$hiectl" consent directive create "${po[@]}" --json --org="$org" \
+  --local-id="$local_id" --effect=deny --actor-org=clinic-z --from="$(date -u +%FT%TZ)" \
+  --comment="demo: patient refused clinic-z" | grep -o '"directive_id":"[^"]*"' | cut -d'"' -f4)"
+log "directive $directive; the same question now:"
+"$hiectl" consent decide "${gw[@]}" --org="$org" --local-id="$local_id" --custodian="$org" \
+  --recipient=clinic-z --purpose=treatment
+"$hiectl" consent directive revoke "$directive" "${po[@]}" --reason="demo over" >/dev/null
+log "audit: the consent changes as the audit log recorded them (delivered through consent's outbox):"
+for _ in $(seq 1 50); do
+  "$hiectl" audit search "${po[@]}" --type=consent-change --org="$org" --local-id="$local_id" \
+    --json | grep -q '"event_id"' && break
+  sleep 0.2
+done
+"$hiectl" audit search "${po[@]}" --type=consent-change --org="$org" --local-id="$local_id"
+log "audit: the whole chain recomputed and every signed checkpoint checked:"
+"$hiectl" audit checkpoints "${po[@]}" --create >/dev/null
+"$hiectl" audit verify "${po[@]}"
+
 log "HL7 v2 ADT feed: MLLP with mutual TLS on 127.0.0.1:2575 (member certificates)"
-log "metrics: curl http://127.0.0.1:9401/metrics"
+log "metrics: curl http://127.0.0.1:9401/metrics (identity), 9404 (consent), 9405 (audit)"
 log "the hub is up; try: $hiectl --help   (stop it with scripts/down.sh)"

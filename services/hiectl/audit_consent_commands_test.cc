@@ -89,7 +89,7 @@ TEST(AuditConsentTableTest, GroupsNameTheirSubcommands) {
   EXPECT_EQ(FindCommand(specs, {"audit"}).status().message(),
             "audit needs a subcommand: search, disclosures, verify or checkpoints");
   EXPECT_EQ(FindCommand(specs, {"consent"}).status().message(),
-            "consent needs a subcommand: directive or break-glass");
+            "consent needs a subcommand: directive, break-glass or decide");
   EXPECT_EQ(FindCommand(specs, {"consent", "directive", "--help"}).status().message(),
             "consent directive needs a subcommand: create, list or revoke");
   EXPECT_EQ(FindCommand(specs, {"consent", "directive", "delete"}).status().message(),
@@ -297,6 +297,37 @@ TEST(ConsentDirectiveCreateTest, ErrorsNameTheFlag) {
                     {"--org=a", "--local-id=1", "--effect=permit", "--from=2026-02-01T00:00:00Z",
                      "--until=2026-01-01T00:00:00Z"}),
             "--until must be after --from");
+}
+
+TEST(ConsentDecideTest, AsksForOnePurposeAndNamesTheRecipientOnlyWhenGiven) {
+  absl::StatusOr<Action> plain =
+      PlanOf("consent decide", {"--patient=clinic-a:1,clinic-b:2", "--custodian=clinic-a",
+                                "--purpose=treatment", "--label=http://terminology.hl7.org|PSY"});
+  const auto* call = CallOf<consent::DecideRequest, consent::Decision>(plain);
+  ASSERT_TRUE(call != nullptr) << plain.status();
+  EXPECT_THAT(call->request.patients(),
+              ElementsAre(IsSource("clinic-a", "1"), IsSource("clinic-b", "2")));
+  EXPECT_EQ(call->request.custodian_org(), "clinic-a");
+  EXPECT_EQ(call->request.sensitivity_labels_size(), 1);
+  EXPECT_EQ(call->context_purpose, hie::common::v1::PURPOSE_OF_USE_TREATMENT);
+  EXPECT_FALSE(call->context_actor.has_value());
+
+  absl::StatusOr<Action> for_recipient =
+      PlanOf("consent decide", {"--org=clinic-a", "--local-id=1", "--custodian=clinic-a",
+                                "--purpose=treatment", "--recipient=clinic-z"});
+  call = CallOf<consent::DecideRequest, consent::Decision>(for_recipient);
+  ASSERT_TRUE(call != nullptr) << for_recipient.status();
+  ASSERT_TRUE(call->context_actor.has_value());
+  EXPECT_EQ(call->context_actor->org(), "clinic-z");
+  EXPECT_EQ(call->context_actor->role(), hie::common::v1::ROLE_CLINICIAN);
+
+  EXPECT_THAT(ErrorOf("consent decide", {"--org=a", "--local-id=1", "--purpose=treatment"}),
+              HasSubstr("--custodian"));
+  EXPECT_THAT(ErrorOf("consent decide", {"--org=a", "--local-id=1", "--custodian=a"}),
+              HasSubstr("--purpose"));
+  EXPECT_THAT(ErrorOf("consent decide",
+                      {"--org=a", "--local-id=1", "--custodian=a", "--purpose=treatment,payment"}),
+              HasSubstr("one purpose"));
 }
 
 TEST(ConsentDirectiveTest, ListAndRevoke) {

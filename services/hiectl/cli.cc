@@ -98,7 +98,8 @@ constexpr auto kRpcs = std::make_tuple(
     ConsentRpc("RevokeDirective", &consent::ConsentService::StubInterface::RevokeDirective),
     ConsentRpc("ListBreakGlassGrants",
                &consent::ConsentService::StubInterface::ListBreakGlassGrants),
-    ConsentRpc("ReviewBreakGlass", &consent::ConsentService::StubInterface::ReviewBreakGlass));
+    ConsentRpc("ReviewBreakGlass", &consent::ConsentService::StubInterface::ReviewBreakGlass),
+    ConsentRpc("Decide", &consent::ConsentService::StubInterface::Decide));
 
 template <typename Req, typename Resp, size_t I = 0>
 constexpr const auto& RpcOf() {
@@ -230,6 +231,7 @@ class Session {
     hie::common::v1::RequestContext context;  // the user: the certificate's holder
     context.set_request_id(request_id);
     context.set_purpose_of_use(*unary.context_purpose);
+    if (unary.context_actor.has_value()) *context.mutable_actor() = *unary.context_actor;
     return context;
   }
 

@@ -58,6 +58,10 @@ struct UnaryCall {
   // own filters or fields): the context has this purpose and no user (the server names the
   // certificate's holder).
   std::optional<hie::common::v1::PurposeOfUse> context_purpose;
+  // Set (`consent decide --recipient`): the context's actor, i.e. the recipient a decision is
+  // for. Only a delegating service's certificate (the gateway's) may name one; a privacy
+  // officer's call is decided for the officer.
+  std::optional<hie::common::v1::Actor> context_actor;
   // Follow next_page_token until the last page and print all pages as one response (--all).
   bool all_pages = false;
   // Judges an OK response: a non-empty message means the answer is itself an alarm (audit
@@ -117,7 +121,8 @@ using Action = std::variant<
     UnaryCall<consent::ListDirectivesRequest, consent::ListDirectivesResponse>,
     UnaryCall<consent::RevokeDirectiveRequest, consent::ConsentDirective>,
     UnaryCall<consent::ListBreakGlassGrantsRequest, consent::ListBreakGlassGrantsResponse>,
-    UnaryCall<consent::ReviewBreakGlassRequest, consent::BreakGlassGrant>>;
+    UnaryCall<consent::ReviewBreakGlassRequest, consent::BreakGlassGrant>,
+    UnaryCall<consent::DecideRequest, consent::Decision>>;
 
 // Builds a command's Action from its loaded flags and its positional arguments (as many as
 // CommandSpec::positionals). Pure; bad input is INVALID_ARGUMENT naming the flag.

@@ -149,7 +149,65 @@ CommandSpec GrantReviewSpec() {
           }};
 }
 
+CommandSpec DecideSpec() {
+  std::vector<ConfigKey> keys = ConsentKeys();
+  for (ConfigKey& key : PatientKeys("patient (every record of the person)")) keys.push_back(key);
+  keys.insert(keys.end(),
+              {{"custodian", "", "the member holding the data (required)"},
+               {"purpose", "", "purpose of use of the disclosure (required)"},
+               {"recipient", "",
+                "organisation asking, as the gateway would present it (needs the gateway's "
+                "certificate); default: the certificate's holder"},
+               {"recipient-role", "clinician", "role of the recipient user"},
+               {"recipient-user", "", "user at the recipient organisation"},
+               {"category", "", "data categories SYSTEM|CODE of the data asked for"},
+               {"label", "", "sensitivity labels SYSTEM|CODE of the data asked for"}});
+  return {"consent decide",
+          "--org O --local-id ID --custodian C --purpose P [--recipient ORG]",
+          "what consent decides for a disclosure now, and why",
+          0,
+          keys,
+          [](const Config& flags, const std::vector<std::string>&) -> absl::StatusOr<Action> {
+            HIE_ASSIGN_OR_RETURN(consent::DecideRequest request, BuildDecideRequest(flags));
+            HIE_ASSIGN_OR_RETURN(std::vector<cm::PurposeOfUse> purposes,
+                                 EnumList<cm::PurposeOfUse>(flags, "purpose", "PURPOSE_OF_USE_"));
+            if (purposes.size() != 1) return Invalid("--purpose is required (one purpose)");
+            auto call = PrivacyOfficeCall<consent::DecideRequest, consent::Decision>(
+                std::move(request), RenderDecision);
+            call.context_purpose = purposes[0];
+            if (!flags.Get("recipient").empty()) {
+              cm::Actor actor;
+              actor.set_org(flags.Get("recipient"));
+              actor.set_user_id(flags.Get("recipient-user"));
+              HIE_ASSIGN_OR_RETURN(int role,
+                                   EnumFromLabel(cm::Role_descriptor(), "ROLE_",
+                                                 flags.Get("recipient-role"), "recipient-role"));
+              actor.set_role(static_cast<cm::Role>(role));
+              call.context_actor = std::move(actor);
+            }
+            return call;
+          },
+          {"org", "local-id", "patient", "category", "label"},
+          {"purpose"}};
+}
+
 }  // namespace
+
+absl::StatusOr<consent::DecideRequest> BuildDecideRequest(const Config& flags) {
+  consent::DecideRequest request;
+  HIE_ASSIGN_OR_RETURN(std::vector<cm::SourceId> patients, PatientsFrom(flags));
+  if (patients.empty()) {
+    return Invalid("give the patient: --org with --local-id (or --patient ORG:LOCAL_ID)");
+  }
+  for (cm::SourceId& patient : patients) *request.add_patients() = std::move(patient);
+  HIE_RETURN_IF_ERROR(Require(flags, "custodian"));
+  request.set_custodian_org(flags.Get("custodian"));
+  HIE_ASSIGN_OR_RETURN(std::vector<cm::Coding> categories, CodingsFrom(flags, "category"));
+  for (cm::Coding& coding : categories) *request.add_data_categories() = std::move(coding);
+  HIE_ASSIGN_OR_RETURN(std::vector<cm::Coding> labels, CodingsFrom(flags, "label"));
+  for (cm::Coding& coding : labels) *request.add_sensitivity_labels() = std::move(coding);
+  return request;
+}
 
 void AddConsentCommands(absl::Time now, std::vector<CommandSpec>& specs) {
   specs.push_back(CreateSpec(now));
@@ -157,6 +215,7 @@ void AddConsentCommands(absl::Time now, std::vector<CommandSpec>& specs) {
   specs.push_back(RevokeSpec());
   specs.push_back(GrantListSpec());
   specs.push_back(GrantReviewSpec());
+  specs.push_back(DecideSpec());
 }
 
 absl::StatusOr<consent::CreateDirectiveRequest> BuildCreateDirectiveRequest(const Config& flags,

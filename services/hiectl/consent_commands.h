@@ -31,6 +31,9 @@ void AddConsentCommands(absl::Time now, std::vector<CommandSpec>& specs);
     const Config& flags, const std::vector<std::string>& positionals);
 [[nodiscard]] absl::StatusOr<consent::ListBreakGlassGrantsRequest> BuildListGrantsRequest(
     const Config& flags);
+// `consent decide`: the patients, custodian and data asked about (the purpose and recipient go
+// in the call's context).
+[[nodiscard]] absl::StatusOr<consent::DecideRequest> BuildDecideRequest(const Config& flags);
 [[nodiscard]] absl::StatusOr<consent::ReviewBreakGlassRequest> BuildReviewGrantRequest(
     const Config& flags, const std::vector<std::string>& positionals);
 

@@ -130,5 +130,7 @@ std::string RenderDirective(const hie::consent::v1::ConsentDirective& directive)
 std::string RenderDirectives(const hie::consent::v1::ListDirectivesResponse& response);
 std::string RenderGrants(const hie::consent::v1::ListBreakGlassGrantsResponse& response);
 std::string RenderGrant(const hie::consent::v1::BreakGlassGrant& grant);
+// A consent decision: effect, basis, deciding directive or grant, obligations.
+std::string RenderDecision(const hie::consent::v1::Decision& decision);
 
 }  // namespace hie::hiectl

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "services/hiectl/render.h"
 
 namespace hie::hiectl {
@@ -218,6 +219,28 @@ std::string RenderGrants(const consent::ListBreakGlassGrantsResponse& r) {
                   FormatTime(g.start_time()), ends, Dash(g.reason())});
   }
   return table.Render() + Footer(r.grants_size(), "grants", r.next_page_token());
+}
+
+std::string RenderDecision(const consent::Decision& d) {
+  std::vector<std::string> obligations;
+  for (const consent::Obligation& o : d.obligations()) {
+    std::string type(absl::StripPrefix(consent::Obligation::Type_Name(o.type()), "TYPE_"));
+    obligations.push_back(o.codes_size() ? absl::StrCat(type, " ", CodingList(o.codes())) : type);
+  }
+  return KeyValues(
+      {{"decision", std::string(absl::StripPrefix(consent::Effect_Name(d.effect()), "EFFECT_"))},
+       {"basis",
+        std::string(absl::StripPrefix(consent::DecisionBasis_Name(d.basis()), "DECISION_BASIS_"))},
+       {"directive", d.directive_id()},
+       {"break-glass grant", d.break_glass_id()},
+       {"break-glass check",
+        d.break_glass_check() == 0
+            ? ""
+            : std::string(absl::StripPrefix(consent::BreakGlassCheck_Name(d.break_glass_check()),
+                                            "BREAK_GLASS_CHECK_"))},
+       {"obligations", absl::StrJoin(obligations, "; ")},
+       {"policy version", d.policy_version()},
+       {"decision id", d.decision_id()}});
 }
 
 std::string RenderGrant(const consent::BreakGlassGrant& g) {
