@@ -19,6 +19,7 @@ struct AuditLog::Pending {
   std::vector<AppendResult> results;
   bool taken = false;  // in a group being committed: the caller must wait for the outcome
   bool done = false;
+  std::condition_variable wake;  // done, or this caller should lead the next group
 };
 
 namespace {
@@ -96,7 +97,7 @@ absl::Status AuditLog::Submit(Pending* pending, absl::Time deadline) {
   std::unique_lock lock(mu_);
   queue_.push_back(pending);
   while (!pending->done) {
-    if (!committing_) {
+    if (!committing_) {  // lead: commit what is queued, then hand the lead to the next waiter
       committing_ = true;
       std::vector<Pending*> group;
       size_t events = 0;
@@ -108,22 +109,25 @@ absl::Status AuditLog::Submit(Pending* pending, absl::Time deadline) {
         queue_.pop_front();
       }
       lock.unlock();
-      CommitGroup(std::move(group));
+      CommitGroup(group);  // answers each member (done, and its own wake-up)
       lock.lock();
       committing_ = false;
-      done_.notify_all();
+      if (!queue_.empty()) queue_.front()->wake.notify_one();
       continue;
     }
-    if (done_.wait_until(lock, absl::ToChronoTime(deadline)) == std::cv_status::timeout &&
-        !pending->taken) {
+    // Each waiter sleeps on its own condition: a commit wakes only its group and the next
+    // leader, not every waiting caller (64 callers made the broadcast the main cost).
+    if (pending->wake.wait_until(lock, absl::ToChronoTime(deadline)) == std::cv_status::timeout &&
+        !pending->taken && !pending->done) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), pending));
+      if (!committing_ && !queue_.empty()) queue_.front()->wake.notify_one();
       return absl::DeadlineExceededError("audit append: deadline passed while queued");
     }
   }
   return pending->status;
 }
 
-void AuditLog::CommitGroup(std::vector<Pending*> group) {
+void AuditLog::CommitGroup(const std::vector<Pending*>& group) {
   int64_t head = 0;
   absl::Status status;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -136,9 +140,9 @@ void AuditLog::CommitGroup(std::vector<Pending*> group) {
     for (Pending* p : group) {
       if (!status.ok()) p->status = status;
       p->done = true;
+      p->wake.notify_one();
     }
   }
-  done_.notify_all();
   if (!status.ok()) return;
   bool due = false;
   {

@@ -109,7 +109,7 @@ class AuditLog {
  private:
   struct Pending;
   absl::Status Submit(Pending* pending, absl::Time deadline);
-  void CommitGroup(std::vector<Pending*> group);
+  void CommitGroup(const std::vector<Pending*>& group);
   absl::Status CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group, int64_t* head);
   absl::Status CheckCheckpoints(const std::vector<v1::Checkpoint>& checkpoints, int64_t verified_to,
                                 const std::map<int64_t, std::string>& hashes,
@@ -122,7 +122,6 @@ class AuditLog {
   const AuditLogOptions options_;
 
   std::mutex mu_;
-  std::condition_variable done_;
   std::deque<Pending*> queue_;
   bool committing_ = false;
   int64_t last_checkpoint_sequence_ = 0;  // guarded by checkpoint_mu_
