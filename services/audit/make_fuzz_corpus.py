@@ -18,7 +18,7 @@ def event(seq=1, patients=(), details=(), event_id=b"ev-1"):
     out += s(b"clinic-a") + s(b"jsmith") + struct.pack(">II", 1, 1) + s(b"req") + s(b"")
     out += struct.pack(">I", len(patients)) + b"".join(s(o) + s(l) for o, l in patients)
     out += s(b"") + s(b"clinic-b") + s(b"clinic-a") + struct.pack(">I", 0)
-    out += s(b"") * 4
+    out += s(b"") * 4 + s(b"O=clinic-a,OU=member,CN=emr") + s(b"ipv4:10.0.0.1:1")
     out += struct.pack(">I", len(details)) + b"".join(s(k) + s(v) for k, v in details)
     return out
 

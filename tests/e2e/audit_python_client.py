@@ -82,7 +82,8 @@ def event(n, **overrides):
         patients=[common_pb2.SourceId(org="clinic-b", local_id="MRN-7")],
         custodian_org="clinic-b", recipient_org="clinic-a",
         objects=[audit_pb2.ObjectRef(kind="document", id=f"doc-{n}")],
-        details={"zeta": "1", "alpha": "2"})
+        details={"zeta": "1", "alpha": "2"},
+        caller_subject="O=clinic-a,OU=member,CN=emr-1", network_address="ipv4:10.1.2.3:4567")
     e.event_time.FromSeconds(EVENT_TIME)
     for key, value in overrides.items():
         setattr(e, key, value)
@@ -119,6 +120,7 @@ def encode(e):
     out += s(e.person_id) + s(e.custodian_org) + s(e.recipient_org)
     out += u32(len(e.objects)) + b"".join(s(o.kind) + s(o.id) for o in e.objects)
     out += s(e.decision_id) + s(e.directive_id) + s(e.break_glass_id) + s(e.source_service)
+    out += s(e.caller_subject) + s(e.network_address)
     keys = sorted(e.details.keys(), key=lambda k: k.encode("utf-8"))
     out += u32(len(keys)) + b"".join(s(k) + s(e.details[k]) for k in keys)
     return out

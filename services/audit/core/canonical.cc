@@ -135,6 +135,8 @@ std::string Encode(const v1::AuditEvent& e, int64_t sequence, int64_t record_tim
   w.Str(e.directive_id());
   w.Str(e.break_glass_id());
   w.Str(e.source_service());
+  w.Str(e.caller_subject());
+  w.Str(e.network_address());
   std::vector<std::pair<std::string_view, std::string_view>> details(e.details().begin(),
                                                                     e.details().end());
   std::sort(details.begin(), details.end());
@@ -219,6 +221,8 @@ absl::StatusOr<v1::AuditEvent> DecodeEvent(std::string_view bytes) {
   e.set_directive_id(r.Str());
   e.set_break_glass_id(r.Str());
   e.set_source_service(r.Str());
+  e.set_caller_subject(r.Str());
+  e.set_network_address(r.Str());
   std::string previous_key;
   for (uint32_t i = 0, n = r.Count(8); i < n && r.ok(); ++i) {
     std::string key = r.Str();

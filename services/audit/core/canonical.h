@@ -19,6 +19,7 @@
 //   str person_id, str custodian_org, str recipient_org,
 //   u32 n, n x (str kind, str id)                objects, in the producer's order
 //   str decision_id, str directive_id, str break_glass_id, str source_service,
+//   str caller_subject, str network_address,
 //   u32 n, n x (str key, str value)              details, keys in byte order
 // (enums are their protobuf numbers.)
 //

@@ -39,6 +39,8 @@ v1::AuditEvent FullEvent() {
   e.set_directive_id("cd-1");
   e.set_break_glass_id("bg-1");
   e.set_source_service("gateway");
+  e.set_caller_subject("O=clinic-a,OU=member,CN=emr-1");
+  e.set_network_address("ipv4:10.0.0.7:53211");
   (*e.mutable_details())["zeta"] = "1";
   (*e.mutable_details())["alpha"] = "2";
   return e;
@@ -93,6 +95,8 @@ TEST(CanonicalTest, EveryFieldChangesTheEncoding) {
       [](auto& e) { e.set_directive_id("x"); },
       [](auto& e) { e.set_break_glass_id("x"); },
       [](auto& e) { e.set_source_service("x"); },
+      [](auto& e) { e.set_caller_subject("x"); },
+      [](auto& e) { e.set_network_address("x"); },
       [](auto& e) { (*e.mutable_details())["alpha"] = "3"; },
       // Moving bytes between adjacent fields must change it too (length prefixes).
       [](auto& e) {

@@ -182,7 +182,9 @@ absl::Status ValidateEvent(const v1::AuditEvent& e, const std::string& field, ab
            {&e.decision_id(), "decision_id"},
            {&e.directive_id(), "directive_id"},
            {&e.break_glass_id(), "break_glass_id"},
-           {&e.source_service(), "source_service"}}) {
+           {&e.source_service(), "source_service"},
+           {&e.caller_subject(), "caller_subject"},
+           {&e.network_address(), "network_address"}}) {
     HIE_RETURN_IF_ERROR(CheckOptionalText(*value, absl::StrCat(field, ".", name), kMaxText));
   }
   HIE_RETURN_IF_ERROR(CheckSourceIds(e.patients(), field + ".patients", kMaxPatients));
@@ -215,6 +217,9 @@ absl::Status AuditOperations::RecordAccess(
   e.set_request_id(call.request_id);
   *e.mutable_patients() = patients;
   e.set_source_service("audit");
+  e.set_caller_subject(absl::StrCat("O=", call.caller.org, ",OU=", call.caller.role,
+                                    ",CN=", call.caller.common_name));
+  e.set_network_address(call.peer_address);
   for (auto& [key, value] : details) (*e.mutable_details())[key] = std::move(value);
   absl::Status status = log_->Append({std::move(e)}, call.deadline).status();
   if (!status.ok()) {

@@ -42,6 +42,7 @@ struct Call {
   Caller caller;
   std::string request_id;  // the context's, or one the adapter assigned
   absl::Time deadline;
+  std::string peer_address;  // the connection's peer ("ipv4:127.0.0.1:53211"), for AUDIT_ACCESS
 };
 
 // Validation of one event; `field` prefixes the names in errors ("events[3]").

@@ -137,6 +137,7 @@ TEST_F(OperationsTest, ReadsAreAuditedBeforeTheyAnswer) {
   EXPECT_EQ(e.action(), "audit.SearchEvents");
   EXPECT_EQ(e.actor().role(), hie::common::v1::ROLE_PRIVACY_OFFICER);
   EXPECT_EQ(e.patients(0).local_id(), "M1");
+  EXPECT_EQ(e.caller_subject(), "O=hie-privacy,OU=auditor,CN=auditor");
   // No record, no answer.
   store_.SetUnavailable(true);
   EXPECT_TRUE(absl::IsUnavailable(ops_->SearchEvents(As(kAuditor), SearchFor("M1")).status()));
