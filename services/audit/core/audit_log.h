@@ -51,6 +51,10 @@ struct AuditLogOptions {
   size_t max_group_events = 4000;
   int64_t checkpoint_every_events = 10000;
   absl::Duration checkpoint_interval = absl::Seconds(60);
+  // Verify scans ranges of verify_parallel_min_events and more in verify_parallelism chunks at
+  // once, each on its own database connection.
+  int verify_parallelism = 2;
+  int64_t verify_parallel_min_events = 100'000;
   std::function<absl::Time()> now = absl::Now;
 };
 

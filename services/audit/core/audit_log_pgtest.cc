@@ -59,7 +59,11 @@ class AuditTamperPgTest : public ::testing::Test {
     ASSERT_TRUE(archive.ok());
     archive_ = *std::move(archive);
     signer_ = *CheckpointSigner::Generate();
-    log_ = std::make_unique<AuditLog>(store_.get(), signer_.get(), archive_.get(), nullptr);
+    // Verification in two chunks on two connections at once, as on long ranges in production.
+    AuditLogOptions options;
+    options.verify_parallel_min_events = 1;
+    log_ =
+        std::make_unique<AuditLog>(store_.get(), signer_.get(), archive_.get(), nullptr, options);
     ASSERT_TRUE(log_->Start(kDeadline).ok());
     std::vector<v1::AuditEvent> events;
     for (int i = 1; i <= 20; ++i) events.push_back(Event(i));

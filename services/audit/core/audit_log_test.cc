@@ -39,9 +39,13 @@ class AuditLogTest : public ::testing::Test {
     log_ = MakeLog(signer_.get());
     ASSERT_TRUE(log_->Start(kDeadline).ok());
   }
+  // Verification in 3 chunks at once from 1 event on, so that every tampering test also
+  // crosses chunk boundaries (10 events: 1-3, 4-6, 7-10).
   std::unique_ptr<AuditLog> MakeLog(const CheckpointSigner* signer, int64_t every = 1'000'000) {
     AuditLogOptions options;
     options.checkpoint_every_events = every;
+    options.verify_parallelism = 3;
+    options.verify_parallel_min_events = 1;
     options.now = [this] { return now_; };
     return std::make_unique<AuditLog>(&store_, signer, &archive_, nullptr, options);
   }
@@ -163,6 +167,23 @@ TEST_F(AuditLogTest, ARewrittenRestOfTheChainIsCaughtByTheCheckpoint) {
   EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_CHECKPOINT_INVALID);
   EXPECT_EQ(result.first_bad_sequence(), 10);
   EXPECT_EQ(Verify({.skip_checkpoints = true}).status(), v1::VerifyResult::STATUS_VALID);
+}
+
+TEST_F(AuditLogTest, EditsAtChunkBoundariesAreReportedExactly) {
+  AppendN(10);
+  for (int64_t s : {3, 4, 7}) {  // last of a chunk, first of the next, first of the last
+    ChainRow original = Row(s);
+    store_.TamperRow(Edited(s));
+    v1::VerifyResult result = Verify();
+    EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_HASH_MISMATCH) << s;
+    EXPECT_EQ(result.first_bad_sequence(), s);
+    store_.TamperRow(original);
+  }
+  store_.EraseRow(4);  // the row that seeds the middle chunk
+  v1::VerifyResult result = Verify();
+  EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_GAP);
+  EXPECT_EQ(result.first_bad_sequence(), 4);
+  EXPECT_EQ(result.events_checked(), 3);
 }
 
 TEST_F(AuditLogTest, ADeletedRowIsAGapAtItsSequence) {

@@ -3,6 +3,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/core/audit_log.h"
@@ -28,6 +30,57 @@ void Report(v1::VerifyResult* result, v1::VerifyResult::Status status, int64_t s
   result->set_status(status);
   result->set_first_bad_sequence(sequence);
   result->set_detail(std::move(detail));
+}
+
+// One chunk of a verification: rows [from, to], seeded by the horizon's hash or by the stored
+// row from - 1 (read as the chunk's first row; the chunk before verified it).
+struct ChunkCheck {
+  int64_t from = 0;
+  int64_t to = 0;
+  std::optional<std::string> seed;        // set: the previous hash is known (the horizon)
+  std::map<int64_t, std::string> hashes;  // wanted sequence -> hash seen (checkpoint sequences)
+  std::optional<ChainVerifier> verifier;
+  bool seed_missing = false;
+  absl::Status scan_status;
+
+  void Run(AuditStore* store, absl::Time deadline) {
+    if (seed) verifier.emplace(from, *seed);
+    bool broken = false;
+    absl::Status scan =
+        store->ScanChain(verifier ? from : from - 1, to, deadline, [&](const ChainRow& row) {
+          if (!verifier) {
+            seed_missing = row.sequence != from - 1;
+            verifier.emplace(from, row.hash);
+            if (!seed_missing) return absl::OkStatus();
+          }
+          if (!verifier->Add(row)) {
+            broken = true;
+            return absl::CancelledError("chain broken");
+          }
+          if (auto it = hashes.find(row.sequence); it != hashes.end()) it->second = row.hash;
+          return absl::OkStatus();
+        });
+    if (!verifier) verifier.emplace(from, "");
+    if (!scan.ok() && !broken) scan_status = scan;
+    if (scan_status.ok() && !seed_missing) verifier->Finish(to);
+  }
+};
+
+// [from, to] in `parallelism` chunks (one when shorter than `min_events`).
+std::vector<ChunkCheck> SplitRange(int64_t from, int64_t to, const RetentionHorizon& horizon,
+                                   int parallelism, int64_t min_events) {
+  std::vector<ChunkCheck> chunks;
+  if (to < from) return chunks;
+  const int64_t n = to - from + 1;
+  const int64_t parts = n < min_events ? 1 : std::clamp<int64_t>(parallelism, 1, n);
+  for (int64_t i = 0; i < parts; ++i) {
+    ChunkCheck c;
+    c.from = from + n * i / parts;
+    c.to = from + n * (i + 1) / parts - 1;
+    if (c.from == horizon.first_sequence) c.seed = horizon.previous_hash;
+    chunks.push_back(std::move(c));
+  }
+  return chunks;
 }
 
 }  // namespace
@@ -62,40 +115,45 @@ absl::StatusOr<v1::VerifyResult> AuditLog::Verify(const VerifyOptions& options,
   std::map<int64_t, std::string> hashes;  // sequence -> chain hash, at checkpoint sequences
   for (const auto& c : checkpoints) hashes[c.sequence()];
 
-  std::optional<ChainVerifier> verifier;
-  if (from == horizon.first_sequence) verifier.emplace(from, horizon.previous_hash);
-  bool seed_missing = false;
-  if (to >= from) {
-    int64_t scan_from = verifier ? from : from - 1;
-    bool broken = false;
-    absl::Status scan = store_->ScanChain(scan_from, to, deadline, [&](const ChainRow& row) {
-      if (!verifier) {  // the row before the range seeds the previous hash
-        if (row.sequence != from - 1) seed_missing = true;
-        verifier.emplace(from, row.hash);
-        if (row.sequence == from - 1) return absl::OkStatus();
-      }
-      if (!verifier->Add(row)) {
-        broken = true;
-        return absl::CancelledError("chain broken");
-      }
-      if (auto it = hashes.find(row.sequence); it != hashes.end()) it->second = row.hash;
-      return absl::OkStatus();
-    });
-    if (!scan.ok() && !broken) return scan;
+  // The range in chunks verified at once, each on its own connection (scanning is what Verify
+  // spends its time on); the first failure in sequence order is the answer.
+  std::vector<ChunkCheck> chunks = SplitRange(from, to, horizon, options_.verify_parallelism,
+                                              options_.verify_parallel_min_events);
+  for (ChunkCheck& chunk : chunks) {
+    for (auto it = hashes.lower_bound(chunk.from); it != hashes.end() && it->first <= chunk.to;
+         ++it) {
+      chunk.hashes[it->first];
+    }
   }
-  if (!verifier) verifier.emplace(from, "");
-  if (seed_missing) {
-    Report(&result, v1::VerifyResult::STATUS_GAP, from - 1,
-           absl::StrCat("sequence ", from - 1, " (before the range) is missing"));
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < chunks.size(); ++i) {
+    threads.emplace_back([&, i] { chunks[i].Run(store_, deadline); });
   }
-  verifier->Finish(to);
-  result.set_events_checked(verifier->events_checked());
-  if (!verifier->ok()) {
-    Report(&result, verifier->status(), verifier->first_bad_sequence(), verifier->detail());
+  if (!chunks.empty()) chunks[0].Run(store_, deadline);
+  for (auto& t : threads) t.join();
+  int64_t verified_to = from - 1;
+  int64_t checked = 0;
+  for (ChunkCheck& chunk : chunks) {
+    HIE_RETURN_IF_ERROR(chunk.scan_status);
+    checked += chunk.verifier->events_checked();
+    for (auto& [sequence, hash] : hashes) {
+      if (auto it = chunk.hashes.find(sequence); it != chunk.hashes.end()) hash = it->second;
+    }
+    if (chunk.seed_missing) {
+      Report(&result, v1::VerifyResult::STATUS_GAP, chunk.from - 1,
+             absl::StrCat("sequence ", chunk.from - 1, " (before the range) is missing"));
+      break;
+    }
+    verified_to = chunk.verifier->next_sequence() - 1;
+    if (!chunk.verifier->ok()) {
+      Report(&result, chunk.verifier->status(), chunk.verifier->first_bad_sequence(),
+             chunk.verifier->detail());
+      break;
+    }
   }
+  result.set_events_checked(checked);
   if (!options.skip_checkpoints) {
     // Hashes the scan could not vouch for (at or after a break) are not compared.
-    const int64_t verified_to = verifier->next_sequence() - 1;
     HIE_RETURN_IF_ERROR(CheckCheckpoints(checkpoints, verified_to, hashes, &result, deadline));
     if (archive_ != nullptr && to == head.sequence) {
       HIE_ASSIGN_OR_RETURN(std::optional<v1::Checkpoint> latest, archive_->Latest());
