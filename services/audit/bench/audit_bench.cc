@@ -28,110 +28,22 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "hie/audit/v1/audit.grpc.pb.h"
-#include "services/common/tls.h"
+#include "services/common/bench/bench_support.h"
 
 namespace {
 
 namespace av1 = ::hie::audit::v1;
+using ::hie::bench::Flag;
+using ::hie::bench::IntFlag;
+using ::hie::bench::RunCalls;
+using ::hie::bench::Summary;
 
-std::map<std::string, std::string> g_flags;
-
-std::string Flag(const std::string& name, const std::string& fallback = "") {
-  auto it = g_flags.find(name);
-  return it == g_flags.end() ? fallback : it->second;
-}
-
-int64_t IntFlag(const std::string& name, int64_t fallback) {
-  int64_t v = fallback;
-  if (auto it = g_flags.find(name); it != g_flags.end() && !absl::SimpleAtoi(it->second, &v)) {
-    std::fprintf(stderr, "--%s must be an integer\n", name.c_str());
-    std::exit(2);
-  }
-  return v;
-}
+constexpr char kDefaultTarget[] = "127.0.0.1:7005";
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& cert, int index) {
-  const std::string dir = Flag("certs", "var/certs");
-  auto creds = hie::MakeTlsChannelCredentials(
-      {dir + "/ca.pem", dir + "/" + cert + ".pem", dir + "/" + cert + ".key"});
-  if (!creds.ok()) {
-    std::fprintf(stderr, "credentials: %s\n", std::string(creds.status().message()).c_str());
-    std::exit(1);
-  }
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("localhost");
-  args.SetInt("hie.bench.channel", index);  // distinct channels: one connection each
-  return grpc::CreateCustomChannel(Flag("target", "127.0.0.1:7005"), *creds, args);
+  return hie::bench::Channel(cert, index, kDefaultTarget);
 }
-
-struct Latencies {
-  std::vector<double> micros;
-  void Add(std::chrono::steady_clock::duration d) {
-    micros.push_back(std::chrono::duration<double, std::micro>(d).count());
-  }
-};
-
-std::string Summary(std::vector<double> v) {
-  if (v.empty()) return "no calls";
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
-  return absl::StrCat("p50 ", at(0.5) / 1e3, " ms  p99 ", at(0.99) / 1e3, " ms  max ",
-                      v.back() / 1e3, " ms");
-}
-
-// Runs `call(thread, i)` `n` times over `concurrency` threads; returns wall seconds and the
-// per-call latencies (failed calls are counted and reported).
-template <typename Call>
-double RunCalls(int64_t n, int concurrency, Call call, std::vector<double>* latencies,
-                int64_t* failures) {
-  std::atomic<int64_t> next = 0, failed = 0;
-  std::vector<Latencies> per(concurrency);
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < concurrency; ++t) {
-    threads.emplace_back([&, t] {
-      for (int64_t i; (i = next++) < n;) {
-        auto begin = std::chrono::steady_clock::now();
-        if (!call(t, i)) ++failed;
-        per[t].Add(std::chrono::steady_clock::now() - begin);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (auto& p : per) latencies->insert(latencies->end(), p.micros.begin(), p.micros.end());
-  *failures = failed;
-  return seconds;
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return ctx;
-}
-
-int Echo() {
-  const int64_t calls = IntFlag("calls", 20000);
-  const int concurrency = static_cast<int>(IntFlag("concurrency", 1));
-  std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> stubs;
-  for (int t = 0; t < concurrency; ++t) {
-    stubs.push_back(grpc::health::v1::Health::NewStub(Channel("operator", t)));
-  }
-  std::vector<double> lat;
-  int64_t failed = 0;
-  double s = RunCalls(
-      calls, concurrency,
-      [&](int t, int64_t) {
-        grpc::health::v1::HealthCheckRequest request;
-        grpc::health::v1::HealthCheckResponse response;
-        return stubs[t]->Check(Ctx().get(), request, &response).ok();
-      },
-      &lat, &failed);
-  std::printf("echo     calls=%ld concurrency=%d  %.0f calls/s  %s  failed=%ld\n",
-              static_cast<long>(calls), concurrency, calls / s, Summary(lat).c_str(),
-              static_cast<long>(failed));
-  return failed == 0 ? 0 : 1;
-}
+std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30) { return hie::bench::Deadline(seconds); }
 
 av1::AuditEvent MakeEvent(const std::string& run, int64_t i, std::mt19937_64& rng,
                           int64_t patients) {
@@ -269,17 +181,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: hie-audit-bench echo|record|verify|search --flag=value...\n");
     return 2;
   }
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    size_t eq = arg.find('=');
-    if (arg.rfind("--", 0) != 0 || eq == std::string::npos) {
-      std::fprintf(stderr, "flags are --name=value (got %s)\n", arg.c_str());
-      return 2;
-    }
-    g_flags[arg.substr(2, eq - 2)] = arg.substr(eq + 1);
-  }
+  if (!hie::bench::ParseFlags(argc, argv, 2)) return 2;
   const std::string mode = argv[1];
-  if (mode == "echo") return Echo();
+  if (mode == "echo") return hie::bench::Echo(kDefaultTarget);
   if (mode == "record") return Record();
   if (mode == "verify") return Verify();
   if (mode == "search") return Search();

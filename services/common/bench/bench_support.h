@@ -1,0 +1,68 @@
+#pragma once
+
+// What the services' benchmark programs (hie-audit-bench, hie-consent-bench...) share: their
+// --name=value flags, mutual-TLS channels (one connection per caller), the closed-loop call
+// driver with per-call latencies, and the bare gRPC echo (grpc.health.v1.Health/Check) every
+// figure is set beside. Benchmark programs only; nothing here is used by a service.
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace hie::bench {
+
+// Reads argv[first...] as --name=value flags; prints the problem and returns false otherwise.
+bool ParseFlags(int argc, char** argv, int first);
+std::string Flag(const std::string& name, const std::string& fallback = "");
+// The flag as an integer; exits with status 2 naming the flag when it is not one.
+int64_t IntFlag(const std::string& name, int64_t fallback);
+
+// A channel to --target (default `default_target`) presenting <--certs>/<cert>.pem; `index`
+// keeps channels apart (one connection each).
+std::shared_ptr<grpc::Channel> Channel(const std::string& cert, int index,
+                                       const std::string& default_target);
+std::unique_ptr<grpc::ClientContext> Deadline(int seconds = 30);
+
+// "p50 X ms  p99 Y ms  max Z ms" of latencies in microseconds.
+std::string Summary(std::vector<double> micros);
+
+// Runs `call(thread, i)` for i = 0 ... n - 1 over `concurrency` threads, each call after the
+// previous one of its thread; returns the wall seconds, appends per-call latencies
+// (microseconds) and counts the calls that returned false.
+template <typename Call>
+double RunCalls(int64_t n, int concurrency, Call call, std::vector<double>* latencies,
+                int64_t* failures) {
+  std::atomic<int64_t> next = 0, failed = 0;
+  std::vector<std::vector<double>> per(concurrency);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      for (int64_t i; (i = next++) < n;) {
+        const auto begin = std::chrono::steady_clock::now();
+        if (!call(t, i)) ++failed;
+        per[t].push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - begin)
+                .count());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (auto& p : per) latencies->insert(latencies->end(), p.begin(), p.end());
+  *failures = failed;
+  return seconds;
+}
+
+// The echo mode: --calls (20000) health Checks from --concurrency (1) callers with the operator
+// certificate; prints one line; 0 when none failed.
+int Echo(const std::string& default_target);
+
+}  // namespace hie::bench
