@@ -16,52 +16,21 @@ Exit status 0 when every check passes.
 import argparse
 import hashlib
 import os
-import shutil
 import struct
-import subprocess
 import sys
 import time
 import unittest
 import uuid
+
+import hub_grpc
 
 ARGS = None
 grpc = None
 common_pb2 = audit_pb2 = audit_pb2_grpc = None
 
 
-def find_tool(name):
-    path = shutil.which(name) or ("/usr/bin/" + name if os.path.exists("/usr/bin/" + name) else None)
-    if path is None:
-        raise RuntimeError(f"{name} not found (Debian: protobuf-compiler, protobuf-compiler-grpc)")
-    return path
-
-
-def compile_stubs(proto_dir, out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    includes = [f"-I{proto_dir}"]
-    if os.path.exists("/usr/include/google/protobuf/timestamp.proto"):
-        includes.append("-I/usr/include")
-    subprocess.run(
-        [find_tool("protoc"), *includes, f"--python_out={out_dir}", f"--grpc_out={out_dir}",
-         f"--plugin=protoc-gen-grpc={find_tool('grpc_python_plugin')}",
-         "hie/common/v1/common.proto", "hie/audit/v1/audit.proto"],
-        check=True)
-    sys.path.insert(0, out_dir)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def stub(cert):
-    ca = read(os.path.join(ARGS.certs, "ca.pem"))
-    creds = grpc.ssl_channel_credentials(
-        root_certificates=ca, private_key=read(os.path.join(ARGS.certs, cert + ".key")),
-        certificate_chain=read(os.path.join(ARGS.certs, cert + ".pem")))
-    channel = grpc.secure_channel(ARGS.target, creds,
-                                  options=[("grpc.ssl_target_name_override", "localhost")])
-    return audit_pb2_grpc.AuditLogStub(channel)
+    return audit_pb2_grpc.AuditLogStub(hub_grpc.secure_channel(grpc, ARGS.target, ARGS.certs, cert))
 
 
 def context():
@@ -207,7 +176,8 @@ def main():
     for flag in ("--target", "--certs", "--proto-dir", "--work-dir"):
         parser.add_argument(flag, required=True)
     ARGS = parser.parse_args()
-    compile_stubs(ARGS.proto_dir, os.path.join(ARGS.work_dir, "stubs"))
+    hub_grpc.compile_stubs(ARGS.proto_dir, os.path.join(ARGS.work_dir, "stubs"),
+                            ["hie/common/v1/common.proto", "hie/audit/v1/audit.proto"])
     import grpc as grpc_module
     grpc = grpc_module
     from hie.common.v1 import common_pb2 as c

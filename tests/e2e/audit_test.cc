@@ -210,9 +210,9 @@ TEST_F(AuditE2eTest, PythonClientRecomputesTheChainAndChecksASignature) {
   ASSERT_NE(StartAudit(""), nullptr);
   std::string out;
   absl::StatusOr<int> code =
-      RunCommand({python, HIE_E2E_AUDIT_PYTHON_CLIENT, "--target", audit_->address(), "--certs",
-                  HIE_TEST_CERTS_DIR, "--proto-dir", std::string(HIE_SOURCE_DIR) + "/proto",
-                  "--work-dir", sandbox_->Path("python")},
+      RunCommand({python, "-B", HIE_E2E_AUDIT_PYTHON_CLIENT, "--target", audit_->address(),
+                  "--certs", HIE_TEST_CERTS_DIR, "--proto-dir",
+                  std::string(HIE_SOURCE_DIR) + "/proto", "--work-dir", sandbox_->Path("python")},
                  &out, absl::Seconds(150));
   std::cout << out;
   ASSERT_TRUE(code.ok()) << code.status();

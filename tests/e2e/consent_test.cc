@@ -385,9 +385,9 @@ TEST_F(ConsentE2eTest, PythonClientDrivesDirectivesAndDecisions) {
   ASSERT_TRUE(consent->Start().ok());
   std::string out;
   absl::StatusOr<int> code =
-      RunCommand({python, HIE_E2E_CONSENT_PYTHON_CLIENT, "--target", consent->address(), "--certs",
-                  HIE_TEST_CERTS_DIR, "--proto-dir", std::string(HIE_SOURCE_DIR) + "/proto",
-                  "--work-dir", sandbox_->Path("python")},
+      RunCommand({python, "-B", HIE_E2E_CONSENT_PYTHON_CLIENT, "--target", consent->address(),
+                  "--certs", HIE_TEST_CERTS_DIR, "--proto-dir",
+                  std::string(HIE_SOURCE_DIR) + "/proto", "--work-dir", sandbox_->Path("python")},
                  &out, absl::Seconds(150));
   std::cout << out;
   ASSERT_TRUE(code.ok()) << code.status();

@@ -16,44 +16,20 @@ Exit status 0 when every check passes.
 
 import argparse
 import os
-import shutil
 import socket
 import ssl
-import subprocess
 import sys
 import unittest
 import uuid
+
+import hub_grpc
 
 ARGS = None
 grpc = None
 common_pb2 = identity_pb2 = identity_pb2_grpc = None
 
 
-def find_tool(name):
-    path = shutil.which(name) or (os.path.join("/usr/bin", name) if os.path.exists(
-        os.path.join("/usr/bin", name)) else None)
-    if path is None:
-        raise RuntimeError(f"{name} not found (Debian: protobuf-compiler, protobuf-compiler-grpc)")
-    return path
-
-
-def compile_stubs(proto_dir, out_dir):
-    """Compiles the identity API (and what it imports) into Python modules under out_dir."""
-    os.makedirs(out_dir, exist_ok=True)
-    includes = [f"-I{proto_dir}"]
-    if os.path.exists("/usr/include/google/protobuf/timestamp.proto"):
-        includes.append("-I/usr/include")
-    subprocess.run(
-        [find_tool("protoc"), *includes, f"--python_out={out_dir}", f"--grpc_out={out_dir}",
-         f"--plugin=protoc-gen-grpc={find_tool('grpc_python_plugin')}",
-         "hie/common/v1/common.proto", "hie/identity/v1/identity.proto"],
-        check=True)
-    sys.path.insert(0, out_dir)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+read = hub_grpc.read
 
 
 def credentials(cert=None, certs_dir=None):
@@ -287,7 +263,8 @@ def main():
     ARGS = parser.parse_args()
     import grpc as grpc_module
     grpc = grpc_module
-    compile_stubs(ARGS.proto_dir, os.path.join(ARGS.work_dir, "gen"))
+    hub_grpc.compile_stubs(ARGS.proto_dir, os.path.join(ARGS.work_dir, "gen"),
+                           ["hie/common/v1/common.proto", "hie/identity/v1/identity.proto"])
     from hie.common.v1 import common_pb2 as c
     from hie.identity.v1 import identity_pb2 as i, identity_pb2_grpc as ig
     common_pb2, identity_pb2, identity_pb2_grpc = c, i, ig

@@ -48,11 +48,12 @@ TEST_F(PythonClientTest, IndependentGrpcImplementationOverMutualTls) {
   IdentityProcess* identity = StartIdentity("identity");
   ASSERT_NE(identity, nullptr);
   std::string out;
-  absl::StatusOr<int> code = RunCommand(
-      {python, HIE_E2E_PYTHON_CLIENT, "--target", absl::StrCat("127.0.0.1:", identity->grpc_port()),
-       "--certs", HIE_TEST_CERTS_DIR, "--rogue-certs", HIE_TEST_ROGUE_CERTS_DIR, "--proto-dir",
-       std::string(HIE_SOURCE_DIR) + "/proto", "--work-dir", sandbox_->Path("python")},
-      &out, absl::Seconds(150));
+  absl::StatusOr<int> code =
+      RunCommand({python, "-B", HIE_E2E_PYTHON_CLIENT, "--target",
+                  absl::StrCat("127.0.0.1:", identity->grpc_port()), "--certs", HIE_TEST_CERTS_DIR,
+                  "--rogue-certs", HIE_TEST_ROGUE_CERTS_DIR, "--proto-dir",
+                  std::string(HIE_SOURCE_DIR) + "/proto", "--work-dir", sandbox_->Path("python")},
+                 &out, absl::Seconds(150));
   std::cout << out;
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0) << "identity_python_client.py failed (its output is above)";
