@@ -109,10 +109,19 @@ absl::Status AuditLog::Submit(Pending* pending, absl::Time deadline) {
         queue_.pop_front();
       }
       lock.unlock();
-      CommitGroup(group);  // answers each member (done, and its own wake-up)
+      const bool checkpoint_due = CommitGroup(group);  // answers each member
       lock.lock();
       committing_ = false;
       if (!queue_.empty()) queue_.front()->wake.notify_one();
+      if (checkpoint_due) {  // signed after handing on the lead: appends do not wait for it
+        lock.unlock();
+        (void)CreateCheckpoint(options_.now() + absl::Seconds(10));
+        lock.lock();
+      }
+      continue;
+    }
+    if (pending->taken) {  // in a group being committed: only the outcome is left to wait for
+      pending->wake.wait(lock);
       continue;
     }
     // Each waiter sleeps on its own condition: a commit wakes only its group and the next
@@ -127,7 +136,7 @@ absl::Status AuditLog::Submit(Pending* pending, absl::Time deadline) {
   return pending->status;
 }
 
-void AuditLog::CommitGroup(const std::vector<Pending*>& group) {
+bool AuditLog::CommitGroup(const std::vector<Pending*>& group) {
   int64_t head = 0;
   absl::Status status;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -143,13 +152,9 @@ void AuditLog::CommitGroup(const std::vector<Pending*>& group) {
       p->wake.notify_one();
     }
   }
-  if (!status.ok()) return;
-  bool due = false;
-  {
-    std::lock_guard lock(checkpoint_mu_);
-    due = head - last_checkpoint_sequence_ >= options_.checkpoint_every_events;
-  }
-  if (due) (void)CreateCheckpoint(options_.now() + absl::Seconds(10));
+  if (!status.ok()) return false;
+  std::lock_guard lock(checkpoint_mu_);
+  return head - last_checkpoint_sequence_ >= options_.checkpoint_every_events;
 }
 
 absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group,

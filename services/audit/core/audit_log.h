@@ -113,7 +113,8 @@ class AuditLog {
  private:
   struct Pending;
   absl::Status Submit(Pending* pending, absl::Time deadline);
-  void CommitGroup(const std::vector<Pending*>& group);
+  // Commits `group` and answers its members; true when a checkpoint is due.
+  bool CommitGroup(const std::vector<Pending*>& group);
   absl::Status CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group, int64_t* head);
   absl::Status CheckCheckpoints(const std::vector<v1::Checkpoint>& checkpoints, int64_t verified_to,
                                 const std::map<int64_t, std::string>& hashes,

@@ -1,6 +1,7 @@
 #include "services/audit/core/operations.h"
 
 #include <random>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -76,6 +77,20 @@ absl::Status CheckTimestamp(const google::protobuf::Timestamp& ts, const std::st
       ts.seconds() > absl::ToUnixSeconds(now + absl::Hours(24))) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " must be between 2000-01-01 and one day from now"));
+  }
+  return absl::OkStatus();
+}
+
+// A time range of a read: each bound set must be a valid timestamp between 1970 and 2255 (the
+// span of int64 nanoseconds, in which the log keeps times).
+absl::Status CheckRange(const TimeRange& range, const std::string& field) {
+  for (const auto& [set, ts, name] : {std::tuple{range.has_start(), &range.start(), "start"},
+                                      std::tuple{range.has_end(), &range.end(), "end"}}) {
+    if (set && (ts->seconds() < 0 || ts->seconds() > 9'000'000'000 || ts->nanos() < 0 ||
+                ts->nanos() > 999'999'999)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".", name, " must be a time between 1970 and 2255"));
+    }
   }
   return absl::OkStatus();
 }
@@ -246,6 +261,16 @@ absl::StatusOr<v1::RecordBatchResponse> AuditOperations::RecordBatch(
           field + ".source_service must be empty or the calling service's own name");
     }
     events[i].set_source_service(call.caller.common_name);
+    // The audit service's own events have predictable ids (identity-<sequence>): a producer
+    // taking one first would make the follower's event a conflict and stop the feed.
+    for (const char* reserved : {"identity-", "audit-"}) {
+      if (events[i].event_id().rfind(reserved, 0) == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field,
+                         ".event_id: the prefixes identity- and audit- are reserved for the audit "
+                         "service's own events (producers use UUIDs)"));
+      }
+    }
   }
   HIE_ASSIGN_OR_RETURN(std::vector<AppendResult> results,
                        log_->Append(std::move(events), call.deadline));
@@ -275,6 +300,7 @@ absl::StatusOr<v1::RecordResponse> AuditOperations::Record(const Call& call,
 absl::StatusOr<std::pair<absl::Time, absl::Time>> SearchSpan(const TimeRange& range,
                                                              absl::Time now) {
   if (!range.has_start()) return absl::InvalidArgumentError("event_time.start is required");
+  HIE_RETURN_IF_ERROR(CheckRange(range, "event_time"));
   absl::Time start = FromTimestamp(range.start());
   absl::Time end = range.has_end() ? FromTimestamp(range.end()) : now;
   if (end <= start) return absl::InvalidArgumentError("event_time is empty or inverted");
@@ -350,6 +376,7 @@ absl::StatusOr<v1::GetAccountingOfDisclosuresResponse> AuditOperations::GetAccou
   HIE_RETURN_IF_ERROR(CheckPageSize(request.page_size(), "page_size"));
   const absl::Time now = now_();
   const auto& range = request.disclosure_time();
+  HIE_RETURN_IF_ERROR(CheckRange(range, "disclosure_time"));
   EventQuery query;
   query.event_time_start = range.has_start() ? FromTimestamp(range.start()) : now - kAccountingSpan;
   query.event_time_end = range.has_end() ? FromTimestamp(range.end()) : absl::InfiniteFuture();
@@ -435,6 +462,7 @@ absl::StatusOr<v1::ListCheckpointsResponse> AuditOperations::ListCheckpoints(
     before = sequence;
   }
   const auto& range = request.create_time();
+  HIE_RETURN_IF_ERROR(CheckRange(range, "create_time"));
   const int page = request.page_size() == 0 ? 100 : request.page_size();
   HIE_RETURN_IF_ERROR(RecordAccess(call, "ListCheckpoints", {}, {}));
   HIE_ASSIGN_OR_RETURN(std::vector<v1::Checkpoint> checkpoints,

@@ -18,7 +18,8 @@
 // searched for) durably BEFORE the answer is returned: no record, no answer (UNAVAILABLE).
 //
 // Validation (INVALID_ARGUMENT naming the field, nothing recorded): events need event_id
-// (1..128 characters of [A-Za-z0-9._:-]), event_time (2000-01-01 .. now + 1 day), type,
+// (1..128 characters of [A-Za-z0-9._:-]; not starting with identity- or audit-, the audit
+// service's own), event_time (2000-01-01 .. now + 1 day), type,
 // action, outcome, actor.org; every string is UTF-8 without control characters (at most 256
 // bytes, details values 1024, at most 64 details, 100 patients, 100 objects); at most 1000
 // events per batch. Searches need an event_time range of at most 366 days and one filter.

@@ -98,6 +98,8 @@ TEST_F(OperationsTest, BadEventsNameTheFieldAndRecordNothing) {
   std::vector<Case> cases = {
       {[](auto& e) { e.clear_event_id(); }, "events[1].event_id"},
       {[](auto& e) { e.set_event_id("has space"); }, "events[1].event_id"},
+      {[](auto& e) { e.set_event_id("identity-42"); }, "events[1].event_id"},
+      {[](auto& e) { e.set_event_id("audit-access-1"); }, "events[1].event_id"},
       {[](auto& e) { e.clear_event_time(); }, "events[1].event_time"},
       {[](auto& e) { e.mutable_event_time()->set_seconds(4'000'000'000); }, "events[1].event_time"},
       {[](auto& e) { e.clear_type(); }, "events[1].type"},
@@ -182,6 +184,19 @@ TEST_F(OperationsTest, SearchNeedsAFilterAndABoundedTimeRange) {
   EXPECT_NE(result.status().message().find("366 days"), std::string::npos);
   request.clear_event_time();
   EXPECT_TRUE(absl::IsInvalidArgument(ops_->SearchEvents(As(kAuditor), request).status()));
+  // Bounds beyond int64 nanoseconds are refused, not overflowed.
+  request = SearchFor("M1");
+  request.mutable_event_time()->mutable_end()->set_seconds(INT64_C(9'223'372'036'854));
+  auto far = ops_->SearchEvents(As(kAuditor), request);
+  EXPECT_TRUE(absl::IsInvalidArgument(far.status()));
+  EXPECT_NE(far.status().message().find("event_time.end"), std::string::npos);
+  v1::GetAccountingOfDisclosuresRequest accounting;
+  auto* p = accounting.add_patients();
+  p->set_org("clinic-b");
+  p->set_local_id("M1");
+  accounting.mutable_disclosure_time()->mutable_start()->set_seconds(-INT64_C(9'000'000'000'000));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(ops_->GetAccountingOfDisclosures(As(kAuditor), accounting).status()));
 }
 
 TEST_F(OperationsTest, AccountingListsSuccessfulDisclosuresAndCanLeaveOutTpo) {

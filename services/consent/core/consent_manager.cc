@@ -143,13 +143,27 @@ DecisionRequest ToDecisionRequest(
   return r;
 }
 
+// The decision time: `at` when given, which may differ from now only by clock skew. The view
+// holds the directives in force now, so a decision "as of" another time would judge today's
+// directives by another day's periods (a caller could step outside a DENY's period).
+absl::StatusOr<absl::Time> DecisionTime(bool has_at, const google::protobuf::Timestamp& at,
+                                        absl::Time now) {
+  if (!has_at) return now;
+  const absl::Time t = FromProto(at);
+  if (absl::AbsDuration(t - now) > absl::Minutes(5)) {
+    return absl::InvalidArgumentError(
+        "at must be within 5 minutes of now (decisions are made on the directives in force now)");
+  }
+  return t;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Decision> ConsentManager::Decide(const CallContext& call,
                                                     const v1::DecideRequest& r) {
   HIE_RETURN_IF_ERROR(ValidateDecide(r));
   HIE_RETURN_IF_ERROR(CheckActorScope(call.actor, Operation::kDecide));
-  const absl::Time at = r.has_at() ? FromProto(r.at()) : clock_->Now();
+  HIE_ASSIGN_OR_RETURN(const absl::Time at, DecisionTime(r.has_at(), r.at(), clock_->Now()));
   DecisionInputs in = Gather(call, r.context(), r.patients(), at);
   DecisionFacts facts{.policy = &options_.policy,
                       .break_glass = in.break_glass ? &*in.break_glass : nullptr,
@@ -165,7 +179,7 @@ absl::StatusOr<v1::BatchDecideResponse> ConsentManager::BatchDecide(
     const CallContext& call, const v1::BatchDecideRequest& r) {
   HIE_RETURN_IF_ERROR(ValidateBatchDecide(r));
   HIE_RETURN_IF_ERROR(CheckActorScope(call.actor, Operation::kDecide));
-  const absl::Time at = r.has_at() ? FromProto(r.at()) : clock_->Now();
+  HIE_ASSIGN_OR_RETURN(const absl::Time at, DecisionTime(r.has_at(), r.at(), clock_->Now()));
   DecisionInputs in = Gather(call, r.context(), r.patients(), at);
   DecisionFacts facts{.policy = &options_.policy,
                       .break_glass = in.break_glass ? &*in.break_glass : nullptr,

@@ -145,6 +145,19 @@ TEST_F(ConsentManagerTest, RevocationIsInForceForTheNextDecision) {
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(ConsentManagerTest, ADecisionTimeAwayFromNowIsRefused) {
+  v1::DecideRequest r;
+  *r.add_patients() = Id("clinic-a", "MRN1");
+  r.set_custodian_org("clinic-c");
+  r = With(r, hie::common::v1::PURPOSE_OF_USE_TREATMENT);
+  *r.mutable_at() = ToProto(clock_.Now() - absl::Hours(24));  // before a DENY's period, say
+  auto d = manager_->Decide(Call(Clinician("clinic-b", "dr-b")), r);
+  EXPECT_TRUE(absl::IsInvalidArgument(d.status())) << d.status();
+  EXPECT_NE(d.status().message().find("at must be within 5 minutes"), std::string::npos);
+  *r.mutable_at() = ToProto(clock_.Now() + absl::Seconds(30));  // clock skew is fine
+  EXPECT_TRUE(manager_->Decide(Call(Clinician("clinic-b", "dr-b")), r).ok());
+}
+
 TEST_F(ConsentManagerTest, AViewNotConfirmedWithinOneSecondDenies) {
   Build(v1::DEFAULT_MODE_OPT_OUT);
   const SourceId a1 = Id("clinic-a", "MRN1");

@@ -91,8 +91,15 @@ void ApplyProtectedLabels(v1::Decision& decision, const v1::ConsentPolicy& polic
   std::vector<Coding> redact, released;
   for (const Coding& label : Relevant(policy.protected_labels(), r.sensitivity_labels)) {
     if (Contains(redacted_already, label)) continue;
+    // A permit releases a protected label only for data it covers: it names the label, and
+    // either limits no categories or covers every category asked for (a request naming no
+    // category asks for all data, which a category-limited permit does not cover).
     const bool named = std::any_of(permits.begin(), permits.end(), [&](const auto* p) {
-      return Contains(p->sensitivity_labels(), label);
+      if (!Contains(p->sensitivity_labels(), label)) return false;
+      if (p->data_categories().empty()) return true;
+      return !r.data_categories.empty() &&
+             std::all_of(r.data_categories.begin(), r.data_categories.end(),
+                         [&](const Coding& c) { return Contains(p->data_categories(), c); });
     });
     (reveal_all || named ? released : redact).push_back(label);
   }

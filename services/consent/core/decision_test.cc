@@ -253,6 +253,22 @@ const std::vector<Case>& Cases() {
        .basis = kByDirective,
        .deciding = "cd-1",
        .obligations = kRedactEth},
+      {.name = "E29_label_permit_limited_to_a_category_releases_only_that_category",
+       .mode = kOptOut,
+       .directives =
+           {{.id = "cd-1", .effect = kPermit, .categories = {"lab-results"}, .labels = {"HIV"}}},
+       .categories = {"clinical-notes"},
+       .labels = {"HIV"},
+       .effect = kPermit,
+       .basis = kByDefault,
+       .obligations = "REDACT_SENSITIVITY_LABELS[HIV]"},
+      {.name = "E30_label_permit_limited_to_a_category_and_a_query_for_all_data",
+       .mode = kOptOut,
+       .directives =
+           {{.id = "cd-1", .effect = kPermit, .categories = {"lab-results"}, .labels = {"HIV"}}},
+       .effect = kPermit,
+       .basis = kByDefault,
+       .obligations = "REDACT_SENSITIVITY_LABELS[ETH,HIV,PSY]"},
       // --- exempt purposes ---
       {.name = "E20_exempt_purpose_beats_deny",
        .mode = kOptIn,
