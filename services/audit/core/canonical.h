@@ -46,7 +46,7 @@
 
 namespace hie::audit {
 
-namespace v1 = ::hie::audit::v1;
+// `v1` here is ::hie::audit::v1 (the protobuf package): no alias needed (clang refuses one).
 
 inline constexpr size_t kHashSize = 32;
 inline constexpr int kEventEncodingVersion = 1;

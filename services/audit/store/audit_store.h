@@ -35,7 +35,7 @@
 
 namespace hie::audit {
 
-namespace v1 = ::hie::audit::v1;
+// `v1` here is ::hie::audit::v1 (the protobuf package): no alias needed (clang refuses one).
 using ::hie::common::v1::SourceId;
 
 struct ChainHead {
