@@ -12,3 +12,19 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# Benchmark programs' PostgreSQL: a cluster in DIR on PORT, durable (fsync and synchronous_commit
+# on) with scripts/pg-tuning.conf applied (a restart), its key settings printed on stderr. Prints
+# the DSN. Used by services/*/bench/run_bench.sh.
+start_bench_pg() {
+  local dir="$1" port="$2" dsn name value
+  dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir" "$port")" || return 1
+  grep -v '^\s*\(#\|$\)' "$HIE_ROOT/scripts/pg-tuning.conf" | while IFS='=' read -r name value; do
+    "$PG_BIN/psql" "$dsn" -qAtc "ALTER SYSTEM SET $(echo $name) = $(echo $value)" >/dev/null
+  done
+  "$HIE_ROOT/scripts/pg.sh" stop "$dir" >&2
+  "$HIE_ROOT/scripts/pg.sh" start "$dir" "$port" >/dev/null || return 1
+  "$PG_BIN/psql" "$dsn" -Atc "SELECT name || '=' || setting FROM pg_settings WHERE name IN
+    ('fsync','synchronous_commit','shared_buffers','max_wal_size') ORDER BY name" >&2
+  echo "$dsn"
+}

@@ -47,14 +47,7 @@ trap cleanup EXIT
 
 echo "== $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 "$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
-dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port")"
-grep -v '^\s*\(#\|$\)' "$HIE_ROOT/scripts/pg-tuning.conf" | while IFS='=' read -r name value; do
-  "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET $(echo $name) = $(echo $value)" >/dev/null
-done
-"$HIE_ROOT/scripts/pg.sh" stop "$dir/pg"
-"$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port" >/dev/null
-"$psql_bin" "$dsn" -Atc "SELECT name || '=' || setting FROM pg_settings WHERE name IN
-  ('fsync','synchronous_commit','shared_buffers','max_wal_size') ORDER BY name"
+dsn="$(start_bench_pg "$dir/pg" "$pg_port")" || die "PostgreSQL did not start"
 
 "$consent_bin" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port + 100))" \
   --tls-ca "$dir/certs/ca.pem" --tls-cert "$dir/certs/consent.pem" \
