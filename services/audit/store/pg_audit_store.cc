@@ -6,12 +6,12 @@
 
 #include <array>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <pqxx/binarystring>
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
-#include <pqxx/stream_from>
 #include <pqxx/transaction>
 #include <utility>
 
@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "services/common/logging.h"
+#include "services/common/pg/binary_copy.h"
 #include "services/common/status_macros.h"
 
 namespace hie::audit {
@@ -178,46 +179,28 @@ absl::Status ReadChainRow(const pqxx::row& row, int first, ChainRow* out) {
   return absl::OkStatus();
 }
 
-// A bytea in COPY text format: "\\\\x" then hex digits (COPY doubles the backslash).
-bool ParseCopyBytes(absl::string_view field, std::string* out) {
-  if (field.size() < 3 || field.substr(0, 3) != "\\\\x" || (field.size() - 3) % 2 != 0) {
-    return false;
-  }
-  out->resize((field.size() - 3) / 2);
-  const char* p = field.data() + 3;
-  for (size_t i = 0; i < out->size(); ++i) {
-    int hi = kNibbles[static_cast<unsigned char>(p[2 * i])];
-    int lo = kNibbles[static_cast<unsigned char>(p[2 * i + 1])];
-    if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<char>((hi << 4) | lo);
-  }
+// A bigint of binary COPY (8 bytes, big-endian).
+bool ReadBinaryInt(const std::optional<absl::string_view>& field, int64_t* out) {
+  if (!field || field->size() != 8) return false;
+  uint64_t v = 0;
+  for (unsigned char c : *field) v = (v << 8) | c;
+  *out = static_cast<int64_t>(v);
   return true;
 }
 
-// One COPY text line of (sequence, encoding, hash, previous_hash, record_time_ns). The
-// sequence is set first when readable, so that an error can name it.
-bool ParseCopyLine(absl::string_view line, ChainRow* row, int64_t* record_time_ns) {
-  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  absl::string_view fields[5];
-  size_t n = 0;
-  for (size_t start = 0; n < 5; ++n) {
-    size_t tab = line.find('\t', start);
-    fields[n] = line.substr(start, tab == absl::string_view::npos ? tab : tab - start);
-    if (tab == absl::string_view::npos) {
-      ++n;
-      break;
-    }
-    start = tab + 1;
-  }
-  if (!absl::SimpleAtoi(fields[0], &row->sequence)) {
-    row->sequence = -1;
-    return false;
-  }
-  return n == 5 &&
-         line.size() == static_cast<size_t>(fields[4].data() + fields[4].size() - line.data()) &&
-         ParseCopyBytes(fields[1], &row->encoding) && ParseCopyBytes(fields[2], &row->hash) &&
-         ParseCopyBytes(fields[3], &row->previous_hash) &&
-         absl::SimpleAtoi(fields[4], record_time_ns);
+bool ReadBinaryBytes(const std::optional<absl::string_view>& field, std::string* out) {
+  if (!field) return false;
+  out->assign(field->data(), field->size());
+  return true;
+}
+
+// Binary COPY fields (sequence, encoding, hash, previous_hash, record_time_ns). The sequence is
+// set first when readable (else -1), so that an error can name it.
+bool ReadBinaryRow(const pg::CopyFields& f, ChainRow* row, int64_t* record_time_ns) {
+  row->sequence = -1;
+  if (f.size() != 5 || !ReadBinaryInt(f[0], &row->sequence)) return false;
+  return ReadBinaryBytes(f[1], &row->encoding) && ReadBinaryBytes(f[2], &row->hash) &&
+         ReadBinaryBytes(f[3], &row->previous_hash) && ReadBinaryInt(f[4], record_time_ns);
 }
 
 // Columns: checkpoint, sequence.
@@ -554,6 +537,23 @@ absl::Status CheckQueryText(const EventQuery& q) {
   return absl::OkStatus();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Scanning the chain
+// ---------------------------------------------------------------------------------------------
+
+absl::Status InReadTransaction(pg::CopyOutConnection& conn, absl::Time deadline,
+                               const std::function<absl::Status()>& work) {
+  int64_t timeout_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+  if (timeout_ms < 1) return absl::DeadlineExceededError("audit store: deadline passed");
+  if (timeout_ms > std::numeric_limits<int32_t>::max()) timeout_ms = 0;  // none (as the pool)
+  // A chunk's estimated cost would trigger JIT compilation, costlier than the chunk.
+  HIE_RETURN_IF_ERROR(conn.Exec(absl::StrCat(
+      "BEGIN READ ONLY; SET LOCAL statement_timeout = ", timeout_ms, "; SET LOCAL jit = off")));
+  absl::Status status = work();
+  absl::Status end = conn.Exec(status.ok() ? "COMMIT" : "ROLLBACK");
+  return status.ok() ? end : status;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -656,50 +656,63 @@ absl::StatusOr<ChainHead> PgAuditStore::Head(absl::Time deadline) {
 
 absl::Status PgAuditStore::ScanChain(int64_t from, int64_t to, absl::Time deadline,
                                      const std::function<absl::Status(const ChainRow&)>& visit) {
+  if (from > to) return absl::OkStatus();
+  HIE_ASSIGN_OR_RETURN(std::unique_ptr<pg::CopyOutConnection> conn, TakeScanConnection());
   std::optional<std::pair<int64_t, int64_t>> last;  // (sequence, record_time_ns) read last
-  std::vector<ChainRow> rows;
+  ChainRow row;  // reused: its strings keep their capacity from row to row
   for (;;) {
-    rows.clear();
-    absl::Status unreadable;
     size_t fetched = 0;
+    std::optional<int64_t> unreadable;  // the sequence of a row that cannot be read
+    absl::Status visited;               // visit's first error
     const std::string where =
         last ? absl::StrCat("(sequence, record_time_ns) > (", last->first, ", ", last->second, ")")
              : absl::StrCat("sequence >= ", from);
-    // COPY (text format) rather than a result: about twice as fast to produce and to read.
-    const std::string query = absl::StrCat(
-        "(SELECT sequence, encoding, hash, previous_hash, record_time_ns FROM audit.events WHERE ",
-        where, " AND sequence <= ", to, " ORDER BY sequence, record_time_ns LIMIT ",
-        options_.scan_chunk_rows, ")");
-    HIE_RETURN_IF_ERROR(
-        pool_->RunTimed(deadline, [&](pqxx::connection& conn, int64_t timeout_ms) -> absl::Status {
-          rows.clear();
-          fetched = 0;
-          unreadable = absl::OkStatus();
-          pqxx::read_transaction tx(conn);
-          // A chunk's estimated cost would trigger JIT compilation, costlier than the chunk.
-          tx.exec(
-              absl::StrCat("SET LOCAL statement_timeout = ", timeout_ms, "; SET LOCAL jit = off"));
-          pqxx::stream_from stream(tx, query);  // libpqxx 6: COPY <query> TO STDOUT
-          std::string line;
-          while (stream.get_raw_line(line)) {
+    absl::Status read = InReadTransaction(*conn, deadline, [&] {
+      return conn->CopyOut(
+          absl::StrCat("COPY (SELECT sequence, encoding, hash, previous_hash, record_time_ns"
+                       " FROM audit.events WHERE ",
+                       where, " AND sequence <= ", to, " ORDER BY sequence, record_time_ns LIMIT ",
+                       options_.scan_chunk_rows, ") TO STDOUT (FORMAT binary)"),
+          [&](const pg::CopyFields& f) {
             ++fetched;
-            if (!unreadable.ok()) continue;  // drain the COPY
-            ChainRow& row = rows.emplace_back();
             int64_t record_time_ns = 0;
-            if (!ParseCopyLine(line, &row, &record_time_ns)) {
-              unreadable = Unreadable("event", row.sequence);
-              rows.pop_back();  // the rows before it are still visited
-              continue;
+            if (!ReadBinaryRow(f, &row, &record_time_ns)) {
+              unreadable = row.sequence;  // the rows before it were visited
+              return absl::CancelledError("unreadable row");
             }
             last = {row.sequence, record_time_ns};
-          }
-          stream.complete();
-          tx.commit();
-          return absl::OkStatus();
-        }));
-    for (const ChainRow& row : rows) HIE_RETURN_IF_ERROR(visit(row));
-    HIE_RETURN_IF_ERROR(unreadable);
-    if (fetched < static_cast<size_t>(options_.scan_chunk_rows)) return absl::OkStatus();
+            visited = visit(row);
+            return visited;
+          });
+    });
+    if (unreadable) return Unreadable("event", *unreadable);
+    if (!visited.ok()) return visited;
+    if (!read.ok()) return read;  // the connection is dropped
+    if (fetched < static_cast<size_t>(options_.scan_chunk_rows)) {
+      ReturnScanConnection(std::move(conn));  // read to the end cleanly
+      return absl::OkStatus();
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<pg::CopyOutConnection>> PgAuditStore::TakeScanConnection() {
+  for (;;) {
+    std::unique_ptr<pg::CopyOutConnection> conn;
+    {
+      std::lock_guard lock(mu_);
+      if (idle_scan_connections_.empty()) break;
+      conn = std::move(idle_scan_connections_.back());
+      idle_scan_connections_.pop_back();
+    }
+    if (conn->Alive()) return conn;  // else dropped (the server restarted meanwhile)
+  }
+  return pg::CopyOutConnection::Open(pool_->dsn(), absl::Seconds(5));
+}
+
+void PgAuditStore::ReturnScanConnection(std::unique_ptr<pg::CopyOutConnection> conn) {
+  std::lock_guard lock(mu_);
+  if (idle_scan_connections_.size() < kIdleScanConnections) {
+    idle_scan_connections_.push_back(std::move(conn));
   }
 }
 

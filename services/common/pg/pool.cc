@@ -9,6 +9,32 @@
 
 namespace hie::pg {
 
+absl::Status StatusFromSqlState(const std::string& state) {
+  if (state == "40001") return absl::AbortedError("serialization failure; retry the transaction");
+  if (state == "40P01") return absl::AbortedError("deadlock detected; retry the transaction");
+  if (state == "57014") return absl::DeadlineExceededError("database statement timed out");
+  if (state == "23505") return absl::AlreadyExistsError("unique constraint violated (23505)");
+  if (state.rfind("23", 0) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat("constraint violated (", state, ")"));
+  }
+  if (state.rfind("22", 0) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid data (", state, ")"));
+  }
+  if (state == "40003") {
+    return absl::UnknownError(
+        "database statement outcome unknown (40003); reconcile by idempotency key");
+  }
+  if (state == "55P03") return absl::AbortedError("lock not available (55P03); retry");
+  // The server cannot do the work now, through no fault of the request: a connection problem,
+  // a shutdown, a read-only server (a failover in progress), insufficient resources (disk
+  // full, out of memory, too many connections, lock table full), an I/O error. Callers retry.
+  if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "25006" ||
+      state.rfind("53", 0) == 0 || state.rfind("58", 0) == 0) {
+    return absl::UnavailableError(absl::StrCat("database unavailable (", state, ")"));
+  }
+  return absl::InternalError(absl::StrCat("database error (", state, ")"));
+}
+
 absl::Status StatusFromCurrentException() {
   try {
     throw;
@@ -21,29 +47,7 @@ absl::Status StatusFromCurrentException() {
   } catch (const pqxx::deadlock_detected&) {
     return absl::AbortedError("deadlock detected; retry the transaction");
   } catch (const pqxx::sql_error& e) {
-    const std::string& state = e.sqlstate();
-    if (state == "57014") return absl::DeadlineExceededError("database statement timed out");
-    if (state == "23505") return absl::AlreadyExistsError("unique constraint violated (23505)");
-    if (state.rfind("23", 0) == 0) {
-      return absl::FailedPreconditionError(absl::StrCat("constraint violated (", state, ")"));
-    }
-    if (state.rfind("22", 0) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid data (", state, ")"));
-    }
-    if (state == "40003") {
-      return absl::UnknownError(
-          "database statement outcome unknown (40003); reconcile by "
-          "idempotency key");
-    }
-    if (state == "55P03") return absl::AbortedError("lock not available (55P03); retry");
-    // The server cannot do the work now, through no fault of the request: a connection problem,
-    // a shutdown, a read-only server (a failover in progress), insufficient resources (disk
-    // full, out of memory, too many connections, lock table full), an I/O error. Callers retry.
-    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "25006" ||
-        state.rfind("53", 0) == 0 || state.rfind("58", 0) == 0) {
-      return absl::UnavailableError(absl::StrCat("database unavailable (", state, ")"));
-    }
-    return absl::InternalError(absl::StrCat("database error (", state, ")"));
+    return StatusFromSqlState(e.sqlstate());
   } catch (const pqxx::argument_error&) {
     // libpq refused to quote a value (not valid in the client encoding); its message can quote
     // the bytes, so it is not passed on.

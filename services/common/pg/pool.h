@@ -75,6 +75,8 @@ class PgPool {
   [[nodiscard]] absl::Status RunTimed(absl::Time deadline, const TimedWork& work);
 
   PgPoolStats Stats() const;
+  // The DSN connections are opened with (for a connection of its own, e.g. CopyOutConnection).
+  const std::string& dsn() const { return options_.dsn; }
 
  private:
   explicit PgPool(PgPoolOptions options) : options_(std::move(options)) {}
@@ -99,6 +101,8 @@ class PgPool {
 
 // Maps a libpqxx/std exception (the one being handled) to a status, as described above.
 absl::Status StatusFromCurrentException();
+// The status of a server error with this SQLSTATE (the codes above).
+absl::Status StatusFromSqlState(const std::string& state);
 
 // `dsn` with libpq's connect_timeout set to `timeout` (whole seconds, at least 2), unless it
 // already sets one. Handles key=value and URI DSNs.
