@@ -97,8 +97,9 @@ absl::Status AuditLog::Submit(Pending* pending, absl::Time deadline) {
   std::unique_lock lock(mu_);
   queue_.push_back(pending);
   while (!pending->done) {
-    if (!committing_) {  // lead: commit what is queued, then hand the lead to the next waiter
-      committing_ = true;
+    if (CanLead()) {  // lead: commit what is queued; the lead passes on once the rows are written
+      writing_ = true;
+      ++in_flight_;
       std::vector<Pending*> group;
       size_t events = 0;
       while (!queue_.empty() && (group.empty() || events + queue_.front()->events.size() <=
@@ -108,11 +109,12 @@ absl::Status AuditLog::Submit(Pending* pending, absl::Time deadline) {
         group.push_back(queue_.front());
         queue_.pop_front();
       }
+      const std::optional<ChainHead> predicted = predicted_;
       lock.unlock();
-      const bool checkpoint_due = CommitGroup(group);  // answers each member
+      const bool checkpoint_due = CommitGroup(group, predicted);  // answers each member
       lock.lock();
-      committing_ = false;
-      if (!queue_.empty()) queue_.front()->wake.notify_one();
+      --in_flight_;
+      WakeNextLeader();
       if (checkpoint_due) {  // signed after handing on the lead: appends do not wait for it
         lock.unlock();
         (void)CreateCheckpoint(options_.now() + absl::Seconds(10));
@@ -129,23 +131,52 @@ absl::Status AuditLog::Submit(Pending* pending, absl::Time deadline) {
     if (pending->wake.wait_until(lock, absl::ToChronoTime(deadline)) == std::cv_status::timeout &&
         !pending->taken && !pending->done) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), pending));
-      if (!committing_ && !queue_.empty()) queue_.front()->wake.notify_one();
+      WakeNextLeader();
       return absl::DeadlineExceededError("audit append: deadline passed while queued");
     }
   }
   return pending->status;
 }
 
-bool AuditLog::CommitGroup(const std::vector<Pending*>& group) {
+bool AuditLog::CanLead() const { return !writing_ && in_flight_ < kMaxGroupsInFlight; }
+
+void AuditLog::WakeNextLeader() {
+  if (CanLead() && !queue_.empty()) queue_.front()->wake.notify_one();
+}
+
+bool AuditLog::CommitGroup(const std::vector<Pending*>& group, std::optional<ChainHead> predicted) {
   int64_t head = 0;
   absl::Status status;
+  bool released = false;   // the lead has been handed on (under mu_)
+  uint64_t published = 0;  // the generation of the prediction this group published, if any
+  // Once this group's rows are written the next group may write behind it, predicting the head
+  // this one will leave.
+  auto written = [&](const ChainHead& next) {
+    std::lock_guard lock(mu_);
+    predicted_ = next;
+    published = ++prediction_generation_;
+    if (!released) {
+      released = true;
+      writing_ = false;
+      WakeNextLeader();
+    }
+  };
   for (int attempt = 0; attempt < 3; ++attempt) {
-    status = store_->Transact(options_.now() + absl::Seconds(10),
-                              [&](AuditTxn& txn) { return CommitGroupInTxn(txn, group, &head); });
-    if (!absl::IsAborted(status)) break;
+    status = store_->Transact(options_.now() + absl::Seconds(10), [&](AuditTxn& txn) {
+      return CommitGroupInTxn(txn, group, predicted, written, &head);
+    });
+    if (status.ok()) break;
+    {  // groups behind this one must not predict from its failed attempt
+      std::lock_guard lock(mu_);
+      if (published != 0 && published == prediction_generation_) predicted_.reset();
+    }
+    const bool optimistic = predicted.has_value();
+    predicted.reset();  // a retry locks the head first
+    if (!absl::IsAborted(status) && !(optimistic && absl::IsAlreadyExists(status))) break;
   }
   {
     std::lock_guard lock(mu_);
+    if (!released) writing_ = false;  // failed before its rows were written
     for (Pending* p : group) {
       if (!status.ok()) p->status = status;
       p->done = true;
@@ -158,8 +189,15 @@ bool AuditLog::CommitGroup(const std::vector<Pending*>& group) {
 }
 
 absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group,
+                                        const std::optional<ChainHead>& predicted,
+                                        const std::function<void(const ChainHead&)>& written,
                                         int64_t* head_out) {
-  HIE_ASSIGN_OR_RETURN(ChainHead head, txn.LockHead());
+  ChainHead head;
+  if (predicted) {
+    head = *predicted;
+  } else {
+    HIE_ASSIGN_OR_RETURN(head, txn.LockHead());
+  }
   std::vector<std::string> ids;
   for (const Pending* p : group) {
     for (const auto& e : p->events) ids.push_back(e.event_id());
@@ -213,7 +251,15 @@ absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending
       position = std::max(position, p->feed_position->second);
     }
   }
-  if (!appended.empty()) HIE_RETURN_IF_ERROR(txn.Append(appended));
+  const ChainHead next = appended.empty() ? head : ChainHead{sequence, previous, record_time};
+  if (appended.empty()) {
+    written(next);
+  } else if (predicted) {
+    HIE_RETURN_IF_ERROR(txn.AppendExpecting(head, appended, [&] { written(next); }));
+  } else {
+    HIE_RETURN_IF_ERROR(txn.Append(appended));
+    written(next);
+  }
   for (const auto& [feed, position] : positions) {
     HIE_RETURN_IF_ERROR(txn.SetPosition(feed, position));
   }

@@ -5,13 +5,18 @@
 // storage through the AuditStore port.
 //
 // Appending. Callers hand in validated events; concurrent callers are committed together: the
-// first caller to find no commit running becomes the committer and commits everything queued
-// (up to max_group_events) in ONE transaction, answers each caller, and goes on while more is
-// queued. Inside that transaction the head is locked, every event id looked up, and sequences,
-// record times and hashes assigned, so the chain and the gap-free sequence are decided in the
-// commit itself. Several replicas share one chain through that lock on the head row: their
-// groups serialise on it, and each group costs one lock and one commit however many events it
-// holds. A caller is answered only after its group committed (durable before acknowledged).
+// first waiting caller that may lead takes everything queued (up to max_group_events) as ONE
+// group, committed in ONE transaction, and answers each of its callers. Inside that
+// transaction every event id is looked up, sequences, record times and hashes assigned, the
+// rows written, and the head row locked and moved, so the chain and the gap-free sequence are
+// decided in the commit itself. Two groups may be in flight (pipelining): once a group's rows
+// are written, the next leader chains its group from the head the first will leave (predicted)
+// and writes its rows while the first commits; it then takes the head lock, which it gets only
+// after the first committed, and commits only if the head is the one predicted
+// (AuditTxn::AppendExpecting); otherwise (the first failed, or another replica appended) it
+// rolls back and retries from the locked head. Several replicas share one chain through that
+// lock on the head row: their groups serialise on it. A caller is answered only after its group
+// committed (durable before acknowledged).
 // Each caller's events are all or nothing: an event id already stored with the same content
 // answers with the original sequence and hash; with other content, ALREADY_EXISTS for that
 // caller only (the rest of the group goes on). record_time never goes backwards.
@@ -35,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,9 +119,18 @@ class AuditLog {
  private:
   struct Pending;
   absl::Status Submit(Pending* pending, absl::Time deadline);
-  // Commits `group` and answers its members; true when a checkpoint is due.
-  bool CommitGroup(const std::vector<Pending*>& group);
-  absl::Status CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group, int64_t* head);
+  // Whether a waiting caller may lead a group now, and waking the first waiter if so (mu_ held).
+  bool CanLead() const;
+  void WakeNextLeader();
+  // Commits `group` (behind the `predicted` head, if given) and answers its members; true when
+  // a checkpoint is due.
+  bool CommitGroup(const std::vector<Pending*>& group, std::optional<ChainHead> predicted);
+  // One attempt: chains the group from `predicted` (or the locked head), calls `written` with
+  // the head it will leave once its rows are written.
+  absl::Status CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group,
+                                const std::optional<ChainHead>& predicted,
+                                const std::function<void(const ChainHead&)>& written,
+                                int64_t* head);
   absl::Status CheckCheckpoints(const std::vector<v1::Checkpoint>& checkpoints, int64_t verified_to,
                                 const std::map<int64_t, std::string>& hashes,
                                 v1::VerifyResult* result, absl::Time deadline);
@@ -126,9 +141,14 @@ class AuditLog {
   PatientResolver* const resolver_;
   const AuditLogOptions options_;
 
+  static constexpr int kMaxGroupsInFlight = 2;
   std::mutex mu_;
   std::deque<Pending*> queue_;
-  bool committing_ = false;
+  bool writing_ = false;  // a leader is chaining and writing its group
+  int in_flight_ = 0;     // groups whose transaction has not ended
+  // The head the last group to write its rows will leave, while nothing says it failed.
+  std::optional<ChainHead> predicted_;
+  uint64_t prediction_generation_ = 0;
   int64_t last_checkpoint_sequence_ = 0;  // guarded by checkpoint_mu_
   absl::Time last_checkpoint_time_ = absl::InfinitePast();
   std::mutex checkpoint_mu_;

@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <mutex>
 #include <pqxx/nontransaction>
+#include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/core/audit_log.h"
@@ -182,6 +185,40 @@ TEST_F(AuditTamperPgTest, AKeySwappedInTheDatabaseDoesNotHideARewrite) {
   EXPECT_EQ(Verify().status(), v1::VerifyResult::STATUS_VALID);
 }
 
+// Many callers at once: groups are pipelined (two transactions in flight, the second writing
+// behind the first); the chain must still be one gap-free, valid sequence, each event once.
+TEST_F(AuditTamperPgTest, ConcurrentCallersMakeOneValidGapFreeChain) {
+  std::mutex mu;
+  std::set<int64_t> sequences;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        std::vector<v1::AuditEvent> events;
+        for (int k = 0; k <= i % 3; ++k) events.push_back(Event(1000 + t * 1000 + i * 10 + k));
+        if (i % 7 == 0) events.push_back(Event(5));  // a retry of a stored event
+        auto appended = log_->Append(events, kDeadline);
+        ASSERT_TRUE(appended.ok()) << appended.status();
+        std::lock_guard lock(mu);
+        for (size_t k = 0; k < appended->size(); ++k) {
+          if (events[k].event_id() == "ev-5") {
+            EXPECT_EQ((*appended)[k].sequence, 5);
+          } else {
+            EXPECT_TRUE(sequences.insert((*appended)[k].sequence).second);
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(sequences.size(), 8u * (14 * 1 + 13 * 2 + 13 * 3));
+  EXPECT_EQ(*sequences.begin(), 21);
+  EXPECT_EQ(*sequences.rbegin(), 20 + static_cast<int64_t>(sequences.size()));
+  v1::VerifyResult r = Verify();
+  EXPECT_EQ(r.status(), v1::VerifyResult::STATUS_VALID) << r.detail();
+  EXPECT_EQ(r.events_checked(), 20 + static_cast<int64_t>(sequences.size()));
+}
+
 TEST_F(AuditTamperPgTest, AppendsAfterARestartContinueTheChain) {
   auto store = PgAuditStore::Create(pool_.get(), absl::Now(), absl::Now() + absl::Seconds(30));
   ASSERT_TRUE(store.ok());
@@ -192,6 +229,11 @@ TEST_F(AuditTamperPgTest, AppendsAfterARestartContinueTheChain) {
   EXPECT_EQ((*appended)[0].sequence, 21);
   EXPECT_EQ((*appended)[1].sequence, 1);
   EXPECT_EQ(Verify().events_checked(), 21);
+  // The first log (a second replica, now) predicts a stale head: it must notice and go on.
+  auto behind = log_->Append({Event(22)}, kDeadline);
+  ASSERT_TRUE(behind.ok()) << behind.status();
+  EXPECT_EQ((*behind)[0].sequence, 22);
+  EXPECT_EQ(Verify().status(), v1::VerifyResult::STATUS_VALID);
 }
 
 }  // namespace

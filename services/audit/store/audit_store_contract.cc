@@ -182,6 +182,34 @@ TEST_P(AuditStoreContractTest, AppendMustContinueTheHead) {
   EXPECT_THAT(Sequences(Scan(*store_, 1, 10)), ElementsAre(1, 2, 3));
 }
 
+TEST_P(AuditStoreContractTest, AppendExpectingMovesOnlyTheExpectedHead) {
+  Chain chain;
+  NewEvent first = chain.Next(Content("e1", Utc(2024, 3, 1)), Utc(2024, 3, 1));
+  NewEvent second = chain.Next(Content("e2", Utc(2024, 3, 1)), Utc(2024, 3, 1));
+  auto append_expecting = [&](const ChainHead& expected, const std::vector<NewEvent>& events,
+                              int* written) {
+    return store_->Transact(Deadline(), [&](AuditTxn& txn) {
+      return txn.AppendExpecting(expected, events, [&] { ++*written; });
+    });
+  };
+  int written = 0;
+  const ChainHead genesis = *store_->Head(Deadline());
+  ASSERT_TRUE(append_expecting(genesis, {first}, &written).ok());
+  EXPECT_EQ(written, 1);
+  // Still expecting the genesis head: the chain moved, nothing is stored.
+  NewEvent stale = Chain().Next(Content("e9", Utc(2024, 3, 2)), Utc(2024, 3, 2));
+  EXPECT_EQ(append_expecting(genesis, {stale}, &written).code(), absl::StatusCode::kAborted);
+  // Events that do not continue the expected head.
+  const ChainHead after_first = *store_->Head(Deadline());
+  EXPECT_EQ(append_expecting(after_first, {first}, &written).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Sequences(Scan(*store_, 1, 10)), ElementsAre(1));
+  ASSERT_TRUE(append_expecting(after_first, {second}, &written).ok());
+  EXPECT_EQ(store_->Head(Deadline())->sequence, 2);
+  EXPECT_EQ(store_->Head(Deadline())->hash, second.event.hash());
+  EXPECT_THAT(Sequences(Scan(*store_, 1, 10)), ElementsAre(1, 2));
+}
+
 TEST_P(AuditStoreContractTest, DuplicateEventIdFailsTheWholeBatch) {
   Chain chain;
   ASSERT_TRUE(
@@ -433,6 +461,53 @@ TEST_P(AuditStoreContractTest, SearchByEachFilter) {
   q = {};
   q.actor_org = "nobody";
   EXPECT_THAT(Found(*store_, q), IsEmpty());
+}
+
+// Text that a store's bulk path must escape (COPY's tab, newline, backslash and "\N", SQL's
+// quotes, non-ASCII) is stored, found and read back exactly.
+TEST_P(AuditStoreContractTest, AwkwardTextIsStoredAndFoundExactly) {
+  const std::vector<std::string> texts = {"a\tb", "line\nbreak\r",   "back\\slash",
+                                          "\\N",  "it's \"quoted\"", "Zo\u00eb \u6771\u4eac"};
+  Chain chain;
+  std::vector<NewEvent> events;
+  const absl::Time t = absl::FromUnixSeconds(1'767'225'600);  // 2026-01-01
+  for (size_t i = 0; i < texts.size(); ++i) {
+    v1::AuditEvent e = Content(absl::StrCat("awkward-", texts[i], "-", i), t);
+    e.mutable_actor()->set_org(texts[i]);
+    e.mutable_actor()->set_user_id(texts[i]);
+    e.set_custodian_org(texts[i]);
+    e.set_request_id(texts[i]);
+    *e.add_patients() = Patient(texts[i], texts[i]);
+    events.push_back(chain.Next(std::move(e), t));
+  }
+  ASSERT_TRUE(AppendAll(*store_, events).ok());
+  std::vector<ChainRow> rows = Scan(*store_, 1, static_cast<int64_t>(texts.size()));
+  ASSERT_EQ(rows.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto seq = static_cast<int64_t>(i + 1);
+    EXPECT_EQ(rows[i].encoding, events[i].encoding);
+    EventQuery q;
+    q.actor_org = texts[i];
+    q.actor_user_id = texts[i];
+    q.custodian_org = texts[i];
+    q.request_id = texts[i];
+    EXPECT_THAT(Found(*store_, q), ElementsAre(seq)) << i;
+    q = {};
+    q.patients = {Patient(texts[i], texts[i])};
+    EXPECT_THAT(Found(*store_, q), ElementsAre(seq)) << i;
+  }
+  absl::StatusOr<std::map<std::string, ExistingEvent>> known;
+  ASSERT_TRUE(
+      store_
+          ->Transact(
+              absl::Now() + absl::Seconds(30),
+              [&](AuditTxn& txn) {
+                known = txn.FindEvents({events[0].event.event_id(), events[3].event.event_id()});
+                return known.status();
+              })
+          .ok());
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(known->size(), 2u);
 }
 
 TEST_P(AuditStoreContractTest, SearchByPatients) {

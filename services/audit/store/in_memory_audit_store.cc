@@ -43,6 +43,16 @@ class InMemoryTxn : public AuditTxn {
     }
     return absl::OkStatus();
   }
+  // Transactions run one at a time here, so the head is already what it will be at the lock.
+  absl::Status AppendExpecting(const ChainHead& expected, const std::vector<NewEvent>& events,
+                               const std::function<void()>& written) override {
+    if (state_.head.sequence != expected.sequence || state_.head.hash != expected.hash) {
+      return absl::AbortedError("the head is not the one expected");
+    }
+    absl::Status appended = Append(events);
+    if (appended.ok()) written();
+    return appended;
+  }
   absl::StatusOr<int64_t> GetPosition(const std::string& feed) override {
     auto it = state_.positions.find(feed);
     return it == state_.positions.end() ? 0 : it->second;

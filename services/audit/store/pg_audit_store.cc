@@ -12,6 +12,7 @@
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
+#include <pqxx/stream_to>
 #include <pqxx/transaction>
 #include <utility>
 
@@ -51,23 +52,6 @@ std::string ByteaLiteral(absl::string_view bytes) {
   return absl::StrCat("decode('", Hex(bytes), "', 'hex')");
 }
 
-// An array literal of hex strings, as an SQL text[] literal (hex needs no quoting).
-void AppendHexArray(const std::vector<absl::string_view>& items, std::string* out) {
-  size_t size = out->size() + 16;
-  for (absl::string_view item : items) size += 2 * item.size() + 3;
-  out->reserve(size);
-  out->append("'{");
-  for (size_t i = 0; i < items.size(); ++i) {
-    out->append(i > 0 ? ",\"" : "\"");
-    for (unsigned char b : items[i]) {
-      out->push_back(kHexDigits[b >> 4]);
-      out->push_back(kHexDigits[b & 15]);
-    }
-    out->push_back('"');
-  }
-  out->append("}'::text[]");
-}
-
 // A text[] literal: elements quoted for the array syntax, the whole quoted by libpq.
 std::string TextArray(const pqxx::transaction_base& tx, const std::vector<std::string>& items) {
   std::string out = "{";
@@ -82,11 +66,6 @@ std::string TextArray(const pqxx::transaction_base& tx, const std::vector<std::s
   }
   out += '}';
   return absl::StrCat(tx.quote(out), "::text[]");
-}
-
-template <typename T>
-std::string NumberArray(const std::vector<T>& items, absl::string_view type) {
-  return absl::StrCat("'{", absl::StrJoin(items, ","), "}'::", type, "[]");
 }
 
 // PostgreSQL text cannot hold a NUL byte (and libpq would cut the statement there).
@@ -261,91 +240,68 @@ std::optional<int64_t> MonthOfPartition(absl::string_view name) {
 // Append
 // ---------------------------------------------------------------------------------------------
 
-// The columns of a batch, one array each.
-struct Columns {
-  std::vector<int64_t> sequence, record_time, event_time;
-  std::vector<int> type, outcome, purpose;
-  std::vector<std::string> event_id, actor_org, actor_user, custodian, request_id;
-  std::vector<absl::string_view> encoding, hash, previous_hash, fingerprint;
-  std::vector<const char*> break_glass;
-  // event_patients
-  std::vector<std::string> p_org, p_local_id;
-  std::vector<int64_t> p_event_time, p_sequence, p_record_time;
-};
+// The rows of a batch as COPY FROM STDIN sends them (libpqxx's stream_to escapes each field of a
+// tuple for
+// the text format; a bytea goes as its hex input form "\\x..."): cheaper for the server than
+// one INSERT of unnested arrays, which it had to parse, unnest and buffer before inserting.
+std::string HexBytea(absl::string_view bytes) { return absl::StrCat("\\x", Hex(bytes)); }
 
-absl::StatusOr<Columns> ColumnsOf(const std::vector<NewEvent>& events) {
-  Columns c;
+// Checks what goes into text columns, then copies the batch into events, event_ids and
+// event_patients (one COPY each).
+absl::Status CopyBatch(pqxx::work& tx, const std::vector<NewEvent>& events) {
   for (const NewEvent& n : events) {
     const v1::AuditEvent& e = n.event;
     HIE_RETURN_IF_ERROR(CheckText(
         {e.event_id(), e.actor().org(), e.actor().user_id(), e.custodian_org(), e.request_id()}));
-    const int64_t record_time = TimestampNanos(e.record_time());
-    const int64_t event_time = TimestampNanos(e.event_time());
-    c.sequence.push_back(e.sequence());
-    c.record_time.push_back(record_time);
-    c.event_time.push_back(event_time);
-    c.type.push_back(e.type());
-    c.outcome.push_back(e.outcome());
-    c.purpose.push_back(e.purpose_of_use());
-    c.event_id.push_back(e.event_id());
-    c.actor_org.push_back(e.actor().org());
-    c.actor_user.push_back(e.actor().user_id());
-    c.custodian.push_back(e.custodian_org());
-    c.request_id.push_back(e.request_id());
-    c.break_glass.push_back(e.break_glass_id().empty() ? "f" : "t");
-    c.encoding.push_back(n.encoding);
-    c.hash.push_back(e.hash());
-    c.previous_hash.push_back(e.previous_hash());
-    c.fingerprint.push_back(n.fingerprint);
-    for (const SourceId& p : e.patients()) {
-      HIE_RETURN_IF_ERROR(CheckText({p.org(), p.local_id()}));
-      c.p_org.push_back(p.org());
-      c.p_local_id.push_back(p.local_id());
-      c.p_event_time.push_back(event_time);
-      c.p_sequence.push_back(e.sequence());
-      c.p_record_time.push_back(record_time);
+    for (const SourceId& p : e.patients()) HIE_RETURN_IF_ERROR(CheckText({p.org(), p.local_id()}));
+  }
+  {
+    pqxx::stream_to copy(
+        tx, "audit.events",
+        std::vector<std::string>{"sequence", "event_id", "record_time_ns", "event_time_ns", "type",
+                                 "outcome", "purpose", "actor_org", "actor_user_id",
+                                 "custodian_org", "request_id", "break_glass", "encoding", "hash",
+                                 "previous_hash", "fingerprint"});
+    for (const NewEvent& n : events) {
+      const v1::AuditEvent& e = n.event;
+      copy << std::make_tuple(
+          absl::StrCat(e.sequence()), e.event_id(), absl::StrCat(TimestampNanos(e.record_time())),
+          absl::StrCat(TimestampNanos(e.event_time())), absl::StrCat(static_cast<int>(e.type())),
+          absl::StrCat(static_cast<int>(e.outcome())),
+          absl::StrCat(static_cast<int>(e.purpose_of_use())), e.actor().org(), e.actor().user_id(),
+          e.custodian_org(), e.request_id(), e.break_glass_id().empty() ? "f" : "t",
+          HexBytea(n.encoding), HexBytea(e.hash()), HexBytea(e.previous_hash()),
+          HexBytea(n.fingerprint));
     }
+    copy.complete();
   }
-  return c;
-}
-
-// One statement inserting a batch into events, event_ids and event_patients.
-// Appends to `sql` one statement inserting a batch into events, event_ids and event_patients
-// (written in place: the hex arrays are most of a megabyte per thousand events).
-void AppendSql(const pqxx::transaction_base& tx, const Columns& c, std::string* sql) {
-  size_t hex_bytes = 0;
-  for (size_t i = 0; i < c.encoding.size(); ++i) {
-    hex_bytes += 2 * (c.encoding[i].size() + c.hash[i].size() + c.previous_hash[i].size() +
-                      c.fingerprint[i].size()) +
-                 16;
+  {
+    pqxx::stream_to copy(
+        tx, "audit.event_ids",
+        std::vector<std::string>{"event_id", "sequence", "hash", "record_time_ns", "fingerprint"});
+    for (const NewEvent& n : events) {
+      const v1::AuditEvent& e = n.event;
+      copy << std::make_tuple(e.event_id(), absl::StrCat(e.sequence()), HexBytea(e.hash()),
+                              absl::StrCat(TimestampNanos(e.record_time())),
+                              HexBytea(n.fingerprint));
+    }
+    copy.complete();
   }
-  sql->reserve(sql->size() + hex_bytes + 200 * c.encoding.size() + 4096);
-  absl::StrAppend(sql, "WITH t AS (SELECT * FROM unnest(", NumberArray(c.sequence, "bigint"), ", ",
-                  TextArray(tx, c.event_id), ", ", NumberArray(c.record_time, "bigint"), ", ",
-                  NumberArray(c.event_time, "bigint"), ", ", NumberArray(c.type, "smallint"), ", ",
-                  NumberArray(c.outcome, "smallint"), ", ", NumberArray(c.purpose, "smallint"),
-                  ", ", TextArray(tx, c.actor_org), ", ", TextArray(tx, c.actor_user), ", ",
-                  TextArray(tx, c.custodian), ", ", TextArray(tx, c.request_id), ", ",
-                  NumberArray(c.break_glass, "boolean"));
-  for (const auto* column : {&c.encoding, &c.hash, &c.previous_hash, &c.fingerprint}) {
-    sql->append(", ");
-    AppendHexArray(*column, sql);
+  {
+    pqxx::stream_to copy(
+        tx, "audit.event_patients",
+        std::vector<std::string>{"org", "local_id", "event_time_ns", "sequence", "record_time_ns"});
+    for (const NewEvent& n : events) {
+      const v1::AuditEvent& e = n.event;
+      for (const SourceId& p : e.patients()) {
+        copy << std::make_tuple(p.org(), p.local_id(), absl::StrCat(TimestampNanos(e.event_time())),
+                                absl::StrCat(e.sequence()),
+                                absl::StrCat(TimestampNanos(e.record_time())));
+      }
+    }
+    copy.complete();
   }
-  absl::StrAppend(
-      sql,
-      ") AS x(seq, id, rt, et, ty, oc, pu, ao, au, co, rq, bg, enc, h, ph, fp)),"
-      " ev AS (INSERT INTO audit.events (sequence, event_id, record_time_ns, event_time_ns, type,"
-      "  outcome, purpose, actor_org, actor_user_id, custodian_org, request_id, break_glass,"
-      "  encoding, hash, previous_hash, fingerprint)"
-      "  SELECT seq, id, rt, et, ty, oc, pu, ao, au, co, rq, bg, decode(enc, 'hex'),"
-      "  decode(h, 'hex'), decode(ph, 'hex'), decode(fp, 'hex') FROM t),"
-      " ids AS (INSERT INTO audit.event_ids (event_id, sequence, hash, record_time_ns,"
-      "  fingerprint) SELECT id, seq, decode(h, 'hex'), rt, decode(fp, 'hex') FROM t)"
-      " INSERT INTO audit.event_patients (org, local_id, event_time_ns, sequence, record_time_ns)"
-      " SELECT * FROM unnest(",
-      TextArray(tx, c.p_org), ", ", TextArray(tx, c.p_local_id), ", ",
-      NumberArray(c.p_event_time, "bigint"), ", ", NumberArray(c.p_sequence, "bigint"), ", ",
-      NumberArray(c.p_record_time, "bigint"), ")");
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,28 +355,24 @@ class PgTxn : public AuditTxn {
   absl::Status Append(const std::vector<NewEvent>& events) override {
     if (events.empty()) return absl::OkStatus();
     if (!head_) HIE_RETURN_IF_ERROR(LockHead().status());
-    for (size_t i = 0; i < events.size(); ++i) {
-      if (events[i].event.sequence() != head_->sequence + 1 + static_cast<int64_t>(i)) {
-        return absl::FailedPreconditionError("append does not continue the head");
-      }
+    HIE_RETURN_IF_ERROR(CheckContinues(*head_, events));
+    HIE_RETURN_IF_ERROR(WriteRows(events));
+    return MoveHead(events.back().event);
+  }
+
+  absl::Status AppendExpecting(const ChainHead& expected, const std::vector<NewEvent>& events,
+                               const std::function<void()>& written) override {
+    if (events.empty()) return absl::OkStatus();
+    HIE_RETURN_IF_ERROR(CheckContinues(expected, events));
+    if (!prefix_.empty()) HIE_RETURN_IF_ERROR(Exec("SELECT 1").status());  // the timeout first
+    HIE_RETURN_IF_ERROR(WriteRows(events));
+    written();
+    const std::optional<ChainHead> held = head_;
+    HIE_ASSIGN_OR_RETURN(ChainHead head, held ? *held : LockHead());
+    if (head.sequence != expected.sequence || head.hash != expected.hash) {
+      return absl::AbortedError("the head is not the one expected");
     }
-    HIE_ASSIGN_OR_RETURN(Columns columns, ColumnsOf(events));
-    std::set<int64_t> new_months;
-    for (int64_t t : columns.record_time) {
-      int64_t month = MonthOf(t);
-      if (!known_months_.count(month)) new_months.insert(month);
-    }
-    const v1::AuditEvent& last = events.back().event;
-    std::string sql = new_months.empty() ? "" : CreatePartitionsSql(new_months) + "; ";
-    AppendSql(tx_, columns, &sql);
-    absl::StrAppend(&sql, "; UPDATE audit.head SET sequence = ", last.sequence(),
-                    ", hash = ", ByteaLiteral(last.hash()),
-                    ", record_time_ns = ", columns.record_time.back());
-    HIE_RETURN_IF_ERROR(Exec(sql).status());
-    known_months_.insert(new_months.begin(), new_months.end());
-    created_months_.insert(new_months.begin(), new_months.end());
-    head_ = ChainHead{last.sequence(), last.hash(), TimeOf(columns.record_time.back())};
-    return absl::OkStatus();
+    return MoveHead(events.back().event);
   }
 
   absl::StatusOr<int64_t> GetPosition(const std::string& feed) override {
@@ -447,16 +399,58 @@ class PgTxn : public AuditTxn {
   // Sends `sql` (with the statement timeout when it is the first); a database error poisons
   // the transaction: this and every later call answer it.
   absl::StatusOr<pqxx::result> Exec(const std::string& sql) {
+    pqxx::result r;
+    HIE_RETURN_IF_ERROR(Guard([&] {
+      r = prefix_.empty() ? tx_.exec(sql)
+                          : tx_.exec(absl::StrCat(std::exchange(prefix_, ""), "; ", sql));
+      return absl::OkStatus();
+    }));
+    return r;
+  }
+  // Runs `work` on the transaction unless it already failed; a database exception poisons it.
+  absl::Status Guard(const std::function<absl::Status()>& work) {
     if (failure_ != nullptr) return failure_status_;
     try {
-      if (prefix_.empty()) return tx_.exec(sql);
-      pqxx::result r = tx_.exec(absl::StrCat(std::exchange(prefix_, ""), "; ", sql));
-      return r;
+      return work();
     } catch (...) {
       failure_ = std::current_exception();
       failure_status_ = pg::StatusFromCurrentException();
       return failure_status_;
     }
+  }
+
+  static absl::Status CheckContinues(const ChainHead& head, const std::vector<NewEvent>& events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (events[i].event.sequence() != head.sequence + 1 + static_cast<int64_t>(i)) {
+        return absl::FailedPreconditionError("append does not continue the head");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The rows of `events` (creating the partitions of months not seen yet).
+  absl::Status WriteRows(const std::vector<NewEvent>& events) {
+    std::set<int64_t> new_months;
+    for (const NewEvent& n : events) {
+      const int64_t month = MonthOf(TimestampNanos(n.event.record_time()));
+      if (!known_months_.count(month)) new_months.insert(month);
+    }
+    if (!new_months.empty()) HIE_RETURN_IF_ERROR(Exec(CreatePartitionsSql(new_months)).status());
+    HIE_RETURN_IF_ERROR(Guard([&] { return CopyBatch(tx_, events); }));
+    known_months_.insert(new_months.begin(), new_months.end());
+    created_months_.insert(new_months.begin(), new_months.end());
+    return absl::OkStatus();
+  }
+
+  // Moves the (locked) head to `last`.
+  absl::Status MoveHead(const v1::AuditEvent& last) {
+    const int64_t record_time = TimestampNanos(last.record_time());
+    HIE_RETURN_IF_ERROR(Exec(absl::StrCat("UPDATE audit.head SET sequence = ", last.sequence(),
+                                          ", hash = ", ByteaLiteral(last.hash()),
+                                          ", record_time_ns = ", record_time))
+                            .status());
+    head_ = ChainHead{last.sequence(), last.hash(), TimeOf(record_time)};
+    return absl::OkStatus();
   }
 
   pqxx::work& tx_;

@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <future>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/store/audit_store_contract.h"
@@ -226,6 +228,58 @@ TEST_F(PgAuditStoreTest, CreateMakesThisAndNextMonthAndAppendMakesOthers) {
                                                               absl::UTCTimeZone())))
                   .ok());
   EXPECT_EQ(ScanAll(*f->store).size(), 4u);
+}
+
+// The pipelined append: a second transaction writes behind a first that has not committed, and
+// commits only after it and only if it committed.
+TEST_F(PgAuditStoreTest, AppendExpectingWritesBehindATransactionInFlight) {
+  absl::StatusOr<PgFixture> f = PgFixture::Make();
+  ASSERT_TRUE(f.ok()) << f.status();
+  for (const bool first_commits : {true, false}) {
+    Events events;
+    const ChainHead start = *f->store->Head(In(absl::Seconds(10)));
+    // Events continues from genesis: skip what an earlier round committed.
+    (void)events.Batch(static_cast<int>(start.sequence), absl::Now());
+    std::vector<NewEvent> first = events.Batch(3, absl::Now());
+    std::vector<NewEvent> second = events.Batch(2, absl::Now());
+    const ChainHead after_first{first.back().event.sequence(), first.back().event.hash(),
+                                absl::Now()};
+    std::promise<void> first_written, second_written;
+    std::promise<void> release_first;
+    std::shared_future<void> release = release_first.get_future().share();
+    std::thread one([&] {
+      absl::Status s = f->store->Transact(In(absl::Seconds(30)), [&](AuditTxn& txn) {
+        HIE_RETURN_IF_ERROR(txn.LockHead().status());
+        HIE_RETURN_IF_ERROR(txn.Append(first));
+        first_written.set_value();
+        release.wait();
+        return first_commits ? absl::OkStatus() : absl::InternalError("rolled back");
+      });
+      EXPECT_EQ(s.ok(), first_commits) << s;
+    });
+    first_written.get_future().wait();
+    absl::Status second_status;
+    std::thread two([&] {
+      second_status = f->store->Transact(In(absl::Seconds(30)), [&](AuditTxn& txn) {
+        return txn.AppendExpecting(after_first, second, [&] { second_written.set_value(); });
+      });
+    });
+    // The second's rows are written while the first still holds the head.
+    ASSERT_EQ(second_written.get_future().wait_for(std::chrono::seconds(10)),
+              std::future_status::ready);
+    EXPECT_EQ(f->store->Head(In(absl::Seconds(10)))->sequence, start.sequence);
+    release_first.set_value();
+    one.join();
+    two.join();
+    if (first_commits) {
+      EXPECT_TRUE(second_status.ok()) << second_status;
+      EXPECT_EQ(f->store->Head(In(absl::Seconds(10)))->sequence, start.sequence + 5);
+    } else {
+      EXPECT_EQ(second_status.code(), absl::StatusCode::kAborted) << second_status;
+      EXPECT_EQ(f->store->Head(In(absl::Seconds(10)))->sequence, start.sequence);
+      EXPECT_EQ(ScanAll(*f->store).size(), static_cast<size_t>(start.sequence));
+    }
+  }
 }
 
 TEST_F(PgAuditStoreTest, ScanShowsRowsExactlyAsStored) {
