@@ -1,6 +1,7 @@
-// About 880 lines: the one adapter of the AuditStore port, kept whole so that every SQL statement
+// About 890 lines: the one adapter of the AuditStore port, kept whole so that every SQL statement
 // it sends (append, scan, search, retention) can be reviewed in one file; the pieces are
-// separated by banners (literals, row reading, partitions, append, transaction, search, store).
+// separated by banners (literals, row reading, partitions, append, transaction, search, scanning
+// the chain, store).
 
 #include "services/audit/store/pg_audit_store.h"
 
@@ -241,9 +242,8 @@ std::optional<int64_t> MonthOfPartition(absl::string_view name) {
 // ---------------------------------------------------------------------------------------------
 
 // The rows of a batch as COPY FROM STDIN sends them (libpqxx's stream_to escapes each field of a
-// tuple for
-// the text format; a bytea goes as its hex input form "\\x..."): cheaper for the server than
-// one INSERT of unnested arrays, which it had to parse, unnest and buffer before inserting.
+// tuple for the text format; a bytea goes as its hex input form "\\x..."): cheaper for the
+// server than one INSERT of unnested arrays, which it had to parse, unnest and buffer first.
 std::string HexBytea(absl::string_view bytes) { return absl::StrCat("\\x", Hex(bytes)); }
 
 // Checks what goes into text columns, then copies the batch into events, event_ids and

@@ -7,10 +7,11 @@
 // pooled connection. `SET LOCAL statement_timeout` (the time left until the deadline) travels
 // with the first statement. LockHead() is `SELECT ... FROM audit.head FOR UPDATE`: appends of
 // every replica serialise on that row, which is what keeps the chain gap-free (Append locks the
-// head itself when work did not). Append sends a whole batch in ONE round trip: one statement
-// with one array parameter per column (bytes as hex text) inserting into events, event_ids and
-// event_patients, plus the head update. Its errors: FAILED_PRECONDITION (sequences do not
-// continue the head: checked before anything is sent), ALREADY_EXISTS (an event id already
+// head itself when work did not). Append sends a batch as three `COPY ... FROM STDIN` (text
+// format, bytes as hex) into events, event_ids and event_patients, then the head update;
+// AppendExpecting writes the same rows first and locks the head after (the head lock is then
+// the only wait on a transaction still in flight). Its errors: FAILED_PRECONDITION (sequences do
+// not continue the head: checked before anything is sent), ALREADY_EXISTS (an event id already
 // stored, or twice in the batch: the primary key of event_ids), INVALID_ARGUMENT (a searchable
 // text field holding a NUL byte, which PostgreSQL text cannot store).
 // After a database error inside work, later calls on the txn return the same error and the
