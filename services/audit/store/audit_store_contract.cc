@@ -718,6 +718,21 @@ TEST_P(AuditStoreContractTest, DropBeforeDropsOnlyCoveredWholeMonths) {
   by_patient.patients = {Patient("clinic-a", "mrn-1")};
   EXPECT_THAT(Found(*store_, by_patient), ElementsAre(9, 8, 7, 6, 5, 4));
   EXPECT_EQ(store_->Head(Deadline())->sequence, 9);
+  // The dropped events' ids are forgotten with them; the others stay known.
+  absl::StatusOr<std::map<std::string, ExistingEvent>> known;
+  ASSERT_TRUE(store_
+                  ->Transact(Deadline(),
+                             [&](AuditTxn& txn) {
+                               known = txn.FindEvents(
+                                   {events[0].event.event_id(), events[2].event.event_id(),
+                                    events[3].event.event_id(), events[8].event.event_id()});
+                               return known.status();
+                             })
+                  .ok());
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(known->size(), 2u);
+  EXPECT_EQ(known->count(events[3].event.event_id()), 1u);
+  EXPECT_EQ(known->count(events[8].event.event_id()), 1u);
 
   // Covered entirely, but March ends after the cutoff: only February goes.
   dropped = store_->DropBefore(Utc(2024, 3, 31), 100, Deadline());

@@ -230,6 +230,7 @@ absl::StatusOr<int64_t> InMemoryAuditStore::DropBefore(absl::Time cutoff, int64_
     if (next > cutoff || max_seq > covered_sequence) break;
     for (auto it = state_.events.begin(); it != state_.events.end() && it->first <= max_seq;) {
       state_.horizon = RetentionHorizon{it->first + 1, it->second.hash()};
+      state_.by_id.erase(it->second.event_id());
       state_.chain.erase(it->first);
       it = state_.events.erase(it);
       ++dropped;

@@ -31,7 +31,9 @@ namespace {
 // event_patients (one row per event and patient source id).
 //
 // event_ids is the idempotency index (one row per event id, the primary key catches a retried
-// or duplicated id); not partitioned, its rows are deleted by sequence with their month.
+// or duplicated id); not partitioned, its rows are deleted with their month (joined on event_id
+// with the month's partition, migration 2; version 1 deleted them by sequence, through an index
+// every append had to maintain).
 constexpr char kV1[] = R"sql(
 CREATE TABLE audit.events (
   sequence       bigint NOT NULL,
@@ -123,6 +125,10 @@ CREATE TABLE audit.signing_keys (
 std::span<const pg::Migration> Migrations() {
   static const std::vector<pg::Migration> kMigrations = {
       {1, "audit store tables", kV1},
+      // One b-tree insert fewer per event (of nine): retention now finds a month's ids through
+      // the month's own partition.
+      {2, "event_ids without its sequence index",
+       "DROP INDEX IF EXISTS audit.event_ids_sequence_idx"},
   };
   return kMigrations;
 }

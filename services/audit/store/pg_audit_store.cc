@@ -863,8 +863,11 @@ absl::StatusOr<int64_t> PgAuditStore::DropBefore(absl::Time cutoff, int64_t cove
           pqxx::result top = tx.exec(
               absl::StrCat("SELECT sequence, hash, (SELECT count(*) FROM audit.events_", suffix,
                            ") FROM audit.events_", suffix, " ORDER BY sequence DESC LIMIT 1"));
-          std::string drop = absl::StrCat("DROP TABLE audit.events_", suffix,
-                                          "; DROP TABLE IF EXISTS audit.event_patients_", suffix);
+          // The month's event ids first (joined on the primary key of event_ids), then its tables.
+          std::string drop =
+              absl::StrCat("DELETE FROM audit.event_ids i USING audit.events_", suffix,
+                           " e WHERE i.event_id = e.event_id; DROP TABLE audit.events_", suffix,
+                           "; DROP TABLE IF EXISTS audit.event_patients_", suffix);
           if (!top.empty()) {
             int64_t max_sequence = 0, count = 0;
             std::string hash;
@@ -873,8 +876,7 @@ absl::StatusOr<int64_t> PgAuditStore::DropBefore(absl::Time cutoff, int64_t cove
               return Unreadable("event", max_sequence);
             }
             if (max_sequence > covered_sequence) break;
-            absl::StrAppend(&drop, "; DELETE FROM audit.event_ids WHERE sequence <= ", max_sequence,
-                            "; UPDATE audit.horizon SET first_sequence = ", max_sequence + 1,
+            absl::StrAppend(&drop, "; UPDATE audit.horizon SET first_sequence = ", max_sequence + 1,
                             ", previous_hash = ", ByteaLiteral(hash));
             dropped += count;
           }
