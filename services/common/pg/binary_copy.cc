@@ -79,42 +79,53 @@ absl::Status BinaryCopyParser::Feed(absl::string_view bytes, const CopyRowFn& ro
       header_done_ = true;
       continue;
     }
-    if (left < 2) break;
-    const int16_t count = Be16(data + at);
-    if (count == -1) {
-      trailer_seen_ = true;
-      at += 2;
-      continue;
+    if (!tuple_) {
+      if (left < 2) break;
+      const int16_t count = Be16(data + at);
+      if (count == -1) {
+        trailer_seen_ = true;
+        at += 2;
+        continue;
+      }
+      if (count < 0) {
+        status = Fail("negative field count");
+        break;
+      }
+      tuple_.emplace();
+      tuple_->count = count;
+      tuple_->end = 2;
     }
-    if (count < 0) {
-      status = Fail("negative field count");
-      break;
-    }
-    // Does the whole tuple lie in the buffer? Lengths are checked before anything is read.
-    size_t p = at + 2;
-    fields_.assign(count, std::nullopt);
+    // The fields read so far are kept (offsets from the tuple's start), so a tuple arriving in
+    // many pieces is still read once: linear in the stream. Lengths are checked before reading.
+    Tuple& t = *tuple_;
     bool whole = true;
-    for (int16_t i = 0; i < count && status.ok(); ++i) {
-      if (size - p < 4) {
+    while (static_cast<int16_t>(t.spans.size()) < t.count) {
+      if (left - t.end < 4) {
         whole = false;
         break;
       }
-      const auto length = static_cast<int32_t>(Be32(data + p));
-      p += 4;
-      if (length == -1) continue;
-      if (length < 0) {
+      const auto length = static_cast<int32_t>(Be32(data + at + t.end));
+      if (length < -1) {
         status = Fail("negative field length");
         break;
       }
-      if (size - p < static_cast<size_t>(length)) {
+      const size_t bytes_after = length == -1 ? 0 : static_cast<size_t>(length);
+      if (left - t.end - 4 < bytes_after) {
         whole = false;
         break;
       }
-      fields_[i] = absl::string_view(data + p, static_cast<size_t>(length));
-      p += static_cast<size_t>(length);
+      t.spans.emplace_back(length == -1 ? -1 : static_cast<int64_t>(t.end + 4), bytes_after);
+      t.end += 4 + bytes_after;
     }
     if (!status.ok() || !whole) break;
-    at = p;
+    fields_.clear();
+    for (const auto& [offset, length] : t.spans) {
+      fields_.push_back(offset < 0 ? std::nullopt
+                                   : std::optional<absl::string_view>(
+                                         absl::string_view(data + at + offset, length)));
+    }
+    at += t.end;
+    tuple_.reset();
     status = row(fields_);
     if (!status.ok()) failed_ = true;
   }
@@ -128,7 +139,7 @@ absl::Status BinaryCopyParser::Feed(absl::string_view bytes, const CopyRowFn& ro
 
 absl::Status BinaryCopyParser::Finish() const {
   if (failed_) return absl::InternalError("binary COPY stream: failed earlier");
-  if (!trailer_seen_ || !buffer_.empty()) {
+  if (!trailer_seen_ || !buffer_.empty() || tuple_) {
     return absl::InternalError("binary COPY stream: cut before its trailer");
   }
   return absl::OkStatus();

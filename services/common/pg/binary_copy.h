@@ -10,8 +10,9 @@
 // 32-bit header-extension length and that many bytes; then per tuple a 16-bit field count and
 // per field a 32-bit length (-1 = NULL) and the bytes; then a field count of -1 (the trailer).
 // Integers are big-endian. It is fed pieces of any size (libpq's message boundaries do not
-// matter); every length is checked against the bytes that are there, so a malformed stream is
-// an error, never a read out of bounds; memory is bounded by the largest tuple.
+// matter) and reads each byte once (a tuple arriving in many pieces resumes where it stopped);
+// every length is checked against the bytes that are there, so a malformed stream is an error,
+// never a read out of bounds; memory is bounded by the largest tuple.
 //
 // CopyOutConnection is one libpq connection of its own, outside PgPool: for a few long reads
 // (the audit service's Verify) where the pool's libpqxx connections cannot use binary COPY.
@@ -23,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -50,7 +52,17 @@ class BinaryCopyParser {
  private:
   absl::Status Fail(absl::string_view what);
 
-  std::string buffer_;  // bytes not yet parsed
+  // A tuple not yet whole: its field count, the (offset, length) of the fields read so far
+  // (offset -1 = NULL; offsets from the tuple's start, which is where buffer_ begins), and the
+  // offset just past them.
+  struct Tuple {
+    int16_t count = 0;
+    std::vector<std::pair<int64_t, size_t>> spans;
+    size_t end = 0;
+  };
+
+  std::string buffer_;  // bytes not yet parsed (from the start of an unfinished tuple)
+  std::optional<Tuple> tuple_;
   bool header_done_ = false;
   bool trailer_seen_ = false;
   bool failed_ = false;
