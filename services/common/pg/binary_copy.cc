@@ -97,7 +97,7 @@ absl::Status BinaryCopyParser::Feed(absl::string_view bytes, const CopyRowFn& ro
     }
     // The fields read so far are kept (offsets from the tuple's start), so a tuple arriving in
     // many pieces is still read once: linear in the stream. Lengths are checked before reading.
-    Tuple& t = *tuple_;
+    internal::PartialCopyTuple& t = *tuple_;
     bool whole = true;
     while (static_cast<int16_t>(t.spans.size()) < t.count) {
       if (left - t.end < 4) {

@@ -40,6 +40,17 @@ namespace hie::pg {
 using CopyFields = std::vector<std::optional<absl::string_view>>;
 using CopyRowFn = std::function<absl::Status(const CopyFields&)>;
 
+namespace internal {
+// A tuple not yet whole: its field count, the (offset, length) of the fields read so far
+// (offset -1 = NULL; offsets from the tuple's start, which is where the parser's buffer begins),
+// and the offset just past them.
+struct PartialCopyTuple {
+  int16_t count = 0;
+  std::vector<std::pair<int64_t, size_t>> spans;
+  size_t end = 0;
+};
+}  // namespace internal
+
 class BinaryCopyParser {
  public:
   // Parses what `bytes` completes and calls `row` for each whole tuple; the rest is kept for
@@ -52,17 +63,8 @@ class BinaryCopyParser {
  private:
   absl::Status Fail(absl::string_view what);
 
-  // A tuple not yet whole: its field count, the (offset, length) of the fields read so far
-  // (offset -1 = NULL; offsets from the tuple's start, which is where buffer_ begins), and the
-  // offset just past them.
-  struct Tuple {
-    int16_t count = 0;
-    std::vector<std::pair<int64_t, size_t>> spans;
-    size_t end = 0;
-  };
-
   std::string buffer_;  // bytes not yet parsed (from the start of an unfinished tuple)
-  std::optional<Tuple> tuple_;
+  std::optional<internal::PartialCopyTuple> tuple_;
   bool header_done_ = false;
   bool trailer_seen_ = false;
   bool failed_ = false;
