@@ -159,15 +159,6 @@ absl::Status ReadChainRow(const pqxx::row& row, int first, ChainRow* out) {
   return absl::OkStatus();
 }
 
-// A bigint of binary COPY (8 bytes, big-endian).
-bool ReadBinaryInt(const std::optional<absl::string_view>& field, int64_t* out) {
-  if (!field || field->size() != 8) return false;
-  uint64_t v = 0;
-  for (unsigned char c : *field) v = (v << 8) | c;
-  *out = static_cast<int64_t>(v);
-  return true;
-}
-
 bool ReadBinaryBytes(const std::optional<absl::string_view>& field, std::string* out) {
   if (!field) return false;
   out->assign(field->data(), field->size());
@@ -178,9 +169,9 @@ bool ReadBinaryBytes(const std::optional<absl::string_view>& field, std::string*
 // set first when readable (else -1), so that an error can name it.
 bool ReadBinaryRow(const pg::CopyFields& f, ChainRow* row, int64_t* record_time_ns) {
   row->sequence = -1;
-  if (f.size() != 5 || !ReadBinaryInt(f[0], &row->sequence)) return false;
+  if (f.size() != 5 || !pg::CopyBigint(f[0], &row->sequence)) return false;
   return ReadBinaryBytes(f[1], &row->encoding) && ReadBinaryBytes(f[2], &row->hash) &&
-         ReadBinaryBytes(f[3], &row->previous_hash) && ReadBinaryInt(f[4], record_time_ns);
+         ReadBinaryBytes(f[3], &row->previous_hash) && pg::CopyBigint(f[4], record_time_ns);
 }
 
 // Columns: checkpoint, sequence.

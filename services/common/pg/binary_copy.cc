@@ -42,6 +42,14 @@ absl::Status StatusOfResult(PGresult* r, ExecStatusType wanted) {
 // BinaryCopyParser
 // ---------------------------------------------------------------------------------------------
 
+bool CopyBigint(const std::optional<absl::string_view>& field, int64_t* out) {
+  if (!field || field->size() != 8) return false;
+  uint64_t v = 0;
+  for (unsigned char c : *field) v = (v << 8) | c;
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
 absl::Status BinaryCopyParser::Fail(absl::string_view what) {
   failed_ = true;
   return absl::InternalError(absl::StrCat("binary COPY stream: ", what));

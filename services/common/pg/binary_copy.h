@@ -51,6 +51,9 @@ struct PartialCopyTuple {
 };
 }  // namespace internal
 
+// A bigint field of binary COPY (8 bytes, big-endian); false when NULL or of another size.
+bool CopyBigint(const std::optional<absl::string_view>& field, int64_t* out);
+
 class BinaryCopyParser {
  public:
   // Parses what `bytes` completes and calls `row` for each whole tuple; the rest is kept for

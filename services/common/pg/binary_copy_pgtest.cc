@@ -135,6 +135,11 @@ TEST_F(CopyOutConnectionTest, StreamsRowsAsStored) {
         ++rows;
         EXPECT_EQ(f[0]->size(), 8u);  // bigint, big-endian
         EXPECT_EQ(static_cast<unsigned char>((*f[0])[7]), static_cast<unsigned char>(rows));
+        int64_t n = 0;
+        EXPECT_TRUE(CopyBigint(f[0], &n));
+        EXPECT_EQ(n, rows);
+        EXPECT_FALSE(CopyBigint(absl::string_view("1234567"), &n));  // 7 bytes
+        EXPECT_FALSE(CopyBigint(std::nullopt, &n));
         EXPECT_EQ(f[1]->size(), static_cast<size_t>(2 * rows));
         bytes += static_cast<int64_t>(f[1]->size());
         nulls += f[2] ? 0 : 1;
