@@ -16,7 +16,8 @@
 //     });
 //   }
 //
-// What RunService does, in order:
+// What RunService does, in order (first turning off Abseil's mutex deadlock detection, a
+// debugging aid that Debian's Abseil leaves on; see service.cc):
 //  1. configuration: the common keys below plus the spec's own (flags, HIE_* environment,
 //     defaults; Config), `--help` prints them all and exits 0;
 //  2. PostgreSQL (when the spec has a schema): connects, retrying every 250 ms until

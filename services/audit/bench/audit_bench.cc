@@ -26,6 +26,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "hie/audit/v1/audit.grpc.pb.h"
 #include "services/common/bench/bench_support.h"
@@ -177,6 +178,7 @@ int Search() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as the services do
   if (argc < 2) {
     std::fprintf(stderr, "usage: hie-audit-bench echo|record|verify|search --flag=value...\n");
     return 2;
