@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/request_checks.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 #include "services/consent/core/time_proto.h"
@@ -12,80 +13,12 @@ namespace {
 
 using google::protobuf::RepeatedPtrField;
 using hie::common::v1::Coding;
-using hie::common::v1::SourceId;
 
-constexpr size_t kMaxIdBytes = 128;
-constexpr size_t kMaxCodeBytes = 256;
 constexpr size_t kMaxTextBytes = 1024;
-
-absl::Status Invalid(const std::string& field, const std::string& problem) {
-  return absl::InvalidArgumentError(absl::StrCat(field, " ", problem));
-}
-
-// Printable ASCII without spaces, 1..128 bytes (SourceId parts, org ids).
-absl::Status CheckId(const std::string& value, const std::string& field) {
-  if (value.empty()) return Invalid(field, "is required");
-  if (value.size() > kMaxIdBytes) return Invalid(field, "is longer than 128 bytes");
-  for (char c : value) {
-    if (c <= ' ' || c > '~') return Invalid(field, "must be printable ASCII without spaces");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckSourceIds(const RepeatedPtrField<SourceId>& ids, const std::string& field,
-                            int min, int max) {
-  if (ids.size() < min) return Invalid(field, "is required");
-  if (ids.size() > max) return Invalid(field, absl::StrCat("has more than ", max, " entries"));
-  for (int i = 0; i < ids.size(); ++i) {
-    const std::string at = absl::StrCat(field, "[", i, "]");
-    HIE_RETURN_IF_ERROR(CheckId(ids[i].org(), at + ".org"));
-    HIE_RETURN_IF_ERROR(CheckId(ids[i].local_id(), at + ".local_id"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckOrgs(const RepeatedPtrField<std::string>& orgs, const std::string& field, int min,
-                       int max) {
-  if (orgs.size() < min) return Invalid(field, "is required");
-  if (orgs.size() > max) return Invalid(field, absl::StrCat("has more than ", max, " entries"));
-  for (int i = 0; i < orgs.size(); ++i) {
-    HIE_RETURN_IF_ERROR(CheckId(orgs[i], absl::StrCat(field, "[", i, "]")));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckCodings(const RepeatedPtrField<Coding>& codes, const std::string& field) {
-  if (codes.size() > 100) return Invalid(field, "has more than 100 entries");
-  for (int i = 0; i < codes.size(); ++i) {
-    const std::string at = absl::StrCat(field, "[", i, "]");
-    HIE_RETURN_IF_ERROR(CheckText(codes[i].system(), at + ".system", kMaxCodeBytes));
-    HIE_RETURN_IF_ERROR(CheckText(codes[i].code(), at + ".code", kMaxCodeBytes));
-    HIE_RETURN_IF_ERROR(CheckOptionalText(codes[i].display(), at + ".display", 512));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, const std::string& field) {
-  // 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as google.protobuf.Timestamp allows.
-  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 ||
-      t.nanos() > 999999999) {
-    return Invalid(field, "is not a valid timestamp");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckPurpose(int purpose, const std::string& field, bool required) {
-  if (!hie::common::v1::PurposeOfUse_IsValid(purpose))
-    return Invalid(field, "is not a known value");
-  if (required && purpose == hie::common::v1::PURPOSE_OF_USE_UNSPECIFIED) {
-    return Invalid(field, "is required");
-  }
-  return absl::OkStatus();
-}
 
 absl::Status CheckPage(int32_t page_size, const std::string& token) {
   if (page_size < 0 || page_size > kMaxPageSize) {
-    return Invalid("page_size", "must be 0 to 1000");
+    return InvalidField("page_size", "must be 0 to 1000");
   }
   return CheckOptionalText(token, "page_token", 256);
 }
@@ -111,7 +44,7 @@ absl::Status ValidateContext(const hie::common::v1::RequestContext& c, bool need
   HIE_RETURN_IF_ERROR(CheckOptionalText(c.actor().org(), "context.actor.org", kMaxIdBytes));
   HIE_RETURN_IF_ERROR(CheckOptionalText(c.actor().user_id(), "context.actor.user_id", 128));
   if (!hie::common::v1::Role_IsValid(c.actor().role())) {
-    return Invalid("context.actor.role", "is not a known value");
+    return InvalidField("context.actor.role", "is not a known value");
   }
   if (c.has_start_time()) HIE_RETURN_IF_ERROR(CheckTimestamp(c.start_time(), "context.start_time"));
   return absl::OkStatus();
@@ -134,28 +67,28 @@ absl::Status ValidateBatchDecide(const v1::BatchDecideRequest& r) {
 }
 
 absl::Status ValidateDirectiveBody(const v1::ConsentDirective& d, const std::string& p) {
-  if (!d.has_patient()) return Invalid(p + "patient", "is required");
+  if (!d.has_patient()) return InvalidField(p + "patient", "is required");
   HIE_RETURN_IF_ERROR(CheckId(d.patient().org(), p + "patient.org"));
   HIE_RETURN_IF_ERROR(CheckId(d.patient().local_id(), p + "patient.local_id"));
   if (d.effect() != v1::EFFECT_PERMIT && d.effect() != v1::EFFECT_DENY) {
-    return Invalid(p + "effect", "must be PERMIT or DENY");
+    return InvalidField(p + "effect", "must be PERMIT or DENY");
   }
   HIE_RETURN_IF_ERROR(CheckOrgs(d.actor_orgs(), p + "actor_orgs", 0, kMaxCustodians));
   HIE_RETURN_IF_ERROR(CheckOrgs(d.custodian_orgs(), p + "custodian_orgs", 0, kMaxCustodians));
-  if (d.purposes_size() > 16) return Invalid(p + "purposes", "has more than 16 entries");
+  if (d.purposes_size() > 16) return InvalidField(p + "purposes", "has more than 16 entries");
   for (int i = 0; i < d.purposes_size(); ++i) {
     HIE_RETURN_IF_ERROR(CheckPurpose(d.purposes(i), absl::StrCat(p, "purposes[", i, "]"), true));
   }
   HIE_RETURN_IF_ERROR(CheckCodings(d.data_categories(), p + "data_categories"));
   HIE_RETURN_IF_ERROR(CheckCodings(d.sensitivity_labels(), p + "sensitivity_labels"));
   if (!d.effective_period().has_start()) {
-    return Invalid(p + "effective_period.start", "is required");
+    return InvalidField(p + "effective_period.start", "is required");
   }
   HIE_RETURN_IF_ERROR(CheckTimestamp(d.effective_period().start(), p + "effective_period.start"));
   if (d.effective_period().has_end()) {
     HIE_RETURN_IF_ERROR(CheckTimestamp(d.effective_period().end(), p + "effective_period.end"));
     if (FromProto(d.effective_period().end()) <= FromProto(d.effective_period().start())) {
-      return Invalid(p + "effective_period", "is empty or inverted (end must be after start)");
+      return InvalidField(p + "effective_period", "is empty or inverted (end must be after start)");
     }
   }
   HIE_RETURN_IF_ERROR(
@@ -166,7 +99,7 @@ absl::Status ValidateDirectiveBody(const v1::ConsentDirective& d, const std::str
 absl::Status ValidateCreateDirective(const v1::CreateDirectiveRequest& r) {
   HIE_RETURN_IF_ERROR(ValidateContext(r.context(), false));
   HIE_RETURN_IF_ERROR(CheckKey(r.idempotency_key()));
-  if (!r.has_directive()) return Invalid("directive", "is required");
+  if (!r.has_directive()) return InvalidField("directive", "is required");
   return ValidateDirectiveBody(r.directive(), "directive.");
 }
 
@@ -181,7 +114,7 @@ absl::Status ValidateListDirectives(const v1::ListDirectivesRequest& r) {
   for (int i = 0; i < r.states_size(); ++i) {
     if (!v1::DirectiveState_IsValid(r.states(i)) ||
         r.states(i) == v1::DIRECTIVE_STATE_UNSPECIFIED) {
-      return Invalid(absl::StrCat("states[", i, "]"), "is not a known state");
+      return InvalidField(absl::StrCat("states[", i, "]"), "is not a known state");
     }
   }
   return CheckPage(r.page_size(), r.page_token());
@@ -196,12 +129,12 @@ absl::Status ValidateUpdateDirective(const v1::UpdateDirectiveRequest& r) {
   HIE_RETURN_IF_ERROR(CheckKey(r.idempotency_key()));
   HIE_RETURN_IF_ERROR(CheckId(r.directive().directive_id(), "directive.directive_id"));
   HIE_RETURN_IF_ERROR(CheckOptionalText(r.directive().etag(), "directive.etag", 64));
-  if (r.update_mask().paths_size() == 0) return Invalid("update_mask", "is required");
-  if (r.update_mask().paths_size() > 16) return Invalid("update_mask", "has too many paths");
+  if (r.update_mask().paths_size() == 0) return InvalidField("update_mask", "is required");
+  if (r.update_mask().paths_size() > 16) return InvalidField("update_mask", "has too many paths");
   for (int i = 0; i < r.update_mask().paths_size(); ++i) {
     if (!kUpdatable.contains(r.update_mask().paths(i))) {
-      return Invalid(absl::StrCat("update_mask.paths[", i, "]"),
-                     "names a field that cannot change");
+      return InvalidField(absl::StrCat("update_mask.paths[", i, "]"),
+                          "names a field that cannot change");
     }
   }
   // The body is checked again after the mask is applied to the stored directive.
@@ -219,20 +152,20 @@ absl::Status ValidateRevokeDirective(const v1::RevokeDirectiveRequest& r) {
 absl::Status ValidateBreakGlass(const v1::BreakGlassRequest& r) {
   HIE_RETURN_IF_ERROR(ValidateContext(r.context(), true));
   if (r.context().purpose_of_use() != hie::common::v1::PURPOSE_OF_USE_EMERGENCY) {
-    return Invalid("context.purpose_of_use", "must be EMERGENCY");
+    return InvalidField("context.purpose_of_use", "must be EMERGENCY");
   }
   HIE_RETURN_IF_ERROR(CheckKey(r.idempotency_key()));
   HIE_RETURN_IF_ERROR(CheckSourceIds(r.patients(), "patients", 1, kMaxPatients));
   HIE_RETURN_IF_ERROR(CheckText(r.reason(), "reason", kMaxTextBytes));
   if (!v1::BreakGlassReason_IsValid(r.reason_code()) ||
       r.reason_code() == v1::BREAK_GLASS_REASON_UNSPECIFIED) {
-    return Invalid("reason_code", "is required");
+    return InvalidField("reason_code", "is required");
   }
   if (r.has_requested_duration()) {
     const auto& d = r.requested_duration();
     if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999999999 ||
         (d.seconds() == 0 && d.nanos() == 0) || d.seconds() > 315576000000) {
-      return Invalid("requested_duration", "must be positive");
+      return InvalidField("requested_duration", "must be positive");
     }
   }
   return absl::OkStatus();
@@ -249,7 +182,7 @@ absl::Status ValidateListBreakGlassGrants(const v1::ListBreakGlassGrantsRequest&
   for (int i = 0; i < r.review_states_size(); ++i) {
     if (!v1::BreakGlassReviewState_IsValid(r.review_states(i)) ||
         r.review_states(i) == v1::BREAK_GLASS_REVIEW_STATE_UNSPECIFIED) {
-      return Invalid(absl::StrCat("review_states[", i, "]"), "is not a known state");
+      return InvalidField(absl::StrCat("review_states[", i, "]"), "is not a known state");
     }
   }
   if (!r.actor_org().empty()) HIE_RETURN_IF_ERROR(CheckId(r.actor_org(), "actor_org"));
@@ -269,7 +202,7 @@ absl::Status ValidateReviewBreakGlass(const v1::ReviewBreakGlassRequest& r) {
   HIE_RETURN_IF_ERROR(CheckId(r.grant_id(), "grant_id"));
   if (r.review_state() != v1::BREAK_GLASS_REVIEW_STATE_APPROPRIATE &&
       r.review_state() != v1::BREAK_GLASS_REVIEW_STATE_INAPPROPRIATE) {
-    return Invalid("review_state", "must be APPROPRIATE or INAPPROPRIATE");
+    return InvalidField("review_state", "must be APPROPRIATE or INAPPROPRIATE");
   }
   return CheckOptionalText(r.notes(), "notes", kMaxTextBytes);
 }
