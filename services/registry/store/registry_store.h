@@ -7,10 +7,10 @@
 //  - document entries (one row per version of a document, keyed by entry_uuid; unique_id
 //    unique), submission sets, associations; never deleted: deprecation changes an entry's
 //    status, deprecate_time and replaced_by_entry_uuid only;
-//  - a change feed: every transaction that writes takes the next value of one counter once
-//    (locked until commit, so values become visible in increasing order) and stamps every entry
-//    it inserts or deprecates with it; "entries changed after v" is then complete. The locator
-//    follows it (holdings learnt from publications);
+//  - a change feed of entries inserted or deprecated, in (version, entry_uuid) order: a change
+//    gets its version after it commits, above every version already readable, so a reader
+//    resuming from its last position misses nothing. The locator follows it (holdings learnt
+//    from publications);
 //  - idempotency records: a key's request fingerprint and stored response.
 // Errors: UNAVAILABLE when the database cannot be reached; ABORTED on serialization conflicts
 // (retry the whole transaction); DEADLINE_EXCEEDED. Messages carry ids only. Thread-safe.

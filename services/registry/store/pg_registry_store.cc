@@ -1,0 +1,316 @@
+#include "services/registry/store/pg_registry_store.h"
+
+#include <pqxx/binarystring>
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+#include <pqxx/row>
+#include <pqxx/transaction>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/common/logging.h"
+#include "services/common/status_macros.h"
+#include "services/registry/store/document_filter.h"
+
+namespace hie::registry {
+namespace {
+
+using pqxx::transaction_base;
+
+constexpr size_t kFindChunk = 500;  // rows read per round while filtering in process
+
+int64_t Nanos(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1'000'000'000 + t.nanos();
+}
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts->set_seconds(nanos / 1'000'000'000);
+  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
+std::string Bytes(transaction_base& t, const std::string& s) {
+  return t.quote_raw(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
+
+std::string Read(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
+
+// "('a', 'b', ...)": never empty (a list of none is ('')). Ids are checked ASCII.
+std::string List(transaction_base& t, const std::vector<std::string>& ids) {
+  std::vector<std::string> quoted;
+  for (const std::string& id : ids) quoted.push_back(t.quote(id));
+  if (quoted.empty()) quoted.push_back("''");
+  return absl::StrCat("(", absl::StrJoin(quoted, ", "), ")");
+}
+
+// The entry in `f` (column `entry`, with `id` naming it in the log), or nullopt when it does
+// not parse (logged by id, skipped).
+std::optional<v1::DocumentEntry> Decode(const pqxx::field& f, const std::string& id) {
+  v1::DocumentEntry e;
+  if (!e.ParseFromString(Read(f))) {
+    Log(LogLevel::kWarning, "unreadable_entry", {{"entry_uuid", id}});
+    return std::nullopt;
+  }
+  return e;
+}
+
+std::map<std::string, v1::DocumentEntry> EntriesBy(transaction_base& t, const std::string& column,
+                                                   const std::vector<std::string>& ids,
+                                                   const char* suffix) {
+  std::map<std::string, v1::DocumentEntry> out;
+  if (ids.empty()) return out;
+  pqxx::result r = t.exec(absl::StrCat("SELECT ", column,
+                                       ", entry_uuid, entry FROM "
+                                       "registry.entries WHERE ",
+                                       column, " IN ", List(t, ids), suffix));
+  for (const auto& row : r) {
+    if (auto e = Decode(row[2], row[1].c_str())) out[row[0].c_str()] = *std::move(e);
+  }
+  return out;
+}
+
+class PgTxn : public RegistryTxn {
+ public:
+  explicit PgTxn(pqxx::work& w) : w_(w) {}
+
+  absl::StatusOr<std::optional<StoredResponse>> GetIdempotent(const std::string& key) override {
+    w_.exec(absl::StrCat("SELECT pg_advisory_xact_lock(hashtextextended(", w_.quote(key), ", 0))"));
+    pqxx::result r = w_.exec(absl::StrCat(
+        "SELECT fingerprint, response FROM registry.idempotency WHERE key = ", w_.quote(key)));
+    if (r.empty()) return std::nullopt;
+    return StoredResponse{Read(r[0][0]), Read(r[0][1])};
+  }
+  absl::Status PutIdempotent(const std::string& key, const StoredResponse& v) override {
+    w_.exec(absl::StrCat("INSERT INTO registry.idempotency (key, fingerprint, response) VALUES (",
+                         w_.quote(key), ", ", Bytes(w_, v.fingerprint), ", ", Bytes(w_, v.response),
+                         ")"));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::map<std::string, v1::DocumentEntry>> EntriesByUniqueId(
+      const std::vector<std::string>& unique_ids) override {
+    return EntriesBy(w_, "unique_id", unique_ids, "");
+  }
+  absl::StatusOr<std::map<std::string, v1::DocumentEntry>> LockEntries(
+      const std::vector<std::string>& uuids) override {
+    return EntriesBy(w_, "entry_uuid", uuids, " ORDER BY entry_uuid FOR UPDATE");
+  }
+  absl::StatusOr<std::set<std::tuple<int, std::string, std::string>>> AssociationsFrom(
+      const std::vector<std::string>& uuids) override {
+    std::set<std::tuple<int, std::string, std::string>> out;
+    if (uuids.empty()) return out;
+    pqxx::result r = w_.exec(
+        absl::StrCat("SELECT type, source, target FROM registry.associations WHERE source IN ",
+                     List(w_, uuids)));
+    for (const auto& row : r) out.insert({row[0].as<int>(), row[1].c_str(), row[2].c_str()});
+    return out;
+  }
+  absl::Status Insert(const v1::SubmissionSet& set, const std::vector<v1::DocumentEntry>& entries,
+                      const std::vector<v1::Association>& associations) override {
+    w_.exec(absl::StrCat(
+        "INSERT INTO registry.submission_sets (id, unique_id, source_org, submission_ns, "
+        "submission_set) VALUES (",
+        w_.quote(set.id()), ", ", w_.quote(set.unique_id()), ", ", w_.quote(set.source_org()), ", ",
+        Nanos(set.submission_time()), ", ", Bytes(w_, set.SerializeAsString()), ")"));
+    std::vector<std::string> rows;
+    for (const v1::DocumentEntry& e : entries) {
+      rows.push_back(absl::StrCat("(", w_.quote(e.entry_uuid()), ", ", w_.quote(e.unique_id()),
+                                  ", ", w_.quote(e.patient().org()), ", ",
+                                  w_.quote(e.patient().local_id()), ", ",
+                                  static_cast<int>(e.status()), ", ", Nanos(e.creation_time()),
+                                  ", ", Bytes(w_, e.SerializeAsString()), ")"));
+    }
+    if (!rows.empty()) {
+      w_.exec(
+          absl::StrCat("INSERT INTO registry.entries (entry_uuid, unique_id, org, local_id, "
+                       "status, creation_ns, entry) VALUES ",
+                       absl::StrJoin(rows, ", ")));
+    }
+    rows.clear();
+    for (const v1::Association& a : associations) {
+      rows.push_back(absl::StrCat("(", w_.quote(a.id()), ", ", static_cast<int>(a.type()), ", ",
+                                  w_.quote(a.source()), ", ", w_.quote(a.target_entry_uuid()),
+                                  ")"));
+    }
+    if (!rows.empty()) {
+      w_.exec(absl::StrCat("INSERT INTO registry.associations (id, type, source, target) VALUES ",
+                           absl::StrJoin(rows, ", ")));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Deprecate(const std::string& uuid, absl::Time at,
+                         const std::string& replaced_by) override {
+    std::map<std::string, v1::DocumentEntry> found =
+        EntriesBy(w_, "entry_uuid", {uuid}, " FOR UPDATE");
+    if (found.empty()) return absl::NotFoundError("entry not registered");
+    v1::DocumentEntry& e = found.begin()->second;
+    e.set_status(v1::AVAILABILITY_STATUS_DEPRECATED);
+    SetTime(at, e.mutable_deprecate_time());
+    e.set_replaced_by_entry_uuid(replaced_by);
+    w_.exec(absl::StrCat("UPDATE registry.entries SET status = ", static_cast<int>(e.status()),
+                         ", version = NULL, entry = ", Bytes(w_, e.SerializeAsString()),
+                         " WHERE entry_uuid = ", w_.quote(uuid)));
+    return absl::OkStatus();
+  }
+
+ private:
+  pqxx::work& w_;
+};
+
+// The SQL part of FindDocuments: patients, status, creation range, keyset position.
+std::string FindWhere(transaction_base& t, const DocumentFilter& f,
+                      const std::optional<std::pair<int64_t, std::string>>& after) {
+  std::vector<std::string> patients;
+  for (const auto& p : f.patients) {
+    patients.push_back(
+        absl::StrCat("(org = ", t.quote(p.org()), " AND local_id = ", t.quote(p.local_id()), ")"));
+  }
+  std::vector<std::string> statuses;
+  for (auto s : f.statuses) statuses.push_back(std::to_string(static_cast<int>(s)));
+  if (statuses.empty()) statuses.push_back(std::to_string(v1::AVAILABILITY_STATUS_APPROVED));
+  std::string where = absl::StrCat("(", absl::StrJoin(patients, " OR "), ") AND status IN (",
+                                   absl::StrJoin(statuses, ", "), ")");
+  if (f.creation_from) {
+    absl::StrAppend(&where, " AND creation_ns >= ", absl::ToUnixNanos(*f.creation_from));
+  }
+  if (f.creation_before) {
+    absl::StrAppend(&where, " AND creation_ns < ", absl::ToUnixNanos(*f.creation_before));
+  }
+  if (after) {
+    absl::StrAppend(&where, " AND (creation_ns, entry_uuid) < (", after->first, ", ",
+                    t.quote(after->second), ")");
+  }
+  return where;
+}
+
+}  // namespace
+
+absl::Status PgRegistryStore::Transact(absl::Time deadline, const TxnFn& fn) {
+  return pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
+    pqxx::work w(c);
+    PgTxn txn(w);
+    absl::Status status = fn(txn);
+    if (!status.ok()) {
+      w.abort();
+      return status;
+    }
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::FindDocuments(
+    absl::Time deadline, const DocumentFilter& filter) {
+  std::vector<v1::DocumentEntry> out;
+  if (filter.patients.empty() || filter.limit == 0) return out;
+  HIE_RETURN_IF_ERROR(pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
+    out.clear();
+    pqxx::nontransaction t(c);
+    std::optional<std::pair<int64_t, std::string>> after = filter.after;
+    while (out.size() < filter.limit) {
+      pqxx::result r =
+          t.exec(absl::StrCat("SELECT creation_ns, entry_uuid, entry FROM registry.entries WHERE ",
+                              FindWhere(t, filter, after),
+                              " ORDER BY creation_ns DESC, entry_uuid DESC LIMIT ", kFindChunk));
+      for (const auto& row : r) {
+        after.emplace(row[0].as<int64_t>(), row[1].c_str());
+        std::optional<v1::DocumentEntry> e = Decode(row[2], row[1].c_str());
+        if (e && MatchesFilter(*e, filter) && out.size() < filter.limit) out.push_back(*e);
+      }
+      if (r.size() < kFindChunk) break;
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::GetDocuments(
+    absl::Time deadline, const std::vector<std::string>& uuids,
+    const std::vector<std::string>& unique_ids) {
+  std::vector<v1::DocumentEntry> out;
+  HIE_RETURN_IF_ERROR(pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
+    out.clear();
+    pqxx::nontransaction t(c);
+    pqxx::result r =
+        t.exec(absl::StrCat("SELECT entry_uuid, entry FROM registry.entries WHERE entry_uuid IN ",
+                            List(t, uuids), " OR unique_id IN ", List(t, unique_ids)));
+    for (const auto& row : r) {
+      if (auto e = Decode(row[1], row[0].c_str())) out.push_back(*std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<Related> PgRegistryStore::GetRelated(absl::Time deadline, const std::string& uuid) {
+  Related out;
+  bool known = false;
+  HIE_RETURN_IF_ERROR(pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
+    out = {};
+    pqxx::work t(c);  // one snapshot: REPEATABLE READ below
+    t.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    const std::string id = t.quote(uuid);
+    known = !t.exec(absl::StrCat("SELECT 1 FROM registry.entries WHERE entry_uuid = ", id)).empty();
+    if (!known) return absl::OkStatus();
+    pqxx::result r = t.exec(absl::StrCat(
+        "SELECT id, type, source, target FROM registry.associations WHERE source = ", id,
+        " OR target = ", id, " ORDER BY seq"));
+    std::vector<std::string> others;
+    for (const auto& row : r) {
+      v1::Association a;
+      a.set_id(row[0].c_str());
+      a.set_type(static_cast<v1::AssociationType>(row[1].as<int>()));
+      a.set_source(row[2].c_str());
+      a.set_target_entry_uuid(row[3].c_str());
+      others.push_back(a.source() == uuid ? a.target_entry_uuid() : a.source());
+      out.associations.push_back(std::move(a));
+    }
+    for (auto& [other, e] : EntriesBy(t, "entry_uuid", others, "")) {
+      out.entries.push_back(std::move(e));
+    }
+    t.commit();
+    return absl::OkStatus();
+  }));
+  if (!known) return absl::NotFoundError("entry not registered");
+  return out;
+}
+
+absl::Status PgRegistryStore::StampChanges(absl::Time deadline) {
+  return pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
+    pqxx::work w(c);
+    if (!w.exec1(absl::StrCat("SELECT pg_try_advisory_xact_lock(", kStampLockKey, ")"))[0]
+             .as<bool>()) {
+      return absl::OkStatus();  // another caller is stamping: its changes show next time
+    }
+    w.exec(absl::StrCat(
+        "UPDATE registry.entries SET version = nextval('registry.feed_version') WHERE entry_uuid "
+        "IN (SELECT entry_uuid FROM registry.entries WHERE version IS NULL ORDER BY entry_uuid "
+        "LIMIT ",
+        kStampBatch, " FOR UPDATE SKIP LOCKED)"));
+    w.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<EntryChange>> PgRegistryStore::ChangesSince(absl::Time deadline,
+                                                                       const FeedPosition& after,
+                                                                       size_t limit) {
+  HIE_RETURN_IF_ERROR(StampChanges(deadline));
+  std::vector<EntryChange> out;
+  HIE_RETURN_IF_ERROR(pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
+    out.clear();
+    pqxx::nontransaction t(c);
+    pqxx::result r = t.exec(absl::StrCat(
+        "SELECT version, entry_uuid, entry FROM registry.entries WHERE (version, entry_uuid) > (",
+        after.version, ", ", t.quote(after.entry_uuid), ") ORDER BY version, entry_uuid LIMIT ",
+        limit));
+    for (const auto& row : r) {
+      if (auto e = Decode(row[2], row[1].c_str())) {
+        out.push_back({{row[0].as<int64_t>(), row[1].c_str()}, *std::move(e)});
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace hie::registry

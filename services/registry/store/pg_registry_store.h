@@ -1,0 +1,49 @@
+#pragma once
+
+// RegistryStore on PostgreSQL (schema `registry`, store/migrations.h), over a PgPool.
+//
+// Transactions are READ COMMITTED. Locks: GetIdempotent takes a transaction-scoped advisory lock
+// on its key; LockEntries row locks (FOR UPDATE) the entries it reads, so of two transactions
+// replacing one entry the second waits and then reads it DEPRECATED. No retries here: ABORTED
+// (serialization, deadlock) goes to the caller.
+//
+// The change feed without serialising writers: a transaction writes its entries (inserted or
+// deprecated) with version NULL; StampChanges, run first by every ChangesSince, gives the
+// unstamped committed rows the next values of registry.feed_version in one transaction, under
+// pg_try_advisory_xact_lock(kStampLockKey) so stampers run one at a time and each one's values
+// are above the last one's. A row is in the feed once stamped; publications never wait on it.
+// A stored entry that does not parse is logged by id (event "unreadable_entry") and skipped.
+// Thread-safe (the pool is).
+
+#include "services/common/pg/pool.h"
+#include "services/registry/store/registry_store.h"
+
+namespace hie::registry {
+
+inline constexpr int64_t kStampLockKey = 0x7265676973747279;  // "registry"
+inline constexpr int kStampBatch = 10000;                     // rows stamped per transaction
+
+class PgRegistryStore : public RegistryStore {
+ public:
+  // `pool` must outlive the store; the schema must be migrated.
+  explicit PgRegistryStore(pg::PgPool* pool) : pool_(pool) {}
+
+  absl::Status Transact(absl::Time deadline, const TxnFn& fn) override;
+  absl::StatusOr<std::vector<v1::DocumentEntry>> FindDocuments(
+      absl::Time deadline, const DocumentFilter& filter) override;
+  absl::StatusOr<std::vector<v1::DocumentEntry>> GetDocuments(
+      absl::Time deadline, const std::vector<std::string>& entry_uuids,
+      const std::vector<std::string>& unique_ids) override;
+  absl::StatusOr<Related> GetRelated(absl::Time deadline, const std::string& entry_uuid) override;
+  absl::StatusOr<std::vector<EntryChange>> ChangesSince(absl::Time deadline,
+                                                        const FeedPosition& after,
+                                                        size_t limit) override;
+
+  // Stamps up to kStampBatch unstamped committed rows (no-op while another caller stamps).
+  absl::Status StampChanges(absl::Time deadline);
+
+ private:
+  pg::PgPool* pool_;
+};
+
+}  // namespace hie::registry

@@ -1,0 +1,185 @@
+// PgRegistryStore against a real PostgreSQL (HIE_TEST_PG_DSN): the store contract suite, then
+// what only the PostgreSQL store has to show (row locks between transactions, the stamped
+// change feed, unreadable rows skipped).
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <pqxx/nontransaction>
+#include <thread>
+
+#include "services/common/pg/migrations.h"
+#include "services/common/status_macros.h"
+#include "services/registry/core/test_entries.h"
+#include "services/registry/store/migrations.h"
+#include "services/registry/store/pg_registry_store.h"
+#include "services/registry/store/registry_store_contract.h"
+#include "tests/support/test_env.h"
+
+namespace hie::registry {
+namespace {
+
+using hie::testing::TestDatabase;
+
+// Owns a fresh database, a pool and the store, for as long as a test uses it.
+class OwningPgRegistryStore : public PgRegistryStore {
+ public:
+  static std::unique_ptr<OwningPgRegistryStore> Make() {
+    if (hie::testing::EnvOrEmpty("HIE_TEST_PG_DSN").empty()) {
+      if (hie::testing::ServersRequired()) ADD_FAILURE() << "HIE_TEST_PG_DSN is not set";
+      return nullptr;
+    }
+    auto db = TestDatabase::Create();
+    if (!db.ok()) {
+      ADD_FAILURE() << db.status();
+      return nullptr;
+    }
+    auto pool = pg::PgPool::Create({.dsn = (*db)->dsn(), .size = 4});
+    if (!pool.ok()) {
+      ADD_FAILURE() << pool.status();
+      return nullptr;
+    }
+    auto applied =
+        pg::ApplyMigrations(**pool, kSchema, Migrations(), absl::Now() + absl::Seconds(30));
+    if (!applied.ok()) {
+      ADD_FAILURE() << applied.status();
+      return nullptr;
+    }
+    return std::unique_ptr<OwningPgRegistryStore>(
+        new OwningPgRegistryStore(*std::move(db), *std::move(pool)));
+  }
+  const std::string& dsn() const { return db_->dsn(); }
+
+ private:
+  OwningPgRegistryStore(std::unique_ptr<TestDatabase> db, std::unique_ptr<pg::PgPool> pool)
+      : PgRegistryStore(pool.get()), db_(std::move(db)), pool_(std::move(pool)) {}
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<pg::PgPool> pool_;
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Pg, RegistryStoreContractTest,
+    ::testing::Values(RegistryStoreFactory([]() -> std::unique_ptr<RegistryStore> {
+      return OwningPgRegistryStore::Make();
+    })));
+
+absl::Time Deadline() { return absl::Now() + absl::Seconds(10); }
+
+v1::DocumentEntry Entry(const std::string& name) {
+  v1::DocumentEntry e = testing::ValidEntry("1.2." + name);
+  e.set_entry_uuid("urn:uuid:" + name);
+  e.set_logical_id(e.entry_uuid());
+  e.set_version(1);
+  e.set_status(v1::AVAILABILITY_STATUS_APPROVED);
+  return e;
+}
+
+v1::SubmissionSet Set(const std::string& name) {
+  v1::SubmissionSet s;
+  s.set_id("urn:uuid:set-" + name);
+  s.set_unique_id("9.9." + name);
+  s.set_source_org("clinic-a");
+  return s;
+}
+
+TEST(PgRegistryStoreTest, ASecondLockerWaitsAndReadsWhatTheFirstCommitted) {
+  HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+  auto store = OwningPgRegistryStore::Make();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(
+      store
+          ->Transact(Deadline(),
+                     [](RegistryTxn& txn) { return txn.Insert(Set("s"), {Entry("a")}, {}); })
+          .ok());
+  std::atomic<bool> first_locked = false;
+  std::thread first([&] {
+    EXPECT_TRUE(store
+                    ->Transact(Deadline(),
+                               [&](RegistryTxn& txn) -> absl::Status {
+                                 HIE_ASSIGN_OR_RETURN(auto locked, txn.LockEntries({"urn:uuid:a"}));
+                                 first_locked = true;
+                                 absl::SleepFor(
+                                     absl::Milliseconds(300));  // the second must wait here
+                                 return txn.Deprecate("urn:uuid:a", absl::Now(), "urn:uuid:b");
+                               })
+                    .ok());
+  });
+  while (!first_locked) absl::SleepFor(absl::Milliseconds(5));
+  v1::AvailabilityStatus seen = v1::AVAILABILITY_STATUS_UNSPECIFIED;
+  ASSERT_TRUE(store
+                  ->Transact(Deadline(),
+                             [&](RegistryTxn& txn) -> absl::Status {
+                               HIE_ASSIGN_OR_RETURN(auto locked, txn.LockEntries({"urn:uuid:a"}));
+                               seen = locked.at("urn:uuid:a").status();
+                               return absl::OkStatus();
+                             })
+                  .ok());
+  first.join();
+  EXPECT_EQ(seen, v1::AVAILABILITY_STATUS_DEPRECATED);
+}
+
+TEST(PgRegistryStoreTest, AChangeCommittedLaterComesAfterWhatWasRead) {
+  HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+  auto store = OwningPgRegistryStore::Make();
+  ASSERT_NE(store, nullptr);
+  // A publication held open while another commits and the feed is read.
+  std::atomic<bool> inserted = false, release = false;
+  std::thread slow([&] {
+    EXPECT_TRUE(store
+                    ->Transact(Deadline(),
+                               [&](RegistryTxn& txn) -> absl::Status {
+                                 HIE_RETURN_IF_ERROR(txn.Insert(Set("slow"), {Entry("slow")}, {}));
+                                 inserted = true;
+                                 while (!release) absl::SleepFor(absl::Milliseconds(5));
+                                 return absl::OkStatus();
+                               })
+                    .ok());
+  });
+  while (!inserted) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_TRUE(
+      store
+          ->Transact(Deadline(),
+                     [](RegistryTxn& txn) { return txn.Insert(Set("fast"), {Entry("fast")}, {}); })
+          .ok());
+  auto first = store->ChangesSince(Deadline(), {}, 100);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(first->at(0).entry.entry_uuid(), "urn:uuid:fast");
+  release = true;
+  slow.join();
+  auto next = store->ChangesSince(Deadline(), first->back().position, 100);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 1u) << "resuming from the last position misses nothing";
+  EXPECT_EQ(next->at(0).entry.entry_uuid(), "urn:uuid:slow");
+}
+
+TEST(PgRegistryStoreTest, AnUnreadableRowIsSkipped) {
+  HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+  auto store = OwningPgRegistryStore::Make();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->Transact(Deadline(),
+                             [](RegistryTxn& txn) {
+                               return txn.Insert(Set("s"), {Entry("a"), Entry("b")}, {});
+                             })
+                  .ok());
+  {
+    pqxx::connection c(store->dsn());
+    pqxx::nontransaction t(c);
+    t.exec(
+        "UPDATE registry.entries SET entry = '\\xffffffff'::bytea WHERE entry_uuid = "
+        "'urn:uuid:a'");
+  }
+  DocumentFilter f;
+  f.patients.push_back(Entry("a").patient());
+  auto found = store->FindDocuments(Deadline(), f);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->at(0).entry_uuid(), "urn:uuid:b");
+  auto got = store->GetDocuments(Deadline(), {"urn:uuid:a", "urn:uuid:b"}, {});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 1u);
+}
+
+}  // namespace
+}  // namespace hie::registry
