@@ -304,9 +304,13 @@ absl::StatusOr<std::vector<EntryChange>> PgRegistryStore::ChangesSince(absl::Tim
         after.version, ", ", t.quote(after.entry_uuid), ") ORDER BY version, entry_uuid LIMIT ",
         limit));
     for (const auto& row : r) {
+      EntryChange change{{row[0].as<int64_t>(), row[1].c_str()}, {}};
       if (auto e = Decode(row[2], row[1].c_str())) {
-        out.push_back({{row[0].as<int64_t>(), row[1].c_str()}, *std::move(e)});
+        change.entry = *std::move(e);
+      } else {
+        change.unreadable = true;
       }
+      out.push_back(std::move(change));
     }
     return absl::OkStatus();
   }));

@@ -1,6 +1,6 @@
 // PgRegistryStore against a real PostgreSQL (HIE_TEST_PG_DSN): the store contract suite, then
 // what only the PostgreSQL store has to show (row locks between transactions, the stamped
-// change feed, unreadable rows skipped).
+// change feed, unreadable rows skipped, and passed over by the feed).
 
 #include <gtest/gtest.h>
 
@@ -179,6 +179,18 @@ TEST(PgRegistryStoreTest, AnUnreadableRowIsSkipped) {
   auto got = store->GetDocuments(Deadline(), {"urn:uuid:a", "urn:uuid:b"}, {});
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->size(), 1u);
+  // The feed, read one change at a time, moves past it.
+  std::vector<std::string> readable, unreadable;
+  FeedPosition at;
+  for (int i = 0; i < 5; ++i) {
+    auto feed = store->ChangesSince(Deadline(), at, 1);
+    ASSERT_TRUE(feed.ok()) << feed.status();
+    if (feed->empty()) break;
+    at = feed->at(0).position;
+    (feed->at(0).unreadable ? unreadable : readable).push_back(at.entry_uuid);
+  }
+  EXPECT_EQ(readable, std::vector<std::string>{"urn:uuid:b"});
+  EXPECT_EQ(unreadable, std::vector<std::string>{"urn:uuid:a"});
 }
 
 }  // namespace

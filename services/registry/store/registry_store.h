@@ -96,6 +96,9 @@ struct FeedPosition {
 struct EntryChange {
   FeedPosition position;
   v1::DocumentEntry entry;  // as it is now
+  // The stored row did not parse (logged by id): `entry` is empty; a follower skips it but
+  // moves past its position.
+  bool unreadable = false;
 };
 
 class RegistryStore {
