@@ -10,5 +10,11 @@
 namespace hie::registry {
 
 bool MatchesFilter(const v1::DocumentEntry& entry, const DocumentFilter& filter);
+// The part of it the PostgreSQL store checks in SQL: patients, status, creation range, position.
+// What it admits counts against filter.max_scanned.
+bool MatchesCandidate(const v1::DocumentEntry& entry, const DocumentFilter& filter);
+
+inline constexpr char kTooManyResults[] =
+    "too many results: narrow the query (creation_time, class or type codes)";
 
 }  // namespace hie::registry

@@ -133,15 +133,21 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> InMemoryRegistryStore::FindDocume
     absl::Time, const DocumentFilter& filter) {
   HIE_RETURN_IF_ERROR(Failure());
   std::lock_guard lock(mu_);
-  std::vector<v1::DocumentEntry> out;
+  std::vector<v1::DocumentEntry> candidates;
   for (const auto& [uuid, row] : state_.entries) {
-    if (MatchesFilter(row.second, filter)) out.push_back(row.second);
+    if (MatchesCandidate(row.second, filter)) candidates.push_back(row.second);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+  std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
     const int64_t x = Nanos(a.creation_time()), y = Nanos(b.creation_time());
     return x != y ? x > y : a.entry_uuid() > b.entry_uuid();
   });
-  if (out.size() > filter.limit) out.resize(filter.limit);
+  std::vector<v1::DocumentEntry> out;
+  size_t scanned = 0;
+  for (const v1::DocumentEntry& e : candidates) {
+    if (out.size() == filter.limit) break;
+    if (++scanned > filter.max_scanned) return absl::ResourceExhaustedError(kTooManyResults);
+    if (MatchesFilter(e, filter)) out.push_back(e);
+  }
   return out;
 }
 

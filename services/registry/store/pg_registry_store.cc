@@ -1,5 +1,6 @@
 #include "services/registry/store/pg_registry_store.h"
 
+#include <algorithm>
 #include <pqxx/binarystring>
 #include <pqxx/nontransaction>
 #include <pqxx/result>
@@ -206,17 +207,21 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::FindDocuments(
     out.clear();
     pqxx::nontransaction t(c);
     std::optional<std::pair<int64_t, std::string>> after = filter.after;
+    size_t scanned = 0;
     while (out.size() < filter.limit) {
+      const size_t chunk = std::min(kFindChunk, filter.max_scanned + 1 - scanned);
       pqxx::result r =
           t.exec(absl::StrCat("SELECT creation_ns, entry_uuid, entry FROM registry.entries WHERE ",
                               FindWhere(t, filter, after),
-                              " ORDER BY creation_ns DESC, entry_uuid DESC LIMIT ", kFindChunk));
+                              " ORDER BY creation_ns DESC, entry_uuid DESC LIMIT ", chunk));
       for (const auto& row : r) {
+        if (out.size() == filter.limit) break;
+        if (++scanned > filter.max_scanned) return absl::ResourceExhaustedError(kTooManyResults);
         after.emplace(row[0].as<int64_t>(), row[1].c_str());
         std::optional<v1::DocumentEntry> e = Decode(row[2], row[1].c_str());
-        if (e && MatchesFilter(*e, filter) && out.size() < filter.limit) out.push_back(*e);
+        if (e && MatchesFilter(*e, filter)) out.push_back(*std::move(e));
       }
-      if (r.size() < kFindChunk) break;
+      if (r.size() < chunk) break;
     }
     return absl::OkStatus();
   }));

@@ -78,6 +78,10 @@ struct DocumentFilter {
   std::optional<absl::Time> service_stop_from, service_stop_before;
   std::string author_institution;  // substring of an author's institution, ASCII case-folded
   size_t limit = 100;
+  // At most this many of the patients' entries (in the status and creation range, past the
+  // position) are read to fill the page; a page still unfilled beyond them is RESOURCE_EXHAUSTED
+  // "too many results" (narrow the query), never an unbounded scan.
+  size_t max_scanned = 20000;
   // Keyset position of the last entry of the previous page, in the order of FindDocuments.
   std::optional<std::pair<int64_t, std::string>> after;  // (creation time ns, entry_uuid)
 };

@@ -255,6 +255,25 @@ TEST_P(RegistryStoreContractTest, PagingIsStableWhilePublicationsContinue) {
   EXPECT_TRUE(Find(f).empty());
 }
 
+TEST_P(RegistryStoreContractTest, AScanBeyondItsBoundIsTooManyResults) {
+  std::vector<v1::DocumentEntry> entries;
+  for (int i = 1; i <= 5; ++i) entries.push_back(Entry("e" + std::to_string(i), 100 * i));
+  entries[0].mutable_type_code()->set_code("wanted");  // the oldest, e1
+  ASSERT_TRUE(Publish("s1", entries).ok());
+  DocumentFilter f;
+  f.patients = {Patient("MRN-1")};
+  f.type_codes = {Code("http://loinc.org", "wanted")};
+  f.max_scanned = 4;
+  auto found = store_->FindDocuments(Deadline(), f);
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kResourceExhausted) << found.status();
+  f.max_scanned = 5;
+  EXPECT_EQ(Find(f), (std::vector<std::string>{"e1"}));
+  f = {};
+  f.limit = 2;
+  f.max_scanned = 2;
+  EXPECT_EQ(Find(f), (std::vector<std::string>{"e5", "e4"})) << "a full page within the bound";
+}
+
 TEST_P(RegistryStoreContractTest, RelatedDocumentsBothWays) {
   ASSERT_TRUE(Publish("s1", {Entry("a", 100)}).ok());
   ASSERT_TRUE(Publish("s2", {Entry("b", 200), Entry("sig", 200)},
