@@ -1,0 +1,191 @@
+#include "services/registry/core/registry_operations_cases.h"
+
+#include <thread>
+
+namespace hie::registry {
+namespace {
+
+TEST_P(RegistryOperationsTest, PublishedEntriesAreFound) {
+  ASSERT_TRUE(Publish("1.1", 100).ok());
+  ASSERT_TRUE(Publish("1.2", 200).ok());
+  EXPECT_EQ(Found(FindRequest()), (std::vector<std::string>{"1.2", "1.1"}));
+}
+
+TEST_P(RegistryOperationsTest, ARetryWithTheSameKeyIsAnsweredAgainAndWritesNothing) {
+  v1::RegisterSubmissionSetRequest r = ValidSubmission();
+  auto first = ops_->Register(kClinicA, r, Deadline());
+  ASSERT_TRUE(first.ok()) << first.status();
+  r.mutable_context()->set_request_id("req-2");  // a retry carries a new request id
+  auto again = ops_->Register(kClinicA, r, Deadline());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->SerializeAsString(), first->SerializeAsString());
+  EXPECT_EQ(Found(FindRequest()).size(), 1u);
+  r.mutable_entries(0)->set_title("another request");
+  EXPECT_EQ(ops_->Register(kClinicA, r, Deadline()).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_P(RegistryOperationsTest, AReplaceChain) {
+  auto v1e = Publish("1.1", 100);
+  ASSERT_TRUE(v1e.ok()) << v1e.status();
+  auto v2e = Publish("1.2", 200, v1::ASSOCIATION_TYPE_REPLACE, *v1e);
+  ASSERT_TRUE(v2e.ok()) << v2e.status();
+  auto v3e = Publish("1.3", 300, v1::ASSOCIATION_TYPE_REPLACE, *v2e);
+  ASSERT_TRUE(v3e.ok()) << v3e.status();
+  EXPECT_EQ(Found(FindRequest()), std::vector<std::string>{"1.3"}) << "only the current version";
+  const v1::DocumentEntry first = Stored(*v1e), second = Stored(*v2e), third = Stored(*v3e);
+  EXPECT_EQ(first.status(), v1::AVAILABILITY_STATUS_DEPRECATED);
+  EXPECT_EQ(first.replaced_by_entry_uuid(), *v2e);
+  EXPECT_EQ(second.replaced_by_entry_uuid(), *v3e);
+  EXPECT_EQ(third.logical_id(), *v1e);
+  EXPECT_EQ(third.version(), 3);
+  v1::GetRelatedDocumentsRequest related;
+  related.mutable_context()->set_request_id("req-1");
+  related.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_TREATMENT);
+  related.set_entry_uuid(*v2e);
+  auto answer = ops_->Related(related, Deadline());
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->associations_size(), 2);
+  EXPECT_EQ(answer->entries_size(), 2);
+  related.add_types(v1::ASSOCIATION_TYPE_APPEND);
+  answer = ops_->Related(related, Deadline());
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->associations_size(), 0);
+  EXPECT_EQ(answer->entries_size(), 0);
+}
+
+TEST_P(RegistryOperationsTest, EveryRefusalChangesNothing) {
+  auto v1e = Publish("1.1", 100);
+  ASSERT_TRUE(v1e.ok());
+  ASSERT_TRUE(Publish("1.2", 200, v1::ASSOCIATION_TYPE_REPLACE, *v1e).ok());
+  auto feed_before = store_->ChangesSince(Deadline(), {}, 100);
+  ASSERT_TRUE(feed_before.ok());
+
+  // Onto a deprecated document, by replacement and by addendum.
+  EXPECT_EQ(Publish("1.3", 300, v1::ASSOCIATION_TYPE_REPLACE, *v1e).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Publish("1.4", 300, v1::ASSOCIATION_TYPE_APPEND, *v1e).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A unique id again with another hash.
+  v1::RegisterSubmissionSetRequest r = ValidSubmission();
+  r.set_idempotency_key("k-reuse");
+  r.mutable_submission_set()->set_unique_id("set-reuse");
+  *r.mutable_entries(0) = ValidEntry("1.1");
+  r.mutable_entries(0)->mutable_hash()->set_digest(std::string(32, '\x7f'));
+  *r.add_entries() = ValidEntry("1.5");
+  EXPECT_EQ(ops_->Register(kClinicA, r, Deadline()).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  // SHA-1 only; another org's patient; a submission set unique id used before.
+  r = ValidSubmission();
+  r.mutable_entries(0)->mutable_hash()->set_algorithm(v1::ContentHash::ALGORITHM_SHA1);
+  EXPECT_EQ(ops_->Register(kClinicA, r, Deadline()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  r = ValidSubmission();
+  EXPECT_EQ(ops_->Register({"clinic-b", common::v1::ROLE_MEMBER_SYSTEM, ""}, r, Deadline())
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  r = ValidSubmission();
+  r.set_idempotency_key("k-set-again");
+  r.mutable_submission_set()->set_unique_id("set-1.1");
+  *r.mutable_entries(0) = ValidEntry("1.6");
+  EXPECT_EQ(ops_->Register(kClinicA, r, Deadline()).status().code(),
+            absl::StatusCode::kAlreadyExists);
+
+  auto feed_after = store_->ChangesSince(Deadline(), {}, 100);
+  ASSERT_TRUE(feed_after.ok());
+  ASSERT_EQ(feed_after->size(), feed_before->size());
+  for (size_t i = 0; i < feed_after->size(); ++i) {
+    EXPECT_EQ(feed_after->at(i).entry.SerializeAsString(),
+              feed_before->at(i).entry.SerializeAsString());
+  }
+}
+
+TEST_P(RegistryOperationsTest, PagesAreStableWhilePublicationsContinue) {
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(Publish("1." + std::to_string(i), 100 * i).ok());
+  v1::FindDocumentsRequest r = FindRequest();
+  r.set_page_size(2);
+  auto page = ops_->Find(r, Deadline());
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->entries_size(), 2);
+  EXPECT_EQ(page->entries(0).unique_id(), "1.5");
+  ASSERT_FALSE(page->next_page_token().empty());
+  ASSERT_TRUE(Publish("1.9", 900).ok());  // newer: belongs before the pages already read
+  r.set_page_token(page->next_page_token());
+  EXPECT_EQ(Found(r), (std::vector<std::string>{"1.3", "1.2"}));
+  page = ops_->Find(r, Deadline());
+  r.set_page_token(page->next_page_token());
+  page = ops_->Find(r, Deadline());
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->entries_size(), 1);
+  EXPECT_TRUE(page->next_page_token().empty()) << "the last page says so";
+
+  v1::FindDocumentsRequest other = r;
+  other.mutable_query()->add_class_codes()->set_system("http://loinc.org");
+  other.mutable_query()->mutable_class_codes(0)->set_code("11488-4");
+  auto refused = ops_->Find(other, Deadline());
+  EXPECT_EQ(refused.status().message(), "page_token belongs to another query");
+  r.set_page_token("garbage");
+  EXPECT_EQ(ops_->Find(r, Deadline()).status().message(), "page_token is not valid");
+}
+
+TEST_P(RegistryOperationsTest, TooManyResultsIsAnAnswer) {
+  RegistryOperations small(store_.get(), RegistryOptions{.max_scanned = 3});
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(Publish("1." + std::to_string(i), 100 * i).ok());
+  v1::FindDocumentsRequest r = FindRequest();
+  r.mutable_query()->add_type_codes()->set_system("http://loinc.org");
+  r.mutable_query()->mutable_type_codes(0)->set_code("none");
+  EXPECT_EQ(small.Find(r, Deadline()).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST_P(RegistryOperationsTest, DeprecateByThePublisherOnce) {
+  auto uuid = Publish("1.1", 100);
+  ASSERT_TRUE(uuid.ok());
+  v1::DeprecateDocumentRequest r;
+  r.mutable_context()->set_request_id("req-1");
+  r.set_entry_uuid(*uuid);
+  r.set_reason("entered in error");
+  r.set_idempotency_key("dep-1");
+  EXPECT_EQ(ops_->Deprecate({"clinic-b", common::v1::ROLE_MEMBER_SYSTEM, ""}, r, Deadline())
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  auto done = ops_->Deprecate(kClinicA, r, Deadline());
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), v1::AVAILABILITY_STATUS_DEPRECATED);
+  EXPECT_EQ(done->deprecate_time().seconds(), 1'750'000'000);
+  auto retried = ops_->Deprecate(kClinicA, r, Deadline());
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->SerializeAsString(), done->SerializeAsString());
+  r.set_idempotency_key("dep-2");
+  EXPECT_EQ(ops_->Deprecate(kClinicA, r, Deadline()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  r.set_entry_uuid("urn:uuid:unknown");
+  EXPECT_EQ(ops_->Deprecate(kClinicA, r, Deadline()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Found(FindRequest()).empty());
+}
+
+TEST_P(RegistryOperationsTest, OfTwoConcurrentReplacementsOneWins) {
+  auto original = Publish("1.1", 100);
+  ASSERT_TRUE(original.ok()) << original.status();
+  std::vector<absl::StatusCode> codes(2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      codes[i] = Publish("2." + std::to_string(i), 200, v1::ASSOCIATION_TYPE_REPLACE, *original)
+                     .status()
+                     .code();
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(codes.begin(), codes.end());
+  EXPECT_EQ(codes, (std::vector<absl::StatusCode>{absl::StatusCode::kOk,
+                                                  absl::StatusCode::kFailedPrecondition}));
+  EXPECT_EQ(Found(FindRequest()).size(), 1u) << "one current version";
+}
+
+}  // namespace
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(RegistryOperationsTest);
+
+}  // namespace hie::registry
