@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "services/common/peer_identity.h"
 
 namespace hie {
 
@@ -36,12 +37,6 @@ struct TlsFiles {
 // Client credentials trusting `files.ca_file`, presenting cert/key when both are set.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeTlsChannelCredentials(
     const TlsFiles& files);
-
-struct PeerIdentity {
-  std::string org;
-  std::string role;
-  std::string common_name;
-};
 
 // Parses the subject of a PEM certificate. INVALID_ARGUMENT when it is not a certificate or
 // lacks O or OU.
