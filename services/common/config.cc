@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 
 namespace hie {
 
@@ -110,6 +111,22 @@ absl::StatusOr<Config::HostPort> Config::GetHostPort(std::string_view name) cons
   }
   out.host = value.substr(0, colon);
   return out;
+}
+
+absl::StatusOr<std::set<std::string>> ParseNameList(std::string_view csv, std::string_view flag) {
+  std::set<std::string> names;
+  if (csv.empty()) return names;
+  for (absl::string_view name : absl::StrSplit(absl::string_view(csv.data(), csv.size()), ',')) {
+    bool printable = !name.empty() && name.size() <= 64;
+    for (char c : name) printable = printable && c > ' ' && c <= '~';
+    if (!printable) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", absl::string_view(flag.data(), flag.size()),
+                       " names must be 1 to 64 printable ASCII characters"));
+    }
+    names.emplace(name);
+  }
+  return names;
 }
 
 }  // namespace hie

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,5 +59,9 @@ class Config {
   std::map<std::string, std::string, std::less<>> values_;
   bool help_requested_ = false;
 };
+
+// A comma-separated list of names ("gateway,other"; empty: none), each 1..64 bytes of printable
+// ASCII; INVALID_ARGUMENT naming `flag` otherwise.
+absl::StatusOr<std::set<std::string>> ParseNameList(std::string_view csv, std::string_view flag);
 
 }  // namespace hie
