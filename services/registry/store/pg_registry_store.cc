@@ -157,30 +157,44 @@ class PgTxn : public RegistryTxn {
   pqxx::work& w_;
 };
 
-// The SQL part of FindDocuments: patients, status, creation range, keyset position.
-std::string FindWhere(transaction_base& t, const DocumentFilter& f,
-                      const std::optional<std::pair<int64_t, std::string>>& after) {
-  std::vector<std::string> patients;
-  for (const auto& p : f.patients) {
-    patients.push_back(
-        absl::StrCat("(org = ", t.quote(p.org()), " AND local_id = ", t.quote(p.local_id()), ")"));
-  }
+// Whether FindQuery alone decides the filter (no code, service time or author filter).
+bool SqlDecidesAll(const DocumentFilter& f) {
+  return f.class_codes.empty() && f.type_codes.empty() && f.format_codes.empty() &&
+         f.confidentiality_codes.empty() && f.event_codes.empty() &&
+         f.practice_setting_codes.empty() && f.facility_type_codes.empty() &&
+         !f.service_start_from && !f.service_start_before && !f.service_stop_from &&
+         !f.service_stop_before && f.author_institution.empty();
+}
+
+// One round of FindDocuments in SQL: per patient, its entries in status, creation range and
+// past the position, newest first, through entries_patient_idx in index order (at most `chunk`
+// each), merged, the first `chunk`. Per-patient branches keep every read in index order: an OR
+// of patients would be a bitmap scan reading all of each patient's entries, then a sort.
+std::string FindQuery(transaction_base& t, const DocumentFilter& f,
+                      const std::optional<std::pair<int64_t, std::string>>& after, size_t chunk) {
   std::vector<std::string> statuses;
   for (auto s : f.statuses) statuses.push_back(std::to_string(static_cast<int>(s)));
   if (statuses.empty()) statuses.push_back(std::to_string(v1::AVAILABILITY_STATUS_APPROVED));
-  std::string where = absl::StrCat("(", absl::StrJoin(patients, " OR "), ") AND status IN (",
-                                   absl::StrJoin(statuses, ", "), ")");
+  std::string common = absl::StrCat(" AND status IN (", absl::StrJoin(statuses, ", "), ")");
   if (f.creation_from) {
-    absl::StrAppend(&where, " AND creation_ns >= ", absl::ToUnixNanos(*f.creation_from));
+    absl::StrAppend(&common, " AND creation_ns >= ", absl::ToUnixNanos(*f.creation_from));
   }
   if (f.creation_before) {
-    absl::StrAppend(&where, " AND creation_ns < ", absl::ToUnixNanos(*f.creation_before));
+    absl::StrAppend(&common, " AND creation_ns < ", absl::ToUnixNanos(*f.creation_before));
   }
   if (after) {
-    absl::StrAppend(&where, " AND (creation_ns, entry_uuid) < (", after->first, ", ",
+    absl::StrAppend(&common, " AND (creation_ns, entry_uuid) < (", after->first, ", ",
                     t.quote(after->second), ")");
   }
-  return where;
+  const std::string order =
+      absl::StrCat(" ORDER BY creation_ns DESC, entry_uuid DESC LIMIT ", chunk);
+  std::vector<std::string> branches;
+  for (const auto& p : f.patients) {
+    branches.push_back(absl::StrCat(
+        "(SELECT creation_ns, entry_uuid, entry FROM registry.entries WHERE org = ",
+        t.quote(p.org()), " AND local_id = ", t.quote(p.local_id()), common, order, ")"));
+  }
+  return absl::StrCat("SELECT * FROM (", absl::StrJoin(branches, " UNION ALL "), ") found", order);
 }
 
 }  // namespace
@@ -205,15 +219,17 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::FindDocuments(
   if (filter.patients.empty() || filter.limit == 0) return out;
   HIE_RETURN_IF_ERROR(pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
     out.clear();
-    pqxx::nontransaction t(c);
+    pqxx::work t(c);
+    // The planner would otherwise pick a bitmap scan and a sort whenever it underestimates a
+    // patient's entries (most patients have few; the one asked about may have thousands).
+    t.exec("SET LOCAL enable_bitmapscan = off");
     std::optional<std::pair<int64_t, std::string>> after = filter.after;
     size_t scanned = 0;
     while (out.size() < filter.limit) {
-      const size_t chunk = std::min(kFindChunk, filter.max_scanned + 1 - scanned);
-      pqxx::result r =
-          t.exec(absl::StrCat("SELECT creation_ns, entry_uuid, entry FROM registry.entries WHERE ",
-                              FindWhere(t, filter, after),
-                              " ORDER BY creation_ns DESC, entry_uuid DESC LIMIT ", chunk));
+      // Without filters beyond SQL's, every row read is answered: read no more than needed.
+      const size_t wanted = SqlDecidesAll(filter) ? filter.limit - out.size() : kFindChunk;
+      const size_t chunk = std::min({wanted, kFindChunk, filter.max_scanned + 1 - scanned});
+      pqxx::result r = t.exec(FindQuery(t, filter, after, chunk));
       for (const auto& row : r) {
         if (out.size() == filter.limit) break;
         if (++scanned > filter.max_scanned) return absl::ResourceExhaustedError(kTooManyResults);
@@ -223,6 +239,7 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::FindDocuments(
       }
       if (r.size() < chunk) break;
     }
+    t.commit();
     return absl::OkStatus();
   }));
   return out;

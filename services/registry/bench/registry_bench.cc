@@ -1,0 +1,188 @@
+// hie-registry-bench: load and latency figures of a running hie-registry over gRPC with mutual
+// TLS, beside a bare gRPC echo (the health service's Check on the same server and channel
+// set-up) in the same run. Benchmark program only: not a test. run_bench.sh runs it in full.
+//
+//   hie-registry-bench MODE --target=HOST:PORT --certs=DIR [flags]
+//   modes:
+//     echo     --calls=N --concurrency=C             health Check round trips
+//     publish  --entries=N --set=S --concurrency=C   RegisterSubmissionSet of S entries each,
+//              --patients=P --run=NAME               entry k for patient k % P of run NAME
+//                                                    (P a multiple of 20: the 20 clinics)
+//     find     --queries=N --concurrency=C           FindDocuments of one patient of run NAME
+//              --patients=P --run=NAME --page=N      (of P), first page of N entries
+// Every call goes through the gateway's certificate acting for the patient's clinic (member
+// system). Prints one line per mode: calls/s (entries/s) and latency percentiles of the calls.
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "hie/registry/v1/registry.grpc.pb.h"
+#include "services/common/bench/bench_support.h"
+
+namespace {
+
+namespace rv1 = ::hie::registry::v1;
+namespace cm = ::hie::common::v1;
+using ::hie::bench::Flag;
+using ::hie::bench::IntFlag;
+using ::hie::bench::RunCalls;
+using ::hie::bench::Summary;
+
+constexpr char kDefaultTarget[] = "127.0.0.1:7003";
+
+std::unique_ptr<rv1::DocumentRegistry::Stub> Stub(int index) {
+  return rv1::DocumentRegistry::NewStub(
+      hie::bench::Channel("gateway-client", index, kDefaultTarget));
+}
+
+std::string Org(int64_t patient) { return absl::StrCat("clinic-", patient % 20); }
+
+cm::RequestContext Context(const std::string& org, const std::string& request_id) {
+  cm::RequestContext c;
+  c.set_request_id(request_id);
+  c.set_purpose_of_use(cm::PURPOSE_OF_USE_TREATMENT);
+  c.mutable_actor()->set_org(org);
+  c.mutable_actor()->set_role(cm::ROLE_MEMBER_SYSTEM);
+  return c;
+}
+
+cm::SourceId Patient(const std::string& run, int64_t patient) {
+  cm::SourceId p;
+  p.set_org(Org(patient));
+  p.set_local_id(absl::StrCat(run, "-", patient));
+  return p;
+}
+
+// Entry k of the run: realistic codes and sizes; creation times spread over ten years.
+void FillEntry(const std::string& run, int64_t k, int64_t patients, rv1::DocumentEntry* e) {
+  static const char* kClasses[] = {"11488-4", "11506-3", "18842-5", "11502-2", "18748-4"};
+  const int64_t patient = k % patients;
+  e->set_unique_id(absl::StrCat("2.25.", run, ".", k));
+  *e->mutable_patient() = Patient(run, patient);
+  e->mutable_class_code()->set_system("http://loinc.org");
+  e->mutable_class_code()->set_code(kClasses[k % 5]);
+  *e->mutable_type_code() = e->class_code();
+  e->mutable_format_code()->set_system("urn:ihe:format");
+  e->mutable_format_code()->set_code("urn:ihe:pcc:xphr:2007");
+  e->set_mime_type("text/xml");
+  auto* conf = e->add_confidentiality_codes();
+  conf->set_system("http://terminology.hl7.org/CodeSystem/v3-Confidentiality");
+  conf->set_code("N");
+  e->set_title(absl::StrCat("Document ", k));
+  e->set_language_code("en-US");
+  auto* author = e->add_authors();
+  author->set_person_id(absl::StrCat("dr-", k % 97));
+  author->set_institution(absl::StrCat(Org(patient), " Cardiology"));
+  e->mutable_creation_time()->set_seconds(1'450'000'000 + (k * 7919) % 315'000'000);
+  e->mutable_hash()->set_algorithm(rv1::ContentHash::ALGORITHM_SHA256);
+  std::string digest(32, '\0');
+  for (int i = 0; i < 8; ++i) digest[i] = static_cast<char>((k >> (8 * i)) & 0xff);
+  e->mutable_hash()->set_digest(digest);
+  e->set_size_bytes(20'000 + k % 50'000);
+  e->mutable_location()->set_member_org(Org(patient));
+  e->mutable_location()->set_repository_unique_id("1.2.840.1");
+}
+
+int Publish() {
+  const int64_t entries = IntFlag("entries", 100000);
+  const int64_t set = std::max<int64_t>(1, IntFlag("set", 10));
+  const int concurrency = static_cast<int>(IntFlag("concurrency", 8));
+  const int64_t patients = std::max<int64_t>(1, IntFlag("patients", 100000));
+  const std::string run = Flag("run", "r1");
+  if (patients % 20 != 0) {
+    std::fprintf(stderr, "--patients must be a multiple of 20 (a set stays in one org)\n");
+    return 2;
+  }
+  std::vector<std::unique_ptr<rv1::DocumentRegistry::Stub>> stubs;
+  for (int t = 0; t < concurrency; ++t) stubs.push_back(Stub(t));
+  // A set holds entries of one patient's org: entry k goes to patient k % P, and a set takes
+  // `set` consecutive entries of patients in one org (stride 20 keeps the org).
+  const int64_t calls = (entries + set - 1) / set;
+  std::vector<double> lat;
+  int64_t failed = 0;
+  std::atomic<bool> reported = false;
+  double s = RunCalls(
+      calls, concurrency,
+      [&](int t, int64_t c) {
+        rv1::RegisterSubmissionSetRequest request;
+        const int64_t first = (c / 20) * 20 * set + c % 20;  // entries first, first + 20, ...
+        request.set_idempotency_key(absl::StrCat(run, "-", c));
+        request.mutable_submission_set()->set_unique_id(absl::StrCat("2.25.", run, ".set.", c));
+        for (int64_t i = 0; i < set; ++i) {
+          FillEntry(run, first + 20 * i, patients, request.add_entries());
+        }
+        *request.mutable_context() =
+            Context(request.entries(0).patient().org(), absl::StrCat("bench-", run, "-", c));
+        rv1::RegisterSubmissionSetResponse response;
+        grpc::Status status =
+            stubs[t]->RegisterSubmissionSet(hie::bench::Deadline().get(), request, &response);
+        if (!status.ok() && !reported.exchange(true)) {
+          std::fprintf(stderr, "publish: %s\n", status.error_message().c_str());
+        }
+        return status.ok();
+      },
+      &lat, &failed);
+  std::printf(
+      "publish  entries=%ld set=%ld concurrency=%d patients=%ld  %.0f entries/s  per call: %s  "
+      "failed calls=%ld\n",
+      static_cast<long>(calls * set), static_cast<long>(set), concurrency,
+      static_cast<long>(patients), calls * set / s, Summary(lat).c_str(),
+      static_cast<long>(failed));
+  return failed == 0 ? 0 : 1;
+}
+
+int Find() {
+  const int64_t queries = IntFlag("queries", 2000);
+  const int concurrency = static_cast<int>(IntFlag("concurrency", 1));
+  const int64_t patients = std::max<int64_t>(1, IntFlag("patients", 100));
+  const int page = static_cast<int>(IntFlag("page", 100));
+  const std::string run = Flag("run", "hot");
+  std::vector<std::unique_ptr<rv1::DocumentRegistry::Stub>> stubs;
+  for (int t = 0; t < concurrency; ++t) stubs.push_back(Stub(t));
+  std::vector<double> lat;
+  int64_t failed = 0;
+  std::atomic<int64_t> found = 0;
+  double s = RunCalls(
+      queries, concurrency,
+      [&](int t, int64_t q) {
+        const int64_t patient = (q * 7919) % patients;
+        rv1::FindDocumentsRequest request;
+        *request.mutable_context() = Context(Org(patient), absl::StrCat("bench-find-", q));
+        *request.add_patients() = Patient(run, patient);
+        request.set_page_size(page);
+        rv1::FindDocumentsResponse response;
+        bool ok = stubs[t]->FindDocuments(hie::bench::Deadline().get(), request, &response).ok();
+        found += response.entries_size();
+        return ok;
+      },
+      &lat, &failed);
+  std::printf(
+      "find     queries=%ld concurrency=%d page=%d  %.0f queries/s  %s  entries found=%ld "
+      "failed=%ld\n",
+      static_cast<long>(queries), concurrency, page, queries / s, Summary(lat).c_str(),
+      static_cast<long>(found.load()), static_cast<long>(failed));
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as the services do
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: hie-registry-bench echo|publish|find --flag=value...\n");
+    return 2;
+  }
+  if (!hie::bench::ParseFlags(argc, argv, 2)) return 2;
+  const std::string mode = argv[1];
+  if (mode == "echo") return hie::bench::Echo(kDefaultTarget);
+  if (mode == "publish") return Publish();
+  if (mode == "find") return Find();
+  std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+  return 2;
+}
