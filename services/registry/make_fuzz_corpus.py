@@ -73,6 +73,11 @@ inverted = entry("1.2.3.8")
 inverted.service_start_time.FromSeconds(200)
 inverted.service_stop_time.FromSeconds(100)
 reused = entry("1.2.seed.a")  # the seeded unique id, another hash
+far = entry("1.2.3.7", created=253402300799)  # 9999-12-31: beyond int64 nanoseconds
+wide = r.DocumentQuery()
+wide.creation_time.start.FromSeconds(-62135596800)  # 0001-01-01
+wide.creation_time.end.FromSeconds(253402300799)
+wide.service_stop_time.end.FromSeconds(253402300799)
 
 cases = {
     "register_one": (0, register([entry()])),
@@ -87,9 +92,12 @@ cases = {
     "register_inverted_service": (0, register([inverted])),
     "register_many": (0, register([entry(f"1.2.4.{i}") for i in range(300)])),
     "register_duplicate_ids": (0, register([entry(), entry()])),
+    "register_year_9999": (0, register([far])),
     "find_first_page": (1, find()),
     "find_filters": (1, find(class_codes=[c.Coding(system="http://loinc.org", code="11502-2")],
                              author_institution="LABORATORY", statuses=[1, 2])),
+    "find_wide_ranges": (1, r.FindDocumentsRequest(
+        context=context(), patients=[c.SourceId(org="clinic-a", local_id="MRN-1")], query=wide)),
     "find_forged_token": (1, r.FindDocumentsRequest(
         context=context(), patients=[c.SourceId(org="clinic-a", local_id="MRN-1")],
         page_token="0000000000000000.-9223372036854775808.urn:uuid:x")),

@@ -34,8 +34,10 @@ inline google::protobuf::Duration ToProtoDuration(absl::Duration d) {
   out.set_nanos(static_cast<int32_t>(ns % 1000000000));
   return out;
 }
+// Saturates outside the int64 nanoseconds of 1677-2262 (a Timestamp may hold years 0001-9999:
+// the multiplication would overflow).
 inline int64_t UnixNanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000000000 + t.nanos();
+  return absl::ToUnixNanos(FromProto(t));
 }
 
 }  // namespace hie::consent

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 #include "services/registry/core/submission_plan.h"
 #include "services/registry/core/validation.h"
@@ -44,8 +45,7 @@ std::string QueryKey(const v1::FindDocumentsRequest& r) {
 
 // Page token: "<query key>.<creation ns>.<entry uuid>".
 std::string PageToken(const std::string& query_key, const v1::DocumentEntry& last) {
-  const int64_t ns = last.creation_time().seconds() * 1'000'000'000 + last.creation_time().nanos();
-  return absl::StrCat(query_key, ".", ns, ".", last.entry_uuid());
+  return absl::StrCat(query_key, ".", UnixNanosOf(last.creation_time()), ".", last.entry_uuid());
 }
 
 absl::StatusOr<std::pair<int64_t, std::string>> ParsePageToken(const std::string& token,
@@ -63,11 +63,11 @@ absl::StatusOr<std::pair<int64_t, std::string>> ParsePageToken(const std::string
 
 std::optional<absl::Time> From(const common::v1::TimeRange& r, bool present) {
   if (!present || !r.has_start()) return std::nullopt;
-  return absl::FromUnixSeconds(r.start().seconds()) + absl::Nanoseconds(r.start().nanos());
+  return TimeOf(r.start());
 }
 std::optional<absl::Time> Before(const common::v1::TimeRange& r, bool present) {
   if (!present || !r.has_end()) return std::nullopt;
-  return absl::FromUnixSeconds(r.end().seconds()) + absl::Nanoseconds(r.end().nanos());
+  return TimeOf(r.end());
 }
 
 template <typename Field>

@@ -1,6 +1,7 @@
 #include "services/registry/core/submission_plan.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/common/proto_time.h"
 
 namespace hie::registry {
 namespace {
@@ -11,12 +12,6 @@ bool SamePatient(const common::v1::SourceId& a, const common::v1::SourceId& b) {
 
 bool Replaces(v1::AssociationType type) {
   return type == v1::ASSOCIATION_TYPE_REPLACE || type == v1::ASSOCIATION_TYPE_TRANSFORM_AND_REPLACE;
-}
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
 }
 
 // The entry as the caller may give it: output-only fields cleared.
@@ -51,7 +46,7 @@ absl::StatusOr<SubmissionPlan> PlanSubmission(const v1::RegisterSubmissionSetReq
   plan.submission_set.clear_entry_uuids();
   plan.submission_set.set_id(new_id());
   plan.submission_set.set_source_org(caller_org);
-  SetTime(now, plan.submission_set.mutable_submission_time());
+  SetTimestamp(now, plan.submission_set.mutable_submission_time());
 
   // Entries: the stored one (re-registration) or a new APPROVED one; by unique_id.
   std::map<std::string, v1::DocumentEntry> entries;
@@ -73,7 +68,7 @@ absl::StatusOr<SubmissionPlan> PlanSubmission(const v1::RegisterSubmissionSetReq
     e.set_version(1);
     e.set_status(v1::AVAILABILITY_STATUS_APPROVED);
     e.set_submission_set_id(plan.submission_set.id());
-    SetTime(now, e.mutable_submission_time());
+    SetTimestamp(now, e.mutable_submission_time());
     entries[given.unique_id()] = std::move(e);
   }
 

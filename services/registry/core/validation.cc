@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/proto_time.h"
 #include "services/common/request_checks.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
@@ -18,7 +19,17 @@ using google::protobuf::Timestamp;
 constexpr size_t kMaxTitleBytes = 1024;
 constexpr size_t kMaxNameBytes = 256;
 
-int64_t Nanos(const Timestamp& t) { return t.seconds() * 1'000'000'000 + t.nanos(); }
+// Document times: 1800-01-01 .. 2199-12-31 (inside the int64 nanoseconds the stores keep).
+constexpr int64_t kFirstDocumentSecond = -5364662400;  // 1800-01-01T00:00:00Z
+constexpr int64_t kLastDocumentSecond = 7258118399;    // 2199-12-31T23:59:59Z
+
+absl::Status CheckDocumentTime(const Timestamp& t, const std::string& field) {
+  HIE_RETURN_IF_ERROR(CheckTimestamp(t, field));
+  if (t.seconds() < kFirstDocumentSecond || t.seconds() > kLastDocumentSecond) {
+    return InvalidField(field, "is outside 1800-01-01..2199-12-31");
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CheckOptionalCoding(bool present, const Coding& c, const std::string& field) {
   return present ? CheckCoding(c, field) : absl::OkStatus();
@@ -97,14 +108,14 @@ absl::Status CheckEntry(const v1::DocumentEntry& e, const std::string& at) {
   HIE_RETURN_IF_ERROR(CheckOptionalText(e.title(), at + ".title", kMaxTitleBytes));
   HIE_RETURN_IF_ERROR(CheckAuthors(e.authors(), at + ".authors"));
   if (!e.has_creation_time()) return InvalidField(at + ".creation_time", "is required");
-  HIE_RETURN_IF_ERROR(CheckTimestamp(e.creation_time(), at + ".creation_time"));
+  HIE_RETURN_IF_ERROR(CheckDocumentTime(e.creation_time(), at + ".creation_time"));
   if (e.has_service_start_time()) {
-    HIE_RETURN_IF_ERROR(CheckTimestamp(e.service_start_time(), at + ".service_start_time"));
+    HIE_RETURN_IF_ERROR(CheckDocumentTime(e.service_start_time(), at + ".service_start_time"));
   }
   if (e.has_service_stop_time()) {
-    HIE_RETURN_IF_ERROR(CheckTimestamp(e.service_stop_time(), at + ".service_stop_time"));
+    HIE_RETURN_IF_ERROR(CheckDocumentTime(e.service_stop_time(), at + ".service_stop_time"));
     if (e.has_service_start_time() &&
-        Nanos(e.service_stop_time()) < Nanos(e.service_start_time())) {
+        TimeOf(e.service_stop_time()) < TimeOf(e.service_start_time())) {
       return InvalidField(at + ".service_stop_time", "is before service_start_time");
     }
   }
@@ -152,7 +163,7 @@ absl::Status CheckTimeRange(bool present, const common::v1::TimeRange& range,
   if (!present) return absl::OkStatus();
   if (range.has_start()) HIE_RETURN_IF_ERROR(CheckTimestamp(range.start(), field + ".start"));
   if (range.has_end()) HIE_RETURN_IF_ERROR(CheckTimestamp(range.end(), field + ".end"));
-  if (range.has_start() && range.has_end() && Nanos(range.end()) <= Nanos(range.start())) {
+  if (range.has_start() && range.has_end() && TimeOf(range.end()) <= TimeOf(range.start())) {
     return InvalidField(field + ".end", "must be after start");
   }
   return absl::OkStatus();

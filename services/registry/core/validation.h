@@ -11,8 +11,8 @@
 //   confidentiality codes, creation_time, a SHA-256 hash of 32 bytes (SHA-1 alone is refused:
 //   it no longer proves content unaltered), size_bytes > 0, location (member_org,
 //   repository_unique_id; retrieve_key <= 256) required; title <= 1024, language_code <= 35,
-//   authors <= 100 (text fields <= 256), event codes <= 100; service_stop_time not before
-//   service_start_time;
+//   authors <= 100 (text fields <= 256), event codes <= 100; creation and service times within
+//   1800-01-01..2199-12-31, service_stop_time not before service_start_time;
 //   FindDocuments: patients 1..1000, page_size 0..1000, page_token <= 512, query codes <= 100
 //   each, time ranges with end after start, author_institution <= 256;
 //   GetDocuments: 1..1000 ids in all; request_id, idempotency_key 1..128; reason 1..1024.

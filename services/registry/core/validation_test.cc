@@ -57,6 +57,9 @@ TEST(RegistryValidation, EachRefusalNamesItsField) {
        "entries[0].creation_time is required"},
       {"bad nanos", [](auto& r) { r.mutable_entries(0)->mutable_creation_time()->set_nanos(-1); },
        "entries[0].creation_time is not a valid timestamp"},
+      {"year 9999",
+       [](auto& r) { r.mutable_entries(0)->mutable_creation_time()->set_seconds(253402300799); },
+       "entries[0].creation_time is outside 1800-01-01..2199-12-31"},
       {"stop before start",
        [](auto& r) {
          r.mutable_entries(0)->mutable_service_start_time()->set_seconds(100);

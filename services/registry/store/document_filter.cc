@@ -3,17 +3,12 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "services/common/proto_time.h"
 
 namespace hie::registry {
 namespace {
 
 using common::v1::Coding;
-
-int64_t Nanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
-}
-
-absl::Time TimeOf(const google::protobuf::Timestamp& t) { return absl::FromUnixNanos(Nanos(t)); }
 
 bool AnyCode(const std::vector<Coding>& wanted, const Coding& c) {
   return std::any_of(wanted.begin(), wanted.end(), [&](const Coding& w) {
@@ -64,7 +59,7 @@ bool MatchesCandidate(const v1::DocumentEntry& e, const DocumentFilter& f) {
   }
   if (!InRange(true, e.creation_time(), f.creation_from, f.creation_before)) return false;
   if (f.after) {
-    const int64_t ns = Nanos(e.creation_time());
+    const int64_t ns = UnixNanosOf(e.creation_time());
     if (ns > f.after->first || (ns == f.after->first && e.entry_uuid() >= f.after->second)) {
       return false;
     }

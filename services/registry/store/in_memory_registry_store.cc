@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 #include "services/registry/store/document_filter.h"
 
@@ -10,16 +11,6 @@ namespace hie::registry {
 namespace {
 
 using common::v1::Coding;
-
-int64_t Nanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
-}
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
 
 class InMemoryTxn : public RegistryTxn {
  public:
@@ -86,7 +77,7 @@ class InMemoryTxn : public RegistryTxn {
     if (it == s_->entries.end()) return absl::NotFoundError("entry not registered");
     v1::DocumentEntry& e = it->second.second;
     e.set_status(v1::AVAILABILITY_STATUS_DEPRECATED);
-    SetTime(at, e.mutable_deprecate_time());
+    SetTimestamp(at, e.mutable_deprecate_time());
     e.set_replaced_by_entry_uuid(replaced_by);
     it->second.first = Version();
     return absl::OkStatus();
@@ -138,7 +129,7 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> InMemoryRegistryStore::FindDocume
     if (MatchesCandidate(row.second, filter)) candidates.push_back(row.second);
   }
   std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
-    const int64_t x = Nanos(a.creation_time()), y = Nanos(b.creation_time());
+    const int64_t x = UnixNanosOf(a.creation_time()), y = UnixNanosOf(b.creation_time());
     return x != y ? x > y : a.entry_uuid() > b.entry_uuid();
   });
   std::vector<v1::DocumentEntry> out;

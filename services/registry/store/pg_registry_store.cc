@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/logging.h"
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 #include "services/registry/store/document_filter.h"
 
@@ -19,16 +20,6 @@ namespace {
 using pqxx::transaction_base;
 
 constexpr size_t kFindChunk = 500;  // rows read per round while filtering in process
-
-int64_t Nanos(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1'000'000'000 + t.nanos();
-}
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
 
 std::string Bytes(transaction_base& t, const std::string& s) {
   return t.quote_raw(reinterpret_cast<const unsigned char*>(s.data()), s.size());
@@ -111,14 +102,14 @@ class PgTxn : public RegistryTxn {
         "INSERT INTO registry.submission_sets (id, unique_id, source_org, submission_ns, "
         "submission_set) VALUES (",
         w_.quote(set.id()), ", ", w_.quote(set.unique_id()), ", ", w_.quote(set.source_org()), ", ",
-        Nanos(set.submission_time()), ", ", Bytes(w_, set.SerializeAsString()), ")"));
+        UnixNanosOf(set.submission_time()), ", ", Bytes(w_, set.SerializeAsString()), ")"));
     std::vector<std::string> rows;
     for (const v1::DocumentEntry& e : entries) {
-      rows.push_back(absl::StrCat("(", w_.quote(e.entry_uuid()), ", ", w_.quote(e.unique_id()),
-                                  ", ", w_.quote(e.patient().org()), ", ",
-                                  w_.quote(e.patient().local_id()), ", ",
-                                  static_cast<int>(e.status()), ", ", Nanos(e.creation_time()),
-                                  ", ", Bytes(w_, e.SerializeAsString()), ")"));
+      rows.push_back(
+          absl::StrCat("(", w_.quote(e.entry_uuid()), ", ", w_.quote(e.unique_id()), ", ",
+                       w_.quote(e.patient().org()), ", ", w_.quote(e.patient().local_id()), ", ",
+                       static_cast<int>(e.status()), ", ", UnixNanosOf(e.creation_time()), ", ",
+                       Bytes(w_, e.SerializeAsString()), ")"));
     }
     if (!rows.empty()) {
       w_.exec(
@@ -145,7 +136,7 @@ class PgTxn : public RegistryTxn {
     if (found.empty()) return absl::NotFoundError("entry not registered");
     v1::DocumentEntry& e = found.begin()->second;
     e.set_status(v1::AVAILABILITY_STATUS_DEPRECATED);
-    SetTime(at, e.mutable_deprecate_time());
+    SetTimestamp(at, e.mutable_deprecate_time());
     e.set_replaced_by_entry_uuid(replaced_by);
     w_.exec(absl::StrCat("UPDATE registry.entries SET status = ", static_cast<int>(e.status()),
                          ", version = NULL, entry = ", Bytes(w_, e.SerializeAsString()),
