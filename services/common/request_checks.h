@@ -37,4 +37,8 @@ absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, const std::str
 // A known PurposeOfUse; UNSPECIFIED only when not `required`.
 absl::Status CheckPurpose(int purpose, const std::string& field, bool required);
 
+// A request's context: request_id required (1..128), purpose of use known (and set when
+// `need_purpose`), the optional texts within their limits, a known actor role, a valid time.
+absl::Status CheckContext(const common::v1::RequestContext& context, bool need_purpose);
+
 }  // namespace hie
