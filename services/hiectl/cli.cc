@@ -23,6 +23,8 @@
 #include "hie/audit/v1/audit.grpc.pb.h"
 #include "hie/consent/v1/consent.grpc.pb.h"
 #include "hie/identity/v1/identity.grpc.pb.h"
+#include "hie/locator/v1/locator.grpc.pb.h"
+#include "hie/registry/v1/registry.grpc.pb.h"
 #include "services/common/logging.h"
 #include "services/common/status.h"
 #include "services/common/text.h"
@@ -36,6 +38,8 @@ namespace {
 namespace id = ::hie::identity::v1;
 namespace audit = ::hie::audit::v1;
 namespace consent = ::hie::consent::v1;
+namespace locator = ::hie::locator::v1;
+namespace registry = ::hie::registry::v1;
 using Stub = id::IdentityService::StubInterface;
 
 // An RPC of `Service`: its name (for error messages) and the stub method that sends it.
@@ -71,6 +75,18 @@ constexpr auto ConsentRpc(const char* name,
                               grpc::ClientContext*, const Req&, Resp*)) {
   return MakeRpc<consent::ConsentService>(name, send);
 }
+template <typename Req, typename Resp>
+constexpr auto LocatorRpc(const char* name,
+                          grpc::Status (locator::RecordLocator::StubInterface::*send)(
+                              grpc::ClientContext*, const Req&, Resp*)) {
+  return MakeRpc<locator::RecordLocator>(name, send);
+}
+template <typename Req, typename Resp>
+constexpr auto RegistryRpc(const char* name,
+                           grpc::Status (registry::DocumentRegistry::StubInterface::*send)(
+                               grpc::ClientContext*, const Req&, Resp*)) {
+  return MakeRpc<registry::DocumentRegistry>(name, send);
+}
 
 // Every RPC a command may make, looked up by its types (RpcOf): the typed handlers of the
 // UnaryCall actions of the command table. An Action with no entry here does not compile.
@@ -99,7 +115,16 @@ constexpr auto kRpcs = std::make_tuple(
     ConsentRpc("ListBreakGlassGrants",
                &consent::ConsentService::StubInterface::ListBreakGlassGrants),
     ConsentRpc("ReviewBreakGlass", &consent::ConsentService::StubInterface::ReviewBreakGlass),
-    ConsentRpc("Decide", &consent::ConsentService::StubInterface::Decide));
+    ConsentRpc("Decide", &consent::ConsentService::StubInterface::Decide),
+    LocatorRpc("Locate", &locator::RecordLocator::StubInterface::Locate),
+    LocatorRpc("ListLocations", &locator::RecordLocator::StubInterface::ListLocations),
+    LocatorRpc("DeleteLocation", &locator::RecordLocator::StubInterface::DeleteLocation),
+    RegistryRpc("FindDocuments", &registry::DocumentRegistry::StubInterface::FindDocuments),
+    RegistryRpc("GetDocuments", &registry::DocumentRegistry::StubInterface::GetDocuments),
+    RegistryRpc("GetRelatedDocuments",
+                &registry::DocumentRegistry::StubInterface::GetRelatedDocuments),
+    RegistryRpc("DeprecateDocument",
+                &registry::DocumentRegistry::StubInterface::DeprecateDocument));
 
 template <typename Req, typename Resp, size_t I = 0>
 constexpr const auto& RpcOf() {
@@ -164,7 +189,8 @@ class Session {
     }
     // Every stub now, so that bulk registration's threads only read them.
     stubs_ = {id::IdentityService::NewStub(channel_), audit::AuditLog::NewStub(channel_),
-              consent::ConsentService::NewStub(channel_)};
+              consent::ConsentService::NewStub(channel_), locator::RecordLocator::NewStub(channel_),
+              registry::DocumentRegistry::NewStub(channel_)};
     return true;
   }
   // The stub of `Service`; only after Connect() returned true.
@@ -202,6 +228,11 @@ class Session {
     if constexpr (requires { request.idempotency_key(); }) {
       if (request.idempotency_key().empty()) request.set_idempotency_key(NewId());
       idempotency_key = request.idempotency_key();
+      if (unary.print_idempotency_key) {
+        std::cerr << "hiectl: idempotency key " << hie::PrintableText(idempotency_key)
+                  << " (retry with --idempotency-key=" << hie::PrintableText(idempotency_key)
+                  << " if the outcome is unclear)\n";
+      }
     }
     if (!Connect()) return 2;
     Resp response;
@@ -288,7 +319,9 @@ class Session {
   std::shared_ptr<grpc::Channel> channel_;
   std::tuple<std::unique_ptr<id::IdentityService::StubInterface>,
              std::unique_ptr<audit::AuditLog::StubInterface>,
-             std::unique_ptr<consent::ConsentService::StubInterface>>
+             std::unique_ptr<consent::ConsentService::StubInterface>,
+             std::unique_ptr<locator::RecordLocator::StubInterface>,
+             std::unique_ptr<registry::DocumentRegistry::StubInterface>>
       stubs_;
   absl::Duration timeout_;
   bool json_;

@@ -22,6 +22,7 @@
 #include "services/common/text.h"
 #include "services/hiectl/audit_commands.h"
 #include "services/hiectl/consent_commands.h"
+#include "services/hiectl/exchange_commands.h"
 #include "services/hiectl/flag_values.h"
 #include "services/hiectl/render.h"
 
@@ -335,6 +336,7 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user, absl::Tim
   AddLookupCommands(default_user, specs);
   AddAuditCommands(now, specs);
   AddConsentCommands(now, specs);
+  AddExchangeCommands(default_user, specs);
   return specs;
 }
 

@@ -9,9 +9,9 @@
 //
 // Implemented in commands.cc (the table and the identity commands' flags and request builders,
 // kept in one file so that each command's flags and the request they build read side by side),
-// audit_commands.cc and consent_commands.cc (the audit and consent commands, registered in the
-// same table; see audit_commands.h), flag_values.cc (flag parsing shared by the command files)
-// and bulk_csv.cc (the CSV reader and rows -> registrations).
+// audit_commands.cc, consent_commands.cc and exchange_commands.cc (the audit, consent, locator
+// and registry commands, registered in the same table; see audit_commands.h), flag_values.cc (flag
+// parsing shared by the command files) and bulk_csv.cc (the CSV reader and rows -> registrations).
 
 #include <cstdint>
 #include <functional>
@@ -32,6 +32,8 @@
 #include "hie/common/v1/common.pb.h"
 #include "hie/consent/v1/consent.pb.h"
 #include "hie/identity/v1/identity.pb.h"
+#include "hie/locator/v1/locator.pb.h"
+#include "hie/registry/v1/registry.pb.h"
 #include "services/common/config.h"
 #include "services/common/demographics.h"
 
@@ -40,6 +42,8 @@ namespace hie::hiectl {
 namespace id = ::hie::identity::v1;
 namespace audit = ::hie::audit::v1;
 namespace consent = ::hie::consent::v1;
+namespace locator = ::hie::locator::v1;
+namespace registry = ::hie::registry::v1;
 
 // --- The command table --------------------------------------------------------------------------
 // Each command is declared once, in CommandSpecs: its name, usage text, flags and its plan, the
@@ -47,8 +51,9 @@ namespace consent = ::hie::consent::v1;
 // dispatch all read that table; the adapter (cli.cc) only knows how to perform each kind of
 // Action (and, per identity RPC, which stub method sends its request).
 
-// One RPC (identity, audit or consent): the request (context unset; an empty idempotency key
-// means "generate one") and how to print its response as text (--json prints the message).
+// One RPC (identity, audit, consent, locator or registry): the request (context unset; an empty
+// idempotency key means "generate one") and how to print its response as text (--json prints the
+// message).
 template <typename Req, typename Resp>
 struct UnaryCall {
   Req request;
@@ -68,6 +73,9 @@ struct UnaryCall {
   // verify: the chain is not VALID). The adapter prints the response, then the message on
   // stderr, and exits with kAlarmExitCode.
   std::function<std::string(const Resp&)> alarm;
+  // Print the request's idempotency key (given or generated) on stderr before sending, so that
+  // the operator can retry the write safely whatever happens to the call.
+  bool print_idempotency_key = false;
 };
 
 // Exit status of a command whose answer is an alarm (see UnaryCall::alarm).
@@ -122,7 +130,15 @@ using Action = std::variant<
     UnaryCall<consent::RevokeDirectiveRequest, consent::ConsentDirective>,
     UnaryCall<consent::ListBreakGlassGrantsRequest, consent::ListBreakGlassGrantsResponse>,
     UnaryCall<consent::ReviewBreakGlassRequest, consent::BreakGlassGrant>,
-    UnaryCall<consent::DecideRequest, consent::Decision>>;
+    UnaryCall<consent::DecideRequest, consent::Decision>,
+    // hie-locator and hie-registry (exchange_commands.cc)
+    UnaryCall<locator::LocateRequest, locator::LocateResponse>,
+    UnaryCall<locator::ListLocationsRequest, locator::ListLocationsResponse>,
+    UnaryCall<locator::DeleteLocationRequest, locator::DeleteLocationResponse>,
+    UnaryCall<registry::FindDocumentsRequest, registry::FindDocumentsResponse>,
+    UnaryCall<registry::GetDocumentsRequest, registry::GetDocumentsResponse>,
+    UnaryCall<registry::GetRelatedDocumentsRequest, registry::GetRelatedDocumentsResponse>,
+    UnaryCall<registry::DeprecateDocumentRequest, registry::DocumentEntry>>;
 
 // Builds a command's Action from its loaded flags and its positional arguments (as many as
 // CommandSpec::positionals). Pure; bad input is INVALID_ARGUMENT naming the flag.

@@ -55,13 +55,22 @@ absl::StatusOr<std::vector<hie::common::v1::SourceId>> PatientsFrom(const Config
     out.emplace_back().set_org(orgs[i]);
     out.back().set_local_id(ids[i]);
   }
+  absl::StatusOr<std::vector<hie::common::v1::SourceId>> listed = SourceIdsFrom(flags, "patient");
+  if (!listed.ok()) return listed.status();
+  for (hie::common::v1::SourceId& id : *listed) out.push_back(std::move(id));
+  return out;
+}
+
+absl::StatusOr<std::vector<hie::common::v1::SourceId>> SourceIdsFrom(const Config& flags,
+                                                                     absl::string_view key) {
+  std::vector<hie::common::v1::SourceId> out;
   int n = 0;
-  for (const std::string& entry : ListValues(flags, "patient")) {
+  for (const std::string& entry : ListValues(flags, key)) {
     ++n;
     size_t colon = entry.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size()) {
       // The entry is not echoed: it holds a patient identifier.
-      return Invalid("--patient entries must be ORG:LOCAL_ID (entry ", n, " is not)");
+      return Invalid("--", key, " entries must be ORG:LOCAL_ID (entry ", n, " is not)");
     }
     out.emplace_back().set_org(entry.substr(0, colon));
     out.back().set_local_id(entry.substr(colon + 1));

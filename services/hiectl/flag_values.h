@@ -1,8 +1,8 @@
 #pragma once
 
 // Flag parsing shared by the command files (commands.cc, audit_commands.cc,
-// consent_commands.cc). Pure. Errors are INVALID_ARGUMENT naming the flag; they never echo a
-// patient identifier (error output gets pasted into tickets).
+// consent_commands.cc, exchange_commands.cc). Pure. Errors are INVALID_ARGUMENT naming the flag;
+// they never echo a patient identifier (error output gets pasted into tickets).
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/generated_enum_reflection.h>
@@ -48,6 +48,12 @@ std::vector<std::string> RepeatedValues(const Config& flags, absl::string_view k
 // ORG:LOCAL_ID, split at the first ':'). Needs all three keys declared. Empty when none given.
 [[nodiscard]] absl::StatusOr<std::vector<hie::common::v1::SourceId>> PatientsFrom(
     const Config& flags);
+
+// Source ids from the list flag --KEY: ORG:LOCAL_ID entries, comma-separated (and repeatable),
+// each split at the first ':'. The error names the flag and the entry's position, never its
+// value. Empty when none given.
+[[nodiscard]] absl::StatusOr<std::vector<hie::common::v1::SourceId>> SourceIdsFrom(
+    const Config& flags, absl::string_view key);
 
 // --KEY as an RFC 3339 time, or nullopt when empty.
 [[nodiscard]] absl::StatusOr<std::optional<google::protobuf::Timestamp>> OptionalTime(

@@ -14,6 +14,8 @@
 #include "hie/common/v1/common.pb.h"
 #include "hie/consent/v1/consent.pb.h"
 #include "hie/identity/v1/identity.pb.h"
+#include "hie/locator/v1/locator.pb.h"
+#include "hie/registry/v1/registry.pb.h"
 
 namespace hie::hiectl {
 
@@ -132,5 +134,30 @@ std::string RenderGrants(const hie::consent::v1::ListBreakGlassGrantsResponse& r
 std::string RenderGrant(const hie::consent::v1::BreakGlassGrant& grant);
 // A consent decision: effect, basis, deciding directive or grant, obligations.
 std::string RenderDecision(const hie::consent::v1::Decision& decision);
+
+// --- Locator and registry (render_exchange.cc) ------------------------------------------------
+// Free text from members (titles, display names, reasons) is made printable and cut to a
+// column's width; ids are printed whole (operators copy them into the next command).
+
+// `text` made printable (PrintableText) and cut to at most `max_width` code points, the last
+// one "…" when cut. `max_width` >= 1.
+std::string Truncate(absl::string_view text, size_t max_width);
+
+// Locations (org, local id, documents, categories, last activity, first seen, origins,
+// identity record), most recent first as the locator sends them.
+std::string RenderLocate(const hie::locator::v1::LocateResponse& response);
+// As RenderLocate, plus when and why removed ones were removed, and the next page.
+std::string RenderLocations(const hie::locator::v1::ListLocationsResponse& response);
+// "location clinic-a/MRN-1 removed (patient-request)".
+std::string RenderLocationDeleted(const hie::locator::v1::DeleteLocationRequest& request);
+
+// Entries (entry uuid, unique id, version, status, class, type, created, member/repository,
+// size, title) and the next page.
+std::string RenderDocuments(const hie::registry::v1::FindDocumentsResponse& response);
+std::string RenderGetDocuments(const hie::registry::v1::GetDocumentsResponse& response);
+// The associations (type, source, target), then the entries at their other end.
+std::string RenderRelatedDocuments(const hie::registry::v1::GetRelatedDocumentsResponse& response);
+// One entry, every field that is set, as key-value lines.
+std::string RenderDocumentEntry(const hie::registry::v1::DocumentEntry& entry);
 
 }  // namespace hie::hiectl
