@@ -4,9 +4,10 @@
 //                             a command's flags: both come from the one command table
 //                             (CommandSpecs() in commands.cc), as does the dispatch.
 //
-// Every command takes --target (default localhost:7001; audit 7005, consent 7004), --timeout,
-// --json and the TLS files (--tls-ca, --tls-cert, --tls-key; or HIE_TLS_* variables; audit and
-// consent default to the auditor certificate); identity commands also --purpose and --user.
+// Every command takes --target (default localhost:7001; audit 7005, consent 7004, registry 7003,
+// locator 7002), --timeout, --json and the TLS files (--tls-ca, --tls-cert, --tls-key; or
+// HIE_TLS_* variables; audit and consent default to the auditor certificate); identity, locator
+// and registry commands also --purpose and --user.
 // Exit status: 0 success, 1 the server answered with an error (health: not SERVING), 2 usage or
 // transport error, 3 an alarm (audit verify: chain not VALID).
 //
