@@ -130,9 +130,11 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
   hie::WorkerPool worker_pool(rt.worker_threads(), rt.max_queued());
   hie::audit::AuditServiceImpl service(&operations, &worker_pool);
   HIE_RETURN_IF_ERROR(rt.StartGrpc({&service}).status());
-  std::unique_ptr<hie::audit::IdentityFollower> follower;
+  hie::audit::AuditIdentitySink sink(&log);
+  std::unique_ptr<hie::IdentityFeedFollower> follower;
   if (identity != nullptr) {
-    follower = std::make_unique<hie::audit::IdentityFollower>(&log, identity);
+    follower = std::make_unique<hie::IdentityFeedFollower>(
+        &sink, identity, hie::IdentityFeedOptions{.request_id_prefix = "audit"});
     follower->Start();
   }
   rt.Every("checkpoint", absl::Seconds(1),
