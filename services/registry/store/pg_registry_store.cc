@@ -294,11 +294,15 @@ absl::Status PgRegistryStore::StampChanges(absl::Time deadline) {
              .as<bool>()) {
       return absl::OkStatus();  // another caller is stamping: its changes show next time
     }
-    w.exec(absl::StrCat(
-        "UPDATE registry.entries SET version = nextval('registry.feed_version') WHERE entry_uuid "
-        "IN (SELECT entry_uuid FROM registry.entries WHERE version IS NULL ORDER BY entry_uuid "
-        "LIMIT ",
-        kStampBatch, " FOR UPDATE SKIP LOCKED)"));
+    // Values in entry_uuid order within the batch (nextval runs after the sort): a join's
+    // order (a hash aggregate's, say) would make the feed's order within a batch arbitrary.
+    w.exec(
+        absl::StrCat("UPDATE registry.entries e SET version = s.version FROM (SELECT entry_uuid, "
+                     "nextval('registry.feed_version') AS version FROM (SELECT entry_uuid FROM "
+                     "registry.entries WHERE version IS NULL ORDER BY entry_uuid LIMIT ",
+                     kStampBatch,
+                     " FOR UPDATE SKIP LOCKED) picked ORDER BY entry_uuid) s WHERE e.entry_uuid = "
+                     "s.entry_uuid"));
     w.commit();
     return absl::OkStatus();
   });

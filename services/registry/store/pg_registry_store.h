@@ -11,7 +11,8 @@
 // deprecated) with version NULL; StampChanges, run first by every ChangesSince, gives the
 // unstamped committed rows the next values of registry.feed_version in one transaction, under
 // pg_try_advisory_xact_lock(kStampLockKey) so stampers run one at a time and each one's values
-// are above the last one's. A row is in the feed once stamped; publications never wait on it.
+// are above the last one's (within one stamping, in entry_uuid order). A row is in the feed
+// once stamped; publications never wait on it.
 // A stored entry that does not parse is logged by id (event "unreadable_entry") and skipped
 // (ChangesSince returns its position, marked unreadable, so followers move past it).
 // Thread-safe (the pool is).
