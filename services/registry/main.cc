@@ -29,6 +29,9 @@ const hie::ServiceSpec& Spec() {
       .keys = {
           {"delegating-services", "gateway",
            "services (certificate CN) that act for the actor their requests name; comma-separated"},
+          {"feed-readers", "locator",
+           "services (certificate CN) that may read the change feed (ListChanges); "
+           "comma-separated"},
           {"max-scanned", "20000",
            "most of a patient's entries one FindDocuments page may read before answering "
            "RESOURCE_EXHAUSTED (too many results)"},
@@ -42,6 +45,8 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
   HIE_ASSIGN_OR_RETURN(
       service_options.authorization.delegating_services,
       hie::ParseNameList(config.Get("delegating-services"), "delegating-services"));
+  HIE_ASSIGN_OR_RETURN(service_options.authorization.feed_readers,
+                       hie::ParseNameList(config.Get("feed-readers"), "feed-readers"));
   HIE_ASSIGN_OR_RETURN(int64_t max_scanned, config.GetInt("max-scanned"));
   if (max_scanned < 1) return absl::InvalidArgumentError("--max-scanned must be positive");
   hie::registry::PgRegistryStore store(rt.pool());

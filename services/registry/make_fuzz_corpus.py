@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Writes services/registry/fuzz_corpus: seeds for registry_fuzz (core/registry_fuzz.cc).
 
-Each file is one selector byte (mod 5: 0 RegisterSubmissionSetRequest, 1 FindDocumentsRequest,
-2 GetDocumentsRequest, 3 GetRelatedDocumentsRequest, 4 DeprecateDocumentRequest) followed by
-the serialized request. Messages are built with protobuf from stubs compiled out of the
-repository's .proto files (protoc, as the e2e Python clients do); the nasty ones are cut or
-patched bytes on purpose: bad UTF-8, control characters, SHA-1 only, huge repeated fields,
-associations onto a deprecated document, page tokens forged or from another query, truncation.
+Each file is one selector byte (mod 6: 0 RegisterSubmissionSetRequest, 1 FindDocumentsRequest, 2
+GetDocumentsRequest, 3 GetRelatedDocumentsRequest, 4 DeprecateDocumentRequest, 5
+ListChangesRequest) followed by the serialized request. Messages are built with protobuf from
+stubs compiled out of the repository's .proto files (protoc, as the e2e Python clients do); the
+nasty ones are cut or patched bytes on purpose: bad UTF-8, control characters, SHA-1 only, huge
+repeated fields, associations onto a deprecated document, page tokens forged or from another
+query, truncation, feed positions out of range.
 Run with Debian's python3 and python3-protobuf (what scripts/test.sh installs):
   /usr/bin/python3 services/registry/make_fuzz_corpus.py
 """
@@ -115,6 +116,14 @@ cases = {
     "deprecate_deprecated": (4, r.DeprecateDocumentRequest(context=context(),
                                                            entry_uuid="urn:uuid:seed-d",
                                                            reason="again", idempotency_key="d2")),
+    "changes_from_start": (5, r.ListChangesRequest(context=context(), page_size=1)),
+    "changes_after_position": (5, r.ListChangesRequest(
+        context=context(), page_size=1000,
+        after=r.ChangePosition(version=1,
+                               entry_uuid="urn:uuid:0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"))),
+    "changes_bad_position": (5, r.ListChangesRequest(
+        context=context(), page_size=-1,
+        after=r.ChangePosition(version=-9223372036854775808, entry_uuid="urn:uuid:seed-a"))),
 }
 raw = {name: bytes([sel]) + msg.SerializeToString() for name, (sel, msg) in cases.items()}
 # Byte-level nastiness the message API will not produce.

@@ -4,11 +4,14 @@
 //     answered as before, not registered twice;
 //   - two gateways replacing one document at once over the wire: one wins, the other is
 //     FAILED_PRECONDITION;
+//   - the change feed over mutual TLS: the locator's certificate pages through every
+//     publication and deprecation; the gateway's and an operator's are PERMISSION_DENIED;
 //   - a Python grpcio client (registry_python_client.py) drives the wire contract.
 
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -153,6 +156,60 @@ TEST_F(RegistryE2eTest, OfTwoConcurrentReplacementsOverTheWireOneWins) {
   EXPECT_EQ(codes, (std::vector<grpc::StatusCode>{grpc::StatusCode::OK,
                                                   grpc::StatusCode::FAILED_PRECONDITION}));
   EXPECT_EQ(Current(*Gateway(*registry)).size(), 1u);
+}
+
+TEST_F(RegistryE2eTest, TheLocatorPagesTheChangeFeedAndOthersMayNot) {
+  StartPostgres(/*fast=*/true);
+  auto registry = NewRegistry();
+  ASSERT_TRUE(registry->Start().ok());
+  std::set<std::string> published;
+  std::string previous;
+  for (int i = 1; i <= 5; ++i) {  // 7.1 .. 7.5, each replacing the one before
+    rv1::RegisterSubmissionSetResponse out;
+    grpc::Status s = Gateway(*registry)->RegisterSubmissionSet(
+        Deadline().get(), Submission(absl::StrCat("7.", i), 100 + i, previous), &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    previous = out.entries(0).entry_uuid();
+    published.insert(previous);
+  }
+  auto locator = rv1::DocumentRegistry::NewStub(registry->Channel("locator-client"));
+  rv1::ListChangesRequest list;
+  list.mutable_context()->set_request_id(NewRequestId());
+  list.set_page_size(2);
+  std::set<std::string> seen;
+  int changes = 0, pages = 0;
+  for (; pages < 10; ++pages) {
+    rv1::ListChangesResponse page;
+    grpc::Status s = locator->ListChanges(Deadline().get(), list, &page);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_LE(page.changes_size(), 2);
+    if (page.changes().empty()) {
+      EXPECT_EQ(page.next_after().SerializeAsString(), list.after().SerializeAsString());
+      break;
+    }
+    for (const auto& change : page.changes()) {
+      ++changes;
+      seen.insert(change.entry().entry_uuid());
+      EXPECT_EQ(change.entry().status() == rv1::AVAILABILITY_STATUS_APPROVED,
+                change.entry().entry_uuid() == previous)
+          << "the entry as it is now: only the last version is current";
+    }
+    *list.mutable_after() = page.next_after();
+  }
+  EXPECT_EQ(pages, 3) << "5 changes in pages of 2, then an empty page";
+  EXPECT_EQ(changes, 5) << "each entry once, at its latest change";
+  EXPECT_EQ(seen, published);
+
+  for (const char* cert : {"gateway-client", "operator", "clinic-a"}) {
+    SCOPED_TRACE(cert);
+    auto stub = rv1::DocumentRegistry::NewStub(registry->Channel(cert));
+    rv1::ListChangesRequest r;
+    *r.mutable_context() = AsClinicA();
+    if (std::string(cert) != "gateway-client") r.mutable_context()->clear_actor();
+    rv1::ListChangesResponse out;
+    EXPECT_EQ(stub->ListChanges(Deadline().get(), r, &out).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
 }
 
 TEST_F(RegistryE2eTest, PythonClientDrivesTheWireContract) {

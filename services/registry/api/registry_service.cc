@@ -61,4 +61,12 @@ grpc::ServerUnaryReactor* RegistryServiceImpl::DeprecateDocument(
   });
 }
 
+grpc::ServerUnaryReactor* RegistryServiceImpl::ListChanges(grpc::CallbackServerContext* ctx,
+                                                           const v1::ListChangesRequest* r,
+                                                           v1::ListChangesResponse* out) {
+  return Run(ctx, r, out, Access::kFeed, [this, r](const Actor&, absl::Time deadline) {
+    return operations_->Changes(*r, deadline);
+  });
+}
+
 }  // namespace hie::registry

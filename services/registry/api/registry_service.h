@@ -36,6 +36,9 @@ class RegistryServiceImpl final : public v1::DocumentRegistry::CallbackService {
   grpc::ServerUnaryReactor* DeprecateDocument(grpc::CallbackServerContext* ctx,
                                               const v1::DeprecateDocumentRequest* request,
                                               v1::DocumentEntry* response) override;
+  grpc::ServerUnaryReactor* ListChanges(grpc::CallbackServerContext* ctx,
+                                        const v1::ListChangesRequest* request,
+                                        v1::ListChangesResponse* response) override;
 
  private:
   // Authorises the call for `access`, then runs `work(actor, deadline)`.

@@ -31,6 +31,13 @@ absl::StatusOr<Actor> AsItself(const PeerIdentity& caller, const common::v1::Act
 
 absl::StatusOr<Actor> ActorForCall(const PeerIdentity& caller, const common::v1::Actor& claimed,
                                    Access access, const AuthorizationPolicy& policy) {
+  if (access == Access::kFeed) {
+    if (caller.role != "service" || !policy.feed_readers.contains(caller.common_name)) {
+      return absl::PermissionDeniedError(
+          "only the services named by --feed-readers read the change feed");
+    }
+    return AsItself(caller, claimed, common::v1::ROLE_HUB_SERVICE, Access::kRead);
+  }
   if (caller.role == "service" && policy.delegating_services.contains(caller.common_name)) {
     if (claimed.org().empty()) return absl::InvalidArgumentError("context.actor.org is required");
     if (claimed.role() == common::v1::ROLE_UNSPECIFIED) {

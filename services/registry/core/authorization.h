@@ -14,6 +14,11 @@
 //             context.actor may repeat the certificate, never name someone else.
 //   member    PERMISSION_DENIED: members reach the registry through the gateway.
 // Anything else: PERMISSION_DENIED. Errors name the reason, never a value.
+//
+// The change feed (Access::kFeed, ListChanges) holds every entry of every patient: only the
+// services named in AuthorizationPolicy::feed_readers (by CN; the locator by default) read it,
+// as themselves {cert O, CN, ROLE_HUB_SERVICE}. Everyone else is PERMISSION_DENIED: members,
+// operators, auditors, the gateway (whatever actor it names) and other services.
 
 #include <set>
 #include <string>
@@ -25,10 +30,12 @@
 
 namespace hie::registry {
 
-enum class Access { kRead, kPublish };  // kPublish: RegisterSubmissionSet, DeprecateDocument
+// kPublish: RegisterSubmissionSet, DeprecateDocument; kFeed: ListChanges.
+enum class Access { kRead, kPublish, kFeed };
 
 struct AuthorizationPolicy {
   std::set<std::string> delegating_services = {"gateway"};
+  std::set<std::string> feed_readers = {"locator"};
 };
 
 absl::StatusOr<Actor> ActorForCall(const PeerIdentity& caller, const common::v1::Actor& claimed,

@@ -68,5 +68,38 @@ TEST(RegistryAuthorization, OthersReadAsThemselves) {
             absl::StatusCode::kPermissionDenied);
 }
 
+TEST(RegistryAuthorization, OnlyFeedReadersReadTheChangeFeed) {
+  auto locator = ActorForCall(kLocator, {}, Access::kFeed, {});
+  ASSERT_TRUE(locator.ok()) << locator.status();
+  EXPECT_EQ(locator->org, "hie");
+  EXPECT_EQ(locator->user_id, "locator");
+  EXPECT_EQ(locator->role, ROLE_HUB_SERVICE);
+  EXPECT_EQ(ActorForCall(kLocator, Claimed("clinic-a", ROLE_CLINICIAN), Access::kFeed, {})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied)
+      << "a feed reader reads as itself";
+  const PeerIdentity identity{"hie", "service", "identity"};
+  const PeerIdentity locator_operator{"hie-operations", "operator", "locator"};
+  for (const PeerIdentity& caller :
+       {kGateway, identity, kOperator, kAuditor, kMember, locator_operator}) {
+    SCOPED_TRACE(caller.common_name + " " + caller.role);
+    absl::StatusOr<Actor> denied = ActorForCall(caller, {}, Access::kFeed, {});
+    EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(denied.status().message(),
+              "only the services named by --feed-readers read the change feed");
+  }
+  EXPECT_EQ(ActorForCall(kGateway, Claimed("clinic-a", ROLE_CLINICIAN), Access::kFeed, {})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied)
+      << "the gateway may not read the feed for an actor either";
+  AuthorizationPolicy audit_reads;
+  audit_reads.feed_readers = {"audit"};
+  EXPECT_EQ(ActorForCall(kLocator, {}, Access::kFeed, audit_reads).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(ActorForCall({"hie", "service", "audit"}, {}, Access::kFeed, audit_reads).ok());
+}
+
 }  // namespace
 }  // namespace hie::registry

@@ -1,16 +1,19 @@
-// libFuzzer target registry_fuzz: the first byte chooses the request (mod 5: 0
+// libFuzzer target registry_fuzz: the first byte chooses the request (mod 6: 0
 // RegisterSubmissionSetRequest, 1 FindDocumentsRequest, 2 GetDocumentsRequest, 3
-// GetRelatedDocumentsRequest, 4 DeprecateDocumentRequest), the rest is parsed as its serialized
-// form and run through RegistryOperations (validation included) over an in-memory registry
-// holding one current and one deprecated document of (clinic-a, MRN-1). No crash, no hang, and:
-// an accepted submission retried is answered identically and registers nothing more; answers
-// hold one entry per requested entry, SHA-256 only; a Find page holds at most page_size
-// entries and its next token is accepted.
+// GetRelatedDocumentsRequest, 4 DeprecateDocumentRequest, 5 ListChangesRequest), the rest is
+// parsed as its serialized form and run through RegistryOperations (validation included) over
+// an in-memory registry holding one current and one deprecated document of (clinic-a, MRN-1).
+// No crash, no hang, and: an accepted submission retried is answered identically and registers
+// nothing more; answers hold one entry per requested entry, SHA-256 only; a Find page holds at
+// most page_size entries and its next token is accepted; a ListChanges page holds at most
+// page_size changes, each strictly after the last, and next_after is the last one's position
+// (the request's on an empty page).
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "services/registry/core/categories.h"
 #include "services/registry/core/registry_operations.h"
@@ -74,6 +77,21 @@ void Find(RegistryOperations& ops, const v1::FindDocumentsRequest& r, absl::Time
   Require(more.ok() || !absl::IsInvalidArgument(more.status()));
 }
 
+void ListChanges(RegistryOperations& ops, const v1::ListChangesRequest& r, absl::Time deadline) {
+  auto page = ops.Changes(r, deadline);
+  if (!page.ok()) return;
+  const int size = r.page_size() == 0 ? kDefaultChangesPageSize : r.page_size();
+  Require(page->changes_size() <= size);
+  v1::ChangePosition at = r.after();
+  for (const v1::EntryChange& c : page->changes()) {
+    Require(std::make_pair(c.position().version(), c.position().entry_uuid()) >
+            std::make_pair(at.version(), at.entry_uuid()));
+    Require(c.unreadable() || c.entry().entry_uuid() == c.position().entry_uuid());
+    at = c.position();
+  }
+  Require(page->next_after().SerializeAsString() == at.SerializeAsString());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -95,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         })
               .ok());
   const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0: {
       v1::RegisterSubmissionSetRequest r;
       if (r.ParseFromString(body)) Register(ops, store, r, deadline);
@@ -116,9 +134,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (r.ParseFromString(body)) (void)ops.Related(r, deadline);
       break;
     }
-    default: {
+    case 4: {
       v1::DeprecateDocumentRequest r;
       if (r.ParseFromString(body)) (void)ops.Deprecate(kClinicA, r, deadline);
+      break;
+    }
+    default: {
+      v1::ListChangesRequest r;
+      if (r.ParseFromString(body)) ListChanges(ops, r, deadline);
       break;
     }
   }

@@ -272,4 +272,28 @@ absl::StatusOr<v1::DocumentEntry> RegistryOperations::Deprecate(
   return out;
 }
 
+absl::StatusOr<v1::ListChangesResponse> RegistryOperations::Changes(
+    const v1::ListChangesRequest& request, absl::Time deadline) {
+  HIE_RETURN_IF_ERROR(ValidateListChanges(request));
+  const size_t page =
+      request.page_size() == 0 ? kDefaultChangesPageSize : static_cast<size_t>(request.page_size());
+  const FeedPosition after{request.after().version(), request.after().entry_uuid()};
+  HIE_ASSIGN_OR_RETURN(std::vector<EntryChange> changes,
+                       store_->ChangesSince(deadline, after, page));
+  v1::ListChangesResponse response;
+  *response.mutable_next_after() = request.after();
+  for (EntryChange& change : changes) {
+    v1::EntryChange* out = response.add_changes();
+    out->mutable_position()->set_version(change.position.version);
+    out->mutable_position()->set_entry_uuid(change.position.entry_uuid);
+    if (change.unreadable) {
+      out->set_unreadable(true);
+    } else {
+      *out->mutable_entry() = std::move(change.entry);
+    }
+    *response.mutable_next_after() = out->position();
+  }
+  return response;
+}
+
 }  // namespace hie::registry

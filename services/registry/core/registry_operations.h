@@ -19,6 +19,12 @@
 //   Related    GetRelated, limited to the asked association types.
 //   Deprecate  by the publishing org only (PERMISSION_DENIED), once (FAILED_PRECONDITION when
 //              already deprecated, unless retried with the same idempotency key).
+//   Changes    ValidateListChanges, then one page of the store's ChangesSince (page_size 0 =
+//              500) strictly after `after`: each change with its position, the entry as it is
+//              now, or unreadable=true without an entry when the stored row did not parse (the
+//              follower moves past it). next_after: the last change's position, or the
+//              request's `after` (the zero position when unset) on an empty page. Who may read
+//              the feed is the adapter's decision (core/authorization.h, Access::kFeed).
 // ABORTED from the store (serialization) is retried twice; every other error is returned.
 // Errors name fields and ids, never patient data. Thread-safe.
 
@@ -63,6 +69,8 @@ class RegistryOperations {
   absl::StatusOr<v1::DocumentEntry> Deprecate(const Actor& actor,
                                               const v1::DeprecateDocumentRequest& request,
                                               absl::Time deadline);
+  absl::StatusOr<v1::ListChangesResponse> Changes(const v1::ListChangesRequest& request,
+                                                  absl::Time deadline);
 
  private:
   absl::Status Transact(absl::Time deadline, const RegistryStore::TxnFn& fn);

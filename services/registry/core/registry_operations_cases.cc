@@ -1,6 +1,8 @@
 #include "services/registry/core/registry_operations_cases.h"
 
+#include <algorithm>
 #include <thread>
+#include <tuple>
 
 namespace hie::registry {
 namespace {
@@ -182,6 +184,98 @@ TEST_P(RegistryOperationsTest, OfTwoConcurrentReplacementsOneWins) {
   EXPECT_EQ(codes, (std::vector<absl::StatusCode>{absl::StatusCode::kOk,
                                                   absl::StatusCode::kFailedPrecondition}));
   EXPECT_EQ(Found(FindRequest()).size(), 1u) << "one current version";
+}
+
+std::tuple<int64_t, std::string> Key(const v1::ChangePosition& p) {
+  return {p.version(), p.entry_uuid()};
+}
+
+TEST_P(RegistryOperationsTest, PagingThroughTheFeedSeesEveryChangeOnceInOrder) {
+  std::vector<std::string> published;
+  for (int i = 1; i <= 4; ++i) {
+    auto uuid = Publish("1." + std::to_string(i), 100 * i);
+    ASSERT_TRUE(uuid.ok()) << uuid.status();
+    published.push_back(*uuid);
+  }
+  v1::RegisterSubmissionSetRequest two = ValidSubmission();  // two entries in one submission
+  two.set_idempotency_key("key-two");
+  *two.mutable_entries(0) = ValidEntry("2.1");
+  *two.add_entries() = ValidEntry("2.2");
+  auto both = ops_->Register(kClinicA, two, Deadline());
+  ASSERT_TRUE(both.ok()) << both.status();
+  for (const auto& e : both->entries()) published.push_back(e.entry_uuid());
+
+  std::vector<std::string> seen;
+  v1::ChangePosition after;  // the zero position
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    v1::ListChangesResponse page = Changes(2, &after);
+    ASSERT_LE(page.changes_size(), 2);
+    if (page.changes().empty()) {
+      EXPECT_EQ(Key(page.next_after()), Key(after)) << "an empty page resumes where it was";
+      break;
+    }
+    for (const v1::EntryChange& change : page.changes()) {
+      EXPECT_GT(Key(change.position()), Key(after)) << "strictly after, in feed order";
+      EXPECT_FALSE(change.unreadable());
+      EXPECT_EQ(change.entry().entry_uuid(), change.position().entry_uuid());
+      EXPECT_EQ(change.entry().status(), v1::AVAILABILITY_STATUS_APPROVED);
+      seen.push_back(change.entry().entry_uuid());
+      after = change.position();
+    }
+    EXPECT_EQ(Key(page.next_after()), Key(after)) << "the last change's position";
+  }
+  EXPECT_EQ(pages, 3) << "6 changes in pages of 2, then an empty page";
+  // Feed order is (version, entry_uuid): on PostgreSQL, entries committed before a read are
+  // stamped together, not necessarily in the order of publication.
+  std::sort(seen.begin(), seen.end());
+  std::sort(published.begin(), published.end());
+  EXPECT_EQ(seen, published) << "every change exactly once";
+  EXPECT_EQ(Changes(0).changes_size(), 6) << "page_size 0 is 500";
+}
+
+TEST_P(RegistryOperationsTest, ADeprecationMovesAnEntryToALaterPosition) {
+  auto a = Publish("1.1", 100);
+  auto b = Publish("1.2", 200);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const v1::ListChangesResponse before = Changes(10);
+  ASSERT_EQ(before.changes_size(), 2);
+  v1::DeprecateDocumentRequest r;
+  r.mutable_context()->set_request_id("req-1");
+  r.set_entry_uuid(*a);
+  r.set_reason("entered in error");
+  r.set_idempotency_key("dep-1");
+  ASSERT_TRUE(ops_->Deprecate(kClinicA, r, Deadline()).ok());
+
+  const v1::ListChangesResponse since = Changes(10, &before.next_after());
+  ASSERT_EQ(since.changes_size(), 1) << "the deprecation is a change after the end read";
+  EXPECT_EQ(since.changes(0).entry().entry_uuid(), *a);
+  EXPECT_EQ(since.changes(0).entry().status(), v1::AVAILABILITY_STATUS_DEPRECATED);
+  for (const v1::EntryChange& earlier : before.changes()) {
+    EXPECT_GT(Key(since.changes(0).position()), Key(earlier.position()));
+  }
+  const v1::ListChangesResponse all = Changes(10);
+  ASSERT_EQ(all.changes_size(), 2) << "each entry once, at its latest change";
+  EXPECT_EQ(all.changes(0).entry().entry_uuid(), *b);
+  EXPECT_EQ(all.changes(1).entry().entry_uuid(), *a);
+}
+
+TEST_P(RegistryOperationsTest, NextAfterOnAnEmptyPageIsTheRequests) {
+  v1::ListChangesResponse page = Changes(5);
+  EXPECT_TRUE(page.changes().empty());
+  EXPECT_TRUE(page.has_next_after());
+  EXPECT_EQ(Key(page.next_after()), Key(v1::ChangePosition{}));
+  v1::ChangePosition far;
+  far.set_version(1'000'000);
+  far.set_entry_uuid(TestUuid(7));
+  ASSERT_TRUE(Publish("1.1", 100).ok());
+  page = Changes(5, &far);
+  EXPECT_TRUE(page.changes().empty());
+  EXPECT_EQ(Key(page.next_after()), Key(far));
+  v1::ListChangesRequest bad;
+  bad.mutable_context()->set_request_id("req-1");
+  bad.set_page_size(-1);
+  EXPECT_EQ(ops_->Changes(bad, Deadline()).status().message(), "page_size must be 0 to 1000");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "services/registry/core/registry_operations.h"
 #include "services/registry/core/test_entries.h"
 #include "services/registry/store/registry_store_contract.h"
@@ -29,9 +30,13 @@ class RegistryOperationsTest : public ::testing::TestWithParam<RegistryStoreFact
     if (store_ == nullptr && !HasFailure()) GTEST_SKIP() << "no store (HIE_TEST_PG_DSN unset)";
     ASSERT_NE(store_, nullptr);
     ops_ = std::make_unique<RegistryOperations>(
-        store_.get(),
-        RegistryOptions{.now = [this] { return now_; },
-                        .new_id = [this] { return "urn:uuid:" + std::to_string(++ids_); }});
+        store_.get(), RegistryOptions{.now = [this] { return now_; },
+                                      .new_id = [this] { return TestUuid(++ids_); }});
+  }
+
+  // Well-formed uuids in the order of `n` (as the feed orders uuids of one version).
+  static std::string TestUuid(int n) {
+    return absl::StrFormat("urn:uuid:00000000-0000-4000-8000-%012d", n);
   }
 
   // Publishes entry `unique_id` (created at `created` seconds), with an association of `type`
@@ -80,6 +85,17 @@ class RegistryOperationsTest : public ::testing::TestWithParam<RegistryStoreFact
     auto got = ops_->Get(r, Deadline());
     EXPECT_TRUE(got.ok() && got->entries_size() == 1) << uuid;
     return got.ok() && got->entries_size() == 1 ? got->entries(0) : v1::DocumentEntry{};
+  }
+
+  // One page of ListChanges after `after` (unset: from the beginning).
+  v1::ListChangesResponse Changes(int page_size, const v1::ChangePosition* after = nullptr) {
+    v1::ListChangesRequest r;
+    r.mutable_context()->set_request_id("req-1");
+    r.set_page_size(page_size);
+    if (after != nullptr) *r.mutable_after() = *after;
+    auto page = ops_->Changes(r, Deadline());
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? *page : v1::ListChangesResponse{};
   }
 
   const Actor kClinicA{"clinic-a", common::v1::ROLE_MEMBER_SYSTEM, ""};

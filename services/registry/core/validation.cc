@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/proto_time.h"
@@ -180,6 +181,21 @@ absl::Status CheckStatuses(const google::protobuf::RepeatedField<int>& statuses)
   return absl::OkStatus();
 }
 
+// "urn:uuid:" and 8-4-4-4-12 lowercase hex digits, as RandomUuid makes them.
+absl::Status CheckEntryUuid(const std::string& value, const std::string& field) {
+  constexpr std::string_view kPrefix = "urn:uuid:";
+  bool ok = value.size() == kPrefix.size() + 36 && value.starts_with(kPrefix);
+  for (size_t i = kPrefix.size(); ok && i < value.size(); ++i) {
+    const size_t at = i - kPrefix.size();
+    const char c = value[i];
+    ok = (at == 8 || at == 13 || at == 18 || at == 23)
+             ? c == '-'
+             : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  }
+  if (!ok) return InvalidField(field, "must be \"urn:uuid:\" and a lowercase UUID");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateContext(const common::v1::RequestContext& c, bool need_purpose) {
@@ -275,6 +291,16 @@ absl::Status ValidateDeprecate(const v1::DeprecateDocumentRequest& r) {
   HIE_RETURN_IF_ERROR(CheckId(r.entry_uuid(), "entry_uuid"));
   HIE_RETURN_IF_ERROR(CheckText(r.reason(), "reason", kMaxTitleBytes));
   return CheckText(r.idempotency_key(), "idempotency_key", 128);
+}
+
+absl::Status ValidateListChanges(const v1::ListChangesRequest& r) {
+  HIE_RETURN_IF_ERROR(ValidateContext(r.context(), false));
+  if (r.page_size() < 0 || r.page_size() > kMaxPageSize) {
+    return InvalidField("page_size", "must be 0 to 1000");
+  }
+  if (r.after().version() < 0) return InvalidField("after.version", "must not be negative");
+  if (r.after().entry_uuid().empty()) return absl::OkStatus();
+  return CheckEntryUuid(r.after().entry_uuid(), "after.entry_uuid");
 }
 
 absl::Status CheckPublisher(const v1::RegisterSubmissionSetRequest& r, const std::string& org) {

@@ -15,7 +15,10 @@
 //   1800-01-01..2199-12-31, service_stop_time not before service_start_time;
 //   FindDocuments: patients 1..1000, page_size 0..1000, page_token <= 512, query codes <= 100
 //   each, time ranges with end after start, author_institution <= 256;
-//   GetDocuments: 1..1000 ids in all; request_id, idempotency_key 1..128; reason 1..1024.
+//   GetDocuments: 1..1000 ids in all; request_id, idempotency_key 1..128; reason 1..1024;
+//   ListChanges: page_size 0..1000, after.version >= 0, after.entry_uuid empty or an entry
+//   uuid as the registry assigns them ("urn:uuid:" and 8-4-4-4-12 lowercase hex digits); no
+//   purpose of use required (the feed is replication between hub services, not a query).
 // Output-only fields of entries and submission sets are ignored (the registry assigns them).
 // Pure.
 
@@ -30,6 +33,7 @@ inline constexpr int kMaxEntries = 1000;
 inline constexpr int kMaxPatients = 1000;
 inline constexpr int kMaxPageSize = 1000;
 inline constexpr int kDefaultPageSize = 100;
+inline constexpr int kDefaultChangesPageSize = 500;  // ListChanges' page_size 0
 
 absl::Status ValidateContext(const common::v1::RequestContext& context, bool need_purpose);
 absl::Status ValidateRegister(const v1::RegisterSubmissionSetRequest& r);
@@ -37,6 +41,7 @@ absl::Status ValidateFind(const v1::FindDocumentsRequest& r);
 absl::Status ValidateGet(const v1::GetDocumentsRequest& r);
 absl::Status ValidateRelated(const v1::GetRelatedDocumentsRequest& r);
 absl::Status ValidateDeprecate(const v1::DeprecateDocumentRequest& r);
+absl::Status ValidateListChanges(const v1::ListChangesRequest& r);
 
 // The caller's org (from its certificate) must be every entry's patient.org and
 // location.member_org: else PERMISSION_DENIED naming the first entry field that differs.

@@ -171,5 +171,42 @@ TEST(RegistryValidation, GetRelatedDeprecate) {
   EXPECT_TRUE(ValidateDeprecate(dep).ok());
 }
 
+TEST(RegistryValidation, ListChanges) {
+  v1::ListChangesRequest r;
+  r.mutable_context()->set_request_id("req-1");
+  EXPECT_TRUE(ValidateListChanges(r).ok()) << "from the beginning; no purpose of use needed";
+  r.mutable_after()->set_version(42);
+  r.mutable_after()->set_entry_uuid("urn:uuid:0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b");
+  r.set_page_size(1000);
+  EXPECT_TRUE(ValidateListChanges(r).ok());
+  const std::vector<std::pair<std::function<void(v1::ListChangesRequest&)>, std::string>> cases = {
+      {[](auto& r) { r.set_page_size(-1); }, "page_size must be 0 to 1000"},
+      {[](auto& r) { r.set_page_size(1001); }, "page_size must be 0 to 1000"},
+      {[](auto& r) { r.mutable_after()->set_version(-1); }, "after.version must not be negative"},
+      {[](auto& r) { r.mutable_after()->set_entry_uuid("urn:uuid:1"); },
+       "after.entry_uuid must be \"urn:uuid:\" and a lowercase UUID"},
+      {[](auto& r) {
+         r.mutable_after()->set_entry_uuid("urn:uuid:0F1E2D3C-4B5A-4978-8A6B-5C4D3E2F1A0B");
+       },
+       "after.entry_uuid must be \"urn:uuid:\" and a lowercase UUID"},
+      {[](auto& r) {
+         r.mutable_after()->set_entry_uuid("urn:uuid:0f1e2d3c+4b5a-4978-8a6b-5c4d3e2f1a0b");
+       },
+       "after.entry_uuid must be \"urn:uuid:\" and a lowercase UUID"},
+      {[](auto& r) {
+         r.mutable_after()->set_entry_uuid("0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b-abcdefghi");
+       },
+       "after.entry_uuid must be \"urn:uuid:\" and a lowercase UUID"},
+      {[](auto& r) { r.mutable_context()->clear_request_id(); }, "context.request_id is required"},
+  };
+  for (const auto& [change, error] : cases) {
+    v1::ListChangesRequest bad = r;
+    change(bad);
+    absl::Status s = ValidateListChanges(bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message(), error);
+  }
+}
+
 }  // namespace
 }  // namespace hie::registry
