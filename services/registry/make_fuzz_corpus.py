@@ -7,7 +7,7 @@ ListChangesRequest) followed by the serialized request. Messages are built with 
 stubs compiled out of the repository's .proto files (protoc, as the e2e Python clients do); the
 nasty ones are cut or patched bytes on purpose: bad UTF-8, control characters, SHA-1 only, huge
 repeated fields, associations onto a deprecated document, page tokens forged or from another
-query, truncation, feed positions out of range.
+query, truncation, feed positions out of range, locations without their retrieve key.
 Run with Debian's python3 and python3-protobuf (what scripts/test.sh installs):
   /usr/bin/python3 services/registry/make_fuzz_corpus.py
 """
@@ -107,6 +107,15 @@ cases = {
         patients=[c.SourceId(org="clinic-a", local_id="MRN-1")])),
     "get_both": (2, r.GetDocumentsRequest(context=context(), entry_uuids=["urn:uuid:seed-a"],
                                           unique_ids=["1.2.seed.d", "nope"])),
+    "get_by_location": (2, r.GetDocumentsRequest(
+        context=context(), unique_ids=["1.2.seed.a"],
+        locations=[r.DocumentLocation(member_org="clinic-a", repository_unique_id="1.2.3",
+                                      retrieve_key="1.2.seed.a"),
+                   r.DocumentLocation(member_org="clinic-a", repository_unique_id="1.2.3",
+                                      retrieve_key="1.2.seed.d")])),
+    "get_location_without_key": (2, r.GetDocumentsRequest(
+        context=context(),
+        locations=[r.DocumentLocation(member_org="clinic-a", repository_unique_id="1.2.3")])),
     "related_seed": (3, r.GetRelatedDocumentsRequest(context=context(),
                                                      entry_uuid="urn:uuid:seed-a")),
     "deprecate_seed": (4, r.DeprecateDocumentRequest(context=context(),
@@ -131,6 +140,8 @@ raw["register_bad_utf8_title"] = raw["register_one"].replace(b"Clinic A Laborato
                                                              b"Clinic \xff\xfe Laboratory")
 raw["register_control_chars"] = raw["register_one"].replace(b"MRN-1", b"MR\x1bN")
 raw["register_truncated"] = raw["register_replace"][:-7]
+raw["get_location_bad_utf8_key"] = raw["get_by_location"].replace(b"1.2.seed.d",
+                                                                b"1.2.\xc0\xafeed.d")
 raw["find_bad_utf8_patient"] = raw["find_first_page"].replace(b"MRN-1", b"MR\xc0\xaf")
 
 out = os.path.join(ROOT, "services", "registry", "fuzz_corpus")

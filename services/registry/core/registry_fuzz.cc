@@ -4,7 +4,8 @@
 // parsed as its serialized form and run through RegistryOperations (validation included) over
 // an in-memory registry holding one current and one deprecated document of (clinic-a, MRN-1).
 // No crash, no hang, and: an accepted submission retried is answered identically and registers
-// nothing more; answers hold one entry per requested entry, SHA-256 only; a Find page holds at
+// nothing more; answers hold one entry per requested entry, SHA-256 only; GetDocuments answers
+// each entry once; a Find page holds at
 // most page_size entries and its next token is accepted; a ListChanges page holds at most
 // page_size changes, each strictly after the last, and next_after is the last one's position
 // (the request's on an empty page).
@@ -12,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -77,6 +79,13 @@ void Find(RegistryOperations& ops, const v1::FindDocumentsRequest& r, absl::Time
   Require(more.ok() || !absl::IsInvalidArgument(more.status()));
 }
 
+void Get(RegistryOperations& ops, const v1::GetDocumentsRequest& r, absl::Time deadline) {
+  auto got = ops.Get(r, deadline);
+  if (!got.ok()) return;
+  std::set<std::string> uuids;
+  for (const auto& e : got->entries()) Require(uuids.insert(e.entry_uuid()).second);
+}
+
 void ListChanges(RegistryOperations& ops, const v1::ListChangesRequest& r, absl::Time deadline) {
   auto page = ops.Changes(r, deadline);
   if (!page.ok()) return;
@@ -126,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     case 2: {
       v1::GetDocumentsRequest r;
-      if (r.ParseFromString(body)) (void)ops.Get(r, deadline);
+      if (r.ParseFromString(body)) Get(ops, r, deadline);
       break;
     }
     case 3: {

@@ -209,10 +209,11 @@ absl::StatusOr<v1::FindDocumentsResponse> RegistryOperations::Find(
 absl::StatusOr<v1::GetDocumentsResponse> RegistryOperations::Get(
     const v1::GetDocumentsRequest& request, absl::Time deadline) {
   HIE_RETURN_IF_ERROR(ValidateGet(request));
-  HIE_ASSIGN_OR_RETURN(
-      std::vector<v1::DocumentEntry> found,
-      store_->GetDocuments(deadline, {request.entry_uuids().begin(), request.entry_uuids().end()},
-                           {request.unique_ids().begin(), request.unique_ids().end()}));
+  DocumentKeys keys;
+  keys.entry_uuids.assign(request.entry_uuids().begin(), request.entry_uuids().end());
+  keys.unique_ids.assign(request.unique_ids().begin(), request.unique_ids().end());
+  keys.locations.assign(request.locations().begin(), request.locations().end());
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::DocumentEntry> found, store_->GetDocuments(deadline, keys));
   v1::GetDocumentsResponse response;
   for (auto& e : found) *response.add_entries() = std::move(e);
   return response;

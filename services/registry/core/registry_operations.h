@@ -15,7 +15,9 @@
 //              from ("page_token belongs to another query" otherwise) and keyed on (creation
 //              time, entry uuid), so pages stay stable while publications continue. A query
 //              whose page would need more than max_scanned entries read: RESOURCE_EXHAUSTED.
-//   Get        GetDocuments by entry uuid or unique id; unknown ids absent.
+//   Get        GetDocuments by entry uuid, unique id or location (member org, repository and
+//              retrieve key all equal; an entry registered without a retrieve key is found by
+//              its unique id, the key's default); unknown ones absent, each entry once.
 //   Related    GetRelated, limited to the asked association types.
 //   Deprecate  by the publishing org only (PERMISSION_DENIED), once (FAILED_PRECONDITION when
 //              already deprecated, unless retried with the same idempotency key).

@@ -186,6 +186,34 @@ TEST_P(RegistryOperationsTest, OfTwoConcurrentReplacementsOneWins) {
   EXPECT_EQ(Found(FindRequest()).size(), 1u) << "one current version";
 }
 
+TEST_P(RegistryOperationsTest, GetDocumentsByLocation) {
+  auto defaulted = Publish("1.1", 100);  // registered without a retrieve key
+  ASSERT_TRUE(defaulted.ok()) << defaulted.status();
+  EXPECT_EQ(Stored(*defaulted).location().retrieve_key(), "1.1") << "the default, stored";
+  v1::GetDocumentsRequest r;
+  r.mutable_context()->set_request_id("req-1");
+  r.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_TREATMENT);
+  v1::DocumentLocation* l = r.add_locations();
+  l->set_member_org("clinic-a");
+  l->set_repository_unique_id("1.2.3.4");
+  l->set_retrieve_key("1.1");
+  auto got = ops_->Get(r, Deadline());
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->entries_size(), 1);
+  EXPECT_EQ(got->entries(0).entry_uuid(), *defaulted);
+  r.add_entry_uuids(*defaulted);  // named twice: answered once
+  got = ops_->Get(r, Deadline());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->entries_size(), 1);
+  l->set_repository_unique_id("1.2.3.5");
+  r.clear_entry_uuids();
+  got = ops_->Get(r, Deadline());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->entries_size(), 0) << "another repository: absent, not an error";
+  l->clear_retrieve_key();
+  EXPECT_EQ(ops_->Get(r, Deadline()).status().message(), "locations[0].retrieve_key is required");
+}
+
 std::tuple<int64_t, std::string> Key(const v1::ChangePosition& p) {
   return {p.version(), p.entry_uuid()};
 }

@@ -63,6 +63,9 @@ absl::StatusOr<SubmissionPlan> PlanSubmission(const v1::RegisterSubmissionSetReq
       continue;
     }
     v1::DocumentEntry e = InputEntry(given);
+    if (e.location().retrieve_key().empty()) {
+      e.mutable_location()->set_retrieve_key(e.unique_id());  // the proto's default, stated
+    }
     e.set_entry_uuid(new_id());
     e.set_logical_id(e.entry_uuid());
     e.set_version(1);

@@ -23,7 +23,8 @@
 //    entry. Every other new entry starts a logical document (logical_id = its entry_uuid,
 //    version 1). APPEND, TRANSFORM, SIGNS leave the target APPROVED.
 //  - New entries are APPROVED, carry the submission set's id and `now` as submission_time; the
-//    submission set's source_org is the caller's org.
+//    submission set's source_org is the caller's org. A location without a retrieve_key gets
+//    the entry's unique_id (the proto's default, stated), so lookups by location find it.
 // Any error: no plan (the whole submission is refused and nothing changes).
 
 #include <functional>

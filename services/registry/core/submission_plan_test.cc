@@ -58,6 +58,18 @@ TEST_F(PlanTest, NewEntryStartsALogicalDocument) {
   EXPECT_TRUE(plan->deprecations.empty());
 }
 
+TEST_F(PlanTest, ARetrieveKeyDefaultsToTheUniqueId) {
+  v1::RegisterSubmissionSetRequest r = ValidSubmission();
+  *r.add_entries() = ValidEntry("1.2.3.4.6");
+  r.mutable_entries(1)->mutable_location()->set_retrieve_key("doc-6");
+  auto plan = Plan(r);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->new_entries.size(), 2u);
+  EXPECT_EQ(plan->new_entries[0].location().retrieve_key(), "1.2.3.4.5") << "stated";
+  EXPECT_EQ(plan->new_entries[1].location().retrieve_key(), "doc-6") << "kept";
+  EXPECT_EQ(plan->response.entries(0).location().retrieve_key(), "1.2.3.4.5");
+}
+
 TEST_F(PlanTest, OutputOnlyFieldsFromTheCallerAreIgnored) {
   v1::RegisterSubmissionSetRequest r = ValidSubmission();
   r.mutable_entries(0)->set_status(v1::AVAILABILITY_STATUS_DEPRECATED);

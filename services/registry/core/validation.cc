@@ -19,6 +19,7 @@ using google::protobuf::Timestamp;
 
 constexpr size_t kMaxTitleBytes = 1024;
 constexpr size_t kMaxNameBytes = 256;
+constexpr size_t kMaxRetrieveKeyBytes = 256;
 
 // Document times: 1800-01-01 .. 2199-12-31 (inside the int64 nanoseconds the stores keep).
 constexpr int64_t kFirstDocumentSecond = -5364662400;  // 1800-01-01T00:00:00Z
@@ -126,7 +127,8 @@ absl::Status CheckEntry(const v1::DocumentEntry& e, const std::string& at) {
   HIE_RETURN_IF_ERROR(CheckId(e.location().member_org(), at + ".location.member_org"));
   HIE_RETURN_IF_ERROR(
       CheckId(e.location().repository_unique_id(), at + ".location.repository_unique_id"));
-  return CheckOptionalText(e.location().retrieve_key(), at + ".location.retrieve_key", 256);
+  return CheckOptionalText(e.location().retrieve_key(), at + ".location.retrieve_key",
+                           kMaxRetrieveKeyBytes);
 }
 
 absl::Status CheckAssociations(const v1::RegisterSubmissionSetRequest& r,
@@ -266,11 +268,24 @@ absl::Status ValidateFind(const v1::FindDocumentsRequest& r) {
 
 absl::Status ValidateGet(const v1::GetDocumentsRequest& r) {
   HIE_RETURN_IF_ERROR(ValidateContext(r.context(), true));
-  const int n = r.entry_uuids_size() + r.unique_ids_size();
-  if (n == 0) return InvalidField("entry_uuids", "or unique_ids is required");
-  if (n > kMaxEntries) return InvalidField("entry_uuids", "and unique_ids hold more than 1000 ids");
+  const int n = r.entry_uuids_size() + r.unique_ids_size() + r.locations_size();
+  if (n == 0) {
+    return absl::InvalidArgumentError("entry_uuids, unique_ids or locations is required");
+  }
+  if (n > kMaxEntries) {
+    return absl::InvalidArgumentError(
+        "entry_uuids, unique_ids and locations hold more than 1000 ids");
+  }
   HIE_RETURN_IF_ERROR(CheckOrgs(r.entry_uuids(), "entry_uuids", 0, kMaxEntries));
-  return CheckOrgs(r.unique_ids(), "unique_ids", 0, kMaxEntries);
+  HIE_RETURN_IF_ERROR(CheckOrgs(r.unique_ids(), "unique_ids", 0, kMaxEntries));
+  for (int i = 0; i < r.locations_size(); ++i) {
+    const v1::DocumentLocation& l = r.locations(i);
+    const std::string at = absl::StrCat("locations[", i, "]");
+    HIE_RETURN_IF_ERROR(CheckId(l.member_org(), at + ".member_org"));
+    HIE_RETURN_IF_ERROR(CheckId(l.repository_unique_id(), at + ".repository_unique_id"));
+    HIE_RETURN_IF_ERROR(CheckText(l.retrieve_key(), at + ".retrieve_key", kMaxRetrieveKeyBytes));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateRelated(const v1::GetRelatedDocumentsRequest& r) {

@@ -15,7 +15,9 @@
 //   1800-01-01..2199-12-31, service_stop_time not before service_start_time;
 //   FindDocuments: patients 1..1000, page_size 0..1000, page_token <= 512, query codes <= 100
 //   each, time ranges with end after start, author_institution <= 256;
-//   GetDocuments: 1..1000 ids in all; request_id, idempotency_key 1..128; reason 1..1024;
+//   GetDocuments: 1..1000 ids in all (entry_uuids, unique_ids and locations together), each
+//   location with member_org, repository_unique_id (ids) and retrieve_key (1..256 bytes of
+//   text) all required; request_id, idempotency_key 1..128; reason 1..1024;
 //   ListChanges: page_size 0..1000, after.version >= 0, after.entry_uuid empty or an entry
 //   uuid as the registry assigns them ("urn:uuid:" and 8-4-4-4-12 lowercase hex digits); no
 //   purpose of use required (the feed is replication between hub services, not a query).

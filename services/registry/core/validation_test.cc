@@ -158,9 +158,37 @@ TEST(RegistryValidation, GetRelatedDeprecate) {
   v1::GetDocumentsRequest get;
   get.mutable_context()->set_request_id("req-1");
   get.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_TREATMENT);
-  EXPECT_EQ(ValidateGet(get).message(), "entry_uuids or unique_ids is required");
+  EXPECT_EQ(ValidateGet(get).message(), "entry_uuids, unique_ids or locations is required");
   get.add_unique_ids("1.2.3");
   EXPECT_TRUE(ValidateGet(get).ok());
+  v1::DocumentLocation* l = get.add_locations();
+  l->set_member_org("clinic-a");
+  l->set_repository_unique_id("1.2.3.4");
+  l->set_retrieve_key("doc 42 \xc3\xa9");  // text, not an id
+  EXPECT_TRUE(ValidateGet(get).ok());
+  const std::vector<std::pair<std::function<void(v1::DocumentLocation&)>, std::string>> cases = {
+      {[](auto& l) { l.clear_member_org(); }, "locations[1].member_org is required"},
+      {[](auto& l) { l.clear_repository_unique_id(); },
+       "locations[1].repository_unique_id is required"},
+      {[](auto& l) { l.clear_retrieve_key(); }, "locations[1].retrieve_key is required"},
+      {[](auto& l) { l.set_retrieve_key(std::string(257, 'k')); },
+       "locations[1].retrieve_key is longer than 256 bytes"},
+      {[](auto& l) { l.set_retrieve_key("key\x1b"); },
+       "locations[1].retrieve_key contains control characters"},
+  };
+  for (const auto& [change, error] : cases) {
+    v1::GetDocumentsRequest bad = get;
+    *bad.add_locations() = *l;
+    change(*bad.mutable_locations(1));
+    EXPECT_EQ(ValidateGet(bad).message(), error);
+  }
+  v1::GetDocumentsRequest many = get;  // 1 unique id, 1 location
+  for (int i = 0; i < 499; ++i) many.add_entry_uuids("urn:uuid:" + std::to_string(i));
+  for (int i = 0; i < 499; ++i) *many.add_locations() = *l;
+  EXPECT_TRUE(ValidateGet(many).ok()) << "1000 in all";
+  *many.add_locations() = *l;
+  EXPECT_EQ(ValidateGet(many).message(),
+            "entry_uuids, unique_ids and locations hold more than 1000 ids");
 
   v1::DeprecateDocumentRequest dep;
   dep.mutable_context()->set_request_id("req-1");

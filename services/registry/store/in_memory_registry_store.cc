@@ -143,16 +143,27 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> InMemoryRegistryStore::FindDocume
 }
 
 absl::StatusOr<std::vector<v1::DocumentEntry>> InMemoryRegistryStore::GetDocuments(
-    absl::Time, const std::vector<std::string>& uuids, const std::vector<std::string>& unique_ids) {
+    absl::Time, const DocumentKeys& keys) {
   HIE_RETURN_IF_ERROR(Failure());
   std::lock_guard lock(mu_);
   std::set<std::string> found;
-  for (const std::string& id : uuids) {
+  for (const std::string& id : keys.entry_uuids) {
     if (state_.entries.contains(id)) found.insert(id);
   }
-  for (const std::string& id : unique_ids) {
+  for (const std::string& id : keys.unique_ids) {
     if (auto it = state_.by_unique_id.find(id); it != state_.by_unique_id.end()) {
       found.insert(it->second);
+    }
+  }
+  std::set<std::tuple<std::string, std::string, std::string>> locations;
+  for (const v1::DocumentLocation& l : keys.locations) {
+    locations.insert({l.member_org(), l.repository_unique_id(), l.retrieve_key()});
+  }
+  for (const auto& [uuid, row] : state_.entries) {
+    if (locations.empty()) break;
+    const v1::DocumentLocation& l = row.second.location();
+    if (locations.contains({l.member_org(), l.repository_unique_id(), RetrieveKeyOf(row.second)})) {
+      found.insert(uuid);
     }
   }
   std::vector<v1::DocumentEntry> out;

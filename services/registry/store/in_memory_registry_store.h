@@ -16,9 +16,8 @@ class InMemoryRegistryStore : public RegistryStore {
   absl::Status Transact(absl::Time deadline, const TxnFn& fn) override;
   absl::StatusOr<std::vector<v1::DocumentEntry>> FindDocuments(
       absl::Time deadline, const DocumentFilter& filter) override;
-  absl::StatusOr<std::vector<v1::DocumentEntry>> GetDocuments(
-      absl::Time deadline, const std::vector<std::string>& entry_uuids,
-      const std::vector<std::string>& unique_ids) override;
+  absl::StatusOr<std::vector<v1::DocumentEntry>> GetDocuments(absl::Time deadline,
+                                                              const DocumentKeys& keys) override;
   absl::StatusOr<Related> GetRelated(absl::Time deadline, const std::string& entry_uuid) override;
   absl::StatusOr<std::vector<EntryChange>> ChangesSince(absl::Time deadline,
                                                         const FeedPosition& after,

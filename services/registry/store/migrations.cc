@@ -63,11 +63,116 @@ CREATE TABLE registry.idempotency (
 );
 )sql";
 
+// Version 2: GetDocuments by location. Three columns derived from the entry when it is written
+// (member_org, repository_unique_id, and the effective retrieve key: location.retrieve_key, or
+// the unique_id when the entry gives none; RetrieveKeyOf in registry_store.h), filled here for
+// the rows already stored by decoding their serialized entries (field 23 `location`: 1
+// member_org, 2 repository_unique_id, 3 retrieve_key) with two helper functions dropped at the
+// end. A row that does not parse gets '' for the location's parts (no valid lookup names it);
+// GetDocuments skips such rows anyway. One pass over the table, inside the migration's
+// transaction: registrations wait for it.
+constexpr char kV2[] = R"sql(
+-- The last occurrence of length-delimited field `wanted` in a serialized protobuf message, or
+-- NULL when absent or when the bytes do not parse.
+CREATE FUNCTION registry.v2_pb_field(msg bytea, wanted int) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
+DECLARE
+  pos int := 0;
+  n int := length(msg);
+  tag bigint;
+  size bigint;
+  shift int;
+  b int;
+  found bytea := NULL;
+BEGIN
+  WHILE pos < n LOOP
+    tag := 0;
+    shift := 0;
+    LOOP
+      IF pos >= n OR shift > 28 THEN RETURN NULL; END IF;
+      b := get_byte(msg, pos);
+      pos := pos + 1;
+      tag := tag | ((b & 127)::bigint << shift);
+      shift := shift + 7;
+      EXIT WHEN b < 128;
+    END LOOP;
+    CASE tag & 7
+      WHEN 0 THEN
+        LOOP
+          IF pos >= n THEN RETURN NULL; END IF;
+          b := get_byte(msg, pos);
+          pos := pos + 1;
+          EXIT WHEN b < 128;
+        END LOOP;
+      WHEN 1 THEN
+        pos := pos + 8;
+      WHEN 5 THEN
+        pos := pos + 4;
+      WHEN 2 THEN
+        size := 0;
+        shift := 0;
+        LOOP
+          IF pos >= n OR shift > 28 THEN RETURN NULL; END IF;
+          b := get_byte(msg, pos);
+          pos := pos + 1;
+          size := size | ((b & 127)::bigint << shift);
+          shift := shift + 7;
+          EXIT WHEN b < 128;
+        END LOOP;
+        IF pos + size > n THEN RETURN NULL; END IF;
+        IF tag >> 3 = wanted THEN
+          found := substring(msg FROM pos + 1 FOR size::int);
+        END IF;
+        pos := pos + size::int;
+      ELSE
+        RETURN NULL;
+    END CASE;
+  END LOOP;
+  IF pos > n THEN RETURN NULL; END IF;
+  RETURN found;
+END
+$fn$;
+
+-- UTF-8 bytes as text, or NULL when they are not valid UTF-8.
+CREATE FUNCTION registry.v2_text(bytes bytea) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
+BEGIN
+  RETURN convert_from(bytes, 'UTF8');
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END
+$fn$;
+
+ALTER TABLE registry.entries
+  ADD COLUMN member_org text COLLATE "C",
+  ADD COLUMN repository_unique_id text COLLATE "C",
+  ADD COLUMN retrieve_key text COLLATE "C";
+
+UPDATE registry.entries e
+   SET (member_org, repository_unique_id, retrieve_key) = (
+         SELECT COALESCE(registry.v2_text(registry.v2_pb_field(l.location, 1)), ''),
+                COALESCE(registry.v2_text(registry.v2_pb_field(l.location, 2)), ''),
+                COALESCE(NULLIF(registry.v2_text(registry.v2_pb_field(l.location, 3)), ''),
+                         e.unique_id)
+           FROM (SELECT registry.v2_pb_field(e.entry, 23) AS location) l);
+
+ALTER TABLE registry.entries
+  ALTER COLUMN member_org SET NOT NULL,
+  ALTER COLUMN repository_unique_id SET NOT NULL,
+  ALTER COLUMN retrieve_key SET NOT NULL;
+CREATE INDEX entries_location_idx
+  ON registry.entries (member_org, repository_unique_id, retrieve_key);
+
+DROP FUNCTION registry.v2_text(bytea);
+DROP FUNCTION registry.v2_pb_field(bytea, int);
+)sql";
+
 }  // namespace
 
 std::span<const pg::Migration> Migrations() {
   static const std::vector<pg::Migration> kMigrations = {
       {1, "registry store tables", kV1},
+      {2, "entries by location (member org, repository, retrieve key)", kV2},
   };
   return kMigrations;
 }

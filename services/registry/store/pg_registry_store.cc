@@ -105,17 +105,18 @@ class PgTxn : public RegistryTxn {
         UnixNanosOf(set.submission_time()), ", ", Bytes(w_, set.SerializeAsString()), ")"));
     std::vector<std::string> rows;
     for (const v1::DocumentEntry& e : entries) {
-      rows.push_back(
-          absl::StrCat("(", w_.quote(e.entry_uuid()), ", ", w_.quote(e.unique_id()), ", ",
-                       w_.quote(e.patient().org()), ", ", w_.quote(e.patient().local_id()), ", ",
-                       static_cast<int>(e.status()), ", ", UnixNanosOf(e.creation_time()), ", ",
-                       Bytes(w_, e.SerializeAsString()), ")"));
+      rows.push_back(absl::StrCat(
+          "(", w_.quote(e.entry_uuid()), ", ", w_.quote(e.unique_id()), ", ",
+          w_.quote(e.patient().org()), ", ", w_.quote(e.patient().local_id()), ", ",
+          static_cast<int>(e.status()), ", ", UnixNanosOf(e.creation_time()), ", ",
+          w_.quote(e.location().member_org()), ", ", w_.quote(e.location().repository_unique_id()),
+          ", ", w_.quote(RetrieveKeyOf(e)), ", ", Bytes(w_, e.SerializeAsString()), ")"));
     }
     if (!rows.empty()) {
-      w_.exec(
-          absl::StrCat("INSERT INTO registry.entries (entry_uuid, unique_id, org, local_id, "
-                       "status, creation_ns, entry) VALUES ",
-                       absl::StrJoin(rows, ", ")));
+      w_.exec(absl::StrCat(
+          "INSERT INTO registry.entries (entry_uuid, unique_id, org, local_id, status, "
+          "creation_ns, member_org, repository_unique_id, retrieve_key, entry) VALUES ",
+          absl::StrJoin(rows, ", ")));
     }
     rows.clear();
     for (const v1::Association& a : associations) {
@@ -237,15 +238,25 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::FindDocuments(
 }
 
 absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::GetDocuments(
-    absl::Time deadline, const std::vector<std::string>& uuids,
-    const std::vector<std::string>& unique_ids) {
+    absl::Time deadline, const DocumentKeys& keys) {
   std::vector<v1::DocumentEntry> out;
   HIE_RETURN_IF_ERROR(pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
     out.clear();
     pqxx::nontransaction t(c);
+    std::string where = absl::StrCat("entry_uuid IN ", List(t, keys.entry_uuids),
+                                     " OR unique_id IN ", List(t, keys.unique_ids));
+    if (!keys.locations.empty()) {
+      std::vector<std::string> rows;
+      for (const v1::DocumentLocation& l : keys.locations) {
+        rows.push_back(absl::StrCat("(", t.quote(l.member_org()), ", ",
+                                    t.quote(l.repository_unique_id()), ", ",
+                                    t.quote(l.retrieve_key()), ")"));
+      }
+      absl::StrAppend(&where, " OR (member_org, repository_unique_id, retrieve_key) IN (",
+                      absl::StrJoin(rows, ", "), ")");
+    }
     pqxx::result r =
-        t.exec(absl::StrCat("SELECT entry_uuid, entry FROM registry.entries WHERE entry_uuid IN ",
-                            List(t, uuids), " OR unique_id IN ", List(t, unique_ids)));
+        t.exec(absl::StrCat("SELECT entry_uuid, entry FROM registry.entries WHERE ", where));
     for (const auto& row : r) {
       if (auto e = Decode(row[1], row[0].c_str())) out.push_back(*std::move(e));
     }

@@ -15,6 +15,8 @@
 // once stamped; publications never wait on it.
 // A stored entry that does not parse is logged by id (event "unreadable_entry") and skipped
 // (ChangesSince returns its position, marked unreadable, so followers move past it).
+// GetDocuments by location reads entries_location_idx: (member_org, repository_unique_id,
+// retrieve_key) columns written with each entry, the key being RetrieveKeyOf(entry).
 // Thread-safe (the pool is).
 
 #include "services/common/pg/pool.h"
@@ -33,9 +35,8 @@ class PgRegistryStore : public RegistryStore {
   absl::Status Transact(absl::Time deadline, const TxnFn& fn) override;
   absl::StatusOr<std::vector<v1::DocumentEntry>> FindDocuments(
       absl::Time deadline, const DocumentFilter& filter) override;
-  absl::StatusOr<std::vector<v1::DocumentEntry>> GetDocuments(
-      absl::Time deadline, const std::vector<std::string>& entry_uuids,
-      const std::vector<std::string>& unique_ids) override;
+  absl::StatusOr<std::vector<v1::DocumentEntry>> GetDocuments(absl::Time deadline,
+                                                              const DocumentKeys& keys) override;
   absl::StatusOr<Related> GetRelated(absl::Time deadline, const std::string& entry_uuid) override;
   absl::StatusOr<std::vector<EntryChange>> ChangesSince(absl::Time deadline,
                                                         const FeedPosition& after,

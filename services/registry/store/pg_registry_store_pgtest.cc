@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <pqxx/nontransaction>
+#include <pqxx/transaction>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "services/common/pg/migrations.h"
 #include "services/common/status_macros.h"
 #include "services/registry/core/test_entries.h"
 #include "services/registry/store/pg_registry_store.h"
@@ -136,7 +139,7 @@ TEST(PgRegistryStoreTest, AnUnreadableRowIsSkipped) {
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ(found->at(0).entry_uuid(), "urn:uuid:b");
-  auto got = store->GetDocuments(Deadline(), {"urn:uuid:a", "urn:uuid:b"}, {});
+  auto got = store->GetDocuments(Deadline(), {.entry_uuids = {"urn:uuid:a", "urn:uuid:b"}});
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->size(), 1u);
   // The feed, read one change at a time, moves past it.
@@ -151,6 +154,64 @@ TEST(PgRegistryStoreTest, AnUnreadableRowIsSkipped) {
   }
   EXPECT_EQ(readable, std::vector<std::string>{"urn:uuid:b"});
   EXPECT_EQ(unreadable, std::vector<std::string>{"urn:uuid:a"});
+}
+
+// Version 2 fills the location columns of the rows version 1 stored, from their entries.
+TEST(PgRegistryStoreTest, MigrationTwoFindsEntriesStoredBeforeIt) {
+  HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+  auto db = hie::testing::TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto pool = pg::PgPool::Create({.dsn = (*db)->dsn(), .size = 2});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations().first(1), Deadline()).ok());
+  v1::DocumentEntry keyed = Entry("keyed");
+  keyed.mutable_location()->set_retrieve_key("k\xc3\xa9y-1");  // UTF-8 text
+  keyed.set_size_bytes(-1);                                // a ten-byte varint before the location
+  const v1::DocumentEntry defaulted = Entry("defaulted");  // no retrieve key
+  {
+    pqxx::connection c((*db)->dsn());
+    pqxx::work t(c);
+    for (const auto& [e, bytes] : {std::pair{keyed, keyed.SerializeAsString()},
+                                   std::pair{defaulted, defaulted.SerializeAsString()},
+                                   std::pair{Entry("broken"), std::string("\xff\xff\xff\xff")}}) {
+      t.exec(absl::StrCat(
+          "INSERT INTO registry.entries (entry_uuid, unique_id, org, local_id, status, "
+          "creation_ns, entry) VALUES (",
+          t.quote(e.entry_uuid()), ", ", t.quote(e.unique_id()), ", 'clinic-a', 'MRN-1', 1, 0, ",
+          t.quote_raw(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()), ")"));
+    }
+    t.commit();
+  }
+  auto applied = pg::ApplyMigrations(**pool, kSchema, Migrations(), Deadline());
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, static_cast<int>(Migrations().size()) - 1);
+  PgRegistryStore store(pool->get());
+  auto find = [&](const std::string& repository, const std::string& key) {
+    v1::DocumentLocation l;
+    l.set_member_org("clinic-a");
+    l.set_repository_unique_id(repository);
+    l.set_retrieve_key(key);
+    std::vector<std::string> out;
+    auto got = store.GetDocuments(Deadline(), {.locations = {l}});
+    EXPECT_TRUE(got.ok()) << got.status();
+    for (const auto& e : got.value_or(std::vector<v1::DocumentEntry>{})) {
+      out.push_back(e.entry_uuid());
+    }
+    return out;
+  };
+  EXPECT_EQ(find("1.2.3.4", "k\xc3\xa9y-1"), std::vector<std::string>{"urn:uuid:keyed"});
+  EXPECT_EQ(find("1.2.3.4", "1.2.defaulted"), std::vector<std::string>{"urn:uuid:defaulted"});
+  EXPECT_TRUE(find("1.2.3.4", "1.2.keyed").empty()) << "a given key replaces the default";
+  EXPECT_TRUE(find("1.2.3.4", "1.2.broken").empty()) << "an unreadable row is skipped";
+  pqxx::connection c((*db)->dsn());
+  pqxx::nontransaction t(c);
+  EXPECT_EQ(
+      t.exec1("SELECT member_org FROM registry.entries WHERE entry_uuid = 'urn:uuid:broken'")[0]
+          .as<std::string>(),
+      "")
+      << "a row that does not parse gets no location";
+  EXPECT_EQ(t.exec1("SELECT count(*) FROM pg_proc WHERE proname LIKE 'v2\\_%'")[0].as<int>(), 0)
+      << "the migration's helper functions are gone";
 }
 
 }  // namespace

@@ -86,6 +86,22 @@ struct DocumentFilter {
   std::optional<std::pair<int64_t, std::string>> after;  // (creation time ns, entry_uuid)
 };
 
+// GetDocuments' keys: an entry is answered when any of them names it.
+struct DocumentKeys {
+  std::vector<std::string> entry_uuids;
+  std::vector<std::string> unique_ids;
+  // Entries whose location has this member_org and repository_unique_id and whose effective
+  // retrieve key (RetrieveKeyOf) is this retrieve_key.
+  std::vector<v1::DocumentLocation> locations;
+};
+
+// The key a member's RetrieveDocument takes for `e`: location.retrieve_key, or the entry's
+// unique_id when the location gives none (the proto's default; registration fills it in, but
+// entries registered before it did may lack it).
+inline const std::string& RetrieveKeyOf(const v1::DocumentEntry& e) {
+  return e.location().retrieve_key().empty() ? e.unique_id() : e.location().retrieve_key();
+}
+
 struct Related {
   std::vector<v1::Association> associations;  // from or to the entry, oldest first
   std::vector<v1::DocumentEntry> entries;     // at their other ends
@@ -118,10 +134,9 @@ class RegistryStore {
   // filter.limit of them.
   [[nodiscard]] virtual absl::StatusOr<std::vector<v1::DocumentEntry>> FindDocuments(
       absl::Time deadline, const DocumentFilter& filter) = 0;
-  // Entries with any of these uuids or unique ids (unknown ones absent), in no set order.
+  // Entries named by any of `keys` (unknown ones absent), each once, in no set order.
   [[nodiscard]] virtual absl::StatusOr<std::vector<v1::DocumentEntry>> GetDocuments(
-      absl::Time deadline, const std::vector<std::string>& entry_uuids,
-      const std::vector<std::string>& unique_ids) = 0;
+      absl::Time deadline, const DocumentKeys& keys) = 0;
   // NOT_FOUND when the entry is unknown.
   [[nodiscard]] virtual absl::StatusOr<Related> GetRelated(absl::Time deadline,
                                                            const std::string& entry_uuid) = 0;

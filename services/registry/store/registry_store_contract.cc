@@ -67,7 +67,8 @@ std::vector<std::string> Uuids(const std::vector<v1::DocumentEntry>& entries) {
 
 TEST_P(RegistryStoreContractTest, InsertedEntriesAreFoundByUuidAndUniqueId) {
   ASSERT_TRUE(Publish("s1", {Entry("a", 100), Entry("b", 200)}).ok());
-  auto got = store_->GetDocuments(Deadline(), {"urn:uuid:a", "urn:uuid:nope"}, {"1.2.b", "1.2.x"});
+  auto got =
+      store_->GetDocuments(Deadline(), {{"urn:uuid:a", "urn:uuid:nope"}, {"1.2.b", "1.2.x"}});
   ASSERT_TRUE(got.ok()) << got.status();
   std::set<std::string> ids;
   for (const auto& e : *got) ids.insert(e.entry_uuid());
@@ -80,13 +81,75 @@ TEST_P(RegistryStoreContractTest, InsertedEntriesAreFoundByUuidAndUniqueId) {
   }
 }
 
+v1::DocumentLocation Location(const std::string& org, const std::string& repository,
+                              const std::string& key) {
+  v1::DocumentLocation l;
+  l.set_member_org(org);
+  l.set_repository_unique_id(repository);
+  l.set_retrieve_key(key);
+  return l;
+}
+
+std::set<std::string> UuidSet(const absl::StatusOr<std::vector<v1::DocumentEntry>>& got) {
+  EXPECT_TRUE(got.ok()) << got.status();
+  std::set<std::string> out;
+  if (!got.ok()) return out;
+  for (const auto& e : *got) {
+    EXPECT_TRUE(out.insert(e.entry_uuid().substr(9)).second) << "once: " << e.entry_uuid();
+  }
+  return out;
+}
+
+TEST_P(RegistryStoreContractTest, EntriesAreFoundByLocation) {
+  v1::DocumentEntry keyed = Entry("keyed", 100);  // Entry's location: clinic-a, 1.2.3.4
+  keyed.mutable_location()->set_retrieve_key("doc-1");
+  v1::DocumentEntry defaulted = Entry("defaulted", 200);  // no retrieve key: its unique id
+  v1::DocumentEntry elsewhere = Entry("elsewhere", 300);
+  elsewhere.mutable_location()->set_repository_unique_id("1.2.3.5");
+  elsewhere.mutable_location()->set_retrieve_key("doc-1");
+  v1::DocumentEntry shared = Entry("shared", 400);  // a key two entries share
+  shared.mutable_location()->set_retrieve_key("doc-1");
+  ASSERT_TRUE(Publish("s1", {keyed, defaulted, elsewhere}).ok());
+  ASSERT_TRUE(Publish("s2", {shared}).ok());
+  ASSERT_TRUE(Txn([](RegistryTxn& txn) {
+                return txn.Deprecate("urn:uuid:shared", absl::FromUnixSeconds(500), "");
+              }).ok());
+
+  auto by = [&](std::vector<v1::DocumentLocation> locations) {
+    return UuidSet(store_->GetDocuments(Deadline(), {.locations = std::move(locations)}));
+  };
+  EXPECT_EQ(by({Location("clinic-a", "1.2.3.4", "doc-1")}),
+            (std::set<std::string>{"keyed", "shared"}))
+      << "every entry at the location, deprecated ones too";
+  EXPECT_EQ(by({Location("clinic-a", "1.2.3.4", "1.2.defaulted")}),
+            (std::set<std::string>{"defaulted"}))
+      << "no retrieve key: found by its unique id";
+  EXPECT_EQ(by({Location("clinic-a", "1.2.3.5", "doc-1"), Location("clinic-a", "1.2.3.4", "x")}),
+            (std::set<std::string>{"elsewhere"}));
+  EXPECT_TRUE(by({Location("clinic-b", "1.2.3.4", "doc-1")}).empty()) << "another member";
+  EXPECT_TRUE(by({Location("clinic-a", "1.2.3.9", "doc-1")}).empty()) << "another repository";
+  EXPECT_TRUE(by({Location("clinic-a", "1.2.3.4", "DOC-1")}).empty()) << "keys are exact";
+  EXPECT_TRUE(by({Location("clinic-a", "1.2.3.4", "")}).empty());
+
+  DocumentKeys mixed{.entry_uuids = {"urn:uuid:keyed"},
+                     .unique_ids = {"1.2.defaulted", "1.2.keyed"},
+                     .locations = {Location("clinic-a", "1.2.3.4", "doc-1")}};
+  EXPECT_EQ(UuidSet(store_->GetDocuments(Deadline(), mixed)),
+            (std::set<std::string>{"keyed", "defaulted", "shared"}))
+      << "any key names an entry; each entry once";
+  auto whole =
+      store_->GetDocuments(Deadline(), {.locations = {Location("clinic-a", "1.2.3.5", "doc-1")}});
+  ASSERT_TRUE(whole.ok() && whole->size() == 1);
+  EXPECT_EQ(whole->at(0).SerializeAsString(), elsewhere.SerializeAsString());
+}
+
 TEST_P(RegistryStoreContractTest, ATakenUniqueIdFailsAndTheTransactionLeavesNothing) {
   ASSERT_TRUE(Publish("s1", {Entry("a", 100)}).ok());
   v1::DocumentEntry again = Entry("c", 300);
   again.set_unique_id("1.2.a");
   absl::Status s = Publish("s2", {Entry("b", 200), again});
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
-  auto got = store_->GetDocuments(Deadline(), {"urn:uuid:b", "urn:uuid:c"}, {});
+  auto got = store_->GetDocuments(Deadline(), {.entry_uuids = {"urn:uuid:b", "urn:uuid:c"}});
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(got->empty()) << "nothing of the failed submission stays";
   EXPECT_EQ(Publish("s1", {Entry("d", 100)}).code(), absl::StatusCode::kAlreadyExists)
@@ -151,7 +214,7 @@ TEST_P(RegistryStoreContractTest, DeprecateChangesStatusTimeAndReplacement) {
   const absl::Time at = absl::FromUnixSeconds(1'760'000'000);
   ASSERT_TRUE(
       Txn([&](RegistryTxn& txn) { return txn.Deprecate("urn:uuid:a", at, "urn:uuid:b"); }).ok());
-  auto got = store_->GetDocuments(Deadline(), {"urn:uuid:a"}, {});
+  auto got = store_->GetDocuments(Deadline(), {.entry_uuids = {"urn:uuid:a"}});
   ASSERT_TRUE(got.ok() && got->size() == 1);
   EXPECT_EQ(got->at(0).status(), v1::AVAILABILITY_STATUS_DEPRECATED);
   EXPECT_EQ(got->at(0).deprecate_time().seconds(), 1'760'000'000);
