@@ -1,5 +1,6 @@
 #include "services/locator/store/locator_store_contract.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,18 @@ TEST_P(LocatorStoreContractTest, HoldingsRoundTripWhole) {
   EXPECT_EQ((*got)[0].reported_documents, 1);
   EXPECT_TRUE((*got)[0].admin_asserted);
   EXPECT_TRUE((*got)[0].listed);
+}
+
+TEST_P(LocatorStoreContractTest, GetFindsIdsWithQuotesBackslashesAndBracesOnceEach) {
+  const std::string nasty = R"(q"\{a,b}'NULL)";
+  ASSERT_TRUE(Txn([&](LocatorTxn& t) {
+                return t.PutHoldings({Make("o,{x}", nasty, 1), Make("o", "NULL", 2)});
+              }).ok());
+  auto got = store_->Get(Deadline(), {{"o,{x}", nasty}, {"o,{x}", nasty}, {"o", "NULL"}});
+  ASSERT_TRUE(got.ok()) << got.status();
+  std::multiset<std::string> locals;
+  for (const Holding& h : *got) locals.insert(h.location.source_id().local_id());
+  EXPECT_EQ(locals, (std::multiset<std::string>{nasty, "NULL"}));
 }
 
 TEST_P(LocatorStoreContractTest, ATransactionSeesItsWritesAndAFailedOneLeavesNothing) {
