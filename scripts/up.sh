@@ -5,7 +5,8 @@
 # (and shows that a client without a certificate is refused), loads a small synthetic
 # population from five clinics, and shows a search with its explanation and a review task; then
 # a consent directive changing a decision, the audit trail of it, and the audit chain verified;
-# the document registry answering.
+# the document registry answering, and the record locator answering where a patient's records
+# are (learnt from identity's feed).
 # Safe to run twice: services already running are restarted on the new build.
 # Stop everything with scripts/down.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -59,6 +60,9 @@ start_service consent 7004 9404 --pg-dsn="$pg_dsn" --identity=localhost:7001 \
   --audit=localhost:7005 --client-cert="$certs/consent-client.pem" \
   --client-key="$certs/consent-client.key" --default-mode=opt-out
 start_service registry 7003 9403 --pg-dsn="$pg_dsn"
+start_service locator 7002 9402 --pg-dsn="$pg_dsn" --identity=localhost:7001 \
+  --registry=localhost:7003 --client-cert="$certs/locator-client.pem" \
+  --client-key="$certs/locator-client.key"
 
 hiectl="$HIE_BUILD_DIR/services/hiectl/hiectl"
 tls=(--tls-ca="$certs/ca.pem" --tls-cert="$certs/operator.pem" --tls-key="$certs/operator.key")
@@ -97,7 +101,7 @@ if [ -n "$task" ]; then "$hiectl" review show "$task" "${tls[@]}"; fi
 
 # Consent and audit, with the privacy officer's certificate (auditor).
 po=(--tls-ca="$certs/ca.pem" --tls-cert="$certs/auditor.pem" --tls-key="$certs/auditor.key")
-for port in 7003 7004 7005; do
+for port in 7002 7003 7004 7005; do
   for _ in $(seq 1 100); do
     "$hiectl" health --target="localhost:$port" "${tls[@]}" >/dev/null 2>&1 && break
     sleep 0.2
@@ -131,8 +135,14 @@ log "audit: the whole chain recomputed and every signed checkpoint checked:"
 
 log "document registry (members publish through the gateway, issue 14):"
 "$hiectl" health --target=localhost:7003 "${tls[@]}"
+log "record locator: where are $org/$local_id's records? (learnt from identity's feed)"
+for _ in $(seq 1 50); do
+  "$hiectl" locate "${tls[@]}" --source="$org:$local_id" --json | grep -q '"source_id"' && break
+  sleep 0.2
+done
+"$hiectl" locate "${tls[@]}" --source="$org:$local_id"
 
 log "HL7 v2 ADT feed: MLLP with mutual TLS on 127.0.0.1:2575 (member certificates)"
-log "metrics: curl http://127.0.0.1:9401/metrics (identity), 9403 (registry), 9404 (consent),"
-log "  9405 (audit)"
+log "metrics: curl http://127.0.0.1:9401/metrics (identity), 9402 (locator), 9403 (registry),"
+log "  9404 (consent), 9405 (audit)"
 log "the hub is up; try: $hiectl --help   (stop it with scripts/down.sh)"

@@ -20,9 +20,7 @@
 
 namespace hie::hiectl {
 
-// The locator's port is not fixed by a running service yet (7004 is hie-consent's): 7002 is the
-// free one of the hub's 7001-7005 range.
-inline constexpr char kLocatorTarget[] = "localhost:7002";
+inline constexpr char kLocatorTarget[] = "localhost:7002";   // services/locator/main.cc
 inline constexpr char kRegistryTarget[] = "localhost:7003";  // services/registry/main.cc
 
 // At most this many source ids (locate, documents find) or document ids (documents get) per
