@@ -2,7 +2,7 @@
 # Benchmark of the document registry (hie-registry) over gRPC with mutual TLS on loopback,
 # beside a bare gRPC echo (health Check) on the same machine in the same run.
 #
-#   services/registry/bench/run_bench.sh [BACKGROUND]
+#   services/registry/bench/run_bench.sh [BACKGROUND] [BULK]
 #
 # Builds nothing: first
 #   cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
@@ -14,6 +14,8 @@
 #   echo     1 caller and 8 callers
 #   publish  100,000 entries of 100 "hot" patients (1,000 each), sets of 10, 8 callers
 #   publish  BACKGROUND more entries (default 200,000) over 100,000 patients, sets of 10
+#   load     BULK more entries (default 0; 9,700,000 makes 10M) over 1,000,000 patients,
+#            straight through the store (a bulk import), then VACUUM ANALYZE
 #   find     2,000 FindDocuments of one hot patient: first page of 100, then of 1,000; 1 caller
 #   find     4,000 of 100 entries, 8 callers
 #   echo     1 caller again
@@ -21,6 +23,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
 
 background="${1:-200000}"
+bulk="${2:-0}"
 build="${HIE_BENCH_BUILD:-$HIE_ROOT/build-bench}"
 dir="${HIE_BENCH_DIR:-$HIE_VAR/registry-bench}"
 pg_port="${HIE_BENCH_PG_PORT:-55492}"
@@ -66,7 +69,12 @@ b publish --entries=100000 --set=10 --concurrency=8 --patients=100 --run=hot
 if [ "$background" -gt 0 ]; then
   b publish --entries="$background" --set=10 --concurrency=8 --patients=100000 --run=bg
 fi
-"$PG_BIN/psql" "$dsn" -Atc "SELECT 'entries stored: ' || count(*) FROM registry.entries"
+if [ "$bulk" -gt 0 ]; then
+  "$bench_bin" load --pg-dsn="$dsn" --entries="$bulk" --patients=1000000 --run=bulk
+  "$PG_BIN/psql" "$dsn" -qAtc "VACUUM ANALYZE registry.entries"
+fi
+"$PG_BIN/psql" "$dsn" -Atc "SELECT 'entries stored: ' || count(*) || ', ' ||
+  pg_size_pretty(pg_total_relation_size('registry.entries')) FROM registry.entries"
 b find --queries=2000 --concurrency=1 --patients=100 --run=hot --page=100
 b find --queries=1000 --concurrency=1 --patients=100 --run=hot --page=1000
 b find --queries=4000 --concurrency=8 --patients=100 --run=hot --page=100
