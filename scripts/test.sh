@@ -16,13 +16,13 @@
 #               ASan+UBSan+LeakSanitizer against the same servers.
 #               Suppressions: scripts/sanitizer-suppressions/.
 #   fuzzing     clang build of the libFuzzer targets (csv_fuzz, hl7_fuzz, audit_fuzz, consent_fuzz,
-#               registry_fuzz; ASan+UBSan) in build-fuzz; each runs every input of its committed
-#               corpus once, whole, then mutates for HIE_FUZZ_SECONDS (default 90), over a copy
-#               in var/fuzz/<target>/corpus (the repository is not modified). Any crash, leak,
-#               timeout (-timeout=10 s per input), memory blow-up (-rss_limit_mb=1024,
-#               -malloc_limit_mb=256) or sanitizer report fails the run; the input is kept in
-#               var/fuzz/<target>/artifacts/ and the command to replay it is printed. The fuzzers
-#               run at once (sharing the cores).
+#               registry_fuzz, locator_fuzz; ASan+UBSan) in build-fuzz; each runs every input of
+#               its committed corpus once, whole, then mutates for HIE_FUZZ_SECONDS (default 90),
+#               over a copy in var/fuzz/<target>/corpus (the repository is not modified). Any
+#               crash, leak, timeout (-timeout=10 s per input), memory blow-up
+#               (-rss_limit_mb=1024, -malloc_limit_mb=256) or sanitizer report fails the run; the
+#               input is kept in var/fuzz/<target>/artifacts/ and the command to replay it is
+#               printed. The fuzzers run at once (sharing the cores).
 #
 # Environment: HIE_BUILD_DIR (build), HIE_ASAN_BUILD_DIR (build-asan), HIE_FUZZ_BUILD_DIR
 # (build-fuzz), HIE_VAR (var: servers in $HIE_VAR/test, fuzz runs in $HIE_VAR/fuzz),
@@ -138,6 +138,7 @@ fuzzers=(
   "audit_fuzz services/audit/audit_fuzz services/audit/fuzz_corpus -"
   "consent_fuzz services/consent/consent_fuzz services/consent/fuzz_corpus -"
   "registry_fuzz services/registry/registry_fuzz services/registry/fuzz_corpus -"
+  "locator_fuzz services/locator/locator_fuzz services/locator/fuzz_corpus -"
 )
 run_fuzzer() {  # name program corpus dict; writes $HIE_VAR/fuzz/<name>/{fuzz.log,exit}
   local name=$1 program="$fuzz_dir/$2" corpus="$HIE_ROOT/$3" dict=$4 work="$HIE_VAR/fuzz/$1"
