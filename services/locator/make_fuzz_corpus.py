@@ -147,6 +147,10 @@ cases = {
                                          event(7, updated, [sid("MRN-6")], YEAR_9999),
                                          event(8, updated, [sid("MRN-7")], 1, -1_000_000_001),
                                          event(9, 99, [sid("MRN-8")]))),
+    # Found by locator_fuzz: the empty local id ends the first page of clinic-a's listing.
+    "identity_empty_id_at_page_end": (4, events(*[event(10 + n, created, [sid(f"A{n}")],
+                                                        1_800_000_000) for n in range(5)],
+                                                event(20, created, [sid("")], 1_720_000_000))),
     "identity_1001_ids": (4, events(event(6, created, [sid(f"R{n}") for n in range(1001)]))),
     "registry_page": (5, page(change(4, "urn:uuid:b"),
                               change(5, "urn:uuid:seed-a", status=r.AVAILABILITY_STATUS_DEPRECATED),

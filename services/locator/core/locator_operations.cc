@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "services/common/idempotency.h"
 #include "services/common/proto_time.h"
+#include "services/common/request_checks.h"
 #include "services/common/status_macros.h"
 #include "services/locator/core/holding_rules.h"
 #include "services/locator/core/validation.h"
@@ -99,15 +100,25 @@ bool After(const regv1::ChangePosition& a, const regv1::ChangePosition& b) {
   return a.entry_uuid() > b.entry_uuid();
 }
 
-// Applies `evidence` (per source record, in order) to the locked holdings and writes them.
+// A feed's source id as a request's must be (CheckId). Another could never be located, and
+// would stop ListLocations at its page token or the PostgreSQL store at its text column.
+bool IsSourceId(const common::v1::SourceId& id) {
+  return CheckId(id.org(), "org").ok() && CheckId(id.local_id(), "local_id").ok();
+}
+
+// Applies `evidence` (per source record, in order) to the locked holdings and writes them;
+// evidence about what is not a source id is skipped.
 absl::Status ApplyAll(LocatorTxn& txn,
                       const std::vector<std::pair<common::v1::SourceId, Evidence>>& evidence) {
-  if (evidence.empty()) return absl::OkStatus();
   std::vector<HoldingKey> keys;
-  for (const auto& [id, e] : evidence) keys.push_back(KeyOf(id));
+  for (const auto& [id, e] : evidence) {
+    if (IsSourceId(id)) keys.push_back(KeyOf(id));
+  }
+  if (keys.empty()) return absl::OkStatus();
   HIE_ASSIGN_OR_RETURN(auto holdings, txn.LockHoldings(keys));
   std::set<HoldingKey> touched;
   for (const auto& [id, e] : evidence) {
+    if (!IsSourceId(id)) continue;
     auto [it, created] = holdings.try_emplace(KeyOf(id), NewHolding(id));
     ApplyEvidence(e, &it->second);
     touched.insert(it->first);

@@ -23,6 +23,8 @@
 //              applies nothing twice.
 //   Registry feed  ApplyRegistryChanges: changes above the stored position, each counted once
 //              through the document marks, and the new position, in one transaction.
+//   In both feeds, a source id that requests could not carry (not CheckId's 1..128 printable
+//   ASCII, e.g. empty or with control characters) is skipped: no holding is made of it.
 // ABORTED from the store is retried twice; every other error is returned. Errors name fields
 // and ids, never patient data. Thread-safe.
 

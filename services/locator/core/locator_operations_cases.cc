@@ -333,6 +333,40 @@ TEST_P(LocatorOperationsTest, ListPagesAreStableAndBoundToTheirQuery) {
   EXPECT_EQ(ops_->List(r, Deadline()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Found by locator_fuzz: a holding made of a feed's empty or control-character local id could
+// not be paged past (its page token was refused), so ListLocations stopped at it.
+TEST_P(LocatorOperationsTest, FeedSourceIdsThatAreNotIdsMakeNoHolding) {
+  ASSERT_TRUE(ops_->ApplyIdentityEvents(
+                      {IdentityEvent(1, IDENTITY_EVENT_TYPE_RECORD_CREATED, "c", "ok-1", 3000),
+                       IdentityEvent(2, IDENTITY_EVENT_TYPE_RECORD_CREATED, "c", "", 2000),
+                       IdentityEvent(3, IDENTITY_EVENT_TYPE_RECORD_CREATED, "c", "x\x01y", 2000),
+                       IdentityEvent(4, IDENTITY_EVENT_TYPE_RECORD_CREATED, "c", "ok-2", 1000)},
+                      Deadline())
+                  .ok());
+  ASSERT_TRUE(ops_->ApplyRegistryChanges(Page({Change(1, "urn:uuid:e1", "c", "", 1500),
+                                               Change(2, "urn:uuid:e2", "c", "sp ace", 1500),
+                                               Change(3, "urn:uuid:e3", "c", "ok-2", 1500)}),
+                                         Deadline())
+                  .ok());
+  EXPECT_EQ(*ops_->IdentityPosition(Deadline()), 4);
+  EXPECT_EQ(ops_->RegistryPosition(Deadline())->version(), 3);
+  v1::ListLocationsRequest r;
+  r.mutable_context()->set_request_id("req-l");
+  r.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_OPERATIONS);
+  r.set_org("c");
+  r.set_page_size(1);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 5; ++page) {
+    auto got = ops_->List(r, Deadline());
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (const auto& l : got->locations()) seen.push_back(l.source_id().local_id());
+    if (got->next_page_token().empty()) break;
+    r.set_page_token(got->next_page_token());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"ok-1", "ok-2"}));
+  EXPECT_EQ(LocationOf("c", "ok-2").document_count(), 1);
+}
+
 TEST_P(LocatorOperationsTest, InvalidRequestsNameTheFieldAndChangeNothing) {
   v1::ReportActivityRequest r;
   r.mutable_context()->set_request_id("req-r");
