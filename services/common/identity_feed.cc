@@ -78,14 +78,19 @@ absl::Status IdentityFeedFollower::FollowOnce() {
       stub_->WatchEvents(&ctx, request);
   // A reader thread hands events over; this thread records them in batches, so events that
   // arrive just before a quiet spell are recorded within flush_after, not at the next event.
+  // The queue holds at most four batches: a reader ahead of a slow sink waits (and gRPC's flow
+  // control holds identity back) instead of growing without bound.
+  const size_t max_queued = 4 * options_.max_batch;
   std::mutex mu;
-  std::condition_variable ready;
+  std::condition_variable ready, space;
   std::deque<idv1::IdentityEvent> queue;
   bool ended = false;
+  bool draining = false;  // the recorder stopped: the reader must not wait for space
   std::thread read([&] {
     idv1::IdentityEvent event;
     while (reader->Read(&event)) {
-      std::lock_guard lock(mu);
+      std::unique_lock lock(mu);
+      space.wait(lock, [&] { return queue.size() < max_queued || draining; });
       queue.push_back(event);
       ready.notify_one();
     }
@@ -111,10 +116,16 @@ absl::Status IdentityFeedFollower::FollowOnce() {
       }
       done = ended && queue.empty();
     }
+    space.notify_one();
     status = Flush(&batch);
     if (done) break;
   }
   ctx.TryCancel();
+  {
+    std::lock_guard lock(mu);
+    draining = true;
+  }
+  space.notify_one();
   read.join();
   {
     std::lock_guard lock(ctx_mu_);

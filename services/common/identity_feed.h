@@ -8,6 +8,7 @@
 // transaction: a restart of either service resumes exactly and records nothing twice. Events
 // at or below the position (at-least-once delivery) are dropped before the sink sees them. A
 // broken stream or a failed Record is retried after `retry`, from the sink's stored position.
+// At most four batches wait in memory: a slow sink holds the stream back (flow control).
 // Logs codes and positions only.
 
 #include <grpcpp/grpcpp.h>

@@ -18,6 +18,7 @@ actor reporting another org's record. Exit status 0 when every check passes.
 import argparse
 import os
 import sys
+import time
 import unittest
 import uuid
 
@@ -119,7 +120,7 @@ class LocatorFromPython(unittest.TestCase):
                 reason="privacy ticket", idempotency_key=f"{RUN}-d2-other"), timeout=10)
         self.assertEqual(again.exception.code(), grpc.StatusCode.NOT_FOUND)
         with self.assertRaises(grpc.RpcError) as refused:
-            report("r2", 1_900_000_000, f"{RUN}-4")
+            report("r2", int(time.time()), f"{RUN}-4")
         self.assertEqual(refused.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
         listed = op.ListLocations(locator_pb2.ListLocationsRequest(
             context=context(purpose=common_pb2.PURPOSE_OF_USE_OPERATIONS), org=ORG,
@@ -130,7 +131,7 @@ class LocatorFromPython(unittest.TestCase):
             "r2": locator_pb2.REMOVAL_REASON_PATIENT_REQUEST,
             "r3": locator_pb2.REMOVAL_REASON_MEMBER_NO_LONGER_HOLDS})
         # A member's removal is lifted by a newer report.
-        report("r3", 1_900_000_000, f"{RUN}-5")
+        report("r3", int(time.time()), f"{RUN}-5")
         located = stub("gateway-client").Locate(locator_pb2.LocateRequest(
             context=context(org="clinic-a"), source_ids=[sid("r2"), sid("r3")]), timeout=10)
         self.assertEqual([l.source_id.local_id for l in located.locations], ["r3"])

@@ -204,9 +204,11 @@ TEST_F(LocatorE2eTest, ARemovalSurvivesNewActivityAndAReplayOfBothFeeds) {
     t.exec("DELETE FROM locator.feed_positions");
   }
   ASSERT_TRUE(locator_->Start().ok());
-  Publish("A1", "1.3", 4000);  // a marker: once counted, the replay is through
-  ExpectLocated(kAll, {{"A1", 2}});
-  EXPECT_EQ(Located(kAll), (std::map<std::string, int64_t>{{"A1", 2}}));
+  // Markers, one per feed: once both are applied, each replay is through (feeds apply in order).
+  Register("A5", "r5");
+  Publish("A1", "1.3", 4000);
+  ExpectLocated(kAll, {{"A1", 2}, {"A5", 0}});
+  EXPECT_EQ(Located(kAll), (std::map<std::string, int64_t>{{"A1", 2}, {"A5", 0}}));
 }
 
 TEST_F(LocatorE2eTest, PythonClientDrivesTheWireContract) {

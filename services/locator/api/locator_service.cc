@@ -48,8 +48,8 @@ grpc::ServerUnaryReactor* LocatorServiceImpl::DeleteLocation(grpc::CallbackServe
 grpc::ServerUnaryReactor* LocatorServiceImpl::ListLocations(grpc::CallbackServerContext* ctx,
                                                             const v1::ListLocationsRequest* r,
                                                             v1::ListLocationsResponse* out) {
-  return Run(ctx, r, out, Access::kRead, [this, r](const Actor&, absl::Time deadline) {
-    return operations_->List(*r, deadline);
+  return Run(ctx, r, out, Access::kRead, [this, r](const Actor& actor, absl::Time deadline) {
+    return operations_->List(actor, *r, deadline);
   });
 }
 

@@ -31,6 +31,7 @@ void AddCategories(const std::vector<Coding>& add, v1::RecordLocation* l) {
                           return !CodingLess(a, b) && !CodingLess(b, a);
                         }),
             all.end());
+  if (all.size() > kMaxHoldingCategories) all.resize(kMaxHoldingCategories);
   l->clear_data_categories();
   for (Coding& c : all) *l->add_data_categories() = std::move(c);
 }
@@ -59,6 +60,13 @@ void Merge(const Evidence& e, Holding* h) {
   if (e.admin_asserted) h->admin_asserted = true;
 }
 
+// Whether `e` comes from after `h`'s removal (see the header).
+bool AfterRemoval(const Evidence& e, const Holding& h) {
+  if (e.identity_sequence && *e.identity_sequence <= h.removed_at_identity) return false;
+  if (e.registry_position && *e.registry_position <= h.removed_at_registry) return false;
+  return e.learnt_time > TimeOf(h.location.removal().remove_time());
+}
+
 }  // namespace
 
 Holding NewHolding(const common::v1::SourceId& id) {
@@ -83,8 +91,10 @@ Applied ApplyEvidence(const Evidence& e, Holding* h) {
     const v1::LocationRemoval& r = h->location.removal();
     if (r.reason_code() == v1::REMOVAL_REASON_PATIENT_REQUEST) {
       applied = Applied::kPatientRemoved;
-    } else if (e.asserts_holding && e.learnt_time > TimeOf(r.remove_time())) {
+    } else if (e.asserts_holding && AfterRemoval(e, *h)) {
       h->location.clear_removal();
+      h->removed_at_identity = 0;
+      h->removed_at_registry = {};
     } else {
       applied = Applied::kRemoved;
     }
@@ -110,6 +120,8 @@ absl::Status ApplyRemoval(const Removal& r, bool known, Holding* h) {
   removal->set_reason(r.reason);
   SetTimestamp(r.time, removal->mutable_remove_time());
   *removal->mutable_removed_by() = r.by;
+  h->removed_at_identity = r.identity_position;
+  h->removed_at_registry = r.registry_position;
   h->admin_asserted = false;  // an administrator's report is withdrawn with the holding
   h->listed = false;
   return absl::OkStatus();
@@ -127,6 +139,7 @@ std::vector<std::pair<common::v1::SourceId, Evidence>> EvidenceOf(const idv1::Id
   Evidence current{.origin = v1::LOCATION_ORIGIN_IDENTITY_FEED,
                    .activity_time = at,
                    .learnt_time = at,
+                   .identity_sequence = ev.sequence(),
                    .identity_record = true};
   switch (ev.type()) {
     case idv1::IDENTITY_EVENT_TYPE_RECORD_CREATED:

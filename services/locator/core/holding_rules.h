@@ -14,8 +14,12 @@
 //  - Removal leaves a tombstone (reason code, note, time, who). REMOVAL_REASON_PATIENT_REQUEST
 //    is final: evidence still keeps the counts exact, but nothing lists the holding again.
 //    REMOVAL_REASON_MEMBER_NO_LONGER_HOLDS is lifted by evidence that the member holds data
-//    (`asserts_holding`) learnt strictly after the removal: a new registration, publication or
-//    report; a replay of older evidence (learnt before) leaves it removed.
+//    (`asserts_holding`) from after the removal: learnt after the removal's time and, from a
+//    feed, at a position beyond where that feed stood when the holding was removed (so neither
+//    a replay nor a clock running ahead elsewhere lifts it with older evidence; a clock running
+//    behind can only keep it removed, which the member's next report mends). A replay of older
+//    evidence leaves it removed.
+//  - At most kMaxHoldingCategories categories are kept (the first in (system, code) order).
 
 #include <optional>
 #include <utility>
@@ -29,6 +33,8 @@
 
 namespace hie::locator {
 
+inline constexpr size_t kMaxHoldingCategories = 64;
+
 // What one piece of evidence says about one source record.
 struct Evidence {
   v1::LocationOrigin origin = v1::LOCATION_ORIGIN_UNSPECIFIED;
@@ -36,6 +42,9 @@ struct Evidence {
   std::optional<absl::Time> activity_time;     // last activity advances to it
   absl::Time learnt_time;                      // when the hub learnt it
   bool asserts_holding = true;                 // the member holds data (now)
+  // Where it came from in a followed feed (neither: a report).
+  std::optional<int64_t> identity_sequence;
+  std::optional<std::pair<int64_t, std::string>> registry_position;
   std::optional<bool> identity_record;         // identity's record is current / gone
   int64_t registry_documents_delta = 0;
   int64_t reported_documents_delta = 0;
@@ -59,6 +68,9 @@ struct Removal {
   std::string reason;
   absl::Time time;
   common::v1::Actor by;
+  // Where the followed feeds stood (applied through) when it was removed.
+  int64_t identity_position = 0;
+  std::pair<int64_t, std::string> registry_position;
 };
 
 // Removes `h` (`known`: it was stored before). NOT_FOUND when there is nothing to remove: the
@@ -72,16 +84,17 @@ bool ListedNow(const Holding& h);
 // The holding as answered: document_count filled in.
 v1::RecordLocation Answer(const Holding& h);
 
-// What an identity event says, per source record: a first or new version is a current
+// What an identity event says, per source record (with its sequence): a first or new version
+// is a current
 // identity record (activity at the event time); a record superseded by its source (ADT A40,
 // the first source id) no longer is. Other events say nothing here (persons do not matter).
 std::vector<std::pair<common::v1::SourceId, Evidence>> EvidenceOf(
     const hie::identity::v1::IdentityEvent& event);
 
 // What a registry change says about its patient's record, given whether the entry counted
-// before (nullopt: never seen). Sets *counts_now. A first sight of an APPROVED entry is a
-// publication (its categories, activity at its service stop, else creation time, learnt at
-// its submission time); a deprecation only lowers the count.
+// before (nullopt: never seen); the caller sets its registry_position. Sets *counts_now. A first
+// sight of an APPROVED entry is a publication (its categories, activity at its service stop, else
+// creation time, learnt at its submission time); a deprecation only lowers the count.
 Evidence EvidenceOf(const hie::registry::v1::DocumentEntry& entry, std::optional<bool> counted,
                     bool* counts_now);
 

@@ -154,13 +154,13 @@ void CheckListPage(const v1::ListLocationsRequest& r, const v1::ListLocationsRes
 }
 
 void List(LocatorOperations& ops, const v1::ListLocationsRequest& r, absl::Time deadline) {
-  auto page = ops.List(r, deadline);
+  auto page = ops.List(kOperator, r, deadline);
   if (!page.ok()) return;
   CheckListPage(r, *page);
   if (page->next_page_token().empty()) return;
   v1::ListLocationsRequest next = r;
   next.set_page_token(page->next_page_token());
-  auto more = ops.List(next, deadline);
+  auto more = ops.List(kOperator, next, deadline);
   Require(more.ok());
   CheckListPage(next, *more);
 }
@@ -176,7 +176,7 @@ void WalkListing(LocatorOperations& ops, const std::string& org, absl::Time dead
     r.set_include_removed(removed);
     std::set<HoldingKey> seen;
     for (int pages = 0;; ++pages) {
-      auto page = ops.List(r, deadline);
+      auto page = ops.List(kOperator, r, deadline);
       if (!page.ok()) {
         Require(pages == 0);  // only the first request may be refused (an invalid org)
         break;

@@ -79,20 +79,62 @@ absl::Status CheckOwnOrg(const Actor& actor, const common::v1::SourceId& id) {
   return absl::OkStatus();
 }
 
+// An idempotency key scoped by operation and org: "<op>|<org length>:<org>|<key>", so no two
+// (org, key) pairs share one.
+std::string ScopedKey(const char* op, const std::string& org, const std::string& key) {
+  return absl::StrCat(op, "|", org.size(), ":", org, "|", key);
+}
+
+// The one holding of `id` locked in `locked`, a new one, or DATA_LOSS when its stored row is
+// unreadable (it is never overwritten).
+absl::StatusOr<std::pair<Holding, bool>> LockedOne(const LockedHoldings& locked,
+                                                   const common::v1::SourceId& id) {
+  if (locked.unreadable.contains(KeyOf(id))) {
+    return absl::DataLossError("source_id: the stored location is unreadable");
+  }
+  auto it = locked.holdings.find(KeyOf(id));
+  if (it == locked.holdings.end()) return std::make_pair(NewHolding(id), false);
+  return std::make_pair(it->second, true);
+}
+
 // Registry feed positions are stored as "<version>.<entry uuid>".
 std::string Encode(const regv1::ChangePosition& p) {
   return absl::StrCat(p.version(), ".", p.entry_uuid());
 }
 
-regv1::ChangePosition DecodePosition(const std::string& stored) {
+absl::StatusOr<regv1::ChangePosition> DecodePosition(const std::string& stored) {
   regv1::ChangePosition p;
+  if (stored.empty()) return p;
   std::vector<std::string> parts = absl::StrSplit(stored, absl::MaxSplits('.', 1));
   int64_t version = 0;
-  if (parts.size() == 2 && absl::SimpleAtoi(parts[0], &version)) {
-    p.set_version(version);
-    p.set_entry_uuid(parts[1]);
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &version)) {
+    return absl::DataLossError("the stored registry feed position is unreadable");
   }
+  p.set_version(version);
+  p.set_entry_uuid(parts[1]);
   return p;
+}
+
+absl::StatusOr<int64_t> DecodeSequence(const std::string& stored) {
+  int64_t sequence = 0;
+  if (!stored.empty() && !absl::SimpleAtoi(stored, &sequence)) {
+    return absl::DataLossError("the stored identity feed position is unreadable");
+  }
+  return sequence;
+}
+
+// Who may list an org's holdings: staff and hub services any org's, member actors their own.
+absl::Status CheckMayList(const Actor& actor, const std::string& org) {
+  switch (actor.role) {
+    case common::v1::ROLE_HIE_OPERATOR:
+    case common::v1::ROLE_HIE_ADMIN:
+    case common::v1::ROLE_PRIVACY_OFFICER:
+    case common::v1::ROLE_HUB_SERVICE:
+      return absl::OkStatus();
+    default:
+      if (IsMemberRole(actor.role) && actor.org == org) return absl::OkStatus();
+      return absl::PermissionDeniedError("org: only its own members and hub staff list it");
+  }
 }
 
 bool After(const regv1::ChangePosition& a, const regv1::ChangePosition& b) {
@@ -115,10 +157,12 @@ absl::Status ApplyAll(LocatorTxn& txn,
     if (IsSourceId(id)) keys.push_back(KeyOf(id));
   }
   if (keys.empty()) return absl::OkStatus();
-  HIE_ASSIGN_OR_RETURN(auto holdings, txn.LockHoldings(keys));
+  HIE_ASSIGN_OR_RETURN(LockedHoldings locked, txn.LockHoldings(keys));
+  std::map<HoldingKey, Holding>& holdings = locked.holdings;
   std::set<HoldingKey> touched;
   for (const auto& [id, e] : evidence) {
     if (!IsSourceId(id)) continue;
+    if (locked.unreadable.contains(KeyOf(id))) continue;  // logged by the store; never overwritten
     auto [it, created] = holdings.try_emplace(KeyOf(id), NewHolding(id));
     ApplyEvidence(e, &it->second);
     touched.insert(it->first);
@@ -167,17 +211,23 @@ absl::StatusOr<v1::RecordLocation> LocatorOperations::Report(
     const Actor& actor, const v1::ReportActivityRequest& request, absl::Time deadline) {
   HIE_RETURN_IF_ERROR(ValidateReport(request));
   HIE_RETURN_IF_ERROR(CheckOwnOrg(actor, request.source_id()));
+  if (IsMemberRole(actor.role) && request.origin() != v1::LOCATION_ORIGIN_ADMIN) {
+    return absl::PermissionDeniedError("origin: members report as LOCATION_ORIGIN_ADMIN");
+  }
+  const absl::Time now = options_.now();
+  if (request.has_activity_time() && TimeOf(request.activity_time()) > now + absl::Hours(24)) {
+    return absl::InvalidArgumentError("activity_time is more than a day in the future");
+  }
   v1::ReportActivityRequest content = request;
   content.clear_context();
   const std::string fingerprint = Fingerprint(content);
-  const std::string key = absl::StrCat("report|", actor.org, "|", request.idempotency_key());
-  const absl::Time now = options_.now();
+  const std::string key = ScopedKey("report", actor.org, request.idempotency_key());
   Evidence e{.origin = request.origin(),
              .categories = {request.data_categories().begin(), request.data_categories().end()},
              .activity_time = request.has_activity_time() ? TimeOf(request.activity_time()) : now,
              .learnt_time = now,
              .reported_documents_delta = request.documents_added(),
-             .admin_asserted = true};
+             .admin_asserted = request.origin() == v1::LOCATION_ORIGIN_ADMIN};
   v1::RecordLocation out;
   HIE_RETURN_IF_ERROR(Transact(deadline, [&](LocatorTxn& txn) -> absl::Status {
     HIE_ASSIGN_OR_RETURN(auto replayed,
@@ -186,8 +236,9 @@ absl::StatusOr<v1::RecordLocation> LocatorOperations::Report(
       out = *std::move(replayed);
       return absl::OkStatus();
     }
-    HIE_ASSIGN_OR_RETURN(auto holdings, txn.LockHoldings({KeyOf(request.source_id())}));
-    Holding h = holdings.empty() ? NewHolding(request.source_id()) : holdings.begin()->second;
+    HIE_ASSIGN_OR_RETURN(LockedHoldings locked, txn.LockHoldings({KeyOf(request.source_id())}));
+    HIE_ASSIGN_OR_RETURN(auto one, LockedOne(locked, request.source_id()));
+    Holding& h = one.first;
     if (ApplyEvidence(e, &h) == Applied::kPatientRemoved) {
       return absl::FailedPreconditionError(
           "source_id: the location was removed at the patient's request");
@@ -212,7 +263,7 @@ absl::StatusOr<v1::DeleteLocationResponse> LocatorOperations::Remove(
   v1::DeleteLocationRequest content = request;
   content.clear_context();
   const std::string fingerprint = Fingerprint(content);
-  const std::string key = absl::StrCat("remove|", actor.org, "|", request.idempotency_key());
+  const std::string key = ScopedKey("remove", actor.org, request.idempotency_key());
   Removal removal{
       .reason_code = request.reason_code(), .reason = request.reason(), .time = options_.now()};
   removal.by.set_org(actor.org);
@@ -223,10 +274,17 @@ absl::StatusOr<v1::DeleteLocationResponse> LocatorOperations::Remove(
     HIE_ASSIGN_OR_RETURN(auto replayed,
                          ReplayIdempotent<v1::DeleteLocationResponse>(txn, key, fingerprint));
     if (replayed) return absl::OkStatus();
-    HIE_ASSIGN_OR_RETURN(auto holdings, txn.LockHoldings({KeyOf(request.source_id())}));
-    const bool known = !holdings.empty();
-    Holding h = known ? holdings.begin()->second : NewHolding(request.source_id());
-    HIE_RETURN_IF_ERROR(ApplyRemoval(removal, known, &h));
+    // Where the feeds stand (their appliers wait meanwhile: feed locks before holding locks, as
+    // they take them).
+    HIE_ASSIGN_OR_RETURN(std::string identity, txn.LockFeedPosition(kIdentityFeed));
+    HIE_ASSIGN_OR_RETURN(removal.identity_position, DecodeSequence(identity));
+    HIE_ASSIGN_OR_RETURN(std::string registry, txn.LockFeedPosition(kRegistryFeed));
+    HIE_ASSIGN_OR_RETURN(regv1::ChangePosition at, DecodePosition(registry));
+    removal.registry_position = {at.version(), at.entry_uuid()};
+    HIE_ASSIGN_OR_RETURN(LockedHoldings locked, txn.LockHoldings({KeyOf(request.source_id())}));
+    HIE_ASSIGN_OR_RETURN(auto one, LockedOne(locked, request.source_id()));
+    Holding& h = one.first;
+    HIE_RETURN_IF_ERROR(ApplyRemoval(removal, /*known=*/one.second, &h));
     HIE_RETURN_IF_ERROR(txn.PutHoldings({h}));
     return txn.PutIdempotent(key, {fingerprint, out.SerializeAsString()});
   }));
@@ -234,8 +292,9 @@ absl::StatusOr<v1::DeleteLocationResponse> LocatorOperations::Remove(
 }
 
 absl::StatusOr<v1::ListLocationsResponse> LocatorOperations::List(
-    const v1::ListLocationsRequest& request, absl::Time deadline) {
+    const Actor& actor, const v1::ListLocationsRequest& request, absl::Time deadline) {
   HIE_RETURN_IF_ERROR(ValidateList(request));
+  HIE_RETURN_IF_ERROR(CheckMayList(actor, request.org()));
   const std::string query_key = QueryKey(request);
   ListQuery q{.org = request.org(),
               .include_removed = request.include_removed(),
@@ -263,11 +322,7 @@ absl::StatusOr<v1::ListLocationsResponse> LocatorOperations::List(
 
 absl::StatusOr<int64_t> LocatorOperations::IdentityPosition(absl::Time deadline) {
   HIE_ASSIGN_OR_RETURN(std::string stored, store_->FeedPosition(deadline, kIdentityFeed));
-  int64_t sequence = 0;
-  if (!stored.empty() && !absl::SimpleAtoi(stored, &sequence)) {
-    return absl::DataLossError("the stored identity feed position is unreadable");
-  }
-  return sequence;
+  return DecodeSequence(stored);
 }
 
 absl::Status LocatorOperations::ApplyIdentityEvents(const std::vector<idv1::IdentityEvent>& events,
@@ -275,10 +330,7 @@ absl::Status LocatorOperations::ApplyIdentityEvents(const std::vector<idv1::Iden
   if (events.empty()) return absl::OkStatus();
   return Transact(deadline, [&](LocatorTxn& txn) -> absl::Status {
     HIE_ASSIGN_OR_RETURN(std::string stored, txn.LockFeedPosition(kIdentityFeed));
-    int64_t position = 0;
-    if (!stored.empty() && !absl::SimpleAtoi(stored, &position)) {
-      return absl::DataLossError("the stored identity feed position is unreadable");
-    }
+    HIE_ASSIGN_OR_RETURN(int64_t position, DecodeSequence(stored));
     std::vector<std::pair<common::v1::SourceId, Evidence>> evidence;
     for (const idv1::IdentityEvent& event : events) {
       if (event.sequence() <= position) continue;  // applied before (a replay)
@@ -299,21 +351,22 @@ absl::Status LocatorOperations::ApplyRegistryChanges(const regv1::ListChangesRes
                                                      absl::Time deadline) {
   return Transact(deadline, [&](LocatorTxn& txn) -> absl::Status {
     HIE_ASSIGN_OR_RETURN(std::string stored, txn.LockFeedPosition(kRegistryFeed));
-    regv1::ChangePosition position = DecodePosition(stored);
-    std::vector<const regv1::DocumentEntry*> fresh;
+    HIE_ASSIGN_OR_RETURN(regv1::ChangePosition position, DecodePosition(stored));
+    std::vector<const regv1::EntryChange*> fresh;
     std::vector<std::string> uuids;
     for (const regv1::EntryChange& change : page.changes()) {
       if (!After(change.position(), position)) continue;  // applied before (a replay)
       position = change.position();
       if (change.unreadable() || !change.has_entry()) continue;  // the registry logged it
-      fresh.push_back(&change.entry());
+      fresh.push_back(&change);
       uuids.push_back(change.entry().entry_uuid());
     }
     if (After(page.next_after(), position)) position = page.next_after();
     HIE_ASSIGN_OR_RETURN(auto marks, txn.DocumentMarks(uuids));
     std::map<std::string, bool> new_marks;
     std::vector<std::pair<common::v1::SourceId, Evidence>> evidence;
-    for (const regv1::DocumentEntry* entry : fresh) {
+    for (const regv1::EntryChange* change : fresh) {
+      const regv1::DocumentEntry* entry = &change->entry();
       std::optional<bool> counted;
       if (auto it = new_marks.find(entry->entry_uuid()); it != new_marks.end()) {
         counted = it->second;
@@ -321,7 +374,9 @@ absl::Status LocatorOperations::ApplyRegistryChanges(const regv1::ListChangesRes
         counted = old->second;
       }
       bool counts_now = false;
-      evidence.emplace_back(entry->patient(), EvidenceOf(*entry, counted, &counts_now));
+      Evidence e = EvidenceOf(*entry, counted, &counts_now);
+      e.registry_position.emplace(change->position().version(), change->position().entry_uuid());
+      evidence.emplace_back(entry->patient(), std::move(e));
       new_marks[entry->entry_uuid()] = counts_now;
     }
     HIE_RETURN_IF_ERROR(ApplyAll(txn, evidence));

@@ -8,15 +8,21 @@
 //   Locate     ValidateLocate, then the listed holdings among the source ids, filtered by
 //              categories (a holding of unknown categories always passes) and activity, most
 //              recent activity first (then org, local id).
-//   Report     ValidateReport; member actors only for their own org (PERMISSION_DENIED). In
+//   Report     ValidateReport, activity_time at most a day ahead; member actors only for their
+//              own org and as LOCATION_ORIGIN_ADMIN (PERMISSION_DENIED); only an ADMIN report
+//              keeps a holding listed by itself (admin_asserted). In
 //              one transaction: the idempotency record (key scoped by operation and org: same
 //              key and request, the stored answer; another request, ALREADY_EXISTS), the
 //              holding locked, the evidence applied (learnt now). A holding removed at the
 //              patient's request: FAILED_PRECONDITION, nothing changed.
 //   Remove     ValidateDelete; member actors only for their own org and privacy officers only
 //              at a patient's request (PERMISSION_DENIED). Idempotent by key as Report; the
-//              tombstone rules are ApplyRemoval's (NOT_FOUND when nothing to remove).
-//   List       ValidateList, then a page of one org's holdings, most recent activity first;
+//              tombstone rules are ApplyRemoval's (NOT_FOUND when nothing to remove), and it
+//              records where both feeds stand (their positions locked meanwhile).
+//   A stored holding that does not parse is never overwritten: Report and Remove answer
+//   DATA_LOSS for it, the feeds skip evidence about it (the store logged it).
+//   List       ValidateList; staff and hub services list any org, member actors their own
+//              (PERMISSION_DENIED); then a page of one org's holdings, most recent activity first;
 //              the page token is bound to the query and keyed on (activity, local id).
 //   Identity feed  ApplyIdentityEvents: events above the stored position, their evidence, and
 //              the new position (the last event's sequence), in one transaction: a replay
@@ -68,7 +74,8 @@ class LocatorOperations {
   absl::StatusOr<v1::DeleteLocationResponse> Remove(const Actor& actor,
                                                     const v1::DeleteLocationRequest& request,
                                                     absl::Time deadline);
-  absl::StatusOr<v1::ListLocationsResponse> List(const v1::ListLocationsRequest& request,
+  absl::StatusOr<v1::ListLocationsResponse> List(const Actor& actor,
+                                                 const v1::ListLocationsRequest& request,
                                                  absl::Time deadline);
 
   // The identity sequence applied through (0 before the first event).

@@ -221,7 +221,7 @@ TEST_P(LocatorOperationsTest, APatientsRemovalIsNeverUndoneByFeedsOrReports) {
   list.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_OPERATIONS);
   list.set_org("c");
   list.set_include_removed(true);
-  auto listed = ops_->List(list, Deadline());
+  auto listed = ops_->List(operator_, list, Deadline());
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->locations_size(), 2);
   EXPECT_EQ(listed->locations(0).removal().reason_code(), v1::REMOVAL_REASON_PATIENT_REQUEST);
@@ -316,7 +316,7 @@ TEST_P(LocatorOperationsTest, ListPagesAreStableAndBoundToTheirQuery) {
   r.set_page_size(3);
   std::vector<std::string> seen;
   for (int page = 0; page < 5; ++page) {
-    auto got = ops_->List(r, Deadline());
+    auto got = ops_->List(operator_, r, Deadline());
     ASSERT_TRUE(got.ok()) << got.status();
     for (const auto& l : got->locations()) seen.push_back(l.source_id().local_id());
     if (got->next_page_token().empty()) break;
@@ -330,7 +330,8 @@ TEST_P(LocatorOperationsTest, ListPagesAreStableAndBoundToTheirQuery) {
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"R5", "R2", "R4", "R1", "R6", "R3", "R0"}));
   r.set_org("other");
-  EXPECT_EQ(ops_->List(r, Deadline()).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ops_->List(operator_, r, Deadline()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Found by locator_fuzz: a holding made of a feed's empty or control-character local id could
@@ -357,7 +358,7 @@ TEST_P(LocatorOperationsTest, FeedSourceIdsThatAreNotIdsMakeNoHolding) {
   r.set_page_size(1);
   std::vector<std::string> seen;
   for (int page = 0; page < 5; ++page) {
-    auto got = ops_->List(r, Deadline());
+    auto got = ops_->List(operator_, r, Deadline());
     ASSERT_TRUE(got.ok()) << got.status();
     for (const auto& l : got->locations()) seen.push_back(l.source_id().local_id());
     if (got->next_page_token().empty()) break;
@@ -390,9 +391,75 @@ TEST_P(LocatorOperationsTest, InvalidRequestsNameTheFieldAndChangeNothing) {
   q.mutable_context()->set_request_id("req-q");
   EXPECT_NE(ops_->Locate(q, Deadline()).status().message().find("purpose_of_use"),
             std::string::npos);
-  auto listed = store_->List(Deadline(), {.org = "clinic-a", .include_removed = true});
-  ASSERT_TRUE(listed.ok());
-  EXPECT_TRUE(listed->empty());
+  auto stored = store_->Get(Deadline(), {{"clinic-a", "MRN 31337"}, {"clinic-a", "ok"}});
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->empty());
+  v1::ListLocationsRequest list;
+  list.mutable_context()->set_request_id("req-l");
+  list.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_OPERATIONS);
+  list.set_org("clinic-a");
+  list.set_page_token("0123456789abcdef.12.x");
+  auto forged = ops_->List(operator_, list, Deadline());
+  EXPECT_EQ(forged.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(forged.status().message().find("page_token"), std::string::npos);
+}
+
+TEST_P(LocatorOperationsTest, MembersListAndReportOnlyWhatIsTheirs) {
+  const Actor member{"clinic-a", common::v1::ROLE_CLINICIAN, "dr"};
+  v1::ListLocationsRequest list;
+  list.mutable_context()->set_request_id("req-l");
+  list.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_TREATMENT);
+  list.set_org("clinic-b");
+  EXPECT_EQ(ops_->List(member, list, Deadline()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  list.set_org("clinic-a");
+  EXPECT_TRUE(ops_->List(member, list, Deadline()).ok());
+  const Actor patient{"clinic-a", common::v1::ROLE_PATIENT, "p"};
+  EXPECT_EQ(ops_->List(patient, list, Deadline()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  v1::ReportActivityRequest r;
+  r.mutable_context()->set_request_id("req-r");
+  r.mutable_source_id()->set_org("clinic-a");
+  r.mutable_source_id()->set_local_id("M1");
+  r.set_origin(v1::LOCATION_ORIGIN_IDENTITY_FEED);
+  r.set_idempotency_key("k1");
+  EXPECT_EQ(ops_->Report(member, r, Deadline()).status().code(),
+            absl::StatusCode::kPermissionDenied);  // members report as ADMIN only
+  // An operator's report of another origin keeps nothing listed by itself.
+  auto reported = ops_->Report(operator_, r, Deadline());
+  ASSERT_TRUE(reported.ok()) << reported.status();
+  EXPECT_EQ(Locate({{"clinic-a", "M1"}}).locations_size(), 0);
+  r.set_origin(v1::LOCATION_ORIGIN_ADMIN);
+  r.set_idempotency_key("k2");
+  r.mutable_activity_time()->set_seconds(absl::ToUnixSeconds(now_ + absl::Hours(25)));
+  auto future = ops_->Report(operator_, r, Deadline());
+  EXPECT_EQ(future.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(future.status().message().find("activity_time"), std::string::npos);
+}
+
+TEST_P(LocatorOperationsTest, TheIdentityFeedLiftsAMembersRemovalOnlyFromLaterAndNewer) {
+  const int64_t before = absl::ToUnixSeconds(now_) - 60;
+  const int64_t after = absl::ToUnixSeconds(now_) + 60;
+  ASSERT_TRUE(
+      ops_->ApplyIdentityEvents(
+              {IdentityEvent(1, IDENTITY_EVENT_TYPE_RECORD_CREATED, "c", "M", before)}, Deadline())
+          .ok());
+  ASSERT_TRUE(Delete("c", "M", v1::REMOVAL_REASON_MEMBER_NO_LONGER_HOLDS, "k1").ok());
+  // An event the locator had not applied yet at the removal, from before it: still removed.
+  ASSERT_TRUE(
+      ops_->ApplyIdentityEvents(
+              {IdentityEvent(2, IDENTITY_EVENT_TYPE_RECORD_UPDATED, "c", "M", before)}, Deadline())
+          .ok());
+  EXPECT_EQ(Locate({{"c", "M"}}).locations_size(), 0);
+  // A new version after the removal lifts it.
+  ASSERT_TRUE(
+      ops_->ApplyIdentityEvents(
+              {IdentityEvent(3, IDENTITY_EVENT_TYPE_RECORD_UPDATED, "c", "M", after)}, Deadline())
+          .ok());
+  v1::RecordLocation l = LocationOf("c", "M");
+  EXPECT_EQ(l.source_id().local_id(), "M");
+  EXPECT_FALSE(l.has_removal());
 }
 
 }  // namespace

@@ -25,11 +25,12 @@ class InMemoryTxn : public LocatorTxn {
     }
     return absl::OkStatus();
   }
-  absl::StatusOr<std::map<HoldingKey, Holding>> LockHoldings(
-      const std::vector<HoldingKey>& keys) override {
-    std::map<HoldingKey, Holding> out;
+  absl::StatusOr<LockedHoldings> LockHoldings(const std::vector<HoldingKey>& keys) override {
+    LockedHoldings out;
     for (const HoldingKey& key : keys) {
-      if (auto it = s_->holdings.find(key); it != s_->holdings.end()) out[key] = it->second;
+      if (auto it = s_->holdings.find(key); it != s_->holdings.end()) {
+        out.holdings[key] = it->second;
+      }
     }
     return out;
   }

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,16 @@ struct Holding {
   // Appears in answers: not removed, and an identity record, a document or an administrator's
   // report stands behind it. Written by the core (ListedNow in core/holding_rules.h).
   bool listed = false;
+  // Where each followed feed stood when the holding was removed (identity sequence; registry
+  // (version, entry uuid)): a member's removal is lifted only by feed evidence from later.
+  int64_t removed_at_identity = 0;
+  std::pair<int64_t, std::string> removed_at_registry;
+};
+
+// Holdings locked by a transaction.
+struct LockedHoldings {
+  std::map<HoldingKey, Holding> holdings;  // stored and readable
+  std::set<HoldingKey> unreadable;         // stored but unreadable (logged): never overwrite
 };
 
 struct StoredResponse {
@@ -63,10 +74,9 @@ class LocatorTxn {
   // Locks `key` until commit (concurrent requests with one key serialise), then reads it.
   virtual absl::StatusOr<std::optional<StoredResponse>> GetIdempotent(const std::string& key) = 0;
   virtual absl::Status PutIdempotent(const std::string& key, const StoredResponse& value) = 0;
-  // The stored holdings among `keys`, each locked until commit (taken in key order, so two
-  // transactions cannot deadlock on them).
-  virtual absl::StatusOr<std::map<HoldingKey, Holding>> LockHoldings(
-      const std::vector<HoldingKey>& keys) = 0;
+  // The stored holdings among `keys`, each locked until commit (in an order every transaction
+  // shares, so two cannot deadlock on them); the keys of stored rows that do not parse apart.
+  virtual absl::StatusOr<LockedHoldings> LockHoldings(const std::vector<HoldingKey>& keys) = 0;
   // Inserts or replaces each holding (by its location.source_id).
   virtual absl::Status PutHoldings(const std::vector<Holding>& holdings) = 0;
   // For each of these registry entries seen before: whether it counts now.

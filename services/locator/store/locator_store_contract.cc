@@ -32,6 +32,9 @@ std::vector<std::string> Locals(const std::vector<Holding>& hs) {
 TEST_P(LocatorStoreContractTest, HoldingsRoundTripWhole) {
   Holding h = Make("clinic-a", "MRN-1", 1'700'000'000);
   h.admin_asserted = true;
+  h.location.mutable_removal()->set_reason_code(v1::REMOVAL_REASON_MEMBER_NO_LONGER_HOLDS);
+  h.removed_at_identity = 42;
+  h.removed_at_registry = {7, "urn:uuid:e 1"};
   auto* c = h.location.add_data_categories();
   c->set_system("urn:hie:data-category");
   c->set_code("lab-results");
@@ -44,6 +47,8 @@ TEST_P(LocatorStoreContractTest, HoldingsRoundTripWhole) {
   EXPECT_EQ((*got)[0].reported_documents, 1);
   EXPECT_TRUE((*got)[0].admin_asserted);
   EXPECT_TRUE((*got)[0].listed);
+  EXPECT_EQ((*got)[0].removed_at_identity, 42);
+  EXPECT_EQ((*got)[0].removed_at_registry, std::make_pair(int64_t{7}, std::string("urn:uuid:e 1")));
 }
 
 TEST_P(LocatorStoreContractTest, GetFindsIdsWithQuotesBackslashesAndBracesOnceEach) {
@@ -65,9 +70,10 @@ TEST_P(LocatorStoreContractTest, ATransactionSeesItsWritesAndAFailedOneLeavesNot
     HIE_RETURN_IF_ERROR(t.PutHoldings({changed, Make("o", "2", 20)}));
     HIE_RETURN_IF_ERROR(t.PutDocumentMarks({{"urn:uuid:e1", true}}));
     HIE_RETURN_IF_ERROR(t.PutFeedPosition("registry", "5"));
-    HIE_ASSIGN_OR_RETURN(auto locked, t.LockHoldings({{"o", "1"}, {"o", "2"}}));
-    EXPECT_EQ(locked.size(), 2u);
-    EXPECT_EQ(locked[HoldingKey("o", "1")].location.last_activity_time().seconds(), 99);
+    HIE_ASSIGN_OR_RETURN(LockedHoldings locked, t.LockHoldings({{"o", "1"}, {"o", "2"}}));
+    EXPECT_EQ(locked.holdings.size(), 2u);
+    EXPECT_TRUE(locked.unreadable.empty());
+    EXPECT_EQ(locked.holdings[HoldingKey("o", "1")].location.last_activity_time().seconds(), 99);
     HIE_ASSIGN_OR_RETURN(auto marks, t.DocumentMarks({"urn:uuid:e1"}));
     EXPECT_TRUE(marks["urn:uuid:e1"]);
     HIE_ASSIGN_OR_RETURN(std::string position, t.LockFeedPosition("registry"));

@@ -12,7 +12,8 @@ namespace {
 // document_count left 0) IS the record with the columns after it; org, local_id, activity_ns
 // (its last activity, unix nanoseconds) and removed are derived from it when it is written, for
 // Locate (primary key) and ListLocations (holdings_org_activity_idx, keyset paging on
-// (activity_ns, local_id) descending). Keys use the "C" collation.
+// (activity_ns, local_id) descending). removed_at: where the feeds stood at the removal (see
+// Holding::removed_at_*; empty when never removed). Keys use the "C" collation.
 //
 // document_marks: every registry entry seen in the registry's feed, and whether it counts now.
 // feed_positions: how far each followed feed has been applied (same transaction as the effects).
@@ -26,6 +27,7 @@ CREATE TABLE locator.holdings (
   admin_asserted     boolean NOT NULL,
   registry_documents bigint NOT NULL,
   reported_documents bigint NOT NULL,
+  removed_at         text COLLATE "C" NOT NULL,  -- "<identity seq> <registry version> <uuid>"
   location           bytea NOT NULL,
   PRIMARY KEY (org, local_id)
 );

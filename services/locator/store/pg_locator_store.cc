@@ -7,8 +7,10 @@
 #include <pqxx/transaction>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "services/common/logging.h"
 #include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
@@ -19,7 +21,8 @@ namespace {
 using pqxx::transaction_base;
 
 constexpr char kColumns[] =
-    "org, local_id, listed, admin_asserted, registry_documents, reported_documents, location";
+    "org, local_id, listed, admin_asserted, registry_documents, reported_documents, removed_at, "
+    "location";
 
 std::string Bytes(transaction_base& t, const std::string& s) {
   return t.quote_raw(reinterpret_cast<const unsigned char*>(s.data()), s.size());
@@ -54,12 +57,27 @@ std::string ArrayLiteral(const std::vector<std::string>& values) {
   return out + "}";
 }
 
-// A row of kColumns, or nullopt when its location does not parse (logged by key, skipped).
+// "<identity seq> <registry version> <registry entry uuid>", or "" before any removal.
+std::string EncodeRemovedAt(const Holding& h) {
+  if (!h.location.has_removal()) return "";
+  return absl::StrCat(h.removed_at_identity, " ", h.removed_at_registry.first, " ",
+                      h.removed_at_registry.second);
+}
+
+bool DecodeRemovedAt(const std::string& s, Holding* h) {
+  if (s.empty()) return true;
+  std::vector<std::string> parts = absl::StrSplit(s, absl::MaxSplits(' ', 2));
+  return parts.size() == 3 && absl::SimpleAtoi(parts[0], &h->removed_at_identity) &&
+         absl::SimpleAtoi(parts[1], &h->removed_at_registry.first) &&
+         (h->removed_at_registry.second = parts[2], true);
+}
+
+// A row of kColumns, or nullopt when it does not parse (logged by org and row, skipped).
 std::optional<Holding> Decode(const pqxx::row& row) {
   Holding h;
-  if (!h.location.ParseFromString(Read(row[6]))) {
-    Log(LogLevel::kWarning, "unreadable_holding",
-        {{"org", row[0].c_str()}, {"local_id", row[1].c_str()}});
+  if (!h.location.ParseFromString(Read(row[7])) || !DecodeRemovedAt(row[6].c_str(), &h)) {
+    // The local id may identify a patient: the org and the row's physical position only.
+    Log(LogLevel::kWarning, "unreadable_holding", {{"org", row[0].c_str()}});
     return std::nullopt;
   }
   h.listed = row[2].as<bool>();
@@ -100,9 +118,8 @@ class PgTxn : public LocatorTxn {
                          ")"));
     return absl::OkStatus();
   }
-  absl::StatusOr<std::map<HoldingKey, Holding>> LockHoldings(
-      const std::vector<HoldingKey>& keys) override {
-    std::map<HoldingKey, Holding> out;
+  absl::StatusOr<LockedHoldings> LockHoldings(const std::vector<HoldingKey>& keys) override {
+    LockedHoldings out;
     if (keys.empty()) return out;
     std::vector<std::string> names;
     for (const auto& [org, local] : keys) {
@@ -115,9 +132,13 @@ class PgTxn : public LocatorTxn {
     pqxx::result r = w_.exec(absl::StrCat("SELECT ", kColumns,
                                           " FROM locator.holdings WHERE (org, local_id) IN ",
                                           KeyList(w_, keys)));
-    for (Holding& h : DecodeAll(r)) {
-      HoldingKey key = KeyOf(h.location.source_id());
-      out.emplace(std::move(key), std::move(h));
+    for (const auto& row : r) {
+      HoldingKey key(row[0].c_str(), row[1].c_str());
+      if (std::optional<Holding> h = Decode(row)) {
+        out.holdings.emplace(std::move(key), *std::move(h));
+      } else {
+        out.unreadable.insert(std::move(key));
+      }
     }
     return out;
   }
@@ -131,16 +152,17 @@ class PgTxn : public LocatorTxn {
           UnixNanosOf(h.location.last_activity_time()), ", ", h.listed ? "true" : "false", ", ",
           h.location.has_removal() ? "true" : "false", ", ", h.admin_asserted ? "true" : "false",
           ", ", h.registry_documents, ", ", h.reported_documents, ", ",
-          Bytes(w_, h.location.SerializeAsString()), ")"));
+          w_.quote(EncodeRemovedAt(h)), ", ", Bytes(w_, h.location.SerializeAsString()), ")"));
     }
     w_.exec(absl::StrCat(
         "INSERT INTO locator.holdings (org, local_id, activity_ns, listed, removed, "
-        "admin_asserted, registry_documents, reported_documents, location) VALUES ",
+        "admin_asserted, registry_documents, reported_documents, removed_at, location) VALUES ",
         absl::StrJoin(rows, ", "),
         " ON CONFLICT (org, local_id) DO UPDATE SET activity_ns = EXCLUDED.activity_ns, listed = "
         "EXCLUDED.listed, removed = EXCLUDED.removed, admin_asserted = EXCLUDED.admin_asserted, "
         "registry_documents = EXCLUDED.registry_documents, reported_documents = "
-        "EXCLUDED.reported_documents, location = EXCLUDED.location"));
+        "EXCLUDED.reported_documents, removed_at = EXCLUDED.removed_at, location = "
+        "EXCLUDED.location"));
     return absl::OkStatus();
   }
   absl::StatusOr<std::map<std::string, bool>> DocumentMarks(
@@ -214,7 +236,8 @@ absl::StatusOr<std::vector<Holding>> PgLocatorStore::Get(absl::Time deadline,
     // costs a third as much without planning.
     c.prepare(kGetStatement,
               "SELECT h.org, h.local_id, h.listed, h.admin_asserted, h.registry_documents, "
-              "h.reported_documents, h.location FROM unnest($1::text[], $2::text[]) AS k(org, "
+              "h.reported_documents, h.removed_at, h.location FROM unnest($1::text[], $2::text[]) "
+              "AS k(org, "
               "local_id) JOIN locator.holdings h ON h.org = k.org AND h.local_id = k.local_id");
     pqxx::nontransaction t(c);
     out = DecodeAll(t.exec_prepared(kGetStatement, ArrayLiteral(orgs), ArrayLiteral(locals)));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <pqxx/nontransaction>
+#include <set>
 #include <thread>
 
 #include "services/common/status_macros.h"
@@ -26,9 +27,11 @@ absl::Time Deadline() { return absl::Now() + absl::Seconds(30); }
 absl::Status AddOne(LocatorStore& store) {
   for (int attempt = 0;; ++attempt) {
     absl::Status s = store.Transact(Deadline(), [](LocatorTxn& t) -> absl::Status {
-      HIE_ASSIGN_OR_RETURN(auto locked, t.LockHoldings({{"o", "new"}}));
+      HIE_ASSIGN_OR_RETURN(LockedHoldings locked, t.LockHoldings({{"o", "new"}}));
       Holding h;
-      if (auto it = locked.find({"o", "new"}); it != locked.end()) h = it->second;
+      if (auto it = locked.holdings.find({"o", "new"}); it != locked.holdings.end()) {
+        h = it->second;
+      }
       h.location.mutable_source_id()->set_org("o");
       h.location.mutable_source_id()->set_local_id("new");
       h.reported_documents += 1;
@@ -73,8 +76,8 @@ TEST(PgLocatorStore, AnUnreadableHoldingIsSkippedNotFatal) {
     pqxx::nontransaction t(c);
     t.exec(
         "INSERT INTO locator.holdings (org, local_id, activity_ns, listed, removed, "
-        "admin_asserted, registry_documents, reported_documents, location) VALUES ('o', 'bad', "
-        "0, true, false, false, 0, 0, '\\xffffffff'::bytea)");
+        "admin_asserted, registry_documents, reported_documents, removed_at, location) VALUES "
+        "('o', 'bad', 0, true, false, false, 0, 0, '', '\\xffffffff'::bytea)");
   }
   auto got = store->Get(Deadline(), {{"o", "good"}, {"o", "bad"}});
   ASSERT_TRUE(got.ok()) << got.status();
@@ -83,6 +86,17 @@ TEST(PgLocatorStore, AnUnreadableHoldingIsSkippedNotFatal) {
   auto listed = store->List(Deadline(), {.org = "o"});
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->size(), 1u);
+  // A transaction sees it as unreadable (never to be overwritten), not as absent.
+  ASSERT_TRUE(store
+                  ->Transact(Deadline(),
+                             [&](LocatorTxn& t) -> absl::Status {
+                               HIE_ASSIGN_OR_RETURN(LockedHoldings locked,
+                                                    t.LockHoldings({{"o", "good"}, {"o", "bad"}}));
+                               EXPECT_EQ(locked.holdings.size(), 1u);
+                               EXPECT_EQ(locked.unreadable, (std::set<HoldingKey>{{"o", "bad"}}));
+                               return absl::OkStatus();
+                             })
+                  .ok());
 }
 
 }  // namespace
