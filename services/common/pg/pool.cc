@@ -83,6 +83,10 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Open() {
     auto conn = std::make_unique<pqxx::connection>(
         WithConnectTimeout(options_.dsn, options_.connect_timeout));
     if (options_.on_connect) options_.on_connect(*conn);
+    {
+      std::lock_guard lock(mu_);
+      session_timeout_ms_.erase(conn.get());  // a new connection, perhaps at an old address
+    }
     return conn;
   } catch (const pqxx::broken_connection&) {
     // libpq's message can contain the host and user, not PHI, but keep it terse and uniform.
@@ -127,9 +131,22 @@ void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
   released_.notify_one();
 }
 
+bool PgPool::SessionTimeoutFits(const pqxx::connection& conn, int64_t timeout_ms) const {
+  std::lock_guard lock(mu_);
+  auto it = session_timeout_ms_.find(&conn);
+  if (it == session_timeout_ms_.end()) return false;
+  const int64_t set = it->second;
+  if (timeout_ms == 0) return set == 0;
+  return set != 0 && set <= timeout_ms && 2 * set >= timeout_ms;
+}
+
 absl::Status PgPool::Run(absl::Time deadline, const Work& work) {
   return RunTimed(deadline, [&](pqxx::connection& conn, int64_t timeout_ms) {
-    pqxx::nontransaction(conn).exec(absl::StrCat("SET statement_timeout = ", timeout_ms));
+    if (!SessionTimeoutFits(conn, timeout_ms)) {
+      pqxx::nontransaction(conn).exec(absl::StrCat("SET statement_timeout = ", timeout_ms));
+      std::lock_guard lock(mu_);
+      session_timeout_ms_[&conn] = timeout_ms;
+    }
     return work(conn);
   });
 }

@@ -7,10 +7,13 @@
 //  - At most `size` connections exist; they are opened lazily and re-created after breaking.
 //  - Run() waits for a free connection until the caller's deadline. When none frees up in time,
 //    or more than `max_waiters` callers are already waiting, it answers RESOURCE_EXHAUSTED.
-//  - The remaining time until the deadline becomes the connection's statement_timeout, so a
+//  - The remaining time until the deadline bounds the connection's statement_timeout, so a
 //    query never outlives its request (a cancelled query answers DEADLINE_EXCEEDED). Run() sets
-//    it itself (one round trip); RunTimed() hands it to the work, which must apply it, e.g. as
-//    `SET LOCAL statement_timeout` sent together with its first statement.
+//    it itself, one round trip, skipped when the session's timeout (as Run last set it on that
+//    connection) is already between half the remaining time and all of it: short reads on a
+//    hot path (Locate) then cost one round trip. RunTimed() hands it to the work, which must
+//    apply it, e.g. as `SET LOCAL statement_timeout` sent together with its first statement
+//    (never as a session setting: Run relies on knowing it).
 //  - A connection found broken (backend killed, network reset) is dropped. If it broke before
 //    the work could have committed, the work is retried once on a fresh connection; `work` must
 //    therefore be safe to run twice (true for anything that only talks to the database).
@@ -27,6 +30,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <pqxx/connection>
@@ -88,11 +92,14 @@ class PgPool {
   absl::StatusOr<Slot> Acquire(absl::Time deadline);
   void Release(std::unique_ptr<pqxx::connection> conn);  // nullptr = the connection was dropped
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open();
+  // Whether the statement_timeout Run last set on `conn` serves `timeout_ms` (see above).
+  bool SessionTimeoutFits(const pqxx::connection& conn, int64_t timeout_ms) const;
 
   const PgPoolOptions options_;
   mutable std::mutex mu_;
   std::condition_variable released_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::map<const pqxx::connection*, int64_t> session_timeout_ms_;  // what Run set, per connection
   size_t open_ = 0;
   size_t in_use_ = 0;
   size_t waiters_ = 0;

@@ -139,6 +139,33 @@ TEST_F(PgPoolTest, DeadlineBecomesStatementTimeout) {
   EXPECT_TRUE(BackendPid(*pool).ok()) << "a timed-out statement leaves the connection usable";
 }
 
+// Run sets statement_timeout only when the session's is not already between half the remaining
+// time and all of it; a shorter deadline always lowers it.
+TEST_F(PgPoolTest, TheSessionTimeoutIsSetOnlyWhenItNoLongerFits) {
+  auto pool = MakePool(1);
+  auto show = [&](absl::Duration in) {
+    std::string timeout;
+    EXPECT_TRUE(pool->Run(In(in),
+                          [&](pqxx::connection& c) {
+                            timeout =
+                                pqxx::nontransaction(c).exec1("SHOW statement_timeout")[0].c_str();
+                            return absl::OkStatus();
+                          })
+                    .ok());
+    return timeout;
+  };
+  const std::string first = show(absl::Seconds(30));
+  EXPECT_EQ(show(absl::Seconds(50)), first) << "30 s fits a 50 s deadline: not set again";
+  EXPECT_NE(show(absl::Seconds(10)), first) << "too long for a 10 s deadline: lowered";
+  absl::Time start = absl::Now();
+  absl::Status slow = pool->Run(In(absl::Milliseconds(300)), [](pqxx::connection& c) {
+    pqxx::nontransaction(c).exec("SELECT pg_sleep(10)");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(slow.code(), absl::StatusCode::kDeadlineExceeded) << slow;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
 TEST_F(PgPoolTest, NoDeadlineMeansNoStatementTimeout) {
   auto pool = MakePool(1);
   std::string timeout;
