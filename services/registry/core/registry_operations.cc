@@ -9,8 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "services/common/idempotency.h"
 #include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 #include "services/registry/core/submission_plan.h"
@@ -18,19 +17,6 @@
 
 namespace hie::registry {
 namespace {
-
-using google::protobuf::Message;
-
-// Bytes that identify a message: protobuf's deterministic serialization.
-std::string Fingerprint(const Message& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return out;
-}
 
 // 16 hex digits of SHA-256 over the fingerprint: binds a page token to its query.
 std::string QueryKey(const v1::FindDocumentsRequest& r) {
@@ -98,23 +84,6 @@ DocumentFilter FilterOf(const v1::FindDocumentsRequest& r, size_t max_scanned) {
   return f;
 }
 
-// The stored answer for `key`, if this request was answered before; ALREADY_EXISTS if the key
-// was used for another request.
-template <typename Response>
-absl::StatusOr<std::optional<Response>> Replay(RegistryTxn& txn, const std::string& key,
-                                               const std::string& fingerprint) {
-  HIE_ASSIGN_OR_RETURN(std::optional<StoredResponse> stored, txn.GetIdempotent(key));
-  if (!stored) return std::nullopt;
-  if (stored->fingerprint != fingerprint) {
-    return absl::AlreadyExistsError("idempotency_key was used for a different request");
-  }
-  Response response;
-  if (!response.ParseFromString(stored->response)) {
-    return absl::DataLossError("stored idempotent response is unreadable");
-  }
-  return response;
-}
-
 }  // namespace
 
 std::string RandomUuid() {
@@ -153,8 +122,8 @@ absl::StatusOr<v1::RegisterSubmissionSetResponse> RegistryOperations::Register(
 
   v1::RegisterSubmissionSetResponse response;
   HIE_RETURN_IF_ERROR(Transact(deadline, [&](RegistryTxn& txn) -> absl::Status {
-    HIE_ASSIGN_OR_RETURN(auto replayed,
-                         Replay<v1::RegisterSubmissionSetResponse>(txn, key, fingerprint));
+    HIE_ASSIGN_OR_RETURN(
+        auto replayed, ReplayIdempotent<v1::RegisterSubmissionSetResponse>(txn, key, fingerprint));
     if (replayed) {
       response = *std::move(replayed);
       return absl::OkStatus();
@@ -250,7 +219,7 @@ absl::StatusOr<v1::DocumentEntry> RegistryOperations::Deprecate(
   const std::string key = absl::StrCat("deprecate|", actor.org, "|", request.idempotency_key());
   v1::DocumentEntry out;
   HIE_RETURN_IF_ERROR(Transact(deadline, [&](RegistryTxn& txn) -> absl::Status {
-    HIE_ASSIGN_OR_RETURN(auto replayed, Replay<v1::DocumentEntry>(txn, key, fingerprint));
+    HIE_ASSIGN_OR_RETURN(auto replayed, ReplayIdempotent<v1::DocumentEntry>(txn, key, fingerprint));
     if (replayed) {
       out = *std::move(replayed);
       return absl::OkStatus();

@@ -201,17 +201,7 @@ absl::Status CheckEntryUuid(const std::string& value, const std::string& field) 
 }  // namespace
 
 absl::Status ValidateContext(const common::v1::RequestContext& c, bool need_purpose) {
-  HIE_RETURN_IF_ERROR(CheckText(c.request_id(), "context.request_id", kMaxIdBytes));
-  HIE_RETURN_IF_ERROR(CheckPurpose(c.purpose_of_use(), "context.purpose_of_use", need_purpose));
-  HIE_RETURN_IF_ERROR(CheckOptionalText(c.break_glass_id(), "context.break_glass_id", 64));
-  HIE_RETURN_IF_ERROR(CheckOptionalText(c.client_request_id(), "context.client_request_id", 128));
-  HIE_RETURN_IF_ERROR(CheckOptionalText(c.actor().org(), "context.actor.org", kMaxIdBytes));
-  HIE_RETURN_IF_ERROR(CheckOptionalText(c.actor().user_id(), "context.actor.user_id", 128));
-  if (!common::v1::Role_IsValid(c.actor().role())) {
-    return InvalidField("context.actor.role", "is not a known value");
-  }
-  if (c.has_start_time()) HIE_RETURN_IF_ERROR(CheckTimestamp(c.start_time(), "context.start_time"));
-  return absl::OkStatus();
+  return CheckContext(c, need_purpose);
 }
 
 absl::Status ValidateRegister(const v1::RegisterSubmissionSetRequest& r) {
