@@ -239,6 +239,16 @@ absl::StatusOr<std::vector<Holding>> PgLocatorStore::Get(absl::Time deadline,
               "h.reported_documents, h.removed_at, h.location FROM unnest($1::text[], $2::text[]) "
               "AS k(org, "
               "local_id) JOIN locator.holdings h ON h.org = k.org AND h.local_id = k.local_id");
+    // PostgreSQL re-plans a prepared statement on every call while a custom plan (knowing the
+    // array has 5 elements) looks cheaper than the generic one, and planning this join cost
+    // more than running it (40% of the server's time per Locate, measured with perf). The
+    // generic plan, a nested loop over the primary key, is right for every size Locate accepts.
+    // pqxx remembers the setting locally (no round trip after the first) and restores it after
+    // a reconnect; nothing else on the locator's connections is a parameterised prepared
+    // statement.
+    if (c.get_variable("plan_cache_mode") != "force_generic_plan") {
+      c.set_variable("plan_cache_mode", "force_generic_plan");
+    }
     pqxx::nontransaction t(c);
     out = DecodeAll(t.exec_prepared(kGetStatement, ArrayLiteral(orgs), ArrayLiteral(locals)));
     return absl::OkStatus();

@@ -211,17 +211,21 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::FindDocuments(
   if (filter.patients.empty() || filter.limit == 0) return out;
   HIE_RETURN_IF_ERROR(pool_->Run(deadline, [&](pqxx::connection& c) -> absl::Status {
     out.clear();
-    pqxx::work t(c);
-    // The planner would otherwise pick a bitmap scan and a sort whenever it underestimates a
-    // patient's entries (most patients have few; the one asked about may have thousands).
-    t.exec("SET LOCAL enable_bitmapscan = off");
+    // One round trip per round: no BEGIN / COMMIT (each round is one statement, and keyset
+    // paging needs no snapshot shared between rounds), and the setting travels in the same
+    // query string, whose statements PostgreSQL runs as one implicit transaction (so SET LOCAL
+    // ends with it). The planner would otherwise pick a bitmap scan and a sort whenever it
+    // underestimates a patient's entries (most patients have few; the one asked about may have
+    // thousands).
+    pqxx::nontransaction t(c);
     std::optional<std::pair<int64_t, std::string>> after = filter.after;
     size_t scanned = 0;
     while (out.size() < filter.limit) {
       // Without filters beyond SQL's, every row read is answered: read no more than needed.
       const size_t wanted = SqlDecidesAll(filter) ? filter.limit - out.size() : kFindChunk;
       const size_t chunk = std::min({wanted, kFindChunk, filter.max_scanned + 1 - scanned});
-      pqxx::result r = t.exec(FindQuery(t, filter, after, chunk));
+      pqxx::result r = t.exec(
+          absl::StrCat("SET LOCAL enable_bitmapscan = off; ", FindQuery(t, filter, after, chunk)));
       for (const auto& row : r) {
         if (out.size() == filter.limit) break;
         if (++scanned > filter.max_scanned) return absl::ResourceExhaustedError(kTooManyResults);
@@ -231,7 +235,6 @@ absl::StatusOr<std::vector<v1::DocumentEntry>> PgRegistryStore::FindDocuments(
       }
       if (r.size() < chunk) break;
     }
-    t.commit();
     return absl::OkStatus();
   }));
   return out;

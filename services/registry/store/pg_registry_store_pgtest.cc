@@ -81,6 +81,73 @@ TEST(PgRegistryStoreTest, ASecondLockerWaitsAndReadsWhatTheFirstCommitted) {
   EXPECT_EQ(seen, v1::AVAILABILITY_STATUS_DEPRECATED);
 }
 
+// A transaction that fails, by a statement's error or by its function's status, leaves
+// nothing behind: neither rows nor a pooled connection stuck in an aborted transaction.
+TEST(PgRegistryStoreTest, FailedTransactionsLeaveNothingAndTheConnectionsUsable) {
+  HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+  auto store = OwningPgRegistryStore::Make();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(
+      store
+          ->Transact(Deadline(),
+                     [](RegistryTxn& txn) { return txn.Insert(Set("s"), {Entry("a")}, {}); })
+          .ok());
+  for (int i = 0; i < 12; ++i) {  // more rounds than the pool has connections
+    const std::string n = absl::StrCat("r", i);
+    // A statement fails: an entry reusing a stored unique id, after the set was written.
+    v1::DocumentEntry clash = Entry(n);
+    clash.set_unique_id(Entry("a").unique_id());
+    absl::Status failed = store->Transact(Deadline(), [&](RegistryTxn& txn) -> absl::Status {
+      HIE_RETURN_IF_ERROR(txn.PutIdempotent("k" + n, {"f", "r"}));
+      return txn.Insert(Set(n), {clash}, {});
+    });
+    EXPECT_TRUE(absl::IsAlreadyExists(failed)) << failed;
+    // The function refuses after writing.
+    absl::Status refused = store->Transact(Deadline(), [&](RegistryTxn& txn) -> absl::Status {
+      HIE_ASSIGN_OR_RETURN(auto existing, txn.GetIdempotent("k" + n));
+      EXPECT_FALSE(existing.has_value());
+      HIE_RETURN_IF_ERROR(txn.Insert(Set(n + "x"), {Entry(n + "x")}, {}));
+      HIE_RETURN_IF_ERROR(txn.PutIdempotent("k" + n, {"f", "r"}));
+      return absl::FailedPreconditionError("refused");
+    });
+    EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  }
+  absl::StatusOr<std::map<std::string, v1::DocumentEntry>> found;
+  std::optional<StoredResponse> key;
+  ASSERT_TRUE(
+      store
+          ->Transact(
+              Deadline(),
+              [&](RegistryTxn& txn) -> absl::Status {
+                found = txn.EntriesByUniqueId({Entry("r0").unique_id(), Entry("r0x").unique_id()});
+                HIE_ASSIGN_OR_RETURN(key, txn.GetIdempotent("kr0"));
+                return found.status();
+              })
+          .ok());
+  EXPECT_TRUE(found->empty());
+  EXPECT_FALSE(key.has_value());
+  for (int i = 0; i < 8; ++i) {  // every connection still serves
+    const std::string n = absl::StrCat("ok", i);
+    EXPECT_TRUE(store
+                    ->Transact(Deadline(),
+                               [&](RegistryTxn& txn) -> absl::Status {
+                                 HIE_ASSIGN_OR_RETURN(auto existing, txn.GetIdempotent("k" + n));
+                                 HIE_RETURN_IF_ERROR(txn.Insert(Set(n), {Entry(n)}, {}));
+                                 return txn.PutIdempotent("k" + n, {"f", "r"});
+                               })
+                    .ok());
+  }
+  ASSERT_TRUE(store
+                  ->Transact(Deadline(),
+                             [&](RegistryTxn& txn) -> absl::Status {
+                               HIE_ASSIGN_OR_RETURN(key, txn.GetIdempotent("kok7"));
+                               return absl::OkStatus();
+                             })
+                  .ok());
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->fingerprint, "f");
+}
+
 TEST(PgRegistryStoreTest, AChangeCommittedLaterComesAfterWhatWasRead) {
   HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
   auto store = OwningPgRegistryStore::Make();
