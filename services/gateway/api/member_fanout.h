@@ -1,0 +1,119 @@
+#pragma once
+
+// The calls of a federated query to members' MemberEndpoint.FindDocuments, in parallel, within
+// one deadline, behind each member's circuit breaker. No thread waits on a member: calls use
+// gRPC's callback client; answers are queued for the query's own thread to take with Next.
+//
+//   - One call per target, at most `max_in_flight` at once; the rest start, in plan order, as
+//     calls end. Every call's deadline is the fan-out's `deadline` (DeadlineBudget::
+//     members_end): a slow member costs at most that, a black-holed one exactly that.
+//   - Before a call its member's breaker is asked: a refusal answers kCircuitOpen at once, with
+//     no call. After the call, the breaker records the outcome (core/circuit_breaker.h).
+//   - A call that could only start at or after the deadline is not made: DEADLINE_EXCEEDED
+//     with no breaker blame.
+//   - Cancel() (the client went away): queued calls are not made, calls in flight are
+//     cancelled; every target still gets exactly one answer.
+//
+// Thread-safety: Next and Cancel may be called from any thread; Next by one thread at a time.
+// The channels and breakers must outlive every FanOut.
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "hie/member/v1/member.grpc.pb.h"
+#include "services/gateway/core/circuit_breaker.h"
+#include "services/gateway/core/federation.h"
+
+namespace hie::gateway {
+
+// One channel (and stub) per member endpoint, created on first use with the gateway's client
+// credentials (mutual TLS). Thread-safe.
+class MemberChannels {
+ public:
+  explicit MemberChannels(std::shared_ptr<grpc::ChannelCredentials> credentials);
+  std::shared_ptr<member::v1::MemberEndpoint::Stub> Stub(const std::string& endpoint);
+
+ private:
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<member::v1::MemberEndpoint::Stub>> stubs_;
+};
+
+// One breaker per member org, created on first use and kept. Thread-safe.
+class Breakers {
+ public:
+  explicit Breakers(CircuitBreakerOptions options = {}) : options_(options) {}
+  CircuitBreaker& For(const std::string& org);
+  const CircuitBreakerOptions& options() const { return options_; }
+
+ private:
+  const CircuitBreakerOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<CircuitBreaker>> breakers_;
+};
+
+struct MemberCall {
+  Target target;
+  std::string endpoint;  // host:port of its MemberEndpoint
+  member::v1::FindDocumentsRequest request;
+};
+
+struct FanOutOptions {
+  size_t max_in_flight = 32;
+};
+
+class FanOut : public std::enable_shared_from_this<FanOut> {
+ public:
+  struct Answer {
+    size_t index;  // into the calls given to Start
+    MemberAnswer answer;
+  };
+
+  static std::shared_ptr<FanOut> Start(std::vector<MemberCall> calls, absl::Time deadline,
+                                       MemberChannels* channels, Breakers* breakers,
+                                       FanOutOptions options = {});
+
+  // The next answer, waiting until `until` at the latest; nullopt when every answer has been
+  // taken (done()) or the wait ended first.
+  std::optional<Answer> Next(absl::Time until);
+  bool done() const;
+  void Cancel();
+
+  const std::vector<MemberCall>& calls() const { return calls_; }
+
+ private:
+  struct InFlight;
+  FanOut(std::vector<MemberCall> calls, absl::Time deadline, MemberChannels* channels,
+         Breakers* breakers, FanOutOptions options);
+
+  // Starts queued calls while there is room (mu_ not held).
+  void Pump();
+  void Deliver(size_t index, MemberAnswer answer);  // mu_ not held
+  void Finished(InFlight* call, const grpc::Status& status);
+
+  const std::vector<MemberCall> calls_;
+  const absl::Time deadline_;
+  MemberChannels* const channels_;
+  Breakers* const breakers_;
+  const FanOutOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable answered_;
+  size_t next_to_start_ = 0;
+  size_t in_flight_ = 0;
+  size_t taken_ = 0;
+  bool cancelled_ = false;
+  std::deque<Answer> answers_;
+  std::map<InFlight*, std::unique_ptr<InFlight>> running_;
+};
+
+}  // namespace hie::gateway
