@@ -1,0 +1,265 @@
+#include "services/gateway/core/federated_query.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace hie::gateway {
+namespace {
+
+using audit::v1::AuditEvent;
+using common::v1::SourceId;
+using registry::v1::DocumentEntry;
+
+google::protobuf::Timestamp TimestampOf(absl::Time t) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+// What the query needs along the way.
+struct Query {
+  const common::v1::RequestContext& context;
+  const v1::FindOutsideRecordsRequest& request;
+  HubServices& hub;
+  const FederatedQueryOptions& options;
+  ResolvedPatient patient;
+  DeadlineBudget budget;
+};
+
+AuditEvent Event(const Query& q, audit::v1::EventType type, audit::v1::Outcome outcome) {
+  AuditEvent e;
+  e.set_event_id(q.options.new_event_id());
+  *e.mutable_event_time() = TimestampOf(q.options.now());
+  e.set_type(type);
+  e.set_action("gateway.FindOutsideRecords");
+  e.set_outcome(outcome);
+  *e.mutable_actor() = q.context.actor();
+  e.set_purpose_of_use(q.context.purpose_of_use());
+  e.set_request_id(q.context.request_id());
+  e.set_client_request_id(q.context.client_request_id());
+  e.set_break_glass_id(q.context.break_glass_id());
+  e.set_recipient_org(q.context.actor().org());
+  e.set_person_id(q.patient.person_id);
+  for (const SourceId& r : q.patient.records) *e.add_patients() = r;
+  e.set_source_service("gateway");
+  return e;
+}
+
+// The QUERY event: who asked, for whom, and every member's decision.
+AuditEvent QueryEvent(const Query& q, const FanOutPlan& plan) {
+  AuditEvent e = Event(q, audit::v1::EVENT_TYPE_QUERY, audit::v1::OUTCOME_SUCCESS);
+  auto& details = *e.mutable_details();
+  for (const Target& t : plan.contact) {
+    details[absl::StrCat("member.", t.org)] = absl::StrCat("permit ", t.decision_id);
+  }
+  for (const auto& [t, why] : plan.not_callable) {
+    details[absl::StrCat("member.", t.org)] = absl::StrCat("permit ", t.decision_id, " ", why);
+  }
+  for (const v1::MemberResult& r : plan.denied) {
+    details[absl::StrCat("member.", r.member_org())] = absl::StrCat("deny ", r.detail());
+  }
+  return e;
+}
+
+// The DISCLOSURE event of one member's result: exactly the entries it releases.
+AuditEvent DisclosureEvent(const Query& q, const Target& target, const v1::MemberResult& r) {
+  AuditEvent e = Event(q, audit::v1::EVENT_TYPE_DISCLOSURE, audit::v1::OUTCOME_SUCCESS);
+  e.set_custodian_org(target.org);
+  e.set_decision_id(target.decision_id);
+  for (const DocumentEntry& entry : r.entries()) {
+    audit::v1::ObjectRef* ref = e.add_objects();
+    ref->set_kind(entry.entry_uuid().empty() ? "document" : "document_entry");
+    ref->set_id(entry.entry_uuid().empty() ? entry.unique_id() : entry.entry_uuid());
+  }
+  (*e.mutable_details())["member_status"] = v1::MemberStatus_Name(r.status());
+  return e;
+}
+
+// The person's records at `org`.
+std::vector<SourceId> RecordsAt(const Target& target) {
+  std::vector<SourceId> out;
+  for (const std::string& local_id : target.local_ids) {
+    SourceId id;
+    id.set_org(target.org);
+    id.set_local_id(local_id);
+    out.push_back(std::move(id));
+  }
+  return out;
+}
+
+// Registry entries of every target, by org, one lookup per member (so that one member's many
+// entries cannot crowd out another's); a failed lookup leaves that member's list empty (its
+// live answer still counts).
+std::map<std::string, std::vector<DocumentEntry>> RegistryEntriesByOrg(
+    const Query& q, const std::vector<const Target*>& targets, absl::Time deadline) {
+  std::map<std::string, std::vector<DocumentEntry>> out;
+  for (const Target* t : targets) {
+    auto entries = q.hub.RegistryEntries(q.context, RecordsAt(*t), q.request.query(),
+                                         t->max_results, deadline);
+    if (entries.ok()) out[t->org] = *std::move(entries);
+  }
+  return out;
+}
+
+class Streamer {
+ public:
+  Streamer(Query& q, ResultStream& out) : q_(q), out_(out) {}
+
+  // Audits `results` (one event each, one durable call) and streams them; false when the
+  // client has gone.
+  bool Release(std::vector<std::pair<const Target*, v1::MemberResult>> results) {
+    if (results.empty()) return true;
+    std::vector<AuditEvent> events;
+    for (auto& [target, r] : results) {
+      if (target != nullptr) events.push_back(DisclosureEvent(q_, *target, r));
+    }
+    const absl::Status audited = events.empty()
+                                     ? absl::OkStatus()
+                                     : q_.hub.Record(std::move(events), q_.budget.release_end());
+    for (auto& [target, r] : results) {
+      if (!audited.ok() && target != nullptr) {  // no audit record, no data
+        r.clear_entries();
+        r.clear_entry_sources();
+        r.set_truncated(false);
+        r.set_status(v1::MEMBER_STATUS_UNAVAILABLE);
+        r.set_detail("AUDIT_UNAVAILABLE");
+      }
+      v1::FindOutsideRecordsResponse message;
+      *message.mutable_member_result() = r;
+      if (!out_.Write(message)) return false;
+      written_.push_back(std::move(r));
+    }
+    return true;
+  }
+
+  bool Finish(absl::Duration elapsed) {
+    v1::FindOutsideRecordsResponse message;
+    *message.mutable_summary() = Summarize(q_.context.request_id(), written_, elapsed);
+    return out_.Write(message);
+  }
+
+ private:
+  Query& q_;
+  ResultStream& out_;
+  std::vector<v1::MemberResult> written_;
+};
+
+member::v1::FindDocumentsRequest MemberRequest(const Query& q, const Target& t) {
+  member::v1::FindDocumentsRequest r;
+  *r.mutable_context() = q.context;
+  for (const std::string& id : t.local_ids) r.add_local_patient_ids(id);
+  *r.mutable_query() = q.request.query();
+  for (const auto& o : t.obligations) *r.add_obligations() = o;
+  r.set_max_results(t.max_results);
+  return r;
+}
+
+}  // namespace
+
+absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
+                               const v1::FindOutsideRecordsRequest& request,
+                               absl::Time client_deadline, HubServices& hub, MemberCalls& members,
+                               ResultStream& out, const FederatedQueryOptions& options) {
+  const absl::Time start = options.now();
+  Query q{context, request, hub,
+          options, {},      DeadlineBudget(start, client_deadline, options.budget)};
+  SourceId own;
+  own.set_org(context.actor().org());
+  own.set_local_id(request.local_id());
+
+  // 1-3: who the patient is, who holds data, what consent allows.
+  absl::StatusOr<ResolvedPatient> patient =
+      hub.Resolve(context, own, q.budget.Step(options.now(), options.resolve_share));
+  if (!patient.ok()) return patient.status();
+  q.patient = *std::move(patient);
+  absl::StatusOr<std::vector<Holder>> holders =
+      hub.Locate(context, q.patient.records, q.budget.Step(options.now(), options.locate_share));
+  if (!holders.ok()) return holders.status();
+  std::set<std::string> custodians;
+  for (const Holder& h : *holders) {
+    if (h.org != context.actor().org()) custodians.insert(h.org);
+  }
+  std::map<std::string, Verdict> verdicts;
+  if (!custodians.empty()) {
+    absl::StatusOr<std::map<std::string, Verdict>> decided =
+        hub.Decide(context, q.patient.records, {custodians.begin(), custodians.end()},
+                   q.budget.Step(options.now(), options.decide_share));
+    if (!decided.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("consent unavailable: nothing released (", decided.status().message(), ")"));
+    }
+    verdicts = *std::move(decided);
+  }
+  FanOutQuery fan_out_query{context.actor().org(),
+                            {request.member_orgs().begin(), request.member_orgs().end()},
+                            request.max_results_per_member()};
+  FanOutPlan plan = PlanFanOut(fan_out_query, *holders, hub.Directory(), verdicts);
+
+  // 4: the query on the record before anything is released.
+  absl::Status audited =
+      hub.Record({QueryEvent(q, plan)}, q.budget.Step(options.now(), options.audit_share));
+  if (!audited.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("audit unavailable: nothing released (", audited.message(), ")"));
+  }
+
+  // 5: the members, and meanwhile the registry.
+  std::vector<MemberCalls::Call> calls;
+  for (const Target& t : plan.contact) {
+    calls.push_back({t.org, hub.EndpointOf(t.org), MemberRequest(q, t)});
+  }
+  std::unique_ptr<MemberCallBatch> batch =
+      calls.empty() ? nullptr : members.Start(std::move(calls), q.budget.members_end());
+  std::vector<const Target*> permitted;
+  for (const Target& t : plan.contact) permitted.push_back(&t);
+  for (const auto& [t, why] : plan.not_callable) permitted.push_back(&t);
+  std::map<std::string, std::vector<DocumentEntry>> registry =
+      RegistryEntriesByOrg(q, permitted, q.budget.members_end());
+
+  // 6: denied members first (nothing to release), then those that cannot be called, then the
+  // members' answers as they come.
+  Streamer streamer(q, out);
+  auto stop = [&] {
+    if (batch != nullptr) batch->Cancel();
+    return absl::CancelledError("the client went away");
+  };
+  std::vector<std::pair<const Target*, v1::MemberResult>> ready;
+  for (v1::MemberResult& r : plan.denied) ready.emplace_back(nullptr, std::move(r));
+  if (!streamer.Release(std::move(ready))) return stop();
+  ready.clear();
+  for (const auto& [t, why] : plan.not_callable) {
+    MemberAnswer not_called;
+    not_called.kind = MemberAnswer::Kind::kNotCalled;
+    not_called.detail = why;
+    ready.emplace_back(&t, ResultOf(t, std::move(not_called), std::move(registry[t.org]),
+                                    hub.RedactionFor(t.obligations))
+                               .result);
+  }
+  if (!streamer.Release(std::move(ready))) return stop();
+  while (batch != nullptr && !batch->done()) {
+    // Take every answer there is (waiting for the first), release them together.
+    ready.clear();
+    absl::Time until = q.budget.release_end();
+    if (options.now() >= until) {  // calls end at members_end: only a stuck one gets here
+      batch->Cancel();
+      until = options.now() + absl::Milliseconds(200);
+    }
+    for (;;) {
+      auto answer = batch->Next(until);
+      if (!answer) break;
+      const Target& t = plan.contact[answer->first];
+      ready.emplace_back(&t, ResultOf(t, std::move(answer->second), std::move(registry[t.org]),
+                                      hub.RedactionFor(t.obligations))
+                                 .result);
+      until = options.now();  // only what is already there
+    }
+    if (ready.empty()) break;
+    if (!streamer.Release(std::move(ready))) return stop();
+  }
+  // 7.
+  if (!streamer.Finish(options.now() - start)) return stop();
+  return absl::OkStatus();
+}
+
+}  // namespace hie::gateway
