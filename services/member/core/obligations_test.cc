@@ -12,15 +12,6 @@ namespace {
 using consent::v1::Obligation;
 using testing::Code;
 
-registry::v1::DocumentEntry Entry(const std::string& loinc, const std::string& label) {
-  registry::v1::DocumentEntry e;
-  *e.mutable_class_code() = Code(registry::kLoincOid, loinc);
-  *e.add_confidentiality_codes() =
-      Code("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R");
-  if (!label.empty()) *e.add_confidentiality_codes() = Code(registry::kActCodeOid, label);
-  return e;
-}
-
 google::protobuf::RepeatedPtrField<Obligation> One(Obligation::Type type, const std::string& system,
                                                    const std::string& code) {
   google::protobuf::RepeatedPtrField<Obligation> out;
@@ -28,42 +19,6 @@ google::protobuf::RepeatedPtrField<Obligation> One(Obligation::Type type, const 
   o->set_type(type);
   *o->add_codes() = Code(system, code);
   return out;
-}
-
-TEST(RedactionTest, CategoriesAsTheRegistryMapsThem) {
-  const auto lab = Entry("11502-2", "");
-  EXPECT_TRUE(Redaction(One(Obligation::TYPE_REDACT_DATA_CATEGORIES, registry::kHieCategorySystem,
-                            "lab-results"))
-                  .Forbids(lab));
-  EXPECT_TRUE(
-      Redaction(One(Obligation::TYPE_REDACT_DATA_CATEGORIES, registry::kLoincSystem, "11502-2"))
-          .Forbids(lab));
-  EXPECT_FALSE(Redaction(One(Obligation::TYPE_REDACT_DATA_CATEGORIES, registry::kHieCategorySystem,
-                             "imaging"))
-                   .Forbids(lab));
-  // A category is not a label, nor the reverse.
-  EXPECT_FALSE(Redaction(One(Obligation::TYPE_REDACT_SENSITIVITY_LABELS,
-                             registry::kHieCategorySystem, "lab-results"))
-                   .Forbids(lab));
-}
-
-TEST(RedactionTest, LabelsInEitherSpelling) {
-  const auto hiv = Entry("11502-2", "HIV");
-  for (const char* system : {registry::kActCodeSystem, registry::kActCodeOid}) {
-    EXPECT_TRUE(
-        Redaction(One(Obligation::TYPE_REDACT_SENSITIVITY_LABELS, system, "HIV")).Forbids(hiv));
-    EXPECT_FALSE(
-        Redaction(One(Obligation::TYPE_REDACT_SENSITIVITY_LABELS, system, "PSY")).Forbids(hiv));
-  }
-  EXPECT_FALSE(
-      Redaction(One(Obligation::TYPE_REDACT_SENSITIVITY_LABELS, registry::kActCodeSystem, "HIV"))
-          .Forbids(Entry("11502-2", "")));
-}
-
-TEST(RedactionTest, NoObligationsForbidNothing) {
-  EXPECT_FALSE(Redaction({}).Forbids(Entry("11502-2", "HIV")));
-  EXPECT_FALSE(Redaction(One(Obligation::TYPE_NO_REDISCLOSURE, registry::kActCodeSystem, "HIV"))
-                   .Forbids(Entry("11502-2", "HIV")));
 }
 
 TEST(CheckObligationsTest, NamesTheField) {
