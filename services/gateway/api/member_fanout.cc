@@ -167,4 +167,38 @@ void FanOut::Cancel() {
   Pump();
 }
 
+namespace {
+
+class FanOutBatch final : public MemberCallBatch {
+ public:
+  explicit FanOutBatch(std::shared_ptr<FanOut> fan_out) : fan_out_(std::move(fan_out)) {}
+  ~FanOutBatch() override { fan_out_->Cancel(); }  // nothing outlives the query
+
+  std::optional<std::pair<size_t, MemberAnswer>> Next(absl::Time until) override {
+    auto next = fan_out_->Next(until);
+    if (!next) return std::nullopt;
+    return std::make_pair(next->index, std::move(next->answer));
+  }
+  bool done() const override { return fan_out_->done(); }
+  void Cancel() override { fan_out_->Cancel(); }
+
+ private:
+  std::shared_ptr<FanOut> fan_out_;
+};
+
+}  // namespace
+
+std::unique_ptr<MemberCallBatch> FanOutCalls::Start(std::vector<Call> calls, absl::Time deadline) {
+  std::vector<MemberCall> member_calls;
+  for (Call& c : calls) {
+    MemberCall m;
+    m.target.org = c.org;
+    m.endpoint = std::move(c.endpoint);
+    m.request = std::move(c.request);
+    member_calls.push_back(std::move(m));
+  }
+  return std::make_unique<FanOutBatch>(
+      FanOut::Start(std::move(member_calls), deadline, channels_, breakers_, options_));
+}
+
 }  // namespace hie::gateway

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "hie/member/v1/member.grpc.pb.h"
 #include "services/gateway/core/circuit_breaker.h"
+#include "services/gateway/core/federated_query.h"
 #include "services/gateway/core/federation.h"
 
 namespace hie::gateway {
@@ -114,6 +115,19 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   bool cancelled_ = false;
   std::deque<Answer> answers_;
   std::map<InFlight*, std::unique_ptr<InFlight>> running_;
+};
+
+// MemberCalls (core/federated_query.h) over FanOut.
+class FanOutCalls final : public MemberCalls {
+ public:
+  FanOutCalls(MemberChannels* channels, Breakers* breakers, FanOutOptions options = {})
+      : channels_(channels), breakers_(breakers), options_(options) {}
+  std::unique_ptr<MemberCallBatch> Start(std::vector<Call> calls, absl::Time deadline) override;
+
+ private:
+  MemberChannels* const channels_;
+  Breakers* const breakers_;
+  const FanOutOptions options_;
 };
 
 }  // namespace hie::gateway

@@ -1,0 +1,157 @@
+#include "services/gateway/api/gateway_service.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/common/logging.h"
+#include "services/common/server.h"
+#include "services/common/status.h"
+#include "services/common/tls.h"
+#include "services/gateway/core/member_access.h"
+
+namespace hie::gateway {
+namespace {
+
+std::string NewId(const char* prefix) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrFormat("%s-%016x%016x", prefix, rng(), rng());
+}
+
+// A refused call, on the record (best effort: the refusal stands either way).
+void AuditRefusal(HubServices& hub, const PeerIdentity& peer, const std::string& request_id,
+                  const std::string& action, const absl::Status& refusal) {
+  audit::v1::AuditEvent e;
+  e.set_event_id(NewId("gw-ev"));
+  *e.mutable_event_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+  e.set_type(audit::v1::EVENT_TYPE_SECURITY);
+  e.set_action(action);
+  e.set_outcome(audit::v1::OUTCOME_DENIED);
+  e.set_status_code(GrpcCodeName(ToGrpcStatus(refusal).error_code()));
+  e.mutable_actor()->set_org(peer.org);
+  e.set_request_id(request_id);
+  e.set_caller_subject(absl::StrFormat("O=%s,OU=%s,CN=%s", peer.org, peer.role, peer.common_name));
+  e.set_source_service("gateway");
+  (void)hub.Record({std::move(e)}, absl::Now() + absl::Seconds(2));
+}
+
+// The stream of one FindOutsideRecords: the query's thread writes through it, waiting for each
+// write to complete; the client's cancellation wakes it.
+class FindReactor final : public grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>,
+                          public ResultStream {
+ public:
+  bool Write(const v1::FindOutsideRecordsResponse& message) override {
+    std::unique_lock lock(mu_);
+    if (cancelled_ || failed_) return false;
+    pending_ = message;
+    writing_ = true;
+    StartWrite(&pending_);
+    written_.wait(lock, [&] { return !writing_ || cancelled_; });
+    return !cancelled_ && !failed_;
+  }
+
+  // Once, from the query's thread; nothing touches the reactor after.
+  void End(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) failed_ = true;
+    written_.notify_all();
+  }
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    written_.notify_all();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable written_;
+  v1::FindOutsideRecordsResponse pending_;
+  bool writing_ = false;
+  bool cancelled_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, MemberCalls* members, WorkerPool* workers,
+                                     MemberGatewayOptions options)
+    : hub_(hub), members_(members), workers_(workers), options_(std::move(options)) {}
+
+grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>* MemberGatewayImpl::FindOutsideRecords(
+    grpc::CallbackServerContext* ctx, const v1::FindOutsideRecordsRequest* request) {
+  auto* reactor = new FindReactor();
+  const std::string request_id = NewId("gw");
+  auto auth = ctx->auth_context();
+  absl::StatusOr<PeerIdentity> peer =
+      auth == nullptr ? absl::UnauthenticatedError("no client certificate") : PeerIdentityOf(*auth);
+  if (!peer.ok()) {
+    reactor->End(peer.status());
+    return reactor;
+  }
+  // No client deadline: the budget's default applies (core/deadline_budget.h).
+  const absl::Time deadline = ctx->deadline() == std::chrono::system_clock::time_point::max()
+                                  ? absl::InfiniteFuture()
+                                  : absl::FromChrono(ctx->deadline());
+  const bool queued =
+      workers_->TrySubmit([this, reactor, request, peer = *peer, request_id, deadline] {
+        absl::StatusOr<common::v1::RequestContext> context =
+            MemberQueryContext(peer, request->context(), request_id, absl::Now());
+        absl::Status status = context.status();
+        if (status.ok()) status = ValidateFindOutsideRecords(*request);
+        if (!status.ok()) {
+          if (absl::IsPermissionDenied(status)) {
+            AuditRefusal(*hub_, peer, request_id, "gateway.FindOutsideRecords", status);
+          }
+          reactor->End(status);
+          return;
+        }
+        status = RunFederatedQuery(*context, *request, deadline, *hub_, *members_, *reactor,
+                                   options_.query);
+        Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "find_outside_records",
+            {{"request_id", request_id},
+             {"org", peer.org},
+             {"code", GrpcCodeName(ToGrpcStatus(status).error_code())}});
+        reactor->End(status);
+      });
+  if (!queued) {
+    reactor->End(absl::ResourceExhaustedError("the gateway is at capacity; retry with backoff"));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::GetCallerInfo(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetCallerInfoRequest*,
+                                                           v1::CallerInfo* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto auth = ctx->auth_context();
+  absl::StatusOr<PeerIdentity> peer =
+      auth == nullptr ? absl::UnauthenticatedError("no client certificate") : PeerIdentityOf(*auth);
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer.status()));
+    return reactor;
+  }
+  response->set_org(peer->org);
+  response->set_certificate_subject(
+      absl::StrFormat("O=%s,OU=%s,CN=%s", peer->org, peer->role, peer->common_name));
+  if (peer->role == "member") {
+    for (auto role : {common::v1::ROLE_CLINICIAN, common::v1::ROLE_CLINICAL_STAFF,
+                      common::v1::ROLE_ADMINISTRATIVE_STAFF, common::v1::ROLE_MEMBER_SYSTEM}) {
+      response->add_allowed_roles(role);
+    }
+    std::map<std::string, DirectoryEntry> directory = hub_->Directory();
+    auto it = directory.find(peer->org);
+    response->set_member_state(it == directory.end() ? v1::MEMBER_STATE_UNSPECIFIED
+                                                     : it->second.state);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace hie::gateway

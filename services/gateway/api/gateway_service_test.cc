@@ -1,0 +1,245 @@
+// The member-facing gateway API over real gRPC with mutual TLS on loopback: FindOutsideRecords
+// streamed from real member nodes (services/member's endpoint in process: one healthy, one hung)
+// with the hub's services faked; who may ask; a refusal audited.
+
+#include "services/gateway/api/gateway_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/server.h"
+#include "services/common/tls.h"
+#include "services/gateway/api/member_fanout.h"
+#include "services/member/api/member_service.h"
+#include "services/member/core/test_data.h"
+#include "services/registry/core/redaction.h"
+#include "tests/support/test_env.h"
+
+namespace hie::gateway {
+namespace {
+
+using common::v1::SourceId;
+using ::testing::HasSubstr;
+
+SourceId Id(const std::string& org, const std::string& local) {
+  SourceId id;
+  id.set_org(org);
+  id.set_local_id(local);
+  return id;
+}
+
+class MemberNode {
+ public:
+  explicit MemberNode(member::FaultOptions faults) {
+    member::MemberServiceOptions options;
+    options.faults = faults;
+    service_ = std::make_unique<member::MemberEndpointImpl>(store_.get(), &workers_, options);
+    auto server = GrpcServer::Start({.service_name = "member",
+                                     .listen_address = "127.0.0.1:0",
+                                     .tls = hie::testing::TestCertFiles("clinic-a-endpoint")},
+                                    {service_.get()});
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    server_->SetServing(true);
+  }
+  ~MemberNode() {
+    service_->ReleaseHeldCalls();
+    server_->Shutdown(absl::Seconds(1));
+  }
+  std::string endpoint() const { return absl::StrCat("localhost:", server_->port()); }
+
+ private:
+  std::unique_ptr<member::MemberStore> store_ = member::testing::TestStore();  // clinic-a's
+  WorkerPool workers_{2, 100};
+  std::unique_ptr<member::MemberEndpointImpl> service_;
+  std::unique_ptr<GrpcServer> server_;
+};
+
+// The person: clinic-b's b-1 (the caller's), clinic-a's P1 (served by a healthy node) and
+// clinic-c's c-1 (its node hangs).
+class FakeHub : public HubServices {
+ public:
+  absl::StatusOr<ResolvedPatient> Resolve(const common::v1::RequestContext&, const SourceId& r,
+                                          absl::Time) override {
+    if (r.org() != "clinic-b" || r.local_id() != "b-1") return absl::NotFoundError("unknown");
+    return ResolvedPatient{"person-1",
+                           {Id("clinic-b", "b-1"), Id("clinic-a", "P1"), Id("clinic-c", "c-1")}};
+  }
+  absl::StatusOr<std::vector<Holder>> Locate(const common::v1::RequestContext&,
+                                             const std::vector<SourceId>& records,
+                                             absl::Time) override {
+    std::vector<Holder> out;
+    for (const SourceId& r : records) out.push_back({r.org(), {r.local_id()}});
+    return out;
+  }
+  absl::StatusOr<std::map<std::string, Verdict>> Decide(const common::v1::RequestContext&,
+                                                        const std::vector<SourceId>&,
+                                                        const std::vector<std::string>& orgs,
+                                                        absl::Time) override {
+    std::map<std::string, Verdict> out;
+    for (const auto& org : orgs) out[org] = Verdict{true, {}, "dec-" + org};
+    return out;
+  }
+  absl::Status Record(std::vector<audit::v1::AuditEvent> events, absl::Time) override {
+    std::lock_guard lock(mu);
+    for (auto& e : events) audited.push_back(std::move(e));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<registry::v1::DocumentEntry>> RegistryEntries(
+      const common::v1::RequestContext&, const std::vector<SourceId>&,
+      const registry::v1::DocumentQuery&, int, absl::Time) override {
+    return std::vector<registry::v1::DocumentEntry>{};
+  }
+  std::map<std::string, DirectoryEntry> Directory() override {
+    return {{"clinic-a", {"clinic-a", "Clinic A", v1::MEMBER_STATE_ACTIVE, 1000}},
+            {"clinic-b", {"clinic-b", "Clinic B", v1::MEMBER_STATE_ACTIVE, 1000}},
+            {"clinic-c", {"clinic-c", "Clinic C", v1::MEMBER_STATE_ACTIVE, 1000}}};
+  }
+  std::string EndpointOf(const std::string& org) override { return endpoints[org]; }
+  Forbids RedactionFor(const std::vector<consent::v1::Obligation>& obligations) override {
+    auto r = std::make_shared<registry::Redaction>(obligations);
+    return [r](const registry::v1::DocumentEntry& e) { return r->Forbids(e); };
+  }
+
+  std::mutex mu;
+  std::vector<audit::v1::AuditEvent> audited;
+  std::map<std::string, std::string> endpoints;
+};
+
+class GatewayServiceTest : public ::testing::Test {
+ protected:
+  GatewayServiceTest() {
+    hub_.endpoints["clinic-a"] = healthy_.endpoint();
+    hub_.endpoints["clinic-c"] = hung_.endpoint();
+    auto creds = MakeTlsChannelCredentials(hie::testing::TestCertFiles("gateway-client"));
+    EXPECT_TRUE(creds.ok());
+    channels_ = std::make_unique<MemberChannels>(*creds);
+    calls_ = std::make_unique<FanOutCalls>(channels_.get(), &breakers_);
+    MemberGatewayOptions options;
+    options.query.new_event_id = [this] { return absl::StrCat("ev-", ++events_); };
+    service_ = std::make_unique<MemberGatewayImpl>(&hub_, calls_.get(), &workers_, options);
+    auto server = GrpcServer::Start({.service_name = "gateway",
+                                     .listen_address = "127.0.0.1:0",
+                                     .tls = hie::testing::TestCertFiles("gateway")},
+                                    {service_.get()});
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    server_->SetServing(true);
+  }
+  ~GatewayServiceTest() override { server_->Shutdown(absl::Seconds(2)); }
+
+  std::unique_ptr<v1::MemberGateway::Stub> Stub(const std::string& cert) {
+    auto creds = MakeTlsChannelCredentials(hie::testing::TestCertFiles(cert));
+    EXPECT_TRUE(creds.ok());
+    return v1::MemberGateway::NewStub(
+        grpc::CreateChannel(absl::StrCat("localhost:", server_->port()), *creds));
+  }
+
+  static v1::FindOutsideRecordsRequest Request() {
+    v1::FindOutsideRecordsRequest r;
+    r.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_TREATMENT);
+    r.mutable_context()->set_user_id("dr-who");
+    r.mutable_context()->set_user_role(common::v1::ROLE_CLINICIAN);
+    r.set_local_id("b-1");
+    return r;
+  }
+
+  struct Streamed {
+    grpc::Status status;
+    std::vector<v1::FindOutsideRecordsResponse> messages;
+    absl::Duration elapsed;
+  };
+  Streamed Find(const std::string& cert, const v1::FindOutsideRecordsRequest& request,
+                absl::Duration timeout) {
+    auto stub = Stub(cert);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    Streamed out;
+    const absl::Time start = absl::Now();
+    auto reader = stub->FindOutsideRecords(&ctx, request);
+    v1::FindOutsideRecordsResponse m;
+    while (reader->Read(&m)) out.messages.push_back(m);
+    out.status = reader->Finish();
+    out.elapsed = absl::Now() - start;
+    return out;
+  }
+
+  MemberNode healthy_{{}};
+  MemberNode hung_{member::FaultOptions{.hang = true}};
+  FakeHub hub_;
+  Breakers breakers_;
+  std::unique_ptr<MemberChannels> channels_;
+  std::unique_ptr<FanOutCalls> calls_;
+  WorkerPool workers_{4, 100};
+  std::atomic<int> events_{0};
+  std::unique_ptr<MemberGatewayImpl> service_;
+  std::unique_ptr<GrpcServer> server_;
+};
+
+TEST_F(GatewayServiceTest, StreamsTheHealthyMemberAndReportsTheHungOneWithinTheDeadline) {
+  Streamed s = Find("clinic-b", Request(), absl::Seconds(1));
+  ASSERT_TRUE(s.status.ok()) << s.status.error_message();
+  ASSERT_EQ(s.messages.size(), 3u);  // clinic-a, clinic-c, summary
+  const v1::MemberResult& a = s.messages[0].member_result();
+  EXPECT_EQ(a.member_org(), "clinic-a");
+  EXPECT_EQ(a.status(), v1::MEMBER_STATUS_OK);
+  EXPECT_EQ(a.entries_size(), 4);  // P1's approved documents
+  for (const auto& e : a.entries()) EXPECT_TRUE(e.patient().local_id().empty());
+  const v1::MemberResult& c = s.messages[1].member_result();
+  EXPECT_EQ(c.member_org(), "clinic-c");
+  EXPECT_EQ(c.status(), v1::MEMBER_STATUS_TIMEOUT);
+  const v1::QuerySummary& summary = s.messages[2].summary();
+  EXPECT_TRUE(summary.partial());
+  EXPECT_EQ(summary.members_ok(), 1);
+  EXPECT_EQ(summary.members_timeout(), 1);
+  EXPECT_FALSE(summary.request_id().empty());
+  EXPECT_LT(s.elapsed, absl::Milliseconds(1000 + 300));
+  std::lock_guard lock(hub_.mu);
+  ASSERT_GE(hub_.audited.size(), 3u);  // the query, then each member's disclosure
+  EXPECT_EQ(hub_.audited[0].type(), audit::v1::EVENT_TYPE_QUERY);
+  EXPECT_EQ(hub_.audited[0].actor().org(), "clinic-b");  // from the certificate
+  EXPECT_EQ(hub_.audited[0].actor().user_id(), "dr-who");
+}
+
+TEST_F(GatewayServiceTest, AnOperatorCannotReadDocumentsAndTheRefusalIsAudited) {
+  Streamed s = Find("operator", Request(), absl::Seconds(2));
+  EXPECT_EQ(s.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(s.messages.empty());
+  std::lock_guard lock(hub_.mu);
+  ASSERT_EQ(hub_.audited.size(), 1u);
+  EXPECT_EQ(hub_.audited[0].type(), audit::v1::EVENT_TYPE_SECURITY);
+  EXPECT_EQ(hub_.audited[0].outcome(), audit::v1::OUTCOME_DENIED);
+}
+
+TEST_F(GatewayServiceTest, AMissingPurposeOrUserIsRefusedNamingTheField) {
+  v1::FindOutsideRecordsRequest r = Request();
+  r.mutable_context()->clear_purpose_of_use();
+  Streamed s = Find("clinic-b", r, absl::Seconds(2));
+  EXPECT_EQ(s.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.status.error_message(), HasSubstr("context.purpose_of_use"));
+  r = Request();
+  r.mutable_context()->clear_user_id();
+  s = Find("clinic-b", r, absl::Seconds(2));
+  EXPECT_EQ(s.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.status.error_message(), HasSubstr("context.user_id"));
+  r = Request();
+  r.set_local_id("");
+  s = Find("clinic-b", r, absl::Seconds(2));
+  EXPECT_EQ(s.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.status.error_message(), HasSubstr("local_id"));
+  std::lock_guard lock(hub_.mu);
+  EXPECT_TRUE(hub_.audited.empty());  // nothing asked, nothing released
+}
+
+TEST_F(GatewayServiceTest, AnotherOrgsPatientIdIsNotFoundForTheCaller) {
+  // clinic-a's certificate asking for "b-1" asks about clinic-a's b-1: unknown.
+  Streamed s = Find("clinic-a", Request(), absl::Seconds(2));
+  EXPECT_EQ(s.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(s.messages.empty());
+}
+
+}  // namespace
+}  // namespace hie::gateway

@@ -1,0 +1,146 @@
+#include "services/gateway/api/hub_services.h"
+
+#include <set>
+#include <utility>
+
+#include "services/common/status.h"
+#include "services/registry/core/redaction.h"
+
+namespace hie::gateway {
+namespace {
+
+using common::v1::SourceId;
+
+void SetDeadline(grpc::ClientContext* ctx, absl::Time deadline) {
+  ctx->set_deadline(absl::ToChronoTime(deadline));
+}
+
+// Prefixes a failed call's status with the service's name (no PHI: statuses carry ids only).
+absl::Status Failed(const char* service, const grpc::Status& status) {
+  absl::Status s = FromGrpcStatus(status);
+  return absl::Status(s.code(), std::string(service) + ": " + std::string(s.message()));
+}
+
+}  // namespace
+
+GrpcHubServices::GrpcHubServices(const HubChannels& channels,
+                                 std::map<std::string, DirectoryMember> directory)
+    : identity_(identity::v1::IdentityService::NewStub(channels.identity)),
+      locator_(locator::v1::RecordLocator::NewStub(channels.locator)),
+      consent_(consent::v1::ConsentService::NewStub(channels.consent)),
+      audit_(audit::v1::AuditLog::NewStub(channels.audit)),
+      registry_(registry::v1::DocumentRegistry::NewStub(channels.registry)),
+      directory_(std::move(directory)) {}
+
+absl::StatusOr<ResolvedPatient> GrpcHubServices::Resolve(const common::v1::RequestContext& context,
+                                                         const SourceId& record,
+                                                         absl::Time deadline) {
+  identity::v1::ResolveRequest request;
+  *request.mutable_context() = context;
+  *request.mutable_source_id() = record;
+  request.set_include_inactive(true);
+  identity::v1::ResolveResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = identity_->Resolve(&ctx, request, &response);
+  if (!status.ok()) return Failed("identity", status);
+  ResolvedPatient out;
+  out.person_id = response.person_id();
+  for (const auto& x : response.cross_references()) {
+    if (x.state() == identity::v1::RECORD_STATE_INACTIVE) continue;
+    out.records.push_back(x.source_id());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Holder>> GrpcHubServices::Locate(
+    const common::v1::RequestContext& context, const std::vector<SourceId>& records,
+    absl::Time deadline) {
+  locator::v1::LocateRequest request;
+  *request.mutable_context() = context;
+  for (const SourceId& r : records) *request.add_source_ids() = r;
+  locator::v1::LocateResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = locator_->Locate(&ctx, request, &response);
+  if (!status.ok()) return Failed("locator", status);
+  std::map<std::string, std::set<std::string>> by_org;
+  for (const auto& location : response.locations()) {
+    by_org[location.source_id().org()].insert(location.source_id().local_id());
+  }
+  std::vector<Holder> out;
+  for (auto& [org, ids] : by_org) out.push_back(Holder{org, {ids.begin(), ids.end()}});
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, Verdict>> GrpcHubServices::Decide(
+    const common::v1::RequestContext& context, const std::vector<SourceId>& patients,
+    const std::vector<std::string>& custodian_orgs, absl::Time deadline) {
+  consent::v1::BatchDecideRequest request;
+  *request.mutable_context() = context;
+  for (const SourceId& p : patients) *request.add_patients() = p;
+  for (const std::string& org : custodian_orgs) request.add_custodian_orgs(org);
+  consent::v1::BatchDecideResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = consent_->BatchDecide(&ctx, request, &response);
+  if (!status.ok()) return Failed("consent", status);
+  std::map<std::string, Verdict> out;
+  for (const auto& d : response.decisions()) {
+    Verdict v;
+    v.permit = d.decision().effect() == consent::v1::EFFECT_PERMIT;
+    v.obligations.assign(d.decision().obligations().begin(), d.decision().obligations().end());
+    v.decision_id = d.decision().decision_id();
+    out[d.custodian_org()] = std::move(v);
+  }
+  return out;
+}
+
+absl::Status GrpcHubServices::Record(std::vector<audit::v1::AuditEvent> events,
+                                     absl::Time deadline) {
+  audit::v1::RecordBatchRequest request;
+  for (auto& e : events) *request.add_events() = std::move(e);
+  audit::v1::RecordBatchResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = audit_->RecordBatch(&ctx, request, &response);
+  if (!status.ok()) return Failed("audit", status);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<registry::v1::DocumentEntry>> GrpcHubServices::RegistryEntries(
+    const common::v1::RequestContext& context, const std::vector<SourceId>& records,
+    const registry::v1::DocumentQuery& query, int max_results, absl::Time deadline) {
+  registry::v1::FindDocumentsRequest request;
+  *request.mutable_context() = context;
+  for (const SourceId& r : records) *request.add_patients() = r;
+  *request.mutable_query() = query;
+  request.set_page_size(max_results);
+  registry::v1::FindDocumentsResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = registry_->FindDocuments(&ctx, request, &response);
+  if (!status.ok()) return Failed("registry", status);
+  return std::vector<registry::v1::DocumentEntry>(
+      std::make_move_iterator(response.mutable_entries()->begin()),
+      std::make_move_iterator(response.mutable_entries()->end()));
+}
+
+std::map<std::string, DirectoryEntry> GrpcHubServices::Directory() {
+  std::map<std::string, DirectoryEntry> out;
+  for (const auto& [org, member] : directory_) out[org] = member.entry;
+  return out;
+}
+
+std::string GrpcHubServices::EndpointOf(const std::string& org) {
+  auto it = directory_.find(org);
+  return it == directory_.end() ? "" : it->second.endpoint;
+}
+
+Forbids GrpcHubServices::RedactionFor(const std::vector<consent::v1::Obligation>& obligations) {
+  auto redaction = std::make_shared<registry::Redaction>(obligations);
+  if (redaction->empty()) return nullptr;
+  return [redaction](const registry::v1::DocumentEntry& e) { return redaction->Forbids(e); };
+}
+
+}  // namespace hie::gateway
