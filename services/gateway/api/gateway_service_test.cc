@@ -13,7 +13,7 @@
 #include "services/common/server.h"
 #include "services/common/tls.h"
 #include "services/gateway/api/member_fanout.h"
-#include "services/member/api/member_service.h"
+#include "services/gateway/api/member_node_for_tests.h"
 #include "services/member/core/test_data.h"
 #include "services/registry/core/redaction.h"
 #include "tests/support/test_env.h"
@@ -31,32 +31,7 @@ SourceId Id(const std::string& org, const std::string& local) {
   return id;
 }
 
-class MemberNode {
- public:
-  explicit MemberNode(member::FaultOptions faults) {
-    member::MemberServiceOptions options;
-    options.faults = faults;
-    service_ = std::make_unique<member::MemberEndpointImpl>(store_.get(), &workers_, options);
-    auto server = GrpcServer::Start({.service_name = "member",
-                                     .listen_address = "127.0.0.1:0",
-                                     .tls = hie::testing::TestCertFiles("clinic-a-endpoint")},
-                                    {service_.get()});
-    EXPECT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    server_->SetServing(true);
-  }
-  ~MemberNode() {
-    service_->ReleaseHeldCalls();
-    server_->Shutdown(absl::Seconds(1));
-  }
-  std::string endpoint() const { return absl::StrCat("localhost:", server_->port()); }
-
- private:
-  std::unique_ptr<member::MemberStore> store_ = member::testing::TestStore();  // clinic-a's
-  WorkerPool workers_{2, 100};
-  std::unique_ptr<member::MemberEndpointImpl> service_;
-  std::unique_ptr<GrpcServer> server_;
-};
+using testing::MemberNode;
 
 // The person: clinic-b's b-1 (the caller's), clinic-a's P1 (served by a healthy node) and
 // clinic-c's c-1 (its node hangs).

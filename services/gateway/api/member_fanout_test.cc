@@ -8,43 +8,15 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/server.h"
 #include "services/common/tls.h"
-#include "services/member/api/member_service.h"
+#include "services/gateway/api/member_node_for_tests.h"
 #include "services/member/core/test_data.h"
 #include "tests/support/test_env.h"
 
 namespace hie::gateway {
 namespace {
 
-// One member node in process, with its faults.
-class Member {
- public:
-  explicit Member(member::FaultOptions faults) {
-    member::MemberServiceOptions options;
-    options.faults = faults;
-    service_ = std::make_unique<member::MemberEndpointImpl>(store_.get(), &workers_, options);
-    auto server = GrpcServer::Start({.service_name = "member",
-                                     .listen_address = "127.0.0.1:0",
-                                     .tls = hie::testing::TestCertFiles("clinic-a-endpoint")},
-                                    {service_.get()});
-    EXPECT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    server_->SetServing(true);
-  }
-  ~Member() {
-    service_->ReleaseHeldCalls();
-    server_->Shutdown(absl::Seconds(1));
-  }
-  std::string endpoint() const { return absl::StrCat("localhost:", server_->port()); }
-  size_t held_calls() const { return service_->held_calls(); }
-
- private:
-  std::unique_ptr<member::MemberStore> store_ = member::testing::TestStore();
-  WorkerPool workers_{2, 100};
-  std::unique_ptr<member::MemberEndpointImpl> service_;
-  std::unique_ptr<GrpcServer> server_;
-};
+using Member = testing::MemberNode;
 
 member::FaultOptions Healthy() { return {}; }
 member::FaultOptions Slow(absl::Duration d) {
