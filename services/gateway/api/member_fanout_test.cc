@@ -88,8 +88,10 @@ TEST_F(FanOutTest, SlowHungAndBlackHoledMembersCostAtMostTheDeadline) {
   EXPECT_GE(answers[1].latency, absl::Milliseconds(150));
   for (size_t i : {2u, 3u}) {
     EXPECT_TRUE(absl::IsDeadlineExceeded(answers[i].status)) << i << ": " << answers[i].status;
-    EXPECT_GE(answers[i].latency, absl::Milliseconds(700)) << i;
   }
+  // The hung and black-holed calls end at the deadline, not before and not long after (latency
+  // counts from each call's start, which channel set-up delays: the whole fan-out is timed).
+  EXPECT_GE(elapsed, absl::Milliseconds(780)) << "a held call ended before the deadline";
   EXPECT_LT(elapsed, absl::Milliseconds(800 + 400)) << "answered past the deadline";
   EXPECT_EQ(breakers_.For("clinic-h").State(absl::Now()), v1::CIRCUIT_STATE_CLOSED);
   EXPECT_EQ(breakers_.For("clinic-b").State(absl::Now()), v1::CIRCUIT_STATE_OPEN);
@@ -109,11 +111,13 @@ TEST_F(FanOutTest, AnOpenBreakerSkipsTheDeadMemberWithoutCallingIt) {
   answers = All(*second);
   EXPECT_EQ(answers[0].kind, MemberAnswer::Kind::kCircuitOpen);
   EXPECT_TRUE(answers[1].status.ok()) << answers[1].status;
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500)) << "waited for a skipped member";
+  // Well before the black hole's 2 s deadline (the healthy member's first call sets up its
+  // channel, slow under the sanitizers).
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1500)) << "waited for a skipped member";
   EXPECT_EQ(black_hole.held_calls(), 0u) << "the open breaker let a call through";
 }
 
-TEST_F(FanOutTest, ACallThatCouldOnlyStartAfterTheDeadlineIsNotMade) {
+TEST_F(FanOutTest, ACallLeftWithNoTimeEndsAtTheDeadlineBlamingNobody) {
   Member hung(Hang()), healthy(Healthy());
   auto f = FanOut::Start({Call("clinic-x", hung.endpoint()), Call("clinic-h", healthy.endpoint())},
                          absl::Now() + absl::Milliseconds(300), channels_.get(), &breakers_,
@@ -121,7 +125,9 @@ TEST_F(FanOutTest, ACallThatCouldOnlyStartAfterTheDeadlineIsNotMade) {
   auto answers = All(*f);
   EXPECT_TRUE(absl::IsDeadlineExceeded(answers[0].status));
   EXPECT_TRUE(absl::IsDeadlineExceeded(answers[1].status));
-  EXPECT_EQ(answers[1].latency, absl::ZeroDuration());  // never called
+  // Not made once the deadline has passed; made with the last millisecond when the hung call's
+  // end comes a hair before absl::Now() reaches the deadline (gRPC's timer): either way at once.
+  EXPECT_LT(answers[1].latency, absl::Milliseconds(50));
   // Not the healthy member's fault: its breaker stays closed.
   EXPECT_EQ(breakers_.For("clinic-h").State(absl::Now()), v1::CIRCUIT_STATE_CLOSED);
 }
