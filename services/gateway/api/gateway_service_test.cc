@@ -89,10 +89,7 @@ class GatewayServiceTest : public ::testing::Test {
   GatewayServiceTest() {
     hub_.endpoints["clinic-a"] = healthy_.endpoint();
     hub_.endpoints["clinic-c"] = hung_.endpoint();
-    auto creds = MakeTlsChannelCredentials(hie::testing::TestCertFiles("gateway-client"));
-    EXPECT_TRUE(creds.ok());
-    channels_ = std::make_unique<MemberChannels>(*creds);
-    calls_ = std::make_unique<FanOutCalls>(channels_.get(), &breakers_);
+    calls_ = std::make_unique<FanOutCalls>(testing::TestMemberChannels(), &breakers_);
     MemberGatewayOptions options;
     options.query.new_event_id = [this] { return absl::StrCat("ev-", ++events_); };
     service_ = std::make_unique<MemberGatewayImpl>(&hub_, calls_.get(), &workers_, options);
@@ -146,7 +143,6 @@ class GatewayServiceTest : public ::testing::Test {
   MemberNode hung_{member::FaultOptions{.hang = true}};
   FakeHub hub_;
   Breakers breakers_;
-  std::unique_ptr<MemberChannels> channels_;
   std::unique_ptr<FanOutCalls> calls_;
   WorkerPool workers_{4, 100};
   std::atomic<int> events_{0};

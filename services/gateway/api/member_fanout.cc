@@ -122,14 +122,19 @@ void FanOut::Finished(InFlight* flight, const grpc::Status& status) {
       .Record(flight->admission,
               OutcomeOf(answer.status, deadline_ - flight->started, breakers_->options()), now);
   const size_t index = flight->index;
-  std::unique_ptr<InFlight> done;  // destroyed after the lock is released
   {
-    std::lock_guard lock(mu_);
-    --in_flight_;
-    auto it = running_.find(flight);
-    done = std::move(it->second);
-    running_.erase(it);
-  }
+    std::unique_ptr<InFlight> done;
+    {
+      std::lock_guard lock(mu_);
+      --in_flight_;
+      auto it = running_.find(flight);
+      done = std::move(it->second);
+      running_.erase(it);
+    }
+  }  // The call's context goes before its answer can be seen: a ClientContext holds a reference
+     // to its channel, and a channel whose last reference dies on gRPC's callback thread makes
+     // gRPC 1.51 join that thread from itself and later free its completion queue twice
+     // (grpc/grpc#32584; seen under ASan when a test dropped its channels after the last answer).
   Deliver(index, std::move(answer));
   Pump();
 }

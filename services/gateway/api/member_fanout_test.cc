@@ -46,11 +46,7 @@ MemberCall Call(const std::string& org, const std::string& endpoint) {
 
 class FanOutTest : public ::testing::Test {
  protected:
-  FanOutTest() {
-    auto creds = MakeTlsChannelCredentials(hie::testing::TestCertFiles("gateway-client"));
-    EXPECT_TRUE(creds.ok()) << creds.status();
-    channels_ = std::make_unique<MemberChannels>(*creds);
-  }
+  FanOutTest() : channels_(testing::TestMemberChannels()) {}
 
   // Every answer of `f`, by call index, waiting at most `limit`.
   std::map<size_t, MemberAnswer> All(FanOut& f, absl::Duration limit = absl::Seconds(10)) {
@@ -64,7 +60,7 @@ class FanOutTest : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<MemberChannels> channels_;
+  MemberChannels* const channels_;
   Breakers breakers_{CircuitBreakerOptions{.failures_to_open = 1,
                                            .open_for = absl::Seconds(30),
                                            .min_budget_for_timeout = absl::Milliseconds(50)}};
@@ -78,7 +74,7 @@ TEST_F(FanOutTest, SlowHungAndBlackHoledMembersCostAtMostTheDeadline) {
   auto f =
       FanOut::Start({Call("clinic-h", healthy.endpoint()), Call("clinic-s", slow.endpoint()),
                      Call("clinic-x", hung.endpoint()), Call("clinic-b", black_hole.endpoint())},
-                    deadline, channels_.get(), &breakers_);
+                    deadline, channels_, &breakers_);
   auto answers = All(*f);
   const absl::Duration elapsed = absl::Now() - start;
   ASSERT_EQ(answers.size(), 4u);
@@ -100,14 +96,14 @@ TEST_F(FanOutTest, SlowHungAndBlackHoledMembersCostAtMostTheDeadline) {
 TEST_F(FanOutTest, AnOpenBreakerSkipsTheDeadMemberWithoutCallingIt) {
   Member black_hole(BlackHole()), healthy(Healthy());
   auto first = FanOut::Start({Call("clinic-b", black_hole.endpoint())},
-                             absl::Now() + absl::Milliseconds(300), channels_.get(), &breakers_);
+                             absl::Now() + absl::Milliseconds(300), channels_, &breakers_);
   auto answers = All(*first);
   ASSERT_TRUE(absl::IsDeadlineExceeded(answers[0].status)) << answers[0].status;
 
   const absl::Time start = absl::Now();
   auto second =
       FanOut::Start({Call("clinic-b", black_hole.endpoint()), Call("clinic-h", healthy.endpoint())},
-                    absl::Now() + absl::Seconds(2), channels_.get(), &breakers_);
+                    absl::Now() + absl::Seconds(2), channels_, &breakers_);
   answers = All(*second);
   EXPECT_EQ(answers[0].kind, MemberAnswer::Kind::kCircuitOpen);
   EXPECT_TRUE(answers[1].status.ok()) << answers[1].status;
@@ -120,7 +116,7 @@ TEST_F(FanOutTest, AnOpenBreakerSkipsTheDeadMemberWithoutCallingIt) {
 TEST_F(FanOutTest, ACallLeftWithNoTimeEndsAtTheDeadlineBlamingNobody) {
   Member hung(Hang()), healthy(Healthy());
   auto f = FanOut::Start({Call("clinic-x", hung.endpoint()), Call("clinic-h", healthy.endpoint())},
-                         absl::Now() + absl::Milliseconds(300), channels_.get(), &breakers_,
+                         absl::Now() + absl::Milliseconds(300), channels_, &breakers_,
                          FanOutOptions{.max_in_flight = 1});
   auto answers = All(*f);
   EXPECT_TRUE(absl::IsDeadlineExceeded(answers[0].status));
@@ -135,7 +131,7 @@ TEST_F(FanOutTest, ACallLeftWithNoTimeEndsAtTheDeadlineBlamingNobody) {
 TEST_F(FanOutTest, CancelEndsHeldAndQueuedCallsAtOnce) {
   Member hung(Hang()), healthy(Healthy());
   auto f = FanOut::Start({Call("clinic-x", hung.endpoint()), Call("clinic-h", healthy.endpoint())},
-                         absl::Now() + absl::Seconds(20), channels_.get(), &breakers_,
+                         absl::Now() + absl::Seconds(20), channels_, &breakers_,
                          FanOutOptions{.max_in_flight = 1});
   absl::SleepFor(absl::Milliseconds(200));  // the hung call is out
   const absl::Time start = absl::Now();
@@ -158,7 +154,7 @@ TEST_F(FanOutTest, AnUnreachableMemberIsUnavailableAtOnce) {
   }
   const absl::Time start = absl::Now();
   auto f = FanOut::Start({Call("clinic-d", dead_endpoint), Call("clinic-h", healthy.endpoint())},
-                         absl::Now() + absl::Seconds(5), channels_.get(), &breakers_);
+                         absl::Now() + absl::Seconds(5), channels_, &breakers_);
   auto answers = All(*f);
   EXPECT_TRUE(absl::IsUnavailable(answers[0].status)) << answers[0].status;
   EXPECT_TRUE(answers[1].status.ok());
