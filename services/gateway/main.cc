@@ -9,9 +9,6 @@
 
 #include <unistd.h>
 
-#include <random>
-
-#include "absl/strings/str_format.h"
 #include "services/common/config.h"
 #include "services/common/service.h"
 #include "services/common/status_macros.h"
@@ -80,10 +77,6 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
                                   {.max_in_flight = static_cast<size_t>(max_calls)});
   hie::WorkerPool worker_pool(rt.worker_threads(), rt.max_queued());
   hie::gateway::MemberGatewayOptions options;
-  options.query.new_event_id = [] {
-    thread_local std::mt19937_64 rng(std::random_device{}());
-    return absl::StrFormat("gw-%016x%016x", rng(), rng());
-  };
   hie::gateway::MemberGatewayImpl service(&hub, &calls, &worker_pool, options);
   HIE_RETURN_IF_ERROR(rt.StartGrpc({&service}).status());
   return rt.ServeUntilTerminated();

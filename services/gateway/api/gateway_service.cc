@@ -82,7 +82,9 @@ class FindReactor final : public grpc::ServerWriteReactor<v1::FindOutsideRecords
 
 MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, MemberCalls* members, WorkerPool* workers,
                                      MemberGatewayOptions options)
-    : hub_(hub), members_(members), workers_(workers), options_(std::move(options)) {}
+    : hub_(hub), members_(members), workers_(workers), options_(std::move(options)) {
+  if (!options_.query.new_event_id) options_.query.new_event_id = [] { return NewId("gw-ev"); };
+}
 
 grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>* MemberGatewayImpl::FindOutsideRecords(
     grpc::CallbackServerContext* ctx, const v1::FindOutsideRecordsRequest* request) {

@@ -22,7 +22,7 @@
 namespace hie::gateway {
 
 struct MemberGatewayOptions {
-  FederatedQueryOptions query;
+  FederatedQueryOptions query;  // new_event_id unset: random "gw-ev-<32 hex>" ids
 };
 
 class MemberGatewayImpl final : public v1::MemberGateway::CallbackService {
@@ -40,7 +40,7 @@ class MemberGatewayImpl final : public v1::MemberGateway::CallbackService {
   HubServices* const hub_;
   MemberCalls* const members_;
   WorkerPool* const workers_;
-  const MemberGatewayOptions options_;
+  MemberGatewayOptions options_;  // set once in the constructor
 };
 
 }  // namespace hie::gateway
