@@ -9,11 +9,16 @@
 #include "services/common/logging.h"
 #include "services/common/server.h"
 #include "services/common/status.h"
+#include "services/common/status_macros.h"
 #include "services/common/tls.h"
+#include "services/common/unary_call.h"
 #include "services/gateway/core/member_access.h"
 
 namespace hie::gateway {
 namespace {
+
+// A member's write waits at most this long (the caller's deadline when shorter).
+constexpr absl::Duration kMaxWriteTimeout = absl::Seconds(30);
 
 std::string NewId(const char* prefix) {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -80,9 +85,13 @@ class FindReactor final : public grpc::ServerWriteReactor<v1::FindOutsideRecords
 
 }  // namespace
 
-MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, MemberCalls* members, WorkerPool* workers,
-                                     MemberGatewayOptions options)
-    : hub_(hub), members_(members), workers_(workers), options_(std::move(options)) {
+MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, HubWrites* writes, MemberCalls* members,
+                                     WorkerPool* workers, MemberGatewayOptions options)
+    : hub_(hub),
+      writes_(writes),
+      members_(members),
+      workers_(workers),
+      options_(std::move(options)) {
   if (!options_.query.new_event_id) options_.query.new_event_id = [] { return NewId("gw-ev"); };
 }
 
@@ -154,6 +163,79 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::GetCallerInfo(grpc::CallbackServerC
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+template <typename Response, typename Send>
+grpc::ServerUnaryReactor* MemberGatewayImpl::MemberWrite(grpc::CallbackServerContext* ctx,
+                                                         const common::v1::ClientContext& client,
+                                                         const char* action, Response* response,
+                                                         Send send) {
+  // The hub's own request id ("" below): the client's goes into client_request_id.
+  return RunUnary(ctx, "", response, kMaxWriteTimeout, workers_, "gw",
+                  [this, &client, action, send](const UnaryCall& call) -> absl::StatusOr<Response> {
+                    absl::StatusOr<common::v1::RequestContext> context =
+                        MemberWriteContext(call.peer, client, call.request_id, absl::Now());
+                    absl::StatusOr<Response> result =
+                        context.ok() ? send(*context, call.deadline) : context.status();
+                    if (absl::IsPermissionDenied(result.status())) {
+                      AuditRefusal(*hub_, call.peer, call.request_id, action, result.status());
+                    }
+                    Log(result.ok() ? LogLevel::kInfo : LogLevel::kWarning, "member_write",
+                        {{"request_id", call.request_id},
+                         {"org", call.peer.org},
+                         {"rpc", action},
+                         {"code", GrpcCodeName(ToGrpcStatus(result.status()).error_code())}});
+                    return result;
+                  });
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::FeedPatient(grpc::CallbackServerContext* ctx,
+                                                         const v1::FeedPatientRequest* request,
+                                                         v1::FeedPatientResponse* response) {
+  return MemberWrite(
+      ctx, request->context(), "gateway.FeedPatient", response,
+      [this, request](const common::v1::RequestContext& context,
+                      absl::Time deadline) -> absl::StatusOr<v1::FeedPatientResponse> {
+        HIE_ASSIGN_OR_RETURN(auto registration, RegistrationOf(context, *request));
+        HIE_ASSIGN_OR_RETURN(auto answer, writes_->Register(registration, deadline));
+        return FeedAnswerOf(answer);
+      });
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::MergeLocalPatients(
+    grpc::CallbackServerContext* ctx, const v1::MergeLocalPatientsRequest* request,
+    v1::MergeLocalPatientsResponse* response) {
+  return MemberWrite(
+      ctx, request->context(), "gateway.MergeLocalPatients", response,
+      [this, request](const common::v1::RequestContext& context,
+                      absl::Time deadline) -> absl::StatusOr<v1::MergeLocalPatientsResponse> {
+        HIE_ASSIGN_OR_RETURN(auto merge, LocalMergeOf(context, *request));
+        HIE_RETURN_IF_ERROR(writes_->MergeRecords(merge, deadline));
+        return v1::MergeLocalPatientsResponse();
+      });
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::PublishDocuments(
+    grpc::CallbackServerContext* ctx, const v1::PublishDocumentsRequest* request,
+    registry::v1::RegisterSubmissionSetResponse* response) {
+  return MemberWrite(ctx, request->context(), "gateway.PublishDocuments", response,
+                     [this, request](const common::v1::RequestContext& context, absl::Time deadline)
+                         -> absl::StatusOr<registry::v1::RegisterSubmissionSetResponse> {
+                       HIE_ASSIGN_OR_RETURN(auto publication, PublicationOf(context, *request));
+                       return writes_->Publish(publication, deadline);
+                     });
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::DeprecateDocument(
+    grpc::CallbackServerContext* ctx, const v1::DeprecateDocumentRequest* request,
+    registry::v1::DocumentEntry* response) {
+  return MemberWrite(
+      ctx, request->context(), "gateway.DeprecateDocument", response,
+      [this, request](const common::v1::RequestContext& context,
+                      absl::Time deadline) -> absl::StatusOr<registry::v1::DocumentEntry> {
+        HIE_ASSIGN_OR_RETURN(auto deprecation, DeprecationOf(context, *request));
+        return writes_->Deprecate(deprecation, deadline);
+      });
 }
 
 }  // namespace hie::gateway

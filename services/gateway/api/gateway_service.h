@@ -8,6 +8,11 @@
 //                       query (the members' calls are cancelled). A refused call is audited
 //                       (EVENT_TYPE_SECURITY) before it is answered.
 //   GetCallerInfo       what the certificate says (org, roles it may assert, subject).
+//   FeedPatient, MergeLocalPatients, PublishDocuments, DeprecateDocument
+//                       a member's writes for its own organisation (core/member_writes.h),
+//                       passed to identity and the registry on the worker pool with the
+//                       caller's deadline (at most 30 s); refusals audited as above. The
+//                       answer to FeedPatient says nothing about matching.
 // The other RPCs answer UNIMPLEMENTED in this version.
 //
 // Thread-safety: all methods may be called concurrently. The hub services, member calls and
@@ -18,6 +23,7 @@
 #include "hie/gateway/v1/gateway.grpc.pb.h"
 #include "services/common/worker_pool.h"
 #include "services/gateway/core/federated_query.h"
+#include "services/gateway/core/member_writes.h"
 
 namespace hie::gateway {
 
@@ -27,7 +33,7 @@ struct MemberGatewayOptions {
 
 class MemberGatewayImpl final : public v1::MemberGateway::CallbackService {
  public:
-  MemberGatewayImpl(HubServices* hub, MemberCalls* members, WorkerPool* workers,
+  MemberGatewayImpl(HubServices* hub, HubWrites* writes, MemberCalls* members, WorkerPool* workers,
                     MemberGatewayOptions options);
 
   grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>* FindOutsideRecords(
@@ -35,9 +41,28 @@ class MemberGatewayImpl final : public v1::MemberGateway::CallbackService {
   grpc::ServerUnaryReactor* GetCallerInfo(grpc::CallbackServerContext* ctx,
                                           const v1::GetCallerInfoRequest* request,
                                           v1::CallerInfo* response) override;
+  grpc::ServerUnaryReactor* FeedPatient(grpc::CallbackServerContext* ctx,
+                                        const v1::FeedPatientRequest* request,
+                                        v1::FeedPatientResponse* response) override;
+  grpc::ServerUnaryReactor* MergeLocalPatients(grpc::CallbackServerContext* ctx,
+                                               const v1::MergeLocalPatientsRequest* request,
+                                               v1::MergeLocalPatientsResponse* response) override;
+  grpc::ServerUnaryReactor* PublishDocuments(
+      grpc::CallbackServerContext* ctx, const v1::PublishDocumentsRequest* request,
+      registry::v1::RegisterSubmissionSetResponse* response) override;
+  grpc::ServerUnaryReactor* DeprecateDocument(grpc::CallbackServerContext* ctx,
+                                              const v1::DeprecateDocumentRequest* request,
+                                              registry::v1::DocumentEntry* response) override;
 
  private:
+  // A member's write: context and `send(context)` on the worker pool, refusals audited.
+  template <typename Response, typename Send>
+  grpc::ServerUnaryReactor* MemberWrite(grpc::CallbackServerContext* ctx,
+                                        const common::v1::ClientContext& client, const char* action,
+                                        Response* response, Send send);
+
   HubServices* const hub_;
+  HubWrites* const writes_;
   MemberCalls* const members_;
   WorkerPool* const workers_;
   MemberGatewayOptions options_;  // set once in the constructor

@@ -84,6 +84,39 @@ class FakeHub : public HubServices {
   std::map<std::string, std::string> endpoints;
 };
 
+// Records what a member's writes would send to identity and the registry.
+class FakeWrites : public HubWrites {
+ public:
+  absl::StatusOr<identity::v1::RegisterSourceRecordResponse> Register(
+      const identity::v1::RegisterSourceRecordRequest& r, absl::Time) override {
+    std::lock_guard lock(mu);
+    registered.push_back(r);
+    identity::v1::RegisterSourceRecordResponse out;
+    *out.mutable_record()->mutable_source_id() = r.source_id();
+    out.mutable_record()->set_version(1);
+    out.set_person_id("person-9");
+    out.set_created(true);
+    return out;
+  }
+  absl::Status MergeRecords(const identity::v1::MergeSourceRecordsRequest&, absl::Time) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<registry::v1::RegisterSubmissionSetResponse> Publish(
+      const registry::v1::RegisterSubmissionSetRequest& r, absl::Time) override {
+    std::lock_guard lock(mu);
+    published.push_back(r);
+    return registry::v1::RegisterSubmissionSetResponse();
+  }
+  absl::StatusOr<registry::v1::DocumentEntry> Deprecate(
+      const registry::v1::DeprecateDocumentRequest&, absl::Time) override {
+    return registry::v1::DocumentEntry();
+  }
+
+  std::mutex mu;
+  std::vector<identity::v1::RegisterSourceRecordRequest> registered;
+  std::vector<registry::v1::RegisterSubmissionSetRequest> published;
+};
+
 class GatewayServiceTest : public ::testing::Test {
  protected:
   GatewayServiceTest() {
@@ -92,7 +125,8 @@ class GatewayServiceTest : public ::testing::Test {
     calls_ = std::make_unique<FanOutCalls>(testing::TestMemberChannels(), &breakers_);
     MemberGatewayOptions options;
     options.query.new_event_id = [this] { return absl::StrCat("ev-", ++events_); };
-    service_ = std::make_unique<MemberGatewayImpl>(&hub_, calls_.get(), &workers_, options);
+    service_ =
+        std::make_unique<MemberGatewayImpl>(&hub_, &writes_, calls_.get(), &workers_, options);
     auto server = GrpcServer::Start({.service_name = "gateway",
                                      .listen_address = "127.0.0.1:0",
                                      .tls = hie::testing::TestCertFiles("gateway")},
@@ -142,6 +176,7 @@ class GatewayServiceTest : public ::testing::Test {
   MemberNode healthy_{{}};
   MemberNode hung_{member::FaultOptions{.hang = true}};
   FakeHub hub_;
+  FakeWrites writes_;
   Breakers breakers_;
   std::unique_ptr<FanOutCalls> calls_;
   WorkerPool workers_{4, 100};
@@ -210,6 +245,60 @@ TEST_F(GatewayServiceTest, AnotherOrgsPatientIdIsNotFoundForTheCaller) {
   Streamed s = Find("clinic-a", Request(), absl::Seconds(2));
   EXPECT_EQ(s.status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(s.messages.empty());
+}
+
+v1::FeedPatientRequest Feed(const std::string& local_id) {
+  v1::FeedPatientRequest r;
+  r.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_OPERATIONS);
+  r.mutable_context()->set_user_role(common::v1::ROLE_MEMBER_SYSTEM);
+  r.set_local_id(local_id);
+  r.set_idempotency_key("key-" + local_id);
+  return r;
+}
+
+TEST_F(GatewayServiceTest, AMemberFeedsItsOwnPatientAndLearnsNothingAboutMatching) {
+  auto stub = Stub("clinic-a");
+  grpc::ClientContext ctx;
+  v1::FeedPatientResponse response;
+  grpc::Status status = stub->FeedPatient(&ctx, Feed("a-77"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.created());
+  EXPECT_EQ(response.local_id(), "a-77");
+  std::lock_guard lock(writes_.mu);
+  ASSERT_EQ(writes_.registered.size(), 1u);
+  EXPECT_EQ(writes_.registered[0].source_id().org(), "clinic-a");            // from the certificate
+  EXPECT_EQ(writes_.registered[0].context().actor().user_id(), "clinic-a");  // its CN
+}
+
+TEST_F(GatewayServiceTest, OrgACannotPublishAsOrgBAndOperatorsCannotFeed) {
+  auto stub = Stub("clinic-a");
+  v1::PublishDocumentsRequest publish;
+  publish.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_OPERATIONS);
+  publish.mutable_context()->set_user_role(common::v1::ROLE_MEMBER_SYSTEM);
+  publish.set_idempotency_key("k1");
+  *publish.add_entries()->mutable_patient() = Id("clinic-b", "b-1");
+  grpc::ClientContext ctx;
+  registry::v1::RegisterSubmissionSetResponse published;
+  grpc::Status status = stub->PublishDocuments(&ctx, publish, &published);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("entries[0].patient.org"));
+
+  grpc::ClientContext ctx2;
+  v1::FeedPatientResponse fed;
+  status = Stub("operator")->FeedPatient(&ctx2, Feed("a-1"), &fed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  {
+    std::lock_guard lock(writes_.mu);
+    EXPECT_TRUE(writes_.registered.empty());
+    EXPECT_TRUE(writes_.published.empty());
+  }
+  std::lock_guard lock(hub_.mu);
+  ASSERT_EQ(hub_.audited.size(), 2u);  // both refusals
+  for (const auto& e : hub_.audited) {
+    EXPECT_EQ(e.type(), audit::v1::EVENT_TYPE_SECURITY);
+    EXPECT_EQ(e.outcome(), audit::v1::OUTCOME_DENIED);
+  }
+  EXPECT_EQ(hub_.audited[0].action(), "gateway.PublishDocuments");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/status.h"
 #include "services/registry/core/redaction.h"
 
@@ -141,6 +142,63 @@ Forbids GrpcHubServices::RedactionFor(const std::vector<consent::v1::Obligation>
   auto redaction = std::make_shared<registry::Redaction>(obligations);
   if (redaction->empty()) return nullptr;
   return [redaction](const registry::v1::DocumentEntry& e) { return redaction->Forbids(e); };
+}
+
+absl::StatusOr<identity::v1::RegisterSourceRecordResponse> GrpcHubServices::Register(
+    const identity::v1::RegisterSourceRecordRequest& r, absl::Time deadline) {
+  identity::v1::RegisterSourceRecordResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = identity_->RegisterSourceRecord(&ctx, r, &response);
+  if (!status.ok()) return Failed("identity", status);
+  return response;
+}
+
+absl::Status GrpcHubServices::MergeRecords(const identity::v1::MergeSourceRecordsRequest& r,
+                                           absl::Time deadline) {
+  identity::v1::MergeSourceRecordsResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = identity_->MergeSourceRecords(&ctx, r, &response);
+  if (!status.ok()) return Failed("identity", status);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<registry::v1::RegisterSubmissionSetResponse> GrpcHubServices::Publish(
+    const registry::v1::RegisterSubmissionSetRequest& r, absl::Time deadline) {
+  std::set<std::string> checked;
+  for (int i = 0; i < r.entries_size(); ++i) {
+    const SourceId& patient = r.entries(i).patient();
+    if (!checked.insert(patient.local_id()).second) continue;
+    identity::v1::GetSourceRecordRequest request;
+    *request.mutable_context() = r.context();
+    *request.mutable_source_id() = patient;
+    identity::v1::SourceRecord record;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, deadline);
+    grpc::Status status = identity_->GetSourceRecord(&ctx, request, &record);
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      return absl::NotFoundError(
+          absl::StrCat("entries[", i, "].patient.local_id: was never fed (FeedPatient first)"));
+    }
+    if (!status.ok()) return Failed("identity", status);
+  }
+  registry::v1::RegisterSubmissionSetResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = registry_->RegisterSubmissionSet(&ctx, r, &response);
+  if (!status.ok()) return Failed("registry", status);
+  return response;
+}
+
+absl::StatusOr<registry::v1::DocumentEntry> GrpcHubServices::Deprecate(
+    const registry::v1::DeprecateDocumentRequest& r, absl::Time deadline) {
+  registry::v1::DocumentEntry response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = registry_->DeprecateDocument(&ctx, r, &response);
+  if (!status.ok()) return Failed("registry", status);
+  return response;
 }
 
 }  // namespace hie::gateway

@@ -10,6 +10,12 @@
 //   Decide           consent BatchDecide; an unknown effect is a denial
 //   Record           audit RecordBatch (durable when it answers OK)
 //   RegistryEntries  registry FindDocuments, one page of max_results
+// and HubWrites (core/member_writes.h), a member's writes:
+//   Register         identity RegisterSourceRecord
+//   MergeRecords     identity MergeSourceRecords
+//   Publish          identity GetSourceRecord of each distinct patient (NOT_FOUND names the
+//                    first entry whose patient was never fed), then registry RegisterSubmissionSet
+//   Deprecate        registry DeprecateDocument
 // Errors are the services' statuses; a failed call never becomes an empty answer.
 // Thread-safe.
 
@@ -26,6 +32,7 @@
 #include "hie/registry/v1/registry.grpc.pb.h"
 #include "services/gateway/core/federated_query.h"
 #include "services/gateway/core/member_directory.h"
+#include "services/gateway/core/member_writes.h"
 
 namespace hie::gateway {
 
@@ -33,7 +40,7 @@ struct HubChannels {
   std::shared_ptr<grpc::Channel> identity, locator, consent, audit, registry;
 };
 
-class GrpcHubServices final : public HubServices {
+class GrpcHubServices final : public HubServices, public HubWrites {
  public:
   GrpcHubServices(const HubChannels& channels, std::map<std::string, DirectoryMember> directory);
 
@@ -53,6 +60,15 @@ class GrpcHubServices final : public HubServices {
   std::map<std::string, DirectoryEntry> Directory() override;
   std::string EndpointOf(const std::string& org) override;
   Forbids RedactionFor(const std::vector<consent::v1::Obligation>& obligations) override;
+
+  absl::StatusOr<identity::v1::RegisterSourceRecordResponse> Register(
+      const identity::v1::RegisterSourceRecordRequest& r, absl::Time deadline) override;
+  absl::Status MergeRecords(const identity::v1::MergeSourceRecordsRequest& r,
+                            absl::Time deadline) override;
+  absl::StatusOr<registry::v1::RegisterSubmissionSetResponse> Publish(
+      const registry::v1::RegisterSubmissionSetRequest& r, absl::Time deadline) override;
+  absl::StatusOr<registry::v1::DocumentEntry> Deprecate(
+      const registry::v1::DeprecateDocumentRequest& r, absl::Time deadline) override;
 
  private:
   std::unique_ptr<identity::v1::IdentityService::Stub> identity_;
