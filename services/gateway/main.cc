@@ -77,7 +77,8 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
                                   {.max_in_flight = static_cast<size_t>(max_calls)});
   hie::WorkerPool worker_pool(rt.worker_threads(), rt.max_queued());
   hie::gateway::MemberGatewayOptions options;
-  hie::gateway::MemberGatewayImpl service(&hub, &hub, &calls, &worker_pool, options);
+  hie::gateway::GrpcMemberRetrieval retrieval(&member_channels);
+  hie::gateway::MemberGatewayImpl service(&hub, &hub, &calls, &retrieval, &worker_pool, options);
   HIE_RETURN_IF_ERROR(rt.StartGrpc({&service}).status());
   return rt.ServeUntilTerminated();
 }

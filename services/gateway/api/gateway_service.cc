@@ -43,23 +43,24 @@ void AuditRefusal(HubServices& hub, const PeerIdentity& peer, const std::string&
   (void)hub.Record({std::move(e)}, absl::Now() + absl::Seconds(2));
 }
 
-// The stream of one FindOutsideRecords: the query's thread writes through it, waiting for each
-// write to complete; the client's cancellation wakes it.
-class FindReactor final : public grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>,
-                          public ResultStream {
+// A server stream written from a worker thread (the use case's), which waits for each write to
+// complete; the client's cancellation wakes it. `Sink` is the use case's port (ResultStream,
+// RetrievalSink), whose Write this implements.
+template <typename Message, typename Sink>
+class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, public Sink {
  public:
-  bool Write(const v1::FindOutsideRecordsResponse& message) override {
+  bool Write(const Message& message) override {
     std::unique_lock lock(mu_);
     if (cancelled_ || failed_) return false;
     pending_ = message;
     writing_ = true;
-    StartWrite(&pending_);
+    this->StartWrite(&pending_);
     written_.wait(lock, [&] { return !writing_ || cancelled_; });
     return !cancelled_ && !failed_;
   }
 
-  // Once, from the query's thread; nothing touches the reactor after.
-  void End(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  // Once, from the worker's thread; nothing touches the reactor after.
+  void End(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mu_);
@@ -77,39 +78,54 @@ class FindReactor final : public grpc::ServerWriteReactor<v1::FindOutsideRecords
  private:
   std::mutex mu_;
   std::condition_variable written_;
-  v1::FindOutsideRecordsResponse pending_;
+  Message pending_;
   bool writing_ = false;
   bool cancelled_ = false;
   bool failed_ = false;
 };
 
+using FindReactor = BlockingWriteReactor<v1::FindOutsideRecordsResponse, ResultStream>;
+using RetrieveReactor = BlockingWriteReactor<member::v1::RetrieveDocumentResponse, RetrievalSink>;
+
+absl::StatusOr<PeerIdentity> CallerOf(const grpc::CallbackServerContext& ctx) {
+  auto auth = ctx.auth_context();
+  if (auth == nullptr) return absl::UnauthenticatedError("no client certificate");
+  return PeerIdentityOf(*auth);
+}
+
+// The client's deadline; none: the use case's default applies.
+absl::Time DeadlineOf(const grpc::CallbackServerContext& ctx) {
+  return ctx.deadline() == std::chrono::system_clock::time_point::max()
+             ? absl::InfiniteFuture()
+             : absl::FromChrono(ctx.deadline());
+}
+
 }  // namespace
 
 MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, HubWrites* writes, MemberCalls* members,
-                                     WorkerPool* workers, MemberGatewayOptions options)
+                                     MemberRetrieval* retrieval, WorkerPool* workers,
+                                     MemberGatewayOptions options)
     : hub_(hub),
       writes_(writes),
       members_(members),
+      retrieval_(retrieval),
       workers_(workers),
       options_(std::move(options)) {
   if (!options_.query.new_event_id) options_.query.new_event_id = [] { return NewId("gw-ev"); };
+  if (!options_.retrieval.new_event_id)
+    options_.retrieval.new_event_id = options_.query.new_event_id;
 }
 
 grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>* MemberGatewayImpl::FindOutsideRecords(
     grpc::CallbackServerContext* ctx, const v1::FindOutsideRecordsRequest* request) {
   auto* reactor = new FindReactor();
   const std::string request_id = NewId("gw");
-  auto auth = ctx->auth_context();
-  absl::StatusOr<PeerIdentity> peer =
-      auth == nullptr ? absl::UnauthenticatedError("no client certificate") : PeerIdentityOf(*auth);
+  absl::StatusOr<PeerIdentity> peer = CallerOf(*ctx);
   if (!peer.ok()) {
     reactor->End(peer.status());
     return reactor;
   }
-  // No client deadline: the budget's default applies (core/deadline_budget.h).
-  const absl::Time deadline = ctx->deadline() == std::chrono::system_clock::time_point::max()
-                                  ? absl::InfiniteFuture()
-                                  : absl::FromChrono(ctx->deadline());
+  const absl::Time deadline = DeadlineOf(*ctx);
   const bool queued =
       workers_->TrySubmit([this, reactor, request, peer = *peer, request_id, deadline] {
         absl::StatusOr<common::v1::RequestContext> context =
@@ -137,13 +153,46 @@ grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>* MemberGatewayImpl::Fin
   return reactor;
 }
 
+grpc::ServerWriteReactor<member::v1::RetrieveDocumentResponse>* MemberGatewayImpl::RetrieveDocument(
+    grpc::CallbackServerContext* ctx, const v1::RetrieveDocumentRequest* request) {
+  auto* reactor = new RetrieveReactor();
+  const std::string request_id = NewId("gw");
+  absl::StatusOr<PeerIdentity> peer = CallerOf(*ctx);
+  if (!peer.ok()) {
+    reactor->End(peer.status());
+    return reactor;
+  }
+  const absl::Time deadline = DeadlineOf(*ctx);
+  const bool queued =
+      workers_->TrySubmit([this, reactor, request, peer = *peer, request_id, deadline] {
+        absl::StatusOr<common::v1::RequestContext> context =
+            MemberQueryContext(peer, request->context(), request_id, absl::Now());
+        absl::Status status = context.status();
+        if (status.ok()) status = ValidateRetrieveDocument(*request);
+        if (status.ok()) {
+          status = RunRetrieval(*context, *request, deadline, *hub_, *retrieval_, *reactor,
+                                options_.retrieval);
+        }
+        if (absl::IsPermissionDenied(status)) {
+          AuditRefusal(*hub_, peer, request_id, "gateway.RetrieveDocument", status);
+        }
+        Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "retrieve_document",
+            {{"request_id", request_id},
+             {"org", peer.org},
+             {"code", GrpcCodeName(ToGrpcStatus(status).error_code())}});
+        reactor->End(status);
+      });
+  if (!queued) {
+    reactor->End(absl::ResourceExhaustedError("the gateway is at capacity; retry with backoff"));
+  }
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* MemberGatewayImpl::GetCallerInfo(grpc::CallbackServerContext* ctx,
                                                            const v1::GetCallerInfoRequest*,
                                                            v1::CallerInfo* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto auth = ctx->auth_context();
-  absl::StatusOr<PeerIdentity> peer =
-      auth == nullptr ? absl::UnauthenticatedError("no client certificate") : PeerIdentityOf(*auth);
+  absl::StatusOr<PeerIdentity> peer = CallerOf(*ctx);
   if (!peer.ok()) {
     reactor->Finish(ToGrpcStatus(peer.status()));
     return reactor;

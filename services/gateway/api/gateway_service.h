@@ -7,6 +7,9 @@
 //                       when the previous one is done; the client's cancellation stops the
 //                       query (the members' calls are cancelled). A refused call is audited
 //                       (EVENT_TYPE_SECURITY) before it is answered.
+//   RetrieveDocument    the same checks, then core/retrieval.h on the worker pool (the member's
+//                       stream relayed message by message; a worker thread is held for the
+//                       whole retrieval).
 //   GetCallerInfo       what the certificate says (org, roles it may assert, subject).
 //   FeedPatient, MergeLocalPatients, PublishDocuments, DeprecateDocument
 //                       a member's writes for its own organisation (core/member_writes.h),
@@ -24,20 +27,24 @@
 #include "services/common/worker_pool.h"
 #include "services/gateway/core/federated_query.h"
 #include "services/gateway/core/member_writes.h"
+#include "services/gateway/core/retrieval.h"
 
 namespace hie::gateway {
 
 struct MemberGatewayOptions {
   FederatedQueryOptions query;  // new_event_id unset: random "gw-ev-<32 hex>" ids
+  RetrievalOptions retrieval;   // new_event_id unset: the query's
 };
 
 class MemberGatewayImpl final : public v1::MemberGateway::CallbackService {
  public:
-  MemberGatewayImpl(HubServices* hub, HubWrites* writes, MemberCalls* members, WorkerPool* workers,
-                    MemberGatewayOptions options);
+  MemberGatewayImpl(HubServices* hub, HubWrites* writes, MemberCalls* members,
+                    MemberRetrieval* retrieval, WorkerPool* workers, MemberGatewayOptions options);
 
   grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>* FindOutsideRecords(
       grpc::CallbackServerContext* ctx, const v1::FindOutsideRecordsRequest* request) override;
+  grpc::ServerWriteReactor<member::v1::RetrieveDocumentResponse>* RetrieveDocument(
+      grpc::CallbackServerContext* ctx, const v1::RetrieveDocumentRequest* request) override;
   grpc::ServerUnaryReactor* GetCallerInfo(grpc::CallbackServerContext* ctx,
                                           const v1::GetCallerInfoRequest* request,
                                           v1::CallerInfo* response) override;
@@ -64,6 +71,7 @@ class MemberGatewayImpl final : public v1::MemberGateway::CallbackService {
   HubServices* const hub_;
   HubWrites* const writes_;
   MemberCalls* const members_;
+  MemberRetrieval* const retrieval_;
   WorkerPool* const workers_;
   MemberGatewayOptions options_;  // set once in the constructor
 };

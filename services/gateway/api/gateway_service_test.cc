@@ -125,8 +125,8 @@ class GatewayServiceTest : public ::testing::Test {
     calls_ = std::make_unique<FanOutCalls>(testing::TestMemberChannels(), &breakers_);
     MemberGatewayOptions options;
     options.query.new_event_id = [this] { return absl::StrCat("ev-", ++events_); };
-    service_ =
-        std::make_unique<MemberGatewayImpl>(&hub_, &writes_, calls_.get(), &workers_, options);
+    service_ = std::make_unique<MemberGatewayImpl>(&hub_, &writes_, calls_.get(), &retrieval_,
+                                                   &workers_, options);
     auto server = GrpcServer::Start({.service_name = "gateway",
                                      .listen_address = "127.0.0.1:0",
                                      .tls = hie::testing::TestCertFiles("gateway")},
@@ -175,10 +175,12 @@ class GatewayServiceTest : public ::testing::Test {
 
   MemberNode healthy_{{}};
   MemberNode hung_{member::FaultOptions{.hang = true}};
+  MemberNode black_hole_{member::FaultOptions{.black_hole = true}};
   FakeHub hub_;
   FakeWrites writes_;
   Breakers breakers_;
   std::unique_ptr<FanOutCalls> calls_;
+  GrpcMemberRetrieval retrieval_{testing::TestMemberChannels()};
   WorkerPool workers_{4, 100};
   std::atomic<int> events_{0};
   std::unique_ptr<MemberGatewayImpl> service_;
@@ -245,6 +247,69 @@ TEST_F(GatewayServiceTest, AnotherOrgsPatientIdIsNotFoundForTheCaller) {
   Streamed s = Find("clinic-a", Request(), absl::Seconds(2));
   EXPECT_EQ(s.status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(s.messages.empty());
+}
+
+struct Retrieved {
+  grpc::Status status;
+  std::vector<member::v1::RetrieveDocumentResponse> messages;
+  std::string content;
+};
+
+v1::RetrieveDocumentRequest Retrieve(const std::string& member_org, const std::string& key) {
+  v1::RetrieveDocumentRequest r;
+  r.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_TREATMENT);
+  r.mutable_context()->set_user_id("dr-who");
+  r.mutable_context()->set_user_role(common::v1::ROLE_CLINICIAN);
+  r.set_local_id("b-1");
+  r.set_member_org(member_org);
+  r.set_retrieve_key(key);
+  return r;
+}
+
+Retrieved Read(v1::MemberGateway::Stub& stub, const v1::RetrieveDocumentRequest& r,
+               absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  Retrieved out;
+  auto reader = stub.RetrieveDocument(&ctx, r);
+  member::v1::RetrieveDocumentResponse m;
+  while (reader->Read(&m)) {
+    out.content += m.chunk();
+    out.messages.push_back(m);
+  }
+  out.status = reader->Finish();
+  return out;
+}
+
+TEST_F(GatewayServiceTest, RetrievesAMembersDocumentThroughTheGatewayAfterAuditingIt) {
+  auto stub = Stub("clinic-b");
+  Retrieved r = Read(*stub, Retrieve("clinic-a", "key-d1"), absl::Seconds(5));
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  ASSERT_GE(r.messages.size(), 2u);
+  ASSERT_TRUE(r.messages[0].has_header());
+  EXPECT_EQ(r.messages[0].header().unique_id(), "urn:oid:1.2.3.1");
+  EXPECT_EQ(static_cast<int64_t>(r.content.size()), r.messages[0].header().size_bytes());
+  {
+    std::lock_guard lock(hub_.mu);
+    ASSERT_EQ(hub_.audited.size(), 1u);
+    EXPECT_EQ(hub_.audited[0].type(), audit::v1::EVENT_TYPE_DISCLOSURE);
+    EXPECT_EQ(hub_.audited[0].custodian_org(), "clinic-a");
+    EXPECT_EQ(hub_.audited[0].action(), "gateway.RetrieveDocument");
+  }
+  // A document of no patient of this person's at that member: NOT_FOUND, nothing released.
+  r = Read(*stub, Retrieve("clinic-a", "key-d5"), absl::Seconds(5));  // P2's
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(r.messages.empty());
+  // A member that never answers costs the deadline, no more.
+  hub_.endpoints["clinic-c"] = black_hole_.endpoint();
+  const absl::Time start = absl::Now();
+  r = Read(*stub, Retrieve("clinic-c", "key-c"), absl::Milliseconds(500));
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  // An operator cannot read documents.
+  r = Read(*Stub("operator"), Retrieve("clinic-a", "key-d1"), absl::Seconds(5));
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(r.messages.empty());
 }
 
 v1::FeedPatientRequest Feed(const std::string& local_id) {

@@ -206,4 +206,27 @@ std::unique_ptr<MemberCallBatch> FanOutCalls::Start(std::vector<Call> calls, abs
       FanOut::Start(std::move(member_calls), deadline, channels_, breakers_, options_));
 }
 
+absl::Status GrpcMemberRetrieval::Retrieve(
+    const std::string& endpoint, const member::v1::RetrieveDocumentRequest& request,
+    absl::Time deadline,
+    const std::function<bool(const member::v1::RetrieveDocumentResponse&)>& on_message) {
+  std::shared_ptr<member::v1::MemberEndpoint::Stub> stub = channels_->Stub(endpoint);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(deadline));
+  std::unique_ptr<grpc::ClientReader<member::v1::RetrieveDocumentResponse>> reader =
+      stub->RetrieveDocument(&ctx, request);
+  member::v1::RetrieveDocumentResponse message;
+  bool stopped = false;
+  while (reader->Read(&message)) {
+    if (!on_message(message)) {
+      stopped = true;
+      ctx.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (stopped) return absl::OkStatus();
+  return FromGrpcStatus(status);
+}
+
 }  // namespace hie::gateway

@@ -33,6 +33,7 @@
 #include "services/gateway/core/circuit_breaker.h"
 #include "services/gateway/core/federated_query.h"
 #include "services/gateway/core/federation.h"
+#include "services/gateway/core/retrieval.h"
 
 namespace hie::gateway {
 
@@ -128,6 +129,21 @@ class FanOutCalls final : public MemberCalls {
   MemberChannels* const channels_;
   Breakers* const breakers_;
   const FanOutOptions options_;
+};
+
+// MemberRetrieval (core/retrieval.h): a member's RetrieveDocument stream, blocking the calling
+// thread until the stream ends or on_message stops it (the call is then cancelled). Not behind
+// the breaker: one retrieval is one client's explicit request.
+class GrpcMemberRetrieval final : public MemberRetrieval {
+ public:
+  explicit GrpcMemberRetrieval(MemberChannels* channels) : channels_(channels) {}
+  absl::Status Retrieve(
+      const std::string& endpoint, const member::v1::RetrieveDocumentRequest& request,
+      absl::Time deadline,
+      const std::function<bool(const member::v1::RetrieveDocumentResponse&)>& on_message) override;
+
+ private:
+  MemberChannels* const channels_;
 };
 
 }  // namespace hie::gateway

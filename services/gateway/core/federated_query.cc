@@ -28,22 +28,8 @@ struct Query {
 };
 
 AuditEvent Event(const Query& q, audit::v1::EventType type, audit::v1::Outcome outcome) {
-  AuditEvent e;
-  e.set_event_id(q.options.new_event_id());
-  *e.mutable_event_time() = TimestampOf(q.options.now());
-  e.set_type(type);
-  e.set_action("gateway.FindOutsideRecords");
-  e.set_outcome(outcome);
-  *e.mutable_actor() = q.context.actor();
-  e.set_purpose_of_use(q.context.purpose_of_use());
-  e.set_request_id(q.context.request_id());
-  e.set_client_request_id(q.context.client_request_id());
-  e.set_break_glass_id(q.context.break_glass_id());
-  e.set_recipient_org(q.context.actor().org());
-  e.set_person_id(q.patient.person_id);
-  for (const SourceId& r : q.patient.records) *e.add_patients() = r;
-  e.set_source_service("gateway");
-  return e;
+  return GatewayAuditEvent(q.context, q.patient, "gateway.FindOutsideRecords", type, outcome,
+                           q.options.new_event_id(), q.options.now());
 }
 
 // The QUERY event: who asked, for whom, and every member's decision.
@@ -156,6 +142,28 @@ member::v1::FindDocumentsRequest MemberRequest(const Query& q, const Target& t) 
 }
 
 }  // namespace
+
+AuditEvent GatewayAuditEvent(const common::v1::RequestContext& context,
+                             const ResolvedPatient& patient, const std::string& action,
+                             audit::v1::EventType type, audit::v1::Outcome outcome,
+                             std::string event_id, absl::Time now) {
+  AuditEvent e;
+  e.set_event_id(std::move(event_id));
+  *e.mutable_event_time() = TimestampOf(now);
+  e.set_type(type);
+  e.set_action(action);
+  e.set_outcome(outcome);
+  *e.mutable_actor() = context.actor();
+  e.set_purpose_of_use(context.purpose_of_use());
+  e.set_request_id(context.request_id());
+  e.set_client_request_id(context.client_request_id());
+  e.set_break_glass_id(context.break_glass_id());
+  e.set_recipient_org(context.actor().org());
+  e.set_person_id(patient.person_id);
+  for (const SourceId& r : patient.records) *e.add_patients() = r;
+  e.set_source_service("gateway");
+  return e;
+}
 
 absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
                                const v1::FindOutsideRecordsRequest& request,

@@ -112,6 +112,13 @@ struct FederatedQueryOptions {
   std::function<std::string()> new_event_id;  // required: unique audit event ids
 };
 
+// An audit event of the gateway: who asked (actor, purpose, request ids, break-glass), for whom
+// (the person and its records), recipient = the caller's org.
+audit::v1::AuditEvent GatewayAuditEvent(const common::v1::RequestContext& context,
+                                        const ResolvedPatient& patient, const std::string& action,
+                                        audit::v1::EventType type, audit::v1::Outcome outcome,
+                                        std::string event_id, absl::Time now);
+
 // One query. `context` is the authenticated caller (request id, purpose, actor: org, user,
 // role); `request` validated.
 absl::Status RunFederatedQuery(const common::v1::RequestContext& context,

@@ -1,0 +1,100 @@
+#pragma once
+
+// A scripted HubServices for the gateway's core tests (federated query, retrieval): a person
+// "person-1" behind clinic-a's a-1 with records at clinic-b, -c and -d; verdicts, directory and
+// registry entries as the test sets them; audit events kept (or refused audit_failures times);
+// any obligation redacts class code "mental-health". Not thread-safe.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "services/gateway/core/federated_query.h"
+
+namespace hie::gateway::testing {
+
+using common::v1::SourceId;
+using registry::v1::DocumentEntry;
+
+inline SourceId Id(const std::string& org, const std::string& local) {
+  SourceId id;
+  id.set_org(org);
+  id.set_local_id(local);
+  return id;
+}
+
+inline DocumentEntry Entry(const std::string& org, const std::string& local, const std::string& uid,
+                           int64_t created, const std::string& uuid = "") {
+  DocumentEntry e;
+  e.set_unique_id(uid);
+  e.set_entry_uuid(uuid);
+  *e.mutable_patient() = Id(org, local);
+  e.mutable_location()->set_member_org(org);
+  e.mutable_creation_time()->set_seconds(created);
+  e.mutable_class_code()->set_code(uid == "secret" ? "mental-health" : "note");
+  return e;
+}
+
+class FakeHub : public HubServices {
+ public:
+  absl::StatusOr<ResolvedPatient> Resolve(const common::v1::RequestContext&, const SourceId& record,
+                                          absl::Time) override {
+    if (record.local_id() != "a-1") return absl::NotFoundError("local_id: unknown patient");
+    return ResolvedPatient{"person-1",
+                           {Id("clinic-a", "a-1"), Id("clinic-b", "b-1"), Id("clinic-c", "c-1"),
+                            Id("clinic-d", "d-1")}};
+  }
+  absl::StatusOr<std::vector<Holder>> Locate(const common::v1::RequestContext&,
+                                             const std::vector<SourceId>& records,
+                                             absl::Time) override {
+    std::vector<Holder> out;
+    for (const SourceId& r : records) out.push_back({r.org(), {r.local_id()}});
+    return out;
+  }
+  absl::StatusOr<std::map<std::string, Verdict>> Decide(const common::v1::RequestContext&,
+                                                        const std::vector<SourceId>&,
+                                                        const std::vector<std::string>& orgs,
+                                                        absl::Time) override {
+    decided_for = orgs;
+    if (!consent_up) return absl::UnavailableError("consent down");
+    return verdicts;
+  }
+  absl::Status Record(std::vector<audit::v1::AuditEvent> events, absl::Time) override {
+    if (audit_failures > 0) {
+      --audit_failures;
+      return absl::UnavailableError("audit down");
+    }
+    for (auto& e : events) audited.push_back(std::move(e));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<DocumentEntry>> RegistryEntries(const common::v1::RequestContext&,
+                                                             const std::vector<SourceId>& records,
+                                                             const registry::v1::DocumentQuery&,
+                                                             int, absl::Time) override {
+    std::vector<DocumentEntry> out;
+    for (const DocumentEntry& e : registry) {
+      for (const SourceId& r : records) {
+        if (e.patient().org() == r.org() && e.patient().local_id() == r.local_id()) {
+          out.push_back(e);
+        }
+      }
+    }
+    return out;
+  }
+  std::map<std::string, DirectoryEntry> Directory() override { return directory; }
+  std::string EndpointOf(const std::string& org) override { return org + ":443"; }
+  Forbids RedactionFor(const std::vector<consent::v1::Obligation>& obligations) override {
+    if (obligations.empty()) return nullptr;
+    return [](const DocumentEntry& e) { return e.class_code().code() == "mental-health"; };
+  }
+
+  std::map<std::string, Verdict> verdicts;
+  std::map<std::string, DirectoryEntry> directory;
+  std::vector<DocumentEntry> registry;
+  bool consent_up = true;
+  int audit_failures = 0;
+  std::vector<std::string> decided_for;
+  std::vector<audit::v1::AuditEvent> audited;
+};
+
+}  // namespace hie::gateway::testing
