@@ -45,7 +45,7 @@ for service in identity locator registry consent audit gateway; do
   issue "$service" hie service serverAuth
   issue "$service-client" hie service clientAuth "$service"
 done
-for member in clinic-a clinic-b clinic-c; do
+for member in clinic-a clinic-b clinic-c clinic-d clinic-e; do
   issue "$member" "$member" member clientAuth
   issue "$member-endpoint" "$member" member serverAuth
 done

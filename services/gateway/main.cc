@@ -53,12 +53,13 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
   HIE_ASSIGN_OR_RETURN(
       auto creds, hie::MakeTlsChannelCredentials(
                       {config.Get("tls-ca"), config.Get("client-cert"), config.Get("client-key")}));
+  const grpc::ChannelArguments quick = hie::gateway::QuickReconnectArguments();
   hie::gateway::HubChannels channels;
-  channels.identity = grpc::CreateChannel(config.Get("identity"), creds);
-  channels.locator = grpc::CreateChannel(config.Get("locator"), creds);
-  channels.registry = grpc::CreateChannel(config.Get("registry"), creds);
-  channels.consent = grpc::CreateChannel(config.Get("consent"), creds);
-  channels.audit = grpc::CreateChannel(config.Get("audit"), creds);
+  channels.identity = grpc::CreateCustomChannel(config.Get("identity"), creds, quick);
+  channels.locator = grpc::CreateCustomChannel(config.Get("locator"), creds, quick);
+  channels.registry = grpc::CreateCustomChannel(config.Get("registry"), creds, quick);
+  channels.consent = grpc::CreateCustomChannel(config.Get("consent"), creds, quick);
+  channels.audit = grpc::CreateCustomChannel(config.Get("audit"), creds, quick);
   hie::gateway::GrpcHubServices hub(channels, std::move(directory));
 
   HIE_ASSIGN_OR_RETURN(int64_t max_calls, config.GetInt("max-calls-per-query"));

@@ -6,6 +6,14 @@
 
 namespace hie::gateway {
 
+grpc::ChannelArguments QuickReconnectArguments() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return args;
+}
+
 MemberChannels::MemberChannels(std::shared_ptr<grpc::ChannelCredentials> credentials)
     : credentials_(std::move(credentials)) {}
 
@@ -14,7 +22,8 @@ std::shared_ptr<member::v1::MemberEndpoint::Stub> MemberChannels::Stub(
   std::lock_guard lock(mu_);
   auto& stub = stubs_[endpoint];
   if (stub == nullptr) {
-    stub = member::v1::MemberEndpoint::NewStub(grpc::CreateChannel(endpoint, credentials_));
+    stub = member::v1::MemberEndpoint::NewStub(
+        grpc::CreateCustomChannel(endpoint, credentials_, QuickReconnectArguments()));
   }
   return stub;
 }

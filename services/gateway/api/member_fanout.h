@@ -39,6 +39,11 @@ namespace hie::gateway {
 
 // One channel (and stub) per member endpoint, created on first use with the gateway's client
 // credentials (mutual TLS). Thread-safe.
+// Channel arguments of every channel the gateway makes (hub services and members): reconnect
+// attempts 100 ms to 1 s apart, so that a service or member that comes back is used again
+// within about a second (gRPC's default backoff grows to 120 s).
+grpc::ChannelArguments QuickReconnectArguments();
+
 class MemberChannels {
  public:
   explicit MemberChannels(std::shared_ptr<grpc::ChannelCredentials> credentials);

@@ -2,13 +2,15 @@
 
 // A scripted HubServices for the gateway's core tests (federated query, retrieval): a person
 // "person-1" behind clinic-a's a-1 with records at clinic-b, -c and -d; verdicts, directory and
-// registry entries as the test sets them; audit events kept (or refused audit_failures times);
+// registry entries as the test sets them; audit events checked as hie-audit checks them and
+// kept (or refused audit_failures times);
 // any obligation redacts class code "mental-health". Not thread-safe.
 
 #include <map>
 #include <string>
 #include <vector>
 
+#include "services/audit/core/operations.h"
 #include "services/gateway/core/federated_query.h"
 
 namespace hie::gateway::testing {
@@ -63,6 +65,9 @@ class FakeHub : public HubServices {
     if (audit_failures > 0) {
       --audit_failures;
       return absl::UnavailableError("audit down");
+    }
+    for (const auto& e : events) {  // what hie-audit accepts, as it would answer
+      if (absl::Status s = audit::ValidateEvent(e, "events[]", absl::Now()); !s.ok()) return s;
     }
     for (auto& e : events) audited.push_back(std::move(e));
     return absl::OkStatus();

@@ -32,18 +32,43 @@ AuditEvent Event(const Query& q, audit::v1::EventType type, audit::v1::Outcome o
                            q.options.new_event_id(), q.options.now());
 }
 
-// The QUERY event: who asked, for whom, and every member's decision.
+// Orgs as one details value, within the audit log's 1,024 bytes per value.
+std::string OrgList(const std::vector<std::string>& orgs) {
+  constexpr size_t kMax = 1000;
+  std::string out;
+  for (size_t i = 0; i < orgs.size(); ++i) {
+    const std::string more = absl::StrCat(" (+", orgs.size() - i, " more)");
+    if (out.size() + orgs[i].size() + 1 + more.size() > kMax) return out + more;
+    absl::StrAppend(&out, out.empty() ? "" : ",", orgs[i]);
+  }
+  return out;
+}
+
+// The QUERY event: who asked, for whom, which members consent permits (and of those, which
+// cannot be called) and denies; the consent decisions as objects (at most 100).
 AuditEvent QueryEvent(const Query& q, const FanOutPlan& plan) {
   AuditEvent e = Event(q, audit::v1::EVENT_TYPE_QUERY, audit::v1::OUTCOME_SUCCESS);
-  auto& details = *e.mutable_details();
+  std::vector<std::string> permitted, not_callable, denied;
+  std::set<std::string> decisions;
   for (const Target& t : plan.contact) {
-    details[absl::StrCat("member.", t.org)] = absl::StrCat("permit ", t.decision_id);
+    permitted.push_back(t.org);
+    decisions.insert(t.decision_id);
   }
   for (const auto& [t, why] : plan.not_callable) {
-    details[absl::StrCat("member.", t.org)] = absl::StrCat("permit ", t.decision_id, " ", why);
+    permitted.push_back(t.org);
+    not_callable.push_back(absl::StrCat(t.org, ":", why));
+    decisions.insert(t.decision_id);
   }
-  for (const v1::MemberResult& r : plan.denied) {
-    details[absl::StrCat("member.", r.member_org())] = absl::StrCat("deny ", r.detail());
+  for (const v1::MemberResult& r : plan.denied) denied.push_back(r.member_org());
+  auto& details = *e.mutable_details();
+  details["members_permitted"] = OrgList(permitted);
+  if (!not_callable.empty()) details["members_not_callable"] = OrgList(not_callable);
+  if (!denied.empty()) details["members_denied"] = OrgList(denied);
+  for (const std::string& id : decisions) {
+    if (id.empty() || e.objects_size() >= 100) continue;
+    audit::v1::ObjectRef* ref = e.add_objects();
+    ref->set_kind("consent_decision");
+    ref->set_id(id);
   }
   return e;
 }

@@ -150,7 +150,8 @@ TEST_F(FederatedQueryTest, StreamsEachPermittedMemberAfterItsDisclosureIsAudited
   // The QUERY event first, then one DISCLOSURE per released member, each before its message.
   ASSERT_EQ(hub_.audited.size(), 3u);
   EXPECT_EQ(hub_.audited[0].type(), audit::v1::EVENT_TYPE_QUERY);
-  EXPECT_EQ(hub_.audited[0].details().at("member.clinic-c"), "deny ");
+  EXPECT_EQ(hub_.audited[0].details().at("members_denied"), "clinic-c");
+  EXPECT_EQ(hub_.audited[0].details().at("members_permitted"), "clinic-b,clinic-d");
   EXPECT_EQ(hub_.audited[0].person_id(), "person-1");
   EXPECT_EQ(stream_.audited_before[0], 1u);
   for (int i : {1, 2}) {

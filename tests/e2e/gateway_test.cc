@@ -1,0 +1,459 @@
+// The whole hub as real processes on loopback with mutual TLS, driven through hie-gateway the way
+// member clinics use it: hie-identity, -locator, -registry, -consent, -audit and -gateway on one
+// PostgreSQL, and five hie-member processes (clinic-a ... clinic-e) that feed their patients and
+// publish their documents through the gateway at start. One person, "Ann", is a patient of all
+// five (the same demographics, so identity links the records); "Bob" only of clinic-b.
+// clinic-d hangs (answers start, never finish) and clinic-e black-holes every data call.
+//
+//   - a federated query from clinic-a: clinic-b and clinic-c answer live, clinic-d and clinic-e
+//     are TIMEOUT within the deadline (their published entries still answer from the registry);
+//     then their breakers skip them at once (CIRCUIT_OPEN) and the query is fast;
+//   - a document retrieved through the gateway, byte for byte, after a DISCLOSURE record;
+//   - a certificate of clinic-a cannot publish for clinic-b nor read clinic-b's patient; an
+//     operator certificate cannot query or retrieve;
+//   - consent denial: the denied member is never contacted (its own log shows no request);
+//   - no audit record, no data: with hie-audit down the query releases nothing;
+//   - a merge then an unmerge of two persons leaves the query's answer as before.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "hie/consent/v1/consent.grpc.pb.h"
+#include "hie/gateway/v1/gateway.grpc.pb.h"
+#include "hie/identity/v1/identity.grpc.pb.h"
+#include "hie/locator/v1/locator.grpc.pb.h"
+#include "tests/e2e/e2e_harness.h"
+#include "tests/e2e/service_process.h"
+
+namespace hie::e2e {
+namespace {
+
+namespace gv1 = ::hie::gateway::v1;
+namespace rv1 = ::hie::registry::v1;
+namespace cm = ::hie::common::v1;
+
+const std::vector<std::string> kOrgs = {"clinic-a", "clinic-b", "clinic-c", "clinic-d", "clinic-e"};
+
+std::string Json(const google::protobuf::Message& m) {
+  std::string out;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(m, &out).ok());
+  return out;
+}
+
+// One document line of a member's documents.jsonl (its content written beside it).
+std::string DocumentLine(const std::string& dir, const std::string& local_id,
+                         const std::string& key, int year, const std::string& content) {
+  rv1::DocumentEntry e;
+  e.set_unique_id("urn:e2e:" + key);
+  e.mutable_patient()->set_local_id(local_id);
+  for (auto* code : {e.mutable_class_code(), e.mutable_type_code()}) {
+    code->set_system("http://loinc.org");
+    code->set_code("11488-4");  // consult note
+  }
+  e.mutable_format_code()->set_system("urn:oid:1.3.6.1.4.1.19376.1.2.3");
+  e.mutable_format_code()->set_code("urn:ihe:pcc:xphr:2007");
+  e.set_mime_type("text/plain");
+  auto* n = e.add_confidentiality_codes();
+  n->set_system("http://terminology.hl7.org/CodeSystem/v3-Confidentiality");
+  n->set_code("N");
+  e.mutable_creation_time()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(year, 3, 4), absl::UTCTimeZone())));
+  e.mutable_location()->set_retrieve_key(key);
+  std::ofstream(dir + "/content/" + key) << content;
+  return Json(e);
+}
+
+class GatewayE2eTest : public E2eTest {
+ protected:
+  static std::string Content(const std::string& key) {
+    return absl::StrCat("Consult note ", key, ": all well.\n");
+  }
+
+  // Every member's data folder: Ann (MadeUpPatient(1)) everywhere, Bob (2) at clinic-b.
+  void WriteMemberData() {
+    for (const std::string& org : kOrgs) {
+      const std::string dir = sandbox_->Path("data-" + org);
+      ASSERT_EQ(RunCommand({"mkdir", "-p", dir + "/content"}).value_or(1), 0);
+      const std::string ann = org.substr(7) + "-ann";  // "a-ann"...
+      std::ofstream patients(dir + "/patients.jsonl");
+      patients << "{\"localId\":\"" << ann
+               << "\",\"demographics\":" << Json(DemographicsOf(MadeUpPatient(1))) << "}\n";
+      std::ofstream docs(dir + "/documents.jsonl");
+      docs << DocumentLine(dir, ann, org + "-note-1", 2021, Content(org + "-note-1")) << "\n";
+      if (org == "clinic-b") {
+        patients << "{\"localId\":\"b-bob\",\"demographics\":"
+                 << Json(DemographicsOf(MadeUpPatient(2))) << "}\n";
+        docs << DocumentLine(dir, ann, "clinic-b-note-2", 2023, Content("clinic-b-note-2")) << "\n";
+        docs << DocumentLine(dir, "b-bob", "clinic-b-bob-1", 2022, Content("clinic-b-bob-1"))
+             << "\n";
+      }
+    }
+  }
+
+  void StartHub() {
+    StartPostgres(/*fast=*/true);
+    identity_ = StartIdentity("identity");
+    ASSERT_NE(identity_, nullptr);
+    const std::string identity = absl::StrCat("--identity=127.0.0.1:", identity_->grpc_port());
+    const std::string pg = absl::StrCat("--pg-dsn=", pg_->dsn());
+    auto client = [](const std::string& name) {
+      TlsFiles f = hie::testing::TestCertFiles(name + "-client");
+      return std::vector<std::string>{"--client-cert=" + f.cert_file, "--client-key=" + f.key_file};
+    };
+    auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+      a.insert(a.end(), b.begin(), b.end());
+      return a;
+    };
+    audit_ = std::make_unique<ServiceProcess>(
+        sandbox_.get(), "audit", HIE_AUDIT_BIN, "audit",
+        with({pg, absl::StrCat("--signing-key=", HIE_TEST_CERTS_DIR, "/audit-signing.key"),
+              "--checkpoint-dir=" + sandbox_->Path("checkpoints"), "--identity="},
+             client("audit")));
+    ASSERT_TRUE(audit_->Start().ok());
+    consent_ =
+        std::make_unique<ServiceProcess>(sandbox_.get(), "consent", HIE_CONSENT_BIN, "consent",
+                                         with({pg, "--identity=", "--audit=" + audit_->address(),
+                                               "--default-mode=opt-out", "--outbox-period=200ms"},
+                                              client("consent")));
+    ASSERT_TRUE(consent_->Start().ok());
+    registry_ = std::make_unique<ServiceProcess>(sandbox_.get(), "registry", HIE_REGISTRY_BIN,
+                                                 "registry", std::vector<std::string>{pg});
+    ASSERT_TRUE(registry_->Start().ok());
+    locator_ = std::make_unique<ServiceProcess>(
+        sandbox_.get(), "locator", HIE_LOCATOR_BIN, "locator",
+        with({pg, identity, "--registry=" + registry_->address(), "--registry-poll=50ms"},
+             client("locator")));
+    ASSERT_TRUE(locator_->Start().ok());
+
+    // Ports are chosen when a process is made: the gateway first (the members' --hub), then
+    // the members (the gateway's directory), then the directory file, then the starts.
+    WriteMemberData();
+    gateway_ = std::make_unique<ServiceProcess>(
+        sandbox_.get(), "gateway", HIE_GATEWAY_BIN, "gateway",
+        with({"--members=" + sandbox_->Path("members.csv"), identity,
+              "--locator=" + locator_->address(), "--registry=" + registry_->address(),
+              "--consent=" + consent_->address(), "--audit=" + audit_->address(),
+              "--breaker-failures=2", "--breaker-open=60s"},
+             client("gateway")));
+    std::string directory;
+    for (const std::string& org : kOrgs) {
+      TlsFiles own = hie::testing::TestCertFiles(org);
+      members_[org] = std::make_unique<ServiceProcess>(
+          sandbox_.get(), org, HIE_MEMBER_BIN, org + "-endpoint",
+          std::vector<std::string>{
+              "--org=" + org, "--data-dir=" + sandbox_->Path("data-" + org),
+              "--hub=" + gateway_->address(), "--client-cert=" + own.cert_file,
+              "--client-key=" + own.key_file,
+              std::string("--fault-hang=") + (org == "clinic-d" ? "true" : "false"),
+              std::string("--fault-black-hole=") + (org == "clinic-e" ? "true" : "false")});
+      absl::StrAppend(&directory, org, ",", members_[org]->address(), ",active,1000,Clinic ",
+                      org.substr(7), "\n");
+    }
+    std::ofstream(sandbox_->Path("members.csv")) << directory;
+    ASSERT_TRUE(gateway_->Start().ok());
+    ASSERT_FALSE(HasFailure());
+  }
+
+  // Starts the members and waits until each
+  // has fed the hub and the locator knows Ann's documents at every member.
+  void StartMembersAndWaitForFeeds() {
+    for (const std::string& org : kOrgs) ASSERT_TRUE(members_[org]->Start().ok()) << org;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    for (const std::string& org : kOrgs) {
+      while (LogLines(members_[org]->log_path(), "hub_feed_done") == 0) {
+        ASSERT_LT(absl::Now(), deadline) << org << " did not finish its feed";
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+      EXPECT_EQ(LogLines(members_[org]->log_path(), "hub_feed_failed"), 0) << org;
+    }
+    auto locator = hie::locator::v1::RecordLocator::NewStub(locator_->Channel("gateway-client"));
+    for (;;) {
+      hie::locator::v1::LocateRequest request;
+      request.mutable_context()->set_request_id(NewRequestId());
+      request.mutable_context()->set_purpose_of_use(cm::PURPOSE_OF_USE_TREATMENT);
+      request.mutable_context()->mutable_actor()->set_org("clinic-a");
+      request.mutable_context()->mutable_actor()->set_role(cm::ROLE_MEMBER_SYSTEM);
+      for (const std::string& org : kOrgs) *request.add_source_ids() = Sid(org, Ann(org));
+      hie::locator::v1::LocateResponse response;
+      std::set<std::string> with_documents;
+      if (locator->Locate(Deadline().get(), request, &response).ok()) {
+        for (const auto& l : response.locations()) {
+          if (l.document_count() > 0) with_documents.insert(l.source_id().org());
+        }
+      }
+      if (with_documents.size() == kOrgs.size()) break;
+      ASSERT_LT(absl::Now(), deadline) << "the locator did not learn every member's documents";
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+
+  static std::string Ann(const std::string& org) { return org.substr(7) + "-ann"; }
+
+  static int LogLines(const std::string& path, const std::string& needle) {
+    std::ifstream in(path);
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+    return n;
+  }
+
+  std::unique_ptr<gv1::MemberGateway::Stub> Gateway(const std::string& cert) {
+    return gv1::MemberGateway::NewStub(gateway_->Channel(cert));
+  }
+
+  static cm::ClientContext Clinician() {
+    cm::ClientContext c;
+    c.set_purpose_of_use(cm::PURPOSE_OF_USE_TREATMENT);
+    c.set_user_id("dr-ada");
+    c.set_user_role(cm::ROLE_CLINICIAN);
+    c.set_request_id(NewRequestId());
+    return c;
+  }
+
+  struct Answer {
+    grpc::Status status;
+    std::map<std::string, gv1::MemberResult> members;
+    gv1::QuerySummary summary;
+    absl::Duration elapsed;
+    // (org, unique id) of every entry released.
+    std::set<std::pair<std::string, std::string>> documents() const {
+      std::set<std::pair<std::string, std::string>> out;
+      for (const auto& [org, r] : members) {
+        for (const auto& e : r.entries()) out.insert({org, e.unique_id()});
+      }
+      return out;
+    }
+  };
+
+  Answer Find(const std::string& cert, const std::string& local_id,
+              absl::Duration deadline = absl::Seconds(1)) {
+    gv1::FindOutsideRecordsRequest request;
+    *request.mutable_context() = Clinician();
+    request.set_local_id(local_id);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    Answer out;
+    const absl::Time start = absl::Now();
+    auto stub = Gateway(cert);
+    auto reader = stub->FindOutsideRecords(&ctx, request);
+    gv1::FindOutsideRecordsResponse m;
+    while (reader->Read(&m)) {
+      if (m.has_member_result()) out.members[m.member_result().member_org()] = m.member_result();
+      if (m.has_summary()) out.summary = m.summary();
+    }
+    out.status = reader->Finish();
+    out.elapsed = absl::Now() - start;
+    return out;
+  }
+
+  struct Retrieved {
+    grpc::Status status;
+    std::string content;
+    int headers = 0;
+  };
+  Retrieved Retrieve(const std::string& cert, const std::string& member_org,
+                     const std::string& key) {
+    gv1::RetrieveDocumentRequest request;
+    *request.mutable_context() = Clinician();
+    request.set_local_id("a-ann");
+    request.set_member_org(member_org);
+    request.set_retrieve_key(key);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto stub = Gateway(cert);
+    auto reader = stub->RetrieveDocument(&ctx, request);
+    Retrieved out;
+    hie::member::v1::RetrieveDocumentResponse m;
+    while (reader->Read(&m)) {
+      out.headers += m.has_header();
+      out.content += m.chunk();
+    }
+    out.status = reader->Finish();
+    return out;
+  }
+
+  IdentityProcess* identity_ = nullptr;
+  std::unique_ptr<ServiceProcess> audit_, consent_, registry_, locator_, gateway_;
+  std::map<std::string, std::unique_ptr<ServiceProcess>> members_;
+};
+
+TEST_F(GatewayE2eTest, FederatesAcrossMemberProcessesWithinTheDeadline) {
+  StartHub();
+  ASSERT_FALSE(HasFailure());
+  StartMembersAndWaitForFeeds();
+  ASSERT_FALSE(HasFailure());
+
+  // Results from several members; the hung and the black-holed one reported, within 1 s.
+  Answer a = Find("clinic-a", "a-ann");
+  ASSERT_TRUE(a.status.ok()) << a.status.error_message();
+  EXPECT_LT(a.elapsed, absl::Milliseconds(1500));
+  EXPECT_EQ(a.members.count("clinic-a"), 0u);  // the caller's own org is not queried
+  EXPECT_EQ(a.members["clinic-b"].status(), gv1::MEMBER_STATUS_OK);
+  EXPECT_EQ(a.members["clinic-b"].entries_size(), 2);  // Ann's two notes, not Bob's
+  EXPECT_EQ(a.members["clinic-c"].status(), gv1::MEMBER_STATUS_OK);
+  EXPECT_EQ(a.members["clinic-d"].status(), gv1::MEMBER_STATUS_TIMEOUT);
+  EXPECT_EQ(a.members["clinic-e"].status(), gv1::MEMBER_STATUS_TIMEOUT);
+  // A dead member's published entries still answer, from the registry.
+  ASSERT_EQ(a.members["clinic-d"].entries_size(), 1);
+  EXPECT_EQ(a.members["clinic-d"].entry_sources(0), gv1::ENTRY_SOURCE_REGISTRY);
+  EXPECT_EQ(a.members["clinic-b"].entry_sources(0), gv1::ENTRY_SOURCE_REGISTRY_AND_MEMBER);
+  EXPECT_TRUE(a.summary.partial());
+  EXPECT_EQ(a.summary.members_total(), 4);
+  EXPECT_EQ(a.summary.members_size(), 4);
+  for (const auto& [org, r] : a.members) {
+    for (const auto& e : r.entries()) EXPECT_TRUE(e.patient().local_id().empty()) << org;
+  }
+
+  // The breakers (2 failures) then skip the dead members at once.
+  Find("clinic-a", "a-ann");
+  Answer fast = Find("clinic-a", "a-ann");
+  ASSERT_TRUE(fast.status.ok()) << fast.status.error_message();
+  EXPECT_EQ(fast.members["clinic-d"].status(), gv1::MEMBER_STATUS_CIRCUIT_OPEN);
+  EXPECT_EQ(fast.members["clinic-e"].status(), gv1::MEMBER_STATUS_CIRCUIT_OPEN);
+  EXPECT_EQ(fast.members["clinic-b"].status(), gv1::MEMBER_STATUS_OK);
+  EXPECT_LT(fast.elapsed, absl::Milliseconds(500));
+  EXPECT_EQ(fast.documents(), a.documents());
+
+  // A document, byte for byte, through the gateway.
+  Retrieved doc = Retrieve("clinic-a", "clinic-b", "clinic-b-note-2");
+  ASSERT_TRUE(doc.status.ok()) << doc.status.error_message();
+  EXPECT_EQ(doc.headers, 1);
+  EXPECT_EQ(doc.content, Content("clinic-b-note-2"));
+  // Bob's document is not Ann's: NOT_FOUND, as for an unknown one.
+  EXPECT_EQ(Retrieve("clinic-a", "clinic-b", "clinic-b-bob-1").status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // An operator certificate reads no documents.
+  Answer op = Find("operator", "a-ann");
+  EXPECT_EQ(op.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(op.members.empty());
+  Retrieved op_doc = Retrieve("operator", "clinic-b", "clinic-b-note-2");
+  EXPECT_EQ(op_doc.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(op_doc.content.empty());
+
+  // clinic-a's certificate cannot publish for clinic-b, nor ask about clinic-b's patient (its
+  // local id is read as clinic-a's own: unknown).
+  gv1::PublishDocumentsRequest publish;
+  publish.mutable_context()->set_purpose_of_use(cm::PURPOSE_OF_USE_OPERATIONS);
+  publish.mutable_context()->set_user_role(cm::ROLE_MEMBER_SYSTEM);
+  publish.set_idempotency_key("as-b");
+  *publish.add_entries()->mutable_patient() = Sid("clinic-b", "b-ann");
+  rv1::RegisterSubmissionSetResponse published;
+  grpc::Status s = Gateway("clinic-a")->PublishDocuments(Deadline().get(), publish, &published);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(Find("clinic-a", "b-ann").status.error_code(), grpc::StatusCode::NOT_FOUND);
+  gv1::FeedPatientRequest feed;
+  feed.mutable_context()->set_purpose_of_use(cm::PURPOSE_OF_USE_OPERATIONS);
+  feed.mutable_context()->set_user_role(cm::ROLE_MEMBER_SYSTEM);
+  feed.set_local_id("x-1");
+  feed.set_idempotency_key("x-1");
+  gv1::FeedPatientResponse fed;
+  s = Gateway("operator")->FeedPatient(Deadline().get(), feed, &fed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+}
+
+TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
+  StartHub();
+  ASSERT_FALSE(HasFailure());
+  StartMembersAndWaitForFeeds();
+  ASSERT_FALSE(HasFailure());
+  const Answer before = Find("clinic-a", "a-ann", absl::Seconds(2));
+  ASSERT_TRUE(before.status.ok()) << before.status.error_message();
+  ASSERT_EQ(before.members.at("clinic-c").status(), gv1::MEMBER_STATUS_OK);
+
+  // The patient refuses clinic-a access to clinic-c's records (recorded by the privacy
+  // officer): clinic-c is reported denied and never contacted.
+  namespace cv1 = ::hie::consent::v1;
+  auto consent = cv1::ConsentService::NewStub(consent_->Channel("auditor"));
+  cv1::CreateDirectiveRequest deny = WithContext(cv1::CreateDirectiveRequest());
+  *deny.mutable_directive()->mutable_patient() = Sid("clinic-a", "a-ann");
+  deny.mutable_directive()->set_effect(cv1::EFFECT_DENY);
+  deny.mutable_directive()->add_actor_orgs("clinic-a");
+  deny.mutable_directive()->add_custodian_orgs("clinic-c");
+  deny.mutable_directive()->mutable_effective_period()->mutable_start()->set_seconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Minutes(1)));
+  deny.set_idempotency_key(NewRequestId());
+  cv1::ConsentDirective directive;
+  grpc::Status s = consent->CreateDirective(Deadline().get(), deny, &directive);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const int c_calls = LogLines(members_["clinic-c"]->log_path(), "FindDocuments");
+  ASSERT_GT(c_calls, 0);  // the first query reached it, and its log shows that
+  Answer denied = Find("clinic-a", "a-ann", absl::Seconds(2));
+  ASSERT_TRUE(denied.status.ok()) << denied.status.error_message();
+  EXPECT_EQ(denied.members["clinic-c"].status(), gv1::MEMBER_STATUS_DENIED_BY_CONSENT);
+  EXPECT_EQ(denied.members["clinic-c"].entries_size(), 0);
+  EXPECT_EQ(denied.members["clinic-b"].status(), gv1::MEMBER_STATUS_OK);
+  absl::SleepFor(absl::Milliseconds(300));  // a late log line would show here
+  EXPECT_EQ(LogLines(members_["clinic-c"]->log_path(), "FindDocuments"), c_calls);
+  EXPECT_EQ(Retrieve("clinic-a", "clinic-c", "clinic-c-note-1").status.error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // No audit record, no data: hie-audit down, nothing is released.
+  audit_->Kill9();
+  Answer unaudited = Find("clinic-a", "a-ann", absl::Seconds(2));
+  EXPECT_EQ(unaudited.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(unaudited.members.empty());
+  Retrieved doc = Retrieve("clinic-a", "clinic-b", "clinic-b-note-2");
+  EXPECT_FALSE(doc.status.ok());
+  EXPECT_TRUE(doc.content.empty());
+  ASSERT_TRUE(audit_->Start().ok());
+  Answer audited;  // the gateway reconnects within about a second
+  for (const absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until;) {
+    audited = Find("clinic-a", "a-ann", absl::Seconds(2));
+    if (audited.status.ok()) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_TRUE(audited.status.ok()) << audited.status.error_message();
+  EXPECT_EQ(audited.documents(), denied.documents());
+
+  // An operator merges Ann's person with Bob's: Bob's note is now among Ann's outside records.
+  // The unmerge restores the answer exactly.
+  auto identity = identity_->Stub("operator");
+  auto person_of = [&](const std::string& org, const std::string& local_id) {
+    hie::identity::v1::ResolveRequest r = WithContext(hie::identity::v1::ResolveRequest());
+    *r.mutable_source_id() = Sid(org, local_id);
+    hie::identity::v1::ResolveResponse out;
+    grpc::Status st = identity->Resolve(Deadline().get(), r, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out.person_id();
+  };
+  const std::string ann = person_of("clinic-a", "a-ann");
+  const std::string bob = person_of("clinic-b", "b-bob");
+  ASSERT_NE(ann, bob);
+  hie::identity::v1::MergePersonsRequest merge =
+      WithContext(hie::identity::v1::MergePersonsRequest());
+  merge.set_survivor_person_id(ann);
+  merge.set_merged_person_id(bob);
+  merge.set_reason("e2e: same person?");
+  merge.set_force(true);  // their identifiers differ: a guard the operator overrides
+  merge.set_idempotency_key(NewRequestId());
+  hie::identity::v1::MergePersonsResponse merged;
+  s = identity->MergePersons(Deadline().get(), merge, &merged);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  Answer with_bob = Find("clinic-a", "a-ann", absl::Seconds(2));
+  ASSERT_TRUE(with_bob.status.ok()) << with_bob.status.error_message();
+  EXPECT_EQ(with_bob.documents().count({"clinic-b", "urn:e2e:clinic-b-bob-1"}), 1u);
+
+  hie::identity::v1::UnmergePersonsRequest unmerge =
+      WithContext(hie::identity::v1::UnmergePersonsRequest());
+  unmerge.set_merge_event_id(merged.merge_event_id());
+  unmerge.set_reason("e2e: not the same person");
+  unmerge.set_idempotency_key(NewRequestId());
+  hie::identity::v1::UnmergePersonsResponse unmerged;
+  s = identity->UnmergePersons(Deadline().get(), unmerge, &unmerged);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  Answer after = Find("clinic-a", "a-ann", absl::Seconds(2));
+  ASSERT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_EQ(after.documents(), denied.documents());
+  // The live members answer as before (the dead ones' breakers have opened meanwhile).
+  for (const std::string org : {"clinic-b", "clinic-c"}) {
+    EXPECT_EQ(after.members[org].status(), denied.members[org].status()) << org;
+  }
+}
+
+}  // namespace
+}  // namespace hie::e2e
