@@ -14,6 +14,8 @@ PACKAGES=(
   python3-grpcio
   # checkpoint signatures (Ed25519) checked by that independent client (tests/e2e/audit_*)
   python3-cryptography
+  # Node.js for the grpc-js client of e2e_gateway_test (its packages: scripts/node-deps.sh)
+  nodejs
   postgresql redis-server
 )
 
@@ -23,6 +25,10 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# npm: Debian's package, unless a Node.js distribution that bundles it is installed already.
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   log "dependencies: all ${#PACKAGES[@]} packages present"
   exit 0

@@ -62,6 +62,7 @@ phase_end() {
 if [ "$passes" != only ]; then
   phase_begin "build ($HIE_BUILD_DIR)"
   "$HIE_ROOT/scripts/build.sh"
+  "$HIE_ROOT/scripts/node-deps.sh"
   phase_end "build"
 fi
 

@@ -13,11 +13,14 @@
 //     operator certificate cannot query or retrieve;
 //   - consent denial: the denied member is never contacted (its own log shows no request);
 //   - no audit record, no data: with hie-audit down the query releases nothing;
-//   - a merge then an unmerge of two persons leaves the query's answer as before.
+//   - a merge then an unmerge of two persons leaves the query's answer as before;
+//   - Node's @grpc/grpc-js (node/gateway_client.js) checks the wire contract.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -453,6 +456,31 @@ TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
   for (const std::string org : {"clinic-b", "clinic-c"}) {
     EXPECT_EQ(after.members[org].status(), denied.members[org].status()) << org;
   }
+}
+
+// The same hub driven from Node's @grpc/grpc-js (node/gateway_client.js) with the repository's
+// .proto files: a second gRPC implementation checks the wire contract.
+TEST_F(GatewayE2eTest, NodeClientChecksTheContract) {
+  const std::string node = FindProgram("node");
+  const std::string modules = HIE_E2E_NODE_MODULES;
+  if (node.empty() || access((modules + "/@grpc/grpc-js").c_str(), R_OK) != 0) {
+    const std::string why = "node or " + modules + "/@grpc/grpc-js missing (scripts/node-deps.sh)";
+    if (hie::testing::ServersRequired()) FAIL() << why;
+    GTEST_SKIP() << why;
+  }
+  StartHub();
+  ASSERT_FALSE(HasFailure());
+  StartMembersAndWaitForFeeds();
+  ASSERT_FALSE(HasFailure());
+  std::string out;
+  absl::StatusOr<int> exit_code =
+      RunCommand({node, HIE_E2E_NODE_CLIENT, "--target", gateway_->address(), "--certs",
+                  HIE_TEST_CERTS_DIR, "--proto-dir", HIE_PROTO_DIR, "--modules", modules},
+                 &out, absl::Seconds(60));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0) << out;
+  EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
+  std::cout << out;  // each check, for the test log
 }
 
 }  // namespace
