@@ -30,9 +30,31 @@
 #include "services/common/text.h"
 #include "services/common/tls.h"
 #include "services/hiectl/commands.h"
+#include "services/hiectl/gateway_cli.h"
 #include "services/hiectl/render.h"
 
 namespace hie::hiectl {
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
+    return "{\"error\":\"cannot encode the response as JSON\"}";
+  }
+  return json;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const Config& config, std::string* error) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = hie::MakeTlsChannelCredentials(
+      {config.Get("tls-ca"), config.Get("tls-cert"), config.Get("tls-key")});
+  if (!creds.ok()) {
+    *error = std::string(creds.status().message());
+    return nullptr;
+  }
+  return grpc::CreateChannel(config.Get("target"), *creds);
+}
+
 namespace {
 
 namespace id = ::hie::identity::v1;
@@ -139,26 +161,6 @@ constexpr const auto& RpcOf() {
 
 // --all stops after this many pages (and says so), so that a broad search cannot exhaust memory.
 constexpr int kMaxPages = 100;
-
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
-    return "{\"error\":\"cannot encode the response as JSON\"}";
-  }
-  return json;
-}
-
-std::shared_ptr<grpc::Channel> MakeChannel(const Config& config, std::string* error) {
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = hie::MakeTlsChannelCredentials(
-      {config.Get("tls-ca"), config.Get("tls-cert"), config.Get("tls-key")});
-  if (!creds.ok()) {
-    *error = std::string(creds.status().message());
-    return nullptr;
-  }
-  return grpc::CreateChannel(config.Get("target"), *creds);
-}
 
 // A response with pages (a list RPC): --all follows its tokens.
 template <typename Req, typename Resp>
@@ -599,6 +601,14 @@ int Perform(Session& session, const HealthCheck& check) {
   return Health(session.config(), check, session.timeout(), session.json());
 }
 int Perform(Session& session, const BulkRegister&) { return RegisterFile(session); }
+int Perform(Session& session, OutsideRecordsQuery& query) {
+  return QueryOutsideRecords(session.config(), query, session.timeout(), session.json(),
+                             session.NewId());
+}
+int Perform(Session& session, DocumentRetrieval& retrieval) {
+  return RetrieveToFile(session.config(), retrieval, session.timeout(), session.json(),
+                        session.NewId());
+}
 template <typename Req, typename Resp>
 int Perform(Session& session, UnaryCall<Req, Resp>& call) {
   return session.Call(RpcOf<Req, Resp>(), call);

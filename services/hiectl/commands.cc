@@ -24,6 +24,7 @@
 #include "services/hiectl/consent_commands.h"
 #include "services/hiectl/exchange_commands.h"
 #include "services/hiectl/flag_values.h"
+#include "services/hiectl/gateway_commands.h"
 #include "services/hiectl/render.h"
 
 namespace hie::hiectl {
@@ -337,6 +338,7 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user, absl::Tim
   AddAuditCommands(now, specs);
   AddConsentCommands(now, specs);
   AddExchangeCommands(default_user, specs);
+  AddGatewayCommands(specs);
   return specs;
 }
 

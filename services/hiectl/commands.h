@@ -31,6 +31,7 @@
 #include "hie/audit/v1/audit.pb.h"
 #include "hie/common/v1/common.pb.h"
 #include "hie/consent/v1/consent.pb.h"
+#include "hie/gateway/v1/gateway.pb.h"
 #include "hie/identity/v1/identity.pb.h"
 #include "hie/locator/v1/locator.pb.h"
 #include "hie/registry/v1/registry.pb.h"
@@ -100,10 +101,23 @@ struct HealthCheck {
 // file and the bulk flags (--parallel, --encoding, --validate-only) itself.
 struct BulkRegister {};
 
+// `outside-records`: the gateway's FindOutsideRecords (a stream), printed member by member as
+// the answers arrive, then the summary (gateway_commands.h).
+struct OutsideRecordsQuery {
+  hie::gateway::v1::FindOutsideRecordsRequest request;  // context: purpose, user, role set
+};
+
+// `retrieve`: the gateway's RetrieveDocument into the file `out` (written whole or not at all:
+// a temporary file renamed once size and SHA-256 are checked against the header).
+struct DocumentRetrieval {
+  hie::gateway::v1::RetrieveDocumentRequest request;
+  std::string out;
+};
+
 // What running a command amounts to. A command over an RPC not listed here needs a new
 // alternative (and, in cli.cc, the RPC's stub method); the compiler points at both.
 using Action = std::variant<
-    HealthCheck, BulkRegister,
+    HealthCheck, BulkRegister, OutsideRecordsQuery, DocumentRetrieval,
     UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>,
     UnaryCall<id::ResolveRequest, id::ResolveResponse>,
     UnaryCall<id::SearchPersonsRequest, id::SearchPersonsResponse>,

@@ -16,6 +16,7 @@
 //   - a merge then an unmerge of two persons leaves the query's answer as before;
 //   - Node's @grpc/grpc-js (node/gateway_client.js) checks the wire contract.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -329,6 +330,30 @@ TEST_F(GatewayE2eTest, FederatesAcrossMemberProcessesWithinTheDeadline) {
   // Bob's document is not Ann's: NOT_FOUND, as for an unknown one.
   EXPECT_EQ(Retrieve("clinic-a", "clinic-b", "clinic-b-bob-1").status.error_code(),
             grpc::StatusCode::NOT_FOUND);
+
+  // The same through hiectl, as a clinic's staff would use it.
+  const TlsFiles files = hie::testing::TestCertFiles("clinic-a");
+  const std::vector<std::string> as_clinic_a = {"--target=" + gateway_->address(),
+                                                "--tls-ca=" + files.ca_file,
+                                                "--tls-cert=" + files.cert_file,
+                                                "--tls-key=" + files.key_file,
+                                                "--user=dr-ada",
+                                                "--local-id=a-ann"};
+  std::vector<std::string> argv = {HIE_HIECTL_BIN, "outside-records", "--timeout=2s"};
+  argv.insert(argv.end(), as_clinic_a.begin(), as_clinic_a.end());
+  std::string out;
+  ASSERT_EQ(RunCommand(argv, &out).value_or(-1), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("clinic-b (Clinic b): ok, 2 entries"));
+  EXPECT_THAT(out, ::testing::HasSubstr("clinic-b-note-2"));  // the key to retrieve it with
+  EXPECT_THAT(out, ::testing::HasSubstr("circuit-open"));
+  EXPECT_THAT(out, ::testing::HasSubstr("PARTIAL"));
+  argv = {HIE_HIECTL_BIN, "retrieve", "--member-org=clinic-b", "--key=clinic-b-note-2",
+          "--out=" + sandbox_->Path("note.txt")};
+  argv.insert(argv.end(), as_clinic_a.begin(), as_clinic_a.end());
+  out.clear();
+  ASSERT_EQ(RunCommand(argv, &out).value_or(-1), 0) << out;
+  std::ifstream written(sandbox_->Path("note.txt"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(written), {}), Content("clinic-b-note-2"));
 
   // An operator certificate reads no documents.
   Answer op = Find("operator", "a-ann");

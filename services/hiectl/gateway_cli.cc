@@ -1,0 +1,125 @@
+#include "services/hiectl/gateway_cli.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "hie/gateway/v1/gateway.grpc.pb.h"
+#include "services/common/status.h"
+#include "services/common/text.h"
+#include "services/hiectl/gateway_commands.h"
+#include "services/hiectl/render.h"
+
+namespace hie::hiectl {
+namespace {
+
+namespace gv1 = ::hie::gateway::v1;
+
+void Prepare(grpc::ClientContext* context, absl::Duration timeout, const std::string& request_id) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context->AddMetadata("x-request-id", request_id);
+}
+
+int Failed(const char* rpc, const grpc::Status& status, const std::string& request_id) {
+  std::cerr << "hiectl: " << rpc << " failed: " << GrpcCodeName(status.error_code()) << ": "
+            << status.error_message() << " (request id " << request_id << ")\n";
+  return ExitCodeForGrpcCode(status.error_code());
+}
+
+std::unique_ptr<gv1::MemberGateway::Stub> Connect(const Config& config) {
+  std::string error;
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(config, &error);
+  if (channel == nullptr) {
+    std::cerr << "hiectl: " << error << "\n";
+    return nullptr;
+  }
+  return gv1::MemberGateway::NewStub(channel);
+}
+
+}  // namespace
+
+int QueryOutsideRecords(const Config& config, OutsideRecordsQuery& query, absl::Duration timeout,
+                        bool json, const std::string& request_id) {
+  query.request.mutable_context()->set_request_id(request_id);
+  std::unique_ptr<gv1::MemberGateway::Stub> stub = Connect(config);
+  if (stub == nullptr) return 2;
+  grpc::ClientContext context;
+  Prepare(&context, timeout, request_id);
+  auto reader = stub->FindOutsideRecords(&context, query.request);
+  gv1::FindOutsideRecordsResponse message;
+  while (reader->Read(&message)) {
+    if (json) {
+      std::cout << ToJson(message) << "\n";
+    } else if (message.has_member_result()) {
+      std::cout << RenderMemberResult(message.member_result());
+    } else {
+      std::cout << RenderQuerySummary(message.summary());
+    }
+    std::cout.flush();  // each member as it answers
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return Failed("FindOutsideRecords", status, request_id);
+  return 0;
+}
+
+int RetrieveToFile(const Config& config, DocumentRetrieval& retrieval, absl::Duration timeout,
+                   bool json, const std::string& request_id) {
+  retrieval.request.mutable_context()->set_request_id(request_id);
+  std::unique_ptr<gv1::MemberGateway::Stub> stub = Connect(config);
+  if (stub == nullptr) return 2;
+  const std::string partial = retrieval.out + ".partial";
+  std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+  if (!file) {
+    std::cerr << "hiectl: cannot write " << PrintableText(partial) << "\n";
+    return 2;
+  }
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
+  grpc::ClientContext context;
+  Prepare(&context, timeout, request_id);
+  auto reader = stub->RetrieveDocument(&context, retrieval.request);
+  member::v1::RetrieveDocumentResponse message;
+  member::v1::DocumentHeader header;
+  int64_t size = 0;
+  while (reader->Read(&message)) {
+    if (message.has_header()) {
+      header = message.header();
+      continue;
+    }
+    size += static_cast<int64_t>(message.chunk().size());
+    EVP_DigestUpdate(sha.get(), message.chunk().data(), message.chunk().size());
+    file.write(message.chunk().data(), static_cast<std::streamsize>(message.chunk().size()));
+  }
+  grpc::Status status = reader->Finish();
+  file.close();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  EVP_DigestFinal_ex(sha.get(), digest, &digest_size);
+  const bool sha256 = header.hash().algorithm() == registry::ContentHash::ALGORITHM_SHA256;
+  if (status.ok() && (!file || size != header.size_bytes() ||
+                      (sha256 && header.hash().digest() !=
+                                     std::string(reinterpret_cast<char*>(digest), digest_size)))) {
+    status = grpc::Status(grpc::StatusCode::DATA_LOSS,
+                          "the content differs from its header's size or SHA-256");
+  }
+  if (!status.ok() || std::rename(partial.c_str(), retrieval.out.c_str()) != 0) {
+    std::remove(partial.c_str());
+    if (status.ok()) status = grpc::Status(grpc::StatusCode::INTERNAL, "cannot rename the file");
+    return Failed("RetrieveDocument", status, request_id);
+  }
+  if (json) {
+    std::cout << ToJson(header) << "\n";
+  } else {
+    std::cout << KeyValues({{"document", header.unique_id()},
+                            {"type", header.mime_type()},
+                            {"size", absl::StrCat(size, " bytes (as the header says)")},
+                            {"sha-256", absl::StrCat(Hex(header.hash().digest()), " (checked)")},
+                            {"written to", retrieval.out}});
+  }
+  return 0;
+}
+
+}  // namespace hie::hiectl

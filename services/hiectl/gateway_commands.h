@@ -1,0 +1,42 @@
+#pragma once
+
+// The member clinic's commands of hiectl's command table, through the hub's gateway
+// (hie-gateway, hie.gateway.v1.MemberGateway, default localhost:7000):
+//   outside-records   "what records exist for my patient outside my clinic?" (FindOutsideRecords:
+//                     one block per member as its answer arrives, then the per-member summary)
+//   retrieve          one of those documents into a file (RetrieveDocument)
+// They connect with a member's certificate (default var/certs/clinic-a.pem/.key: the clinic is
+// the certificate's organisation, never a flag) and name the clinician the records are
+// disclosed to (--user, --role) and the purpose (treatment, or emergency with
+// --break-glass-id). Pure: flags -> requests, messages -> text; errors are INVALID_ARGUMENT
+// naming the flag.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "hie/gateway/v1/gateway.pb.h"
+#include "services/common/config.h"
+#include "services/hiectl/commands.h"
+
+namespace hie::hiectl {
+
+inline constexpr char kGatewayTarget[] = "localhost:7000";  // services/gateway/main.cc
+
+void AddGatewayCommands(std::vector<CommandSpec>& specs);
+
+// outside-records: --local-id, --user (required), --role, --purpose, --break-glass-id,
+// --member (repeatable), --max-per-member.
+[[nodiscard]] absl::StatusOr<hie::gateway::v1::FindOutsideRecordsRequest>
+BuildFindOutsideRecordsRequest(const Config& flags);
+// retrieve: --local-id, --member-org, --key (required), --repository, and the clinician flags.
+[[nodiscard]] absl::StatusOr<hie::gateway::v1::RetrieveDocumentRequest>
+BuildRetrieveDocumentRequest(const Config& flags);
+
+// One member's answer: a heading (member, status, entries, latency, detail) and its entries
+// (created, class, title, where from, the retrieve command's --member-org and --key).
+std::string RenderMemberResult(const hie::gateway::v1::MemberResult& result);
+// The last message: one row per member, then the totals and the request id.
+std::string RenderQuerySummary(const hie::gateway::v1::QuerySummary& summary);
+
+}  // namespace hie::hiectl

@@ -1,0 +1,125 @@
+// The member clinic's commands (outside-records, retrieve): flags -> requests, flag errors
+// naming the flag, and the text a clinician reads (each member's block, the summary).
+
+#include "services/hiectl/gateway_commands.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <variant>
+
+#include "services/hiectl/commands.h"
+
+namespace hie::hiectl {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+namespace cm = ::hie::common::v1;
+namespace gv1 = ::hie::gateway::v1;
+
+absl::StatusOr<Action> PlanOf(const std::string& command, const std::vector<std::string>& args) {
+  static const std::vector<CommandSpec>* specs = new std::vector<CommandSpec>(CommandSpecs("jdoe"));
+  for (const CommandSpec& spec : *specs) {
+    if (spec.name != command) continue;
+    SplitArgs split = SplitCommandLine(args, spec.keys, spec.repeatable);
+    absl::StatusOr<Config> flags = LoadFlags(spec.keys, split.flags, nullptr, spec.own_keys);
+    if (!flags.ok()) return flags.status();
+    return spec.plan(*flags, split.positionals);
+  }
+  return absl::NotFoundError(command);
+}
+
+TEST(GatewayCommandsTest, OutsideRecordsNamesTheClinicianAndThePurpose) {
+  absl::StatusOr<Action> action =
+      PlanOf("outside-records", {"--local-id=mrn-1", "--user=dr-ada", "--member=clinic-b",
+                                 "--member", "clinic-c", "--max-per-member=50"});
+  ASSERT_TRUE(action.ok()) << action.status();
+  const auto* query = std::get_if<OutsideRecordsQuery>(&*action);
+  ASSERT_NE(query, nullptr);
+  const gv1::FindOutsideRecordsRequest& r = query->request;
+  EXPECT_EQ(r.local_id(), "mrn-1");
+  EXPECT_EQ(r.context().user_id(), "dr-ada");
+  EXPECT_EQ(r.context().user_role(), cm::ROLE_CLINICIAN);
+  EXPECT_EQ(r.context().purpose_of_use(), cm::PURPOSE_OF_USE_TREATMENT);
+  EXPECT_THAT(r.member_orgs(), ElementsAre("clinic-b", "clinic-c"));
+  EXPECT_EQ(r.max_results_per_member(), 50);
+}
+
+TEST(GatewayCommandsTest, MissingOrBadFlagsAreNamed) {
+  auto error = [](const std::vector<std::string>& args) {
+    absl::StatusOr<Action> action = PlanOf("outside-records", args);
+    EXPECT_EQ(action.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(action.status().message());
+  };
+  EXPECT_THAT(error({"--local-id=mrn-1"}), HasSubstr("--user"));
+  EXPECT_THAT(error({"--user=dr-ada"}), HasSubstr("--local-id"));
+  EXPECT_THAT(error({"--user=dr-ada", "--local-id=m", "--purpose=lunch"}), HasSubstr("--purpose"));
+  EXPECT_THAT(error({"--user=dr-ada", "--local-id=m", "--max-per-member=5000"}),
+              HasSubstr("--max-per-member"));
+  absl::StatusOr<Action> retrieve =
+      PlanOf("retrieve", {"--user=dr-ada", "--local-id=m", "--member-org=clinic-b", "--key=k"});
+  EXPECT_THAT(retrieve.status().message(), HasSubstr("--out"));
+}
+
+TEST(GatewayCommandsTest, RetrieveBuildsTheRequestAndKeepsTheFile) {
+  absl::StatusOr<Action> action =
+      PlanOf("retrieve", {"--user=dr-ada", "--local-id=m", "--member-org=clinic-b", "--key=k-1",
+                          "--out=/tmp/doc", "--purpose=emergency", "--break-glass-id=bg-1"});
+  ASSERT_TRUE(action.ok()) << action.status();
+  const auto* retrieval = std::get_if<DocumentRetrieval>(&*action);
+  ASSERT_NE(retrieval, nullptr);
+  EXPECT_EQ(retrieval->out, "/tmp/doc");
+  EXPECT_EQ(retrieval->request.member_org(), "clinic-b");
+  EXPECT_EQ(retrieval->request.retrieve_key(), "k-1");
+  EXPECT_EQ(retrieval->request.context().purpose_of_use(), cm::PURPOSE_OF_USE_EMERGENCY);
+  EXPECT_EQ(retrieval->request.context().break_glass_id(), "bg-1");
+}
+
+TEST(GatewayRenderTest, AMemberBlockShowsWhatToRetrieveAndWhereItCameFrom) {
+  gv1::MemberResult r;
+  r.set_member_org("clinic-b");
+  r.set_member_display_name("Clinic B");
+  r.set_status(gv1::MEMBER_STATUS_OK);
+  r.mutable_latency()->set_nanos(12'000'000);
+  registry::DocumentEntry* e = r.add_entries();
+  e->mutable_class_code()->set_code("11488-4");
+  e->mutable_class_code()->set_display("Consult note");
+  e->set_title("Cardiology consult");
+  e->mutable_location()->set_member_org("clinic-b");
+  e->mutable_location()->set_retrieve_key("note-7");
+  r.add_entry_sources(gv1::ENTRY_SOURCE_REGISTRY_AND_MEMBER);
+  const std::string text = RenderMemberResult(r);
+  EXPECT_THAT(text, HasSubstr("clinic-b (Clinic B): ok, 1 entry, 12 ms"));
+  EXPECT_THAT(text, HasSubstr("Consult note"));
+  EXPECT_THAT(text, HasSubstr("registry+live"));
+  EXPECT_THAT(text, HasSubstr("note-7"));
+
+  gv1::MemberResult dead;
+  dead.set_member_org("clinic-e");
+  dead.set_status(gv1::MEMBER_STATUS_TIMEOUT);
+  EXPECT_THAT(RenderMemberResult(dead), HasSubstr("clinic-e: timeout, 0 entries"));
+}
+
+TEST(GatewayRenderTest, TheSummarySaysWhenTheAnswerIsPartial) {
+  gv1::QuerySummary s;
+  s.set_request_id("gw-1");
+  s.set_members_total(2);
+  s.set_members_ok(1);
+  s.set_members_timeout(1);
+  s.set_partial(true);
+  gv1::MemberSummary* row = s.add_members();
+  row->set_member_org("clinic-e");
+  row->set_status(gv1::MEMBER_STATUS_TIMEOUT);
+  const std::string text = RenderQuerySummary(s);
+  EXPECT_THAT(text, HasSubstr("clinic-e"));
+  EXPECT_THAT(text, HasSubstr("PARTIAL"));
+  EXPECT_THAT(text, HasSubstr("request id gw-1"));
+  s.set_partial(false);
+  EXPECT_THAT(RenderQuerySummary(s), Not(HasSubstr("PARTIAL")));
+}
+
+}  // namespace
+}  // namespace hie::hiectl
