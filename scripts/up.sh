@@ -6,7 +6,9 @@
 # population from five clinics, and shows a search with its explanation and a review task; then
 # a consent directive changing a decision, the audit trail of it, and the audit chain verified;
 # the document registry answering, and the record locator answering where a patient's records
-# are (learnt from identity's feed).
+# are (learnt from identity's feed). Then the gateway and five member clinics sharing that
+# population (one slow, one never answering): a federated query as a clinic makes it, with the
+# per-member summary; one consent denial; one merge undone.
 # Safe to run twice: services already running are restarted on the new build.
 # Stop everything with scripts/down.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,20 +25,25 @@ log "PostgreSQL: $pg_dsn"
 log "Redis: $redis_addr"
 
 mkdir -p "$HIE_VAR/run" "$HIE_VAR/log"
-# start_service NAME PORT METRICS_PORT [extra flags...]
-start_service() {
-  local name="$1" port="$2" metrics_port="$3"; shift 3
+# start_process NAME BINARY SERVER_CERT PORT METRICS_PORT [extra flags...]: restarted when running.
+start_process() {
+  local name="$1" binary="$2" cert="$3" port="$4" metrics_port="$5"; shift 5
   local pidfile="$HIE_VAR/run/$name.pid"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     kill "$(cat "$pidfile")"
     while kill -0 "$(cat "$pidfile")" 2>/dev/null; do sleep 0.1; done
   fi
-  nohup "$HIE_BUILD_DIR/services/$name/hie-$name" --listen="127.0.0.1:$port" \
+  nohup "$binary" --listen="127.0.0.1:$port" \
     --metrics-listen="127.0.0.1:$metrics_port" --tls-ca="$certs/ca.pem" \
-    --tls-cert="$certs/$name.pem" --tls-key="$certs/$name.key" "$@" \
+    --tls-cert="$certs/$cert.pem" --tls-key="$certs/$cert.key" "$@" \
     >>"$HIE_VAR/log/$name.log" 2>&1 &
   echo $! >"$pidfile"
   log "$name: started (pid $!, port $port, metrics $metrics_port, log var/log/$name.log)"
+}
+# start_service NAME PORT METRICS_PORT [extra flags...]
+start_service() {
+  local name="$1"; shift
+  start_process "$name" "$HIE_BUILD_DIR/services/$name/hie-$name" "$name" "$@"
 }
 # Matching parameters trained offline (hie-mpi train), as a deployment would on a sample of its
 # own records; here a synthetic sample of another seed than the demo population.
@@ -142,7 +149,98 @@ for _ in $(seq 1 50); do
 done
 "$hiectl" locate "${tls[@]}" --source="$org:$local_id"
 
+# --- Member clinics and the gateway (issue 14) ---------------------------------------------------
+# Five hie-member nodes share the demo population (the same generator, persons and seed as
+# records.csv: each holds its clinic's patients, with a few documents each), feed their patients
+# and publish their documents through the gateway. clinic-d answers 150 ms late; clinic-e
+# black-holes every data call (accepts it, never answers).
+orgs=(clinic-a clinic-b clinic-c clinic-d clinic-e)
+members_csv="$HIE_VAR/gateway-members.csv"
+: >"$members_csv"
+for i in "${!orgs[@]}"; do
+  letter="${orgs[$i]#clinic-}"
+  echo "${orgs[$i]},localhost:$((7101 + i)),active,1000,Clinic ${letter^^}" >>"$members_csv"
+done
+start_service gateway 7000 9400 --members="$members_csv" \
+  --client-cert="$certs/gateway-client.pem" --client-key="$certs/gateway-client.key"
+for _ in $(seq 1 100); do
+  "$hiectl" health --target=localhost:7000 "${tls[@]}" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+declare -A feeds_before
+for i in "${!orgs[@]}"; do
+  org="${orgs[$i]}"
+  feeds_before[$org]="$(grep -c hub_feed_done "$HIE_VAR/log/member-$org.log" 2>/dev/null || true)"
+  faults=()
+  [ "$org" = clinic-d ] && faults=(--fault-latency-ms=150)
+  [ "$org" = clinic-e ] && faults=(--fault-black-hole=true)
+  start_process "member-$org" "$HIE_BUILD_DIR/services/member/hie-member" "$org-endpoint" \
+    $((7101 + i)) $((9501 + i)) --org="$org" --generate-patients=300 --seed=2026 \
+    --population-orgs="$(IFS=,; echo "${orgs[*]}")" --hub=localhost:7000 \
+    --client-cert="$certs/$org.pem" --client-key="$certs/$org.key" "${faults[@]}"
+done
+for org in "${orgs[@]}"; do
+  for _ in $(seq 1 300); do
+    [ "$(grep -c hub_feed_done "$HIE_VAR/log/member-$org.log" 2>/dev/null || true)" -gt \
+      "${feeds_before[$org]:-0}" ] && break
+    sleep 0.2
+  done
+  log "$org: $(grep hub_feed_done "$HIE_VAR/log/member-$org.log" | tail -n 1 \
+    | grep -o '"patients_fed":[0-9]*,"patients_failed":[0-9]*,"documents_published":[0-9]*')"
+done
+
+# The person of clinic-a's patients with records at the most clinics (the population's truth).
+read -r q_person q_local < <(awk -F, 'NR == FNR { if (FNR > 1) person[$1] = $2; next }
+  FNR > 1 { p = person[$1]; if (!((p, $2) in seen)) { seen[p, $2] = 1; n[p]++ }
+            if ($2 == "clinic-a" && !(p in id)) id[p] = $3 }
+  END { for (p in id) if (n[p] > best || (n[p] == best && id[p] < pick)) {
+          best = n[p]; pick = id[p]; who = p }
+        print who, pick }' "$demo/truth.csv" "$demo/records.csv")
+sources="$(awk -F, -v who="$q_person" 'NR == FNR { if ($2 == who) mine[$1] = 1; next }
+  ($1 in mine) { printf "%s%s:%s", sep, $2, $3; sep = "," }' "$demo/truth.csv" "$demo/records.csv")"
+records="$(tr ',' '\n' <<<"$sources" | wc -l)"
+for _ in $(seq 1 100); do  # the locator follows the registry's feed
+  [ "$("$hiectl" locate "${tls[@]}" --source="$sources" --json | grep -o '"document_count"' \
+    | wc -l)" -ge "$records" ] && break
+  sleep 0.2
+done
+clinic_a=(--tls-ca="$certs/ca.pem" --tls-cert="$certs/clinic-a.pem" --tls-key="$certs/clinic-a.key")
+log "a clinician at clinic-a asks for patient clinic-a/$q_local's records at the other members"
+log "  ($records records at the HIE; a 2 s deadline; clinic-e never answers):"
+"$hiectl" outside-records "${clinic_a[@]}" --local-id="$q_local" --user=dr-demo --timeout=2s
+
+log "the patient refuses clinic-a access to clinic-b's records (privacy officer); asked again,"
+log "  clinic-b is not contacted at all:"
+directive="$("$hiectl" consent directive create "${po[@]}" --json --org=clinic-a \
+  --local-id="$q_local" --effect=deny --actor-org=clinic-a --custodian=clinic-b \
+  --from="$(date -u +%FT%TZ)" --comment="demo: no clinic-b records to clinic-a" \
+  | grep -o '"directive_id":"[^"]*"' | cut -d'"' -f4)"
+"$hiectl" outside-records "${clinic_a[@]}" --local-id="$q_local" --user=dr-demo --timeout=2s \
+  | tail -n 9
+"$hiectl" consent directive revoke "$directive" "${po[@]}" --reason="demo over" >/dev/null
+
+# A merge and its undoing: another person's records join the answer, then leave it again.
+other="$(awk -F, 'NR > 1 && $2 == "clinic-b" { print $3; exit }' "$demo/records.csv")"
+person_of() {
+  "$hiectl" resolve "${tls[@]}" --org="$1" --local-id="$2" --json \
+    | grep -o '"person_id":"[^"]*"' | head -n 1 | cut -d'"' -f4
+}
+survivor="$(person_of clinic-a "$q_local")"
+merged="$(person_of clinic-b "$other")"
+if [ -n "$survivor" ] && [ -n "$merged" ] && [ "$survivor" != "$merged" ]; then
+  log "an operator merges person $merged into $survivor (by mistake), then undoes it:"
+  event="$("$hiectl" merge "${tls[@]}" --json --survivor="$survivor" --merged="$merged" --force \
+    --reason="demo: wrong merge" | grep -o '"merge_event_id":"[^"]*"' | cut -d'"' -f4)"
+  "$hiectl" outside-records "${clinic_a[@]}" --local-id="$q_local" --user=dr-demo --timeout=2s \
+    | grep ' members: '
+  "$hiectl" unmerge "${tls[@]}" --event="$event" --reason="demo: undo" >/dev/null
+  log "after the unmerge, the answer is as before:"
+  "$hiectl" outside-records "${clinic_a[@]}" --local-id="$q_local" --user=dr-demo --timeout=2s \
+    | grep ' members: '
+fi
+
 log "HL7 v2 ADT feed: MLLP with mutual TLS on 127.0.0.1:2575 (member certificates)"
+log "gateway: localhost:7000 (member certificates); members: localhost:7101-7105"
 log "metrics: curl http://127.0.0.1:9401/metrics (identity), 9402 (locator), 9403 (registry),"
-log "  9404 (consent), 9405 (audit)"
+log "  9404 (consent), 9405 (audit), 9400 (gateway), 9501-9505 (members)"
 log "the hub is up; try: $hiectl --help   (stop it with scripts/down.sh)"
