@@ -43,24 +43,37 @@ void AuditRefusal(HubServices& hub, const PeerIdentity& peer, const std::string&
   (void)hub.Record({std::move(e)}, absl::Now() + absl::Seconds(2));
 }
 
-// A server stream written from a worker thread (the use case's), which waits for each write to
-// complete; the client's cancellation wakes it. `Sink` is the use case's port (ResultStream,
+// A server stream written from a worker thread (the use case's), one write in flight: Write
+// waits for the previous write to complete, then starts this one and returns, so that the
+// worker prepares the next message (a member's next chunk, the next result) while this one is
+// sent. The client's cancellation wakes it. `Sink` is the use case's port (ResultStream,
 // RetrievalSink), whose Write this implements.
 template <typename Message, typename Sink>
 class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, public Sink {
  public:
   bool Write(const Message& message) override {
     std::unique_lock lock(mu_);
+    written_.wait(lock, [&] { return !writing_ || cancelled_; });
     if (cancelled_ || failed_) return false;
     pending_ = message;
     writing_ = true;
     this->StartWrite(&pending_);
-    written_.wait(lock, [&] { return !writing_ || cancelled_; });
-    return !cancelled_ && !failed_;
+    return true;
   }
 
-  // Once, from the worker's thread; nothing touches the reactor after.
-  void End(const absl::Status& status) { this->Finish(ToGrpcStatus(status)); }
+  // Once, from the worker's thread, after the last write completed; nothing touches the
+  // reactor after.
+  void End(const absl::Status& status) {
+    bool failed;
+    {
+      std::unique_lock lock(mu_);
+      written_.wait(lock, [&] { return !writing_ || cancelled_; });
+      failed = failed_;
+    }
+    this->Finish(failed && status.ok()
+                     ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away")
+                     : ToGrpcStatus(status));
+  }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mu_);
@@ -78,7 +91,7 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
  private:
   std::mutex mu_;
   std::condition_variable written_;
-  Message pending_;
+  Message pending_;  // the write in flight
   bool writing_ = false;
   bool cancelled_ = false;
   bool failed_ = false;
