@@ -16,7 +16,7 @@
 #               ASan+UBSan+LeakSanitizer against the same servers.
 #               Suppressions: scripts/sanitizer-suppressions/.
 #   fuzzing     clang build of the libFuzzer targets (csv_fuzz, hl7_fuzz, audit_fuzz, consent_fuzz,
-#               registry_fuzz, locator_fuzz, member_data_fuzz; ASan+UBSan) in build-fuzz; each runs every input of
+#               registry_fuzz, locator_fuzz, member_data_fuzz, gateway_fuzz; ASan+UBSan) in build-fuzz; each runs every input of
 #               its committed corpus once, whole, then mutates for HIE_FUZZ_SECONDS (default 90),
 #               over a copy in var/fuzz/<target>/corpus (the repository is not modified). Any
 #               crash, leak, timeout (-timeout=10 s per input), memory blow-up
@@ -141,6 +141,7 @@ fuzzers=(
   "registry_fuzz services/registry/registry_fuzz services/registry/fuzz_corpus -"
   "locator_fuzz services/locator/locator_fuzz services/locator/fuzz_corpus -"
   "member_data_fuzz services/member/member_data_fuzz services/member/fuzz_corpus -"
+  "gateway_fuzz services/gateway/gateway_fuzz services/gateway/fuzz_corpus -"
 )
 run_fuzzer() {  # name program corpus dict; writes $HIE_VAR/fuzz/<name>/{fuzz.log,exit}
   local name=$1 program="$fuzz_dir/$2" corpus="$HIE_ROOT/$3" dict=$4 work="$HIE_VAR/fuzz/$1"
