@@ -113,6 +113,36 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& ctx) {
              : absl::FromChrono(ctx.deadline());
 }
 
+// A member-facing stream: the caller's certificate, then `run(peer, request_id, deadline,
+// reactor)` on the worker pool; a PERMISSION_DENIED outcome is audited as a refusal (`action`),
+// every outcome is logged (`log_event`: ids and the code only).
+template <typename Reactor, typename Run>
+Reactor* StartStream(grpc::CallbackServerContext* ctx, HubServices& hub, WorkerPool& workers,
+                     const char* action, const char* log_event, Run run) {
+  auto* reactor = new Reactor();
+  const std::string request_id = NewId("gw");
+  absl::StatusOr<PeerIdentity> peer = CallerOf(*ctx);
+  if (!peer.ok()) {
+    reactor->End(peer.status());
+    return reactor;
+  }
+  const absl::Time deadline = DeadlineOf(*ctx);
+  const bool queued = workers.TrySubmit(
+      [&hub, reactor, peer = *peer, request_id, deadline, action, log_event, run] {
+        const absl::Status status = run(peer, request_id, deadline, *reactor);
+        if (absl::IsPermissionDenied(status)) AuditRefusal(hub, peer, request_id, action, status);
+        Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, log_event,
+            {{"request_id", request_id},
+             {"org", peer.org},
+             {"code", GrpcCodeName(ToGrpcStatus(status).error_code())}});
+        reactor->End(status);
+      });
+  if (!queued) {
+    reactor->End(absl::ResourceExhaustedError("the gateway is at capacity; retry with backoff"));
+  }
+  return reactor;
+}
+
 }  // namespace
 
 MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, HubWrites* writes, MemberCalls* members,
@@ -131,74 +161,30 @@ MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, HubWrites* writes, Member
 
 grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>* MemberGatewayImpl::FindOutsideRecords(
     grpc::CallbackServerContext* ctx, const v1::FindOutsideRecordsRequest* request) {
-  auto* reactor = new FindReactor();
-  const std::string request_id = NewId("gw");
-  absl::StatusOr<PeerIdentity> peer = CallerOf(*ctx);
-  if (!peer.ok()) {
-    reactor->End(peer.status());
-    return reactor;
-  }
-  const absl::Time deadline = DeadlineOf(*ctx);
-  const bool queued =
-      workers_->TrySubmit([this, reactor, request, peer = *peer, request_id, deadline] {
-        absl::StatusOr<common::v1::RequestContext> context =
-            MemberQueryContext(peer, request->context(), request_id, absl::Now());
-        absl::Status status = context.status();
-        if (status.ok()) status = ValidateFindOutsideRecords(*request);
-        if (!status.ok()) {
-          if (absl::IsPermissionDenied(status)) {
-            AuditRefusal(*hub_, peer, request_id, "gateway.FindOutsideRecords", status);
-          }
-          reactor->End(status);
-          return;
-        }
-        status = RunFederatedQuery(*context, *request, deadline, *hub_, *members_, *reactor,
-                                   options_.query);
-        Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "find_outside_records",
-            {{"request_id", request_id},
-             {"org", peer.org},
-             {"code", GrpcCodeName(ToGrpcStatus(status).error_code())}});
-        reactor->End(status);
+  return StartStream<FindReactor>(
+      ctx, *hub_, *workers_, "gateway.FindOutsideRecords", "find_outside_records",
+      [this, request](const PeerIdentity& peer, const std::string& request_id, absl::Time deadline,
+                      FindReactor& out) -> absl::Status {
+        HIE_ASSIGN_OR_RETURN(common::v1::RequestContext context,
+                             MemberQueryContext(peer, request->context(), request_id, absl::Now()));
+        HIE_RETURN_IF_ERROR(ValidateFindOutsideRecords(*request));
+        return RunFederatedQuery(context, *request, deadline, *hub_, *members_, out,
+                                 options_.query);
       });
-  if (!queued) {
-    reactor->End(absl::ResourceExhaustedError("the gateway is at capacity; retry with backoff"));
-  }
-  return reactor;
 }
 
 grpc::ServerWriteReactor<member::v1::RetrieveDocumentResponse>* MemberGatewayImpl::RetrieveDocument(
     grpc::CallbackServerContext* ctx, const v1::RetrieveDocumentRequest* request) {
-  auto* reactor = new RetrieveReactor();
-  const std::string request_id = NewId("gw");
-  absl::StatusOr<PeerIdentity> peer = CallerOf(*ctx);
-  if (!peer.ok()) {
-    reactor->End(peer.status());
-    return reactor;
-  }
-  const absl::Time deadline = DeadlineOf(*ctx);
-  const bool queued =
-      workers_->TrySubmit([this, reactor, request, peer = *peer, request_id, deadline] {
-        absl::StatusOr<common::v1::RequestContext> context =
-            MemberQueryContext(peer, request->context(), request_id, absl::Now());
-        absl::Status status = context.status();
-        if (status.ok()) status = ValidateRetrieveDocument(*request);
-        if (status.ok()) {
-          status = RunRetrieval(*context, *request, deadline, *hub_, *retrieval_, *reactor,
-                                options_.retrieval);
-        }
-        if (absl::IsPermissionDenied(status)) {
-          AuditRefusal(*hub_, peer, request_id, "gateway.RetrieveDocument", status);
-        }
-        Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "retrieve_document",
-            {{"request_id", request_id},
-             {"org", peer.org},
-             {"code", GrpcCodeName(ToGrpcStatus(status).error_code())}});
-        reactor->End(status);
+  return StartStream<RetrieveReactor>(
+      ctx, *hub_, *workers_, "gateway.RetrieveDocument", "retrieve_document",
+      [this, request](const PeerIdentity& peer, const std::string& request_id, absl::Time deadline,
+                      RetrieveReactor& out) -> absl::Status {
+        HIE_ASSIGN_OR_RETURN(common::v1::RequestContext context,
+                             MemberQueryContext(peer, request->context(), request_id, absl::Now()));
+        HIE_RETURN_IF_ERROR(ValidateRetrieveDocument(*request));
+        return RunRetrieval(context, *request, deadline, *hub_, *retrieval_, out,
+                            options_.retrieval);
       });
-  if (!queued) {
-    reactor->End(absl::ResourceExhaustedError("the gateway is at capacity; retry with backoff"));
-  }
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* MemberGatewayImpl::GetCallerInfo(grpc::CallbackServerContext* ctx,
