@@ -3,15 +3,17 @@
 # organisation and client, into DIR (default var/certs). Idempotent: existing files are kept.
 #
 # Subject convention (read by services/common/tls.h): O = organisation id, OU = role
-# (service | member | operator | auditor), CN = holder name. Every certificate carries SAN
-# localhost and 127.0.0.1. A key has one usage: a server's certificate is serverAuth only, a
+# (service | member | operator | auditor | admin), CN = holder name. Every certificate carries
+# SAN localhost and 127.0.0.1. A key has one usage: a server's certificate is serverAuth only, a
 # caller's clientAuth only, so a stolen server key cannot call other services and a client key
 # cannot pose as a server. Hence two certificates for a party that is both:
 #   <service>            the service's server certificate (identity, gateway, ...)
 #   <service>-client     the same service calling another one (CN = the service's name)
 #   <member>             a member organisation's systems calling the hub (feeds, queries)
 #   <member>-endpoint    the member's MemberEndpoint server, which the gateway calls
-#   operator, auditor    HIE staff (clients only); auditor = the privacy officer
+#   operator, auditor, admin
+#                        HIE staff (clients only); auditor = the privacy officer, admin = the
+#                        HIE administrator (the gateway's AdminGateway)
 #   audit-signing.key    Ed25519 key hie-audit signs checkpoints with
 #
 # For development and tests only: keys are unencrypted and the CA key sits beside them.
@@ -51,6 +53,7 @@ for member in clinic-a clinic-b clinic-c clinic-d clinic-e; do
 done
 issue operator hie-operations operator clientAuth
 issue auditor hie-privacy auditor clientAuth
+issue admin hie-admin admin clientAuth
 # The audit service's checkpoint signing key (Ed25519; not a TLS key). A new file rotates the key:
 # hie-audit lists the old public keys for verification.
 if [ ! -f audit-signing.key ]; then

@@ -17,6 +17,7 @@
 #include "services/gateway/api/gateway_service.h"
 #include "services/gateway/api/hub_services.h"
 #include "services/gateway/api/member_fanout.h"
+#include "services/gateway/api/staff_gateway.h"
 #include "services/gateway/core/member_directory.h"
 
 namespace {
@@ -79,8 +80,21 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
   hie::WorkerPool worker_pool(rt.worker_threads(), rt.max_queued());
   hie::gateway::MemberGatewayOptions options;
   hie::gateway::GrpcMemberRetrieval retrieval(&member_channels);
-  hie::gateway::MemberGatewayImpl service(&hub, &hub, &calls, &retrieval, &worker_pool, options);
-  HIE_RETURN_IF_ERROR(rt.StartGrpc({&service}).status());
+  hie::gateway::MemberGatewayImpl service(&hub, &hub, &hub, &calls, &retrieval, &worker_pool,
+                                          options);
+  // The staff APIs (operators, privacy officers, admins): proxies to identity, consent, audit.
+  auto identity_stub = hie::identity::v1::IdentityService::NewStub(channels.identity);
+  auto consent_stub = hie::consent::v1::ConsentService::NewStub(channels.consent);
+  auto audit_stub = hie::audit::v1::AuditLog::NewStub(channels.audit);
+  const hie::gateway::StaffServices staff{.identity = identity_stub.get(),
+                                          .consent = consent_stub.get(),
+                                          .audit = audit_stub.get(),
+                                          .hub = &hub,
+                                          .breakers = &breakers,
+                                          .workers = &worker_pool};
+  hie::gateway::OperatorGatewayImpl operator_service(staff);
+  hie::gateway::AdminGatewayImpl admin_service(staff);
+  HIE_RETURN_IF_ERROR(rt.StartGrpc({&service, &operator_service, &admin_service}).status());
   return rt.ServeUntilTerminated();
 }
 

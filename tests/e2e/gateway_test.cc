@@ -11,7 +11,9 @@
 //   - a document retrieved through the gateway, byte for byte, after a DISCLOSURE record;
 //   - a certificate of clinic-a cannot publish for clinic-b nor read clinic-b's patient; an
 //     operator certificate cannot query or retrieve;
-//   - consent denial: the denied member is never contacted (its own log shows no request);
+//   - consent recorded, and revoked, by the patient's clinic through the gateway (another
+//     clinic cannot revoke it); a denial means the member is never contacted (its own log shows
+//     no request); a clinician's break-glass grant opens the records for that clinician only;
 //   - no audit record, no data: with hie-audit down the query releases nothing;
 //   - a merge then an unmerge of two persons leaves the query's answer as before;
 //   - Node's @grpc/grpc-js (node/gateway_client.js) checks the wire contract.
@@ -121,7 +123,7 @@ class GatewayE2eTest : public E2eTest {
     ASSERT_TRUE(audit_->Start().ok());
     consent_ =
         std::make_unique<ServiceProcess>(sandbox_.get(), "consent", HIE_CONSENT_BIN, "consent",
-                                         with({pg, "--identity=", "--audit=" + audit_->address(),
+                                         with({pg, identity, "--audit=" + audit_->address(),
                                                "--default-mode=opt-out", "--outbox-period=200ms"},
                                               client("consent")));
     ASSERT_TRUE(consent_->Start().ok());
@@ -234,9 +236,10 @@ class GatewayE2eTest : public E2eTest {
   };
 
   Answer Find(const std::string& cert, const std::string& local_id,
-              absl::Duration deadline = absl::Seconds(1)) {
+              absl::Duration deadline = absl::Seconds(1),
+              const cm::ClientContext& context = Clinician()) {
     gv1::FindOutsideRecordsRequest request;
-    *request.mutable_context() = Clinician();
+    *request.mutable_context() = context;
     request.set_local_id(local_id);
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
@@ -393,12 +396,14 @@ TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
   ASSERT_TRUE(before.status.ok()) << before.status.error_message();
   ASSERT_EQ(before.members.at("clinic-c").status(), gv1::MEMBER_STATUS_OK);
 
-  // The patient refuses clinic-a access to clinic-c's records (recorded by the privacy
-  // officer): clinic-c is reported denied and never contacted.
+  // The patient refuses clinic-a access to clinic-c's records; clinic-a's registrar records
+  // the choice through the gateway: clinic-c is reported denied and never contacted.
   namespace cv1 = ::hie::consent::v1;
-  auto consent = cv1::ConsentService::NewStub(consent_->Channel("auditor"));
-  cv1::CreateDirectiveRequest deny = WithContext(cv1::CreateDirectiveRequest());
-  *deny.mutable_directive()->mutable_patient() = Sid("clinic-a", "a-ann");
+  gv1::CreateConsentDirectiveRequest deny;
+  deny.mutable_context()->set_purpose_of_use(cm::PURPOSE_OF_USE_OPERATIONS);
+  deny.mutable_context()->set_user_id("registrar-1");
+  deny.mutable_context()->set_user_role(cm::ROLE_ADMINISTRATIVE_STAFF);
+  deny.mutable_directive()->mutable_patient()->set_local_id("a-ann");
   deny.mutable_directive()->set_effect(cv1::EFFECT_DENY);
   deny.mutable_directive()->add_actor_orgs("clinic-a");
   deny.mutable_directive()->add_custodian_orgs("clinic-c");
@@ -406,8 +411,18 @@ TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
       absl::ToUnixSeconds(absl::Now() - absl::Minutes(1)));
   deny.set_idempotency_key(NewRequestId());
   cv1::ConsentDirective directive;
-  grpc::Status s = consent->CreateDirective(Deadline().get(), deny, &directive);
+  grpc::Status s = Gateway("clinic-a")->CreateConsentDirective(Deadline().get(), deny, &directive);
   ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(directive.patient().org(), "clinic-a");
+  // clinic-b cannot see or revoke clinic-a's patient's directive.
+  gv1::RevokeConsentDirectiveRequest revoke;
+  *revoke.mutable_context() = deny.context();
+  revoke.set_directive_id(directive.directive_id());
+  revoke.set_reason("e2e: the patient withdrew the refusal");
+  revoke.set_idempotency_key(NewRequestId());
+  cv1::ConsentDirective revoked;
+  s = Gateway("clinic-b")->RevokeConsentDirective(Deadline().get(), revoke, &revoked);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
   const int c_calls = LogLines(members_["clinic-c"]->log_path(), "FindDocuments");
   ASSERT_GT(c_calls, 0);  // the first query reached it, and its log shows that
   Answer denied = Find("clinic-a", "a-ann", absl::Seconds(2));
@@ -419,6 +434,37 @@ TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
   EXPECT_EQ(LogLines(members_["clinic-c"]->log_path(), "FindDocuments"), c_calls);
   EXPECT_EQ(Retrieve("clinic-a", "clinic-c", "clinic-c-note-1").status.error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+
+  // In an emergency a clinic-a clinician breaks the glass: the grant opens clinic-c's records
+  // for that clinician alone, on the record.
+  gv1::BreakGlassRequest glass;
+  glass.mutable_context()->set_purpose_of_use(cm::PURPOSE_OF_USE_EMERGENCY);
+  glass.mutable_context()->set_user_id("dr-ada");
+  glass.mutable_context()->set_user_role(cm::ROLE_CLINICIAN);
+  glass.set_local_id("a-ann");
+  glass.set_reason("e2e: unconscious, allergies unknown");
+  glass.set_reason_code(cv1::BREAK_GLASS_REASON_PATIENT_UNABLE_TO_CONSENT);
+  glass.set_idempotency_key(NewRequestId());
+  gv1::BreakGlassResponse grant;
+  s = Gateway("clinic-a")->BreakGlass(Deadline().get(), glass, &grant);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  cm::ClientContext emergency = Clinician();
+  emergency.set_purpose_of_use(cm::PURPOSE_OF_USE_EMERGENCY);
+  emergency.set_break_glass_id(grant.grant_id());
+  Answer glass_broken;
+  for (const absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until;) {
+    glass_broken = Find("clinic-a", "a-ann", absl::Seconds(2), emergency);
+    if (glass_broken.members["clinic-c"].status() == gv1::MEMBER_STATUS_OK) break;
+    absl::SleepFor(absl::Milliseconds(200));  // consent's decision view catches up
+  }
+  ASSERT_TRUE(glass_broken.status.ok()) << glass_broken.status.error_message();
+  EXPECT_EQ(glass_broken.members["clinic-c"].status(), gv1::MEMBER_STATUS_OK)
+      << glass_broken.members["clinic-c"].detail();
+  cm::ClientContext someone_else = emergency;
+  someone_else.set_user_id("dr-bob");  // the grant is dr-ada's
+  Answer not_theirs = Find("clinic-a", "a-ann", absl::Seconds(2), someone_else);
+  EXPECT_NE(not_theirs.members["clinic-c"].status(), gv1::MEMBER_STATUS_OK);
+  EXPECT_EQ(not_theirs.members["clinic-c"].entries_size(), 0);
 
   // No audit record, no data: hie-audit down, nothing is released.
   audit_->Kill9();
@@ -481,6 +527,19 @@ TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
   for (const std::string org : {"clinic-b", "clinic-c"}) {
     EXPECT_EQ(after.members[org].status(), denied.members[org].status()) << org;
   }
+
+  // clinic-a revokes the refusal at the patient's request: clinic-c answers again.
+  revoke.set_idempotency_key(NewRequestId());
+  s = Gateway("clinic-a")->RevokeConsentDirective(Deadline().get(), revoke, &revoked);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(revoked.state(), cv1::DIRECTIVE_STATE_REVOKED);
+  Answer permitted;
+  for (const absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until;) {
+    permitted = Find("clinic-a", "a-ann", absl::Seconds(2));
+    if (permitted.members["clinic-c"].status() == gv1::MEMBER_STATUS_OK) break;
+    absl::SleepFor(absl::Milliseconds(200));  // consent's decision view catches up
+  }
+  EXPECT_EQ(permitted.members["clinic-c"].status(), gv1::MEMBER_STATUS_OK);
 }
 
 // The same hub driven from Node's @grpc/grpc-js (node/gateway_client.js) with the repository's

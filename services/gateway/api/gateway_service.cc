@@ -145,11 +145,12 @@ Reactor* StartStream(grpc::CallbackServerContext* ctx, HubServices& hub, WorkerP
 
 }  // namespace
 
-MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, HubWrites* writes, MemberCalls* members,
-                                     MemberRetrieval* retrieval, WorkerPool* workers,
-                                     MemberGatewayOptions options)
+MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, HubWrites* writes, HubConsent* consent,
+                                     MemberCalls* members, MemberRetrieval* retrieval,
+                                     WorkerPool* workers, MemberGatewayOptions options)
     : hub_(hub),
       writes_(writes),
+      consent_(consent),
       members_(members),
       retrieval_(retrieval),
       workers_(workers),
@@ -214,33 +215,34 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::GetCallerInfo(grpc::CallbackServerC
 }
 
 template <typename Response, typename Send>
-grpc::ServerUnaryReactor* MemberGatewayImpl::MemberWrite(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* MemberGatewayImpl::MemberUnary(grpc::CallbackServerContext* ctx,
                                                          const common::v1::ClientContext& client,
                                                          const char* action, Response* response,
-                                                         Send send) {
+                                                         Send send, ContextOf context_of) {
   // The hub's own request id ("" below): the client's goes into client_request_id.
-  return RunUnary(ctx, "", response, kMaxWriteTimeout, workers_, "gw",
-                  [this, &client, action, send](const UnaryCall& call) -> absl::StatusOr<Response> {
-                    absl::StatusOr<common::v1::RequestContext> context =
-                        MemberWriteContext(call.peer, client, call.request_id, absl::Now());
-                    absl::StatusOr<Response> result =
-                        context.ok() ? send(*context, call.deadline) : context.status();
-                    if (absl::IsPermissionDenied(result.status())) {
-                      AuditRefusal(*hub_, call.peer, call.request_id, action, result.status());
-                    }
-                    Log(result.ok() ? LogLevel::kInfo : LogLevel::kWarning, "member_write",
-                        {{"request_id", call.request_id},
-                         {"org", call.peer.org},
-                         {"rpc", action},
-                         {"code", GrpcCodeName(ToGrpcStatus(result.status()).error_code())}});
-                    return result;
-                  });
+  return RunUnary(
+      ctx, "", response, kMaxWriteTimeout, workers_, "gw",
+      [this, &client, action, send, context_of](const UnaryCall& call) -> absl::StatusOr<Response> {
+        absl::StatusOr<common::v1::RequestContext> context =
+            context_of(call.peer, client, call.request_id, absl::Now());
+        absl::StatusOr<Response> result =
+            context.ok() ? send(*context, call.deadline) : context.status();
+        if (absl::IsPermissionDenied(result.status())) {
+          AuditRefusal(*hub_, call.peer, call.request_id, action, result.status());
+        }
+        Log(result.ok() ? LogLevel::kInfo : LogLevel::kWarning, "member_call",
+            {{"request_id", call.request_id},
+             {"org", call.peer.org},
+             {"rpc", action},
+             {"code", GrpcCodeName(ToGrpcStatus(result.status()).error_code())}});
+        return result;
+      });
 }
 
 grpc::ServerUnaryReactor* MemberGatewayImpl::FeedPatient(grpc::CallbackServerContext* ctx,
                                                          const v1::FeedPatientRequest* request,
                                                          v1::FeedPatientResponse* response) {
-  return MemberWrite(
+  return MemberUnary(
       ctx, request->context(), "gateway.FeedPatient", response,
       [this, request](const common::v1::RequestContext& context,
                       absl::Time deadline) -> absl::StatusOr<v1::FeedPatientResponse> {
@@ -253,7 +255,7 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::FeedPatient(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* MemberGatewayImpl::MergeLocalPatients(
     grpc::CallbackServerContext* ctx, const v1::MergeLocalPatientsRequest* request,
     v1::MergeLocalPatientsResponse* response) {
-  return MemberWrite(
+  return MemberUnary(
       ctx, request->context(), "gateway.MergeLocalPatients", response,
       [this, request](const common::v1::RequestContext& context,
                       absl::Time deadline) -> absl::StatusOr<v1::MergeLocalPatientsResponse> {
@@ -266,7 +268,7 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::MergeLocalPatients(
 grpc::ServerUnaryReactor* MemberGatewayImpl::PublishDocuments(
     grpc::CallbackServerContext* ctx, const v1::PublishDocumentsRequest* request,
     registry::v1::RegisterSubmissionSetResponse* response) {
-  return MemberWrite(ctx, request->context(), "gateway.PublishDocuments", response,
+  return MemberUnary(ctx, request->context(), "gateway.PublishDocuments", response,
                      [this, request](const common::v1::RequestContext& context, absl::Time deadline)
                          -> absl::StatusOr<registry::v1::RegisterSubmissionSetResponse> {
                        HIE_ASSIGN_OR_RETURN(auto publication, PublicationOf(context, *request));
@@ -277,13 +279,58 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::PublishDocuments(
 grpc::ServerUnaryReactor* MemberGatewayImpl::DeprecateDocument(
     grpc::CallbackServerContext* ctx, const v1::DeprecateDocumentRequest* request,
     registry::v1::DocumentEntry* response) {
-  return MemberWrite(
+  return MemberUnary(
       ctx, request->context(), "gateway.DeprecateDocument", response,
       [this, request](const common::v1::RequestContext& context,
                       absl::Time deadline) -> absl::StatusOr<registry::v1::DocumentEntry> {
         HIE_ASSIGN_OR_RETURN(auto deprecation, DeprecationOf(context, *request));
         return writes_->Deprecate(deprecation, deadline);
       });
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::CreateConsentDirective(
+    grpc::CallbackServerContext* ctx, const v1::CreateConsentDirectiveRequest* request,
+    consent::v1::ConsentDirective* response) {
+  return MemberUnary(
+      ctx, request->context(), "gateway.CreateConsentDirective", response,
+      [this, request](const common::v1::RequestContext& context,
+                      absl::Time deadline) -> absl::StatusOr<consent::v1::ConsentDirective> {
+        HIE_ASSIGN_OR_RETURN(auto creation, DirectiveCreationOf(context, *request));
+        return consent_->CreateDirective(creation, deadline);
+      });
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::ListConsentDirectives(
+    grpc::CallbackServerContext* ctx, const v1::ListConsentDirectivesRequest* request,
+    consent::v1::ListDirectivesResponse* response) {
+  return MemberUnary(
+      ctx, request->context(), "gateway.ListConsentDirectives", response,
+      [this, request](const common::v1::RequestContext& context,
+                      absl::Time deadline) -> absl::StatusOr<consent::v1::ListDirectivesResponse> {
+        HIE_ASSIGN_OR_RETURN(auto listing, DirectiveListingOf(context, *request));
+        return consent_->ListDirectives(listing, deadline);
+      });
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::RevokeConsentDirective(
+    grpc::CallbackServerContext* ctx, const v1::RevokeConsentDirectiveRequest* request,
+    consent::v1::ConsentDirective* response) {
+  return MemberUnary(
+      ctx, request->context(), "gateway.RevokeConsentDirective", response,
+      [this, request](const common::v1::RequestContext& context, absl::Time deadline) {
+        return RevokeOwnDirective(context, *request, *consent_, deadline);
+      });
+}
+
+grpc::ServerUnaryReactor* MemberGatewayImpl::BreakGlass(grpc::CallbackServerContext* ctx,
+                                                        const v1::BreakGlassRequest* request,
+                                                        v1::BreakGlassResponse* response) {
+  return MemberUnary(
+      ctx, request->context(), "gateway.BreakGlass", response,
+      [this, request](const common::v1::RequestContext& context, absl::Time deadline) {
+        return OpenBreakGlass(context, *request, *hub_, *consent_, deadline);
+      },
+      &BreakGlassContext);
 }
 
 }  // namespace hie::gateway

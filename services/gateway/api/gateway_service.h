@@ -16,7 +16,9 @@
 //                       passed to identity and the registry on the worker pool with the
 //                       caller's deadline (at most 30 s); refusals audited as above. The
 //                       answer to FeedPatient says nothing about matching.
-// The other RPCs answer UNIMPLEMENTED in this version.
+//   CreateConsentDirective, ListConsentDirectives, RevokeConsentDirective, BreakGlass
+//                       a member's consent work for its own patients (core/member_consent.h),
+//                       passed to consent (and identity) the same way.
 //
 // Thread-safety: all methods may be called concurrently. The hub services, member calls and
 // worker pool must outlive the server.
@@ -26,6 +28,7 @@
 #include "hie/gateway/v1/gateway.grpc.pb.h"
 #include "services/common/worker_pool.h"
 #include "services/gateway/core/federated_query.h"
+#include "services/gateway/core/member_consent.h"
 #include "services/gateway/core/member_writes.h"
 #include "services/gateway/core/retrieval.h"
 
@@ -38,7 +41,7 @@ struct MemberGatewayOptions {
 
 class MemberGatewayImpl final : public v1::MemberGateway::CallbackService {
  public:
-  MemberGatewayImpl(HubServices* hub, HubWrites* writes, MemberCalls* members,
+  MemberGatewayImpl(HubServices* hub, HubWrites* writes, HubConsent* consent, MemberCalls* members,
                     MemberRetrieval* retrieval, WorkerPool* workers, MemberGatewayOptions options);
 
   grpc::ServerWriteReactor<v1::FindOutsideRecordsResponse>* FindOutsideRecords(
@@ -60,16 +63,35 @@ class MemberGatewayImpl final : public v1::MemberGateway::CallbackService {
   grpc::ServerUnaryReactor* DeprecateDocument(grpc::CallbackServerContext* ctx,
                                               const v1::DeprecateDocumentRequest* request,
                                               registry::v1::DocumentEntry* response) override;
+  grpc::ServerUnaryReactor* CreateConsentDirective(
+      grpc::CallbackServerContext* ctx, const v1::CreateConsentDirectiveRequest* request,
+      consent::v1::ConsentDirective* response) override;
+  grpc::ServerUnaryReactor* ListConsentDirectives(
+      grpc::CallbackServerContext* ctx, const v1::ListConsentDirectivesRequest* request,
+      consent::v1::ListDirectivesResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeConsentDirective(
+      grpc::CallbackServerContext* ctx, const v1::RevokeConsentDirectiveRequest* request,
+      consent::v1::ConsentDirective* response) override;
+  grpc::ServerUnaryReactor* BreakGlass(grpc::CallbackServerContext* ctx,
+                                       const v1::BreakGlassRequest* request,
+                                       v1::BreakGlassResponse* response) override;
 
  private:
-  // A member's write: context and `send(context)` on the worker pool, refusals audited.
+  using ContextOf = absl::StatusOr<common::v1::RequestContext> (*)(
+      const PeerIdentity& caller, const common::v1::ClientContext& client,
+      const std::string& hub_request_id, absl::Time now);
+
+  // A member's unary call: `context_of` the caller, then `send(context, deadline)` on the
+  // worker pool; refusals audited, every outcome logged (ids and the code).
   template <typename Response, typename Send>
-  grpc::ServerUnaryReactor* MemberWrite(grpc::CallbackServerContext* ctx,
+  grpc::ServerUnaryReactor* MemberUnary(grpc::CallbackServerContext* ctx,
                                         const common::v1::ClientContext& client, const char* action,
-                                        Response* response, Send send);
+                                        Response* response, Send send,
+                                        ContextOf context_of = &MemberWriteContext);
 
   HubServices* const hub_;
   HubWrites* const writes_;
+  HubConsent* const consent_;
   MemberCalls* const members_;
   MemberRetrieval* const retrieval_;
   WorkerPool* const workers_;

@@ -15,6 +15,7 @@
 #include "services/common/tls.h"
 #include "services/gateway/api/member_fanout.h"
 #include "services/gateway/api/member_node_for_tests.h"
+#include "services/gateway/core/fake_hub_for_tests.h"
 #include "services/member/core/test_data.h"
 #include "services/registry/core/redaction.h"
 #include "tests/support/test_env.h"
@@ -129,8 +130,8 @@ class GatewayServiceTest : public ::testing::Test {
     calls_ = std::make_unique<FanOutCalls>(testing::TestMemberChannels(), &breakers_);
     MemberGatewayOptions options;
     options.query.new_event_id = [this] { return absl::StrCat("ev-", ++events_); };
-    service_ = std::make_unique<MemberGatewayImpl>(&hub_, &writes_, calls_.get(), &retrieval_,
-                                                   &workers_, options);
+    service_ = std::make_unique<MemberGatewayImpl>(&hub_, &writes_, &consent_, calls_.get(),
+                                                   &retrieval_, &workers_, options);
     auto server = GrpcServer::Start({.service_name = "gateway",
                                      .listen_address = "127.0.0.1:0",
                                      .tls = hie::testing::TestCertFiles("gateway")},
@@ -182,6 +183,7 @@ class GatewayServiceTest : public ::testing::Test {
   MemberNode black_hole_{member::FaultOptions{.black_hole = true}};
   FakeHub hub_;
   FakeWrites writes_;
+  testing::FakeConsent consent_;
   Breakers breakers_;
   std::unique_ptr<FanOutCalls> calls_;
   GrpcMemberRetrieval retrieval_{testing::TestMemberChannels()};
@@ -368,6 +370,68 @@ TEST_F(GatewayServiceTest, OrgACannotPublishAsOrgBAndOperatorsCannotFeed) {
     EXPECT_EQ(e.outcome(), audit::v1::OUTCOME_DENIED);
   }
   EXPECT_EQ(hub_.audited[0].action(), "gateway.PublishDocuments");
+}
+
+TEST_F(GatewayServiceTest, AClinicianBreaksTheGlassForAFedPatientAndStaffCannot) {
+  v1::BreakGlassRequest glass;
+  glass.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_EMERGENCY);
+  glass.mutable_context()->set_user_id("dr-who");
+  glass.mutable_context()->set_user_role(common::v1::ROLE_CLINICIAN);
+  glass.set_local_id("b-1");
+  glass.set_reason("unconscious");
+  glass.set_reason_code(consent::v1::BREAK_GLASS_REASON_LIFE_THREATENING);
+  glass.set_idempotency_key("bg-1");
+  grpc::ClientContext ctx;
+  v1::BreakGlassResponse grant;
+  grpc::Status status = Stub("clinic-b")->BreakGlass(&ctx, glass, &grant);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(grant.grant_id(), "bg-1");
+  ASSERT_EQ(consent_.opened.size(), 1u);
+  EXPECT_EQ(consent_.opened[0].patients(0).org(), "clinic-b");  // from the certificate
+  EXPECT_EQ(consent_.opened[0].context().actor().user_id(), "dr-who");
+
+  glass.mutable_context()->set_user_role(common::v1::ROLE_CLINICAL_STAFF);
+  grpc::ClientContext ctx2;
+  status = Stub("clinic-b")->BreakGlass(&ctx2, glass, &grant);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(consent_.opened.size(), 1u);
+  std::lock_guard lock(hub_.mu);
+  ASSERT_EQ(hub_.audited.size(), 1u);
+  EXPECT_EQ(hub_.audited[0].action(), "gateway.BreakGlass");
+  EXPECT_EQ(hub_.audited[0].outcome(), audit::v1::OUTCOME_DENIED);
+}
+
+TEST_F(GatewayServiceTest, AMemberRecordsConsentOnlyForItsOwnPatients) {
+  v1::CreateConsentDirectiveRequest create;
+  create.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_OPERATIONS);
+  create.mutable_context()->set_user_id("registrar-1");
+  create.mutable_context()->set_user_role(common::v1::ROLE_ADMINISTRATIVE_STAFF);
+  *create.mutable_directive()->mutable_patient() = Id("clinic-a", "P1");
+  create.mutable_directive()->set_effect(consent::v1::EFFECT_DENY);
+  create.set_idempotency_key("c-1");
+  grpc::ClientContext ctx;
+  consent::v1::ConsentDirective directive;
+  grpc::Status status = Stub("clinic-b")->CreateConsentDirective(&ctx, create, &directive);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("directive.patient.org"));
+  EXPECT_TRUE(consent_.created.empty());
+
+  create.mutable_directive()->mutable_patient()->clear_org();
+  grpc::ClientContext ctx2;
+  status = Stub("clinic-b")->CreateConsentDirective(&ctx2, create, &directive);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(consent_.created.size(), 1u);
+  EXPECT_EQ(consent_.created[0].directive().patient().org(), "clinic-b");
+
+  v1::RevokeConsentDirectiveRequest revoke;
+  *revoke.mutable_context() = create.context();
+  revoke.set_directive_id("dir-a");  // clinic-a's patient's
+  revoke.set_reason("entered in error");
+  revoke.set_idempotency_key("r-1");
+  grpc::ClientContext ctx3;
+  status = Stub("clinic-b")->RevokeConsentDirective(&ctx3, revoke, &directive);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(consent_.revoked.empty());
 }
 
 }  // namespace

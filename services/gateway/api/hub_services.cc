@@ -22,6 +22,17 @@ absl::Status Failed(const char* service, const grpc::Status& status) {
   return absl::Status(s.code(), std::string(service) + ": " + std::string(s.message()));
 }
 
+// One unary call with `deadline`: `send(context, response)` is the stub's method.
+template <typename Response, typename Send>
+absl::StatusOr<Response> Unary(const char* service, absl::Time deadline, Send send) {
+  Response response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, deadline);
+  grpc::Status status = send(&ctx, &response);
+  if (!status.ok()) return Failed(service, status);
+  return response;
+}
+
 }  // namespace
 
 GrpcHubServices::GrpcHubServices(const HubChannels& channels,
@@ -199,6 +210,40 @@ absl::StatusOr<registry::v1::DocumentEntry> GrpcHubServices::Deprecate(
   grpc::Status status = registry_->DeprecateDocument(&ctx, r, &response);
   if (!status.ok()) return Failed("registry", status);
   return response;
+}
+
+absl::StatusOr<consent::v1::ConsentDirective> GrpcHubServices::CreateDirective(
+    const consent::v1::CreateDirectiveRequest& r, absl::Time deadline) {
+  return Unary<consent::v1::ConsentDirective>("consent", deadline, [&](auto* ctx, auto* out) {
+    return consent_->CreateDirective(ctx, r, out);
+  });
+}
+
+absl::StatusOr<consent::v1::ConsentDirective> GrpcHubServices::GetDirective(
+    const consent::v1::GetDirectiveRequest& r, absl::Time deadline) {
+  return Unary<consent::v1::ConsentDirective>("consent", deadline, [&](auto* ctx, auto* out) {
+    return consent_->GetDirective(ctx, r, out);
+  });
+}
+
+absl::StatusOr<consent::v1::ListDirectivesResponse> GrpcHubServices::ListDirectives(
+    const consent::v1::ListDirectivesRequest& r, absl::Time deadline) {
+  return Unary<consent::v1::ListDirectivesResponse>("consent", deadline, [&](auto* ctx, auto* out) {
+    return consent_->ListDirectives(ctx, r, out);
+  });
+}
+
+absl::StatusOr<consent::v1::ConsentDirective> GrpcHubServices::RevokeDirective(
+    const consent::v1::RevokeDirectiveRequest& r, absl::Time deadline) {
+  return Unary<consent::v1::ConsentDirective>("consent", deadline, [&](auto* ctx, auto* out) {
+    return consent_->RevokeDirective(ctx, r, out);
+  });
+}
+
+absl::StatusOr<consent::v1::BreakGlassGrant> GrpcHubServices::BreakGlass(
+    const consent::v1::BreakGlassRequest& r, absl::Time deadline) {
+  return Unary<consent::v1::BreakGlassGrant>(
+      "consent", deadline, [&](auto* ctx, auto* out) { return consent_->BreakGlass(ctx, r, out); });
 }
 
 }  // namespace hie::gateway

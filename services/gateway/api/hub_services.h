@@ -16,6 +16,8 @@
 //   Publish          identity GetSourceRecord of each distinct patient (NOT_FOUND names the
 //                    first entry whose patient was never fed), then registry RegisterSubmissionSet
 //   Deprecate        registry DeprecateDocument
+// and HubConsent (core/member_consent.h), a member's consent work: consent CreateDirective,
+// GetDirective, ListDirectives, RevokeDirective, BreakGlass.
 // Errors are the services' statuses; a failed call never becomes an empty answer.
 // Thread-safe.
 
@@ -31,6 +33,7 @@
 #include "hie/locator/v1/locator.grpc.pb.h"
 #include "hie/registry/v1/registry.grpc.pb.h"
 #include "services/gateway/core/federated_query.h"
+#include "services/gateway/core/member_consent.h"
 #include "services/gateway/core/member_directory.h"
 #include "services/gateway/core/member_writes.h"
 
@@ -40,7 +43,7 @@ struct HubChannels {
   std::shared_ptr<grpc::Channel> identity, locator, consent, audit, registry;
 };
 
-class GrpcHubServices final : public HubServices, public HubWrites {
+class GrpcHubServices final : public HubServices, public HubWrites, public HubConsent {
  public:
   GrpcHubServices(const HubChannels& channels, std::map<std::string, DirectoryMember> directory);
 
@@ -69,6 +72,17 @@ class GrpcHubServices final : public HubServices, public HubWrites {
       const registry::v1::RegisterSubmissionSetRequest& r, absl::Time deadline) override;
   absl::StatusOr<registry::v1::DocumentEntry> Deprecate(
       const registry::v1::DeprecateDocumentRequest& r, absl::Time deadline) override;
+
+  absl::StatusOr<consent::v1::ConsentDirective> CreateDirective(
+      const consent::v1::CreateDirectiveRequest& r, absl::Time deadline) override;
+  absl::StatusOr<consent::v1::ConsentDirective> GetDirective(
+      const consent::v1::GetDirectiveRequest& r, absl::Time deadline) override;
+  absl::StatusOr<consent::v1::ListDirectivesResponse> ListDirectives(
+      const consent::v1::ListDirectivesRequest& r, absl::Time deadline) override;
+  absl::StatusOr<consent::v1::ConsentDirective> RevokeDirective(
+      const consent::v1::RevokeDirectiveRequest& r, absl::Time deadline) override;
+  absl::StatusOr<consent::v1::BreakGlassGrant> BreakGlass(const consent::v1::BreakGlassRequest& r,
+                                                          absl::Time deadline) override;
 
  private:
   std::unique_ptr<identity::v1::IdentityService::Stub> identity_;

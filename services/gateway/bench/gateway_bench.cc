@@ -152,8 +152,8 @@ class InstantHub : public HubServices {
 struct Gateway {
   Gateway(InstantHub* hub, MemberChannels* channels, CircuitBreakerOptions breaker)
       : breakers(breaker), calls(channels, &breakers), retrieval(channels) {
-    service = std::make_unique<MemberGatewayImpl>(hub, nullptr, &calls, &retrieval, &workers,
-                                                  MemberGatewayOptions{});
+    service = std::make_unique<MemberGatewayImpl>(hub, nullptr, nullptr, &calls, &retrieval,
+                                                  &workers, MemberGatewayOptions{});
     server = *GrpcServer::Start(
         {.service_name = "gateway", .listen_address = "127.0.0.1:0", .tls = Certs("gateway")},
         {service.get()});

@@ -12,6 +12,7 @@
 
 #include "services/audit/core/operations.h"
 #include "services/gateway/core/federated_query.h"
+#include "services/gateway/core/member_consent.h"
 
 namespace hie::gateway::testing {
 
@@ -100,6 +101,57 @@ class FakeHub : public HubServices {
   int audit_failures = 0;
   std::vector<std::string> decided_for;
   std::vector<audit::v1::AuditEvent> audited;
+};
+
+// A scripted consent service (HubConsent). Directives by id ("dir-a" against clinic-a's a-1,
+// "dir-b" against clinic-b's b-1); records what it is asked to do.
+class FakeConsent : public HubConsent {
+ public:
+  FakeConsent() {
+    *directives["dir-a"].mutable_patient() = Id("clinic-a", "a-1");
+    *directives["dir-b"].mutable_patient() = Id("clinic-b", "b-1");
+  }
+  absl::StatusOr<consent::v1::ConsentDirective> CreateDirective(
+      const consent::v1::CreateDirectiveRequest& r, absl::Time) override {
+    created.push_back(r);
+    return r.directive();
+  }
+  absl::StatusOr<consent::v1::ConsentDirective> GetDirective(
+      const consent::v1::GetDirectiveRequest& r, absl::Time) override {
+    auto it = directives.find(r.directive_id());
+    if (it == directives.end()) return absl::NotFoundError("directive_id: unknown");
+    if (deny_reads_of_other_orgs && it->second.patient().org() != r.context().actor().org()) {
+      return absl::PermissionDeniedError("not the patient's org");
+    }
+    return it->second;
+  }
+  absl::StatusOr<consent::v1::ListDirectivesResponse> ListDirectives(
+      const consent::v1::ListDirectivesRequest& r, absl::Time) override {
+    listed.push_back(r);
+    return consent::v1::ListDirectivesResponse();
+  }
+  absl::StatusOr<consent::v1::ConsentDirective> RevokeDirective(
+      const consent::v1::RevokeDirectiveRequest& r, absl::Time) override {
+    revoked.push_back(r.directive_id());
+    consent::v1::ConsentDirective d = directives[r.directive_id()];
+    d.set_state(consent::v1::DIRECTIVE_STATE_REVOKED);
+    return d;
+  }
+  absl::StatusOr<consent::v1::BreakGlassGrant> BreakGlass(const consent::v1::BreakGlassRequest& r,
+                                                          absl::Time) override {
+    opened.push_back(r);
+    consent::v1::BreakGlassGrant g;
+    g.set_grant_id("bg-1");
+    g.mutable_expire_time()->set_seconds(1'900'000'000);
+    return g;
+  }
+
+  std::map<std::string, consent::v1::ConsentDirective> directives;
+  bool deny_reads_of_other_orgs = false;
+  std::vector<consent::v1::CreateDirectiveRequest> created;
+  std::vector<consent::v1::ListDirectivesRequest> listed;
+  std::vector<std::string> revoked;
+  std::vector<consent::v1::BreakGlassRequest> opened;
 };
 
 }  // namespace hie::gateway::testing

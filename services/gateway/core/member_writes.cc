@@ -14,8 +14,10 @@ bool IsMemberUserRole(common::v1::Role role) {
          role == common::v1::ROLE_ADMINISTRATIVE_STAFF || role == common::v1::ROLE_MEMBER_SYSTEM;
 }
 
-// An org field of the request: empty means the caller's; another org is refused.
-absl::Status OwnOrg(std::string* org, const std::string& caller_org, const std::string& field) {
+}  // namespace
+
+absl::Status ClaimOwnOrg(std::string* org, const std::string& caller_org,
+                         const std::string& field) {
   if (org->empty()) {
     *org = caller_org;
     return absl::OkStatus();
@@ -26,8 +28,6 @@ absl::Status OwnOrg(std::string* org, const std::string& caller_org, const std::
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<common::v1::RequestContext> MemberWriteContext(
     const PeerIdentity& caller, const common::v1::ClientContext& client,
@@ -123,9 +123,9 @@ absl::StatusOr<registry::v1::RegisterSubmissionSetRequest> PublicationOf(
   for (int i = 0; i < out.entries_size(); ++i) {
     registry::v1::DocumentEntry* e = out.mutable_entries(i);
     const std::string at = absl::StrCat("entries[", i, "]");
-    HIE_RETURN_IF_ERROR(OwnOrg(e->mutable_patient()->mutable_org(), org, at + ".patient.org"));
+    HIE_RETURN_IF_ERROR(ClaimOwnOrg(e->mutable_patient()->mutable_org(), org, at + ".patient.org"));
     HIE_RETURN_IF_ERROR(
-        OwnOrg(e->mutable_location()->mutable_member_org(), org, at + ".location.member_org"));
+        ClaimOwnOrg(e->mutable_location()->mutable_member_org(), org, at + ".location.member_org"));
   }
   return out;
 }

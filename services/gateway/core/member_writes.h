@@ -33,6 +33,10 @@ absl::StatusOr<common::v1::RequestContext> MemberWriteContext(
     const PeerIdentity& caller, const common::v1::ClientContext& client,
     const std::string& hub_request_id, absl::Time now);
 
+// An org field of a member's request: empty becomes the caller's; another org is
+// PERMISSION_DENIED naming `field`.
+absl::Status ClaimOwnOrg(std::string* org, const std::string& caller_org, const std::string& field);
+
 // FeedPatient -> identity RegisterSourceRecord of {context.actor.org, local_id}. Demographics
 // are checked by identity (its errors name the field).
 absl::StatusOr<identity::v1::RegisterSourceRecordRequest> RegistrationOf(
