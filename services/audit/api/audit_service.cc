@@ -40,6 +40,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx
   if (call.request_id.empty()) call.request_id = NewRequestId();
   call.deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + timeout);
   call.peer_address = ctx->peer();
+  call.claimed_actor = request->context().actor();
   bool queued = workers_->TrySubmit([reactor, response, call, work]() {
     absl::StatusOr<Response> result = work(call);
     if (result.ok()) *response = *std::move(result);

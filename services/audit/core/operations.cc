@@ -31,7 +31,34 @@ const absl::Duration kAccountingSpan = absl::Hours(24 * (365 * 6 + 2));
 
 enum class Access { kWrite, kReadAccess, kIntegrity };
 
-absl::StatusOr<Actor> Authorize(const Caller& caller, Access access) {
+// Hub services that act for the staff member their request's context.actor names (the
+// gateway, which has checked that member's certificate and role itself).
+bool Delegates(const Caller& caller) {
+  return caller.role == "service" && caller.common_name == "gateway";
+}
+
+// The staff actor the gateway names, for a read (`access` is not kWrite).
+absl::StatusOr<Actor> DelegatedActor(const Actor& claimed, Access access) {
+  if (claimed.org().empty() || claimed.user_id().empty()) {
+    return absl::PermissionDeniedError(
+        "context.actor: the gateway must name the staff member it acts for (org and user_id)");
+  }
+  const bool officer = claimed.role() == hie::common::v1::ROLE_PRIVACY_OFFICER;
+  const bool integrity_staff = claimed.role() == hie::common::v1::ROLE_HIE_OPERATOR ||
+                               claimed.role() == hie::common::v1::ROLE_HIE_ADMIN;
+  if (officer || (integrity_staff && access == Access::kIntegrity)) return claimed;
+  return absl::PermissionDeniedError(access == Access::kReadAccess
+                                         ? "context.actor.role: only privacy officers read the "
+                                           "audit log"
+                                         : "context.actor.role: not a role that verifies the "
+                                           "audit log");
+}
+
+absl::StatusOr<Actor> Authorize(const Call& call, Access access) {
+  const Caller& caller = call.caller;
+  if (Delegates(caller) && access != Access::kWrite) {
+    return DelegatedActor(call.claimed_actor, access);
+  }
   Actor actor;
   actor.set_org(caller.org);
   actor.set_user_id(caller.common_name);
@@ -47,6 +74,10 @@ absl::StatusOr<Actor> Authorize(const Caller& caller, Access access) {
     actor.set_role(hie::common::v1::ROLE_HIE_OPERATOR);
     return actor;
   }
+  if (caller.role == "admin" && access == Access::kIntegrity) {
+    actor.set_role(hie::common::v1::ROLE_HIE_ADMIN);
+    return actor;
+  }
   switch (access) {
     case Access::kWrite:
       return absl::PermissionDeniedError("only hub services record audit events");
@@ -54,7 +85,7 @@ absl::StatusOr<Actor> Authorize(const Caller& caller, Access access) {
       return absl::PermissionDeniedError("only privacy officers read the audit log");
     case Access::kIntegrity:
       return absl::PermissionDeniedError(
-          "only privacy officers and HIE operators verify or sign the audit log");
+          "only privacy officers, HIE operators and administrators verify or sign the audit log");
   }
   return absl::PermissionDeniedError("not allowed");
 }
@@ -219,8 +250,8 @@ absl::Status AuditOperations::RecordAccess(
     const google::protobuf::RepeatedPtrField<SourceId>& patients,
     std::map<std::string, std::string> details) {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  absl::StatusOr<Actor> actor = Authorize(call.caller, Access::kIntegrity);
-  if (!actor.ok()) actor = Authorize(call.caller, Access::kReadAccess);
+  absl::StatusOr<Actor> actor = Authorize(call, Access::kIntegrity);
+  if (!actor.ok()) actor = Authorize(call, Access::kReadAccess);
   v1::AuditEvent e;
   e.set_event_id(absl::StrFormat("audit-access-%016x%016x", rng(), rng()));
   SetTimestamp(now_(), e.mutable_event_time());
@@ -246,7 +277,7 @@ absl::Status AuditOperations::RecordAccess(
 
 absl::StatusOr<v1::RecordBatchResponse> AuditOperations::RecordBatch(
     const Call& call, const v1::RecordBatchRequest& request) {
-  HIE_RETURN_IF_ERROR(Authorize(call.caller, Access::kWrite).status());
+  HIE_RETURN_IF_ERROR(Authorize(call, Access::kWrite).status());
   if (request.events_size() == 0 || request.events_size() > kMaxBatch) {
     return absl::InvalidArgumentError("events must hold 1 to 1000 events");
   }
@@ -312,7 +343,7 @@ absl::StatusOr<std::pair<absl::Time, absl::Time>> SearchSpan(const TimeRange& ra
 
 absl::StatusOr<v1::SearchEventsResponse> AuditOperations::SearchEvents(
     const Call& call, const v1::SearchEventsRequest& request) {
-  HIE_RETURN_IF_ERROR(Authorize(call.caller, Access::kReadAccess).status());
+  HIE_RETURN_IF_ERROR(Authorize(call, Access::kReadAccess).status());
   HIE_RETURN_IF_ERROR(CheckSourceIds(request.patients(), "patients", kMaxPatients));
   for (const auto& [value, name] :
        std::initializer_list<std::pair<const std::string*, const char*>>{
@@ -370,7 +401,7 @@ absl::StatusOr<v1::SearchEventsResponse> AuditOperations::SearchEvents(
 
 absl::StatusOr<v1::GetAccountingOfDisclosuresResponse> AuditOperations::GetAccountingOfDisclosures(
     const Call& call, const v1::GetAccountingOfDisclosuresRequest& request) {
-  HIE_RETURN_IF_ERROR(Authorize(call.caller, Access::kReadAccess).status());
+  HIE_RETURN_IF_ERROR(Authorize(call, Access::kReadAccess).status());
   if (request.patients().empty()) return absl::InvalidArgumentError("patients is required");
   HIE_RETURN_IF_ERROR(CheckSourceIds(request.patients(), "patients", kMaxPatients));
   HIE_RETURN_IF_ERROR(CheckPageSize(request.page_size(), "page_size"));
@@ -429,7 +460,7 @@ absl::StatusOr<v1::GetAccountingOfDisclosuresResponse> AuditOperations::GetAccou
 
 absl::StatusOr<v1::VerifyResult> AuditOperations::Verify(const Call& call,
                                                          const v1::VerifyRequest& request) {
-  HIE_RETURN_IF_ERROR(Authorize(call.caller, Access::kIntegrity).status());
+  HIE_RETURN_IF_ERROR(Authorize(call, Access::kIntegrity).status());
   if (request.from_sequence() < 0 || request.to_sequence() < 0 ||
       (request.to_sequence() != 0 && request.to_sequence() < request.from_sequence())) {
     return absl::InvalidArgumentError("from_sequence and to_sequence must be 0 or 1 <= from <= to");
@@ -443,14 +474,14 @@ absl::StatusOr<v1::VerifyResult> AuditOperations::Verify(const Call& call,
 
 absl::StatusOr<v1::Checkpoint> AuditOperations::CreateCheckpoint(
     const Call& call, const v1::CreateCheckpointRequest&) {
-  HIE_RETURN_IF_ERROR(Authorize(call.caller, Access::kIntegrity).status());
+  HIE_RETURN_IF_ERROR(Authorize(call, Access::kIntegrity).status());
   HIE_RETURN_IF_ERROR(RecordAccess(call, "CreateCheckpoint", {}, {}));
   return log_->CreateCheckpoint(call.deadline);
 }
 
 absl::StatusOr<v1::ListCheckpointsResponse> AuditOperations::ListCheckpoints(
     const Call& call, const v1::ListCheckpointsRequest& request) {
-  HIE_RETURN_IF_ERROR(Authorize(call.caller, Access::kIntegrity).status());
+  HIE_RETURN_IF_ERROR(Authorize(call, Access::kIntegrity).status());
   HIE_RETURN_IF_ERROR(CheckPageSize(request.page_size(), "page_size"));
   std::optional<int64_t> before;
   if (!request.page_token().empty()) {
@@ -482,7 +513,7 @@ absl::StatusOr<v1::ListCheckpointsResponse> AuditOperations::ListCheckpoints(
 
 absl::StatusOr<v1::ListSigningKeysResponse> AuditOperations::ListSigningKeys(
     const Call& call, const v1::ListSigningKeysRequest&) {
-  HIE_RETURN_IF_ERROR(Authorize(call.caller, Access::kIntegrity).status());
+  HIE_RETURN_IF_ERROR(Authorize(call, Access::kIntegrity).status());
   HIE_ASSIGN_OR_RETURN(std::vector<v1::SigningKey> keys,
                        log_->store()->ListSigningKeys(call.deadline));
   v1::ListSigningKeysResponse response;

@@ -12,6 +12,11 @@
 //              Verify, ListCheckpoints, ListSigningKeys, and CreateCheckpoint.
 //   operator   (ROLE_HIE_OPERATOR) Verify, ListCheckpoints, ListSigningKeys, CreateCheckpoint:
 //              the log's integrity, not who accessed which patient.
+//   admin      (ROLE_HIE_ADMIN) the same as operator.
+//   the gateway (service certificate CN "gateway") for the reads: acts for the staff member its
+//              request's context.actor names (org and user_id required), with that role's rights
+//              above (PRIVACY_OFFICER every read; HIE_OPERATOR, HIE_ADMIN integrity only); the
+//              gateway has checked that member's own certificate. Its writes are a service's.
 //   anyone else, members included: PERMISSION_DENIED (members reach accounting through the
 //   gateway).
 // Every read is itself recorded (EVENT_TYPE_AUDIT_ACCESS, the caller as actor, the patients
@@ -44,6 +49,7 @@ struct Call {
   std::string request_id;  // the context's, or one the adapter assigned
   absl::Time deadline;
   std::string peer_address;  // the connection's peer ("ipv4:127.0.0.1:53211"), for AUDIT_ACCESS
+  hie::common::v1::Actor claimed_actor;  // the request's context.actor (used for the gateway)
 };
 
 // Validation of one event; `field` prefixes the names in errors ("events[3]").

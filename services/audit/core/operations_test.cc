@@ -79,6 +79,44 @@ TEST_F(OperationsTest, OnlyServicesWriteOnlyStaffReadAndMembersNothing) {
   EXPECT_TRUE(absl::IsPermissionDenied(ops_->Verify(As(kGateway), {}).status()));
 }
 
+TEST_F(OperationsTest, TheGatewayReadsForTheStaffMemberItNamesWithThatMembersRights) {
+  ASSERT_TRUE(ops_->RecordBatch(As(kGateway), Batch({Disclosure("e1", "M1", 1)})).ok());
+  auto for_staff = [&](const std::string& org, const std::string& user,
+                       hie::common::v1::Role role) {
+    Call call = As(kGateway);
+    call.claimed_actor.set_org(org);
+    call.claimed_actor.set_user_id(user);
+    call.claimed_actor.set_role(role);
+    return call;
+  };
+  const Call officer = for_staff("hie-privacy", "po-1", hie::common::v1::ROLE_PRIVACY_OFFICER);
+  const Call op = for_staff("hie-operations", "op-1", hie::common::v1::ROLE_HIE_OPERATOR);
+  const Call admin = for_staff("hie-admin", "adm-1", hie::common::v1::ROLE_HIE_ADMIN);
+  const Call clinician = for_staff("clinic-a", "dr-1", hie::common::v1::ROLE_CLINICIAN);
+  const Call nobody = for_staff("hie-privacy", "", hie::common::v1::ROLE_PRIVACY_OFFICER);
+  EXPECT_TRUE(ops_->SearchEvents(officer, SearchFor("M1")).ok());
+  for (const Call& c : {op, admin, clinician, nobody}) {
+    EXPECT_TRUE(absl::IsPermissionDenied(ops_->SearchEvents(c, SearchFor("M1")).status()))
+        << c.claimed_actor.role();
+  }
+  for (const Call& c : {officer, op, admin}) {
+    EXPECT_TRUE(ops_->Verify(c, {}).ok()) << c.claimed_actor.role();
+  }
+  EXPECT_TRUE(absl::IsPermissionDenied(ops_->Verify(clinician, {}).status()));
+  EXPECT_TRUE(ops_->Verify(As({"hie-admin", "admin", "admin"}), {}).ok());
+  // The record of the read names the staff member, and the gateway as the caller.
+  v1::SearchEventsRequest access;
+  access.add_types(v1::EVENT_TYPE_AUDIT_ACCESS);
+  access.set_actor_user_id("po-1");
+  access.mutable_event_time()->mutable_start()->set_seconds(absl::ToUnixSeconds(now_) - 60);
+  access.mutable_event_time()->mutable_end()->set_seconds(absl::ToUnixSeconds(now_) + 60);
+  auto found = ops_->SearchEvents(As(kAuditor), access);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_GE(found->events_size(), 1);
+  EXPECT_EQ(found->events(0).actor().role(), hie::common::v1::ROLE_PRIVACY_OFFICER);
+  EXPECT_EQ(found->events(0).caller_subject(), "O=hie,OU=service,CN=gateway");
+}
+
 TEST_F(OperationsTest, ASourceServiceOtherThanTheCallersIsRefused) {
   v1::AuditEvent e = Disclosure("e1", "M1", 1);
   e.set_source_service("identity");
