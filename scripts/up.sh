@@ -221,23 +221,29 @@ directive="$("$hiectl" consent directive create "${po[@]}" --json --org=clinic-a
 
 # A merge and its undoing: another person's records join the answer, then leave it again.
 other="$(awk -F, 'NR > 1 && $2 == "clinic-b" { print $3; exit }' "$demo/records.csv")"
+# The operator works through the gateway (OperatorGateway: the certificate says who and what role).
+staff=(--gateway=localhost:7000)
 person_of() {
-  "$hiectl" resolve "${tls[@]}" --org="$1" --local-id="$2" --json \
+  "$hiectl" resolve "${tls[@]}" "${staff[@]}" --org="$1" --local-id="$2" --json \
     | grep -o '"person_id":"[^"]*"' | head -n 1 | cut -d'"' -f4
 }
 survivor="$(person_of clinic-a "$q_local")"
 merged="$(person_of clinic-b "$other")"
 if [ -n "$survivor" ] && [ -n "$merged" ] && [ "$survivor" != "$merged" ]; then
-  log "an operator merges person $merged into $survivor (by mistake), then undoes it:"
-  event="$("$hiectl" merge "${tls[@]}" --json --survivor="$survivor" --merged="$merged" --force \
+  log "an operator merges person $merged into $survivor (by mistake, through the gateway), then"
+  log "  undoes it:"
+  event="$("$hiectl" merge "${tls[@]}" "${staff[@]}" --json --survivor="$survivor" --merged="$merged" --force \
     --reason="demo: wrong merge" | grep -o '"merge_event_id":"[^"]*"' | cut -d'"' -f4)"
   "$hiectl" outside-records "${clinic_a[@]}" --local-id="$q_local" --user=dr-demo --timeout=2s \
     | grep ' members: '
-  "$hiectl" unmerge "${tls[@]}" --event="$event" --reason="demo: undo" >/dev/null
+  "$hiectl" unmerge "${tls[@]}" "${staff[@]}" --event="$event" --reason="demo: undo" >/dev/null
   log "after the unmerge, the answer is as before:"
   "$hiectl" outside-records "${clinic_a[@]}" --local-id="$q_local" --user=dr-demo --timeout=2s \
     | grep ' members: '
 fi
+
+log "the privacy officer verifies the audit log through the gateway (AdminGateway):"
+"$hiectl" audit verify "${po[@]}" "${staff[@]}"
 
 log "HL7 v2 ADT feed: MLLP with mutual TLS on 127.0.0.1:2575 (member certificates)"
 log "gateway: localhost:7000 (member certificates); members: localhost:7101-7105"

@@ -31,6 +31,7 @@
 #include "services/common/tls.h"
 #include "services/hiectl/commands.h"
 #include "services/hiectl/gateway_cli.h"
+#include "services/hiectl/gateway_routes.h"
 #include "services/hiectl/render.h"
 
 namespace hie::hiectl {
@@ -52,7 +53,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const Config& config, std::string* er
     *error = std::string(creds.status().message());
     return nullptr;
   }
-  return grpc::CreateChannel(config.Get("target"), *creds);
+  const std::string& gateway = config.Get("gateway");
+  return grpc::CreateChannel(gateway.empty() ? config.Get("target") : gateway, *creds);
 }
 
 namespace {
@@ -190,9 +192,13 @@ class Session {
       return false;
     }
     // Every stub now, so that bulk registration's threads only read them.
-    stubs_ = {id::IdentityService::NewStub(channel_), audit::AuditLog::NewStub(channel_),
-              consent::ConsentService::NewStub(channel_), locator::RecordLocator::NewStub(channel_),
-              registry::DocumentRegistry::NewStub(channel_)};
+    stubs_ = {id::IdentityService::NewStub(channel_),
+              audit::AuditLog::NewStub(channel_),
+              consent::ConsentService::NewStub(channel_),
+              locator::RecordLocator::NewStub(channel_),
+              registry::DocumentRegistry::NewStub(channel_),
+              hie::gateway::v1::OperatorGateway::NewStub(channel_),
+              hie::gateway::v1::AdminGateway::NewStub(channel_)};
     return true;
   }
   // The stub of `Service`; only after Connect() returned true.
@@ -273,7 +279,19 @@ class Session {
                     const std::string& request_id) {
     grpc::ClientContext call;
     Prepare(&call, request_id);
-    return (StubOf<Service>().*rpc.send)(&call, request, response);
+    if (config_.Get("gateway").empty())
+      return (StubOf<Service>().*rpc.send)(&call, request, response);
+    if constexpr (kHasGatewayRoute<Req, Resp>) {
+      const auto& route = GatewayRouteOf<Req, Resp>();
+      using Route = std::remove_cvref_t<decltype(route)>;
+      auto through = ToGatewayRequest<typename Route::GatewayRequest>(request);
+      if (!through.ok()) return ToGrpcStatus(through.status());
+      auto& stub = *std::get<std::unique_ptr<typename Route::StubType>>(stubs_);
+      return (stub.*route.send)(&call, *through, response);
+    } else {
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          "this command is not offered through the gateway (no --gateway)");
+    }
   }
 
   // Fetches the pages after `response` (at most kMaxPages in all) and appends them to it; the
@@ -323,7 +341,9 @@ class Session {
              std::unique_ptr<audit::AuditLog::StubInterface>,
              std::unique_ptr<consent::ConsentService::StubInterface>,
              std::unique_ptr<locator::RecordLocator::StubInterface>,
-             std::unique_ptr<registry::DocumentRegistry::StubInterface>>
+             std::unique_ptr<registry::DocumentRegistry::StubInterface>,
+             std::unique_ptr<hie::gateway::v1::OperatorGateway::StubInterface>,
+             std::unique_ptr<hie::gateway::v1::AdminGateway::StubInterface>>
       stubs_;
   absl::Duration timeout_;
   bool json_;

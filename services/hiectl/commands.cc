@@ -118,6 +118,8 @@ std::vector<ConfigKey> SessionKeys(absl::string_view default_target, absl::strin
       {"tls-key", absl::StrCat("var/certs/", cert_name, ".key"), "your private key"},
       {"timeout", "5s", "deadline of each call"},
       {"json", "false", "print the response as JSON instead of tables"},
+      {"gateway", "",
+       "staff commands: send through hie-gateway at this address instead of --target"},
   };
 }
 
@@ -531,7 +533,9 @@ std::string NormalizeBirthDate(absl::string_view text) {
   if (parts.size() == 3 && parts[2].size() == 4 && parts[0].size() <= 2 && parts[1].size() <= 2 &&
       !parts[0].empty() && !parts[1].empty() && AllDigits(parts[0]) && AllDigits(parts[1]) &&
       AllDigits(parts[2])) {
-    auto two = [](absl::string_view p) { return p.size() == 1 ? absl::StrCat("0", p) : std::string(p); };
+    auto two = [](absl::string_view p) {
+      return p.size() == 1 ? absl::StrCat("0", p) : std::string(p);
+    };
     return absl::StrCat(parts[2], "-", two(parts[0]), "-", two(parts[1]));
   }
   return std::string(text);
@@ -580,7 +584,8 @@ absl::StatusOr<Demographics> BuildDemographics(const DemographicFields& fields, 
   absl::StatusOr<Sex> sex = ParseSex(Get(fields, "sex"), names["sex"]);
   if (!sex.ok()) return sex.status();
   d.set_sex(*sex);
-  std::string birth_date = NormalizeBirthDate(absl::StripAsciiWhitespace(Get(fields, "birth_date")));
+  std::string birth_date =
+      NormalizeBirthDate(absl::StripAsciiWhitespace(Get(fields, "birth_date")));
   HIE_RETURN_IF_ERROR(ValidateBirthDate(birth_date, names["birth_date"]));
   d.set_birth_date(birth_date);
   std::string line = Get(fields, "address_line"), city = Get(fields, "city"),
