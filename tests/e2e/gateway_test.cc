@@ -16,7 +16,15 @@
 //     no request); a clinician's break-glass grant opens the records for that clinician only;
 //   - no audit record, no data: with hie-audit down the query releases nothing;
 //   - a merge then an unmerge of two persons leaves the query's answer as before;
-//   - Node's @grpc/grpc-js (node/gateway_client.js) checks the wire contract.
+//   - staff through the gateway's OperatorGateway and AdminGateway, each with its certificate's
+//     role: an operator finds Ann's person (Resolve, SearchPersons), merges Bob's into it (Bob's
+//     note joins Ann's outside records) and unmerges (the answer as before), a merge without a
+//     reason named INVALID_ARGUMENT; the operator cannot read the audit log and a member
+//     certificate cannot use the operator API; the privacy officer finds the federated query's
+//     QUERY event for Ann's record (and the search itself recorded as theirs) and verifies the
+//     log; the admin verifies it and lists the five members in order but cannot search events;
+//   - Node's @grpc/grpc-js (node/gateway_client.js) checks the wire contract, the staff APIs
+//     included.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -209,6 +217,21 @@ class GatewayE2eTest : public E2eTest {
 
   std::unique_ptr<gv1::MemberGateway::Stub> Gateway(const std::string& cert) {
     return gv1::MemberGateway::NewStub(gateway_->Channel(cert));
+  }
+  std::unique_ptr<gv1::OperatorGateway::Stub> OperatorApi(const std::string& cert) {
+    return gv1::OperatorGateway::NewStub(gateway_->Channel(cert));
+  }
+  std::unique_ptr<gv1::AdminGateway::Stub> AdminApi(const std::string& cert) {
+    return gv1::AdminGateway::NewStub(gateway_->Channel(cert));
+  }
+
+  // The ClientContext of HIE staff (core/staff_access.h): SYSTEM_ADMINISTRATION, the user from
+  // the certificate.
+  static cm::ClientContext Staff() {
+    cm::ClientContext c;
+    c.set_purpose_of_use(cm::PURPOSE_OF_USE_SYSTEM_ADMINISTRATION);
+    c.set_request_id(NewRequestId());
+    return c;
   }
 
   static cm::ClientContext Clinician() {
@@ -540,6 +563,193 @@ TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
     absl::SleepFor(absl::Milliseconds(200));  // consent's decision view catches up
   }
   EXPECT_EQ(permitted.members["clinic-c"].status(), gv1::MEMBER_STATUS_OK);
+}
+
+// HIE staff work through the gateway's OperatorGateway and AdminGateway, each as the role its
+// certificate gives it (core/staff_access.h): the services act for the staff member the
+// gateway names.
+TEST_F(GatewayE2eTest, StaffWorkGoesThroughTheGatewayWithTheirRoles) {
+  namespace iv1 = ::hie::identity::v1;
+  namespace av1 = ::hie::audit::v1;
+  StartHub();
+  ASSERT_FALSE(HasFailure());
+  StartMembersAndWaitForFeeds();
+  ASSERT_FALSE(HasFailure());
+  const std::pair<std::string, std::string> bobs_note = {"clinic-b", "urn:e2e:clinic-b-bob-1"};
+
+  // A clinician's federated query for Ann (its request id comes back in the QUERY record).
+  const cm::ClientContext clinician = Clinician();
+  const Answer before = Find("clinic-a", "a-ann", absl::Seconds(2), clinician);
+  ASSERT_TRUE(before.status.ok()) << before.status.error_message();
+  ASSERT_EQ(before.members.at("clinic-b").status(), gv1::MEMBER_STATUS_OK);
+  ASSERT_EQ(before.documents().count(bobs_note), 0u);
+
+  // The operator finds Ann's person by one of her records, and by her demographics.
+  auto op = OperatorApi("operator");
+  auto resolve = [&](const std::string& org, const std::string& local_id) {
+    gv1::ResolveRequest r;
+    *r.mutable_context() = Staff();
+    *r.mutable_source_id() = Sid(org, local_id);
+    iv1::ResolveResponse out;
+    grpc::Status st = op->Resolve(Deadline().get(), r, &out);
+    EXPECT_TRUE(st.ok()) << org << "/" << local_id << ": " << CodeName(st.error_code()) << " "
+                         << st.error_message();
+    return out;
+  };
+  const iv1::ResolveResponse ann = resolve("clinic-a", "a-ann");
+  ASSERT_FALSE(ann.person_id().empty());
+  std::set<std::string> ann_records;
+  for (const auto& x : ann.cross_references()) ann_records.insert(SidString(x.source_id()));
+  std::set<std::string> every_ann;
+  for (const std::string& org : kOrgs) every_ann.insert(org + "/" + Ann(org));
+  EXPECT_EQ(ann_records, every_ann);
+  const std::string bob = resolve("clinic-b", "b-bob").person_id();
+  ASSERT_FALSE(bob.empty());
+  ASSERT_NE(ann.person_id(), bob);
+  gv1::SearchPersonsRequest search;
+  *search.mutable_context() = Staff();
+  *search.mutable_query() = DemographicsOf(MadeUpPatient(1));
+  iv1::SearchPersonsResponse found;
+  grpc::Status s = op->SearchPersons(Deadline().get(), search, &found);
+  ASSERT_TRUE(s.ok()) << CodeName(s.error_code()) << " " << s.error_message();
+  ASSERT_GT(found.matches_size(), 0);
+  EXPECT_EQ(found.matches(0).candidate().person_id(), ann.person_id());
+  std::set<std::string> found_records;
+  for (const auto& id : found.matches(0).source_ids()) found_records.insert(SidString(id));
+  EXPECT_EQ(found_records.count("clinic-a/a-ann"), 1u);
+
+  // A merge needs a reason; with one, Bob's note is among Ann's outside records.
+  gv1::MergePersonsRequest merge;
+  *merge.mutable_context() = Staff();
+  merge.set_survivor_person_id(ann.person_id());
+  merge.set_merged_person_id(bob);
+  merge.set_force(true);  // their identifiers differ: a guard the operator overrides
+  merge.set_idempotency_key(NewRequestId());
+  iv1::MergePersonsResponse merged;
+  s = op->MergePersons(Deadline().get(), merge, &merged);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << CodeName(s.error_code());
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("reason"));
+  EXPECT_EQ(resolve("clinic-b", "b-bob").person_id(), bob);  // nothing merged
+  *merge.mutable_context() = Staff();
+  merge.set_reason("e2e: same person?");
+  merge.set_idempotency_key(NewRequestId());
+  s = op->MergePersons(Deadline().get(), merge, &merged);
+  ASSERT_TRUE(s.ok()) << CodeName(s.error_code()) << " " << s.error_message();
+  ASSERT_FALSE(merged.merge_event_id().empty());
+  EXPECT_EQ(resolve("clinic-b", "b-bob").person_id(), ann.person_id());
+  Answer with_bob = Find("clinic-a", "a-ann", absl::Seconds(2));
+  ASSERT_TRUE(with_bob.status.ok()) << with_bob.status.error_message();
+  EXPECT_EQ(with_bob.documents().count(bobs_note), 1u);
+
+  // The unmerge restores the answer.
+  gv1::UnmergePersonsRequest unmerge;
+  *unmerge.mutable_context() = Staff();
+  unmerge.set_merge_event_id(merged.merge_event_id());
+  unmerge.set_reason("e2e: not the same person");
+  unmerge.set_idempotency_key(NewRequestId());
+  iv1::UnmergePersonsResponse unmerged;
+  s = op->UnmergePersons(Deadline().get(), unmerge, &unmerged);
+  ASSERT_TRUE(s.ok()) << CodeName(s.error_code()) << " " << s.error_message();
+  EXPECT_NE(resolve("clinic-b", "b-bob").person_id(), ann.person_id());
+  Answer after = Find("clinic-a", "a-ann", absl::Seconds(2));
+  ASSERT_TRUE(after.status.ok()) << after.status.error_message();
+  EXPECT_EQ(after.documents(), before.documents());
+
+  // Audit events concerning clinic-a's Ann record in the last hour, every page, as `cert`.
+  auto search_events = [&](const std::string& cert, std::vector<av1::EventType> types,
+                           std::vector<av1::AuditEvent>* events) {
+    gv1::SearchAuditEventsRequest r;
+    *r.mutable_context() = Staff();
+    *r.add_patients() = Sid("clinic-a", "a-ann");
+    for (av1::EventType t : types) r.add_types(t);
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    r.mutable_event_time()->mutable_start()->set_seconds(now - 3600);
+    r.mutable_event_time()->mutable_end()->set_seconds(now + 1);
+    auto admin = AdminApi(cert);
+    for (int pages = 0; pages < 100; ++pages) {
+      av1::SearchEventsResponse page;
+      grpc::Status st = admin->SearchAuditEvents(Deadline().get(), r, &page);
+      events->insert(events->end(), page.events().begin(), page.events().end());
+      if (!st.ok() || page.next_page_token().empty()) return st;
+      r.set_page_token(page.next_page_token());
+    }
+    return grpc::Status(grpc::StatusCode::INTERNAL, "more than 100 pages");
+  };
+
+  // The operator cannot read the audit log, nor a member certificate use the operator API.
+  std::vector<av1::AuditEvent> events;
+  s = search_events("operator", {}, &events);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << CodeName(s.error_code());
+  EXPECT_TRUE(events.empty());
+  gv1::ResolveRequest as_member;
+  *as_member.mutable_context() = Staff();
+  *as_member.mutable_source_id() = Sid("clinic-a", "a-ann");
+  iv1::ResolveResponse member_answer;
+  s = OperatorApi("clinic-a")->Resolve(Deadline().get(), as_member, &member_answer);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << CodeName(s.error_code());
+  EXPECT_TRUE(member_answer.person_id().empty());
+
+  // The privacy officer finds the clinician's query of Ann's records...
+  events.clear();
+  s = search_events("auditor", {}, &events);
+  ASSERT_TRUE(s.ok()) << CodeName(s.error_code()) << " " << s.error_message();
+  int queries = 0;
+  for (const av1::AuditEvent& e : events) {
+    if (e.type() == av1::EVENT_TYPE_QUERY && e.client_request_id() == clinician.request_id()) {
+      ++queries;
+      EXPECT_EQ(e.action(), "gateway.FindOutsideRecords");
+      EXPECT_EQ(e.actor().org(), "clinic-a");
+      EXPECT_EQ(e.actor().user_id(), "dr-ada");
+    }
+  }
+  EXPECT_EQ(queries, 1) << events.size() << " events";
+  // ... and that search is on the record as theirs (hie-audit acting for the officer the
+  // gateway named; the refused searches above left no such record).
+  std::vector<av1::AuditEvent> accesses;
+  s = search_events("auditor", {av1::EVENT_TYPE_AUDIT_ACCESS}, &accesses);
+  ASSERT_TRUE(s.ok()) << CodeName(s.error_code()) << " " << s.error_message();
+  EXPECT_FALSE(accesses.empty());
+  for (const av1::AuditEvent& e : accesses) {
+    EXPECT_EQ(e.type(), av1::EVENT_TYPE_AUDIT_ACCESS);
+    EXPECT_EQ(e.actor().user_id(), "auditor") << e.action();
+    EXPECT_EQ(e.actor().role(), cm::ROLE_PRIVACY_OFFICER) << e.action();
+    EXPECT_THAT(e.caller_subject(), ::testing::HasSubstr("CN=gateway"));
+  }
+
+  // The officer and the admin verify the log.
+  for (const std::string cert : {"auditor", "admin"}) {
+    gv1::VerifyAuditLogRequest verify;
+    *verify.mutable_context() = Staff();
+    av1::VerifyResult result;
+    s = AdminApi(cert)->VerifyAuditLog(Deadline().get(), verify, &result);
+    ASSERT_TRUE(s.ok()) << cert << ": " << CodeName(s.error_code()) << " " << s.error_message();
+    EXPECT_EQ(result.status(), av1::VerifyResult::STATUS_VALID) << cert << ": " << result.detail();
+    EXPECT_GT(result.events_checked(), 0) << cert;
+  }
+
+  // The admin lists the members, by org, with their breakers (clinic-d and clinic-e have
+  // failed twice by now: open), but reads no audit events.
+  auto admin = AdminApi("admin");
+  gv1::ListMembersRequest list;
+  *list.mutable_context() = Staff();
+  gv1::ListMembersResponse listed;
+  s = admin->ListMembers(Deadline().get(), list, &listed);
+  ASSERT_TRUE(s.ok()) << CodeName(s.error_code()) << " " << s.error_message();
+  std::vector<std::string> orgs;
+  for (const gv1::Member& m : listed.members()) {
+    orgs.push_back(m.org());
+    EXPECT_EQ(m.state(), gv1::MEMBER_STATE_ACTIVE) << m.org();
+    EXPECT_EQ(m.endpoint(), members_[m.org()]->address()) << m.org();
+    const bool dead = m.org() == "clinic-d" || m.org() == "clinic-e";
+    EXPECT_EQ(m.circuit_state(), dead ? gv1::CIRCUIT_STATE_OPEN : gv1::CIRCUIT_STATE_CLOSED)
+        << m.org();
+  }
+  EXPECT_EQ(orgs, kOrgs);
+  EXPECT_TRUE(listed.next_page_token().empty());
+  events.clear();
+  s = search_events("admin", {}, &events);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << CodeName(s.error_code());
+  EXPECT_TRUE(events.empty());
 }
 
 // The same hub driven from Node's @grpc/grpc-js (node/gateway_client.js) with the repository's

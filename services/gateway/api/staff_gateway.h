@@ -12,9 +12,8 @@
 // actor, SYSTEM_ADMINISTRATION, the start time), and the service called with the caller's
 // deadline (at most 30 s) over the gateway's own client certificate; its answer or status is
 // returned as it is. The services let the gateway's certificate (CN "gateway") act for the actor
-// its RequestContext names: identity and consent do (their authorization.h,
-// delegating_services); hie-audit does NOT in this version (it authorizes by the certificate
-// only, so its reads through the gateway are PERMISSION_DENIED until it delegates too).
+// its RequestContext names: identity and consent (their authorization.h, delegating_services)
+// and hie-audit for its reads (services/audit/core/operations.h).
 //
 // Audit: a PERMISSION_DENIED outcome is recorded as EVENT_TYPE_SECURITY (best effort, the
 // refusal stands either way) unless the gateway records the call itself. The calls no service

@@ -12,7 +12,10 @@
 // Checks: GetCallerInfo names the certificate's org; a federated query streams one result per
 // member then the summary last (partial, a row per member); a document retrieved with its
 // header's size and SHA-256; an operator certificate PERMISSION_DENIED; a missing purpose
-// INVALID_ARGUMENT naming the field; clinic-a publishing for clinic-b PERMISSION_DENIED.
+// INVALID_ARGUMENT naming the field; clinic-a publishing for clinic-b PERMISSION_DENIED; the
+// staff APIs: OperatorGateway.Resolve with the operator certificate answers Ann's person (her
+// clinic-a record among its cross references), AdminGateway.VerifyAuditLog with the privacy
+// officer's (auditor) certificate answers STATUS_VALID (both with purpose SYSTEM_ADMINISTRATION).
 // Exit status 0 when every check passes; each failure is printed.
 
 'use strict';
@@ -40,12 +43,12 @@ const definition = protoLoader.loadSync(
    includeDirs: [protoDir, '/usr/include']});
 const hie = grpc.loadPackageDefinition(definition).hie;
 
-function gateway(cert) {
+function gateway(cert, service) {
   const credentials = grpc.credentials.createSsl(
     fs.readFileSync(path.join(certs, 'ca.pem')),
     fs.readFileSync(path.join(certs, cert + '.key')),
     fs.readFileSync(path.join(certs, cert + '.pem')));
-  return new hie.gateway.v1.MemberGateway(
+  return new hie.gateway.v1[service || 'MemberGateway'](
     target, credentials, {'grpc.ssl_target_name_override': 'localhost'});
 }
 
@@ -56,6 +59,11 @@ function deadline(seconds) {
 function clinician(purpose) {
   return {purpose_of_use: purpose || 'PURPOSE_OF_USE_TREATMENT', user_id: 'dr-node',
           user_role: 'ROLE_CLINICIAN', request_id: 'node-' + crypto.randomUUID()};
+}
+
+function staff() {
+  return {purpose_of_use: 'PURPOSE_OF_USE_SYSTEM_ADMINISTRATION',
+          request_id: 'node-' + crypto.randomUUID()};
 }
 
 function unary(client, method, request) {
@@ -138,6 +146,24 @@ async function main() {
     idempotency_key: 'node-as-b', entries: [{patient: {org: 'clinic-b', local_id: 'b-ann'}}]});
   check(publish.error && publish.error.code === grpc.status.PERMISSION_DENIED,
         'clinic-a cannot publish for clinic-b');
+
+  // HIE staff through the gateway's OperatorGateway and AdminGateway.
+  const resolved = await unary(gateway('operator', 'OperatorGateway'), 'Resolve',
+                               {context: staff(), source_id: {org: 'clinic-a', local_id: 'a-ann'}});
+  check(!resolved.error && resolved.response.person_id !== '' &&
+        resolved.response.cross_references.some(
+          (x) => x.source_id.org === 'clinic-a' && x.source_id.local_id === 'a-ann'),
+        'the operator resolves Ann\'s record to her person' +
+        (resolved.error ? ': ' + resolved.error.details : ''));
+
+  const verified = await unary(gateway('auditor', 'AdminGateway'), 'VerifyAuditLog',
+                               {context: staff()});
+  check(!verified.error && verified.response.status === 'STATUS_VALID' &&
+        Number(verified.response.events_checked) > 0,
+        'the privacy officer verifies the audit log: valid' +
+        (verified.error ? ': ' + verified.error.details
+                        : ' (' + verified.response.status + ', ' +
+                          verified.response.events_checked + ' events)'));
 
   if (failures.length > 0) {
     console.log(failures.length + ' check(s) failed');
