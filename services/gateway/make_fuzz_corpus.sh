@@ -59,4 +59,22 @@ proto feed_good 04 FeedPatientRequest \
 proto feed_no_key 04 FeedPatientRequest "$system local_id: \"MRN-1\""
 proto feed_public_health 04 FeedPatientRequest \
   'context { purpose_of_use: PURPOSE_OF_USE_PUBLIC_HEALTH user_role: ROLE_MEMBER_SYSTEM } local_id: "M" idempotency_key: "k"'
+proto find_by_demographics 01 FindOutsideRecordsRequest \
+  "$ctx demographics { name { family: \"Doe\" given: \"Ann\" } birth_date: \"1980-02-29\" }"
+proto find_local_id_and_demographics 01 FindOutsideRecordsRequest \
+  "$ctx local_id: \"MRN-1\" demographics { birth_date: \"1980-02-29\" }"
+registrar='context { purpose_of_use: PURPOSE_OF_USE_OPERATIONS user_id: "reg-1" user_role: ROLE_ADMINISTRATIVE_STAFF }'
+proto consent_own 05 CreateConsentDirectiveRequest \
+  "$registrar idempotency_key: \"k\" directive { patient { local_id: \"MRN-1\" } effect: EFFECT_DENY }"
+proto consent_other_org 05 CreateConsentDirectiveRequest \
+  "$registrar idempotency_key: \"k\" directive { patient { org: \"clinic-b\" local_id: \"M\" } }"
+emergency='context { purpose_of_use: PURPOSE_OF_USE_EMERGENCY user_id: "dr-a" user_role: ROLE_CLINICIAN }'
+proto glass_good 06 BreakGlassRequest \
+  "$emergency local_id: \"a-1\" reason: \"unconscious\" reason_code: BREAK_GLASS_REASON_LIFE_THREATENING idempotency_key: \"k\""
+proto glass_unknown_patient 06 BreakGlassRequest \
+  "$emergency local_id: \"a-404\" reason: \"r\" reason_code: BREAK_GLASS_REASON_OTHER_EMERGENCY idempotency_key: \"k\""
+proto glass_negative_duration 06 BreakGlassRequest \
+  "$emergency local_id: \"a-1\" reason: \"r\" reason_code: BREAK_GLASS_REASON_OTHER_EMERGENCY requested_duration { seconds: -5 } idempotency_key: \"k\""
+proto glass_staff_role 06 BreakGlassRequest \
+  'context { purpose_of_use: PURPOSE_OF_USE_EMERGENCY user_id: "n-1" user_role: ROLE_CLINICAL_STAFF } local_id: "a-1" reason: "r" idempotency_key: "k"'
 ls "$out" | wc -l

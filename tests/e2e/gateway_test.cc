@@ -9,6 +9,8 @@
 //     are TIMEOUT within the deadline (their published entries still answer from the registry);
 //     then their breakers skip them at once (CIRCUIT_OPEN) and the query is fast;
 //   - a document retrieved through the gateway, byte for byte, after a DISCLOSURE record;
+//   - discovery by demographics: a person singled out with certainty answers as her record does,
+//     a stranger releases nothing;
 //   - a certificate of clinic-a cannot publish for clinic-b nor read clinic-b's patient; an
 //     operator certificate cannot query or retrieve;
 //   - consent recorded, and revoked, by the patient's clinic through the gateway (another
@@ -264,6 +266,11 @@ class GatewayE2eTest : public E2eTest {
     gv1::FindOutsideRecordsRequest request;
     *request.mutable_context() = context;
     request.set_local_id(local_id);
+    return Ask(cert, request, deadline);
+  }
+
+  Answer Ask(const std::string& cert, const gv1::FindOutsideRecordsRequest& request,
+             absl::Duration deadline) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     Answer out;
@@ -408,6 +415,21 @@ TEST_F(GatewayE2eTest, FederatesAcrossMemberProcessesWithinTheDeadline) {
   gv1::FeedPatientResponse fed;
   s = Gateway("operator")->FeedPatient(Deadline().get(), feed, &fed);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  // Discovery by demographics (XCPD): Ann's demographics single her out with certainty, so the
+  // answer is the one her record gives; a person nobody fed releases nothing.
+  gv1::FindOutsideRecordsRequest walk_in;
+  *walk_in.mutable_context() = Clinician();
+  *walk_in.mutable_demographics() = DemographicsOf(MadeUpPatient(1));
+  const Answer by_record = Find("clinic-a", "a-ann", absl::Seconds(2));
+  const Answer discovered = Ask("clinic-a", walk_in, absl::Seconds(2));
+  ASSERT_TRUE(discovered.status.ok()) << discovered.status.error_message();
+  EXPECT_EQ(discovered.members.at("clinic-b").status(), gv1::MEMBER_STATUS_OK);
+  EXPECT_EQ(discovered.documents(), by_record.documents());
+  *walk_in.mutable_demographics() = DemographicsOf(MadeUpPatient(77));
+  const Answer stranger = Ask("clinic-a", walk_in, absl::Seconds(2));
+  EXPECT_EQ(stranger.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(stranger.members.empty());
 }
 
 TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {

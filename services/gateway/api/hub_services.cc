@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/status.h"
+#include "services/common/status_macros.h"
 #include "services/registry/core/redaction.h"
 
 namespace hie::gateway {
@@ -61,6 +62,28 @@ absl::StatusOr<ResolvedPatient> GrpcHubServices::Resolve(const common::v1::Reque
   for (const auto& x : response.cross_references()) {
     if (x.state() == identity::v1::RECORD_STATE_INACTIVE) continue;
     out.records.push_back(x.source_id());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<PersonCandidate>> GrpcHubServices::FindPersons(
+    const common::v1::RequestContext& context, const common::v1::Demographics& demographics,
+    int max, absl::Time deadline) {
+  identity::v1::SearchPersonsRequest request;
+  *request.mutable_context() = context;
+  *request.mutable_query() = demographics;
+  request.set_min_grade(identity::v1::MATCH_GRADE_PROBABLE);
+  request.set_max_results(max);
+  HIE_ASSIGN_OR_RETURN(
+      identity::v1::SearchPersonsResponse response,
+      Unary<identity::v1::SearchPersonsResponse>("identity", deadline, [&](auto* ctx, auto* out) {
+        return identity_->SearchPersons(ctx, request, out);
+      }));
+  std::vector<PersonCandidate> out;
+  for (const auto& m : response.matches()) {
+    out.push_back({m.candidate().person_id(),
+                   m.candidate().grade(),
+                   {m.source_ids().begin(), m.source_ids().end()}});
   }
   return out;
 }

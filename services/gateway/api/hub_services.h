@@ -6,6 +6,7 @@
 //   Resolve          identity Resolve with include_inactive, keeping ACTIVE and SUPERSEDED
 //                    records (a member's merged-away record keeps its documents reachable; an
 //                    INACTIVE one, registered in error, may be someone else's: left out)
+//   FindPersons      identity SearchPersons at PROBABLE or better (discovery by demographics)
 //   Locate           locator Locate; one holder per org with the local ids it holds
 //   Decide           consent BatchDecide; an unknown effect is a denial
 //   Record           audit RecordBatch (durable when it answers OK)
@@ -50,6 +51,9 @@ class GrpcHubServices final : public HubServices, public HubWrites, public HubCo
   absl::StatusOr<ResolvedPatient> Resolve(const common::v1::RequestContext& context,
                                           const common::v1::SourceId& record,
                                           absl::Time deadline) override;
+  absl::StatusOr<std::vector<PersonCandidate>> FindPersons(
+      const common::v1::RequestContext& context, const common::v1::Demographics& demographics,
+      int max, absl::Time deadline) override;
   absl::StatusOr<std::vector<Holder>> Locate(const common::v1::RequestContext& context,
                                              const std::vector<common::v1::SourceId>& records,
                                              absl::Time deadline) override;

@@ -47,6 +47,13 @@ class FakeHub : public HubServices {
                            {Id("clinic-a", "a-1"), Id("clinic-b", "b-1"), Id("clinic-c", "c-1"),
                             Id("clinic-d", "d-1")}};
   }
+  absl::StatusOr<std::vector<PersonCandidate>> FindPersons(const common::v1::RequestContext&,
+                                                           const common::v1::Demographics&, int max,
+                                                           absl::Time) override {
+    std::vector<PersonCandidate> out = persons;
+    if (out.size() > static_cast<size_t>(max)) out.resize(max);
+    return out;
+  }
   absl::StatusOr<std::vector<Holder>> Locate(const common::v1::RequestContext&,
                                              const std::vector<SourceId>& records,
                                              absl::Time) override {
@@ -100,6 +107,7 @@ class FakeHub : public HubServices {
   bool consent_up = true;
   int audit_failures = 0;
   std::vector<std::string> decided_for;
+  std::vector<PersonCandidate> persons;  // what a search by demographics finds
   std::vector<audit::v1::AuditEvent> audited;
 };
 

@@ -190,6 +190,36 @@ AuditEvent GatewayAuditEvent(const common::v1::RequestContext& context,
   return e;
 }
 
+absl::StatusOr<ResolvedPatient> DiscoveredPatient(const std::vector<PersonCandidate>& candidates) {
+  if (candidates.size() != 1 || candidates[0].grade != identity::v1::MATCH_GRADE_CERTAIN ||
+      candidates[0].records.empty()) {
+    return absl::NotFoundError(
+        "demographics: no single person matches with certainty; nothing is released");
+  }
+  return ResolvedPatient{candidates[0].person_id, candidates[0].records};
+}
+
+namespace {
+
+// Step 1: the caller's own record resolved, or the person its demographics discover.
+absl::StatusOr<ResolvedPatient> PatientOf(const common::v1::RequestContext& context,
+                                          const v1::FindOutsideRecordsRequest& request,
+                                          HubServices& hub, absl::Time deadline) {
+  if (request.has_demographics()) {
+    // Two asked for: a second candidate means the answer is not unique.
+    absl::StatusOr<std::vector<PersonCandidate>> candidates =
+        hub.FindPersons(context, request.demographics(), 2, deadline);
+    if (!candidates.ok()) return candidates.status();
+    return DiscoveredPatient(*candidates);
+  }
+  SourceId own;
+  own.set_org(context.actor().org());
+  own.set_local_id(request.local_id());
+  return hub.Resolve(context, own, deadline);
+}
+
+}  // namespace
+
 absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
                                const v1::FindOutsideRecordsRequest& request,
                                absl::Time client_deadline, HubServices& hub, MemberCalls& members,
@@ -197,13 +227,9 @@ absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
   const absl::Time start = options.now();
   Query q{context, request, hub,
           options, {},      DeadlineBudget(start, client_deadline, options.budget)};
-  SourceId own;
-  own.set_org(context.actor().org());
-  own.set_local_id(request.local_id());
-
   // 1-3: who the patient is, who holds data, what consent allows.
   absl::StatusOr<ResolvedPatient> patient =
-      hub.Resolve(context, own, q.budget.Step(options.now(), options.resolve_share));
+      PatientOf(context, request, hub, q.budget.Step(options.now(), options.resolve_share));
   if (!patient.ok()) return patient.status();
   q.patient = *std::move(patient);
   absl::StatusOr<std::vector<Holder>> holders =

@@ -6,6 +6,9 @@
 //
 //   1. resolve the caller's patient (caller org, local id) to the person's records now,
 //      including records members merged away (identity);                  NOT_FOUND if unknown
+//      or, for a patient the caller never fed, discover the person by demographics (XCPD):
+//      only exactly one person matching with certainty is used (DiscoveredPatient); anything
+//      else is NOT_FOUND and nothing is released
 //   2. locate the members holding data for those records (locator);
 //   3. one consent decision per holding member (consent; never permit on doubt);
 //   4. a durable QUERY audit event naming every decision;  no audit record: nothing released
@@ -46,6 +49,19 @@ struct ResolvedPatient {
   std::vector<common::v1::SourceId> records;
 };
 
+// A person some demographics may be (identity SearchPersons), with the records linked to it.
+struct PersonCandidate {
+  std::string person_id;
+  identity::v1::MatchGrade grade = identity::v1::MATCH_GRADE_UNSPECIFIED;
+  std::vector<common::v1::SourceId> records;
+};
+
+// Discovery by demographics, the XCPD convention: `candidates` are every person matching at
+// PROBABLE or better (at least two asked for). Exactly one candidate, and CERTAIN: that person
+// and its records. None, several (twins, a likely duplicate), or one short of certain:
+// NOT_FOUND, the same answer in each case, and nothing is released.
+absl::StatusOr<ResolvedPatient> DiscoveredPatient(const std::vector<PersonCandidate>& candidates);
+
 // What the query asks of the hub's own services. Implementations call them with `deadline`.
 class HubServices {
  public:
@@ -53,6 +69,13 @@ class HubServices {
   virtual absl::StatusOr<ResolvedPatient> Resolve(const common::v1::RequestContext& context,
                                                   const common::v1::SourceId& record,
                                                   absl::Time deadline) = 0;
+  // Persons matching `demographics` at PROBABLE or better, best first, at most `max` (the
+  // records linked to each now). Fakes that do not discover keep the default: UNIMPLEMENTED.
+  virtual absl::StatusOr<std::vector<PersonCandidate>> FindPersons(
+      const common::v1::RequestContext& context, const common::v1::Demographics& demographics,
+      int max, absl::Time deadline) {
+    return absl::UnimplementedError("discovery by demographics");
+  }
   // The members holding data for any of `records`, with the local ids they hold.
   virtual absl::StatusOr<std::vector<Holder>> Locate(
       const common::v1::RequestContext& context, const std::vector<common::v1::SourceId>& records,

@@ -239,5 +239,45 @@ TEST_F(FederatedQueryTest, AnUnknownPatientIsNotFound) {
   EXPECT_TRUE(hub_.audited.empty());
 }
 
+// Discovery by demographics (XCPD): a walk-in at clinic-a, never fed there.
+TEST_F(FederatedQueryTest, DemographicsSinglingOutOnePersonWithCertaintyAreQueriedLikeARecord) {
+  request_.clear_local_id();
+  request_.mutable_demographics()->set_birth_date("1980-02-03");
+  hub_.persons = {
+      PersonCandidate{"person-1",
+                      identity::v1::MATCH_GRADE_CERTAIN,
+                      {Id("clinic-b", "b-1"), Id("clinic-c", "c-1"), Id("clinic-d", "d-1")}}};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_NE(ResultFor("clinic-b"), nullptr);
+  EXPECT_EQ(ResultFor("clinic-b")->status(), v1::MEMBER_STATUS_OK);
+  EXPECT_EQ(ResultFor("clinic-c")->status(), v1::MEMBER_STATUS_DENIED_BY_CONSENT);
+  ASSERT_FALSE(hub_.audited.empty());
+  EXPECT_EQ(hub_.audited[0].type(), audit::v1::EVENT_TYPE_QUERY);
+}
+
+TEST_F(FederatedQueryTest, AmbiguousOrUncertainDemographicsReleaseNothingAndCallNobody) {
+  request_.clear_local_id();
+  request_.mutable_demographics()->set_birth_date("1980-02-03");
+  const PersonCandidate twin_a{
+      "person-1", identity::v1::MATCH_GRADE_CERTAIN, {Id("clinic-b", "b-1")}};
+  const PersonCandidate twin_b{
+      "person-2", identity::v1::MATCH_GRADE_PROBABLE, {Id("clinic-c", "c-9")}};
+  const PersonCandidate likely{
+      "person-3", identity::v1::MATCH_GRADE_PROBABLE, {Id("clinic-b", "b-3")}};
+  for (const auto& found :
+       std::vector<std::vector<PersonCandidate>>{{}, {twin_a, twin_b}, {likely}}) {
+    hub_.persons = found;
+    absl::Status status = Run();
+    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << found.size();
+    EXPECT_EQ(status.message(),
+              "demographics: no single person matches with certainty; nothing "
+              "is released");  // the same answer whatever was found
+  }
+  EXPECT_TRUE(hub_.decided_for.empty());
+  EXPECT_TRUE(hub_.audited.empty());
+  EXPECT_TRUE(members_.called.empty());
+  EXPECT_TRUE(stream_.written.empty());
+}
+
 }  // namespace
 }  // namespace hie::gateway

@@ -1,14 +1,20 @@
-// libFuzzer target gateway_fuzz: the first byte chooses the input (mod 5), the rest is
+// libFuzzer target gateway_fuzz: the first byte chooses the input (mod 7), the rest is
 //   0  a member directory file's text (ParseMemberDirectory, core/member_directory.h);
 //   1  a serialized FindOutsideRecordsRequest: its context through MemberQueryContext (a member
 //      certificate of clinic-a) and the request through ValidateFindOutsideRecords;
 //   2  a serialized RetrieveDocumentRequest: the same context, ValidateRetrieveDocument;
 //   3  a serialized PublishDocumentsRequest through MemberWriteContext and PublicationOf;
-//   4  a serialized FeedPatientRequest through MemberWriteContext and RegistrationOf.
+//   4  a serialized FeedPatientRequest through MemberWriteContext and RegistrationOf;
+//   5  a serialized CreateConsentDirectiveRequest through MemberWriteContext and
+//      DirectiveCreationOf;
+//   6  a serialized BreakGlassRequest through BreakGlassContext and OpenBreakGlass (the hub and
+//      consent faked: core/fake_hub_for_tests.h).
 // No crash, no hang, and: a directory parsed is parsed again identically, and every member in it
 // has an org, an endpoint, a state and max_results 1..1000; an accepted context names the
 // certificate's org as the actor; an accepted publication names only the caller's org in every
-// entry's patient and location; an accepted feed registers the caller's own record.
+// entry's patient and location; an accepted feed registers the caller's own record; an accepted
+// directive is recorded against the caller's own patient; a grant is asked for the caller's own
+// patient, for an emergency, by a clinician.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +22,9 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "services/gateway/core/fake_hub_for_tests.h"
 #include "services/gateway/core/member_access.h"
+#include "services/gateway/core/member_consent.h"
 #include "services/gateway/core/member_directory.h"
 #include "services/gateway/core/member_writes.h"
 #include "services/gateway/core/retrieval.h"
@@ -56,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   const absl::Time now = absl::Now();
-  switch (data[0] % 5) {
+  switch (data[0] % 7) {
     case 0:
       Directory(rest);
       break;
@@ -98,6 +106,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Require(registration->source_id().org() == "clinic-a" &&
                 registration->source_id().local_id() == r.local_id());
       }
+      break;
+    }
+    case 5: {
+      v1::CreateConsentDirectiveRequest r;
+      if (!Parse(rest, &r)) break;
+      auto context = MemberWriteContext(kClinicA, r.context(), "gw-fuzz", now);
+      if (!context.ok()) break;
+      auto creation = DirectiveCreationOf(*context, r);
+      if (creation.ok()) Require(creation->directive().patient().org() == "clinic-a");
+      break;
+    }
+    case 6: {
+      v1::BreakGlassRequest r;
+      if (!Parse(rest, &r)) break;
+      auto context = BreakGlassContext(kClinicA, r.context(), "gw-fuzz", now);
+      if (!context.ok()) break;
+      testing::FakeHub hub;
+      testing::FakeConsent consent;
+      auto grant = OpenBreakGlass(*context, r, hub, consent, now + absl::Seconds(1));
+      if (!grant.ok()) break;
+      const auto& sent = consent.opened.at(0);
+      Require(sent.patients_size() == 1 && sent.patients(0).org() == "clinic-a");
+      Require(sent.context().purpose_of_use() == hie::common::v1::PURPOSE_OF_USE_EMERGENCY);
+      Require(sent.context().actor().role() == hie::common::v1::ROLE_CLINICIAN);
       break;
     }
   }

@@ -50,7 +50,14 @@ absl::StatusOr<common::v1::RequestContext> MemberQueryContext(
 }
 
 absl::Status ValidateFindOutsideRecords(const v1::FindOutsideRecordsRequest& r) {
-  HIE_RETURN_IF_ERROR(CheckId(r.local_id(), "local_id"));
+  if (r.has_demographics()) {
+    // Checked field by field by identity's search (its errors name the query's fields).
+    if (!r.local_id().empty()) {
+      return InvalidField("demographics", "is for a patient without local_id: set only one");
+    }
+  } else {
+    HIE_RETURN_IF_ERROR(CheckId(r.local_id(), "local_id"));
+  }
   HIE_RETURN_IF_ERROR(CheckOrgs(r.member_orgs(), "member_orgs", 0, 100));
   if (r.max_results_per_member() < 0 || r.max_results_per_member() > kMaxResultsPerMember) {
     return InvalidField("max_results_per_member", "is not from 0 to 1000");
@@ -63,7 +70,7 @@ absl::Status ValidateFindOutsideRecords(const v1::FindOutsideRecordsRequest& r) 
   as_registry.mutable_context()->mutable_actor()->set_role(common::v1::ROLE_CLINICIAN);
   common::v1::SourceId* patient = as_registry.add_patients();
   patient->set_org("check");
-  patient->set_local_id(r.local_id());
+  patient->set_local_id(r.local_id().empty() ? "check" : r.local_id());
   *as_registry.mutable_query() = r.query();
   return registry::ValidateFind(as_registry);
 }

@@ -27,8 +27,8 @@ absl::StatusOr<common::v1::RequestContext> MemberQueryContext(
     const PeerIdentity& caller, const common::v1::ClientContext& client,
     const std::string& hub_request_id, absl::Time now);
 
-// INVALID_ARGUMENT naming the field: local_id (an id), member_orgs (ids, at most 100),
-// max_results_per_member (0..1000), query (the registry's rules for DocumentQuery).
+// INVALID_ARGUMENT naming the field: local_id (an id) or demographics (not both), member_orgs (ids,
+// at most 100), max_results_per_member (0..1000), query (the registry's rules for DocumentQuery).
 absl::Status ValidateFindOutsideRecords(const v1::FindOutsideRecordsRequest& r);
 
 }  // namespace hie::gateway
