@@ -161,7 +161,7 @@ for i in "${!orgs[@]}"; do
   letter="${orgs[$i]#clinic-}"
   echo "${orgs[$i]},localhost:$((7101 + i)),active,1000,Clinic ${letter^^}" >>"$members_csv"
 done
-start_service gateway 7000 9400 --members="$members_csv" \
+start_service gateway 7000 9400 --members="$members_csv" --pg-dsn="$pg_dsn" \
   --client-cert="$certs/gateway-client.pem" --client-key="$certs/gateway-client.key"
 for _ in $(seq 1 100); do
   "$hiectl" health --target=localhost:7000 "${tls[@]}" >/dev/null 2>&1 && break

@@ -2,14 +2,22 @@
 // GetCallerInfo of hie.gateway.v1.MemberGateway). Wiring only.
 //
 // Start-up (the common part is services/common/service.h): configuration; the member directory
-// (--members, core/member_directory.h: a bad file stops the start naming the line); channels to
-// identity, the locator, consent, audit and the registry with the gateway's client certificate;
-// the member endpoints' channels and circuit breakers; the mTLS gRPC server. No database of its
-// own yet. On SIGTERM in-flight queries get --drain-timeout to finish.
+// (--members, core/member_directory.h: a bad file stops the start naming the line); with
+// --pg-dsn, the gateway's database (schema `gateway`, store/migrations.h; retried until
+// --startup-timeout), the file's new members seeded into it (stored ones stay as the
+// administrators left them) and the directory re-read every --directory-refresh
+// (store/member_directory_keeper.h); without it the file is the directory, read-only. Then
+// channels to identity, the locator, consent, audit and the registry with the gateway's client
+// certificate; the member endpoints' channels and circuit breakers; the mTLS gRPC server. The
+// database is optional, so the skeleton's own schema handling (which requires one) is not used.
+// On SIGTERM in-flight queries get --drain-timeout to finish.
 
 #include <unistd.h>
 
 #include "services/common/config.h"
+#include "services/common/logging.h"
+#include "services/common/pg/migrations.h"
+#include "services/common/pg/pool.h"
 #include "services/common/service.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
@@ -19,8 +27,13 @@
 #include "services/gateway/api/member_fanout.h"
 #include "services/gateway/api/staff_gateway.h"
 #include "services/gateway/core/member_directory.h"
+#include "services/gateway/store/member_directory_keeper.h"
+#include "services/gateway/store/migrations.h"
+#include "services/gateway/store/pg_member_store.h"
 
 namespace {
+
+using hie::Log;
 
 const hie::ServiceSpec& Spec() {
   static const hie::ServiceSpec* spec = new hie::ServiceSpec{
@@ -29,6 +42,12 @@ const hie::ServiceSpec& Spec() {
       .metrics_listen = "127.0.0.1:9400",
       .keys = {
           {"members", "", "the member directory file (services/gateway/README.md: format)"},
+          {"pg-dsn", "",
+           "PostgreSQL DSN of the member directory kept through AdminGateway; empty: the "
+           "--members file only, read-only"},
+          {"pg-pool-size", "4", "PostgreSQL connections (with --pg-dsn)"},
+          {"startup-timeout", "30s", "how long to wait for PostgreSQL at start"},
+          {"directory-refresh", "2s", "how often the member directory is re-read (with --pg-dsn)"},
           {"identity", "127.0.0.1:7001", "identity service address"},
           {"locator", "127.0.0.1:7002", "record locator address"},
           {"registry", "127.0.0.1:7003", "document registry address"},
@@ -44,12 +63,59 @@ const hie::ServiceSpec& Spec() {
   return *spec;
 }
 
+// With --pg-dsn: a pool on the gateway's database, migrated; PostgreSQL may still be starting
+// (a deploy brings everything up at once), so connecting is retried until --startup-timeout.
+// Null without --pg-dsn.
+absl::StatusOr<std::unique_ptr<hie::pg::PgPool>> ConnectDirectoryDatabase(
+    const hie::Config& config) {
+  if (config.Get("pg-dsn").empty()) return nullptr;
+  HIE_ASSIGN_OR_RETURN(int64_t size, config.GetInt("pg-pool-size"));
+  HIE_ASSIGN_OR_RETURN(absl::Duration timeout, config.GetDuration("startup-timeout"));
+  if (size < 1 || size > 256) return absl::InvalidArgumentError("--pg-pool-size must be 1..256");
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<std::unique_ptr<hie::pg::PgPool>> pool;
+  while (true) {
+    pool =
+        hie::pg::PgPool::Create({.dsn = config.Get("pg-dsn"), .size = static_cast<size_t>(size)});
+    if (pool.ok() || absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  if (!pool.ok()) return pool.status();
+  HIE_ASSIGN_OR_RETURN(int applied, hie::pg::ApplyMigrations(**pool, hie::gateway::kSchema,
+                                                             hie::gateway::Migrations(), deadline));
+  (void)applied;  // ApplyMigrations logs what it applied
+  return pool;
+}
+
 absl::Status Serve(hie::ServiceRuntime& rt) {
   const hie::Config& config = rt.config();
-  std::map<std::string, hie::gateway::DirectoryMember> directory;
+  std::map<std::string, hie::gateway::DirectoryMember> file_members;
   if (!config.Get("members").empty()) {
     HIE_ASSIGN_OR_RETURN(std::string text, hie::ReadFileToString(config.Get("members")));
-    HIE_ASSIGN_OR_RETURN(directory, hie::gateway::ParseMemberDirectory(text));
+    HIE_ASSIGN_OR_RETURN(file_members, hie::gateway::ParseMemberDirectory(text));
+  }
+  HIE_ASSIGN_OR_RETURN(std::unique_ptr<hie::pg::PgPool> pool, ConnectDirectoryDatabase(config));
+  std::unique_ptr<hie::gateway::PgMemberStore> member_store;
+  if (pool != nullptr) member_store = std::make_unique<hie::gateway::PgMemberStore>(pool.get());
+  hie::gateway::MemberDirectoryView directory;
+  hie::gateway::MemberDirectoryKeeper keeper(member_store.get(), &directory);
+  HIE_ASSIGN_OR_RETURN(absl::Duration startup_timeout, config.GetDuration("startup-timeout"));
+  HIE_RETURN_IF_ERROR(keeper.Seed(std::move(file_members), absl::Now() + startup_timeout).status());
+  Log(hie::LogLevel::kInfo, "directory_loaded",
+      {{"members", static_cast<int64_t>(directory.Snapshot()->size())},
+       {"stored", keeper.has_store() ? "true" : "false"}});
+  if (keeper.has_store()) {
+    HIE_ASSIGN_OR_RETURN(absl::Duration period, config.GetDuration("directory-refresh"));
+    if (period <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("--directory-refresh must be positive");
+    }
+    rt.Every("directory-refresh", period, [&keeper, period] {
+      if (absl::Status s = keeper.Refresh(absl::Now() + std::max(period, absl::Seconds(1)));
+          !s.ok()) {
+        Log(hie::LogLevel::kWarning, "directory_refresh_failed",
+            {{"code", absl::StatusCodeToString(s.code())}});
+      }
+    });
   }
   HIE_ASSIGN_OR_RETURN(
       auto creds, hie::MakeTlsChannelCredentials(
@@ -61,7 +127,7 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
   channels.registry = grpc::CreateCustomChannel(config.Get("registry"), creds, quick);
   channels.consent = grpc::CreateCustomChannel(config.Get("consent"), creds, quick);
   channels.audit = grpc::CreateCustomChannel(config.Get("audit"), creds, quick);
-  hie::gateway::GrpcHubServices hub(channels, std::move(directory));
+  hie::gateway::GrpcHubServices hub(channels, &directory);
 
   HIE_ASSIGN_OR_RETURN(int64_t max_calls, config.GetInt("max-calls-per-query"));
   HIE_ASSIGN_OR_RETURN(int64_t failures, config.GetInt("breaker-failures"));
@@ -91,7 +157,8 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
                                           .audit = audit_stub.get(),
                                           .hub = &hub,
                                           .breakers = &breakers,
-                                          .workers = &worker_pool};
+                                          .workers = &worker_pool,
+                                          .directory = &keeper};
   hie::gateway::OperatorGatewayImpl operator_service(staff);
   hie::gateway::AdminGatewayImpl admin_service(staff);
   HIE_RETURN_IF_ERROR(rt.StartGrpc({&service, &operator_service, &admin_service}).status());

@@ -151,7 +151,7 @@ class GatewayE2eTest : public E2eTest {
     WriteMemberData();
     gateway_ = std::make_unique<ServiceProcess>(
         sandbox_.get(), "gateway", HIE_GATEWAY_BIN, "gateway",
-        with({"--members=" + sandbox_->Path("members.csv"), identity,
+        with({"--members=" + sandbox_->Path("members.csv"), pg, identity,
               "--locator=" + locator_->address(), "--registry=" + registry_->address(),
               "--consent=" + consent_->address(), "--audit=" + audit_->address(),
               "--breaker-failures=2", "--breaker-open=60s"},

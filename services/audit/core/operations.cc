@@ -39,7 +39,8 @@ bool Delegates(const Caller& caller) {
 
 // The staff actor the gateway names, for a read (`access` is not kWrite).
 absl::StatusOr<Actor> DelegatedActor(const Actor& claimed, Access access) {
-  if (claimed.org().empty() || claimed.user_id().empty()) {
+  if (!CheckText(claimed.org(), "context.actor.org", 128).ok() ||
+      !CheckText(claimed.user_id(), "context.actor.user_id", 128).ok()) {
     return absl::PermissionDeniedError(
         "context.actor: the gateway must name the staff member it acts for (org and user_id)");
   }

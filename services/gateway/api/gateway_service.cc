@@ -43,6 +43,18 @@ void AuditRefusal(HubServices& hub, const PeerIdentity& peer, const std::string&
   (void)hub.Record({std::move(e)}, absl::Now() + absl::Seconds(2));
 }
 
+// A member the directory has suspended, or that has left the HIE, is refused whatever it asks.
+absl::Status CheckStanding(HubServices& hub, const PeerIdentity& peer) {
+  if (peer.role != "member") return absl::OkStatus();
+  const std::map<std::string, DirectoryEntry> directory = hub.Directory();
+  auto it = directory.find(peer.org);
+  if (it != directory.end() && (it->second.state == v1::MEMBER_STATE_SUSPENDED ||
+                                it->second.state == v1::MEMBER_STATE_DECOMMISSIONED)) {
+    return absl::PermissionDeniedError("this member is suspended or has left the HIE");
+  }
+  return absl::OkStatus();
+}
+
 // A server stream written from a worker thread (the use case's), one write in flight: Write
 // waits for the previous write to complete, then starts this one and returns, so that the
 // worker prepares the next message (a member's next chunk, the next result) while this one is
@@ -129,7 +141,8 @@ Reactor* StartStream(grpc::CallbackServerContext* ctx, HubServices& hub, WorkerP
   const absl::Time deadline = DeadlineOf(*ctx);
   const bool queued = workers.TrySubmit(
       [&hub, reactor, peer = *peer, request_id, deadline, action, log_event, run] {
-        const absl::Status status = run(peer, request_id, deadline, *reactor);
+        absl::Status status = CheckStanding(hub, peer);
+        if (status.ok()) status = run(peer, request_id, deadline, *reactor);
         if (absl::IsPermissionDenied(status)) AuditRefusal(hub, peer, request_id, action, status);
         Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, log_event,
             {{"request_id", request_id},
@@ -223,8 +236,10 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::MemberUnary(grpc::CallbackServerCon
   return RunUnary(
       ctx, "", response, kMaxWriteTimeout, workers_, "gw",
       [this, &client, action, send, context_of](const UnaryCall& call) -> absl::StatusOr<Response> {
+        const absl::Status standing = CheckStanding(*hub_, call.peer);
         absl::StatusOr<common::v1::RequestContext> context =
-            context_of(call.peer, client, call.request_id, absl::Now());
+            standing.ok() ? context_of(call.peer, client, call.request_id, absl::Now())
+                          : absl::StatusOr<common::v1::RequestContext>(standing);
         absl::StatusOr<Response> result =
             context.ok() ? send(*context, call.deadline) : context.status();
         if (absl::IsPermissionDenied(result.status())) {
@@ -305,10 +320,9 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::ListConsentDirectives(
     consent::v1::ListDirectivesResponse* response) {
   return MemberUnary(
       ctx, request->context(), "gateway.ListConsentDirectives", response,
-      [this, request](const common::v1::RequestContext& context,
-                      absl::Time deadline) -> absl::StatusOr<consent::v1::ListDirectivesResponse> {
-        HIE_ASSIGN_OR_RETURN(auto listing, DirectiveListingOf(context, *request));
-        return consent_->ListDirectives(listing, deadline);
+      [this, request](const common::v1::RequestContext& context, absl::Time deadline) {
+        return ListOwnDirectives(context, *request, *consent_, *hub_, options_.query.new_event_id(),
+                                 absl::Now(), deadline);
       });
 }
 

@@ -11,6 +11,8 @@
 //                       stream relayed message by message; a worker thread is held for the
 //                       whole retrieval).
 //   GetCallerInfo       what the certificate says (org, roles it may assert, subject).
+// A member the directory has suspended or decommissioned is refused every call but
+// GetCallerInfo (PERMISSION_DENIED, audited).
 //   FeedPatient, MergeLocalPatients, PublishDocuments, DeprecateDocument
 //                       a member's writes for its own organisation (core/member_writes.h),
 //                       passed to identity and the registry on the worker pool with the

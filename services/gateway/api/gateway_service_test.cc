@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/core/operations.h"
@@ -74,10 +75,14 @@ class FakeHub : public HubServices {
     return std::vector<registry::v1::DocumentEntry>{};
   }
   std::map<std::string, DirectoryEntry> Directory() override {
-    return {{"clinic-a", {"clinic-a", "Clinic A", v1::MEMBER_STATE_ACTIVE, 1000}},
-            {"clinic-b", {"clinic-b", "Clinic B", v1::MEMBER_STATE_ACTIVE, 1000}},
-            {"clinic-c", {"clinic-c", "Clinic C", v1::MEMBER_STATE_ACTIVE, 1000}}};
+    std::map<std::string, DirectoryEntry> out = {
+        {"clinic-a", {"clinic-a", "Clinic A", v1::MEMBER_STATE_ACTIVE, 1000}},
+        {"clinic-b", {"clinic-b", "Clinic B", v1::MEMBER_STATE_ACTIVE, 1000}},
+        {"clinic-c", {"clinic-c", "Clinic C", v1::MEMBER_STATE_ACTIVE, 1000}}};
+    for (const std::string& org : suspended) out[org].state = v1::MEMBER_STATE_SUSPENDED;
+    return out;
   }
+  std::set<std::string> suspended;
   std::string EndpointOf(const std::string& org) override { return endpoints[org]; }
   Forbids RedactionFor(const std::vector<consent::v1::Obligation>& obligations) override {
     auto r = std::make_shared<registry::Redaction>(obligations);
@@ -432,6 +437,28 @@ TEST_F(GatewayServiceTest, AMemberRecordsConsentOnlyForItsOwnPatients) {
   status = Stub("clinic-b")->RevokeConsentDirective(&ctx3, revoke, &directive);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(consent_.revoked.empty());
+}
+
+TEST_F(GatewayServiceTest, ASuspendedMemberIsRefusedAndTheRefusalAudited) {
+  hub_.suspended.insert("clinic-b");
+  Streamed s = Find("clinic-b", Request(), absl::Seconds(1));
+  EXPECT_EQ(s.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(s.messages.empty());
+  grpc::ClientContext ctx;
+  v1::FeedPatientResponse fed;
+  v1::FeedPatientRequest feed;
+  feed.mutable_context()->set_purpose_of_use(common::v1::PURPOSE_OF_USE_OPERATIONS);
+  feed.mutable_context()->set_user_role(common::v1::ROLE_MEMBER_SYSTEM);
+  feed.set_local_id("b-2");
+  feed.set_idempotency_key("k-b-2");
+  EXPECT_EQ(Stub("clinic-b")->FeedPatient(&ctx, feed, &fed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  {
+    std::lock_guard lock(writes_.mu);
+    EXPECT_TRUE(writes_.registered.empty());
+  }
+  std::lock_guard lock(hub_.mu);
+  EXPECT_EQ(hub_.audited.size(), 2u);
 }
 
 }  // namespace

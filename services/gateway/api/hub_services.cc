@@ -36,14 +36,13 @@ absl::StatusOr<Response> Unary(const char* service, absl::Time deadline, Send se
 
 }  // namespace
 
-GrpcHubServices::GrpcHubServices(const HubChannels& channels,
-                                 std::map<std::string, DirectoryMember> directory)
+GrpcHubServices::GrpcHubServices(const HubChannels& channels, const MemberDirectoryView* directory)
     : identity_(identity::v1::IdentityService::NewStub(channels.identity)),
       locator_(locator::v1::RecordLocator::NewStub(channels.locator)),
       consent_(consent::v1::ConsentService::NewStub(channels.consent)),
       audit_(audit::v1::AuditLog::NewStub(channels.audit)),
       registry_(registry::v1::DocumentRegistry::NewStub(channels.registry)),
-      directory_(std::move(directory)) {}
+      directory_(directory) {}
 
 absl::StatusOr<ResolvedPatient> GrpcHubServices::Resolve(const common::v1::RequestContext& context,
                                                          const SourceId& record,
@@ -163,13 +162,14 @@ absl::StatusOr<std::vector<registry::v1::DocumentEntry>> GrpcHubServices::Regist
 
 std::map<std::string, DirectoryEntry> GrpcHubServices::Directory() {
   std::map<std::string, DirectoryEntry> out;
-  for (const auto& [org, member] : directory_) out[org] = member.entry;
+  for (const auto& [org, record] : *directory_->Snapshot()) out[org] = record.member.entry;
   return out;
 }
 
 std::string GrpcHubServices::EndpointOf(const std::string& org) {
-  auto it = directory_.find(org);
-  return it == directory_.end() ? "" : it->second.endpoint;
+  std::shared_ptr<const MemberDirectoryView::Members> members = directory_->Snapshot();
+  auto it = members->find(org);
+  return it == members->end() ? "" : it->second.member.endpoint;
 }
 
 Forbids GrpcHubServices::RedactionFor(const std::vector<consent::v1::Obligation>& obligations) {

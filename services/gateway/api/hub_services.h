@@ -46,7 +46,9 @@ struct HubChannels {
 
 class GrpcHubServices final : public HubServices, public HubWrites, public HubConsent {
  public:
-  GrpcHubServices(const HubChannels& channels, std::map<std::string, DirectoryMember> directory);
+  // `directory` (not owned, outlives this) is the member directory Directory() and EndpointOf()
+  // read: its snapshot at each call, so a replaced directory takes effect at the next call.
+  GrpcHubServices(const HubChannels& channels, const MemberDirectoryView* directory);
 
   absl::StatusOr<ResolvedPatient> Resolve(const common::v1::RequestContext& context,
                                           const common::v1::SourceId& record,
@@ -94,7 +96,7 @@ class GrpcHubServices final : public HubServices, public HubWrites, public HubCo
   std::unique_ptr<consent::v1::ConsentService::Stub> consent_;
   std::unique_ptr<audit::v1::AuditLog::Stub> audit_;
   std::unique_ptr<registry::v1::DocumentRegistry::Stub> registry_;
-  const std::map<std::string, DirectoryMember> directory_;
+  const MemberDirectoryView* const directory_;
 };
 
 }  // namespace hie::gateway

@@ -101,12 +101,34 @@ class StaffCalls {
                });
   }
 
-  v1::Member MemberOf(const DirectoryEntry& entry, absl::Time now) const {
+  // The directory now: the keeper's view, or (no keeper) the hub's directory as file records.
+  std::shared_ptr<const MemberDirectoryView::Members> Members() const {
+    if (s_.directory != nullptr) return s_.directory->view().Snapshot();
+    auto out = std::make_shared<MemberDirectoryView::Members>();
+    for (auto& [org, entry] : s_.hub->Directory()) {
+      MemberRecord& r = (*out)[org];
+      r.member.entry = entry;
+      r.member.endpoint = s_.hub->EndpointOf(org);
+    }
+    return out;
+  }
+
+  v1::Member MemberOf(const MemberRecord& record, absl::Time now) const {
+    const DirectoryEntry& entry = record.member.entry;
     v1::Member m;
     m.set_org(entry.org);
     m.set_display_name(entry.display_name);
     m.set_state(entry.state);
-    m.set_endpoint(s_.hub->EndpointOf(entry.org));
+    m.set_endpoint(record.member.endpoint);
+    for (const std::string& subject : record.member.certificate_subjects) {
+      m.add_certificate_subjects(subject);
+    }
+    m.set_max_results(entry.max_results);
+    m.set_supports_time_filters(record.member.supports_time_filters);
+    m.set_version(record.version);
+    if (record.update_time != absl::InfinitePast()) {
+      *m.mutable_update_time() = TimestampOf(record.update_time);
+    }
     // The roles a member's users may assert (core/member_access.h, member_writes.h).
     for (auto role : {common::v1::ROLE_CLINICIAN, common::v1::ROLE_CLINICAL_STAFF,
                       common::v1::ROLE_ADMINISTRATIVE_STAFF, common::v1::ROLE_MEMBER_SYSTEM}) {
@@ -334,13 +356,16 @@ grpc::ServerUnaryReactor* AdminGatewayImpl::ListMembers(grpc::CallbackServerCont
   return calls_->Run(ctx, StaffRpc::kListMembers, request, response,
                      [calls, request](const common::v1::RequestContext&,
                                       absl::Time) -> absl::StatusOr<v1::ListMembersResponse> {
-                       HIE_ASSIGN_OR_RETURN(
-                           MemberPage page,
-                           PageOfMembers(calls->services().hub->Directory(), *request));
+                       std::shared_ptr<const MemberDirectoryView::Members> members =
+                           calls->Members();
+                       std::map<std::string, DirectoryEntry> entries;
+                       for (const auto& [org, record] : *members)
+                         entries.emplace(org, record.member.entry);
+                       HIE_ASSIGN_OR_RETURN(MemberPage page, PageOfMembers(entries, *request));
                        v1::ListMembersResponse out;
                        const absl::Time now = absl::Now();
                        for (const DirectoryEntry& e : page.members) {
-                         *out.add_members() = calls->MemberOf(e, now);
+                         *out.add_members() = calls->MemberOf(members->at(e.org), now);
                        }
                        out.set_next_page_token(page.next_page_token);
                        return out;
@@ -355,12 +380,67 @@ grpc::ServerUnaryReactor* AdminGatewayImpl::GetMember(grpc::CallbackServerContex
                      [calls, request](const common::v1::RequestContext&,
                                       absl::Time) -> absl::StatusOr<v1::Member> {
                        HIE_RETURN_IF_ERROR(CheckId(request->org(), "org"));
-                       std::map<std::string, DirectoryEntry> directory =
-                           calls->services().hub->Directory();
-                       auto it = directory.find(request->org());
-                       if (it == directory.end())
+                       std::shared_ptr<const MemberDirectoryView::Members> members =
+                           calls->Members();
+                       auto it = members->find(request->org());
+                       if (it == members->end())
                          return absl::NotFoundError("org is not a member of the HIE");
                        return calls->MemberOf(it->second, absl::Now());
+                     });
+}
+
+namespace {
+
+absl::Status NoDirectoryStore() {
+  return absl::FailedPreconditionError(
+      "no directory store configured: the gateway reads its members from --members only");
+}
+
+// The fields of a Member the administrators keep (the rest is the gateway's).
+DirectoryMember DirectoryMemberOf(const v1::Member& m) {
+  DirectoryMember out;
+  out.entry.org = m.org();
+  out.entry.display_name = m.display_name();
+  out.entry.state = m.state();
+  out.entry.max_results = m.max_results();
+  out.endpoint = m.endpoint();
+  out.supports_time_filters = m.supports_time_filters();
+  out.certificate_subjects.assign(m.certificate_subjects().begin(), m.certificate_subjects().end());
+  return out;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminGatewayImpl::PutMember(grpc::CallbackServerContext* ctx,
+                                                      const v1::PutMemberRequest* request,
+                                                      v1::Member* response) {
+  StaffCalls* calls = calls_.get();
+  return calls_->Run(ctx, StaffRpc::kPutMember, request, response,
+                     [calls, request](const common::v1::RequestContext&,
+                                      absl::Time deadline) -> absl::StatusOr<v1::Member> {
+                       MemberDirectoryKeeper* keeper = calls->services().directory;
+                       if (keeper == nullptr) return NoDirectoryStore();
+                       HIE_ASSIGN_OR_RETURN(MemberRecord stored,
+                                            keeper->Put(DirectoryMemberOf(request->member()),
+                                                        request->expected_version(), deadline));
+                       return calls->MemberOf(stored, absl::Now());
+                     });
+}
+
+grpc::ServerUnaryReactor* AdminGatewayImpl::SetMemberState(grpc::CallbackServerContext* ctx,
+                                                           const v1::SetMemberStateRequest* request,
+                                                           v1::Member* response) {
+  StaffCalls* calls = calls_.get();
+  return calls_->Run(ctx, StaffRpc::kSetMemberState, request, response,
+                     [calls, request](const common::v1::RequestContext&,
+                                      absl::Time deadline) -> absl::StatusOr<v1::Member> {
+                       MemberDirectoryKeeper* keeper = calls->services().directory;
+                       if (keeper == nullptr) return NoDirectoryStore();
+                       HIE_ASSIGN_OR_RETURN(
+                           MemberRecord stored,
+                           keeper->SetState(request->org(), request->state(),
+                                            request->expected_version(), deadline));
+                       return calls->MemberOf(stored, absl::Now());
                      });
 }
 

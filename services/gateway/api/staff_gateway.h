@@ -22,10 +22,15 @@
 // is UNAVAILABLE and nothing is returned. Identity's mutations are recorded by identity's
 // history (hie-audit follows it), ReviewBreakGlass by consent, audit reads by hie-audit.
 //
-// ListMembers and GetMember answer from the directory the gateway holds (HubServices::Directory
-// and EndpointOf), with each member's circuit breaker (Breakers) state and last success/failure
-// times; certificate_subjects is left empty (the directory does not hold them: any certificate
-// with O=<org>, OU=member authenticates as the org).
+// ListMembers and GetMember answer from the directory the gateway holds (the keeper's view,
+// store/member_directory_keeper.h; without a keeper, HubServices::Directory and EndpointOf), with
+// each member's circuit breaker (Breakers) state and last success/failure times, capabilities,
+// version and update time. PutMember and SetMemberState (HIE_ADMIN) go to the keeper (rules:
+// core/member_directory.h DecidePut / DecideState), which stores the change and refreshes the
+// view before the answer; without a keeper or a store they answer FAILED_PRECONDITION "no
+// directory store configured". They are recorded by the gateway after the write: if that record
+// fails the answer is UNAVAILABLE, the change stands, and a retry (same member, same state)
+// changes nothing and is recorded.
 //
 // Thread-safety: all methods may be called concurrently. Stubs, hub, breakers and worker pool
 // must outlive the server.
@@ -41,6 +46,7 @@
 #include "services/common/worker_pool.h"
 #include "services/gateway/api/member_fanout.h"
 #include "services/gateway/core/federated_query.h"
+#include "services/gateway/store/member_directory_keeper.h"
 
 namespace hie::gateway {
 
@@ -52,6 +58,8 @@ struct StaffServices {
   HubServices* hub = nullptr;    // Record (the gateway's own audit records), the directory
   Breakers* breakers = nullptr;  // members' circuit state; null: CIRCUIT_STATE_UNSPECIFIED
   WorkerPool* workers = nullptr;
+  // The member directory and its writes; null: the hub's Directory(), writes refused.
+  MemberDirectoryKeeper* directory = nullptr;
 };
 
 class StaffCalls;  // the shared call shape (staff_gateway.cc)
@@ -144,6 +152,12 @@ class AdminGatewayImpl final : public v1::AdminGateway::CallbackService {
   grpc::ServerUnaryReactor* GetMember(grpc::CallbackServerContext* ctx,
                                       const v1::GetMemberRequest* request,
                                       v1::Member* response) override;
+  grpc::ServerUnaryReactor* PutMember(grpc::CallbackServerContext* ctx,
+                                      const v1::PutMemberRequest* request,
+                                      v1::Member* response) override;
+  grpc::ServerUnaryReactor* SetMemberState(grpc::CallbackServerContext* ctx,
+                                           const v1::SetMemberStateRequest* request,
+                                           v1::Member* response) override;
 
  private:
   consent::v1::ConsentService::StubInterface* const consent_;

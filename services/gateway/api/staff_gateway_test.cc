@@ -14,6 +14,7 @@
 #include "services/audit/core/operations.h"
 #include "services/common/server.h"
 #include "services/common/tls.h"
+#include "services/gateway/store/in_memory_member_store.h"
 #include "tests/support/test_env.h"
 
 namespace hie::gateway {
@@ -464,6 +465,236 @@ TEST_F(StaffGatewayTest, MembersComeFromTheDirectoryWithTheirBreakers) {
   EXPECT_EQ(audited[1].objects(0).kind(), "member");
   EXPECT_EQ(audited[1].status_code(), "NOT_FOUND");
   EXPECT_EQ(audited[2].type(), audit::v1::EVENT_TYPE_SECURITY);
+}
+
+// The directory's writes: the same fixture, plus a second AdminGateway whose directory is kept
+// by a keeper over the in-memory store (the first one has no directory store).
+class StaffDirectoryTest : public StaffGatewayTest {
+ protected:
+  StaffDirectoryTest() {
+    DirectoryMember a;
+    a.entry = {"clinic-a", "Clinic A", v1::MEMBER_STATE_ACTIVE, 1000};
+    a.endpoint = "clinic-a.example:443";
+    EXPECT_TRUE(keeper_.Seed({{"clinic-a", a}}, absl::Now() + absl::Seconds(5)).ok());
+    StaffServices services{.identity = identity_stub_.get(),
+                           .consent = consent_stub_.get(),
+                           .audit = audit_stub_.get(),
+                           .hub = &hub_,
+                           .breakers = &breakers_,
+                           .workers = &workers_,
+                           .directory = &keeper_};
+    kept_admin_ = std::make_unique<AdminGatewayImpl>(services);
+    auto server = GrpcServer::Start({.service_name = "gateway",
+                                     .listen_address = "127.0.0.1:0",
+                                     .tls = hie::testing::TestCertFiles("gateway")},
+                                    {kept_admin_.get()});
+    EXPECT_TRUE(server.ok()) << server.status();
+    kept_server_ = *std::move(server);
+    kept_server_->SetServing(true);
+  }
+  ~StaffDirectoryTest() override { kept_server_->Shutdown(absl::Seconds(2)); }
+
+  std::unique_ptr<v1::AdminGateway::Stub> Kept(const std::string& cert) {
+    auto creds = MakeTlsChannelCredentials(hie::testing::TestCertFiles(cert));
+    EXPECT_TRUE(creds.ok());
+    return v1::AdminGateway::NewStub(
+        grpc::CreateChannel(absl::StrCat("localhost:", kept_server_->port()), *creds));
+  }
+  static v1::PutMemberRequest NewClinicC() {
+    v1::PutMemberRequest r;
+    *r.mutable_context() = Staff();
+    v1::Member* m = r.mutable_member();
+    m->set_org("clinic-c");
+    m->set_display_name("Clinic C, Smith & Jones");
+    m->set_endpoint("clinic-c.example:443");
+    m->set_max_results(50);
+    m->set_supports_time_filters(true);
+    m->add_certificate_subjects("O=clinic-c,OU=member,CN=emr");
+    m->set_circuit_state(v1::CIRCUIT_STATE_OPEN);  // the gateway's own: ignored
+    r.set_reason("joins the HIE (contract 2024-17)");
+    return r;
+  }
+  grpc::Status Put(const std::string& cert, const v1::PutMemberRequest& r, v1::Member* out) {
+    grpc::ClientContext ctx;
+    Deadline(ctx);
+    return Kept(cert)->PutMember(&ctx, r, out);
+  }
+  grpc::Status Set(const std::string& cert, const std::string& org, v1::MemberState state,
+                   int64_t expected_version, v1::Member* out, const std::string& reason = "ok") {
+    v1::SetMemberStateRequest r;
+    *r.mutable_context() = Staff();
+    r.set_org(org);
+    r.set_state(state);
+    r.set_expected_version(expected_version);
+    r.set_reason(reason);
+    grpc::ClientContext ctx;
+    Deadline(ctx);
+    return Kept(cert)->SetMemberState(&ctx, r, out);
+  }
+
+  InMemoryMemberStore store_;
+  MemberDirectoryView view_;
+  MemberDirectoryKeeper keeper_{&store_, &view_};
+  std::unique_ptr<AdminGatewayImpl> kept_admin_;
+  std::unique_ptr<GrpcServer> kept_server_;
+};
+
+TEST_F(StaffDirectoryTest, AnAdminCreatesAndSuspendsAMemberAndTheDirectoryHasItAtOnce) {
+  v1::Member created;
+  grpc::Status status = Put("admin", NewClinicC(), &created);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(created.org(), "clinic-c");
+  EXPECT_EQ(created.version(), 1);
+  EXPECT_EQ(created.state(), v1::MEMBER_STATE_ACTIVE);  // unspecified on creation: active
+  EXPECT_EQ(created.max_results(), 50);
+  EXPECT_TRUE(created.supports_time_filters());
+  ASSERT_EQ(created.certificate_subjects_size(), 1);
+  EXPECT_TRUE(created.has_update_time());
+  EXPECT_EQ(created.circuit_state(), v1::CIRCUIT_STATE_CLOSED);
+  ASSERT_EQ(view_.Snapshot()->count("clinic-c"), 1u);  // before the answer
+  EXPECT_EQ(view_.Snapshot()->at("clinic-c").member.endpoint, "clinic-c.example:443");
+
+  v1::Member suspended;
+  status = Set("admin", "clinic-c", v1::MEMBER_STATE_SUSPENDED, 1, &suspended, "unpaid invoice");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(suspended.version(), 2);
+  EXPECT_EQ(suspended.state(), v1::MEMBER_STATE_SUSPENDED);
+  EXPECT_EQ(view_.Snapshot()->at("clinic-c").member.entry.state, v1::MEMBER_STATE_SUSPENDED);
+
+  // A retry of the creation changes nothing; a replace from version 1 is stale.
+  v1::PutMemberRequest again = NewClinicC();
+  again.mutable_member()->set_state(v1::MEMBER_STATE_SUSPENDED);
+  v1::Member out;
+  status = Put("admin", again, &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(out.version(), 2);
+  again.mutable_member()->set_max_results(60);
+  again.set_expected_version(1);
+  EXPECT_EQ(Put("admin", again, &out).error_code(), grpc::StatusCode::ABORTED);
+  again.set_expected_version(0);
+  EXPECT_EQ(Put("admin", again, &out).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  again.set_expected_version(2);
+  ASSERT_TRUE(Put("admin", again, &out).ok());
+  EXPECT_EQ(out.version(), 3);
+  EXPECT_EQ(out.max_results(), 60);
+
+  // Read back through GetMember, from the same directory.
+  v1::GetMemberRequest get;
+  *get.mutable_context() = Staff();
+  get.set_org("clinic-c");
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  v1::Member got;
+  ASSERT_TRUE(Kept("operator")->GetMember(&ctx, get, &got).ok());
+  EXPECT_EQ(got.version(), 3);
+  EXPECT_EQ(got.state(), v1::MEMBER_STATE_SUSPENDED);
+
+  // Every write is on the record, with the member and the reason.
+  int puts = 0, sets = 0;
+  for (const auto& e : hub_.Audited()) {
+    if (e.action() == "gateway.PutMember") {
+      ++puts;
+      EXPECT_EQ(e.objects(0).id(), "clinic-c");
+    }
+    if (e.action() == "gateway.SetMemberState") {
+      ++sets;
+      EXPECT_EQ(e.details().at("reason"), "unpaid invoice");
+      EXPECT_EQ(e.details().at("state"), "MEMBER_STATE_SUSPENDED");
+      EXPECT_EQ(e.outcome(), audit::v1::OUTCOME_SUCCESS);
+    }
+  }
+  EXPECT_EQ(puts, 5);
+  EXPECT_EQ(sets, 1);
+}
+
+TEST_F(StaffDirectoryTest, OnlyAdminsWriteAndEveryFieldAndStateIsChecked) {
+  v1::Member out;
+  for (const char* cert : {"operator", "auditor", "clinic-a"}) {
+    EXPECT_EQ(Put(cert, NewClinicC(), &out).error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << cert;
+    EXPECT_EQ(Set(cert, "clinic-a", v1::MEMBER_STATE_SUSPENDED, 0, &out).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << cert;
+  }
+  EXPECT_EQ(Refusals(), 6);
+  struct Case {
+    std::function<void(v1::PutMemberRequest&)> change;
+    std::string message;
+  };
+  const Case cases[] = {
+      {[](auto& r) { r.clear_reason(); }, "reason is required"},
+      {[](auto& r) { r.mutable_member()->set_org("clinic c"); }, "member.org"},
+      {[](auto& r) { r.mutable_member()->set_endpoint("clinic-c.example"); }, "member.endpoint"},
+      {[](auto& r) { r.mutable_member()->set_max_results(0); }, "member.max_results"},
+      {[](auto& r) { r.mutable_member()->set_max_results(1001); }, "member.max_results"},
+      {[](auto& r) { r.mutable_member()->set_display_name(""); }, "member.display_name"},
+      {[](auto& r) { r.mutable_member()->add_certificate_subjects("O=clinic-c,OU=member,CN=emr"); },
+       "member.certificate_subjects"},
+      {[](auto& r) { r.mutable_member()->set_state(v1::MEMBER_STATE_DECOMMISSIONED); },
+       "member.state"},
+      {[](auto& r) { r.set_expected_version(-1); }, "expected_version"},
+  };
+  for (const Case& c : cases) {
+    v1::PutMemberRequest r = NewClinicC();
+    c.change(r);
+    grpc::Status status = Put("admin", r, &out);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.message;
+    EXPECT_TRUE(absl::StartsWith(status.error_message(), c.message)) << status.error_message();
+  }
+  v1::PutMemberRequest replace = NewClinicC();
+  replace.set_expected_version(1);
+  EXPECT_EQ(Put("admin", replace, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(view_.Snapshot()->count("clinic-c"), 0u);  // nothing written
+
+  EXPECT_EQ(Set("admin", "clinic-z", v1::MEMBER_STATE_SUSPENDED, 0, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Set("admin", "clinic-a", v1::MEMBER_STATE_UNSPECIFIED, 0, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Set("admin", "clinic-a", v1::MEMBER_STATE_SUSPENDED, 0, &out, "").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Set("admin", "clinic-a", v1::MEMBER_STATE_SUSPENDED, 9, &out).error_code(),
+            grpc::StatusCode::ABORTED);
+  ASSERT_TRUE(Set("admin", "clinic-a", v1::MEMBER_STATE_DECOMMISSIONED, 1, &out).ok());
+  EXPECT_EQ(Set("admin", "clinic-a", v1::MEMBER_STATE_ACTIVE, 0, &out).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(Set("admin", "clinic-a", v1::MEMBER_STATE_DECOMMISSIONED, 0, &out).ok());  // same
+  EXPECT_EQ(out.version(), 2);
+  EXPECT_EQ(view_.Snapshot()->at("clinic-a").member.entry.state, v1::MEMBER_STATE_DECOMMISSIONED);
+}
+
+TEST_F(StaffDirectoryTest, AWriteWithoutAnAuditRecordIsUnavailableButAStoreDownWritesNothing) {
+  {
+    std::lock_guard lock(hub_.mu);
+    hub_.audit_down = true;
+  }
+  v1::Member out;
+  grpc::Status status = Put("admin", NewClinicC(), &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "AUDIT_UNAVAILABLE"));
+  {
+    std::lock_guard lock(hub_.mu);
+    hub_.audit_down = false;
+  }
+  // The change stood; the retry is answered without a new version, and recorded.
+  ASSERT_TRUE(Put("admin", NewClinicC(), &out).ok());
+  EXPECT_EQ(out.version(), 1);
+  store_.SetFailure(absl::UnavailableError("member store: down"));
+  EXPECT_EQ(Set("admin", "clinic-c", v1::MEMBER_STATE_SUSPENDED, 0, &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(view_.Snapshot()->at("clinic-c").member.entry.state, v1::MEMBER_STATE_ACTIVE);
+}
+
+TEST_F(StaffGatewayTest, WithoutADirectoryStoreWritesAreAFailedPrecondition) {
+  v1::PutMemberRequest put;
+  *put.mutable_context() = Staff();
+  put.mutable_member()->set_org("clinic-c");
+  put.set_reason("joins");
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  v1::Member out;
+  grpc::Status status = Admin("admin")->PutMember(&ctx, put, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "no directory store configured"));
 }
 
 }  // namespace

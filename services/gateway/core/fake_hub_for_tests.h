@@ -117,7 +117,12 @@ class FakeConsent : public HubConsent {
  public:
   FakeConsent() {
     *directives["dir-a"].mutable_patient() = Id("clinic-a", "a-1");
+    directives["dir-a"].mutable_recorded_by()->set_org("clinic-a");
     *directives["dir-b"].mutable_patient() = Id("clinic-b", "b-1");
+    directives["dir-b"].mutable_recorded_by()->set_org("clinic-b");
+    // Recorded by the HIE's privacy office for clinic-a's patient.
+    *directives["dir-po"].mutable_patient() = Id("clinic-a", "a-1");
+    directives["dir-po"].mutable_recorded_by()->set_org("hie-privacy");
   }
   absl::StatusOr<consent::v1::ConsentDirective> CreateDirective(
       const consent::v1::CreateDirectiveRequest& r, absl::Time) override {

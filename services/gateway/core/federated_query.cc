@@ -61,6 +61,7 @@ AuditEvent QueryEvent(const Query& q, const FanOutPlan& plan) {
   }
   for (const v1::MemberResult& r : plan.denied) denied.push_back(r.member_org());
   auto& details = *e.mutable_details();
+  if (q.request.has_demographics()) details["patient_discovery"] = "demographics";
   details["members_permitted"] = OrgList(permitted);
   if (!not_callable.empty()) details["members_not_callable"] = OrgList(not_callable);
   if (!denied.empty()) details["members_denied"] = OrgList(denied);
@@ -201,14 +202,18 @@ absl::StatusOr<ResolvedPatient> DiscoveredPatient(const std::vector<PersonCandid
 
 namespace {
 
+constexpr int kMaxDiscoveryCandidates = 100;  // identity SearchPersons' maximum
+
 // Step 1: the caller's own record resolved, or the person its demographics discover.
 absl::StatusOr<ResolvedPatient> PatientOf(const common::v1::RequestContext& context,
                                           const v1::FindOutsideRecordsRequest& request,
                                           HubServices& hub, absl::Time deadline) {
   if (request.has_demographics()) {
-    // Two asked for: a second candidate means the answer is not unique.
+    // As many as identity gives (its maximum): any second candidate means the answer is not
+    // unique, and identity groups a bounded number of matching records into persons, so a
+    // person with many records must not crowd a second one out.
     absl::StatusOr<std::vector<PersonCandidate>> candidates =
-        hub.FindPersons(context, request.demographics(), 2, deadline);
+        hub.FindPersons(context, request.demographics(), kMaxDiscoveryCandidates, deadline);
     if (!candidates.ok()) return candidates.status();
     return DiscoveredPatient(*candidates);
   }
@@ -230,6 +235,19 @@ absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
   // 1-3: who the patient is, who holds data, what consent allows.
   absl::StatusOr<ResolvedPatient> patient =
       PatientOf(context, request, hub, q.budget.Step(options.now(), options.resolve_share));
+  if (request.has_demographics() && absl::IsNotFound(patient.status())) {
+    // A search of the index that found no one to release: on the record too (ids only), so
+    // that probing by guessed demographics leaves a trace.
+    AuditEvent tried = Event(q, audit::v1::EVENT_TYPE_QUERY, audit::v1::OUTCOME_FAILURE);
+    tried.set_status_code("NOT_FOUND");
+    (*tried.mutable_details())["patient_discovery"] = "no_single_certain_match";
+    absl::Status audited =
+        hub.Record({std::move(tried)}, q.budget.Step(options.now(), options.audit_share));
+    if (!audited.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("audit unavailable: nothing released (", audited.message(), ")"));
+    }
+  }
   if (!patient.ok()) return patient.status();
   q.patient = *std::move(patient);
   absl::StatusOr<std::vector<Holder>> holders =
@@ -284,7 +302,15 @@ absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
     return absl::CancelledError("the client went away");
   };
   std::vector<std::pair<const Target*, v1::MemberResult>> ready;
-  for (v1::MemberResult& r : plan.denied) ready.emplace_back(nullptr, std::move(r));
+  for (v1::MemberResult& r : plan.denied) {
+    if (request.has_demographics()) {
+      // A patient found by demographics has no record at the caller yet: which members hold
+      // data the patient withholds is not told (a denial reads as no data; audited as denied).
+      r.set_status(v1::MEMBER_STATUS_NO_DATA);
+      r.clear_detail();
+    }
+    ready.emplace_back(nullptr, std::move(r));
+  }
   if (!streamer.Release(std::move(ready))) return stop();
   ready.clear();
   for (const auto& [t, why] : plan.not_callable) {

@@ -250,9 +250,13 @@ TEST_F(FederatedQueryTest, DemographicsSinglingOutOnePersonWithCertaintyAreQueri
   ASSERT_TRUE(Run().ok());
   ASSERT_NE(ResultFor("clinic-b"), nullptr);
   EXPECT_EQ(ResultFor("clinic-b")->status(), v1::MEMBER_STATUS_OK);
-  EXPECT_EQ(ResultFor("clinic-c")->status(), v1::MEMBER_STATUS_DENIED_BY_CONSENT);
+  // Which members hold data the patient withholds is not told to a caller without a record.
+  EXPECT_EQ(ResultFor("clinic-c")->status(), v1::MEMBER_STATUS_NO_DATA);
+  EXPECT_EQ(ResultFor("clinic-c")->entries_size(), 0);
   ASSERT_FALSE(hub_.audited.empty());
   EXPECT_EQ(hub_.audited[0].type(), audit::v1::EVENT_TYPE_QUERY);
+  EXPECT_EQ(hub_.audited[0].details().at("patient_discovery"), "demographics");
+  EXPECT_EQ(hub_.audited[0].details().at("members_denied"), "clinic-c");
 }
 
 TEST_F(FederatedQueryTest, AmbiguousOrUncertainDemographicsReleaseNothingAndCallNobody) {
@@ -274,8 +278,16 @@ TEST_F(FederatedQueryTest, AmbiguousOrUncertainDemographicsReleaseNothingAndCall
               "is released");  // the same answer whatever was found
   }
   EXPECT_TRUE(hub_.decided_for.empty());
-  EXPECT_TRUE(hub_.audited.empty());
   EXPECT_TRUE(members_.called.empty());
+  // Each search that found no one is on the record (no patient, no demographics).
+  ASSERT_EQ(hub_.audited.size(), 3u);
+  for (const auto& e : hub_.audited) {
+    EXPECT_EQ(e.outcome(), audit::v1::OUTCOME_FAILURE);
+    EXPECT_EQ(e.details().at("patient_discovery"), "no_single_certain_match");
+    EXPECT_EQ(e.patients_size(), 0);
+  }
+  hub_.audit_failures = 1;  // and without a record, no answer
+  EXPECT_EQ(Run().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(stream_.written.empty());
 }
 

@@ -1,5 +1,6 @@
 #include "services/gateway/core/member_consent.h"
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/request_checks.h"
 #include "services/common/status_macros.h"
@@ -79,6 +80,25 @@ absl::StatusOr<consent::v1::ListDirectivesRequest> DirectiveListingOf(
   return out;
 }
 
+absl::StatusOr<consent::v1::ListDirectivesResponse> ListOwnDirectives(
+    const common::v1::RequestContext& context, const v1::ListConsentDirectivesRequest& r,
+    HubConsent& consent, HubServices& hub, std::string event_id, absl::Time now,
+    absl::Time deadline) {
+  HIE_ASSIGN_OR_RETURN(consent::v1::ListDirectivesRequest listing, DirectiveListingOf(context, r));
+  HIE_ASSIGN_OR_RETURN(consent::v1::ListDirectivesResponse found,
+                       consent.ListDirectives(listing, deadline));
+  audit::v1::AuditEvent read =
+      GatewayAuditEvent(context, ResolvedPatient{"", {OwnRecord(context, r.local_id())}},
+                        "gateway.ListConsentDirectives", audit::v1::EVENT_TYPE_QUERY,
+                        audit::v1::OUTCOME_SUCCESS, std::move(event_id), now);
+  (*read.mutable_details())["directives"] = absl::StrCat(found.directives_size());
+  if (absl::Status recorded = hub.Record({std::move(read)}, deadline); !recorded.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("audit unavailable: nothing released (", recorded.message(), ")"));
+  }
+  return found;
+}
+
 absl::StatusOr<consent::v1::ConsentDirective> RevokeOwnDirective(
     const common::v1::RequestContext& context, const v1::RevokeConsentDirectiveRequest& r,
     HubConsent& consent, absl::Time deadline) {
@@ -95,6 +115,12 @@ absl::StatusOr<consent::v1::ConsentDirective> RevokeOwnDirective(
   }
   if (!directive.ok()) return directive.status();
   if (directive->patient().org() != context.actor().org()) return not_found();
+  if (directive->recorded_by().org() != context.actor().org()) {
+    // The patient's choice recorded by the HIE's privacy office is theirs to revoke.
+    return absl::PermissionDeniedError(
+        "directive_id: recorded by another organisation (the HIE's privacy office); ask it to "
+        "revoke the directive");
+  }
   consent::v1::RevokeDirectiveRequest revoke;
   *revoke.mutable_context() = context;
   revoke.set_directive_id(r.directive_id());
@@ -113,9 +139,10 @@ absl::StatusOr<v1::BreakGlassResponse> OpenBreakGlass(const common::v1::RequestC
       !consent::v1::BreakGlassReason_IsValid(r.reason_code())) {
     return InvalidField("reason_code", "is required (a BreakGlassReason)");
   }
+  const google::protobuf::Duration& asked = r.requested_duration();
   if (r.has_requested_duration() &&
-      (r.requested_duration().seconds() < 0 || r.requested_duration().nanos() < 0 ||
-       (r.requested_duration().seconds() == 0 && r.requested_duration().nanos() == 0))) {
+      (asked.seconds() < 0 || asked.nanos() < 0 || asked.nanos() > 999'999'999 ||
+       (asked.seconds() == 0 && asked.nanos() == 0))) {
     return InvalidField("requested_duration", "must be positive when set");
   }
   HIE_RETURN_IF_ERROR(CheckId(r.idempotency_key(), "idempotency_key"));

@@ -12,8 +12,10 @@
 //     caller's) or the caller's, else PERMISSION_DENIED naming the field. A directive may be
 //     recorded before the patient is fed (the patient's choice must not wait for the ADT feed);
 //     the consent service applies it once identity links the record. Listing shows the
-//     directives recorded against the caller's record; revoking another organisation's
-//     directive is NOT_FOUND (deliberately the same answer as an unknown id).
+//     directives recorded against the caller's record (the read is audited before it answers);
+//     revoking another organisation's patient's directive is NOT_FOUND (deliberately the same
+//     answer as an unknown id), and one the HIE's privacy office recorded for the caller's
+//     patient is PERMISSION_DENIED (theirs to revoke).
 //   - break the glass: BreakGlassContext below (a clinician, by name, purpose EMERGENCY), for a
 //     patient the caller fed (NOT_FOUND otherwise); the grant covers the person behind the
 //     caller's record (the consent service resolves it), is time-boxed by policy and queued for
@@ -31,10 +33,11 @@
 
 namespace hie::gateway {
 
-// The hub context of BreakGlass: certificate role "member"; context.purpose_of_use EMERGENCY
-// (INVALID_ARGUMENT when missing; another purpose PERMISSION_DENIED); context.user_role
-// CLINICIAN and context.user_id (the clinician, required) else PERMISSION_DENIED;
-// context.break_glass_id empty (a grant is being asked for).
+// The hub context of BreakGlass: certificate role "member" (else PERMISSION_DENIED);
+// context.purpose_of_use EMERGENCY (INVALID_ARGUMENT when missing; another purpose
+// PERMISSION_DENIED); context.break_glass_id empty (INVALID_ARGUMENT: a grant is being asked
+// for); context.user_role CLINICIAN (else PERMISSION_DENIED); context.user_id the clinician
+// (INVALID_ARGUMENT when missing or not an id).
 absl::StatusOr<common::v1::RequestContext> BreakGlassContext(
     const PeerIdentity& caller, const common::v1::ClientContext& client,
     const std::string& hub_request_id, absl::Time now);
@@ -65,9 +68,18 @@ class HubConsent {
       const consent::v1::BreakGlassRequest& r, absl::Time deadline) = 0;
 };
 
+// ListConsentDirectives: DirectiveListingOf, consent ListDirectives, then a QUERY event (the
+// caller's record, how many directives) recorded durably before the answer (`event_id`, `now`);
+// audit unavailable: UNAVAILABLE, nothing answered.
+absl::StatusOr<consent::v1::ListDirectivesResponse> ListOwnDirectives(
+    const common::v1::RequestContext& context, const v1::ListConsentDirectivesRequest& r,
+    HubConsent& consent, HubServices& hub, std::string event_id, absl::Time now,
+    absl::Time deadline);
+
 // RevokeConsentDirective: directive_id, reason (1..1024 bytes of text) and idempotency_key
 // checked; the directive read first: unknown, or recorded against another organisation's
-// patient (the consent service's PERMISSION_DENIED included), is NOT_FOUND; then revoked
+// patient (the consent service's PERMISSION_DENIED included), is NOT_FOUND; one recorded by
+// another organisation for the caller's patient is PERMISSION_DENIED; then revoked
 // (the consent service's answer: FAILED_PRECONDITION if already revoked).
 absl::StatusOr<consent::v1::ConsentDirective> RevokeOwnDirective(
     const common::v1::RequestContext& context, const v1::RevokeConsentDirectiveRequest& r,

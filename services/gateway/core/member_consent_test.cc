@@ -88,6 +88,26 @@ TEST(MemberConsentTest, ListingNamesOnlyTheCallersRecord) {
               HasSubstr("local_id"));
 }
 
+TEST(MemberConsentTest, ListingIsAuditedBeforeItAnswers) {
+  testing::FakeHub hub;
+  FakeConsent consent;
+  v1::ListConsentDirectivesRequest r;
+  r.set_local_id("a-1");
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  auto listed =
+      ListOwnDirectives(WriteContext("clinic-a"), r, consent, hub, "ev-1", absl::Now(), deadline);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(hub.audited.size(), 1u);
+  EXPECT_EQ(hub.audited[0].action(), "gateway.ListConsentDirectives");
+  EXPECT_EQ(hub.audited[0].patients(0).local_id(), "a-1");
+  hub.audit_failures = 1;
+  EXPECT_EQ(
+      ListOwnDirectives(WriteContext("clinic-a"), r, consent, hub, "ev-2", absl::Now(), deadline)
+          .status()
+          .code(),
+      absl::StatusCode::kUnavailable);
+}
+
 TEST(MemberConsentTest, AnotherOrgsDirectiveIsNotFoundAndNeverRevoked) {
   FakeConsent consent;
   v1::RevokeConsentDirectiveRequest r;
@@ -103,6 +123,11 @@ TEST(MemberConsentTest, AnotherOrgsDirectiveIsNotFoundAndNeverRevoked) {
   r.set_directive_id("dir-unknown");
   EXPECT_EQ(RevokeOwnDirective(WriteContext("clinic-a"), r, consent, deadline).status().code(),
             absl::StatusCode::kNotFound);
+  EXPECT_TRUE(consent.revoked.empty());
+
+  r.set_directive_id("dir-po");  // the privacy office's, for clinic-a's patient
+  EXPECT_EQ(RevokeOwnDirective(WriteContext("clinic-a"), r, consent, deadline).status().code(),
+            absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(consent.revoked.empty());
 
   r.set_directive_id("dir-a");

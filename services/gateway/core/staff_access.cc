@@ -24,6 +24,7 @@ constexpr int kContextField = 1;
 constexpr int kDefaultMemberPage = 100;
 constexpr int kMaxMemberPage = 1000;
 constexpr char kMemberTokenPrefix[] = "m1.";
+constexpr size_t kMaxMemberReasonBytes = 1000;
 
 const Role kOperator = common::v1::ROLE_HIE_OPERATOR;
 const Role kOfficer = common::v1::ROLE_PRIVACY_OFFICER;
@@ -213,6 +214,18 @@ const std::vector<StaffRpcRule>& StaffRpcRules() {
        false,
        AuditedBy::kGateway,
        EVENT_TYPE_ADMIN_ACTION},
+      {StaffRpc::kPutMember,
+       "gateway.PutMember",
+       {kAdmin},
+       true,
+       AuditedBy::kGateway,
+       EVENT_TYPE_ADMIN_ACTION},
+      {StaffRpc::kSetMemberState,
+       "gateway.SetMemberState",
+       {kAdmin},
+       true,
+       AuditedBy::kGateway,
+       EVENT_TYPE_ADMIN_ACTION},
   };
   return *rules;
 }
@@ -281,6 +294,9 @@ absl::Status CheckStaffRequest(StaffRpc rpc, const Message& request) {
     if (f != nullptr && request.GetReflection()->GetString(request, f).empty()) {
       return InvalidField(name, "is required");
     }
+  }
+  if (rpc == StaffRpc::kPutMember || rpc == StaffRpc::kSetMemberState) {
+    HIE_RETURN_IF_ERROR(CheckText(StringField(request, "reason"), "reason", kMaxMemberReasonBytes));
   }
   return absl::OkStatus();
 }
@@ -371,13 +387,28 @@ audit::v1::AuditEvent AccessEvent(const StaffRpcRule& rule,
   }
   AddObject("review_task", StringField(request, "task_id"), e);
   AddObject("break_glass_grant", StringField(request, "grant_id"), e);
-  if (request.GetDescriptor() == v1::GetMemberRequest::descriptor()) {
+  if (const auto* put = dynamic_cast<const v1::PutMemberRequest*>(&request)) {
+    AddObject("member", put->member().org(), e);
+  }
+  if (request.GetDescriptor() == v1::GetMemberRequest::descriptor() ||
+      request.GetDescriptor() == v1::SetMemberStateRequest::descriptor()) {
     AddObject("member", StringField(request, "org"), e);
   } else if (std::string org = StringField(request, "org"); Recordable(org)) {
     (*e.mutable_details())["org_filter"] = org;
   }
   if (std::string org = StringField(request, "actor_org"); Recordable(org)) {
     (*e.mutable_details())["actor_org_filter"] = org;
+  }
+  if (const auto* set = dynamic_cast<const v1::SetMemberStateRequest*>(&request);
+      set != nullptr && v1::MemberState_IsValid(set->state())) {
+    (*e.mutable_details())["state"] = v1::MemberState_Name(set->state());
+  }
+  if (rule.rpc == StaffRpc::kPutMember || rule.rpc == StaffRpc::kSetMemberState) {
+    // Checked text (CheckStaffRequest) only: a refused request's reason is not recorded.
+    if (std::string reason = StringField(request, "reason");
+        CheckText(reason, "reason", kMaxMemberReasonBytes).ok()) {
+      (*e.mutable_details())["reason"] = reason;
+    }
   }
   return e;
 }

@@ -24,8 +24,10 @@
 // (PERMISSION_DENIED) are audited by the adapter as EVENT_TYPE_SECURITY (RefusalEvent).
 //
 // Mutations (ResolveReviewTask, LinkRecord, UnlinkRecord, MergePersons, UnmergePersons,
-// ReviewBreakGlass) need `reason` (when the request has one) and `idempotency_key`:
-// INVALID_ARGUMENT naming the field.
+// ReviewBreakGlass, PutMember, SetMemberState) need `reason` (when the request has one) and
+// `idempotency_key` (when it has one; the directory's writes use expected_version instead):
+// INVALID_ARGUMENT naming the field. PutMember's and SetMemberState's reason is text of at most
+// 1000 bytes without control characters.
 //
 // Who records what (StaffRpcRule::audited_by):
 //   identity mutations      identity's history (reason, actor, request id), which hie-audit
@@ -34,8 +36,9 @@
 //   audit reads             hie-audit itself (EVENT_TYPE_AUDIT_ACCESS, before it answers)
 //   everything else         the gateway, durably before it answers (no record, no answer:
 //                           UNAVAILABLE): identity reads as EVENT_TYPE_QUERY (a search for
-//                           patients or records), consent reads and the member directory as
-//                           EVENT_TYPE_ADMIN_ACTION; AccessEvent below.
+//                           patients or records), consent reads and the member directory (its
+//                           reads and its writes, PutMember / SetMemberState, HIE_ADMIN only)
+//                           as EVENT_TYPE_ADMIN_ACTION; AccessEvent below.
 
 #include <map>
 #include <string>
@@ -78,6 +81,8 @@ enum class StaffRpc {
   kGetConsentPolicy,
   kListMembers,
   kGetMember,
+  kPutMember,
+  kSetMemberState,
 };
 
 enum class AuditedBy { kIdentityHistory, kConsent, kAuditService, kGateway };
@@ -126,7 +131,9 @@ absl::Status CheckMirror(const google::protobuf::Descriptor& gateway,
 // actor, purpose and ids, the outcome (OK: SUCCESS; PERMISSION_DENIED: DENIED; else FAILURE with
 // the code's name), the certificate's subject, and what the request names, ids only: source ids
 // (`source_id`, `patients`) as patients, `person_id` (and a "person" object), `task_id`
-// ("review_task"), `grant_id` ("break_glass_grant"), GetMember's org ("member"); filters
+// ("review_task"), `grant_id` ("break_glass_grant"), GetMember's, SetMemberState's and
+// PutMember's org ("member", with SetMemberState's `state` and the writes' `reason` as details
+// "state" and "reason"); filters
 // (`org`, `actor_org`, `states`) as details. Never demographics (SearchPersons' query is not
 // recorded, only that a search ran).
 audit::v1::AuditEvent AccessEvent(const StaffRpcRule& rule,

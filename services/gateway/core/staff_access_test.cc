@@ -72,6 +72,8 @@ TEST(StaffAccessTest, EachRpcAdmitsTheRolesOfItsProtoComment) {
            {StaffRpc::kGetConsentPolicy, false, true, true},
            {StaffRpc::kListMembers, true, true, true},
            {StaffRpc::kGetMember, true, true, true},
+           {StaffRpc::kPutMember, false, false, true},
+           {StaffRpc::kSetMemberState, false, false, true},
        }) {
     auto expect = [](bool ok) {
       return ok ? absl::StatusCode::kOk : absl::StatusCode::kPermissionDenied;
@@ -126,6 +128,46 @@ TEST(StaffAccessTest, ContextChecks) {
   // The certificate is checked first: a member is refused whatever its context says.
   EXPECT_EQ(CodeOf(kMember, StaffRpc::kGetPerson, common::v1::ClientContext()),
             absl::StatusCode::kPermissionDenied);
+}
+
+TEST(StaffAccessTest, DirectoryWritesNeedAReasonOfTextAndAreRecordedWithIt) {
+  v1::SetMemberStateRequest set;
+  set.set_org("clinic-b");
+  set.set_state(v1::MEMBER_STATE_SUSPENDED);
+  auto s = CheckStaffRequest(StaffRpc::kSetMemberState, set);
+  EXPECT_EQ(s.message(), "reason is required");  // no idempotency_key: expected_version instead
+  set.set_reason(std::string(1001, 'r'));
+  EXPECT_EQ(CheckStaffRequest(StaffRpc::kSetMemberState, set).code(),
+            absl::StatusCode::kInvalidArgument);
+  set.set_reason("contract\x01ended");
+  EXPECT_EQ(CheckStaffRequest(StaffRpc::kSetMemberState, set).code(),
+            absl::StatusCode::kInvalidArgument);
+  set.set_reason("contract ended");
+  EXPECT_TRUE(CheckStaffRequest(StaffRpc::kSetMemberState, set).ok());
+  v1::PutMemberRequest put;
+  put.mutable_member()->set_org("clinic-c");
+  EXPECT_EQ(CheckStaffRequest(StaffRpc::kPutMember, put).message(), "reason is required");
+  put.set_reason("joins the HIE");
+  EXPECT_TRUE(CheckStaffRequest(StaffRpc::kPutMember, put).ok());
+
+  auto admin = StaffContext(kAdmin, Client(), StaffRpc::kSetMemberState, "gw-9", absl::Now());
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  audit::v1::AuditEvent e = AccessEvent(RuleOf(StaffRpc::kSetMemberState), *admin, kAdmin, set,
+                                        absl::OkStatus(), "gw-ev-9", absl::Now());
+  EXPECT_EQ(e.type(), audit::v1::EVENT_TYPE_ADMIN_ACTION);
+  EXPECT_EQ(e.action(), "gateway.SetMemberState");
+  ASSERT_EQ(e.objects_size(), 1);
+  EXPECT_EQ(e.objects(0).kind(), "member");
+  EXPECT_EQ(e.objects(0).id(), "clinic-b");
+  EXPECT_EQ(e.details().at("state"), "MEMBER_STATE_SUSPENDED");
+  EXPECT_EQ(e.details().at("reason"), "contract ended");
+  EXPECT_EQ(e.details().count("org_filter"), 0u);
+  EXPECT_TRUE(audit::ValidateEvent(e, "event", absl::Now()).ok());
+  e = AccessEvent(RuleOf(StaffRpc::kPutMember), *admin, kAdmin, put, absl::OkStatus(), "gw-ev-10",
+                  absl::Now());
+  ASSERT_EQ(e.objects_size(), 1);
+  EXPECT_EQ(e.objects(0).id(), "clinic-c");
+  EXPECT_EQ(e.details().at("reason"), "joins the HIE");
 }
 
 TEST(StaffAccessTest, MutationsNeedReasonAndIdempotencyKey) {

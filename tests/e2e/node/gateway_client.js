@@ -103,7 +103,9 @@ async function main() {
   for (const m of find.messages.slice(0, -1)) results[m.member_result.member_org] = m.member_result;
   check(Object.keys(results).length === 4, 'one result per member holding data (b, c, d, e)');
   check(results['clinic-b'] && results['clinic-b'].status === 'MEMBER_STATUS_OK' &&
-        results['clinic-b'].entries.length === 2, 'clinic-b answers with Ann\'s two notes');
+        results['clinic-b'].entries.length === 2, 'clinic-b answers with Ann\'s two notes' +
+        (results['clinic-b'] ? ' (' + results['clinic-b'].status + ', ' +
+         results['clinic-b'].entries.length + ' entries, ' + results['clinic-b'].detail + ')' : ''));
   for (const dead of ['clinic-d', 'clinic-e']) {
     const s = results[dead] && results[dead].status;
     check(s === 'MEMBER_STATUS_TIMEOUT' || s === 'MEMBER_STATUS_CIRCUIT_OPEN',
