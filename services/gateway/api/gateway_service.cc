@@ -232,9 +232,10 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::MemberUnary(grpc::CallbackServerCon
                                                          const common::v1::ClientContext& client,
                                                          const char* action, Response* response,
                                                          Send send, ContextOf context_of) {
-  // The hub's own request id ("" below): the client's goes into client_request_id.
+  // The hub's own request id, always new (never the client's x-request-id: audit records and
+  // the services' histories carry it); the client's goes into client_request_id.
   return RunUnary(
-      ctx, "", response, kMaxWriteTimeout, workers_, "gw",
+      ctx, NewId("gw"), response, kMaxWriteTimeout, workers_, "gw",
       [this, &client, action, send, context_of](const UnaryCall& call) -> absl::StatusOr<Response> {
         const absl::Status standing = CheckStanding(*hub_, call.peer);
         absl::StatusOr<common::v1::RequestContext> context =

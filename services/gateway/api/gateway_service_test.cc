@@ -335,6 +335,7 @@ v1::FeedPatientRequest Feed(const std::string& local_id) {
 TEST_F(GatewayServiceTest, AMemberFeedsItsOwnPatientAndLearnsNothingAboutMatching) {
   auto stub = Stub("clinic-a");
   grpc::ClientContext ctx;
+  ctx.AddMetadata("x-request-id", "chosen-by-the-client");
   v1::FeedPatientResponse response;
   grpc::Status status = stub->FeedPatient(&ctx, Feed("a-77"), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -344,6 +345,8 @@ TEST_F(GatewayServiceTest, AMemberFeedsItsOwnPatientAndLearnsNothingAboutMatchin
   ASSERT_EQ(writes_.registered.size(), 1u);
   EXPECT_EQ(writes_.registered[0].source_id().org(), "clinic-a");            // from the certificate
   EXPECT_EQ(writes_.registered[0].context().actor().user_id(), "clinic-a");  // its CN
+  // The hub's request id is its own, never one the client chose.
+  EXPECT_EQ(writes_.registered[0].context().request_id().rfind("gw-", 0), 0u);
 }
 
 TEST_F(GatewayServiceTest, OrgACannotPublishAsOrgBAndOperatorsCannotFeed) {

@@ -43,9 +43,10 @@ class StaffCalls {
   template <typename Request, typename Response, typename Work>
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, StaffRpc rpc,
                                 const Request* request, Response* response, Work work) {
-    // The hub's own request id (""): the client's goes into client_request_id.
+    // The hub's own request id, always new (never the client's x-request-id: audit records
+    // and the services' histories carry it); the client's goes into client_request_id.
     return RunUnary(
-        ctx, "", response, kMaxStaffTimeout, s_.workers, "gw",
+        ctx, NewId("gw"), response, kMaxStaffTimeout, s_.workers, "gw",
         [this, rpc, request, work](const UnaryCall& call) -> absl::StatusOr<Response> {
           const StaffRpcRule& rule = RuleOf(rpc);
           absl::StatusOr<common::v1::RequestContext> context =
