@@ -162,7 +162,10 @@ absl::StatusOr<std::vector<registry::v1::DocumentEntry>> GrpcHubServices::Regist
 
 std::map<std::string, DirectoryEntry> GrpcHubServices::Directory() {
   std::map<std::string, DirectoryEntry> out;
-  for (const auto& [org, record] : *directory_->Snapshot()) out[org] = record.member.entry;
+  for (const auto& [org, record] : *directory_->Snapshot()) {
+    out[org] = record.member.entry;
+    out[org].supports_time_filters = record.member.supports_time_filters;
+  }
   return out;
 }
 

@@ -157,11 +157,23 @@ class Streamer {
   std::vector<v1::MemberResult> written_;
 };
 
+// What the gateway keeps from the target's answer: the obligations' redaction, and the query's
+// time ranges when the member does not apply them itself.
+Forbids ForbidsFor(const Query& q, const Target& t) {
+  Forbids redacted = q.hub.RedactionFor(t.obligations);
+  if (t.supports_time_filters) return redacted;
+  const registry::v1::DocumentQuery& query = q.request.query();
+  return [redacted, &query](const DocumentEntry& e) {
+    return (redacted && redacted(e)) || !WithinTimeRanges(e, query);
+  };
+}
+
 member::v1::FindDocumentsRequest MemberRequest(const Query& q, const Target& t) {
   member::v1::FindDocumentsRequest r;
   *r.mutable_context() = q.context;
   for (const std::string& id : t.local_ids) r.add_local_patient_ids(id);
-  *r.mutable_query() = q.request.query();
+  *r.mutable_query() =
+      t.supports_time_filters ? q.request.query() : WithoutTimeRanges(q.request.query());
   for (const auto& o : t.obligations) *r.add_obligations() = o;
   r.set_max_results(t.max_results);
   return r;
@@ -317,9 +329,9 @@ absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
     MemberAnswer not_called;
     not_called.kind = MemberAnswer::Kind::kNotCalled;
     not_called.detail = why;
-    ready.emplace_back(&t, ResultOf(t, std::move(not_called), std::move(registry[t.org]),
-                                    hub.RedactionFor(t.obligations))
-                               .result);
+    ready.emplace_back(
+        &t,
+        ResultOf(t, std::move(not_called), std::move(registry[t.org]), ForbidsFor(q, t)).result);
   }
   if (!streamer.Release(std::move(ready))) return stop();
   while (batch != nullptr && !batch->done()) {
@@ -334,9 +346,9 @@ absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
       auto answer = batch->Next(until);
       if (!answer) break;
       const Target& t = plan.contact[answer->first];
-      ready.emplace_back(&t, ResultOf(t, std::move(answer->second), std::move(registry[t.org]),
-                                      hub.RedactionFor(t.obligations))
-                                 .result);
+      ready.emplace_back(
+          &t, ResultOf(t, std::move(answer->second), std::move(registry[t.org]), ForbidsFor(q, t))
+                  .result);
       until = options.now();  // only what is already there
     }
     if (ready.empty()) break;

@@ -239,6 +239,36 @@ TEST_F(FederatedQueryTest, AnUnknownPatientIsNotFound) {
   EXPECT_TRUE(hub_.audited.empty());
 }
 
+TEST_F(FederatedQueryTest, AMemberWithoutTimeFiltersGetsNoneAndTheGatewayAppliesThem) {
+  hub_.directory["clinic-b"].supports_time_filters = false;
+  common::v1::TimeRange* created = request_.mutable_query()->mutable_creation_time();
+  created->mutable_start()->set_seconds(150);
+  created->mutable_end()->set_seconds(250);
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(members_.called.size(), 2u);
+  EXPECT_FALSE(members_.called[0].request.query().has_creation_time());  // clinic-b
+  EXPECT_TRUE(members_.called[1].request.query().has_creation_time());   // clinic-d
+  const v1::MemberResult* b = ResultFor("clinic-b");
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(b->entries_size(), 1);  // b-doc-2 (created at 100) is outside the range
+  EXPECT_EQ(b->entries(0).unique_id(), "b-doc-1");
+}
+
+TEST(TimeRangesTest, HalfOpenAndATimeTheEntryLacksExcludes) {
+  registry::v1::DocumentEntry e;
+  e.mutable_creation_time()->set_seconds(100);
+  registry::v1::DocumentQuery q;
+  EXPECT_TRUE(WithinTimeRanges(e, q));
+  q.mutable_creation_time()->mutable_start()->set_seconds(100);
+  EXPECT_TRUE(WithinTimeRanges(e, q));
+  q.mutable_creation_time()->mutable_end()->set_seconds(100);
+  EXPECT_FALSE(WithinTimeRanges(e, q));  // the end is excluded
+  q.clear_creation_time();
+  q.mutable_service_start_time()->mutable_start()->set_seconds(1);
+  EXPECT_FALSE(WithinTimeRanges(e, q));  // no service start time: no match
+  EXPECT_FALSE(WithoutTimeRanges(q).has_service_start_time());
+}
+
 // Discovery by demographics (XCPD): a walk-in at clinic-a, never fed there.
 TEST_F(FederatedQueryTest, DemographicsSinglingOutOnePersonWithCertaintyAreQueriedLikeARecord) {
   request_.clear_local_id();

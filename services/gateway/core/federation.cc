@@ -83,6 +83,7 @@ FanOutPlan PlanFanOut(const FanOutQuery& query, const std::vector<Holder>& holde
     }
     target.max_results =
         member->second.max_results > 0 ? std::min(wanted, member->second.max_results) : wanted;
+    target.supports_time_filters = member->second.supports_time_filters;
     if (member->second.state != v1::MEMBER_STATE_ACTIVE) {
       plan.not_callable.emplace_back(std::move(target), NotActiveDetail(member->second.state));
       continue;
@@ -169,6 +170,39 @@ BuiltResult ResultOf(const Target& target, MemberAnswer answer,
       break;
   }
   return built;
+}
+
+namespace {
+
+// Within one TimeRange: a set range needs the time; [start, end), either end open.
+bool WithinRange(bool filtered, const common::v1::TimeRange& range, bool present,
+                 const google::protobuf::Timestamp& t) {
+  if (!filtered || (!range.has_start() && !range.has_end())) return true;
+  if (!present) return false;
+  const auto nanos = [](const google::protobuf::Timestamp& x) {
+    return static_cast<__int128>(x.seconds()) * 1'000'000'000 + x.nanos();
+  };
+  if (range.has_start() && nanos(t) < nanos(range.start())) return false;
+  if (range.has_end() && nanos(t) >= nanos(range.end())) return false;
+  return true;
+}
+
+}  // namespace
+
+bool WithinTimeRanges(const DocumentEntry& e, const registry::v1::DocumentQuery& q) {
+  return WithinRange(q.has_creation_time(), q.creation_time(), e.has_creation_time(),
+                     e.creation_time()) &&
+         WithinRange(q.has_service_start_time(), q.service_start_time(), e.has_service_start_time(),
+                     e.service_start_time()) &&
+         WithinRange(q.has_service_stop_time(), q.service_stop_time(), e.has_service_stop_time(),
+                     e.service_stop_time());
+}
+
+registry::v1::DocumentQuery WithoutTimeRanges(registry::v1::DocumentQuery query) {
+  query.clear_creation_time();
+  query.clear_service_start_time();
+  query.clear_service_stop_time();
+  return query;
 }
 
 v1::QuerySummary Summarize(const std::string& request_id,

@@ -56,6 +56,9 @@ struct DirectoryEntry {
   std::string display_name;
   v1::MemberState state = v1::MEMBER_STATE_UNSPECIFIED;
   int max_results = kMaxResultsPerMember;  // its capability: at most this many per request
+  // Its capability: whether its endpoint applies the query's time ranges. When not, the
+  // gateway sends the query without them and applies them to the answer itself.
+  bool supports_time_filters = true;
 };
 
 // Consent's answer for one custodian org.
@@ -79,6 +82,7 @@ struct Target {
   std::vector<consent::v1::Obligation> obligations;
   std::string decision_id;
   int max_results = kDefaultMaxResultsPerMember;
+  bool supports_time_filters = true;  // the directory's capability
 };
 
 struct FanOutPlan {
@@ -107,6 +111,14 @@ struct MemberAnswer {
 
 // True when an obligation of the target forbids releasing the entry.
 using Forbids = std::function<bool(const registry::v1::DocumentEntry&)>;
+
+// Whether the entry lies within the query's time ranges (creation, service start, service
+// stop), with the registry's semantics: half-open [start, end), and a range on a time the entry
+// lacks excludes it. True when the query has no time range.
+bool WithinTimeRanges(const registry::v1::DocumentEntry& entry,
+                      const registry::v1::DocumentQuery& query);
+// The query without its time ranges (for a member that does not support them).
+registry::v1::DocumentQuery WithoutTimeRanges(registry::v1::DocumentQuery query);
 
 struct BuiltResult {
   v1::MemberResult result;
