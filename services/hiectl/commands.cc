@@ -22,6 +22,7 @@
 #include "services/common/text.h"
 #include "services/hiectl/audit_commands.h"
 #include "services/hiectl/consent_commands.h"
+#include "services/hiectl/directory_commands.h"
 #include "services/hiectl/exchange_commands.h"
 #include "services/hiectl/flag_values.h"
 #include "services/hiectl/gateway_commands.h"
@@ -341,6 +342,7 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user, absl::Tim
   AddConsentCommands(now, specs);
   AddExchangeCommands(default_user, specs);
   AddGatewayCommands(specs);
+  AddDirectoryCommands(specs);
   return specs;
 }
 

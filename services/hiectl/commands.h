@@ -114,10 +114,17 @@ struct DocumentRetrieval {
   std::string out;
 };
 
+// `members ...`: one call to the gateway's member directory (AdminGateway).
+struct DirectoryCall {
+  std::variant<hie::gateway::v1::ListMembersRequest, hie::gateway::v1::GetMemberRequest,
+               hie::gateway::v1::PutMemberRequest, hie::gateway::v1::SetMemberStateRequest>
+      request;
+};
+
 // What running a command amounts to. A command over an RPC not listed here needs a new
 // alternative (and, in cli.cc, the RPC's stub method); the compiler points at both.
 using Action = std::variant<
-    HealthCheck, BulkRegister, OutsideRecordsQuery, DocumentRetrieval,
+    HealthCheck, BulkRegister, OutsideRecordsQuery, DocumentRetrieval, DirectoryCall,
     UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>,
     UnaryCall<id::ResolveRequest, id::ResolveResponse>,
     UnaryCall<id::SearchPersonsRequest, id::SearchPersonsResponse>,

@@ -10,6 +10,7 @@
 #include "hie/gateway/v1/gateway.grpc.pb.h"
 #include "services/common/status.h"
 #include "services/common/text.h"
+#include "services/hiectl/directory_commands.h"
 #include "services/hiectl/gateway_commands.h"
 #include "services/hiectl/render.h"
 
@@ -120,6 +121,50 @@ int RetrieveToFile(const Config& config, DocumentRetrieval& retrieval, absl::Dur
                             {"written to", retrieval.out}});
   }
   return 0;
+}
+
+int CallDirectory(const Config& config, DirectoryCall& call, absl::Duration timeout, bool json,
+                  const std::string& request_id) {
+  std::string error;
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(config, &error);
+  if (channel == nullptr) {
+    std::cerr << "hiectl: " << error << "\n";
+    return 2;
+  }
+  std::unique_ptr<gv1::AdminGateway::Stub> stub = gv1::AdminGateway::NewStub(channel);
+  grpc::ClientContext context;
+  Prepare(&context, timeout, request_id);
+  const auto print = [json](const google::protobuf::Message& m, const std::string& text) {
+    std::cout << (json ? ToJson(m) + "\n" : PrintableText(text, /*keep_newlines=*/true));
+    return 0;
+  };
+  return std::visit(
+      [&](auto& request) -> int {
+        request.mutable_context()->set_request_id(request_id);
+        using Request = std::decay_t<decltype(request)>;
+        if constexpr (std::is_same_v<Request, gv1::ListMembersRequest>) {
+          gv1::ListMembersResponse out;
+          grpc::Status status = stub->ListMembers(&context, request, &out);
+          return status.ok() ? print(out, RenderMembers(out))
+                             : Failed("ListMembers", status, request_id);
+        } else {
+          gv1::Member out;
+          grpc::Status status;
+          const char* rpc;
+          if constexpr (std::is_same_v<Request, gv1::GetMemberRequest>) {
+            rpc = "GetMember";
+            status = stub->GetMember(&context, request, &out);
+          } else if constexpr (std::is_same_v<Request, gv1::PutMemberRequest>) {
+            rpc = "PutMember";
+            status = stub->PutMember(&context, request, &out);
+          } else {
+            rpc = "SetMemberState";
+            status = stub->SetMemberState(&context, request, &out);
+          }
+          return status.ok() ? print(out, RenderMember(out)) : Failed(rpc, status, request_id);
+        }
+      },
+      call.request);
 }
 
 }  // namespace hie::hiectl

@@ -29,4 +29,8 @@ int QueryOutsideRecords(const Config& config, OutsideRecordsQuery& query, absl::
 int RetrieveToFile(const Config& config, DocumentRetrieval& retrieval, absl::Duration timeout,
                    bool json, const std::string& request_id);
 
+// members ...: one AdminGateway call; the member(s) as a table / fields, or JSON.
+int CallDirectory(const Config& config, DirectoryCall& call, absl::Duration timeout, bool json,
+                  const std::string& request_id);
+
 }  // namespace hie::hiectl

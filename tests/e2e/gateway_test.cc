@@ -25,6 +25,8 @@
 //     certificate cannot use the operator API; the privacy officer finds the federated query's
 //     QUERY event for Ann's record (and the search itself recorded as theirs) and verifies the
 //     log; the admin verifies it and lists the five members in order but cannot search events;
+//     with hiectl the admin suspends a member (not queried, its calls refused) and reactivates
+//     it; an operator may not;
 //   - Node's @grpc/grpc-js (node/gateway_client.js) checks the wire contract, the staff APIs
 //     included.
 
@@ -772,6 +774,43 @@ TEST_F(GatewayE2eTest, StaffWorkGoesThroughTheGatewayWithTheirRoles) {
   s = search_events("admin", {}, &events);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << CodeName(s.error_code());
   EXPECT_TRUE(events.empty());
+
+  // The admin suspends clinic-c with hiectl, through the gateway: at once it is not queried
+  // (its registry entries still answer) and its own calls are refused; reactivated, it answers.
+  auto hiectl = [&](std::vector<std::string> args, const std::string& cert = "admin") {
+    const TlsFiles tls = hie::testing::TestCertFiles(cert);
+    std::vector<std::string> argv = {HIE_HIECTL_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--target=" + gateway_->address(), "--tls-ca=" + tls.ca_file,
+                             "--tls-cert=" + tls.cert_file, "--tls-key=" + tls.key_file});
+    std::string out;
+    const int code = RunCommand(argv, &out).value_or(-1);
+    return std::make_pair(code, out);
+  };
+  auto [code, out] = hiectl({"members", "set-state", "clinic-c", "--state=suspended",
+                             "--reason=e2e: suspended for an audit"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("suspended"));
+  const Answer without_c = Find("clinic-a", "a-ann", absl::Seconds(2));
+  ASSERT_TRUE(without_c.status.ok()) << without_c.status.error_message();
+  EXPECT_EQ(without_c.members.at("clinic-c").status(), gv1::MEMBER_STATUS_UNAVAILABLE);
+  EXPECT_EQ(without_c.members.at("clinic-c").detail(), "MEMBER_SUSPENDED");
+  EXPECT_EQ(Find("clinic-c", "c-ann").status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  std::tie(code, out) =
+      hiectl({"members", "set-state", "clinic-c", "--state=active", "--reason=e2e: audit over"});
+  ASSERT_EQ(code, 0) << out;
+  std::tie(code, out) = hiectl({"members", "list"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("clinic-c"));
+  const Answer with_c = Find("clinic-a", "a-ann", absl::Seconds(2));
+  EXPECT_EQ(with_c.members.at("clinic-c").status(), gv1::MEMBER_STATUS_OK);
+  std::tie(code, out) =
+      hiectl({"members", "set-state", "clinic-c", "--state=suspended", "--reason=r"}, "operator");
+  EXPECT_EQ(code, 1) << out;  // the gateway refused: an operator does not keep the directory
+  std::tie(code, out) = hiectl({"members", "show", "clinic-c", "--json"}, "operator");
+  ASSERT_EQ(code, 0) << out;  // but may read it
+  EXPECT_THAT(out, ::testing::HasSubstr("\"MEMBER_STATE_ACTIVE\""));
+  EXPECT_THAT(out, ::testing::HasSubstr("\"version\":\"3\""));  // created, suspended, reactivated
 }
 
 // The same hub driven from Node's @grpc/grpc-js (node/gateway_client.js) with the repository's
