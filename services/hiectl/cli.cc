@@ -629,6 +629,9 @@ int Perform(Session& session, DocumentRetrieval& retrieval) {
   return RetrieveToFile(session.config(), retrieval, session.timeout(), session.json(),
                         session.NewId());
 }
+int Perform(Session& session, GlassBreak& glass) {
+  return BreakTheGlass(session.config(), glass, session.timeout(), session.json(), session.NewId());
+}
 int Perform(Session& session, DirectoryCall& call) {
   return CallDirectory(session.config(), call, session.timeout(), session.json(), session.NewId());
 }

@@ -114,6 +114,11 @@ struct DocumentRetrieval {
   std::string out;
 };
 
+// `break-glass`: the gateway's BreakGlass for a clinician (a member's certificate).
+struct GlassBreak {
+  hie::gateway::v1::BreakGlassRequest request;  // idempotency_key empty: the request id
+};
+
 // `members ...`: one call to the gateway's member directory (AdminGateway).
 struct DirectoryCall {
   std::variant<hie::gateway::v1::ListMembersRequest, hie::gateway::v1::GetMemberRequest,
@@ -124,7 +129,7 @@ struct DirectoryCall {
 // What running a command amounts to. A command over an RPC not listed here needs a new
 // alternative (and, in cli.cc, the RPC's stub method); the compiler points at both.
 using Action = std::variant<
-    HealthCheck, BulkRegister, OutsideRecordsQuery, DocumentRetrieval, DirectoryCall,
+    HealthCheck, BulkRegister, OutsideRecordsQuery, DocumentRetrieval, DirectoryCall, GlassBreak,
     UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>,
     UnaryCall<id::ResolveRequest, id::ResolveResponse>,
     UnaryCall<id::SearchPersonsRequest, id::SearchPersonsResponse>,

@@ -123,6 +123,24 @@ int RetrieveToFile(const Config& config, DocumentRetrieval& retrieval, absl::Dur
   return 0;
 }
 
+int BreakTheGlass(const Config& config, GlassBreak& glass, absl::Duration timeout, bool json,
+                  const std::string& request_id) {
+  glass.request.mutable_context()->set_request_id(request_id);
+  if (glass.request.idempotency_key().empty()) glass.request.set_idempotency_key(request_id);
+  std::unique_ptr<gv1::MemberGateway::Stub> stub = Connect(config);
+  if (stub == nullptr) return 2;
+  grpc::ClientContext context;
+  Prepare(&context, timeout, request_id);
+  gv1::BreakGlassResponse grant;
+  grpc::Status status = stub->BreakGlass(&context, glass.request, &grant);
+  if (!status.ok()) return Failed("BreakGlass", status, request_id);
+  std::cout << (json ? ToJson(grant) + "\n"
+                     : PrintableText(RenderBreakGlass(grant, glass.request.local_id(),
+                                                      glass.request.context().user_id()),
+                                     /*keep_newlines=*/true));
+  return 0;
+}
+
 int CallDirectory(const Config& config, DirectoryCall& call, absl::Duration timeout, bool json,
                   const std::string& request_id) {
   std::string error;

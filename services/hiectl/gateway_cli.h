@@ -29,6 +29,9 @@ int QueryOutsideRecords(const Config& config, OutsideRecordsQuery& query, absl::
 int RetrieveToFile(const Config& config, DocumentRetrieval& retrieval, absl::Duration timeout,
                    bool json, const std::string& request_id);
 
+// break-glass: the grant, or the error.
+int BreakTheGlass(const Config& config, GlassBreak& glass, absl::Duration timeout, bool json,
+                  const std::string& request_id);
 // members ...: one AdminGateway call; the member(s) as a table / fields, or JSON.
 int CallDirectory(const Config& config, DirectoryCall& call, absl::Duration timeout, bool json,
                   const std::string& request_id);

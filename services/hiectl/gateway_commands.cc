@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
@@ -91,6 +92,41 @@ absl::StatusOr<gv1::RetrieveDocumentRequest> BuildRetrieveDocumentRequest(const 
   return r;
 }
 
+absl::StatusOr<gv1::BreakGlassRequest> BuildBreakGlassRequest(const Config& flags) {
+  for (const char* key : {"user", "local-id", "reason", "reason-code"}) {
+    HIE_RETURN_IF_ERROR(Require(flags, key));
+  }
+  gv1::BreakGlassRequest r;
+  r.mutable_context()->set_purpose_of_use(cm::PURPOSE_OF_USE_EMERGENCY);
+  r.mutable_context()->set_user_role(cm::ROLE_CLINICIAN);
+  r.mutable_context()->set_user_id(flags.Get("user"));
+  r.set_local_id(flags.Get("local-id"));
+  r.set_reason(flags.Get("reason"));
+  HIE_ASSIGN_OR_RETURN(
+      int code, EnumFromLabel(hie::consent::v1::BreakGlassReason_descriptor(),
+                              "BREAK_GLASS_REASON_", flags.Get("reason-code"), "reason-code"));
+  r.set_reason_code(static_cast<hie::consent::v1::BreakGlassReason>(code));
+  if (!flags.Get("duration").empty()) {
+    absl::Duration d;
+    if (!absl::ParseDuration(flags.Get("duration"), &d) || d <= absl::ZeroDuration()) {
+      return Invalid("--duration must be a positive duration such as 30m or 2h");
+    }
+    r.mutable_requested_duration()->set_seconds(absl::ToInt64Seconds(d));
+  }
+  r.set_idempotency_key(flags.Get("idempotency-key"));
+  return r;
+}
+
+std::string RenderBreakGlass(const gv1::BreakGlassResponse& grant, const std::string& local_id,
+                             const std::string& user) {
+  return absl::StrCat(
+      KeyValues({{"grant", grant.grant_id()},
+                 {"expires", grant.has_expire_time() ? FormatTime(grant.expire_time()) : "-"},
+                 {"review", "queued for the privacy officer"}}),
+      "use it with: hiectl outside-records --local-id ", local_id, " --user ", user,
+      " --purpose emergency --break-glass-id ", grant.grant_id(), "\n");
+}
+
 std::string RenderMemberResult(const gv1::MemberResult& r) {
   std::string out = absl::StrCat(
       PrintableText(r.member_org()),
@@ -168,6 +204,29 @@ void AddGatewayCommands(std::vector<CommandSpec>& specs) {
          },
          {},
          {"user", "purpose"}});
+  }
+  {
+    std::vector<ConfigKey> keys = SessionKeys(kGatewayTarget, "clinic-a");
+    keys.push_back({"user", "", "the clinician breaking the glass (required)"});
+    keys.push_back({"local-id", "", "your patient's id (MRN) at your clinic (required)"});
+    keys.push_back({"reason", "", "why, in words (required; reviewed by the privacy officer)"});
+    keys.push_back({"reason-code", "",
+                    "life-threatening, patient-unable-to-consent, urgent-medication-review or "
+                    "other-emergency (required)"});
+    keys.push_back({"duration", "", "how long (e.g. 30m; default and maximum: the policy's)"});
+    keys.push_back({"idempotency-key", "", "retry key (default: a new one)"});
+    specs.push_back(
+        {"break-glass",
+         "--local-id ID --user U --reason R --reason-code C [--duration 30m]",
+         "emergency access to your patient's outside records, audited and reviewed (gateway)",
+         0,
+         keys,
+         [](const Config& flags, const std::vector<std::string>&) -> absl::StatusOr<Action> {
+           HIE_ASSIGN_OR_RETURN(auto request, BuildBreakGlassRequest(flags));
+           return GlassBreak{std::move(request)};
+         },
+         {},
+         {"user"}});
   }
 }
 

@@ -5,6 +5,8 @@
 //   outside-records   "what records exist for my patient outside my clinic?" (FindOutsideRecords:
 //                     one block per member as its answer arrives, then the per-member summary)
 //   retrieve          one of those documents into a file (RetrieveDocument)
+//   break-glass       emergency access for one clinician to one patient (BreakGlass): a
+//                     time-boxed grant, audited and reviewed by the privacy officer
 // They connect with a member's certificate (default var/certs/clinic-a.pem/.key: the clinic is
 // the certificate's organisation, never a flag) and name the clinician the records are
 // disclosed to (--user, --role) and the purpose (treatment, or emergency with
@@ -32,6 +34,15 @@ BuildFindOutsideRecordsRequest(const Config& flags);
 // retrieve: --local-id, --member-org, --key (required), --repository, and the clinician flags.
 [[nodiscard]] absl::StatusOr<hie::gateway::v1::RetrieveDocumentRequest>
 BuildRetrieveDocumentRequest(const Config& flags);
+
+// break-glass: --local-id, --user, --reason, --reason-code (life-threatening,
+// patient-unable-to-consent, urgent-medication-review, other-emergency) required; --duration
+// (a Go-style duration, e.g. 30m; default the policy's maximum); --idempotency-key.
+[[nodiscard]] absl::StatusOr<hie::gateway::v1::BreakGlassRequest> BuildBreakGlassRequest(
+    const Config& flags);
+// The grant: its id, expiry, and how to use it with outside-records.
+std::string RenderBreakGlass(const hie::gateway::v1::BreakGlassResponse& grant,
+                             const std::string& local_id, const std::string& user);
 
 // One member's answer: a heading (member, status, entries, latency, detail) and its entries
 // (created, class, title, where from, the retrieve command's --member-org and --key).

@@ -121,5 +121,35 @@ TEST(GatewayRenderTest, TheSummarySaysWhenTheAnswerIsPartial) {
   EXPECT_THAT(RenderQuerySummary(s), Not(HasSubstr("PARTIAL")));
 }
 
+TEST(GatewayCommandsTest, BreakGlassIsAnEmergencyByANamedClinicianWithACodedReason) {
+  absl::StatusOr<Action> action =
+      PlanOf("break-glass", {"--local-id=mrn-1", "--user=dr-ada", "--reason=unconscious",
+                             "--reason-code=patient-unable-to-consent", "--duration=30m"});
+  ASSERT_TRUE(action.ok()) << action.status();
+  const auto* glass = std::get_if<GlassBreak>(&*action);
+  ASSERT_NE(glass, nullptr);
+  EXPECT_EQ(glass->request.context().purpose_of_use(), cm::PURPOSE_OF_USE_EMERGENCY);
+  EXPECT_EQ(glass->request.context().user_role(), cm::ROLE_CLINICIAN);
+  EXPECT_EQ(glass->request.reason_code(),
+            hie::consent::v1::BREAK_GLASS_REASON_PATIENT_UNABLE_TO_CONSENT);
+  EXPECT_EQ(glass->request.requested_duration().seconds(), 1800);
+  EXPECT_THAT(PlanOf("break-glass", {"--local-id=m", "--user=u", "--reason=r"}).status().message(),
+              HasSubstr("--reason-code"));
+  EXPECT_THAT(
+      PlanOf("break-glass", {"--local-id=m", "--user=u", "--reason=r", "--reason-code=boredom"})
+          .status()
+          .message(),
+      HasSubstr("--reason-code"));
+  EXPECT_THAT(PlanOf("break-glass", {"--local-id=m", "--user=u", "--reason=r",
+                                     "--reason-code=other-emergency", "--duration=-5m"})
+                  .status()
+                  .message(),
+              HasSubstr("--duration"));
+  gv1::BreakGlassResponse grant;
+  grant.set_grant_id("bg-7");
+  EXPECT_THAT(RenderBreakGlass(grant, "mrn-1", "dr-ada"),
+              HasSubstr("--purpose emergency --break-glass-id bg-7"));
+}
+
 }  // namespace
 }  // namespace hie::hiectl

@@ -512,6 +512,33 @@ TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
   Answer not_theirs = Find("clinic-a", "a-ann", absl::Seconds(2), someone_else);
   EXPECT_NE(not_theirs.members["clinic-c"].status(), gv1::MEMBER_STATUS_OK);
   EXPECT_EQ(not_theirs.members["clinic-c"].entries_size(), 0);
+  // The same with hiectl: dr-bob breaks the glass for himself, then queries with his grant.
+  const TlsFiles a_tls = hie::testing::TestCertFiles("clinic-a");
+  const std::vector<std::string> as_a = {"--target=" + gateway_->address(),
+                                         "--tls-ca=" + a_tls.ca_file,
+                                         "--tls-cert=" + a_tls.cert_file,
+                                         "--tls-key=" + a_tls.key_file,
+                                         "--local-id=a-ann",
+                                         "--user=dr-bob"};
+  std::vector<std::string> argv = {HIE_HIECTL_BIN, "break-glass", "--json",
+                                   "--reason=e2e: collapsed in clinic",
+                                   "--reason-code=life-threatening"};
+  argv.insert(argv.end(), as_a.begin(), as_a.end());
+  std::string out;
+  ASSERT_EQ(RunCommand(argv, &out).value_or(-1), 0) << out;
+  const size_t at = out.find("\"grant_id\":\"");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string bob_grant = out.substr(at + 12, out.find('"', at + 12) - (at + 12));
+  argv = {HIE_HIECTL_BIN, "outside-records", "--timeout=2s", "--purpose=emergency",
+          "--break-glass-id=" + bob_grant};
+  argv.insert(argv.end(), as_a.begin(), as_a.end());
+  for (const absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until;) {
+    out.clear();
+    (void)RunCommand(argv, &out);
+    if (out.find("clinic-c (Clinic c): ok") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(200));  // consent's decision view catches up
+  }
+  EXPECT_THAT(out, ::testing::HasSubstr("clinic-c (Clinic c): ok")) << out;
 
   // No audit record, no data: hie-audit down, nothing is released.
   audit_->Kill9();
