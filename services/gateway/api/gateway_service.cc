@@ -1,6 +1,7 @@
 #include "services/gateway/api/gateway_service.h"
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <random>
 
@@ -55,31 +56,38 @@ absl::Status CheckStanding(HubServices& hub, const PeerIdentity& peer) {
   return absl::OkStatus();
 }
 
-// A server stream written from a worker thread (the use case's), one write in flight: Write
-// waits for the previous write to complete, then starts this one and returns, so that the
-// worker prepares the next message (a member's next chunk, the next result) while this one is
-// sent. The client's cancellation wakes it. `Sink` is the use case's port (ResultStream,
+// A server stream written from a worker thread (the use case's). Write queues the message and
+// returns at once while fewer than `kQueued` wait to be sent, so that the worker prepares the
+// next message (the next results, a member's next chunk) while gRPC sends, one write in flight
+// at a time (its rule), the next started as soon as the previous completes. A full queue makes
+// Write wait; the client's cancellation wakes it. `Sink` is the use case's port (ResultStream,
 // RetrievalSink), whose Write this implements.
 template <typename Message, typename Sink>
 class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, public Sink {
  public:
-  bool Write(const Message& message) override {
-    std::unique_lock lock(mu_);
-    written_.wait(lock, [&] { return !writing_ || cancelled_; });
-    if (cancelled_ || failed_) return false;
-    pending_ = message;
-    writing_ = true;
-    this->StartWrite(&pending_);
+  bool Write(Message message) override {
+    const Message* start = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return queue_.size() < kQueued || cancelled_ || failed_; });
+      if (cancelled_ || failed_) return false;
+      queue_.push_back(std::move(message));  // references to queued messages stay valid
+      if (!writing_) {
+        writing_ = true;
+        start = &queue_.front();
+      }
+    }
+    if (start != nullptr) this->StartWrite(start);
     return true;
   }
 
-  // Once, from the worker's thread, after the last write completed; nothing touches the
-  // reactor after.
+  // Once, from the worker's thread, after its last Write: waits until every queued message is
+  // sent (or the client has gone); nothing touches the reactor after.
   void End(const absl::Status& status) {
     bool failed;
     {
       std::unique_lock lock(mu_);
-      written_.wait(lock, [&] { return !writing_ || cancelled_; });
+      changed_.wait(lock, [&] { return !writing_ || cancelled_; });
       failed = failed_;
     }
     this->Finish(failed && status.ok()
@@ -88,22 +96,33 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard lock(mu_);
-    writing_ = false;
-    if (!ok) failed_ = true;
-    written_.notify_all();
+    const Message* next = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      queue_.pop_front();
+      if (!ok) failed_ = true;
+      if (ok && !cancelled_ && !queue_.empty()) {
+        next = &queue_.front();
+      } else {
+        writing_ = false;
+      }
+      changed_.notify_all();
+    }
+    if (next != nullptr) this->StartWrite(next);  // outside the lock: it may react inline
   }
   void OnCancel() override {
     std::lock_guard lock(mu_);
     cancelled_ = true;
-    written_.notify_all();
+    changed_.notify_all();
   }
   void OnDone() override { delete this; }
 
  private:
+  static constexpr size_t kQueued = 8;
+
   std::mutex mu_;
-  std::condition_variable written_;
-  Message pending_;  // the write in flight
+  std::condition_variable changed_;
+  std::deque<Message> queue_;  // front: the write in flight while `writing_`
   bool writing_ = false;
   bool cancelled_ = false;
   bool failed_ = false;

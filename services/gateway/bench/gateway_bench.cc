@@ -9,7 +9,7 @@
 // set of services/member/core/test_data.h (P1: 4 approved entries; P2: a 2.5 MiB document).
 //
 //   hie-gateway-bench --certs=DIR [--members=20] [--queries=200] [--seconds=10]
-//                     [--concurrency=8] [--retrievals=50]
+//                     [--concurrency=8] [--retrievals=50] [--runs=deadline,healthy,retrieve]
 //
 // Prints markdown rows:
 //   deadline  members-1 healthy, one hanging, one black-holed, 1 s deadline, one caller: the
@@ -20,16 +20,20 @@
 //             through the gateway, then the same fan-out called directly (FanOut, the gateway's
 //             own client code, without the gateway): the gateway's added latency;
 //   retrieve  P2's 2.5 MiB document, one caller: MB/s through the gateway and directly.
+// --runs picks some of them (all three by default).
 
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <iostream>
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/bench/bench_support.h"
 #include "services/common/server.h"
 #include "services/common/tls.h"
@@ -203,6 +207,14 @@ bool Query(v1::MemberGateway::Stub& stub, absl::Duration deadline, int* entries 
   return reader->Finish().ok() && summary;
 }
 
+// CPU time of the whole process (every thread), user and system.
+double ProcessCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
 void Row(const std::string& what, const std::string& result) {
   std::cout << "| " << what << " | " << result << " |" << std::endl;
 }
@@ -241,6 +253,7 @@ void HealthyRuns(InstantHub& hub, MemberChannels& channels, const std::vector<Me
   auto timed = [&](auto call, const std::string& what) {
     std::vector<std::vector<double>> per(concurrency);
     std::atomic<int64_t> failures = 0;
+    const double cpu_start = ProcessCpuSeconds();
     const absl::Time start = absl::Now(), end = start + absl::Seconds(seconds);
     std::vector<std::thread> threads;
     for (int t = 0; t < concurrency; ++t) {
@@ -254,11 +267,14 @@ void HealthyRuns(InstantHub& hub, MemberChannels& channels, const std::vector<Me
     }
     for (auto& th : threads) th.join();
     const double wall = absl::ToDoubleSeconds(absl::Now() - start);
+    const double cpu = ProcessCpuSeconds() - cpu_start;
     std::vector<double> latencies;
     for (auto& p : per) latencies.insert(latencies.end(), p.begin(), p.end());
     Row(absl::StrCat(what, ", ", members.size(), " healthy members, ", concurrency, " callers"),
-        absl::StrFormat("%.0f queries/s, %s, %d failed", latencies.size() / wall,
-                        bench::Summary(latencies), failures.load()));
+        absl::StrFormat("%.0f queries/s, %s, %d failed; CPU %.2f ms per query (all threads, "
+                        "members included)",
+                        latencies.size() / wall, bench::Summary(latencies), failures.load(),
+                        cpu * 1e3 / static_cast<double>(latencies.size())));
   };
   timed([&](int t) { return Query(*stubs[t], absl::Seconds(5)); },
         absl::StrCat("through the gateway (", entries, " entries per answer)"));
@@ -342,11 +358,14 @@ void RetrieveRuns(InstantHub& hub, MemberChannels& channels, Member& member, int
 
 int Main(int argc, char** argv) {
   if (!bench::ParseFlags(argc, argv, 1)) return 2;
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as the services do
   const int count = static_cast<int>(bench::IntFlag("members", 20));
   const int queries = static_cast<int>(bench::IntFlag("queries", 200));
   const double seconds = static_cast<double>(bench::IntFlag("seconds", 10));
   const int concurrency = static_cast<int>(bench::IntFlag("concurrency", 8));
   const int retrievals = static_cast<int>(bench::IntFlag("retrievals", 50));
+  const std::string runs = bench::Flag("runs", "deadline,healthy,retrieve");
+  auto wanted = [&](const char* run) { return absl::StrContains(runs, run); };
   if (count < 3) {
     std::cerr << "--members must be at least 3\n";
     return 2;
@@ -370,7 +389,7 @@ int Main(int argc, char** argv) {
   endpoints[Org(count - 2)] = hanging.endpoint();
   endpoints[Org(count - 1)] = black_hole.endpoint();
   hub.SetMembers(endpoints);
-  DeadlineRuns(hub, channels, queries);
+  if (wanted("deadline")) DeadlineRuns(hub, channels, queries);
 
   endpoints.clear();
   std::vector<Member*> healthy;
@@ -379,8 +398,8 @@ int Main(int argc, char** argv) {
     healthy.push_back(members[i].get());
   }
   hub.SetMembers(endpoints);
-  HealthyRuns(hub, channels, healthy, seconds, concurrency);
-  RetrieveRuns(hub, channels, *members[0], retrievals);
+  if (wanted("healthy")) HealthyRuns(hub, channels, healthy, seconds, concurrency);
+  if (wanted("retrieve")) RetrieveRuns(hub, channels, *members[0], retrievals);
   return 0;
 }
 

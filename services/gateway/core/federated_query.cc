@@ -137,24 +137,24 @@ class Streamer {
         r.set_status(v1::MEMBER_STATUS_UNAVAILABLE);
         r.set_detail("AUDIT_UNAVAILABLE");
       }
+      rows_.push_back(SummaryRowOf(r));
       v1::FindOutsideRecordsResponse message;
-      *message.mutable_member_result() = r;
-      if (!out_.Write(message)) return false;
-      written_.push_back(std::move(r));
+      *message.mutable_member_result() = std::move(r);
+      if (!out_.Write(std::move(message))) return false;
     }
     return true;
   }
 
   bool Finish(absl::Duration elapsed) {
     v1::FindOutsideRecordsResponse message;
-    *message.mutable_summary() = Summarize(q_.context.request_id(), written_, elapsed);
-    return out_.Write(message);
+    *message.mutable_summary() = Summarize(q_.context.request_id(), std::move(rows_), elapsed);
+    return out_.Write(std::move(message));
   }
 
  private:
   Query& q_;
   ResultStream& out_;
-  std::vector<v1::MemberResult> written_;
+  std::vector<v1::MemberSummary> rows_;  // of the results written
 };
 
 // What the gateway keeps from the target's answer: the obligations' redaction, and the query's

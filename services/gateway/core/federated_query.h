@@ -121,7 +121,7 @@ class ResultStream {
  public:
   virtual ~ResultStream() = default;
   // False when the client has gone: stop.
-  virtual bool Write(const v1::FindOutsideRecordsResponse& message) = 0;
+  virtual bool Write(v1::FindOutsideRecordsResponse message) = 0;
 };
 
 struct FederatedQueryOptions {

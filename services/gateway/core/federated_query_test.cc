@@ -51,10 +51,10 @@ class FakeMembers : public MemberCalls {
 
 class FakeStream : public ResultStream {
  public:
-  bool Write(const v1::FindOutsideRecordsResponse& m) override {
+  bool Write(v1::FindOutsideRecordsResponse m) override {
     if (written.size() >= accept) return false;
     audited_before.push_back(hub->audited.size());
-    written.push_back(m);
+    written.push_back(std::move(m));
     return true;
   }
   std::vector<v1::FindOutsideRecordsResponse> written;

@@ -205,15 +205,25 @@ registry::v1::DocumentQuery WithoutTimeRanges(registry::v1::DocumentQuery query)
   return query;
 }
 
-v1::QuerySummary Summarize(const std::string& request_id,
-                           const std::vector<v1::MemberResult>& results, absl::Duration elapsed) {
+v1::MemberSummary SummaryRowOf(const v1::MemberResult& result) {
+  v1::MemberSummary row;
+  row.set_member_org(result.member_org());
+  row.set_status(result.status());
+  row.set_entries(result.entries_size());
+  *row.mutable_latency() = result.latency();
+  row.set_detail(result.detail());
+  return row;
+}
+
+v1::QuerySummary Summarize(const std::string& request_id, std::vector<v1::MemberSummary> rows,
+                           absl::Duration elapsed) {
   v1::QuerySummary s;
   s.set_request_id(request_id);
-  s.set_members_total(static_cast<int32_t>(results.size()));
+  s.set_members_total(static_cast<int32_t>(rows.size()));
   int32_t entries = 0;
-  for (const v1::MemberResult& r : results) {
-    entries += r.entries_size();
-    switch (r.status()) {
+  for (v1::MemberSummary& row : rows) {
+    entries += row.entries();
+    switch (row.status()) {
       case v1::MEMBER_STATUS_OK:
         s.set_members_ok(s.members_ok() + 1);
         break;
@@ -236,12 +246,7 @@ v1::QuerySummary Summarize(const std::string& request_id,
         s.set_partial(true);
         break;
     }
-    v1::MemberSummary* row = s.add_members();
-    row->set_member_org(r.member_org());
-    row->set_status(r.status());
-    row->set_entries(r.entries_size());
-    *row->mutable_latency() = r.latency();
-    row->set_detail(r.detail());
+    *s.add_members() = std::move(row);
   }
   s.set_entries_total(entries);
   *s.mutable_elapsed() = DurationOf(elapsed);

@@ -129,8 +129,11 @@ BuiltResult ResultOf(const Target& target, MemberAnswer answer,
                      std::vector<registry::v1::DocumentEntry> registry_entries,
                      const Forbids& forbids);
 
-// The last message of the stream: counts, `partial`, one row per member in `results` order.
-v1::QuerySummary Summarize(const std::string& request_id,
-                           const std::vector<v1::MemberResult>& results, absl::Duration elapsed);
+// A member's row of the summary: what its result said, without the entries.
+v1::MemberSummary SummaryRowOf(const v1::MemberResult& result);
+
+// The last message of the stream: counts, `partial`, the members' rows in order.
+v1::QuerySummary Summarize(const std::string& request_id, std::vector<v1::MemberSummary> rows,
+                           absl::Duration elapsed);
 
 }  // namespace hie::gateway

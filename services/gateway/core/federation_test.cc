@@ -199,7 +199,9 @@ TEST(SummarizeTest, CountsEveryMemberAndFlagsAPartialAnswer) {
   }
   *results[0].add_entries() = Entry("clinic-0", "", "1.1", 1);
   *results[0].add_entries() = Entry("clinic-0", "", "1.2", 1);
-  v1::QuerySummary s = Summarize("req-1", results, absl::Milliseconds(1500));
+  std::vector<v1::MemberSummary> rows;
+  for (const v1::MemberResult& r : results) rows.push_back(SummaryRowOf(r));
+  v1::QuerySummary s = Summarize("req-1", rows, absl::Milliseconds(1500));
   EXPECT_EQ(s.request_id(), "req-1");
   EXPECT_EQ(s.members_total(), 5);
   EXPECT_EQ(s.members_ok(), 1);
@@ -211,11 +213,13 @@ TEST(SummarizeTest, CountsEveryMemberAndFlagsAPartialAnswer) {
   EXPECT_TRUE(s.partial());
   ASSERT_EQ(s.members_size(), 5);
   EXPECT_EQ(s.members(3).status(), v1::MEMBER_STATUS_TIMEOUT);
+  EXPECT_EQ(s.members(0).member_org(), "clinic-0");
+  EXPECT_EQ(s.members(0).entries(), 2);
   EXPECT_EQ(s.elapsed().seconds(), 1);
   EXPECT_EQ(s.elapsed().nanos(), 500'000'000);
   // Denied and no-data members do not make an answer partial.
-  results.resize(3);
-  EXPECT_FALSE(Summarize("req-2", results, absl::ZeroDuration()).partial());
+  rows.resize(3);
+  EXPECT_FALSE(Summarize("req-2", rows, absl::ZeroDuration()).partial());
 }
 
 }  // namespace

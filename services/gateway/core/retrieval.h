@@ -48,7 +48,7 @@ class RetrievalSink {
  public:
   virtual ~RetrievalSink() = default;
   // False when the client has gone: stop.
-  virtual bool Write(const member::v1::RetrieveDocumentResponse& message) = 0;
+  virtual bool Write(member::v1::RetrieveDocumentResponse message) = 0;
 };
 
 struct RetrievalOptions {

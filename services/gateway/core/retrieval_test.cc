@@ -62,9 +62,9 @@ class FakeMember : public MemberRetrieval {
 
 class FakeSink : public RetrievalSink {
  public:
-  bool Write(const RetrieveDocumentResponse& m) override {
+  bool Write(RetrieveDocumentResponse m) override {
     audited_before.push_back(hub->audited.size());
-    written.push_back(m);
+    written.push_back(std::move(m));
     return written.size() < accept;
   }
   std::string Content() const {
