@@ -632,6 +632,10 @@ int Perform(Session& session, DocumentRetrieval& retrieval) {
 int Perform(Session& session, GlassBreak& glass) {
   return BreakTheGlass(session.config(), glass, session.timeout(), session.json(), session.NewId());
 }
+int Perform(Session& session, MemberConsentCall& call) {
+  return CallMemberConsent(session.config(), call, session.timeout(), session.json(),
+                           session.NewId());
+}
 int Perform(Session& session, DirectoryCall& call) {
   return CallDirectory(session.config(), call, session.timeout(), session.json(), session.NewId());
 }

@@ -341,7 +341,7 @@ std::vector<CommandSpec> CommandSpecs(const std::string& default_user, absl::Tim
   AddAuditCommands(now, specs);
   AddConsentCommands(now, specs);
   AddExchangeCommands(default_user, specs);
-  AddGatewayCommands(specs);
+  AddGatewayCommands(now, specs);
   AddDirectoryCommands(specs);
   return specs;
 }

@@ -126,11 +126,20 @@ struct DirectoryCall {
       request;
 };
 
+// `patient-consent ...`: one call to the gateway's consent RPCs for the caller's own patients
+// (MemberGateway, a member's certificate); an empty idempotency key becomes the request id.
+struct MemberConsentCall {
+  std::variant<hie::gateway::v1::CreateConsentDirectiveRequest,
+               hie::gateway::v1::ListConsentDirectivesRequest,
+               hie::gateway::v1::RevokeConsentDirectiveRequest>
+      request;
+};
+
 // What running a command amounts to. A command over an RPC not listed here needs a new
 // alternative (and, in cli.cc, the RPC's stub method); the compiler points at both.
 using Action = std::variant<
     HealthCheck, BulkRegister, OutsideRecordsQuery, DocumentRetrieval, DirectoryCall, GlassBreak,
-    UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>,
+    MemberConsentCall, UnaryCall<id::RegisterSourceRecordRequest, id::RegisterSourceRecordResponse>,
     UnaryCall<id::ResolveRequest, id::ResolveResponse>,
     UnaryCall<id::SearchPersonsRequest, id::SearchPersonsResponse>,
     UnaryCall<id::ListReviewTasksRequest, id::ListReviewTasksResponse>,

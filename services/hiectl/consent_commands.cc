@@ -37,23 +37,30 @@ absl::StatusOr<Action> ListPlan(const Config& flags, absl::StatusOr<Req> request
   return call;
 }
 
+}  // namespace
+
+std::vector<ConfigKey> DirectiveKeys() {
+  return {{"effect", "", "permit or deny (required)"},
+          {"actor-org", "", "recipient organisations it applies to, comma-separated (default any)"},
+          {"custodian", "", "organisations whose data it covers, comma-separated (default any)"},
+          {"purpose", "", "purposes of use it applies to, comma-separated (default any)"},
+          {"category", "", "data categories SYSTEM|CODE, comma-separated (default all data)"},
+          {"label", "", "sensitivity labels SYSTEM|CODE, comma-separated (default all data)"},
+          {"from", "", "in force from (RFC 3339; default now)"},
+          {"until", "", "in force until (RFC 3339; default until revoked)"},
+          {"evidence", "", "reference to the signed consent form (e.g. its document unique id)"},
+          {"comment", "", "free-text note (no patient data)"},
+          kIdempotencyKey};
+}
+
+namespace {
+
 CommandSpec CreateSpec(absl::Time now) {
   std::vector<ConfigKey> keys = ConsentKeys();
-  keys.insert(
-      keys.end(),
-      {{"org", "", "patient: organisation of the record the directive is given against"},
-       {"local-id", "", "patient: the organisation's patient id (MRN)"},
-       {"effect", "", "permit or deny (required)"},
-       {"actor-org", "", "recipient organisations it applies to, comma-separated (default any)"},
-       {"custodian", "", "organisations whose data it covers, comma-separated (default any)"},
-       {"purpose", "", "purposes of use it applies to, comma-separated (default any)"},
-       {"category", "", "data categories SYSTEM|CODE, comma-separated (default all data)"},
-       {"label", "", "sensitivity labels SYSTEM|CODE, comma-separated (default all data)"},
-       {"from", "", "in force from (RFC 3339; default now)"},
-       {"until", "", "in force until (RFC 3339; default until revoked)"},
-       {"evidence", "", "reference to the signed consent form (e.g. its document unique id)"},
-       {"comment", "", "free-text note (no patient data)"},
-       kIdempotencyKey});
+  keys.insert(keys.end(),
+              {{"org", "", "patient: organisation of the record the directive is given against"},
+               {"local-id", "", "patient: the organisation's patient id (MRN)"}});
+  for (ConfigKey& key : DirectiveKeys()) keys.push_back(std::move(key));
   return {"consent directive create",
           "--org O --local-id ID --effect permit|deny [scope]",
           "record a patient's consent directive",
@@ -222,11 +229,18 @@ absl::StatusOr<consent::CreateDirectiveRequest> BuildCreateDirectiveRequest(cons
                                                                             absl::Time now) {
   HIE_RETURN_IF_ERROR(Require(flags, "org"));
   HIE_RETURN_IF_ERROR(Require(flags, "local-id"));
-  if (flags.Get("effect").empty()) return Invalid("--effect is required (permit or deny)");
   consent::CreateDirectiveRequest request;
   consent::ConsentDirective& d = *request.mutable_directive();
   d.mutable_patient()->set_org(flags.Get("org"));
   d.mutable_patient()->set_local_id(flags.Get("local-id"));
+  HIE_RETURN_IF_ERROR(FillDirective(flags, now, &d));
+  request.set_idempotency_key(flags.Get("idempotency-key"));
+  return request;
+}
+
+absl::Status FillDirective(const Config& flags, absl::Time now, consent::ConsentDirective* out) {
+  if (flags.Get("effect").empty()) return Invalid("--effect is required (permit or deny)");
+  consent::ConsentDirective& d = *out;
   HIE_ASSIGN_OR_RETURN(int effect, EnumFromLabel(consent::Effect_descriptor(), "EFFECT_",
                                                  flags.Get("effect"), "effect"));
   d.set_effect(static_cast<consent::Effect>(effect));
@@ -242,8 +256,7 @@ absl::StatusOr<consent::CreateDirectiveRequest> BuildCreateDirectiveRequest(cons
   HIE_ASSIGN_OR_RETURN(*d.mutable_effective_period(), TimeRangeFrom(flags, "from", "until", now));
   d.set_evidence_reference(flags.Get("evidence"));
   d.set_comment(flags.Get("comment"));
-  request.set_idempotency_key(flags.Get("idempotency-key"));
-  return request;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<consent::ListDirectivesRequest> BuildListDirectivesRequest(const Config& flags) {

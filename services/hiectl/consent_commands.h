@@ -25,6 +25,12 @@ void AddConsentCommands(absl::Time now, std::vector<CommandSpec>& specs);
 
 [[nodiscard]] absl::StatusOr<consent::CreateDirectiveRequest> BuildCreateDirectiveRequest(
     const Config& flags, absl::Time now);
+// A directive's flags but the patient (--effect, its scope, --from/--until, --evidence,
+// --comment, --idempotency-key), shared with the member's `patient-consent create`, and what
+// they set in `directive` (not the patient, not the idempotency key).
+std::vector<ConfigKey> DirectiveKeys();
+[[nodiscard]] absl::Status FillDirective(const Config& flags, absl::Time now,
+                                         consent::ConsentDirective* directive);
 [[nodiscard]] absl::StatusOr<consent::ListDirectivesRequest> BuildListDirectivesRequest(
     const Config& flags);
 [[nodiscard]] absl::StatusOr<consent::RevokeDirectiveRequest> BuildRevokeDirectiveRequest(

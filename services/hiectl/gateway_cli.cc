@@ -185,4 +185,41 @@ int CallDirectory(const Config& config, DirectoryCall& call, absl::Duration time
       call.request);
 }
 
+int CallMemberConsent(const Config& config, MemberConsentCall& call, absl::Duration timeout,
+                      bool json, const std::string& request_id) {
+  std::unique_ptr<gv1::MemberGateway::Stub> stub = Connect(config);
+  if (stub == nullptr) return 2;
+  grpc::ClientContext context;
+  Prepare(&context, timeout, request_id);
+  const auto print = [json](const google::protobuf::Message& m, const std::string& text) {
+    std::cout << (json ? ToJson(m) + "\n" : PrintableText(text, /*keep_newlines=*/true));
+    return 0;
+  };
+  return std::visit(
+      [&](auto& request) -> int {
+        request.mutable_context()->set_request_id(request_id);
+        using Request = std::decay_t<decltype(request)>;
+        if constexpr (std::is_same_v<Request, gv1::ListConsentDirectivesRequest>) {
+          consent::ListDirectivesResponse out;
+          grpc::Status status = stub->ListConsentDirectives(&context, request, &out);
+          return status.ok() ? print(out, RenderDirectives(out))
+                             : Failed("ListConsentDirectives", status, request_id);
+        } else {
+          if (request.idempotency_key().empty()) request.set_idempotency_key(request_id);
+          consent::ConsentDirective out;
+          grpc::Status status;
+          const char* rpc;
+          if constexpr (std::is_same_v<Request, gv1::CreateConsentDirectiveRequest>) {
+            rpc = "CreateConsentDirective";
+            status = stub->CreateConsentDirective(&context, request, &out);
+          } else {
+            rpc = "RevokeConsentDirective";
+            status = stub->RevokeConsentDirective(&context, request, &out);
+          }
+          return status.ok() ? print(out, RenderDirective(out)) : Failed(rpc, status, request_id);
+        }
+      },
+      call.request);
+}
+
 }  // namespace hie::hiectl

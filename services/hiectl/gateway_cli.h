@@ -33,6 +33,9 @@ int RetrieveToFile(const Config& config, DocumentRetrieval& retrieval, absl::Dur
 int BreakTheGlass(const Config& config, GlassBreak& glass, absl::Duration timeout, bool json,
                   const std::string& request_id);
 // members ...: one AdminGateway call; the member(s) as a table / fields, or JSON.
+// patient-consent create|list|revoke: the directive(s), as the consent commands print them.
+int CallMemberConsent(const Config& config, MemberConsentCall& call, absl::Duration timeout,
+                      bool json, const std::string& request_id);
 int CallDirectory(const Config& config, DirectoryCall& call, absl::Duration timeout, bool json,
                   const std::string& request_id);
 

@@ -6,6 +6,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
+#include "services/hiectl/consent_commands.h"
 #include "services/hiectl/flag_values.h"
 #include "services/hiectl/render.h"
 
@@ -37,6 +38,27 @@ absl::StatusOr<cm::ClientContext> ClinicianContext(const Config& flags) {
   c.set_user_role(static_cast<cm::Role>(role));
   c.set_purpose_of_use(static_cast<cm::PurposeOfUse>(purpose));
   c.set_break_glass_id(flags.Get("break-glass-id"));
+  return c;
+}
+
+// Who at the clinic records or reads a patient's consent: purpose operations.
+std::vector<ConfigKey> ClinicStaffKeys() {
+  std::vector<ConfigKey> keys = SessionKeys(kGatewayTarget, "clinic-a");
+  keys.push_back({"user", "", "your user id at your clinic (required; on the audit record)"});
+  keys.push_back({"role", "administrative-staff",
+                  "your role: administrative-staff, clinical-staff or clinician"});
+  keys.push_back({"local-id", "", "your patient's id (MRN) at your clinic (required)"});
+  return keys;
+}
+
+absl::StatusOr<cm::ClientContext> ClinicStaffContext(const Config& flags) {
+  HIE_RETURN_IF_ERROR(Require(flags, "user"));
+  HIE_ASSIGN_OR_RETURN(int role,
+                       EnumFromLabel(cm::Role_descriptor(), "ROLE_", flags.Get("role"), "role"));
+  cm::ClientContext c;
+  c.set_user_id(flags.Get("user"));
+  c.set_user_role(static_cast<cm::Role>(role));
+  c.set_purpose_of_use(cm::PURPOSE_OF_USE_OPERATIONS);
   return c;
 }
 
@@ -117,6 +139,42 @@ absl::StatusOr<gv1::BreakGlassRequest> BuildBreakGlassRequest(const Config& flag
   return r;
 }
 
+absl::StatusOr<gv1::CreateConsentDirectiveRequest> BuildMemberDirectiveRequest(const Config& flags,
+                                                                               absl::Time now) {
+  HIE_RETURN_IF_ERROR(Require(flags, "local-id"));
+  gv1::CreateConsentDirectiveRequest r;
+  HIE_ASSIGN_OR_RETURN(*r.mutable_context(), ClinicStaffContext(flags));
+  // The organisation is the certificate's: the gateway fills it in.
+  r.mutable_directive()->mutable_patient()->set_local_id(flags.Get("local-id"));
+  HIE_RETURN_IF_ERROR(FillDirective(flags, now, r.mutable_directive()));
+  r.set_idempotency_key(flags.Get("idempotency-key"));
+  return r;
+}
+
+absl::StatusOr<gv1::ListConsentDirectivesRequest> BuildMemberDirectiveListRequest(
+    const Config& flags) {
+  HIE_RETURN_IF_ERROR(Require(flags, "local-id"));
+  gv1::ListConsentDirectivesRequest r;
+  HIE_ASSIGN_OR_RETURN(*r.mutable_context(), ClinicStaffContext(flags));
+  r.set_local_id(flags.Get("local-id"));
+  HIE_ASSIGN_OR_RETURN(int32_t page_size, PageSize(flags, 1000));
+  r.set_page_size(page_size);
+  r.set_page_token(flags.Get("page-token"));
+  return r;
+}
+
+absl::StatusOr<gv1::RevokeConsentDirectiveRequest> BuildMemberDirectiveRevokeRequest(
+    const Config& flags, const std::vector<std::string>& positionals) {
+  if (positionals.size() != 1 || positionals[0].empty()) return Invalid("DIRECTIVE_ID is required");
+  HIE_RETURN_IF_ERROR(Require(flags, "reason"));
+  gv1::RevokeConsentDirectiveRequest r;
+  HIE_ASSIGN_OR_RETURN(*r.mutable_context(), ClinicStaffContext(flags));
+  r.set_directive_id(positionals[0]);
+  r.set_reason(flags.Get("reason"));
+  r.set_idempotency_key(flags.Get("idempotency-key"));
+  return r;
+}
+
 std::string RenderBreakGlass(const gv1::BreakGlassResponse& grant, const std::string& local_id,
                              const std::string& user) {
   return absl::StrCat(
@@ -168,7 +226,58 @@ std::string RenderQuerySummary(const gv1::QuerySummary& s) {
                       PrintableText(s.request_id()), "\n");
 }
 
-void AddGatewayCommands(std::vector<CommandSpec>& specs) {
+namespace {
+
+// patient-consent create|list|revoke.
+void AddMemberConsentCommands(absl::Time now, std::vector<CommandSpec>& specs) {
+  {
+    std::vector<ConfigKey> keys = ClinicStaffKeys();
+    for (ConfigKey& key : DirectiveKeys()) keys.push_back(std::move(key));
+    specs.push_back(
+        {"patient-consent create",
+         "--local-id ID --user U --effect permit|deny [scope]",
+         "record your patient's consent directive at the hub (gateway)",
+         0,
+         keys,
+         [now](const Config& flags, const std::vector<std::string>&) -> absl::StatusOr<Action> {
+           HIE_ASSIGN_OR_RETURN(auto request, BuildMemberDirectiveRequest(flags, now));
+           return MemberConsentCall{std::move(request)};
+         },
+         {"actor-org", "custodian", "purpose", "category", "label"},
+         {"purpose"}});
+  }
+  {
+    std::vector<ConfigKey> keys = ClinicStaffKeys();
+    keys.insert(keys.end(),
+                {{"page-size", "0", "entries per page (1-1000; default 100)"},
+                 {"page-token", "", "page to fetch (printed under the previous page)"}});
+    specs.push_back(
+        {"patient-consent list", "--local-id ID --user U",
+         "your patient's consent directives, newest first (gateway)", 0, keys,
+         [](const Config& flags, const std::vector<std::string>&) -> absl::StatusOr<Action> {
+           HIE_ASSIGN_OR_RETURN(auto request, BuildMemberDirectiveListRequest(flags));
+           return MemberConsentCall{std::move(request)};
+         }});
+  }
+  {
+    std::vector<ConfigKey> keys = ClinicStaffKeys();
+    keys.erase(keys.end() - 1);  // no --local-id: the directive id says whose it is
+    keys.insert(keys.end(), {{"reason", "", "why (required; kept in history, no patient data)"},
+                             {"idempotency-key", "", "retry key (default: a new one)"}});
+    specs.push_back({"patient-consent revoke", "DIRECTIVE_ID --user U --reason TEXT",
+                     "revoke a directive your clinic recorded (gateway)", 1, keys,
+                     [](const Config& flags,
+                        const std::vector<std::string>& positionals) -> absl::StatusOr<Action> {
+                       HIE_ASSIGN_OR_RETURN(auto request,
+                                            BuildMemberDirectiveRevokeRequest(flags, positionals));
+                       return MemberConsentCall{std::move(request)};
+                     }});
+  }
+}
+
+}  // namespace
+
+void AddGatewayCommands(absl::Time now, std::vector<CommandSpec>& specs) {
   {
     std::vector<ConfigKey> keys = ClinicianKeys();
     keys.push_back({"member", "", "only these member orgs, comma-separated (repeatable)"});
@@ -228,6 +337,7 @@ void AddGatewayCommands(std::vector<CommandSpec>& specs) {
          {},
          {"user"}});
   }
+  AddMemberConsentCommands(now, specs);
 }
 
 }  // namespace hie::hiectl

@@ -7,6 +7,9 @@
 //   retrieve          one of those documents into a file (RetrieveDocument)
 //   break-glass       emergency access for one clinician to one patient (BreakGlass): a
 //                     time-boxed grant, audited and reviewed by the privacy officer
+//   patient-consent create|list|revoke
+//                     your patient's consent directives (CreateConsentDirective, ...): the
+//                     patient is --local-id at your clinic, the hub's consent service keeps them
 // They connect with a member's certificate (default var/certs/clinic-a.pem/.key: the clinic is
 // the certificate's organisation, never a flag) and name the clinician the records are
 // disclosed to (--user, --role) and the purpose (treatment, or emergency with
@@ -25,7 +28,8 @@ namespace hie::hiectl {
 
 inline constexpr char kGatewayTarget[] = "localhost:7000";  // services/gateway/main.cc
 
-void AddGatewayCommands(std::vector<CommandSpec>& specs);
+// `now` is the default start (--from) of a directive.
+void AddGatewayCommands(absl::Time now, std::vector<CommandSpec>& specs);
 
 // outside-records: --local-id, --user (required), --role, --purpose, --break-glass-id,
 // --member (repeatable), --max-per-member.
@@ -40,6 +44,17 @@ BuildRetrieveDocumentRequest(const Config& flags);
 // (a Go-style duration, e.g. 30m; default the policy's maximum); --idempotency-key.
 [[nodiscard]] absl::StatusOr<hie::gateway::v1::BreakGlassRequest> BuildBreakGlassRequest(
     const Config& flags);
+// patient-consent: who records it at the clinic (--user required, --role default
+// administrative-staff; purpose operations), and for create --local-id and consent_commands.h's
+// DirectiveKeys (--effect required); list: --local-id, --page-size, --page-token; revoke:
+// DIRECTIVE_ID, --reason.
+[[nodiscard]] absl::StatusOr<hie::gateway::v1::CreateConsentDirectiveRequest>
+BuildMemberDirectiveRequest(const Config& flags, absl::Time now);
+[[nodiscard]] absl::StatusOr<hie::gateway::v1::ListConsentDirectivesRequest>
+BuildMemberDirectiveListRequest(const Config& flags);
+[[nodiscard]] absl::StatusOr<hie::gateway::v1::RevokeConsentDirectiveRequest>
+BuildMemberDirectiveRevokeRequest(const Config& flags, const std::vector<std::string>& positionals);
+
 // The grant: its id, expiry, and how to use it with outside-records.
 std::string RenderBreakGlass(const hie::gateway::v1::BreakGlassResponse& grant,
                              const std::string& local_id, const std::string& user);

@@ -151,5 +151,68 @@ TEST(GatewayCommandsTest, BreakGlassIsAnEmergencyByANamedClinicianWithACodedReas
               HasSubstr("--purpose emergency --break-glass-id bg-7"));
 }
 
+TEST(GatewayCommandsTest, PatientConsentIsForYourOwnPatientTheCertificateNamesTheClinic) {
+  absl::StatusOr<Action> action =
+      PlanOf("patient-consent create",
+             {"--local-id=mrn-1", "--user=reg-1", "--effect=deny", "--actor-org=clinic-b",
+              "--purpose=treatment", "--category=http://loinc.org|11506-3",
+              "--until=2027-01-01T00:00:00Z"});
+  ASSERT_TRUE(action.ok()) << action.status();
+  const auto* call = std::get_if<MemberConsentCall>(&*action);
+  ASSERT_NE(call, nullptr);
+  const auto* create = std::get_if<gv1::CreateConsentDirectiveRequest>(&call->request);
+  ASSERT_NE(create, nullptr);
+  EXPECT_EQ(create->context().user_id(), "reg-1");
+  EXPECT_EQ(create->context().user_role(), cm::ROLE_ADMINISTRATIVE_STAFF);
+  EXPECT_EQ(create->context().purpose_of_use(), cm::PURPOSE_OF_USE_OPERATIONS);
+  const hie::consent::v1::ConsentDirective& d = create->directive();
+  EXPECT_EQ(d.patient().local_id(), "mrn-1");
+  EXPECT_EQ(d.patient().org(), "");  // the gateway takes it from the certificate
+  EXPECT_EQ(d.effect(), hie::consent::v1::EFFECT_DENY);
+  EXPECT_THAT(d.actor_orgs(), ElementsAre("clinic-b"));
+  EXPECT_THAT(d.purposes(), ElementsAre(cm::PURPOSE_OF_USE_TREATMENT));
+  ASSERT_EQ(d.data_categories_size(), 1);
+  EXPECT_EQ(d.data_categories(0).code(), "11506-3");
+  EXPECT_TRUE(d.effective_period().has_start());  // now, by default
+  EXPECT_EQ(d.effective_period().end().seconds(), 1798761600);
+  EXPECT_THAT(PlanOf("patient-consent create", {"--user=u", "--effect=deny"}).status().message(),
+              HasSubstr("--local-id"));
+  EXPECT_THAT(PlanOf("patient-consent create", {"--user=u", "--local-id=m"}).status().message(),
+              HasSubstr("--effect"));
+  EXPECT_THAT(PlanOf("patient-consent create", {"--user=u", "--local-id=m", "--effect=maybe"})
+                  .status()
+                  .message(),
+              HasSubstr("--effect"));
+  // No --org: a clinic cannot name another's patient.
+  EXPECT_FALSE(
+      PlanOf("patient-consent create", {"--user=u", "--local-id=m", "--effect=deny", "--org=x"})
+          .ok());
+  EXPECT_THAT(
+      PlanOf("patient-consent create", {"--local-id=m", "--effect=deny"}).status().message(),
+      HasSubstr("--user"));
+
+  action = PlanOf("patient-consent list", {"--local-id=mrn-1", "--user=u", "--page-size=10"});
+  ASSERT_TRUE(action.ok()) << action.status();
+  const auto* list =
+      std::get_if<gv1::ListConsentDirectivesRequest>(&std::get<MemberConsentCall>(*action).request);
+  ASSERT_NE(list, nullptr);
+  EXPECT_EQ(list->local_id(), "mrn-1");
+  EXPECT_EQ(list->page_size(), 10);
+  EXPECT_THAT(PlanOf("patient-consent list", {"--user=u"}).status().message(),
+              HasSubstr("--local-id"));
+
+  action = PlanOf("patient-consent revoke", {"cd-7", "--user=u", "--reason=patient withdrew"});
+  ASSERT_TRUE(action.ok()) << action.status();
+  const auto* revoke = std::get_if<gv1::RevokeConsentDirectiveRequest>(
+      &std::get<MemberConsentCall>(*action).request);
+  ASSERT_NE(revoke, nullptr);
+  EXPECT_EQ(revoke->directive_id(), "cd-7");
+  EXPECT_EQ(revoke->reason(), "patient withdrew");
+  EXPECT_THAT(PlanOf("patient-consent revoke", {"cd-7", "--user=u"}).status().message(),
+              HasSubstr("--reason"));
+  EXPECT_THAT(PlanOf("patient-consent revoke", {"--user=u", "--reason=r"}).status().message(),
+              HasSubstr("DIRECTIVE_ID"));
+}
+
 }  // namespace
 }  // namespace hie::hiectl

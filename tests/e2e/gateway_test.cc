@@ -539,6 +539,29 @@ TEST_F(GatewayE2eTest, ConsentAuditAndMergesGovernWhatIsReleased) {
     absl::SleepFor(absl::Milliseconds(200));  // consent's decision view catches up
   }
   EXPECT_THAT(out, ::testing::HasSubstr("clinic-c (Clinic c): ok")) << out;
+  // clinic-a's registrar keeps Ann's directives with hiectl: records one, sees both, revokes it.
+  const std::vector<std::string> registrar = {
+      "--target=" + gateway_->address(), "--tls-ca=" + a_tls.ca_file,
+      "--tls-cert=" + a_tls.cert_file, "--tls-key=" + a_tls.key_file, "--user=registrar-1"};
+  argv = {HIE_HIECTL_BIN,  "patient-consent",     "create", "--json", "--local-id=a-ann",
+          "--effect=deny", "--actor-org=clinic-z"};
+  argv.insert(argv.end(), registrar.begin(), registrar.end());
+  out.clear();
+  ASSERT_EQ(RunCommand(argv, &out).value_or(-1), 0) << out;
+  const size_t id_at = out.find("\"directive_id\":\"");
+  ASSERT_NE(id_at, std::string::npos) << out;
+  const std::string kept = out.substr(id_at + 16, out.find('"', id_at + 16) - (id_at + 16));
+  argv = {HIE_HIECTL_BIN, "patient-consent", "list", "--local-id=a-ann"};
+  argv.insert(argv.end(), registrar.begin(), registrar.end());
+  out.clear();
+  ASSERT_EQ(RunCommand(argv, &out).value_or(-1), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr(kept));
+  EXPECT_THAT(out, ::testing::HasSubstr(directive.directive_id()));  // the refusal above
+  argv = {HIE_HIECTL_BIN, "patient-consent", "revoke", kept, "--json", "--reason=e2e: withdrawn"};
+  argv.insert(argv.end(), registrar.begin(), registrar.end());
+  out.clear();
+  ASSERT_EQ(RunCommand(argv, &out).value_or(-1), 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("DIRECTIVE_STATE_REVOKED")) << out;
 
   // No audit record, no data: hie-audit down, nothing is released.
   audit_->Kill9();
