@@ -97,18 +97,22 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
 
   void OnWriteDone(bool ok) override {
     const Message* next = nullptr;
+    grpc::WriteOptions options;
     {
       std::lock_guard lock(mu_);
       queue_.pop_front();
       if (!ok) failed_ = true;
       if (ok && !cancelled_ && !queue_.empty()) {
         next = &queue_.front();
+        // More queued behind it: gRPC may hold it back and send the lot at once, flushed by the
+        // last one queued (sent without the hint).
+        if (queue_.size() > 1) options.set_buffer_hint();
       } else {
         writing_ = false;
       }
       changed_.notify_all();
     }
-    if (next != nullptr) this->StartWrite(next);  // outside the lock: it may react inline
+    if (next != nullptr) this->StartWrite(next, options);  // outside the lock: may react inline
   }
   void OnCancel() override {
     std::lock_guard lock(mu_);

@@ -9,7 +9,7 @@
 // set of services/member/core/test_data.h (P1: 4 approved entries; P2: a 2.5 MiB document).
 //
 //   hie-gateway-bench --certs=DIR [--members=20] [--queries=200] [--seconds=10]
-//                     [--concurrency=8] [--retrievals=50] [--runs=deadline,healthy,retrieve]
+//                     [--concurrency=8] [--retrievals=50] [--runs=deadline,healthy,direct,retrieve]
 //
 // Prints markdown rows:
 //   deadline  members-1 healthy, one hanging, one black-holed, 1 s deadline, one caller: the
@@ -20,7 +20,8 @@
 //             through the gateway, then the same fan-out called directly (FanOut, the gateway's
 //             own client code, without the gateway): the gateway's added latency;
 //   retrieve  P2's 2.5 MiB document, one caller: MB/s through the gateway and directly.
-// --runs picks some of them (all three by default).
+// --runs picks some of them (all by default; `healthy` is through the gateway, `direct` its
+// baseline).
 
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
@@ -239,9 +240,12 @@ void DeadlineRuns(InstantHub& hub, MemberChannels& channels, int queries) {
   }
 }
 
+// `gateway`, `direct`: which of the two to run.
 void HealthyRuns(InstantHub& hub, MemberChannels& channels, const std::vector<Member*>& members,
-                 double seconds, int concurrency) {
-  if (concurrency > 1) HealthyRuns(hub, channels, members, seconds, 1);
+                 double seconds, int concurrency, bool gateway_runs, bool direct_runs) {
+  if (concurrency > 1) {
+    HealthyRuns(hub, channels, members, seconds, 1, gateway_runs, direct_runs);
+  }
   Gateway gateway(&hub, &channels, {});
   std::vector<std::unique_ptr<v1::MemberGateway::Stub>> stubs;
   for (int i = 0; i < concurrency; ++i) {
@@ -276,8 +280,11 @@ void HealthyRuns(InstantHub& hub, MemberChannels& channels, const std::vector<Me
                         latencies.size() / wall, bench::Summary(latencies), failures.load(),
                         cpu * 1e3 / static_cast<double>(latencies.size())));
   };
-  timed([&](int t) { return Query(*stubs[t], absl::Seconds(5)); },
-        absl::StrCat("through the gateway (", entries, " entries per answer)"));
+  if (gateway_runs) {
+    timed([&](int t) { return Query(*stubs[t], absl::Seconds(5)); },
+          absl::StrCat("through the gateway (", entries, " entries per answer)"));
+  }
+  if (!direct_runs) return;
   // The same fan-out without the gateway: the members called directly with its client code.
   Breakers breakers;
   timed(
@@ -364,7 +371,7 @@ int Main(int argc, char** argv) {
   const double seconds = static_cast<double>(bench::IntFlag("seconds", 10));
   const int concurrency = static_cast<int>(bench::IntFlag("concurrency", 8));
   const int retrievals = static_cast<int>(bench::IntFlag("retrievals", 50));
-  const std::string runs = bench::Flag("runs", "deadline,healthy,retrieve");
+  const std::string runs = bench::Flag("runs", "deadline,healthy,direct,retrieve");
   auto wanted = [&](const char* run) { return absl::StrContains(runs, run); };
   if (count < 3) {
     std::cerr << "--members must be at least 3\n";
@@ -398,7 +405,9 @@ int Main(int argc, char** argv) {
     healthy.push_back(members[i].get());
   }
   hub.SetMembers(endpoints);
-  if (wanted("healthy")) HealthyRuns(hub, channels, healthy, seconds, concurrency);
+  if (wanted("healthy") || wanted("direct")) {
+    HealthyRuns(hub, channels, healthy, seconds, concurrency, wanted("healthy"), wanted("direct"));
+  }
   if (wanted("retrieve")) RetrieveRuns(hub, channels, *members[0], retrievals);
   return 0;
 }
