@@ -40,6 +40,12 @@ std::unique_ptr<gv1::MemberGateway::Stub> Connect(const Config& config) {
   return gv1::MemberGateway::NewStub(channel);
 }
 
+// The answer as JSON or as `text`; 0.
+int Print(bool json, const google::protobuf::Message& m, const std::string& text) {
+  std::cout << (json ? ToJson(m) + "\n" : PrintableText(text, /*keep_newlines=*/true));
+  return 0;
+}
+
 }  // namespace
 
 int QueryOutsideRecords(const Config& config, OutsideRecordsQuery& query, absl::Duration timeout,
@@ -153,8 +159,7 @@ int CallDirectory(const Config& config, DirectoryCall& call, absl::Duration time
   grpc::ClientContext context;
   Prepare(&context, timeout, request_id);
   const auto print = [json](const google::protobuf::Message& m, const std::string& text) {
-    std::cout << (json ? ToJson(m) + "\n" : PrintableText(text, /*keep_newlines=*/true));
-    return 0;
+    return Print(json, m, text);
   };
   return std::visit(
       [&](auto& request) -> int {
@@ -192,8 +197,7 @@ int CallMemberConsent(const Config& config, MemberConsentCall& call, absl::Durat
   grpc::ClientContext context;
   Prepare(&context, timeout, request_id);
   const auto print = [json](const google::protobuf::Message& m, const std::string& text) {
-    std::cout << (json ? ToJson(m) + "\n" : PrintableText(text, /*keep_newlines=*/true));
-    return 0;
+    return Print(json, m, text);
   };
   return std::visit(
       [&](auto& request) -> int {
