@@ -108,7 +108,9 @@ absl::StatusOr<std::vector<Holding>> InMemoryLocatorStore::Get(
 absl::StatusOr<std::vector<Holding>> InMemoryLocatorStore::List(absl::Time, const ListQuery& q) {
   HIE_RETURN_IF_ERROR(Failure());
   std::lock_guard lock(mu_);
-  std::vector<Holding> out;
+  // The page's holdings picked by pointer and only they copied: a walk over N holdings, page
+  // by page, must not copy all N for every page.
+  std::vector<const Holding*> matches;
   for (auto it = state_.holdings.lower_bound({q.org, ""});
        it != state_.holdings.end() && it->first.first == q.org; ++it) {
     const Holding& h = it->second;
@@ -118,13 +120,17 @@ absl::StatusOr<std::vector<Holding>> InMemoryLocatorStore::List(absl::Time, cons
     if (q.active_from && activity < *q.active_from) continue;
     if (q.active_before && activity >= *q.active_before) continue;
     if (q.after && std::make_pair(ActivityNanos(h), it->first.second) >= *q.after) continue;
-    out.push_back(h);
+    matches.push_back(&h);
   }
-  std::sort(out.begin(), out.end(), [](const Holding& a, const Holding& b) {
-    return std::make_tuple(ActivityNanos(a), a.location.source_id().local_id()) >
-           std::make_tuple(ActivityNanos(b), b.location.source_id().local_id());
-  });
-  if (out.size() > q.limit) out.resize(q.limit);
+  const size_t n = std::min<size_t>(matches.size(), q.limit);
+  std::partial_sort(
+      matches.begin(), matches.begin() + n, matches.end(), [](const Holding* a, const Holding* b) {
+        return std::make_tuple(ActivityNanos(*a), a->location.source_id().local_id()) >
+               std::make_tuple(ActivityNanos(*b), b->location.source_id().local_id());
+      });
+  std::vector<Holding> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back(*matches[i]);
   return out;
 }
 
