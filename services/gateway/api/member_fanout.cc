@@ -9,8 +9,10 @@ namespace hie::gateway {
 grpc::ChannelArguments QuickReconnectArguments() {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also takes it as the least time a connection
+  // attempt is given (default 20 s), and 100 ms failed members whose TLS handshake took longer
+  // (a loaded host, a distant member): UNAVAILABLE, and their breakers opened.
   return args;
 }
 
@@ -218,7 +220,7 @@ std::unique_ptr<MemberCallBatch> FanOutCalls::Start(std::vector<Call> calls, abs
 absl::Status GrpcMemberRetrieval::Retrieve(
     const std::string& endpoint, const member::v1::RetrieveDocumentRequest& request,
     absl::Time deadline,
-    const std::function<bool(const member::v1::RetrieveDocumentResponse&)>& on_message) {
+    const std::function<bool(member::v1::RetrieveDocumentResponse)>& on_message) {
   std::shared_ptr<member::v1::MemberEndpoint::Stub> stub = channels_->Stub(endpoint);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(deadline));
@@ -227,7 +229,7 @@ absl::Status GrpcMemberRetrieval::Retrieve(
   member::v1::RetrieveDocumentResponse message;
   bool stopped = false;
   while (reader->Read(&message)) {
-    if (!on_message(message)) {
+    if (!on_message(std::move(message))) {  // Read fills it anew
       stopped = true;
       ctx.TryCancel();
       break;

@@ -41,7 +41,8 @@ namespace hie::gateway {
 // credentials (mutual TLS). Thread-safe.
 // Channel arguments of every channel the gateway makes (hub services and members): reconnect
 // attempts 100 ms to 1 s apart, so that a service or member that comes back is used again
-// within about a second (gRPC's default backoff grows to 120 s).
+// within about a second (gRPC's default backoff grows to 120 s); each attempt still has gRPC's
+// default 20 s to connect (a call's own deadline ends the call sooner).
 grpc::ChannelArguments QuickReconnectArguments();
 
 class MemberChannels {
@@ -145,7 +146,7 @@ class GrpcMemberRetrieval final : public MemberRetrieval {
   absl::Status Retrieve(
       const std::string& endpoint, const member::v1::RetrieveDocumentRequest& request,
       absl::Time deadline,
-      const std::function<bool(const member::v1::RetrieveDocumentResponse&)>& on_message) override;
+      const std::function<bool(member::v1::RetrieveDocumentResponse)>& on_message) override;
 
  private:
   MemberChannels* const channels_;
