@@ -115,15 +115,15 @@ class Relay {
         out_(out),
         options_(options) {}
 
-  bool OnMessage(const RetrieveDocumentResponse& m) {
-    if (!header_) return OnHeader(m);
+  bool OnMessage(RetrieveDocumentResponse m) {
+    if (!header_) return OnHeader(std::move(m));
     if (!m.has_chunk()) return Fail(absl::DataLossError("the member sent a second header"));
     received_ += static_cast<int64_t>(m.chunk().size());
     if (received_ > header_->size_bytes()) {
       return Fail(absl::DataLossError("the member sent more bytes than its header says"));
     }
     digest_->Update(m.chunk());
-    if (!out_.Write(m)) return Fail(absl::CancelledError("the client went away"));
+    if (!out_.Write(std::move(m))) return Fail(absl::CancelledError("the client went away"));
     return true;
   }
 
@@ -152,7 +152,7 @@ class Relay {
     return false;
   }
 
-  bool OnHeader(const RetrieveDocumentResponse& m) {
+  bool OnHeader(RetrieveDocumentResponse m) {
     if (!m.has_header()) return Fail(absl::DataLossError("the member's stream has no header"));
     const DocumentHeader& h = m.header();
     if (absl::Status s = CheckHeader(h, registered_); !s.ok()) return Fail(s);
@@ -178,7 +178,7 @@ class Relay {
           absl::StrCat("audit unavailable: nothing released (", s.message(), ")")));
     }
     header_ = h;
-    if (!out_.Write(m)) return Fail(absl::CancelledError("the client went away"));
+    if (!out_.Write(std::move(m))) return Fail(absl::CancelledError("the client went away"));
     return true;
   }
 
@@ -280,9 +280,9 @@ absl::Status RunRetrieval(const common::v1::RequestContext& context,
   for (const auto& o : verdict->second.obligations) *call.add_obligations() = o;
   Relay relay(context, patient, request, registered, forbids, verdict->second.decision_id, deadline,
               hub, out, options);
-  absl::Status stream =
-      member.Retrieve(endpoint, call, deadline,
-                      [&relay](const RetrieveDocumentResponse& m) { return relay.OnMessage(m); });
+  absl::Status stream = member.Retrieve(
+      endpoint, call, deadline,
+      [&relay](RetrieveDocumentResponse m) { return relay.OnMessage(std::move(m)); });
   return relay.End(stream);
 }
 

@@ -41,7 +41,7 @@ class MemberRetrieval {
   virtual absl::Status Retrieve(
       const std::string& endpoint, const member::v1::RetrieveDocumentRequest& request,
       absl::Time deadline,
-      const std::function<bool(const member::v1::RetrieveDocumentResponse&)>& on_message) = 0;
+      const std::function<bool(member::v1::RetrieveDocumentResponse)>& on_message) = 0;
 };
 
 class RetrievalSink {

@@ -27,9 +27,9 @@ std::string Sha256Of(const std::string& bytes) {
 // The member's document "b-doc-1": a header then its content in 3-byte chunks.
 class FakeMember : public MemberRetrieval {
  public:
-  absl::Status Retrieve(
-      const std::string& endpoint, const member::v1::RetrieveDocumentRequest& request, absl::Time,
-      const std::function<bool(const RetrieveDocumentResponse&)>& on_message) override {
+  absl::Status Retrieve(const std::string& endpoint,
+                        const member::v1::RetrieveDocumentRequest& request, absl::Time,
+                        const std::function<bool(RetrieveDocumentResponse)>& on_message) override {
     ++calls;
     this->endpoint = endpoint;
     this->request = request;
