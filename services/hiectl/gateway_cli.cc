@@ -40,9 +40,13 @@ std::unique_ptr<gv1::MemberGateway::Stub> Connect(const Config& config) {
   return gv1::MemberGateway::NewStub(channel);
 }
 
-// The answer as JSON or as `text`; 0.
-int Print(bool json, const google::protobuf::Message& m, const std::string& text) {
-  std::cout << (json ? ToJson(m) + "\n" : PrintableText(text, /*keep_newlines=*/true));
+// A unary call's answer `out` of `rpc` printed (as JSON, or as `render` has it) and 0; or, when
+// `status` is not OK, the failure.
+template <typename Response>
+int Answer(const char* rpc, const grpc::Status& status, const Response& out,
+           std::string (*render)(const Response&), bool json, const std::string& request_id) {
+  if (!status.ok()) return Failed(rpc, status, request_id);
+  std::cout << (json ? ToJson(out) + "\n" : PrintableText(render(out), /*keep_newlines=*/true));
   return 0;
 }
 
@@ -158,33 +162,26 @@ int CallDirectory(const Config& config, DirectoryCall& call, absl::Duration time
   std::unique_ptr<gv1::AdminGateway::Stub> stub = gv1::AdminGateway::NewStub(channel);
   grpc::ClientContext context;
   Prepare(&context, timeout, request_id);
-  const auto print = [json](const google::protobuf::Message& m, const std::string& text) {
-    return Print(json, m, text);
-  };
   return std::visit(
       [&](auto& request) -> int {
         request.mutable_context()->set_request_id(request_id);
         using Request = std::decay_t<decltype(request)>;
         if constexpr (std::is_same_v<Request, gv1::ListMembersRequest>) {
           gv1::ListMembersResponse out;
-          grpc::Status status = stub->ListMembers(&context, request, &out);
-          return status.ok() ? print(out, RenderMembers(out))
-                             : Failed("ListMembers", status, request_id);
+          return Answer("ListMembers", stub->ListMembers(&context, request, &out), out,
+                        RenderMembers, json, request_id);
+        } else if constexpr (std::is_same_v<Request, gv1::GetMemberRequest>) {
+          gv1::Member out;
+          return Answer("GetMember", stub->GetMember(&context, request, &out), out, RenderMember,
+                        json, request_id);
+        } else if constexpr (std::is_same_v<Request, gv1::PutMemberRequest>) {
+          gv1::Member out;
+          return Answer("PutMember", stub->PutMember(&context, request, &out), out, RenderMember,
+                        json, request_id);
         } else {
           gv1::Member out;
-          grpc::Status status;
-          const char* rpc;
-          if constexpr (std::is_same_v<Request, gv1::GetMemberRequest>) {
-            rpc = "GetMember";
-            status = stub->GetMember(&context, request, &out);
-          } else if constexpr (std::is_same_v<Request, gv1::PutMemberRequest>) {
-            rpc = "PutMember";
-            status = stub->PutMember(&context, request, &out);
-          } else {
-            rpc = "SetMemberState";
-            status = stub->SetMemberState(&context, request, &out);
-          }
-          return status.ok() ? print(out, RenderMember(out)) : Failed(rpc, status, request_id);
+          return Answer("SetMemberState", stub->SetMemberState(&context, request, &out), out,
+                        RenderMember, json, request_id);
         }
       },
       call.request);
@@ -196,31 +193,27 @@ int CallMemberConsent(const Config& config, MemberConsentCall& call, absl::Durat
   if (stub == nullptr) return 2;
   grpc::ClientContext context;
   Prepare(&context, timeout, request_id);
-  const auto print = [json](const google::protobuf::Message& m, const std::string& text) {
-    return Print(json, m, text);
-  };
   return std::visit(
       [&](auto& request) -> int {
         request.mutable_context()->set_request_id(request_id);
         using Request = std::decay_t<decltype(request)>;
         if constexpr (std::is_same_v<Request, gv1::ListConsentDirectivesRequest>) {
           consent::ListDirectivesResponse out;
-          grpc::Status status = stub->ListConsentDirectives(&context, request, &out);
-          return status.ok() ? print(out, RenderDirectives(out))
-                             : Failed("ListConsentDirectives", status, request_id);
+          return Answer("ListConsentDirectives",
+                        stub->ListConsentDirectives(&context, request, &out), out, RenderDirectives,
+                        json, request_id);
         } else {
           if (request.idempotency_key().empty()) request.set_idempotency_key(request_id);
           consent::ConsentDirective out;
-          grpc::Status status;
-          const char* rpc;
           if constexpr (std::is_same_v<Request, gv1::CreateConsentDirectiveRequest>) {
-            rpc = "CreateConsentDirective";
-            status = stub->CreateConsentDirective(&context, request, &out);
+            return Answer("CreateConsentDirective",
+                          stub->CreateConsentDirective(&context, request, &out), out,
+                          RenderDirective, json, request_id);
           } else {
-            rpc = "RevokeConsentDirective";
-            status = stub->RevokeConsentDirective(&context, request, &out);
+            return Answer("RevokeConsentDirective",
+                          stub->RevokeConsentDirective(&context, request, &out), out,
+                          RenderDirective, json, request_id);
           }
-          return status.ok() ? print(out, RenderDirective(out)) : Failed(rpc, status, request_id);
         }
       },
       call.request);
