@@ -47,7 +47,6 @@ std::vector<ConfigKey> ClinicStaffKeys() {
   keys.push_back({"user", "", "your user id at your clinic (required; on the audit record)"});
   keys.push_back({"role", "administrative-staff",
                   "your role: administrative-staff, clinical-staff or clinician"});
-  keys.push_back({"local-id", "", "your patient's id (MRN) at your clinic (required)"});
   return keys;
 }
 
@@ -230,8 +229,10 @@ namespace {
 
 // patient-consent create|list|revoke.
 void AddMemberConsentCommands(absl::Time now, std::vector<CommandSpec>& specs) {
+  const ConfigKey local_id = {"local-id", "", "your patient's id (MRN) at your clinic (required)"};
   {
     std::vector<ConfigKey> keys = ClinicStaffKeys();
+    keys.push_back(local_id);
     for (ConfigKey& key : DirectiveKeys()) keys.push_back(std::move(key));
     specs.push_back(
         {"patient-consent create",
@@ -249,7 +250,8 @@ void AddMemberConsentCommands(absl::Time now, std::vector<CommandSpec>& specs) {
   {
     std::vector<ConfigKey> keys = ClinicStaffKeys();
     keys.insert(keys.end(),
-                {{"page-size", "0", "entries per page (1-1000; default 100)"},
+                {local_id,
+                 {"page-size", "0", "entries per page (1-1000; default 100)"},
                  {"page-token", "", "page to fetch (printed under the previous page)"}});
     specs.push_back(
         {"patient-consent list", "--local-id ID --user U",
@@ -260,8 +262,7 @@ void AddMemberConsentCommands(absl::Time now, std::vector<CommandSpec>& specs) {
          }});
   }
   {
-    std::vector<ConfigKey> keys = ClinicStaffKeys();
-    keys.erase(keys.end() - 1);  // no --local-id: the directive id says whose it is
+    std::vector<ConfigKey> keys = ClinicStaffKeys();  // the directive id says whose it is
     keys.insert(keys.end(), {{"reason", "", "why (required; kept in history, no patient data)"},
                              {"idempotency-key", "", "retry key (default: a new one)"}});
     specs.push_back({"patient-consent revoke", "DIRECTIVE_ID --user U --reason TEXT",
