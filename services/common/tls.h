@@ -5,7 +5,7 @@
 //
 // Certificate subject convention (scripts/gen-certs.sh issues certificates this way):
 //   O  = organisation id     ("clinic-a", "hie-operations", "hie")
-//   OU = role                ("member", "operator", "auditor", "service")
+//   OU = role                ("member", "operator", "auditor", "admin", "service")
 //   CN = a name for the holder ("clinic-a-emr", "identity", "operator")
 // The organisation of a caller is taken from its verified certificate only, never from a
 // request field.
