@@ -81,23 +81,27 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
     return true;
   }
 
-  // Once, from the worker's thread, after its last Write: waits until every queued message is
-  // sent (or the client has gone); nothing touches the reactor after.
+  // Once, after the last Write (from the worker's thread, or from the handler before any): the
+  // call ends with `status` after every queued message is sent. Returns at once; when writes are
+  // still pending the last completion finishes the call, and a last message not yet started goes
+  // out with the status (StartWriteAndFinish: one flush, no extra wake-up). Nothing touches the
+  // reactor after.
   void End(const absl::Status& status) {
-    bool failed;
     {
-      std::unique_lock lock(mu_);
-      changed_.wait(lock, [&] { return !writing_ || cancelled_; });
-      failed = failed_;
+      std::lock_guard lock(mu_);
+      end_status_ = status;
+      if (writing_ && !cancelled_) {
+        ending_ = true;  // OnWriteDone finishes
+        return;
+      }
     }
-    this->Finish(failed && status.ok()
-                     ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away")
-                     : ToGrpcStatus(status));
+    this->Finish(FinalStatus());
   }
 
   void OnWriteDone(bool ok) override {
     const Message* next = nullptr;
     grpc::WriteOptions options;
+    bool finish = false, with_last = false;
     {
       std::lock_guard lock(mu_);
       queue_.pop_front();
@@ -107,12 +111,21 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
         // More queued behind it: gRPC may hold it back and send the lot at once, flushed by the
         // last one queued (sent without the hint).
         if (queue_.size() > 1) options.set_buffer_hint();
+        with_last = ending_ && queue_.size() == 1;
       } else {
         writing_ = false;
+        finish = ending_;
       }
       changed_.notify_all();
     }
-    if (next != nullptr) this->StartWrite(next, options);  // outside the lock: may react inline
+    // Outside the lock: gRPC may react inline.
+    if (with_last) {
+      this->StartWriteAndFinish(next, options, FinalStatus());
+    } else if (next != nullptr) {
+      this->StartWrite(next, options);
+    } else if (finish) {
+      this->Finish(FinalStatus());
+    }
   }
   void OnCancel() override {
     std::lock_guard lock(mu_);
@@ -122,6 +135,15 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
   void OnDone() override { delete this; }
 
  private:
+  // The status the call ends with: the use case's, or CANCELLED when a write failed under an
+  // OK one (the client went away).
+  grpc::Status FinalStatus() {
+    std::lock_guard lock(mu_);
+    return failed_ && end_status_.ok()
+               ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away")
+               : ToGrpcStatus(end_status_);
+  }
+
   static constexpr size_t kQueued = 8;
 
   std::mutex mu_;
@@ -130,6 +152,8 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
   bool writing_ = false;
   bool cancelled_ = false;
   bool failed_ = false;
+  bool ending_ = false;  // End was called while writing: the last write's completion finishes
+  absl::Status end_status_;
 };
 
 using FindReactor = BlockingWriteReactor<v1::FindOutsideRecordsResponse, ResultStream>;
