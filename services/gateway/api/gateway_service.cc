@@ -67,11 +67,13 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
  public:
   bool Write(Message message) override {
     const Message* start = nullptr;
+    const size_t bytes = message.ByteSizeLong();
     {
       std::unique_lock lock(mu_);
       changed_.wait(lock, [&] { return queue_.size() < kQueued || cancelled_ || failed_; });
       if (cancelled_ || failed_) return false;
       queue_.push_back(std::move(message));  // references to queued messages stay valid
+      last_bytes_ = bytes;
       if (!writing_) {
         writing_ = true;
         start = &queue_.front();
@@ -82,14 +84,19 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
   }
 
   // Once, after the last Write (from the worker's thread, or from the handler before any): the
-  // call ends with `status` after every queued message is sent. Returns at once; when writes are
-  // still pending the last completion finishes the call, and a last message not yet started goes
-  // out with the status (StartWriteAndFinish: one flush, no extra wake-up). Nothing touches the
-  // reactor after.
+  // call ends with `status` after every queued message is sent. Waits until only the last
+  // message is pending and it is small (at most kDetachBytes: a summary, a short chunk), then
+  // returns and the write's completion finishes the call (or, when it was still queued, it goes
+  // out with the status: StartWriteAndFinish, one flush). A client that reads slowly keeps its
+  // worker busy as before, which bounds what slow or hostile clients can pin in memory. Nothing
+  // touches the reactor after.
   void End(const absl::Status& status) {
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       end_status_ = status;
+      changed_.wait(lock, [&] {
+        return !writing_ || cancelled_ || (queue_.size() == 1 && last_bytes_ <= kDetachBytes);
+      });
       if (writing_ && !cancelled_) {
         ending_ = true;  // OnWriteDone finishes
         return;
@@ -145,6 +152,7 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
   }
 
   static constexpr size_t kQueued = 8;
+  static constexpr size_t kDetachBytes = 64 * 1024;
 
   std::mutex mu_;
   std::condition_variable changed_;
@@ -154,6 +162,7 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
   bool failed_ = false;
   bool ending_ = false;  // End was called while writing: the last write's completion finishes
   absl::Status end_status_;
+  size_t last_bytes_ = 0;  // serialized size of the message queued last
 };
 
 using FindReactor = BlockingWriteReactor<v1::FindOutsideRecordsResponse, ResultStream>;
