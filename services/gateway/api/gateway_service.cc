@@ -85,11 +85,10 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
 
   // Once, after the last Write (from the worker's thread, or from the handler before any): the
   // call ends with `status` after every queued message is sent. Waits until only the last
-  // message is pending and it is small (at most kDetachBytes: a summary, a short chunk), then
-  // returns and the write's completion finishes the call (or, when it was still queued, it goes
-  // out with the status: StartWriteAndFinish, one flush). A client that reads slowly keeps its
-  // worker busy as before, which bounds what slow or hostile clients can pin in memory. Nothing
-  // touches the reactor after.
+  // message is left, in flight, and it is small (at most kDetachBytes: a summary, a short
+  // chunk), then returns and that write's completion finishes the call. A client that reads
+  // slowly keeps its worker busy as before, which bounds what slow or hostile clients can pin in
+  // memory. Nothing touches the reactor after.
   void End(const absl::Status& status) {
     {
       std::unique_lock lock(mu_);
@@ -108,7 +107,7 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
   void OnWriteDone(bool ok) override {
     const Message* next = nullptr;
     grpc::WriteOptions options;
-    bool finish = false, with_last = false;
+    bool finish = false;
     {
       std::lock_guard lock(mu_);
       queue_.pop_front();
@@ -118,7 +117,6 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
         // More queued behind it: gRPC may hold it back and send the lot at once, flushed by the
         // last one queued (sent without the hint).
         if (queue_.size() > 1) options.set_buffer_hint();
-        with_last = ending_ && queue_.size() == 1;
       } else {
         writing_ = false;
         finish = ending_;
@@ -126,9 +124,7 @@ class BlockingWriteReactor final : public grpc::ServerWriteReactor<Message>, pub
       changed_.notify_all();
     }
     // Outside the lock: gRPC may react inline.
-    if (with_last) {
-      this->StartWriteAndFinish(next, options, FinalStatus());
-    } else if (next != nullptr) {
+    if (next != nullptr) {
       this->StartWrite(next, options);
     } else if (finish) {
       this->Finish(FinalStatus());
