@@ -81,6 +81,153 @@ class DisjointSets {
   std::vector<std::vector<uint32_t>> members_;
 };
 
+// How many of the fields that tell two people of one name apart a record holds: birth date,
+// street address, phone, SSN, e-mail.
+int DistinguishingFields(const NormalizedRecord& r) {
+  return (r.birth_date.year != 0 ? 1 : 0) + (r.address.empty() && r.house_number.empty() ? 0 : 1) +
+         (r.phone.empty() ? 0 : 1) + (r.ssn.empty() ? 0 : 1) + (r.email.empty() ? 0 : 1);
+}
+
+// Per record, whether it is sparse: it holds at most one distinguishing field where the typical
+// (median) record of the input holds at least three. Such a record cannot tell a person from a
+// namesake, a twin or a relative at the same address, so it must never be what joins two of them.
+// An input whose records all carry little (names and a birth date only) has no sparse records:
+// there, every record is judged alike.
+std::vector<uint8_t> SparseRecords(const std::vector<NormalizedRecord>& records) {
+  std::array<size_t, 6> count{};
+  for (const NormalizedRecord& r : records) ++count[static_cast<size_t>(DistinguishingFields(r))];
+  size_t seen = 0;
+  int median = 0;
+  while (median < 5 && (seen += count[static_cast<size_t>(median)]) * 2 < records.size()) ++median;
+  std::vector<uint8_t> sparse(records.size(), 0);
+  if (median < 3) return sparse;
+  for (size_t i = 0; i < records.size(); ++i) sparse[i] = DistinguishingFields(records[i]) <= 1;
+  return sparse;
+}
+
+// A pair's guards: the model's, and where either record is sparse the online matcher's too (the
+// household guard for a given name not alike with no birth date to tell the two apart).
+uint32_t PairGuards(const std::vector<NormalizedRecord>& records,
+                    const std::vector<uint8_t>& sparse, uint32_t a, uint32_t b,
+                    const Comparison& c) {
+  if (!sparse[a] && !sparse[b]) return c.guards;
+  return c.guards | OnlineGuards(records[a], records[b], c);
+}
+
+// Greedy agglomeration over the auto-link pairs (strongest first), in two rounds:
+//  1. Pairs of two informative (not sparse) records. A merge in which either cluster has more
+//     than one record must be supported by all the cross pairs: no guard anywhere, a mean score
+//     of at least cluster_mean_threshold and none below cluster_min_threshold, so one strong A-B
+//     link and one strong B-C link cannot pull a dissimilar A and C together.
+//  2. Pairs with a sparse record. The sparse side may join a cluster under the same test, but
+//     two clusters that each hold an informative record never merge on a sparse record's pair:
+//     round 1 has already weighed every direct link between them.
+// Then every sparse record that links to a record of another cluster holding an informative
+// record, at least as strongly as its best link into its own cluster less thresholds.margin,
+// cannot tell the two persons apart: it is left alone and its links go to review.
+class Clusterer {
+ public:
+  Clusterer(const std::vector<NormalizedRecord>& records, const std::vector<uint8_t>& sparse,
+            const std::vector<uint8_t>* cross, const Model& model, const LinkOptions& options)
+      : records_(records), sparse_(sparse), cross_(cross), model_(model), options_(options) {}
+
+  // Fills `sets` from `edges` (sorted strongest first); counts into `result`.
+  void Agglomerate(const std::vector<ScoredPair>& edges, DisjointSets* sets,
+                   LinkResult* result) const {
+    std::vector<ScoredPair> accepted;
+    for (const bool sparse_round : {false, true}) {
+      for (const ScoredPair& e : edges) {
+        if ((sparse_[e.a] || sparse_[e.b]) != sparse_round) continue;
+        const uint32_t ra = sets->Find(e.a);
+        const uint32_t rb = sets->Find(e.b);
+        if (ra == rb) continue;
+        const auto& ma = sets->Members(ra);
+        const auto& mb = sets->Members(rb);
+        const bool bridge = sparse_round && HasInformative(ma) && HasInformative(mb);
+        if (bridge || ((ma.size() > 1 || mb.size() > 1) && !CrossPairsSupport(ma, mb))) {
+          ++result->rejected_merges;
+          continue;
+        }
+        sets->Union(ra, rb);
+        accepted.push_back(e);
+      }
+    }
+    const std::vector<uint8_t> ambiguous = AmbiguousSparse(edges, sets);
+    if (std::find(ambiguous.begin(), ambiguous.end(), 1) == ambiguous.end()) return;
+    // Rebuild without the ambiguous records: the clusters they joined keep every other link.
+    *sets = DisjointSets(records_.size());
+    for (const ScoredPair& e : accepted) {
+      if (!ambiguous[e.a] && !ambiguous[e.b]) sets->Union(sets->Find(e.a), sets->Find(e.b));
+    }
+    for (const ScoredPair& e : edges) {
+      if (ambiguous[e.a] || ambiguous[e.b]) result->review.push_back(e);
+    }
+    result->ambiguous_records +=
+        static_cast<int64_t>(std::count(ambiguous.begin(), ambiguous.end(), 1));
+  }
+
+ private:
+  bool HasInformative(const std::vector<uint32_t>& members) const {
+    return std::any_of(members.begin(), members.end(), [&](uint32_t x) { return !sparse_[x]; });
+  }
+
+  bool CrossPairsSupport(const std::vector<uint32_t>& ma, const std::vector<uint32_t>& mb) const {
+    constexpr size_t kMaxCrossPairs = 4096;
+    if (ma.size() * mb.size() > kMaxCrossPairs) return false;
+    double sum = 0;
+    double min_score = 1e300;
+    int64_t compared = 0;
+    for (uint32_t x : ma) {
+      for (uint32_t y : mb) {
+        if (cross_ != nullptr && (*cross_)[x] == (*cross_)[y]) continue;
+        const Comparison c = Compare(records_[x], records_[y]);
+        if (PairGuards(records_, sparse_, x, y, c) != 0) return false;
+        const double s = model_.Score(records_[x], records_[y], c);
+        sum += s;
+        min_score = std::min(min_score, s);
+        ++compared;
+      }
+    }
+    const double mean = compared == 0 ? 0.0 : sum / static_cast<double>(compared);
+    return mean >= options_.cluster_mean_threshold && min_score >= options_.cluster_min_threshold;
+  }
+
+  // 1 for each sparse record in a cluster of several that links to another cluster's record,
+  // that cluster holding an informative record, within thresholds.margin of its best own link.
+  std::vector<uint8_t> AmbiguousSparse(const std::vector<ScoredPair>& edges,
+                                       DisjointSets* sets) const {
+    const size_t n = records_.size();
+    constexpr float kNone = -1e30f;
+    std::vector<float> own_best(n, kNone);
+    std::vector<float> other_best(n, kNone);
+    for (const ScoredPair& e : edges) {
+      const uint32_t ra = sets->Find(e.a);
+      const uint32_t rb = sets->Find(e.b);
+      for (const auto& [x, rx, ry] : {std::tuple{e.a, ra, rb}, std::tuple{e.b, rb, ra}}) {
+        if (!sparse_[x]) continue;
+        if (rx == ry) {
+          own_best[x] = std::max(own_best[x], e.score);
+        } else if (HasInformative(sets->Members(ry))) {
+          other_best[x] = std::max(other_best[x], e.score);
+        }
+      }
+    }
+    std::vector<uint8_t> ambiguous(n, 0);
+    const double margin = options_.thresholds.margin;
+    for (uint32_t x = 0; x < n; ++x) {
+      ambiguous[x] = sparse_[x] && own_best[x] != kNone && other_best[x] != kNone &&
+                     other_best[x] >= own_best[x] - margin;
+    }
+    return ambiguous;
+  }
+
+  const std::vector<NormalizedRecord>& records_;
+  const std::vector<uint8_t>& sparse_;
+  const std::vector<uint8_t>* cross_;
+  const Model& model_;
+  const LinkOptions& options_;
+};
+
 }  // namespace
 
 std::vector<uint64_t> CandidatePairs(const std::vector<NormalizedRecord>& records,
@@ -462,6 +609,7 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
   const Thresholds& t = options.thresholds;
 
   progress("scoring", 0);
+  const std::vector<uint8_t> sparse = SparseRecords(records);
   constexpr size_t kPrefetchDistance = 8;
   const double keep_floor = std::min(t.review, t.auto_link);
   std::vector<std::vector<ScoredPair>> kept(static_cast<size_t>(std::max(1, options.threads)));
@@ -481,7 +629,9 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
       }
       const Comparison c = Compare(records[a], records[b]);
       const double s = model.Score(records[a], records[b], c);
-      if (s >= keep_floor) out.push_back({a, b, static_cast<float>(s), c.guards});
+      if (s >= keep_floor) {
+        out.push_back({a, b, static_cast<float>(s), PairGuards(records, sparse, a, b, c)});
+      }
       if (th == 0 && (i - begin) % 65536 == 0 && end > begin) {
         progress("scoring", static_cast<double>(i - begin) / static_cast<double>(end - begin));
       }
@@ -520,46 +670,8 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
       sets.Union(sets.Find(e.a), sets.Find(e.b));
     }
   } else {
-    // Greedy agglomeration, strongest links first. A merge of two multi-record clusters must be
-    // supported by the cross pairs as a whole: no guard anywhere and a mean score above
-    // cluster_mean_threshold, so one strong A-B link and one strong B-C link cannot pull a
-    // dissimilar A and C together.
-    constexpr size_t kMaxCrossPairs = 4096;
-    for (const ScoredPair& e : edges) {
-      const uint32_t ra = sets.Find(e.a);
-      const uint32_t rb = sets.Find(e.b);
-      if (ra == rb) continue;
-      const auto& ma = sets.Members(ra);
-      const auto& mb = sets.Members(rb);
-      if (ma.size() > 1 || mb.size() > 1) {
-        if (ma.size() * mb.size() > kMaxCrossPairs) {
-          ++result.rejected_merges;
-          continue;
-        }
-        double sum = 0;
-        double min_score = 1e300;
-        int64_t compared = 0;
-        bool guarded = false;
-        for (uint32_t x : ma) {
-          for (uint32_t y : mb) {
-            if (cross != nullptr && (*cross)[x] == (*cross)[y]) continue;
-            const Comparison c = Compare(records[x], records[y]);
-            if (c.guards != 0) guarded = true;
-            const double s = model.Score(records[x], records[y], c);
-            sum += s;
-            min_score = std::min(min_score, s);
-            ++compared;
-          }
-        }
-        const double mean = compared == 0 ? 0.0 : sum / static_cast<double>(compared);
-        if (guarded || mean < options.cluster_mean_threshold ||
-            min_score < options.cluster_min_threshold) {
-          ++result.rejected_merges;
-          continue;
-        }
-      }
-      sets.Union(ra, rb);
-    }
+    const Clusterer clusterer(records, sparse, cross, model, options);
+    clusterer.Agglomerate(edges, &sets, &result);
   }
   // Dense cluster ids in record order.
   std::vector<uint32_t> id_of_root(n, UINT32_MAX);

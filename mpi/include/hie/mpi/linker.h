@@ -72,7 +72,9 @@ struct LinkOptions {
   Thresholds thresholds;
   // Two clusters merge only if no cross pair triggers a guard, the mean score over all their
   // cross pairs reaches cluster_mean_threshold and the weakest reaches cluster_min_threshold
-  // (resists chaining through one weak link).
+  // (resists chaining through one weak link). A sparse record never joins two clusters that
+  // each hold an informative record, and one that cannot tell two such clusters apart (links
+  // within thresholds.margin) stays alone, its pairs in review (see Link in linker.cc).
   double cluster_mean_threshold = 0.0;
   double cluster_min_threshold = -10.0;
   int max_block_size = 5000;
@@ -98,6 +100,10 @@ struct LinkResult {
   int64_t auto_link_pairs = 0;     // pairs at or above the auto-link threshold without guards
   int64_t guarded_pairs = 0;       // pairs above auto-link that a guard stopped
   int64_t rejected_merges = 0;     // cluster merges refused by the cluster-level check
+  // Sparse records (at most one of birth date, address, phone, SSN, e-mail) left alone because
+  // they link about as strongly to another person's cluster as to their own; their pairs are in
+  // `review`.
+  int64_t ambiguous_records = 0;
   std::vector<ScoredPair> review;  // pairs for clerical review (review band or guarded)
   std::vector<uint64_t> candidates;  // only with keep_candidates
   std::vector<std::pair<std::string, double>> stage_seconds;  // wall time per stage
