@@ -98,6 +98,10 @@ struct Tables {
   Weighted female{t::FemaleGivenNames(), 10};
   Weighted hispanic_male{t::HispanicMaleGivenNames(), 8};
   Weighted hispanic_female{t::HispanicFemaleGivenNames(), 8};
+  // Nguyễn about 25% of Vietnamese persons, Trần 13%, Lê 9%.
+  Weighted vietnamese_family{t::VietnameseFamilyNames(), 0};
+  Weighted vietnamese_male{t::VietnameseMaleGivenNames(), 4};
+  Weighted vietnamese_female{t::VietnameseFemaleGivenNames(), 4};
   // formal -> nicknames and nickname -> formal names ("Robert" <-> "Bob")
   std::unordered_map<std::string_view, std::vector<const char*>> nicknames;
   // plain -> accented, for given/middle names and for family names
@@ -152,31 +156,140 @@ std::string Pad(uint64_t v, int width) {
 bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-void ToUpper(std::string& s) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = s[i];
-    if (c >= 'a' && c <= 'z') {
-      s[i] = static_cast<char>(c - 32);
-    } else if (c == 0xC3 && i + 1 < s.size()) {
-      unsigned char d = s[i + 1];
-      if (d >= 0xA0 && d <= 0xBE && d != 0xB7) s[i + 1] = static_cast<char>(d - 0x20);
-      ++i;
-    }
+// The code point at s[i] and its length in bytes. Bytes that do not start a well-formed 1- to
+// 3-byte sequence come back as kNoLetter, one byte long.
+constexpr uint32_t kNoLetter = 0xFFFFFFFF;
+
+std::pair<uint32_t, size_t> DecodeAt(const std::string& s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const auto cont = [&](size_t k) { return k < s.size() && (byte(k) & 0xC0) == 0x80; };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return {c, 1};
+  if (c >= 0xC2 && c <= 0xDF && cont(i + 1)) return {((c & 0x1Fu) << 6) | (byte(i + 1) & 0x3F), 2};
+  if (c >= 0xE0 && c <= 0xEF && cont(i + 1) && cont(i + 2)) {
+    return {((c & 0x0Fu) << 12) | ((byte(i + 1) & 0x3Fu) << 6) | (byte(i + 2) & 0x3F), 3};
+  }
+  return {kNoLetter, 1};
+}
+
+// Overwrites the `len`-byte sequence at s[i] with `cp`, which must encode to `len` bytes too.
+void EncodeAt(std::string& s, size_t i, uint32_t cp, size_t len) {
+  if (len == 1) {
+    s[i] = static_cast<char>(cp);
+  } else if (len == 2) {
+    s[i] = static_cast<char>(0xC0 | (cp >> 6));
+    s[i + 1] = static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s[i] = static_cast<char>(0xE0 | (cp >> 12));
+    s[i + 1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s[i + 2] = static_cast<char>(0x80 | (cp & 0x3F));
   }
 }
 
-void ToLower(std::string& s) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = s[i];
-    if (c >= 'A' && c <= 'Z') {
-      s[i] = static_cast<char>(c + 32);
-    } else if (c == 0xC3 && i + 1 < s.size()) {
-      unsigned char d = s[i + 1];
-      if (d >= 0x80 && d <= 0x9E && d != 0x97) s[i + 1] = static_cast<char>(d + 0x20);
-      ++i;
-    }
+// `c` in upper or lower case: ASCII, Latin-1 (not ß, ÿ, ×, ÷) and the letters of Latin
+// Extended-A/B and Latin Extended Additional that Vietnamese uses. Anything else is returned as is.
+// Every mapping keeps the UTF-8 length.
+uint32_t CaseOf(uint32_t c, bool upper) {
+  if (c < 0x80) {
+    if (upper && c >= 'a' && c <= 'z') return c - 32;
+    if (!upper && c >= 'A' && c <= 'Z') return c + 32;
+    return c;
+  }
+  if (c >= 0xC0 && c <= 0xFE) {
+    if (upper && c >= 0xE0 && c != 0xF7) return c - 0x20;
+    if (!upper && c <= 0xDE && c != 0xD7) return c + 0x20;
+    return c;
+  }
+  if (c == 0x1AF || c == 0x1B0) return upper ? 0x1AF : 0x1B0;  // Ư ư
+  const bool even_upper = (c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177) || c == 0x1A0 ||
+                          c == 0x1A1 || (c >= 0x1EA0 && c <= 0x1EF9);
+  if (!even_upper) return c;
+  return upper ? (c & ~1u) : (c | 1u);
+}
+
+bool IsCased(uint32_t c) { return CaseOf(c, true) != c || CaseOf(c, false) != c; }
+
+void SetCase(std::string& s, bool upper) {
+  for (size_t i = 0; i < s.size();) {
+    const auto [cp, len] = DecodeAt(s, i);
+    if (const uint32_t to = CaseOf(cp, upper); to != cp) EncodeAt(s, i, to, len);
+    i += len;
   }
 }
+
+void ToUpper(std::string& s) { SetCase(s, true); }
+void ToLower(std::string& s) { SetCase(s, false); }
+
+// First letter of each space-, hyphen- or apostrophe-separated token upper case, the rest lower.
+void ToTitle(std::string& s) {
+  bool start = true;
+  for (size_t i = 0; i < s.size();) {
+    const auto [cp, len] = DecodeAt(s, i);
+    if (const uint32_t to = CaseOf(cp, start); to != cp) EncodeAt(s, i, to, len);
+    start = cp == ' ' || cp == '-' || cp == '\'';
+    i += len;
+  }
+}
+
+// Each letter upper or lower case at random ("GaRcIa").
+void ToMixed(std::string& s, Rng& rng) {
+  for (size_t i = 0; i < s.size();) {
+    const auto [cp, len] = DecodeAt(s, i);
+    if (IsCased(cp)) {
+      if (const uint32_t to = CaseOf(cp, rng.Chance(0.5)); to != cp) EncodeAt(s, i, to, len);
+    }
+    i += len;
+  }
+}
+
+// The plain ASCII letter under a letter with diacritics (Latin-1 and the Vietnamese letters), or 0.
+char BaseLetter(uint32_t c) {
+  static constexpr std::string_view kLatin1 =  // U+00C0..U+00FF, '.' for none
+      "AAAAAA.CEEEEIIIIDNOOOOO.OUUUUY..aaaaaa.ceeeeiiiidnooooo.ouuuuy.y";
+  char base = 0;
+  if (c >= 0xC0 && c <= 0xFF) {
+    base = kLatin1[c - 0xC0];
+  } else if (c == 0x102 || c == 0x103) {
+    base = 'A';
+  } else if (c == 0x110 || c == 0x111) {
+    base = 'D';
+  } else if (c == 0x128 || c == 0x129) {
+    base = 'I';
+  } else if (c == 0x168 || c == 0x169 || c == 0x1AF || c == 0x1B0) {
+    base = 'U';
+  } else if (c == 0x1A0 || c == 0x1A1) {
+    base = 'O';
+  } else if (c >= 0x1EA0 && c <= 0x1EF9) {
+    base = c <= 0x1EB7   ? 'A'
+           : c <= 0x1EC7 ? 'E'
+           : c <= 0x1ECB ? 'I'
+           : c <= 0x1EE3 ? 'O'
+           : c <= 0x1EF1 ? 'U'
+                         : 'Y';
+  }
+  if (base == '.' || base == 0) return 0;
+  if (c >= 0x100 && base >= 'A' && base <= 'Z' && CaseOf(c, false) == c) base += 32;
+  return base;
+}
+
+// `s` with the diacritics of its Latin letters dropped ("Nguyễn Thị Ánh" -> "Nguyen Thi Anh").
+std::string FoldDiacritics(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const auto [cp, len] = DecodeAt(s, i);
+    if (const char base = BaseLetter(cp); base != 0) {
+      out.push_back(base);
+    } else {
+      out.append(s, i, len);
+    }
+    i += len;
+  }
+  return out;
+}
+
+// Bytes of the first character of `s` (1 for ASCII).
+size_t FirstCharLength(const std::string& s) { return s.empty() ? 0 : DecodeAt(s, 0).second; }
 
 // Replaces each space- or hyphen-separated token that has an accented spelling.
 std::string Accent(const std::string& s, bool family) {
@@ -264,7 +377,9 @@ bool Typo(std::string& s, Rng& rng, bool digits) {
 // --- Persons ------------------------------------------------------------------------------------
 
 struct Person {
-  std::string given;             // plain ASCII Title case
+  // Names are plain ASCII Title case, except for Vietnamese persons: theirs are spelled with
+  // diacritics, which Render drops when `accented` is false.
+  std::string given;
   std::string middle;            // may be empty
   std::string family;            // may be compound ("Garcia Lopez") or hyphenated ("Smith-Jones")
   std::string suffix;            // "Jr", "Sr", "II", "III" or empty
@@ -272,6 +387,7 @@ struct Person {
   bool suffix_in_family = true;  // ... in the family field (else in the given field)
   bool accented = false;         // accentable names are spelled with accents
   bool hispanic = false;
+  bool vietnamese = false;
   char sex = 'F';
   int year = 1980, month = 1, day = 1;
   std::string street;  // "123 Maple St"
@@ -290,9 +406,17 @@ struct Constraints {
   bool common_name = false;
 };
 
+// The options that change how persons are made (all off by default).
+struct Habits {
+  double vietnamese_share = 0;
+  double particle_rate = 0;
+  int namesake_window = 0;
+};
+
 class PersonFactory {
  public:
-  PersonFactory(Rng& rng, uint64_t seed) : rng_(rng), tables_(GetTables()) {
+  PersonFactory(Rng& rng, uint64_t seed, const Habits& habits)
+      : rng_(rng), tables_(GetTables()), habits_(habits) {
     Rng key_rng(seed ^ 0x55aa55aa12345678ULL);
     for (uint64_t& k : ssn_keys_) k = key_rng.Next();
   }
@@ -316,12 +440,44 @@ class PersonFactory {
     return OtherGiven(sex, hispanic, given);
   }
 
+  std::string VietnameseGiven(char sex, size_t top = 0) {
+    return (sex == 'M' ? tables_.vietnamese_male : tables_.vietnamese_female).Pick(rng_, top);
+  }
+
+  // A given name of p's sex and origin other than `avoid` (and no nickname of it).
+  std::string OtherGivenFor(const Person& p, const std::string& avoid) {
+    if (!p.vietnamese) return OtherGiven(p.sex, p.hispanic, avoid);
+    for (;;) {
+      std::string g = VietnameseGiven(p.sex);
+      if (g != avoid) return g;
+    }
+  }
+
+  // A middle name (or none) of p's sex and origin that differs from `given`. A Vietnamese
+  // two-syllable given name usually holds the middle syllable already ("Thị Mai").
+  std::string MiddleFor(const Person& p, const std::string& given) {
+    if (!p.vietnamese) return Middle(p.sex, p.hispanic, given);
+    if (!rng_.Chance(given.find(' ') == std::string::npos ? 0.8 : 0.3)) return "";
+    for (;;) {
+      std::string m =
+          rng_.Of(p.sex == 'M' ? t::VietnameseMaleMiddleNames() : t::VietnameseFemaleMiddleNames());
+      if (m != given && given.rfind(m + " ", 0) != 0) return m;
+    }
+  }
+
   std::string Family(bool hispanic) {
     if (hispanic) {
       std::string f = tables_.hispanic_family.Pick(rng_);
       if (rng_.Chance(0.35)) {
         std::string second = tables_.hispanic_family.Pick(rng_);
-        if (second != f) f = absl::StrCat(f, rng_.Chance(0.85) ? " " : "-", second);
+        if (second != f) {
+          std::string sep = rng_.Chance(0.85) ? " " : "-";
+          // "Abrego de Castellanos"
+          if (sep == " " && habits_.particle_rate > 0 && rng_.Chance(habits_.particle_rate)) {
+            sep = absl::StrCat(" ", rng_.Of(t::SurnameParticles()), " ");
+          }
+          f = absl::StrCat(f, sep, second);
+        }
       }
       return f;
     }
@@ -388,8 +544,8 @@ class PersonFactory {
   }
 
   std::string Email(const Person& p) {
-    const std::string g = EmailPart(p.given);
-    const std::string f = EmailPart(p.family);
+    const std::string g = EmailPart(p.vietnamese ? FoldDiacritics(p.given) : p.given);
+    const std::string f = EmailPart(p.vietnamese ? FoldDiacritics(p.family) : p.family);
     std::string local;
     switch (rng_.Between(0, 5)) {
       case 0:
@@ -439,16 +595,20 @@ class PersonFactory {
   Person Make(uint64_t slot, const Constraints& c = {}) {
     Person p;
     p.sex = c.sex != 0 ? c.sex : (rng_.Chance(0.51) ? 'F' : 'M');
-    p.hispanic = !c.common_name && rng_.Chance(0.18);
-    if (c.common_name) {
+    p.vietnamese = habits_.vietnamese_share > 0 && rng_.Chance(habits_.vietnamese_share);
+    p.hispanic = !p.vietnamese && !c.common_name && rng_.Chance(0.18);
+    if (p.vietnamese) {
+      p.given = VietnameseGiven(p.sex, c.common_name ? 8 : 0);
+      p.family = tables_.vietnamese_family.Pick(rng_, c.common_name ? 4 : 0);
+    } else if (c.common_name) {
       p.given = Given(p.sex, false, 15);
       p.family = tables_.family.Pick(rng_, 20);
     } else {
       p.given = Given(p.sex, p.hispanic);
       p.family = Family(p.hispanic);
     }
-    p.middle = Middle(p.sex, p.hispanic, p.given);
-    p.accented = rng_.Chance(p.hispanic ? 0.35 : 0.2);
+    p.middle = MiddleFor(p, p.given);
+    p.accented = rng_.Chance(p.vietnamese ? 0.85 : (p.hispanic ? 0.35 : 0.2));
     BirthDate(p, c.min_year, c.max_year);
     if (p.sex == 'M' && rng_.Chance(0.02)) SetSuffix(p, rng_.Chance(0.7) ? "Jr" : "III");
     Place(p, true);
@@ -466,12 +626,14 @@ class PersonFactory {
 
   Rng& rng() { return rng_; }
   const Tables& tables() const { return tables_; }
+  const Habits& habits() const { return habits_; }
 
  private:
   static constexpr uint64_t kSsnSpace = 898ULL * 99 * 9999;
 
   Rng& rng_;
   const Tables& tables_;
+  Habits habits_;
   uint64_t ssn_keys_[4] = {};
 };
 
@@ -533,11 +695,37 @@ std::string FormatSex(char sex, int style) {
   }
 }
 
+// A name of p as written: with or without its accents / diacritics.
+std::string Spelled(const Person& p, const std::string& name, bool family) {
+  if (p.vietnamese) return p.accented ? name : FoldDiacritics(name);
+  return p.accented ? Accent(name, family) : name;
+}
+
+bool Accentable(const Person& p) {
+  if (p.vietnamese) {
+    const std::string names = absl::StrCat(p.given, p.middle, p.family);
+    return FoldDiacritics(names) != names;
+  }
+  return HasAccentable(p.given, false) || HasAccentable(p.middle, false) ||
+         HasAccentable(p.family, true);
+}
+
+// Drops the particle of a family name ("Abrego de Castellanos" -> "Abrego Castellanos").
+bool DropParticle(std::string& family) {
+  for (const char* particle : {" de la ", " del ", " de ", " y "}) {
+    if (size_t at = family.find(particle); at != std::string::npos) {
+      family.replace(at, std::string_view(particle).size(), " ");
+      return true;
+    }
+  }
+  return false;
+}
+
 Record Render(const Person& p, const Style& style) {
   Record r;
-  r.given_name = p.accented ? Accent(p.given, false) : p.given;
-  r.middle_name = p.accented ? Accent(p.middle, false) : p.middle;
-  r.family_name = p.accented ? Accent(p.family, true) : p.family;
+  r.given_name = Spelled(p, p.given, false);
+  r.middle_name = Spelled(p, p.middle, false);
+  r.family_name = Spelled(p, p.family, true);
   if (p.suffix_recorded && !p.suffix.empty()) {
     std::string& field = p.suffix_in_family ? r.family_name : r.given_name;
     absl::StrAppend(&field, " ", p.suffix);
@@ -559,70 +747,100 @@ Record Render(const Person& p, const Style& style) {
 
 class ErrorMaker {
  public:
-  ErrorMaker(PersonFactory& factory, double rate)
-      : f_(factory), rng_(factory.rng()), rate_(std::max(0.0, rate)) {}
+  ErrorMaker(PersonFactory& factory, double rate, double mixed_case_rate)
+      : f_(factory),
+        rng_(factory.rng()),
+        rate_(std::max(0.0, rate)),
+        mixed_case_rate_(std::max(0.0, mixed_case_rate)) {}
 
-  // Applies errors to a copy of `p` and renders it. Sets `errors`.
+  // Applies errors to a copy of `p` and renders it. Sets `errors`. (The order of the steps is the
+  // order of the draws from the PRNG, so it is part of the output.)
   Record Duplicate(const Person& p, uint32_t& errors) {
     errors = 0;
-    auto mark = [&](ErrorKind k) { errors |= 1u << static_cast<int>(k); };
     Person q = p;
+    NameErrors(q, errors);
+    DateErrors(q, errors);
+    Style style;
+    if (Hit(0.3)) {
+      style.date = rng_.Between(1, 3);
+      style.phone = rng_.Between(1, 4);
+      style.sex = rng_.Between(1, 3);
+      style.ssn_plain = rng_.Chance(0.5);
+      Mark(errors, ErrorKind::kFormatVariation);
+    }
+    Record r = Render(q, style);
+    if (Hit(q.vietnamese ? 0.10 : 0.02)) {
+      std::swap(r.given_name, r.family_name);
+      Mark(errors, ErrorKind::kNameSwap);
+    }
+    CaseErrors(r, errors);
+    TypoErrors(r, errors);
+    BlankErrors(r, style, errors);
+    return r;
+  }
 
+ private:
+  static void Mark(uint32_t& errors, ErrorKind k) { errors |= 1u << static_cast<int>(k); }
+
+  // Moves, marriages, nicknames, middle names, name formats and accents, on the person.
+  void NameErrors(Person& q, uint32_t& errors) {
     if (Hit(0.12)) {  // move
       f_.Place(q, rng_.Chance(0.6));
       if (!q.phone.empty() || rng_.Chance(0.5)) q.phone = f_.Phone(q.city);
-      mark(ErrorKind::kMove);
+      Mark(errors, ErrorKind::kMove);
     }
-    if (q.sex == 'F' && q.year < 2006 && Hit(0.06)) {  // marriage
+    bool married = false;
+    if (q.sex == 'F' && q.year < 2006 && Hit(0.06)) {
       std::string other = f_.Family(false);
       if (other != q.family) {
         q.family = rng_.Chance(0.25) ? absl::StrCat(q.family, "-", other) : other;
         q.suffix.clear();
-        mark(ErrorKind::kFamilyNameChange);
+        married = true;
+        Mark(errors, ErrorKind::kFamilyNameChange);
       }
     }
     if (auto it = f_.tables().nicknames.find(q.given);
         it != f_.tables().nicknames.end() && Hit(0.12)) {
       q.given = it->second[rng_.Below(it->second.size())];
-      mark(ErrorKind::kNickname);
+      Mark(errors, ErrorKind::kNickname);
     }
     if (!q.middle.empty()) {
       if (Hit(0.04)) {
         q.given = absl::StrCat(q.given, " ", q.middle);
         q.middle.clear();
-        mark(ErrorKind::kMiddleInGiven);
+        Mark(errors, ErrorKind::kMiddleInGiven);
       } else if (q.middle.size() > 1 && Hit(0.08)) {
-        q.middle.resize(1);
-        mark(ErrorKind::kMiddleInitial);
+        q.middle.resize(FirstCharLength(q.middle));
+        Mark(errors, ErrorKind::kMiddleInitial);
       }
     }
     const size_t sep = q.family.find_first_of(" -");
     // (Not after a marriage: dropping the new second name would undo it.)
-    if ((sep != std::string::npos || !q.suffix.empty()) &&
-        !(errors & (1u << static_cast<int>(ErrorKind::kFamilyNameChange))) && Hit(0.3)) {
+    if ((sep != std::string::npos || !q.suffix.empty()) && !married && Hit(0.3)) {
       if (!q.suffix.empty() && (sep == std::string::npos || rng_.Chance(0.5))) {
         q.suffix_recorded = !q.suffix_recorded;
       } else if (rng_.Chance(0.5)) {
         q.family.resize(sep);  // second surname dropped
-      } else {
+      } else if (!DropParticle(q.family)) {
         q.family[sep] = q.family[sep] == ' ' ? '-' : ' ';
       }
-      mark(ErrorKind::kNameFormatVariation);
+      Mark(errors, ErrorKind::kNameFormatVariation);
     }
-    if ((HasAccentable(q.given, false) || HasAccentable(q.middle, false) ||
-         HasAccentable(q.family, true)) &&
-        Hit(0.3)) {
+    if (Accentable(q) && Hit(q.vietnamese ? 0.5 : 0.3)) {
       q.accented = !q.accented;
-      mark(ErrorKind::kAccentVariation);
+      Mark(errors, ErrorKind::kAccentVariation);
     }
+  }
+
+  void DateErrors(Person& q, uint32_t& errors) {
     if (q.day <= 12 && q.day != q.month && Hit(0.04)) {
       std::swap(q.day, q.month);
-      mark(ErrorKind::kDayMonthSwap);
+      Mark(errors, ErrorKind::kDayMonthSwap);
     }
     if (Hit(0.02)) {
       const int dim = DaysIn(q.year, q.month);
       q.day = q.day == 1 ? 2 : (q.day == dim ? dim - 1 : q.day + (rng_.Chance(0.5) ? 1 : -1));
-      mark(ErrorKind::kDayOffByOne);
+      Mark(errors, ErrorKind::kDayOffByOne);
     }
     if (Hit(0.02)) {
       const int scale = rng_.Chance(0.3) ? 10 : 1;  // last digit, sometimes the tens digit
@@ -631,34 +849,41 @@ class ErrorMaker {
                                            : (digit + rng_.Between(1, 9)) % 10;
       q.year += (changed - digit) * scale;
       q.day = std::min(q.day, DaysIn(q.year, q.month));
-      mark(ErrorKind::kYearDigit);
+      Mark(errors, ErrorKind::kYearDigit);
     }
+  }
 
-    Style style;
-    if (Hit(0.3)) {
-      style.date = rng_.Between(1, 3);
-      style.phone = rng_.Between(1, 4);
-      style.sex = rng_.Between(1, 3);
-      style.ssn_plain = rng_.Chance(0.5);
-      mark(ErrorKind::kFormatVariation);
-    }
-    Record r = Render(q, style);
-
-    if (Hit(0.02)) {
-      std::swap(r.given_name, r.family_name);
-      mark(ErrorKind::kNameSwap);
-    }
+  void CaseErrors(Record& r, uint32_t& errors) {
+    const std::initializer_list<std::string*> fields = {&r.given_name, &r.middle_name,
+                                                        &r.family_name, &r.address_line, &r.city};
     if (Hit(0.15)) {
       if (rng_.Chance(0.6)) {
-        for (std::string* s :
-             {&r.given_name, &r.middle_name, &r.family_name, &r.address_line, &r.city}) {
-          ToUpper(*s);
-        }
+        for (std::string* s : fields) ToUpper(*s);
       } else {
         for (std::string* s : {&r.given_name, &r.middle_name, &r.family_name}) ToLower(*s);
       }
-      mark(ErrorKind::kCaseVariation);
+      Mark(errors, ErrorKind::kCaseVariation);
+    } else if (mixed_case_rate_ > 0 && Hit(mixed_case_rate_)) {
+      const int style = rng_.Between(0, 19);  // UPPER 8, Title 5, MiXeD 4, lower 3 in 20
+      bool changed = false;
+      for (std::string* s : fields) {
+        const std::string before = *s;
+        if (style < 8) {
+          ToUpper(*s);
+        } else if (style < 13) {
+          ToTitle(*s);
+        } else if (style < 17) {
+          ToMixed(*s, rng_);
+        } else {
+          ToLower(*s);
+        }
+        changed |= *s != before;
+      }
+      if (changed) Mark(errors, ErrorKind::kCaseVariation);
     }
+  }
+
+  void TypoErrors(Record& r, uint32_t& errors) {
     bool typo = false;
     typo |= Hit(0.05) && Typo(r.given_name, rng_, false);
     typo |= Hit(0.05) && Typo(r.family_name, rng_, false);
@@ -668,8 +893,11 @@ class ErrorMaker {
     typo |= Hit(0.01) && Typo(r.phone, rng_, true);
     typo |= Hit(0.01) && Typo(r.ssn, rng_, true);
     typo |= r.sex.size() > 1 && Hit(0.01) && Typo(r.sex, rng_, false);  // "Femalw"
-    if (typo) mark(ErrorKind::kTypo);
+    if (typo) Mark(errors, ErrorKind::kTypo);
+  }
 
+  // Placeholders, then missing values.
+  void BlankErrors(Record& r, const Style& style, uint32_t& errors) {
     bool placeholder = false;
     if (Hit(0.01)) placeholder |= Replace(r.given_name, "UNKNOWN");
     if (Hit(0.01)) placeholder |= Replace(r.family_name, "UNKNOWN");
@@ -681,7 +909,7 @@ class ErrorMaker {
     if (!r.phone.empty() && Hit(0.01)) {
       placeholder |= Replace(r.phone, rng_.Chance(0.5) ? "000-000-0000" : "999-999-9999");
     }
-    if (placeholder) mark(ErrorKind::kPlaceholder);
+    if (placeholder) Mark(errors, ErrorKind::kPlaceholder);
 
     bool missing = false;
     missing |= Hit(0.15) && Clear(r.middle_name);
@@ -693,11 +921,9 @@ class ErrorMaker {
     missing |= Hit(0.08) && Clear(r.phone);
     missing |= Hit(0.20) && Clear(r.email);
     missing |= Hit(0.25) && Clear(r.ssn);
-    if (missing) mark(ErrorKind::kMissingValue);
-    return r;
+    if (missing) Mark(errors, ErrorKind::kMissingValue);
   }
 
- private:
   bool Hit(double base) { return rng_.Chance(base * rate_); }
   static bool Replace(std::string& field, std::string value) {
     if (field == value) return false;
@@ -713,7 +939,26 @@ class ErrorMaker {
   PersonFactory& f_;
   Rng& rng_;
   double rate_;
+  double mixed_case_rate_;
 };
+
+// Keeps given and family name and, with equal odds, nothing else, the birth date, the phone or the
+// address (line, city, state, ZIP).
+void MakeSparse(Record& r, Rng& rng) {
+  const int keep = rng.Between(0, 3);
+  r.middle_name.clear();
+  r.sex.clear();
+  r.email.clear();
+  r.ssn.clear();
+  if (keep != 1) r.birth_date.clear();
+  if (keep != 2) r.phone.clear();
+  if (keep != 3) {
+    r.address_line.clear();
+    r.city.clear();
+    r.state.clear();
+    r.postal_code.clear();
+  }
+}
 
 // --- Hard non-matches ---------------------------------------------------------------------------
 
@@ -734,6 +979,32 @@ bool SameDate(const Person& a, const Person& b) {
   return a.year == b.year && a.month == b.month && a.day == b.day;
 }
 
+// A namesake of `a` born within Habits::namesake_window years of a (never on the same day), with
+// another address and phone, in a's city about 30% of the time.
+Person CloseNamesake(PersonFactory& f, const Person& a, uint64_t slot) {
+  Rng& rng = f.rng();
+  const int lo = std::max(1930, a.year - f.habits().namesake_window);
+  const int hi = std::min(2024, a.year + f.habits().namesake_window);
+  Person b = f.Make(slot, {.sex = a.sex, .min_year = lo, .max_year = hi});
+  ClearSuffix(b);
+  b.hispanic = a.hispanic;
+  b.vietnamese = a.vietnamese;
+  b.given = a.given;
+  b.family = a.family;
+  b.accented = a.accented;
+  b.middle = f.MiddleFor(b, b.given);
+  while (SameDate(a, b)) f.BirthDate(b, lo, hi);
+  if (rng.Chance(0.3)) {
+    b.city = a.city;
+    f.Place(b, false);
+    if (!b.phone.empty()) b.phone = f.Phone(b.city);
+  }
+  while (b.street == a.street) f.Place(b, false);
+  while (!b.phone.empty() && b.phone == a.phone) b.phone = f.Phone(b.city);
+  b.email = b.email.empty() ? "" : f.Email(b);
+  return b;
+}
+
 // Makes persons a (slot 2k) and b (slot 2k + 1) of the given kind.
 std::pair<Person, Person> MakePair(PersonFactory& f, HardNonMatchKind kind, uint64_t slot) {
   Rng& rng = f.rng();
@@ -743,8 +1014,8 @@ std::pair<Person, Person> MakePair(PersonFactory& f, HardNonMatchKind kind, uint
       ClearSuffix(a);
       Person b = a;
       if (rng.Chance(0.5)) b.sex = a.sex == 'M' ? 'F' : 'M';
-      b.given = f.OtherGiven(b.sex, b.hispanic, a.given);
-      b.middle = f.Middle(b.sex, b.hispanic, b.given);
+      b.given = f.OtherGivenFor(b, a.given);
+      b.middle = f.MiddleFor(b, b.given);
       b.email = a.email.empty() || rng.Chance(0.3) ? "" : f.Email(b);
       b.ssn = a.ssn.empty() ? "" : f.Ssn(slot + 1);
       return {a, b};
@@ -758,7 +1029,7 @@ std::pair<Person, Person> MakePair(PersonFactory& f, HardNonMatchKind kind, uint
       f.SetSuffix(b, junior ? "Jr" : "II");
       f.SetSuffix(a, junior ? "Sr" : "");
       a.suffix_recorded = a.suffix_recorded && rng.Chance(0.6);
-      if (rng.Chance(0.3)) b.middle = f.Middle(b.sex, b.hispanic, b.given);
+      if (rng.Chance(0.3)) b.middle = f.MiddleFor(b, b.given);
       b.email = rng.Chance(0.5) ? f.Email(b) : "";
       b.ssn = rng.Chance(0.65) ? f.Ssn(slot + 1) : "";
       return {a, b};
@@ -768,8 +1039,8 @@ std::pair<Person, Person> MakePair(PersonFactory& f, HardNonMatchKind kind, uint
       ClearSuffix(a);
       Person b = a;
       b.sex = rng.Chance(0.97) ? (a.sex == 'M' ? 'F' : 'M') : a.sex;
-      b.given = f.OtherGiven(b.sex, b.hispanic, a.given);
-      b.middle = f.Middle(b.sex, b.hispanic, b.given);
+      b.given = f.OtherGivenFor(b, a.given);
+      b.middle = f.MiddleFor(b, b.given);
       const int year = std::clamp(a.year + rng.Between(-8, 8), 1930, 2006);
       f.BirthDate(b, year, year);
       if (SameDate(a, b)) b.day = b.day == 1 ? 2 : b.day - 1;
@@ -781,9 +1052,11 @@ std::pair<Person, Person> MakePair(PersonFactory& f, HardNonMatchKind kind, uint
     default: {
       Person a = f.Make(slot, {.common_name = true});
       ClearSuffix(a);
+      if (f.habits().namesake_window > 0) return {a, CloseNamesake(f, a, slot + 1)};
       Person b = f.Make(slot + 1, {.sex = a.sex});
       ClearSuffix(b);
       b.hispanic = false;
+      b.vietnamese = a.vietnamese;
       b.given = a.given;
       b.family = a.family;
       b.accented = a.accented;
@@ -817,6 +1090,27 @@ std::string LocalId(int org, uint64_t n) {
 }
 
 }  // namespace
+
+bool ApplyGeneratorProfile(std::string_view profile, GeneratorOptions& options) {
+  if (profile == "default") {
+    options = GeneratorOptions{.persons = options.persons, .seed = options.seed};
+    return true;
+  }
+  if (profile == "diverse") {
+    GeneratorOptions o{.persons = options.persons, .seed = options.seed};
+    o.orgs = 12;
+    o.mean_extra_records = 0.74;
+    o.hard_non_match_fraction = 0.10;
+    o.sparse_record_rate = 0.05;
+    o.namesake_birth_year_window = 3;
+    o.vietnamese_share = 0.12;
+    o.mixed_case_rate = 0.15;
+    o.surname_particle_rate = 0.2;
+    options = o;
+    return true;
+  }
+  return false;
+}
 
 const char* HardNonMatchKindName(HardNonMatchKind kind) {
   switch (kind) {
@@ -866,6 +1160,8 @@ const char* ErrorKindName(ErrorKind kind) {
       return "accent_variation";
     case ErrorKind::kNameFormatVariation:
       return "name_format_variation";
+    case ErrorKind::kSparse:
+      return "sparse";
   }
   return "unknown";
 }
@@ -876,10 +1172,16 @@ GeneratedPopulation GeneratePopulation(const GeneratorOptions& options) {
   const double mean_extra = std::max(0.0, options.mean_extra_records);
   const double fraction = std::clamp(options.hard_non_match_fraction, 0.0, 1.0);
   const int64_t pairs = std::min<int64_t>(std::llround(fraction * persons), persons / 2);
+  const double sparse_rate = std::clamp(options.sparse_record_rate, 0.0, 1.0);
+  const Habits habits = {
+      .vietnamese_share = std::clamp(options.vietnamese_share, 0.0, 1.0),
+      .particle_rate = std::clamp(options.surname_particle_rate, 0.0, 1.0),
+      .namesake_window = std::clamp(options.namesake_birth_year_window, 0, 94),
+  };
 
   Rng rng(options.seed);
-  PersonFactory factory(rng, options.seed);
-  ErrorMaker errors(factory, options.error_rate);
+  PersonFactory factory(rng, options.seed, habits);
+  ErrorMaker errors(factory, options.error_rate, options.mixed_case_rate);
 
   // Poisson(mean_extra) CDF; the single exp() is the only libm call on the output path.
   std::vector<double> extra_cdf;
@@ -951,6 +1253,10 @@ GeneratedPopulation GeneratePopulation(const GeneratorOptions& options) {
       const uint32_t dup_at = position[next++];
       LabelledRecord& dup = records[dup_at];
       dup.record = errors.Duplicate(p, dup.errors);
+      if (sparse_rate > 0 && rng.Chance(sparse_rate)) {
+        MakeSparse(dup.record, rng);
+        dup.errors |= 1u << static_cast<int>(ErrorKind::kSparse);
+      }
       dup.person_id = pid;
       org_of[dup_at] = org;
     }

@@ -183,6 +183,40 @@ constexpr const char* kHispanicFemaleGivenNames[] = {
     "Angelica",  "Natalia",  "Paola",     "Liliana",  "Rocio",
 };
 
+// About 40% of Vietnamese people are Nguyễn; the Zipf weights give the first name about 25%.
+constexpr const char* kVietnameseFamilyNames[] = {
+    "Nguyễn", "Trần", "Lê",    "Phạm",  "Hoàng", "Huỳnh", "Phan",  "Vũ",     "Võ",  "Đặng",
+    "Bùi",    "Đỗ",   "Hồ",    "Ngô",   "Dương", "Lý",    "Đinh",  "Trương", "Đào", "Lâm",
+    "Mai",    "Cao",  "Lương", "Trịnh", "Châu",  "Tạ",    "Quách", "Thái",   "Tôn", "La",
+};
+
+constexpr const char* kVietnameseMaleGivenNames[] = {
+    "Minh",  "Đức",   "Tuấn",  "Quang", "Hải",       "Bảo",     "Hùng",    "Dũng",     "Long",
+    "Nam",   "Sơn",   "Huy",   "Thắng", "Phúc",      "Khoa",    "Trung",   "Hiếu",     "Thành",
+    "Vinh",  "Tâm",   "Khánh", "Việt",  "Hưng",      "Cường",   "Tùng",    "Phong",    "Toàn",
+    "Thịnh", "Lâm",   "Kiên",  "Nhân",  "Đạt",       "Duy",     "An",      "Anh",      "Trí",
+    "Tài",   "Hoàng", "Thái",  "Lộc",   "Minh Quân", "Đức Anh", "Gia Huy", "Quốc Bảo", "Hoàng Nam",
+};
+
+constexpr const char* kVietnameseFemaleGivenNames[] = {
+    "Anh",      "Linh",      "Thảo",      "Hương",      "Phương",    "Ngọc",     "Mai",
+    "Lan",      "Hoa",       "Trang",     "Hà",         "Thủy",      "Hằng",     "Nhung",
+    "Hạnh",     "Loan",      "Vy",        "Nhi",        "Trâm",      "Yến",      "Uyên",
+    "Quỳnh",    "Tuyết",     "Oanh",      "Diệp",       "Hồng",      "Thu",      "Vân",
+    "Châu",     "Ánh Dương", "Thị Mai",   "Ngọc Anh",   "Bảo Châu",  "Minh Anh", "Thanh Hương",
+    "Kim Ngân", "Hải Yến",   "Thùy Linh", "Phương Anh", "Diệu Linh",
+};
+
+constexpr const char* kVietnameseMaleMiddleNames[] = {
+    "Văn", "Đình", "Hữu", "Quốc", "Minh", "Đức", "Công", "Xuân", "Thanh", "Ngọc", "Gia", "Trọng",
+};
+
+constexpr const char* kVietnameseFemaleMiddleNames[] = {
+    "Thị", "Ngọc", "Thu", "Thanh", "Kim", "Bích", "Hồng", "Mỹ", "Thùy", "Minh", "Diệu",
+};
+
+constexpr const char* kSurnameParticles[] = {"de", "del", "de la", "y"};
+
 constexpr NicknamePair kNicknames[] = {
     {"Robert", "Bob"},        {"Robert", "Rob"},       {"Robert", "Bobby"},
     {"Robert", "Bert"},       {"William", "Bill"},     {"William", "Will"},
@@ -386,6 +420,12 @@ std::span<const char* const> MaleGivenNames() { return kMaleGivenNames; }
 std::span<const char* const> FemaleGivenNames() { return kFemaleGivenNames; }
 std::span<const char* const> HispanicMaleGivenNames() { return kHispanicMaleGivenNames; }
 std::span<const char* const> HispanicFemaleGivenNames() { return kHispanicFemaleGivenNames; }
+std::span<const char* const> VietnameseFamilyNames() { return kVietnameseFamilyNames; }
+std::span<const char* const> VietnameseMaleGivenNames() { return kVietnameseMaleGivenNames; }
+std::span<const char* const> VietnameseFemaleGivenNames() { return kVietnameseFemaleGivenNames; }
+std::span<const char* const> VietnameseMaleMiddleNames() { return kVietnameseMaleMiddleNames; }
+std::span<const char* const> VietnameseFemaleMiddleNames() { return kVietnameseFemaleMiddleNames; }
+std::span<const char* const> SurnameParticles() { return kSurnameParticles; }
 std::span<const NicknamePair> Nicknames() { return kNicknames; }
 std::span<const AccentPair> GivenNameAccents() { return kGivenAccents; }
 std::span<const AccentPair> FamilyNameAccents() { return kFamilyAccents; }

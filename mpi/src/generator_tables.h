@@ -39,6 +39,17 @@ std::span<const char* const> FemaleGivenNames();
 std::span<const char* const> HispanicMaleGivenNames();
 std::span<const char* const> HispanicFemaleGivenNames();
 
+// Vietnamese names: UTF-8 with diacritics (precomposed, NFC), Title case, in rough rank order.
+// Given names may have two syllables ("Ánh Dương", "Thị Mai"); middle names are the usual
+// generation / gender syllables (Văn, Thị, ...).
+std::span<const char* const> VietnameseFamilyNames();
+std::span<const char* const> VietnameseMaleGivenNames();
+std::span<const char* const> VietnameseFemaleGivenNames();
+std::span<const char* const> VietnameseMaleMiddleNames();
+std::span<const char* const> VietnameseFemaleMiddleNames();
+// Lower-case particles that join the two parts of a Hispanic family name ("de la").
+std::span<const char* const> SurnameParticles();
+
 std::span<const NicknamePair> Nicknames();
 // Accented spellings, applied token by token ("Garcia Lopez" -> "García López"); given-name
 // spellings apply to given and middle names only ("Martin" the surname keeps its spelling).

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -388,6 +389,7 @@ TEST(GeneratorTest, EachErrorKindAppearsAtAPlausibleRate) {
       {ErrorKind::kFormatVariation, 0.25, 0.35},
       {ErrorKind::kAccentVariation, 0.02, 0.12},
       {ErrorKind::kNameFormatVariation, 0.01, 0.06},
+      {ErrorKind::kSparse, 0.0, 0.0},  // only with GeneratorOptions::sparse_record_rate
   };
   ASSERT_EQ(std::size(kRanges), static_cast<size_t>(kNumErrorKinds));
   for (const Range& range : kRanges) {
@@ -727,6 +729,299 @@ TEST(GeneratorTest, KindNames) {
   for (int k = 0; k < kNumErrorKinds; ++k) names.insert(ErrorKindName(static_cast<ErrorKind>(k)));
   EXPECT_EQ(names.size(), static_cast<size_t>(kNumErrorKinds));
   EXPECT_EQ(names.count("unknown"), 0u);
+}
+
+// --- The diverse profile and the options behind it -----------------------------------------------
+
+GeneratorOptions Diverse(int64_t persons, uint64_t seed = 1) {
+  GeneratorOptions o = Options(persons, seed);
+  EXPECT_TRUE(ApplyGeneratorProfile("diverse", o));
+  return o;
+}
+
+// One 20k diverse population shared by the tests below.
+const GeneratedPopulation& DiverseTwentyK() {
+  static const GeneratedPopulation* const pop =
+      new GeneratedPopulation(GeneratePopulation(Diverse(20000, 20240601)));
+  return *pop;
+}
+
+// Code points of `s`, or nullopt when it is not valid UTF-8 (overlong forms, surrogates, code
+// points above U+10FFFF and truncated sequences are invalid).
+std::optional<std::vector<uint32_t>> DecodeUtf8(const std::string& s) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    const int extra = c < 0x80                 ? 0
+                      : c >= 0xC2 && c <= 0xDF ? 1
+                      : (c & 0xF0) == 0xE0     ? 2
+                      : c >= 0xF0 && c <= 0xF4 ? 3
+                                               : -1;
+    if (extra < 0 || i + extra >= s.size()) return std::nullopt;
+    uint32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      const unsigned char d = s[i + k];
+      if ((d & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return std::nullopt;
+    out.push_back(cp);
+    i += 1 + extra;
+  }
+  return out;
+}
+
+bool AllFieldsValidUtf8(const Record& r) {
+  bool ok = true;
+  std::apply([&](const auto&... field) { ((ok &= DecodeUtf8(field).has_value()), ...); },
+             Fields(r));
+  return ok;
+}
+
+// A letter beyond Latin-1 (the Vietnamese ones: Đ, ơ, ư, ễ, ...).
+bool HasLetterBeyondLatin1(const std::string& s) {
+  const auto cps = DecodeUtf8(s);
+  return cps && std::any_of(cps->begin(), cps->end(), [](uint32_t c) { return c > 0xFF; });
+}
+
+// A token whose ASCII letters are in neither UPPER, lower nor Title case ("GaRcIa", "gARCIA").
+bool IsMixedCase(const std::string& s) {
+  auto mixed = [](const std::string& t) {
+    return t.size() > 1 && t != Upper(t) && t != Lower(t) && t.substr(1) != Lower(t.substr(1));
+  };
+  std::string token;
+  for (char c : s + " ") {
+    if (c == ' ' || c == '-') {
+      if (mixed(token)) return true;
+      token.clear();
+    } else if (std::isalpha(static_cast<unsigned char>(c))) {
+      token.push_back(c);
+    }
+  }
+  return false;
+}
+
+bool HasParticle(const std::string& family) {
+  const std::string f = Lower(family);
+  for (const char* p : {" de ", " del ", " de la ", " y "}) {
+    if (f.find(p) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(GeneratorProfileTest, ProfilesSetTheirOptions) {
+  GeneratorOptions o = Options(1234, 99);
+  o.orgs = 3;
+  ASSERT_TRUE(ApplyGeneratorProfile("diverse", o));
+  EXPECT_EQ(o.persons, 1234);
+  EXPECT_EQ(o.seed, 99u);
+  EXPECT_EQ(o.orgs, 12);
+  EXPECT_DOUBLE_EQ(o.mean_extra_records, 0.74);
+  EXPECT_DOUBLE_EQ(o.error_rate, 1.0);
+  EXPECT_DOUBLE_EQ(o.hard_non_match_fraction, 0.10);
+  EXPECT_DOUBLE_EQ(o.sparse_record_rate, 0.05);
+  EXPECT_EQ(o.namesake_birth_year_window, 3);
+  EXPECT_DOUBLE_EQ(o.vietnamese_share, 0.12);
+  EXPECT_DOUBLE_EQ(o.mixed_case_rate, 0.15);
+  EXPECT_GT(o.surname_particle_rate, 0);
+
+  ASSERT_TRUE(ApplyGeneratorProfile("default", o));
+  EXPECT_EQ(Fingerprint(GeneratePopulation(o)), Fingerprint(GeneratePopulation(Options(1234, 99))));
+
+  const GeneratorOptions before = o;
+  EXPECT_FALSE(ApplyGeneratorProfile("Diverse", o));
+  EXPECT_FALSE(ApplyGeneratorProfile("", o));
+  EXPECT_EQ(o.orgs, before.orgs);
+  EXPECT_EQ(o.sparse_record_rate, before.sparse_record_rate);
+}
+
+// The new options are off by default: none of their marks is in the default population.
+TEST(GeneratorTest, DefaultOptionsHaveNoneOfTheNewHabits) {
+  const GeneratorOptions defaults;
+  EXPECT_EQ(defaults.sparse_record_rate, 0);
+  EXPECT_EQ(defaults.namesake_birth_year_window, 0);
+  EXPECT_EQ(defaults.vietnamese_share, 0);
+  EXPECT_EQ(defaults.mixed_case_rate, 0);
+  EXPECT_EQ(defaults.surname_particle_rate, 0);
+  for (const LabelledRecord& lr : TenK().records) {
+    const Record& r = lr.record;
+    EXPECT_FALSE(lr.HasError(ErrorKind::kSparse)) << r.record_id;
+    EXPECT_TRUE(AllFieldsValidUtf8(r)) << r.record_id;
+    EXPECT_FALSE(HasLetterBeyondLatin1(r.given_name + r.middle_name + r.family_name))
+        << r.record_id << " " << r.given_name << " " << r.family_name;
+    EXPECT_FALSE(HasParticle(r.family_name)) << r.family_name;
+    if (!lr.HasError(ErrorKind::kTypo)) {
+      EXPECT_FALSE(IsMixedCase(r.given_name) || IsMixedCase(r.family_name))
+          << r.given_name << " " << r.family_name;
+    }
+  }
+  // Default namesakes differ in everything but the name: birth years mostly far apart.
+  GeneratorOptions o = Options(4000, 11);
+  o.hard_non_match_fraction = 0.1;
+  const GeneratedPopulation pop = GeneratePopulation(o);
+  const Index index(pop);
+  int namesakes = 0, far = 0;
+  for (const HardNonMatchPair& p : pop.hard_pairs) {
+    if (p.kind != HardNonMatchKind::kNamesake) continue;
+    ++namesakes;
+    far += std::abs(ParseDate(index.by_id.at(p.record_id_a)->record.birth_date).y -
+                    ParseDate(index.by_id.at(p.record_id_b)->record.birth_date).y) > 3;
+  }
+  EXPECT_GT(namesakes, 40);
+  EXPECT_GT(far, namesakes * 3 / 4);
+}
+
+TEST(DiverseProfileTest, IsDeterministicAndNotTheDefault) {
+  const GeneratedPopulation a = GeneratePopulation(Diverse(3000, 5));
+  const GeneratedPopulation b = GeneratePopulation(Diverse(3000, 5));
+  EXPECT_TRUE(SameOutput(a, b));
+  EXPECT_EQ(Fingerprint(a), Fingerprint(b));
+  EXPECT_NE(Fingerprint(a), Fingerprint(GeneratePopulation(Options(3000, 5))));
+  EXPECT_FALSE(SameOutput(a, GeneratePopulation(Diverse(3000, 6))));
+}
+
+TEST(DiverseProfileTest, CountsAndOrgs) {
+  const GeneratedPopulation& pop = DiverseTwentyK();
+  const Index index(pop);
+  EXPECT_EQ(index.by_person.size(), 20000u);
+  EXPECT_EQ(pop.hard_pairs.size(), 2000u);
+  EXPECT_NEAR(static_cast<double>(pop.records.size()) / 20000, 1.74, 0.03);
+  std::set<std::string> orgs;
+  for (const LabelledRecord& r : pop.records) orgs.insert(r.record.org);
+  EXPECT_EQ(orgs.size(), 12u);
+}
+
+TEST(DiverseProfileTest, AllTextIsValidUtf8) {
+  for (const LabelledRecord& lr : DiverseTwentyK().records) {
+    EXPECT_TRUE(AllFieldsValidUtf8(lr.record)) << lr.record.record_id;
+  }
+  EXPECT_FALSE(DecodeUtf8("Nguy\xE1\xBB").has_value());  // the validator itself
+  EXPECT_FALSE(DecodeUtf8("\xC0\xAF").has_value());
+  EXPECT_EQ(DecodeUtf8("Ễ")->size(), 1u);
+}
+
+TEST(DiverseProfileTest, SparseRecordsKeepNamesAndAtMostOneMore) {
+  const GeneratedPopulation& pop = DiverseTwentyK();
+  int further = 0, sparse = 0;
+  std::map<std::string, int> kept;
+  for (const LabelledRecord& lr : pop.records) {
+    const Record& r = lr.record;
+    if (lr.original) {
+      EXPECT_FALSE(lr.HasError(ErrorKind::kSparse));
+      continue;
+    }
+    ++further;
+    if (!lr.HasError(ErrorKind::kSparse)) continue;
+    ++sparse;
+    EXPECT_FALSE(r.given_name.empty()) << r.record_id;
+    EXPECT_FALSE(r.family_name.empty()) << r.record_id;
+    EXPECT_TRUE(r.middle_name.empty() && r.sex.empty() && r.email.empty() && r.ssn.empty())
+        << r.record_id;
+    const bool date = !r.birth_date.empty(), phone = !r.phone.empty();
+    const bool address =
+        !r.address_line.empty() || !r.city.empty() || !r.state.empty() || !r.postal_code.empty();
+    EXPECT_LE(date + phone + address, 1) << r.record_id;
+    ++kept[date ? "date" : phone ? "phone" : address ? "address" : "names only"];
+  }
+  EXPECT_NEAR(static_cast<double>(sparse) / further, 0.05, 0.01);
+  for (const char* k : {"names only", "date", "phone", "address"}) {
+    EXPECT_GT(kept[k], sparse / 8) << k;
+  }
+}
+
+TEST(DiverseProfileTest, NamesakesHaveTheSameNameAndCloseBirthYears) {
+  const GeneratedPopulation& pop = DiverseTwentyK();
+  const Index index(pop);
+  int namesakes = 0, same_city = 0, vietnamese = 0;
+  for (const HardNonMatchPair& p : pop.hard_pairs) {
+    if (p.kind != HardNonMatchKind::kNamesake) continue;
+    ++namesakes;
+    const Record& a = index.by_id.at(p.record_id_a)->record;
+    const Record& b = index.by_id.at(p.record_id_b)->record;
+    const std::string what = a.record_id + " " + b.record_id;
+    EXPECT_EQ(a.given_name, b.given_name) << what;
+    EXPECT_EQ(a.family_name, b.family_name) << what;
+    EXPECT_EQ(a.sex, b.sex) << what;
+    EXPECT_LE(std::abs(ParseDate(a.birth_date).y - ParseDate(b.birth_date).y), 3) << what;
+    EXPECT_NE(a.birth_date, b.birth_date) << what;
+    EXPECT_NE(a.address_line, b.address_line) << what;
+    if (!a.phone.empty() && !b.phone.empty()) {
+      EXPECT_NE(a.phone, b.phone) << what;
+    }
+    same_city += a.city == b.city;
+    vietnamese += HasLetterBeyondLatin1(a.given_name + a.family_name);
+  }
+  EXPECT_NEAR(namesakes, 400, 80);
+  EXPECT_GT(same_city, namesakes / 6);
+  EXPECT_LT(same_city, namesakes / 2);
+  EXPECT_GT(vietnamese, 0);
+}
+
+TEST(DiverseProfileTest, VietnameseNamesWithAndWithoutDiacritics) {
+  const GeneratedPopulation& pop = DiverseTwentyK();
+  const Index index(pop);
+  const auto family = gen_tables::VietnameseFamilyNames();
+  const std::set<std::string> vi_family(family.begin(), family.end());
+  std::set<std::string> male(gen_tables::VietnameseMaleGivenNames().begin(),
+                             gen_tables::VietnameseMaleGivenNames().end());
+  std::set<std::string> female(gen_tables::VietnameseFemaleGivenNames().begin(),
+                               gen_tables::VietnameseFemaleGivenNames().end());
+  int originals = 0, vietnamese = 0, accented = 0, wrong_given = 0, further = 0, plain = 0;
+  int swapped = 0;
+  for (const LabelledRecord& lr : pop.records) {
+    if (!lr.original) continue;
+    ++originals;
+    const Record& o = lr.record;
+    if (!vi_family.count(o.family_name)) continue;
+    ++vietnamese;
+    // (Unaccented originals, 15%, cannot be told by their family name alone: "Phan", "Cao".)
+    if (IsAscii(o.given_name + o.middle_name + o.family_name)) continue;
+    ++accented;
+    wrong_given += !(o.sex == "M" ? male : female).count(StripSuffix(o.given_name));
+    for (const LabelledRecord* r : index.by_person.at(lr.person_id)) {
+      if (r->original || r->HasError(ErrorKind::kFamilyNameChange)) continue;
+      ++further;
+      plain += IsAscii(r->record.given_name + r->record.middle_name + r->record.family_name);
+      swapped += vi_family.count(r->record.given_name) > 0;
+    }
+  }
+  // 12% Vietnamese, 85% of their originals with diacritics; a few unaccented family names are
+  // plain ASCII anyway.
+  EXPECT_NEAR(static_cast<double>(vietnamese) / originals, 0.105, 0.02);
+  EXPECT_GT(accented, vietnamese * 3 / 4);
+  EXPECT_EQ(wrong_given, 0);
+  EXPECT_GT(further, 1000);
+  EXPECT_GT(plain, further / 4) << "further records lose the diacritics";
+  EXPECT_LT(plain, further * 3 / 4);
+  EXPECT_GT(swapped, further / 50) << "family and given name exchanged";
+}
+
+TEST(DiverseProfileTest, CaseStylesAndSurnameParticles) {
+  const GeneratedPopulation& pop = DiverseTwentyK();
+  const std::set<std::string> kUpper = {"NGUYỄN", "TRẦN", "PHẠM", "ĐẶNG", "ĐỖ", "HỒ", "VŨ"};
+  const std::set<std::string> kLower = {"nguyễn", "trần", "phạm", "đặng", "đỗ", "hồ", "vũ"};
+  int further = 0, mixed = 0, upper_vietnamese = 0, lower_vietnamese = 0, particles = 0;
+  for (const LabelledRecord& lr : pop.records) {
+    const Record& r = lr.record;
+    particles += lr.original && HasParticle(r.family_name);
+    if (lr.original) continue;
+    ++further;
+    if (!lr.HasError(ErrorKind::kTypo) &&
+        (IsMixedCase(r.given_name) || IsMixedCase(r.family_name))) {
+      ++mixed;
+      EXPECT_TRUE(lr.HasError(ErrorKind::kCaseVariation)) << r.given_name << " " << r.family_name;
+    }
+    // Case changes reach the Vietnamese letters too.
+    for (const std::string* name : {&r.given_name, &r.family_name}) {
+      upper_vietnamese += kUpper.count(*name);
+      lower_vietnamese += kLower.count(*name);
+    }
+  }
+  EXPECT_GT(mixed, further / 200);
+  EXPECT_GT(upper_vietnamese, 10);
+  EXPECT_GT(lower_vietnamese, 0);
+  EXPECT_GT(particles, 50);
 }
 
 }  // namespace

@@ -210,7 +210,8 @@ int RunLink(const Args& args) {
     std::fprintf(stderr,
                  "records %zu (bad rows skipped %lld), mode %s%s, candidate pairs %lld "
                  "(oversized blocks %lld), EM %d iterations%s, lambda %.4g, auto-link pairs "
-                 "%lld, guarded %lld, review %zu, rejected merges %lld, clusters %u\n"
+                 "%lld, guarded %lld, review %zu, rejected merges %lld, ambiguous sparse records "
+                 "%lld, clusters %u\n"
                  "time %.3f s (read+normalise %.3f s, link %.3f s), %.0f records/s, peak RSS "
                  "%.1f MB\n",
                  records.size(), static_cast<long long>(bad_rows), mode.c_str(),
@@ -220,7 +221,8 @@ int RunLink(const Args& args) {
                  result.em.converged ? "" : " (not converged)", result.params.lambda,
                  static_cast<long long>(result.auto_link_pairs),
                  static_cast<long long>(result.guarded_pairs), result.review.size(),
-                 static_cast<long long>(result.rejected_merges), clusters, end - start,
+                 static_cast<long long>(result.rejected_merges),
+                 static_cast<long long>(result.ambiguous_records), clusters, end - start,
                  read_done - start, end - read_done,
                  static_cast<double>(records.size()) / (end - start),
                  static_cast<double>(PeakRssBytes()) / 1e6);
@@ -340,6 +342,12 @@ int RunGenerate(const Args& args) {
   auto seed = ParseInt("seed", args.Get("seed", "1"));
   if (!seed.ok()) return Fail("generate", seed.status());
   options.seed = static_cast<uint64_t>(*seed);
+  const std::string profile = args.Get("profile", "default");
+  if (!ApplyGeneratorProfile(profile, options)) {
+    std::fprintf(stderr, "hie-mpi generate: unknown --profile '%s' (default or diverse)\n",
+                 profile.c_str());
+    return 2;
+  }
   const GeneratedPopulation population = GeneratePopulation(options);
   const absl::Status st = WritePopulation(population, args.Get("out"));
   if (!st.ok()) return Fail("generate", st);
