@@ -386,6 +386,7 @@ std::string GuardNames(uint32_t guards) {
   if (guards & kGuardTwin) add("twin");
   if (guards & kGuardJuniorSenior) add("jr_sr");
   if (guards & kGuardHousehold) add("household");
+  if (guards & kGuardNamesake) add("namesake");
   return out;
 }
 
@@ -468,6 +469,15 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
        (names_unlike && dob == 3 && years_differ && same_household) ||
        (given >= 1 && given <= 2 && dob == 1 && same_household))) {
     c.guards |= kGuardHousehold;
+  }
+  // Namesakes: the same name, birth dates that agree at most on the year, and living apart (every
+  // address and phone present on both sides disagrees). An agreeing e-mail does not lift this:
+  // addresses built from a common name are shared by strangers, and a family's by its members.
+  const int address = l[static_cast<int>(Field::kAddress)];
+  const int phone = l[static_cast<int>(Field::kPhone)];
+  const bool live_apart = (address != 0 || phone != 0) && address <= 1 && phone <= 1;
+  if (!same_identifier && given >= 3 && family >= 3 && (dob == 1 || dob == 2) && live_apart) {
+    c.guards |= kGuardNamesake;
   }
   const bool suffix_conflict =
       a.suffix != NameSuffix::kNone && b.suffix != NameSuffix::kNone && a.suffix != b.suffix;

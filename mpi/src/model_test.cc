@@ -294,6 +294,36 @@ TEST_F(CompareTest, HouseholdGuard) {
   EXPECT_FALSE(Compare(N(husband), N(typo)).guards & kGuardHousehold);
 }
 
+TEST_F(CompareTest, NamesakeGuard) {
+  Record one = Person();
+  one.ssn = "";
+  Record other = one;  // same name and e-mail, born months apart, living elsewhere
+  other.birth_date = "1970-09-02";
+  other.address_line = "880 Orchard Blvd";
+  other.city = "Peoria";
+  other.postal_code = "61602";
+  other.phone = "309-555-0187";
+  EXPECT_EQ(Compare(N(one), N(other)).guards & kGuardNamesake, kGuardNamesake);
+  EXPECT_EQ(GuardNames(kGuardNamesake), "namesake");
+  Record born_elsewhen = other;  // birth years apart too
+  born_elsewhen.birth_date = "1968-01-21";
+  EXPECT_TRUE(Compare(N(one), N(born_elsewhen)).guards & kGuardNamesake);
+  Record moved = other;  // a move with the same birth date, or one part of it off: one person
+  moved.birth_date = one.birth_date;
+  EXPECT_FALSE(Compare(N(one), N(moved)).guards & kGuardNamesake);
+  moved.birth_date = "1970-03-16";
+  EXPECT_FALSE(Compare(N(one), N(moved)).guards & kGuardNamesake);
+  Record same_phone = other;  // still sharing a phone: not living apart
+  same_phone.phone = one.phone;
+  EXPECT_FALSE(Compare(N(one), N(same_phone)).guards & kGuardNamesake);
+  Record no_contact = other;  // nothing to say where they live: the guard has no ground
+  no_contact.address_line = no_contact.phone = "";
+  EXPECT_FALSE(Compare(N(one), N(no_contact)).guards & kGuardNamesake);
+  Record identified = other;  // an agreeing SSN lifts it
+  one.ssn = identified.ssn = "219-09-9999";
+  EXPECT_FALSE(Compare(N(one), N(identified)).guards & kGuardNamesake);
+}
+
 TEST_F(CompareTest, ExplanationAddsUpToScore) {
   const Model model;
   Record b = Person();

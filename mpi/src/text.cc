@@ -83,6 +83,21 @@ int32_t DecodeUtf8(std::string_view s, size_t& i) {
   return cp;
 }
 
+// The base letter of a Vietnamese letter: U+01A0/U+01A1 (O with horn), U+01AF/U+01B0 (U with
+// horn) and the Vietnamese part of Latin Extended Additional, U+1EA0..U+1EF9, whose letters come
+// in runs by base letter (A with dot below ... Y with tilde). 0 for any other code point.
+char VietnameseBase(int32_t cp) {
+  if (cp == 0x1A0 || cp == 0x1A1) return 'O';
+  if (cp == 0x1AF || cp == 0x1B0) return 'U';
+  if (cp < 0x1EA0 || cp > 0x1EF9) return 0;
+  if (cp < 0x1EB8) return 'A';
+  if (cp < 0x1EC8) return 'E';
+  if (cp < 0x1ECC) return 'I';
+  if (cp < 0x1EE4) return 'O';
+  if (cp < 0x1EF2) return 'U';
+  return 'Y';
+}
+
 bool IsVowel(char c) { return c == 'A' || c == 'E' || c == 'I' || c == 'O' || c == 'U'; }
 
 }  // namespace
@@ -112,6 +127,11 @@ std::string FoldToAscii(std::string_view text, bool keep_digits) {
     } else if (cp == '\'' || cp == '`' || cp == 0x2018 || cp == 0x2019 || cp == 0xB4 ||
                cp == 0x2BC) {
       // Apostrophes join: O'Brien -> OBRIEN.
+    } else if (cp >= 0x300 && cp <= 0x36F) {
+      // Combining diacritical marks (decomposed input: "Nguye\u0302\u0303n") belong to the
+      // letter before them: dropped without a separator.
+    } else if (const char base = VietnameseBase(cp); base != 0) {
+      emit(base);
     } else if (cp >= 0xC0 && cp < 0x180) {
       const auto& e = Table().entries[cp - 0xC0];
       if (e[0] == '\0') {

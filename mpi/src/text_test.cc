@@ -29,9 +29,18 @@ TEST(FoldToAsciiTest, Table) {
       {"ſ", "S"},  // U+017F, the last entry of the Latin Extended-A table
       {"Ĳssel", "IJSSEL"},
       {"12 Main St.", "12 MAIN ST"},
-      {"Иван", ""},                 // other scripts are separators
-      {"a\xff" "b", "A B"},         // invalid UTF-8 byte
-      {"ab\xc3", "AB"},             // truncated sequence at the end
+      {"Nguyễn Thị Ánh Dương", "NGUYEN THI ANH DUONG"},
+      {"Đức Phạm Hồ Huỳnh", "DUC PHAM HO HUYNH"},
+      {"ẠẶẸỆỈỊỌỢỤỰỲỹ", "AAEEIIOOUUYY"},  // the ends of each run of U+1EA0..U+1EF9
+      {"Ơơ Ưư", "OO UU"},
+      {"Nguye\u0302\u0303n", "NGUYEN"},  // decomposed: combining marks are dropped
+      {"Jose\u0301", "JOSE"},
+      {"Ḁ", ""},     // U+1E00: Latin Extended Additional outside the Vietnamese letters
+      {"Иван", ""},  // other scripts are separators
+      {"a\xff"
+       "b",
+       "A B"},           // invalid UTF-8 byte
+      {"ab\xc3", "AB"},  // truncated sequence at the end
   };
   for (const auto& c : cases) {
     EXPECT_EQ(FoldToAscii(c.input), c.expected) << "input: " << c.input;

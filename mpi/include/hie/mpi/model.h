@@ -26,14 +26,17 @@ const char* LevelName(Field field, int level);
 
 // Hard guards: reasons a pair must never be linked automatically (at most sent to review).
 enum Guard : uint32_t {
-  kGuardSsnConflict = 1u << 0,      // two valid US SSNs more than one typo apart
-  kGuardTwin = 1u << 1,             // same birth date, different given names, and sexes
-                                    // differ or family names agree (no identifier agreeing)
-  kGuardJuniorSenior = 1u << 2,     // different suffixes, or same name with birth years >= 15
-                                    // apart (not a one-digit typo of the year)
-  kGuardHousehold = 1u << 3,        // same family name, given names not alike and a different
-                                    // sex or a birth date agreeing at most on the year (or
-                                    // similar given names and disagreeing birth dates)
+  kGuardSsnConflict = 1u << 0,   // two valid US SSNs more than one typo apart
+  kGuardTwin = 1u << 1,          // same birth date, different given names, and sexes
+                                 // differ or family names agree (no identifier agreeing)
+  kGuardJuniorSenior = 1u << 2,  // different suffixes, or same name with birth years >= 15
+                                 // apart (not a one-digit typo of the year)
+  kGuardHousehold = 1u << 3,     // same family name, given names not alike and a different
+                                 // sex or a birth date agreeing at most on the year (or
+                                 // similar given names and disagreeing birth dates)
+  kGuardNamesake = 1u << 4,      // same given and family name, birth dates agreeing at
+                                 // most on the year, every address and phone present on both
+                                 // disagreeing (no SSN agreeing; an e-mail does not count)
 };
 // Deliberately not a guard: two records of one org with different local ids. Duplicate MRNs
 // within one organisation are exactly what an MPI has to find.

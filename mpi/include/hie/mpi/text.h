@@ -9,8 +9,10 @@ namespace hie::mpi {
 // String primitives used by the normalisers and comparators. All functions are pure and
 // thread-safe; none allocates more than its result.
 
-// Decodes UTF-8, folds Latin-1 and Latin Extended-A letters to ASCII ("José" -> "JOSE",
-// "Łódź" -> "LODZ", "Straße" -> "STRASSE"), upper-cases, deletes apostrophes, turns every other
+// Decodes UTF-8, folds Latin-1, Latin Extended-A and Vietnamese letters to ASCII ("José" ->
+// "JOSE", "Łódź" -> "LODZ", "Straße" -> "STRASSE", "Nguyễn Đức" -> "NGUYEN DUC"), drops
+// combining diacritical marks (U+0300..U+036F, so decomposed input folds alike), upper-cases,
+// deletes apostrophes, turns every other
 // character that is not a letter or digit (hyphens, dots, commas, other scripts) into a space,
 // and collapses runs of spaces. Invalid UTF-8 bytes are treated as separators. With
 // `keep_digits` false, digits are treated as separators too (names).
