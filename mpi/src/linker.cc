@@ -646,10 +646,10 @@ LinkResult Link(std::vector<NormalizedRecord>* records_ptr, const std::vector<ui
   for (auto& part : kept) {
     for (const ScoredPair& p : part) {
       const Decision d = Decide(p.score, p.guards, t);
+      if (p.guards != 0 && p.score >= t.auto_link) ++result.guarded_pairs;
       if (d == Decision::kAutoLink) {
         edges.push_back(p);
-      } else {
-        if (p.guards != 0 && p.score >= t.auto_link) ++result.guarded_pairs;
+      } else if (d == Decision::kReview) {
         result.review.push_back(p);
       }
     }

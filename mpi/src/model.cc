@@ -795,9 +795,12 @@ const char* DecisionName(Decision d) {
 }
 
 Decision Decide(double score, uint32_t guards, const Thresholds& t) {
-  if (score >= t.auto_link && guards == 0) return Decision::kAutoLink;
-  if (score >= t.review || (guards != 0 && score >= t.auto_link)) return Decision::kReview;
-  return Decision::kNew;
+  if (guards != 0) {
+    const bool two_reasons = (guards & (guards - 1)) != 0;
+    return score >= t.review && !two_reasons ? Decision::kReview : Decision::kNew;
+  }
+  if (score >= t.auto_link) return Decision::kAutoLink;
+  return score >= t.review ? Decision::kReview : Decision::kNew;
 }
 
 }  // namespace hie::mpi

@@ -366,6 +366,11 @@ TEST(DecideTest, ThresholdsAndGuards) {
   EXPECT_EQ(Decide(t.auto_link + 50, kGuardTwin, t), Decision::kReview);
   EXPECT_EQ(Decide((t.auto_link + t.review) / 2, 0, t), Decision::kReview);
   EXPECT_EQ(Decide(t.review - 1, 0, t), Decision::kNew);
+  EXPECT_EQ(Decide((t.auto_link + t.review) / 2, kGuardNamesake, t), Decision::kReview);
+  EXPECT_EQ(Decide(t.review - 1, kGuardHousehold, t), Decision::kNew);
+  // Two guards: two people.
+  EXPECT_EQ(Decide(t.auto_link + 50, kGuardTwin | kGuardHousehold, t), Decision::kNew);
+  EXPECT_EQ(Decide(t.auto_link + 50, kGuardSsnConflict | kGuardJuniorSenior, t), Decision::kNew);
   EXPECT_STREQ(DecisionName(Decision::kAutoLink), "auto_link");
 }
 

@@ -16,11 +16,15 @@ namespace common = ::hie::common::v1;
 
 }  // namespace
 
-hie::mpi::GeneratedPopulation GenerateDataset(uint64_t seed, int64_t count) {
+absl::StatusOr<hie::mpi::GeneratedPopulation> GenerateDataset(uint64_t seed, int64_t count,
+                                                              const std::string& profile) {
   auto start = std::chrono::steady_clock::now();
   hie::mpi::GeneratorOptions options;
   options.seed = seed;
   options.orgs = 5;
+  if (profile != "default" && !hie::mpi::ApplyGeneratorProfile(profile, options)) {
+    return absl::InvalidArgumentError("unknown generator profile (default, diverse)");
+  }
   // About 1.95 records per person with the defaults; generate a little more and cut.
   options.persons = std::max<int64_t>(16, static_cast<int64_t>(count * 0.55));
   hie::mpi::GeneratedPopulation population = hie::mpi::GeneratePopulation(options);
@@ -31,8 +35,8 @@ hie::mpi::GeneratedPopulation GenerateDataset(uint64_t seed, int64_t count) {
   population.records.resize(static_cast<size_t>(count));
   std::fprintf(stderr,
                "dataset: %" PRId64 " records of %" PRId64 " generated persons (seed %" PRIu64
-               "), generated in %.1f s\n",
-               count, options.persons, seed,
+               ", profile %s), generated in %.1f s\n",
+               count, options.persons, seed, profile.c_str(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return population;
 }

@@ -8,15 +8,19 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "hie/common/v1/common.pb.h"
 #include "hie/mpi/generator.h"
 
 namespace hie::identity::bench {
 
-// The first `count` records of a generated population (5 orgs, about 1.8 records per person),
-// with the truth (person ids) and all the population's hard non-match pairs (some may name
-// records beyond `count`). Deterministic in (seed, count). Prints one line to stderr.
-hie::mpi::GeneratedPopulation GenerateDataset(uint64_t seed, int64_t count);
+// The first `count` records of a generated population (5 orgs, about 1.8 records per person; or
+// the named hie::mpi::ApplyGeneratorProfile profile, "diverse": 12 orgs, about 1.74), with the
+// truth (person ids) and all the population's hard non-match pairs (some may name records beyond
+// `count`). Deterministic in (seed, count, profile). Prints one line to stderr. An unknown
+// profile is INVALID_ARGUMENT.
+absl::StatusOr<hie::mpi::GeneratedPopulation> GenerateDataset(
+    uint64_t seed, int64_t count, const std::string& profile = "default");
 
 // The birth date as the service accepts it: ISO dates as given, other formats normalised with
 // hie::mpi::ParseBirthDate ("YYYY" or "YYYY-MM" when only those parts are known), placeholders

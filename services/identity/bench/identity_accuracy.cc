@@ -2,24 +2,26 @@
 // against the generator's truth. Not a test: it prints figures. main() is one straight sequence
 // of phases (about 220 lines) on purpose: each prints the figure it measured.
 //
-//   hie-identity-accuracy --records N [--seed 42] [--params FILE] [--show-merged K]
-//                         [--outcomes-out FILE]
+//   hie-identity-accuracy --records N [--seed 42] [--profile default|diverse] [--params FILE]
+//                         [--show-merged K] [--outcomes-out FILE]
 //
 // The data set is the one of hie-identity-bench (services/identity/bench/generated_dataset.h):
 // the first N records of hie::mpi::GeneratePopulation (seed, 5 clinics, about 1.9 records per
-// person), mapped to Demographics as the service receives them. Each record is registered once,
-// in population order, through IdentityManager::Register with MpiMatcher (the default model
-// parameters as hie-identity uses them, or --params FILE as `hie-identity --model-params FILE`
-// loads them) over InMemoryIdentityStore. Every registration is a first version, so its outcome is
-// LINKED (a CERTAIN person), NEW_PERSON (no candidate) or REVIEW (a new person plus review
-// tasks for PROBABLE / POSSIBLE persons).
+// person; --profile diverse: the habits of an independently generated population, 12 clinics,
+// see `hie-mpi generate`), mapped to Demographics as the service receives them. Each record is
+// registered once, in population order, through IdentityManager::Register with MpiMatcher (the
+// default model parameters as hie-identity uses them, or --params FILE as `hie-identity
+// --model-params FILE` loads them) over InMemoryIdentityStore. Every registration is a first
+// version, so its outcome is LINKED (a CERTAIN person), NEW_PERSON (no candidate) or REVIEW (a new
+// person plus review tasks for PROBABLE / POSSIBLE persons).
 //
 // Printed, against the truth (person ids of the generator):
 //  - outcome shares overall and per tenth of the run (does review grow with the index?);
 //  - pairwise precision and recall of the automatic links (two records are linked when they end
 //    in one person; no review task is resolved), true pairs left unlinked;
 //  - records whose person was already registered (they should be linked) and what happened to
-//    them; review tasks opened and the share that pair two records of one person;
+//    them; review tasks opened and the share that pair two records of one person, by grade, by
+//    score and by the guards that sent them to review;
 //  - hard pairs (twin / Jr-Sr / spouse / namesake, both records registered) in one person;
 //  - registrations per second (one thread; matching, decision and the in-memory store).
 //
@@ -39,6 +41,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "hie/mpi/generator.h"
 #include "hie/mpi/model.h"
@@ -58,6 +61,7 @@ using SteadyClock = std::chrono::steady_clock;
 struct Flags {
   int64_t records = 10000;
   uint64_t seed = 42;
+  std::string profile = "default";  // hie::mpi::ApplyGeneratorProfile's name
   std::string params;
   int64_t show_merged = 0;   // print the records of up to this many wrongly merged hard pairs
   std::string outcomes_out;  // record_id,person,outcome per registration
@@ -65,9 +69,10 @@ struct Flags {
 
 [[noreturn]] void Usage(const std::string& error) {
   if (!error.empty()) std::fprintf(stderr, "hie-identity-accuracy: %s\n", error.c_str());
-  std::fprintf(stderr,
-               "usage: hie-identity-accuracy --records N [--seed S] [--params FILE]\n"
-               "                             [--show-merged K] [--outcomes-out FILE]\n");
+  std::fprintf(
+      stderr,
+      "usage: hie-identity-accuracy --records N [--seed S] [--profile default|diverse]\n"
+      "                             [--params FILE] [--show-merged K] [--outcomes-out FILE]\n");
   std::exit(2);
 }
 
@@ -94,6 +99,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.records = integer();
     else if (arg == "--seed")
       f.seed = static_cast<uint64_t>(integer());
+    else if (arg == "--profile")
+      f.profile = value;
     else if (arg == "--params")
       f.params = value;
     else if (arg == "--show-merged")
@@ -139,8 +146,10 @@ const char* OutcomeName(v1::MatchOutcome o) {
 
 int main(int argc, char** argv) {
   const Flags f = ParseFlags(argc, argv);
-  hie::mpi::GeneratedPopulation population =
-      hie::identity::bench::GenerateDataset(f.seed, f.records);
+  absl::StatusOr<hie::mpi::GeneratedPopulation> generated =
+      hie::identity::bench::GenerateDataset(f.seed, f.records, f.profile);
+  if (!generated.ok()) Usage(std::string(generated.status().message()));
+  hie::mpi::GeneratedPopulation population = *std::move(generated);
   absl::StatusOr<hie::mpi::NicknameTable> nicknames =
       hie::mpi::NicknameTable::LoadFile(hie::mpi::DefaultNicknamePath());
   if (!nicknames.ok()) {
@@ -273,6 +282,7 @@ int main(int argc, char** argv) {
   int64_t tasks = 0, tasks_true = 0;
   std::map<std::string, std::pair<int64_t, int64_t>> tasks_by_grade;  // grade -> (all, true)
   std::map<int, std::pair<int64_t, int64_t>> tasks_by_score;          // floor(score) -> same
+  std::map<std::string, std::pair<int64_t, int64_t>> tasks_by_guard;  // guard kinds -> same
   auto count_task = [&](const v1::ReviewTask& t) {
     ++tasks;
     auto a = truth_of.find(hie::identity::RecordKey(t.left().source_id()));
@@ -285,6 +295,13 @@ int main(int argc, char** argv) {
     auto& s = tasks_by_score[static_cast<int>(std::floor(t.explanation().total_score()))];
     ++s.first;
     s.second += same ? 1 : 0;
+    std::string guards;
+    for (const v1::GuardResult& guard : t.explanation().guards()) {
+      absl::StrAppend(&guards, guards.empty() ? "" : "+", v1::GuardResult::Kind_Name(guard.kind()));
+    }
+    auto& k = tasks_by_guard[guards.empty() ? "no guard" : guards];
+    ++k.first;
+    k.second += same ? 1 : 0;
   };
   for (const auto& [id, t] : store.Snapshot().tasks) count_task(t);
 
@@ -349,6 +366,10 @@ int main(int argc, char** argv) {
     std::printf(" [%d,%d) %" PRId64 "/%" PRId64, score, score + 1, v.second, v.first);
   }
   std::printf("  (true/all)\n");
+  for (const auto& [guards, v] : tasks_by_guard) {
+    std::printf("  %-40s %8" PRId64 " tasks, true matches %.4f\n", guards.c_str(), v.first,
+                Share(v.second, v.first));
+  }
   int64_t hard_present = 0, hard_merged = 0;
   std::printf("hard pairs merged:");
   for (const auto& [kind, v] : hard) {

@@ -193,7 +193,8 @@ Flags ParseFlags(int argc, char** argv) {
 
 // The first `count` records of a generated population, deterministic in (seed, count).
 std::vector<hie::mpi::Record> Dataset(uint64_t seed, int64_t count) {
-  hie::mpi::GeneratedPopulation population = hie::identity::bench::GenerateDataset(seed, count);
+  hie::mpi::GeneratedPopulation population =
+      *hie::identity::bench::GenerateDataset(seed, count);  // the default profile exists
   std::vector<hie::mpi::Record> out;
   out.reserve(population.records.size());
   for (hie::mpi::LabelledRecord& r : population.records) out.push_back(std::move(r.record));

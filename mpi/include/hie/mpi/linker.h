@@ -104,7 +104,9 @@ struct LinkResult {
   // they link about as strongly to another person's cluster as to their own; their pairs are in
   // `review`.
   int64_t ambiguous_records = 0;
-  std::vector<ScoredPair> review;  // pairs for clerical review (review band or guarded)
+  // Pairs for clerical review: those Decide sends there (the review band without a guard, one
+  // guard above auto-link) and the links of the ambiguous sparse records.
+  std::vector<ScoredPair> review;
   std::vector<uint64_t> candidates;  // only with keep_candidates
   std::vector<std::pair<std::string, double>> stage_seconds;  // wall time per stage
 };

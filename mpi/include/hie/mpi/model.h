@@ -184,7 +184,11 @@ struct Thresholds {
   double margin = 3.0;
 };
 
-// The decision for one pair given its score and guards: a guarded pair is at most `review`.
+// The decision for one pair given its score and guards. A guarded pair is never linked
+// automatically: with one guard it goes to review when its score reaches `review` (every true
+// pair a guard stops must reach a person); with two (a twin in the same household, an SSN
+// conflict and a Jr/Sr suffix...) it is new, no review task: on the generated populations such
+// pairs were never one person, and they were a third of the reviewers' work.
 Decision Decide(double score, uint32_t guards, const Thresholds& t);
 
 }  // namespace hie::mpi
