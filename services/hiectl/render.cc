@@ -86,7 +86,11 @@ std::string EventTypeLabel(id::IdentityEventType t) {
 }
 std::string GuardLabel(const id::GuardResult& g) {
   std::string label = EnumLabel(id::GuardResult::Kind_Name(g.kind()), "KIND_");
-  return g.field().empty() ? label : absl::StrCat(label, " (", g.field(), ")");
+  if (!g.field().empty()) absl::StrAppend(&label, " (", g.field(), ")");
+  if (!g.other_record().org().empty()) {
+    absl::StrAppend(&label, " against ", g.other_record().org(), "/", g.other_record().local_id());
+  }
+  return label;
 }
 
 std::string LinksTable(const google::protobuf::RepeatedPtrField<id::Link>& links,

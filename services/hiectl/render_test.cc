@@ -131,6 +131,20 @@ TEST(RenderExplanationTest, KeepsTheServerOrderAndShowsGuards) {
   EXPECT_THAT(text, HasSubstr("    grade certainly-not;"));
 }
 
+TEST(RenderExplanationTest, NamesThePersonsRecordThatDisagrees) {
+  id::MatchExplanation e = Parse<id::MatchExplanation>(R"pb(
+    total_score: 20
+    grade: MATCH_GRADE_PROBABLE
+    guards {
+      kind: KIND_PERSON_DISAGREES
+      field: "person"
+      other_record { org: "clinic-a" local_id: "A1" }
+    }
+  )pb");
+  EXPECT_THAT(RenderExplanation(e, ""),
+              HasSubstr("guards: person-disagrees (person) against clinic-a/A1 -> never"));
+}
+
 TEST(RenderSearchTest, TableAndExplanations) {
   id::SearchPersonsResponse response = Parse<id::SearchPersonsResponse>(
       std::string(R"pb(

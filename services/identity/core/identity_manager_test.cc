@@ -255,6 +255,40 @@ TEST_F(IdentityManagerTest, TwinsAreNeverLinkedAutomatically) {
   ExpectInvariants();
 }
 
+TEST_F(IdentityManagerTest, ARecordLinksOnlyToAPersonItAgreesWithAsAWhole) {
+  // Two records of Alice, linked automatically. Then the first is updated by its clinic into
+  // what is another woman of her name (born two years later, living elsewhere, no SSN): an
+  // update never moves a record by itself, so the person now holds a namesake of Alice.
+  const auto first = Register(Id("clinic-a", "A1"), Demo(kAlice));
+  const auto second = Register(Id("clinic-b", "B1"), Demo(kAlice));
+  ASSERT_EQ(second.person_id(), first.person_id());
+  Person namesake = kAlice;
+  namesake.birth_date = "1986-07-21";
+  namesake.street = "9 Quarry Road";
+  namesake.postal = "62707";
+  namesake.phone = "217-555-0110";
+  namesake.ssn = "";
+  Register(Id("clinic-a", "A1"), Demo(namesake));
+  ASSERT_EQ(PersonOf(Id("clinic-a", "A1")), first.person_id());
+  // Alice again, at a third clinic: certain against B1, but the person also holds A1, which a
+  // guard separates from her. She is not linked; the operator is asked and told why.
+  const auto third = Register(Id("clinic-c", "C1"), Demo(kAlice));
+  EXPECT_EQ(third.decision().outcome(), v1::MATCH_OUTCOME_REVIEW);
+  EXPECT_NE(third.person_id(), first.person_id());
+  ASSERT_GE(third.decision().candidates_size(), 1);
+  const v1::MatchExplanation& why = third.decision().candidates(0).explanation();
+  EXPECT_EQ(why.grade(), v1::MATCH_GRADE_PROBABLE);
+  bool named = false;
+  for (const v1::GuardResult& g : why.guards()) {
+    if (g.kind() != v1::GuardResult::KIND_PERSON_DISAGREES) continue;
+    named = true;
+    EXPECT_EQ(g.other_record().org(), "clinic-a");
+    EXPECT_EQ(g.other_record().local_id(), "A1");
+  }
+  EXPECT_TRUE(named) << "the operator sees which record of the person disagrees";
+  ExpectInvariants();
+}
+
 TEST_F(IdentityManagerTest, UpdatesKeepVersionsAndNeverMoveTheRecord) {
   auto first = Register(Id("clinic-a", "1"), Demo(kAlice));
   Person moved = kAlice;

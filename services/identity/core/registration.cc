@@ -267,14 +267,48 @@ absl::StatusOr<std::vector<PersonCandidate>> ReadCandidates(
   return CandidatesByPerson(matches, links, refused_persons);
 }
 
+// A new record links to its best person only if no guard separates it from another of that
+// person's automatically linked records (PersonDisagreement), not merely from the best one:
+// otherwise the best record's match, in
+// `matches`, is demoted to PROBABLE with a KIND_PERSON_DISAGREES guard naming the record it
+// disagrees with, and the registration asks a person instead.
+absl::Status CheckBestPerson(IdentityTxn& txn, const Matcher& matcher,
+                             const PreparedRecord& prepared, const PersonCandidate& best,
+                             std::vector<RecordMatch>* matches) {
+  HIE_ASSIGN_OR_RETURN(std::vector<LinkedRecord> members, txn.LinkedRecordsOf(best.person_id));
+  std::vector<RecordMatch> others;
+  for (const LinkedRecord& m : members) {
+    // Records an operator put there (a merge, a manual link) are one person by decision, not
+    // by likeness: they do not speak against the record.
+    if (SameId(m.record.source_id(), best.match->source_id) || !IsAutomaticLink(m.link)) continue;
+    others.push_back(
+        matcher.Compare(prepared, *matcher.Prepare(m.record.source_id(), m.record.demographics())));
+  }
+  const int worst = PersonDisagreement(others);
+  if (worst < 0) return absl::OkStatus();
+  RecordMatch& demoted = (*matches)[static_cast<size_t>(best.match - matches->data())];
+  demoted.grade = v1::MATCH_GRADE_PROBABLE;
+  demoted.explanation.set_grade(demoted.grade);
+  v1::GuardResult* guard = demoted.explanation.add_guards();
+  guard->set_kind(v1::GuardResult::KIND_PERSON_DISAGREES);
+  guard->set_field("person");
+  *guard->mutable_other_record() = others[static_cast<size_t>(worst)].source_id;
+  return absl::OkStatus();
+}
+
 // The facts PlanRegistration decides on, read in the transaction.
 absl::StatusOr<RegistrationFacts> ReadFacts(IdentityTxn& txn, const SourceId& id,
-                                            const StoredVersion& stored,
-                                            const std::vector<RecordMatch>& matches) {
+                                            const StoredVersion& stored, const Matcher& matcher,
+                                            const PreparedRecord& prepared,
+                                            std::vector<RecordMatch>* matches) {
   RegistrationFacts facts;
   facts.created = stored.created;
   facts.stale = stored.stale;
-  HIE_ASSIGN_OR_RETURN(facts.candidates, ReadCandidates(txn, id, matches));
+  HIE_ASSIGN_OR_RETURN(facts.candidates, ReadCandidates(txn, id, *matches));
+  if (stored.created && !facts.candidates.empty() &&
+      facts.candidates[0].match->grade == v1::MATCH_GRADE_CERTAIN) {
+    HIE_RETURN_IF_ERROR(CheckBestPerson(txn, matcher, prepared, facts.candidates[0], matches));
+  }
   if (stored.created) return facts;
   HIE_ASSIGN_OR_RETURN(facts.current_link, txn.GetLink(id));
   if (stored.stale || !facts.current_link.has_value() || !IsAutomaticLink(*facts.current_link)) {
@@ -309,7 +343,9 @@ absl::StatusOr<v1::RegisterSourceRecordResponse> IdentityManager::RegisterInTxn(
       index->before = existing->demographics();
     }
     HIE_ASSIGN_OR_RETURN(StoredVersion stored, StoreVersion(txn, call, now, request, existing));
-    HIE_ASSIGN_OR_RETURN(RegistrationFacts facts, ReadFacts(txn, id, stored, matches));
+    std::vector<RecordMatch> attempt = matches;  // ReadFacts may demote one: per attempt
+    HIE_ASSIGN_OR_RETURN(RegistrationFacts facts,
+                         ReadFacts(txn, id, stored, *matcher_, prepared, &attempt));
     const RegistrationPlan plan = PlanRegistration(facts);
     index_it = plan.index;
     v1::RegisterSourceRecordResponse out;

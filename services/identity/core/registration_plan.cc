@@ -46,6 +46,13 @@ void CapSameOrgMatches(const hie::common::v1::SourceId& id, std::vector<RecordMa
   }
 }
 
+int PersonDisagreement(const std::vector<RecordMatch>& others) {
+  for (int i = 0; i < static_cast<int>(others.size()); ++i) {
+    if (others[i].explanation.guards_size() > 0) return i;
+  }
+  return -1;
+}
+
 std::vector<PersonCandidate> CandidatesByPerson(const std::vector<RecordMatch>& matches,
                                                 const std::vector<std::optional<v1::Link>>& links,
                                                 const std::set<std::string>& refused_persons) {

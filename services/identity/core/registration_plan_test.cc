@@ -210,6 +210,16 @@ TEST(PlanRegistrationTest, QuestionsAboutTheOwnPersonCompareTheRecordsOthersShow
   EXPECT_EQ(plan.questions[0].right_person, "P2");
 }
 
+TEST(PersonDisagreementTest, AGuardAgainstAnyRecordOfThePersonDisagrees) {
+  const auto m = [](double score) { return Match("c", "1", v1::MATCH_GRADE_CERTAIN, score); };
+  EXPECT_EQ(PersonDisagreement({}), -1) << "a person of one record: its best record decided";
+  EXPECT_EQ(PersonDisagreement({m(12), m(-11)}), -1) << "low scores alone do not disagree";
+  std::vector<RecordMatch> guarded = {m(30), m(25), m(28), m(3)};
+  guarded[2].explanation.add_guards()->set_kind(v1::GuardResult::KIND_NAMESAKE);
+  guarded[3].explanation.add_guards()->set_kind(v1::GuardResult::KIND_TWINS);
+  EXPECT_EQ(PersonDisagreement(guarded), 2) << "the first guarded comparison is named";
+}
+
 TEST(CandidatesByPersonTest, OnePerPersonAtItsBestRecordRefusedAndUnlinkedLeftOut) {
   std::vector<RecordMatch> matches = {
       Match("b", "1", v1::MATCH_GRADE_PROBABLE, 12), Match("b", "2", v1::MATCH_GRADE_POSSIBLE, 6),
