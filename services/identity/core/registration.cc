@@ -268,10 +268,10 @@ absl::StatusOr<std::vector<PersonCandidate>> ReadCandidates(
 }
 
 // A new record links to its best person only if no guard separates it from another of that
-// person's automatically linked records (PersonDisagreement), not merely from the best one:
-// otherwise the best record's match, in
-// `matches`, is demoted to PROBABLE with a KIND_PERSON_DISAGREES guard naming the record it
-// disagrees with, and the registration asks a person instead.
+// person's automatically linked records (PersonDisagreement), not merely from the best one.
+// Otherwise the best record's match, in `matches`, is demoted to PROBABLE with a
+// KIND_PERSON_DISAGREES guard naming the record it disagrees with, and the registration asks a
+// person instead. Costs one read of the person's records per certain registration.
 absl::Status CheckBestPerson(IdentityTxn& txn, const Matcher& matcher,
                              const PreparedRecord& prepared, const PersonCandidate& best,
                              std::vector<RecordMatch>* matches) {
