@@ -15,6 +15,13 @@ namespace {
 constexpr double kMaxTfBoost = 6.0;
 constexpr double kMaxTfPenalty = 8.0;
 constexpr double kMinProbability = 1e-6;
+// Neighbours are not housemates: when both records hold a street address and they disagree (and
+// the phones do not agree), the address fields' sum counts at most this many bits (one chance in
+// 1,024), however many of city, postal code and state agree. Each of those fields alone is weighed
+// as if independent of the street, so together they counted as much as one home (the whole
+// household cap, about 17 bits), and strangers of a common name in one postal code linked.
+// Measured on the generated populations and the public sets (docs/benchmarks.md, issue 15).
+constexpr double kNeighbourhoodCap = 10.0;
 
 struct FieldInfo {
   const char* name;
@@ -601,7 +608,13 @@ double Model::Score(const NormalizedRecord& a, const NormalizedRecord& b,
     const double w = FieldWeightOf(a, b, f, level, &tf);
     (IsLocationField(f) ? location : person) += w;
   }
-  return person + std::clamp(location, location_floor_, location_cap_);
+  return person + std::clamp(location, location_floor_, LocationCap(c));
+}
+
+double Model::LocationCap(const Comparison& c) const {
+  const bool other_home = c.level[static_cast<int>(Field::kAddress)] == 1 &&
+                          c.level[static_cast<int>(Field::kPhone)] != NumLevels(Field::kPhone) - 1;
+  return other_home ? std::min(location_cap_, kNeighbourhoodCap) : location_cap_;
 }
 
 Explanation Model::Explain(const NormalizedRecord& a, const NormalizedRecord& b,
@@ -621,7 +634,7 @@ Explanation Model::Explain(const NormalizedRecord& a, const NormalizedRecord& b,
     if (IsLocationField(f)) location += fw.weight;
     e.fields.push_back(fw);
   }
-  e.location_cap_adjustment = std::clamp(location, location_floor_, location_cap_) - location;
+  e.location_cap_adjustment = std::clamp(location, location_floor_, LocationCap(c)) - location;
   e.total += e.location_cap_adjustment;
   return e;
 }

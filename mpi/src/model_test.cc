@@ -344,6 +344,42 @@ TEST_F(CompareTest, ExplanationAddsUpToScore) {
   EXPECT_NEAR(e.total, model.Score(x, y, c), 1e-9);
 }
 
+// Another home in the same area: city, postal code and state agreeing count at most 10 bits
+// together when the street addresses differ and the phones do not agree; one home keeps the
+// whole household cap.
+TEST_F(CompareTest, NeighboursAreNotHousemates) {
+  ModelParams p = Model::DefaultParams();
+  for (Field f :
+       {Field::kAddress, Field::kCity, Field::kPostalCode, Field::kState, Field::kPhone}) {
+    p.u[static_cast<int>(f)][NumLevels(f) - 1] = 1e-5;  // rare agreement: about 16 bits each
+  }
+  const Model model(p);
+  auto location_sum = [&](const Record& a, const Record& b) {
+    const NormalizedRecord x = N(a);
+    const NormalizedRecord y = N(b);
+    const Explanation e = model.Explain(x, y, Compare(x, y));
+    double sum = e.location_cap_adjustment;
+    for (const FieldWeight& fw : e.fields) {
+      if (fw.field == Field::kAddress || fw.field == Field::kCity ||
+          fw.field == Field::kPostalCode || fw.field == Field::kState ||
+          fw.field == Field::kPhone) {
+        sum += fw.weight;
+      }
+    }
+    return sum;
+  };
+  Record neighbour = Person();
+  neighbour.address_line = "980 Oak Avenue";
+  neighbour.phone = "217-555-7777";
+  EXPECT_NEAR(location_sum(Person(), neighbour), 10.0, 1e-9);
+  Record same_phone = neighbour;
+  same_phone.phone = Person().phone;
+  EXPECT_GT(location_sum(Person(), same_phone), 15.0);
+  Record same_home = Person();
+  same_home.phone = "217-555-7777";
+  EXPECT_GT(location_sum(Person(), same_home), 15.0);
+}
+
 TEST_F(CompareTest, RareFamilyNameWeighsMoreThanCommon) {
   const Model model;
   NormalizedRecord a = N(Person());

@@ -182,7 +182,9 @@ v1::MatchExplanation MpiMatcher::ToProto(const hie::mpi::Explanation& e, double 
     cap->set_field("household_cap");
     cap->set_weight(e.location_cap_adjustment);
     cap->set_comparator("model");
-    cap->set_note("address, city, postal code, state and phone count as one piece of evidence");
+    cap->set_note(
+        "address, city, postal code, state and phone count as one piece of evidence; another "
+        "street address in the same area counts at most 10 bits");
   }
   auto add_guard = [&](uint32_t bit, v1::GuardResult::Kind kind, const char* field) {
     if ((e.guards & bit) == 0) return;

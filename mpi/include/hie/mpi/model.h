@@ -67,7 +67,8 @@ struct Explanation {
   bool names_swapped = false;
   // Household fields (address, city, postal code, state, phone) are one piece of evidence
   // ("lives with" / "moved"), not five: their summed weight is clamped between the most negative
-  // disagreement weight and the largest exact-agreement weight among them. This is the
+  // disagreement weight and the largest exact-agreement weight among them, or 10 bits when the
+  // street addresses differ and the phones do not agree (same area, another home). This is the
   // correction the clamp applied.
   double location_cap_adjustment = 0;
   double total = 0;  // prior + sum of field weights + location_cap_adjustment
@@ -107,6 +108,9 @@ class Model {
                        bool* tf) const;
 
   static bool IsLocationField(int f);
+  // The upper clamp of the household fields' sum for this comparison: the largest exact weight of
+  // those fields, or less for two different street addresses (kNeighbourhoodCap in model.cc).
+  double LocationCap(const Comparison& c) const;
 
   ModelParams params_;
   std::array<std::array<double, kMaxLevels>, kNumFields> weight_{};
