@@ -394,6 +394,7 @@ std::string GuardNames(uint32_t guards) {
   if (guards & kGuardJuniorSenior) add("jr_sr");
   if (guards & kGuardHousehold) add("household");
   if (guards & kGuardNamesake) add("namesake");
+  if (guards & kGuardGeneration) add("generation");
   return out;
 }
 
@@ -497,7 +498,7 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
       std::abs(da.year - db.year) >= 15) {
     const bool year_typo = da.month != 0 && da.month == db.month && da.day == db.day &&
                            WithinOneEdit(std::to_string(da.year), std::to_string(db.year));
-    if (!year_typo) c.guards |= kGuardJuniorSenior;
+    if (!year_typo) c.guards |= kGuardGeneration;
   }
   return c;
 }

@@ -226,15 +226,20 @@ TEST_F(CompareTest, JuniorSeniorGuard) {
   son.ssn = "";
   Record father = Person();
   father.ssn = "";
-  EXPECT_TRUE(Compare(N(father), N(son)).guards & kGuardJuniorSenior);
-  // A one-digit typo in the year that keeps month and day is not Jr/Sr...
+  EXPECT_EQ(Compare(N(father), N(son)).guards, kGuardGeneration);
+  // Suffixes and years both: two reasons, two people.
+  Record son_jr = son;
+  son_jr.family_name = "Smith Jr";
+  EXPECT_EQ(Compare(N(senior), N(son_jr)).guards, kGuardJuniorSenior | kGuardGeneration);
+  EXPECT_EQ(Decide(30, Compare(N(senior), N(son_jr)).guards, Thresholds()), Decision::kNew);
+  // A one-digit typo in the year that keeps month and day is not a generation...
   Record typo = Person();
   typo.birth_date = "1990-03-15";
   typo.ssn = "";
-  EXPECT_FALSE(Compare(N(father), N(typo)).guards & kGuardJuniorSenior);
+  EXPECT_FALSE(Compare(N(father), N(typo)).guards & kGuardGeneration);
   // ...but two digits are a generation even on the same birthday.
   typo.birth_date = "1997-03-15";
-  EXPECT_TRUE(Compare(N(father), N(typo)).guards & kGuardJuniorSenior);
+  EXPECT_TRUE(Compare(N(father), N(typo)).guards & kGuardGeneration);
 }
 
 TEST_F(CompareTest, SsnGuardOnlyForUsSsns) {

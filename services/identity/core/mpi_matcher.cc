@@ -195,6 +195,8 @@ v1::MatchExplanation MpiMatcher::ToProto(const hie::mpi::Explanation& e, double 
   add_guard(hie::mpi::kGuardSsnConflict, v1::GuardResult::KIND_CONFLICTING_IDENTIFIER, "ssn");
   add_guard(hie::mpi::kGuardTwin, v1::GuardResult::KIND_TWINS, "birth_date");
   add_guard(hie::mpi::kGuardJuniorSenior, v1::GuardResult::KIND_GENERATIONAL_SUFFIX, "name");
+  // A parent and child of one name: the same kind, shown on the birth date that tells them apart.
+  add_guard(hie::mpi::kGuardGeneration, v1::GuardResult::KIND_GENERATIONAL_SUFFIX, "birth_date");
   add_guard(hie::mpi::kGuardHousehold, v1::GuardResult::KIND_HOUSEHOLD, "given_name");
   add_guard(hie::mpi::kGuardNamesake, v1::GuardResult::KIND_NAMESAKE, "birth_date");
   return out;

@@ -29,14 +29,16 @@ enum Guard : uint32_t {
   kGuardSsnConflict = 1u << 0,   // two valid US SSNs more than one typo apart
   kGuardTwin = 1u << 1,          // same birth date, different given names, and sexes
                                  // differ or family names agree (no identifier agreeing)
-  kGuardJuniorSenior = 1u << 2,  // different suffixes, or same name with birth years >= 15
-                                 // apart (not a one-digit typo of the year)
+  kGuardJuniorSenior = 1u << 2,  // different suffixes recorded (JR / SR, II / III...)
   kGuardHousehold = 1u << 3,     // same family name, given names not alike and a different
                                  // sex or a birth date agreeing at most on the year (or
                                  // similar given names and disagreeing birth dates)
   kGuardNamesake = 1u << 4,      // same given and family name, birth dates agreeing at
                                  // most on the year, every address and phone present on both
                                  // disagreeing (no SSN agreeing; an e-mail does not count)
+  kGuardGeneration = 1u << 5,    // same name with birth years >= 15 apart (not a one-digit
+                                 // typo of the year): a parent and child. With different
+                                 // suffixes recorded too, two reasons (Decide: new)
 };
 // Deliberately not a guard: two records of one org with different local ids. Duplicate MRNs
 // within one organisation are exactly what an MPI has to find.
@@ -191,7 +193,8 @@ struct Thresholds {
 // The decision for one pair given its score and guards. A guarded pair is never linked
 // automatically: with one guard it goes to review when its score reaches `review` (every true
 // pair a guard stops must reach a person); with two (a twin in the same household, an SSN
-// conflict and a Jr/Sr suffix...) it is new, no review task: on the generated populations such
+// conflict and a Jr/Sr suffix, Jr/Sr suffixes on birth years a generation apart...) it is new,
+// no review task: on the generated populations such
 // pairs were never one person, and they were a third of the reviewers' work.
 Decision Decide(double score, uint32_t guards, const Thresholds& t);
 
