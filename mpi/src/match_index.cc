@@ -120,6 +120,13 @@ absl::Status MatchIndex::Upsert(std::string_view record_id, NormalizedRecord rec
   return absl::OkStatus();
 }
 
+std::optional<NormalizedRecord> MatchIndex::Find(std::string_view record_id) const {
+  std::shared_lock lock(mu_);
+  auto it = slot_of_.find(Av(record_id));
+  if (it == slot_of_.end()) return std::nullopt;
+  return records_[it->second];
+}
+
 void MatchIndex::ReplaceLocked(uint32_t slot, NormalizedRecord n) {
   Erase(slot);
   records_[slot] = std::move(n);

@@ -98,8 +98,16 @@ TEST_F(MatchIndexTest, AddUpdateRemove) {
   for (const auto& c : index_->Match(Person("q", "Grace", "Hopper", "1906-12-09"), 5)) {
     EXPECT_NE(c.record_id, "liz");
   }
+  EXPECT_FALSE(index_->Find("liz").has_value());
   // The freed slot is reused and the id can come back.
   ASSERT_TRUE(index_->Add(Person("liz", "Elizabeth", "Okafor", "1984-11-23")).ok());
+  const std::optional<NormalizedRecord> found = index_->Find("liz");
+  ASSERT_TRUE(found.has_value());
+  const NormalizedRecord normalized =
+      index_->Normalize(Person("liz", "Elizabeth", "Okafor", "1984-11-23"));
+  EXPECT_EQ(found->given, normalized.given);
+  EXPECT_EQ(found->family, normalized.family);
+  EXPECT_EQ(found->given_freq, 0) << "as Normalize makes it: no frequencies";
   EXPECT_EQ(index_->Match(Person("q", "Liz", "Okafor", "1984-11-23"), 1)[0].record_id, "liz");
 }
 

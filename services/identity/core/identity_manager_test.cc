@@ -1237,6 +1237,24 @@ TEST(MpiMatcherTest, ModelVersionNamesTheParameters) {
             trained_matcher.model_version());
 }
 
+// CompareIndexed answers as Compare does with the indexed version prepared again.
+TEST(MpiMatcherTest, CompareIndexedUsesTheIndexedVersion) {
+  MpiMatcher matcher(hie::mpi::Model::DefaultParams(), &Nicknames());
+  const auto query = matcher.Prepare(Id("a", "1"), Demo(kAlice));
+  EXPECT_FALSE(matcher.CompareIndexed(*query, Id("b", "2")).has_value());
+  ASSERT_TRUE(matcher.Upsert(Id("b", "2"), Demo(kAlice)).ok());
+  const std::optional<RecordMatch> indexed = matcher.CompareIndexed(*query, Id("b", "2"));
+  ASSERT_TRUE(indexed.has_value());
+  const RecordMatch prepared =
+      matcher.Compare(*query, *matcher.Prepare(Id("b", "2"), Demo(kAlice)));
+  EXPECT_EQ(indexed->source_id.local_id(), "2");
+  EXPECT_EQ(indexed->score, prepared.score);
+  EXPECT_EQ(indexed->grade, prepared.grade);
+  EXPECT_EQ(indexed->explanation.SerializeAsString(), prepared.explanation.SerializeAsString());
+  ASSERT_TRUE(matcher.Remove(Id("b", "2")).ok());
+  EXPECT_FALSE(matcher.CompareIndexed(*query, Id("b", "2")).has_value());
+}
+
 TEST_F(IdentityManagerTest, ConcurrentRegistrationsOfOneNewPatientCreateOnePerson) {
   constexpr int kRounds = 20;
   constexpr int kClinics = 6;

@@ -9,6 +9,7 @@
 // know about: the identity rules apply it) makes a pair CERTAINLY_NOT.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,11 @@ class Matcher {
 
   // Scores one pair (any grade, CERTAINLY_NOT excluded), with the explanation; source_id is b's.
   virtual RecordMatch Compare(const PreparedRecord& a, const PreparedRecord& b) const = 0;
+  // Compare against the indexed version of `b` (the same answer as Compare with b prepared from
+  // that version), without reading or preparing b again; nullopt when b is not indexed.
+  // Thread-safe with concurrent Match calls.
+  virtual std::optional<RecordMatch> CompareIndexed(const PreparedRecord& a,
+                                                    const hie::common::v1::SourceId& b) const = 0;
 
   // Adds or replaces the indexed version of a record (under the id it was prepared with);
   // removes it.

@@ -225,14 +225,25 @@ std::vector<RecordMatch> MpiMatcher::Match(const PreparedRecord& query, int limi
 }
 
 RecordMatch MpiMatcher::Compare(const PreparedRecord& a, const PreparedRecord& b) const {
-  const hie::mpi::NormalizedRecord& na = Own(a).normalized;
-  const hie::mpi::NormalizedRecord& nb = Own(b).normalized;
-  hie::mpi::Comparison comparison = hie::mpi::CompareOnline(na, nb);  // as MatchIndex compares
-  hie::mpi::Explanation explanation = model_.Explain(na, nb, comparison);
+  return CompareNormalized(Own(a).normalized, Own(b).normalized, Own(b).id);
+}
+
+std::optional<RecordMatch> MpiMatcher::CompareIndexed(const PreparedRecord& a,
+                                                      const SourceId& b) const {
+  std::optional<hie::mpi::NormalizedRecord> indexed = index_.Find(RecordKey(b));
+  if (!indexed.has_value()) return std::nullopt;
+  return CompareNormalized(Own(a).normalized, *indexed, b);
+}
+
+RecordMatch MpiMatcher::CompareNormalized(const hie::mpi::NormalizedRecord& a,
+                                          const hie::mpi::NormalizedRecord& b,
+                                          const SourceId& b_id) const {
+  hie::mpi::Comparison comparison = hie::mpi::CompareOnline(a, b);  // as MatchIndex compares
+  hie::mpi::Explanation explanation = model_.Explain(a, b, comparison);
   double score = explanation.total;
   hie::mpi::Decision decision = hie::mpi::Decide(score, comparison.guards, options_.thresholds);
   RecordMatch m;
-  m.source_id = Own(b).id;
+  m.source_id = b_id;
   m.score = score;
   m.grade = GradeOf(score, decision);
   m.explanation = ToProto(explanation, score, m.grade);

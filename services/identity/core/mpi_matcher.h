@@ -29,6 +29,8 @@ class MpiMatcher : public Matcher {
       const hie::common::v1::Demographics& demographics) const override;
   std::vector<RecordMatch> Match(const PreparedRecord& query, int limit) const override;
   RecordMatch Compare(const PreparedRecord& a, const PreparedRecord& b) const override;
+  std::optional<RecordMatch> CompareIndexed(const PreparedRecord& a,
+                                            const hie::common::v1::SourceId& b) const override;
   absl::Status Upsert(const PreparedRecord& record) override;
   absl::Status Remove(const hie::common::v1::SourceId& id) override;
   size_t size() const override { return index_.size(); }
@@ -48,6 +50,10 @@ class MpiMatcher : public Matcher {
   hie::identity::v1::MatchExplanation ToProto(const hie::mpi::Explanation& e, double score,
                                               hie::identity::v1::MatchGrade grade) const;
   hie::identity::v1::MatchGrade GradeOf(double score, hie::mpi::Decision decision) const;
+  // Compare's work on two normalised records; `b_id` is b's.
+  RecordMatch CompareNormalized(const hie::mpi::NormalizedRecord& a,
+                                const hie::mpi::NormalizedRecord& b,
+                                const hie::common::v1::SourceId& b_id) const;
 
   std::string model_version_;
   hie::mpi::MatchIndexOptions options_;

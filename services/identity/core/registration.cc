@@ -271,18 +271,25 @@ absl::StatusOr<std::vector<PersonCandidate>> ReadCandidates(
 // person's automatically linked records (PersonDisagreement), not merely from the best one.
 // Otherwise the best record's match, in `matches`, is demoted to PROBABLE with a
 // KIND_PERSON_DISAGREES guard naming the record it disagrees with, and the registration asks a
-// person instead. Costs one read of the person's records per certain registration.
+// person instead. Costs one read of the person's links per certain registration; the records
+// are compared as the index holds them (read from the store only if one is not indexed).
 absl::Status CheckBestPerson(IdentityTxn& txn, const Matcher& matcher,
                              const PreparedRecord& prepared, const PersonCandidate& best,
                              std::vector<RecordMatch>* matches) {
-  HIE_ASSIGN_OR_RETURN(std::vector<LinkedRecord> members, txn.LinkedRecordsOf(best.person_id));
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::Link> links, txn.LinksOf(best.person_id));
   std::vector<RecordMatch> others;
-  for (const LinkedRecord& m : members) {
+  for (const v1::Link& link : links) {
     // Records an operator put there (a merge, a manual link) are one person by decision, not
     // by likeness: they do not speak against the record.
-    if (SameId(m.record.source_id(), best.match->source_id) || !IsAutomaticLink(m.link)) continue;
-    others.push_back(
-        matcher.Compare(prepared, *matcher.Prepare(m.record.source_id(), m.record.demographics())));
+    if (SameId(link.source_id(), best.match->source_id) || !IsAutomaticLink(link)) continue;
+    std::optional<RecordMatch> compared = matcher.CompareIndexed(prepared, link.source_id());
+    if (!compared.has_value()) {
+      HIE_ASSIGN_OR_RETURN(std::optional<v1::SourceRecord> record, txn.GetRecord(link.source_id()));
+      if (!record.has_value()) continue;
+      compared =
+          matcher.Compare(prepared, *matcher.Prepare(record->source_id(), record->demographics()));
+    }
+    others.push_back(*std::move(compared));
   }
   const int worst = PersonDisagreement(others);
   if (worst < 0) return absl::OkStatus();

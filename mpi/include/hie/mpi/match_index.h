@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -80,6 +81,10 @@ class MatchIndex {
   // or empty.
   std::vector<MatchCandidate> Match(std::string_view record_id, const NormalizedRecord& query,
                                     int limit) const;
+
+  // A copy of the indexed record `record_id` as the index compares it (its *_freq fields are not
+  // set: the same as Normalize of what was indexed), or nullopt when it is not indexed.
+  std::optional<NormalizedRecord> Find(std::string_view record_id) const;
 
   size_t size() const;
 
