@@ -467,15 +467,15 @@ Comparison Compare(const NormalizedRecord& a, const NormalizedRecord& b) {
   // Household members (spouses, siblings, parent and child) share family name, address and
   // phone. Two people: given names not alike with a different sex or a birth date agreeing at
   // most on the year; or, at one address or phone, given names not alike with birth years that
-  // differ (spouses born on the same day of the year), or merely similar with birth dates that
-  // do not agree at all.
+  // differ (spouses born on the same day of the year), or merely similar or missing (a member
+  // registered without a given name, "UNKNOWN") with birth dates that do not agree at all.
   const bool same_household =
       l[static_cast<int>(Field::kAddress)] >= 3 || l[static_cast<int>(Field::kPhone)] == 3;
   const bool years_differ = a.birth_date.year != b.birth_date.year;
   if (family >= 3 && !personal_id_agrees &&
       ((names_unlike && (sex_conflict || dob == 1 || dob == 2)) ||
        (names_unlike && dob == 3 && years_differ && same_household) ||
-       (given >= 1 && given <= 2 && dob == 1 && same_household))) {
+       (given <= 2 && dob == 1 && same_household))) {
     c.guards |= kGuardHousehold;
   }
   // Namesakes: the same name, birth dates that agree at most on the year, and living apart (every
@@ -511,7 +511,9 @@ uint32_t OnlineGuards(const NormalizedRecord& a, const NormalizedRecord& b, cons
   const bool same_household =
       l[static_cast<int>(Field::kAddress)] >= 3 || l[static_cast<int>(Field::kPhone)] == 3;
   const bool sex_conflict = a.sex != Sex::kUnknown && b.sex != Sex::kUnknown && a.sex != b.sex;
-  if (family < 3 || !same_household || given < 1 || given > 3 || (dob != 0 && !sex_conflict)) {
+  // A missing given name counts only with different sexes (nothing else says who it is).
+  if (family < 3 || !same_household || given > 3 || (given < 1 && !sex_conflict) ||
+      (dob != 0 && !sex_conflict)) {
     return 0;
   }
   const int ssn = l[static_cast<int>(Field::kSsn)];
@@ -522,8 +524,8 @@ uint32_t OnlineGuards(const NormalizedRecord& a, const NormalizedRecord& b, cons
   if (dob == 0 && given <= 2 && !c.names_swapped && !CompareGiven(a, b).spelled_alike) {
     return kGuardHousehold;
   }
-  // Different sexes, given names merely similar (PATRICK / PATRICIA), not one a nickname of
-  // the other.
+  // Different sexes, given names merely similar (PATRICK / PATRICIA) or missing on one side,
+  // not one a nickname of the other.
   if (sex_conflict && !DirectNickname(a, b)) return kGuardHousehold;
   return 0;
 }

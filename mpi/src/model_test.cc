@@ -293,6 +293,13 @@ TEST_F(CompareTest, HouseholdGuard) {
   spouse.given_name = "William";
   spouse.birth_date = "1976-03-15";
   EXPECT_TRUE(Compare(N(husband), N(spouse)).guards & kGuardHousehold);
+  Record unnamed = husband;  // registered without a given name, born another day and year
+  unnamed.given_name = "UNKNOWN";
+  unnamed.middle_name = "";
+  unnamed.birth_date = "1998-07-06";
+  EXPECT_TRUE(Compare(N(husband), N(unnamed)).guards & kGuardHousehold);
+  unnamed.birth_date = "1970-03-16";  // a one-part typo of his birth date: maybe him
+  EXPECT_FALSE(Compare(N(husband), N(unnamed)).guards & kGuardHousehold);
   Record typo = husband;  // a typo in the name and in the date: the same man
   typo.given_name = "Robrt";
   typo.birth_date = "1970-11-30";
@@ -543,6 +550,9 @@ TEST_F(OnlineGuardsTest, DifferentSexesWithSimilarGivenNames) {
   EXPECT_EQ(Guards(patrick, patricia), kGuardHousehold);
   // A sex typo on the same person (same given name) is not guarded here.
   EXPECT_EQ(Guards(patrick, Household("Patrick", "F", "1960-10-19")), 0u);
+  // No given name on one side: a different sex is all there is to tell them apart.
+  EXPECT_EQ(Guards(patrick, Household("UNKNOWN", "F", "")), kGuardHousehold);
+  EXPECT_EQ(Guards(patrick, Household("", "M", "")), 0u);
 }
 
 TEST_F(OnlineGuardsTest, AnAgreeingIdentifierLiftsTheGuard) {

@@ -31,8 +31,9 @@ enum Guard : uint32_t {
                                  // differ or family names agree (no identifier agreeing)
   kGuardJuniorSenior = 1u << 2,  // different suffixes recorded (JR / SR, II / III...)
   kGuardHousehold = 1u << 3,     // same family name, given names not alike and a different
-                                 // sex or a birth date agreeing at most on the year (or
-                                 // similar given names and disagreeing birth dates)
+                                 // sex or a birth date agreeing at most on the year (or, at
+                                 // one home, similar or missing given names and disagreeing
+                                 // birth dates)
   kGuardNamesake = 1u << 4,      // same given and family name, birth dates agreeing at
                                  // most on the year, every address and phone present on both
                                  // disagreeing (no SSN agreeing; an e-mail does not count)
@@ -126,7 +127,8 @@ class Model {
 // clusters before merging them, and is measured without these). For two records with the same
 // family name at one address or phone and no agreeing SSN or e-mail: given names not alike with
 // the birth date missing on either side, or different sexes with given names that are similar
-// but not equal and not one a nickname of the other (PATRICK / PATRICIA). Returns
+// but not equal and not one a nickname of the other (PATRICK / PATRICIA), or missing on one
+// side. Returns
 // kGuardHousehold for such a pair, 0 otherwise. `c` is Compare(a, b).
 uint32_t OnlineGuards(const NormalizedRecord& a, const NormalizedRecord& b, const Comparison& c);
 
