@@ -26,9 +26,11 @@ absl::StatusOr<Config> Config::Load(std::span<const ConfigKey> keys, int argc,
     size_t eq = entry.find('=');
     if (eq != std::string_view::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
   }
+  std::set<std::string, std::less<>> switches;
   for (const ConfigKey& key : keys) {
     auto it = env.find(EnvName(key.name));
     config.values_[key.name] = it != env.end() ? it->second : key.default_value;
+    if (key.is_switch) switches.insert(key.name);
   }
   for (int i = 1; i < argc; ++i) {
     std::string_view arg(argv[i]);
@@ -44,6 +46,9 @@ absl::StatusOr<Config> Config::Load(std::span<const ConfigKey> keys, int argc,
     if (size_t eq = arg.find('='); eq != std::string_view::npos) {
       name = std::string(arg.substr(0, eq));
       value = std::string(arg.substr(eq + 1));
+    } else if (switches.contains(arg)) {
+      name = std::string(arg);
+      value = "true";
     } else {
       name = std::string(arg);
       if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));

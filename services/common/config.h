@@ -4,8 +4,10 @@
 //
 // Each service declares the keys it understands (name, default, help). A key `pg-dsn` is set
 // by `--pg-dsn=VALUE` (or `--pg-dsn VALUE`) or by the environment variable `HIE_PG_DSN`; a flag
-// wins over the environment, which wins over the default. Unknown flags and malformed values are
-// errors (INVALID_ARGUMENT naming the key), so a typo never silently falls back to a default.
+// wins over the environment, which wins over the default. A key declared as a switch (a boolean,
+// default "false") is also set to "true" by its bare flag: `--migrate-only`. Unknown flags and
+// malformed values are errors (INVALID_ARGUMENT naming the key), so a typo never silently falls
+// back to a default.
 
 #include <cstdint>
 #include <map>
@@ -23,6 +25,7 @@ struct ConfigKey {
   std::string name;           // lower-case, dash-separated: "listen", "pg-dsn"
   std::string default_value;  // used when neither flag nor environment sets the key
   std::string help;
+  bool is_switch = false;  // `--name` alone means `--name=true` (never takes the next argument)
 };
 
 class Config {

@@ -56,6 +56,31 @@ TEST(ConfigTest, RejectsFlagWithoutValueAndPositionalArguments) {
   EXPECT_FALSE(LoadWith({"stray"}, {}).ok());
 }
 
+TEST(ConfigTest, ASwitchAloneMeansTrueAndNeverTakesTheNextArgument) {
+  const std::vector<ConfigKey> keys = {{"listen", "127.0.0.1:7001", "address"},
+                                       {"migrate-only", "false", "migrate and exit", true}};
+  auto load = [&](std::vector<const char*> args, std::vector<const char*> env) {
+    args.insert(args.begin(), "prog");
+    env.push_back(nullptr);
+    return Config::Load(keys, static_cast<int>(args.size()), args.data(), env.data());
+  };
+  absl::StatusOr<Config> bare = load({"--migrate-only", "--listen", "0.0.0.0:9"}, {});
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_TRUE(*bare->GetBool("migrate-only"));
+  EXPECT_EQ(bare->Get("listen"), "0.0.0.0:9");
+  absl::StatusOr<Config> last = load({"--migrate-only"}, {});
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_TRUE(*last->GetBool("migrate-only"));
+  absl::StatusOr<Config> off = load({"--migrate-only=false"}, {"HIE_MIGRATE_ONLY=true"});
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(*off->GetBool("migrate-only"));
+  absl::StatusOr<Config> env = load({}, {"HIE_MIGRATE_ONLY=true"});
+  ASSERT_TRUE(env.ok());
+  EXPECT_TRUE(*env->GetBool("migrate-only"));
+  // A switch followed by a positional word is still an error, not a value.
+  EXPECT_FALSE(load({"--migrate-only", "true"}, {}).ok());
+}
+
 TEST(ConfigTest, MalformedValuesAreErrorsNamingTheKey) {
   absl::StatusOr<Config> config =
       LoadWith({"--pool-size=four", "--timeout=soon", "--verbose=maybe"}, {});

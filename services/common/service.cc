@@ -28,11 +28,10 @@ absl::StatusOr<absl::Duration> PositiveDuration(const Config& config, const char
 }
 
 // PostgreSQL may still be starting (a deploy brings everything up at once): retried until the
-// deadline, then the schema migrated.
-absl::StatusOr<std::unique_ptr<pg::PgPool>> ConnectDatabase(const ServiceSpec& spec,
-                                                            const Config& config,
-                                                            absl::Time deadline) {
-  HIE_ASSIGN_OR_RETURN(size_t size, PositiveInt(config, "pg-pool-size", 256));
+// deadline, then the schema migrated; *applied is how many migrations this call applied.
+absl::StatusOr<std::unique_ptr<pg::PgPool>> ConnectAndMigrate(
+    const Config& config, size_t size, std::string_view schema,
+    std::span<const pg::Migration> migrations, absl::Time deadline, int* applied) {
   absl::StatusOr<std::unique_ptr<pg::PgPool>> pool;
   while (true) {
     pool = pg::PgPool::Create({.dsn = config.Get("pg-dsn"), .size = size});
@@ -40,8 +39,18 @@ absl::StatusOr<std::unique_ptr<pg::PgPool>> ConnectDatabase(const ServiceSpec& s
     absl::SleepFor(absl::Milliseconds(250));
   }
   if (!pool.ok()) return pool.status();
-  HIE_ASSIGN_OR_RETURN(int applied,
-                       pg::ApplyMigrations(**pool, spec.schema, spec.migrations, deadline));
+  HIE_ASSIGN_OR_RETURN(*applied, pg::ApplyMigrations(**pool, schema, migrations, deadline));
+  return pool;
+}
+
+absl::StatusOr<std::unique_ptr<pg::PgPool>> ConnectDatabase(const ServiceSpec& spec,
+                                                            const Config& config,
+                                                            absl::Time deadline) {
+  HIE_ASSIGN_OR_RETURN(size_t size, PositiveInt(config, "pg-pool-size", 256));
+  int applied = 0;
+  HIE_ASSIGN_OR_RETURN(
+      std::unique_ptr<pg::PgPool> pool,
+      ConnectAndMigrate(config, size, spec.schema, spec.migrations, deadline, &applied));
   if (applied > 0) Log(LogLevel::kInfo, "migrations_applied", {{"count", applied}});
   return pool;
 }
@@ -54,6 +63,25 @@ absl::StatusOr<std::unique_ptr<redis::RedisClient>> ConnectRedis(const Config& c
 }
 
 }  // namespace
+
+ConfigKey MigrateOnlyKey() {
+  return {"migrate-only", "false",
+          "apply the schema's migrations (waiting up to --startup-timeout for PostgreSQL), then "
+          "exit 0 without serving; non-zero if they cannot be applied",
+          /*is_switch=*/true};
+}
+
+absl::Status MigrateOnly(const Config& config, std::string_view schema,
+                         std::span<const pg::Migration> migrations, absl::Time deadline) {
+  int applied = 0;
+  HIE_ASSIGN_OR_RETURN(std::unique_ptr<pg::PgPool> pool,
+                       ConnectAndMigrate(config, 1, schema, migrations, deadline, &applied));
+  Log(LogLevel::kInfo, "migrated",
+      {{"schema", schema},
+       {"applied", applied},
+       {"latest_version", migrations.empty() ? 0 : migrations.back().version}});
+  return absl::OkStatus();
+}
 
 std::vector<ConfigKey> ServiceConfigKeys(const ServiceSpec& spec) {
   std::vector<ConfigKey> keys = {
@@ -71,6 +99,7 @@ std::vector<ConfigKey> ServiceConfigKeys(const ServiceSpec& spec) {
                     "PostgreSQL DSN"});
     keys.push_back({"pg-pool-size", "8", "PostgreSQL connections"});
     keys.push_back({"startup-timeout", "30s", "how long to wait for PostgreSQL at start"});
+    keys.push_back(MigrateOnlyKey());
   }
   if (spec.uses_redis) {
     keys.push_back({"redis", "",
@@ -101,6 +130,11 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartServiceRuntime(const Servic
   if (!spec.schema.empty()) {
     HIE_ASSIGN_OR_RETURN(absl::Duration startup_timeout, PositiveDuration(c, "startup-timeout"));
     rt->startup_deadline_ += startup_timeout;
+    HIE_ASSIGN_OR_RETURN(bool migrate_only, c.GetBool("migrate-only"));
+    if (migrate_only) {
+      HIE_RETURN_IF_ERROR(MigrateOnly(c, spec.schema, spec.migrations, rt->startup_deadline_));
+      return nullptr;
+    }
     HIE_ASSIGN_OR_RETURN(rt->pool_, ConnectDatabase(spec, c, rt->startup_deadline_));
   }
   if (spec.uses_redis) {
@@ -152,7 +186,7 @@ int RunService(const ServiceSpec& spec, int argc, const char* const* argv,
   absl::StatusOr<std::unique_ptr<ServiceRuntime>> rt =
       StartServiceRuntime(spec, argc, argv, envp);
   absl::Status status = rt.status();
-  if (status.ok() && *rt == nullptr) return 0;  // --help
+  if (status.ok() && *rt == nullptr) return 0;  // --help, or --migrate-only done
   if (status.ok()) status = wire(**rt);
   if (status.ok()) return 0;
   Log(LogLevel::kError, "startup_failed",

@@ -22,7 +22,9 @@
 //     defaults; Config), `--help` prints them all and exits 0;
 //  2. PostgreSQL (when the spec has a schema): connects, retrying every 250 ms until
 //     --startup-timeout (a deploy starts everything at once), then applies the schema's
-//     migrations under their advisory lock;
+//     migrations under their advisory lock; with --migrate-only the process stops here and
+//     exits 0 (no Redis, no listener, `wire` never called): the pre-install/pre-upgrade Job of
+//     helm/ and upgrade scripts use it, and running it again finds nothing to do;
 //  3. Redis (when the spec uses it and --redis is set): a client; Redis is only ever a cache;
 //  4. calls `wire`, which builds the service on rt.pool() / rt.redis() and ends with
 //     rt.ServeUntilTerminated(): health SERVING, the periodic tasks start; on SIGTERM or SIGINT
@@ -31,13 +33,14 @@
 // Any error before serving is logged as `startup_failed` (code and message, no PHI) and exits 1.
 //
 // Common keys: listen, metrics-listen, tls-ca, tls-cert, tls-key (var/certs/<name>.pem|key),
-// workers, max-queued, drain-timeout; with a schema: pg-dsn, pg-pool-size, startup-timeout;
-// with Redis: redis (HOST:PORT, empty disables).
+// workers, max-queued, drain-timeout; with a schema: pg-dsn, pg-pool-size, startup-timeout,
+// migrate-only (a switch, MigrateOnlyKey); with Redis: redis (HOST:PORT, empty disables).
 
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -107,11 +110,26 @@ class ServiceRuntime {
 // The configuration keys of `spec`: the common ones with the spec's defaults, then its own.
 std::vector<ConfigKey> ServiceConfigKeys(const ServiceSpec& spec);
 
-// Steps 1-3 above; a null runtime (and OK) when --help was given and the usage printed.
+// The `migrate-only` switch (bare `--migrate-only`, or HIE_MIGRATE_ONLY=true): declared by
+// ServiceConfigKeys for a spec with a schema, and by a service whose database is optional (the
+// gateway), which then handles it itself with MigrateOnly below.
+ConfigKey MigrateOnlyKey();
+
+// Connects to --pg-dsn (retried until `deadline`, as step 2) with one connection, applies
+// `migrations` to `schema` and logs `migrated` with how many this call applied. What
+// --migrate-only does; the error (UNAVAILABLE, FAILED_PRECONDITION for an edited migration...)
+// otherwise.
+[[nodiscard]] absl::Status MigrateOnly(const Config& config, std::string_view schema,
+                                       std::span<const pg::Migration> migrations,
+                                       absl::Time deadline);
+
+// Steps 1-3 above; a null runtime (and OK) when --help was given and the usage printed, or when
+// --migrate-only was given and the schema migrated.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartServiceRuntime(
     const ServiceSpec& spec, int argc, const char* const* argv, const char* const* envp);
 
-// The whole skeleton: StartServiceRuntime, then `wire`. Returns the process exit code.
+// The whole skeleton: StartServiceRuntime, then `wire`. Returns the process exit code: 0 after
+// --help, after --migrate-only, or once `wire` returned OK; 1 after an error (logged).
 int RunService(const ServiceSpec& spec, int argc, const char* const* argv,
                const char* const* envp,
                const std::function<absl::Status(ServiceRuntime&)>& wire);

@@ -1,11 +1,10 @@
 // The service skeleton (service.h) against a real PostgreSQL: configuration, start-up retry,
 // migrations, the gRPC server's health through serving and draining, periodic tasks, drain hooks.
 
-#include "services/common/service.h"
-
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <pqxx/nontransaction>
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/common/logging.h"
+#include "services/common/service.h"
 #include "services/common/tls.h"
 #include "tests/support/test_env.h"
 
@@ -116,6 +116,38 @@ TEST_F(ServiceTest, StartsMigratedServesAndDrainsInOrder) {
   EXPECT_GE(ticks.load(), 3) << "periodic task ran while serving";
   EXPECT_EQ(order, (std::vector<std::string>{"last added", "first added"}));
   EXPECT_EQ(Health(port), HealthCheckResponse::UNKNOWN) << "the port is closed after the drain";
+}
+
+TEST_F(ServiceTest, MigrateOnlyMigratesAndReturnsNoRuntimeTwice) {
+  const ServiceSpec spec = Spec();
+  for (int run = 1; run <= 2; ++run) {
+    logged_.clear();
+    auto rt = Start(spec, {"--migrate-only"});
+    ASSERT_TRUE(rt.ok()) << "run " << run << ": " << rt.status();
+    EXPECT_EQ(*rt, nullptr) << "run " << run << ": nothing to serve";
+    const std::string applied = run == 1 ? "\"applied\":1" : "\"applied\":0";
+    EXPECT_TRUE(std::any_of(logged_.begin(), logged_.end(),
+                            [&](const std::string& line) {
+                              return line.find("\"migrated\"") != std::string::npos &&
+                                     line.find(applied) != std::string::npos;
+                            }))
+        << "run " << run << " logs what it applied";
+  }
+  auto pool = pg::PgPool::Create({.dsn = db_->dsn(), .size = 1});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  absl::Status table = (*pool)->Run(absl::Now() + absl::Seconds(5), [](pqxx::connection& c) {
+    pqxx::nontransaction(c).exec("SELECT count(*) FROM demo.thing");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(table.ok()) << "migrated: " << table;
+}
+
+TEST_F(ServiceTest, MigrateOnlyFailsWhenTheDatabaseStaysUnreachable) {
+  auto rt =
+      Start(Spec(), {absl::StrCat("--pg-dsn=host=127.0.0.1 port=", hie::testing::FreeTcpPort(),
+                                  " user=postgres dbname=postgres"),
+                     "--startup-timeout=1s", "--migrate-only"});
+  EXPECT_EQ(rt.status().code(), absl::StatusCode::kUnavailable) << rt.status();
 }
 
 TEST_F(ServiceTest, AnUnreachableDatabaseIsRetriedUntilTheStartupTimeout) {

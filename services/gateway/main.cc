@@ -9,7 +9,8 @@
 // (store/member_directory_keeper.h); without it the file is the directory, read-only. Then
 // channels to identity, the locator, consent, audit and the registry with the gateway's client
 // certificate; the member endpoints' channels and circuit breakers; the mTLS gRPC server. The
-// database is optional, so the skeleton's own schema handling (which requires one) is not used.
+// database is optional, so the skeleton's own schema handling (which requires one) is not used;
+// --migrate-only (with --pg-dsn) migrates the gateway schema and exits, as the other services.
 // On SIGTERM in-flight queries get --drain-timeout to finish.
 
 #include <unistd.h>
@@ -47,6 +48,7 @@ const hie::ServiceSpec& Spec() {
            "--members file only, read-only"},
           {"pg-pool-size", "4", "PostgreSQL connections (with --pg-dsn)"},
           {"startup-timeout", "30s", "how long to wait for PostgreSQL at start"},
+          hie::MigrateOnlyKey(),
           {"directory-refresh", "2s", "how often the member directory is re-read (with --pg-dsn)"},
           {"identity", "127.0.0.1:7001", "identity service address"},
           {"locator", "127.0.0.1:7002", "record locator address"},
@@ -165,9 +167,24 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
   return rt.ServeUntilTerminated();
 }
 
+// --migrate-only: the gateway's schema migrated, then exit; only with a database (--pg-dsn).
+// Otherwise Serve.
+absl::Status MigrateOrServe(hie::ServiceRuntime& rt) {
+  const hie::Config& config = rt.config();
+  HIE_ASSIGN_OR_RETURN(bool migrate_only, config.GetBool("migrate-only"));
+  if (!migrate_only) return Serve(rt);
+  if (config.Get("pg-dsn").empty()) {
+    return absl::FailedPreconditionError(
+        "--migrate-only needs --pg-dsn: without a database the gateway has no schema");
+  }
+  HIE_ASSIGN_OR_RETURN(absl::Duration timeout, config.GetDuration("startup-timeout"));
+  return hie::MigrateOnly(config, hie::gateway::kSchema, hie::gateway::Migrations(),
+                          absl::Now() + timeout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   hie::BlockTerminationSignals();
-  return hie::RunService(Spec(), argc, argv, environ, Serve);
+  return hie::RunService(Spec(), argc, argv, environ, MigrateOrServe);
 }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "hie/mpi/model_params_file.h"
 #include "services/common/config.h"
+#include "services/common/install_paths.h"
 #include "services/common/logging.h"
 #include "services/common/pg/migrations.h"
 #include "services/common/pg/pool.h"
@@ -43,7 +44,9 @@ const hie::ServiceSpec& Spec() {
       .migrations = hie::identity::Migrations(),
       .uses_redis = true,
       .keys = {
-          {"nicknames", "", "nickname table CSV (default: the one shipped with mpi/)"},
+          {"nicknames", "",
+           "nickname table CSV; empty: share/hie/nicknames.csv of the installation this binary "
+           "belongs to (cmake --install), else mpi/data/nicknames.csv of the source tree"},
           {"model-params", "",
            "matching model parameters trained offline (hie-mpi train); empty: the engine's "
            "untrained defaults"},
@@ -95,8 +98,11 @@ absl::StatusOr<IdentitySettings> ReadSettings(const hie::Config& config) {
     return absl::InvalidArgumentError("--resolve-cache-ttl must be positive");
   }
   std::string nickname_path = config.Get("nicknames");
+  if (nickname_path.empty()) nickname_path = hie::InstalledDataFile("nicknames.csv");
   if (nickname_path.empty()) nickname_path = hie::mpi::DefaultNicknamePath();
   HIE_ASSIGN_OR_RETURN(s.nicknames, hie::mpi::NicknameTable::LoadFile(nickname_path));
+  hie::Log(hie::LogLevel::kInfo, "nicknames_loaded",
+           {{"path", nickname_path}, {"names", static_cast<uint64_t>(s.nicknames.size())}});
   HIE_ASSIGN_OR_RETURN(s.survivorship,
                        hie::identity::ParseSurvivorshipPolicy(config.Get("survivorship"),
                                                               config.Get("source-trust")));

@@ -30,9 +30,10 @@ migrations.mode=job) it runs `helm lint --strict` and `helm template`, then chec
 With --systemd, the units too: each runs a binary given with --bin, its EnvironmentFile has an
 example in env/ that lists every HIE_* variable of that binary and no other (values that are set
 checked like flags), and hie.target wants every unit of the hub.
-A flag the binaries do not have yet is reported as pending, not as a failure, only for
-migrations.mode=job's --migrate-only. --self-test then breaks copies of the chart and of the
-units (BREAKS below) and fails unless every break is reported. Exit status: 0 all checks passed,
+A container of a Job (migrations.mode=job) must run its binary with --migrate-only (apply the
+schema's migrations and exit), and no Deployment's may (it would exit at once and be restarted
+for ever). --self-test then breaks copies of the chart and of the units (BREAKS below, some with
+values of their own) and fails unless every break is reported. Exit status: 0 all checks passed,
 1 a check failed, 2 usage or tool error. Uses the standard library only: YAML is read through
 helm itself (fromYaml: sigs.k8s.io/yaml, as kubectl reads it), so no YAML module is needed.
 """
@@ -45,14 +46,13 @@ CASES = [  # name, values files in the chart, overrides (a values file written a
                                         "certManager": {"enabled": True}}),
     ("migrations job", [], {"migrations": {"mode": "job"}}),
 ]
-PENDING_FLAGS = {"migrate-only"}  # flags the chart may use before the binaries have them
 EXTERNAL_PORTS = {("gateway", "grpc"), ("identity", "mllp")}  # (component, port name)
 COMPONENT = "app.kubernetes.io/component"
 
 
 class Checker:
     def __init__(self, helm, bins):
-        self.helm, self.bins, self.errors, self.pending, self.help = helm, bins, [], set(), {}
+        self.helm, self.bins, self.errors, self.help = helm, bins, [], {}
 
     # --- tools -----------------------------------------------------------------------------
     def run(self, argv, what):
@@ -166,16 +166,17 @@ class Checker:
                 self.check_path(where, f"env {e['name']}", e["value"], c, pod)
         for k, v in parse_args((c.get("args") or []), where, self):
             if k not in flags:
-                if k in PENDING_FLAGS and o["kind"] == "Job":
-                    self.pending.add(f"{binary} --{k} (used by {o['kind']}/"
-                                     f"{o['metadata']['name']}; not in {binary} --help yet)")
-                else:
-                    self.fail(where, f"args: --{k} is not a flag of {binary} ({binary} --help)")
+                self.fail(where, f"args: --{k} is not a flag of {binary} ({binary} --help)")
                 continue
             self.check_value(where, f"args --{k}", binary, k, v, flags)
             config[k] = v
             if v.startswith("/"):
                 self.check_path(where, f"args --{k}", v, c, pod)
+        migrate_only = config.get("migrate-only", "false").lower() in ("true", "1", "yes")
+        if (o["kind"] == "Job") != migrate_only:
+            self.fail(where, f"{binary} in a {o['kind']} " + (
+                "must run --migrate-only (without it the Job would serve and never complete)"
+                if o["kind"] == "Job" else "runs --migrate-only: it would exit at once"))
         listens = {}
         for k, v in config.items():
             if is_listen(k) and v and o["kind"] != "Job":
@@ -318,6 +319,9 @@ class Checker:
                     self.fail(f"[systemd] {example}:{n}", f"{m[2]} is not a variable of {binary}")
                     continue
                 listed.add(m[2])
+                if not m[1] and m[2] == "HIE_MIGRATE_ONLY":
+                    self.fail(f"[systemd] {example}:{n}", "sets HIE_MIGRATE_ONLY: the service "
+                                                          "would migrate and exit at every start")
                 if not m[1]:
                     self.check_value(f"[systemd] {example}:{n}", m[2], binary, by_env[m[2]],
                                      m[3].strip('"'), flags)
@@ -597,15 +601,23 @@ BREAKS = [
      "do not admit gateway on port 7002"),
     ("chart/templates/networkpolicies.yaml", "- ports: [{port: mllp}]", "- ports: [{port: grpc}]",
      "outside the namespace to identity port grpc"),
+    ("chart/templates/migrations.yaml", "args: [--migrate-only]", "args: []",
+     "must run --migrate-only", {"migrations": {"mode": "job"}}),
+    ("chart/templates/migrations.yaml", "args: [--migrate-only]", "args: [--migrate-onyl]",
+     "--migrate-onyl is not a flag of hie-", {"migrations": {"mode": "job"}}),
+    ("chart/templates/_helpers.tpl", "- name: HIE_PG_DSN", "- {name: HIE_MIGRATE_ONLY, "
+     "value: \"true\"}\n- name: HIE_PG_DSN", "runs --migrate-only: it would exit"),
     ("systemd/env/identity.env", "HIE_HL7_LISTEN=", "HIE_HL7_LISTN=",
      "HIE_HL7_LISTN is not a variable of hie-identity"),
     ("systemd/env/consent.env", "HIE_PG_DSN=", "HIE_PG_DSN_=", "does not list HIE_PG_DSN"),
+    ("systemd/env/registry.env", "#HIE_MIGRATE_ONLY=false", "HIE_MIGRATE_ONLY=false",
+     "sets HIE_MIGRATE_ONLY"),
 ]
 
 
 def self_test(checker, chart, systemd):
     missed = []
-    for path, old, new, expected in BREAKS:
+    for path, old, new, expected, *values in BREAKS:
         if path.startswith("systemd/") and not systemd:
             continue
         with tempfile.TemporaryDirectory() as d:
@@ -623,7 +635,7 @@ def self_test(checker, chart, systemd):
                 if path.startswith("systemd/"):
                     checker.check_systemd(os.path.join(d, "systemd"))
                 else:
-                    checker.check_case(copy, "self-test", [], {})
+                    checker.check_case(copy, "self-test", [], values[0] if values else {})
             except ToolError as e:
                 checker.errors.append(str(e))
             found = any(expected in e for e in checker.errors)
@@ -657,8 +669,6 @@ def main():
         if a.systemd:
             checker.check_systemd(a.systemd)
             print(f"[systemd] units and env examples of {a.systemd} checked")
-        for p in sorted(checker.pending):
-            print(f"pending: {p}")
         if checker.errors:
             print(f"FAILED: {len(checker.errors)} problem(s):", *checker.errors, sep="\n  ")
             return 1
