@@ -18,8 +18,18 @@ namespace hie::mpi {
 // Compare(a, b) with the stricter OnlineGuards added: how MatchIndex compares two records.
 Comparison CompareOnline(const NormalizedRecord& a, const NormalizedRecord& b);
 
+// The online default: a record is linked once, on its own, without the batch linker's whole-
+// cluster checks, so an automatic link needs one bit more than in batch (posterior log2 odds >= 5,
+// P ~ 0.97, instead of 4). Measured through identity on both generated populations
+// (docs/benchmarks.md, issue 15): the diverse population's wrong links cluster at 4-5 bits.
+inline Thresholds OnlineThresholds() {
+  Thresholds t;
+  t.auto_link = 5.0;
+  return t;
+}
+
 struct MatchIndexOptions {
-  Thresholds thresholds;
+  Thresholds thresholds = OnlineThresholds();
   // Blocks (records sharing one key) larger than this are not scanned by Match: such keys
   // (a very common name and birth year) say little, and the other keys still apply.
   int max_block_size = 256;
