@@ -144,14 +144,7 @@ done
 demo="$dir/demo"
 rm -rf "$demo"
 "$mpi" generate --persons 300 --seed 2026 --out "$demo" >/dev/null
-read -r q_person q_local < <(awk -F, 'NR == FNR { if (FNR > 1) person[$1] = $2; next }
-  FNR > 1 { p = person[$1]; if (!((p, $2) in seen)) { seen[p, $2] = 1; n[p]++ }
-            if ($2 == "clinic-a" && !(p in id)) id[p] = $3 }
-  END { for (p in id) if (n[p] > best || (n[p] == best && id[p] < pick)) {
-          best = n[p]; pick = id[p]; who = p }
-        print who, pick }' "$demo/truth.csv" "$demo/records.csv")
-sources="$(awk -F, -v who="$q_person" 'NR == FNR { if ($2 == who) mine[$1] = 1; next }
-  ($1 in mine) { printf "%s%s:%s", sep, $2, $3; sep = "," }' "$demo/truth.csv" "$demo/records.csv")"
+read -r q_person q_local sources < <(demo_query_patient "$demo")
 others="$(tr ',' '\n' <<<"$sources" | cut -d: -f1 | grep -v '^clinic-a$' | sort -u | tr '\n' ' ')"
 records="$(tr ',' '\n' <<<"$sources" | wc -l)"
 locator="localhost:$(port_of locator)"

@@ -28,3 +28,19 @@ start_bench_pg() {
     ('fsync','synchronous_commit','shared_buffers','max_wal_size') ORDER BY name" >&2
   echo "$dsn"
 }
+
+# The demo query of a generated population (DIR holds `hie-mpi generate`'s truth.csv and
+# records.csv): clinic-a's patient whose person has records at the most clinics (ties: the
+# smallest local id). Prints "PERSON LOCAL_ID SOURCES", SOURCES being every record of that
+# person as org:local_id,org:local_id,...
+demo_query_patient() {
+  local dir="$1" person local
+  read -r person local < <(awk -F, 'NR == FNR { if (FNR > 1) person[$1] = $2; next }
+    FNR > 1 { p = person[$1]; if (!((p, $2) in seen)) { seen[p, $2] = 1; n[p]++ }
+              if ($2 == "clinic-a" && !(p in id)) id[p] = $3 }
+    END { for (p in id) if (n[p] > best || (n[p] == best && id[p] < pick)) {
+            best = n[p]; pick = id[p]; who = p }
+          print who, pick }' "$dir/truth.csv" "$dir/records.csv")
+  echo "$person $local $(awk -F, -v who="$person" 'NR == FNR { if ($2 == who) mine[$1] = 1; next }
+    ($1 in mine) { printf "%s%s:%s", sep, $2, $3; sep = "," }' "$dir/truth.csv" "$dir/records.csv")"
+}

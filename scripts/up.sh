@@ -190,14 +190,7 @@ for org in "${orgs[@]}"; do
 done
 
 # The person of clinic-a's patients with records at the most clinics (the population's truth).
-read -r q_person q_local < <(awk -F, 'NR == FNR { if (FNR > 1) person[$1] = $2; next }
-  FNR > 1 { p = person[$1]; if (!((p, $2) in seen)) { seen[p, $2] = 1; n[p]++ }
-            if ($2 == "clinic-a" && !(p in id)) id[p] = $3 }
-  END { for (p in id) if (n[p] > best || (n[p] == best && id[p] < pick)) {
-          best = n[p]; pick = id[p]; who = p }
-        print who, pick }' "$demo/truth.csv" "$demo/records.csv")
-sources="$(awk -F, -v who="$q_person" 'NR == FNR { if ($2 == who) mine[$1] = 1; next }
-  ($1 in mine) { printf "%s%s:%s", sep, $2, $3; sep = "," }' "$demo/truth.csv" "$demo/records.csv")"
+read -r q_person q_local sources < <(demo_query_patient "$demo")
 records="$(tr ',' '\n' <<<"$sources" | wc -l)"
 for _ in $(seq 1 100); do  # the locator follows the registry's feed
   [ "$("$hiectl" locate "${tls[@]}" --source="$sources" --json | grep -o '"document_count"' \
