@@ -8,11 +8,12 @@
 # helm/hie-hub's image.tag defaults to). Environment: HIE_BUILD_DIR (build), HIE_VAR (var),
 # HIE_IMAGE_TAG (overrides the version).
 #
-# Steps: podman, runc and debootstrap from apt when missing; the base image localhost/debian:12
-# from `debootstrap --variant=minbase bookworm` against the first apt mirror, cached as
-# $HIE_VAR/images/debian-12.tar (about a minute the first time) and imported when podman lacks
-# it; `cmake --install --strip` of the build into a staging context; the runtime packages from
-# ldd of the staged binaries (dpkg -S); then one `podman build` per program. Podman runs with
+# Steps: podman, runc and debootstrap from apt when missing (scripts/install-deps.sh); the base
+# image localhost/debian:12 from `debootstrap --variant=minbase bookworm` against the first apt
+# mirror, cached as $HIE_VAR/images/debian-12.tar (about a minute the first time) and imported
+# when podman lacks it; `cmake --install --strip` of the build into a staging context; the
+# runtime packages from ldd of the staged binaries (dpkg -S); then one `podman build` per program
+# (host network: no NAT rules needed for apt-get inside the build). Podman runs with
 # CONTAINERS_CONF=deploy/containers.conf (runc, permitted ulimits); /etc is not touched.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -23,16 +24,6 @@ programs=("$@")
 tag="${HIE_IMAGE_TAG:-$(sed -n 's/^project(hie_hub VERSION \([0-9.]*\).*/\1/p' \
                         "$HIE_ROOT/CMakeLists.txt")}"
 [ -n "$tag" ] || die "no project version in CMakeLists.txt (set HIE_IMAGE_TAG)"
-
-ensure_tools() {
-  local missing=()
-  for t in podman runc debootstrap; do command -v "$t" >/dev/null || missing+=("$t"); done
-  [ ${#missing[@]} -eq 0 ] && return
-  log "images: installing ${missing[*]}"
-  as_root apt-get update -q
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends \
-    podman runc debootstrap
-}
 
 # Leaves out of the base what a runtime image never reads (downloaded packages, package lists,
 # manuals, translations, documentation but each package's copyright file), and tells dpkg to
@@ -77,7 +68,7 @@ runtime_packages() {
     | cut -d: -f1 | sort -u | grep -vx 'libc6' | tr '\n' ' '
 }
 
-ensure_tools
+"$HIE_ROOT/scripts/install-deps.sh"  # podman, runc, debootstrap when missing
 mkdir -p "$HIE_VAR/images"
 ensure_base
 context="$(mktemp -d "$HIE_VAR/images/context.XXXXXX")"
@@ -91,7 +82,7 @@ packages="$(runtime_packages "$context/stage")"
 log "images: runtime packages: $packages"
 for p in "${programs[@]}"; do
   log "images: localhost/$p:$tag"
-  podman build -q -f "$HIE_ROOT/deploy/Containerfile" --build-arg PROGRAM="$p" \
+  podman build -q --network=host -f "$HIE_ROOT/deploy/Containerfile" --build-arg PROGRAM="$p" \
     --build-arg RUNTIME_PACKAGES="$packages" -t "localhost/$p:$tag" "$context" >/dev/null
 done
 podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' \

@@ -17,6 +17,10 @@ PACKAGES=(
   # Node.js for the grpc-js client of e2e_gateway_test (its packages: scripts/node-deps.sh)
   nodejs
   postgresql redis-server
+  # deploy tests (tests/deploy): YAML for scripts/kube_play.py; Podman (runc: crun fails on these
+  # machines' hybrid cgroups), its network stack and pause-image init, debootstrap for the base
+  # image (scripts/images.sh, scripts/kube-play.sh)
+  python3-yaml podman runc netavark aardvark-dns catatonit iptables debootstrap
 )
 
 missing=()
