@@ -2,7 +2,8 @@
 # The hub's whole test suite, from a fresh machine: installs the Debian dependencies, builds,
 # starts a throwaway PostgreSQL and Redis on loopback under var/test, runs every test (unit,
 # integration, end-to-end, deploy: the Helm chart against the binaries, the images under `podman
-# play kube`) with ctest, then two extra passes, and stops the servers. Safe to run twice; exits non-zero when anything fails.
+# play kube`) with ctest, then two extra passes, and stops the servers. Safe to run twice; exits
+# non-zero when anything fails.
 #
 #   scripts/test.sh                     # everything (what CI runs)
 #   scripts/test.sh -L unit             # extra arguments go to ctest; the extra passes are skipped
