@@ -105,4 +105,53 @@ TEST(WriteBehindTxnTest, HeldWritesReachTheStoreAtFlushWithRealEventIds) {
 }
 
 }  // namespace
+// A person's links are answered from the store and what is held, without writing what is held
+// (a registration's person check reads them between the batch's registrations).
+TEST(WriteBehindTxnTest, LinksOfOverlaysHeldLinksWithoutWriting) {
+  InMemoryIdentityStore store;
+  auto source = [](const std::string& local_id) {
+    SourceId id;
+    id.set_org("clinic-a");
+    id.set_local_id(local_id);
+    return id;
+  };
+  auto link_of = [](const SourceId& id, const std::string& person_id) {
+    v1::Link link;
+    *link.mutable_source_id() = id;
+    link.set_person_id(person_id);
+    return link;
+  };
+  // Stored: records 2 and 3 of P1.
+  ASSERT_TRUE(store
+                  .Transact(absl::InfiniteFuture(), {},
+                            [&](IdentityTxn& txn) {
+                              HIE_RETURN_IF_ERROR(txn.PutLink(link_of(source("2"), "P1")));
+                              return txn.PutLink(link_of(source("3"), "P1"));
+                            })
+                  .ok());
+  absl::Status status = store.Transact(absl::InfiniteFuture(), {}, [&](IdentityTxn& txn) {
+    WriteBehindTxn held(txn, WriteBehindTxn::EventWrites::kHeld);
+    HIE_RETURN_IF_ERROR(held.PutLink(link_of(source("1"), "P1")));  // joins P1
+    HIE_RETURN_IF_ERROR(held.PutLink(link_of(source("3"), "P2")));  // leaves P1 for P2
+    auto ids = [](const absl::StatusOr<std::vector<v1::Link>>& links) {
+      std::vector<std::string> out;
+      for (const v1::Link& l : *links) out.push_back(l.source_id().local_id());
+      return out;
+    };
+    EXPECT_EQ(ids(held.LinksOf("P1")), (std::vector<std::string>{"1", "2"}));
+    EXPECT_EQ(ids(held.LinksOf("P2")), (std::vector<std::string>{"3"}));
+    auto both = held.LinksOfPersons({"P2", "P1"});
+    EXPECT_EQ(ids((*both)[0]), (std::vector<std::string>{"3"}));
+    EXPECT_EQ(ids((*both)[1]), (std::vector<std::string>{"1", "2"}));
+    EXPECT_FALSE(txn.GetLink(source("1"))->has_value()) << "nothing written by the reads";
+    EXPECT_EQ((*txn.GetLink(source("3")))->person_id(), "P1");
+
+    HIE_RETURN_IF_ERROR(held.Flush());
+    EXPECT_EQ(ids(txn.LinksOf("P1")), (std::vector<std::string>{"1", "2"}));
+    EXPECT_EQ(ids(txn.LinksOf("P2")), (std::vector<std::string>{"3"}));
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(status.ok()) << status;
+}
+
 }  // namespace hie::identity

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -194,14 +196,20 @@ class WriteBehindTxn : public ForwardingTxn {
     links_.insert_or_assign(RecordKey(link.source_id()), link);
     return absl::OkStatus();
   }
+  // LinksOf and LinksOfPersons write nothing: the store's links with the held ones in place of
+  // the stored links of the same records (a held link moves its record in or out), ordered by
+  // (org, local_id). Held links keep their provisional event ids until Flush.
   absl::StatusOr<std::vector<v1::Link>> LinksOf(const std::string& person_id) override {
-    HIE_RETURN_IF_ERROR(Flush());
-    return t_.LinksOf(person_id);
+    HIE_ASSIGN_OR_RETURN(std::vector<v1::Link> stored, t_.LinksOf(person_id));
+    return WithHeldLinks(person_id, std::move(stored));
   }
   absl::StatusOr<std::vector<std::vector<v1::Link>>> LinksOfPersons(
       const std::vector<std::string>& person_ids) override {
-    HIE_RETURN_IF_ERROR(Flush());
-    return t_.LinksOfPersons(person_ids);
+    HIE_ASSIGN_OR_RETURN(std::vector<std::vector<v1::Link>> stored, t_.LinksOfPersons(person_ids));
+    for (size_t i = 0; i < stored.size() && i < person_ids.size(); ++i) {
+      stored[i] = WithHeldLinks(person_ids[i], std::move(stored[i]));
+    }
+    return stored;
   }
   absl::StatusOr<std::vector<LinkedRecord>> LinkedRecordsOf(const std::string& person_id) override {
     HIE_RETURN_IF_ERROR(Flush());
@@ -317,6 +325,23 @@ class WriteBehindTxn : public ForwardingTxn {
   }
 
  private:
+  std::vector<v1::Link> WithHeldLinks(const std::string& person_id,
+                                      std::vector<v1::Link> stored) const {
+    if (links_.empty()) return stored;
+    std::vector<v1::Link> out;
+    for (v1::Link& link : stored) {
+      if (links_.count(RecordKey(link.source_id())) == 0) out.push_back(std::move(link));
+    }
+    for (const auto& [key, link] : links_) {
+      if (link.person_id() == person_id) out.push_back(link);
+    }
+    std::sort(out.begin(), out.end(), [](const v1::Link& a, const v1::Link& b) {
+      return std::tie(a.source_id().org(), a.source_id().local_id()) <
+             std::tie(b.source_id().org(), b.source_id().local_id());
+    });
+    return out;
+  }
+
   static constexpr char kPendingEvent[] = "pending-event-";
 
   const bool hold_events_;
