@@ -19,6 +19,7 @@
 #include "services/audit/store/checkpoint_directory.h"
 #include "services/audit/store/migrations.h"
 #include "services/audit/store/pg_audit_store.h"
+#include "services/common/channel.h"
 #include "services/common/logging.h"
 #include "services/common/service.h"
 #include "services/common/status_macros.h"
@@ -92,7 +93,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> IdentityChannel(const hie::Config
   HIE_ASSIGN_OR_RETURN(
       auto creds, hie::MakeTlsChannelCredentials(
                       {config.Get("tls-ca"), config.Get("client-cert"), config.Get("client-key")}));
-  return grpc::CreateChannel(config.Get("identity"), creds);
+  return hie::ServiceChannel(config.Get("identity"), creds);
 }
 
 // Drops whole months older than the retention, only behind the newest signed checkpoint.

@@ -5,7 +5,9 @@
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <algorithm>
 #include <csignal>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -112,6 +114,13 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, *credentials, &server->port_);
+  if (options.max_connection_age > absl::ZeroDuration()) {
+    // gRPC adds +-10% jitter; the grace after the age is unlimited by default.
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(options.max_connection_age),
+                                           std::numeric_limits<int>::max())));
+  }
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<ObservingInterceptorFactory>(server->metrics_.get()));

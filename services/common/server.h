@@ -36,6 +36,9 @@ struct GrpcServerOptions {
   std::string metrics_address; // "127.0.0.1:9464", or empty for no metrics endpoint
   // Certificate roles (OU) that may use server reflection.
   std::set<std::string> reflection_roles = {"service", "operator", "auditor"};
+  // Each client connection is closed (GOAWAY) after about this age, zero for never; calls and
+  // streams in flight finish first. Lets round_robin callers (channel.h) find new pods.
+  absl::Duration max_connection_age = absl::ZeroDuration();
 };
 
 class GrpcServer {

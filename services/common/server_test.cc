@@ -8,9 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "services/common/channel.h"
 #include "tests/support/test_env.h"
 
 namespace hie {
@@ -178,6 +181,52 @@ TEST(GrpcServerStartTest, MissingCertificateFileIsAClearError) {
       GrpcServer::Start({.service_name = "x", .listen_address = "127.0.0.1:0", .tls = files}, {});
   ASSERT_FALSE(server.ok());
   EXPECT_NE(server.status().message().find("/nonexistent/identity.key"), std::string_view::npos);
+}
+
+// ServiceChannel (channel.h) sends calls to every address its target resolves to, as a headless
+// Service's pods; gRPC's default channel keeps them on one. Two servers, told apart by their
+// health (one SERVING, one not), behind one target of two addresses.
+TEST(ServiceChannelTest, SpreadsCallsOverEveryAddressOfItsTarget) {
+  std::vector<std::unique_ptr<GrpcServer>> servers;
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+        GrpcServer::Start({.service_name = "test",
+                           .listen_address = "127.0.0.1:0",
+                           .tls = hie::testing::TestCertFiles("identity"),
+                           .max_connection_age = absl::Minutes(5)},
+                          {});
+    ASSERT_TRUE(server.ok()) << server.status();
+    servers.push_back(*std::move(server));
+  }
+  servers[0]->SetServing(true);
+  const std::string target =
+      absl::StrCat("ipv4:127.0.0.1:", servers[0]->port(), ",127.0.0.1:", servers[1]->port());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+      MakeTlsChannelCredentials(hie::testing::TestCertFiles("operator"));
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");  // the servers' certificate name
+  // Calls answered SERVING (first server) out of `calls`, once every address is connected.
+  auto serving_answers = [](const std::shared_ptr<grpc::Channel>& channel, int calls) {
+    auto stub = Health::NewStub(channel);
+    int serving = 0;
+    for (int i = 0; i < calls + 10; ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      context.set_wait_for_ready(true);
+      HealthCheckResponse response;
+      grpc::Status status = stub->Check(&context, HealthCheckRequest(), &response);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      if (i == 9) std::this_thread::sleep_for(std::chrono::milliseconds(200));  // all connected
+      if (i >= 10 && response.status() == HealthCheckResponse::SERVING) ++serving;
+    }
+    return serving;
+  };
+  const int spread = serving_answers(ServiceChannel(target, *creds, args), 40);
+  EXPECT_GE(spread, 15) << "round_robin: about half of 40 calls to each server";
+  EXPECT_LE(spread, 25);
+  const int stuck = serving_answers(grpc::CreateCustomChannel(target, *creds, args), 40);
+  EXPECT_TRUE(stuck == 0 || stuck == 40) << "pick_first: every call to one server, got " << stuck;
 }
 
 }  // namespace

@@ -93,6 +93,10 @@ std::vector<ConfigKey> ServiceConfigKeys(const ServiceSpec& spec) {
       {"workers", "16", "threads running blocking work (database calls) for RPCs"},
       {"max-queued", "2000", "RPCs waiting for a worker before RESOURCE_EXHAUSTED"},
       {"drain-timeout", "5s", "on SIGTERM, how long in-flight RPCs may take to finish"},
+      {"max-connection-age", "0s",
+       "close each client connection after about this long (0s: never), so that callers "
+       "spreading calls over a headless Service's pods find pods added since; calls and "
+       "streams in flight finish on the old connection"},
   };
   if (!spec.schema.empty()) {
     keys.push_back({"pg-dsn", "host=127.0.0.1 port=55433 user=postgres dbname=postgres",
@@ -126,6 +130,10 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartServiceRuntime(const Servic
   HIE_ASSIGN_OR_RETURN(rt->worker_threads_, PositiveInt(c, "workers", 1024));
   HIE_ASSIGN_OR_RETURN(rt->max_queued_, PositiveInt(c, "max-queued", 1'000'000));
   HIE_ASSIGN_OR_RETURN(rt->drain_timeout_, PositiveDuration(c, "drain-timeout"));
+  HIE_ASSIGN_OR_RETURN(rt->max_connection_age_, c.GetDuration("max-connection-age"));
+  if (rt->max_connection_age_ < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--max-connection-age must not be negative");
+  }
   rt->startup_deadline_ = absl::Now();
   if (!spec.schema.empty()) {
     HIE_ASSIGN_OR_RETURN(absl::Duration startup_timeout, PositiveDuration(c, "startup-timeout"));
@@ -146,12 +154,13 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartServiceRuntime(const Servic
 absl::StatusOr<GrpcServer*> ServiceRuntime::StartGrpc(const std::vector<grpc::Service*>& services) {
   if (server_ != nullptr) return absl::FailedPreconditionError("StartGrpc called twice");
   HIE_ASSIGN_OR_RETURN(
-      server_, GrpcServer::Start({.service_name = spec_.name,
-                                  .listen_address = config_.Get("listen"),
-                                  .tls = {config_.Get("tls-ca"), config_.Get("tls-cert"),
-                                          config_.Get("tls-key")},
-                                  .metrics_address = config_.Get("metrics-listen")},
-                                 services));
+      server_, GrpcServer::Start(
+                   {.service_name = spec_.name,
+                    .listen_address = config_.Get("listen"),
+                    .tls = {config_.Get("tls-ca"), config_.Get("tls-cert"), config_.Get("tls-key")},
+                    .metrics_address = config_.Get("metrics-listen"),
+                    .max_connection_age = max_connection_age_},
+                   services));
   return server_.get();
 }
 

@@ -101,6 +101,7 @@ class ServiceRuntime {
   size_t worker_threads_ = 0;
   size_t max_queued_ = 0;
   absl::Duration drain_timeout_;
+  absl::Duration max_connection_age_;
   absl::Time startup_deadline_;
   std::unique_ptr<GrpcServer> server_;
   PeriodicTasks periodic_;

@@ -15,6 +15,7 @@
 
 #include <unistd.h>
 
+#include "services/common/channel.h"
 #include "services/common/config.h"
 #include "services/common/logging.h"
 #include "services/common/pg/migrations.h"
@@ -124,11 +125,11 @@ absl::Status Serve(hie::ServiceRuntime& rt) {
                       {config.Get("tls-ca"), config.Get("client-cert"), config.Get("client-key")}));
   const grpc::ChannelArguments quick = hie::gateway::QuickReconnectArguments();
   hie::gateway::HubChannels channels;
-  channels.identity = grpc::CreateCustomChannel(config.Get("identity"), creds, quick);
-  channels.locator = grpc::CreateCustomChannel(config.Get("locator"), creds, quick);
-  channels.registry = grpc::CreateCustomChannel(config.Get("registry"), creds, quick);
-  channels.consent = grpc::CreateCustomChannel(config.Get("consent"), creds, quick);
-  channels.audit = grpc::CreateCustomChannel(config.Get("audit"), creds, quick);
+  channels.identity = hie::ServiceChannel(config.Get("identity"), creds, quick);
+  channels.locator = hie::ServiceChannel(config.Get("locator"), creds, quick);
+  channels.registry = hie::ServiceChannel(config.Get("registry"), creds, quick);
+  channels.consent = hie::ServiceChannel(config.Get("consent"), creds, quick);
+  channels.audit = hie::ServiceChannel(config.Get("audit"), creds, quick);
   hie::gateway::GrpcHubServices hub(channels, &directory);
 
   HIE_ASSIGN_OR_RETURN(int64_t max_calls, config.GetInt("max-calls-per-query"));

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "services/common/channel.h"
 #include "services/common/config.h"
 #include "services/common/identity_feed.h"
 #include "services/common/service.h"
@@ -51,7 +52,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelTo(const hie::Config& conf
   HIE_ASSIGN_OR_RETURN(
       auto creds, hie::MakeTlsChannelCredentials(
                       {config.Get("tls-ca"), config.Get("client-cert"), config.Get("client-key")}));
-  return grpc::CreateChannel(config.Get(key), creds);
+  return hie::ServiceChannel(config.Get(key), creds);
 }
 
 absl::Status Serve(hie::ServiceRuntime& rt) {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "services/common/channel.h"
 #include "services/common/config.h"
 #include "services/common/logging.h"
 #include "services/common/service.h"
@@ -102,7 +103,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> HubChannel(const hie::Config& con
       config.Get("client-key").empty() ? "var/certs/" + org + ".key" : config.Get("client-key");
   HIE_ASSIGN_OR_RETURN(auto creds,
                        hie::MakeTlsChannelCredentials({config.Get("tls-ca"), cert, key}));
-  return grpc::CreateChannel(config.Get("hub"), creds);
+  return hie::ServiceChannel(config.Get("hub"), creds);
 }
 
 absl::Status Serve(hie::ServiceRuntime& rt) {

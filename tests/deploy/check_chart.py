@@ -372,11 +372,16 @@ class Checker:
         pods = self.selected({"matchLabels": svc["spec"].get("selector", {})})
         if not pods:
             return self.fail(svc["_where"], "spec.selector selects no pod template")
+        headless = svc["spec"].get("clusterIP") == "None"
         for p in svc["spec"]["ports"]:
             target = p.get("targetPort", p["port"])
             if not all(container_port(pod, target) for _, pod in pods):
                 self.fail(svc["_where"], f"ports[{p.get('name')}].targetPort {target} is not a "
                                          "containerPort of the pods it selects")
+            # A headless Service's name resolves to the pods: callers dial its port on them.
+            elif headless and any(container_port(pod, target) != p["port"] for _, pod in pods):
+                self.fail(svc["_where"], f"headless: ports[{p.get('name')}].port {p['port']} is "
+                                         "not the port its pods listen on")
 
     def check_policy(self, np):
         guards = np["metadata"].get("labels", {}).get("hie.io/guards")
@@ -588,6 +593,8 @@ BREAKS = [
      "--target=localhost:{{ .metricsPort }}", "the container's gRPC port (--listen) is"),
     ("chart/templates/_helpers.tpl", "targetPort: metrics}", "targetPort: metric}",
      "targetPort metric is not a containerPort"),
+    ("chart/templates/_helpers.tpl", "{name: grpc, port: {{ .port }}, targetPort: grpc}",
+     "{name: grpc, port: 443, targetPort: grpc}", "headless: ports[grpc].port 443 is not"),
     ("chart/templates/_helpers.tpl", "{name: metrics, containerPort: {{ .metricsPort }}}",
      "{name: metrics, containerPort: 9999}", "listens on 940"),
     ("chart/templates/_helpers.tpl", " --timeout=%ds", " --timeout=x%ds", "expects a duration"),

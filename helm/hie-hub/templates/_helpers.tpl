@@ -152,6 +152,9 @@ spec:
             - --tls-ca=/etc/hie/tls/server/ca.crt
             - --tls-cert=/etc/hie/tls/server/tls.crt
             - --tls-key=/etc/hie/tls/server/tls.key
+            {{- with $root.Values.grpc.maxConnectionAge }}
+            - --max-connection-age={{ . }}
+            {{- end }}
             {{- with $spec.args }}{{ toYaml . | nindent 12 }}{{ end }}
             {{- with $v.extraArgs }}{{ toYaml . | nindent 12 }}{{ end }}
           {{- with include "hie.containerEnv" (dict "ctx" . "db" $db "spec" $spec) }}
@@ -225,6 +228,9 @@ metadata:
   {{- end }}
 spec:
   type: {{ $v.serviceType | default "ClusterIP" }}
+  {{- if $v.headless }}
+  clusterIP: None
+  {{- end }}
   selector: {{- include "hie.selectorLabels" . | nindent 4 }}
   ports:
     - {name: grpc, port: {{ .port }}, targetPort: grpc}
