@@ -10,7 +10,7 @@
 # from $HIE_BUILD_DIR when one is missing), and hiectl, hie-mpi and helm (scripts/helm.sh) of
 # $HIE_BUILD_DIR on the host. Nothing is compiled.
 #
-# Steps: certificates (scripts/gen-certs.sh), PostgreSQL (port 55493) and Redis (56493) on
+# Steps: certificates (scripts/gen-certs.sh), PostgreSQL (port 25493) and Redis (26493) on
 # loopback, all under $HIE_VAR/kube-play; `helm template` with helm/hie-hub/values-podman.yaml
 # (one replica each, migrations at start, the five demo members); scripts/kube_play.py turns the
 # manifests into what podman 4.3 runs (host network, Service addresses to localhost, Secrets as
@@ -26,8 +26,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export CONTAINERS_CONF="$HIE_ROOT/deploy/containers.conf"
 dir="$HIE_VAR/kube-play"
-pg_port=55493
-redis_port=56493
+pg_port=25493
+redis_port=26493
 timeout="${HIE_KUBE_PLAY_TIMEOUT:-180}"
 hiectl="$HIE_BUILD_DIR/services/hiectl/hiectl"
 mpi="$HIE_BUILD_DIR/mpi/hie-mpi"

@@ -104,7 +104,6 @@ TEST(WriteBehindTxnTest, HeldWritesReachTheStoreAtFlushWithRealEventIds) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
-}  // namespace
 // A person's links are answered from the store and what is held, without writing what is held
 // (a registration's person check reads them between the batch's registrations).
 TEST(WriteBehindTxnTest, LinksOfOverlaysHeldLinksWithoutWriting) {
@@ -154,4 +153,5 @@ TEST(WriteBehindTxnTest, LinksOfOverlaysHeldLinksWithoutWriting) {
   EXPECT_TRUE(status.ok()) << status;
 }
 
+}  // namespace
 }  // namespace hie::identity

@@ -25,8 +25,9 @@ namespace hie::identity {
 // each kind with one batch write. Reads of held data are answered from what it holds; a read it
 // cannot answer so, of data a held write could change, writes everything held first. Until Flush,
 // events carry provisional ids (kPendingEvent + n, sequence 0); Flush gives them their real ids and
-// puts those into the held links that name them. Registration puts event ids only into links, so no
-// provisional id escapes.
+// puts those into the held links that name them. Registration puts event ids only into links, and
+// reads links only for their records and methods (LinksOf answers held links with their
+// provisional ids), so no provisional id escapes.
 //
 // Events: with EventWrites::kHeld (registration), AppendEvent holds the event too and answers
 // sequence 0 and a provisional id; that is the one way the layer departs from the store
