@@ -106,15 +106,37 @@ absl::StatusOr<absl::Duration> Config::GetDuration(std::string_view name) const 
   return value;
 }
 
-absl::StatusOr<Config::HostPort> Config::GetHostPort(std::string_view name) const {
-  const std::string& value = Get(name);
+namespace {
+
+absl::StatusOr<Config::HostPort> ParseHostPort(absl::string_view value, const std::string& name) {
   const size_t colon = value.rfind(':');
-  HostPort out;
-  if (colon == std::string::npos || colon == 0 ||
+  Config::HostPort out;
+  if (colon == absl::string_view::npos || colon == 0 ||
       !absl::SimpleAtoi(value.substr(colon + 1), &out.port) || out.port < 0 || out.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--", std::string(name), " must be HOST:PORT"));
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be HOST:PORT"));
   }
-  out.host = value.substr(0, colon);
+  out.host = std::string(value.substr(0, colon));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Config::HostPort> Config::GetHostPort(std::string_view name) const {
+  return ParseHostPort(Get(name), std::string(name));
+}
+
+absl::StatusOr<std::vector<Config::HostPort>> Config::GetHostPortList(std::string_view name) const {
+  std::vector<HostPort> out;
+  const std::string& value = Get(name);
+  if (value.empty()) return out;
+  for (absl::string_view item : absl::StrSplit(value, ',')) {
+    absl::StatusOr<HostPort> address = ParseHostPort(item, std::string(name));
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", std::string(name), " must be HOST:PORT,HOST:PORT..."));
+    }
+    out.push_back(*std::move(address));
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -55,6 +56,8 @@ class Config {
     int port = 0;
   };
   [[nodiscard]] absl::StatusOr<HostPort> GetHostPort(std::string_view name) const;
+  // A comma-separated list of HOST:PORT (empty value: an empty list).
+  [[nodiscard]] absl::StatusOr<std::vector<HostPort>> GetHostPortList(std::string_view name) const;
 
   static std::string EnvName(std::string_view key);  // "pg-dsn" -> "HIE_PG_DSN"
 

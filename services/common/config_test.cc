@@ -107,6 +107,24 @@ TEST(ConfigTest, HostPortSplitsAtTheLastColonAndNamesTheKeyWhenMalformed) {
   }
 }
 
+TEST(ConfigTest, HostPortListIsCommaSeparatedAndEmptyMeansNone) {
+  absl::StatusOr<Config> config = LoadWith({"--listen=s1:26379,10.0.0.2:26380"}, {});
+  ASSERT_TRUE(config.ok());
+  absl::StatusOr<std::vector<Config::HostPort>> list = config->GetHostPortList("listen");
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].host, "s1");
+  EXPECT_EQ((*list)[1].port, 26380);
+  config = LoadWith({"--listen="}, {});
+  EXPECT_TRUE(config->GetHostPortList("listen")->empty());
+  for (const char* bad : {"s1:26379,", "s1:26379,,s2:1", "s1"}) {
+    config = LoadWith({(std::string("--listen=") + bad).c_str()}, {});
+    absl::Status status = config->GetHostPortList("listen").status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(status.message().find("--listen"), std::string::npos) << bad;
+  }
+}
+
 TEST(ConfigTest, HelpIsReportedAndUsageListsEnvironmentNames) {
   absl::StatusOr<Config> config = LoadWith({"--help"}, {});
   ASSERT_TRUE(config.ok());

@@ -5,10 +5,13 @@
 #include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -183,10 +186,26 @@ TEST(GrpcServerStartTest, MissingCertificateFileIsAClearError) {
   EXPECT_NE(server.status().message().find("/nonexistent/identity.key"), std::string_view::npos);
 }
 
-// ServiceChannel (channel.h) sends calls to every address its target resolves to, as a headless
-// Service's pods; gRPC's default channel keeps them on one. Two servers, told apart by their
-// health (one SERVING, one not), behind one target of two addresses.
-TEST(ServiceChannelTest, SpreadsCallsOverEveryAddressOfItsTarget) {
+// Health checks answered by `server` so far (its hie_rpc_total metric).
+double ChecksServed(GrpcServer& server) {
+  double served = 0;
+  for (const prometheus::MetricFamily& family : server.metrics().registry().Collect()) {
+    if (family.name != "hie_rpc_total") continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        if (label.name == "rpc" && label.value == "/grpc.health.v1.Health/Check") {
+          served += metric.counter.value;
+        }
+      }
+    }
+  }
+  return served;
+}
+
+// ServiceChannel (channel.h) sends calls in turn to every address its target resolves to (a
+// headless Service's pods), only to servers that report SERVING; gRPC's default channel keeps
+// them on one. Two servers behind one target of two addresses.
+TEST(ServiceChannelTest, SpreadsCallsOverTheServingAddressesOfItsTarget) {
   std::vector<std::unique_ptr<GrpcServer>> servers;
   for (int i = 0; i < 2; ++i) {
     absl::StatusOr<std::unique_ptr<GrpcServer>> server =
@@ -197,36 +216,56 @@ TEST(ServiceChannelTest, SpreadsCallsOverEveryAddressOfItsTarget) {
                           {});
     ASSERT_TRUE(server.ok()) << server.status();
     servers.push_back(*std::move(server));
+    servers.back()->SetServing(true);
   }
-  servers[0]->SetServing(true);
-  const std::string target =
-      absl::StrCat("ipv4:127.0.0.1:", servers[0]->port(), ",127.0.0.1:", servers[1]->port());
+  GrpcServer& a = *servers[0];
+  GrpcServer& b = *servers[1];
+  const std::string target = absl::StrCat("ipv4:127.0.0.1:", a.port(), ",127.0.0.1:", b.port());
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
       MakeTlsChannelCredentials(hie::testing::TestCertFiles("operator"));
   ASSERT_TRUE(creds.ok()) << creds.status();
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("localhost");  // the servers' certificate name
-  // Calls answered SERVING (first server) out of `calls`, once every address is connected.
-  auto serving_answers = [](const std::shared_ptr<grpc::Channel>& channel, int calls) {
-    auto stub = Health::NewStub(channel);
-    int serving = 0;
-    for (int i = 0; i < calls + 10; ++i) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      context.set_wait_for_ready(true);
-      HealthCheckResponse response;
-      grpc::Status status = stub->Check(&context, HealthCheckRequest(), &response);
-      EXPECT_TRUE(status.ok()) << status.error_message();
-      if (i == 9) std::this_thread::sleep_for(std::chrono::milliseconds(200));  // all connected
-      if (i >= 10 && response.status() == HealthCheckResponse::SERVING) ++serving;
-    }
-    return serving;
+  auto call = [](Health::Stub& stub) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    context.set_wait_for_ready(true);
+    HealthCheckResponse response;
+    return stub.Check(&context, HealthCheckRequest(), &response);
   };
-  const int spread = serving_answers(ServiceChannel(target, *creds, args), 40);
-  EXPECT_GE(spread, 15) << "round_robin: about half of 40 calls to each server";
-  EXPECT_LE(spread, 25);
-  const int stuck = serving_answers(grpc::CreateCustomChannel(target, *creds, args), 40);
-  EXPECT_TRUE(stuck == 0 || stuck == 40) << "pick_first: every call to one server, got " << stuck;
+  // Calls until `done` holds (at most 500), so the checks do not depend on timing.
+  auto call_until = [&](Health::Stub& stub, const std::function<bool()>& done) {
+    for (int i = 0; i < 500 && !done(); ++i) {
+      ASSERT_TRUE(call(stub).ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+
+  auto spread = Health::NewStub(ServiceChannel(target, *creds, args));
+  call_until(*spread, [&] { return ChecksServed(a) > 0 && ChecksServed(b) > 0; });
+  double a0 = ChecksServed(a), b0 = ChecksServed(b);
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(call(*spread).ok());
+  EXPECT_EQ(ChecksServed(a) - a0, 20) << "round_robin: in turn, once both are connected";
+  EXPECT_EQ(ChecksServed(b) - b0, 20);
+
+  b.SetServing(false);  // the connections' health watches see it: no more calls to b
+  int unchanged = 0;
+  call_until(*spread, [&] {
+    const double before = ChecksServed(b);
+    for (int i = 0; i < 4; ++i) EXPECT_TRUE(call(*spread).ok());
+    unchanged = ChecksServed(b) == before ? unchanged + 1 : 0;
+    return unchanged >= 5;
+  });
+  b0 = ChecksServed(b);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(call(*spread).ok());
+  EXPECT_EQ(ChecksServed(b), b0) << "a server that reports NOT_SERVING gets no calls";
+
+  b.SetServing(true);
+  auto stuck = Health::NewStub(grpc::CreateCustomChannel(target, *creds, args));
+  a0 = ChecksServed(a), b0 = ChecksServed(b);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(call(*stuck).ok());
+  EXPECT_TRUE(ChecksServed(a) - a0 == 20 || ChecksServed(b) - b0 == 20)
+      << "pick_first: every call to one server";
 }
 
 }  // namespace

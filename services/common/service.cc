@@ -56,6 +56,19 @@ absl::StatusOr<std::unique_ptr<pg::PgPool>> ConnectDatabase(const ServiceSpec& s
 }
 
 absl::StatusOr<std::unique_ptr<redis::RedisClient>> ConnectRedis(const Config& config) {
+  HIE_ASSIGN_OR_RETURN(std::vector<Config::HostPort> sentinels,
+                       config.GetHostPortList("redis-sentinels"));
+  if (!sentinels.empty()) {
+    if (!config.Get("redis").empty()) {
+      return absl::InvalidArgumentError("give --redis or --redis-sentinels, not both");
+    }
+    if (config.Get("redis-master-name").empty()) {
+      return absl::InvalidArgumentError("--redis-master-name is empty");
+    }
+    redis::RedisOptions options{.master_name = config.Get("redis-master-name")};
+    for (const Config::HostPort& s : sentinels) options.sentinels.push_back({s.host, s.port});
+    return std::make_unique<redis::RedisClient>(std::move(options));
+  }
   if (config.Get("redis").empty()) return nullptr;
   HIE_ASSIGN_OR_RETURN(Config::HostPort address, config.GetHostPort("redis"));
   return std::make_unique<redis::RedisClient>(
@@ -109,6 +122,10 @@ std::vector<ConfigKey> ServiceConfigKeys(const ServiceSpec& spec) {
     keys.push_back({"redis", "",
                     "Redis HOST:PORT (a cache only); empty disables (the service works without "
                     "it, slower)"});
+    keys.push_back({"redis-sentinels", "",
+                    "Redis Sentinel HOST:PORT,HOST:PORT...: ask them for the master of "
+                    "--redis-master-name and follow its failovers (instead of --redis)"});
+    keys.push_back({"redis-master-name", "hie", "the master's name in the sentinels' monitor"});
   }
   keys.insert(keys.end(), spec.keys.begin(), spec.keys.end());
   return keys;
@@ -131,8 +148,10 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> StartServiceRuntime(const Servic
   HIE_ASSIGN_OR_RETURN(rt->max_queued_, PositiveInt(c, "max-queued", 1'000'000));
   HIE_ASSIGN_OR_RETURN(rt->drain_timeout_, PositiveDuration(c, "drain-timeout"));
   HIE_ASSIGN_OR_RETURN(rt->max_connection_age_, c.GetDuration("max-connection-age"));
-  if (rt->max_connection_age_ < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--max-connection-age must not be negative");
+  if (rt->max_connection_age_ < absl::ZeroDuration() ||
+      (rt->max_connection_age_ > absl::ZeroDuration() &&
+       rt->max_connection_age_ < absl::Seconds(1))) {
+    return absl::InvalidArgumentError("--max-connection-age must be 0s (never) or at least 1s");
   }
   rt->startup_deadline_ = absl::Now();
   if (!spec.schema.empty()) {

@@ -131,6 +131,8 @@ class Checker:
         self.objs = objs
         self.operator = set(operator_names(values, r"(Secret|ConfigMap|Claim)$"))
         self.operator_hosts = set(operator_names(values, r"(^h|H)ost$"))
+        sentinels = values.get("redis", {}).get("sentinels") or []
+        self.operator_hosts |= {a.rpartition(":")[0] for a in sentinels}
         self.pods = [(o, pod_template(o)) for o in objs if pod_template(o)]
         for o, pod in self.pods:
             for i, c in enumerate(pod["spec"].get("containers", [])):
@@ -373,6 +375,9 @@ class Checker:
         if not pods:
             return self.fail(svc["_where"], "spec.selector selects no pod template")
         headless = svc["spec"].get("clusterIP") == "None"
+        if headless and svc["spec"].get("type", "ClusterIP") != "ClusterIP":
+            self.fail(svc["_where"], f"headless with type {svc['spec']['type']}: only ClusterIP "
+                                     "Services can be headless")
         for p in svc["spec"]["ports"]:
             target = p.get("targetPort", p["port"])
             if not all(container_port(pod, target) for _, pod in pods):
@@ -412,10 +417,10 @@ class Checker:
                         and not self.selected(p["podSelector"]):
                     self.fail(where, f"from podSelector {p['podSelector']} selects no pod")
             if guards and i == 0:  # the hub's clients: exactly the pods that use the database
-                client = {"postgres": "HIE_PG_DSN", "redis": "HIE_REDIS"}[guards]
+                keys = {"postgres": ["pg-dsn"], "redis": ["redis", "redis-sentinels"]}[guards]
                 admitted = {id(o) for p in peers or [] for o, _ in self.selected(p["podSelector"])}
                 for o, pod in self.pods:
-                    uses = any(c.get("_config", {}).get(client[4:].lower().replace("_", "-"))
+                    uses = any(c.get("_config", {}).get(k) for k in keys
                                for c in pod["spec"]["containers"])
                     if uses != (id(o) in admitted):
                         self.fail(where, f"{o['kind']}/{o['metadata']['name']} "

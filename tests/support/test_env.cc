@@ -56,9 +56,17 @@ absl::Status RedisProcess::Start() {
   pid_ = fork();
   if (pid_ < 0) return absl::InternalError("fork failed");
   if (pid_ == 0) {
-    std::string port = std::to_string(port_);
-    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-           "--save", "", "--appendonly", "no", "--loglevel", "warning", static_cast<char*>(nullptr));
+    std::vector<std::string> args = {"redis-server"};
+    if (!config_file_.empty()) args.push_back(config_file_);
+    const std::vector<std::string> settings = {
+        "--port", std::to_string(port_), "--bind", "127.0.0.1",  "--save",
+        "",       "--appendonly",        "no",     "--loglevel", "warning"};
+    args.insert(args.end(), settings.begin(), settings.end());
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("redis-server", argv.data());
     _exit(127);
   }
   redis::RedisClient probe({.port = port_, .reconnect_backoff = absl::ZeroDuration()});

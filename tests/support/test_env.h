@@ -14,6 +14,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/common/tls.h"
@@ -51,7 +53,10 @@ class TestDatabase {
 // A redis-server child process owned by the test, so a test can stop and restart it.
 class RedisProcess {
  public:
-  explicit RedisProcess(int port) : port_(port) {}
+  // `config_file` (may be empty) is redis-server's first argument; `extra` (e.g. "--replicaof",
+  // "127.0.0.1", "6380", or "--sentinel") come after the test settings.
+  explicit RedisProcess(int port, std::string config_file = "", std::vector<std::string> extra = {})
+      : port_(port), config_file_(std::move(config_file)), extra_(std::move(extra)) {}
   ~RedisProcess() { Stop(); }
   [[nodiscard]] absl::Status Start();  // returns once it answers PING
   void Stop();                         // SIGKILL and reap: like a crash
@@ -59,6 +64,8 @@ class RedisProcess {
 
  private:
   int port_;
+  std::string config_file_;
+  std::vector<std::string> extra_;
   pid_t pid_ = -1;
 };
 

@@ -112,7 +112,7 @@ spec:
         {{- if $db }}
         hie.io/postgres-client: "true"
         {{- end }}
-        {{- if and (eq .component "identity") $root.Values.redis.host }}
+        {{- if and (eq .component "identity") (or $root.Values.redis.host $root.Values.redis.sentinels) }}
         hie.io/redis-client: "true"
         {{- end }}
       annotations:
@@ -230,6 +230,10 @@ spec:
   type: {{ $v.serviceType | default "ClusterIP" }}
   {{- if $v.headless }}
   clusterIP: None
+  # Every pod in DNS, ready or not: the callers' health checks choose (services/common/channel.h),
+  # and a name never resolves to nothing while pods exist (gRPC backs off up to 2 minutes after a
+  # failed lookup).
+  publishNotReadyAddresses: true
   {{- end }}
   selector: {{- include "hie.selectorLabels" . | nindent 4 }}
   ports:

@@ -3,11 +3,12 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace hie::redis {
 namespace {
-
 
 RedisReply Convert(const redisReply* reply) {
   RedisReply out;
@@ -47,19 +48,62 @@ absl::StatusOr<RedisClient::ContextPtr> RedisClient::Connect() {
       return absl::UnavailableError("redis unavailable (backing off)");
     }
   }
-  ContextPtr context(redisConnectWithTimeout(options_.host.c_str(), options_.port,
-                                             absl::ToTimeval(options_.connect_timeout)));
-  if (context == nullptr || context->err != 0 ||
-      redisSetTimeout(context.get(), absl::ToTimeval(options_.command_timeout)) != REDIS_OK) {
-    refused_.store(context != nullptr && context->err == REDIS_ERR_IO &&
-                   std::string_view(context->errstr).find("refused") != std::string_view::npos);
+  bool refused = false;
+  absl::StatusOr<ContextPtr> context = options_.sentinels.empty()
+                                           ? Dial(options_.host, options_.port, &refused)
+                                           : DialMaster(&refused);
+  if (!context.ok()) {
+    refused_.store(refused);
     std::lock_guard lock(mu_);
     next_connect_allowed_ = absl::Now() + options_.reconnect_backoff;
-    return absl::UnavailableError(
-        absl::StrCat("cannot connect to redis at ", options_.host, ":", options_.port));
+    return context.status();
   }
   refused_.store(false);
   return context;
+}
+
+absl::StatusOr<RedisClient::ContextPtr> RedisClient::Dial(const std::string& host, int port,
+                                                          bool* refused) {
+  ContextPtr context(
+      redisConnectWithTimeout(host.c_str(), port, absl::ToTimeval(options_.connect_timeout)));
+  if (context == nullptr || context->err != 0 ||
+      redisSetTimeout(context.get(), absl::ToTimeval(options_.command_timeout)) != REDIS_OK) {
+    *refused = context != nullptr && context->err == REDIS_ERR_IO &&
+               std::string_view(context->errstr).find("refused") != std::string_view::npos;
+    return absl::UnavailableError(absl::StrCat("cannot connect to redis at ", host, ":", port));
+  }
+  return context;
+}
+
+absl::StatusOr<RedisClient::ContextPtr> RedisClient::DialMaster(bool* refused) {
+  // Refused only when a sentinel named a master and that master refused: then no client can
+  // reach the cache (all ask the same sentinels). Unreachable sentinels say nothing about it.
+  for (const RedisOptions::Address& sentinel_address : options_.sentinels) {
+    bool ignored = false;
+    absl::StatusOr<ContextPtr> sentinel =
+        Dial(sentinel_address.host, sentinel_address.port, &ignored);
+    if (!sentinel.ok()) continue;
+    bool io_error = false;
+    absl::StatusOr<RedisReply> named = RunOn(
+        sentinel->get(), {"SENTINEL", "get-master-addr-by-name", options_.master_name}, &io_error);
+    int port = 0;
+    if (!named.ok() || named->type != RedisReply::Type::kArray || named->elements.size() != 2 ||
+        !absl::SimpleAtoi(named->elements[1].str, &port)) {
+      continue;
+    }
+    bool master_refused = false;
+    absl::StatusOr<ContextPtr> master = Dial(named->elements[0].str, port, &master_refused);
+    *refused = *refused || master_refused;
+    if (!master.ok()) continue;
+    absl::StatusOr<RedisReply> role = RunOn(master->get(), {"ROLE"}, &io_error);
+    if (role.ok() && role->type == RedisReply::Type::kArray && !role->elements.empty() &&
+        role->elements[0].str == "master") {
+      *refused = false;
+      return master;
+    }
+  }
+  return absl::UnavailableError(
+      absl::StrCat("no redis sentinel named a reachable master of ", options_.master_name));
 }
 
 absl::StatusOr<RedisReply> RedisClient::RunOn(redisContext* context,
@@ -111,6 +155,13 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
     if (io_error) {
       if (reused) continue;  // a stale connection from before a restart: one fresh try
       return reply.status();
+    }
+    // A master demoted by a failover answers writes READONLY: once more, on a new connection
+    // (with sentinels, to the new master).
+    if (attempt == 0 && !reply.ok() && absl::StrContains(reply.status().message(), "READONLY")) {
+      std::lock_guard lock(mu_);
+      idle_.clear();  // they all lead to the demoted server
+      continue;
     }
     if (reply.ok()) {
       std::lock_guard lock(mu_);

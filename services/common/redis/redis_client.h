@@ -12,6 +12,7 @@
 //    refusal, commands answer UNAVAILABLE at once for `reconnect_backoff`, so callers (who treat
 //    Redis as optional) are not slowed by repeated connect timeouts. A refused connect is
 //    answered at once by the peer, so it is simply tried again by the next command.
+//  - Follows a Redis Sentinel failover when given sentinels (RedisOptions::sentinels).
 //  - Errors: UNAVAILABLE for connect/IO/timeout, FAILED_PRECONDITION for an error reply.
 
 #include <atomic>
@@ -33,6 +34,18 @@ namespace hie::redis {
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Redis Sentinel: when `sentinels` is not empty, host and port are not used. Each new
+  // connection asks the sentinels, in order, for the address of `master_name`'s master and keeps
+  // it only if that server answers ROLE with "master" (a sentinel may still name a demoted
+  // master for a moment after a failover); the first sentinel that leads to a master wins.
+  // Sentinel disconnects the clients of a demoted master, and a command answered READONLY is
+  // tried once more on a new connection, so the client follows a failover by itself.
+  struct Address {
+    std::string host;
+    int port = 0;
+  };
+  std::vector<Address> sentinels;
+  std::string master_name;
   absl::Duration connect_timeout = absl::Milliseconds(200);
   absl::Duration command_timeout = absl::Milliseconds(200);
   absl::Duration reconnect_backoff = absl::Milliseconds(500);
@@ -81,6 +94,10 @@ class RedisClient {
   using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
 
   absl::StatusOr<ContextPtr> Connect();
+  // A connection to host:port; *refused tells whether a failure was a refusal.
+  absl::StatusOr<ContextPtr> Dial(const std::string& host, int port, bool* refused);
+  // A connection to the master the sentinels name (RedisOptions::sentinels).
+  absl::StatusOr<ContextPtr> DialMaster(bool* refused);
   // Runs the command once on `context`; on failure the context must be discarded.
   absl::StatusOr<RedisReply> RunOn(redisContext* context, const std::vector<std::string>& args,
                                    bool* io_error);

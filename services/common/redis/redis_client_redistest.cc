@@ -1,12 +1,14 @@
 // Integration tests of RedisClient against real redis-server processes owned by the test.
 
-#include "services/common/redis/redis_client.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <thread>
 
+#include "services/common/redis/redis_client.h"
 #include "tests/support/test_env.h"
 
 namespace hie::redis {
@@ -101,6 +103,90 @@ TEST_F(RedisClientTest, ConcurrentCallersShareTheClient) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// Waits up to 20 s for `done`.
+bool WaitFor(const std::function<bool()>& done) {
+  for (int i = 0; i < 200; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// With sentinels the client asks them for the master, and follows a failover: once SENTINEL
+// FAILOVER has promoted the replica, the client's writes reach the new master. A master, its
+// replica and one sentinel, all owned by the test.
+TEST(RedisSentinelTest, FindsTheMasterAndFollowsAFailover) {
+  HIE_REQUIRE_ENV("HIE_TEST_REDIS");
+  hie::testing::RedisProcess master(hie::testing::FreeTcpPort());
+  ASSERT_TRUE(master.Start().ok());
+  hie::testing::RedisProcess replica(hie::testing::FreeTcpPort(), "",
+                                     {"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  ASSERT_TRUE(replica.Start().ok());
+  char dir[] = "/tmp/hie-sentinel-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string conf = std::string(dir) + "/sentinel.conf";  // the sentinel rewrites it
+  {
+    std::ofstream out(conf);
+    out << "sentinel monitor hie 127.0.0.1 " << master.port() << " 1\n"
+        << "sentinel down-after-milliseconds hie 1000\n"
+        << "sentinel failover-timeout hie 5000\n";
+  }
+  hie::testing::RedisProcess sentinel(hie::testing::FreeTcpPort(), conf, {"--sentinel"});
+  ASSERT_TRUE(sentinel.Start().ok());
+  RedisClient ask_sentinel(RedisOptions{.port = sentinel.port()});
+  auto named_master_port = [&] {
+    absl::StatusOr<RedisReply> r =
+        ask_sentinel.Command({"SENTINEL", "get-master-addr-by-name", "hie"});
+    return r.ok() && r->elements.size() == 2 ? r->elements[1].str : std::string();
+  };
+  ASSERT_TRUE(WaitFor([&] {  // the sentinel learns of the replica from the master
+    absl::StatusOr<RedisReply> r = ask_sentinel.Command({"SENTINEL", "replicas", "hie"});
+    return r.ok() && !r->elements.empty();
+  }));
+
+  RedisClient client(RedisOptions{.sentinels = {{"127.0.0.1", sentinel.port()}},
+                                  .master_name = "hie",
+                                  .reconnect_backoff = absl::Milliseconds(100)});
+  ASSERT_TRUE(client.Set("k", "before", absl::ZeroDuration()).ok());
+  RedisClient direct_master(RedisOptions{.port = master.port()});
+  EXPECT_EQ(**direct_master.Get("k"), "before") << "the sentinel's master got the write";
+
+  // NOGOODSLAVE until the sentinel has the replica's own INFO (link up, in sync).
+  ASSERT_TRUE(WaitFor([&] { return ask_sentinel.Command({"SENTINEL", "FAILOVER", "hie"}).ok(); }));
+  ASSERT_TRUE(WaitFor([&] { return named_master_port() == std::to_string(replica.port()); }));
+  // Until the sentinel has turned the old master into a replica (and closed its clients), the
+  // old master still takes writes: Sentinel's known window, which the cache's short entry
+  // lifetime bounds (docs/operations.md, section 7).
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<RedisReply> role = direct_master.Command({"ROLE"});
+    return role.ok() && !role->elements.empty() && role->elements[0].str == "slave";
+  }));
+  ASSERT_TRUE(WaitFor([&] { return client.Set("k", "after", absl::ZeroDuration()).ok(); }));
+  RedisClient direct_replica(RedisOptions{.port = replica.port()});
+  EXPECT_EQ((*direct_replica.Command({"ROLE"})).elements[0].str, "master");
+  EXPECT_EQ(**direct_replica.Get("k"), "after") << "the write reached the promoted master";
+  EXPECT_EQ(**client.Get("k"), "after");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RedisSentinelTest, NoMasterOfThatNameIsUnavailableNotRefused) {
+  HIE_REQUIRE_ENV("HIE_TEST_REDIS");
+  hie::testing::RedisProcess master(hie::testing::FreeTcpPort());
+  ASSERT_TRUE(master.Start().ok());
+  char dir[] = "/tmp/hie-sentinel-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string conf = std::string(dir) + "/sentinel.conf";
+  std::ofstream(conf) << "sentinel monitor hie 127.0.0.1 " << master.port() << " 1\n";
+  hie::testing::RedisProcess sentinel(hie::testing::FreeTcpPort(), conf, {"--sentinel"});
+  ASSERT_TRUE(sentinel.Start().ok());
+  RedisClient client(RedisOptions{
+      .sentinels = {{"127.0.0.1", hie::testing::FreeTcpPort()}, {"127.0.0.1", sentinel.port()}},
+      .master_name = "other"});
+  EXPECT_EQ(client.Get("k").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(client.ConnectionRefused()) << "the sentinels named no master: nothing refused";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -104,7 +104,9 @@ std::unique_ptr<GrpcServer> Serve(grpc::Service* service, const std::string& cer
                                    .tls = hie::testing::TestCertFiles(cert)},
                                   {service});
   EXPECT_TRUE(server.ok()) << server.status();
-  return server.ok() ? *std::move(server) : nullptr;
+  if (!server.ok()) return nullptr;
+  (*server)->SetServing(true);  // as a ready service: the adapters' channels check its health
+  return *std::move(server);
 }
 
 TEST(GrpcAdaptersTest, ResolveMappingIncludesTheAskedRecord) {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "services/common/channel.h"
 #include "services/common/status.h"
 
 namespace hie::consent {
@@ -39,7 +40,7 @@ absl::StatusOr<std::unique_ptr<GrpcPersonResolver>> GrpcPersonResolver::Create(
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = MakeTlsChannelCredentials(tls);
   if (!creds.ok()) return creds.status();
   return std::unique_ptr<GrpcPersonResolver>(new GrpcPersonResolver(
-      hie::identity::v1::IdentityService::NewStub(grpc::CreateChannel(address, *creds))));
+      hie::identity::v1::IdentityService::NewStub(ServiceChannel(address, *creds))));
 }
 
 absl::StatusOr<std::vector<hie::common::v1::SourceId>> GrpcPersonResolver::LinkedRecords(
@@ -62,7 +63,7 @@ absl::StatusOr<std::unique_ptr<GrpcAuditSink>> GrpcAuditSink::Create(const std::
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = MakeTlsChannelCredentials(tls);
   if (!creds.ok()) return creds.status();
   return std::unique_ptr<GrpcAuditSink>(
-      new GrpcAuditSink(hie::audit::v1::AuditLog::NewStub(grpc::CreateChannel(address, *creds))));
+      new GrpcAuditSink(hie::audit::v1::AuditLog::NewStub(ServiceChannel(address, *creds))));
 }
 
 absl::Status GrpcAuditSink::RecordBatch(const std::vector<hie::audit::v1::AuditEvent>& events,

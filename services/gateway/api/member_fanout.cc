@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "services/common/channel.h"
 #include "services/common/status.h"
 
 namespace hie::gateway {
@@ -26,7 +25,7 @@ std::shared_ptr<member::v1::MemberEndpoint::Stub> MemberChannels::Stub(
   auto& stub = stubs_[endpoint];
   if (stub == nullptr) {
     stub = member::v1::MemberEndpoint::NewStub(
-        hie::ServiceChannel(endpoint, credentials_, QuickReconnectArguments()));
+        grpc::CreateCustomChannel(endpoint, credentials_, QuickReconnectArguments()));
   }
   return stub;
 }
