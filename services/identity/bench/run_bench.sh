@@ -232,11 +232,20 @@ if [ "$hl7_records" -gt 0 ]; then
     || hl7_status=$?
 fi
 
+# Resident memory of hie-identity (the sizing figure of docs/operations.md), from /proc.
+memory_of() {
+  awk '/^VmRSS/ {rss = $2} /^VmHWM/ {hwm = $2}
+       END {printf "VmRSS %.0f MB, peak (VmHWM) %.0f MB", rss / 1024, hwm / 1024}' \
+    "/proc/$1/status" 2>/dev/null || echo "unknown"
+}
+echo "hie-identity memory after the load and queries: $(memory_of "$identity_pid")"
+
 section "restart: index rebuild and same answers"
 bench snapshot --samples "$snapshot_samples" --out "$dir/snapshot-before.txt"
 stop_identity
 if start_identity "$dir/identity-2.log"; then
   grep '"event":"index_rebuilt"' "$dir/identity-2.log"
+  echo "hie-identity memory after the index rebuild: $(memory_of "$identity_pid")"
   bench snapshot --samples "$snapshot_samples" --out "$dir/snapshot-after.txt"
   if diff -q "$dir/snapshot-before.txt" "$dir/snapshot-after.txt" >/dev/null; then
     echo "same answers after restart: YES ($snapshot_samples resolves + searches identical)"
