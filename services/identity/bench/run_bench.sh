@@ -222,7 +222,12 @@ echo "top statements by total time (calls, total ms, mean ms, rows):"
 
 section "query: $samples samples over the $loaded records loaded"
 query_status=0
+identity_cpu_q0="$(cpu_of "$identity_pid")"
 bench query --samples "$samples" --callers 4 || query_status=$?
+# Resolve and SearchPersons, `samples` each, with 1 caller and with 4: 4 x samples calls.
+awk -v a="$(cpu_of "$identity_pid")" -v b="$identity_cpu_q0" -v calls="$((4 * samples))" \
+  'BEGIN {printf "hie-identity CPU during the queries: %.1f s for %d calls, %.3f ms per call\n",
+          a - b, calls, (a - b) * 1000 / calls}'
 
 hl7_status=0
 if [ "$hl7_records" -gt 0 ]; then
