@@ -3,9 +3,10 @@
 #
 #   bin/                     hie-gateway hie-identity hie-locator hie-registry hie-consent
 #                            hie-audit (the services), hiectl, hie-member, hie-mpi
-#   share/hie/               nicknames.csv (+ its licence): the default data of hie-identity,
-#                            found from the binary's own location (services/common/install_paths.h),
-#                            so an installed service needs nothing from the source tree;
+#   share/hie/               nicknames.csv (+ its licence): the default data of hie-identity and
+#                            hie-mpi, found from the binary's own location
+#                            (services/common/install_paths.h, mpi/tools/cli.h), so an installed
+#                            program needs nothing from the source tree;
 #                            pg-tuning.conf (PostgreSQL settings the benchmarks were run with)
 #   share/hie/examples/      systemd/ (the units and hie.target) and env/ (each unit's
 #                            /etc/hie/<service>.env example): copied into place by the operator

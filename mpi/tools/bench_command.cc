@@ -26,7 +26,7 @@ int RunBench(const Args& args) {
   }
   const size_t n = static_cast<size_t>(*records_arg);
   const size_t q = static_cast<size_t>(*queries_arg);
-  auto nick = NicknameTable::LoadFile(args.Get("nicknames", DefaultNicknamePath()));
+  auto nick = NicknameTable::LoadFile(args.Get("nicknames", DefaultToolNicknamePath()));
   if (!nick.ok()) {
     std::fprintf(stderr, "hie-mpi bench: %s\n", std::string(nick.status().message()).c_str());
     return 1;

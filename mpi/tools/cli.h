@@ -29,6 +29,10 @@ struct Args {
 // "hie-mpi <command>: ..." to stderr and returns false.
 [[nodiscard]] bool ParseThreadsAndDateOrder(const Args& args, const char* command, int* threads,
                                             NormalizerOptions* norm);
+// The nickname table when --nicknames is not given: the installed copy beside this binary
+// (<prefix>/share/hie/nicknames.csv, as `cmake --install` lays it out) when there is one, else
+// the engine's own (DefaultNicknamePath: the source tree's, for a binary of the build tree).
+std::string DefaultToolNicknamePath();
 // Peak resident set size of this process in bytes (VmHWM), 0 if unknown.
 int64_t PeakRssBytes();
 double NowSeconds();

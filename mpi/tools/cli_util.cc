@@ -1,12 +1,21 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "hie/mpi/nicknames.h"
 #include "mpi/tools/cli.h"
+
+// Where installed data lies seen from the installed binary (mpi/CMakeLists.txt sets it from
+// GNUInstallDirs, as services/common does for the services).
+#ifndef HIE_INSTALL_DATA_FROM_BIN
+#define HIE_INSTALL_DATA_FROM_BIN "../share/hie"
+#endif
 
 namespace hie::mpi::cli {
 
@@ -62,6 +71,17 @@ absl::StatusOr<int64_t> ParseInt(const std::string& name, const std::string& v) 
     return absl::InvalidArgumentError(absl::StrCat("--", name, " expects an integer"));
   }
   return d;
+}
+
+std::string DefaultToolNicknamePath() {
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const std::filesystem::path installed =
+        (exe.parent_path() / HIE_INSTALL_DATA_FROM_BIN / "nicknames.csv").lexically_normal();
+    if (std::filesystem::is_regular_file(installed, error)) return installed.string();
+  }
+  return DefaultNicknamePath();
 }
 
 int64_t PeakRssBytes() {

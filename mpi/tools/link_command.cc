@@ -102,7 +102,7 @@ int RunLink(const Args& args) {
   if (!ParseThreadsAndDateOrder(args, "link", &options.threads, &norm_options)) return 2;
   const bool quiet = args.Has("quiet");
   const bool tty = !quiet && isatty(STDERR_FILENO) != 0;
-  auto nick = NicknameTable::LoadFile(args.Get("nicknames", DefaultNicknamePath()));
+  auto nick = NicknameTable::LoadFile(args.Get("nicknames", DefaultToolNicknamePath()));
   if (!nick.ok()) return Fail("link", nick.status());
   const Normalizer normalizer(&*nick, norm_options);
 

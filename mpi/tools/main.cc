@@ -29,7 +29,10 @@ commands:
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    std::FILE* out = argc < 2 ? stderr : stdout;
+    std::fputs(kUsage, out);
+    std::fprintf(out, "\nnicknames (without --nicknames): %s\n",
+                 hie::mpi::cli::DefaultToolNicknamePath().c_str());
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];

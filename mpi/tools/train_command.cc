@@ -45,7 +45,7 @@ int RunTrain(const Args& args) {
   }
   NormalizerOptions norm_options;
   if (!ParseThreadsAndDateOrder(args, "train", &options.threads, &norm_options)) return 2;
-  auto nick = NicknameTable::LoadFile(args.Get("nicknames", DefaultNicknamePath()));
+  auto nick = NicknameTable::LoadFile(args.Get("nicknames", DefaultToolNicknamePath()));
   if (!nick.ok()) return fail(nick.status());
   const Normalizer normalizer(&*nick, norm_options);
 

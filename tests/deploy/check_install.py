@@ -54,6 +54,14 @@ def check_help(prefix, programs, empty_dir):
         if r.returncode != 0 or "--" not in r.stdout + r.stderr:
             raise Failed(f"{p} --help: exit {r.returncode}\n{r.stdout[-400:]}{r.stderr[-400:]}")
     print(f"--help: all {len(programs)} installed programs answer")
+    if "hie-mpi" in programs:  # its default nickname table: the installed one, not the source's
+        r = subprocess.run([os.path.join(prefix, "bin", "hie-mpi"), "--help"], cwd=empty_dir,
+                           env=BARE_ENV, capture_output=True, text=True, timeout=30)
+        expected = os.path.realpath(os.path.join(prefix, "share/hie/nicknames.csv"))
+        if f"nicknames (without --nicknames): {expected}" not in r.stdout:
+            raise Failed(f"installed hie-mpi's default nickname table is not {expected}:\n"
+                         f"{r.stdout[-300:]}")
+        print(f"hie-mpi: default nickname table {expected}")
 
 
 def psql(dsn, sql):
