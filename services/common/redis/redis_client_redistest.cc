@@ -114,6 +114,28 @@ bool WaitFor(const std::function<bool()>& done) {
   return false;
 }
 
+// A sentinel monitoring the master on `master_port` as "hie", started by the test, with its own
+// writable config file (the sentinel rewrites it) in a temporary directory removed with it.
+struct Sentinel {
+  explicit Sentinel(int master_port) {
+    char dir_template[] = "/tmp/hie-sentinel-XXXXXX";
+    if (mkdtemp(dir_template) != nullptr) dir = dir_template;
+    std::ofstream(dir + "/sentinel.conf")
+        << "sentinel monitor hie 127.0.0.1 " << master_port << " 1\n"
+        << "sentinel down-after-milliseconds hie 1000\n"
+        << "sentinel failover-timeout hie 5000\n";
+    process = std::make_unique<hie::testing::RedisProcess>(hie::testing::FreeTcpPort(),
+                                                           dir + "/sentinel.conf",
+                                                           std::vector<std::string>{"--sentinel"});
+  }
+  ~Sentinel() {
+    process.reset();
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+  std::string dir;
+  std::unique_ptr<hie::testing::RedisProcess> process;
+};
+
 // With sentinels the client asks them for the master, and follows a failover: once SENTINEL
 // FAILOVER has promoted the replica, the client's writes reach the new master. A master, its
 // replica and one sentinel, all owned by the test.
@@ -124,16 +146,8 @@ TEST(RedisSentinelTest, FindsTheMasterAndFollowsAFailover) {
   hie::testing::RedisProcess replica(hie::testing::FreeTcpPort(), "",
                                      {"--replicaof", "127.0.0.1", std::to_string(master.port())});
   ASSERT_TRUE(replica.Start().ok());
-  char dir[] = "/tmp/hie-sentinel-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string conf = std::string(dir) + "/sentinel.conf";  // the sentinel rewrites it
-  {
-    std::ofstream out(conf);
-    out << "sentinel monitor hie 127.0.0.1 " << master.port() << " 1\n"
-        << "sentinel down-after-milliseconds hie 1000\n"
-        << "sentinel failover-timeout hie 5000\n";
-  }
-  hie::testing::RedisProcess sentinel(hie::testing::FreeTcpPort(), conf, {"--sentinel"});
+  Sentinel sentinel_owner(master.port());
+  hie::testing::RedisProcess& sentinel = *sentinel_owner.process;
   ASSERT_TRUE(sentinel.Start().ok());
   RedisClient ask_sentinel(RedisOptions{.port = sentinel.port()});
   auto named_master_port = [&] {
@@ -168,25 +182,20 @@ TEST(RedisSentinelTest, FindsTheMasterAndFollowsAFailover) {
   EXPECT_EQ((*direct_replica.Command({"ROLE"})).elements[0].str, "master");
   EXPECT_EQ(**direct_replica.Get("k"), "after") << "the write reached the promoted master";
   EXPECT_EQ(**client.Get("k"), "after");
-  std::filesystem::remove_all(dir);
 }
 
 TEST(RedisSentinelTest, NoMasterOfThatNameIsUnavailableNotRefused) {
   HIE_REQUIRE_ENV("HIE_TEST_REDIS");
   hie::testing::RedisProcess master(hie::testing::FreeTcpPort());
   ASSERT_TRUE(master.Start().ok());
-  char dir[] = "/tmp/hie-sentinel-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string conf = std::string(dir) + "/sentinel.conf";
-  std::ofstream(conf) << "sentinel monitor hie 127.0.0.1 " << master.port() << " 1\n";
-  hie::testing::RedisProcess sentinel(hie::testing::FreeTcpPort(), conf, {"--sentinel"});
+  Sentinel sentinel_owner(master.port());
+  hie::testing::RedisProcess& sentinel = *sentinel_owner.process;
   ASSERT_TRUE(sentinel.Start().ok());
   RedisClient client(RedisOptions{
       .sentinels = {{"127.0.0.1", hie::testing::FreeTcpPort()}, {"127.0.0.1", sentinel.port()}},
       .master_name = "other"});
   EXPECT_EQ(client.Get("k").status().code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(client.ConnectionRefused()) << "the sentinels named no master: nothing refused";
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
