@@ -21,18 +21,13 @@ AuditServiceImpl::AuditServiceImpl(AuditOperations* operations, WorkerPool* work
                                    AuditServiceOptions options)
     : operations_(operations), workers_(workers), options_(options) {}
 
-template <typename Request, typename Response, typename Work>
-grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx,
-                                                const Request* request, Response* response,
-                                                absl::Duration timeout, Work work) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+template <typename Request>
+absl::StatusOr<Call> AuditServiceImpl::BeginCall(grpc::CallbackServerContext* ctx,
+                                                 const Request* request, absl::Duration timeout) {
   auto auth = ctx->auth_context();
   absl::StatusOr<PeerIdentity> peer =
       auth == nullptr ? absl::UnauthenticatedError("no client certificate") : PeerIdentityOf(*auth);
-  if (!peer.ok()) {
-    reactor->Finish(ToGrpcStatus(peer.status()));
-    return reactor;
-  }
+  if (!peer.ok()) return peer.status();
   Call call;
   call.caller = Caller{peer->org, peer->role, peer->common_name};
   call.request_id = request->context().request_id();
@@ -41,7 +36,20 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx
   call.deadline = std::min(absl::FromChrono(ctx->deadline()), absl::Now() + timeout);
   call.peer_address = ctx->peer();
   call.claimed_actor = request->context().actor();
-  bool queued = workers_->TrySubmit([reactor, response, call, work]() {
+  return call;
+}
+
+template <typename Request, typename Response, typename Work>
+grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx,
+                                                const Request* request, Response* response,
+                                                absl::Duration timeout, Work work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Call> call = BeginCall(ctx, request, timeout);
+  if (!call.ok()) {
+    reactor->Finish(ToGrpcStatus(call.status()));
+    return reactor;
+  }
+  bool queued = workers_->TrySubmit([reactor, response, call = *std::move(call), work]() {
     absl::StatusOr<Response> result = work(call);
     if (result.ok()) *response = *std::move(result);
     reactor->Finish(ToGrpcStatus(result.status()));
@@ -53,6 +61,39 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx
   return reactor;
 }
 
+template <typename Request, typename Response, typename Start>
+grpc::ServerUnaryReactor* AuditServiceImpl::RunAppend(grpc::CallbackServerContext* ctx,
+                                                      const Request* request, Response* response,
+                                                      Start start) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Call> call = BeginCall(ctx, request, options_.default_timeout);
+  if (!call.ok()) {
+    reactor->Finish(ToGrpcStatus(call.status()));
+    return reactor;
+  }
+  start(*call, [reactor, response](absl::StatusOr<Response> result) {
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::Record(grpc::CallbackServerContext* ctx,
+                                                   const v1::RecordRequest* request,
+                                                   v1::RecordResponse* response) {
+  return RunAppend(ctx, request, response, [this, request](const Call& call, auto done) {
+    operations_->RecordAsync(call, *request, std::move(done));
+  });
+}
+
+grpc::ServerUnaryReactor* AuditServiceImpl::RecordBatch(grpc::CallbackServerContext* ctx,
+                                                        const v1::RecordBatchRequest* request,
+                                                        v1::RecordBatchResponse* response) {
+  return RunAppend(ctx, request, response, [this, request](const Call& call, auto done) {
+    operations_->RecordBatchAsync(call, *request, std::move(done));
+  });
+}
+
 #define HIE_AUDIT_RPC(Method, Request, Response, timeout)                                          \
   grpc::ServerUnaryReactor* AuditServiceImpl::Method(                                              \
       grpc::CallbackServerContext* ctx, const v1::Request* request, v1::Response* response) {      \
@@ -60,8 +101,6 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx
                [this, request](const Call& call) { return operations_->Method(call, *request); }); \
   }
 
-HIE_AUDIT_RPC(Record, RecordRequest, RecordResponse, default_timeout)
-HIE_AUDIT_RPC(RecordBatch, RecordBatchRequest, RecordBatchResponse, default_timeout)
 HIE_AUDIT_RPC(SearchEvents, SearchEventsRequest, SearchEventsResponse, default_timeout)
 HIE_AUDIT_RPC(Verify, VerifyRequest, VerifyResult, verify_timeout)
 HIE_AUDIT_RPC(GetAccountingOfDisclosures, GetAccountingOfDisclosuresRequest,

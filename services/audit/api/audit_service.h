@@ -1,9 +1,10 @@
 #pragma once
 
 // gRPC adapter of the audit service: takes the caller from its verified certificate, runs the
-// operation (core/operations.h: authorisation, validation, AUDIT_ACCESS) on the worker pool and
-// maps absl::Status to grpc::Status. Appends wait there for their group's commit, so the pool's
-// size bounds how many callers one group can hold (hie-audit sizes it for 64 and more).
+// operation (core/operations.h: authorisation, validation, AUDIT_ACCESS) and maps absl::Status to
+// grpc::Status. Reads run on the worker pool. Appends (Record, RecordBatch) are checked on the
+// gRPC thread and queued for the log's group commit without holding any thread: the log's
+// committer finishes the call once its group is durable.
 
 #include "hie/audit/v1/audit.grpc.pb.h"
 #include "services/audit/core/operations.h"
@@ -37,9 +38,18 @@ class AuditServiceImpl final : public v1::AuditLog::CallbackService {
 #undef HIE_AUDIT_RPC_DECL
 
  private:
+  // The caller, request id and deadline of a call; UNAUTHENTICATED without a certificate.
+  template <typename Request>
+  absl::StatusOr<Call> BeginCall(grpc::CallbackServerContext* ctx, const Request* request,
+                                 absl::Duration timeout);
+  // Runs `work(call)` on the worker pool and finishes with its result.
   template <typename Request, typename Response, typename Work>
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const Request* request,
                                 Response* response, absl::Duration timeout, Work work);
+  // Calls `start(call, done)`, which must not block; `done(result)` finishes the call.
+  template <typename Request, typename Response, typename Start>
+  grpc::ServerUnaryReactor* RunAppend(grpc::CallbackServerContext* ctx, const Request* request,
+                                      Response* response, Start start);
 
   AuditOperations* const operations_;
   WorkerPool* const workers_;

@@ -5,7 +5,10 @@
 //   hie-audit-bench MODE --target=HOST:PORT --certs=DIR [flags]
 //   modes:
 //     echo    --calls=N --concurrency=C                  health Check round trips
+//             --driver=threads|callback                  as for record
 //     record  --events=N --batch=B --concurrency=C       RecordBatch of B (B=1: Record)
+//             --driver=threads|callback                  a blocked thread per caller (default)
+//                                                        or gRPC's callback API (B=1 only)
 //             --patients=P --seed=S                      patients drawn from P source ids
 //     verify                                             Verify of the whole chain
 //     search  --queries=N --patients=P --concurrency=C   SearchEvents by one patient, last
@@ -91,32 +94,59 @@ int Record() {
   const int64_t calls = (events + batch - 1) / batch;
   std::vector<double> lat;
   int64_t failed = 0;
-  double s = RunCalls(
-      calls, concurrency,
-      [&](int t, int64_t c) {
-        if (batch == 1) {
-          av1::RecordRequest request;
-          request.mutable_context()->set_request_id(absl::StrCat("bench-", c));
-          *request.mutable_event() = MakeEvent(run, c, rngs[t], patients);
-          av1::RecordResponse response;
-          return stubs[t]->Record(Ctx().get(), request, &response).ok();
-        }
-        av1::RecordBatchRequest request;
-        request.mutable_context()->set_request_id(absl::StrCat("bench-", c));
-        for (int64_t i = c * batch; i < std::min(events, (c + 1) * batch); ++i) {
-          *request.add_events() = MakeEvent(run, i, rngs[t], patients);
-        }
-        av1::RecordBatchResponse response;
-        grpc::Status status = stubs[t]->RecordBatch(Ctx().get(), request, &response);
-        if (!status.ok() && c == 0) std::fprintf(stderr, "%s\n", status.error_message().c_str());
-        return status.ok();
-      },
-      &lat, &failed);
+  const bool callback = hie::bench::CallbackDriver();
+  if (callback && batch != 1) {
+    std::fprintf(stderr, "--driver=callback is for single-event Record calls (--batch=1)\n");
+    return 2;
+  }
+  struct RecordCall {
+    std::unique_ptr<grpc::ClientContext> ctx = Ctx();
+    av1::RecordRequest request;
+    av1::RecordResponse response;
+  };
+  double s =
+      callback
+          ? hie::bench::RunCallbackCalls(
+                calls, concurrency,
+                [&](int t, int64_t c, hie::bench::CallDone done) {
+                  auto* call = new RecordCall;
+                  call->request.mutable_context()->set_request_id(absl::StrCat("bench-", c));
+                  *call->request.mutable_event() = MakeEvent(run, c, rngs[t], patients);
+                  stubs[t]->async()->Record(call->ctx.get(), &call->request, &call->response,
+                                            [call, done = std::move(done)](grpc::Status status) {
+                                              delete call;
+                                              done(status.ok());
+                                            });
+                },
+                &lat, &failed)
+          : RunCalls(
+                calls, concurrency,
+                [&](int t, int64_t c) {
+                  if (batch == 1) {
+                    av1::RecordRequest request;
+                    request.mutable_context()->set_request_id(absl::StrCat("bench-", c));
+                    *request.mutable_event() = MakeEvent(run, c, rngs[t], patients);
+                    av1::RecordResponse response;
+                    return stubs[t]->Record(Ctx().get(), request, &response).ok();
+                  }
+                  av1::RecordBatchRequest request;
+                  request.mutable_context()->set_request_id(absl::StrCat("bench-", c));
+                  for (int64_t i = c * batch; i < std::min(events, (c + 1) * batch); ++i) {
+                    *request.add_events() = MakeEvent(run, i, rngs[t], patients);
+                  }
+                  av1::RecordBatchResponse response;
+                  grpc::Status status = stubs[t]->RecordBatch(Ctx().get(), request, &response);
+                  if (!status.ok() && c == 0)
+                    std::fprintf(stderr, "%s\n", status.error_message().c_str());
+                  return status.ok();
+                },
+                &lat, &failed);
   std::printf(
-      "record   events=%ld batch=%ld concurrency=%d  %.0f events/s  per call: %s  "
+      "record   events=%ld batch=%ld concurrency=%d%s  %.0f events/s  per call: %s  "
       "failed calls=%ld\n",
-      static_cast<long>(events), static_cast<long>(batch), concurrency, events / s,
-      Summary(lat).c_str(), static_cast<long>(failed));
+      static_cast<long>(events), static_cast<long>(batch), concurrency,
+      callback ? " driver=callback" : "", events / s, Summary(lat).c_str(),
+      static_cast<long>(failed));
   return failed == 0 ? 0 : 1;
 }
 

@@ -11,9 +11,11 @@
 # A throwaway PostgreSQL cluster, durable (fsync and synchronous_commit ON) with
 # scripts/pg-tuning.conf, and certificates, under $HIE_BENCH_DIR (default var/audit-bench,
 # wiped first); hie-audit with --workers 96. Then, in order:
-#   echo     1 caller and 64 callers
+#   echo     1 caller and 64 callers (a blocked client thread per caller, then gRPC's callback
+#            API: 64 calls in flight without 64 client threads)
 #   record   HIE_BENCH_BATCHED events (200000) in RecordBatch calls of 1000 from 4 callers
-#   record   HIE_BENCH_SINGLE events (100000) as single-event Record calls from 64 callers
+#   record   HIE_BENCH_SINGLE events (100000) as single-event Record calls from 64 callers, with
+#            each of the two client drivers (set beside the echo of the same driver)
 #   load     LOAD more events (default 0) in batches, to size the log for search
 #   verify   the whole chain, three times: the first on new scan connections (a new PostgreSQL
 #            backend page-faults on every shared buffer it touches), then on the kept ones
@@ -62,8 +64,10 @@ done
 b() { "$bench_bin" "$@" --target="127.0.0.1:$port" --certs="$dir/certs"; }
 b echo --calls=20000 --concurrency=1
 b echo --calls=100000 --concurrency=64
+b echo --calls=100000 --concurrency=64 --driver=callback
 b record --events="$batched" --batch=1000 --concurrency=4 --seed=1
 b record --events="$single" --batch=1 --concurrency=64 --seed=2
+b record --events="$single" --batch=1 --concurrency=64 --seed=4 --driver=callback
 b echo --calls=20000 --concurrency=1
 if [ "$load" -gt 0 ]; then b record --events="$load" --batch=1000 --concurrency=4 --seed=3; fi
 "$psql_bin" "$dsn" -Atc "SELECT 'events stored: ' || count(*) FROM audit.events"

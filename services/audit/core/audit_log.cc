@@ -13,13 +13,14 @@
 namespace hie::audit {
 
 struct AuditLog::Pending {
+  uint64_t id = 0;
   std::vector<v1::AuditEvent> events;
   std::optional<std::pair<std::string, int64_t>> feed_position;
+  absl::Time deadline;
+  AppendCallback done;
+  // Set by the committer inside the group's transaction.
   absl::Status status;
   std::vector<AppendResult> results;
-  bool taken = false;  // in a group being committed: the caller must wait for the outcome
-  bool done = false;
-  std::condition_variable wake;  // done, or this caller should lead the next group
 };
 
 namespace {
@@ -46,7 +47,22 @@ AuditLog::AuditLog(AuditStore* store, const CheckpointSigner* signer, Checkpoint
       signer_(signer),
       archive_(archive),
       resolver_(resolver),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  for (int i = 0; i <= kMaxGroupsInFlight; ++i)
+    committers_.emplace_back([this] { RunCommitter(); });
+}
+
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  committer_wake_.notify_all();
+  for (std::thread& t : committers_) t.join();
+  for (std::unique_ptr<Pending>& p : queue_) {
+    p->done(absl::UnavailableError("the audit log is stopping"));
+  }
+}
 
 absl::Status AuditLog::Start(absl::Time deadline) {
   v1::SigningKey key;
@@ -62,6 +78,7 @@ absl::Status AuditLog::Start(absl::Time deadline) {
                                                std::nullopt, 1, deadline));
   std::lock_guard lock(checkpoint_mu_);
   last_checkpoint_sequence_ = latest.empty() ? 0 : latest.front().sequence();
+  RaiseCheckpointClaim(last_checkpoint_sequence_);
   last_checkpoint_time_ =
       latest.empty() ? absl::InfinitePast() : FromTimestamp(latest.front().create_time());
   (void)head;
@@ -70,18 +87,21 @@ absl::Status AuditLog::Start(absl::Time deadline) {
 
 absl::StatusOr<std::vector<AppendResult>> AuditLog::Append(std::vector<v1::AuditEvent> events,
                                                            absl::Time deadline) {
-  Pending pending;
-  pending.events = std::move(events);
-  HIE_RETURN_IF_ERROR(Submit(&pending, deadline));
-  return std::move(pending.results);
+  return AppendAndWait(std::move(events), std::nullopt, deadline);
 }
 
 absl::Status AuditLog::AppendFromFeed(const std::string& feed, int64_t position,
                                       std::vector<v1::AuditEvent> events, absl::Time deadline) {
-  Pending pending;
-  pending.events = std::move(events);
-  pending.feed_position.emplace(feed, position);
-  return Submit(&pending, deadline);
+  return AppendAndWait(std::move(events), std::make_pair(feed, position), deadline).status();
+}
+
+void AuditLog::AppendAsync(std::vector<v1::AuditEvent> events, absl::Time deadline,
+                           AppendCallback done) {
+  auto pending = std::make_unique<Pending>();
+  pending->events = std::move(events);
+  pending->deadline = deadline;
+  pending->done = std::move(done);
+  Enqueue(std::move(pending));
 }
 
 absl::StatusOr<int64_t> AuditLog::FeedPosition(const std::string& feed, absl::Time deadline) {
@@ -93,59 +113,125 @@ absl::StatusOr<int64_t> AuditLog::FeedPosition(const std::string& feed, absl::Ti
   return position;
 }
 
-absl::Status AuditLog::Submit(Pending* pending, absl::Time deadline) {
-  std::unique_lock lock(mu_);
-  queue_.push_back(pending);
-  while (!pending->done) {
-    if (CanLead()) {  // lead: commit what is queued; the lead passes on once the rows are written
-      writing_ = true;
-      ++in_flight_;
-      std::vector<Pending*> group;
-      size_t events = 0;
-      while (!queue_.empty() && (group.empty() || events + queue_.front()->events.size() <=
-                                                      options_.max_group_events)) {
-        events += queue_.front()->events.size();
-        queue_.front()->taken = true;
-        group.push_back(queue_.front());
-        queue_.pop_front();
-      }
-      const std::optional<ChainHead> predicted = predicted_;
-      lock.unlock();
-      const bool checkpoint_due = CommitGroup(group, predicted);  // answers each member
-      lock.lock();
-      --in_flight_;
-      WakeNextLeader();
-      if (checkpoint_due) {  // signed after handing on the lead: appends do not wait for it
-        lock.unlock();
-        (void)CreateCheckpoint(options_.now() + absl::Seconds(10));
-        lock.lock();
-      }
-      continue;
-    }
-    if (pending->taken) {  // in a group being committed: only the outcome is left to wait for
-      pending->wake.wait(lock);
-      continue;
-    }
-    // Each waiter sleeps on its own condition: a commit wakes only its group and the next
-    // leader, not every waiting caller (64 callers made the broadcast the main cost).
-    if (pending->wake.wait_until(lock, absl::ToChronoTime(deadline)) == std::cv_status::timeout &&
-        !pending->taken && !pending->done) {
-      queue_.erase(std::find(queue_.begin(), queue_.end(), pending));
-      WakeNextLeader();
-      return absl::DeadlineExceededError("audit append: deadline passed while queued");
+uint64_t AuditLog::Enqueue(std::unique_ptr<Pending> pending) {
+  absl::Status refused;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError("the audit log is stopping");
+    } else if (!queue_.empty() &&
+               queued_events_ + pending->events.size() > options_.max_queued_events) {
+      refused =
+          absl::ResourceExhaustedError("the audit log's append queue is full; retry with backoff");
+    } else {
+      pending->id = ++last_pending_id_;
+      queued_events_ += pending->events.size();
+      queue_.push_back(std::move(pending));
+      WakeCommitter();
+      return last_pending_id_;
     }
   }
-  return pending->status;
+  pending->done(std::move(refused));
+  return 0;
+}
+
+absl::StatusOr<std::vector<AppendResult>> AuditLog::AppendAndWait(
+    std::vector<v1::AuditEvent> events,
+    std::optional<std::pair<std::string, int64_t>> feed_position, absl::Time deadline) {
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable ready;
+    std::optional<absl::StatusOr<std::vector<AppendResult>>> result;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  auto pending = std::make_unique<Pending>();
+  pending->events = std::move(events);
+  pending->feed_position = std::move(feed_position);
+  pending->deadline = deadline;
+  pending->done = [outcome](absl::StatusOr<std::vector<AppendResult>> result) {
+    std::lock_guard lock(outcome->mu);
+    outcome->result = std::move(result);
+    outcome->ready.notify_all();
+  };
+  const uint64_t id = Enqueue(std::move(pending));
+  std::unique_lock lock(outcome->mu);
+  auto answered = [&] { return outcome->result.has_value(); };
+  if (!outcome->ready.wait_until(lock, absl::ToChronoTime(deadline), answered)) {
+    lock.unlock();
+    if (Withdraw(id))
+      return absl::DeadlineExceededError("audit append: deadline passed while queued");
+    lock.lock();
+    outcome->ready.wait(lock, answered);  // taken: its transaction ends within its own timeout
+  }
+  return *std::move(outcome->result);
+}
+
+bool AuditLog::Withdraw(uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(queue_.begin(), queue_.end(),
+                         [id](const std::unique_ptr<Pending>& p) { return p->id == id; });
+  if (it == queue_.end()) return false;
+  queued_events_ -= (*it)->events.size();
+  queue_.erase(it);
+  return true;
+}
+
+void AuditLog::RunCommitter() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    committer_wake_.wait(lock, [&] { return stopping_ || (CanLead() && !queue_.empty()); });
+    if (stopping_) return;
+    writing_ = true;
+    ++in_flight_;
+    Group group;
+    Group expired;  // answered without being written
+    size_t events = 0;
+    const absl::Time now = absl::Now();  // deadlines are real time, whatever options_.now says
+    while (!queue_.empty() &&
+           (group.empty() || events + queue_.front()->events.size() <= options_.max_group_events)) {
+      std::unique_ptr<Pending> p = std::move(queue_.front());
+      queue_.pop_front();
+      queued_events_ -= p->events.size();
+      if (p->deadline < now) {
+        expired.push_back(std::move(p));
+        continue;
+      }
+      events += p->events.size();
+      group.push_back(std::move(p));
+    }
+    const std::optional<ChainHead> predicted = predicted_;
+    if (group.empty()) writing_ = false;
+    lock.unlock();
+    for (std::unique_ptr<Pending>& p : expired) {
+      p->done(absl::DeadlineExceededError("audit append: deadline passed while queued"));
+    }
+    // Answers each member; the next group may start once this one's rows are written.
+    std::optional<ChainHead> to_sign;
+    if (!group.empty()) to_sign = CommitGroup(group, predicted);
+    group.clear();
+    lock.lock();
+    --in_flight_;
+    WakeCommitter();
+    if (to_sign) {  // the head this group left, signed while the next groups go on
+      lock.unlock();
+      {
+        std::lock_guard checkpoint_lock(checkpoint_mu_);
+        (void)SignHead(*to_sign, options_.now() + absl::Seconds(10));
+      }
+      lock.lock();
+    }
+  }
 }
 
 bool AuditLog::CanLead() const { return !writing_ && in_flight_ < kMaxGroupsInFlight; }
 
-void AuditLog::WakeNextLeader() {
-  if (CanLead() && !queue_.empty()) queue_.front()->wake.notify_one();
+void AuditLog::WakeCommitter() {
+  if (CanLead() && !queue_.empty()) committer_wake_.notify_one();
 }
 
-bool AuditLog::CommitGroup(const std::vector<Pending*>& group, std::optional<ChainHead> predicted) {
-  int64_t head = 0;
+std::optional<ChainHead> AuditLog::CommitGroup(const Group& group,
+                                               std::optional<ChainHead> predicted) {
+  ChainHead head;
   absl::Status status;
   bool released = false;   // the lead has been handed on (under mu_)
   uint64_t published = 0;  // the generation of the prediction this group published, if any
@@ -158,7 +244,7 @@ bool AuditLog::CommitGroup(const std::vector<Pending*>& group, std::optional<Cha
     if (!released) {
       released = true;
       writing_ = false;
-      WakeNextLeader();
+      WakeCommitter();
     }
   };
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -174,24 +260,39 @@ bool AuditLog::CommitGroup(const std::vector<Pending*>& group, std::optional<Cha
     predicted.reset();  // a retry locks the head first
     if (!absl::IsAborted(status) && !(optimistic && absl::IsAlreadyExists(status))) break;
   }
-  {
+  if (!released) {  // failed before its rows were written
     std::lock_guard lock(mu_);
-    if (!released) writing_ = false;  // failed before its rows were written
-    for (Pending* p : group) {
-      if (!status.ok()) p->status = status;
-      p->done = true;
-      p->wake.notify_one();
+    writing_ = false;
+    WakeCommitter();
+  }
+  for (const std::unique_ptr<Pending>& p : group) {
+    if (!status.ok()) p->status = status;
+    if (p->status.ok()) {
+      p->done(std::move(p->results));
+    } else {
+      p->done(p->status);
     }
   }
-  if (!status.ok()) return false;
-  std::lock_guard lock(checkpoint_mu_);
-  return head - last_checkpoint_sequence_ >= options_.checkpoint_every_events;
+  if (!status.ok()) return std::nullopt;
+  // Due when this head is checkpoint_every_events past the last one claimed; claiming it here
+  // keeps a group committed just behind from signing too.
+  int64_t claimed = checkpoint_claimed_.load();
+  while (head.sequence - claimed >= options_.checkpoint_every_events) {
+    if (checkpoint_claimed_.compare_exchange_weak(claimed, head.sequence)) return head;
+  }
+  return std::nullopt;
 }
 
-absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group,
+void AuditLog::RaiseCheckpointClaim(int64_t sequence) {
+  int64_t claimed = checkpoint_claimed_.load();
+  while (claimed < sequence && !checkpoint_claimed_.compare_exchange_weak(claimed, sequence)) {
+  }
+}
+
+absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const Group& group,
                                         const std::optional<ChainHead>& predicted,
                                         const std::function<void(const ChainHead&)>& written,
-                                        int64_t* head_out) {
+                                        ChainHead* head_out) {
   ChainHead head;
   if (predicted) {
     head = *predicted;
@@ -199,7 +300,7 @@ absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending
     HIE_ASSIGN_OR_RETURN(head, txn.LockHead());
   }
   std::vector<std::string> ids;
-  for (const Pending* p : group) {
+  for (const std::unique_ptr<Pending>& p : group) {
     for (const auto& e : p->events) ids.push_back(e.event_id());
   }
   HIE_ASSIGN_OR_RETURN(auto known, txn.FindEvents(ids));
@@ -208,7 +309,7 @@ absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending
   absl::Time record_time = std::max(options_.now(), head.record_time);
   std::vector<NewEvent> appended;
   std::map<std::string, int64_t> positions;
-  for (Pending* p : group) {
+  for (const std::unique_ptr<Pending>& p : group) {
     p->status = absl::OkStatus();
     p->results.clear();
     const size_t mark = appended.size();
@@ -263,13 +364,17 @@ absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending
   for (const auto& [feed, position] : positions) {
     HIE_RETURN_IF_ERROR(txn.SetPosition(feed, position));
   }
-  *head_out = sequence;
+  *head_out = next;
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Checkpoint> AuditLog::CreateCheckpoint(absl::Time deadline) {
   std::lock_guard lock(checkpoint_mu_);
   HIE_ASSIGN_OR_RETURN(ChainHead head, store_->Head(deadline));
+  return SignHead(head, deadline);
+}
+
+absl::StatusOr<v1::Checkpoint> AuditLog::SignHead(const ChainHead& head, absl::Time deadline) {
   if (head.sequence == 0) return absl::FailedPreconditionError("the audit log is empty");
   HIE_ASSIGN_OR_RETURN(auto existing,
                        store_->CheckpointsIn(head.sequence, head.sequence, deadline));
@@ -300,6 +405,7 @@ absl::StatusOr<v1::Checkpoint> AuditLog::CreateCheckpoint(absl::Time deadline) {
   if (archive_ != nullptr) HIE_RETURN_IF_ERROR(archive_->Write(checkpoint));
   last_checkpoint_sequence_ = std::max(last_checkpoint_sequence_, checkpoint.sequence());
   last_checkpoint_time_ = options_.now();
+  RaiseCheckpointClaim(checkpoint.sequence());
   return checkpoint;
 }
 

@@ -4,9 +4,13 @@
 // accounting of disclosures. Transport-free (the gRPC adapter validates and authorises first);
 // storage through the AuditStore port.
 //
-// Appending. Callers hand in validated events; concurrent callers are committed together: the
-// first waiting caller that may lead takes everything queued (up to max_group_events) as ONE
-// group, committed in ONE transaction, and answers each of its callers. Inside that
+// Appending. Callers hand in validated events; concurrent callers are committed together: a
+// committer thread of the log takes everything queued (up to max_group_events) as ONE group,
+// committed in ONE transaction, and answers each of its callers (AppendAsync's callback, or
+// the waiting Append). No thread waits per caller: a gRPC handler queues its events and
+// returns, and the committer finishes the call (one thread hand-off per group, not three per
+// caller). A caller whose deadline passed while queued is answered DEADLINE_EXCEEDED and its
+// events are not written. Inside that
 // transaction every event id is looked up, sequences, record times and hashes assigned, the
 // rows written, and the head row locked and moved, so the chain and the gap-free sequence are
 // decided in the commit itself. Two groups may be in flight (pipelining): once a group's rows
@@ -14,18 +18,20 @@
 // and writes its rows while the first commits; it then takes the head lock, which it gets only
 // after the first committed, and commits only if the head is the one predicted
 // (AuditTxn::AppendExpecting); otherwise (the first failed, or another replica appended) it
-// rolls back and retries from the locked head. Several replicas share one chain through that
-// lock on the head row: their groups serialise on it. A caller is answered only after its group
-// committed (durable before acknowledged).
-// Each caller's events are all or nothing: an event id already stored with the same content
-// answers with the original sequence and hash; with other content, ALREADY_EXISTS for that
-// caller only (the rest of the group goes on). record_time never goes backwards.
+// rolls back and retries from the locked head (kMaxGroupsInFlight committers write; one more
+// thread lets a committer sign a due checkpoint without stopping the pipeline). Several replicas
+// share one chain through that lock on the head row: their groups serialise on it. A caller is
+// answered only after its group committed (durable before acknowledged). Each caller's events are
+// all or nothing: an event id already stored with the same content answers with the original
+// sequence and hash; with other content, ALREADY_EXISTS for that caller only (the rest of the group
+// goes on). record_time never goes backwards.
 //
 // Checkpoints. A checkpoint signs (sequence, head hash, create time, key id) with the service's
 // Ed25519 key (core/canonical.h: EncodeCheckpoint). One is made every checkpoint_every_events
-// events (by the committer, after its commit) and every checkpoint_interval while the head moved
-// (MaybeCheckpoint, run periodically), kept in the database AND in the archive outside it. The
-// signing key is registered at start (Start); old keys stay listed for verification.
+// events (by the committer, after it answered its group: the head that group left) and every
+// checkpoint_interval while the head moved (MaybeCheckpoint, run periodically), kept in the
+// database AND in the archive outside it. The signing key is registered at start (Start); old keys
+// stay listed for verification.
 //
 // Verification (Verify): the chain is recomputed over the range (core/chain_verifier.h), then
 // every checkpoint in the range, from the database and from the archive, must carry a valid
@@ -34,6 +40,7 @@
 // beyond the head means the tail was cut: GAP at head + 1. The first failure in sequence order
 // is reported.
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -42,6 +49,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -55,6 +64,9 @@ namespace hie::audit {
 
 struct AuditLogOptions {
   size_t max_group_events = 4000;
+  // Events waiting for a group at most; beyond, appends are refused RESOURCE_EXHAUSTED at once
+  // (the callers retry with backoff) rather than queued without bound.
+  size_t max_queued_events = 100'000;
   int64_t checkpoint_every_events = 10000;
   absl::Duration checkpoint_interval = absl::Seconds(60);
   // Verify scans ranges of verify_parallel_min_events and more in verify_parallelism chunks at
@@ -82,6 +94,10 @@ class AuditLog {
   // resolver: searches use the patients as given and person ids are refused).
   AuditLog(AuditStore* store, const CheckpointSigner* signer, CheckpointArchive* archive,
            PatientResolver* resolver, AuditLogOptions options = {});
+  // Answers what is still queued UNAVAILABLE after the groups in flight end.
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
 
   // Registers the signing key (database and archive). Call once before serving.
   [[nodiscard]] absl::Status Start(absl::Time deadline);
@@ -90,6 +106,10 @@ class AuditLog {
   // durably, in order, all or nothing. Results in request order.
   [[nodiscard]] absl::StatusOr<std::vector<AppendResult>> Append(std::vector<v1::AuditEvent> events,
                                                                  absl::Time deadline);
+  using AppendCallback = std::function<void(absl::StatusOr<std::vector<AppendResult>>)>;
+  // As Append, without waiting: `done` is called exactly once, on a committer thread of the log
+  // (never under its lock), once the events are durable or refused. `done` must not block.
+  void AppendAsync(std::vector<v1::AuditEvent> events, absl::Time deadline, AppendCallback done);
   // As Append, and sets `feed`'s position to `position` in the same transaction (a follower's
   // progress and the events it recorded commit together, so a restart repeats nothing).
   [[nodiscard]] absl::Status AppendFromFeed(const std::string& feed, int64_t position,
@@ -118,19 +138,33 @@ class AuditLog {
 
  private:
   struct Pending;
-  absl::Status Submit(Pending* pending, absl::Time deadline);
-  // Whether a waiting caller may lead a group now, and waking the first waiter if so (mu_ held).
+  using Group = std::vector<std::unique_ptr<Pending>>;
+  // Queues `pending` and returns its id (0, with `pending` answered, when the log is stopping
+  // or its queue is full).
+  uint64_t Enqueue(std::unique_ptr<Pending> pending);
+  // Queues and waits for the outcome; withdraws the events if the deadline passes while queued.
+  absl::StatusOr<std::vector<AppendResult>> AppendAndWait(
+      std::vector<v1::AuditEvent> events,
+      std::optional<std::pair<std::string, int64_t>> feed_position, absl::Time deadline);
+  // Removes the queued pending `id`; false when a committer already took it.
+  bool Withdraw(uint64_t id);
+  // A committer thread: takes groups while it may (CanLead) until the log stops.
+  void RunCommitter();
+  // Whether a committer may take a group now, and waking one if so (mu_ held).
   bool CanLead() const;
-  void WakeNextLeader();
-  // Commits `group` (behind the `predicted` head, if given) and answers its members; true when
-  // a checkpoint is due.
-  bool CommitGroup(const std::vector<Pending*>& group, std::optional<ChainHead> predicted);
+  void WakeCommitter();
+  // Commits `group` (behind the `predicted` head, if given) and answers its members; the head
+  // it left when a checkpoint is due.
+  std::optional<ChainHead> CommitGroup(const Group& group, std::optional<ChainHead> predicted);
   // One attempt: chains the group from `predicted` (or the locked head), calls `written` with
   // the head it will leave once its rows are written.
-  absl::Status CommitGroupInTxn(AuditTxn& txn, const std::vector<Pending*>& group,
+  absl::Status CommitGroupInTxn(AuditTxn& txn, const Group& group,
                                 const std::optional<ChainHead>& predicted,
                                 const std::function<void(const ChainHead&)>& written,
-                                int64_t* head);
+                                ChainHead* head);
+  void RaiseCheckpointClaim(int64_t sequence);
+  // Signs `head` (stored, at most the current head) unless already signed (checkpoint_mu_ held).
+  absl::StatusOr<v1::Checkpoint> SignHead(const ChainHead& head, absl::Time deadline);
   absl::Status CheckCheckpoints(const std::vector<v1::Checkpoint>& checkpoints, int64_t verified_to,
                                 const std::map<int64_t, std::string>& hashes,
                                 v1::VerifyResult* result, absl::Time deadline);
@@ -143,15 +177,22 @@ class AuditLog {
 
   static constexpr int kMaxGroupsInFlight = 2;
   std::mutex mu_;
-  std::deque<Pending*> queue_;
-  bool writing_ = false;  // a leader is chaining and writing its group
+  std::condition_variable committer_wake_;  // a group may be taken, or the log stops
+  std::deque<std::unique_ptr<Pending>> queue_;
+  size_t queued_events_ = 0;  // in queue_
+  uint64_t last_pending_id_ = 0;
+  bool stopping_ = false;
+  bool writing_ = false;  // a committer is chaining and writing its group
   int in_flight_ = 0;     // groups whose transaction has not ended
   // The head the last group to write its rows will leave, while nothing says it failed.
   std::optional<ChainHead> predicted_;
   uint64_t prediction_generation_ = 0;
   int64_t last_checkpoint_sequence_ = 0;  // guarded by checkpoint_mu_
+  // The newest head signed or being signed (a committer claims a due checkpoint here).
+  std::atomic<int64_t> checkpoint_claimed_{0};
   absl::Time last_checkpoint_time_ = absl::InfinitePast();
   std::mutex checkpoint_mu_;
+  std::vector<std::thread> committers_;  // last: started when everything above is
 };
 
 }  // namespace hie::audit

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -123,6 +127,156 @@ TEST_F(AuditLogTest, ConcurrentCallersAreCommittedTogetherIntoOneValidChain) {
   v1::VerifyResult result = Verify();
   EXPECT_EQ(result.status(), v1::VerifyResult::STATUS_VALID) << result.detail();
   EXPECT_EQ(result.events_checked(), 800);
+}
+
+// Answers of AppendAsync, gathered from the committer threads.
+class Answers {
+ public:
+  AuditLog::AppendCallback Callback() {
+    return [this](absl::StatusOr<std::vector<AppendResult>> result) {
+      std::lock_guard lock(mu_);
+      results_.push_back(std::move(result));
+      changed_.notify_all();
+    };
+  }
+  std::vector<absl::StatusOr<std::vector<AppendResult>>> WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return results_.size() >= n; });
+    return results_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<absl::StatusOr<std::vector<AppendResult>>> results_;
+};
+
+TEST_F(AuditLogTest, AsyncAppendsAnswerEveryCallerOnceAfterItsGroupIsStored) {
+  Answers answers;
+  std::atomic<int> not_yet_stored = 0;
+  for (int i = 0; i < 300; ++i) {
+    log_->AppendAsync({Event(absl::StrCat("async-", i))}, kDeadline,
+                      [&, cb = answers.Callback()](absl::StatusOr<std::vector<AppendResult>> r) {
+                        if (r.ok() && store_.Head(kDeadline)->sequence < (*r)[0].sequence) {
+                          ++not_yet_stored;
+                        }
+                        cb(std::move(r));
+                      });
+  }
+  auto results = answers.WaitFor(300);
+  ASSERT_EQ(results.size(), 300u);
+  std::set<int64_t> sequences;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    sequences.insert((*r)[0].sequence);
+  }
+  EXPECT_EQ(sequences.size(), 300u);
+  EXPECT_EQ(*sequences.begin(), 1);
+  EXPECT_EQ(*sequences.rbegin(), 300);
+  EXPECT_EQ(not_yet_stored, 0);
+  EXPECT_EQ(Verify().status(), v1::VerifyResult::STATUS_VALID);
+}
+
+// A log whose clock can be stopped: a committer asking the time inside its group's
+// transaction waits, so that callers queue up behind it.
+class HeldLog {
+ public:
+  HeldLog(AuditStore* store, const CheckpointSigner* signer, AuditLogOptions options) {
+    options.now = [this] {
+      std::unique_lock lock(mu_);
+      if (held_) ++waiting_;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return !held_; });
+      return absl::FromUnixSeconds(1'800'000'000);
+    };
+    log_ = std::make_unique<AuditLog>(store, signer, nullptr, nullptr, options);
+  }
+  void Hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    held_ = false;
+    changed_.notify_all();
+  }
+  // Waits until a thread is stopped at the clock.
+  bool SomeoneHeld() {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return waiting_ > 0; });
+  }
+  AuditLog& log() { return *log_; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  int waiting_ = 0;
+  std::unique_ptr<AuditLog> log_;  // last: its committers stop before the clock goes
+};
+
+TEST(AuditLogQueueTest, AFullQueueAndAPassedDeadlineRefuseAndWriteNothing) {
+  InMemoryAuditStore store;
+  auto signer = *CheckpointSigner::Generate();
+  AuditLogOptions options;
+  options.max_queued_events = 3;
+  HeldLog held(&store, signer.get(), options);
+  ASSERT_TRUE(held.log().Start(kDeadline).ok());
+  held.Hold();
+  Answers answers;
+  held.log().AppendAsync({Event("first")}, kDeadline, answers.Callback());  // taken, then held
+  ASSERT_TRUE(held.SomeoneHeld());
+  held.log().AppendAsync({Event("q1"), Event("q2")}, kDeadline, answers.Callback());
+  // Two events queued, the bound is three: two more are refused at once, on this thread.
+  held.log().AppendAsync({Event("over1"), Event("over2")}, kDeadline, answers.Callback());
+  auto refused = answers.WaitFor(1);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_TRUE(absl::IsResourceExhausted(refused[0].status())) << refused[0].status();
+  // A waiting caller whose deadline passes while queued is withdrawn.
+  auto late = held.log().Append({Event("late")}, absl::Now() + absl::Milliseconds(50));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(late.status())) << late.status();
+  // An asynchronous one is answered when a committer reaches it.
+  held.log().AppendAsync({Event("expired")}, absl::Now() - absl::Seconds(1), answers.Callback());
+  held.Release();
+  auto results = answers.WaitFor(4);
+  ASSERT_EQ(results.size(), 4u);
+  int ok = 0, expired = 0;
+  for (const auto& r : results) {
+    ok += r.ok();
+    expired += absl::IsDeadlineExceeded(r.status());
+  }
+  EXPECT_EQ(ok, 2);  // "first" and the pair q1, q2
+  EXPECT_EQ(expired, 1);
+  EXPECT_EQ(store.Head(kDeadline)->sequence, 3);
+  for (const char* never : {"over1", "late", "expired"}) {
+    auto again = held.log().Append({Event(never)}, kDeadline);
+    ASSERT_TRUE(again.ok());
+    EXPECT_GT((*again)[0].sequence, 3) << never << " was written before";
+  }
+}
+
+TEST(AuditLogQueueTest, DestroyingTheLogAnswersEveryQueuedCaller) {
+  InMemoryAuditStore store;
+  auto signer = *CheckpointSigner::Generate();
+  Answers answers;
+  {
+    AuditLog log(&store, signer.get(), nullptr, nullptr);
+    ASSERT_TRUE(log.Start(kDeadline).ok());
+    for (int i = 0; i < 200; ++i) {
+      log.AppendAsync({Event(absl::StrCat("d-", i))}, kDeadline, answers.Callback());
+    }
+  }
+  auto results = answers.WaitFor(200);
+  ASSERT_EQ(results.size(), 200u);
+  int64_t ok = 0;
+  for (const auto& r : results) {
+    if (r.ok()) {
+      ++ok;
+    } else {
+      EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+    }
+  }
+  EXPECT_EQ(store.Head(kDeadline)->sequence, ok);  // answered OK exactly when stored
 }
 
 TEST_F(AuditLogTest, FeedPositionCommitsWithTheEvents) {
@@ -273,7 +427,12 @@ TEST_F(AuditLogTest, CheckpointsAreMadeEveryNEvents) {
   log_ = MakeLog(signer_.get(), /*every=*/4);
   ASSERT_TRUE(log_->Start(kDeadline).ok());
   AppendN(9);
+  // Signed by the committer after it answered: each the head its group left.
   auto checkpoints = store_.CheckpointsIn(1, 100, kDeadline);
+  for (int i = 0; i < 500 && checkpoints.ok() && checkpoints->size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    checkpoints = store_.CheckpointsIn(1, 100, kDeadline);
+  }
   ASSERT_TRUE(checkpoints.ok());
   ASSERT_EQ(checkpoints->size(), 2u);
   EXPECT_EQ((*checkpoints)[0].sequence(), 4);

@@ -276,7 +276,7 @@ absl::Status AuditOperations::RecordAccess(
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::RecordBatchResponse> AuditOperations::RecordBatch(
+absl::StatusOr<std::vector<v1::AuditEvent>> AuditOperations::CheckBatch(
     const Call& call, const v1::RecordBatchRequest& request) {
   HIE_RETURN_IF_ERROR(Authorize(call, Access::kWrite).status());
   if (request.events_size() == 0 || request.events_size() > kMaxBatch) {
@@ -304,10 +304,16 @@ absl::StatusOr<v1::RecordBatchResponse> AuditOperations::RecordBatch(
       }
     }
   }
-  HIE_ASSIGN_OR_RETURN(std::vector<AppendResult> results,
-                       log_->Append(std::move(events), call.deadline));
+  return events;
+}
+
+namespace {
+
+absl::StatusOr<v1::RecordBatchResponse> BatchResponse(
+    const absl::StatusOr<std::vector<AppendResult>>& results) {
+  HIE_RETURN_IF_ERROR(results.status());
   v1::RecordBatchResponse response;
-  for (const AppendResult& r : results) {
+  for (const AppendResult& r : *results) {
     v1::RecordResponse* out = response.add_results();
     out->set_sequence(r.sequence);
     out->set_hash(r.hash);
@@ -316,17 +322,55 @@ absl::StatusOr<v1::RecordBatchResponse> AuditOperations::RecordBatch(
   return response;
 }
 
-absl::StatusOr<v1::RecordResponse> AuditOperations::Record(const Call& call,
-                                                           const v1::RecordRequest& request) {
+v1::RecordBatchRequest BatchOfOne(const v1::RecordRequest& request) {
   v1::RecordBatchRequest batch;
   *batch.add_events() = request.event();
-  absl::StatusOr<v1::RecordBatchResponse> response = RecordBatch(call, batch);
+  return batch;
+}
+
+// A batch of one's answer as Record's: "events[0]" in a message is "event".
+absl::StatusOr<v1::RecordResponse> SingleResponse(
+    const absl::StatusOr<v1::RecordBatchResponse>& response) {
   if (!response.ok()) {
     std::string message(response.status().message());
     if (message.rfind("events[0]", 0) == 0) message.replace(0, 9, "event");
     return absl::Status(response.status().code(), message);
   }
   return response->results(0);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RecordBatchResponse> AuditOperations::RecordBatch(
+    const Call& call, const v1::RecordBatchRequest& request) {
+  HIE_ASSIGN_OR_RETURN(std::vector<v1::AuditEvent> events, CheckBatch(call, request));
+  return BatchResponse(log_->Append(std::move(events), call.deadline));
+}
+
+absl::StatusOr<v1::RecordResponse> AuditOperations::Record(const Call& call,
+                                                           const v1::RecordRequest& request) {
+  return SingleResponse(RecordBatch(call, BatchOfOne(request)));
+}
+
+void AuditOperations::RecordBatchAsync(const Call& call, const v1::RecordBatchRequest& request,
+                                       Done<v1::RecordBatchResponse> done) {
+  absl::StatusOr<std::vector<v1::AuditEvent>> events = CheckBatch(call, request);
+  if (!events.ok()) {
+    done(events.status());
+    return;
+  }
+  log_->AppendAsync(*std::move(events), call.deadline,
+                    [done = std::move(done)](absl::StatusOr<std::vector<AppendResult>> results) {
+                      done(BatchResponse(results));
+                    });
+}
+
+void AuditOperations::RecordAsync(const Call& call, const v1::RecordRequest& request,
+                                  Done<v1::RecordResponse> done) {
+  RecordBatchAsync(call, BatchOfOne(request),
+                   [done = std::move(done)](absl::StatusOr<v1::RecordBatchResponse> response) {
+                     done(SingleResponse(response));
+                   });
 }
 
 absl::StatusOr<std::pair<absl::Time, absl::Time>> SearchSpan(const TimeRange& range,

@@ -29,7 +29,9 @@
 // bytes, details values 1024, at most 64 details, 100 patients, 100 objects); at most 1000
 // events per batch. Searches need an event_time range of at most 366 days and one filter.
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "hie/audit/v1/audit.pb.h"
@@ -63,6 +65,15 @@ class AuditOperations {
   absl::StatusOr<v1::RecordResponse> Record(const Call& call, const v1::RecordRequest& request);
   absl::StatusOr<v1::RecordBatchResponse> RecordBatch(const Call& call,
                                                       const v1::RecordBatchRequest& request);
+  // As Record and RecordBatch, without blocking (for the gRPC handlers): the checks run on the
+  // calling thread, then `done` is called once, when the events are durable or refused (on the
+  // calling thread if refused before being queued, else on a committer thread of the log).
+  template <typename Response>
+  using Done = std::function<void(absl::StatusOr<Response>)>;
+  void RecordAsync(const Call& call, const v1::RecordRequest& request,
+                   Done<v1::RecordResponse> done);
+  void RecordBatchAsync(const Call& call, const v1::RecordBatchRequest& request,
+                        Done<v1::RecordBatchResponse> done);
   absl::StatusOr<v1::SearchEventsResponse> SearchEvents(const Call& call,
                                                         const v1::SearchEventsRequest& request);
   absl::StatusOr<v1::VerifyResult> Verify(const Call& call, const v1::VerifyRequest& request);
@@ -80,6 +91,9 @@ class AuditOperations {
   absl::Status RecordAccess(const Call& call, const std::string& rpc,
                             const google::protobuf::RepeatedPtrField<SourceId>& patients,
                             std::map<std::string, std::string> details);
+  // Authorises and validates a batch; the events as they will be appended.
+  absl::StatusOr<std::vector<v1::AuditEvent>> CheckBatch(const Call& call,
+                                                         const v1::RecordBatchRequest& request);
   AuditLog* const log_;
   const std::function<absl::Time()> now_;
 };

@@ -1,8 +1,12 @@
 #include "services/common/bench/bench_support.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -75,26 +79,100 @@ std::string Summary(std::vector<double> v) {
                       v.back() / 1e3, " ms");
 }
 
+double RunCallbackCalls(int64_t n, int concurrency,
+                        const std::function<void(int, int64_t, CallDone)>& start,
+                        std::vector<double>* latencies, int64_t* failures) {
+  std::atomic<int64_t> next = 0, failed = 0;
+  std::vector<std::vector<double>> per(concurrency);
+  std::mutex mu;
+  std::condition_variable finished;
+  int active = concurrency;
+  thread_local int depth = 0;  // calls started from inside a completion on this thread
+  std::function<void(int)> launch = [&](int caller) {
+    const int64_t i = next++;
+    if (i >= n) {
+      std::lock_guard lock(mu);
+      if (--active == 0) finished.notify_all();
+      return;
+    }
+    const auto begin = std::chrono::steady_clock::now();
+    start(caller, i, [&, caller, begin](bool ok) {
+      per[caller].push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - begin)
+              .count());
+      if (!ok) ++failed;
+      if (depth > 32) {  // completions run inline: do not grow this stack without bound
+        std::thread(launch, caller).detach();
+        return;
+      }
+      ++depth;
+      launch(caller);
+      --depth;
+    });
+  };
+  const auto start_time = std::chrono::steady_clock::now();
+  for (int c = 0; c < concurrency; ++c) launch(c);
+  {
+    std::unique_lock lock(mu);
+    finished.wait(lock, [&] { return active == 0; });
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  for (auto& p : per) latencies->insert(latencies->end(), p.begin(), p.end());
+  *failures = failed;
+  return seconds;
+}
+
+bool CallbackDriver() {
+  const std::string driver = Flag("driver", "threads");
+  if (driver != "threads" && driver != "callback") {
+    std::fprintf(stderr, "--driver must be threads or callback, not %s\n", driver.c_str());
+    std::exit(2);
+  }
+  return driver == "callback";
+}
+
 int Echo(const std::string& default_target) {
   const int64_t calls = IntFlag("calls", 20000);
   const int concurrency = static_cast<int>(IntFlag("concurrency", 1));
+  const bool callback = CallbackDriver();
   std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> stubs;
   for (int t = 0; t < concurrency; ++t) {
     stubs.push_back(grpc::health::v1::Health::NewStub(Channel("operator", t, default_target)));
   }
   std::vector<double> lat;
   int64_t failed = 0;
-  double s = RunCalls(
-      calls, concurrency,
-      [&](int t, int64_t) {
-        grpc::health::v1::HealthCheckRequest request;
-        grpc::health::v1::HealthCheckResponse response;
-        return stubs[t]->Check(Deadline().get(), request, &response).ok();
-      },
-      &lat, &failed);
-  std::printf("echo     calls=%ld concurrency=%d  %.0f calls/s  %s  failed=%ld\n",
-              static_cast<long>(calls), concurrency, calls / s, Summary(lat).c_str(),
-              static_cast<long>(failed));
+  double s = 0;
+  if (callback) {
+    struct Check {
+      std::unique_ptr<grpc::ClientContext> ctx = Deadline();
+      grpc::health::v1::HealthCheckRequest request;
+      grpc::health::v1::HealthCheckResponse response;
+    };
+    s = RunCallbackCalls(
+        calls, concurrency,
+        [&](int t, int64_t, CallDone done) {
+          auto* call = new Check;
+          stubs[t]->async()->Check(call->ctx.get(), &call->request, &call->response,
+                                   [call, done = std::move(done)](grpc::Status status) {
+                                     delete call;
+                                     done(status.ok());
+                                   });
+        },
+        &lat, &failed);
+  } else {
+    s = RunCalls(
+        calls, concurrency,
+        [&](int t, int64_t) {
+          grpc::health::v1::HealthCheckRequest request;
+          grpc::health::v1::HealthCheckResponse response;
+          return stubs[t]->Check(Deadline().get(), request, &response).ok();
+        },
+        &lat, &failed);
+  }
+  std::printf("echo     calls=%ld concurrency=%d%s  %.0f calls/s  %s  failed=%ld\n",
+              static_cast<long>(calls), concurrency, callback ? " driver=callback" : "", calls / s,
+              Summary(lat).c_str(), static_cast<long>(failed));
   return failed == 0 ? 0 : 1;
 }
 

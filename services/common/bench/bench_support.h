@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -61,8 +62,21 @@ double RunCalls(int64_t n, int concurrency, Call call, std::vector<double>* late
   return seconds;
 }
 
+// As RunCalls, on gRPC's callback API: `start(caller, i, done)` begins call i for `caller` and
+// must arrange `done(ok)` when it ends; the caller's next call starts from that completion. So
+// `concurrency` calls are in flight without a blocked thread each: the load generator costs
+// less per call, which matters when it shares the machine with the service it measures.
+using CallDone = std::function<void(bool ok)>;
+double RunCallbackCalls(int64_t n, int concurrency,
+                        const std::function<void(int, int64_t, CallDone)>& start,
+                        std::vector<double>* latencies, int64_t* failures);
+
+// Whether --driver says "callback" (RunCallbackCalls) rather than "threads" (RunCalls, the
+// default); exits with status 2 on anything else.
+bool CallbackDriver();
+
 // The echo mode: --calls (20000) health Checks from --concurrency (1) callers with the operator
-// certificate; prints one line; 0 when none failed.
+// certificate, on --driver (threads); prints one line; 0 when none failed.
 int Echo(const std::string& default_target);
 
 }  // namespace hie::bench
