@@ -13,7 +13,8 @@
 # wiped first); hie-audit with --workers 96. Then, in order:
 #   echo     1 caller and 64 callers (a blocked client thread per caller, then gRPC's callback
 #            API: 64 calls in flight without 64 client threads)
-#   record   HIE_BENCH_BATCHED events (200000) in RecordBatch calls of 1000 from 4 callers
+#   record   HIE_BENCH_BATCHED events (200000) in RecordBatch calls of 1000 from
+#            HIE_BENCH_BATCH_CALLERS callers (4)
 #   record   HIE_BENCH_SINGLE events (100000) as single-event Record calls from 64 callers, with
 #            each of the two client drivers (set beside the echo of the same driver)
 #   load     LOAD more events (default 0) in batches, to size the log for search
@@ -30,6 +31,7 @@ pg_port="${HIE_BENCH_PG_PORT:-55472}"
 port="${HIE_BENCH_PORT:-7105}"
 batched="${HIE_BENCH_BATCHED:-200000}"
 single="${HIE_BENCH_SINGLE:-100000}"
+batch_callers="${HIE_BENCH_BATCH_CALLERS:-4}"
 audit_bin="$build/services/audit/hie-audit"
 bench_bin="$build/services/audit/hie-audit-bench"
 [ -x "$audit_bin" ] && [ -x "$bench_bin" ] || die "build hie-audit and hie-audit-bench in $build first"
@@ -65,7 +67,7 @@ b() { "$bench_bin" "$@" --target="127.0.0.1:$port" --certs="$dir/certs"; }
 b echo --calls=20000 --concurrency=1
 b echo --calls=100000 --concurrency=64
 b echo --calls=100000 --concurrency=64 --driver=callback
-b record --events="$batched" --batch=1000 --concurrency=4 --seed=1
+b record --events="$batched" --batch=1000 --concurrency="$batch_callers" --seed=1
 b record --events="$single" --batch=1 --concurrency=64 --seed=2
 b record --events="$single" --batch=1 --concurrency=64 --seed=4 --driver=callback
 b echo --calls=20000 --concurrency=1

@@ -48,8 +48,7 @@ AuditLog::AuditLog(AuditStore* store, const CheckpointSigner* signer, Checkpoint
       archive_(archive),
       resolver_(resolver),
       options_(std::move(options)) {
-  for (int i = 0; i <= kMaxGroupsInFlight; ++i)
-    committers_.emplace_back([this] { RunCommitter(); });
+  for (int i = 0; i < kCommitters; ++i) committers_.emplace_back([this] { RunCommitter(); });
 }
 
 AuditLog::~AuditLog() {
@@ -183,44 +182,68 @@ void AuditLog::RunCommitter() {
     if (stopping_) return;
     writing_ = true;
     ++in_flight_;
-    Group group;
     Group expired;  // answered without being written
-    size_t events = 0;
-    const absl::Time now = absl::Now();  // deadlines are real time, whatever options_.now says
-    while (!queue_.empty() &&
-           (group.empty() || events + queue_.front()->events.size() <= options_.max_group_events)) {
-      std::unique_ptr<Pending> p = std::move(queue_.front());
-      queue_.pop_front();
-      queued_events_ -= p->events.size();
-      if (p->deadline < now) {
-        expired.push_back(std::move(p));
-        continue;
-      }
-      events += p->events.size();
-      group.push_back(std::move(p));
-    }
+    Group group = TakeGroup(&expired);
     const std::optional<ChainHead> predicted = predicted_;
     if (group.empty()) writing_ = false;
     lock.unlock();
     for (std::unique_ptr<Pending>& p : expired) {
       p->done(absl::DeadlineExceededError("audit append: deadline passed while queued"));
     }
-    // Answers each member; the next group may start once this one's rows are written.
-    std::optional<ChainHead> to_sign;
-    if (!group.empty()) to_sign = CommitGroup(group, predicted);
-    group.clear();
+    absl::StatusOr<ChainHead> left = absl::CancelledError("nothing to commit");
+    if (!group.empty()) left = CommitGroup(group, predicted);
     lock.lock();
     --in_flight_;
-    WakeCommitter();
-    if (to_sign) {  // the head this group left, signed while the next groups go on
-      lock.unlock();
-      {
-        std::lock_guard checkpoint_lock(checkpoint_mu_);
-        (void)SignHead(*to_sign, options_.now() + absl::Seconds(10));
-      }
-      lock.lock();
+    WakeCommitter();  // the next group commits while this one's callers are answered
+    lock.unlock();
+    Answer(group, left.status());
+    if (left.ok() && ClaimCheckpoint(*left)) {  // signed while the next groups go on
+      std::lock_guard checkpoint_lock(checkpoint_mu_);
+      (void)SignHead(*left, options_.now() + absl::Seconds(10));
+    }
+    lock.lock();
+  }
+}
+
+AuditLog::Group AuditLog::TakeGroup(Group* expired) {
+  Group group;
+  size_t events = 0;
+  const absl::Time now = absl::Now();  // deadlines are real time, whatever options_.now says
+  while (!queue_.empty() &&
+         (group.empty() || events + queue_.front()->events.size() <= options_.max_group_events)) {
+    std::unique_ptr<Pending> p = std::move(queue_.front());
+    queue_.pop_front();
+    queued_events_ -= p->events.size();
+    if (p->deadline < now) {
+      expired->push_back(std::move(p));
+      continue;
+    }
+    events += p->events.size();
+    group.push_back(std::move(p));
+  }
+  return group;
+}
+
+void AuditLog::Answer(const Group& group, const absl::Status& status) {
+  for (const std::unique_ptr<Pending>& p : group) {
+    if (!status.ok()) {
+      p->done(status);
+    } else if (!p->status.ok()) {
+      p->done(p->status);
+    } else {
+      p->done(std::move(p->results));
     }
   }
+}
+
+bool AuditLog::ClaimCheckpoint(const ChainHead& head) {
+  // Due when this head is checkpoint_every_events past the last one claimed; claiming it here
+  // keeps a group committed just behind from signing too.
+  int64_t claimed = checkpoint_claimed_.load();
+  while (head.sequence - claimed >= options_.checkpoint_every_events) {
+    if (checkpoint_claimed_.compare_exchange_weak(claimed, head.sequence)) return true;
+  }
+  return false;
 }
 
 bool AuditLog::CanLead() const { return !writing_ && in_flight_ < kMaxGroupsInFlight; }
@@ -229,8 +252,8 @@ void AuditLog::WakeCommitter() {
   if (CanLead() && !queue_.empty()) committer_wake_.notify_one();
 }
 
-std::optional<ChainHead> AuditLog::CommitGroup(const Group& group,
-                                               std::optional<ChainHead> predicted) {
+absl::StatusOr<ChainHead> AuditLog::CommitGroup(const Group& group,
+                                                std::optional<ChainHead> predicted) {
   ChainHead head;
   absl::Status status;
   bool released = false;   // the lead has been handed on (under mu_)
@@ -265,22 +288,8 @@ std::optional<ChainHead> AuditLog::CommitGroup(const Group& group,
     writing_ = false;
     WakeCommitter();
   }
-  for (const std::unique_ptr<Pending>& p : group) {
-    if (!status.ok()) p->status = status;
-    if (p->status.ok()) {
-      p->done(std::move(p->results));
-    } else {
-      p->done(p->status);
-    }
-  }
-  if (!status.ok()) return std::nullopt;
-  // Due when this head is checkpoint_every_events past the last one claimed; claiming it here
-  // keeps a group committed just behind from signing too.
-  int64_t claimed = checkpoint_claimed_.load();
-  while (head.sequence - claimed >= options_.checkpoint_every_events) {
-    if (checkpoint_claimed_.compare_exchange_weak(claimed, head.sequence)) return head;
-  }
-  return std::nullopt;
+  HIE_RETURN_IF_ERROR(status);
+  return head;
 }
 
 void AuditLog::RaiseCheckpointClaim(int64_t sequence) {

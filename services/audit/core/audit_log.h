@@ -18,8 +18,9 @@
 // and writes its rows while the first commits; it then takes the head lock, which it gets only
 // after the first committed, and commits only if the head is the one predicted
 // (AuditTxn::AppendExpecting); otherwise (the first failed, or another replica appended) it
-// rolls back and retries from the locked head (kMaxGroupsInFlight committers write; one more
-// thread lets a committer sign a due checkpoint without stopping the pipeline). Several replicas
+// rolls back and retries from the locked head. A group's slot is free once its transaction
+// ends: its callers are answered (and a due checkpoint signed) while the next groups commit,
+// hence two committer threads more than groups in flight. Several replicas
 // share one chain through that lock on the head row: their groups serialise on it. A caller is
 // answered only after its group committed (durable before acknowledged). Each caller's events are
 // all or nothing: an event id already stored with the same content answers with the original
@@ -153,9 +154,15 @@ class AuditLog {
   // Whether a committer may take a group now, and waking one if so (mu_ held).
   bool CanLead() const;
   void WakeCommitter();
-  // Commits `group` (behind the `predicted` head, if given) and answers its members; the head
-  // it left when a checkpoint is due.
-  std::optional<ChainHead> CommitGroup(const Group& group, std::optional<ChainHead> predicted);
+  // Takes the next group off the queue, and the callers whose deadline passed (mu_ held).
+  Group TakeGroup(Group* expired);
+  // Commits `group` (behind the `predicted` head, if given); the head it left. Its members'
+  // own outcomes (ALREADY_EXISTS for one caller) are in their Pending.
+  absl::StatusOr<ChainHead> CommitGroup(const Group& group, std::optional<ChainHead> predicted);
+  // Answers each member: `status` when the group failed, else its own outcome.
+  static void Answer(const Group& group, const absl::Status& status);
+  // Whether a checkpoint of `head` is due, claiming it if so.
+  bool ClaimCheckpoint(const ChainHead& head);
   // One attempt: chains the group from `predicted` (or the locked head), calls `written` with
   // the head it will leave once its rows are written.
   absl::Status CommitGroupInTxn(AuditTxn& txn, const Group& group,
@@ -176,6 +183,7 @@ class AuditLog {
   const AuditLogOptions options_;
 
   static constexpr int kMaxGroupsInFlight = 2;
+  static constexpr int kCommitters = kMaxGroupsInFlight + 2;
   std::mutex mu_;
   std::condition_variable committer_wake_;  // a group may be taken, or the log stops
   std::deque<std::unique_ptr<Pending>> queue_;
