@@ -15,6 +15,7 @@ namespace hie::audit {
 struct AuditLog::Pending {
   uint64_t id = 0;
   std::vector<v1::AuditEvent> events;
+  size_t bytes = 0;  // of `events`, serialised (the queue's budget)
   std::optional<std::pair<std::string, int64_t>> feed_position;
   absl::Time deadline;
   AppendCallback done;
@@ -58,7 +59,12 @@ AuditLog::~AuditLog() {
   }
   committer_wake_.notify_all();
   for (std::thread& t : committers_) t.join();
-  for (std::unique_ptr<Pending>& p : queue_) {
+  std::deque<std::unique_ptr<Pending>> left;
+  {
+    std::lock_guard lock(mu_);
+    left.swap(queue_);
+  }
+  for (std::unique_ptr<Pending>& p : left) {
     p->done(absl::UnavailableError("the audit log is stopping"));
   }
 }
@@ -113,18 +119,21 @@ absl::StatusOr<int64_t> AuditLog::FeedPosition(const std::string& feed, absl::Ti
 }
 
 uint64_t AuditLog::Enqueue(std::unique_ptr<Pending> pending) {
+  for (const v1::AuditEvent& e : pending->events) pending->bytes += e.ByteSizeLong();
   absl::Status refused;
   {
     std::lock_guard lock(mu_);
     if (stopping_) {
       refused = absl::UnavailableError("the audit log is stopping");
     } else if (!queue_.empty() &&
-               queued_events_ + pending->events.size() > options_.max_queued_events) {
+               (queued_events_ + pending->events.size() > options_.max_queued_events ||
+                queued_bytes_ + pending->bytes > options_.max_queued_bytes)) {
       refused =
           absl::ResourceExhaustedError("the audit log's append queue is full; retry with backoff");
     } else {
       pending->id = ++last_pending_id_;
       queued_events_ += pending->events.size();
+      queued_bytes_ += pending->bytes;
       queue_.push_back(std::move(pending));
       WakeCommitter();
       return last_pending_id_;
@@ -171,6 +180,7 @@ bool AuditLog::Withdraw(uint64_t id) {
                          [id](const std::unique_ptr<Pending>& p) { return p->id == id; });
   if (it == queue_.end()) return false;
   queued_events_ -= (*it)->events.size();
+  queued_bytes_ -= (*it)->bytes;
   queue_.erase(it);
   return true;
 }
@@ -190,17 +200,17 @@ void AuditLog::RunCommitter() {
     for (std::unique_ptr<Pending>& p : expired) {
       p->done(absl::DeadlineExceededError("audit append: deadline passed while queued"));
     }
-    absl::StatusOr<ChainHead> left = absl::CancelledError("nothing to commit");
+    absl::StatusOr<std::optional<ChainHead>> left = std::nullopt;
     if (!group.empty()) left = CommitGroup(group, predicted);
     lock.lock();
     --in_flight_;
     WakeCommitter();  // the next group commits while this one's callers are answered
     lock.unlock();
+    // Claimed before the callers hear back, so that their next appends do not sign first.
+    std::optional<int64_t> replaced_claim;
+    if (left.ok() && left->has_value()) replaced_claim = ClaimCheckpoint(**left);
     Answer(group, left.status());
-    if (left.ok() && ClaimCheckpoint(*left)) {  // signed while the next groups go on
-      std::lock_guard checkpoint_lock(checkpoint_mu_);
-      (void)SignHead(*left, options_.now() + absl::Seconds(10));
-    }
+    if (replaced_claim) SignClaimed(**left, *replaced_claim);
     lock.lock();
   }
 }
@@ -214,6 +224,7 @@ AuditLog::Group AuditLog::TakeGroup(Group* expired) {
     std::unique_ptr<Pending> p = std::move(queue_.front());
     queue_.pop_front();
     queued_events_ -= p->events.size();
+    queued_bytes_ -= p->bytes;
     if (p->deadline < now) {
       expired->push_back(std::move(p));
       continue;
@@ -236,14 +247,24 @@ void AuditLog::Answer(const Group& group, const absl::Status& status) {
   }
 }
 
-bool AuditLog::ClaimCheckpoint(const ChainHead& head) {
-  // Due when this head is checkpoint_every_events past the last one claimed; claiming it here
-  // keeps a group committed just behind from signing too.
+std::optional<int64_t> AuditLog::ClaimCheckpoint(const ChainHead& head) {
+  // Due when this head is checkpoint_every_events past the last one claimed; claiming it keeps
+  // a group committed just behind from signing too.
   int64_t claimed = checkpoint_claimed_.load();
-  while (head.sequence - claimed >= options_.checkpoint_every_events) {
-    if (checkpoint_claimed_.compare_exchange_weak(claimed, head.sequence)) return true;
+  for (;;) {
+    if (head.sequence - claimed < options_.checkpoint_every_events) return std::nullopt;
+    if (checkpoint_claimed_.compare_exchange_weak(claimed, head.sequence)) return claimed;
   }
-  return false;
+}
+
+void AuditLog::SignClaimed(const ChainHead& head, int64_t replaced_claim) {
+  // Never waits for another signing (a slow archive must not hold committers): busy or failed,
+  // the claim is handed back for the next group or the periodic checkpoint.
+  std::unique_lock checkpoint_lock(checkpoint_mu_, std::try_to_lock);
+  if (!checkpoint_lock.owns_lock() || !SignHead(head, options_.now() + absl::Seconds(10)).ok()) {
+    int64_t mine = head.sequence;
+    checkpoint_claimed_.compare_exchange_strong(mine, replaced_claim);
+  }
 }
 
 bool AuditLog::CanLead() const { return !writing_ && in_flight_ < kMaxGroupsInFlight; }
@@ -252,18 +273,20 @@ void AuditLog::WakeCommitter() {
   if (CanLead() && !queue_.empty()) committer_wake_.notify_one();
 }
 
-absl::StatusOr<ChainHead> AuditLog::CommitGroup(const Group& group,
-                                                std::optional<ChainHead> predicted) {
-  ChainHead head;
+absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& group,
+                                                               std::optional<ChainHead> predicted) {
+  std::optional<ChainHead> head;
   absl::Status status;
   bool released = false;   // the lead has been handed on (under mu_)
   uint64_t published = 0;  // the generation of the prediction this group published, if any
   // Once this group's rows are written the next group may write behind it, predicting the head
   // this one will leave.
-  auto written = [&](const ChainHead& next) {
+  auto written = [&](const std::optional<ChainHead>& next) {
     std::lock_guard lock(mu_);
-    predicted_ = next;
-    published = ++prediction_generation_;
+    if (next) {  // a group that appends nothing predicts nothing (the head may not be committed)
+      predicted_ = *next;
+      published = ++prediction_generation_;
+    }
     if (!released) {
       released = true;
       writing_ = false;
@@ -298,10 +321,10 @@ void AuditLog::RaiseCheckpointClaim(int64_t sequence) {
   }
 }
 
-absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const Group& group,
-                                        const std::optional<ChainHead>& predicted,
-                                        const std::function<void(const ChainHead&)>& written,
-                                        ChainHead* head_out) {
+absl::Status AuditLog::CommitGroupInTxn(
+    AuditTxn& txn, const Group& group, const std::optional<ChainHead>& predicted,
+    const std::function<void(const std::optional<ChainHead>&)>& written,
+    std::optional<ChainHead>* head_out) {
   ChainHead head;
   if (predicted) {
     head = *predicted;
@@ -361,9 +384,13 @@ absl::Status AuditLog::CommitGroupInTxn(AuditTxn& txn, const Group& group,
       position = std::max(position, p->feed_position->second);
     }
   }
-  const ChainHead next = appended.empty() ? head : ChainHead{sequence, previous, record_time};
+  // A group of retries only (every id already stored) moves nothing: it reports no head, so
+  // that nothing predicts from, or signs, a head it never checked was committed.
+  const std::optional<ChainHead> next =
+      appended.empty() ? std::nullopt
+                       : std::optional<ChainHead>(ChainHead{sequence, previous, record_time});
   if (appended.empty()) {
-    written(next);
+    written(std::nullopt);
   } else if (predicted) {
     HIE_RETURN_IF_ERROR(txn.AppendExpecting(head, appended, [&] { written(next); }));
   } else {

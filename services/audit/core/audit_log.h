@@ -65,9 +65,11 @@ namespace hie::audit {
 
 struct AuditLogOptions {
   size_t max_group_events = 4000;
-  // Events waiting for a group at most; beyond, appends are refused RESOURCE_EXHAUSTED at once
-  // (the callers retry with backoff) rather than queued without bound.
+  // Events (and their bytes, as serialised) waiting for a group at most; beyond, appends are
+  // refused RESOURCE_EXHAUSTED at once (the callers retry with backoff) rather than queued
+  // without bound. One caller's events are always taken when nothing else waits.
   size_t max_queued_events = 100'000;
+  size_t max_queued_bytes = 256u << 20;
   int64_t checkpoint_every_events = 10000;
   absl::Duration checkpoint_interval = absl::Seconds(60);
   // Verify scans ranges of verify_parallel_min_events and more in verify_parallelism chunks at
@@ -156,19 +158,25 @@ class AuditLog {
   void WakeCommitter();
   // Takes the next group off the queue, and the callers whose deadline passed (mu_ held).
   Group TakeGroup(Group* expired);
-  // Commits `group` (behind the `predicted` head, if given); the head it left. Its members'
-  // own outcomes (ALREADY_EXISTS for one caller) are in their Pending.
-  absl::StatusOr<ChainHead> CommitGroup(const Group& group, std::optional<ChainHead> predicted);
+  // Commits `group` (behind the `predicted` head, if given); the head it left, none when it
+  // appended nothing. Its members' own outcomes (ALREADY_EXISTS for one caller) are in their
+  // Pending.
+  absl::StatusOr<std::optional<ChainHead>> CommitGroup(const Group& group,
+                                                       std::optional<ChainHead> predicted);
   // Answers each member: `status` when the group failed, else its own outcome.
   static void Answer(const Group& group, const absl::Status& status);
-  // Whether a checkpoint of `head` is due, claiming it if so.
-  bool ClaimCheckpoint(const ChainHead& head);
+  // Whether a checkpoint of `head` (committed by a group) is due: then claims it, so that a group
+  // committed just behind does not sign too, and returns the claim it replaced.
+  std::optional<int64_t> ClaimCheckpoint(const ChainHead& head);
+  // Signs the claimed `head` unless another signing is under way; busy or failed, the claim goes
+  // back to `replaced_claim`.
+  void SignClaimed(const ChainHead& head, int64_t replaced_claim);
   // One attempt: chains the group from `predicted` (or the locked head), calls `written` with
-  // the head it will leave once its rows are written.
+  // the head it will leave once its rows are written (none when it appends nothing).
   absl::Status CommitGroupInTxn(AuditTxn& txn, const Group& group,
                                 const std::optional<ChainHead>& predicted,
-                                const std::function<void(const ChainHead&)>& written,
-                                ChainHead* head);
+                                const std::function<void(const std::optional<ChainHead>&)>& written,
+                                std::optional<ChainHead>* head);
   void RaiseCheckpointClaim(int64_t sequence);
   // Signs `head` (stored, at most the current head) unless already signed (checkpoint_mu_ held).
   absl::StatusOr<v1::Checkpoint> SignHead(const ChainHead& head, absl::Time deadline);
@@ -188,6 +196,7 @@ class AuditLog {
   std::condition_variable committer_wake_;  // a group may be taken, or the log stops
   std::deque<std::unique_ptr<Pending>> queue_;
   size_t queued_events_ = 0;  // in queue_
+  size_t queued_bytes_ = 0;
   uint64_t last_pending_id_ = 0;
   bool stopping_ = false;
   bool writing_ = false;  // a committer is chaining and writing its group

@@ -50,13 +50,13 @@ class AuditLogTest : public ::testing::Test {
     options.checkpoint_every_events = every;
     options.verify_parallelism = 3;
     options.verify_parallel_min_events = 1;
-    options.now = [this] { return now_; };
+    options.now = [this] { return now_.load(); };  // read on the log's committer threads
     return std::make_unique<AuditLog>(&store_, signer, &archive_, nullptr, options);
   }
   void AppendN(int n, int first = 1) {
     for (int i = first; i < first + n; ++i) {
       ASSERT_TRUE(log_->Append({Event(absl::StrCat("ev-", i))}, kDeadline).ok());
-      now_ += absl::Seconds(1);
+      now_ = now_.load() + absl::Seconds(1);
     }
   }
   v1::VerifyResult Verify(VerifyOptions options = {}) {
@@ -84,7 +84,7 @@ class AuditLogTest : public ::testing::Test {
     return row;
   }
 
-  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+  std::atomic<absl::Time> now_{absl::FromUnixSeconds(1'800'000'000)};
   std::unique_ptr<CheckpointSigner> signer_;
   InMemoryAuditStore store_;
   InMemoryCheckpointArchive archive_;
@@ -255,6 +255,29 @@ TEST(AuditLogQueueTest, AFullQueueAndAPassedDeadlineRefuseAndWriteNothing) {
   }
 }
 
+TEST(AuditLogQueueTest, TheQueueIsBoundedInBytesToo) {
+  InMemoryAuditStore store;
+  auto signer = *CheckpointSigner::Generate();
+  AuditLogOptions options;
+  options.max_queued_bytes = 1;  // one caller waits whatever its size; a second does not
+  HeldLog held(&store, signer.get(), options);
+  ASSERT_TRUE(held.log().Start(kDeadline).ok());
+  held.Hold();
+  Answers answers;
+  held.log().AppendAsync({Event("taken")}, kDeadline, answers.Callback());
+  ASSERT_TRUE(held.SomeoneHeld());
+  held.log().AppendAsync({Event("waits")}, kDeadline, answers.Callback());
+  held.log().AppendAsync({Event("refused")}, kDeadline, answers.Callback());
+  auto refused = answers.WaitFor(1);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_TRUE(absl::IsResourceExhausted(refused[0].status())) << refused[0].status();
+  held.Release();
+  auto results = answers.WaitFor(3);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[1].ok() && results[2].ok());
+  EXPECT_EQ(store.Head(kDeadline)->sequence, 2);
+}
+
 TEST(AuditLogQueueTest, DestroyingTheLogAnswersEveryQueuedCaller) {
   InMemoryAuditStore store;
   auto signer = *CheckpointSigner::Generate();
@@ -408,7 +431,7 @@ TEST_F(AuditLogTest, CheckpointsAreIdempotentAndOldKeysStillVerifyAfterRotation)
   // Rotate: a new key signs from now on; the old checkpoint still verifies.
   auto rotated = *CheckpointSigner::Generate();
   log_ = MakeLog(rotated.get());
-  now_ += absl::Hours(1);
+  now_ = now_.load() + absl::Hours(1);
   ASSERT_TRUE(log_->Start(kDeadline).ok());
   AppendN(3, 100);
   auto b = log_->CreateCheckpoint(kDeadline);
