@@ -21,7 +21,8 @@
 #   verify   the whole chain, three times: the first on new scan connections (a new PostgreSQL
 #            backend page-faults on every shared buffer it touches), then on the kept ones
 #   search   2000 searches by one patient (of 100000), 1 caller, then 8 callers
-# Environment: HIE_BENCH_BUILD (build-bench), HIE_BENCH_PG_PORT (55472), HIE_BENCH_PORT (7105).
+# Environment: HIE_BENCH_BUILD (build-bench), HIE_BENCH_PG_PORT (55472), HIE_BENCH_PORT (7105),
+# HIE_BENCH_AUDIT_FLAGS (more hie-audit flags, e.g. --max-group-events=2000).
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
 
 load="${1:-0}"
@@ -55,7 +56,7 @@ dsn="$(start_bench_pg "$dir/pg" "$pg_port")" || die "PostgreSQL did not start"
 "$audit_bin" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port + 100))" \
   --tls-ca "$dir/certs/ca.pem" --tls-cert "$dir/certs/audit.pem" --tls-key "$dir/certs/audit.key" \
   --pg-dsn "$dsn" --pg-pool-size 8 --workers 96 --signing-key "$dir/certs/audit-signing.key" \
-  --checkpoint-dir "$dir/checkpoints" 2>"$dir/audit.log" &
+  --checkpoint-dir "$dir/checkpoints" ${HIE_BENCH_AUDIT_FLAGS:-} 2>"$dir/audit.log" &
 audit_pid=$!
 for _ in $(seq 1 600); do
   grep -q '"event":"ready"' "$dir/audit.log" && break
