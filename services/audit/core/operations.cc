@@ -1,5 +1,6 @@
 #include "services/audit/core/operations.h"
 
+#include <future>
 #include <random>
 #include <tuple>
 
@@ -343,13 +344,12 @@ absl::StatusOr<v1::RecordResponse> SingleResponse(
 
 absl::StatusOr<v1::RecordBatchResponse> AuditOperations::RecordBatch(
     const Call& call, const v1::RecordBatchRequest& request) {
-  HIE_ASSIGN_OR_RETURN(std::vector<v1::AuditEvent> events, CheckBatch(call, request));
-  return BatchResponse(log_->Append(std::move(events), call.deadline));
-}
-
-absl::StatusOr<v1::RecordResponse> AuditOperations::Record(const Call& call,
-                                                           const v1::RecordRequest& request) {
-  return SingleResponse(RecordBatch(call, BatchOfOne(request)));
+  std::promise<absl::StatusOr<v1::RecordBatchResponse>> answer;
+  std::future<absl::StatusOr<v1::RecordBatchResponse>> answered = answer.get_future();
+  RecordBatchAsync(call, request, [&answer](absl::StatusOr<v1::RecordBatchResponse> response) {
+    answer.set_value(std::move(response));
+  });
+  return answered.get();
 }
 
 void AuditOperations::RecordBatchAsync(const Call& call, const v1::RecordBatchRequest& request,

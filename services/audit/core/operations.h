@@ -62,10 +62,7 @@ class AuditOperations {
   AuditOperations(AuditLog* log, std::function<absl::Time()> now = absl::Now)
       : log_(log), now_(std::move(now)) {}
 
-  absl::StatusOr<v1::RecordResponse> Record(const Call& call, const v1::RecordRequest& request);
-  absl::StatusOr<v1::RecordBatchResponse> RecordBatch(const Call& call,
-                                                      const v1::RecordBatchRequest& request);
-  // As Record and RecordBatch, without blocking (for the gRPC handlers): the checks run on the
+  // Record and RecordBatch, without blocking (for the gRPC handlers): the checks run on the
   // calling thread, then `done` is called once, when the events are durable or refused (on the
   // calling thread if refused before being queued, else on a committer thread of the log).
   template <typename Response>
@@ -74,6 +71,9 @@ class AuditOperations {
                    Done<v1::RecordResponse> done);
   void RecordBatchAsync(const Call& call, const v1::RecordBatchRequest& request,
                         Done<v1::RecordBatchResponse> done);
+  // RecordBatchAsync, waited for (callers that may block).
+  absl::StatusOr<v1::RecordBatchResponse> RecordBatch(const Call& call,
+                                                      const v1::RecordBatchRequest& request);
   absl::StatusOr<v1::SearchEventsResponse> SearchEvents(const Call& call,
                                                         const v1::SearchEventsRequest& request);
   absl::StatusOr<v1::VerifyResult> Verify(const Call& call, const v1::VerifyRequest& request);
