@@ -1,8 +1,14 @@
 #include "services/common/logging.h"
 
+#include <unistd.h>
+
 #include <atomic>
-#include <cstdio>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
 #include <mutex>
+#include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -12,10 +18,20 @@
 namespace hie {
 namespace {
 
+// Two locks: `mu` guards the fields and is held only to append or take lines; `write_mu` is held
+// by whoever writes a taken chunk, and is taken before `mu` when taking one, so chunks reach the
+// file descriptor in the order they were taken.
 struct LogState {
   std::mutex mu;
   std::string service = "hie";
   std::function<void(std::string_view)> sink;
+  std::string queued;
+  size_t queue_limit = 4u << 20;
+  uint64_t dropped = 0;
+  int fd = 2;
+  bool writer_started = false;
+  std::condition_variable wake_writer;
+  std::mutex write_mu;
 };
 
 LogState& State() {
@@ -24,6 +40,55 @@ LogState& State() {
 }
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+
+std::string Timestamp() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+// Writes all of `data` (retrying short writes and interrupts). Errors are ignored: there is no
+// better place to report that the log cannot be written.
+void WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// Takes what is queued (with a line counting the drops, if any) and writes it. Caller holds
+// `write_mu`, not `mu`.
+void WriteQueued(LogState& state) {
+  std::string chunk;
+  uint64_t dropped = 0;
+  std::string service;
+  int fd;
+  {
+    std::lock_guard lock(state.mu);
+    chunk.swap(state.queued);
+    dropped = std::exchange(state.dropped, 0);
+    if (dropped > 0) service = state.service;
+    fd = state.fd;
+  }
+  if (dropped > 0) {
+    absl::StrAppend(&chunk, "{\"ts\":\"", Timestamp(),
+                    "\",\"level\":\"warning\",\"service\":", JsonQuote(service),
+                    ",\"event\":\"log_lines_dropped\",\"count\":", dropped, "}\n");
+  }
+  WriteAll(fd, chunk);
+}
+
+void WriterLoop() {
+  LogState& state = State();
+  for (;;) {
+    {
+      std::unique_lock lock(state.mu);
+      state.wake_writer.wait(lock, [&] { return !state.queued.empty() || state.dropped > 0; });
+    }
+    std::lock_guard write_lock(state.write_mu);
+    WriteQueued(state);
+  }
+}
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -81,24 +146,61 @@ void SetLogSink(std::function<void(std::string_view line)> sink) {
   State().sink = std::move(sink);
 }
 
+void SetLogFileDescriptor(int fd) {
+  FlushLog();
+  std::lock_guard lock(State().mu);
+  State().fd = fd;
+}
+
+void SetLogQueueLimit(size_t bytes) {
+  std::lock_guard lock(State().mu);
+  State().queue_limit = bytes;
+}
+
+void FlushLog() {
+  LogState& state = State();
+  std::lock_guard write_lock(state.write_mu);
+  WriteQueued(state);
+}
+
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
   if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) return;
-  std::string line = absl::StrCat(
-      "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"level\":\"", LevelName(level), "\"");
+  std::string line =
+      absl::StrCat("{\"ts\":\"", Timestamp(), "\",\"level\":\"", LevelName(level), "\"");
   LogState& state = State();
-  std::lock_guard lock(state.mu);
-  absl::StrAppend(&line, ",\"service\":", JsonQuote(state.service), ",\"event\":", JsonQuote(event));
-  for (const LogField& field : fields) {
-    absl::StrAppend(&line, ",", JsonQuote(field.key()), ":", field.json_value());
+  const bool now = level >= LogLevel::kWarning;
+  // A line written now goes after everything queued before it: `write_mu` first (see LogState).
+  std::unique_lock<std::mutex> write_lock(state.write_mu, std::defer_lock);
+  if (now) write_lock.lock();
+  {
+    std::lock_guard lock(state.mu);
+    absl::StrAppend(&line, ",\"service\":", JsonQuote(state.service),
+                    ",\"event\":", JsonQuote(event));
+    for (const LogField& field : fields) {
+      absl::StrAppend(&line, ",", JsonQuote(field.key()), ":", field.json_value());
+    }
+    line += "}\n";
+    if (state.sink) {
+      state.sink(line);
+      return;
+    }
+    if (!now && state.queued.size() + line.size() > state.queue_limit) {
+      ++state.dropped;
+      return;
+    }
+    const bool was_empty = state.queued.empty();
+    state.queued += line;
+    if (!now) {
+      if (!state.writer_started) {
+        state.writer_started = true;
+        std::thread(WriterLoop).detach();
+        std::atexit(FlushLog);
+      }
+      if (was_empty) state.wake_writer.notify_one();
+      return;
+    }
   }
-  line += "}\n";
-  if (state.sink) {
-    state.sink(line);
-  } else {
-    std::fwrite(line.data(), 1, line.size(), stderr);
-    std::fflush(stderr);
-  }
+  WriteQueued(state);
 }
 
 }  // namespace hie

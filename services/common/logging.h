@@ -9,8 +9,20 @@
 // "rpc":"...","code":"OK","latency_ms":0.42,"request_id":"..."}.
 //
 // Contract for callers: fields carry ids, codes, counts and timings only, never PHI (names,
-// birth dates, MRNs, addresses). Thread-safe; each line is written whole.
+// birth dates, MRNs, addresses). Thread-safe; each line is written whole, lines in the order
+// their Log calls took the log's lock.
+//
+// Writing. Debug and info lines (the per-call "rpc" line among them) are queued and written by
+// one writer thread of the log, woken when the queue stops being empty: a busy thread finishing
+// thousands of calls makes no write(2) of its own, and the writer writes what accumulated in one.
+// Warnings and errors are written before Log returns, after everything queued before them. The
+// queue is bounded (SetLogQueueLimit, 4 MiB by default): when the output cannot keep up (a pipe
+// nobody reads) lines are dropped rather than the service stalled, and the writer reports how
+// many in a "log_lines_dropped" line once it can write again. FlushLog writes what is queued;
+// it runs at exit and at a service's shutdown. A kill -9 loses at most the queued lines, which
+// are operational output: the audit trail is in the audit service, never in these lines.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -52,8 +64,15 @@ class LogField {
 void SetLogService(std::string_view service);
 // Lines below this level are dropped (default kInfo).
 void SetMinLogLevel(LogLevel level);
-// Replaces the stderr sink (tests capture lines); nullptr restores stderr.
+// Replaces the stderr sink (tests capture lines; a sink is called synchronously, under the log's
+// lock); nullptr restores stderr.
 void SetLogSink(std::function<void(std::string_view line)> sink);
+// Where queued lines go (default 2, stderr); for tests. Flushes what is queued first.
+void SetLogFileDescriptor(int fd);
+// Bytes of queued lines beyond which lines are dropped (and counted).
+void SetLogQueueLimit(size_t bytes);
+// Writes every line queued so far before returning.
+void FlushLog();
 
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
 

@@ -200,6 +200,7 @@ absl::Status ServiceRuntime::ServeUntilTerminated(const std::function<int()>& wa
   server_->SetServing(false);
   for (auto hook = drain_hooks_.rbegin(); hook != drain_hooks_.rend(); ++hook) (*hook)();
   server_->Shutdown(drain_timeout_);
+  FlushLog();
   return absl::OkStatus();
 }
 
