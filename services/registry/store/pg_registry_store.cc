@@ -61,35 +61,53 @@ std::map<std::string, v1::DocumentEntry> EntriesBy(transaction_base& t, const st
   return out;
 }
 
+// Round trips: the writes (Insert, Deprecate's UPDATE, PutIdempotent) are not sent when called
+// but kept and sent together, as one multi-statement query, before the next read or the commit
+// (Flush); a publication is then BEGIN, the idempotency lock and read (one query), the reads of
+// the plan, the writes (one query) and COMMIT. A write's error (a unique violation) surfaces at
+// that flush, inside the same transaction, as it would have at the statement.
 class PgTxn : public RegistryTxn {
  public:
   explicit PgTxn(pqxx::work& w) : w_(w) {}
 
+  // Sends the writes kept so far. Called before every read and before the commit.
+  void Flush() {
+    if (writes_.empty()) return;
+    w_.exec(writes_);
+    writes_.clear();
+  }
+
   absl::StatusOr<std::optional<StoredResponse>> GetIdempotent(const std::string& key) override {
-    w_.exec(absl::StrCat("SELECT pg_advisory_xact_lock(hashtextextended(", w_.quote(key), ", 0))"));
-    pqxx::result r = w_.exec(absl::StrCat(
-        "SELECT fingerprint, response FROM registry.idempotency WHERE key = ", w_.quote(key)));
+    Flush();
+    // One round trip for both: the lock, then the read (the result of the last statement).
+    pqxx::result r = w_.exec(
+        absl::StrCat("SELECT pg_advisory_xact_lock(hashtextextended(", w_.quote(key),
+                     ", 0)); SELECT fingerprint, response FROM registry.idempotency WHERE key = ",
+                     w_.quote(key)));
     if (r.empty()) return std::nullopt;
     return StoredResponse{Read(r[0][0]), Read(r[0][1])};
   }
   absl::Status PutIdempotent(const std::string& key, const StoredResponse& v) override {
-    w_.exec(absl::StrCat("INSERT INTO registry.idempotency (key, fingerprint, response) VALUES (",
-                         w_.quote(key), ", ", Bytes(w_, v.fingerprint), ", ", Bytes(w_, v.response),
-                         ")"));
+    Write(absl::StrCat("INSERT INTO registry.idempotency (key, fingerprint, response) VALUES (",
+                       w_.quote(key), ", ", Bytes(w_, v.fingerprint), ", ", Bytes(w_, v.response),
+                       ")"));
     return absl::OkStatus();
   }
   absl::StatusOr<std::map<std::string, v1::DocumentEntry>> EntriesByUniqueId(
       const std::vector<std::string>& unique_ids) override {
+    Flush();
     return EntriesBy(w_, "unique_id", unique_ids, "");
   }
   absl::StatusOr<std::map<std::string, v1::DocumentEntry>> LockEntries(
       const std::vector<std::string>& uuids) override {
+    Flush();
     return EntriesBy(w_, "entry_uuid", uuids, " ORDER BY entry_uuid FOR UPDATE");
   }
   absl::StatusOr<std::set<std::tuple<int, std::string, std::string>>> AssociationsFrom(
       const std::vector<std::string>& uuids) override {
     std::set<std::tuple<int, std::string, std::string>> out;
     if (uuids.empty()) return out;
+    Flush();
     pqxx::result r = w_.exec(
         absl::StrCat("SELECT type, source, target FROM registry.associations WHERE source IN ",
                      List(w_, uuids)));
@@ -98,7 +116,7 @@ class PgTxn : public RegistryTxn {
   }
   absl::Status Insert(const v1::SubmissionSet& set, const std::vector<v1::DocumentEntry>& entries,
                       const std::vector<v1::Association>& associations) override {
-    w_.exec(absl::StrCat(
+    Write(absl::StrCat(
         "INSERT INTO registry.submission_sets (id, unique_id, source_org, submission_ns, "
         "submission_set) VALUES (",
         w_.quote(set.id()), ", ", w_.quote(set.unique_id()), ", ", w_.quote(set.source_org()), ", ",
@@ -113,7 +131,7 @@ class PgTxn : public RegistryTxn {
           ", ", w_.quote(RetrieveKeyOf(e)), ", ", Bytes(w_, e.SerializeAsString()), ")"));
     }
     if (!rows.empty()) {
-      w_.exec(absl::StrCat(
+      Write(absl::StrCat(
           "INSERT INTO registry.entries (entry_uuid, unique_id, org, local_id, status, "
           "creation_ns, member_org, repository_unique_id, retrieve_key, entry) VALUES ",
           absl::StrJoin(rows, ", ")));
@@ -125,13 +143,14 @@ class PgTxn : public RegistryTxn {
                                   ")"));
     }
     if (!rows.empty()) {
-      w_.exec(absl::StrCat("INSERT INTO registry.associations (id, type, source, target) VALUES ",
-                           absl::StrJoin(rows, ", ")));
+      Write(absl::StrCat("INSERT INTO registry.associations (id, type, source, target) VALUES ",
+                         absl::StrJoin(rows, ", ")));
     }
     return absl::OkStatus();
   }
   absl::Status Deprecate(const std::string& uuid, absl::Time at,
                          const std::string& replaced_by) override {
+    Flush();
     std::map<std::string, v1::DocumentEntry> found =
         EntriesBy(w_, "entry_uuid", {uuid}, " FOR UPDATE");
     if (found.empty()) return absl::NotFoundError("entry not registered");
@@ -139,14 +158,20 @@ class PgTxn : public RegistryTxn {
     e.set_status(v1::AVAILABILITY_STATUS_DEPRECATED);
     SetTimestamp(at, e.mutable_deprecate_time());
     e.set_replaced_by_entry_uuid(replaced_by);
-    w_.exec(absl::StrCat("UPDATE registry.entries SET status = ", static_cast<int>(e.status()),
-                         ", version = NULL, entry = ", Bytes(w_, e.SerializeAsString()),
-                         " WHERE entry_uuid = ", w_.quote(uuid)));
+    Write(absl::StrCat("UPDATE registry.entries SET status = ", static_cast<int>(e.status()),
+                       ", version = NULL, entry = ", Bytes(w_, e.SerializeAsString()),
+                       " WHERE entry_uuid = ", w_.quote(uuid)));
     return absl::OkStatus();
   }
 
  private:
+  void Write(std::string statement) {
+    if (!writes_.empty()) writes_ += "; ";
+    writes_ += statement;
+  }
+
   pqxx::work& w_;
+  std::string writes_;  // statements not yet sent, separated by "; "
 };
 
 // Whether FindQuery alone decides the filter (no code, service time or author filter).
@@ -200,6 +225,7 @@ absl::Status PgRegistryStore::Transact(absl::Time deadline, const TxnFn& fn) {
       w.abort();
       return status;
     }
+    txn.Flush();
     w.commit();
     return absl::OkStatus();
   });
