@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <pqxx/binarystring>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
 #include <thread>
@@ -279,6 +280,51 @@ TEST(PgRegistryStoreTest, MigrationTwoFindsEntriesStoredBeforeIt) {
       << "a row that does not parse gets no location";
   EXPECT_EQ(t.exec1("SELECT count(*) FROM pg_proc WHERE proname LIKE 'v2\\_%'")[0].as<int>(), 0)
       << "the migration's helper functions are gone";
+}
+
+// Version 3: new wide values compress with lz4 (Debian's PostgreSQL has it), and the values
+// stored before it read back unchanged.
+TEST(PgRegistryStoreTest, MigrationThreeCompressesWideValuesWithLz4) {
+  HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+  auto db = hie::testing::TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto pool = pg::PgPool::Create({.dsn = (*db)->dsn(), .size = 2});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations().first(2), Deadline()).ok());
+  const std::string before(6000, 'b'), after(6000, 'a');  // compressible, past 2 KB
+  auto put = [&](const std::string& key, const std::string& response) {
+    pqxx::connection c((*db)->dsn());
+    pqxx::work t(c);
+    t.exec(absl::StrCat(
+        "INSERT INTO registry.idempotency (key, fingerprint, response) VALUES (", t.quote(key),
+        ", '\\x00', ",
+        t.quote_raw(reinterpret_cast<const unsigned char*>(response.data()), response.size()),
+        ")"));
+    t.commit();
+  };
+  put("before", before);
+  ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations(), Deadline()).ok());
+  put("after", after);
+  pqxx::connection c((*db)->dsn());
+  pqxx::nontransaction t(c);
+  auto method = [&](const std::string& key) {
+    return t
+        .exec1(
+            "SELECT coalesce(pg_column_compression(response), 'none') FROM "
+            "registry.idempotency WHERE key = " +
+            t.quote(key))[0]
+        .as<std::string>();
+  };
+  EXPECT_EQ(method("before"), "pglz");
+  EXPECT_EQ(method("after"), "lz4");
+  for (const auto& [key, value] : {std::pair{"before", before}, std::pair{"after", after}}) {
+    EXPECT_EQ(pqxx::binarystring(
+                  t.exec1(absl::StrCat("SELECT response FROM registry.idempotency WHERE key = ",
+                                       t.quote(key)))[0])
+                  .str(),
+              value)
+        << key;
+  }
 }
 
 }  // namespace
