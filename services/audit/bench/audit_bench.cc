@@ -104,6 +104,7 @@ int Record() {
     av1::RecordRequest request;
     av1::RecordResponse response;
   };
+  const hie::bench::MachineCpu cpu;
   double s =
       callback
           ? hie::bench::RunCallbackCalls(
@@ -143,10 +144,10 @@ int Record() {
                 &lat, &failed);
   std::printf(
       "record   events=%ld batch=%ld concurrency=%d%s  %.0f events/s  per call: %s  "
-      "failed calls=%ld\n",
+      "failed calls=%ld  %s\n",
       static_cast<long>(events), static_cast<long>(batch), concurrency,
       callback ? " driver=callback" : "", events / s, Summary(lat).c_str(),
-      static_cast<long>(failed));
+      static_cast<long>(failed), cpu.PerOperation(events, "event").c_str());
   return failed == 0 ? 0 : 1;
 }
 

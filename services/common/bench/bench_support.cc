@@ -1,15 +1,19 @@
 #include "services/common/bench/bench_support.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/common/tls.h"
 
@@ -69,6 +73,34 @@ std::unique_ptr<grpc::ClientContext> Deadline(int seconds) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
   return ctx;
+}
+
+MachineCpu::MachineCpu() : start_(Read()) {}
+
+MachineCpu::Ticks MachineCpu::Read() {
+  Ticks t;
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
+      cpu != "cpu") {
+    return t;  // not Linux's /proc: the figures read 0
+  }
+  t.busy = user + nice + system + irq + softirq;
+  t.steal = steal;
+  t.total = t.busy + idle + iowait + steal;
+  return t;
+}
+
+std::string MachineCpu::PerOperation(double operations, const char* unit) const {
+  const Ticks now = Read();
+  const double ms_per_tick = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double busy = static_cast<double>(now.busy - start_.busy);
+  const double total = std::max(1.0, static_cast<double>(now.total - start_.total));
+  return absl::StrFormat("cpu %.3f ms per %s (busy %.0f%%, steal %.1f%%)",
+                         operations > 0 ? busy * ms_per_tick / operations : 0.0, unit,
+                         100.0 * busy / total,
+                         100.0 * static_cast<double>(now.steal - start_.steal) / total);
 }
 
 std::string Summary(std::vector<double> v) {

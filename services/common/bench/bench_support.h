@@ -30,6 +30,24 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& cert, int index,
                                        const std::string& default_target);
 std::unique_ptr<grpc::ClientContext> Deadline(int seconds = 30);
 
+// The whole machine's CPU time from /proc/stat, to set a run's throughput beside what it cost:
+// on the shared 2-core virtual machine the same code's throughput moves by up to 2x between
+// runs minutes apart, and "steal" (time the hypervisor gave to other guests) says when.
+class MachineCpu {
+ public:
+  MachineCpu();  // starts counting
+  // "cpu X ms per <unit> (busy B%, steal S%)": busy = user + nice + system + irq + softirq
+  // since the start, per `operations`; the shares are of all the cores' time since the start.
+  std::string PerOperation(double operations, const char* unit) const;
+
+ private:
+  struct Ticks {
+    uint64_t busy = 0, steal = 0, total = 0;
+  };
+  static Ticks Read();
+  Ticks start_;
+};
+
 // "p50 X ms  p99 Y ms  max Z ms" of latencies in microseconds.
 std::string Summary(std::vector<double> micros);
 

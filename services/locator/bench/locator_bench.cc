@@ -120,6 +120,7 @@ int Locate() {
   std::vector<double> lat;
   int64_t failed = 0;
   std::atomic<int64_t> found = 0;
+  const hie::bench::MachineCpu cpu;
   double s = RunCalls(
       queries, concurrency,
       [&](int t, int64_t q) {
@@ -138,9 +139,10 @@ int Locate() {
       &lat, &failed);
   std::printf(
       "locate   queries=%ld concurrency=%d ids=%ld  %.0f queries/s  %s  locations found=%ld "
-      "failed=%ld\n",
+      "failed=%ld  %s\n",
       static_cast<long>(queries), concurrency, static_cast<long>(ids), queries / s,
-      Summary(lat).c_str(), static_cast<long>(found.load()), static_cast<long>(failed));
+      Summary(lat).c_str(), static_cast<long>(found.load()), static_cast<long>(failed),
+      cpu.PerOperation(queries, "query").c_str());
   return failed == 0 ? 0 : 1;
 }
 

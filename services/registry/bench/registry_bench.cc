@@ -116,6 +116,7 @@ int Publish() {
   std::vector<double> lat;
   int64_t failed = 0;
   std::atomic<bool> reported = false;
+  const hie::bench::MachineCpu cpu;
   double s = RunCalls(
       calls, concurrency,
       [&](int t, int64_t c) {
@@ -139,10 +140,10 @@ int Publish() {
       &lat, &failed);
   std::printf(
       "publish  entries=%ld set=%ld concurrency=%d patients=%ld  %.0f entries/s  per call: %s  "
-      "failed calls=%ld\n",
+      "failed calls=%ld  %s\n",
       static_cast<long>(calls * set), static_cast<long>(set), concurrency,
-      static_cast<long>(patients), calls * set / s, Summary(lat).c_str(),
-      static_cast<long>(failed));
+      static_cast<long>(patients), calls * set / s, Summary(lat).c_str(), static_cast<long>(failed),
+      cpu.PerOperation(calls, "set").c_str());
   return failed == 0 ? 0 : 1;
 }
 
@@ -157,6 +158,7 @@ int Find() {
   std::vector<double> lat;
   int64_t failed = 0;
   std::atomic<int64_t> found = 0;
+  const hie::bench::MachineCpu cpu;
   double s = RunCalls(
       queries, concurrency,
       [&](int t, int64_t q) {
@@ -173,9 +175,10 @@ int Find() {
       &lat, &failed);
   std::printf(
       "find     queries=%ld concurrency=%d page=%d  %.0f queries/s  %s  entries found=%ld "
-      "failed=%ld\n",
+      "failed=%ld  %s\n",
       static_cast<long>(queries), concurrency, page, queries / s, Summary(lat).c_str(),
-      static_cast<long>(found.load()), static_cast<long>(failed));
+      static_cast<long>(found.load()), static_cast<long>(failed),
+      cpu.PerOperation(queries, "query").c_str());
   return failed == 0 ? 0 : 1;
 }
 
