@@ -13,8 +13,10 @@
 // their Log calls took the log's lock.
 //
 // Writing. Debug and info lines (the per-call "rpc" line among them) are queued and written by
-// one writer thread of the log, woken when the queue stops being empty: a busy thread finishing
-// thousands of calls makes no write(2) of its own, and the writer writes what accumulated in one.
+// one writer thread of the log, every 50 ms or as soon as 64 KiB are queued: a thread finishing
+// calls makes no write(2) and wakes no thread for its line, and the writer writes what
+// accumulated in one. So an info line reaches the file up to 50 ms after Log returns (readers
+// of a log, tests among them, poll for a line; FlushLog forces it).
 // Warnings and errors are written before Log returns, after everything queued before them. The
 // queue is bounded (SetLogQueueLimit, 4 MiB by default): when the output cannot keep up (a pipe
 // nobody reads) lines are dropped rather than the service stalled, and the writer reports how
