@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -46,15 +47,17 @@ std::string Timestamp() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
 }
 
-// Writes all of `data` (retrying short writes and interrupts). Errors are ignored: there is no
-// better place to report that the log cannot be written.
-void WriteAll(int fd, std::string_view data) {
+// Writes all of `data` (retrying short writes and interrupts); returns how many of its lines
+// were not written whole when the descriptor fails (a line cut short counts). There is no
+// better place to report the failure than the next log_lines_dropped count.
+uint64_t WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return std::count(data.begin(), data.end(), '\n');
     data.remove_prefix(static_cast<size_t>(n));
   }
+  return 0;
 }
 
 // Takes what is queued (with a line counting the drops, if any) and writes it. Caller holds
@@ -76,7 +79,10 @@ void WriteQueued(LogState& state) {
                     "\",\"level\":\"warning\",\"service\":", JsonQuote(service),
                     ",\"event\":\"log_lines_dropped\",\"count\":", dropped, "}\n");
   }
-  WriteAll(fd, chunk);
+  if (const uint64_t lost = WriteAll(fd, chunk); lost > 0) {
+    std::lock_guard lock(state.mu);
+    state.dropped += lost;
+  }
 }
 
 // The writer wakes every kFlushInterval, or at once when the queue passes kWakeBytes: a caller
@@ -156,9 +162,11 @@ void SetLogSink(std::function<void(std::string_view line)> sink) {
 }
 
 void SetLogFileDescriptor(int fd) {
-  FlushLog();
-  std::lock_guard lock(State().mu);
-  State().fd = fd;
+  LogState& state = State();
+  std::lock_guard write_lock(state.write_mu);  // no chunk goes to the old descriptor after this
+  WriteQueued(state);
+  std::lock_guard lock(state.mu);
+  state.fd = fd;
 }
 
 void SetLogQueueLimit(size_t bytes) {

@@ -19,8 +19,10 @@
 // of a log, tests among them, poll for a line; FlushLog forces it).
 // Warnings and errors are written before Log returns, after everything queued before them. The
 // queue is bounded (SetLogQueueLimit, 4 MiB by default): when the output cannot keep up (a pipe
-// nobody reads) lines are dropped rather than the service stalled, and the writer reports how
-// many in a "log_lines_dropped" line once it can write again. FlushLog writes what is queued;
+// nobody reads) info and debug lines are dropped rather than their callers stalled, and the
+// writer reports how many in a "log_lines_dropped" line once it can write again (lines a
+// failing descriptor did not take count too). A warning, an error and FlushLog still wait for
+// the output, as every line did before the queue. FlushLog writes what is queued;
 // it runs at exit and at a service's shutdown. A kill -9 loses at most the queued lines, which
 // are operational output: the audit trail is in the audit service, never in these lines.
 

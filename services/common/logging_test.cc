@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -115,6 +116,7 @@ TEST_F(QueuedLoggingTest, LinesFromManyThreadsArriveWholeAndInOrder) {
     EXPECT_EQ(IntField(line, "n"), next[t]++) << line;
   }
   EXPECT_EQ(lines, kThreads * kLines);
+  SetLogFileDescriptor(2);  // before the descriptor is closed and its number reused
   std::fclose(file);
 }
 
@@ -129,12 +131,14 @@ TEST_F(QueuedLoggingTest, AWarningIsWrittenBeforeLogReturnsAfterTheLinesQueuedBe
   ASSERT_EQ(lines.size(), 101u);
   for (int n = 0; n <= 100; ++n) EXPECT_EQ(IntField(lines[n], "n"), n);
   EXPECT_NE(lines[100].find("\"event\":\"slow_query\""), std::string::npos);
+  SetLogFileDescriptor(2);
   std::fclose(file);
 }
 
 // A pipe nobody reads: the writer blocks in write(2), the callers do not; what does not fit in
 // the queue is dropped and counted, and the count is written once the output moves again.
 TEST_F(QueuedLoggingTest, AStalledOutputDropsLinesInsteadOfStallingTheCallers) {
+  std::signal(SIGPIPE, SIG_IGN);
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   SetLogFileDescriptor(fds[1]);
@@ -169,8 +173,10 @@ TEST_F(QueuedLoggingTest, AStalledOutputDropsLinesInsteadOfStallingTheCallers) {
   EXPECT_EQ(written + dropped, kLines);
   EXPECT_GT(dropped, 0);
   EXPECT_GT(written, 0);
-  SetLogFileDescriptor(2);
+  // The read end first: should the writer still be blocked on the pipe (a count that did not
+  // add up), its write fails (EPIPE; SIGPIPE ignored) instead of hanging the reset below.
   close(fds[0]);
+  SetLogFileDescriptor(2);
   close(fds[1]);
 }
 

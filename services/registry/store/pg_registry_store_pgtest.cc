@@ -109,6 +109,10 @@ TEST(PgRegistryStoreTest, FailedTransactionsLeaveNothingAndTheConnectionsUsable)
       EXPECT_FALSE(existing.has_value());
       HIE_RETURN_IF_ERROR(txn.Insert(Set(n + "x"), {Entry(n + "x")}, {}));
       HIE_RETURN_IF_ERROR(txn.PutIdempotent("k" + n, {"f", "r"}));
+      // A read sends the writes kept so far (PgTxn holds them until then): they are in the
+      // transaction, and the refusal below must undo them.
+      HIE_ASSIGN_OR_RETURN(auto own, txn.EntriesByUniqueId({Entry(n + "x").unique_id()}));
+      EXPECT_EQ(own.size(), 1u) << "a transaction reads its own writes";
       return absl::FailedPreconditionError("refused");
     });
     EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
@@ -160,6 +164,10 @@ TEST(PgRegistryStoreTest, AChangeCommittedLaterComesAfterWhatWasRead) {
                     ->Transact(Deadline(),
                                [&](RegistryTxn& txn) -> absl::Status {
                                  HIE_RETURN_IF_ERROR(txn.Insert(Set("slow"), {Entry("slow")}, {}));
+                                 // Sends the insert (kept until a read or the commit): the row
+                                 // is written, uncommitted, while the other publication commits.
+                                 HIE_RETURN_IF_ERROR(
+                                     txn.EntriesByUniqueId({Entry("slow").unique_id()}).status());
                                  inserted = true;
                                  while (!release) absl::SleepFor(absl::Milliseconds(5));
                                  return absl::OkStatus();
