@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "services/common/logging.h"
+#include "services/common/pg/sql_text.h"
 #include "services/common/status_macros.h"
 
 namespace hie::identity {
@@ -427,27 +428,8 @@ void ReportCorruptRecord(std::string_view org, std::string_view person_id, int64
        {"where", std::string(where)}});
 }
 
-// A text[] literal, bound as one parameter (the values are quoted, never part of the SQL).
-std::string TextArray(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
-// A numeric array literal ("{1,2,3}"), bound as one parameter.
-template <typename T>
-std::string NumberArray(const std::vector<T>& items) {
-  return absl::StrCat("{", absl::StrJoin(items, ","), "}");
-}
+using pg::NumberArray;
+using pg::TextArray;
 
 // A float8[] literal that keeps every bit of each value.
 std::string DoubleArray(const std::vector<double>& items) {
@@ -477,52 +459,9 @@ std::string RecordSubject(const SourceId& id) { return absl::StrCat("r:", Record
 // Statements as text: EXECUTE with literal parameters
 // ---------------------------------------------------------------------------------------------
 
-// Several statements can then travel in one simple-protocol query, i.e. one round trip, and the
-// statements' plans are still the prepared ones. Literals are quoted by libpq (text, bytea) or
-// formatted from numbers, never spliced from unquoted input.
-struct Bytea {
-  const std::string& bytes;
-};
-
-class Sql {
- public:
-  explicit Sql(pqxx::connection_base& conn) : conn_(conn) {}
-
-  // The first exception of quoting (libpq refuses text that is not valid UTF-8), if any: the
-  // statement text is then not usable. Taken by the caller before sending.
-  std::exception_ptr TakeError() { return std::exchange(error_, nullptr); }
-
-  template <typename... Args>
-  std::string Execute(const char* statement, const Args&... args) {
-    std::string sql = absl::StrCat("EXECUTE ", statement);
-    if constexpr (sizeof...(args) > 0) {
-      const char* separator = "(";
-      ((absl::StrAppend(&sql, separator, Literal(args)), separator = ", "), ...);
-      sql += ')';
-    }
-    return sql;
-  }
-
- private:
-  std::string Literal(const std::string& v) {
-    try {
-      return conn_.quote(v);
-    } catch (...) {
-      if (error_ == nullptr) error_ = std::current_exception();
-      return "NULL";
-    }
-  }
-  std::string Literal(const Bytea& v) {
-    return conn_.quote_raw(reinterpret_cast<const unsigned char*>(v.bytes.data()), v.bytes.size());
-  }
-  std::string Literal(bool v) { return v ? "true" : "false"; }
-  std::string Literal(double v) { return absl::StrFormat("'%.17g'", v); }
-  template <typename T>
-  requires std::is_integral_v<T> std::string Literal(T v) { return absl::StrCat(v); }
-
-  pqxx::connection_base& conn_;
-  std::exception_ptr error_;
-};
+// (services/common/pg/sql_text.h)
+using pg::Bytea;
+using pg::Sql;
 
 // A stable 64-bit hash of a lock key (FNV-1a): every process and version must map a key to
 // the same advisory lock.

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/common/logging.h"
+#include "services/common/pg/sql_text.h"
 #include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 
@@ -41,21 +42,6 @@ std::string KeyList(transaction_base& t, const std::vector<HoldingKey>& keys) {
 }
 
 constexpr char kGetStatement[] = "locator_get_holdings";
-
-// A PostgreSQL array literal of `values` ({"a","b"}), each quoted, '"' and '\\' escaped.
-std::string ArrayLiteral(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (const std::string& v : values) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (char ch : v) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
 
 // "<identity seq> <registry version> <registry entry uuid>", or "" before any removal.
 std::string EncodeRemovedAt(const Holding& h) {
@@ -250,7 +236,7 @@ absl::StatusOr<std::vector<Holding>> PgLocatorStore::Get(absl::Time deadline,
       c.set_variable("plan_cache_mode", "force_generic_plan");
     }
     pqxx::nontransaction t(c);
-    out = DecodeAll(t.exec_prepared(kGetStatement, ArrayLiteral(orgs), ArrayLiteral(locals)));
+    out = DecodeAll(t.exec_prepared(kGetStatement, pg::TextArray(orgs), pg::TextArray(locals)));
     return absl::OkStatus();
   }));
   return out;

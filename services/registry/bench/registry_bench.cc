@@ -7,7 +7,13 @@
 //     echo     --calls=N --concurrency=C             health Check round trips
 //     publish  --entries=N --set=S --concurrency=C   RegisterSubmissionSet of S entries each,
 //              --patients=P --run=NAME               entry k for patient k % P of run NAME
-//                                                    (P a multiple of 20: the 20 clinics)
+//              [--follow=true]                       (P a multiple of 20: the 20 clinics);
+//                                                    --follow: a change-feed reader runs
+//                                                    meanwhile as the locator's does (pages of
+//                                                    500, 200 ms pause after a short one; the
+//                                                    locator's certificate), so the registry
+//                                                    stamps the feed as in a deployment; it
+//                                                    catches up before the publications start
 //     find     --queries=N --concurrency=C           FindDocuments of one patient of run NAME
 //              --patients=P --run=NAME --page=N      (of P), first page of N entries
 //     load     --pg-dsn=DSN --entries=N --patients=P  entries of run NAME written straight
@@ -23,6 +29,7 @@
 #include <atomic>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -98,6 +105,37 @@ void FillEntry(const std::string& run, int64_t k, int64_t patients, rv1::Documen
   e->mutable_location()->set_repository_unique_id("1.2.840.1");
 }
 
+// Reads the change feed from the start, as the locator's follower does, until `stop` is set and
+// a page comes back short (caught up); sets `caught_up` at the first short page. The number of
+// changes read after that, or -1 after an error.
+int64_t FollowChanges(const std::atomic<bool>& stop, std::atomic<bool>& caught_up) {
+  auto stub =
+      rv1::DocumentRegistry::NewStub(hie::bench::Channel("locator-client", 0, kDefaultTarget));
+  rv1::ChangePosition after;
+  int64_t read = 0;
+  for (int64_t page = 0;; ++page) {
+    rv1::ListChangesRequest request;
+    request.mutable_context()->set_request_id(absl::StrCat("bench-follow-", page));
+    request.mutable_context()->set_purpose_of_use(cm::PURPOSE_OF_USE_SYSTEM_ADMINISTRATION);
+    *request.mutable_after() = after;
+    request.set_page_size(500);
+    rv1::ListChangesResponse response;
+    grpc::Status status = stub->ListChanges(hie::bench::Deadline().get(), request, &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "follow: %s\n", status.error_message().c_str());
+      caught_up = true;
+      return -1;
+    }
+    if (caught_up) read += response.changes_size();
+    if (!response.changes().empty()) after = response.changes().rbegin()->position();
+    if (response.changes_size() < 500) {
+      if (stop) return read;
+      caught_up = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+}
+
 int Publish() {
   const int64_t entries = IntFlag("entries", 100000);
   const int64_t set = std::max<int64_t>(1, IntFlag("set", 10));
@@ -116,6 +154,14 @@ int Publish() {
   std::vector<double> lat;
   int64_t failed = 0;
   std::atomic<bool> reported = false;
+  const bool follow = Flag("follow", "false") != "false";
+  std::atomic<bool> published = false, caught_up = false;
+  std::atomic<int64_t> followed = 0;
+  std::thread follower;
+  if (follow) {
+    follower = std::thread([&] { followed = FollowChanges(published, caught_up); });
+    while (!caught_up) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   const hie::bench::MachineCpu cpu;
   double s = RunCalls(
       calls, concurrency,
@@ -138,13 +184,20 @@ int Publish() {
         return status.ok();
       },
       &lat, &failed);
+  const std::string cpu_line = cpu.PerOperation(calls, "set");
+  std::string followed_line;
+  if (follow) {
+    published = true;
+    follower.join();
+    followed_line = absl::StrCat("  with a follower (", followed.load(), " changes read)");
+  }
   std::printf(
       "publish  entries=%ld set=%ld concurrency=%d patients=%ld  %.0f entries/s  per call: %s  "
-      "failed calls=%ld  %s\n",
+      "failed calls=%ld  %s%s\n",
       static_cast<long>(calls * set), static_cast<long>(set), concurrency,
       static_cast<long>(patients), calls * set / s, Summary(lat).c_str(), static_cast<long>(failed),
-      cpu.PerOperation(calls, "set").c_str());
-  return failed == 0 ? 0 : 1;
+      cpu_line.c_str(), followed_line.c_str());
+  return failed == 0 && followed >= 0 ? 0 : 1;
 }
 
 int Find() {

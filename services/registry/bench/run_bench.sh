@@ -14,6 +14,8 @@
 #   echo     1 caller and 8 callers
 #   publish  100,000 entries of 100 "hot" patients (1,000 each), sets of 10, 8 callers
 #   publish  BACKGROUND more entries (default 200,000) over 100,000 patients, sets of 10
+#   publish  100,000 more over 100,000 patients with a change-feed reader running meanwhile as
+#            the locator's does (so the registry stamps the feed: a deployment's load)
 #   load     BULK more entries (default 0; 9,700,000 makes 10M) over 1,000,000 patients,
 #            straight through the store (a bulk import), then VACUUM ANALYZE
 #   find     2,000 FindDocuments of one hot patient: first page of 100, then of 1,000; 1 caller
@@ -69,6 +71,7 @@ b publish --entries=100000 --set=10 --concurrency=8 --patients=100 --run=hot
 if [ "$background" -gt 0 ]; then
   b publish --entries="$background" --set=10 --concurrency=8 --patients=100000 --run=bg
 fi
+b publish --entries=100000 --set=10 --concurrency=8 --patients=100000 --run=follow --follow=true
 if [ "$bulk" -gt 0 ]; then
   "$bench_bin" load --pg-dsn="$dsn" --entries="$bulk" --patients=1000000 --run=bulk
   "$PG_BIN/psql" "$dsn" -qAtc "VACUUM ANALYZE registry.entries"

@@ -19,7 +19,8 @@ namespace {
 //
 // The change feed: a writer leaves `version` NULL on every entry it inserts or deprecates; the
 // stamper (PgRegistryStore::StampChanges, one at a time) later gives committed NULL rows the
-// next values of feed_version; (version, entry_uuid) orders the feed.
+// next values of feed_version; (version, entry_uuid) orders the feed. (entries_unstamped_idx is
+// dropped by version 4.)
 constexpr char kV1[] = R"sql(
 CREATE SEQUENCE registry.feed_version;
 
@@ -184,6 +185,14 @@ END
 $$;
 )sql";
 
+// Version 4: one index fewer to maintain per entry written. entries_feed_idx (version,
+// entry_uuid) already holds the unstamped rows (version NULL sorts last) in entry_uuid order;
+// the stamper asks for them as `WHERE version IS NULL ORDER BY version, entry_uuid`, which reads
+// that index in order and stops at its LIMIT, as the partial index did.
+constexpr char kV4[] = R"sql(
+DROP INDEX registry.entries_unstamped_idx;
+)sql";
+
 }  // namespace
 
 std::span<const pg::Migration> Migrations() {
@@ -191,6 +200,7 @@ std::span<const pg::Migration> Migrations() {
       {1, "registry store tables", kV1},
       {2, "entries by location (member org, repository, retrieve key)", kV2},
       {3, "wide values compressed with lz4", kV3},
+      {4, "unstamped entries found through the feed index", kV4},
   };
   return kMigrations;
 }

@@ -2,10 +2,11 @@
 
 // RegistryStore on PostgreSQL (schema `registry`, store/migrations.h), over a PgPool.
 //
-// Transactions are READ COMMITTED. Locks: GetIdempotent takes a transaction-scoped advisory lock
-// on its key; LockEntries row locks (FOR UPDATE) the entries it reads, so of two transactions
-// replacing one entry the second waits and then reads it DEPRECATED. No retries here: ABORTED
-// (serialization, deadlock) goes to the caller.
+// Transactions are READ COMMITTED; their statements are prepared on each connection
+// (PrepareStatements) and run as EXECUTE, several per round trip. Locks: GetIdempotent takes a
+// transaction-scoped advisory lock on its key; LockEntries row locks (FOR UPDATE) the entries it
+// reads, so of two transactions replacing one entry the second waits and then reads it DEPRECATED.
+// No retries here: ABORTED (serialization, deadlock) goes to the caller.
 //
 // The change feed without serialising writers: a transaction writes its entries (inserted or
 // deprecated) with version NULL; StampChanges, run first by every ChangesSince, gives the
@@ -18,6 +19,10 @@
 // GetDocuments by location reads entries_location_idx: (member_org, repository_unique_id,
 // retrieve_key) columns written with each entry, the key being RetrieveKeyOf(entry).
 // Thread-safe (the pool is).
+
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "services/common/pg/pool.h"
 #include "services/registry/store/registry_store.h"
@@ -45,8 +50,18 @@ class PgRegistryStore : public RegistryStore {
   // Stamps up to kStampBatch unstamped committed rows (no-op while another caller stamps).
   absl::Status StampChanges(absl::Time deadline);
 
+  // Prepares the statements of Transact on `conn` and sets the session's planner settings
+  // (plan_cache_mode = force_generic_plan, enable_seqscan = off: every statement is keyed), in
+  // one round trip; deallocates any other prepared statements. Every method calls it on a
+  // connection's first use; passing it as the pool's on_connect saves that check.
+  static void PrepareStatements(pqxx::connection& conn);
+
  private:
+  void EnsurePrepared(pqxx::connection& conn);
+
   pg::PgPool* pool_;
+  std::mutex mu_;
+  std::set<std::pair<const void*, int>> prepared_;  // (connection, backend pid) prepared
 };
 
 }  // namespace hie::registry

@@ -335,5 +335,42 @@ TEST(PgRegistryStoreTest, MigrationThreeCompressesWideValuesWithLz4) {
   }
 }
 
+// Version 4 drops entries_unstamped_idx: rows left unstamped before it are still stamped, in
+// entry_uuid order, through entries_feed_idx.
+TEST(PgRegistryStoreTest, MigrationFourStampsRowsLeftUnstampedBeforeIt) {
+  HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+  auto db = hie::testing::TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto pool = pg::PgPool::Create({.dsn = (*db)->dsn(), .size = 2});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations().first(3), Deadline()).ok());
+  PgRegistryStore store(pool->get());
+  for (const char* name : {"c", "a", "b"}) {
+    ASSERT_TRUE(
+        store
+            .Transact(Deadline(),
+                      [&](RegistryTxn& txn) { return txn.Insert(Set(name), {Entry(name)}, {}); })
+            .ok());
+  }
+  ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations(), Deadline()).ok());
+  pqxx::connection c((*db)->dsn());
+  EXPECT_EQ(
+      pqxx::nontransaction(c)
+          .exec1("SELECT count(*) FROM pg_indexes WHERE indexname = 'entries_unstamped_idx'")[0]
+          .as<int>(),
+      0);
+  ASSERT_TRUE(
+      store
+          .Transact(Deadline(),
+                    [&](RegistryTxn& txn) { return txn.Insert(Set("d"), {Entry("d")}, {}); })
+          .ok());
+  auto changes = store.ChangesSince(Deadline(), {}, 100);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  std::vector<std::string> order;
+  for (const EntryChange& change : *changes) order.push_back(change.entry.entry_uuid());
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"urn:uuid:a", "urn:uuid:b", "urn:uuid:c", "urn:uuid:d"}));
+}
+
 }  // namespace
 }  // namespace hie::registry
