@@ -1,5 +1,7 @@
 #include "services/common/pg/sql_text.h"
 
+#include <pqxx/nontransaction>
+
 namespace hie::pg {
 namespace {
 
@@ -61,6 +63,28 @@ std::string ByteaArray(const std::vector<std::string>& items) {
   }
   out += '}';
   return out;
+}
+
+void PrepareStatements(pqxx::connection& conn, absl::string_view settings,
+                       const StatementList& statements) {
+  std::string sql = "DEALLOCATE ALL";
+  if (!settings.empty()) absl::StrAppend(&sql, "; ", settings);
+  for (const auto& [name, statement] : statements) {
+    absl::StrAppend(&sql, "; PREPARE ", name, " AS ", statement);
+  }
+  pqxx::nontransaction(conn).exec(sql);
+}
+
+void PreparedConnections::Ensure(pqxx::connection& conn,
+                                 const std::function<void(pqxx::connection&)>& prepare) {
+  const std::pair<const void*, int> key(&conn, conn.backendpid());
+  {
+    std::lock_guard lock(mu_);
+    if (prepared_.count(key) > 0) return;
+  }
+  prepare(conn);
+  std::lock_guard lock(mu_);
+  prepared_.insert(key);
 }
 
 }  // namespace hie::pg

@@ -1,7 +1,8 @@
 #pragma once
 
-// Statements as text: `EXECUTE name(literal, ...)` of server-side prepared statements, and the
-// array literals bound as one parameter each.
+// Statements as text: `EXECUTE name(literal, ...)` of server-side prepared statements, the
+// array literals bound as one parameter each, and the preparing of a store's statements on the
+// connections of its pool.
 //
 // Several such statements travel in one simple-protocol query (one round trip) while each keeps
 // its prepared plan: no parse analysis or planning per call, which for small writes and keyed
@@ -9,7 +10,11 @@
 // from numbers, never spliced from unquoted input. Used by the identity and registry stores.
 
 #include <exception>
+#include <functional>
+#include <mutex>
+#include <pqxx/connection>
 #include <pqxx/connection_base>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -18,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 
 namespace hie::pg {
 
@@ -71,5 +77,27 @@ template <typename T>
 std::string NumberArray(const std::vector<T>& items) {
   return absl::StrCat("{", absl::StrJoin(items, ","), "}");
 }
+
+// Named statements, (name, SQL), as a store prepares them.
+using StatementList = std::vector<std::pair<std::string, std::string>>;
+
+// Makes `statements` the prepared statements of `conn` (any others are deallocated), after
+// `settings` (session settings such as "SET plan_cache_mode = force_generic_plan", or empty), in
+// one round trip.
+void PrepareStatements(pqxx::connection& conn, absl::string_view settings,
+                       const StatementList& statements);
+
+// The connections a store has prepared, by (address, backend pid): a store prepares each
+// connection of its pool at its first use (a connection opened again is a new backend).
+// Thread-safe.
+class PreparedConnections {
+ public:
+  // Runs `prepare` on `conn` unless it ran on this connection before.
+  void Ensure(pqxx::connection& conn, const std::function<void(pqxx::connection&)>& prepare);
+
+ private:
+  std::mutex mu_;
+  std::set<std::pair<const void*, int>> prepared_;
+};
 
 }  // namespace hie::pg

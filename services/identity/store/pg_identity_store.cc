@@ -1244,22 +1244,11 @@ PgIdentityStore::PgIdentityStore(pg::PgPool* pool, PgIdentityStoreOptions option
 PgIdentityStore::~PgIdentityStore() = default;
 
 void PgIdentityStore::PrepareStatements(pqxx::connection& conn) {
-  std::string sql = "DEALLOCATE ALL";
-  for (const auto& [name, statement] : Statements()) {
-    absl::StrAppend(&sql, "; PREPARE ", name, " AS ", statement);
-  }
-  pqxx::nontransaction(conn).exec(sql);
+  pg::PrepareStatements(conn, "", Statements());
 }
 
 void PgIdentityStore::EnsurePrepared(pqxx::connection& conn) {
-  const std::pair<const void*, int> key(&conn, conn.backendpid());
-  {
-    std::lock_guard lock(mu_);
-    if (prepared_.count(key) > 0) return;
-  }
-  PrepareStatements(conn);
-  std::lock_guard lock(mu_);
-  prepared_.insert(key);
+  prepared_.Ensure(conn, &PrepareStatements);
 }
 
 absl::Status PgIdentityStore::Transact(absl::Time deadline,

@@ -62,12 +62,11 @@
 // Thread-safety: thread-safe (each call borrows its own pooled connection).
 
 #include <memory>
-#include <mutex>
-#include <set>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "services/common/pg/pool.h"
+#include "services/common/pg/sql_text.h"
 #include "services/identity/store/identity_store.h"
 
 namespace hie::identity {
@@ -123,9 +122,7 @@ class PgIdentityStore : public IdentityStore {
 
   pg::PgPool* const pool_;
   const PgIdentityStoreOptions options_;
-  std::mutex mu_;
-  // Connections known to have the statements: (address, server process id).
-  std::set<std::pair<const void*, int>> prepared_;
+  pg::PreparedConnections prepared_;  // connections known to have the statements
   std::unique_ptr<IdBlocks> ids_;
 };
 

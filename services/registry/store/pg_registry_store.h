@@ -8,11 +8,12 @@
 // reads, so of two transactions replacing one entry the second waits and then reads it DEPRECATED.
 // No retries here: ABORTED (serialization, deadlock) goes to the caller.
 //
-// The change feed without serialising writers: a transaction writes its entries (inserted or
-// deprecated) with version NULL; StampChanges, run first by every ChangesSince, gives the
-// unstamped committed rows the next values of registry.feed_version in one transaction, under
+// The change feed without serialising writers: a transaction that writes entries (inserted or
+// deprecated) writes their rows of registry.feed (one per entry, narrow) with version NULL;
+// StampChanges, run first by every ChangesSince, gives the unstamped committed rows the next
+// values of registry.feed_version in one transaction, under
 // pg_try_advisory_xact_lock(kStampLockKey) so stampers run one at a time and each one's values
-// are above the last one's (within one stamping, in entry_uuid order). A row is in the feed
+// are above the last one's (within one stamping, in entry_uuid order). An entry is in the feed
 // once stamped; publications never wait on it.
 // A stored entry that does not parse is logged by id (event "unreadable_entry") and skipped
 // (ChangesSince returns its position, marked unreadable, so followers move past it).
@@ -20,11 +21,8 @@
 // retrieve_key) columns written with each entry, the key being RetrieveKeyOf(entry).
 // Thread-safe (the pool is).
 
-#include <mutex>
-#include <set>
-#include <utility>
-
 #include "services/common/pg/pool.h"
+#include "services/common/pg/sql_text.h"
 #include "services/registry/store/registry_store.h"
 
 namespace hie::registry {
@@ -60,8 +58,7 @@ class PgRegistryStore : public RegistryStore {
   void EnsurePrepared(pqxx::connection& conn);
 
   pg::PgPool* pool_;
-  std::mutex mu_;
-  std::set<std::pair<const void*, int>> prepared_;  // (connection, backend pid) prepared
+  pg::PreparedConnections prepared_;
 };
 
 }  // namespace hie::registry
