@@ -49,9 +49,9 @@ absl::Status StatusFromCurrentException() {
   } catch (const pqxx::sql_error& e) {
     return StatusFromSqlState(e.sqlstate());
   } catch (const pqxx::argument_error&) {
-    // libpq refused to quote a value (not valid in the client encoding); its message can quote
-    // the bytes, so it is not passed on.
-    return absl::InvalidArgumentError("invalid data (a text value is not valid UTF-8)");
+    // A value libpq (or pg::Sql) refused to quote: not valid in the client encoding, or a NUL
+    // byte. Its message can quote the bytes, so it is not passed on.
+    return absl::InvalidArgumentError("invalid data (a text value is not valid UTF-8 text)");
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("database client error: ", e.what()));
   }

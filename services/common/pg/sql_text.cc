@@ -1,5 +1,6 @@
 #include "services/common/pg/sql_text.h"
 
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 
 namespace hie::pg {
@@ -19,6 +20,8 @@ void AppendElement(const std::string& text, std::string* out) {
 
 std::string Sql::Literal(const std::string& v) {
   try {
+    // libpq's escaping stops at a NUL byte: the text would be cut short, silently.
+    if (v.find('\0') != std::string::npos) throw pqxx::argument_error("text with a NUL byte");
     // What conn_.quote(v) does, without its "'" + std::string&& (which trips gcc 12's
     // -Wrestrict false positive at -O3).
     std::string out = "'";

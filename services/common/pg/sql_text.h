@@ -7,7 +7,8 @@
 // Several such statements travel in one simple-protocol query (one round trip) while each keeps
 // its prepared plan: no parse analysis or planning per call, which for small writes and keyed
 // reads costs more than running them. Literals are quoted by libpq (text, bytea) or formatted
-// from numbers, never spliced from unquoted input. Used by the identity and registry stores.
+// from numbers, never spliced from unquoted input. Used by the identity, registry and locator
+// stores.
 
 #include <exception>
 #include <functional>
@@ -38,8 +39,9 @@ class Sql {
  public:
   explicit Sql(pqxx::connection_base& conn) : conn_(conn) {}
 
-  // The first exception of quoting (libpq refuses text that is not valid UTF-8), if any: the
-  // statement text is then not usable. Taken by the caller before sending.
+  // The first exception of quoting, if any (pqxx::argument_error: text with a NUL byte, or with
+  // a multibyte sequence libpq finds cut short; other invalid UTF-8 the server refuses, SQLSTATE
+  // 22021): the statement text is then not usable. Taken by the caller before sending.
   std::exception_ptr TakeError() { return std::exchange(error_, nullptr); }
 
   template <typename... Args>

@@ -82,5 +82,16 @@ TEST_F(SqlTextTest, TextThatIsNotUtf8IsAnErrorNotAStatement) {
   EXPECT_EQ(sql.TakeError(), nullptr);  // taken once
 }
 
+TEST_F(SqlTextTest, TextWithANulByteIsAnErrorNotACutText) {
+  Sql sql(*conn_);
+  sql.Execute("one", std::string("key\0tail", 8), Bytea{""}, int64_t{1}, false);
+  EXPECT_NE(sql.TakeError(), nullptr) << "a scalar";
+  sql.Execute("texts", TextArray({"a", std::string("b\0c", 3)}));
+  EXPECT_NE(sql.TakeError(), nullptr) << "an array element";
+  // Bytes may hold NUL: bytea is hex, never cut.
+  sql.Execute("bytes", ByteaArray({std::string("\0", 1)}));
+  EXPECT_EQ(sql.TakeError(), nullptr);
+}
+
 }  // namespace
 }  // namespace hie::pg

@@ -154,7 +154,7 @@ int Publish() {
   std::vector<double> lat;
   int64_t failed = 0;
   std::atomic<bool> reported = false;
-  const bool follow = Flag("follow", "false") != "false";
+  const bool follow = Flag("follow", "false") == "true";
   std::atomic<bool> published = false, caught_up = false;
   std::atomic<int64_t> followed = 0;
   std::thread follower;

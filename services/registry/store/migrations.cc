@@ -20,7 +20,7 @@ namespace {
 // The change feed: a writer leaves `version` NULL on every entry it inserts or deprecates; the
 // stamper (PgRegistryStore::StampChanges, one at a time) later gives committed NULL rows the
 // next values of feed_version; (version, entry_uuid) orders the feed. (entries_unstamped_idx is
-// dropped by version 4; version 5 moves the feed's column to registry.feed.)
+// dropped by version 4.)
 constexpr char kV1[] = R"sql(
 CREATE SEQUENCE registry.feed_version;
 
@@ -193,23 +193,6 @@ constexpr char kV4[] = R"sql(
 DROP INDEX registry.entries_unstamped_idx;
 )sql";
 
-// Version 5: the change feed in a narrow table of its own. Stamping rewrote each entry's whole
-// row once more (an UPDATE of an indexed column: a new row version, inserted again into every
-// index of the wide table); it now rewrites a row of two columns with two indexes. Positions are
-// kept as they are (the same sequence, the same values), so followers resume where they were.
-// One row per entry; a writer inserts it (or sets its version back to NULL on a deprecation) in
-// the transaction that writes the entry. The entries' `version` column goes, and its index with
-// it; a registry of an older version can then no longer write (it fails, loudly).
-constexpr char kV5[] = R"sql(
-CREATE TABLE registry.feed (
-  entry_uuid text COLLATE "C" PRIMARY KEY,  -- registry.entries
-  version    bigint                         -- NULL until stamped
-);
-CREATE INDEX feed_order_idx ON registry.feed (version, entry_uuid);
-INSERT INTO registry.feed (entry_uuid, version) SELECT entry_uuid, version FROM registry.entries;
-ALTER TABLE registry.entries DROP COLUMN version;
-)sql";
-
 }  // namespace
 
 std::span<const pg::Migration> Migrations() {
@@ -218,7 +201,6 @@ std::span<const pg::Migration> Migrations() {
       {2, "entries by location (member org, repository, retrieve key)", kV2},
       {3, "wide values compressed with lz4", kV3},
       {4, "unstamped entries found through the feed index", kV4},
-      {5, "the change feed in a table of its own", kV5},
   };
   return kMigrations;
 }

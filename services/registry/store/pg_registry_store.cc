@@ -92,22 +92,17 @@ const pg::StatementList& Statements() {
       {kInsertSet,
        "INSERT INTO registry.submission_sets (id, unique_id, source_org, submission_ns, "
        "submission_set) VALUES ($1, $2, $3, $4, $5)"},
-      // The entries and their rows of the feed (unstamped).
       {kInsertEntries,
-       "WITH e AS (INSERT INTO registry.entries (entry_uuid, unique_id, org, local_id, status, "
-       "creation_ns, member_org, repository_unique_id, retrieve_key, entry) SELECT * FROM "
-       "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::bigint[], "
-       "$7::text[], $8::text[], $9::text[], $10::bytea[]) RETURNING entry_uuid) "
-       "INSERT INTO registry.feed (entry_uuid) SELECT entry_uuid FROM e"},
+       "INSERT INTO registry.entries (entry_uuid, unique_id, org, local_id, status, creation_ns, "
+       "member_org, repository_unique_id, retrieve_key, entry) SELECT * FROM unnest($1::text[], "
+       "$2::text[], $3::text[], $4::text[], $5::smallint[], $6::bigint[], $7::text[], $8::text[], "
+       "$9::text[], $10::bytea[])"},
       {kInsertAssociations,
        "INSERT INTO registry.associations (id, type, source, target) SELECT * FROM "
        "unnest($1::text[], $2::smallint[], $3::text[], $4::text[])"},
-      // The entry, and its row of the feed back to unstamped (it moves to the feed's end).
       {kDeprecate,
-       "WITH e AS (UPDATE registry.entries SET status = $2, entry = $3 WHERE entry_uuid = $1 "
-       "RETURNING entry_uuid) UPDATE registry.feed f SET version = NULL FROM e WHERE f.entry_uuid "
-       "= "
-       "e.entry_uuid"},
+       "UPDATE registry.entries SET status = $2, version = NULL, entry = $3 WHERE entry_uuid = "
+       "$1"},
   };
   return *kStatements;
 }
@@ -437,14 +432,14 @@ absl::Status PgRegistryStore::StampChanges(absl::Time deadline) {
     }
     // Values in entry_uuid order within the batch (nextval runs after the sort): a join's
     // order (a hash aggregate's, say) would make the feed's order within a batch arbitrary.
-    // The unstamped rows are read from feed_order_idx in its order, (version, entry_uuid) with
-    // version NULL, so that the LIMIT stops the scan (no sort of every unstamped row).
+    // The unstamped rows are read from entries_feed_idx in its order, (version, entry_uuid)
+    // with version NULL, so that the LIMIT stops the scan (no sort of every unstamped row).
     w.exec(
-        absl::StrCat("UPDATE registry.feed f SET version = s.version FROM (SELECT entry_uuid, "
+        absl::StrCat("UPDATE registry.entries e SET version = s.version FROM (SELECT entry_uuid, "
                      "nextval('registry.feed_version') AS version FROM (SELECT entry_uuid FROM "
-                     "registry.feed WHERE version IS NULL ORDER BY version, entry_uuid LIMIT ",
+                     "registry.entries WHERE version IS NULL ORDER BY version, entry_uuid LIMIT ",
                      kStampBatch,
-                     " FOR UPDATE SKIP LOCKED) picked ORDER BY entry_uuid) s WHERE f.entry_uuid = "
+                     " FOR UPDATE SKIP LOCKED) picked ORDER BY entry_uuid) s WHERE e.entry_uuid = "
                      "s.entry_uuid"));
     w.commit();
     return absl::OkStatus();
@@ -461,9 +456,8 @@ absl::StatusOr<std::vector<EntryChange>> PgRegistryStore::ChangesSince(absl::Tim
     out.clear();
     pqxx::nontransaction t(c);
     pqxx::result r = t.exec(absl::StrCat(
-        "SELECT f.version, f.entry_uuid, e.entry FROM registry.feed f JOIN registry.entries e ON "
-        "e.entry_uuid = f.entry_uuid WHERE (f.version, f.entry_uuid) > (",
-        after.version, ", ", t.quote(after.entry_uuid), ") ORDER BY f.version, f.entry_uuid LIMIT ",
+        "SELECT version, entry_uuid, entry FROM registry.entries WHERE (version, entry_uuid) > (",
+        after.version, ", ", t.quote(after.entry_uuid), ") ORDER BY version, entry_uuid LIMIT ",
         limit));
     for (const auto& row : r) {
       EntryChange change{{row[0].as<int64_t>(), row[1].c_str()}, {}};

@@ -6,14 +6,15 @@
 // (PrepareStatements) and run as EXECUTE, several per round trip. Locks: GetIdempotent takes a
 // transaction-scoped advisory lock on its key; LockEntries row locks (FOR UPDATE) the entries it
 // reads, so of two transactions replacing one entry the second waits and then reads it DEPRECATED.
-// No retries here: ABORTED (serialization, deadlock) goes to the caller.
+// ABORTED (serialization, deadlock) goes to the caller; the one retry here is of a transaction
+// that found its connection without the prepared statements (SQLSTATE 26000): prepared again,
+// run again.
 //
-// The change feed without serialising writers: a transaction that writes entries (inserted or
-// deprecated) writes their rows of registry.feed (one per entry, narrow) with version NULL;
-// StampChanges, run first by every ChangesSince, gives the unstamped committed rows the next
-// values of registry.feed_version in one transaction, under
+// The change feed without serialising writers: a transaction writes its entries (inserted or
+// deprecated) with version NULL; StampChanges, run first by every ChangesSince, gives the
+// unstamped committed rows the next values of registry.feed_version in one transaction, under
 // pg_try_advisory_xact_lock(kStampLockKey) so stampers run one at a time and each one's values
-// are above the last one's (within one stamping, in entry_uuid order). An entry is in the feed
+// are above the last one's (within one stamping, in entry_uuid order). A row is in the feed
 // once stamped; publications never wait on it.
 // A stored entry that does not parse is logged by id (event "unreadable_entry") and skipped
 // (ChangesSince returns its position, marked unreadable, so followers move past it).
@@ -51,7 +52,7 @@ class PgRegistryStore : public RegistryStore {
   // Prepares the statements of Transact on `conn` and sets the session's planner settings
   // (plan_cache_mode = force_generic_plan, enable_seqscan = off: every statement is keyed), in
   // one round trip; deallocates any other prepared statements. Every method calls it on a
-  // connection's first use; passing it as the pool's on_connect saves that check.
+  // connection's first use.
   static void PrepareStatements(pqxx::connection& conn);
 
  private:

@@ -335,77 +335,87 @@ TEST(PgRegistryStoreTest, MigrationThreeCompressesWideValuesWithLz4) {
   }
 }
 
-// Versions 4 and 5: the feed moves to a table of its own (entries_unstamped_idx first dropped).
-// Positions stamped before are kept as they were, rows left unstamped are stamped after them, in
-// entry_uuid order, and a follower resumes from a position it stored before the migrations.
-TEST(PgRegistryStoreTest, MigrationsFourAndFiveKeepTheFeedsPositions) {
+// Version 4 drops entries_unstamped_idx: rows left unstamped before it are still stamped, in
+// entry_uuid order, through entries_feed_idx.
+TEST(PgRegistryStoreTest, MigrationFourStampsRowsLeftUnstampedBeforeIt) {
   HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
   auto db = hie::testing::TestDatabase::Create();
   ASSERT_TRUE(db.ok()) << db.status();
   auto pool = pg::PgPool::Create({.dsn = (*db)->dsn(), .size = 2});
   ASSERT_TRUE(pool.ok()) << pool.status();
   ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations().first(3), Deadline()).ok());
-  {
-    // Rows as version 3's store left them: two stamped, two not.
-    pqxx::connection c((*db)->dsn());
-    pqxx::work t(c);
-    for (const auto& [name, version] : std::vector<std::pair<std::string, std::string>>{
-             {"a", "7"}, {"b", "8"}, {"d", "NULL"}, {"c", "NULL"}}) {
-      const v1::DocumentEntry e = Entry(name);
-      const std::string bytes = e.SerializeAsString();
-      t.exec(absl::StrCat(
-          "INSERT INTO registry.entries (entry_uuid, unique_id, org, local_id, status, "
-          "creation_ns, version, entry, member_org, repository_unique_id, retrieve_key) VALUES (",
-          t.quote(e.entry_uuid()), ", ", t.quote(e.unique_id()), ", ", t.quote(e.patient().org()),
-          ", ", t.quote(e.patient().local_id()), ", 1, 0, ", version, ", ",
-          t.quote_raw(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
-          ", 'm', 'r', ", t.quote(e.unique_id()), ")"));
-    }
-    t.exec("SELECT setval('registry.feed_version', 8)");
-    t.commit();
+  PgRegistryStore store(pool->get());
+  for (const char* name : {"c", "a", "b"}) {
+    ASSERT_TRUE(
+        store
+            .Transact(Deadline(),
+                      [&](RegistryTxn& txn) { return txn.Insert(Set(name), {Entry(name)}, {}); })
+            .ok());
   }
   ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations(), Deadline()).ok());
   pqxx::connection c((*db)->dsn());
-  EXPECT_EQ(pqxx::nontransaction(c)
-                .exec1("SELECT count(*) FROM pg_indexes WHERE indexname IN "
-                       "('entries_unstamped_idx', 'entries_feed_idx')")[0]
-                .as<int>(),
-            0);
-  EXPECT_EQ(pqxx::nontransaction(c)
-                .exec1("SELECT count(*) FROM information_schema.columns WHERE table_schema = "
-                       "'registry' AND table_name = 'entries' AND column_name = 'version'")[0]
-                .as<int>(),
-            0);
-  PgRegistryStore store(pool->get());
-  auto all = store.ChangesSince(Deadline(), {}, 100);
-  ASSERT_TRUE(all.ok()) << all.status();
-  std::vector<std::pair<int64_t, std::string>> order;
-  for (const EntryChange& change : *all) {
-    order.emplace_back(change.position.version, change.entry.entry_uuid());
-  }
+  EXPECT_EQ(
+      pqxx::nontransaction(c)
+          .exec1("SELECT count(*) FROM pg_indexes WHERE indexname = 'entries_unstamped_idx'")[0]
+          .as<int>(),
+      0);
+  ASSERT_TRUE(
+      store
+          .Transact(Deadline(),
+                    [&](RegistryTxn& txn) { return txn.Insert(Set("d"), {Entry("d")}, {}); })
+          .ok());
+  auto changes = store.ChangesSince(Deadline(), {}, 100);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  std::vector<std::string> order;
+  for (const EntryChange& change : *changes) order.push_back(change.entry.entry_uuid());
   EXPECT_EQ(order,
-            (std::vector<std::pair<int64_t, std::string>>{
-                {7, "urn:uuid:a"}, {8, "urn:uuid:b"}, {9, "urn:uuid:c"}, {10, "urn:uuid:d"}}));
-  // A follower that had read "a" before the migrations.
-  auto next = store.ChangesSince(Deadline(), {7, "urn:uuid:a"}, 100);
-  ASSERT_TRUE(next.ok()) << next.status();
-  ASSERT_EQ(next->size(), 3u);
-  EXPECT_EQ(next->at(0).entry.entry_uuid(), "urn:uuid:b");
-  // New writes come after, and a deprecation moves its entry to the end.
-  ASSERT_TRUE(store
-                  .Transact(Deadline(),
-                            [&](RegistryTxn& txn) -> absl::Status {
-                              HIE_RETURN_IF_ERROR(txn.Insert(Set("e"), {Entry("e")}, {}));
-                              return txn.Deprecate("urn:uuid:b", absl::Now(), "");
-                            })
+            (std::vector<std::string>{"urn:uuid:a", "urn:uuid:b", "urn:uuid:c", "urn:uuid:d"}));
+}
+
+// A connection that lost its prepared statements (DEALLOCATE ALL behind the store's back): the
+// transaction is prepared again and run again, and writes once.
+TEST(PgRegistryStoreTest, AConnectionWithoutItsStatementsIsPreparedAgain) {
+  HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
+  auto db = hie::testing::TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto pool = pg::PgPool::Create({.dsn = (*db)->dsn(), .size = 1});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations(), Deadline()).ok());
+  PgRegistryStore store(pool->get());
+  auto insert = [&](const std::string& name) {
+    return store.Transact(Deadline(), [&](RegistryTxn& txn) -> absl::Status {
+      HIE_RETURN_IF_ERROR(txn.EntriesByUniqueId({Entry(name).unique_id()}).status());
+      return txn.Insert(Set(name), {Entry(name)}, {});
+    });
+  };
+  ASSERT_TRUE(insert("first").ok());
+  ASSERT_TRUE((*pool)
+                  ->Run(Deadline(),
+                        [](pqxx::connection& c) {
+                          pqxx::nontransaction(c).exec("DEALLOCATE ALL; RESET enable_seqscan");
+                          return absl::OkStatus();
+                        })
                   .ok());
-  auto after = store.ChangesSince(Deadline(), {10, "urn:uuid:d"}, 100);
-  ASSERT_TRUE(after.ok()) << after.status();
-  ASSERT_EQ(after->size(), 2u);
-  EXPECT_EQ(after->at(0).entry.entry_uuid(), "urn:uuid:b");
-  EXPECT_EQ(after->at(0).entry.status(), v1::AVAILABILITY_STATUS_DEPRECATED);
-  EXPECT_EQ(after->at(1).entry.entry_uuid(), "urn:uuid:e");
-  EXPECT_GT(after->at(0).position.version, 10);
+  ASSERT_TRUE(insert("second").ok());
+  pqxx::connection c((*db)->dsn());
+  EXPECT_EQ(
+      pqxx::nontransaction(c)
+          .exec1("SELECT count(*) FROM registry.entries WHERE entry_uuid = 'urn:uuid:second'")[0]
+          .as<int>(),
+      1);
+  EXPECT_EQ(
+      (*pool)
+          ->Run(
+              Deadline(),
+              [](pqxx::connection& c) {
+                return pqxx::nontransaction(c).exec1("SHOW enable_seqscan")[0].as<std::string>() ==
+                               "off"
+                           ? absl::OkStatus()
+                           : absl::FailedPreconditionError("enable_seqscan is on");
+              })
+          .ToString(),
+      "OK")
+      << "the session settings come back with the statements";
 }
 
 }  // namespace
