@@ -38,6 +38,10 @@ function(hie_test name)
   target_compile_options(${name} PRIVATE ${HIE_WARNINGS} ${HIE_TEST_AND_PROTO_FLAGS})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  if(ARG_SRCS MATCHES "fuzz_corpus_replay_test.cc")
+    # A fuzz target's source beside gtest: its using-directives would leak into gtest's headers.
+    set_target_properties(${name} PROPERTIES UNITY_BUILD OFF)
+  endif()
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
   # For the hie_<label>_tests targets (hie_add_test_targets): build the tests of some labels

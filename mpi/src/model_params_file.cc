@@ -34,7 +34,7 @@ bool ParseNumber(std::string_view s, double* out) {
 }
 
 // Splits on spaces, dropping empty tokens.
-std::vector<std::string_view> Tokens(std::string_view line) {
+std::vector<std::string_view> LineTokens(std::string_view line) {
   std::vector<std::string_view> out;
   size_t pos = 0;
   while (pos < line.size()) {
@@ -85,7 +85,7 @@ absl::StatusOr<ModelParams> ParseModelParams(std::string_view text) {
     start = end + 1;
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const std::vector<std::string_view> tokens = Tokens(line);
+    const std::vector<std::string_view> tokens = LineTokens(line);
     if (tokens.empty() || tokens[0][0] == '#') continue;
     auto error = [&](const std::string& what) {
       return absl::InvalidArgumentError(

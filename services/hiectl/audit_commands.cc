@@ -20,9 +20,6 @@ absl::Time ToTime(const google::protobuf::Timestamp& ts) {
 
 std::vector<ConfigKey> AuditKeys() { return SessionKeys(kAuditTarget, "auditor"); }
 
-const ConfigKey kAll = {"all", "false", "follow the page tokens and print every page"};
-const ConfigKey kPageToken = {"page-token", "", "page to fetch (printed under the previous page)"};
-
 // The patient flags: --org/--local-id pairs (repeatable) and --patient lists.
 std::vector<ConfigKey> PatientKeys() {
   return {{"org", "", "patient: organisation of the record (repeatable, paired with --local-id)"},

@@ -168,7 +168,8 @@ class AuditConsentCliTest : public ::testing::Test {
   std::unique_ptr<GrpcServer> server_;
 };
 
-constexpr char kUuid[] = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
+constexpr char kUuidPattern[] =
+    "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
 
 TEST_F(AuditConsentCliTest, SearchFollowsEveryPageWithAll) {
   Result r = Hiectl(
@@ -177,7 +178,7 @@ TEST_F(AuditConsentCliTest, SearchFollowsEveryPageWithAll) {
   ASSERT_EQ(audit_.searches_.size(), 3u);
   EXPECT_EQ(audit_.searches_[2].page_token(), "2");
   const cm::RequestContext& context = audit_.searches_[0].context();
-  EXPECT_THAT(context.request_id(), MatchesRegex(kUuid));
+  EXPECT_THAT(context.request_id(), MatchesRegex(kUuidPattern));
   // Not the session's HIE_PURPOSE: the privacy office's own.
   EXPECT_EQ(context.purpose_of_use(), cm::PURPOSE_OF_USE_OPERATIONS);
   EXPECT_TRUE(context.actor().user_id().empty());
@@ -234,7 +235,7 @@ TEST_F(AuditConsentCliTest, DirectiveWritesCarryIdempotencyKeys) {
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_EQ(consent_.creates_.size(), 1u);
   const consent::CreateDirectiveRequest& sent = consent_.creates_[0];
-  EXPECT_THAT(sent.idempotency_key(), MatchesRegex(kUuid));
+  EXPECT_THAT(sent.idempotency_key(), MatchesRegex(kUuidPattern));
   EXPECT_EQ(sent.directive().actor_orgs_size(), 2);
   EXPECT_EQ(sent.directive().purposes(0), cm::PURPOSE_OF_USE_RESEARCH);
   EXPECT_EQ(sent.context().purpose_of_use(), cm::PURPOSE_OF_USE_OPERATIONS);
@@ -262,7 +263,7 @@ TEST_F(AuditConsentCliTest, BreakGlassQueueAndReview) {
   ASSERT_EQ(review.code, 0) << review.err;
   ASSERT_EQ(consent_.reviews_.size(), 1u);
   EXPECT_EQ(consent_.reviews_[0].review_state(), consent::BREAK_GLASS_REVIEW_STATE_APPROPRIATE);
-  EXPECT_THAT(consent_.reviews_[0].idempotency_key(), MatchesRegex(kUuid));
+  EXPECT_THAT(consent_.reviews_[0].idempotency_key(), MatchesRegex(kUuidPattern));
   EXPECT_EQ(review.out, "grant   bg-7\nreview  appropriate\nnotes   cardiac arrest\n");
 
   Result missing = Hiectl({"consent", "break-glass", "review", "--appropriate", "--notes=n"});

@@ -13,16 +13,12 @@
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 #include "services/hiectl/commands.h"
+#include "services/hiectl/flag_values.h"
 
 namespace hie::hiectl {
 namespace {
 
 using hie::common::v1::Demographics;
-
-template <typename... Args>
-absl::Status Invalid(const Args&... args) {
-  return absl::InvalidArgumentError(absl::StrCat(args...));
-}
 
 }  // namespace
 

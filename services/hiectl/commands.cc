@@ -69,18 +69,12 @@ std::vector<ConfigKey> IdentityKeys(const std::string& default_user) {
   return keys;
 }
 
-void Add(std::vector<ConfigKey>& keys, std::vector<ConfigKey> more) {
-  keys.insert(keys.end(), more.begin(), more.end());
-}
-
 void AddDemographics(std::vector<ConfigKey>& keys) {
   for (const DemographicInput& input : kDemographicInputs) {
     keys.push_back({input.flag, "", input.help});
   }
 }
 
-const ConfigKey kIdempotencyKey = {"idempotency-key", "",
-                                   "reuse a key to retry a write safely (default: random)"};
 const ConfigKey kReason = {"reason", "", "why (required; kept in history, no patient data)"};
 
 absl::StatusOr<bool> Bool(const Config& flags, const char* key) { return flags.GetBool(key); }
@@ -192,25 +186,25 @@ void AddRecordCommands(const std::string& user, std::vector<CommandSpec>& specs)
   }
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {kOrg, kLocalId});
+    AppendKeys(keys, {kOrg, kLocalId});
     AddDemographics(keys);
-    Add(keys,
-        {kIdempotencyKey,
-         {"validate-only", "false", "match but store nothing (dry run)"},
-         {"explain", "false", "show each candidate's match explanation"},
-         {"file", "", "bulk: CSV file with a header row (see README)"},
-         {"parallel", "1", "bulk: calls in flight at once (1-16)"},
-         {"encoding", "utf-8", "bulk: how the file encodes text: utf-8, windows-1252 or latin1"}});
+    AppendKeys(keys, {kIdempotencyKey,
+                      {"validate-only", "false", "match but store nothing (dry run)"},
+                      {"explain", "false", "show each candidate's match explanation"},
+                      {"file", "", "bulk: CSV file with a header row (see README)"},
+                      {"parallel", "1", "bulk: calls in flight at once (1-16)"},
+                      {"encoding", "utf-8",
+                       "bulk: how the file encodes text: utf-8, windows-1252 or latin1"}});
     specs.push_back({"register", "(--org O --local-id ID [demographics] | --file F.csv)",
                      "register a source record (or a CSV file of them) and match it", 0, keys,
                      PlanRegister});
   }
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {kOrg,
-               kLocalId,
-               {"target-org", "", "only cross-references at these orgs (comma-separated)"},
-               {"include-inactive", "false", "also list superseded and inactive records"}});
+    AppendKeys(keys, {kOrg,
+                      kLocalId,
+                      {"target-org", "", "only cross-references at these orgs (comma-separated)"},
+                      {"include-inactive", "false", "also list superseded and inactive records"}});
     specs.push_back({"resolve", "--org O --local-id ID",
                      "person and cross-references of a source record", 0, keys,
                      Unary(BuildResolveRequest, RenderResolve)});
@@ -218,9 +212,9 @@ void AddRecordCommands(const std::string& user, std::vector<CommandSpec>& specs)
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
     AddDemographics(keys);
-    Add(keys, {{"only-certain", "false", "only CERTAIN matches"},
-               {"max", "0", "at most N candidates (1-100; default 10)"},
-               {"explain", "false", "show each candidate's match explanation"}});
+    AppendKeys(keys, {{"only-certain", "false", "only CERTAIN matches"},
+                      {"max", "0", "at most N candidates (1-100; default 10)"},
+                      {"explain", "false", "show each candidate's match explanation"}});
     specs.push_back(
         {"search", "[demographics]", "find persons matching demographics", 0, keys, PlanSearch});
   }
@@ -230,12 +224,13 @@ void AddRecordCommands(const std::string& user, std::vector<CommandSpec>& specs)
 void AddReviewCommands(const std::string& user, std::vector<CommandSpec>& specs) {
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {{"state", "open", "open, same, different or obsolete"},
-               {"org", "", "only tasks with a record of this org"},
-               {"person", "", "only tasks involving this person"},
-               {"order-by", "create_time", "create_time (oldest first) or score (best first)"},
-               {"page-size", "0", "tasks per page (1-500; default 50)"},
-               {"page-token", "", "page to fetch (printed under the previous page)"}});
+    AppendKeys(keys,
+               {{"state", "open", "open, same, different or obsolete"},
+                {"org", "", "only tasks with a record of this org"},
+                {"person", "", "only tasks involving this person"},
+                {"order-by", "create_time", "create_time (oldest first) or score (best first)"},
+                {"page-size", "0", "tasks per page (1-500; default 50)"},
+                {"page-token", "", "page to fetch (printed under the previous page)"}});
     specs.push_back({"review list", "", "list review tasks (the operator queue)", 0, keys,
                      Unary(BuildListReviewTasksRequest, RenderReviewList)});
   }
@@ -243,11 +238,11 @@ void AddReviewCommands(const std::string& user, std::vector<CommandSpec>& specs)
                    IdentityKeys(user), Unary(BuildGetReviewTaskRequest, RenderReviewTask)});
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {{"same", "false", "the two records are the same person"},
-               {"different", "false", "the two records are different people"},
-               kReason,
-               {"etag", "", "the task's etag as you saw it (fails if it changed since)"},
-               kIdempotencyKey});
+    AppendKeys(keys, {{"same", "false", "the two records are the same person"},
+                      {"different", "false", "the two records are different people"},
+                      kReason,
+                      {"etag", "", "the task's etag as you saw it (fails if it changed since)"},
+                      kIdempotencyKey});
     specs.push_back({"review resolve", "TASK_ID (--same | --different) --reason TEXT",
                      "resolve a review task", 1, keys,
                      Unary(BuildResolveReviewTaskRequest, RenderResolveReview)});
@@ -258,44 +253,44 @@ void AddReviewCommands(const std::string& user, std::vector<CommandSpec>& specs)
 void AddCorrectionCommands(const std::string& user, std::vector<CommandSpec>& specs) {
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {kOrg,
-               kLocalId,
-               {"person", "", "target person id"},
-               kReason,
-               {"etag", "", "the target person's etag (fails if it changed since)"},
-               kIdempotencyKey});
+    AppendKeys(keys, {kOrg,
+                      kLocalId,
+                      {"person", "", "target person id"},
+                      kReason,
+                      {"etag", "", "the target person's etag (fails if it changed since)"},
+                      kIdempotencyKey});
     specs.push_back({"link", "--org O --local-id ID --person P --reason TEXT",
                      "link a source record to a person", 0, keys,
                      Unary(BuildLinkRequest, RenderLink)});
   }
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {kOrg,
-               kLocalId,
-               kReason,
-               {"etag", "", "the current person's etag (fails if it changed since)"},
-               kIdempotencyKey});
+    AppendKeys(keys, {kOrg,
+                      kLocalId,
+                      kReason,
+                      {"etag", "", "the current person's etag (fails if it changed since)"},
+                      kIdempotencyKey});
     specs.push_back({"unlink", "--org O --local-id ID --reason TEXT",
                      "split a source record off its person onto a new person", 0, keys,
                      Unary(BuildUnlinkRequest, RenderUnlink)});
   }
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {{"survivor", "", "person that keeps all the records"},
-               {"merged", "", "person merged away"},
-               kReason,
-               {"force", "false", "merge even though a hard guard fires"},
-               {"survivor-etag", "", "the survivor's etag (fails if it changed since)"},
-               {"merged-etag", "", "the merged person's etag (fails if it changed since)"},
-               kIdempotencyKey});
+    AppendKeys(keys, {{"survivor", "", "person that keeps all the records"},
+                      {"merged", "", "person merged away"},
+                      kReason,
+                      {"force", "false", "merge even though a hard guard fires"},
+                      {"survivor-etag", "", "the survivor's etag (fails if it changed since)"},
+                      {"merged-etag", "", "the merged person's etag (fails if it changed since)"},
+                      kIdempotencyKey});
     specs.push_back({"merge", "--survivor P1 --merged P2 --reason TEXT [--force]",
                      "merge two persons", 0, keys, Unary(BuildMergeRequest, RenderMerge)});
   }
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {{"event", "", "the merge event id (printed by merge, shown by history)"},
-               kReason,
-               kIdempotencyKey});
+    AppendKeys(keys, {{"event", "", "the merge event id (printed by merge, shown by history)"},
+                      kReason,
+                      kIdempotencyKey});
     specs.push_back({"unmerge", "--event E --reason TEXT", "undo one merge", 0, keys,
                      Unary(BuildUnmergeRequest, RenderUnmerge)});
   }
@@ -311,19 +306,19 @@ void AddLookupCommands(const std::string& user, std::vector<CommandSpec>& specs)
   }
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys, {kOrg, kLocalId, {"version", "0", "version to show (0: latest)"}});
+    AppendKeys(keys, {kOrg, kLocalId, {"version", "0", "version to show (0: latest)"}});
     specs.push_back({"record", "--org O --local-id ID [--version N]", "show a source record", 0,
                      keys, Unary(BuildGetSourceRecordRequest, RenderSourceRecord)});
   }
   {
     std::vector<ConfigKey> keys = IdentityKeys(user);
-    Add(keys,
-        {{"person", "", "history of this person"},
-         {"org", "", "or of this record: organisation"},
-         {"local-id", "", "or of this record: patient id (MRN)"},
-         {"as-of", "", "state and events as of this time (RFC 3339, e.g. 2026-11-01T00:00:00Z)"},
-         {"page-size", "0", "events per page (1-1000; default 100)"},
-         {"page-token", "", "page to fetch (printed under the previous page)"}});
+    AppendKeys(keys, {{"person", "", "history of this person"},
+                      {"org", "", "or of this record: organisation"},
+                      {"local-id", "", "or of this record: patient id (MRN)"},
+                      {"as-of", "",
+                       "state and events as of this time (RFC 3339, e.g. 2026-11-01T00:00:00Z)"},
+                      {"page-size", "0", "events per page (1-1000; default 100)"},
+                      {"page-token", "", "page to fetch (printed under the previous page)"}});
     specs.push_back({"history", "(--person P | --org O --local-id ID) [--as-of RFC3339]",
                      "identity events of a person or record", 0, keys,
                      Unary(BuildGetHistoryRequest, RenderHistory)});

@@ -13,12 +13,6 @@ namespace cm = ::hie::common::v1;
 
 std::vector<ConfigKey> ConsentKeys() { return SessionKeys(kConsentTarget, "auditor"); }
 
-const ConfigKey kIdempotencyKey = {"idempotency-key", "",
-                                   "reuse a key to retry a write safely (default: random)"};
-const ConfigKey kAll = {"all", "false", "follow the page tokens and print every page"};
-const ConfigKey kPageToken = {"page-token", "", "page to fetch (printed under the previous page)"};
-const ConfigKey kPageSize = {"page-size", "0", "entries per page (1-1000; default 100)"};
-
 std::vector<ConfigKey> PatientKeys(const char* what) {
   return {
       {"org", "", absl::StrCat(what, ": organisation of the record (repeatable)")},

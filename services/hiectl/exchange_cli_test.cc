@@ -130,7 +130,7 @@ class ExchangeCliTest : public ::testing::Test {
   std::unique_ptr<GrpcServer> server_;
 };
 
-constexpr char kUuid[] = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
+constexpr char kV4Uuid[] = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
 
 TEST_F(ExchangeCliTest, LocateSendsEverySourceAndPrintsTheTable) {
   Result r = Hiectl({"locate", "--source", "clinic-a:MRN-1", "--source=clinic-b:77",
@@ -141,7 +141,7 @@ TEST_F(ExchangeCliTest, LocateSendsEverySourceAndPrintsTheTable) {
   ASSERT_EQ(sent.source_ids_size(), 2);  // not HIE_SOURCE: per-operation flags never come from
   EXPECT_EQ(sent.source_ids(1).org(), "clinic-b");  // the environment
   EXPECT_EQ(sent.data_categories(0).code(), "labs");
-  EXPECT_THAT(sent.context().request_id(), MatchesRegex(kUuid));
+  EXPECT_THAT(sent.context().request_id(), MatchesRegex(kV4Uuid));
   EXPECT_EQ(sent.context().purpose_of_use(), cm::PURPOSE_OF_USE_TREATMENT);  // the session's
   EXPECT_THAT(r.out, HasSubstr("\nclinic-a  MRN-1             3  unknown"));
   EXPECT_THAT(r.out, HasSubstr("document-publication  yes\n"));
@@ -164,7 +164,7 @@ TEST_F(ExchangeCliTest, DeleteLocationPrintsItsKey) {
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_EQ(locator_.deletes_.size(), 1u);
   const std::string key = locator_.deletes_[0].idempotency_key();
-  EXPECT_THAT(key, MatchesRegex(kUuid));
+  EXPECT_THAT(key, MatchesRegex(kV4Uuid));
   EXPECT_THAT(r.err, HasSubstr(absl::StrCat("hiectl: idempotency key ", key)));
   EXPECT_EQ(r.out, "location clinic-a/1 removed (member-no-longer-holds)\n");
 

@@ -27,16 +27,6 @@ std::vector<ConfigKey> ExchangeKeys(absl::string_view target, const std::string&
   return keys;
 }
 
-void Add(std::vector<ConfigKey>& keys, std::vector<ConfigKey> more) {
-  keys.insert(keys.end(), more.begin(), more.end());
-}
-
-const ConfigKey kIdempotencyKey = {
-    "idempotency-key", "", "reuse a key to retry a write safely (default: random, printed)"};
-const ConfigKey kAll = {"all", "false", "follow the page tokens and print every page"};
-const ConfigKey kPageToken = {"page-token", "", "page to fetch (printed under the previous page)"};
-const ConfigKey kPageSize = {"page-size", "0", "entries per page (1-1000; default 100)"};
-
 // A plan over one RPC: the request from `request`, printed with `render`.
 template <typename Req, typename Resp>
 absl::StatusOr<Action> CallPlan(absl::StatusOr<Req> request,
@@ -60,11 +50,12 @@ absl::StatusOr<Action> ListPlan(const Config& flags, absl::StatusOr<Req> request
 
 CommandSpec LocateSpec(const std::string& user) {
   std::vector<ConfigKey> keys = ExchangeKeys(kLocatorTarget, user);
-  Add(keys, {{"source", "", "source record ORG:LOCAL_ID, comma-separated (repeatable; required)"},
-             {"category", "",
-              "only locations holding one of these data categories SYSTEM|CODE (or unknown "
-              "ones), comma-separated (repeatable)"},
-             {"active-since", "", "only locations with activity from this time (RFC 3339)"}});
+  AppendKeys(keys,
+             {{"source", "", "source record ORG:LOCAL_ID, comma-separated (repeatable; required)"},
+              {"category", "",
+               "only locations holding one of these data categories SYSTEM|CODE (or unknown "
+               "ones), comma-separated (repeatable)"},
+              {"active-since", "", "only locations with activity from this time (RFC 3339)"}});
   return {"locate",
           "--source ORG:ID [--source ...] [--category SYSTEM|CODE] [--active-since T]",
           "which members hold data for these source records (record locator)",
@@ -79,13 +70,14 @@ CommandSpec LocateSpec(const std::string& user) {
 
 CommandSpec ListLocationsSpec(const std::string& user) {
   std::vector<ConfigKey> keys = ExchangeKeys(kLocatorTarget, user);
-  Add(keys, {{"org", "", "the member whose locations to list (required)"},
-             {"include-removed", "false", "also list removed locations, with their removal"},
-             {"active-since", "", "only locations with activity from this time (RFC 3339)"},
-             {"active-until", "", "only locations with activity before this time (RFC 3339)"},
-             kPageSize,
-             kPageToken,
-             kAll});
+  AppendKeys(keys,
+             {{"org", "", "the member whose locations to list (required)"},
+              {"include-removed", "false", "also list removed locations, with their removal"},
+              {"active-since", "", "only locations with activity from this time (RFC 3339)"},
+              {"active-until", "", "only locations with activity before this time (RFC 3339)"},
+              kPageSize,
+              kPageToken,
+              kAll});
   return {"locations list",
           "--org ORG [--include-removed] [--page-size N] [--page-token T] [--all]",
           "the locations the locator holds for one member",
@@ -99,12 +91,12 @@ CommandSpec ListLocationsSpec(const std::string& user) {
 
 CommandSpec DeleteLocationSpec(const std::string& user) {
   std::vector<ConfigKey> keys = ExchangeKeys(kLocatorTarget, user);
-  Add(keys, {{"source", "", "the location's source record ORG:LOCAL_ID (required)"},
-             {"reason-code", "",
-              "member-no-longer-holds (later activity brings it back) or patient-request "
-              "(nothing does) (required)"},
-             {"reason", "", "why (required; logged and audited, no patient data)"},
-             kIdempotencyKey});
+  AppendKeys(keys, {{"source", "", "the location's source record ORG:LOCAL_ID (required)"},
+                    {"reason-code", "",
+                     "member-no-longer-holds (later activity brings it back) or patient-request "
+                     "(nothing does) (required)"},
+                    {"reason", "", "why (required; logged and audited, no patient data)"},
+                    kIdempotencyKeyPrinted});
   return {"locations delete",
           "--source ORG:ID --reason-code CODE --reason TEXT [--idempotency-key K]",
           "remove a location from the record locator (leaves a tombstone)",
@@ -150,8 +142,8 @@ CommandSpec FindDocumentsSpec(const std::string& user) {
   keys.push_back({"patient", "",
                   "patient records ORG:LOCAL_ID, comma-separated (repeatable; required: "
                   "typically every record of the person)"});
-  Add(keys, DocumentQueryKeys());
-  Add(keys, {kPageSize, kPageToken, kAll});
+  AppendKeys(keys, DocumentQueryKeys());
+  AppendKeys(keys, {kPageSize, kPageToken, kAll});
   return {"documents find",
           "--patient ORG:ID [--patient ...] [filters] [--page-size N] [--all]",
           "document entries of patients (newest first)",
@@ -167,8 +159,8 @@ CommandSpec FindDocumentsSpec(const std::string& user) {
 
 CommandSpec GetDocumentsSpec(const std::string& user) {
   std::vector<ConfigKey> keys = ExchangeKeys(kRegistryTarget, user);
-  Add(keys, {{"entry-uuid", "", "entry uuids, comma-separated (repeatable)"},
-             {"unique-id", "", "document unique ids, comma-separated (repeatable)"}});
+  AppendKeys(keys, {{"entry-uuid", "", "entry uuids, comma-separated (repeatable)"},
+                    {"unique-id", "", "document unique ids, comma-separated (repeatable)"}});
   return {"documents get",
           "(--entry-uuid U | --unique-id X) ...",
           "document entries by entry uuid or unique id",
@@ -183,10 +175,10 @@ CommandSpec GetDocumentsSpec(const std::string& user) {
 
 CommandSpec RelatedDocumentsSpec(const std::string& user) {
   std::vector<ConfigKey> keys = ExchangeKeys(kRegistryTarget, user);
-  Add(keys, {{"entry-uuid", "", "the entry (required)"},
-             {"type", "",
-              "association types, comma-separated: replace, append, transform, "
-              "transform-and-replace, signs (default all)"}});
+  AppendKeys(keys, {{"entry-uuid", "", "the entry (required)"},
+                    {"type", "",
+                     "association types, comma-separated: replace, append, transform, "
+                     "transform-and-replace, signs (default all)"}});
   return {"documents related",
           "--entry-uuid U [--type replace|append|transform|transform-and-replace|signs]",
           "associations of a document entry and the entries at their other end",
@@ -229,14 +221,15 @@ absl::StatusOr<Action> PlanDeprecate(const Config& flags) {
 
 CommandSpec DeprecateSpec(const std::string& user) {
   std::vector<ConfigKey> keys = ExchangeKeys(kRegistryTarget, user);
-  Add(keys, {{"entry-uuid", "", "the entry to deprecate (required)"},
-             {"reason", "", "why (required; kept with the entry, no patient data)"},
-             {"actor-org", "",
-              "the publishing member acted for (needs the gateway's certificate; the registry "
-              "lets only a member deprecate its own documents)"},
-             {"actor-user", "", "with --actor-org: the member's user"},
-             {"actor-role", "", "with --actor-org: the actor's role (default member-system)"},
-             kIdempotencyKey});
+  AppendKeys(keys,
+             {{"entry-uuid", "", "the entry to deprecate (required)"},
+              {"reason", "", "why (required; kept with the entry, no patient data)"},
+              {"actor-org", "",
+               "the publishing member acted for (needs the gateway's certificate; the registry "
+               "lets only a member deprecate its own documents)"},
+              {"actor-user", "", "with --actor-org: the member's user"},
+              {"actor-role", "", "with --actor-org: the actor's role (default member-system)"},
+              kIdempotencyKeyPrinted});
   return {
       "documents deprecate",
       "--entry-uuid U --reason TEXT [--idempotency-key K] [--actor-org ORG]",

@@ -22,6 +22,21 @@
 
 namespace hie::hiectl {
 
+// Flags several commands share.
+inline const ConfigKey kAll = {"all", "false", "follow the page tokens and print every page"};
+inline const ConfigKey kPageToken = {"page-token", "",
+                                     "page to fetch (printed under the previous page)"};
+inline const ConfigKey kPageSize = {"page-size", "0", "entries per page (1-1000; default 100)"};
+inline const ConfigKey kIdempotencyKey = {"idempotency-key", "",
+                                          "reuse a key to retry a write safely (default: random)"};
+// For the commands that print the key they chose.
+inline const ConfigKey kIdempotencyKeyPrinted = {
+    "idempotency-key", "", "reuse a key to retry a write safely (default: random, printed)"};
+
+inline void AppendKeys(std::vector<ConfigKey>& keys, std::vector<ConfigKey> more) {
+  keys.insert(keys.end(), more.begin(), more.end());
+}
+
 template <typename... Args>
 absl::Status Invalid(const Args&... args) {
   return absl::InvalidArgumentError(absl::StrCat(args...));

@@ -26,14 +26,6 @@ std::string Pad(const std::string& text, size_t width, bool right) {
   return right ? pad + text : text + pad;
 }
 
-std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
-
-// For key-value blocks, which skip empty values.
-std::string TimeOrEmpty(const google::protobuf::Timestamp& time) {
-  std::string text = FormatTime(time);
-  return text == "-" ? "" : text;
-}
-
 std::string JoinNonEmpty(const std::vector<std::string>& parts, absl::string_view sep) {
   std::vector<std::string> kept;
   for (const std::string& p : parts) {
@@ -601,6 +593,13 @@ std::string RenderBulkSummary(const BulkSummary& s) {
   absl::StrAppend(&out, ", errors ", s.errors);
   if (s.not_sent > 0) absl::StrAppend(&out, ", not sent ", s.not_sent);
   return out + "\n";
+}
+
+std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
+
+std::string TimeOrEmpty(const google::protobuf::Timestamp& time) {
+  std::string text = FormatTime(time);
+  return text == "-" ? "" : text;
 }
 
 }  // namespace hie::hiectl

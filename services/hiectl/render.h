@@ -54,6 +54,10 @@ std::string LevelLabel(hie::identity::v1::ComparisonLevel level);
 
 // "2026-11-22T02:14:00Z" (fraction when not whole seconds); "-" when unset.
 std::string FormatTime(const google::protobuf::Timestamp& time);
+// FormatTime, but "" for an unset time (key-value blocks skip empty values).
+std::string TimeOrEmpty(const google::protobuf::Timestamp& time);
+// "-" for an empty table cell.
+std::string Dash(const std::string& s);
 // "12.34" / "-3.20"; sign always on weights ("+8.12", "-3.20", "0.00").
 std::string FormatScore(double score);
 std::string FormatWeight(double weight);

@@ -15,14 +15,6 @@ namespace audit = ::hie::audit::v1;
 namespace consent = ::hie::consent::v1;
 namespace cm = ::hie::common::v1;
 
-std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
-
-// For key-value blocks, which skip empty values.
-std::string TimeOrEmpty(const google::protobuf::Timestamp& time) {
-  std::string text = FormatTime(time);
-  return text == "-" ? "" : text;
-}
-
 std::string PurposeLabel(int purpose) {
   return EnumLabel(cm::PurposeOfUse_Name(static_cast<cm::PurposeOfUse>(purpose)),
                    "PURPOSE_OF_USE_");

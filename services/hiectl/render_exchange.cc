@@ -22,14 +22,6 @@ constexpr size_t kUniqueIdWidth = 64;
 constexpr size_t kCategoriesWidth = 40;
 constexpr size_t kReasonWidth = 40;
 
-std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
-
-// For key-value blocks, which skip empty values.
-std::string TimeOrEmpty(const google::protobuf::Timestamp& time) {
-  std::string text = FormatTime(time);
-  return text == "-" ? "" : text;
-}
-
 // "11488-4 Consult note" (code, then display when there is one); empty when unset.
 std::string CodingText(const cm::Coding& c) {
   if (c.display().empty()) return c.code();

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/audit/core/canonical.h"
 #include "services/audit/core/chain_verifier.h"
 #include "services/common/status_macros.h"
 
@@ -25,16 +26,6 @@ struct AuditLog::Pending {
 };
 
 namespace {
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixNanos(TimestampNanos(ts));
-}
 
 AppendResult ResultOf(const v1::AuditEvent& e) {
   return AppendResult{e.sequence(), e.hash(), FromTimestamp(e.record_time())};

@@ -263,4 +263,14 @@ std::string HexEncode(std::string_view bytes) {
   return out;
 }
 
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixNanos(TimestampNanos(ts));
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  int64_t nanos = absl::ToUnixNanos(t);
+  ts->set_seconds(nanos / 1'000'000'000);
+  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
 }  // namespace hie::audit

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "services/audit/core/canonical.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 
@@ -90,16 +91,6 @@ absl::StatusOr<Actor> Authorize(const Call& call, Access access) {
           "only privacy officers, HIE operators and administrators verify or sign the audit log");
   }
   return absl::PermissionDeniedError("not allowed");
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixNanos(TimestampNanos(ts));
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
 }
 
 absl::Status CheckTimestamp(const google::protobuf::Timestamp& ts, const std::string& field,

@@ -8,17 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/core/audit_log.h"
+#include "services/audit/core/canonical.h"
 #include "services/audit/core/chain_verifier.h"
 #include "services/common/status_macros.h"
 
 namespace hie::audit {
 namespace {
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
 
 // Records a failure unless an earlier one (lower sequence) is already recorded.
 void Report(v1::VerifyResult* result, v1::VerifyResult::Status status, int64_t sequence,

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "services/audit/core/canonical.h"
 #include "services/common/status_macros.h"
 
 namespace hie::audit {
@@ -19,12 +20,6 @@ absl::Time Utc(int year, int month, int day, int hour = 12) {
   return absl::FromCivil(absl::CivilHour(year, month, day, hour), absl::UTCTimeZone());
 }
 
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
-
 SourceId Patient(const std::string& org, const std::string& local_id) {
   SourceId id;
   id.set_org(org);
@@ -36,7 +31,7 @@ SourceId Patient(const std::string& org, const std::string& local_id) {
 v1::AuditEvent Content(const std::string& event_id, absl::Time event_time) {
   v1::AuditEvent e;
   e.set_event_id(event_id);
-  SetTime(event_time, e.mutable_event_time());
+  SetTimestamp(event_time, e.mutable_event_time());
   e.set_type(v1::EventType(1));
   e.set_action("gateway.RetrieveDocument");
   e.set_outcome(v1::Outcome(1));
@@ -55,7 +50,7 @@ class Chain {
  public:
   NewEvent Next(v1::AuditEvent e, absl::Time record_time) {
     e.set_sequence(++sequence_);
-    SetTime(record_time, e.mutable_record_time());
+    SetTimestamp(record_time, e.mutable_record_time());
     e.set_previous_hash(previous_);
     NewEvent out;
     out.encoding = EncodeEvent(e);
@@ -601,7 +596,7 @@ v1::Checkpoint MakeCheckpoint(int64_t sequence, absl::Time created) {
   v1::Checkpoint c;
   c.set_sequence(sequence);
   c.set_head_hash(Sha256(absl::StrCat("head ", sequence)));
-  SetTime(created, c.mutable_create_time());
+  SetTimestamp(created, c.mutable_create_time());
   c.set_key_id("key-1");
   c.set_signature_algorithm("ED25519");
   c.set_signature(std::string("\0sig\xff", 5) + std::to_string(sequence));
@@ -646,7 +641,7 @@ v1::SigningKey MakeKey(const std::string& id, absl::Time from, const std::string
   key.set_key_id(id);
   key.set_signature_algorithm("ED25519");
   key.set_public_key_pem(pem);
-  SetTime(from, key.mutable_valid_from());
+  SetTimestamp(from, key.mutable_valid_from());
   return key;
 }
 
@@ -671,10 +666,10 @@ TEST_P(AuditStoreContractTest, SigningKeys) {
   EXPECT_EQ(keys->at(2).key_id(), "k3");
   EXPECT_EQ(keys->at(1).public_key_pem(), "pem-2");
   v1::SigningKey k1 = MakeKey("k1", Utc(2024, 1, 1), "pem-1");
-  SetTime(Utc(2024, 2, 1), k1.mutable_valid_until());  // closed by k2
+  SetTimestamp(Utc(2024, 2, 1), k1.mutable_valid_until());  // closed by k2
   EXPECT_EQ(keys->at(0).SerializeAsString(), k1.SerializeAsString());
   v1::SigningKey k2 = MakeKey("k2", Utc(2024, 2, 1), "pem-2");
-  SetTime(Utc(2024, 3, 1), k2.mutable_valid_until());  // closed by k3
+  SetTimestamp(Utc(2024, 3, 1), k2.mutable_valid_until());  // closed by k3
   EXPECT_EQ(keys->at(1).SerializeAsString(), k2.SerializeAsString());
   EXPECT_FALSE(keys->at(2).has_valid_until());
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "services/audit/core/canonical.h"
 #include "services/audit/store/audit_store_contract.h"
 #include "services/audit/store/migrations.h"
 #include "services/audit/store/pg_audit_store.h"
@@ -124,12 +125,6 @@ INSTANTIATE_TEST_SUITE_P(Pg, AuditStoreContractTest,
 // PostgreSQL only
 // ---------------------------------------------------------------------------------------------
 
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
-
 // Events continuing a chain, with two patients each and realistic text.
 class Events {
  public:
@@ -140,7 +135,8 @@ class Events {
       v1::AuditEvent e;
       ++sequence_;
       e.set_event_id(absl::StrCat("3f1c2a9e-7d4b-4c1e-9a55-", 100000000000 + sequence_));
-      SetTime(absl::FromUnixSeconds(1700000000) + absl::Seconds(sequence_), e.mutable_event_time());
+      SetTimestamp(absl::FromUnixSeconds(1700000000) + absl::Seconds(sequence_),
+                   e.mutable_event_time());
       e.set_type(v1::EVENT_TYPE_DISCLOSURE);
       e.set_action("gateway.RetrieveDocument");
       e.set_outcome(v1::OUTCOME_SUCCESS);
@@ -158,7 +154,7 @@ class Events {
       e.set_recipient_org(e.actor().org());
       e.set_source_service("gateway");
       e.set_sequence(sequence_);
-      SetTime(record_time, e.mutable_record_time());
+      SetTimestamp(record_time, e.mutable_record_time());
       e.set_previous_hash(previous_);
       NewEvent ne;
       ne.encoding = EncodeEvent(e);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/logging.h"
+#include "services/common/random_id.h"
 #include "services/common/server.h"
 #include "services/common/status.h"
 #include "services/common/status_macros.h"
@@ -21,16 +22,11 @@ namespace {
 // A member's write waits at most this long (the caller's deadline when shorter).
 constexpr absl::Duration kMaxWriteTimeout = absl::Seconds(30);
 
-std::string NewId(const char* prefix) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrFormat("%s-%016x%016x", prefix, rng(), rng());
-}
-
 // A refused call, on the record (best effort: the refusal stands either way).
 void AuditRefusal(HubServices& hub, const PeerIdentity& peer, const std::string& request_id,
                   const std::string& action, const absl::Status& refusal) {
   audit::v1::AuditEvent e;
-  e.set_event_id(NewId("gw-ev"));
+  e.set_event_id(RandomId("gw-ev", 2));
   *e.mutable_event_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   e.set_type(audit::v1::EVENT_TYPE_SECURITY);
@@ -184,7 +180,7 @@ template <typename Reactor, typename Run>
 Reactor* StartStream(grpc::CallbackServerContext* ctx, HubServices& hub, WorkerPool& workers,
                      const char* action, const char* log_event, Run run) {
   auto* reactor = new Reactor();
-  const std::string request_id = NewId("gw");
+  const std::string request_id = RandomId("gw", 2);
   absl::StatusOr<PeerIdentity> peer = CallerOf(*ctx);
   if (!peer.ok()) {
     reactor->End(peer.status());
@@ -220,7 +216,8 @@ MemberGatewayImpl::MemberGatewayImpl(HubServices* hub, HubWrites* writes, HubCon
       retrieval_(retrieval),
       workers_(workers),
       options_(std::move(options)) {
-  if (!options_.query.new_event_id) options_.query.new_event_id = [] { return NewId("gw-ev"); };
+  if (!options_.query.new_event_id)
+    options_.query.new_event_id = [] { return RandomId("gw-ev", 2); };
   if (!options_.retrieval.new_event_id)
     options_.retrieval.new_event_id = options_.query.new_event_id;
 }
@@ -287,7 +284,7 @@ grpc::ServerUnaryReactor* MemberGatewayImpl::MemberUnary(grpc::CallbackServerCon
   // The hub's own request id, always new (never the client's x-request-id: audit records and
   // the services' histories carry it); the client's goes into client_request_id.
   return RunUnary(
-      ctx, NewId("gw"), response, kMaxWriteTimeout, workers_, "gw",
+      ctx, RandomId("gw", 2), response, kMaxWriteTimeout, workers_, "gw",
       [this, &client, action, send, context_of](const UnaryCall& call) -> absl::StatusOr<Response> {
         const absl::Status standing = CheckStanding(*hub_, call.peer);
         absl::StatusOr<common::v1::RequestContext> context =

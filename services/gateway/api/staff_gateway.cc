@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/logging.h"
+#include "services/common/random_id.h"
 #include "services/common/request_checks.h"
 #include "services/common/status.h"
 #include "services/common/status_macros.h"
@@ -19,11 +20,6 @@ constexpr absl::Duration kMaxStaffTimeout = absl::Seconds(30);
 // Time kept back from a call the gateway records itself, for its audit record.
 constexpr absl::Duration kMaxRecordReserve = absl::Seconds(1);
 constexpr absl::Duration kMinRecordTime = absl::Milliseconds(500);
-
-std::string NewId(const char* prefix) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrFormat("%s-%016x%016x", prefix, rng(), rng());
-}
 
 google::protobuf::Timestamp TimestampOf(absl::Time t) {
   return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
@@ -46,7 +42,7 @@ class StaffCalls {
     // The hub's own request id, always new (never the client's x-request-id: audit records
     // and the services' histories carry it); the client's goes into client_request_id.
     return RunUnary(
-        ctx, NewId("gw"), response, kMaxStaffTimeout, s_.workers, "gw",
+        ctx, RandomId("gw", 2), response, kMaxStaffTimeout, s_.workers, "gw",
         [this, rpc, request, work](const UnaryCall& call) -> absl::StatusOr<Response> {
           const StaffRpcRule& rule = RuleOf(rpc);
           absl::StatusOr<common::v1::RequestContext> context =
@@ -60,8 +56,9 @@ class StaffCalls {
           absl::StatusOr<Response> result =
               checked.ok() ? work(*context, deadline) : absl::StatusOr<Response>(checked);
           if (self_audited) {
-            audit::v1::AuditEvent e = AccessEvent(rule, *context, call.peer, *request,
-                                                  result.status(), NewId("gw-ev"), absl::Now());
+            audit::v1::AuditEvent e =
+                AccessEvent(rule, *context, call.peer, *request, result.status(),
+                            RandomId("gw-ev", 2), absl::Now());
             absl::Status recorded = s_.hub->Record(
                 {std::move(e)}, std::max(call.deadline, absl::Now() + kMinRecordTime));
             if (!recorded.ok() && result.ok()) {
@@ -71,7 +68,7 @@ class StaffCalls {
           } else if (absl::IsPermissionDenied(result.status())) {
             // A refusal, on the record (best effort: the refusal stands either way).
             (void)s_.hub->Record({RefusalEvent(call.peer, call.request_id, rule.action,
-                                               result.status(), NewId("gw-ev"), absl::Now())},
+                                               result.status(), RandomId("gw-ev", 2), absl::Now())},
                                  absl::Now() + absl::Seconds(2));
           }
           Log(result.ok() ? LogLevel::kInfo : LogLevel::kWarning, "staff_call",

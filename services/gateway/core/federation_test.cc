@@ -7,9 +7,9 @@ namespace {
 
 using registry::v1::DocumentEntry;
 
-DocumentEntry Entry(const std::string& org, const std::string& local_id,
-                    const std::string& unique_id, int64_t created_seconds,
-                    const std::string& class_code = "11506-3") {
+DocumentEntry LoincEntry(const std::string& org, const std::string& local_id,
+                         const std::string& unique_id, int64_t created_seconds,
+                         const std::string& class_code = "11506-3") {
   DocumentEntry e;
   e.set_unique_id(unique_id);
   e.mutable_patient()->set_org(org);
@@ -81,7 +81,7 @@ Target B() {
   return t;
 }
 
-MemberAnswer Answered(std::vector<DocumentEntry> entries, bool truncated = false) {
+MemberAnswer Answer(std::vector<DocumentEntry> entries, bool truncated = false) {
   MemberAnswer a;
   a.status = absl::OkStatus();
   a.entries = std::move(entries);
@@ -91,11 +91,12 @@ MemberAnswer Answered(std::vector<DocumentEntry> entries, bool truncated = false
 }
 
 TEST(ResultOfTest, MergesRegistryAndLiveByUniqueIdNewestFirst) {
-  DocumentEntry registered = Entry("clinic-b", "b-1", "1.1", 100);
+  DocumentEntry registered = LoincEntry("clinic-b", "b-1", "1.1", 100);
   registered.set_entry_uuid("urn:uuid:r1");
-  BuiltResult built = ResultOf(
-      B(), Answered({Entry("clinic-b", "b-1", "1.1", 100), Entry("clinic-b", "b-2", "1.2", 300)}),
-      {registered, Entry("clinic-b", "b-2", "1.3", 200)}, nullptr);
+  BuiltResult built = ResultOf(B(),
+                               Answer({LoincEntry("clinic-b", "b-1", "1.1", 100),
+                                       LoincEntry("clinic-b", "b-2", "1.2", 300)}),
+                               {registered, LoincEntry("clinic-b", "b-2", "1.3", 200)}, nullptr);
   const v1::MemberResult& r = built.result;
   EXPECT_EQ(r.status(), v1::MEMBER_STATUS_OK);
   ASSERT_EQ(r.entries_size(), 3);
@@ -111,13 +112,13 @@ TEST(ResultOfTest, MergesRegistryAndLiveByUniqueIdNewestFirst) {
 }
 
 TEST(ResultOfTest, DropsWhatBelongsToAnotherOrgOrPatient) {
-  DocumentEntry moved = Entry("clinic-b", "b-1", "1.4", 100);
+  DocumentEntry moved = LoincEntry("clinic-b", "b-1", "1.4", 100);
   moved.mutable_location()->set_member_org("clinic-z");
-  BuiltResult built =
-      ResultOf(B(),
-               Answered({Entry("clinic-b", "b-9", "1.1", 100), Entry("clinic-z", "b-1", "1.2", 100),
-                         moved, Entry("clinic-b", "b-2", "1.3", 100)}),
-               {Entry("clinic-b", "someone-else", "1.5", 100)}, nullptr);
+  BuiltResult built = ResultOf(
+      B(),
+      Answer({LoincEntry("clinic-b", "b-9", "1.1", 100), LoincEntry("clinic-z", "b-1", "1.2", 100),
+              moved, LoincEntry("clinic-b", "b-2", "1.3", 100)}),
+      {LoincEntry("clinic-b", "someone-else", "1.5", 100)}, nullptr);
   EXPECT_EQ(built.dropped, 4);
   ASSERT_EQ(built.result.entries_size(), 1);
   EXPECT_EQ(built.result.entries(0).unique_id(), "1.3");
@@ -129,13 +130,13 @@ TEST(ResultOfTest, TheHubRedactsWhateverTheMemberSent) {
   };
   BuiltResult built =
       ResultOf(B(),
-               Answered({Entry("clinic-b", "b-1", "1.1", 100, "11488-4"),
-                         Entry("clinic-b", "b-1", "1.2", 90)}),
-               {Entry("clinic-b", "b-1", "1.3", 80, "11488-4")}, forbids_mental_health);
+               Answer({LoincEntry("clinic-b", "b-1", "1.1", 100, "11488-4"),
+                       LoincEntry("clinic-b", "b-1", "1.2", 90)}),
+               {LoincEntry("clinic-b", "b-1", "1.3", 80, "11488-4")}, forbids_mental_health);
   ASSERT_EQ(built.result.entries_size(), 1);
   EXPECT_EQ(built.result.entries(0).unique_id(), "1.2");
   // All redacted: NO_DATA, not OK.
-  built = ResultOf(B(), Answered({Entry("clinic-b", "b-1", "1.1", 100, "11488-4")}), {},
+  built = ResultOf(B(), Answer({LoincEntry("clinic-b", "b-1", "1.1", 100, "11488-4")}), {},
                    forbids_mental_health);
   EXPECT_EQ(built.result.status(), v1::MEMBER_STATUS_NO_DATA);
   EXPECT_EQ(built.result.entries_size(), 0);
@@ -144,16 +145,16 @@ TEST(ResultOfTest, TheHubRedactsWhateverTheMemberSent) {
 TEST(ResultOfTest, TruncatesToTheTargetsLimit) {
   Target t = B();
   t.max_results = 2;
-  BuiltResult built =
-      ResultOf(t,
-               Answered({Entry("clinic-b", "b-1", "1.1", 1), Entry("clinic-b", "b-1", "1.2", 2),
-                         Entry("clinic-b", "b-1", "1.3", 3)}),
-               {}, nullptr);
+  BuiltResult built = ResultOf(
+      t,
+      Answer({LoincEntry("clinic-b", "b-1", "1.1", 1), LoincEntry("clinic-b", "b-1", "1.2", 2),
+              LoincEntry("clinic-b", "b-1", "1.3", 3)}),
+      {}, nullptr);
   EXPECT_TRUE(built.result.truncated());
   ASSERT_EQ(built.result.entries_size(), 2);
   EXPECT_EQ(built.result.entries(0).unique_id(), "1.3");
   EXPECT_EQ(built.result.entry_sources_size(), 2);
-  built = ResultOf(B(), Answered({Entry("clinic-b", "b-1", "1.1", 1)}, /*truncated=*/true), {},
+  built = ResultOf(B(), Answer({LoincEntry("clinic-b", "b-1", "1.1", 1)}, /*truncated=*/true), {},
                    nullptr);
   EXPECT_TRUE(built.result.truncated());
 }
@@ -161,8 +162,8 @@ TEST(ResultOfTest, TruncatesToTheTargetsLimit) {
 TEST(ResultOfTest, ADownMembersRegistryEntriesStillAnswer) {
   MemberAnswer timeout;
   timeout.status = absl::DeadlineExceededError("member");
-  timeout.entries = {Entry("clinic-b", "b-1", "1.9", 1)};  // ignored: the call failed
-  BuiltResult built = ResultOf(B(), timeout, {Entry("clinic-b", "b-1", "1.1", 1)}, nullptr);
+  timeout.entries = {LoincEntry("clinic-b", "b-1", "1.9", 1)};  // ignored: the call failed
+  BuiltResult built = ResultOf(B(), timeout, {LoincEntry("clinic-b", "b-1", "1.1", 1)}, nullptr);
   EXPECT_EQ(built.result.status(), v1::MEMBER_STATUS_TIMEOUT);
   ASSERT_EQ(built.result.entries_size(), 1);
   EXPECT_EQ(built.result.entries(0).unique_id(), "1.1");
@@ -176,7 +177,7 @@ TEST(ResultOfTest, ADownMembersRegistryEntriesStillAnswer) {
 
   MemberAnswer open;
   open.kind = MemberAnswer::Kind::kCircuitOpen;
-  built = ResultOf(B(), open, {Entry("clinic-b", "b-2", "1.1", 1)}, nullptr);
+  built = ResultOf(B(), open, {LoincEntry("clinic-b", "b-2", "1.1", 1)}, nullptr);
   EXPECT_EQ(built.result.status(), v1::MEMBER_STATUS_CIRCUIT_OPEN);
   EXPECT_EQ(built.result.entries_size(), 1);
 
@@ -197,8 +198,8 @@ TEST(SummarizeTest, CountsEveryMemberAndFlagsAPartialAnswer) {
     results[i].set_member_org("clinic-" + std::to_string(i));
     results[i].set_status(statuses[i]);
   }
-  *results[0].add_entries() = Entry("clinic-0", "", "1.1", 1);
-  *results[0].add_entries() = Entry("clinic-0", "", "1.2", 1);
+  *results[0].add_entries() = LoincEntry("clinic-0", "", "1.1", 1);
+  *results[0].add_entries() = LoincEntry("clinic-0", "", "1.2", 1);
   std::vector<v1::MemberSummary> rows;
   for (const v1::MemberResult& r : results) rows.push_back(SummaryRowOf(r));
   v1::QuerySummary s = Summarize("req-1", rows, absl::Milliseconds(1500));

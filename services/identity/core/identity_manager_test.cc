@@ -22,6 +22,7 @@
 #include "services/identity/core/mpi_matcher.h"
 #include "services/identity/store/forwarding_txn.h"
 #include "services/identity/store/in_memory_identity_store.h"
+#include "tests/support/source_id.h"
 #include "tests/support/state_dump.h"
 
 namespace hie::identity {
@@ -48,12 +49,7 @@ const hie::mpi::NicknameTable& Nicknames() {
   return *table;
 }
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using test_support::Id;
 
 struct Person {
   std::string given, family, birth_date, sex, street, city, postal, phone, ssn;

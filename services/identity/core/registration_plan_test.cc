@@ -4,18 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/source_id.h"
+
 namespace hie::identity {
 namespace {
 
 namespace v1 = ::hie::identity::v1;
 using ::hie::common::v1::SourceId;
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using test_support::Id;
 
 RecordMatch Match(const std::string& org, const std::string& local, v1::MatchGrade grade,
                   double score) {

@@ -5,18 +5,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "tests/support/source_id.h"
 
 namespace hie::identity {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using test_support::Id;
 
 v1::SourceRecord Version(const SourceId& id, int64_t version, const std::string& family,
                          int64_t event_seconds = 1000) {

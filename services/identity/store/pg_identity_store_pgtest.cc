@@ -20,6 +20,7 @@
 #include "services/identity/store/migrations.h"
 #include "services/identity/store/pg_identity_store.h"
 #include "services/identity/store/write_behind_txn.h"
+#include "tests/support/source_id.h"
 #include "tests/support/test_env.h"
 
 namespace hie::identity {
@@ -108,12 +109,7 @@ INSTANTIATE_TEST_SUITE_P(
 // PostgreSQL-specific behaviour
 // ---------------------------------------------------------------------------------------------
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using test_support::Id;
 
 v1::SourceRecord Record(const SourceId& id, int64_t version, const std::string& family) {
   v1::SourceRecord r;

@@ -38,7 +38,7 @@ v1::DocumentEntry Entry(const std::string& name) {
   return e;
 }
 
-v1::SubmissionSet Set(const std::string& name) {
+v1::SubmissionSet SetWithoutTime(const std::string& name) {
   v1::SubmissionSet s;
   s.set_id("urn:uuid:set-" + name);
   s.set_unique_id("9.9." + name);
@@ -50,11 +50,12 @@ TEST(PgRegistryStoreTest, ASecondLockerWaitsAndReadsWhatTheFirstCommitted) {
   HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
   auto store = OwningPgRegistryStore::Make();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(
-      store
-          ->Transact(Deadline(),
-                     [](RegistryTxn& txn) { return txn.Insert(Set("s"), {Entry("a")}, {}); })
-          .ok());
+  ASSERT_TRUE(store
+                  ->Transact(Deadline(),
+                             [](RegistryTxn& txn) {
+                               return txn.Insert(SetWithoutTime("s"), {Entry("a")}, {});
+                             })
+                  .ok());
   std::atomic<bool> first_locked = false;
   std::thread first([&] {
     EXPECT_TRUE(store
@@ -88,11 +89,12 @@ TEST(PgRegistryStoreTest, FailedTransactionsLeaveNothingAndTheConnectionsUsable)
   HIE_REQUIRE_ENV("HIE_TEST_PG_DSN");
   auto store = OwningPgRegistryStore::Make();
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(
-      store
-          ->Transact(Deadline(),
-                     [](RegistryTxn& txn) { return txn.Insert(Set("s"), {Entry("a")}, {}); })
-          .ok());
+  ASSERT_TRUE(store
+                  ->Transact(Deadline(),
+                             [](RegistryTxn& txn) {
+                               return txn.Insert(SetWithoutTime("s"), {Entry("a")}, {});
+                             })
+                  .ok());
   for (int i = 0; i < 12; ++i) {  // more rounds than the pool has connections
     const std::string n = absl::StrCat("r", i);
     // A statement fails: an entry reusing a stored unique id, after the set was written.
@@ -100,14 +102,14 @@ TEST(PgRegistryStoreTest, FailedTransactionsLeaveNothingAndTheConnectionsUsable)
     clash.set_unique_id(Entry("a").unique_id());
     absl::Status failed = store->Transact(Deadline(), [&](RegistryTxn& txn) -> absl::Status {
       HIE_RETURN_IF_ERROR(txn.PutIdempotent("k" + n, {"f", "r"}));
-      return txn.Insert(Set(n), {clash}, {});
+      return txn.Insert(SetWithoutTime(n), {clash}, {});
     });
     EXPECT_TRUE(absl::IsAlreadyExists(failed)) << failed;
     // The function refuses after writing.
     absl::Status refused = store->Transact(Deadline(), [&](RegistryTxn& txn) -> absl::Status {
       HIE_ASSIGN_OR_RETURN(auto existing, txn.GetIdempotent("k" + n));
       EXPECT_FALSE(existing.has_value());
-      HIE_RETURN_IF_ERROR(txn.Insert(Set(n + "x"), {Entry(n + "x")}, {}));
+      HIE_RETURN_IF_ERROR(txn.Insert(SetWithoutTime(n + "x"), {Entry(n + "x")}, {}));
       HIE_RETURN_IF_ERROR(txn.PutIdempotent("k" + n, {"f", "r"}));
       // A read sends the writes kept so far (PgTxn holds them until then): they are in the
       // transaction, and the refusal below must undo them.
@@ -137,7 +139,7 @@ TEST(PgRegistryStoreTest, FailedTransactionsLeaveNothingAndTheConnectionsUsable)
                     ->Transact(Deadline(),
                                [&](RegistryTxn& txn) -> absl::Status {
                                  HIE_ASSIGN_OR_RETURN(auto existing, txn.GetIdempotent("k" + n));
-                                 HIE_RETURN_IF_ERROR(txn.Insert(Set(n), {Entry(n)}, {}));
+                                 HIE_RETURN_IF_ERROR(txn.Insert(SetWithoutTime(n), {Entry(n)}, {}));
                                  return txn.PutIdempotent("k" + n, {"f", "r"});
                                })
                     .ok());
@@ -163,7 +165,8 @@ TEST(PgRegistryStoreTest, AChangeCommittedLaterComesAfterWhatWasRead) {
     EXPECT_TRUE(store
                     ->Transact(Deadline(),
                                [&](RegistryTxn& txn) -> absl::Status {
-                                 HIE_RETURN_IF_ERROR(txn.Insert(Set("slow"), {Entry("slow")}, {}));
+                                 HIE_RETURN_IF_ERROR(
+                                     txn.Insert(SetWithoutTime("slow"), {Entry("slow")}, {}));
                                  // Sends the insert (kept until a read or the commit): the row
                                  // is written, uncommitted, while the other publication commits.
                                  HIE_RETURN_IF_ERROR(
@@ -175,11 +178,12 @@ TEST(PgRegistryStoreTest, AChangeCommittedLaterComesAfterWhatWasRead) {
                     .ok());
   });
   while (!inserted) absl::SleepFor(absl::Milliseconds(5));
-  ASSERT_TRUE(
-      store
-          ->Transact(Deadline(),
-                     [](RegistryTxn& txn) { return txn.Insert(Set("fast"), {Entry("fast")}, {}); })
-          .ok());
+  ASSERT_TRUE(store
+                  ->Transact(Deadline(),
+                             [](RegistryTxn& txn) {
+                               return txn.Insert(SetWithoutTime("fast"), {Entry("fast")}, {});
+                             })
+                  .ok());
   auto first = store->ChangesSince(Deadline(), {}, 100);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->size(), 1u);
@@ -199,7 +203,7 @@ TEST(PgRegistryStoreTest, AnUnreadableRowIsSkipped) {
   ASSERT_TRUE(store
                   ->Transact(Deadline(),
                              [](RegistryTxn& txn) {
-                               return txn.Insert(Set("s"), {Entry("a"), Entry("b")}, {});
+                               return txn.Insert(SetWithoutTime("s"), {Entry("a"), Entry("b")}, {});
                              })
                   .ok());
   {
@@ -346,11 +350,12 @@ TEST(PgRegistryStoreTest, MigrationFourStampsRowsLeftUnstampedBeforeIt) {
   ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations().first(3), Deadline()).ok());
   PgRegistryStore store(pool->get());
   for (const char* name : {"c", "a", "b"}) {
-    ASSERT_TRUE(
-        store
-            .Transact(Deadline(),
-                      [&](RegistryTxn& txn) { return txn.Insert(Set(name), {Entry(name)}, {}); })
-            .ok());
+    ASSERT_TRUE(store
+                    .Transact(Deadline(),
+                              [&](RegistryTxn& txn) {
+                                return txn.Insert(SetWithoutTime(name), {Entry(name)}, {});
+                              })
+                    .ok());
   }
   ASSERT_TRUE(pg::ApplyMigrations(**pool, kSchema, Migrations(), Deadline()).ok());
   pqxx::connection c((*db)->dsn());
@@ -359,11 +364,12 @@ TEST(PgRegistryStoreTest, MigrationFourStampsRowsLeftUnstampedBeforeIt) {
           .exec1("SELECT count(*) FROM pg_indexes WHERE indexname = 'entries_unstamped_idx'")[0]
           .as<int>(),
       0);
-  ASSERT_TRUE(
-      store
-          .Transact(Deadline(),
-                    [&](RegistryTxn& txn) { return txn.Insert(Set("d"), {Entry("d")}, {}); })
-          .ok());
+  ASSERT_TRUE(store
+                  .Transact(Deadline(),
+                            [&](RegistryTxn& txn) {
+                              return txn.Insert(SetWithoutTime("d"), {Entry("d")}, {});
+                            })
+                  .ok());
   auto changes = store.ChangesSince(Deadline(), {}, 100);
   ASSERT_TRUE(changes.ok()) << changes.status();
   std::vector<std::string> order;
@@ -385,7 +391,7 @@ TEST(PgRegistryStoreTest, AConnectionWithoutItsStatementsIsPreparedAgain) {
   auto insert = [&](const std::string& name) {
     return store.Transact(Deadline(), [&](RegistryTxn& txn) -> absl::Status {
       HIE_RETURN_IF_ERROR(txn.EntriesByUniqueId({Entry(name).unique_id()}).status());
-      return txn.Insert(Set(name), {Entry(name)}, {});
+      return txn.Insert(SetWithoutTime(name), {Entry(name)}, {});
     });
   };
   ASSERT_TRUE(insert("first").ok());
