@@ -24,6 +24,7 @@ function(hie_binary name)
   target_compile_options(${name} PRIVATE ${HIE_WARNINGS})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  set_property(GLOBAL APPEND PROPERTY HIE_PROGRAMS ${name})  # for hie_programs
 endfunction()
 
 function(hie_test name)
@@ -96,12 +97,18 @@ function(hie_fuzz_target name)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
 endfunction()
 
-# hie_add_test_targets(): after every add_subdirectory(), one target per test label,
+# hie_add_test_targets(): after every add_subdirectory(), hie_programs (every hie_binary: the
+# services, hiectl, tools and benchmarks) and one target per test label,
 # hie_unit_tests / hie_integration_tests / hie_e2e_tests, that builds the test programs of that
 # label and nothing else (scripts/test.sh's sanitizer pass builds hie_unit_tests and
 # hie_integration_tests). Arguments "label:target" add a program that tests of that label run
 # (a test added with plain add_test() that runs a program, e.g. mpi_cli_malformed and hie-mpi).
 function(hie_add_test_targets)
+  get_property(programs GLOBAL PROPERTY HIE_PROGRAMS)
+  add_custom_target(hie_programs)
+  if(programs)
+    add_dependencies(hie_programs ${programs})
+  endif()
   foreach(label unit integration e2e)
     get_property(tests GLOBAL PROPERTY HIE_TESTS_${label})
     add_custom_target(hie_${label}_tests)

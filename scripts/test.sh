@@ -5,9 +5,16 @@
 # play kube`) with ctest, then two extra passes, and stops the servers. Safe to run twice; exits
 # non-zero when anything fails.
 #
+# Every test runs once. With the extra passes (the default without arguments: what CI runs), the
+# unit and integration tests are built and run in the sanitizer build only (under ASan+UBSan,
+# which checks more than the release build could), and the normal build makes the programs and
+# the e2e tests and runs the e2e and deploy tests against the release binaries: compiling the
+# unit and integration tests twice took about a quarter of the run (docs/build-and-test-times.md).
+# Without the extra passes, or with ctest arguments, the normal build makes and runs everything.
+#
 #   scripts/test.sh                     # everything (what CI runs)
 #   scripts/test.sh -L unit             # extra arguments go to ctest; the extra passes are skipped
-#   HIE_SANITIZERS=0 scripts/test.sh    # the normal build and tests only: no extra passes
+#   HIE_SANITIZERS=0 scripts/test.sh    # the normal build and all tests in it: no extra passes
 #   HIE_SANITIZERS=1 scripts/test.sh -L unit   # the extra passes even with ctest arguments
 #   HIE_SANITIZERS=only scripts/test.sh # the extra passes only (no normal build or ctest run)
 #
@@ -18,7 +25,7 @@
 #               Suppressions: scripts/sanitizer-suppressions/.
 #   fuzzing     clang build of the libFuzzer targets (csv_fuzz, hl7_fuzz, audit_fuzz, consent_fuzz,
 #               registry_fuzz, locator_fuzz, member_data_fuzz, gateway_fuzz; ASan+UBSan) in build-fuzz; each runs every input of
-#               its committed corpus once, whole, then mutates for HIE_FUZZ_SECONDS (default 90),
+#               its committed corpus once, whole, then mutates for HIE_FUZZ_SECONDS (default 60),
 #               over a copy in var/fuzz/<target>/corpus (the repository is not modified). Any
 #               crash, leak, timeout (-timeout=10 s per input), memory blow-up
 #               (-rss_limit_mb=1024, -malloc_limit_mb=256) or sanitizer report fails the run; the
@@ -27,7 +34,7 @@
 #
 # Environment: HIE_BUILD_DIR (build), HIE_ASAN_BUILD_DIR (build-asan), HIE_FUZZ_BUILD_DIR
 # (build-fuzz), HIE_VAR (var: servers in $HIE_VAR/test, fuzz runs in $HIE_VAR/fuzz),
-# HIE_TEST_PG_PORT (55432), HIE_TEST_REDIS_PORT (56379), HIE_JOBS (nproc), HIE_FUZZ_SECONDS (90).
+# HIE_TEST_PG_PORT (55432), HIE_TEST_REDIS_PORT (56379), HIE_JOBS (nproc), HIE_FUZZ_SECONDS (60).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 passes="${HIE_SANITIZERS:-auto}"
@@ -37,9 +44,12 @@ case "$passes" in
   *) die "HIE_SANITIZERS must be 0, 1 or only (got '$passes')" ;;
 esac
 jobs="${HIE_JOBS:-$(nproc)}"
+# Split: unit and integration tests in the sanitizer build only (see the top).
+split=0
+if [ "$passes" = 1 ] && [ $# -eq 0 ]; then split=1; fi
 asan_dir="${HIE_ASAN_BUILD_DIR:-$HIE_ROOT/build-asan}"
 fuzz_dir="${HIE_FUZZ_BUILD_DIR:-$HIE_ROOT/build-fuzz}"
-fuzz_seconds="${HIE_FUZZ_SECONDS:-90}"
+fuzz_seconds="${HIE_FUZZ_SECONDS:-60}"
 suppressions="$HIE_ROOT/scripts/sanitizer-suppressions"
 
 # Phase timings (wall, and CPU of the processes the phase ran: compilers, tests, fuzzers), printed
@@ -62,7 +72,11 @@ phase_end() {
 "$HIE_ROOT/scripts/install-deps.sh"
 if [ "$passes" != only ]; then
   phase_begin "build ($HIE_BUILD_DIR)"
-  "$HIE_ROOT/scripts/build.sh"
+  if [ $split = 1 ]; then
+    "$HIE_ROOT/scripts/build.sh" hie_programs hie_e2e_tests hie_test_certs
+  else
+    "$HIE_ROOT/scripts/build.sh"
+  fi
   "$HIE_ROOT/scripts/node-deps.sh"
   "$HIE_ROOT/scripts/helm.sh" >/dev/null  # helm for deploy_chart_test (label deploy)
   phase_end "build"
@@ -87,7 +101,9 @@ export HIE_TEST_PG_DSN HIE_TEST_REDIS HIE_TEST_REQUIRE_SERVERS=1
 if [ "$passes" != only ]; then
   phase_begin "tests"
   status=0
-  (cd "$HIE_BUILD_DIR" && ctest --output-on-failure -j "$jobs" "$@") || status=$?
+  ctest_args=("$@")
+  if [ $split = 1 ]; then ctest_args=(-L 'e2e|deploy'); fi
+  (cd "$HIE_BUILD_DIR" && ctest --output-on-failure -j "$jobs" "${ctest_args[@]}") || status=$?
   phase_end "tests"
   log "tests: finished in ${timings[-1]#*: }"
   [ $status -eq 0 ] || failed+=("tests (ctest in $HIE_BUILD_DIR)")
