@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings the local hub up on this machine and shows it answering: installs dependencies,
-# builds, generates development certificates, starts PostgreSQL and Redis under var/, starts
+# builds the programs (not the tests: scripts/test.sh builds those), generates development certificates, starts PostgreSQL and Redis under var/, starts
 # the services in the background, checks them over mutual TLS with the operator's certificate
 # (and shows that a client without a certificate is refused), loads a small synthetic
 # population from five clinics, and shows a search with its explanation and a review task; then
@@ -14,7 +14,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$HIE_ROOT/scripts/install-deps.sh"
-"$HIE_ROOT/scripts/build.sh"
+"$HIE_ROOT/scripts/build.sh" hie_programs
 certs="$("$HIE_ROOT/scripts/gen-certs.sh" "$HIE_VAR/certs")"
 
 pg_port="${HIE_PG_PORT:-55433}"
