@@ -19,7 +19,6 @@
 
 namespace hie::identity {
 
-namespace v1 = ::hie::identity::v1;
 using ::hie::common::v1::SourceId;
 
 // `value` is present, at most `max` bytes, without control characters.

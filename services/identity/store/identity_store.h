@@ -28,7 +28,6 @@
 
 namespace hie::identity {
 
-namespace v1 = ::hie::identity::v1;
 using ::hie::common::v1::SourceId;
 
 // "org\x1flocal_id": a map/lock key for a source record (never logged: local ids are MRNs).
