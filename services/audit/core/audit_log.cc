@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/audit/core/canonical.h"
 #include "services/audit/core/chain_verifier.h"
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 
 namespace hie::audit {

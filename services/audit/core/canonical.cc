@@ -88,7 +88,7 @@ class Reader {
   bool ok_ = true;
 };
 
-void SetTimestamp(int64_t nanos, google::protobuf::Timestamp* t) {
+void SetTimestampFromNanos(int64_t nanos, google::protobuf::Timestamp* t) {
   if (nanos == 0) return;
   int64_t seconds = nanos / 1'000'000'000;
   int64_t rest = nanos % 1'000'000'000;
@@ -191,9 +191,9 @@ absl::StatusOr<v1::AuditEvent> DecodeEvent(std::string_view bytes) {
   }
   v1::AuditEvent e;
   e.set_sequence(r.I64());
-  SetTimestamp(r.I64(), e.mutable_record_time());
+  SetTimestampFromNanos(r.I64(), e.mutable_record_time());
   e.set_event_id(r.Str());
-  SetTimestamp(r.I64(), e.mutable_event_time());
+  SetTimestampFromNanos(r.I64(), e.mutable_event_time());
   e.set_type(static_cast<v1::EventType>(r.U32()));
   e.set_action(r.Str());
   e.set_outcome(static_cast<v1::Outcome>(r.U32()));
@@ -265,12 +265,6 @@ std::string HexEncode(std::string_view bytes) {
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixNanos(TimestampNanos(ts));
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1'000'000'000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
 }
 
 }  // namespace hie::audit

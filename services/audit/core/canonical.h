@@ -77,9 +77,9 @@ std::string EncodeCheckpoint(int64_t sequence, std::string_view head_hash, absl:
 // Nanoseconds since the epoch of a protobuf Timestamp / absl::Time (0 for unset / InfinitePast).
 int64_t TimestampNanos(const google::protobuf::Timestamp& t);
 
-// A Timestamp from / to absl::Time through those nanoseconds (the precision events keep).
+// absl::Time of a Timestamp through those nanoseconds (the precision events keep); the other
+// way is hie::SetTimestamp (services/common/proto_time.h).
 absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts);
 
 std::string HexEncode(std::string_view bytes);
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "services/audit/core/canonical.h"
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 

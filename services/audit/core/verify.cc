@@ -10,6 +10,7 @@
 #include "services/audit/core/audit_log.h"
 #include "services/audit/core/canonical.h"
 #include "services/audit/core/chain_verifier.h"
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 
 namespace hie::audit {

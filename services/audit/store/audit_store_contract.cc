@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/core/canonical.h"
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 
 namespace hie::audit {

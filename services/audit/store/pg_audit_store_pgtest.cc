@@ -18,6 +18,7 @@
 #include "services/audit/store/migrations.h"
 #include "services/audit/store/pg_audit_store.h"
 #include "services/common/pg/migrations.h"
+#include "services/common/proto_time.h"
 #include "services/common/status_macros.h"
 #include "tests/support/test_env.h"
 
