@@ -1,5 +1,7 @@
 #include "services/gateway/api/hub_services.h"
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <utility>
 
@@ -158,6 +160,52 @@ absl::StatusOr<std::vector<registry::v1::DocumentEntry>> GrpcHubServices::Regist
   return std::vector<registry::v1::DocumentEntry>(
       std::make_move_iterator(response.mutable_entries()->begin()),
       std::make_move_iterator(response.mutable_entries()->end()));
+}
+
+std::vector<absl::StatusOr<std::vector<registry::v1::DocumentEntry>>>
+GrpcHubServices::RegistryEntriesEach(const common::v1::RequestContext& context,
+                                     const std::vector<RegistryLookup>& lookups,
+                                     const registry::v1::DocumentQuery& query,
+                                     absl::Time deadline) {
+  struct Call {
+    grpc::ClientContext ctx;
+    registry::v1::FindDocumentsRequest request;
+    registry::v1::FindDocumentsResponse response;
+    grpc::Status status;
+  };
+  std::vector<Call> calls(lookups.size());  // not resized: the calls point into it
+  std::mutex mu;
+  std::condition_variable finished;
+  size_t pending = calls.size();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    Call& call = calls[i];
+    *call.request.mutable_context() = context;
+    for (const SourceId& r : lookups[i].records) *call.request.add_patients() = r;
+    *call.request.mutable_query() = query;
+    call.request.set_page_size(lookups[i].max_results);
+    SetDeadline(&call.ctx, deadline);
+    registry_->async()->FindDocuments(&call.ctx, &call.request, &call.response,
+                                      [&call, &mu, &finished, &pending](grpc::Status status) {
+                                        std::lock_guard lock(mu);
+                                        call.status = std::move(status);
+                                        if (--pending == 0) finished.notify_one();
+                                      });
+  }
+  {
+    std::unique_lock lock(mu);  // every call ends by its deadline
+    finished.wait(lock, [&pending] { return pending == 0; });
+  }
+  std::vector<absl::StatusOr<std::vector<registry::v1::DocumentEntry>>> out;
+  for (Call& call : calls) {
+    if (!call.status.ok()) {
+      out.push_back(Failed("registry", call.status));
+      continue;
+    }
+    out.emplace_back(std::vector<registry::v1::DocumentEntry>(
+        std::make_move_iterator(call.response.mutable_entries()->begin()),
+        std::make_move_iterator(call.response.mutable_entries()->end())));
+  }
+  return out;
 }
 
 std::map<std::string, DirectoryEntry> GrpcHubServices::Directory() {

@@ -10,7 +10,8 @@
 //   Locate           locator Locate; one holder per org with the local ids it holds
 //   Decide           consent BatchDecide; an unknown effect is a denial
 //   Record           audit RecordBatch (durable when it answers OK)
-//   RegistryEntries  registry FindDocuments, one page of max_results
+//   RegistryEntries  registry FindDocuments, one page of max_results; RegistryEntriesEach
+//                    makes those calls at once (the callback API) and waits for them all
 // and HubWrites (core/member_writes.h), a member's writes:
 //   Register         identity RegisterSourceRecord
 //   MergeRecords     identity MergeSourceRecords
@@ -66,6 +67,9 @@ class GrpcHubServices final : public HubServices, public HubWrites, public HubCo
   absl::StatusOr<std::vector<registry::v1::DocumentEntry>> RegistryEntries(
       const common::v1::RequestContext& context, const std::vector<common::v1::SourceId>& records,
       const registry::v1::DocumentQuery& query, int max_results, absl::Time deadline) override;
+  std::vector<absl::StatusOr<std::vector<registry::v1::DocumentEntry>>> RegistryEntriesEach(
+      const common::v1::RequestContext& context, const std::vector<RegistryLookup>& lookups,
+      const registry::v1::DocumentQuery& query, absl::Time deadline) override;
   std::map<std::string, DirectoryEntry> Directory() override;
   std::string EndpointOf(const std::string& org) override;
   Forbids RedactionFor(const std::vector<consent::v1::Obligation>& obligations) override;

@@ -101,15 +101,16 @@ std::vector<SourceId> RecordsAt(const Target& target) {
 }
 
 // Registry entries of every target, by org, one lookup per member (so that one member's many
-// entries cannot crowd out another's); a failed lookup leaves that member's list empty (its
-// live answer still counts).
+// entries cannot crowd out another's), all at once; a failed lookup leaves that member's list
+// empty (its live answer still counts).
 std::map<std::string, std::vector<DocumentEntry>> RegistryEntriesByOrg(
     const Query& q, const std::vector<const Target*>& targets, absl::Time deadline) {
+  std::vector<HubServices::RegistryLookup> lookups;
+  for (const Target* t : targets) lookups.push_back({RecordsAt(*t), t->max_results});
+  auto found = q.hub.RegistryEntriesEach(q.context, lookups, q.request.query(), deadline);
   std::map<std::string, std::vector<DocumentEntry>> out;
-  for (const Target* t : targets) {
-    auto entries = q.hub.RegistryEntries(q.context, RecordsAt(*t), q.request.query(),
-                                         t->max_results, deadline);
-    if (entries.ok()) out[t->org] = *std::move(entries);
+  for (size_t i = 0; i < targets.size() && i < found.size(); ++i) {
+    if (found[i].ok()) out[targets[i]->org] = *std::move(found[i]);
   }
   return out;
 }
@@ -236,6 +237,16 @@ absl::StatusOr<ResolvedPatient> PatientOf(const common::v1::RequestContext& cont
 }
 
 }  // namespace
+
+std::vector<absl::StatusOr<std::vector<DocumentEntry>>> HubServices::RegistryEntriesEach(
+    const common::v1::RequestContext& context, const std::vector<RegistryLookup>& lookups,
+    const registry::v1::DocumentQuery& query, absl::Time deadline) {
+  std::vector<absl::StatusOr<std::vector<DocumentEntry>>> out;
+  for (const RegistryLookup& l : lookups) {
+    out.push_back(RegistryEntries(context, l.records, query, l.max_results, deadline));
+  }
+  return out;
+}
 
 absl::Status RunFederatedQuery(const common::v1::RequestContext& context,
                                const v1::FindOutsideRecordsRequest& request,

@@ -90,6 +90,16 @@ class HubServices {
   virtual absl::StatusOr<std::vector<registry::v1::DocumentEntry>> RegistryEntries(
       const common::v1::RequestContext& context, const std::vector<common::v1::SourceId>& records,
       const registry::v1::DocumentQuery& query, int max_results, absl::Time deadline) = 0;
+  // RegistryEntries for each lookup, one result per lookup in their order, all by `deadline`.
+  // This default asks one after the other; the gRPC adapter asks all at once, so that the
+  // lookups of many members take the time of the slowest, not the sum.
+  struct RegistryLookup {
+    std::vector<common::v1::SourceId> records;
+    int max_results = 0;
+  };
+  virtual std::vector<absl::StatusOr<std::vector<registry::v1::DocumentEntry>>> RegistryEntriesEach(
+      const common::v1::RequestContext& context, const std::vector<RegistryLookup>& lookups,
+      const registry::v1::DocumentQuery& query, absl::Time deadline);
   // The member directory now (org -> entry), and each member's endpoint.
   virtual std::map<std::string, DirectoryEntry> Directory() = 0;
   virtual std::string EndpointOf(const std::string& org) = 0;
