@@ -422,10 +422,11 @@ class InMemoryTxn : public IdentityTxn {
     }
     std::sort(old.begin(), old.end());
     if (static_cast<int>(old.size()) > limit) old.resize(std::max(limit, 0));
-    for (const auto& [stored_at, key] : old) {
-      journal_.push_back(
-          [&s = s_, key, result = s_.idempotent.at(key)] { s.idempotent.emplace(key, result); });
-      s_.idempotent.erase(key);
+    for (const auto& entry : old) {
+      journal_.push_back([&s = s_, key = entry.second, result = s_.idempotent.at(entry.second)] {
+        s.idempotent.emplace(key, result);
+      });
+      s_.idempotent.erase(entry.second);
     }
     return static_cast<int64_t>(old.size());
   }
