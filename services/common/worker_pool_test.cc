@@ -18,10 +18,10 @@ TEST(WorkerPoolTest, RunsEveryAcceptedTask) {
 }
 
 TEST(WorkerPoolTest, RefusesWhenTheQueueIsFull) {
-  WorkerPool pool(1, 2);
   std::promise<void> release;
   std::shared_future<void> gate = release.get_future().share();
   std::promise<void> started;
+  WorkerPool pool(1, 2);  // after what its tasks use: its destructor joins them first
   ASSERT_TRUE(pool.TrySubmit([&] {
     started.set_value();
     gate.wait();

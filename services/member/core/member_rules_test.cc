@@ -180,9 +180,9 @@ TEST_F(MemberRulesTest, ObligationsLeaveRedactedEntriesOut) {
        {"3", "2", "6", "1", "5"}},
       {Redact(O::TYPE_NO_REDISCLOSURE, registry::kActCodeSystem, "PSY"), {"3", "2", "6", "1", "5"}},
   };
-  for (const auto& [obligation, expected] : cases) {
-    EXPECT_EQ(Find([&](auto& r) { *r.add_obligations() = obligation; }), expected)
-        << obligation.ShortDebugString();
+  for (const auto& c : cases) {
+    EXPECT_EQ(Find([&](auto& r) { *r.add_obligations() = c.first; }), c.second)
+        << c.first.ShortDebugString();
   }
 }
 
