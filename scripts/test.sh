@@ -18,13 +18,14 @@
 #   HIE_SANITIZERS=1 scripts/test.sh -L unit   # the extra passes even with ctest arguments
 #   HIE_SANITIZERS=only scripts/test.sh # the extra passes only (no normal build or ctest run)
 #
-# The extra passes:
-#   sanitizers  gcc build with -DHIE_SANITIZE=address,undefined (-O1 -g1) in build-asan, only the
-#               unit and integration test programs; `ctest -L 'unit|integration'` once under
-#               ASan+UBSan+LeakSanitizer against the same servers.
-#               Suppressions: scripts/sanitizer-suppressions/.
-#   fuzzing     clang build of the libFuzzer targets (csv_fuzz, hl7_fuzz, audit_fuzz, consent_fuzz,
-#               registry_fuzz, locator_fuzz, member_data_fuzz, gateway_fuzz; ASan+UBSan) in build-fuzz; each runs every input of
+# The extra passes share one build: clang-14 with -DHIE_SANITIZE=address,undefined and libFuzzer's
+# coverage instrumentation (-DHIE_FUZZ=ON; -O1 -g1) in build-asan, only the unit and integration
+# test programs and the fuzzers (one clang build instead of a gcc one for the tests and a clang
+# one for the fuzzers: docs/build-and-test-times.md).
+#   sanitizers  `ctest -L 'unit|integration'` once under ASan+UBSan+LeakSanitizer against the same
+#               servers. Suppressions: scripts/sanitizer-suppressions/.
+#   fuzzing     the libFuzzer targets (csv_fuzz, hl7_fuzz, audit_fuzz, consent_fuzz,
+#               registry_fuzz, locator_fuzz, member_data_fuzz, gateway_fuzz); each runs every input of
 #               its committed corpus once, whole, then mutates for HIE_FUZZ_SECONDS (default 60),
 #               over a copy in var/fuzz/<target>/corpus (the repository is not modified). Any
 #               crash, leak, timeout (-timeout=10 s per input), memory blow-up
@@ -32,8 +33,8 @@
 #               input is kept in var/fuzz/<target>/artifacts/ and the command to replay it is
 #               printed. The fuzzers run at once (sharing the cores).
 #
-# Environment: HIE_BUILD_DIR (build), HIE_ASAN_BUILD_DIR (build-asan), HIE_FUZZ_BUILD_DIR
-# (build-fuzz), HIE_VAR (var: servers in $HIE_VAR/test, fuzz runs in $HIE_VAR/fuzz),
+# Environment: HIE_BUILD_DIR (build), HIE_ASAN_BUILD_DIR (build-asan), HIE_VAR (var: servers in
+# $HIE_VAR/test, fuzz runs in $HIE_VAR/fuzz),
 # HIE_TEST_PG_PORT (55432), HIE_TEST_REDIS_PORT (56379), HIE_JOBS (nproc), HIE_FUZZ_SECONDS (60).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -48,7 +49,6 @@ jobs="${HIE_JOBS:-$(nproc)}"
 split=0
 if [ "$passes" = 1 ] && [ $# -eq 0 ]; then split=1; fi
 asan_dir="${HIE_ASAN_BUILD_DIR:-$HIE_ROOT/build-asan}"
-fuzz_dir="${HIE_FUZZ_BUILD_DIR:-$HIE_ROOT/build-fuzz}"
 fuzz_seconds="${HIE_FUZZ_SECONDS:-60}"
 suppressions="$HIE_ROOT/scripts/sanitizer-suppressions"
 
@@ -113,7 +113,7 @@ if [ "$passes" = 0 ]; then
   exit 0
 fi
 
-# --- Sanitizer pass ----------------------------------------------------------------------------
+# --- Sanitizer and fuzz build ------------------------------------------------------------------
 # Debian's gRPC, protobuf, libpqxx... are not instrumented; ASan and UBSan work with them as
 # they are. Container-overflow checks stay on: libstdc++ annotates nothing unless
 # _GLIBCXX_SANITIZE_VECTOR is defined, so uninstrumented libraries cannot trip them (no false
@@ -124,33 +124,9 @@ sanitizer_env=(
   "ASAN_OPTIONS=check_initialization_order=1"
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
   "LSAN_OPTIONS=suppressions=$suppressions/lsan.supp:print_suppressions=0"
+  "ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer"
 )
-# -O1 as ASan advises (-O0 halves the compile time, but hl7_test has CPU-time bounds and ASan
-# code at -O0 is much slower); -g1: line tables only, enough for file:line in every report and
-# about 20% less compile time than -g (measured on identity_manager.cc and identity.pb.cc).
-# The test programs themselves and the generated protobuf code are compiled at -O0
-# (HIE_TEST_AND_PROTO_FLAGS): half the compile time of -O1 for them (identity_manager_test.cc:
-# 49 s -> 26 s), while the code under test keeps -O1.
-sanitizer_cxx_flags="-O1 -g1"
-sanitizer_pass() {
-  phase_begin "sanitizer build ($asan_dir: unit and integration tests, $sanitizer_cxx_flags)"
-  cmake -S "$HIE_ROOT" -B "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_cxx_flags" -DHIE_SANITIZE=address,undefined \
-    -DHIE_TEST_AND_PROTO_FLAGS=-O0 >/dev/null || return 1
-  cmake --build "$asan_dir" -j "$jobs" --target hie_unit_tests hie_integration_tests || return 1
-  phase_end "sanitizer build"
-  phase_begin "sanitizer tests (ctest -L 'unit|integration' in $asan_dir)"
-  local status=0
-  (cd "$asan_dir" && env "${sanitizer_env[@]}" \
-    ctest --output-on-failure -j "$jobs" -L 'unit|integration') || status=$?
-  phase_end "sanitizer tests"
-  return $status
-}
-sanitizer_pass ||
-  failed+=("sanitizer pass in $asan_dir (look above for 'ERROR: ...Sanitizer' or 'runtime error')")
-
-# --- Fuzz pass ---------------------------------------------------------------------------------
-# Each fuzzer: "name program-in-the-fuzz-build committed-corpus dictionary|-".
+# Each fuzzer: "name program-in-the-build committed-corpus dictionary|-".
 fuzzers=(
   "csv_fuzz services/hiectl/csv_fuzz services/hiectl/fuzz_corpus services/hiectl/csv_fuzz.dict"
   "hl7_fuzz services/identity/hl7/hl7_fuzz services/identity/hl7/fuzz_corpus -"
@@ -161,8 +137,44 @@ fuzzers=(
   "member_data_fuzz services/member/member_data_fuzz services/member/fuzz_corpus -"
   "gateway_fuzz services/gateway/gateway_fuzz services/gateway/fuzz_corpus -"
 )
+fuzzer_names=()
+for entry in "${fuzzers[@]}"; do fuzzer_names+=("${entry%% *}"); done
+# -O1 as ASan advises (-O0 halves the compile time, but hl7_test has CPU-time bounds and ASan
+# code at -O0 is much slower); -g1: line tables only, enough for file:line in every report and
+# about 20% less compile time than -g (measured on identity_manager.cc and identity.pb.cc).
+# The test programs themselves and the generated protobuf code are compiled at -O0
+# (HIE_TEST_AND_PROTO_FLAGS): half the compile time of -O1 for them (identity_manager_test.cc:
+# 49 s -> 26 s), while the code under test keeps -O1. libFuzzer's coverage instrumentation
+# (-fsanitize=fuzzer-no-link, which the fuzzers need in the libraries they call) is in the test
+# programs too: it costs them little, and a second build would cost more.
+sanitizer_cxx_flags="-O1 -g1"
+sanitizer_build() {
+  phase_begin "sanitizer build ($asan_dir: unit and integration tests, ${fuzzer_names[*]}; clang-14, ASan+UBSan, $sanitizer_cxx_flags)"
+  # A build directory of another compiler (gcc made build-asan before 2026-12-07) starts over.
+  if [ -f "$asan_dir/CMakeCache.txt" ] &&
+     ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++-14$' "$asan_dir/CMakeCache.txt"; then
+    rm -rf "$asan_dir"
+  fi
+  cmake -S "$HIE_ROOT" -B "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_cxx_flags" -DCMAKE_CXX_COMPILER=clang++-14 \
+    -DHIE_SANITIZE=address,undefined -DHIE_TEST_AND_PROTO_FLAGS=-O0 -DHIE_FUZZ=ON -DHIE_HL7_FUZZ=ON \
+    >/dev/null || return 1
+  cmake --build "$asan_dir" -j "$jobs" \
+    --target hie_unit_tests hie_integration_tests "${fuzzer_names[@]}" || return 1
+  phase_end "sanitizer build"
+}
+sanitizer_tests() {
+  phase_begin "sanitizer tests (ctest -L 'unit|integration' in $asan_dir)"
+  local status=0
+  (cd "$asan_dir" && env "${sanitizer_env[@]}" \
+    ctest --output-on-failure -j "$jobs" -L 'unit|integration') || status=$?
+  phase_end "sanitizer tests"
+  return $status
+}
+
+# --- Fuzz pass ---------------------------------------------------------------------------------
 run_fuzzer() {  # name program corpus dict; writes $HIE_VAR/fuzz/<name>/{fuzz.log,exit}
-  local name=$1 program="$fuzz_dir/$2" corpus="$HIE_ROOT/$3" dict=$4 work="$HIE_VAR/fuzz/$1"
+  local name=$1 program="$asan_dir/$2" corpus="$HIE_ROOT/$3" dict=$4 work="$HIE_VAR/fuzz/$1"
   rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
   cp -R "$corpus/." "$work/corpus/"
   local args=(-timeout=10 -rss_limit_mb=1024 -malloc_limit_mb=256
@@ -172,11 +184,9 @@ run_fuzzer() {  # name program corpus dict; writes $HIE_VAR/fuzz/<name>/{fuzz.lo
   #    checked on every run. 2. Mutations, inputs up to 4 KiB (7x the executions per second of
   #    the 70-80 KiB the longest cases would allow).
   local code=0
-  env "${sanitizer_env[@]}" ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer \
-    "$program" "${args[@]}" -runs=0 "$work/corpus" >"$work/corpus.log" 2>&1 || code=$?
+  env "${sanitizer_env[@]}" "$program" "${args[@]}" -runs=0 "$work/corpus" >"$work/corpus.log" 2>&1 || code=$?
   if [ $code -eq 0 ]; then
-    env "${sanitizer_env[@]}" ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer \
-      "$program" "${args[@]}" -max_len=4096 -max_total_time="$fuzz_seconds" "$work/corpus" \
+    env "${sanitizer_env[@]}" "$program" "${args[@]}" -max_len=4096 -max_total_time="$fuzz_seconds" "$work/corpus" \
       >"$work/fuzz.log" 2>&1 || code=$?
   else
     cp "$work/corpus.log" "$work/fuzz.log"
@@ -189,7 +199,7 @@ run_fuzzer() {  # name program corpus dict; writes $HIE_VAR/fuzz/<name>/{fuzz.lo
   echo $code >"$work/exit"
 }
 report_fuzzer() {  # name program; returns its exit status
-  local name=$1 program="$fuzz_dir/$2" work="$HIE_VAR/fuzz/$1" code artifact
+  local name=$1 program="$asan_dir/$2" work="$HIE_VAR/fuzz/$1" code artifact
   code="$(cat "$work/exit" 2>/dev/null || echo 1)"
   if [ "$code" -eq 0 ]; then
     log "$name: ok, $(awk '/^stat::number_of_executed_units/ {print $2}' "$work/fuzz.log") runs"
@@ -206,15 +216,7 @@ report_fuzzer() {  # name program; returns its exit status
   return 1
 }
 fuzz_pass() {
-  local entry names=() status=0 pids=()
-  for entry in "${fuzzers[@]}"; do names+=("${entry%% *}"); done
-  phase_begin "fuzz build ($fuzz_dir: ${names[*]}; clang-14, libFuzzer, ASan+UBSan)"
-  cmake -S "$HIE_ROOT" -B "$fuzz_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_cxx_flags" -DCMAKE_CXX_COMPILER=clang++-14 \
-    -DHIE_SANITIZE=address,undefined -DHIE_TEST_AND_PROTO_FLAGS=-O0 -DHIE_FUZZ=ON -DHIE_HL7_FUZZ=ON \
-    >/dev/null || return 1
-  cmake --build "$fuzz_dir" -j "$jobs" --target "${names[@]}" || return 1
-  phase_end "fuzz build"
+  local entry status=0 pids=()
   # One fuzzer per core: with 2 cores both run at once.
   phase_begin "fuzzing: ${fuzz_seconds}s each, $jobs at a time"
   for entry in "${fuzzers[@]}"; do
@@ -231,7 +233,14 @@ fuzz_pass() {
   done
   return $status
 }
-fuzz_pass || failed+=("fuzz pass in $fuzz_dir (failing inputs kept in $HIE_VAR/fuzz/*/artifacts)")
+
+if sanitizer_build; then
+  sanitizer_tests ||
+    failed+=("sanitizer tests in $asan_dir (look above for 'ERROR: ...Sanitizer' or 'runtime error')")
+  fuzz_pass || failed+=("fuzz pass (failing inputs kept in $HIE_VAR/fuzz/*/artifacts)")
+else
+  failed+=("sanitizer build in $asan_dir")
+fi
 
 printf -v summary '%s, ' "${timings[@]}"
 log "phases: ${summary%, }"
