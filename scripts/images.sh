@@ -3,6 +3,8 @@
 # (deploy/Containerfile; nothing is compiled), and prints each image's size.
 #
 #   scripts/images.sh [PROGRAM ...]   # default: the six services and hie-member
+#   scripts/images.sh --base          # only the base image (scripts/test.sh makes it while it
+#                                     # compiles: debootstrap is mostly download)
 #
 # Images: localhost/<program>:<version> (the project's version in CMakeLists.txt, what
 # helm/hie-hub's image.tag defaults to). Environment: HIE_BUILD_DIR (build), HIE_VAR (var),
@@ -18,6 +20,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export CONTAINERS_CONF="$HIE_ROOT/deploy/containers.conf"
+base_only=0
+if [ "${1:-}" = --base ]; then base_only=1; shift; fi
 programs=("$@")
 [ ${#programs[@]} -gt 0 ] || programs=(hie-gateway hie-identity hie-locator hie-registry
                                        hie-consent hie-audit hie-member)
@@ -71,6 +75,7 @@ runtime_packages() {
 "$HIE_ROOT/scripts/install-deps.sh"  # podman, runc, debootstrap when missing
 mkdir -p "$HIE_VAR/images"
 ensure_base
+[ $base_only = 0 ] || exit 0
 context="$(mktemp -d "$HIE_VAR/images/context.XXXXXX")"
 trap 'rm -rf "$context"' EXIT
 cmake --install "$HIE_BUILD_DIR" --prefix "$context/stage" --strip >/dev/null \
