@@ -24,9 +24,9 @@
 # one for the fuzzers: docs/build-and-test-times.md).
 #   sanitizers  `ctest -L 'unit|integration'` once under ASan+UBSan+LeakSanitizer against the same
 #               servers. Suppressions: scripts/sanitizer-suppressions/.
-#   fuzzing     the libFuzzer targets (csv_fuzz, hl7_fuzz, audit_fuzz, consent_fuzz,
-#               registry_fuzz, locator_fuzz, member_data_fuzz, gateway_fuzz); each runs every input of
-#               its committed corpus once, whole, then mutates for HIE_FUZZ_SECONDS (default 60),
+#   fuzzing     the libFuzzer targets (csv_fuzz, hl7_fuzz, audit_fuzz, consent_fuzz, registry_fuzz,
+#               locator_fuzz, member_data_fuzz, gateway_fuzz); each runs every input of its
+#               committed corpus once, whole, then mutates for HIE_FUZZ_SECONDS (default 60),
 #               over a copy in var/fuzz/<target>/corpus (the repository is not modified). Any
 #               crash, leak, timeout (-timeout=10 s per input), memory blow-up
 #               (-rss_limit_mb=1024, -malloc_limit_mb=256) or sanitizer report fails the run; the
@@ -84,7 +84,7 @@ phase_end() {
 # Background work takes the CPU the foreground leaves: SCHED_IDLE (renice 19 where that is
 # refused) and the idle I/O class, inherited by every child; its phases count its own children.
 # Measured (docs/build-and-test-times.md): the e2e and deploy tests beside the sanitizer build
-# took 7% longer, the fuzzers beside the sanitizer tests ran 1.5-6 times fewer inputs, and the
+# took 7% longer, the fuzzers beside the sanitizer tests ran 1.2-9 times fewer inputs, and the
 # whole run took 2 minutes less.
 idle_priority() {
   cpu_pid=$BASHPID
@@ -129,7 +129,8 @@ for entry in "${fuzzers[@]}"; do fuzzer_names+=("${entry%% *}"); done
 # programs too: it costs them little, and a second build would cost more.
 sanitizer_cxx_flags="-O1 -g1"
 sanitizer_build() {
-  phase_begin "sanitizer build ($asan_dir: unit and integration tests, ${fuzzer_names[*]}; clang-14, ASan+UBSan, $sanitizer_cxx_flags)"
+  phase_begin "sanitizer build ($asan_dir: unit and integration tests, ${fuzzer_names[*]};\
+ clang-14, ASan+UBSan, $sanitizer_cxx_flags)"
   # A build directory of another compiler (gcc made build-asan before 2026-12-07) starts over.
   if [ -f "$asan_dir/CMakeCache.txt" ] &&
      ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang++-14$' "$asan_dir/CMakeCache.txt"; then
@@ -137,7 +138,8 @@ sanitizer_build() {
   fi
   cmake -S "$HIE_ROOT" -B "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_cxx_flags" -DCMAKE_CXX_COMPILER=clang++-14 \
-    -DHIE_SANITIZE=address,undefined -DHIE_TEST_AND_PROTO_FLAGS=-O0 -DHIE_FUZZ=ON -DHIE_HL7_FUZZ=ON \
+    -DHIE_SANITIZE=address,undefined -DHIE_TEST_AND_PROTO_FLAGS=-O0 \
+    -DHIE_FUZZ=ON -DHIE_HL7_FUZZ=ON \
     >/dev/null || return 1
   cmake --build "$asan_dir" -j "$jobs" \
     --target hie_unit_tests hie_integration_tests "${fuzzer_names[@]}" || return 1
@@ -164,9 +166,11 @@ run_fuzzer() {  # name program corpus dict; writes $HIE_VAR/fuzz/<name>/{fuzz.lo
   #    checked on every run. 2. Mutations, inputs up to 4 KiB (7x the executions per second of
   #    the 70-80 KiB the longest cases would allow).
   local code=0
-  env "${sanitizer_env[@]}" "$program" "${args[@]}" -runs=0 "$work/corpus" >"$work/corpus.log" 2>&1 || code=$?
+  env "${sanitizer_env[@]}" "$program" "${args[@]}" -runs=0 "$work/corpus" \
+    >"$work/corpus.log" 2>&1 || code=$?
   if [ $code -eq 0 ]; then
-    env "${sanitizer_env[@]}" "$program" "${args[@]}" -max_len=4096 -max_total_time="$fuzz_seconds" "$work/corpus" \
+    env "${sanitizer_env[@]}" "$program" "${args[@]}" -max_len=4096 \
+      -max_total_time="$fuzz_seconds" "$work/corpus" \
       >"$work/fuzz.log" 2>&1 || code=$?
   else
     cp "$work/corpus.log" "$work/fuzz.log"
@@ -285,8 +289,8 @@ if [ $asan_ok = 1 ]; then
   mkdir -p "$HIE_VAR/fuzz"
   ( idle_priority; fuzz_run ) >"$HIE_VAR/fuzz/run.log" 2>&1 &
   fuzz_pid=$!
-  sanitizer_tests ||
-    failed+=("sanitizer tests in $asan_dir (look above for 'ERROR: ...Sanitizer' or 'runtime error')")
+  sanitizer_tests || failed+=("sanitizer tests in $asan_dir (look above for \
+'ERROR: ...Sanitizer' or 'runtime error')")
   wait "$fuzz_pid" || true
   fuzz_report || failed+=("fuzz pass (failing inputs kept in $HIE_VAR/fuzz/*/artifacts)")
 else
