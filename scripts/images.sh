@@ -3,8 +3,8 @@
 # (deploy/Containerfile; nothing is compiled), and prints each image's size.
 #
 #   scripts/images.sh [PROGRAM ...]   # default: the six services and hie-member
-#   scripts/images.sh --base          # only the base image (scripts/test.sh makes it while it
-#                                     # compiles: debootstrap is mostly download)
+#   scripts/images.sh --base          # only the base image (scripts/test.sh makes it beside
+#                                     # the build, at idle priority)
 #
 # Images: localhost/<program>:<version> (the project's version in CMakeLists.txt, what
 # helm/hie-hub's image.tag defaults to). Environment: HIE_BUILD_DIR (build), HIE_VAR (var),

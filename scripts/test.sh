@@ -222,8 +222,8 @@ fuzz_report() {
 
 # --- The run ------------------------------------------------------------------------------------
 "$HIE_ROOT/scripts/install-deps.sh"
-# The container base image of deploy_kube_play_test (scripts/images.sh --base: debootstrap, mostly
-# download, a minute or more on a new machine) is made while the build compiles.
+# The container base image of deploy_kube_play_test (scripts/images.sh --base: debootstrap, about
+# 100 s of CPU and some download on a new machine) is made beside the build.
 base_image_pid=""
 if [ "$passes" != only ] && { [ $# -eq 0 ] || [ $split = 1 ]; }; then
   ( idle_priority; "$HIE_ROOT/scripts/images.sh" --base ) >"$HIE_VAR/images-base.log" 2>&1 &
