@@ -36,6 +36,28 @@ absl::StatusOr<Response> Unary(const char* service, absl::Time deadline, Send se
   return response;
 }
 
+// The FindDocuments request of one lookup: these records, one page of max_results.
+registry::v1::FindDocumentsRequest FindDocumentsRequestOf(const common::v1::RequestContext& context,
+                                                          const std::vector<SourceId>& records,
+                                                          const registry::v1::DocumentQuery& query,
+                                                          int max_results) {
+  registry::v1::FindDocumentsRequest request;
+  *request.mutable_context() = context;
+  for (const SourceId& r : records) *request.add_patients() = r;
+  *request.mutable_query() = query;
+  request.set_page_size(max_results);
+  return request;
+}
+
+// A FindDocuments call's entries, or its status named for the registry.
+absl::StatusOr<std::vector<registry::v1::DocumentEntry>> EntriesOf(
+    const grpc::Status& status, registry::v1::FindDocumentsResponse& response) {
+  if (!status.ok()) return Failed("registry", status);
+  return std::vector<registry::v1::DocumentEntry>(
+      std::make_move_iterator(response.mutable_entries()->begin()),
+      std::make_move_iterator(response.mutable_entries()->end()));
+}
+
 }  // namespace
 
 GrpcHubServices::GrpcHubServices(const HubChannels& channels, const MemberDirectoryView* directory)
@@ -147,19 +169,12 @@ absl::Status GrpcHubServices::Record(std::vector<audit::v1::AuditEvent> events,
 absl::StatusOr<std::vector<registry::v1::DocumentEntry>> GrpcHubServices::RegistryEntries(
     const common::v1::RequestContext& context, const std::vector<SourceId>& records,
     const registry::v1::DocumentQuery& query, int max_results, absl::Time deadline) {
-  registry::v1::FindDocumentsRequest request;
-  *request.mutable_context() = context;
-  for (const SourceId& r : records) *request.add_patients() = r;
-  *request.mutable_query() = query;
-  request.set_page_size(max_results);
   registry::v1::FindDocumentsResponse response;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, deadline);
-  grpc::Status status = registry_->FindDocuments(&ctx, request, &response);
-  if (!status.ok()) return Failed("registry", status);
-  return std::vector<registry::v1::DocumentEntry>(
-      std::make_move_iterator(response.mutable_entries()->begin()),
-      std::make_move_iterator(response.mutable_entries()->end()));
+  grpc::Status status = registry_->FindDocuments(
+      &ctx, FindDocumentsRequestOf(context, records, query, max_results), &response);
+  return EntriesOf(status, response);
 }
 
 std::vector<absl::StatusOr<std::vector<registry::v1::DocumentEntry>>>
@@ -179,10 +194,8 @@ GrpcHubServices::RegistryEntriesEach(const common::v1::RequestContext& context,
   size_t pending = calls.size();
   for (size_t i = 0; i < calls.size(); ++i) {
     Call& call = calls[i];
-    *call.request.mutable_context() = context;
-    for (const SourceId& r : lookups[i].records) *call.request.add_patients() = r;
-    *call.request.mutable_query() = query;
-    call.request.set_page_size(lookups[i].max_results);
+    call.request =
+        FindDocumentsRequestOf(context, lookups[i].records, query, lookups[i].max_results);
     SetDeadline(&call.ctx, deadline);
     registry_->async()->FindDocuments(&call.ctx, &call.request, &call.response,
                                       [&call, &mu, &finished, &pending](grpc::Status status) {
@@ -196,15 +209,7 @@ GrpcHubServices::RegistryEntriesEach(const common::v1::RequestContext& context,
     finished.wait(lock, [&pending] { return pending == 0; });
   }
   std::vector<absl::StatusOr<std::vector<registry::v1::DocumentEntry>>> out;
-  for (Call& call : calls) {
-    if (!call.status.ok()) {
-      out.push_back(Failed("registry", call.status));
-      continue;
-    }
-    out.emplace_back(std::vector<registry::v1::DocumentEntry>(
-        std::make_move_iterator(call.response.mutable_entries()->begin()),
-        std::make_move_iterator(call.response.mutable_entries()->end())));
-  }
+  for (Call& call : calls) out.push_back(EntriesOf(call.status, call.response));
   return out;
 }
 
