@@ -96,7 +96,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Open() {
   }
 }
 
-absl::StatusOr<PgPool::Slot> PgPool::Acquire(absl::Time deadline) {
+absl::StatusOr<PgPool::Slot> PgPool::Acquire(absl::Time deadline, bool fresh) {
+  std::unique_ptr<pqxx::connection> closed;  // an idle one given up for a fresh one: closed last
   std::unique_lock lock(mu_);
   auto available = [this] { return !idle_.empty() || open_ < options_.size; };
   if (!available()) {
@@ -112,7 +113,9 @@ absl::StatusOr<PgPool::Slot> PgPool::Acquire(absl::Time deadline) {
   if (!idle_.empty()) {
     Slot slot{std::move(idle_.back())};
     idle_.pop_back();
-    return slot;
+    if (!fresh) return slot;
+    closed = std::move(slot.conn);  // its place is the one to open
+    return Slot{nullptr};
   }
   ++open_;  // reserve the right to open one; Release(nullptr) gives it back on failure
   return Slot{nullptr};
@@ -153,7 +156,9 @@ absl::Status PgPool::Run(absl::Time deadline, const Work& work) {
 
 absl::Status PgPool::RunTimed(absl::Time deadline, const TimedWork& work) {
   for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<Slot> slot = Acquire(deadline);
+    // The retry after a broken connection opens a new one: the idle ones were opened to the same
+    // server and are as likely broken (all of them after a restart or a failover).
+    absl::StatusOr<Slot> slot = Acquire(deadline, /*fresh=*/attempt > 0);
     if (!slot.ok()) return slot.status();
     std::unique_ptr<pqxx::connection> conn = std::move(slot->conn);
     if (conn == nullptr) {

@@ -15,8 +15,10 @@
 //    apply it, e.g. as `SET LOCAL statement_timeout` sent together with its first statement
 //    (never as a session setting: Run relies on knowing it).
 //  - A connection found broken (backend killed, network reset) is dropped. If it broke before
-//    the work could have committed, the work is retried once on a fresh connection; `work` must
-//    therefore be safe to run twice (true for anything that only talks to the database).
+//    the work could have committed, the work is retried once on a newly opened connection (not
+//    another idle one: after a server restart every idle connection is broken, and each is
+//    found so only when used); `work` must therefore be safe to run twice (true for anything
+//    that only talks to the database).
 //  - libpqxx exceptions are mapped to codes: serialization failure / deadlock / lock not
 //    available -> ABORTED, unknown commit outcome -> UNKNOWN, unique violation ->
 //    ALREADY_EXISTS, other constraint violations -> FAILED_PRECONDITION, data exceptions ->
@@ -89,7 +91,8 @@ class PgPool {
   struct Slot {
     std::unique_ptr<pqxx::connection> conn;
   };
-  absl::StatusOr<Slot> Acquire(absl::Time deadline);
+  // `fresh`: a permit to open a new connection (an idle one, if any, is closed to make room).
+  absl::StatusOr<Slot> Acquire(absl::Time deadline, bool fresh);
   void Release(std::unique_ptr<pqxx::connection> conn);  // nullptr = the connection was dropped
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open();
   // Whether the statement_timeout Run last set on `conn` serves `timeout_ms` (see above).

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <future>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
@@ -125,6 +127,42 @@ TEST_F(PgPoolTest, KilledBackendConnectionIsReplaced) {
   EXPECT_NE(*second_pid, *first_pid);
   EXPECT_EQ(pool->Stats().replaced, 1u);
   EXPECT_EQ(pool->Stats().open, 1u);
+}
+
+// A server restart or failover breaks every connection at once, each found broken only when
+// used: the retry must not land on another dead idle connection.
+TEST_F(PgPoolTest, EveryConnectionKilledAtOnceCostsNoCall) {
+  constexpr int kSize = 3;
+  auto pool = MakePool(kSize);
+  // Three calls at once, so that three connections are open (and then idle).
+  std::vector<int> pids(kSize);
+  std::promise<void> all_in;
+  std::shared_future<void> gate = all_in.get_future().share();
+  std::atomic<int> inside = 0;
+  std::vector<std::future<absl::Status>> calls;
+  for (int i = 0; i < kSize; ++i) {
+    calls.push_back(std::async(std::launch::async, [&, i] {
+      return pool->Run(In(absl::Seconds(10)), [&, i](pqxx::connection& c) {
+        pids[i] = pqxx::nontransaction(c).exec1("SELECT pg_backend_pid()")[0].as<int>();
+        if (++inside == kSize) all_in.set_value();
+        gate.wait();
+        return absl::OkStatus();
+      });
+    }));
+  }
+  for (auto& call : calls) ASSERT_TRUE(call.get().ok());
+  ASSERT_EQ(pool->Stats().open, static_cast<size_t>(kSize));
+
+  pqxx::connection admin(hie::testing::EnvOrEmpty("HIE_TEST_PG_DSN"));
+  for (int pid : pids) {
+    pqxx::nontransaction(admin).exec_params("SELECT pg_terminate_backend($1, 5000)", pid);
+  }
+  for (int i = 0; i < kSize + 1; ++i) {
+    absl::StatusOr<int> pid = BackendPid(*pool);
+    ASSERT_TRUE(pid.ok()) << "call " << i << " after every backend was killed: " << pid.status();
+    EXPECT_EQ(std::count(pids.begin(), pids.end(), *pid), 0) << "a killed backend answered";
+  }
+  EXPECT_LE(pool->Stats().open, static_cast<size_t>(kSize));
 }
 
 TEST_F(PgPoolTest, DeadlineBecomesStatementTimeout) {
