@@ -13,19 +13,49 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# Huge pages (2 MiB) for PostgreSQL's shared buffers, as docs/operations.md section 4 asks of
+# a deployment: the kernel's vm.nr_hugepages raised to cover scripts/pg-tuning.conf's
+# shared_buffers (plus 10%) when we are root and memory allows; PostgreSQL's huge_pages = try
+# then maps its buffers with them. With 4 KiB pages a 4 GB buffer pool costs a million page
+# faults in each new backend and TLB misses on every access (dear under a hypervisor's nested
+# paging). HIE_BENCH_HUGE_PAGES=0: none (the kernel left alone, huge_pages = off; for an A/B).
+# Says what it did on stderr; the reservation stays (release: `sysctl vm.nr_hugepages=0`).
+reserve_bench_huge_pages() {
+  local buffers_mb pages have free_mb
+  if [ "${HIE_BENCH_HUGE_PAGES:-1}" = 0 ]; then echo "huge pages: not asked for" >&2; return; fi
+  buffers_mb="$(sed -n "s/^shared_buffers *= *'\([0-9]*\)GB'.*/\1/p" \
+    "$HIE_ROOT/scripts/pg-tuning.conf")"
+  buffers_mb=$(( ${buffers_mb:-0} * 1024 ))
+  pages=$(( buffers_mb * 11 / 10 / 2 + 64 ))
+  have="$(cat /proc/sys/vm/nr_hugepages)"
+  free_mb=$(( $(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024 ))
+  if [ "$have" -lt "$pages" ] && [ -w /proc/sys/vm/nr_hugepages ] &&
+     [ $(( (pages - have) * 2 )) -lt $(( free_mb / 2 )) ]; then
+    echo "$pages" > /proc/sys/vm/nr_hugepages || true
+    have="$(cat /proc/sys/vm/nr_hugepages)"
+  fi
+  echo "huge pages: $have reserved (2 MiB; $pages wanted for shared_buffers)" >&2
+}
+
 # Benchmark programs' PostgreSQL: a cluster in DIR on PORT, durable (fsync and synchronous_commit
-# on) with scripts/pg-tuning.conf applied (a restart), its key settings printed on stderr. Prints
-# the DSN. Used by services/*/bench/run_bench.sh.
+# on) with scripts/pg-tuning.conf applied (a restart) and huge pages when they can be had
+# (reserve_bench_huge_pages), its key settings printed on stderr. Prints the DSN. Used by
+# services/*/bench/run_bench.sh.
 start_bench_pg() {
   local dir="$1" port="$2" dsn name value
+  reserve_bench_huge_pages
   dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir" "$port")" || return 1
   grep -v '^\s*\(#\|$\)' "$HIE_ROOT/scripts/pg-tuning.conf" | while IFS='=' read -r name value; do
     "$PG_BIN/psql" "$dsn" -qAtc "ALTER SYSTEM SET $(echo $name) = $(echo $value)" >/dev/null
   done
+  if [ "${HIE_BENCH_HUGE_PAGES:-1}" = 0 ]; then
+    "$PG_BIN/psql" "$dsn" -qAtc "ALTER SYSTEM SET huge_pages = off" >/dev/null
+  fi
   "$HIE_ROOT/scripts/pg.sh" stop "$dir" >&2
   "$HIE_ROOT/scripts/pg.sh" start "$dir" "$port" >/dev/null || return 1
   "$PG_BIN/psql" "$dsn" -Atc "SELECT name || '=' || setting FROM pg_settings WHERE name IN
-    ('fsync','synchronous_commit','shared_buffers','max_wal_size') ORDER BY name" >&2
+    ('fsync','synchronous_commit','shared_buffers','max_wal_size','huge_pages') ORDER BY name" >&2
+  grep -E '^HugePages_(Total|Free|Rsvd)' /proc/meminfo | tr -s ' \n' ' ' >&2; echo >&2
   echo "$dsn"
 }
 

@@ -9,8 +9,9 @@
 #   nice cmake --build build-bench -j2 --target hie-audit hie-audit-bench
 #
 # A throwaway PostgreSQL cluster, durable (fsync and synchronous_commit ON) with
-# scripts/pg-tuning.conf, and certificates, under $HIE_BENCH_DIR (default var/audit-bench,
-# wiped first); hie-audit with --workers 96. Then, in order:
+# scripts/pg-tuning.conf and huge pages (scripts/lib.sh; HIE_BENCH_HUGE_PAGES=0: none), and
+# certificates, under $HIE_BENCH_DIR (default var/audit-bench, wiped first); hie-audit with
+# --workers 96. Then, in order:
 #   echo     1 caller and 64 callers (a blocked client thread per caller, then gRPC's callback
 #            API: 64 calls in flight without 64 client threads)
 #   record   HIE_BENCH_BATCHED events (200000) in RecordBatch calls of 1000 from

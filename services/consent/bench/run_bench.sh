@@ -9,9 +9,10 @@
 #   nice cmake --build build-bench -j2 --target hie-consent hie-consent-bench
 #
 # A throwaway PostgreSQL cluster, durable (fsync and synchronous_commit ON) with
-# scripts/pg-tuning.conf, and certificates, under $HIE_BENCH_DIR (default var/consent-bench,
-# wiped first); hie-consent (default mode opt-out, identity and audit off: the outbox rows stay
-# undelivered) with --workers 32. Then, in order:
+# scripts/pg-tuning.conf and huge pages (scripts/lib.sh; HIE_BENCH_HUGE_PAGES=0: none), and
+# certificates, under $HIE_BENCH_DIR (default var/consent-bench, wiped first); hie-consent
+# (default mode opt-out, identity and audit off: the outbox rows stay undelivered) with
+# --workers 32. Then, in order:
 #   echo     1 caller and 8 callers
 #   load     DIRECTIVES (default 100000) through CreateDirective from 8 callers, over
 #            HIE_BENCH_PERSONS (50000) persons of 1 to 3 source ids each

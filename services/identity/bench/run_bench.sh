@@ -27,7 +27,8 @@
 # HIE_BENCH_MAX_SECONDS (0 = no limit on the load phase), HIE_BENCH_PERF (1 = `perf record` the
 # whole machine for 20 s in the middle of the load; needs perf), HIE_BENCH_WORKERS (16),
 # HIE_BENCH_PG_POOL (8), HIE_BENCH_PG_CONF (tuned = scripts/pg-tuning.conf, the settings a
-# deployment should use; default = PostgreSQL's own defaults), ports HIE_BENCH_PG_PORT (55462), HIE_BENCH_PORT (7101),
+# deployment should use, with huge pages unless HIE_BENCH_HUGE_PAGES=0: scripts/lib.sh; default
+# = PostgreSQL's own defaults), ports HIE_BENCH_PG_PORT (55462), HIE_BENCH_PORT (7101),
 # HIE_BENCH_METRICS_PORT (9501), HIE_BENCH_HL7_PORT (7102).
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
 
@@ -111,13 +112,17 @@ if [ "$pg_conf" = tuned ]; then
   grep -v '^\s*\(#\|$\)' "$HIE_ROOT/scripts/pg-tuning.conf" | while IFS='=' read -r name value; do
     "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET $(echo $name) = $(echo $value)" >/dev/null
   done
+  reserve_bench_huge_pages 2>&1  # scripts/lib.sh (the setting start_bench_pg also makes)
+  if [ "${HIE_BENCH_HUGE_PAGES:-1}" = 0 ]; then
+    "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET huge_pages = off" >/dev/null
+  fi
 fi
 "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg"
 "$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port" >/dev/null
 "$psql_bin" "$dsn" -qAtc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 "$psql_bin" "$dsn" -Atc "SELECT name || '=' || setting FROM pg_settings WHERE name IN
   ('fsync','synchronous_commit','full_page_writes','shared_buffers','wal_level','max_wal_size',
-   'checkpoint_timeout','effective_cache_size')
+   'checkpoint_timeout','effective_cache_size','huge_pages')
   ORDER BY name"
 echo "dsn: $dsn"
 

@@ -9,8 +9,8 @@
 #   nice cmake --build build-bench -j2 --target hie-locator hie-locator-bench
 #
 # A throwaway PostgreSQL cluster, durable (fsync and synchronous_commit ON) with
-# scripts/pg-tuning.conf, and certificates, under $HIE_BENCH_DIR (default var/locator-bench,
-# wiped first). Then, in order:
+# scripts/pg-tuning.conf and huge pages (scripts/lib.sh; HIE_BENCH_HUGE_PAGES=0: none), and
+# certificates, under $HIE_BENCH_DIR (default var/locator-bench, wiped first). Then, in order:
 #   load     HOLDINGS holdings (default 3,000,000) straight through the store, then ANALYZE
 #   echo     1 caller and 8 callers
 #   locate   20,000 Locate of a person with 5 source ids, 1 caller, after the load (first

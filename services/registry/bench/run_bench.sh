@@ -9,8 +9,8 @@
 #   nice cmake --build build-bench -j2 --target hie-registry hie-registry-bench
 #
 # A throwaway PostgreSQL cluster, durable (fsync and synchronous_commit ON) with
-# scripts/pg-tuning.conf, and certificates, under $HIE_BENCH_DIR (default var/registry-bench,
-# wiped first). Then, in order:
+# scripts/pg-tuning.conf and huge pages (scripts/lib.sh; HIE_BENCH_HUGE_PAGES=0: none), and
+# certificates, under $HIE_BENCH_DIR (default var/registry-bench, wiped first). Then, in order:
 #   echo     1 caller and 8 callers
 #   publish  100,000 entries of 100 "hot" patients (1,000 each), sets of 10, 8 callers
 #   publish  BACKGROUND more entries (default 200,000) over 100,000 patients, sets of 10
