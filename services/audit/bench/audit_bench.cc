@@ -10,6 +10,8 @@
 //             --driver=threads|callback                  a blocked thread per caller (default)
 //                                                        or gRPC's callback API (B=1 only)
 //             --patients=P --seed=S                      patients drawn from P source ids
+//             --connections=N                            the callers share N connections
+//                                                        (echo too; default one per caller)
 //     verify                                             Verify of the whole chain
 //     search  --queries=N --patients=P --concurrency=C   SearchEvents by one patient, last
 //                                                        hour, first page of 100
@@ -143,11 +145,11 @@ int Record() {
                 },
                 &lat, &failed);
   std::printf(
-      "record   events=%ld batch=%ld concurrency=%d%s  %.0f events/s  per call: %s  "
+      "record   events=%ld batch=%ld concurrency=%d%s%s  %.0f events/s  per call: %s  "
       "failed calls=%ld  %s\n",
       static_cast<long>(events), static_cast<long>(batch), concurrency,
-      callback ? " driver=callback" : "", events / s, Summary(lat).c_str(),
-      static_cast<long>(failed), cpu.PerOperation(events, "event").c_str());
+      hie::bench::ConnectionsNote().c_str(), callback ? " driver=callback" : "", events / s,
+      Summary(lat).c_str(), static_cast<long>(failed), cpu.PerOperation(events, "event").c_str());
   return failed == 0 ? 0 : 1;
 }
 

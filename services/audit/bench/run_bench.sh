@@ -17,7 +17,9 @@
 #   record   HIE_BENCH_BATCHED events (200000) in RecordBatch calls of 1000 from
 #            HIE_BENCH_BATCH_CALLERS callers (4)
 #   record   HIE_BENCH_SINGLE events (100000) as single-event Record calls from 64 callers, with
-#            each of the two client drivers (set beside the echo of the same driver)
+#            each of the two client drivers (set beside the echo of the same driver), then with
+#            the callback driver over 4 connections instead of 64 (as the hub's services call:
+#            one channel per replica), beside its echo
 #   load     LOAD more events (default 0) in batches, to size the log for search
 #   verify   the whole chain, three times: the first on new scan connections (a new PostgreSQL
 #            backend page-faults on every shared buffer it touches), then on the kept ones
@@ -72,6 +74,8 @@ b echo --calls=100000 --concurrency=64 --driver=callback
 b record --events="$batched" --batch=1000 --concurrency="$batch_callers" --seed=1
 b record --events="$single" --batch=1 --concurrency=64 --seed=2
 b record --events="$single" --batch=1 --concurrency=64 --seed=4 --driver=callback
+b echo --calls=100000 --concurrency=64 --driver=callback --connections=4
+b record --events="$single" --batch=1 --concurrency=64 --seed=5 --driver=callback --connections=4
 b echo --calls=20000 --concurrency=1
 if [ "$load" -gt 0 ]; then b record --events="$load" --batch=1000 --concurrency=4 --seed=3; fi
 "$psql_bin" "$dsn" -Atc "SELECT 'events stored: ' || count(*) FROM audit.events"

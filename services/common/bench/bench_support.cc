@@ -54,8 +54,11 @@ int64_t IntFlag(const std::string& name, int64_t fallback) {
   return v;
 }
 
-std::shared_ptr<grpc::Channel> Channel(const std::string& cert, int index,
-                                       const std::string& default_target) {
+namespace {
+
+// A channel of its own (Channel keeps one per index).
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& cert, int index,
+                                          const std::string& default_target) {
   const std::string dir = Flag("certs", "var/certs");
   auto creds = MakeTlsChannelCredentials(
       {dir + "/ca.pem", dir + "/" + cert + ".pem", dir + "/" + cert + ".key"});
@@ -67,6 +70,25 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& cert, int index,
   args.SetSslTargetNameOverride("localhost");
   args.SetInt("hie.bench.channel", index);  // distinct channels: one connection each
   return grpc::CreateCustomChannel(Flag("target", default_target), *creds, args);
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& cert, int index,
+                                       const std::string& default_target) {
+  const int64_t connections = IntFlag("connections", 0);
+  if (connections > 0) index = static_cast<int>(index % connections);
+  static std::mutex mu;
+  static std::map<std::pair<std::string, int>, std::shared_ptr<grpc::Channel>> made;
+  std::lock_guard lock(mu);
+  std::shared_ptr<grpc::Channel>& channel = made[{cert, index}];
+  if (channel == nullptr) channel = NewChannel(cert, index, default_target);
+  return channel;
+}
+
+std::string ConnectionsNote() {
+  const int64_t connections = IntFlag("connections", 0);
+  return connections > 0 ? " connections=" + std::to_string(connections) : "";
 }
 
 std::unique_ptr<grpc::ClientContext> Deadline(int seconds) {
@@ -202,9 +224,10 @@ int Echo(const std::string& default_target) {
         },
         &lat, &failed);
   }
-  std::printf("echo     calls=%ld concurrency=%d%s  %.0f calls/s  %s  failed=%ld\n",
-              static_cast<long>(calls), concurrency, callback ? " driver=callback" : "", calls / s,
-              Summary(lat).c_str(), static_cast<long>(failed));
+  std::printf("echo     calls=%ld concurrency=%d%s%s  %.0f calls/s  %s  failed=%ld\n",
+              static_cast<long>(calls), concurrency, ConnectionsNote().c_str(),
+              callback ? " driver=callback" : "", calls / s, Summary(lat).c_str(),
+              static_cast<long>(failed));
   return failed == 0 ? 0 : 1;
 }
 

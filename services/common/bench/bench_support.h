@@ -1,9 +1,10 @@
 #pragma once
 
 // What the services' benchmark programs (hie-audit-bench, hie-consent-bench...) share: their
-// --name=value flags, mutual-TLS channels (one connection per caller), the closed-loop call
-// driver with per-call latencies, and the bare gRPC echo (grpc.health.v1.Health/Check) every
-// figure is set beside. Benchmark programs only; nothing here is used by a service.
+// --name=value flags, mutual-TLS channels (one connection per caller unless --connections), the
+// closed-loop call driver with per-call latencies, and the bare gRPC echo
+// (grpc.health.v1.Health/Check) every figure is set beside. Benchmark programs only; nothing
+// here is used by a service.
 
 #include <grpcpp/grpcpp.h>
 
@@ -25,9 +26,13 @@ std::string Flag(const std::string& name, const std::string& fallback = "");
 int64_t IntFlag(const std::string& name, int64_t fallback);
 
 // A channel to --target (default `default_target`) presenting <--certs>/<cert>.pem; `index`
-// keeps channels apart (one connection each).
+// keeps channels apart (one connection each). With --connections=N the indexes share N
+// channels (index i uses channel i % N), so that many callers' calls go over few connections as
+// a service's do (each replica of a calling service keeps one channel).
 std::shared_ptr<grpc::Channel> Channel(const std::string& cert, int index,
                                        const std::string& default_target);
+// " connections=N" when --connections is given, else "": for the printed lines.
+std::string ConnectionsNote();
 std::unique_ptr<grpc::ClientContext> Deadline(int seconds = 30);
 
 // The whole machine's CPU time from /proc/stat, to set a run's throughput beside what it cost:
