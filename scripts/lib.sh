@@ -37,20 +37,27 @@ reserve_bench_huge_pages() {
   echo "huge pages: $have reserved (2 MiB; $pages wanted for shared_buffers)" >&2
 }
 
-# Benchmark programs' PostgreSQL: a cluster in DIR on PORT, durable (fsync and synchronous_commit
-# on) with scripts/pg-tuning.conf applied (a restart) and huge pages when they can be had
-# (reserve_bench_huge_pages), its key settings printed on stderr. Prints the DSN. Used by
-# services/*/bench/run_bench.sh.
-start_bench_pg() {
-  local dir="$1" port="$2" dsn name value
-  reserve_bench_huge_pages
-  dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir" "$port")" || return 1
+# scripts/pg-tuning.conf written into the running cluster at DSN (ALTER SYSTEM: in force after
+# its next restart), with huge pages reserved for it (reserve_bench_huge_pages) or, when
+# HIE_BENCH_HUGE_PAGES=0, turned off.
+apply_bench_pg_tuning() {
+  local dsn="$1" name value
   grep -v '^\s*\(#\|$\)' "$HIE_ROOT/scripts/pg-tuning.conf" | while IFS='=' read -r name value; do
     "$PG_BIN/psql" "$dsn" -qAtc "ALTER SYSTEM SET $(echo $name) = $(echo $value)" >/dev/null
   done
+  reserve_bench_huge_pages
   if [ "${HIE_BENCH_HUGE_PAGES:-1}" = 0 ]; then
     "$PG_BIN/psql" "$dsn" -qAtc "ALTER SYSTEM SET huge_pages = off" >/dev/null
   fi
+}
+
+# Benchmark programs' PostgreSQL: a cluster in DIR on PORT, durable (fsync and synchronous_commit
+# on) with apply_bench_pg_tuning (a restart), its key settings printed on stderr. Prints the
+# DSN. Used by services/*/bench/run_bench.sh.
+start_bench_pg() {
+  local dir="$1" port="$2" dsn
+  dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir" "$port")" || return 1
+  apply_bench_pg_tuning "$dsn"
   "$HIE_ROOT/scripts/pg.sh" stop "$dir" >&2
   "$HIE_ROOT/scripts/pg.sh" start "$dir" "$port" >/dev/null || return 1
   "$PG_BIN/psql" "$dsn" -Atc "SELECT name || '=' || setting FROM pg_settings WHERE name IN

@@ -108,15 +108,7 @@ section "postgresql (durable: fsync on, synchronous_commit on)"
 "$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
 dsn="$("$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port")"
 "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
-if [ "$pg_conf" = tuned ]; then
-  grep -v '^\s*\(#\|$\)' "$HIE_ROOT/scripts/pg-tuning.conf" | while IFS='=' read -r name value; do
-    "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET $(echo $name) = $(echo $value)" >/dev/null
-  done
-  reserve_bench_huge_pages 2>&1  # scripts/lib.sh (the setting start_bench_pg also makes)
-  if [ "${HIE_BENCH_HUGE_PAGES:-1}" = 0 ]; then
-    "$psql_bin" "$dsn" -qAtc "ALTER SYSTEM SET huge_pages = off" >/dev/null
-  fi
-fi
+if [ "$pg_conf" = tuned ]; then apply_bench_pg_tuning "$dsn" 2>&1; fi  # scripts/lib.sh
 "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg"
 "$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port" >/dev/null
 "$psql_bin" "$dsn" -qAtc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
