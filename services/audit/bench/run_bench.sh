@@ -27,6 +27,7 @@
 # Environment: HIE_BENCH_BUILD (build-bench), HIE_BENCH_PG_PORT (55472), HIE_BENCH_PORT (7105),
 # HIE_BENCH_AUDIT_FLAGS (more hie-audit flags, e.g. --max-group-events=2000).
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 load="${1:-0}"
 build="${HIE_BENCH_BUILD:-$HIE_ROOT/build-bench}"
@@ -47,7 +48,7 @@ dir="$(cd "$dir" && pwd)"
 exec > >(tee "$dir/bench.log") 2>&1
 audit_pid=""
 cleanup() {
-  if [ -n "$audit_pid" ]; then kill "$audit_pid" 2>/dev/null || true; wait "$audit_pid" 2>/dev/null || true; fi
+  stop_bench_audit
   "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true
 }
 trap cleanup EXIT
@@ -56,16 +57,8 @@ echo "== $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) co
 "$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
 dsn="$(start_bench_pg "$dir/pg" "$pg_port")" || die "PostgreSQL did not start"
 
-"$audit_bin" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port + 100))" \
-  --tls-ca "$dir/certs/ca.pem" --tls-cert "$dir/certs/audit.pem" --tls-key "$dir/certs/audit.key" \
-  --pg-dsn "$dsn" --pg-pool-size 8 --workers 96 --signing-key "$dir/certs/audit-signing.key" \
-  --checkpoint-dir "$dir/checkpoints" ${HIE_BENCH_AUDIT_FLAGS:-} 2>"$dir/audit.log" &
-audit_pid=$!
-for _ in $(seq 1 600); do
-  grep -q '"event":"ready"' "$dir/audit.log" && break
-  kill -0 "$audit_pid" 2>/dev/null || { cat "$dir/audit.log"; die "hie-audit did not start"; }
-  sleep 0.1
-done
+# shellcheck disable=SC2086  # HIE_BENCH_AUDIT_FLAGS: several flags
+start_bench_audit "$audit_bin" "$dir" "$dsn" "$port" "$dir/audit.log" ${HIE_BENCH_AUDIT_FLAGS:-}
 
 b() { "$bench_bin" "$@" --target="127.0.0.1:$port" --certs="$dir/certs"; }
 b echo --calls=20000 --concurrency=1

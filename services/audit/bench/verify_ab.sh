@@ -9,6 +9,7 @@
 # "on" needs huge pages reserved (run_bench.sh does it: scripts/lib.sh). Environment as
 # run_bench.sh: HIE_BENCH_BUILD, HIE_BENCH_DIR, HIE_BENCH_PG_PORT, HIE_BENCH_PORT.
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
 build="${HIE_BENCH_BUILD:-$HIE_ROOT/build-bench}"
 dir="${HIE_BENCH_DIR:-$HIE_VAR/audit-bench}"
@@ -19,7 +20,7 @@ port="${HIE_BENCH_PORT:-7105}"
 dsn="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
 audit_pid=""
 cleanup() {
-  if [ -n "$audit_pid" ]; then kill "$audit_pid" 2>/dev/null || true; wait "$audit_pid" || true; fi
+  stop_bench_audit
   "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -31,17 +32,9 @@ for setting in "$@"; do
   "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" >/dev/null
   "$HIE_ROOT/scripts/pg.sh" start "$dir/pg" "$pg_port" >/dev/null
   echo "== huge_pages=$setting, $(grep -E '^HugePages_Rsvd' /proc/meminfo | tr -s ' '), $(date -u +%T)"
-  "$build/services/audit/hie-audit" --listen "127.0.0.1:$port" \
-    --metrics-listen "127.0.0.1:$((port + 100))" --tls-ca "$dir/certs/ca.pem" \
-    --tls-cert "$dir/certs/audit.pem" --tls-key "$dir/certs/audit.key" --pg-dsn "$dsn" \
-    --pg-pool-size 8 --workers 96 --signing-key "$dir/certs/audit-signing.key" \
-    --checkpoint-dir "$dir/checkpoints" 2>"$dir/audit-ab.log" &
-  audit_pid=$!
-  for _ in $(seq 1 600); do grep -q '"event":"ready"' "$dir/audit-ab.log" && break; sleep 0.1; done
+  start_bench_audit "$build/services/audit/hie-audit" "$dir" "$dsn" "$port" "$dir/audit-ab.log"
   for _ in 1 2 3 4 5; do
     "$build/services/audit/hie-audit-bench" verify --target="127.0.0.1:$port" --certs="$dir/certs"
   done
-  kill "$audit_pid"
-  wait "$audit_pid" || true
-  audit_pid=""
+  stop_bench_audit
 done

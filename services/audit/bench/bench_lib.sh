@@ -1,0 +1,33 @@
+# Sourced by the audit benchmark scripts, after scripts/lib.sh: hie-audit started one way for all.
+#
+# start_bench_audit BINARY DIR DSN PORT LOG [FLAG...]
+#   hie-audit on 127.0.0.1:PORT (metrics on PORT + 100) as the benchmarks run it: mutual TLS
+#   with DIR/certs (scripts/gen-certs.sh), its signing key there, checkpoints archived in
+#   DIR/checkpoints, 8 pooled connections, 96 workers, then FLAG...; stderr to LOG. Sets
+#   audit_pid; returns once hie-audit logged "ready" (dies if it exits first or takes 60 s).
+# stop_bench_audit
+#   Stops it (nothing when audit_pid is empty).
+start_bench_audit() {
+  local bin="$1" dir="$2" dsn="$3" port="$4" log="$5"
+  shift 5
+  "$bin" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$((port + 100))" \
+    --tls-ca "$dir/certs/ca.pem" --tls-cert "$dir/certs/audit.pem" \
+    --tls-key "$dir/certs/audit.key" --pg-dsn "$dsn" --pg-pool-size 8 --workers 96 \
+    --signing-key "$dir/certs/audit-signing.key" --checkpoint-dir "$dir/checkpoints" "$@" \
+    2>"$log" &
+  audit_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q '"event":"ready"' "$log" && return 0
+    kill -0 "$audit_pid" 2>/dev/null || { cat "$log"; die "hie-audit did not start"; }
+    sleep 0.1
+  done
+  die "hie-audit was not ready after 60 s"
+}
+
+stop_bench_audit() {
+  if [ -n "${audit_pid:-}" ]; then
+    kill "$audit_pid" 2>/dev/null || true
+    wait "$audit_pid" 2>/dev/null || true
+  fi
+  audit_pid=""
+}
