@@ -37,7 +37,8 @@
 # the tests do not keep both cores busy): the container base image
 # (scripts/images.sh --base) beside the normal build; the sanitizer build beside the e2e and
 # deploy tests (its output in var/sanitizer-build.log, its end printed if it fails); the fuzzers
-# beside the sanitizer tests.
+# beside the sanitizer tests. Any exit, an early one included (a failed build, Ctrl-C), stops
+# the background work still running, with everything it started, and the test servers.
 #
 # Environment: HIE_BUILD_DIR (build), HIE_ASAN_BUILD_DIR (build-asan), HIE_VAR (var: servers in
 # $HIE_VAR/test, fuzz runs in $HIE_VAR/fuzz),
@@ -221,11 +222,35 @@ fuzz_report() {
 }
 
 # --- The run ------------------------------------------------------------------------------------
+# On every exit, early ones included (a failed build, Ctrl-C): the background jobs still running
+# are stopped with everything they started (a sanitizer build left running would collide with
+# the next run's in the same directory), then the test servers.
+servers_started=0
+descendants() {  # the processes below $1, from /proc (procps may be absent)
+  local child
+  for child in $(grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status 2>/dev/null | cut -d/ -f3); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+cleanup() {
+  local job tree
+  for job in $(jobs -p); do
+    tree="$job $(descendants "$job" | tr '\n' ' ')"
+    # shellcheck disable=SC2086  # a list of process ids
+    kill $tree 2>/dev/null || true
+  done
+  if [ $servers_started = 1 ]; then
+    "$HIE_ROOT/scripts/redis.sh" stop "$test_var/redis" || true
+    "$HIE_ROOT/scripts/pg.sh" stop "$test_var/pg" || true
+  fi
+}
+trap cleanup EXIT
 "$HIE_ROOT/scripts/install-deps.sh"
 # The container base image of deploy_kube_play_test (scripts/images.sh --base: debootstrap, about
 # 100 s of CPU and some download on a new machine) is made beside the build.
 base_image_pid=""
-if [ "$passes" != only ] && { [ $# -eq 0 ] || [ $split = 1 ]; }; then
+if [ "$passes" != only ] && [ $# -eq 0 ]; then
   ( idle_priority; "$HIE_ROOT/scripts/images.sh" --base ) >"$HIE_VAR/images-base.log" 2>&1 &
   base_image_pid=$!
 fi
@@ -247,11 +272,7 @@ fi
 test_var="$HIE_VAR/test"
 pg_port="${HIE_TEST_PG_PORT:-55432}"
 redis_port="${HIE_TEST_REDIS_PORT:-56379}"
-cleanup() {
-  "$HIE_ROOT/scripts/redis.sh" stop "$test_var/redis" || true
-  "$HIE_ROOT/scripts/pg.sh" stop "$test_var/pg" || true
-}
-trap cleanup EXIT
+servers_started=1
 # A throwaway cluster: start from scratch every run so no state leaks between runs.
 "$HIE_ROOT/scripts/pg.sh" stop "$test_var/pg" || true
 rm -rf "$test_var/pg"
