@@ -37,21 +37,8 @@ done
 [ ${#rounds[@]} -gt 0 ] || die "usage: append_ab.sh NAME=BUILD_ROOT... NAME..."
 for name in "${rounds[@]}"; do [ -n "${roots[$name]:-}" ] || die "no build root named $name"; done
 
-if [ -d "$dir" ]; then "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true; rm -rf "$dir"; fi
-mkdir -p "$dir"
-dir="$(cd "$dir" && pwd)"
-exec > >(tee "$dir/bench.log") 2>&1
-audit_pid=""
-cleanup() {
-  stop_bench_audit
-  "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true
-}
-trap cleanup EXIT
-
-echo "== $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+start_bench_run "$dir" "$pg_port"
 for name in "${!roots[@]}"; do echo "$name: ${roots[$name]}"; done
-"$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
-dsn="$(start_bench_pg "$dir/pg" "$pg_port")" || die "PostgreSQL did not start"
 b() { "$bench_bin" "$@" --target="127.0.0.1:$port" --certs="$dir/certs"; }
 commits() {
   "$PG_BIN/psql" "$dsn" -Atc \

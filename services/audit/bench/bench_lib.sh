@@ -1,5 +1,13 @@
-# Sourced by the audit benchmark scripts, after scripts/lib.sh: hie-audit started one way for all.
+# shellcheck shell=bash
+# Sourced by the audit benchmark scripts, after scripts/lib.sh: one set-up and one way to start
+# hie-audit for all.
 #
+# start_bench_run DIR PG_PORT
+#   A new run in DIR (wiped first, stopping a cluster left there): everything printed from here
+#   on also goes to DIR/bench.log; on exit hie-audit and the cluster are stopped. Prints the date
+#   and the machine, makes certificates in DIR/certs and starts a throwaway PostgreSQL cluster
+#   (scripts/lib.sh start_bench_pg: durable, pg-tuning.conf, huge pages). Sets `dir` (DIR made
+#   absolute) and `dsn`.
 # start_bench_audit BINARY DIR DSN PORT LOG [FLAG...]
 #   hie-audit on 127.0.0.1:PORT (metrics on PORT + 100) as the benchmarks run it: mutual TLS
 #   with DIR/certs (scripts/gen-certs.sh), its signing key there, checkpoints archived in
@@ -7,6 +15,20 @@
 #   audit_pid; returns once hie-audit logged "ready" (dies if it exits first or takes 60 s).
 # stop_bench_audit
 #   Stops it (nothing when audit_pid is empty).
+start_bench_run() {
+  dir="$1"
+  local pg_port="$2"
+  if [ -d "$dir" ]; then "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true; rm -rf "$dir"; fi
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  exec > >(tee "$dir/bench.log") 2>&1
+  audit_pid=""
+  trap 'stop_bench_audit; "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true' EXIT
+  echo "== $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+  "$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
+  dsn="$(start_bench_pg "$dir/pg" "$pg_port")" || die "PostgreSQL did not start"
+}
+
 start_bench_audit() {
   local bin="$1" dir="$2" dsn="$3" port="$4" log="$5"
   shift 5

@@ -42,20 +42,7 @@ bench_bin="$build/services/audit/hie-audit-bench"
 [ -x "$audit_bin" ] && [ -x "$bench_bin" ] || die "build hie-audit and hie-audit-bench in $build first"
 psql_bin="$PG_BIN/psql"
 
-if [ -d "$dir" ]; then "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true; rm -rf "$dir"; fi
-mkdir -p "$dir"
-dir="$(cd "$dir" && pwd)"
-exec > >(tee "$dir/bench.log") 2>&1
-audit_pid=""
-cleanup() {
-  stop_bench_audit
-  "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true
-}
-trap cleanup EXIT
-
-echo "== $(date -u +%FT%TZ) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
-"$HIE_ROOT/scripts/gen-certs.sh" "$dir/certs" >/dev/null
-dsn="$(start_bench_pg "$dir/pg" "$pg_port")" || die "PostgreSQL did not start"
+start_bench_run "$dir" "$pg_port"
 
 # shellcheck disable=SC2086  # HIE_BENCH_AUDIT_FLAGS: several flags
 start_bench_audit "$audit_bin" "$dir" "$dsn" "$port" "$dir/audit.log" ${HIE_BENCH_AUDIT_FLAGS:-}
