@@ -17,10 +17,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
-build="${HIE_BENCH_BUILD:-$HIE_ROOT/build-bench}"
 dir="${HIE_BENCH_DIR:-$HIE_VAR/audit-ab}"
-pg_port="${HIE_BENCH_PG_PORT:-55472}"
-port="${HIE_BENCH_PORT:-7105}"
 bench_bin="$build/services/audit/hie-audit-bench"
 [ -x "$bench_bin" ] || die "build hie-audit-bench in $build first"
 declare -A roots=()

@@ -1,6 +1,9 @@
 # shellcheck shell=bash
-# Sourced by the audit benchmark scripts, after scripts/lib.sh: one set-up and one way to start
-# hie-audit for all.
+# Sourced by the audit benchmark scripts, after scripts/lib.sh: their shared settings, one set-up
+# and one way to start hie-audit for all.
+#
+# Settings (from the environment): `build` HIE_BENCH_BUILD (build-bench: hie-audit and
+# hie-audit-bench), `pg_port` HIE_BENCH_PG_PORT (55472), `port` HIE_BENCH_PORT (7105).
 #
 # start_bench_run DIR PG_PORT
 #   A new run in DIR (wiped first, stopping a cluster left there): everything printed from here
@@ -15,6 +18,11 @@
 #   audit_pid; returns once hie-audit logged "ready" (dies if it exits first or takes 60 s).
 # stop_bench_audit
 #   Stops it (nothing when audit_pid is empty).
+# shellcheck disable=SC2034  # read by the scripts that source this file
+build="${HIE_BENCH_BUILD:-$HIE_ROOT/build-bench}"
+pg_port="${HIE_BENCH_PG_PORT:-55472}"
+port="${HIE_BENCH_PORT:-7105}"
+
 start_bench_run() {
   dir="$1"
   local pg_port="$2"

@@ -11,10 +11,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
-build="${HIE_BENCH_BUILD:-$HIE_ROOT/build-bench}"
 dir="${HIE_BENCH_DIR:-$HIE_VAR/audit-bench}"
-pg_port="${HIE_BENCH_PG_PORT:-55472}"
-port="${HIE_BENCH_PORT:-7105}"
 [ -d "$dir/pg" ] || die "no log in $dir: run run_bench.sh first"
 [ $# -gt 0 ] || die "usage: verify_ab.sh off|on..."
 dsn="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
