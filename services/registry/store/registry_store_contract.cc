@@ -245,6 +245,36 @@ TEST_P(RegistryStoreContractTest, FindNewestFirstApprovedByDefault) {
   EXPECT_TRUE(Find(nobody).empty());
 }
 
+// A page is filled past newer entries of another status, across patients, and only entries in
+// status count against the bound.
+TEST_P(RegistryStoreContractTest, APageFillsPastNewerEntriesOfAnotherStatus) {
+  ASSERT_TRUE(Publish("s1", {Entry("a", 100), Entry("b", 200), Entry("c", 300), Entry("d", 400),
+                             Entry("e", 500), Entry("x", 250, "MRN-2"), Entry("y", 450, "MRN-2")})
+                  .ok());
+  for (const char* newest : {"urn:uuid:e", "urn:uuid:d", "urn:uuid:y"}) {
+    ASSERT_TRUE(Txn([&](RegistryTxn& txn) {
+                  return txn.Deprecate(newest, absl::FromUnixSeconds(600), "");
+                }).ok());
+  }
+  DocumentFilter f;
+  f.patients = {Patient("MRN-1"), Patient("MRN-2")};
+  f.limit = 2;
+  EXPECT_EQ(Find(f), (std::vector<std::string>{"c", "x"}));
+  f.after = {250'000'000'000, "urn:uuid:x"};
+  EXPECT_EQ(Find(f), (std::vector<std::string>{"b", "a"}));
+  f.after.reset();
+  f.limit = 3;
+  f.statuses = {v1::AVAILABILITY_STATUS_DEPRECATED};
+  EXPECT_EQ(Find(f), (std::vector<std::string>{"e", "y", "d"}));
+  f.statuses = {};
+  f.max_scanned = 2;
+  EXPECT_EQ(store_->FindDocuments(Deadline(), f).status().code(),
+            absl::StatusCode::kResourceExhausted)
+      << "entries of another status do not count against the bound; three in status do";
+  f.max_scanned = 3;
+  EXPECT_EQ(Find(f), (std::vector<std::string>{"c", "x", "b"}));
+}
+
 TEST_P(RegistryStoreContractTest, FiltersCombine) {
   v1::DocumentEntry lab = Entry("lab", 100);
   lab.mutable_class_code()->set_code("11502-2");
