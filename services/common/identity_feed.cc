@@ -2,10 +2,9 @@
 
 #include <condition_variable>
 #include <deque>
-#include <random>
 
-#include "absl/strings/str_format.h"
 #include "services/common/logging.h"
+#include "services/common/random_id.h"
 #include "services/common/status.h"
 #include "services/common/status_macros.h"
 
@@ -62,9 +61,7 @@ absl::Status IdentityFeedFollower::FollowOnce() {
   position_ = start;
   grpc::ClientContext ctx;
   idv1::WatchEventsRequest request;
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  request.mutable_context()->set_request_id(
-      absl::StrFormat("%s-%016x", options_.request_id_prefix, rng()));
+  request.mutable_context()->set_request_id(RandomId(options_.request_id_prefix));
   request.mutable_context()->set_purpose_of_use(
       hie::common::v1::PURPOSE_OF_USE_SYSTEM_ADMINISTRATION);
   request.set_after_sequence(start);

@@ -1,8 +1,6 @@
 #include "services/common/unary_call.h"
 
-#include <random>
-
-#include "absl/strings/str_format.h"
+#include "services/common/random_id.h"
 #include "services/common/server.h"
 #include "services/common/status.h"
 #include "services/common/tls.h"
@@ -20,10 +18,7 @@ absl::StatusOr<UnaryCall> BeginUnaryCall(const grpc::CallbackServerContext& ctx,
   call.peer = *std::move(peer);
   call.request_id = context_request_id;
   if (call.request_id.empty()) call.request_id = RequestIdOf(ctx);
-  if (call.request_id.empty()) {
-    thread_local std::mt19937_64 rng(std::random_device{}());
-    call.request_id = absl::StrFormat("%s-%016x", id_prefix, rng());
-  }
+  if (call.request_id.empty()) call.request_id = RandomId(id_prefix);
   call.deadline = std::min(absl::FromChrono(ctx.deadline()), absl::Now() + timeout);
   return call;
 }

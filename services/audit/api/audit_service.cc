@@ -1,8 +1,6 @@
 #include "services/audit/api/audit_service.h"
 
-#include <random>
-
-#include "absl/strings/str_format.h"
+#include "services/common/random_id.h"
 #include "services/common/server.h"
 #include "services/common/status.h"
 #include "services/common/tls.h"
@@ -10,10 +8,7 @@
 namespace hie::audit {
 namespace {
 
-std::string NewRequestId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrFormat("au-%016x", rng());
-}
+std::string NewRequestId() { return RandomId("au"); }
 
 }  // namespace
 

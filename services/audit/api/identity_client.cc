@@ -1,11 +1,10 @@
 #include "services/audit/api/identity_client.h"
 
-#include <random>
 #include <set>
 
-#include "absl/strings/str_format.h"
 #include "services/audit/core/identity_events.h"
 #include "services/common/logging.h"
+#include "services/common/random_id.h"
 #include "services/common/status.h"
 #include "services/common/status_macros.h"
 
@@ -15,8 +14,7 @@ namespace {
 namespace idv1 = ::hie::identity::v1;
 
 void SetContext(hie::common::v1::RequestContext* context) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  context->set_request_id(absl::StrFormat("audit-%016x", rng()));
+  context->set_request_id(RandomId("audit"));
   context->set_purpose_of_use(hie::common::v1::PURPOSE_OF_USE_SYSTEM_ADMINISTRATION);
 }
 

@@ -1,17 +1,16 @@
 #include "services/audit/core/operations.h"
 
 #include <future>
-#include <random>
 #include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "services/audit/core/canonical.h"
 #include "services/common/proto_time.h"
+#include "services/common/random_id.h"
 #include "services/common/status_macros.h"
 #include "services/common/text.h"
 
@@ -243,11 +242,10 @@ absl::Status AuditOperations::RecordAccess(
     const Call& call, const std::string& rpc,
     const google::protobuf::RepeatedPtrField<SourceId>& patients,
     std::map<std::string, std::string> details) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
   absl::StatusOr<Actor> actor = Authorize(call, Access::kIntegrity);
   if (!actor.ok()) actor = Authorize(call, Access::kReadAccess);
   v1::AuditEvent e;
-  e.set_event_id(absl::StrFormat("audit-access-%016x%016x", rng(), rng()));
+  e.set_event_id(RandomId("audit-access", 2));
   SetTimestamp(now_(), e.mutable_event_time());
   e.set_type(v1::EVENT_TYPE_AUDIT_ACCESS);
   e.set_action("audit." + rpc);

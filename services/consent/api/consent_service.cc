@@ -1,8 +1,6 @@
 #include "services/consent/api/consent_service.h"
 
-#include <random>
-
-#include "absl/strings/str_format.h"
+#include "services/common/random_id.h"
 #include "services/common/server.h"
 #include "services/common/status.h"
 #include "services/common/tls.h"
@@ -10,10 +8,7 @@
 namespace hie::consent {
 namespace {
 
-std::string NewRequestId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrFormat("cs-%016x", rng());
-}
+std::string NewRequestId() { return RandomId("cs"); }
 
 absl::StatusOr<hie::common::v1::Actor> AuthorisedActor(
     const grpc::CallbackServerContext& ctx, const hie::common::v1::RequestContext& context,

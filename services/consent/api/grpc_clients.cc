@@ -2,19 +2,12 @@
 
 #include <grpcpp/create_channel.h>
 
-#include <random>
-
-#include "absl/strings/str_format.h"
 #include "services/common/channel.h"
+#include "services/common/random_id.h"
 #include "services/common/status.h"
 
 namespace hie::consent {
 namespace {
-
-std::string CallId(std::string_view prefix) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrFormat("%s-%016x", std::string(prefix), rng());
-}
 
 void SetDeadline(grpc::ClientContext& ctx, absl::Time deadline) {
   if (deadline != absl::InfiniteFuture()) ctx.set_deadline(absl::ToChronoTime(deadline));
@@ -47,7 +40,7 @@ absl::StatusOr<std::vector<hie::common::v1::SourceId>> GrpcPersonResolver::Linke
     const hie::common::v1::SourceId& source_id, hie::common::v1::PurposeOfUse purpose,
     absl::Time deadline) {
   hie::identity::v1::ResolveRequest request;
-  request.mutable_context()->set_request_id(CallId("consent-bg"));
+  request.mutable_context()->set_request_id(RandomId("consent-bg"));
   request.mutable_context()->set_purpose_of_use(purpose);
   *request.mutable_source_id() = source_id;
   hie::identity::v1::ResolveResponse response;
@@ -70,7 +63,7 @@ absl::Status GrpcAuditSink::RecordBatch(const std::vector<hie::audit::v1::AuditE
                                         absl::Time deadline) {
   for (size_t from = 0; from < events.size(); from += 1000) {
     hie::audit::v1::RecordBatchRequest request;
-    request.mutable_context()->set_request_id(CallId("consent-outbox"));
+    request.mutable_context()->set_request_id(RandomId("consent-outbox"));
     request.mutable_context()->set_purpose_of_use(
         hie::common::v1::PURPOSE_OF_USE_SYSTEM_ADMINISTRATION);
     for (size_t i = from; i < events.size() && i < from + 1000; ++i) {

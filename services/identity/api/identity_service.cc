@@ -3,11 +3,10 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <thread>
 
-#include "absl/strings/str_format.h"
+#include "services/common/random_id.h"
 #include "services/common/server.h"
 #include "services/common/status.h"
 #include "services/common/tls.h"
@@ -16,10 +15,7 @@
 namespace hie::identity {
 namespace {
 
-std::string NewRequestId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrFormat("id-%016x", rng());
-}
+std::string NewRequestId() { return RandomId("id"); }
 
 // The caller's actor for `op`, from its verified certificate (authorization.h has the rules).
 absl::StatusOr<hie::common::v1::Actor> AuthorisedActor(

@@ -1,9 +1,7 @@
 #include "services/locator/api/feeds.h"
 
-#include <random>
-
-#include "absl/strings/str_format.h"
 #include "services/common/logging.h"
+#include "services/common/random_id.h"
 #include "services/common/status.h"
 #include "services/common/status_macros.h"
 
@@ -62,8 +60,7 @@ void RegistryFollower::Run() {
 absl::StatusOr<bool> RegistryFollower::FollowOnce() {
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   regv1::ListChangesRequest request;
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  request.mutable_context()->set_request_id(absl::StrFormat("locator-%016x", rng()));
+  request.mutable_context()->set_request_id(RandomId("locator"));
   request.mutable_context()->set_purpose_of_use(
       hie::common::v1::PURPOSE_OF_USE_SYSTEM_ADMINISTRATION);
   HIE_ASSIGN_OR_RETURN(*request.mutable_after(), operations_->RegistryPosition(deadline));
