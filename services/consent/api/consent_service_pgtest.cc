@@ -20,6 +20,7 @@
 #include "services/consent/store/migrations.h"
 #include "services/consent/store/pg_change_listener.h"
 #include "services/consent/store/pg_consent_store.h"
+#include "tests/support/source_id.h"
 #include "tests/support/test_env.h"
 
 namespace hie::consent {
@@ -89,12 +90,7 @@ class Replica {
   std::unique_ptr<PgChangeListener> listener_;
 };
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using ::hie::test_support::Id;
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto ctx = std::make_unique<grpc::ClientContext>();

@@ -17,6 +17,7 @@
 #include "services/consent/core/outbox_deliverer.h"
 #include "services/consent/core/view_refresher.h"
 #include "services/consent/store/in_memory_consent_store.h"
+#include "tests/support/source_id.h"
 #include "tests/support/test_env.h"
 
 namespace hie::consent {
@@ -24,12 +25,7 @@ namespace {
 
 using hie::common::v1::SourceId;
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using ::hie::test_support::Id;
 
 // Identity's Resolve over a person -> records table the test re-links.
 class FakeIdentity : public hie::identity::v1::IdentityService::CallbackService {

@@ -12,18 +12,14 @@
 #include "services/consent/core/time_proto.h"
 #include "services/consent/core/view_refresher.h"
 #include "services/consent/store/in_memory_consent_store.h"
+#include "tests/support/source_id.h"
 
 namespace hie::consent {
 namespace {
 
 using hie::common::v1::SourceId;
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using ::hie::test_support::Id;
 
 hie::common::v1::Actor Clinician(const std::string& org, const std::string& user) {
   hie::common::v1::Actor a;

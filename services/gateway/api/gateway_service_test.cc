@@ -19,6 +19,7 @@
 #include "services/gateway/core/fake_hub_for_tests.h"
 #include "services/member/core/test_data.h"
 #include "services/registry/core/redaction.h"
+#include "tests/support/source_id.h"
 #include "tests/support/test_env.h"
 
 namespace hie::gateway {
@@ -27,12 +28,7 @@ namespace {
 using common::v1::SourceId;
 using ::testing::HasSubstr;
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using ::hie::test_support::Id;
 
 using testing::MemberNode;
 

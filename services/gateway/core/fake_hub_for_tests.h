@@ -13,18 +13,14 @@
 #include "services/audit/core/operations.h"
 #include "services/gateway/core/federated_query.h"
 #include "services/gateway/core/member_consent.h"
+#include "tests/support/source_id.h"
 
 namespace hie::gateway::testing {
 
 using common::v1::SourceId;
 using registry::v1::DocumentEntry;
 
-inline SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using ::hie::test_support::Id;
 
 inline DocumentEntry Entry(const std::string& org, const std::string& local, const std::string& uid,
                            int64_t created, const std::string& uuid = "") {

@@ -1,20 +1,15 @@
 // RedisResolveCache against a real redis-server owned by the test.
 
-#include "services/identity/store/redis_resolve_cache.h"
-
 #include <gtest/gtest.h>
 
+#include "services/identity/store/redis_resolve_cache.h"
+#include "tests/support/source_id.h"
 #include "tests/support/test_env.h"
 
 namespace hie::identity {
 namespace {
 
-SourceId Id(const std::string& org, const std::string& local) {
-  SourceId id;
-  id.set_org(org);
-  id.set_local_id(local);
-  return id;
-}
+using ::hie::test_support::Id;
 
 TEST(RedisResolveCacheTest, PutGetInvalidateAndMissWhenRedisIsDown) {
   HIE_REQUIRE_ENV("HIE_TEST_REDIS");
