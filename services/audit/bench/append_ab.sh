@@ -34,7 +34,7 @@ done
 [ ${#rounds[@]} -gt 0 ] || die "usage: append_ab.sh NAME=BUILD_ROOT... NAME..."
 for name in "${rounds[@]}"; do [ -n "${roots[$name]:-}" ] || die "no build root named $name"; done
 
-start_bench_run "$dir" "$pg_port"
+start_bench_run "$dir"
 for name in "${!roots[@]}"; do echo "$name: ${roots[$name]}"; done
 b() { "$bench_bin" "$@" --target="127.0.0.1:$port" --certs="$dir/certs"; }
 commits() {

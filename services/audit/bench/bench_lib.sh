@@ -5,12 +5,12 @@
 # Settings (from the environment): `build` HIE_BENCH_BUILD (build-bench: hie-audit and
 # hie-audit-bench), `pg_port` HIE_BENCH_PG_PORT (55472), `port` HIE_BENCH_PORT (7105).
 #
-# start_bench_run DIR PG_PORT
+# start_bench_run DIR
 #   A new run in DIR (wiped first, stopping a cluster left there): everything printed from here
 #   on also goes to DIR/bench.log; on exit hie-audit and the cluster are stopped. Prints the date
-#   and the machine, makes certificates in DIR/certs and starts a throwaway PostgreSQL cluster
-#   (scripts/lib.sh start_bench_pg: durable, pg-tuning.conf, huge pages). Sets `dir` (DIR made
-#   absolute) and `dsn`.
+#   and the machine, makes certificates in DIR/certs and starts a throwaway PostgreSQL cluster on
+#   pg_port (scripts/lib.sh start_bench_pg: durable, pg-tuning.conf, huge pages). Sets `dir`
+#   (DIR made absolute) and `dsn`.
 # start_bench_audit BINARY DIR DSN PORT LOG [FLAG...]
 #   hie-audit on 127.0.0.1:PORT (metrics on PORT + 100) as the benchmarks run it: mutual TLS
 #   with DIR/certs (scripts/gen-certs.sh), its signing key there, checkpoints archived in
@@ -25,7 +25,6 @@ port="${HIE_BENCH_PORT:-7105}"
 
 start_bench_run() {
   dir="$1"
-  local pg_port="$2"
   if [ -d "$dir" ]; then "$HIE_ROOT/scripts/pg.sh" stop "$dir/pg" || true; rm -rf "$dir"; fi
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"

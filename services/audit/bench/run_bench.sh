@@ -39,7 +39,7 @@ bench_bin="$build/services/audit/hie-audit-bench"
 [ -x "$audit_bin" ] && [ -x "$bench_bin" ] || die "build hie-audit and hie-audit-bench in $build first"
 psql_bin="$PG_BIN/psql"
 
-start_bench_run "$dir" "$pg_port"
+start_bench_run "$dir"
 
 # shellcheck disable=SC2086  # HIE_BENCH_AUDIT_FLAGS: several flags
 start_bench_audit "$audit_bin" "$dir" "$dsn" "$port" "$dir/audit.log" ${HIE_BENCH_AUDIT_FLAGS:-}
