@@ -261,6 +261,25 @@ TEST_P(AuditStoreContractTest, FindEventsAnswersEarlierAppends) {
   EXPECT_TRUE(s.ok()) << s;
 }
 
+TEST_P(AuditStoreContractTest, FindEventsTakesRepeatedAndQuotedIds) {
+  Chain chain;
+  const std::string odd = "id \"with\" {quotes}, a comma\\ and 'apostrophes'";
+  NewEvent a = chain.Next(Content(odd, Utc(2024, 3, 1)), Utc(2024, 3, 5));
+  NewEvent b = chain.Next(Content("id-b", Utc(2024, 3, 1)), Utc(2024, 3, 5));
+  ASSERT_TRUE(AppendAll(*store_, {a, b}).ok());
+  std::vector<std::string> ids = {odd, "id-b", odd, "nope", "id-b"};
+  for (int i = 0; i < 3000; ++i) ids.push_back(absl::StrCat("absent-", i));  // a large group's
+  absl::Status s = store_->Transact(Deadline(), [&](AuditTxn& txn) -> absl::Status {
+    HIE_ASSIGN_OR_RETURN(auto found, txn.FindEvents(ids));
+    EXPECT_EQ(found.size(), 2u);
+    EXPECT_EQ(found[odd].sequence, 1);
+    EXPECT_EQ(found[odd].hash, a.event.hash());
+    EXPECT_EQ(found["id-b"].sequence, 2);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+}
+
 TEST_P(AuditStoreContractTest, AFailedTransactionLeavesNothing) {
   Chain chain;
   NewEvent a = chain.Next(Content("id-a", Utc(2024, 3, 1)), Utc(2024, 3, 1));

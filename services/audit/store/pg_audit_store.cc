@@ -325,11 +325,18 @@ class PgTxn : public AuditTxn {
     std::map<std::string, ExistingEvent> found;
     if (event_ids.empty()) return found;
     for (const std::string& id : event_ids) HIE_RETURN_IF_ERROR(CheckText({id}));
+    // One probe of the primary key per id, always (LIMIT 1 keeps the subquery a parameterised
+    // index scan). `event_id = ANY(ids)` left the choice to the planner, which took a group of a
+    // few thousand ids against a log of up to about a million events for a parallel sequential
+    // scan of the whole table, with workers forked per group, inside the commit's serial part:
+    // 70-86 ms against 5-10 ms for 4,000 ids in 600,000 events.
     HIE_ASSIGN_OR_RETURN(
         pqxx::result r,
-        Exec(absl::StrCat("SELECT event_id, sequence, hash, record_time_ns, fingerprint"
-                          " FROM audit.event_ids WHERE event_id = ANY(",
-                          TextArray(tx_, event_ids), ")")));
+        Exec(absl::StrCat("SELECT e.event_id, e.sequence, e.hash, e.record_time_ns, e.fingerprint"
+                          " FROM unnest(",
+                          TextArray(tx_, event_ids),
+                          ") AS i(id) CROSS JOIN LATERAL (SELECT * FROM audit.event_ids"
+                          " WHERE event_id = i.id LIMIT 1) e")));
     for (const pqxx::row& row : r) {
       ExistingEvent e;
       int64_t record_time_ns = 0;
