@@ -50,6 +50,7 @@ AuditLog::~AuditLog() {
     stopping_ = true;
   }
   committer_wake_.notify_all();
+  turn_.notify_all();
   for (std::thread& t : committers_) t.join();
   std::deque<std::unique_ptr<Pending>> left;
   {
@@ -186,16 +187,22 @@ void AuditLog::RunCommitter() {
     ++in_flight_;
     Group expired;  // answered without being written
     Group group = TakeGroup(&expired);
-    const std::optional<ChainHead> predicted = predicted_;
+    std::optional<ChainHead> predicted = predicted_;
+    const uint64_t predicted_generation = prediction_generation_;
+    // An event id of a group still in flight (a caller's retry while its first attempt is being
+    // committed): this group waits for that one's commit before writing (it locks the head
+    // first), and then finds the id stored, instead of both writing it at once.
+    if (TrackIds(group, +1)) predicted.reset();
     if (group.empty()) writing_ = false;
     lock.unlock();
     for (std::unique_ptr<Pending>& p : expired) {
       p->done(absl::DeadlineExceededError("audit append: deadline passed while queued"));
     }
     absl::StatusOr<std::optional<ChainHead>> left = std::nullopt;
-    if (!group.empty()) left = CommitGroup(group, predicted);
+    if (!group.empty()) left = CommitGroup(group, predicted, predicted_generation);
     lock.lock();
     --in_flight_;
+    TrackIds(group, -1);
     WakeCommitter();  // the next group commits while this one's callers are answered
     lock.unlock();
     // Claimed before the callers hear back, so that their next appends do not sign first.
@@ -205,6 +212,19 @@ void AuditLog::RunCommitter() {
     if (replaced_claim) SignClaimed(**left, *replaced_claim);
     lock.lock();
   }
+}
+
+bool AuditLog::TrackIds(const Group& group, int change) {
+  bool shared = false;
+  for (const std::unique_ptr<Pending>& p : group) {
+    for (const v1::AuditEvent& e : p->events) {
+      auto it = ids_in_flight_.try_emplace(e.event_id(), 0).first;
+      if (change > 0 && it->second > 0) shared = true;
+      it->second += change;
+      if (it->second == 0) ids_in_flight_.erase(it);
+    }
+  }
+  return shared;
 }
 
 AuditLog::Group AuditLog::TakeGroup(Group* expired) {
@@ -266,14 +286,15 @@ void AuditLog::WakeCommitter() {
 }
 
 absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& group,
-                                                               std::optional<ChainHead> predicted) {
+                                                               std::optional<ChainHead> predicted,
+                                                               uint64_t predicted_generation) {
   std::optional<ChainHead> head;
   absl::Status status;
   bool released = false;   // the lead has been handed on (under mu_)
   uint64_t published = 0;  // the generation of the prediction this group published, if any
-  // Once this group's rows are written the next group may write behind it, predicting the head
-  // this one will leave.
-  auto written = [&](const std::optional<ChainHead>& next) {
+  // Once this group is chained the next group may chain and write behind it, predicting the
+  // head this one will leave; their rows are written at the same time.
+  auto chained = [&](const std::optional<ChainHead>& next) {
     std::lock_guard lock(mu_);
     if (next) {  // a group that appends nothing predicts nothing (the head may not be committed)
       predicted_ = *next;
@@ -285,20 +306,41 @@ absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& grou
       WakeCommitter();
     }
   };
+  // Its rows written, a group behind another waits until that one holds the head (or ended), so
+  // that it does not take the head lock first only to find the head not yet moved and start
+  // over. Bounded: the one in front may itself wait in PostgreSQL on this one's rows (an event id
+  // both write, a partition it creates); past the bound this one locks and, finding the head
+  // not the predicted one, rolls back, which frees the other.
+  auto wait_turn = [&](uint64_t generation) {
+    std::unique_lock lock(mu_);
+    turn_.wait_for(lock, std::chrono::seconds(1),
+                   [&] { return turn_passed_ >= generation || stopping_; });
+  };
+  auto pass_turn = [&] {  // this group holds the head, or its attempt ended
+    std::lock_guard lock(mu_);
+    if (published > turn_passed_) {
+      turn_passed_ = published;
+      turn_.notify_all();
+    }
+  };
   for (int attempt = 0; attempt < 3; ++attempt) {
     status = store_->Transact(options_.now() + absl::Seconds(10), [&](AuditTxn& txn) {
-      return CommitGroupInTxn(txn, group, predicted, written, &head);
+      return CommitGroupInTxn(
+          txn, group, predicted, chained, [&] { wait_turn(predicted_generation); }, pass_turn,
+          &head);
     });
     if (status.ok()) break;
     {  // groups behind this one must not predict from its failed attempt
       std::lock_guard lock(mu_);
       if (published != 0 && published == prediction_generation_) predicted_.reset();
     }
+    pass_turn();
     const bool optimistic = predicted.has_value();
     predicted.reset();  // a retry locks the head first
     if (!absl::IsAborted(status) && !(optimistic && absl::IsAlreadyExists(status))) break;
   }
-  if (!released) {  // failed before its rows were written
+  pass_turn();
+  if (!released) {  // failed before it was chained
     std::lock_guard lock(mu_);
     writing_ = false;
     WakeCommitter();
@@ -315,7 +357,8 @@ void AuditLog::RaiseCheckpointClaim(int64_t sequence) {
 
 absl::Status AuditLog::CommitGroupInTxn(
     AuditTxn& txn, const Group& group, const std::optional<ChainHead>& predicted,
-    const std::function<void(const std::optional<ChainHead>&)>& written,
+    const std::function<void(const std::optional<ChainHead>&)>& chained,
+    const std::function<void()>& wait_turn, const std::function<void()>& locked,
     std::optional<ChainHead>* head_out) {
   ChainHead head;
   if (predicted) {
@@ -381,13 +424,12 @@ absl::Status AuditLog::CommitGroupInTxn(
   const std::optional<ChainHead> next =
       appended.empty() ? std::nullopt
                        : std::optional<ChainHead>(ChainHead{sequence, previous, record_time});
-  if (appended.empty()) {
-    written(std::nullopt);
-  } else if (predicted) {
-    HIE_RETURN_IF_ERROR(txn.AppendExpecting(head, appended, [&] { written(next); }));
-  } else {
+  chained(next);
+  if (!appended.empty() && predicted) {
+    HIE_RETURN_IF_ERROR(txn.AppendExpecting(head, appended, wait_turn, locked));
+  } else if (!appended.empty()) {
+    locked();  // since the start of the transaction
     HIE_RETURN_IF_ERROR(txn.Append(appended));
-    written(next);
   }
   for (const auto& [feed, position] : positions) {
     HIE_RETURN_IF_ERROR(txn.SetPosition(feed, position));

@@ -13,19 +13,22 @@
 // events are not written. Inside that
 // transaction every event id is looked up, sequences, record times and hashes assigned, the
 // rows written, and the head row locked and moved, so the chain and the gap-free sequence are
-// decided in the commit itself. Two groups may be in flight (pipelining): once a group's rows
-// are written, the next leader chains its group from the head the first will leave (predicted)
-// and writes its rows while the first commits; it then takes the head lock, which it gets only
-// after the first committed, and commits only if the head is the one predicted
+// decided in the commit itself. Two groups may be in flight (pipelining): once a group is
+// chained, the next leader chains its group from the head the first will leave (predicted)
+// and writes its rows while the first writes and commits its own; it then takes the head lock
+// (after the first took it, within a bound), which it gets only after the first committed, and
+// commits only if the head is the one predicted
 // (AuditTxn::AppendExpecting); otherwise (the first failed, or another replica appended) it
-// rolls back and retries from the locked head. A group's slot is free once its transaction
-// ends: its callers are answered (and a due checkpoint signed) while the next groups commit,
-// hence two committer threads more than groups in flight. Several replicas
-// share one chain through that lock on the head row: their groups serialise on it. A caller is
-// answered only after its group committed (durable before acknowledged). Each caller's events are
-// all or nothing: an event id already stored with the same content answers with the original
-// sequence and hash; with other content, ALREADY_EXISTS for that caller only (the rest of the group
-// goes on). record_time never goes backwards.
+// rolls back and retries from the locked head. A group carrying an event id that a group in
+// flight carries too (a caller's retry while the first attempt commits) does not write behind
+// it: it locks the head first, then finds the id stored. A group's slot is free once its
+// transaction ends: its callers are answered (and a due checkpoint signed) while the next groups
+// commit, hence two committer threads more than groups in flight. Several replicas share one chain
+// through that lock on the head row: their groups serialise on it. A caller is answered only after
+// its group committed (durable before acknowledged). Each caller's events are all or nothing: an
+// event id already stored with the same content answers with the original sequence and hash; with
+// other content, ALREADY_EXISTS for that caller only (the rest of the group goes on). record_time
+// never goes backwards.
 //
 // Checkpoints. A checkpoint signs (sequence, head hash, create time, key id) with the service's
 // Ed25519 key (core/canonical.h: EncodeCheckpoint). One is made every checkpoint_every_events
@@ -51,6 +54,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -158,11 +162,15 @@ class AuditLog {
   void WakeCommitter();
   // Takes the next group off the queue, and the callers whose deadline passed (mu_ held).
   Group TakeGroup(Group* expired);
+  // Counts the group's event ids in (change +1) or out of (-1) ids_in_flight_; on the way in,
+  // whether a group already in flight has one of them (mu_ held).
+  bool TrackIds(const Group& group, int change);
   // Commits `group` (behind the `predicted` head, if given); the head it left, none when it
   // appended nothing. Its members' own outcomes (ALREADY_EXISTS for one caller) are in their
   // Pending.
   absl::StatusOr<std::optional<ChainHead>> CommitGroup(const Group& group,
-                                                       std::optional<ChainHead> predicted);
+                                                       std::optional<ChainHead> predicted,
+                                                       uint64_t predicted_generation);
   // Answers each member: `status` when the group failed, else its own outcome.
   static void Answer(const Group& group, const absl::Status& status);
   // Whether a checkpoint of `head` (committed by a group) is due: then claims it, so that a group
@@ -171,11 +179,15 @@ class AuditLog {
   // Signs the claimed `head` unless another signing is under way; busy or failed, the claim goes
   // back to `replaced_claim`.
   void SignClaimed(const ChainHead& head, int64_t replaced_claim);
-  // One attempt: chains the group from `predicted` (or the locked head), calls `written` with
-  // the head it will leave once its rows are written (none when it appends nothing).
+  // One attempt: chains the group from `predicted` (or the locked head), calls `chained` with
+  // the head it will leave before writing its rows (none when it appends nothing), `wait_turn`
+  // once they are written behind `predicted` (before locking the head), `locked` once it holds
+  // the head.
   absl::Status CommitGroupInTxn(AuditTxn& txn, const Group& group,
                                 const std::optional<ChainHead>& predicted,
-                                const std::function<void(const std::optional<ChainHead>&)>& written,
+                                const std::function<void(const std::optional<ChainHead>&)>& chained,
+                                const std::function<void()>& wait_turn,
+                                const std::function<void()>& locked,
                                 std::optional<ChainHead>* head);
   void RaiseCheckpointClaim(int64_t sequence);
   // Signs `head` (stored, at most the current head) unless already signed (checkpoint_mu_ held).
@@ -199,11 +211,17 @@ class AuditLog {
   size_t queued_bytes_ = 0;
   uint64_t last_pending_id_ = 0;
   bool stopping_ = false;
-  bool writing_ = false;  // a committer is chaining and writing its group
+  bool writing_ = false;  // a committer is chaining its group
   int in_flight_ = 0;     // groups whose transaction has not ended
-  // The head the last group to write its rows will leave, while nothing says it failed.
+  // The head the last group chained will leave, while nothing says it failed.
   std::optional<ChainHead> predicted_;
   uint64_t prediction_generation_ = 0;
+  // The newest prediction whose group holds the head or has ended its attempt (its successor
+  // locks the head only then, within a bound).
+  uint64_t turn_passed_ = 0;
+  // Event ids of the groups in flight, with how many of them carry each.
+  std::unordered_map<std::string, int> ids_in_flight_;
+  std::condition_variable turn_;
   int64_t last_checkpoint_sequence_ = 0;  // guarded by checkpoint_mu_
   // The newest head signed or being signed (a committer claims a due checkpoint here).
   std::atomic<int64_t> checkpoint_claimed_{0};

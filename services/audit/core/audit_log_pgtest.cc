@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <pqxx/nontransaction>
 #include <set>
@@ -217,6 +218,48 @@ TEST_F(AuditTamperPgTest, ConcurrentCallersMakeOneValidGapFreeChain) {
   v1::VerifyResult r = Verify();
   EXPECT_EQ(r.status(), v1::VerifyResult::STATUS_VALID) << r.detail();
   EXPECT_EQ(r.events_checked(), 20 + static_cast<int64_t>(sequences.size()));
+}
+
+// Callers that send the same new events at once (a client retrying while its first attempt is
+// still being committed): groups written side by side collide on those event ids in
+// PostgreSQL's unique index, whichever wrote first. Each event is stored once, every caller gets
+// its sequence, and the chain stays valid and gap-free.
+TEST_F(AuditTamperPgTest, TheSameNewEventsFromConcurrentCallersAreStoredOnce) {
+  constexpr int kThreads = 6, kRounds = 15;
+  std::mutex mu;
+  std::map<std::string, std::set<int64_t>> sequences_of;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        // Round i: every caller sends ev-(5000+i) and, from caller 0, a batch of its own too,
+        // so that groups differ in size.
+        std::vector<v1::AuditEvent> events = {Event(5000 + i), Event(6000 + 100 * t + i)};
+        if (t == 0) {
+          for (int k = 0; k < 50; ++k) events.push_back(Event(100000 + 100 * i + k));
+        }
+        auto appended = log_->Append(events, kDeadline);
+        ASSERT_TRUE(appended.ok()) << appended.status();
+        std::lock_guard lock(mu);
+        for (size_t k = 0; k < appended->size(); ++k) {
+          sequences_of[events[k].event_id()].insert((*appended)[k].sequence);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<int64_t> all;
+  for (const auto& [id, sequences] : sequences_of) {
+    EXPECT_EQ(sequences.size(), 1u) << id << " stored at more than one sequence";
+    all.insert(sequences.begin(), sequences.end());
+  }
+  const size_t expected = kRounds * (1 + kThreads + 50);
+  ASSERT_EQ(all.size(), expected);
+  EXPECT_EQ(*all.begin(), 21);
+  EXPECT_EQ(*all.rbegin(), 20 + static_cast<int64_t>(expected));
+  v1::VerifyResult r = Verify();
+  EXPECT_EQ(r.status(), v1::VerifyResult::STATUS_VALID) << r.detail();
+  EXPECT_EQ(r.events_checked(), 20 + static_cast<int64_t>(expected));
 }
 
 TEST_F(AuditTamperPgTest, AppendsAfterARestartContinueTheChain) {

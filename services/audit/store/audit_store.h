@@ -84,15 +84,17 @@ class AuditTxn {
   virtual absl::Status Append(const std::vector<NewEvent>& events) = 0;
   // The pipelined form of Append, for a writer that knows the head another transaction still in
   // flight will leave: stores `events` as continuing `expected` WITHOUT the head lock (so the two
-  // transactions' writes overlap), calls `written`, then locks the head and moves it to the
-  // last event. ABORTED when the head is then not `expected` (that transaction failed, or
+  // transactions' writes overlap), calls `written` (which may wait, e.g. for that transaction to
+  // lock the head first), then locks the head, calls `locked`, and moves the head to the last
+  // event. ABORTED when the head is then not `expected` (that transaction failed, or
   // another replica appended between): nothing may be committed, retry with LockHead + Append.
   // FAILED_PRECONDITION and ALREADY_EXISTS as Append; rows that collide with the ones of the
   // transaction in flight (an event id it stored, or a store's own keys) may show as
   // ALREADY_EXISTS rather than ABORTED: retry the same way.
   virtual absl::Status AppendExpecting(const ChainHead& expected,
                                        const std::vector<NewEvent>& events,
-                                       const std::function<void()>& written) = 0;
+                                       const std::function<void()>& written,
+                                       const std::function<void()>& locked) = 0;
   // A followed feed's position (0 when never set), and setting it in this transaction.
   virtual absl::StatusOr<int64_t> GetPosition(const std::string& feed) = 0;
   virtual absl::Status SetPosition(const std::string& feed, int64_t position) = 0;

@@ -182,16 +182,23 @@ TEST_P(AuditStoreContractTest, AppendExpectingMovesOnlyTheExpectedHead) {
   Chain chain;
   NewEvent first = chain.Next(Content("e1", Utc(2024, 3, 1)), Utc(2024, 3, 1));
   NewEvent second = chain.Next(Content("e2", Utc(2024, 3, 1)), Utc(2024, 3, 1));
+  int locked = 0;
   auto append_expecting = [&](const ChainHead& expected, const std::vector<NewEvent>& events,
                               int* written) {
     return store_->Transact(Deadline(), [&](AuditTxn& txn) {
-      return txn.AppendExpecting(expected, events, [&] { ++*written; });
+      return txn.AppendExpecting(
+          expected, events, [&] { ++*written; },
+          [&] {
+            EXPECT_EQ(locked + 1, *written);  // written first, then the lock
+            ++locked;
+          });
     });
   };
   int written = 0;
   const ChainHead genesis = *store_->Head(Deadline());
   ASSERT_TRUE(append_expecting(genesis, {first}, &written).ok());
   EXPECT_EQ(written, 1);
+  EXPECT_EQ(locked, 1);
   // Still expecting the genesis head: the chain moved, nothing is stored.
   NewEvent stale = Chain().Next(Content("e9", Utc(2024, 3, 2)), Utc(2024, 3, 2));
   EXPECT_EQ(append_expecting(genesis, {stale}, &written).code(), absl::StatusCode::kAborted);

@@ -45,12 +45,16 @@ class InMemoryTxn : public AuditTxn {
   }
   // Transactions run one at a time here, so the head is already what it will be at the lock.
   absl::Status AppendExpecting(const ChainHead& expected, const std::vector<NewEvent>& events,
-                               const std::function<void()>& written) override {
+                               const std::function<void()>& written,
+                               const std::function<void()>& locked) override {
     if (state_.head.sequence != expected.sequence || state_.head.hash != expected.hash) {
       return absl::AbortedError("the head is not the one expected");
     }
     absl::Status appended = Append(events);
-    if (appended.ok()) written();
+    if (appended.ok()) {
+      written();
+      locked();
+    }
     return appended;
   }
   absl::StatusOr<int64_t> GetPosition(const std::string& feed) override {

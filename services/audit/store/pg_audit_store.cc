@@ -359,7 +359,8 @@ class PgTxn : public AuditTxn {
   }
 
   absl::Status AppendExpecting(const ChainHead& expected, const std::vector<NewEvent>& events,
-                               const std::function<void()>& written) override {
+                               const std::function<void()>& written,
+                               const std::function<void()>& locked) override {
     if (events.empty()) return absl::OkStatus();
     HIE_RETURN_IF_ERROR(CheckContinues(expected, events));
     if (!prefix_.empty()) HIE_RETURN_IF_ERROR(Exec("SELECT 1").status());  // the timeout first
@@ -367,6 +368,7 @@ class PgTxn : public AuditTxn {
     written();
     const std::optional<ChainHead> held = head_;
     HIE_ASSIGN_OR_RETURN(ChainHead head, held ? *held : LockHead());
+    locked();
     if (head.sequence != expected.sequence || head.hash != expected.hash) {
       return absl::AbortedError("the head is not the one expected");
     }

@@ -258,7 +258,8 @@ TEST_F(PgAuditStoreTest, AppendExpectingWritesBehindATransactionInFlight) {
     absl::Status second_status;
     std::thread two([&] {
       second_status = f->store->Transact(In(absl::Seconds(30)), [&](AuditTxn& txn) {
-        return txn.AppendExpecting(after_first, second, [&] { second_written.set_value(); });
+        return txn.AppendExpecting(
+            after_first, second, [&] { second_written.set_value(); }, [] {});
       });
     });
     // The second's rows are written while the first still holds the head.
