@@ -190,9 +190,11 @@ void AuditLog::RunCommitter() {
     std::optional<ChainHead> predicted = predicted_;
     const uint64_t predicted_generation = prediction_generation_;
     // An event id of a group still in flight (a caller's retry while its first attempt is being
-    // committed): this group waits for that one's commit before writing (it locks the head
-    // first), and then finds the id stored, instead of both writing it at once.
-    if (TrackIds(group, +1)) predicted.reset();
+    // committed): this group does not write behind that one; it waits until that one holds the
+    // head, locks the head (so waits for its commit) and then finds the id stored, instead of
+    // both writing it at once.
+    if (SharesIdsInFlight(group)) predicted.reset();
+    TrackIds(group, +1);
     if (group.empty()) writing_ = false;
     lock.unlock();
     for (std::unique_ptr<Pending>& p : expired) {
@@ -214,17 +216,24 @@ void AuditLog::RunCommitter() {
   }
 }
 
-bool AuditLog::TrackIds(const Group& group, int change) {
-  bool shared = false;
+bool AuditLog::SharesIdsInFlight(const Group& group) const {
+  if (ids_in_flight_.empty()) return false;
+  for (const std::unique_ptr<Pending>& p : group) {
+    for (const v1::AuditEvent& e : p->events) {
+      if (ids_in_flight_.count(e.event_id()) > 0) return true;
+    }
+  }
+  return false;
+}
+
+void AuditLog::TrackIds(const Group& group, int change) {
   for (const std::unique_ptr<Pending>& p : group) {
     for (const v1::AuditEvent& e : p->events) {
       auto it = ids_in_flight_.try_emplace(e.event_id(), 0).first;
-      if (change > 0 && it->second > 0) shared = true;
       it->second += change;
       if (it->second == 0) ids_in_flight_.erase(it);
     }
   }
-  return shared;
 }
 
 AuditLog::Group AuditLog::TakeGroup(Group* expired) {
@@ -306,11 +315,15 @@ absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& grou
       WakeCommitter();
     }
   };
-  // Its rows written, a group behind another waits until that one holds the head (or ended), so
-  // that it does not take the head lock first only to find the head not yet moved and start
-  // over. Bounded: the one in front may itself wait in PostgreSQL on this one's rows (an event id
-  // both write, a partition it creates); past the bound this one locks and, finding the head
-  // not the predicted one, rolls back, which frees the other.
+  // Before taking the head lock (its rows written, or first of all when it locks the head
+  // first) a group behind another waits until that one holds the head (or ended), so that it
+  // does not take the lock first: written behind it, it would find the head not yet moved and
+  // start over; locking first, it would chain from a head that one is about to move, blind to
+  // its uncommitted rows. Bounded: the one in front may itself wait in PostgreSQL on this one's
+  // rows (a partition this one creates, an event id another replica writes); past the bound this
+  // one locks anyway and, finding the head not the one it expected, rolls back, which frees the
+  // other. (The store's own reruns of an aborted transaction do not pass the turn: its successor
+  // waits until the rerun holds the head, within the same bound.)
   auto wait_turn = [&](uint64_t generation) {
     std::unique_lock lock(mu_);
     turn_.wait_for(lock, std::chrono::seconds(1),
@@ -364,6 +377,7 @@ absl::Status AuditLog::CommitGroupInTxn(
   if (predicted) {
     head = *predicted;
   } else {
+    wait_turn();  // not ahead of a group in flight, whose rows this one could not see
     HIE_ASSIGN_OR_RETURN(head, txn.LockHead());
   }
   std::vector<std::string> ids;

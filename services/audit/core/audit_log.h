@@ -15,13 +15,14 @@
 // rows written, and the head row locked and moved, so the chain and the gap-free sequence are
 // decided in the commit itself. Two groups may be in flight (pipelining): once a group is
 // chained, the next leader chains its group from the head the first will leave (predicted)
-// and writes its rows while the first writes and commits its own; it then takes the head lock
-// (after the first took it, within a bound), which it gets only after the first committed, and
-// commits only if the head is the one predicted
-// (AuditTxn::AppendExpecting); otherwise (the first failed, or another replica appended) it
-// rolls back and retries from the locked head. A group carrying an event id that a group in
-// flight carries too (a caller's retry while the first attempt commits) does not write behind
-// it: it locks the head first, then finds the id stored. A group's slot is free once its
+// and writes its rows while the first writes and commits its own; it then waits until the
+// first holds the head lock (at most 1 s) before asking for it, gets it once the first
+// committed, and commits only if the head is the one predicted
+// (AuditTxn::AppendExpecting); otherwise (the first failed, or another replica appended, or
+// past that bound it got the lock first) it rolls back and retries from the locked head. A
+// group carrying an event id that a group in flight carries too (a caller's retry while the
+// first attempt commits) does not write behind it: it waits in the same way, locks the head,
+// so waits for that commit, and then finds the id stored. A group's slot is free once its
 // transaction ends: its callers are answered (and a due checkpoint signed) while the next groups
 // commit, hence two committer threads more than groups in flight. Several replicas share one chain
 // through that lock on the head row: their groups serialise on it. A caller is answered only after
@@ -162,9 +163,10 @@ class AuditLog {
   void WakeCommitter();
   // Takes the next group off the queue, and the callers whose deadline passed (mu_ held).
   Group TakeGroup(Group* expired);
-  // Counts the group's event ids in (change +1) or out of (-1) ids_in_flight_; on the way in,
-  // whether a group already in flight has one of them (mu_ held).
-  bool TrackIds(const Group& group, int change);
+  // Whether a group in flight carries one of the group's event ids, and counting its ids in
+  // (change +1) or out of (-1) ids_in_flight_ (mu_ held).
+  bool SharesIdsInFlight(const Group& group) const;
+  void TrackIds(const Group& group, int change);
   // Commits `group` (behind the `predicted` head, if given); the head it left, none when it
   // appended nothing. Its members' own outcomes (ALREADY_EXISTS for one caller) are in their
   // Pending.
