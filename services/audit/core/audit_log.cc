@@ -1,6 +1,7 @@
 #include "services/audit/core/audit_log.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -188,7 +189,6 @@ void AuditLog::RunCommitter() {
     Group expired;  // answered without being written
     Group group = TakeGroup(&expired);
     std::optional<ChainHead> predicted = predicted_;
-    const uint64_t predicted_generation = prediction_generation_;
     // An event id of a group still in flight (a caller's retry while its first attempt is being
     // committed): this group does not write behind that one; it waits until that one holds the
     // head, locks the head (so waits for its commit) and then finds the id stored, instead of
@@ -201,7 +201,7 @@ void AuditLog::RunCommitter() {
       p->done(absl::DeadlineExceededError("audit append: deadline passed while queued"));
     }
     absl::StatusOr<std::optional<ChainHead>> left = std::nullopt;
-    if (!group.empty()) left = CommitGroup(group, predicted, predicted_generation);
+    if (!group.empty()) left = CommitGroup(group, predicted);
     lock.lock();
     --in_flight_;
     TrackIds(group, -1);
@@ -295,8 +295,7 @@ void AuditLog::WakeCommitter() {
 }
 
 absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& group,
-                                                               std::optional<ChainHead> predicted,
-                                                               uint64_t predicted_generation) {
+                                                               std::optional<ChainHead> predicted) {
   std::optional<ChainHead> head;
   absl::Status status;
   bool released = false;   // the lead has been handed on (under mu_)
@@ -307,7 +306,9 @@ absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& grou
     std::lock_guard lock(mu_);
     if (next) {  // a group that appends nothing predicts nothing (the head may not be committed)
       predicted_ = *next;
+      if (published != 0) turns_pending_.erase(published);  // a rerun's: this one replaces it
       published = ++prediction_generation_;
+      turns_pending_.insert(published);
     }
     if (!released) {
       released = true;
@@ -315,32 +316,34 @@ absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& grou
       WakeCommitter();
     }
   };
-  // Before taking the head lock (its rows written, or first of all when it locks the head
-  // first) a group behind another waits until that one holds the head (or ended), so that it
-  // does not take the lock first: written behind it, it would find the head not yet moved and
-  // start over; locking first, it would chain from a head that one is about to move, blind to
-  // its uncommitted rows. Bounded: the one in front may itself wait in PostgreSQL on this one's
-  // rows (a partition this one creates, an event id another replica writes); past the bound this
-  // one locks anyway and, finding the head not the one it expected, rolls back, which frees the
-  // other. (The store's own reruns of an aborted transaction do not pass the turn: its successor
-  // waits until the rerun holds the head, within the same bound.)
-  auto wait_turn = [&](uint64_t generation) {
+  // Before taking the head lock a group waits until every group chained ahead of it holds the
+  // head or has ended its attempt (`behind_prediction`: its rows written behind its own
+  // prediction, the groups chained before that one; otherwise, locking the head first, every
+  // group chained and not yet holding the head). Else it would take the lock first: written
+  // behind, it would find the head not yet moved and start over; locking first, it would chain
+  // from a head the other is about to move, blind to its uncommitted rows. Bounded: the one in
+  // front may itself wait in PostgreSQL on this one's rows (a partition this one creates, an
+  // event id another replica writes); past the bound this one locks anyway and, finding the
+  // head not the one it expected, rolls back, which frees the other, or PostgreSQL's deadlock
+  // detection breaks the wait.
+  auto wait_turn = [&](bool behind_prediction) {
     std::unique_lock lock(mu_);
-    turn_.wait_for(lock, std::chrono::seconds(1),
-                   [&] { return turn_passed_ >= generation || stopping_; });
+    const uint64_t before = behind_prediction ? published : UINT64_MAX;
+    turn_.wait_for(lock, std::chrono::seconds(1), [&] {
+      for (uint64_t generation : turns_pending_) {  // ascending: in the order they chained
+        if (generation >= before) break;
+        if (generation != published) return stopping_;
+      }
+      return true;
+    });
   };
   auto pass_turn = [&] {  // this group holds the head, or its attempt ended
     std::lock_guard lock(mu_);
-    if (published > turn_passed_) {
-      turn_passed_ = published;
-      turn_.notify_all();
-    }
+    if (published != 0 && turns_pending_.erase(published) > 0) turn_.notify_all();
   };
   for (int attempt = 0; attempt < 3; ++attempt) {
     status = store_->Transact(options_.now() + absl::Seconds(10), [&](AuditTxn& txn) {
-      return CommitGroupInTxn(
-          txn, group, predicted, chained, [&] { wait_turn(predicted_generation); }, pass_turn,
-          &head);
+      return CommitGroupInTxn(txn, group, predicted, chained, wait_turn, pass_turn, &head);
     });
     if (status.ok()) break;
     {  // groups behind this one must not predict from its failed attempt
@@ -371,13 +374,13 @@ void AuditLog::RaiseCheckpointClaim(int64_t sequence) {
 absl::Status AuditLog::CommitGroupInTxn(
     AuditTxn& txn, const Group& group, const std::optional<ChainHead>& predicted,
     const std::function<void(const std::optional<ChainHead>&)>& chained,
-    const std::function<void()>& wait_turn, const std::function<void()>& locked,
+    const std::function<void(bool)>& wait_turn, const std::function<void()>& locked,
     std::optional<ChainHead>* head_out) {
   ChainHead head;
   if (predicted) {
     head = *predicted;
   } else {
-    wait_turn();  // not ahead of a group in flight, whose rows this one could not see
+    wait_turn(false);  // not ahead of a group in flight, whose rows this one could not see
     HIE_ASSIGN_OR_RETURN(head, txn.LockHead());
   }
   std::vector<std::string> ids;
@@ -440,7 +443,8 @@ absl::Status AuditLog::CommitGroupInTxn(
                        : std::optional<ChainHead>(ChainHead{sequence, previous, record_time});
   chained(next);
   if (!appended.empty() && predicted) {
-    HIE_RETURN_IF_ERROR(txn.AppendExpecting(head, appended, wait_turn, locked));
+    HIE_RETURN_IF_ERROR(txn.AppendExpecting(
+        head, appended, [&] { wait_turn(true); }, locked));
   } else if (!appended.empty()) {
     locked();  // since the start of the transaction
     HIE_RETURN_IF_ERROR(txn.Append(appended));

@@ -53,6 +53,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -171,8 +172,7 @@ class AuditLog {
   // appended nothing. Its members' own outcomes (ALREADY_EXISTS for one caller) are in their
   // Pending.
   absl::StatusOr<std::optional<ChainHead>> CommitGroup(const Group& group,
-                                                       std::optional<ChainHead> predicted,
-                                                       uint64_t predicted_generation);
+                                                       std::optional<ChainHead> predicted);
   // Answers each member: `status` when the group failed, else its own outcome.
   static void Answer(const Group& group, const absl::Status& status);
   // Whether a checkpoint of `head` (committed by a group) is due: then claims it, so that a group
@@ -182,13 +182,13 @@ class AuditLog {
   // back to `replaced_claim`.
   void SignClaimed(const ChainHead& head, int64_t replaced_claim);
   // One attempt: chains the group from `predicted` (or the locked head), calls `chained` with
-  // the head it will leave before writing its rows (none when it appends nothing), `wait_turn`
-  // once they are written behind `predicted` (before locking the head), `locked` once it holds
-  // the head.
+  // the head it will leave before writing its rows (none when it appends nothing),
+  // `wait_turn(behind_prediction)` before it locks the head (first of all, or once its rows are
+  // written behind `predicted`), `locked` once it holds the head.
   absl::Status CommitGroupInTxn(AuditTxn& txn, const Group& group,
                                 const std::optional<ChainHead>& predicted,
                                 const std::function<void(const std::optional<ChainHead>&)>& chained,
-                                const std::function<void()>& wait_turn,
+                                const std::function<void(bool)>& wait_turn,
                                 const std::function<void()>& locked,
                                 std::optional<ChainHead>* head);
   void RaiseCheckpointClaim(int64_t sequence);
@@ -218,9 +218,9 @@ class AuditLog {
   // The head the last group chained will leave, while nothing says it failed.
   std::optional<ChainHead> predicted_;
   uint64_t prediction_generation_ = 0;
-  // The newest prediction whose group holds the head or has ended its attempt (its successor
-  // locks the head only then, within a bound).
-  uint64_t turn_passed_ = 0;
+  // The predictions (generations) whose group does not yet hold the head and has not ended its
+  // attempt: a group locks the head only once those chained before it are gone (within a bound).
+  std::set<uint64_t> turns_pending_;
   // Event ids of the groups in flight, with how many of them carry each.
   std::unordered_map<std::string, int> ids_in_flight_;
   std::condition_variable turn_;
