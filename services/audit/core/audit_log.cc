@@ -51,7 +51,6 @@ AuditLog::~AuditLog() {
     stopping_ = true;
   }
   committer_wake_.notify_all();
-  turn_.notify_all();
   for (std::thread& t : committers_) t.join();
   std::deque<std::unique_ptr<Pending>> left;
   {
@@ -306,7 +305,10 @@ absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& grou
     std::lock_guard lock(mu_);
     if (next) {  // a group that appends nothing predicts nothing (the head may not be committed)
       predicted_ = *next;
-      if (published != 0) turns_pending_.erase(published);  // a rerun's: this one replaces it
+      // A rerun of the attempt (the store's, inside one Transact) chains anew: its generation
+      // replaces the first run's, and it now counts as chained after any group that chained
+      // behind the first run (which waited on it: woken here).
+      if (published != 0 && turns_pending_.erase(published) > 0) turn_.notify_all();
       published = ++prediction_generation_;
       turns_pending_.insert(published);
     }
@@ -332,9 +334,9 @@ absl::StatusOr<std::optional<ChainHead>> AuditLog::CommitGroup(const Group& grou
     turn_.wait_for(lock, std::chrono::seconds(1), [&] {
       for (uint64_t generation : turns_pending_) {  // ascending: in the order they chained
         if (generation >= before) break;
-        if (generation != published) return stopping_;
+        if (generation != published) return false;
       }
-      return true;
+      return true;  // (also while the log stops: groups in flight still commit)
     });
   };
   auto pass_turn = [&] {  // this group holds the head, or its attempt ended

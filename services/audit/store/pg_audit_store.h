@@ -10,7 +10,8 @@
 // head itself when work did not). Append sends a batch as three `COPY ... FROM STDIN` (text
 // format, bytes as hex) into events, event_ids and event_patients, then the head update;
 // AppendExpecting writes the same rows first and locks the head after (the head lock is then
-// the only wait on a transaction still in flight). Its errors: FAILED_PRECONDITION (sequences do
+// what orders it behind a transaction still in flight; an event id both write, or a partition
+// one creates, may also make one wait on the other). Its errors: FAILED_PRECONDITION (sequences do
 // not continue the head: checked before anything is sent), ALREADY_EXISTS (an event id already
 // stored, or twice in the batch: the primary key of event_ids), INVALID_ARGUMENT (a searchable
 // text field holding a NUL byte, which PostgreSQL text cannot store).
